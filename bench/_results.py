@@ -1,0 +1,45 @@
+"""Write benchmark tables into bench/RESULTS.md, one section per benchmark script.
+
+Each script owns the block between `<!-- begin NAME -->` and `<!-- end NAME -->` and replaces
+it whole on every run, so numbers in RESULTS.md always come from the last run of the script
+and are never typed by hand. Sections of other scripts are left untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from pathlib import Path
+
+RESULTS_PATH = Path(__file__).resolve().parent / "RESULTS.md"
+_HEADER = "# Benchmark results\n\nWritten by the scripts in bench/; do not edit by hand.\n"
+
+
+def machine_line() -> str:
+    """One line describing where and when the numbers were measured."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{stamp}; {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def write_section(name: str, body: str, command: str, path: Path = RESULTS_PATH) -> None:
+    """Replace (or append) section `name` with `body`, noting the command that produced it."""
+    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
+    block = (
+        f"{begin}\n## {name}\n\n`{command}` ({machine_line()})\n\n{body.rstrip()}\n{end}\n"
+    )
+    text = path.read_text() if path.exists() else _HEADER
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + block.rstrip("\n") + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text)
+
+
+def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
+    """A GitHub-flavoured Markdown table; floats keep the formatting given by the caller."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
