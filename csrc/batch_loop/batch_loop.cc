@@ -176,19 +176,20 @@ void BatchLoop::Preempt(Sequence* seq) {
 }
 
 // Makes room for a running sequence: pins first (expired, then unexpired), then preemption of
-// the lowest-priority running sequence. Returns false if `seq` itself was preempted.
-bool BatchLoop::EnsureBlocksForRunning(Sequence* seq, int32_t num_slots, double now) {
-  while (!blocks_.CanGrow(seq->id, num_slots)) {
+// the lowest-priority running sequence. Returns the grown block table, or nullptr if `seq`
+// itself was preempted.
+const std::vector<int32_t>* BatchLoop::EnsureBlocksForRunning(Sequence* seq, int32_t num_slots,
+                                                             double now) {
+  while (true) {
+    if (const auto* table = blocks_.TryGrow(seq->id, num_slots)) return table;
     int32_t wanted = blocks_.NumNewBlocksNeeded(seq->id, num_slots);
     MarkReclaimed(blocks_.ReclaimPinned(wanted, now, /*include_unexpired=*/true));
-    if (blocks_.CanGrow(seq->id, num_slots)) break;
+    if (blocks_.CanGrow(seq->id, num_slots)) continue;
     Sequence* victim = running_.back();
     running_.pop_back();
     Preempt(victim);
-    if (victim == seq) return false;
+    if (victim == seq) return nullptr;
   }
-  blocks_.Grow(seq->id, num_slots);
-  return true;
 }
 
 // Admits a waiting sequence if blocks allow (reclaiming expired pins only). No side effects
@@ -261,8 +262,9 @@ const StepPlan& BatchLoop::Schedule(double now) {
     int32_t remaining = static_cast<int32_t>(seq->tokens.size()) - seq->num_computed;
     PASTE_CHECK(remaining > 0, "running sequence ", seq->id, " has nothing to compute");
     int32_t num_new = std::min(remaining, budget);
-    if (!EnsureBlocksForRunning(seq, seq->num_computed + num_new, now)) continue;
-    AddToPlan(seq, num_new);
+    const auto* table = EnsureBlocksForRunning(seq, seq->num_computed + num_new, now);
+    if (table == nullptr) continue;  // seq itself was preempted; running_ shrank
+    AddToPlan(seq, num_new, *table);
     budget -= num_new;
     ++i;
   }
@@ -279,7 +281,7 @@ const StepPlan& BatchLoop::Schedule(double now) {
       p.admitted_seq_ids.push_back(seq->id);
       int32_t num_new =
           std::min(static_cast<int32_t>(seq->tokens.size()) - seq->num_computed, budget);
-      AddToPlan(seq, num_new);
+      AddToPlan(seq, num_new, blocks_.BlockTable(seq->id));
       budget -= num_new;
     }
     waiting_.erase(waiting_.begin(), waiting_.begin() + admitted);
@@ -289,10 +291,9 @@ const StepPlan& BatchLoop::Schedule(double now) {
   return p;
 }
 
-void BatchLoop::AddToPlan(Sequence* seq, int32_t num_new) {
+void BatchLoop::AddToPlan(Sequence* seq, int32_t num_new, const std::vector<int32_t>& table) {
   StepPlan& p = plan_;
   const int32_t bs = config_.block_size;
-  const std::vector<int32_t>& table = blocks_.BlockTable(seq->id);
   const int32_t start = seq->num_computed;
   const int32_t end = start + num_new;
   for (int32_t pos = start; pos < end; ++pos) {
@@ -329,8 +330,12 @@ const StepEvents& BatchLoop::Commit(const int32_t* sampled, int32_t num_sampled)
   bool any_finished = false;
   for (size_t j = 0; j < scheduled_.size(); ++j) {
     Sequence* seq = scheduled_[j];
+    const int32_t bs = config_.block_size;
+    const int32_t before = seq->num_computed;
     seq->num_computed += scheduled_num_new_[j];
-    blocks_.CommitComputed(seq->id, seq->tokens.data(), seq->num_computed);
+    if (seq->num_computed / bs > before / bs) {  // a block filled up: register it for reuse
+      blocks_.CommitComputed(seq->id, seq->tokens.data(), seq->num_computed);
+    }
     if (seq->num_computed != static_cast<int32_t>(seq->tokens.size())) continue;
     const int32_t token = sampled[k++];
     seq->tokens.push_back(token);

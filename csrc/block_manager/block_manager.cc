@@ -128,6 +128,15 @@ void BlockManager::Grow(int64_t seq_id, int32_t num_slots) {
   for (int32_t i = 0; i < needed; ++i) seq.block_table.push_back(TakeFreeBlock());
 }
 
+const std::vector<int32_t>* BlockManager::TryGrow(int64_t seq_id, int32_t num_slots) {
+  SeqState& seq = GetSeq(seq_id);
+  int32_t needed =
+      std::max<int32_t>(0, NumBlocksFor(num_slots) - static_cast<int32_t>(seq.block_table.size()));
+  if (needed > NumFreeBlocks()) return nullptr;
+  for (int32_t i = 0; i < needed; ++i) seq.block_table.push_back(TakeFreeBlock());
+  return &seq.block_table;
+}
+
 void BlockManager::CommitComputed(int64_t seq_id, const int32_t* tokens, int32_t num_computed) {
   SeqState& seq = GetSeq(seq_id);
   int32_t num_full = num_computed / block_size_;

@@ -142,11 +142,11 @@ class BatchLoop {
   void CheckNotInFlight(const char* what) const;
   void InsertSorted(std::vector<Sequence*>& queue, Sequence* seq);
   void SortQueues();
-  bool EnsureBlocksForRunning(Sequence* seq, int32_t num_slots, double now);
+  const std::vector<int32_t>* EnsureBlocksForRunning(Sequence* seq, int32_t num_slots, double now);
   bool TryAdmit(Sequence* seq, int32_t budget, double now);
   void Preempt(Sequence* seq);
   void MarkReclaimed(const std::vector<int64_t>& ids);
-  void AddToPlan(Sequence* seq, int32_t num_new);
+  void AddToPlan(Sequence* seq, int32_t num_new, const std::vector<int32_t>& table);
   void FinishTurn(Sequence* seq, FinishReason reason);
   void RemoveFromQueue(std::vector<Sequence*>& queue, Sequence* seq);
 

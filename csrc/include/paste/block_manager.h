@@ -70,6 +70,9 @@ class BlockManager {
   bool CanGrow(int64_t seq_id, int32_t num_slots) const;
   // Adds blocks so that seq_id holds at least num_slots slots. Never shrinks.
   void Grow(int64_t seq_id, int32_t num_slots);
+  // Grow() if the free pools allow it, in one lookup: the block table, or nullptr (unchanged).
+  // The pointer is valid until the sequence is freed.
+  const std::vector<int32_t>* TryGrow(int64_t seq_id, int32_t num_slots);
 
   // The first num_computed tokens of seq_id now have their KV written: registers the newly full
   // blocks among them in the prefix cache. `tokens` must hold at least num_computed tokens.

@@ -1,0 +1,71 @@
+# paste: `make demo` (the main job) and `make test` (all tests). Both create .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+DEPS_STAMP := $(VENV)/.deps-stamp
+BUILD_STAMP := $(VENV)/.build-stamp
+CPP_BUILD := build/cpp
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+CORE_SOURCES := $(shell find csrc -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' 2>/dev/null) CMakeLists.txt pyproject.toml
+
+.PHONY: all venv deps build test test-cpp test-py demo bench tsan lint clean gtest
+
+all: build
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+venv: $(PY)
+
+# torch first and pinned: the CPU build from the local wheel cache.
+$(DEPS_STAMP): $(PY) requirements/dev.txt
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -r requirements/dev.txt
+	touch $@
+
+deps: $(DEPS_STAMP)
+
+$(BUILD_STAMP): $(DEPS_STAMP) $(CORE_SOURCES)
+	$(PIP) install -q --no-build-isolation --no-deps -e .
+	touch $@
+
+build: $(BUILD_STAMP)
+
+# GoogleTest comes from Debian's packages (never vendored).
+gtest:
+	@if [ ! -f /usr/include/gtest/gtest.h ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libgtest-dev; \
+	  else echo "GoogleTest missing: run 'sudo apt-get install libgtest-dev'" >&2; exit 1; fi; \
+	fi
+
+test-cpp: gtest $(DEPS_STAMP)
+	$(VENV)/bin/cmake -S . -B $(CPP_BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
+	  -DPASTE_BUILD_TESTS=ON -DPASTE_BUILD_PYTHON=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	$(VENV)/bin/cmake --build $(CPP_BUILD) -j $(NPROC)
+	$(VENV)/bin/ctest --test-dir $(CPP_BUILD) --output-on-failure -j $(NPROC)
+
+test-py: build
+	$(PY) -m pytest -q
+
+test: test-cpp test-py
+
+# ThreadSanitizer build of the C++ tests (lock-free structures).
+tsan: gtest $(DEPS_STAMP)
+	$(VENV)/bin/cmake -S . -B build/tsan -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
+	  -DPASTE_BUILD_TESTS=ON -DPASTE_BUILD_PYTHON=OFF -DPASTE_SANITIZE=thread > /dev/null
+	$(VENV)/bin/cmake --build build/tsan -j $(NPROC)
+	$(VENV)/bin/ctest --test-dir build/tsan --output-on-failure
+
+bench: build
+	$(PY) bench/bench_scheduler.py
+
+demo: build
+	$(PY) bench/bench_scheduler.py
+
+lint: $(DEPS_STAMP)
+	$(VENV)/bin/ruff check python kernels tests bench
+
+clean:
+	rm -rf build $(BUILD_STAMP)
