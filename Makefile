@@ -8,7 +8,7 @@ DEPS_STAMP := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 CPP_BUILD := build/cpp
 NPROC := $(shell nproc 2>/dev/null || echo 2)
-CORE_SOURCES := $(shell find csrc -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' 2>/dev/null) CMakeLists.txt pyproject.toml
+CORE_SOURCES := $(shell find csrc python kernels -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name '*.py' 2>/dev/null) CMakeLists.txt pyproject.toml
 
 .PHONY: all venv deps build test test-cpp test-py demo bench tsan lint clean gtest
 

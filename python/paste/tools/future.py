@@ -1,0 +1,90 @@
+"""ToolFuture: the handle ToolExecutor.submit returns; completes exactly once with a ToolResult.
+
+Completion is first-writer-wins: a late result from an abandoned thread, a timeout that races a
+finishing tool, or a cancel after completion are all dropped by `_complete` returning False.
+Done callbacks run once, on the thread that completed the future (or immediately on the caller's
+thread when added after completion); an exception from a callback is logged, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from paste.tools.errors import ToolWaitTimeoutError
+from paste.tools.results import ToolJob, ToolResult
+
+logger = logging.getLogger(__name__)
+
+
+class ToolFuture:
+    """Result slot of one ToolJob. Thread-safe; never raises the tool's own errors."""
+
+    def __init__(self, job: ToolJob, submitted_at: float) -> None:
+        self.job = job
+        self.submitted_at = submitted_at
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._result: ToolResult | None = None
+        self._callbacks: list[Callable[[ToolFuture], None]] = []
+        self._canceller: Callable[[], bool] | None = None
+
+    @property
+    def call_id(self) -> str:
+        return self.job.call_id
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self, timeout: float | None = None) -> ToolResult:
+        """Block until done (at most `timeout` seconds); raise ToolWaitTimeoutError if not done."""
+        if not self._done.wait(timeout):
+            raise ToolWaitTimeoutError(f"call {self.job.call_id!r} not done after {timeout} s")
+        assert self._result is not None  # set before _done
+        return self._result
+
+    def add_done_callback(self, fn: Callable[[ToolFuture], None]) -> None:
+        """Call fn(self) once when done (now, on this thread, if already done)."""
+        with self._lock:
+            if not self._done.is_set():
+                self._callbacks.append(fn)
+                return
+        self._run_callback(fn)
+
+    def cancel(self) -> bool:
+        """End the job with error_kind "cancelled" unless it is already done.
+
+        A queued job never starts; a running async job's task is cancelled; a process job's
+        worker is killed; a running sync thread cannot be stopped, its result is discarded.
+        Returns True if this call ended the job.
+        """
+        with self._lock:
+            canceller = self._canceller
+            if self._done.is_set() or canceller is None:
+                return False
+        return canceller()
+
+    # -- executor side ---------------------------------------------------------------------
+
+    def _set_canceller(self, canceller: Callable[[], bool]) -> None:
+        with self._lock:
+            self._canceller = canceller
+
+    def _complete(self, result: ToolResult) -> bool:
+        """Store result and fire callbacks if not done yet; False if someone completed first."""
+        with self._lock:
+            if self._done.is_set():
+                return False
+            self._result = result
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            self._run_callback(fn)
+        return True
+
+    def _run_callback(self, fn: Callable[[ToolFuture], None]) -> None:
+        try:
+            fn(self)
+        except Exception:
+            logger.exception("done callback of tool call %r raised", self.job.call_id)

@@ -1,0 +1,144 @@
+"""What the engine knows about one tool: ToolSpec, its effect class and speculation policy.
+
+A ToolSpec is immutable after registration and shared by the registry, the executor and the
+speculation layer. The effect class is the tool author's promise about side effects; it is the
+first gate of invariant 2 (no speculative side effects): only `pure` and `read_only` tools, or
+tools that supply a sandbox, may ever run speculatively, and then only for arguments their
+SpeculationPolicy allows.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from paste.tools.results import ToolResult
+
+
+class EffectClass(str, enum.Enum):
+    """How a tool affects the world; ordered from safest to least safe.
+
+    pure: output depends only on arguments, nothing is read or written outside.
+    read_only: reads external state (files, web) but changes nothing.
+    idempotent: changes state, but repeating the same call changes nothing more.
+    side_effect: anything else; the default, because it is the safe assumption.
+    """
+
+    PURE = "pure"
+    READ_ONLY = "read_only"
+    IDEMPOTENT = "idempotent"
+    SIDE_EFFECT = "side_effect"
+
+    @property
+    def is_speculable(self) -> bool:
+        """True if the class alone allows a speculative run (no sandbox needed)."""
+        return self in (EffectClass.PURE, EffectClass.READ_ONLY)
+
+
+Isolation = Literal["thread", "process", "mcp"]
+"""Where a call runs: `thread` (sync: thread pool; async: the executor's event loop),
+`process` (a fresh subprocess per call, killable), `mcp` (the registry's MCP session)."""
+
+
+class ArgumentValidator(Protocol):
+    """Checks and converts a call's arguments; shared by every call of one tool (thread-safe)."""
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the arguments to invoke the tool with, or raise ToolArgumentsError."""
+        ...
+
+
+FreshnessCheck = Callable[[Mapping[str, Any], "ToolResult"], bool]
+"""freshness(arguments, previous_result) -> True if previous_result may still be reused."""
+
+Sandbox = Callable[..., Any]
+"""A stand-in run for speculative calls: same keyword arguments as the tool, same result as the
+real tool would give, and no externally visible effects (e.g. it works on a scratch copy)."""
+
+
+@dataclass(frozen=True)
+class SpeculationPolicy:
+    """Per-tool rule deciding which predicted calls may run speculatively.
+
+    `allowed(arguments) -> bool` sees the validated arguments of a predicted call and returns
+    True only if contacting its destination early is acceptable (e.g. an allow-list of hosts or
+    paths). The request itself leaks intent, so a destination outside the policy is never
+    contacted speculatively. `allowed=None` allows every destination.
+    """
+
+    allowed: Callable[[Mapping[str, Any]], bool] | None = None
+
+    def allows(self, arguments: Mapping[str, Any]) -> bool:
+        """Ask the policy; a policy that raises counts as a refusal."""
+        if self.allowed is None:
+            return True
+        try:
+            return bool(self.allowed(arguments))
+        except Exception:
+            return False
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One registered tool: how to describe it to the model, validate its calls and run them.
+
+    `invoke(arguments)` runs the tool with already-validated arguments; it returns the value (sync
+    tools) or an awaitable (when `is_async`). For process isolation `target` is the picklable
+    callable that the child process imports and calls with the same keyword arguments.
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    validator: ArgumentValidator
+    invoke: Callable[[dict[str, Any]], Any | Awaitable[Any]]
+    is_async: bool
+    effect: EffectClass = EffectClass.SIDE_EFFECT
+    timeout_s: float = 30.0
+    max_concurrency: int = 8
+    isolation: Isolation = "thread"
+    target: Callable[..., Any] | None = None
+    freshness: FreshnessCheck | None = None
+    sandbox: Sandbox | None = None
+    speculation: SpeculationPolicy | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def openai_tool(self) -> dict[str, Any]:
+        """The OpenAI function-tool schema of this tool (a fresh dict each call)."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": _deep_copy_json(self.parameters),
+            },
+        }
+
+    def may_speculate(self, arguments: Mapping[str, Any]) -> bool:
+        """Invariant 2 gate: effect class (or a sandbox) and the speculation policy both agree."""
+        if not (self.effect.is_speculable or self.sandbox is not None):
+            return False
+        return self.speculation is None or self.speculation.allows(arguments)
+
+    def is_fresh(self, arguments: Mapping[str, Any], previous: ToolResult) -> bool:
+        """True if `previous` (a result of this call) may be reused; no check means fresh.
+
+        A freshness check that raises counts as stale.
+        """
+        if self.freshness is None:
+            return True
+        try:
+            return bool(self.freshness(arguments, previous))
+        except Exception:
+            return False
+
+
+def _deep_copy_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy_json(v) for v in value]
+    return value
