@@ -204,6 +204,7 @@ bool BatchLoop::TryAdmit(Sequence* seq, int32_t budget, double now) {
                                           /*include_unexpired=*/false, /*exclude=*/seq->id));
       if (!blocks_.CanGrow(seq->id, slots)) return false;
     }
+    blocks_.Grow(seq->id, slots);
     blocks_.Unpin(seq->id);
     stats_.num_admitted_tokens += num_tokens;
     stats_.num_reused_tokens += seq->num_computed;

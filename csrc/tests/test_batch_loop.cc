@@ -157,6 +157,10 @@ TEST(BatchLoop, ParkedSessionResumesWithRetainedKv) {
   EXPECT_EQ(p.input_ids, (I32{7, 50, 51, 52}));
   EXPECT_EQ(p.positions, (I32{6, 7, 8, 9}));
   EXPECT_EQ(p.admitted_num_reused, (I32{6}));
+  // The returning turn grows from 2 to 3 blocks (10 tokens of 4).
+  EXPECT_EQ(p.kv_indptr, (I32{0, 3}));
+  EXPECT_EQ(p.kv_indices, (I32{0, 1, 2}));
+  EXPECT_EQ(p.slot_mapping, (I32{6, 7, 8, 9}));
   EXPECT_FALSE(loop.block_manager().IsPinned(a));
   EXPECT_EQ(loop.GetSeqInfo(a).priority, 2.0);
 }
