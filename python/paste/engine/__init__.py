@@ -1,0 +1,14 @@
+"""The model engine: EngineCore step loop over the C++ BatchLoop, ModelRunner, Sampler.
+
+    config.py        EngineConfig
+    request.py       GenerationParams, Request (detokenisation, stop strings), RequestOutput
+    model_runner.py  ModelRunner: model + paged KV cache + tokenizer; forward(plan) -> logits
+    core.py          EngineCore: schedule -> forward -> sample -> commit; agent-session turns
+    engine.py        Engine: thread-safe front (generate, stream, submit_turn)
+    attention.py     attention backend registry (cpu | torch | triton | flashinfer)
+    sampler.py       batched greedy / temperature / top-k / top-p sampling, per-request seeds
+    models/          llama and qwen2 model code, weight loading, KV cache, AttentionMetadata
+
+Import submodules directly (`from paste.engine.engine import Engine`); this package imports
+nothing heavy by itself.
+"""

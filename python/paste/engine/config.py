@@ -1,0 +1,50 @@
+"""EngineConfig: every knob of one engine, validated once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paste.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Configuration of one Engine.
+
+    model: a registry name (`paste models list`) or a HF-format folder.
+    num_blocks: KV blocks; 0 = derive from kv_cache_memory_bytes.
+    max_num_batched_tokens: token budget of one step (chunked prefill above it).
+    attention_backend: "auto" resolves by device (see paste.engine.attention).
+    num_threads: torch intra-op threads; 0 = PASTE_NUM_THREADS.
+    """
+
+    model: str = ""
+    device: str = "cpu"
+    dtype: str = "float32"
+    block_size: int = 16
+    num_blocks: int = 0
+    kv_cache_memory_bytes: int = 1 << 30
+    max_num_seqs: int = 64
+    max_num_batched_tokens: int = 2048
+    max_model_len: int = 4096
+    enable_prefix_caching: bool = True
+    attention_backend: str = "auto"
+    num_threads: int = 0
+    seed: int | None = 0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "block_size",
+            "max_num_seqs",
+            "max_num_batched_tokens",
+            "max_model_len",
+            "kv_cache_memory_bytes",
+        ):
+            if getattr(self, name) <= 0:
+                raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.num_blocks < 0 or self.num_threads < 0:
+            raise InvalidArgumentError("num_blocks and num_threads must be >= 0")
+        if self.dtype not in ("float32", "bfloat16", "float16"):
+            raise InvalidArgumentError(
+                f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}"
+            )

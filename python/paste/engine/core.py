@@ -1,0 +1,242 @@
+"""EngineCore: the synchronous step loop of one engine (driven by one thread).
+
+    plan   = BatchLoop.schedule(now)      C++: what to compute this step
+    logits = ModelRunner.forward(plan)    torch: the model over the plan's tokens
+    tokens = Sampler.sample(logits)       one token per sequence that reached its last token
+    events = BatchLoop.commit(tokens)     C++: append, stop token / length, free or park
+
+Requests are keyed by the BatchLoop's sequence id. Stop strings are found in Python on the
+detokenised text; such a request is freed in the loop right after the commit that produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from paste.core import BatchLoop, BatchLoopConfig
+from paste.engine.config import EngineConfig
+from paste.engine.model_runner import ModelRunner
+from paste.engine.request import Detokenizer, GenerationParams, Request, RequestOutput
+from paste.engine.sampler import Sampler, SamplingState
+from paste.errors import InvalidArgumentError
+
+_FINISH = {1: "stop", 2: "length"}
+
+
+def eos_token_ids(folder: Path, tokenizer: object) -> tuple[int, ...]:
+    """End-of-turn ids: the tokenizer's eos plus generation_config.json's eos_token_id."""
+    ids: set[int] = set()
+    eos = getattr(tokenizer, "eos_token_id", None)
+    if isinstance(eos, int):
+        ids.add(eos)
+    gen = folder / "generation_config.json"
+    if gen.is_file():
+        value = json.loads(gen.read_text()).get("eos_token_id")
+        ids.update([value] if isinstance(value, int) else list(value or []))
+    return tuple(sorted(ids))
+
+
+class EngineCore:
+    """Owns the BatchLoop, the ModelRunner and the requests in flight."""
+
+    def __init__(self, folder: Path, config: EngineConfig) -> None:
+        self.config = config
+        self.runner = ModelRunner(folder, config)
+        self.tokenizer = self.runner.tokenizer
+        bs = config.block_size
+        self.max_model_len = min(
+            config.max_model_len, self.runner.max_positions, self.runner.num_blocks * bs
+        )
+        self.loop = BatchLoop(
+            BatchLoopConfig(
+                num_blocks=self.runner.num_blocks,
+                block_size=bs,
+                max_num_seqs=config.max_num_seqs,
+                max_num_batched_tokens=config.max_num_batched_tokens,
+                max_model_len=self.max_model_len,
+                enable_prefix_caching=config.enable_prefix_caching,
+            )
+        )
+        self.sampler = Sampler(self.runner.device, seed=config.seed)
+        self.eos_ids = eos_token_ids(Path(folder), self.tokenizer)
+        self._skip = frozenset(int(i) for i in getattr(self.tokenizer, "all_special_ids", []))
+        self.requests: dict[int, Request] = {}  # by sequence id, while a turn runs
+        self.sessions: dict[str, int] = {}  # session key -> its sequence (parked between turns)
+        self._states: dict[int, SamplingState] = {}
+        self._next_request_id = 0
+        self.num_generated_tokens = 0
+
+    def add_request(
+        self,
+        prompt_ids: list[int],
+        params: GenerationParams,
+        priority: float = 0.0,
+        session_key: str | None = None,
+        pin_ttl_s: float = 30.0,
+    ) -> Request:
+        """Queues a request; raises InvalidArgumentError (nothing queued) for bad input.
+
+        With a session_key the sequence is parked (KV pinned for pin_ttl_s) when the turn ends,
+        so that continue_session() can append the next turn's new tokens to it.
+        """
+        if not prompt_ids:
+            raise InvalidArgumentError("the prompt has no tokens")
+        if len(prompt_ids) >= self.max_model_len:
+            raise InvalidArgumentError(
+                f"prompt of {len(prompt_ids)} tokens leaves no room below max_model_len "
+                f"{self.max_model_len}"
+            )
+        stops = list(params.stop_token_ids) + ([] if params.ignore_eos else list(self.eos_ids))
+        state = self.sampler.new_state(params.sampling())
+        seq_id = self.loop.add_sequence(
+            prompt_ids,
+            max_tokens=params.num_tokens_allowed,
+            stop_token_ids=stops,
+            priority=priority,
+            park_on_finish=session_key is not None,
+            pin_ttl_s=pin_ttl_s,
+        )
+        return self._register(seq_id, prompt_ids, params, state, session_key, pin_ttl_s)
+
+    def continue_session(
+        self,
+        key: str,
+        conversation_ids: list[int],
+        params: GenerationParams,
+        priority: float = 0.0,
+        pin_ttl_s: float = 30.0,
+    ) -> Request:
+        """Next turn of session `key`, given its whole conversation as token ids.
+
+        If the session's parked sequence is a prefix of the conversation, only the new tokens
+        are appended (its KV was retained); otherwise it is dropped and a new sequence starts
+        (the prefix cache still reuses whatever blocks match).
+        """
+        seq_id = self.sessions.get(key)
+        if seq_id is not None and self.loop.has_sequence(seq_id):
+            have = self.loop.tokens(seq_id)
+            parked = seq_id not in self.requests
+            if (
+                parked
+                and len(conversation_ids) > len(have)
+                and conversation_ids[: len(have)] == have
+            ):
+                if len(conversation_ids) >= self.max_model_len:
+                    raise InvalidArgumentError(
+                        f"conversation of {len(conversation_ids)} tokens reaches max_model_len "
+                        f"{self.max_model_len}"
+                    )
+                state = self.sampler.new_state(params.sampling())
+                self.loop.resume(
+                    seq_id,
+                    conversation_ids[len(have) :],
+                    max_tokens=params.num_tokens_allowed,
+                    priority=priority,
+                )
+                return self._register(seq_id, conversation_ids, params, state, key, pin_ttl_s)
+            if parked:
+                self.loop.free(seq_id)
+        self.sessions.pop(key, None)
+        return self.add_request(conversation_ids, params, priority, key, pin_ttl_s)
+
+    def end_session(self, key: str) -> None:
+        """Frees a session's parked sequence (a running turn is aborted)."""
+        seq_id = self.sessions.pop(key, None)
+        if seq_id is None or not self.loop.has_sequence(seq_id):
+            return
+        req = self.requests.get(seq_id)
+        if req is not None:
+            req.session_key = None
+            self.abort(req)
+        else:
+            self.loop.free(seq_id)
+
+    def _register(
+        self,
+        seq_id: int,
+        prompt_ids: list[int],
+        params: GenerationParams,
+        state: SamplingState,
+        session_key: str | None,
+        pin_ttl_s: float,
+    ) -> Request:
+        req = Request(
+            self._next_request_id,
+            list(prompt_ids),
+            params,
+            Detokenizer(self.tokenizer, prompt_ids[-4:]),
+            self._skip,
+        )
+        self._next_request_id += 1
+        req.seq_id = seq_id
+        req.session_key = session_key
+        req.pin_ttl_s = pin_ttl_s
+        self.requests[seq_id] = req
+        self._states[seq_id] = state
+        if session_key is not None:
+            self.sessions[session_key] = seq_id
+        return req
+
+    def abort(self, req: Request) -> None:
+        """Stops a request now (between steps) and frees its KV."""
+        if req.finished or req.seq_id not in self.requests:
+            return
+        self.loop.free(req.seq_id)
+        if req.session_key is not None:
+            self.sessions.pop(req.session_key, None)
+        req.finish("abort")
+        self._forget(req.seq_id)
+
+    def has_unfinished(self) -> bool:
+        return self.loop.has_unfinished
+
+    def step(self) -> list[RequestOutput]:
+        """One engine step; outputs of every request that produced text or finished."""
+        plan = self.loop.schedule(time.monotonic())
+        for sid, reused in zip(
+            plan.admitted_seq_ids.tolist(), plan.admitted_num_reused.tolist(), strict=True
+        ):
+            if sid in self.requests:
+                self.requests[sid].num_cached_tokens = reused
+        logits = self.runner.forward(plan)
+        sample_ids = plan.sample_seq_ids.tolist()
+        tokens = self.sampler.sample(logits, [self._states[s] for s in sample_ids])
+        for j, sid in enumerate(sample_ids):  # teacher forcing replaces the sample
+            forced = self.requests[sid].params.forced_tokens
+            if forced:
+                tokens[j] = forced[len(self.requests[sid].output_ids)]
+        events = self.loop.commit(
+            tokens.to("cpu", dtype=torch.int32).numpy()
+            if sample_ids
+            else np.zeros(0, dtype=np.int32)
+        )
+        outputs = []
+        for sid, tok, reason in zip(
+            events.seq_ids.tolist(),
+            events.tokens.tolist(),
+            events.finish_reasons.tolist(),
+            strict=True,
+        ):
+            req = self.requests[sid]
+            self.num_generated_tokens += 1
+            req.append(tok)
+            if reason:
+                req.finish(_FINISH[reason])
+                self._forget(sid)  # freed by the loop already
+            elif req.finished:  # a stop string
+                if req.session_key is not None:
+                    self.loop.park(sid, time.monotonic() + req.pin_ttl_s)
+                else:
+                    self.loop.free(sid)
+                self._forget(sid)
+            outputs.append(req.output())
+        return outputs
+
+    def _forget(self, seq_id: int) -> None:
+        self.requests.pop(seq_id, None)
+        self._states.pop(seq_id, None)

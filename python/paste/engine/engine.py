@@ -1,0 +1,250 @@
+"""Engine: the public, thread-safe face of one model engine.
+
+One background thread owns the EngineCore and runs its step loop while there is work; callers
+on any thread submit requests and read their outputs from per-request queues. Commands from
+callers (add, abort) are queued and applied between steps, so the C++ BatchLoop is only ever
+touched by the engine thread. If a step raises, every request in flight receives the error
+(nothing hangs), and the engine keeps serving new requests.
+
+    engine = Engine("smollm2-135m-instruct")
+    print(engine.generate(["What is the capital of France?"])[0].text)
+    for out in engine.stream("Tell me a story", GenerationParams(max_tokens=64)):
+        print(out.delta, end="")
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from paste import envs
+from paste.engine.config import EngineConfig
+from paste.engine.core import EngineCore
+from paste.engine.request import GenerationParams, Request, RequestOutput
+from paste.errors import PasteError
+
+
+class EngineStoppedError(PasteError, RuntimeError):
+    """The engine was shut down while a request was waiting."""
+
+
+class RequestHandle:
+    """A submitted request: iterate for RequestOutputs (deltas) or call result()."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._queue: queue.Queue[RequestOutput | BaseException] = queue.Queue()
+        self.request: Request | None = None
+        self.final: RequestOutput | None = None
+
+    def __iter__(self) -> Iterator[RequestOutput]:
+        while self.final is None:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item.finished:
+                self.final = item
+            yield item
+
+    def result(self) -> RequestOutput:
+        for _ in self:
+            pass
+        assert self.final is not None
+        return self.final
+
+    def abort(self) -> None:
+        self._engine._command(("abort", self))
+
+
+class Engine:
+    """A model engine serving many concurrent requests with continuous batching."""
+
+    def __init__(
+        self, model: str | None = None, config: EngineConfig | None = None, **overrides: Any
+    ) -> None:
+        from paste.models.store import resolve_model
+
+        config = config or EngineConfig()
+        config = replace(config, model=model or config.model or envs.default_model(), **overrides)
+        torch.set_num_threads(config.num_threads or envs.num_threads())
+        self.config = config
+        self.core = EngineCore(resolve_model(config.model), config)
+        self.tokenizer = self.core.tokenizer
+        self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._handles: dict[int, RequestHandle] = {}
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="paste-engine", daemon=True)
+        self._thread.start()
+
+    # ----- submission (any thread) -------------------------------------------------------
+    def encode(self, prompt: str | Sequence[int]) -> list[int]:
+        if isinstance(prompt, str):
+            return list(self.tokenizer.encode(prompt, add_special_tokens=False))
+        return [int(t) for t in prompt]
+
+    def chat_prompt(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict] | None = None,
+        add_generation_prompt: bool = True,
+    ) -> list[int]:
+        """Token ids of `messages` rendered by the model's own chat template."""
+        ids = self.tokenizer.apply_chat_template(
+            messages, tools=tools, tokenize=True, add_generation_prompt=add_generation_prompt
+        )
+        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+            ids = ids["input_ids"]
+        return [int(t) for t in ids]
+
+    def submit(
+        self,
+        prompt: str | Sequence[int],
+        params: GenerationParams | None = None,
+        priority: float = 0.0,
+    ) -> RequestHandle:
+        if self._stopped:
+            raise EngineStoppedError("the engine is shut down")
+        handle = RequestHandle(self)
+        self._command(
+            ("add", (handle, self.encode(prompt), params or GenerationParams(), priority))
+        )
+        return handle
+
+    def submit_turn(
+        self,
+        session_key: str,
+        conversation: Sequence[int],
+        params: GenerationParams | None = None,
+        priority: float = 0.0,
+        pin_ttl_s: float = 30.0,
+    ) -> RequestHandle:
+        """The next model turn of an agent session, given its whole conversation as token ids.
+
+        Between turns the session's sequence stays parked with its KV pinned for pin_ttl_s, so
+        a turn that extends the previous conversation prefills only the new tokens
+        (RequestOutput.num_cached_tokens tells how many were reused).
+        """
+        if self._stopped:
+            raise EngineStoppedError("the engine is shut down")
+        handle = RequestHandle(self)
+        self._command(
+            (
+                "turn",
+                (
+                    handle,
+                    session_key,
+                    [int(t) for t in conversation],
+                    params or GenerationParams(),
+                    priority,
+                    pin_ttl_s,
+                ),
+            )
+        )
+        return handle
+
+    def end_session(self, session_key: str) -> None:
+        """Frees the session's retained KV (idempotent)."""
+        self._command(("end", session_key))
+
+    def generate(
+        self, prompts: str | Sequence[str | Sequence[int]], params: GenerationParams | None = None
+    ) -> list[RequestOutput]:
+        """Generates for every prompt (batched together); outputs in prompt order."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        handles = [self.submit(p, params) for p in prompts]
+        return [h.result() for h in handles]
+
+    def stream(
+        self, prompt: str | Sequence[int], params: GenerationParams | None = None
+    ) -> Iterator[RequestOutput]:
+        handle = self.submit(prompt, params)
+        try:
+            yield from handle
+        finally:
+            if handle.final is None:
+                handle.abort()
+
+    def shutdown(self) -> None:
+        self._stopped = True
+        self._command(("stop", None))
+        self._thread.join(timeout=30)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # ----- engine thread -----------------------------------------------------------------
+    def _command(self, cmd: tuple[str, Any]) -> None:
+        self._commands.put(cmd)
+        self._wake.set()
+
+    def _apply_commands(self) -> bool:
+        while True:
+            try:
+                kind, arg = self._commands.get_nowait()
+            except queue.Empty:
+                return True
+            if kind == "stop":
+                return False
+            if kind in ("add", "turn"):
+                handle = arg[0]
+                try:
+                    if kind == "add":
+                        handle.request = self.core.add_request(*arg[1:])
+                    else:
+                        handle.request = self.core.continue_session(*arg[1:])
+                except PasteError as exc:
+                    handle._queue.put(exc)
+                    continue
+                self._handles[handle.request.request_id] = handle
+            elif kind == "end":
+                self.core.end_session(arg)
+            elif kind == "abort":
+                handle = arg
+                if handle.request is not None and not handle.request.finished:
+                    self.core.abort(handle.request)
+                    self._deliver(handle.request.output())
+
+    def _deliver(self, out: RequestOutput) -> None:
+        handle = self._handles.get(out.request_id)
+        if handle is None:
+            return
+        handle._queue.put(out)
+        if out.finished:
+            del self._handles[out.request_id]
+
+    def _run(self) -> None:
+        while True:
+            if not self._apply_commands():
+                break
+            if not self.core.has_unfinished():
+                self._wake.wait()
+                self._wake.clear()
+                continue
+            try:
+                outputs = self.core.step()
+            except Exception as exc:  # noqa: BLE001 - every waiter must hear about it
+                self._fail_all(exc)
+                continue
+            for out in outputs:
+                self._deliver(out)
+        self._fail_all(EngineStoppedError("the engine was shut down"))
+
+    def _fail_all(self, exc: BaseException) -> None:
+        for handle in list(self._handles.values()):
+            if handle.request is not None and not handle.request.finished:
+                try:
+                    self.core.abort(handle.request)
+                except PasteError:
+                    pass
+            handle._queue.put(exc)
+        self._handles.clear()

@@ -1,0 +1,97 @@
+"""ModelRunner: turns one StepPlan into logits with paste's model code and paged KV cache.
+
+Owns the model weights, the KV cache tensors (one per layer, see models/kv_cache.py) and the
+tokenizer of one model folder. `forward(plan)` builds the step's AttentionMetadata from the
+plan's flat arrays (one host->device conversion per step), runs the model over the T query
+tokens and returns float32 logits for the m rows of plan.logits_indices only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from paste.engine.config import EngineConfig
+from paste.engine.models import (
+    AttentionMetadata,
+    ModelConfig,
+    allocate_kv_cache,
+    kv_cache_bytes_per_block,
+    load_model,
+)
+from paste.errors import InvalidArgumentError
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def load_tokenizer(folder: Path) -> Any:
+    """The HF tokenizer saved with the model (offline; the folder holds every file)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class ModelRunner:
+    """Model + KV cache + tokenizer of one engine. Used by the engine thread only."""
+
+    def __init__(self, folder: Path, config: EngineConfig) -> None:
+        self.folder = Path(folder)
+        self.device = resolve_device(config.device)
+        self.dtype = _DTYPES[config.dtype]
+        self.model_config = ModelConfig.from_folder(self.folder)
+        self.block_size = config.block_size
+        self.model = load_model(
+            self.folder, backend=config.attention_backend, device=self.device, dtype=self.dtype
+        )
+        self.backend_name = getattr(self.model.backend, "name", type(self.model.backend).__name__)
+        per_block = kv_cache_bytes_per_block(self.model_config, config.block_size, self.dtype)
+        self.num_blocks = config.num_blocks or max(1, config.kv_cache_memory_bytes // per_block)
+        self.kv_caches = allocate_kv_cache(
+            self.model_config,
+            num_blocks=self.num_blocks,
+            block_size=config.block_size,
+            dtype=self.dtype,
+            device=self.device,
+        )
+        self.tokenizer = load_tokenizer(self.folder)
+        self.vocab_size = self.model_config.vocab_size
+
+    @property
+    def max_positions(self) -> int:
+        return int(self.model_config.max_position_embeddings)
+
+    @torch.inference_mode()
+    def forward(self, plan: Any) -> torch.Tensor:
+        """Float32 logits [m, vocab] for plan.logits_indices (m may be 0)."""
+        if plan.num_tokens == 0:
+            return torch.empty((0, self.vocab_size), dtype=torch.float32)
+        meta = AttentionMetadata.build(
+            block_size=self.block_size,
+            positions=plan.positions,
+            slot_mapping=plan.slot_mapping,
+            query_start_loc=plan.query_start_loc,
+            seq_lens=plan.seq_lens,
+            num_computed_tokens=plan.num_computed_tokens,
+            kv_indptr=plan.kv_indptr,
+            kv_indices=plan.kv_indices,
+            kv_last_page_len=plan.kv_last_page_len,
+            logits_indices=plan.logits_indices,
+            device=self.device,
+        )
+        input_ids = torch.from_numpy(plan.input_ids).to(self.device, torch.long)
+        if int(input_ids.max()) >= self.vocab_size:
+            raise InvalidArgumentError(
+                f"token id {int(input_ids.max())} >= vocab {self.vocab_size}"
+            )
+        hidden = self.model(input_ids, self.kv_caches, meta)
+        if meta.logits_indices.numel() == 0:
+            return torch.empty((0, self.vocab_size), dtype=torch.float32)
+        return self.model.compute_logits(hidden[meta.logits_indices])

@@ -1,0 +1,27 @@
+"""paste's own model code (llama and qwen2 families) on a paged KV cache.
+
+config.py     ModelConfig parsed from config.json; UnsupportedModelError
+layers.py     RMSNorm, RotaryEmbedding, SiluGatedMLP
+llama.py      LlamaForCausalLM (GQA attention through an attention backend)
+qwen2.py      Qwen2ForCausalLM (llama + q/k/v bias)
+loader.py     load_model(folder, backend=, device=, dtype=) from HF safetensors
+kv_cache.py   allocate_kv_cache(config, num_blocks=, block_size=, dtype=, device=)
+metadata.py   AttentionMetadata: one step's plan as tensors
+"""
+
+from paste.engine.models.config import ModelConfig, UnsupportedModelError
+from paste.engine.models.kv_cache import allocate_kv_cache, kv_cache_bytes_per_block
+from paste.engine.models.loader import ARCHITECTURES, WeightLoadingError, load_model
+from paste.engine.models.metadata import AttentionMetadata, InvalidPlanError
+
+__all__ = [
+    "ARCHITECTURES",
+    "AttentionMetadata",
+    "InvalidPlanError",
+    "ModelConfig",
+    "UnsupportedModelError",
+    "WeightLoadingError",
+    "allocate_kv_cache",
+    "kv_cache_bytes_per_block",
+    "load_model",
+]

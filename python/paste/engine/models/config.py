@@ -1,0 +1,100 @@
+"""ModelConfig: the subset of a Hugging Face config.json paste's model code needs.
+
+Reads both transformers 4 (`rope_theta`, `rope_scaling`) and transformers 5
+(`rope_parameters`) spellings. Anything the model code does not implement (rope scaling
+other than default, sliding-window attention, non-SiLU activations) is rejected with
+UnsupportedModelError instead of silently producing wrong logits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from paste.errors import InvalidArgumentError
+
+
+class UnsupportedModelError(InvalidArgumentError):
+    """The checkpoint uses an architecture or option paste's model code does not implement."""
+
+
+SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of a llama/qwen2-family decoder (names follow HF config.json)."""
+
+    architecture: str
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    rms_norm_eps: float
+    rope_theta: float
+    max_position_embeddings: int
+    tie_word_embeddings: bool
+    attention_bias: bool  # bias on q/k/v projections (always True for qwen2)
+    mlp_bias: bool
+    bos_token_id: int | None = None
+    eos_token_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ModelConfig:
+        """Parse a config.json dictionary; UnsupportedModelError for options not implemented."""
+        archs = raw.get("architectures") or []
+        arch = (
+            archs[0]
+            if archs
+            else {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}.get(
+                raw.get("model_type", "")
+            )
+        )
+        if arch not in SUPPORTED_ARCHITECTURES:
+            raise UnsupportedModelError(
+                f"architecture {arch!r} is not supported (supported: {SUPPORTED_ARCHITECTURES})"
+            )
+        if raw.get("hidden_act", "silu") != "silu":
+            raise UnsupportedModelError(f"hidden_act {raw['hidden_act']!r} is not supported")
+        rope = raw.get("rope_parameters") or raw.get("rope_scaling") or {}
+        rope_type = rope.get("rope_type", rope.get("type", "default"))
+        if rope_type != "default":
+            raise UnsupportedModelError(f"rope type {rope_type!r} is not supported")
+        theta = rope.get("rope_theta", raw.get("rope_theta", 10000.0))
+        if arch == "Qwen2ForCausalLM" and raw.get("use_sliding_window", False):
+            raise UnsupportedModelError("qwen2 sliding-window attention is not supported")
+        heads = int(raw["num_attention_heads"])
+        hidden = int(raw["hidden_size"])
+        eos = raw.get("eos_token_id")
+        eos_ids = tuple(eos) if isinstance(eos, list) else (() if eos is None else (int(eos),))
+        return cls(
+            architecture=arch,
+            vocab_size=int(raw["vocab_size"]),
+            hidden_size=hidden,
+            intermediate_size=int(raw["intermediate_size"]),
+            num_hidden_layers=int(raw["num_hidden_layers"]),
+            num_attention_heads=heads,
+            num_key_value_heads=int(raw.get("num_key_value_heads") or heads),
+            head_dim=int(raw.get("head_dim") or hidden // heads),
+            rms_norm_eps=float(raw.get("rms_norm_eps", 1e-6)),
+            rope_theta=float(theta),
+            max_position_embeddings=int(raw.get("max_position_embeddings", 2048)),
+            tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
+            attention_bias=arch == "Qwen2ForCausalLM" or bool(raw.get("attention_bias", False)),
+            mlp_bias=bool(raw.get("mlp_bias", False)),
+            bos_token_id=raw.get("bos_token_id"),
+            eos_token_ids=eos_ids,
+        )
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> ModelConfig:
+        """Read `folder/config.json`; InvalidArgumentError if it is missing."""
+        path = Path(folder) / "config.json"
+        if not path.is_file():
+            raise InvalidArgumentError(f"no config.json in {folder}")
+        return cls.from_dict(json.loads(path.read_text()))

@@ -1,0 +1,174 @@
+"""Requests of the engine: parameters, incremental detokenisation, stop strings, outputs.
+
+Detokenisation is incremental and linear: a request keeps two offsets into its output tokens,
+`prefix` (tokens already turned into text, kept as left context) and `read` (tokens decoded so
+far). Each step decodes only tokens[prefix:] and emits the text beyond tokens[prefix:read]; a
+trailing U+FFFD (an incomplete UTF-8 sequence split across tokens) is held back until the next
+token completes it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from paste.engine.sampler import SamplingParams
+from paste.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """What to generate: sampling, limits and stop conditions of one request."""
+
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    stop_token_ids: tuple[int, ...] = ()
+    ignore_eos: bool = False
+    include_stop_str_in_output: bool = False
+    # Teacher forcing: decode exactly these tokens (real forward passes, known outputs), used
+    # by trace replay and scripted agents. The turn ends after them (or at a stop token).
+    forced_tokens: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise InvalidArgumentError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if any(t < 0 for t in self.forced_tokens):
+            raise InvalidArgumentError("forced_tokens must be non-negative token ids")
+
+    @property
+    def num_tokens_allowed(self) -> int:
+        return len(self.forced_tokens) if self.forced_tokens else self.max_tokens
+        if any(not isinstance(s, str) or s == "" for s in self.stop):
+            raise InvalidArgumentError("stop strings must be non-empty strings")
+
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(
+            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed
+        )
+
+
+@dataclass
+class RequestOutput:
+    """A request's state as seen by a caller: `delta` is the text added since the last output."""
+
+    request_id: int
+    text: str
+    delta: str
+    token_ids: list[int]
+    finished: bool
+    finish_reason: str | None  # "stop", "length", "abort" or None
+    num_prompt_tokens: int
+    num_cached_tokens: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Detokenizer:
+    """Turns a growing list of token ids into text deltas (see the module docstring)."""
+
+    def __init__(self, tokenizer: Any, prompt_tail: list[int]) -> None:
+        self._tok = tokenizer
+        self._ids: list[int] = list(prompt_tail)  # left context so the first word spaces right
+        self._prefix = 0
+        self._read = len(self._ids)
+
+    def push(self, token_id: int) -> str:
+        self._ids.append(token_id)
+        prev = self._tok.decode(self._ids[self._prefix : self._read], skip_special_tokens=False)
+        full = self._tok.decode(self._ids[self._prefix :], skip_special_tokens=False)
+        if full.endswith("\ufffd") or len(full) <= len(prev):
+            return ""
+        delta = full[len(prev) :]
+        self._prefix, self._read = self._read, len(self._ids)
+        return delta
+
+
+class Request:
+    """Engine-side state of one generation request (owned by the engine thread)."""
+
+    def __init__(
+        self,
+        request_id: int,
+        prompt_ids: list[int],
+        params: GenerationParams,
+        detokenizer: Detokenizer,
+        skip_token_ids: frozenset[int],
+    ) -> None:
+        self.request_id = request_id
+        self.prompt_ids = prompt_ids
+        self.params = params
+        self.output_ids: list[int] = []
+        self.text = ""
+        self.finished = False
+        self.finish_reason: str | None = None
+        self.num_cached_tokens = 0
+        self.seq_id = -1
+        self.session_key: str | None = None
+        self.pin_ttl_s = 30.0
+        self._detok = detokenizer
+        self._skip = skip_token_ids
+        self._max_stop = max((len(s) for s in params.stop), default=0)
+        self.arrival_time = time.perf_counter()
+        self.first_token_time: float | None = None
+        self._emitted = 0
+
+    def append(self, token_id: int) -> None:
+        """Adds a sampled token; a stop string found in the text cuts it and finishes."""
+        if self.first_token_time is None:
+            self.first_token_time = time.perf_counter()
+        self.output_ids.append(token_id)
+        if token_id in self._skip:
+            return
+        delta = self._detok.push(token_id)
+        if not delta:
+            return
+        start = max(0, len(self.text) - self._max_stop + 1)
+        self.text += delta
+        for stop in self.params.stop:
+            at = self.text.find(stop, start)
+            if at >= 0:
+                cut = at + len(stop) if self.params.include_stop_str_in_output else at
+                self.text = self.text[:cut]
+                self.finish("stop")
+                return
+
+    def take_delta(self) -> str:
+        """Text not yet handed out. While running, a tail that could still grow into a stop
+        string is held back, so emitted text is never retracted."""
+        end = len(self.text)
+        if not self.finished:
+            for stop in self.params.stop:
+                for k in range(min(len(stop) - 1, end), 0, -1):
+                    if self.text.endswith(stop[:k]):
+                        end = min(end, len(self.text) - k)
+                        break
+        end = max(end, self._emitted)
+        delta = self.text[self._emitted : end]
+        self._emitted = end
+        return delta
+
+    def finish(self, reason: str) -> None:
+        if not self.finished:
+            self.finished, self.finish_reason = True, reason
+
+    def output(self) -> RequestOutput:
+        """A snapshot for the caller, carrying the text added since the previous one."""
+        delta = self.take_delta()
+        metrics = {}
+        if self.first_token_time is not None:
+            metrics["ttft_s"] = self.first_token_time - self.arrival_time
+        return RequestOutput(
+            self.request_id,
+            self.text,
+            delta,
+            list(self.output_ids),
+            self.finished,
+            self.finish_reason,
+            len(self.prompt_ids),
+            self.num_cached_tokens,
+            metrics,
+        )

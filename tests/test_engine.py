@@ -1,0 +1,146 @@
+"""The engine end to end on a random tiny model: continuous batching, paged KV, prefix caching,
+preemption and stop conditions must not change what greedy decoding produces, which is checked
+token for token against transformers' own generate() on the same weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from paste.engine.engine import Engine
+from paste.engine.request import GenerationParams
+from paste.errors import InvalidArgumentError
+from tiny_model import build_tiny_model
+
+PROMPTS = ["The capital of France", "def add(a, b):", "Hello there! How can I", "tool results: 42"]
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), "llama")
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_folder):
+    eng = Engine(str(tiny_folder), attention_backend="torch", block_size=4, num_blocks=256,
+                 max_num_batched_tokens=64, num_threads=1)
+    yield eng
+    eng.shutdown()
+
+
+def hf_greedy(folder, prompt_ids, max_new):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(folder), torch_dtype=torch.float32).eval()
+    out = []
+    for ids in prompt_ids:
+        gen = model.generate(torch.tensor([ids]), max_new_tokens=max_new, do_sample=False,
+                             eos_token_id=None, pad_token_id=0)
+        out.append(gen[0, len(ids):].tolist())
+    return out
+
+
+def test_batched_greedy_matches_transformers_token_for_token(engine, tiny_folder):
+    ids = [engine.encode(p) for p in PROMPTS]
+    outs = engine.generate(ids, GenerationParams(max_tokens=12, ignore_eos=True))
+    assert [o.token_ids for o in outs] == hf_greedy(tiny_folder, ids, 12)
+    assert all(o.finish_reason == "length" and len(o.token_ids) == 12 for o in outs)
+
+
+def test_prefix_cache_reuses_kv_and_changes_nothing(engine):
+    prompt = engine.encode("Hello there! How can I help you today? I can search, read files")
+    first = engine.generate([prompt], GenerationParams(max_tokens=6, ignore_eos=True))[0]
+    second = engine.generate([prompt], GenerationParams(max_tokens=6, ignore_eos=True))[0]
+    assert second.token_ids == first.token_ids
+    assert second.num_cached_tokens == (len(prompt) - 1) // 4 * 4
+    assert second.num_cached_tokens > 0
+
+
+def test_preemption_under_a_tiny_kv_pool_keeps_outputs(tiny_folder, engine):
+    ids = [engine.encode(p) for p in PROMPTS]
+    expected = [o.token_ids for o in engine.generate(ids, GenerationParams(max_tokens=16,
+                                                                          ignore_eos=True))]
+    small = Engine(str(tiny_folder), attention_backend="torch", block_size=4, num_blocks=14,
+                   max_num_batched_tokens=16, max_model_len=48, num_threads=1)
+    try:
+        outs = small.generate(ids, GenerationParams(max_tokens=16, ignore_eos=True))
+        assert [o.token_ids for o in outs] == expected
+        assert small.core.loop.stats.num_preemptions > 0
+    finally:
+        small.shutdown()
+
+
+def test_stop_string_cuts_and_stream_never_retracts(engine):
+    ids = engine.encode(PROMPTS[0])
+    full = engine.generate([ids], GenerationParams(max_tokens=12, ignore_eos=True))[0].text
+    assert len(full) > 6
+    stop = full[3:6]
+    chunks = [o.delta for o in engine.stream(ids, GenerationParams(max_tokens=12,
+                                                                    ignore_eos=True,
+                                                                    stop=(stop,)))]
+    text = "".join(chunks)
+    assert text == full[: full.index(stop)]
+    with_stop = engine.generate([ids], GenerationParams(max_tokens=12, ignore_eos=True,
+                                                        stop=(stop,),
+                                                        include_stop_str_in_output=True))[0]
+    assert with_stop.text == full[: full.index(stop) + len(stop)]
+    assert with_stop.finish_reason == "stop"
+
+
+def test_bad_requests_fail_alone_with_typed_errors(engine):
+    bad = engine.submit([], GenerationParams(max_tokens=4))
+    good = engine.submit(engine.encode("Hello"), GenerationParams(max_tokens=3, ignore_eos=True))
+    with pytest.raises(InvalidArgumentError, match="no tokens"):
+        bad.result()
+    assert len(good.result().token_ids) == 3
+    too_long = engine.submit([5] * 600, GenerationParams(max_tokens=2))
+    with pytest.raises(InvalidArgumentError, match="max_model_len"):
+        too_long.result()
+    with pytest.raises(InvalidArgumentError):
+        GenerationParams(max_tokens=0)
+
+
+def test_abort_frees_the_sequence(engine):
+    handle = engine.submit(engine.encode("Hello"), GenerationParams(max_tokens=200,
+                                                                   ignore_eos=True))
+    first = next(iter(handle))
+    assert not first.finished
+    handle.abort()
+    final = handle.result()
+    assert final.finish_reason == "abort"
+    after = engine.generate([engine.encode("Hi")], GenerationParams(max_tokens=2,
+                                                                   ignore_eos=True))[0]
+    assert len(after.token_ids) == 2
+    assert engine.core.loop.num_running == 0 and engine.core.loop.num_waiting == 0
+
+
+def test_forced_tokens_decode_exactly_the_given_tokens(engine):
+    forced = tuple(engine.encode(" the capital of Italy is Rome"))
+    out = engine.generate([engine.encode(PROMPTS[0])],
+                          GenerationParams(forced_tokens=forced, ignore_eos=True))[0]
+    assert tuple(out.token_ids) == forced
+    assert out.text == " the capital of Italy is Rome"
+    assert out.finish_reason == "length"
+
+
+def test_session_turns_reuse_retained_kv(engine):
+    tok = engine.tokenizer
+    convo = engine.chat_prompt([{"role": "user", "content": "Hello there!"}])
+    reply = tuple(engine.encode("Hi! How can I help?")) + (tok.eos_token_id,)
+    first = engine.submit_turn("s1", convo, GenerationParams(forced_tokens=reply)).result()
+    assert first.num_cached_tokens == 0 and first.finish_reason == "stop"
+    info = engine.core.loop.seq_info(engine.core.sessions["s1"])
+    assert info.status.name == "PARKED" and info.num_computed_tokens == len(convo) + len(reply) - 1
+    convo2 = convo + list(reply) + engine.encode("\n<|im_start|>tool\n42<|im_end|>\n"
+                                                 "<|im_start|>assistant\n")
+    second = engine.submit_turn("s1", convo2, GenerationParams(max_tokens=3, ignore_eos=True))
+    out = second.result()
+    assert out.num_cached_tokens == len(convo) + len(reply) - 1  # only new tokens prefilled
+    assert len(out.token_ids) == 3
+    # A conversation that does not extend the parked one starts over (prefix cache may help).
+    other = engine.submit_turn("s1", engine.encode("unrelated"), GenerationParams(max_tokens=2))
+    assert len(other.result().token_ids) <= 2
+    engine.end_session("s1")
+    engine.generate(["x"], GenerationParams(max_tokens=1))  # a step boundary after the end
+    assert "s1" not in engine.core.sessions
+    assert engine.core.loop.num_parked == 0

@@ -1,0 +1,99 @@
+"""The real default model (SmolLM2-135M-Instruct) in paste against transformers.
+
+Needs `paste models pull smollm2-135m-instruct` first (skipped otherwise). Both sides load the
+same converted folder in float32; paste runs the chat-templated prompt as two prefill chunks
+then greedy decode steps, transformers runs the whole sequence at once.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from paste.engine.attention import (
+    AttentionBackendUnavailableError,
+    resolve_attention_backend_name,
+)
+from paste.engine.models.kv_cache import allocate_kv_cache
+from paste.engine.models.loader import load_model
+from paste.engine.models.metadata import AttentionMetadata
+from paste.models import store
+
+pytestmark = pytest.mark.model
+
+NAME = "smollm2-135m-instruct"
+BS = 16
+DECODE_STEPS = 6
+
+
+@pytest.fixture(scope="module")
+def folder() -> object:
+    if not store.is_pulled(NAME):
+        pytest.skip(f"run `paste models pull {NAME}` first")
+    return store.model_path(NAME)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(folder: object) -> object:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def hf_model(folder: object) -> object:
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+
+
+def _paste_greedy(model: object, ids: list[int]) -> tuple[list[int], torch.Tensor]:
+    """Two prefill chunks then greedy decode; returns all tokens and the sampled-row logits
+    (row i predicts token len(ids) + i)."""
+    caches = allocate_kv_cache(
+        model.config, num_blocks=8, block_size=BS, dtype=torch.float32, device="cpu"
+    )
+    table = [5, 2, 7, 0]
+    tokens = list(ids)
+    half = len(tokens) // 2
+    chunks = [(0, half), (half, len(tokens) - half)]
+    rows = []
+    with torch.no_grad():
+        for step in range(2 + DECODE_STEPS):
+            computed, new = chunks[step] if step < 2 else (len(tokens) - 1, 1)
+            md = AttentionMetadata.from_block_tables(
+                block_size=BS,
+                block_tables=[table[: (computed + new + BS - 1) // BS]],
+                num_computed_tokens=[computed],
+                num_new_tokens=[new],
+            )
+            hidden = model(torch.tensor(tokens[computed : computed + new]), caches, md)
+            logits = model.compute_logits(hidden[md.logits_indices])[0]
+            if step >= 1:
+                rows.append(logits)
+                tokens.append(int(logits.argmax()))
+    return tokens, torch.stack(rows)
+
+
+@pytest.mark.parametrize("backend", ["torch", "cpu"])
+def test_chunked_prefill_and_greedy_decode_match_transformers(
+    folder: object, tokenizer: object, hf_model: object, backend: str
+) -> None:
+    try:
+        resolve_attention_backend_name(backend, "cpu", torch.float32)
+    except AttentionBackendUnavailableError as exc:
+        pytest.skip(str(exc))
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France?"}],
+        tokenize=False,
+        add_generation_prompt=True,
+    )
+    assert prompt.endswith("<|im_start|>assistant\n")
+    ids = tokenizer(prompt).input_ids
+    model = load_model(folder, backend=backend, dtype=torch.float32)
+    tokens, paste_logits = _paste_greedy(model, ids)
+    with torch.no_grad():
+        hf_logits = hf_model(torch.tensor([tokens])).logits[0]
+    want = hf_logits[len(ids) - 1 : len(ids) - 1 + paste_logits.shape[0]]
+    torch.testing.assert_close(paste_logits, want, rtol=1e-3, atol=1e-3)
+    assert "Paris" in tokenizer.decode(tokens[len(ids) :])
