@@ -2,6 +2,7 @@
 // bad input), looked up lazily so that paste.errors stays plain Python.
 #include <pybind11/pybind11.h>
 
+#include "paste/dispatch_queue.h"
 #include "paste/errors.h"
 #include "registry.h"
 
@@ -25,6 +26,8 @@ void RegisterErrors(py::module_& m) {
       Raise("UnknownSequenceError", e.what());
     } catch (const InvalidArgument& e) {
       Raise("InvalidArgumentError", e.what());
+    } catch (const QueueFull& e) {
+      Raise("QueueFullError", e.what());
     } catch (const OutOfBlocks& e) {
       Raise("OutOfBlocksError", e.what());
     } catch (const InternalError& e) {

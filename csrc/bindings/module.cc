@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   paste::bindings::RegisterErrors(m);
   paste::bindings::RegisterBlockManager(m);
   paste::bindings::RegisterBatchLoop(m);
+  paste::bindings::RegisterToolCallCore(m);
 }

@@ -2,29 +2,47 @@
 
 The classes are the C++ objects themselves (thin pybind11 handles): BlockManager (paged KV
 block accounting), BatchLoop (continuous batching: schedule() -> StepPlan, commit() ->
-StepEvents). Per-step work stays in C++; Python crosses once per step.
+StepEvents), DispatchQueue (lock-free two-lane queue of tool job ids), TrieMatcher (decoded
+tokens vs. predicted calls), ToolCallScanner (call boundaries in the token stream). Per-step
+work stays in C++; Python crosses once per step.
 """
 
 from paste._core import (
     BatchLoop,
     BatchLoopConfig,
     BlockManager,
+    DispatchQueue,
     FinishReason,
+    Lane,
     LoopStats,
+    MatchState,
+    MatchStatus,
+    ScanEventKind,
+    ScanMode,
     SeqInfo,
     SeqStatus,
     StepEvents,
     StepPlan,
+    ToolCallScanner,
+    TrieMatcher,
 )
 
 __all__ = [
     "BatchLoop",
     "BatchLoopConfig",
     "BlockManager",
+    "DispatchQueue",
     "FinishReason",
+    "Lane",
     "LoopStats",
+    "MatchState",
+    "MatchStatus",
+    "ScanEventKind",
+    "ScanMode",
     "SeqInfo",
     "SeqStatus",
     "StepEvents",
     "StepPlan",
+    "ToolCallScanner",
+    "TrieMatcher",
 ]

@@ -3,7 +3,8 @@
 Three tiers of checks (STYLE.md): user input raises a subclass of `InvalidArgumentError`
 (a ValueError, so callers that catch ValueError keep working); broken internal invariants raise
 `InternalError`; debug-only checks are compiled out of release builds. The C++ core throws
-paste::InvalidArgument / paste::UnknownSequence / paste::OutOfBlocks / paste::InternalError and
+paste::InvalidArgument / paste::UnknownSequence / paste::OutOfBlocks / paste::QueueFull /
+paste::InternalError and
 the bindings translate them to the classes below.
 """
 
@@ -25,6 +26,10 @@ class UnknownSequenceError(InvalidArgumentError, KeyError):
 
 class OutOfBlocksError(PasteError, RuntimeError):
     """The KV-cache block pool cannot hold what was asked, even after eviction."""
+
+
+class QueueFullError(PasteError, RuntimeError):
+    """A bounded queue (the tool dispatch queue) has no room; nothing was queued."""
 
 
 class InternalError(PasteError, RuntimeError):

@@ -11,15 +11,16 @@
 // ticket (slot, generation) into one shared job table; the table's slot holds the job's state:
 //
 //   authoritative ring  [ (3,g7) | (9,g2) |  ...  ]        job table (open addressing,
-//   speculative ring    [ (5,g4) | (3,g6) |  ...  ]        4 x capacity slots, hashed by id)
+//   speculative ring    [ (5,g4) | (3,g6) |  ...  ]        8 x capacity slots, hashed by id)
 //                                    |                     slot 3: key=42  word=(g7, AUTH)
 //                  stale: slot 3 is now (g7, AUTH)  <----  slot 5: key=17  word=(g4, SPEC)
 //
 // The word of a slot packs (generation << 8 | state), state in {FREE, AUTH, SPEC}. A ticket is
 // live iff the slot's word still equals (its generation, its lane's state); every change of
 // owner bumps the generation, so a stale ticket can never match again (no ABA).
-//   Push:    claim a FREE slot in the id's probe window (CAS key EMPTY -> id), set word to
-//            (g, lane), then push ticket (slot, g) into the lane's ring.
+//   Push:    claim a FREE slot in the id's probe window (CAS key EMPTY -> id), reserve a
+//            cell of the lane's ring (none: give the slot back, "full"), set the word to
+//            (g, lane), then publish ticket (slot, g) in the cell.
 //   Pop:     take tickets from the authoritative ring, then the speculative one; a ticket wins
 //            the job by CAS word (g, lane) -> (g + 1, FREE); stale tickets are dropped.
 //   Cancel:  find the id in its probe window, CAS word (g, AUTH|SPEC) -> (g + 1, FREE). The
@@ -29,9 +30,11 @@
 //            speculative ticket goes stale because the state no longer says SPEC.
 // Exactly one CAS on the word ends a job's stay in the queue, so a job is popped exactly once
 // or cancelled, never both. Why a hashed table and not `id % size`: callers choose ids, and an
-// old speculative job must not block a new id that happens to share its residue. The probe
-// window is kProbeWindow slots; with at most 2 x capacity live jobs in 4 x capacity slots a full
-// window is practically impossible, and a push that meets one reports "full".
+// old speculative job must not block a new id that happens to share its residue. Slots are
+// never moved (a lookup scans the id's whole probe window of kProbeWindow slots, so freeing a
+// slot needs no tombstone); with at most 2 x capacity live jobs in 8 x capacity slots (load
+// <= 1/4) a full window is practically impossible (~1e-9 per push at full load), and a push
+// that meets one reports "full".
 //
 // Producer/consumer model: any number of threads may call every method concurrently
 // (multi-producer, multi-consumer; Cancel and Promote from any thread). Order: FIFO per lane in
@@ -48,7 +51,7 @@
 //                        to EMPTY after the word went FREE, acquire loads in lookups.
 //   Slot::word           acquire loads, acq_rel CAS, release store at push (publishes key).
 //   num_queued_[lane]    relaxed: statistics only, may lag.
-//   num_sleepers_        seq_cst RMW in consumers, seq_cst fence + load in producers
+//   num_sleepers_        seq_cst RMW + fence in consumers, seq_cst fence + load in producers
 //                        (Dekker pattern with the ring publication): a producer either sees a
 //                        sleeper and notifies under the mutex, or the sleeper's re-check sees
 //                        the job. Producers touch the mutex only when somebody sleeps.

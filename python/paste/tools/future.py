@@ -29,6 +29,7 @@ class ToolFuture:
         self._result: ToolResult | None = None
         self._callbacks: list[Callable[[ToolFuture], None]] = []
         self._canceller: Callable[[], bool] | None = None
+        self._started = False
 
     @property
     def call_id(self) -> str:
@@ -36,6 +37,10 @@ class ToolFuture:
 
     def done(self) -> bool:
         return self._done.is_set()
+
+    def started(self) -> bool:
+        """True once the job left its queue and began running (or ended)."""
+        return self._started or self._done.is_set()
 
     def result(self, timeout: float | None = None) -> ToolResult:
         """Block until done (at most `timeout` seconds); raise ToolWaitTimeoutError if not done."""
@@ -66,6 +71,9 @@ class ToolFuture:
         return canceller()
 
     # -- executor side ---------------------------------------------------------------------
+
+    def _mark_started(self) -> None:
+        self._started = True
 
     def _set_canceller(self, canceller: Callable[[], bool]) -> None:
         with self._lock:

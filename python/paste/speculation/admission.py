@@ -1,0 +1,70 @@
+"""AdmissionPolicy: may this predicted call run speculatively, now?
+
+A predicted call is admitted only if every check passes, in this order (the first failure is
+the reason reported):
+  1. effect: the tool is pure or read_only, or it supplies a sandbox AND a freshness check
+     (a speculative call is visible to the outside world even if its result is never used);
+  2. policy: the tool's own speculation policy allows these arguments (e.g. destinations);
+  3. estimates: the probability, the tool's expected latency and the expected time until the
+     model emits the call are all known; a missing estimate fails closed;
+  4. value: p * min(tool latency, time until emitted) - coordination cost > 0;
+  5. budget: a slot of the ONE global budget is free (acquired here; the caller releases it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from paste.speculation.budget import SpeculationBudget
+from paste.tools.spec import EffectClass, ToolSpec
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A concrete predicted call with the estimates admission needs (None = unknown)."""
+
+    name: str
+    arguments: dict[str, Any]
+    canonical: str
+    probability: float | None
+    expected_latency_s: float | None
+    time_until_emitted_s: float | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    admitted: bool
+    reason: str  # "admitted" or the failed check
+    net_value_s: float = 0.0
+
+
+SAFE_EFFECTS = (EffectClass.PURE, EffectClass.READ_ONLY)
+
+
+class AdmissionPolicy:
+    def __init__(self, budget: SpeculationBudget, min_probability: float = 0.0) -> None:
+        self.budget = budget
+        self.min_probability = min_probability
+
+    def decide(self, cand: Candidate, spec: ToolSpec, coordination_cost_s: float) -> Decision:
+        """Runs the checks above; on "admitted" one budget slot is held by the caller."""
+        effect = EffectClass(spec.effect)
+        sandboxed = spec.sandbox is not None and spec.freshness is not None
+        if effect not in SAFE_EFFECTS and not sandboxed:
+            return Decision(False, "effect")
+        if spec.speculation is not None and not spec.speculation.allows(cand.arguments):
+            return Decision(False, "policy")
+        if None in (cand.probability, cand.expected_latency_s, cand.time_until_emitted_s):
+            return Decision(False, "estimates")
+        assert cand.probability is not None and cand.expected_latency_s is not None
+        assert cand.time_until_emitted_s is not None
+        if cand.probability < self.min_probability:
+            return Decision(False, "value")
+        hidden = min(cand.expected_latency_s, cand.time_until_emitted_s)
+        value = cand.probability * hidden - coordination_cost_s
+        if value <= 0:
+            return Decision(False, "value", value)
+        if not self.budget.try_acquire():
+            return Decision(False, "budget", value)
+        return Decision(True, "admitted", value)

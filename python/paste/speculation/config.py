@@ -1,0 +1,35 @@
+"""SpeculationConfig: every mechanism can be switched off on its own (ablations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paste.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class SpeculationConfig:
+    """Flags and limits of speculation.
+
+    enable_speculation: run predicted calls early (off = serial tools).
+    max_concurrent_jobs: the ONE global budget of running/queued speculative jobs.
+    max_predictions_per_event: candidates asked from the predictor when a result lands.
+    min_probability: predictions below it are never considered.
+    ttl_s: an unclaimed staged result (or job) is dropped after this long.
+    coordination_cost_s: initial estimate of the cost of one speculation (then measured).
+    """
+
+    enable_speculation: bool = True
+    max_concurrent_jobs: int = 16
+    max_predictions_per_event: int = 3
+    min_probability: float = 0.05
+    ttl_s: float = 120.0
+    coordination_cost_s: float = 0.001
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_jobs < 0 or self.max_predictions_per_event < 0:
+            raise InvalidArgumentError("speculation limits must be >= 0")
+        if not 0.0 <= self.min_probability <= 1.0:
+            raise InvalidArgumentError("min_probability must be in [0, 1]")
+        if self.ttl_s <= 0 or self.coordination_cost_s < 0:
+            raise InvalidArgumentError("ttl_s must be > 0 and coordination_cost_s >= 0")

@@ -1,0 +1,171 @@
+"""SpeculationManager: launches predicted calls and turns the model's real calls into hits.
+
+    speculate(session, candidates)   admitted candidates become speculative jobs (executor's
+                                     speculative lane) staged under (session, canonical call)
+    resolve(session, call)           an authoritative call: if a fresh staged job matches it
+                                       done    -> its result is reused at once        (reused)
+                                       running -> it is awaited                       (awaited)
+                                       queued  -> it is cancelled and the call runs in the
+                                                  authoritative lane now              (promoted)
+                                     otherwise the call runs authoritatively          (miss)
+    end_session / sweep              unused jobs are cancelled; their tool time is waste
+
+Transparency: a session only ever sees a ToolResult for a call it emitted, carrying its own
+call id; a speculative result that failed (error, timeout, crash) or went stale is never used:
+the call then runs authoritatively, exactly as with speculation off. A call whose tool is not
+pure/read_only bumps the session's epoch first, making every older staged job stale.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from paste.speculation.admission import AdmissionPolicy, Candidate
+from paste.speculation.budget import SpeculationBudget
+from paste.speculation.config import SpeculationConfig
+from paste.speculation.metrics import SpeculationMetrics
+from paste.speculation.staging import StagedJob, StagingStore
+from paste.tools.errors import UnknownToolError
+from paste.tools.executor import ToolExecutor
+from paste.tools.registry import ToolRegistry
+from paste.tools.results import ToolJob, ToolResult
+from paste.tools.spec import EffectClass
+
+_SAFE = (EffectClass.PURE, EffectClass.READ_ONLY)
+
+
+class CallOutcome:
+    """The authoritative result of one emitted call; result() blocks until it is available.
+
+    The hit kind is decided when the call is emitted (construction): a queued speculative job
+    is promoted at once, so it never waits behind the speculative lane.
+    """
+
+    def __init__(self, manager: SpeculationManager, session_id: str, job: ToolJob,
+                 staged: StagedJob | None) -> None:
+        self._manager, self._session, self._job = manager, session_id, job
+        self._emitted_at = time.monotonic()
+        self._staged = staged
+        self._future = None
+        self._result: ToolResult | None = None
+        if staged is None:
+            self.kind = "miss"
+        elif staged.future.done():
+            self.kind = "reused"
+        elif not staged.future.started() and staged.future.cancel():
+            self.kind = "promoted"
+            self._staged = None
+            manager.metrics.add(session_id, "hits_promoted")
+        else:
+            self.kind = "awaited"
+        if self._staged is None:
+            self._future = manager.executor.submit(job)
+
+    def result(self, timeout: float | None = None) -> ToolResult:
+        if self._result is None:
+            self._result = self._wait(timeout)
+            observed = max(0.0, time.monotonic() - self._emitted_at)
+            self._manager.metrics.add(self._session, "observed_tool_latency_s", observed)
+        return self._result
+
+    def _wait(self, timeout: float | None) -> ToolResult:
+        m = self._manager
+        if self._staged is not None:
+            res = self._staged.future.result(timeout)
+            spec = m.registry.get(self._job.name)
+            if res.ok and spec.is_fresh(dict(self._staged.arguments), res):
+                m.metrics.add(self._session, f"hits_{self.kind}")
+                return dataclasses.replace(res, call_id=self._job.call_id)
+            # A failed or stale speculation is invisible: run the call as if it never existed.
+            m.metrics.add(self._session, "waste_s", res.tool_s)
+            m.metrics.add(self._session, "misses")
+            self.kind = "miss"
+            self._staged = None
+            self._future = m.executor.submit(self._job)
+        assert self._future is not None
+        return self._future.result(timeout)
+
+
+class SpeculationManager:
+    """One per engine; shared by all sessions (one global budget)."""
+
+    def __init__(self, registry: ToolRegistry, executor: ToolExecutor,
+                 config: SpeculationConfig | None = None,
+                 metrics: SpeculationMetrics | None = None) -> None:
+        self.registry, self.executor = registry, executor
+        self.config = config or SpeculationConfig()
+        self.budget = SpeculationBudget(self.config.max_concurrent_jobs)
+        self.admission = AdmissionPolicy(self.budget, self.config.min_probability)
+        self.staging = StagingStore(self.config.ttl_s)
+        self.metrics = metrics or SpeculationMetrics()
+        self.coordination_cost_s = self.config.coordination_cost_s
+        self._ids = itertools.count()
+
+    def speculate(self, session_id: str, candidates: Iterable[Candidate]) -> list[str]:
+        """Launches the admitted candidates; returns their canonical calls."""
+        if not self.config.enable_speculation:
+            return []
+        launched = []
+        for cand in list(candidates)[: self.config.max_predictions_per_event]:
+            if self.staging.has(session_id, cand.canonical):
+                continue
+            t0 = time.perf_counter()
+            try:
+                spec = self.registry.get(cand.name)
+            except UnknownToolError:
+                self.metrics.reject(session_id, "unknown_tool")
+                continue
+            decision = self.admission.decide(cand, spec, self.coordination_cost_s)
+            if not decision.admitted:
+                self.metrics.reject(session_id, decision.reason)
+                continue
+            job = ToolJob(f"spec-{next(self._ids)}", cand.name, dict(cand.arguments),
+                          session_id=session_id, speculative=True)
+            epoch = self.staging.epoch(session_id)
+            future = self.executor.submit(job)
+            future.add_done_callback(lambda _f: self.budget.release())
+            staged = StagedJob(session_id, cand.canonical, cand.name, dict(cand.arguments),
+                               future, epoch)
+            if not self.staging.put(staged):
+                future.cancel()
+                continue
+            self.metrics.add(session_id, "speculative_jobs")
+            launched.append(cand.canonical)
+            cost = time.perf_counter() - t0  # measured coordination cost, smoothed
+            self.coordination_cost_s = 0.9 * self.coordination_cost_s + 0.1 * cost
+        return launched
+
+    def resolve(self, session_id: str, call_id: str, name: str, arguments: dict[str, Any],
+                canonical: str) -> CallOutcome:
+        """The model emitted this call: start (or find) its authoritative result."""
+        self.metrics.add(session_id, "authoritative_calls")
+        try:
+            effect = EffectClass(self.registry.get(name).effect)
+        except UnknownToolError:
+            effect = EffectClass.SIDE_EFFECT
+        if effect not in _SAFE:  # the world may change: older speculation is stale
+            self._discard(session_id, self.staging.bump_epoch(session_id), "stale_discarded")
+        staged = self.staging.claim(session_id, canonical) if effect in _SAFE else None
+        if staged is None:
+            self.metrics.add(session_id, "misses")
+        job = ToolJob(call_id, name, dict(arguments), session_id=session_id)
+        return CallOutcome(self, session_id, job, staged)
+
+    def end_session(self, session_id: str) -> None:
+        self._discard(session_id, self.staging.drop_session(session_id), "cancelled")
+
+    def sweep(self, now: float | None = None) -> None:
+        for job in self.staging.expire(now):
+            self._discard(job.session_id, [job], "cancelled")
+
+    def _discard(self, session_id: str, jobs: list[StagedJob], counter: str) -> None:
+        for job in jobs:
+            job.future.cancel()
+            res = job.future.result() if job.future.done() else None
+            if res is not None and res.ok:
+                self.metrics.add(session_id, "waste_s", res.tool_s)
+            self.metrics.add(session_id, counter)
