@@ -144,3 +144,10 @@ def test_session_turns_reuse_retained_kv(engine):
     engine.generate(["x"], GenerationParams(max_tokens=1))  # a step boundary after the end
     assert "s1" not in engine.core.sessions
     assert engine.core.loop.num_parked == 0
+
+
+def test_generation_params_reject_bad_values():
+    with pytest.raises(InvalidArgumentError, match="stop strings"):
+        GenerationParams(stop=("",))
+    with pytest.raises(InvalidArgumentError, match="forced_tokens"):
+        GenerationParams(forced_tokens=(1, -1))

@@ -9,5 +9,6 @@ PYBIND11_MODULE(_core, m) {
   paste::bindings::RegisterErrors(m);
   paste::bindings::RegisterBlockManager(m);
   paste::bindings::RegisterBatchLoop(m);
+  paste::bindings::RegisterPagedAttention(m);
   paste::bindings::RegisterToolCallCore(m);
 }

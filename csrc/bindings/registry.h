@@ -9,6 +9,7 @@ namespace paste::bindings {
 void RegisterErrors(pybind11::module_& m);
 void RegisterBlockManager(pybind11::module_& m);
 void RegisterBatchLoop(pybind11::module_& m);
+void RegisterPagedAttention(pybind11::module_& m);
 void RegisterToolCallCore(pybind11::module_& m);  // DispatchQueue, TrieMatcher, ToolCallScanner
 
 }  // namespace paste::bindings

@@ -70,6 +70,10 @@ class EngineCore:
         self._states: dict[int, SamplingState] = {}
         self._next_request_id = 0
         self.num_generated_tokens = 0
+        self.num_steps = 0
+        # Smoothed wall time of one step: how long a running sequence waits per decoded token
+        # (used to estimate when a predicted call will be emitted). None until measured.
+        self.step_time_s: float | None = None
 
     def add_request(
         self,
@@ -197,7 +201,8 @@ class EngineCore:
 
     def step(self) -> list[RequestOutput]:
         """One engine step; outputs of every request that produced text or finished."""
-        plan = self.loop.schedule(time.monotonic())
+        started = time.monotonic()
+        plan = self.loop.schedule(started)
         for sid, reused in zip(
             plan.admitted_seq_ids.tolist(), plan.admitted_num_reused.tolist(), strict=True
         ):
@@ -235,6 +240,10 @@ class EngineCore:
                     self.loop.free(sid)
                 self._forget(sid)
             outputs.append(req.output())
+        elapsed = time.monotonic() - started
+        self.num_steps += 1
+        self.step_time_s = elapsed if self.step_time_s is None else \
+            0.9 * self.step_time_s + 0.1 * elapsed
         return outputs
 
     def _forget(self, seq_id: int) -> None:

@@ -39,12 +39,12 @@ class GenerationParams:
             raise InvalidArgumentError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if any(t < 0 for t in self.forced_tokens):
             raise InvalidArgumentError("forced_tokens must be non-negative token ids")
+        if any(not isinstance(s, str) or s == "" for s in self.stop):
+            raise InvalidArgumentError("stop strings must be non-empty strings")
 
     @property
     def num_tokens_allowed(self) -> int:
         return len(self.forced_tokens) if self.forced_tokens else self.max_tokens
-        if any(not isinstance(s, str) or s == "" for s in self.stop):
-            raise InvalidArgumentError("stop strings must be non-empty strings")
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(

@@ -1,0 +1,139 @@
+"""Next-call prediction on a seeded split of ../shared/traces: accuracy vs the bigram baseline
+and per-query prediction latency; writes the `patterns` section of bench/RESULTS.md.
+
+Run from the repo root: `python bench/bench_patterns.py [--traces DIR] [--seed N]`.
+Latency: every test-session state is predicted once; wall-clock and process-CPU time per
+query are both reported (CPU time excludes time the process was preempted on a shared host).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+
+from _results import markdown_table, write_section  # noqa: E402
+from paste.patterns.evaluate import evaluate  # noqa: E402
+from paste.patterns.loaders import load_folder  # noqa: E402
+from paste.patterns.predictor import Predictor  # noqa: E402
+from paste.patterns.split import split_sources  # noqa: E402
+from paste.patterns.store import mine, replay  # noqa: E402
+
+DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
+PUBLISHED = "published PASTE held-out exact-URL top-1 / top-3 / top-5: 19.3 / 43.2 / 55.7 %"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def latency(train: Path, test: Path) -> dict[str, float]:
+    """Per-query predict(state, 5) latency in ms: wall and CPU p50/p99 over every test call."""
+    predictor = Predictor(mine(load_folder(train).traces))
+    wall, cpu = [], []
+    for trace in load_folder(test).traces:
+        for state, _step in replay(trace):
+            w0, c0 = time.perf_counter(), time.process_time()
+            predictor.predict(state, 5)
+            cpu.append(time.process_time() - c0)
+            wall.append(time.perf_counter() - w0)
+    return {
+        "wall_p50": 1e3 * _percentile(wall, 0.5),
+        "wall_p99": 1e3 * _percentile(wall, 0.99),
+        "cpu_p50": 1e3 * _percentile(cpu, 0.5),
+        "cpu_p99": 1e3 * _percentile(cpu, 0.99),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--traces", type=Path, default=DEFAULT_TRACES)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--test-fraction", type=float, default=0.3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        counts = split_sources(args.traces, out, args.test_fraction, args.seed)
+        names = sorted(counts)
+        t0 = time.perf_counter()
+        report = evaluate([out / "train" / n for n in names], [out / "test" / n for n in names])
+        eval_s = time.perf_counter() - t0
+        lat = {n: latency(out / "train" / n, out / "test" / n) for n in names}
+    rows = []
+    for name in names + ["overall"]:
+        r = report["overall"] if name == "overall" else report["sources"][name]
+        pct = [
+            f"{100 * r[k]:.1f}"
+            for k in (
+                "top1_call",
+                "top3_call",
+                "top5_call",
+                "top1_tool",
+                "top3_tool",
+                "arg_given_tool",
+                "baseline_top1_tool",
+                "baseline_top1_call",
+                "baseline_top5_call",
+            )
+        ]
+        sessions = f"{counts[name][0]}/{counts[name][1]}" if name in counts else ""
+        ms = lat.get(name)
+        rows.append(
+            [
+                name,
+                sessions,
+                r["calls"],
+                *pct,
+                r["arg_calls"],
+                f"{r['ece']:.3f}",
+                f"{ms['cpu_p50']:.3f} / {ms['cpu_p99']:.3f}" if ms else "",
+                f"{ms['wall_p50']:.3f} / {ms['wall_p99']:.3f}" if ms else "",
+            ]
+        )
+    table = markdown_table(
+        [
+            "source",
+            "train/test sessions",
+            "calls",
+            "call@1",
+            "call@3",
+            "call@5",
+            "tool@1",
+            "tool@3",
+            "args given tool",
+            "base tool@1",
+            "base call@1",
+            "base call@5",
+            "args denominator",
+            "ECE",
+            "CPU ms p50 / p99",
+            "wall ms p50 / p99",
+        ],
+        rows,
+    )
+    calib = markdown_table(
+        ["p bin", "predictions", "mean p", "hit rate"],
+        [
+            [b["bin"], b["predictions"], f"{b['mean_p']:.3f}", f"{b['hit_rate']:.3f}"]
+            for b in report["overall"]["calibration"]
+        ],
+    )
+    body = (
+        f"Seed {args.seed}, test fraction {args.test_fraction}; rates in % of calls "
+        f"(args given tool: % of the calls whose top-1 tool was right). Evaluation took "
+        f"{eval_s:.1f} s. {PUBLISHED}.\n\n{table}\n\nCalibration over every emitted "
+        f"prediction (all sources):\n\n{calib}\n"
+    )
+    write_section("patterns", body, f"python bench/bench_patterns.py --seed {args.seed}")
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""`paste patterns`: split trace folders, evaluate next-call prediction, mine a PatternStore.
+
+paste patterns split --src DIR --out DIR [--test-fraction F] [--seed N]
+paste patterns eval --train DIR [DIR ...] --test DIR [DIR ...] [--json]
+paste patterns mine --train DIR [DIR ...] --out FILE [--tenant NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _split(args: argparse.Namespace) -> int:
+    from paste.patterns.split import split_sources
+
+    counts = split_sources(Path(args.src), Path(args.out), args.test_fraction, args.seed)
+    for name, (n_train, n_test) in sorted(counts.items()):
+        print(f"{name}: {n_train} train, {n_test} test sessions")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from paste.patterns.evaluate import evaluate
+    from paste.patterns.report import format_report
+
+    report = evaluate([Path(d) for d in args.train], [Path(d) for d in args.test])
+    for issue in report["issues"]:
+        print(f"skipped malformed record: {issue}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def _mine(args: argparse.Namespace) -> int:
+    from paste.patterns.loaders import load_folder
+    from paste.patterns.store import mine
+
+    traces = []
+    for d in args.train:
+        result = load_folder(Path(d), tenant=args.tenant)
+        for issue in result.issues:
+            print(f"skipped malformed record: {d}/{issue}", file=sys.stderr)
+        traces.extend(result.traces)
+    store = mine(traces, tenant=args.tenant)
+    store.save(Path(args.out))
+    print(f"mined {len(traces)} sessions into {args.out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `patterns` command and its sub-commands to the `paste` parser."""
+    parser = subparsers.add_parser("patterns", help="mine and evaluate tool-call patterns")
+    sub = parser.add_subparsers(dest="patterns_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda _args: (parser.print_help(), 2)[1])
+
+    split = sub.add_parser("split", help="seeded train/test split of trace source folders")
+    split.add_argument("--src", required=True, help="a folder of source folders, or one source")
+    split.add_argument("--out", required=True, help="writes OUT/train/<source>, OUT/test/<source>")
+    split.add_argument("--test-fraction", type=float, default=0.3)
+    split.add_argument("--seed", type=int, default=0)
+    split.set_defaults(func=_split)
+
+    ev = sub.add_parser("eval", help="mine on --train, predict every call of --test")
+    ev.add_argument("--train", nargs="+", required=True, metavar="DIR")
+    ev.add_argument("--test", nargs="+", required=True, metavar="DIR")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=_eval)
+
+    mn = sub.add_parser("mine", help="mine a PatternStore file from trace folders")
+    mn.add_argument("--train", nargs="+", required=True, metavar="DIR")
+    mn.add_argument("--out", required=True, metavar="FILE")
+    mn.add_argument("--tenant", default="default")
+    mn.set_defaults(func=_mine)

@@ -1,0 +1,116 @@
+"""BFCL v4 multi-turn: questions (`BFCL_v4_multi_turn_base.json`, JSON Lines) joined by id with
+ground-truth call sequences (`possible_answer/` same file name) and function docs
+(`multi_turn_func_doc/*.json`, JSON Lines, used to name positional arguments).
+
+Ground truth is a list per user turn of Python call strings, e.g. `mv(source='a', destination='b')`.
+There are no tool outputs: steps have `output=None`. `initial_config` (the API state the
+calls act on) is kept as `Trace.env`. The web-search questions have no call sequences and are
+not loaded.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from paste.patterns.errors import TraceFormatError
+from paste.patterns.loaders._common import read_json_lines
+from paste.patterns.trace import LoadIssue, LoadResult, Step, ToolCall, Trace
+
+NAME = "bfcl-v4-multi-turn"
+QUESTIONS = "BFCL_v4_multi_turn_base.json"
+
+
+def detect(folder: Path) -> bool:
+    return (folder / QUESTIONS).is_file()
+
+
+def _param_orders(folder: Path, issues: list[LoadIssue]) -> dict[str, list[str]]:
+    orders: dict[str, list[str]] = {}
+    for path in sorted((folder / "multi_turn_func_doc").glob("*.json")):
+        for _n, doc in read_json_lines(path, issues):
+            if isinstance(doc, dict) and isinstance(doc.get("name"), str):
+                props = (doc.get("parameters") or {}).get("properties") or {}
+                orders[doc["name"]] = list(props)
+    return orders
+
+
+def parse_call(text: str, orders: dict[str, list[str]]) -> ToolCall:
+    """`name(a, k=v)` -> ToolCall; positional arguments take the documented parameter names.
+
+    Raises ValueError for anything that is not a single call with literal arguments.
+    """
+    node = ast.parse(text.strip(), mode="eval").body
+    if not isinstance(node, ast.Call):
+        raise ValueError("not a call")
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if not isinstance(name, str):
+        raise ValueError("call without a plain name")
+    params = orders.get(name, [])
+    args: dict[str, Any] = {}
+    for i, a in enumerate(node.args):
+        args[params[i] if i < len(params) else f"arg{i}"] = ast.literal_eval(a)
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise ValueError("**kwargs in call")
+        args[kw.arg] = ast.literal_eval(kw.value)
+    return ToolCall(name, args)
+
+
+def load(folder: Path, tenant: str = "default") -> LoadResult:
+    if not detect(folder):
+        raise TraceFormatError(f"{folder}: no {QUESTIONS}")
+    result = LoadResult(source=NAME)
+    orders = _param_orders(folder, result.issues)
+    answers_path = folder / "possible_answer" / QUESTIONS
+    answers = {
+        r.get("id"): r
+        for _n, r in read_json_lines(answers_path, result.issues)
+        if isinstance(r, dict)
+    }
+    for n, q in read_json_lines(folder / QUESTIONS, result.issues):
+        where = f"{QUESTIONS}:{n}"
+        answer = answers.get(q.get("id")) if isinstance(q, dict) else None
+        turns, truth = (q.get("question"), answer.get("ground_truth")) if answer else (None, None)
+        if not isinstance(turns, list) or not isinstance(truth, list):
+            result.issues.append(LoadIssue(where, "question without ground truth"))
+            continue
+        trace = Trace(
+            session_id=str(q["id"]), source=NAME, tenant=tenant, env=q.get("initial_config")
+        )
+        try:
+            for t, turn in enumerate(turns):
+                for m in turn if isinstance(turn, list) else []:
+                    if isinstance(m, dict) and m.get("role") == "user":
+                        trace.steps.append(Step(role="user", text=str(m.get("content", ""))))
+                for call_text in truth[t] if t < len(truth) else []:
+                    trace.steps.append(Step(role="tool", call=parse_call(call_text, orders)))
+        except (ValueError, SyntaxError) as exc:
+            result.issues.append(LoadIssue(where, f"unparsable ground-truth call ({exc})"))
+            continue
+        result.traces.append(trace)
+    return result
+
+
+def write_subset(folder: Path, out: Path, keep: Callable[[str], bool]) -> int:
+    (out / "possible_answer").mkdir(parents=True, exist_ok=True)
+    n = 0
+    for rel in (QUESTIONS, f"possible_answer/{QUESTIONS}"):
+        lines = (folder / rel).read_text(encoding="utf-8").splitlines()
+        kept = [ln for ln in lines if ln.strip() and keep(str(json.loads(ln).get("id")))]
+        (out / rel).write_text("\n".join(kept) + "\n", encoding="utf-8")
+        n = len(kept)
+    for extra in sorted(folder.glob("*.json")) + sorted(
+        (folder / "possible_answer").glob("*.json")
+    ):
+        target = out / extra.relative_to(folder)
+        if not target.exists():  # the web-search files: copied whole (no call sequences)
+            target.write_bytes(extra.read_bytes())
+    (out / "multi_turn_func_doc").mkdir(exist_ok=True)
+    for doc in sorted((folder / "multi_turn_func_doc").glob("*.json")):
+        (out / "multi_turn_func_doc" / doc.name).write_bytes(doc.read_bytes())
+    return n

@@ -1,0 +1,163 @@
+"""Predictor: the top-k concrete next calls of a live session, with probabilities.
+
+For a SessionState: the control-flow model gives P(kind | context); each general template of
+the kind (see PatternStore.is_general) has P(template | kind) = its share of the kind's calls;
+each hole's candidate values come from its derivation rules resolved in the state, with
+P(correct | rank) measured when mining. A call's probability is the product; the top-k by
+probability are returned (distinct canonical calls). Cost per query is bounded by the number
+of kinds, templates, rules and ranks examined (constants below), never by history length.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from paste.patterns.canonical import _canonical_call
+from paste.patterns.controlflow import END
+from paste.patterns.latency import expected_latency
+from paste.patterns.state import SessionState
+from paste.patterns.store import MAX_RANK, SEP, PatternStore
+from paste.patterns.templates import fill
+from paste.patterns.textevidence import reweight
+
+MAX_KINDS = 6
+MAX_TEMPLATES = 4
+BEAM = 5
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A predicted concrete call. `name`/`arguments` are what the model would emit for the
+    bash tool too (`name="bash"`); `kind` is its control-flow label."""
+
+    name: str
+    arguments: dict[str, Any]
+    probability: float
+    expected_latency_s: float
+    canonical: str
+    kind: str = ""
+
+
+class Predictor:
+    """Stateless view over a PatternStore; call `refresh()` after the store was updated."""
+
+    def __init__(self, store: PatternStore) -> None:
+        self.store = store
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the per-kind template lists from the store's counts."""
+        self._templates: dict[str, list[tuple[list, str, float, int]]] = {}
+        for kind, counts in self.store.templates.items():
+            total = sum(counts.values())
+            rows = []
+            for tkey, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+                if self.store.is_general(kind, tkey):
+                    parsed = json.loads(tkey)
+                    holes = sum(
+                        1
+                        if spec[0] == "H"
+                        else sum(isinstance(p, int) for p in spec[1])
+                        if spec[0] == "T"
+                        else 0
+                        for _path, spec in parsed
+                    )
+                    rows.append((parsed, tkey, n / total, holes))
+                if len(rows) == MAX_TEMPLATES:
+                    break
+            self._templates[kind] = rows
+        self._rank_p: dict[str, list[float]] = {}
+        for key in self.store.rule_stats:  # warm the store's cache: no sorting at query time
+            parts = key.split(SEP)
+            if len(parts) == 4:
+                self.store.ordered_rules(SEP.join(parts[:3]), parts[3])
+        for hkey in self.store.rank_stats:
+            stats = self.store.rank_table(hkey)
+            n = stats[0]
+            self._rank_p[hkey] = [h / n if n else 0.0 for h in stats[1:]]
+        self.store.cf.build()
+        self._latency: dict[str, float] = {}
+
+    def _fills(
+        self,
+        kind: str,
+        tkey: str,
+        holes: int,
+        state: SessionState,
+        threshold: float,
+        memo: dict,
+    ) -> list[tuple[list[str], float]]:
+        """Best non-zero hole fillings (values, product of rank probabilities) of at least
+        `threshold`; every factor is <= 1, so a partial filling below it can be dropped early."""
+        beam: list[tuple[list[str], float]] = [([], 1.0)]
+        for i in range(holes):
+            hkey = f"{kind}{SEP}{tkey}{SEP}{i}"
+            cands = self.store.candidates(hkey, state, memo=memo)
+            probs = self._rank_p.get(hkey, [0.0] * MAX_RANK)
+            grown = [
+                (vals + [c], p * probs[r])
+                for vals, p in beam
+                for r, c in enumerate(cands)
+                if p * probs[r] > 0.0 and p * probs[r] >= threshold
+            ]
+            if not grown:
+                return []
+            grown.sort(key=lambda x: -x[1])
+            beam = grown[:BEAM]
+        return beam
+
+    def predict(self, state: SessionState, k: int = 5) -> list[Prediction]:
+        """Top-k distinct concrete calls for the session's next step, most probable first."""
+        if k <= 0:
+            return []
+        out: dict[str, Prediction] = {}
+        floor = 0.0  # k-th best probability so far: templates that cannot beat it are skipped
+        memo: dict = {}  # selector -> history entry, shared by every hole of this query
+        for kind, p_kind in self.distribution(state)[:MAX_KINDS]:
+            if kind == END or p_kind < floor:
+                continue
+            kind = kind[:-1] if kind.endswith("!") else kind
+            latency = self._latency.get(kind)
+            if latency is None:
+                latency = self._latency[kind] = expected_latency(kind, self.store.latency)
+            for parsed, tkey, p_t, holes in self._templates.get(kind, ()):
+                if p_kind * p_t < floor:
+                    break  # templates are sorted by share
+                scale = p_kind * p_t
+                for values, p_fill in self._fills(kind, tkey, holes, state, floor / scale, memo):
+                    p = scale * p_fill
+                    if p < floor:
+                        continue
+                    args = fill(parsed, values)
+                    name = "bash" if kind.startswith("bash:") else kind
+                    canon = _canonical_call(name, args)
+                    if canon not in out or out[canon].probability < p:
+                        out[canon] = Prediction(name, args, p, latency, canon, kind)
+                if len(out) >= k:
+                    floor = sorted((x.probability for x in out.values()), reverse=True)[k - 1]
+        return sorted(out.values(), key=lambda x: (-x.probability, x.canonical))[:k]
+
+    def distribution(self, state: SessionState) -> list[tuple[str, float]]:
+        """Next-token distribution: control flow reweighted by the latest user message's text
+        evidence (textevidence.py); text scores are cached on the state per user message."""
+        dist = self.store.cf.distribution(state.context)
+        weight = self.store.text_weight
+        if weight == 0.0 or not state.user_words:
+            return dist
+        memo_key = (id(self.store.text), self.store.text.num_calls, state.num_user)
+        memo = state.memo.get(memo_key)
+        if memo is None:
+            empty: dict[str, float] = {}
+            memo = state.memo[memo_key] = (self.store.text.known(state.user_words), empty)
+        words: list[str] = memo[0]
+        scores: dict[str, float] = memo[1]
+        for t, _p in dist:
+            if t not in scores:
+                scores[t] = self.store.text.score(words, t)
+        return reweight(dist, scores, weight, END)
+
+    def kind_ranking(self, state: SessionState) -> list[tuple[str, float]]:
+        """The distribution of the next call's kind (without `<end>`), most likely first."""
+        return [(t, p) for t, p in self.distribution(state) if t != END]

@@ -1,0 +1,147 @@
+"""SessionState: what a live session has seen so far, pre-indexed for O(1) rule lookups.
+
+Built incrementally: `add_user(text)` for each user message and `add_step(call, output,
+status)` for each completed tool call. Each arrival is indexed once (its locators, see
+values.py, and a reverse map value -> positions), so prediction and derivation never rescan
+history. `context` is the control-flow token sequence: `<s>`, then per call its kind (with
+`!` appended when it failed) and `<u>` for a user message that follows a call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from paste.patterns.controlflow import USER, call_token
+from paste.patterns.textevidence import message_words
+from paste.patterns.trace import Status, ToolCall
+from paste.patterns.values import locate_arguments, locate_json, locate_text
+
+MAX_BACK = 3  # relative rules reach the last MAX_BACK outputs / calls
+
+
+@dataclass
+class Entry:
+    """One indexed arrival: `source` is user, out (a tool output), arg (a call's arguments)
+    or env (initial environment state); `kind` is the tool kind for out/arg entries."""
+
+    source: str
+    kind: str
+    locs: dict[str, str]
+    ordinal: int  # position among entries of the same source
+
+
+@dataclass
+class SessionState:
+    """Incremental state of one session; see module docstring for the contract."""
+
+    env: Any = None
+    entries: list[Entry] = field(default_factory=list)
+    context: list[str] = field(default_factory=lambda: ["<s>"])
+    calls: list[ToolCall] = field(default_factory=list)
+    reverse: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    by_source: dict[str, list[int]] = field(default_factory=dict)
+    latest_by_kind: dict[tuple[str, str], int] = field(default_factory=dict)
+    used_by_kind: dict[str, set[str]] = field(default_factory=dict)
+    user_words: frozenset[str] = frozenset()  # words of the latest user message
+    num_user: int = 0
+    memo: dict = field(default_factory=dict)  # per-user-message caches of predictors
+
+    def __post_init__(self) -> None:
+        if self.env is not None:
+            locs: dict[str, str] = {}
+            locate_json(self.env, "j:", locs)
+            self._add("env", "", locs)
+
+    def _add(self, source: str, kind: str, locs: dict[str, str]) -> None:
+        idx = len(self.entries)
+        ids = self.by_source.setdefault(source, [])
+        self.entries.append(Entry(source, kind, locs, len(ids)))
+        ids.append(idx)
+        if kind:
+            self.latest_by_kind[(source, kind)] = idx
+        for loc, key in locs.items():
+            self.reverse.setdefault(key, []).append((idx, loc))
+
+    def add_user(self, text: str) -> None:
+        """A user message arrived (the task, or a later turn)."""
+        self._add("user", "", locate_text(text))
+        self.user_words = message_words(text)
+        self.num_user += 1
+        if self.context[-1] != USER and len(self.context) > 1:
+            self.context.append(USER)
+
+    def add_step(self, call: ToolCall, output: str | None, status: Status = "ok") -> None:
+        """A call completed with `output` (None when unknown) and `status`."""
+        self.calls.append(call)
+        locs = locate_arguments(call.arguments)
+        self.used_by_kind.setdefault(call.kind, set()).update(locs.values())
+        self._add("arg", call.kind, locs)
+        if output is not None:
+            self._add("out", call.kind, locate_text(output))
+        self.context.append(call_token(call.kind, status == "error"))
+
+    # -- rules: (source, selector, locator) -------------------------------------------------
+    def entry_for(self, source: str, selector: str) -> Entry | None:
+        """The entry a rule selector points at: `b<n>` = n-th most recent of the source,
+        `k=<kind>` = most recent of that tool kind, `first` = first, `` = the only one."""
+        ids = self.by_source.get(source)
+        if not ids:
+            return None
+        if selector.startswith("b"):
+            n = int(selector[1:])
+            return self.entries[ids[-n]] if n <= len(ids) else None
+        if selector.startswith("k="):
+            idx = self.latest_by_kind.get((source, selector[2:]))
+            return None if idx is None else self.entries[idx]
+        if selector == "first":
+            return self.entries[ids[0]]
+        return self.entries[ids[-1]]
+
+    def resolve(self, rule: tuple[str, str, str]) -> str | None:
+        """The value key a rule produces in this state, or None when it does not apply."""
+        entry = self.entry_for(rule[0], rule[1])
+        return None if entry is None else entry.locs.get(rule[2])
+
+    def entry_compiled(self, source: str, mode: int, arg: object) -> Entry | None:
+        """The entry a compiled selector (see `compile_rule`) points at, or None."""
+        if mode == 1:  # most recent of a kind
+            idx = self.latest_by_kind.get((source, arg))  # type: ignore[arg-type]
+            return None if idx is None else self.entries[idx]
+        ids = self.by_source.get(source)
+        if not ids:
+            return None
+        if mode == 0:  # n-th most recent
+            n: int = arg  # type: ignore[assignment]
+            return self.entries[ids[-n]] if n <= len(ids) else None
+        return self.entries[ids[0] if mode == 2 else ids[-1]]
+
+    def resolve_compiled(self, rule: tuple[str, int, object, str]) -> str | None:
+        """`resolve` for a rule pre-parsed by `compile_rule` (no string parsing per query)."""
+        entry = self.entry_compiled(rule[0], rule[1], rule[2])
+        return None if entry is None else entry.locs.get(rule[3])
+
+    @staticmethod
+    def compile_rule(rule: tuple[str, str, str]) -> tuple[str, int, object, str]:
+        """Pre-parse a rule's selector: mode 0 = b<n>, 1 = k=<kind>, 2 = first, 3 = last."""
+        source, selector, loc = rule
+        if selector.startswith("b"):
+            return (source, 0, int(selector[1:]), loc)
+        if selector.startswith("k="):
+            return (source, 1, selector[2:], loc)
+        return (source, 2 if selector == "first" else 3, None, loc)
+
+    def explain(self, key: str) -> set[tuple[str, str, str]]:
+        """Every rule that would produce value key `key` in this state."""
+        rules: set[tuple[str, str, str]] = set()
+        for idx, loc in self.reverse.get(key, ()):
+            e = self.entries[idx]
+            ids = self.by_source[e.source]
+            back = len(ids) - e.ordinal
+            if back <= MAX_BACK:
+                rules.add((e.source, f"b{back}", loc))
+            if e.kind and self.latest_by_kind.get((e.source, e.kind)) == idx:
+                rules.add((e.source, f"k={e.kind}", loc))
+            if e.source in ("user", "env") and e.ordinal == 0:
+                rules.add((e.source, "first", loc))
+        return rules

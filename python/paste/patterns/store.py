@@ -1,0 +1,293 @@
+"""PatternStore: everything learned from one tenant's traces, saved as one JSON file.
+
+Mining is three passes over each session, replayed through a SessionState exactly as a live
+session would be seen:
+  1. observe: control-flow counts, per-kind argument templates (with the task groups that used
+     each), and for every hole the derivation rules that explain its true value (support).
+  2. score_rules: each hole's best-supported rules are resolved at every instance of the hole:
+     fired / correct counts; rules are then ordered by precision (correct / (fired + 1)).
+  3. calibrate: the rank at which each hole's true value appears among the distinct values the
+     ordered rules produce -> P(correct | rank), per hole; counted for two orders (plain, and
+     "novel": values an earlier call of the same kind used go last, for iteration patterns)
+     and the novel order is used for a hole only where it wins clearly (see uses_novelty).
+Generalisation / tenant rule: a template (its literal text is learned data) is only used when
+sessions of at least `min_groups` task groups produced it, so values specific to one task are
+never emitted unless they also occur in the live session's own history (then they are holes).
+A store holds one tenant; `update` refuses traces of another tenant (TenantMismatchError).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from paste.patterns.cfselect import select_config, session_events
+from paste.patterns.controlflow import END, ORDER, ControlFlowModel
+from paste.patterns.errors import PatternStoreError, TenantMismatchError
+from paste.patterns.replay import replay
+from paste.patterns.state import SessionState
+from paste.patterns.templates import extract
+from paste.patterns.textevidence import TextEvidence
+from paste.patterns.trace import Trace
+
+FORMAT_VERSION = 1
+MAX_RANK = 5  # candidate values kept per hole
+MAX_RULES = 40  # best-supported rules scored per hole
+MAX_ORDERED = 4 * MAX_RANK  # most precise rules tried per hole at prediction time
+PRIOR = 4  # pseudo-count of the precision estimates (see ordered_rules)
+SEP = "\x1f"
+
+
+def rule_str(rule: tuple[str, str, str]) -> str:
+    return SEP.join(rule)
+
+
+def rule_tuple(text: str) -> tuple[str, str, str]:
+    a, b, c = text.split(SEP, 2)
+    return (a, b, c)
+
+
+class PatternStore:
+    """Per-tenant patterns (see module docstring). Counts are the saved state; ordered rule
+    lists and control-flow tables are derived lazily and rebuilt after every update."""
+
+    def __init__(
+        self,
+        tenant: str = "default",
+        min_groups: int = 3,
+        cf_order: int = ORDER,
+        cf_user_turns: bool = True,
+        text_weight: float = 0.0,
+        cf_average: bool = False,
+    ) -> None:
+        self.tenant = tenant
+        self.min_groups = min_groups
+        self.cf = ControlFlowModel(cf_order, cf_user_turns, cf_average)
+        self.text = TextEvidence()
+        self.text_weight = text_weight
+        self.templates: dict[str, Counter[str]] = {}
+        self.template_groups: dict[str, set[str]] = {}
+        self.hole_rules: dict[str, Counter[str]] = {}
+        self.rank_stats: dict[str, dict[str, list[int]]] = {}
+        self.rule_stats: dict[str, dict[str, list[int]]] = {}  # hkey, and hkey SEP last token
+        self.latency: dict[str, list[float]] = {}
+        self.num_sessions = 0
+        self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
+
+    # -- mining --------------------------------------------------------------------------
+    def _check_tenant(self, trace: Trace) -> None:
+        if trace.tenant != self.tenant:
+            raise TenantMismatchError(
+                f"trace {trace.session_id!r} belongs to tenant {trace.tenant!r}, "
+                f"store belongs to {self.tenant!r}"
+            )
+
+    def observe(self, trace: Trace) -> None:
+        """Pass 1 over one session (control flow, templates, rule support)."""
+        self._check_tenant(trace)
+        self.num_sessions += 1
+        session = SessionState(env=trace.env)
+        for state, step in replay(trace, session):
+            call = step.call
+            assert call is not None  # replay yields tool steps only
+            self.cf.observe(state.context, call.kind)
+            self.text.observe(state.user_words, call.kind)
+            tkey, holes = extract(call.arguments, state)
+            self.templates.setdefault(call.kind, Counter())[tkey] += 1
+            self.template_groups.setdefault(call.kind + SEP + tkey, set()).add(trace.group)
+            for i, value in enumerate(holes):
+                hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
+                rules = self.hole_rules.setdefault(hkey, Counter())
+                for rule in state.explain(value):
+                    rules[rule_str(rule)] += 1
+            if "tool_s" in step.timings:
+                acc = self.latency.setdefault(call.kind, [0.0, 0.0])
+                acc[0] += step.timings["tool_s"]
+                acc[1] += 1
+        self.cf.observe(session.context, END)
+        self._ordered = {}
+
+    def score_rules(self, trace: Trace) -> None:
+        """Pass 2 over one session: fired / correct counts of each hole's supported rules."""
+        self._check_tenant(trace)
+        for state, step in replay(trace):
+            call = step.call
+            assert call is not None
+            tkey, holes = extract(call.arguments, state)
+            for i, value in enumerate(holes):
+                hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
+                stats = self.rule_stats.setdefault(hkey, {})
+                in_ctx = self.rule_stats.setdefault(f"{hkey}{SEP}{state.context[-1]}", {})
+                for rule in self._supported(hkey):
+                    got = state.resolve(rule_tuple(rule))
+                    if got is not None:
+                        for table in (stats, in_ctx):
+                            acc = table.setdefault(rule, [0, 0])
+                            acc[0] += 1
+                            acc[1] += got == value
+        self._ordered = {}
+
+    def calibrate(self, trace: Trace) -> None:
+        """Pass 3 over one session: rank statistics of each hole's candidate list."""
+        self._check_tenant(trace)
+        for state, step in replay(trace):
+            call = step.call
+            assert call is not None
+            tkey, holes = extract(call.arguments, state)
+            for i, value in enumerate(holes):
+                hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
+                both = self.rank_stats.setdefault(
+                    hkey,
+                    {"plain": [0] * (MAX_RANK + 1), "novel": [0] * (MAX_RANK + 1), "duel": [0, 0]},
+                )
+                top: dict[str, bool] = {}
+                for variant in ("plain", "novel"):
+                    stats = both[variant]
+                    stats[0] += 1
+                    cands = self.candidates(hkey, state, novelty=variant == "novel")
+                    if value in cands:
+                        stats[1 + cands.index(value)] += 1
+                    top[variant] = cands[:1] == [value]
+                both["duel"][0] += top["novel"] and not top["plain"]
+                both["duel"][1] += top["plain"] and not top["novel"]
+
+    def update(self, trace: Trace) -> None:
+        """Online update from one completed session (all three passes on it)."""
+        self.observe(trace)
+        self.score_rules(trace)
+        self.calibrate(trace)
+
+    # -- derived views ---------------------------------------------------------------------
+    def _supported(self, hkey: str) -> list[str]:
+        counts = self.hole_rules.get(hkey, Counter())
+        return [r for r, _n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_RULES]]
+
+    def ordered_rules(self, hkey: str, last: str = "") -> list[tuple[str, int, object, str]]:
+        """A hole's supported rules, most precise first (ties: support, then text), compiled
+        for SessionState.resolve_compiled; at most MAX_ORDERED.
+
+        Precision is measured after the same last context token `last` (a retry after a failed
+        call copies the failed call's arguments; a first call copies the user's message),
+        shrunk towards the hole's overall precision: (hit + PRIOR * p) / (fired + PRIOR), where
+        p = (hit_all + 1) / (fired_all + PRIOR) is itself shrunk towards 1 / PRIOR."""
+        cache_key = f"{hkey}{SEP}{last}"
+        rules = self._ordered.get(cache_key)
+        if rules is None:
+            support = self.hole_rules.get(hkey, Counter())
+            overall = self.rule_stats.get(hkey, {})
+            in_ctx = self.rule_stats.get(cache_key, {})
+
+            def key(r: str) -> tuple:
+                fired, hit = overall.get(r, (0, 0))
+                prior = (hit + 1) / (fired + PRIOR)
+                fired_c, hit_c = in_ctx.get(r, (0, 0))
+                return (-(hit_c + PRIOR * prior) / (fired_c + PRIOR), -support[r], r)
+
+            ordered = sorted(self._supported(hkey), key=key)[:MAX_ORDERED]
+            rules = [SessionState.compile_rule(rule_tuple(r)) for r in ordered]
+            self._ordered[cache_key] = rules
+        return rules
+
+    def uses_novelty(self, hkey: str) -> bool:
+        """Whether the hole's candidates put values already used by the same kind last: chosen
+        per hole when, at the mined instances where exactly one order was right at rank 0, the
+        novel order won by more than two standard errors of a fair coin (sign test)."""
+        stats = self.rank_stats.get(hkey)
+        if not stats:
+            return False
+        wins, losses = stats["duel"]
+        return wins - losses > 2 * (wins + losses) ** 0.5
+
+    def rank_table(self, hkey: str) -> list[int]:
+        """[instances, hits at rank 0, 1, ...] of the hole's chosen candidate order."""
+        stats = self.rank_stats.get(hkey)
+        if not stats:
+            return [0] * (MAX_RANK + 1)
+        return stats["novel" if self.uses_novelty(hkey) else "plain"]
+
+    def candidates(
+        self, hkey: str, state: SessionState, novelty: bool | None = None, memo: dict | None = None
+    ) -> list[str]:
+        """Distinct values the hole's rules produce in `state`, best rule first (<= MAX_RANK);
+        with `novelty` (default: `uses_novelty`) values the same kind already used go last.
+        `memo` caches selector -> entry lookups across the holes of one prediction (the state
+        must not change while it is in use)."""
+        out: list[str] = []
+        memo = {} if memo is None else memo
+        for source, mode, arg, loc in self.ordered_rules(hkey, state.context[-1]):
+            sel = (source, mode, arg)
+            entry = memo.get(sel, memo)
+            if entry is memo:
+                entry = memo[sel] = state.entry_compiled(source, mode, arg)
+            if entry is None:
+                continue
+            v = entry.locs.get(loc)
+            if v is not None and v not in out:
+                out.append(v)
+                if len(out) == 2 * MAX_RANK:
+                    break
+        if novelty is None:
+            novelty = self.uses_novelty(hkey)
+        if novelty:
+            used = state.used_by_kind.get(hkey.split(SEP, 1)[0], ())
+            out.sort(key=lambda v: v in used)
+        return out[:MAX_RANK]
+
+    def is_general(self, kind: str, tkey: str) -> bool:
+        """True when sessions of at least `min_groups` task groups used this template."""
+        return len(self.template_groups.get(kind + SEP + tkey, ())) >= self.min_groups
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        data = {
+            "version": FORMAT_VERSION,
+            "tenant": self.tenant,
+            "min_groups": self.min_groups,
+            "num_sessions": self.num_sessions,
+            "cf": self.cf.to_json(),
+            "text": self.text.to_json(),
+            "text_weight": self.text_weight,
+            "templates": {k: dict(v) for k, v in self.templates.items()},
+            "template_groups": {k: sorted(v) for k, v in self.template_groups.items()},
+            "hole_rules": {k: dict(v) for k, v in self.hole_rules.items()},
+            "rank_stats": self.rank_stats,
+            "latency": self.latency,
+            "rule_stats": self.rule_stats,
+        }
+        Path(path).write_text(json.dumps(data), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> PatternStore:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise PatternStoreError(f"{path}: cannot read pattern store ({exc})") from exc
+        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+            raise PatternStoreError(f"{path}: not a version-{FORMAT_VERSION} pattern store")
+        store = cls(data["tenant"], data["min_groups"])
+        store.num_sessions = data["num_sessions"]
+        store.cf = ControlFlowModel.from_json(data["cf"])
+        store.text = TextEvidence.from_json(data["text"])
+        store.text_weight = data["text_weight"]
+        store.templates = {k: Counter(v) for k, v in data["templates"].items()}
+        store.template_groups = {k: set(v) for k, v in data["template_groups"].items()}
+        store.hole_rules = {k: Counter(v) for k, v in data["hole_rules"].items()}
+        store.rank_stats = data["rank_stats"]
+        store.latency = data["latency"]
+        store.rule_stats = data["rule_stats"]
+        return store
+
+
+def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3) -> PatternStore:
+    """A PatternStore from `traces` (all of tenant `tenant`): the control-flow configuration
+    is chosen by cross-validation (cfselect.select_config), then each pass over all sessions."""
+    order, user_turns, average, weight = select_config([session_events(t.steps) for t in traces])
+    store = PatternStore(tenant, min_groups, order, user_turns, weight, average)
+    for trace in traces:
+        store.observe(trace)
+    for trace in traces:
+        store.score_rules(trace)
+    for trace in traces:
+        store.calibrate(trace)
+    return store

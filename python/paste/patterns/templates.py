@@ -1,0 +1,133 @@
+"""Argument templates: a call's arguments with every value that flows from history replaced by
+a numbered hole, everything else kept literal.
+
+Leaves are flattened to (JSON path, spec). Spec forms (JSON-serialisable):
+  ["L", value]          literal leaf (a constant)
+  ["H", i, type]        whole leaf is hole i; type is str, num or bool (how to convert back)
+  ["T", [parts]]        string leaf: literal str parts and int hole numbers
+The template key (canonical JSON of the leaf list) identifies a template; holes are numbered
+left to right. `extract` needs the SessionState the call was made in; `fill` inverts it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from paste.patterns.canonical import value_key
+from paste.patterns.state import SessionState
+from paste.patterns.values import span_matches
+
+Path = list[Any]  # dict keys (str) and list indices (int)
+
+
+def flatten(value: Any, path: Path | None = None) -> list[tuple[Path, Any]]:
+    """(path, leaf) pairs of a JSON value; empty containers are leaves."""
+    path = path or []
+    if isinstance(value, dict) and value:
+        return [p for k, v in value.items() for p in flatten(v, path + [k])]
+    if isinstance(value, list) and value:
+        return [p for i, v in enumerate(value) for p in flatten(v, path + [i])]
+    return [(path, value)]
+
+
+def unflatten(leaves: list[tuple[Path, Any]]) -> dict[str, Any]:
+    """Inverse of `flatten` for an arguments object."""
+    root: dict[str, Any] = {}
+    for path, leaf in leaves:
+        if not path:
+            continue
+        node: Any = root
+        for here, nxt in zip(path, path[1:], strict=False):
+            if isinstance(node, list):
+                while len(node) <= here:
+                    node.append(None)
+                if node[here] is None:
+                    node[here] = [] if isinstance(nxt, int) else {}
+                node = node[here]
+            else:
+                node = node.setdefault(here, [] if isinstance(nxt, int) else {})
+        last = path[-1]
+        if isinstance(node, list):
+            while len(node) <= last:
+                node.append(None)
+            node[last] = leaf
+        else:
+            node[last] = leaf
+    return root
+
+
+def _leaf_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    return "num" if isinstance(value, (int, float)) else "str"
+
+
+def extract(arguments: dict[str, Any], state: SessionState) -> tuple[str, list[str]]:
+    """(template key, true value key of each hole) for `arguments` called in `state`."""
+    leaves: list[list[Any]] = []
+    holes: list[str] = []
+    for path, value in flatten(arguments):
+        if isinstance(value, (dict, list)) or value is None:
+            leaves.append([path, ["L", value]])
+            continue
+        key = value_key(value)
+        if state.reverse.get(key):
+            leaves.append([path, ["H", len(holes), _leaf_type(value)]])
+            holes.append(key)
+            continue
+        if not isinstance(value, str):
+            leaves.append([path, ["L", value]])
+            continue
+        parts: list[Any] = []
+        pos = 0
+        for start, end, _typ in span_matches(value):
+            piece = value[start:end]
+            if not state.reverse.get(piece):
+                continue
+            if start > pos:
+                parts.append(value[pos:start])
+            parts.append(len(holes))
+            holes.append(piece)
+            pos = end
+        if not any(isinstance(p, int) for p in parts):
+            leaves.append([path, ["L", value]])
+            continue
+        if pos < len(value):
+            parts.append(value[pos:])
+        leaves.append([path, ["T", parts]])
+    return json.dumps(leaves, sort_keys=True, separators=(",", ":")), holes
+
+
+def num_holes(template_key: str) -> int:
+    """Number of holes of a template."""
+    n = 0
+    for _path, spec in json.loads(template_key):
+        if spec[0] == "H":
+            n += 1
+        elif spec[0] == "T":
+            n += sum(1 for p in spec[1] if isinstance(p, int))
+    return n
+
+
+def _convert(key: str, typ: str) -> Any:
+    if typ == "str":
+        return key
+    try:
+        value = json.loads(key)
+    except json.JSONDecodeError:
+        return key
+    return value if typ != "bool" or isinstance(value, bool) else key
+
+
+def fill(template: list[Any], values: list[str]) -> dict[str, Any]:
+    """Arguments of a parsed template (json.loads of its key) with hole i set to values[i]."""
+    leaves: list[tuple[Path, Any]] = []
+    for path, spec in template:
+        if spec[0] == "L":
+            leaves.append((path, spec[1]))
+        elif spec[0] == "H":
+            leaves.append((path, _convert(values[spec[1]], spec[2])))
+        else:
+            leaves.append((path, "".join(values[p] if isinstance(p, int) else p for p in spec[1])))
+    return unflatten(leaves)

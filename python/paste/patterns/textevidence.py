@@ -1,0 +1,103 @@
+"""Text evidence for control flow: which tools the words of the latest user message point to.
+
+Naive Bayes over word presence, learned from training calls: for a kind k and the words W of
+the latest user message that were seen in training,
+    s(k) = sum over w in W of log(c(w,k) + 1)  -  |W| * log(c(k) + 2)
+(c(w,k): calls of kind k made while w was in the latest user message; c(k): calls of kind k).
+This is the log-likelihood of W under k up to terms that do not depend on k, which cancel in
+the renormalisation below. The Predictor multiplies the control-flow probability of k by exp(weight * s(k)) and
+renormalises over the kinds it considered; the weight (0 = off) is chosen by cross-validation
+(cfselect.select_config). "cancel my reservation" -> cancel_reservation; "check the tire
+pressure" -> check_tire_pressure: learned from co-occurrence, no tool names are matched.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+_WORD = re.compile(r"[a-z][a-z0-9]{2,}")
+MAX_WORDS = 300  # distinct words taken from one message
+
+
+def message_words(text: str) -> frozenset[str]:
+    """Distinct lower-case words (3+ characters) of a message, the first MAX_WORDS of them."""
+    out: dict[str, None] = {}
+    for m in _WORD.finditer(text.lower()):
+        out.setdefault(m.group(0), None)
+        if len(out) >= MAX_WORDS:
+            break
+    return frozenset(out)
+
+
+class TextEvidence:
+    """Word/kind co-occurrence counts and the score s(k) of the module docstring."""
+
+    def __init__(self) -> None:
+        self.word_kind: dict[str, Counter[str]] = {}
+        self.kind_total: Counter[str] = Counter()
+        self.num_calls = 0
+
+    def observe(self, words: frozenset[str], kind: str) -> None:
+        """A call of `kind` was made while `words` were the latest user message's words."""
+        self.num_calls += 1
+        self.kind_total[kind] += 1
+        table = self.word_kind
+        for w in words:
+            per_kind = table.get(w)
+            if per_kind is None:
+                per_kind = table[w] = Counter()
+            per_kind[kind] += 1
+
+    def known(self, words: frozenset[str]) -> list[str]:
+        """The words that were seen in training (the only ones that score)."""
+        return [w for w in words if w in self.word_kind]
+
+    def score(self, words: frozenset[str] | list[str], kind: str) -> float:
+        """s(kind) for the words (0 when nothing was learned); pass `known(words)` to skip
+        the membership test when scoring many kinds."""
+        total, n = 0.0, 0
+        for w in words:
+            per_kind = self.word_kind.get(w)
+            if per_kind is None:
+                continue
+            n += 1
+            c = per_kind.get(kind, 0)
+            if c:
+                total += math.log(c + 1)
+        return total - n * math.log(self.kind_total.get(kind, 0) + 2)
+
+    def to_json(self) -> dict:
+        return {
+            "word_kind": {w: dict(c) for w, c in self.word_kind.items()},
+            "kind_total": dict(self.kind_total),
+            "num_calls": self.num_calls,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> TextEvidence:
+        model = cls()
+        model.num_calls = data["num_calls"]
+        model.kind_total = Counter(data["kind_total"])
+        for w, c in data["word_kind"].items():
+            model.word_kind[w] = Counter(c)
+        return model
+
+
+def reweight(
+    dist: list[tuple[str, float]], scores: dict[str, float], weight: float, end: str
+) -> list[tuple[str, float]]:
+    """`dist` with each non-`end` token's probability times exp(weight * scores[token]),
+    renormalised so the non-`end` tokens keep their total mass; sorted, most likely first."""
+    if weight == 0.0 or not dist:
+        return dist
+    calls = [(t, p) for t, p in dist if t != end]
+    if not calls:
+        return dist
+    top = max(scores.get(t, 0.0) for t, _p in calls)
+    raw = [(t, p * math.exp(weight * (scores.get(t, 0.0) - top))) for t, p in calls]
+    mass, new_mass = sum(p for _t, p in calls), sum(p for _t, p in raw)
+    out = [(t, p * mass / new_mass) for t, p in raw] if new_mass > 0 else calls
+    out += [(t, p) for t, p in dist if t == end]
+    return sorted(out, key=lambda x: (-x[1], x[0]))

@@ -1,0 +1,55 @@
+"""What `Session.stream` yields while a run goes model -> tools -> model -> final answer.
+
+Order within one model turn: TokenDelta* (text outside tool calls, final, never retracted),
+then for each call in call order ToolCallEvent ... and, once the turn's calls are done,
+ToolResultEvent in call order (a malformed call has a ToolResultEvent only, with
+error_kind "malformed_call"). A run always ends with exactly one Final.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Status = Literal["completed", "max_turns", "error"]
+
+
+@dataclass(frozen=True)
+class TokenDelta:
+    """Model text outside tool calls, in generation order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallEvent:
+    """The model emitted a complete call; it has been dispatched to the tool executor."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolResultEvent:
+    """A call's result as committed to the transcript (`content` is what the model sees).
+
+    error_kind is None on success, a paste.tools ErrorKind, or "malformed_call" when the
+    model's call text could not be parsed.
+    """
+
+    call_id: str
+    ok: bool
+    content: str
+    error_kind: str | None
+
+
+@dataclass(frozen=True)
+class Final:
+    """End of a run: the final answer (status "completed") or a clear stop/error message."""
+
+    text: str
+    status: Status
+
+
+SessionEvent = TokenDelta | ToolCallEvent | ToolResultEvent | Final

@@ -1,0 +1,65 @@
+"""open_session: a Session on an Engine with a ToolRegistry, with per-model defaults."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from paste.session.executors import shared_executor
+from paste.session.parsers import check_format, parser_for_engine
+from paste.session.session import Session, TurnParams
+
+DEFAULT_MAX_TOKENS = 512
+
+
+def open_session(
+    engine: Any,
+    tools: Any = None,
+    system: str | None = None,
+    *,
+    tenant: str = "default",
+    max_turns: int = 32,
+    parser: str | None = None,
+    turn_params: TurnParams = None,
+    executor: Any = None,
+    session_id: str | None = None,
+    priority: float = 0.0,
+    pin_ttl_s: float = 30.0,
+    assistant_view: str = "raw",
+) -> Session:
+    """A new agent session on `engine` (a paste Engine).
+
+    tools: a paste.tools.ToolRegistry (None: no tools; a call then gets an "unknown tool"
+        error). system: the system message, if any. tenant: recorded in the trace.
+    max_turns: model turns per run (>= 1); a run that needs more ends with status "max_turns".
+    parser: tool-call format ("hermes", "json", "llama3_json", "pythonic"); default by model
+        (paste.session.parsers). turn_params: GenerationParams for every turn, or a function
+        (messages so far) -> GenerationParams called before each turn (scripted agents return
+        forced_tokens); default greedy with max_tokens=512.
+    executor: the paste.tools.ToolExecutor to run calls on; default one shared per registry
+        (paste.session.executors). session_id: the engine session key; default
+        "<tenant>-<random hex>". priority, pin_ttl_s: passed to Engine.submit_turn.
+    assistant_view: how the model's own earlier turns are rendered, "raw" (its exact text: full
+        KV reuse) or "template" (OpenAI tool_calls rendered by the chat template); see
+        paste.session.template.
+    Raises InvalidArgumentError (a ValueError) for a bad max_turns, parser or assistant_view.
+    """
+    from paste.engine.request import GenerationParams
+    from paste.tools import ToolRegistry
+
+    registry = tools if tools is not None else ToolRegistry()
+    fmt = check_format(parser) if parser is not None else parser_for_engine(engine)
+    return Session(
+        engine,
+        registry,
+        executor if executor is not None else shared_executor(registry),
+        session_id=session_id or f"{tenant}-{uuid.uuid4().hex[:16]}",
+        system=system,
+        tenant=tenant,
+        max_turns=max_turns,
+        parser=fmt,
+        turn_params=turn_params or GenerationParams(max_tokens=DEFAULT_MAX_TOKENS),
+        priority=priority,
+        pin_ttl_s=pin_ttl_s,
+        assistant_view=assistant_view,
+    )

@@ -1,0 +1,295 @@
+"""Session: the server-side agent loop, model -> tools -> model ... -> final answer.
+
+Each run appends the user message, then repeats a model turn until the model answers without
+a tool call: render the whole transcript with the model's chat template (template.py), submit
+it as the session's next turn (the engine keeps the session's KV parked between turns, so a
+transcript that extends the previous one prefills only its new tokens), stream the output
+through the tool-call parser, dispatch each call the moment it is complete (calls.py), commit
+the assistant message, wait for the turn's results and commit them in call order.
+
+Nothing is lost: messages are committed as soon as they exist and are never removed. A failing,
+hanging or crashing tool, an unknown tool, bad arguments or malformed call text becomes an
+error message for the model (a tool message) and the run continues; an engine failure ends the
+run with status "error" and max_turns with status "max_turns", both with a message saying why.
+Even a stream abandoned by its consumer leaves a well-formed transcript (running calls are
+cancelled and answered with their cancellation message).
+
+Threading: a Session is driven by one caller at a time (its run executes on the caller's
+thread; SessionBusyError otherwise). Many sessions run concurrently on one Engine, which
+batches their turns, and one ToolExecutor, which runs their tools.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator, Iterator
+from typing import Any
+
+from paste.errors import InvalidArgumentError, PasteError
+from paste.parsing import ContentDelta, StreamingToolCallParser
+from paste.session.calls import CallOutcome, TurnCalls, call_timings, now, tool_call_message
+from paste.session.errors import SessionBusyError, SessionClosedError
+from paste.session.events import (
+    Final,
+    SessionEvent,
+    Status,
+    TokenDelta,
+    ToolCallEvent,
+    ToolResultEvent,
+)
+from paste.session.metrics import SessionMetrics, SessionResult, TurnMetrics
+from paste.session.template import ASSISTANT_VIEWS, TemplateProfile, render_view
+from paste.session.trace import append_record, trace_record
+
+TurnParams = Any  # GenerationParams | Callable[[list[dict]], GenerationParams]
+
+
+class ModelTurnError(PasteError, RuntimeError):
+    """The engine could not produce a model turn (stopped, prompt too long, step failure)."""
+
+
+class Session:
+    """One agent conversation. Build it with `open_session`; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: Any,
+        registry: Any,
+        executor: Any,
+        *,
+        session_id: str,
+        system: str | None,
+        tenant: str,
+        max_turns: int,
+        parser: str,
+        turn_params: TurnParams,
+        priority: float,
+        pin_ttl_s: float,
+        assistant_view: str = "raw",
+    ) -> None:
+        if max_turns < 1:
+            raise InvalidArgumentError(f"max_turns must be >= 1, got {max_turns}")
+        if assistant_view not in ASSISTANT_VIEWS:
+            raise InvalidArgumentError(
+                f"assistant_view must be one of {', '.join(ASSISTANT_VIEWS)}, "
+                f"got {assistant_view!r}"
+            )
+        self.assistant_view = assistant_view
+        self.engine, self.executor = engine, executor
+        self.session_id, self.tenant, self.parser = session_id, tenant, parser
+        self.max_turns, self.priority, self.pin_ttl_s = max_turns, priority, pin_ttl_s
+        self.messages: list[dict[str, Any]] = []
+        self.status: Status | None = None
+        self.final_text = ""
+        self._turn_params = turn_params
+        self._tools: list[dict] = registry.openai_tools()
+        self._profile = TemplateProfile.probe(engine)
+        self._raw_texts: dict[int, str] = {}  # assistant message index -> the model's text
+        self._timings: dict[str, dict[str, float]] = {}
+        self._failed_call_ids: set[str] = set()
+        self._metrics = SessionMetrics()
+        self._num_call_ids = 0
+        self._busy = threading.Lock()  # held by the run in progress
+        self._closed = False
+        self._t0, self._t0_unix = now(), time.time()
+        if system:
+            self.messages.append({"role": "system", "content": system})
+
+    # ----- public API --------------------------------------------------------------------
+    def run(self, user_text: str) -> SessionResult:
+        """Run to the final answer (or max_turns / an error); see SessionResult."""
+        for _ in self.stream(user_text):
+            pass
+        return self.result()
+
+    def stream(self, user_text: str) -> Iterator[SessionEvent]:
+        """Like run, yielding events (events.py) as they happen; the last one is Final.
+
+        Checks (SessionClosedError, SessionBusyError) happen at the first next().
+        """
+        if self._closed:
+            raise SessionClosedError(f"session {self.session_id!r} is closed")
+        if not self._busy.acquire(blocking=False):
+            raise SessionBusyError(f"session {self.session_id!r} is already running")
+        try:
+            self.status, self.final_text = None, ""
+            self.messages.append({"role": "user", "content": user_text})
+            final = yield from self._run_turns()
+            self.status, self.final_text = final.status, final.text
+            yield final
+        finally:
+            self._busy.release()
+
+    def result(self) -> SessionResult:
+        """The outcome of the last run (status None while no run has ended)."""
+        return SessionResult(self.status, self.final_text, list(self.messages), self.metrics())
+
+    def metrics(self) -> dict[str, Any]:
+        """SessionMetrics.summary(): per-turn prefix-hit ratios, token counts, times."""
+        return self._metrics.summary(now() - self._t0)
+
+    def trace(self) -> dict[str, Any]:
+        """The session as one record of paste's JSONL trace format (trace.py)."""
+        return trace_record(
+            self.session_id, self.tenant, self.messages, self._failed_call_ids,
+            self._timings, self.status, self.metrics(), self._t0_unix,
+        )  # fmt: skip
+
+    def write_trace(self, path: Any) -> None:
+        """Append trace() as one line to the JSONL file at `path`."""
+        append_record(self.trace(), path)
+
+    def prompt_ids(self, messages: list[dict[str, Any]] | None = None) -> list[int]:
+        """Token ids a model turn gets for `messages` (default: the whole transcript), or for
+        a prefix of it: the chat template's rendering of template.render_view."""
+        view, tools = render_view(
+            self.messages if messages is None else messages,
+            self._raw_texts,
+            self._tools,
+            self._profile,
+            self.parser,
+            self.assistant_view,
+        )
+        return self.engine.chat_prompt(view, tools=tools)
+
+    def close(self) -> None:
+        """Free the session's parked KV in the engine; the transcript stays readable."""
+        if not self._closed:
+            self._closed = True
+            self.engine.end_session(self.session_id)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- the loop ----------------------------------------------------------------------
+    def _run_turns(self) -> Generator[SessionEvent, None, Final]:
+        for _ in range(self.max_turns):
+            try:
+                answered = yield from self._turn()
+            except ModelTurnError as exc:
+                return Final(f"error: {exc}", "error")
+            if answered is not None:
+                return Final(answered, "completed")
+        return Final(
+            f"stopped: the session reached max_turns={self.max_turns} model turns without "
+            "a final answer",
+            "max_turns",
+        )
+
+    def _turn(self) -> Generator[SessionEvent, None, str | None]:
+        """One model turn and its tool calls; returns the answer if the turn had no calls."""
+        started = now()
+        params = self._turn_params
+        if callable(params):
+            params = params(self.messages)
+        calls = TurnCalls(self.executor, self.session_id, self._new_call_id)
+        parser = StreamingToolCallParser(format=self.parser)
+        handle, out = None, None
+        num_answered, assistant_index = 0, -1
+        try:
+            try:
+                ids = self.prompt_ids()
+                handle = self.engine.submit_turn(
+                    self.session_id, ids, params, self.priority, self.pin_ttl_s
+                )
+                for out in handle:
+                    for event in parser.feed(out.delta):
+                        yield from self._on_parser_event(event, calls)
+            except Exception as exc:  # noqa: BLE001 - any engine failure ends the run cleanly
+                raise ModelTurnError(f"the model turn failed: {exc}") from exc
+            for event in parser.close():
+                yield from self._on_parser_event(event, calls)
+            parsed = parser.finish()
+            model_s = now() - started
+            if out is None or out.finish_reason == "abort":
+                raise ModelTurnError("the model turn was aborted")
+            for record in calls.reconcile(parsed):
+                yield ToolCallEvent(record.call_id, record.name, record.arguments)
+            if not calls.records:
+                assistant_index = self._commit_assistant(
+                    {"role": "assistant", "content": out.text}, out.text
+                )
+                self._record_turn(started, model_s, out, 0, 0.0, assistant_index)
+                return out.text
+            message = tool_call_message(parsed.content.strip(), calls.records)
+            assistant_index = self._commit_assistant(message, out.text)
+            waited = now()
+            outcomes = calls.outcomes()
+            tool_wait_s = now() - waited
+            for outcome in outcomes:
+                self._commit_outcome(outcome)
+                num_answered += 1
+                yield ToolResultEvent(
+                    outcome.record.call_id, outcome.ok, outcome.content, outcome.error_kind
+                )
+            self._record_turn(started, model_s, out, len(outcomes), tool_wait_s, assistant_index)
+            return None
+        finally:
+            if handle is not None and handle.final is None:
+                handle.abort()
+            calls.cancel()
+            if assistant_index >= 0:  # a consumer left mid-turn: answer every call anyway
+                for outcome in calls.outcomes()[num_answered:]:
+                    self._commit_outcome(outcome)
+
+    def _on_parser_event(self, event: Any, calls: TurnCalls) -> Iterator[SessionEvent]:
+        if isinstance(event, ContentDelta):
+            if event.text:
+                yield TokenDelta(event.text)
+            return
+        record = calls.on_delta(event)
+        if record is not None:
+            yield ToolCallEvent(record.call_id, record.name, record.arguments)
+
+    # ----- bookkeeping -------------------------------------------------------------------
+    def _new_call_id(self) -> str:
+        self._num_call_ids += 1
+        return f"call_{self._num_call_ids}"
+
+    def _commit_assistant(self, message: dict[str, Any], raw_text: str) -> int:
+        self.messages.append(message)
+        index = len(self.messages) - 1
+        self._raw_texts[index] = raw_text
+        return index
+
+    def _commit_outcome(self, outcome: CallOutcome) -> None:
+        self.messages.append(outcome.message())
+        call_id = outcome.record.call_id
+        self._metrics.num_tool_calls += 1
+        if not outcome.ok:
+            self._failed_call_ids.add(call_id)
+            self._metrics.num_tool_errors += 1
+        timings = call_timings(outcome, self._t0)
+        if timings is not None:
+            self._timings[call_id] = timings
+            self._metrics.tool_s += timings["tool_s"]
+            self._metrics.queue_s += timings["queue_s"]
+
+    def _record_turn(
+        self, started: float, model_s: float, out: Any, num_calls: int, tool_wait_s: float,
+        assistant_index: int,
+    ) -> None:  # fmt: skip
+        turn = TurnMetrics(
+            index=len(self._metrics.turns),
+            started_at=started - self._t0,
+            model_s=model_s,
+            ttft_s=out.metrics.get("ttft_s"),
+            num_prompt_tokens=out.num_prompt_tokens,
+            num_cached_tokens=out.num_cached_tokens,
+            num_output_tokens=len(out.token_ids),
+            num_tool_calls=num_calls,
+            tool_wait_s=tool_wait_s,
+            finish_reason=out.finish_reason,
+        )
+        self._metrics.turns.append(turn)
+        self._timings[str(assistant_index)] = {
+            "started_at": turn.started_at,
+            "model_s": model_s,
+            "num_prompt_tokens": turn.num_prompt_tokens,
+            "num_cached_tokens": turn.num_cached_tokens,
+            "prefix_hit_ratio": turn.prefix_hit_ratio,
+        }

@@ -1,0 +1,109 @@
+"""Each derivation function: JSON path by rank, typed spans, earlier arguments, the user's
+message, the environment, constants, and string templates with holes; plus explain/resolve."""
+
+import json
+
+from paste.patterns.state import SessionState
+from paste.patterns.templates import extract, fill
+from paste.patterns.trace import ToolCall
+from paste.patterns.values import locate_text, spans
+
+
+def test_json_leaves_by_rank_and_instance_keys_by_rank():
+    locs = locate_text(
+        json.dumps(
+            {
+                "reservations": ["AB12CD", "EF34GH"],
+                "payment_methods": {"gift_card_1": {"amount": 5}},
+            }
+        )
+    )
+    assert locs["j:.reservations.#1"] == "EF34GH"
+    assert locs["k:.payment_methods.#0"] == "gift_card_1"
+    assert locs["j:.payment_methods.#0.amount"] == "5"
+
+
+def test_typed_spans_in_order_of_first_occurrence():
+    text = (
+        "See https://a.org/x, then open src/pkg/mod.py and setup.py; id user_42 and HAT056 "
+        "on 2024-05-25 cost 1234.5 in 'quoted words' by Gary Sinise and Ron Howard."
+    )
+    got = spans(text)
+    assert got["url"] == ["https://a.org/x"]
+    assert got["path"] == ["src/pkg/mod.py", "setup.py"]
+    assert got["ident"][:2] == ["user_42", "HAT056"]
+    assert got["date"] == ["2024-05-25"]
+    assert got["number"] == ["1234.5"]
+    assert got["quoted"] == ["quoted words"]
+    assert got["name"] == ["Gary Sinise", "Ron Howard"]
+
+
+def _state() -> SessionState:
+    s = SessionState(env={"root": {"docs": {"contents": {"report.pdf": {}}}}})
+    s.add_user("Please look up user omar_rossi_1241 and 'final_report.pdf'")
+    s.add_step(
+        ToolCall("get_user_details", {"user_id": "omar_rossi_1241"}),
+        json.dumps({"reservations": ["UM3OG5", "XY12ZW"]}),
+    )
+    s.add_step(ToolCall("search", {"query": "x"}), "Results: https://a.org/page1 https://b.org/p2")
+    return s
+
+
+def test_resolve_each_rule_family():
+    s = _state()
+    assert s.resolve(("out", "k=get_user_details", "j:.reservations.#1")) == "XY12ZW"
+    assert s.resolve(("out", "b2", "j:.reservations.#0")) == "UM3OG5"
+    assert s.resolve(("out", "b1", "s:url:1")) == "https://b.org/p2"
+    assert s.resolve(("arg", "k=get_user_details", "a:.user_id")) == "omar_rossi_1241"
+    assert s.resolve(("user", "b1", "s:quoted:0")) == "final_report.pdf"
+    assert s.resolve(("env", "first", "k:.root.docs.contents.#0")) == "report.pdf"
+    assert s.resolve(("out", "b3", "s:url:0")) is None  # only two outputs so far
+
+
+def test_explain_lists_every_relative_rule():
+    s = _state()
+    assert s.explain("UM3OG5") == {
+        ("out", "b2", "j:.reservations.#0"),
+        ("out", "k=get_user_details", "j:.reservations.#0"),
+        ("out", "b2", "s:ident:0"),
+        ("out", "k=get_user_details", "s:ident:0"),
+        ("out", "b2", "s:quoted:1"),
+        ("out", "k=get_user_details", "s:quoted:1"),
+    }
+    assert ("user", "first", "s:ident:0") in s.explain("omar_rossi_1241")
+    assert ("arg", "b2", "a:.user_id") in s.explain("omar_rossi_1241")
+
+
+def test_template_holes_and_constants():
+    s = _state()
+    key, holes = extract({"reservation_id": "XY12ZW", "cabin": "economy"}, s)
+    assert json.loads(key) == [[["reservation_id"], ["H", 0, "str"]], [["cabin"], ["L", "economy"]]]
+    assert holes == ["XY12ZW"]
+    key, holes = extract({"command": "curl -s https://b.org/p2 | head -20"}, s)
+    assert json.loads(key) == [[["command"], ["T", ["curl -s ", 0, " | head -20"]]]]
+    assert holes == ["https://b.org/p2"]
+    assert fill(json.loads(key), ["https://a.org/page1"]) == {
+        "command": "curl -s https://a.org/page1 | head -20"
+    }
+
+
+def test_numbers_and_nested_arguments_round_trip():
+    s = SessionState()
+    s.add_step(ToolCall("price", {}), json.dumps({"total": 250, "flight": "HAT001"}))
+    args = {"amount": 250.0, "flights": [{"flight_number": "HAT001", "date": "2024-05-01"}]}
+    key, holes = extract(args, s)
+    assert holes == ["250", "HAT001"]
+    assert fill(json.loads(key), holes) == {
+        "amount": 250,
+        "flights": [{"flight_number": "HAT001", "date": "2024-05-01"}],
+    }
+
+
+def test_context_tokens_mark_errors_and_user_turns():
+    s = SessionState()
+    s.add_user("hi")
+    s.add_step(ToolCall("a", {}), "ok")
+    s.add_step(ToolCall("b", {}), "Error: x", "error")
+    s.add_user("again")
+    s.add_user("and again")
+    assert s.context == ["<s>", "a", "b!", "<u>"]

@@ -1,0 +1,94 @@
+"""PatternStore mining details: iteration over a result list (relative-position rules and the
+"novel" candidate order), the sign test that enables it, and save/load of every table."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from paste.patterns.predictor import Predictor
+from paste.patterns.state import SessionState
+from paste.patterns.store import SEP, PatternStore, mine, rule_str
+from paste.patterns.trace import Step, ToolCall, Trace
+
+
+def _user(i: int) -> dict:
+    return {"user_id": f"user_{i}", "reservations": [f"R{i}A1", f"R{i}B2", f"R{i}C3"]}
+
+
+def _session(i: int) -> Trace:
+    """The agent reads the profile, then looks up each reservation in order."""
+    steps = [Step(role="user", text=f"I am user_{i}")]
+    steps.append(
+        Step(
+            role="tool",
+            call=ToolCall("get_user", {"user_id": f"user_{i}"}),
+            output=json.dumps(_user(i)),
+        )
+    )
+    for rid in _user(i)["reservations"]:
+        steps.append(
+            Step(
+                role="tool",
+                call=ToolCall("get_reservation", {"id": rid}),
+                output=json.dumps({"id": rid}),
+            )
+        )
+    return Trace(session_id=f"s{i}", source="t", steps=steps)
+
+
+def _live(looked_up: int) -> SessionState:
+    state = SessionState()
+    state.add_user("I am user_9")
+    state.add_step(ToolCall("get_user", {"user_id": "user_9"}), json.dumps(_user(9)))
+    for rid in _user(9)["reservations"][:looked_up]:
+        state.add_step(ToolCall("get_reservation", {"id": rid}), json.dumps({"id": rid}))
+    return state
+
+
+@pytest.fixture(scope="module")
+def store() -> PatternStore:
+    return mine([_session(i) for i in range(8)])
+
+
+def test_first_call_copies_the_user_id(store):
+    state = SessionState()
+    state.add_user("I am user_9")
+    top = Predictor(store).predict(state, k=1)[0]
+    assert (top.name, top.arguments) == ("get_user", {"user_id": "user_9"})
+
+
+@pytest.mark.parametrize("looked_up, expected", [(0, "R9A1"), (1, "R9B2"), (2, "R9C3")])
+def test_iteration_visits_the_next_reservation(store, looked_up, expected):
+    top = Predictor(store).predict(_live(looked_up), k=1)[0]
+    assert (top.name, top.arguments) == ("get_reservation", {"id": expected})
+
+
+def test_save_load_keeps_predictions(store, tmp_path):
+    store.save(tmp_path / "store.json")
+    back = PatternStore.load(tmp_path / "store.json")
+    for n in range(3):
+        assert Predictor(back).predict(_live(n), k=5) == Predictor(store).predict(_live(n), k=5)
+
+
+def test_novel_order_puts_already_used_values_last():
+    store = PatternStore()
+    hkey = f"get_reservation{SEP}tkey{SEP}0"
+    store.hole_rules[hkey] = Counter(
+        {rule_str(("out", "k=get_user", f"j:.reservations.#{r}")): 5 - r for r in range(3)}
+    )
+    state = _live(1)
+    assert store.candidates(hkey, state, novelty=False) == ["R9A1", "R9B2", "R9C3"]
+    assert store.candidates(hkey, state, novelty=True) == ["R9B2", "R9C3", "R9A1"]
+
+
+@pytest.mark.parametrize("duel, enabled", [([9, 1], True), ([6, 2], False), ([0, 0], False)])
+def test_novel_order_needs_a_clear_sign_test_win(duel, enabled):
+    store = PatternStore()
+    store.rank_stats["h"] = {
+        "plain": [10, 1, 0, 0, 0, 0],
+        "novel": [10, 9, 0, 0, 0, 0],
+        "duel": duel,
+    }
+    assert store.uses_novelty("h") is enabled
+    assert store.rank_table("h") == ([10, 9, 0, 0, 0, 0] if enabled else [10, 1, 0, 0, 0, 0])

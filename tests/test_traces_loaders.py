@@ -1,0 +1,118 @@
+"""Every source loader on small fixture folders (exact sessions, calls, kinds, outputs) and on
+the real ../shared/traces when present."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from paste.patterns.errors import TraceFormatError
+from paste.patterns.loaders import detect_source, load_folder
+from paste.patterns.trace import LoadIssue
+
+FIXTURES = Path(__file__).resolve().parent / "data" / "traces_fixtures"
+SHARED_TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "traces"
+
+EXPECTED = {  # source: (sessions, calls per session, first kind of each session)
+    "bfcl-v4-multi-turn": ([5, 6, 3, 4], ["cd", "cd", "find", "cd"]),
+    "fireact-hotpotqa": ([2, 2, 2, 2], ["search"] * 4),
+    "mini-swe-agent-gemini3pro-swebv": (
+        [27, 20, 22, 21],
+        ["bash:find", "bash:ls", "bash:ls", "bash:ls"],
+    ),
+    "swe-agent-demos": (
+        [5, 4, 5, 5],
+        ["bash:find_file", "bash:tshark", "bash:find_file", "bash:ls"],
+    ),
+    "tau-bench-gpt4o-airline": ([2, 2, 2, 2], ["get_reservation_details"] * 4),
+    "toolbench-data-example": (
+        [5, 3],
+        [
+            "latest_news_for_currents_news",
+            "track_package_for_amex_australia_fastway_australia_tracking",
+        ],
+    ),
+    "paste-jsonl": ([2, 2], ["get_reservation_details"] * 2),
+}
+
+
+@pytest.mark.parametrize("source", sorted(EXPECTED))
+def test_fixture_loads_exactly(source):
+    result = load_folder(FIXTURES / source)
+    counts, kinds = EXPECTED[source]
+    assert result.source == source
+    assert [len(t.calls) for t in result.traces] == counts
+    assert [t.calls[0].kind for t in result.traces] == kinds
+    if source != "paste-jsonl":
+        assert result.issues == []
+
+
+def test_detection_uses_file_names_not_folder_name(tmp_path):
+    shutil.copytree(FIXTURES / "tau-bench-gpt4o-airline", tmp_path / "whatever")
+    assert detect_source(tmp_path / "whatever") == "tau-bench-gpt4o-airline"
+    with pytest.raises(TraceFormatError):
+        detect_source(tmp_path)
+
+
+def test_malformed_records_are_reported_with_location():
+    result = load_folder(FIXTURES / "paste-jsonl")
+    assert result.issues == [
+        LoadIssue(
+            "sessions.jsonl:3", "not JSON (Expecting property name enclosed in double quotes)"
+        ),
+        LoadIssue("sessions.jsonl:2", "record without session_id/messages"),
+    ]
+
+
+def test_fireact_search_and_finish():
+    trace = load_folder(FIXTURES / "fireact-hotpotqa").traces[0]
+    assert trace.session_id == "3522"
+    assert [c.arguments for c in trace.calls] == [
+        {"query": "Danny Green birth date"},
+        {"query": "James Worthy birth date"},
+    ]
+    assert [s.output for s in trace.steps if s.call] == ["June 22, 1987", "February 27, 1961"]
+    assert trace.final_answer == "James Worthy"
+
+
+def test_bfcl_positional_arguments_take_documented_names():
+    trace = load_folder(FIXTURES / "bfcl-v4-multi-turn").traces[0]
+    assert [(c.name, c.arguments) for c in trace.calls[:3]] == [
+        ("cd", {"folder": "documents"}),
+        ("tail", {"file_name": "file1.txt", "lines": 1}),
+        ("diff", {"file_name1": "file1.txt", "file_name2": "file2.txt"}),
+    ]
+    assert trace.env is not None and all(s.output is None for s in trace.steps if s.call)
+
+
+def test_mini_swe_commands_split_into_head_and_status():
+    trace = load_folder(FIXTURES / "mini-swe-agent-gemini3pro-swebv").traces[0]
+    first = trace.calls[0]
+    assert (first.name, first.kind) == ("bash", "bash:find")
+    assert first.arguments == {"command": 'find django/db/models -name "*.py" | grep fields'}
+    assert trace.steps[2].timings == {"created": 1763509110.0}
+
+
+def test_toolbench_tree_fallback_for_failed_run():
+    traces = load_folder(FIXTURES / "toolbench-data-example").traces
+    assert traces[0].session_id == "G1_answer/69_ChatGPT_DFS_woFilter_w2.json"
+    assert len(traces[0].calls) == 5 and traces[0].steps[0].role == "user"
+
+
+SHARED = {
+    "bfcl-v4-multi-turn": (100, 558),
+    "fireact-hotpotqa": (200, 331),
+    "mini-swe-agent-gemini3pro-swebv": (150, 5750),
+    "swe-agent-demos": (22, 232),
+    "tau-bench-gpt4o-airline": (100, 610),
+    "toolbench-data-example": (15, 47),
+}
+
+
+@pytest.mark.skipif(not SHARED_TRACES.is_dir(), reason="../shared/traces not present")
+@pytest.mark.parametrize("source", sorted(SHARED))
+def test_shared_development_traces_load(source):
+    result = load_folder(SHARED_TRACES / source)
+    sessions, calls = SHARED[source]
+    assert (len(result.traces), sum(len(t.calls) for t in result.traces)) == (sessions, calls)
+    assert result.issues == []
