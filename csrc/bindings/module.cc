@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   paste::bindings::RegisterBatchLoop(m);
   paste::bindings::RegisterPagedAttention(m);
   paste::bindings::RegisterToolCallCore(m);
+  paste::bindings::RegisterCuda(m);
 }

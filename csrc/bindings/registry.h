@@ -11,6 +11,7 @@ void RegisterBlockManager(pybind11::module_& m);
 void RegisterBatchLoop(pybind11::module_& m);
 void RegisterPagedAttention(pybind11::module_& m);
 void RegisterToolCallCore(pybind11::module_& m);  // DispatchQueue, TrieMatcher, ToolCallScanner
+void RegisterCuda(pybind11::module_& m);  // submodule cuda: CUDA kernels (or their typed error)
 
 }  // namespace paste::bindings
 

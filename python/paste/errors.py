@@ -32,5 +32,10 @@ class QueueFullError(PasteError, RuntimeError):
     """A bounded queue (the tool dispatch queue) has no room; nothing was queued."""
 
 
+class CudaUnavailableError(PasteError, RuntimeError):
+    """A CUDA kernel cannot run here: paste was built without CUDA, no driver or GPU can be
+    used, or the CUDA runtime rejected the launch. Nothing was written."""
+
+
 class InternalError(PasteError, RuntimeError):
     """An invariant of paste itself was broken: a bug, please report it."""

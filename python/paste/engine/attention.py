@@ -17,7 +17,7 @@ Registered backends (implementations live in paste.kernels and are imported lazi
     flashinfer  FlashInfer paged prefill/decode wrappers (CUDA only)
     cpu         the C++ paged-attention kernel (paste._core.PagedAttention; float32/bfloat16)
 
-"auto" resolves by device: cuda -> flashinfer if importable, else triton; cpu -> "cpu" if
+"auto" resolves by device: cuda -> flashinfer if importable, else cuda, else triton; cpu -> "cpu" if
 the native core has the kernel and takes the dtype, else torch.
 """
 
@@ -152,6 +152,13 @@ register_attention_backend(
     _lazy("paste.kernels.flashinfer_backend", "FlashInferAttentionBackend"),
     lambda d: d.type == "cuda" and _importable("flashinfer"),
 )
+register_attention_backend(
+    "cuda",
+    _lazy("paste.kernels.cuda_backend", "CudaAttentionBackend"),
+    lambda d: d.type == "cuda"
+    and importlib.import_module("paste.kernels.cuda_backend").cuda_kernels_available(d),
+    lambda dtype: dtype in (torch.float32, torch.bfloat16, torch.float16),
+)
 
 
 def resolve_attention_backend_name(
@@ -167,7 +174,7 @@ def resolve_attention_backend_name(
     chosen = (name or envs.attention_backend()).lower()
     if chosen == "auto":
         if device.type == "cuda":
-            order = ["flashinfer", "triton"]
+            order = ["flashinfer", "cuda", "triton"]  # cuda: paste's own kernels (unverified on GPU)
         else:
             order = ["cpu", "torch"]
         for candidate in order:

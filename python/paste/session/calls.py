@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paste.parsing import ParsedOutput, ToolCallDelta
-from paste.tools import ToolExecutor, ToolFuture, ToolJob, ToolResult
+from paste.tools import ToolFuture, ToolJob, ToolResult
 
 MALFORMED_KIND = "malformed_call"
 MALFORMED_PREFIX = "error: the tool call could not be parsed: "
@@ -58,9 +58,11 @@ class TurnCalls:
     """Calls of one turn. Used by one thread (the session's); results arrive from executors."""
 
     def __init__(
-        self, executor: ToolExecutor, session_id: str, next_call_id: Callable[[], str]
+        self, submit: Callable[[ToolJob], Any], session_id: str, next_call_id: Callable[[], str]
     ) -> None:
-        self._executor = executor
+        """submit: ToolExecutor.submit, or SessionSpeculation.submit (a staged speculative
+        result may answer the call); either returns a future with result()/done()/cancel()."""
+        self._submit = submit
         self._session_id = session_id
         self._next_call_id = next_call_id
         self._fragments: dict[int, list[str]] = {}  # index -> [name, arguments text]
@@ -118,7 +120,7 @@ class TurnCalls:
     def _dispatch(self, name: str, arguments: dict[str, Any]) -> CallRecord:
         record = CallRecord(self._next_call_id(), name, arguments)
         job = ToolJob(record.call_id, name, arguments, session_id=self._session_id)
-        record.future = self._executor.submit(job)
+        record.future = self._submit(job)
         self.records.append(record)
         return record
 

@@ -26,6 +26,7 @@ def open_session(
     priority: float = 0.0,
     pin_ttl_s: float = 30.0,
     assistant_view: str = "raw",
+    speculator: Any = None,
 ) -> Session:
     """A new agent session on `engine` (a paste Engine).
 
@@ -42,6 +43,8 @@ def open_session(
     assistant_view: how the model's own earlier turns are rendered, "raw" (its exact text: full
         KV reuse) or "template" (OpenAI tool_calls rendered by the chat template); see
         paste.session.template.
+    speculator: a paste.speculation.Speculator shared by the engine's sessions: predicted calls
+        run early and the session's real calls are resolved against them (None: serial tools).
     Raises InvalidArgumentError (a ValueError) for a bad max_turns, parser or assistant_view.
     """
     from paste.engine.request import GenerationParams
@@ -49,11 +52,12 @@ def open_session(
 
     registry = tools if tools is not None else ToolRegistry()
     fmt = check_format(parser) if parser is not None else parser_for_engine(engine)
+    session_id = session_id or f"{tenant}-{uuid.uuid4().hex[:16]}"
     return Session(
         engine,
         registry,
         executor if executor is not None else shared_executor(registry),
-        session_id=session_id or f"{tenant}-{uuid.uuid4().hex[:16]}",
+        session_id=session_id,
         system=system,
         tenant=tenant,
         max_turns=max_turns,
@@ -62,4 +66,5 @@ def open_session(
         priority=priority,
         pin_ttl_s=pin_ttl_s,
         assistant_view=assistant_view,
+        speculation=speculator.track(session_id, tenant) if speculator is not None else None,
     )

@@ -67,6 +67,7 @@ class Session:
         priority: float,
         pin_ttl_s: float,
         assistant_view: str = "raw",
+        speculation: Any = None,
     ) -> None:
         if max_turns < 1:
             raise InvalidArgumentError(f"max_turns must be >= 1, got {max_turns}")
@@ -76,6 +77,7 @@ class Session:
                 f"got {assistant_view!r}"
             )
         self.assistant_view = assistant_view
+        self.speculation = speculation  # paste.speculation.SessionSpeculation, or None
         self.engine, self.executor = engine, executor
         self.session_id, self.tenant, self.parser = session_id, tenant, parser
         self.max_turns, self.priority, self.pin_ttl_s = max_turns, priority, pin_ttl_s
@@ -115,6 +117,8 @@ class Session:
         try:
             self.status, self.final_text = None, ""
             self.messages.append({"role": "user", "content": user_text})
+            if self.speculation is not None:
+                self.speculation.on_user(user_text)
             final = yield from self._run_turns()
             self.status, self.final_text = final.status, final.text
             yield final
@@ -158,6 +162,8 @@ class Session:
         if not self._closed:
             self._closed = True
             self.engine.end_session(self.session_id)
+            if self.speculation is not None:
+                self.speculation.close()
 
     def __enter__(self) -> Session:
         return self
@@ -186,7 +192,8 @@ class Session:
         params = self._turn_params
         if callable(params):
             params = params(self.messages)
-        calls = TurnCalls(self.executor, self.session_id, self._new_call_id)
+        submit = self.speculation.submit if self.speculation is not None else self.executor.submit
+        calls = TurnCalls(submit, self.session_id, self._new_call_id)
         parser = StreamingToolCallParser(format=self.parser)
         handle, out = None, None
         num_answered, assistant_index = 0, -1
@@ -227,6 +234,9 @@ class Session:
                     outcome.record.call_id, outcome.ok, outcome.content, outcome.error_kind
                 )
             self._record_turn(started, model_s, out, len(outcomes), tool_wait_s, assistant_index)
+            if self.speculation is not None:  # predict the next calls while the model works
+                self.speculation.on_turn(len(out.token_ids))
+                self.speculation.launch()
             return None
         finally:
             if handle is not None and handle.final is None:
@@ -258,6 +268,9 @@ class Session:
 
     def _commit_outcome(self, outcome: CallOutcome) -> None:
         self.messages.append(outcome.message())
+        if self.speculation is not None and outcome.record.future is not None:
+            self.speculation.on_result(outcome.record.name, outcome.record.arguments,
+                                       outcome.content, outcome.ok)
         call_id = outcome.record.call_id
         self._metrics.num_tool_calls += 1
         if not outcome.ok:

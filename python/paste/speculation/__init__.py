@@ -6,4 +6,27 @@
     staging.py    StagingStore: speculative results, invisible until claimed; freshness epochs
     metrics.py    SpeculationMetrics: hits by kind, misses, launches, waste, observed latency
     manager.py    SpeculationManager: launch predictions, resolve authoritative calls to hits
+    speculator.py Speculator / SessionSpeculation: sessions -> predictor -> manager
 """
+
+from paste.speculation.admission import AdmissionPolicy, Candidate, Decision
+from paste.speculation.budget import SpeculationBudget
+from paste.speculation.config import SpeculationConfig
+from paste.speculation.manager import ResolvedCall, SpeculationManager
+from paste.speculation.metrics import SpeculationMetrics
+from paste.speculation.speculator import SessionSpeculation, Speculator
+from paste.speculation.staging import StagingStore
+
+__all__ = [
+    "AdmissionPolicy",
+    "Candidate",
+    "Decision",
+    "ResolvedCall",
+    "SessionSpeculation",
+    "SpeculationBudget",
+    "SpeculationConfig",
+    "SpeculationManager",
+    "SpeculationMetrics",
+    "Speculator",
+    "StagingStore",
+]

@@ -38,7 +38,7 @@ from paste.tools.spec import EffectClass
 _SAFE = (EffectClass.PURE, EffectClass.READ_ONLY)
 
 
-class CallOutcome:
+class ResolvedCall:
     """The authoritative result of one emitted call; result() blocks until it is available.
 
     The hit kind is decided when the call is emitted (construction): a queued speculative job
@@ -64,6 +64,25 @@ class CallOutcome:
             self.kind = "awaited"
         if self._staged is None:
             self._future = manager.executor.submit(job)
+
+    @property
+    def call_id(self) -> str:
+        return self._job.call_id
+
+    @property
+    def submitted_at(self) -> float:
+        """When the model emitted the call (observed latency starts here)."""
+        return self._emitted_at
+
+    def done(self) -> bool:
+        if self._result is not None:
+            return True
+        future = self._staged.future if self._staged is not None else self._future
+        return future is not None and future.done()
+
+    def cancel(self) -> bool:
+        """Cancels the authoritative job if one runs; a staged hit needs no cancelling."""
+        return self._future.cancel() if self._future is not None else False
 
     def result(self, timeout: float | None = None) -> ToolResult:
         if self._result is None:
@@ -140,7 +159,7 @@ class SpeculationManager:
         return launched
 
     def resolve(self, session_id: str, call_id: str, name: str, arguments: dict[str, Any],
-                canonical: str) -> CallOutcome:
+                canonical: str) -> ResolvedCall:
         """The model emitted this call: start (or find) its authoritative result."""
         self.metrics.add(session_id, "authoritative_calls")
         try:
@@ -153,7 +172,7 @@ class SpeculationManager:
         if staged is None:
             self.metrics.add(session_id, "misses")
         job = ToolJob(call_id, name, dict(arguments), session_id=session_id)
-        return CallOutcome(self, session_id, job, staged)
+        return ResolvedCall(self, session_id, job, staged)
 
     def end_session(self, session_id: str) -> None:
         self._discard(session_id, self.staging.drop_session(session_id), "cancelled")
