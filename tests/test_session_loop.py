@@ -291,3 +291,34 @@ def test_default_executor_is_shared_per_registry(engine, registry):
         close_shared_executor(registry)
     assert shared_executor(registry) is not s.executor  # a new one after close
     close_shared_executor(registry)
+
+
+def test_ablation_without_early_dispatch_submits_calls_at_the_turns_end(engine, registry,
+                                                                        executor):
+    text = call_text("search", query="late", top_k=1) + " and then some more words"
+    s = session(engine, registry, executor, [text, "Late 0."], "Late test.",
+                early_dispatch=False)
+    events = list(s.stream("Go late"))
+    s.close()
+    kinds = [type(e).__name__ for e in events]
+    first_call, first_result = kinds.index("ToolCallEvent"), kinds.index("ToolResultEvent")
+    assert first_call < first_result
+    # The turn's text all came before the call was dispatched.
+    assert not any(isinstance(e, TokenDelta) for e in events[first_call:first_result])
+    assert s.messages[3]["content"] == '[{"title": "late 0"}]'
+    assert s.status == "completed"
+
+
+def test_ablation_without_kv_retention_parks_nothing(fresh_engine, registry, executor):
+    engine = fresh_engine
+    s = session(engine, registry, executor, [call_text("search", query="x"), "X."], "No KV.",
+                kv_retention=False)
+    result = s.run("Find x")
+    prompt1 = s.prompt_ids(result.messages[:4])
+    turns = result.metrics["turns"]
+    # Only whole blocks of the prefix cache can be reused (block size 4), never the parked
+    # sequence's partial last block; and nothing stays parked between turns.
+    assert turns[1]["num_cached_tokens"] <= (len(prompt1) - 1) // 4 * 4
+    assert s.session_id not in engine.core.sessions
+    assert engine.core.loop.num_parked == 0
+    s.close()

@@ -63,6 +63,7 @@ class TurnCalls:
         """submit: ToolExecutor.submit, or SessionSpeculation.submit (a staged speculative
         result may answer the call); either returns a future with result()/done()/cancel()."""
         self._submit = submit
+        self.early_dispatch = True  # False: calls are submitted only when the turn ends
         self._session_id = session_id
         self._next_call_id = next_call_id
         self._fragments: dict[int, list[str]] = {}  # index -> [name, arguments text]
@@ -74,8 +75,8 @@ class TurnCalls:
         if delta.name is not None:
             parts[0] = delta.name
         parts[1] += delta.arguments
-        if delta.index != len(self.records):  # already dispatched, or an earlier one pending
-            return None
+        if not self.early_dispatch or delta.index != len(self.records):
+            return None  # dispatched at the turn's end, already dispatched, or one pending
         try:
             arguments = json.loads(parts[1]) if parts[1].strip() else {}
         except json.JSONDecodeError:

@@ -27,6 +27,8 @@ def open_session(
     pin_ttl_s: float = 30.0,
     assistant_view: str = "raw",
     speculator: Any = None,
+    early_dispatch: bool = True,
+    kv_retention: bool = True,
 ) -> Session:
     """A new agent session on `engine` (a paste Engine).
 
@@ -45,6 +47,7 @@ def open_session(
         paste.session.template.
     speculator: a paste.speculation.Speculator shared by the engine's sessions: predicted calls
         run early and the session's real calls are resolved against them (None: serial tools).
+    early_dispatch, kv_retention: ablation switches (see Session); both on by default.
     Raises InvalidArgumentError (a ValueError) for a bad max_turns, parser or assistant_view.
     """
     from paste.engine.request import GenerationParams
@@ -67,4 +70,6 @@ def open_session(
         pin_ttl_s=pin_ttl_s,
         assistant_view=assistant_view,
         speculation=speculator.track(session_id, tenant) if speculator is not None else None,
+        early_dispatch=early_dispatch,
+        kv_retention=kv_retention,
     )

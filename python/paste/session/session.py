@@ -68,6 +68,8 @@ class Session:
         pin_ttl_s: float,
         assistant_view: str = "raw",
         speculation: Any = None,
+        early_dispatch: bool = True,
+        kv_retention: bool = True,
     ) -> None:
         if max_turns < 1:
             raise InvalidArgumentError(f"max_turns must be >= 1, got {max_turns}")
@@ -78,6 +80,9 @@ class Session:
             )
         self.assistant_view = assistant_view
         self.speculation = speculation  # paste.speculation.SessionSpeculation, or None
+        # Ablation switches: dispatch a call as soon as it is decoded (else at the turn's end);
+        # keep the session's KV parked between turns (else every turn is a new request).
+        self.early_dispatch, self.kv_retention = early_dispatch, kv_retention
         self.engine, self.executor = engine, executor
         self.session_id, self.tenant, self.parser = session_id, tenant, parser
         self.max_turns, self.priority, self.pin_ttl_s = max_turns, priority, pin_ttl_s
@@ -194,15 +199,19 @@ class Session:
             params = params(self.messages)
         submit = self.speculation.submit if self.speculation is not None else self.executor.submit
         calls = TurnCalls(submit, self.session_id, self._new_call_id)
+        calls.early_dispatch = self.early_dispatch
         parser = StreamingToolCallParser(format=self.parser)
         handle, out = None, None
         num_answered, assistant_index = 0, -1
         try:
             try:
                 ids = self.prompt_ids()
-                handle = self.engine.submit_turn(
-                    self.session_id, ids, params, self.priority, self.pin_ttl_s
-                )
+                if self.kv_retention:
+                    handle = self.engine.submit_turn(
+                        self.session_id, ids, params, self.priority, self.pin_ttl_s
+                    )
+                else:
+                    handle = self.engine.submit(ids, params, self.priority)
                 for out in handle:
                     for event in parser.feed(out.delta):
                         yield from self._on_parser_event(event, calls)

@@ -114,10 +114,13 @@ class SpeculationManager:
 
     def __init__(self, registry: ToolRegistry, executor: ToolExecutor,
                  config: SpeculationConfig | None = None,
-                 metrics: SpeculationMetrics | None = None) -> None:
+                 metrics: SpeculationMetrics | None = None,
+                 budget: SpeculationBudget | None = None) -> None:
+        """`budget` may be shared by several managers (e.g. one per replayed session with its
+        own registry): it is still ONE global cap. Default: a new one of config's size."""
         self.registry, self.executor = registry, executor
         self.config = config or SpeculationConfig()
-        self.budget = SpeculationBudget(self.config.max_concurrent_jobs)
+        self.budget = budget or SpeculationBudget(self.config.max_concurrent_jobs)
         self.admission = AdmissionPolicy(self.budget, self.config.min_probability)
         self.staging = StagingStore(self.config.ttl_s)
         self.metrics = metrics or SpeculationMetrics()
