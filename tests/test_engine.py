@@ -151,3 +151,15 @@ def test_generation_params_reject_bad_values():
         GenerationParams(stop=("",))
     with pytest.raises(InvalidArgumentError, match="forced_tokens"):
         GenerationParams(forced_tokens=(1, -1))
+
+
+def test_out_of_range_values_fail_the_request_not_the_engine(engine):
+    with pytest.raises(InvalidArgumentError, match="max_tokens"):
+        GenerationParams(max_tokens=10**12)
+    with pytest.raises(InvalidArgumentError, match="seed"):
+        GenerationParams(seed=2**64)
+    bad = engine.submit([2**40], GenerationParams(max_tokens=2))  # not a valid token id
+    with pytest.raises(InvalidArgumentError):
+        bad.result()
+    ok = engine.generate(["Hello"], GenerationParams(max_tokens=2, ignore_eos=True))[0]
+    assert len(ok.token_ids) == 2  # the engine thread survived

@@ -202,7 +202,7 @@ class Engine:
                         handle.request = self.core.add_request(*arg[1:])
                     else:
                         handle.request = self.core.continue_session(*arg[1:])
-                except PasteError as exc:
+                except Exception as exc:  # noqa: BLE001 - the request fails, the engine lives
                     handle._queue.put(exc)
                     continue
                 self._handles[handle.request.request_id] = handle

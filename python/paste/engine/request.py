@@ -35,8 +35,10 @@ class GenerationParams:
     forced_tokens: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise InvalidArgumentError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if not 1 <= self.max_tokens < 2**31:
+            raise InvalidArgumentError(f"max_tokens must be in [1, 2**31), got {self.max_tokens}")
+        if self.seed is not None and not 0 <= self.seed < 2**63:
+            raise InvalidArgumentError(f"seed must be in [0, 2**63), got {self.seed}")
         if any(t < 0 for t in self.forced_tokens):
             raise InvalidArgumentError("forced_tokens must be non-negative token ids")
         if any(not isinstance(s, str) or s == "" for s in self.stop):

@@ -1,0 +1,82 @@
+"""`paste serve`: the OpenAI-compatible HTTP server (see docs/server.md).
+
+Exit codes: 0 after a clean stop, 1 a fixable error (bad --tools, unknown parser, model
+missing; the message says which), 2 an unknown model name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from paste.errors import PasteError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the `serve` command."""
+    parser = subparsers.add_parser("serve", help="serve a model over an OpenAI-compatible API")
+    parser.add_argument("--model", default=None, help="registry name or model folder "
+                        "(default: the default model)")  # fmt: skip
+    parser.add_argument("--tools", default=None, metavar="MODULE:REGISTRY",
+                        help="ToolRegistry for native sessions, e.g. mypkg.tools:registry")  # fmt: skip
+    parser.add_argument("--tool-call-parser", default=None, metavar="NAME",
+                        help="hermes | json | llama3_json | pythonic (default: by model)")  # fmt: skip
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--api-key", default=None,
+                        help="require 'Authorization: Bearer KEY' on /v1 routes")  # fmt: skip
+    parser.add_argument("--api-key-file", default=None, metavar="PATH",
+                        help="read the API key from a file (keeps it out of the process list)")  # fmt: skip
+    parser.add_argument("--max-request-bytes", type=int, default=None,
+                        help="refuse larger request bodies with 413 (default 8 MiB)")  # fmt: skip
+    parser.add_argument("--served-model-name", default=None,
+                        help="model id clients use (default: the model name)")  # fmt: skip
+    parser.add_argument("--num-blocks", type=int, default=None, help="KV-cache blocks")
+    parser.add_argument("--attention-backend", default=None, help="cpu | torch | triton | ...")
+    parser.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from paste import envs
+    from paste.models import UnknownModelError
+    from paste.server.serve import serve
+
+    options = {k: v for k, v in (("num_blocks", args.num_blocks),
+                                 ("attention_backend", args.attention_backend)) if v is not None}  # fmt: skip
+    try:
+        api_key = args.api_key
+        if args.api_key_file:
+            api_key = _read_key(args.api_key_file)
+        serve(
+            args.model or envs.default_model(),
+            tools=args.tools,
+            tool_call_parser=args.tool_call_parser,
+            host=args.host,
+            port=args.port,
+            api_key=api_key,
+            max_request_bytes=args.max_request_bytes,
+            served_model_name=args.served_model_name,
+            engine_options=options,
+        )
+    except UnknownModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PasteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _read_key(path: str) -> str:
+    from paste.errors import InvalidArgumentError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            key = f.read().strip()
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot read --api-key-file {path!r}: {exc}") from None
+    if not key:
+        raise InvalidArgumentError(f"--api-key-file {path!r} is empty")
+    return key

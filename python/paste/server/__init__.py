@@ -1,0 +1,39 @@
+"""paste.server: the OpenAI-compatible HTTP API, native agent sessions and metrics.
+
+```python
+from paste.server import ServerConfig, create_app, BackgroundServer
+app = create_app(engine, ServerConfig(model_id="smollm2-135m-instruct"), tools=registry)
+```
+or from a shell: `paste serve --model smollm2-135m-instruct --tools mypkg.tools:registry`.
+
+Module map (one concept per file):
+    app.py               create_app: routes, error handlers, middleware
+    config.py            ServerConfig
+    state.py             ServerState shared by the routes (engine, config, metrics, sessions)
+    errors.py            ApiError family -> OpenAI error bodies
+    guard.py             API key and request-size middleware
+    body.py              JSON body with a size limit
+    fields.py            typed reads of request fields
+    tools_schema.py      function tools and tool_choice, validated
+    turn.py              TurnRequest and chat-message normalisation
+    chat_request.py      /v1/chat/completions body -> TurnRequest
+    responses_request.py /v1/responses body -> TurnRequest
+    prompt.py            TurnRequest -> prompt token ids (chat template, call text)
+    generation.py        run_turn: submit, stream, parse calls -> TurnEvents
+    pump.py              ThreadPump: blocking iterator -> asyncio
+    streaming.py         SSE framing, first-event priming, disconnect watching
+    chat.py              Chat Completions answers and chunks
+    responses.py         Responses answers and events
+    session_store.py     native sessions and their tool executors
+    sessions.py          /v1/sessions routes
+    metrics.py           Prometheus metrics (per-app registry)
+    background.py        BackgroundServer: uvicorn on a thread
+    serve.py             serve(): engine + app + uvicorn, for `paste serve`
+Guide: docs/server.md.
+"""
+
+from paste.server.app import create_app
+from paste.server.background import BackgroundServer
+from paste.server.config import ServerConfig
+
+__all__ = ["BackgroundServer", "ServerConfig", "create_app"]

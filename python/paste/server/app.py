@@ -1,0 +1,120 @@
+"""create_app: the FastAPI application of one paste server.
+
+    GET  /health                      liveness: {"status": "ok", "model"}
+    GET  /metrics                     Prometheus text (metrics.py)
+    GET  /v1/models, /v1/models/{id}  the served model
+    POST /v1/chat/completions         chat.py
+    POST /v1/responses                responses.py
+    /v1/sessions...                   sessions.py (native agent sessions)
+
+Bodies are read and validated by the routes themselves (not by FastAPI models) so that every
+client error has OpenAI's error shape: {"error": {"message", "type", "param", "code"}}.
+Middleware, outermost first: RequestCounter (metrics), GuardMiddleware (API key, size).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from paste.errors import InvalidArgumentError
+from paste.server import chat, responses, sessions
+from paste.server.config import ServerConfig
+from paste.server.errors import ApiError, NotFoundError, error_body
+from paste.server.guard import GuardMiddleware
+from paste.server.metrics import RequestCounter, ServerMetrics
+from paste.server.session_store import SessionStore
+from paste.server.state import ServerState, server_state
+from paste.session.parsers import parser_for_engine
+from paste.tools import ToolRegistry
+
+
+def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = None) -> FastAPI:
+    """An app serving `engine` (owned by the caller: shut it down after the server stops).
+
+    tools: the registry native sessions choose their tools from (default: none).
+    """
+    parser_format = config.tool_call_parser or parser_for_engine(engine)
+    metrics = ServerMetrics(engine)
+    store = SessionStore(engine, tools if tools is not None else ToolRegistry(), parser_format)
+    state = ServerState(engine, config, parser_format, metrics, store, int(time.time()))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(title="paste", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)  # fmt: skip
+    app.state.paste = state
+    app.add_api_route("/health", health, methods=["GET"])
+    app.add_api_route("/metrics", metrics_text, methods=["GET"])
+    app.add_api_route("/v1/models", list_models, methods=["GET"])
+    app.add_api_route("/v1/models/{model_id:path}", get_model, methods=["GET"])
+    app.add_api_route("/v1/chat/completions", chat.create_chat_completion, methods=["POST"])
+    app.add_api_route("/v1/responses", responses.create_response, methods=["POST"])
+    app.add_api_route("/v1/sessions", sessions.create_session, methods=["POST"])
+    app.add_api_route("/v1/sessions/{session_id}", sessions.get_session, methods=["GET"])
+    app.add_api_route("/v1/sessions/{session_id}", sessions.delete_session, methods=["DELETE"])
+    app.add_api_route("/v1/sessions/{session_id}/messages", sessions.post_message,
+                      methods=["POST"])  # fmt: skip
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(InvalidArgumentError, _invalid_argument)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(GuardMiddleware, api_key=config.api_key,
+                       max_request_bytes=config.max_request_bytes)  # fmt: skip
+    app.add_middleware(RequestCounter, metrics=metrics)
+    return app
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "model": server_state(request).config.model_id})
+
+
+async def metrics_text(request: Request) -> Response:
+    return Response(server_state(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _model_object(state: ServerState) -> dict[str, Any]:
+    return {"id": state.config.model_id, "object": "model", "created": state.created,
+            "owned_by": "paste"}  # fmt: skip
+
+
+async def list_models(request: Request) -> Response:
+    return JSONResponse({"object": "list", "data": [_model_object(server_state(request))]})
+
+
+async def get_model(request: Request) -> Response:
+    state = server_state(request)
+    state.check_model(request.path_params["model_id"])
+    return JSONResponse(_model_object(state))
+
+
+async def _api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _invalid_argument(_request: Request, exc: Exception) -> Response:
+    return JSONResponse(error_body(str(exc), "invalid_request_error"), status_code=400)
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return JSONResponse(NotFoundError("no such route", code="not_found").body(), 404)
+    return JSONResponse(error_body(str(exc.detail), "invalid_request_error"), exc.status_code)
+
+
+async def _internal_error(_request: Request, exc: Exception) -> Response:
+    return JSONResponse(error_body(f"internal error: {type(exc).__name__}: {exc}",
+                                   "server_error"), status_code=500)  # fmt: skip

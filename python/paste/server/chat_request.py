@@ -1,0 +1,91 @@
+"""POST /v1/chat/completions: the request body, validated into a TurnRequest.
+
+Supported: messages, tools, tool_choice, parallel_tool_calls, temperature, top_p, max_tokens /
+max_completion_tokens, stop, seed, n=1, stream, stream_options.include_usage,
+prompt_cache_key (the engine keeps that conversation's KV parked between requests). Options
+that would change the output in ways this server cannot honour (n > 1, logprobs, a JSON
+response_format) are refused with 400 rather than ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from paste.engine.request import GenerationParams
+from paste.server.errors import BadRequestError
+from paste.server.fields import (
+    INT32_MAX,
+    opt_bool,
+    opt_int,
+    opt_number,
+    opt_str,
+    req_str,
+    stop_strings,
+)
+from paste.server.tools_schema import parse_tool_choice, parse_tools
+from paste.server.turn import TurnRequest, normalize_messages
+
+
+@dataclass
+class ChatRequest:
+    model: str
+    turn: TurnRequest
+    stream: bool
+    include_usage: bool
+
+
+def sampling_params(
+    body: dict[str, Any], max_tokens: int | None, default_max_tokens: int, stop: tuple[str, ...]
+) -> GenerationParams:
+    """GenerationParams from the sampling fields both APIs share."""
+    temperature = opt_number(body, "temperature", 0.0, 2.0)
+    top_p = opt_number(body, "top_p", 0.0, 1.0)
+    if top_p == 0.0:
+        raise BadRequestError("'top_p' must be > 0", param="top_p", code="invalid_value")
+    seed = opt_int(body, "seed")
+    return GenerationParams(
+        max_tokens=max_tokens or default_max_tokens,
+        temperature=1.0 if temperature is None else temperature,
+        top_p=1.0 if top_p is None else top_p,
+        seed=seed,
+        stop=stop,
+    )
+
+
+def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatRequest:
+    model = req_str(body, "model")
+    n = opt_int(body, "n", minimum=1, maximum=INT32_MAX)
+    if n not in (None, 1):
+        raise BadRequestError("only n=1 is supported", param="n", code="unsupported_value")
+    if body.get("logprobs") or body.get("top_logprobs"):
+        raise BadRequestError("logprobs are not supported", param="logprobs",
+                              code="unsupported_value")  # fmt: skip
+    response_format = body.get("response_format")
+    if response_format is not None and (
+        not isinstance(response_format, dict) or response_format.get("type") != "text"
+    ):
+        raise BadRequestError(
+            "only response_format {'type': 'text'} is supported", param="response_format",
+            code="unsupported_value",
+        )  # fmt: skip
+    max_tokens = opt_int(body, "max_completion_tokens", minimum=1, maximum=INT32_MAX)
+    if max_tokens is None:
+        max_tokens = opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX)
+    tools = parse_tools(body.get("tools"), flat=False)
+    stream = opt_bool(body, "stream", False)
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise BadRequestError("'stream_options' must be an object", param="stream_options")
+    turn = TurnRequest(
+        messages=normalize_messages(body.get("messages")),
+        tools=tools,
+        tool_choice=parse_tool_choice(body.get("tool_choice"), tools, flat=False),
+        parallel_tool_calls=opt_bool(body, "parallel_tool_calls", True),
+        params=sampling_params(
+            body, max_tokens, default_max_tokens, stop_strings(body.get("stop"))
+        ),
+        cache_key=opt_str(body, "prompt_cache_key"),
+    )
+    include_usage = bool(options and options.get("include_usage"))
+    return ChatRequest(model, turn, stream, include_usage)

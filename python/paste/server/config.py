@@ -1,0 +1,52 @@
+"""ServerConfig: every knob of one HTTP server, validated once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paste.errors import InvalidArgumentError
+from paste.parsing import get_parser_names
+
+DEFAULT_MAX_REQUEST_BYTES = 8 << 20
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Configuration of one server (the engine is configured separately).
+
+    model_id: the name clients pass as "model" and GET /v1/models lists.
+    tool_call_parser: tool-call format of the model's output (paste.parsing names); None =
+        the model's default (paste.session.parsers table: name, then architecture).
+    api_key: if set, every /v1 request needs `Authorization: Bearer <api_key>` (else 401).
+    max_request_bytes: larger request bodies are refused with 413.
+    default_max_tokens: completion limit when a request sets none.
+    session_max_tokens: per-turn limit of native sessions when the request sets none.
+    """
+
+    model_id: str
+    tool_call_parser: str | None = None
+    api_key: str | None = None
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    default_max_tokens: int = 1024
+    session_max_tokens: int = 512
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def __post_init__(self) -> None:
+        if not self.model_id:
+            raise InvalidArgumentError("model_id must be a non-empty string")
+        if self.max_request_bytes < 1:
+            raise InvalidArgumentError(
+                f"max_request_bytes must be >= 1, got {self.max_request_bytes}"
+            )
+        if self.default_max_tokens < 1 or self.session_max_tokens < 1:
+            raise InvalidArgumentError("default_max_tokens and session_max_tokens must be >= 1")
+        if self.tool_call_parser is not None and self.tool_call_parser not in get_parser_names():
+            raise InvalidArgumentError(
+                f"unknown tool-call parser {self.tool_call_parser!r}; known: "
+                + ", ".join(get_parser_names())
+            )
+        if not 0 <= self.port <= 65535:
+            raise InvalidArgumentError(f"port must be in 0..65535, got {self.port}")
+        if self.api_key is not None and not self.api_key:
+            raise InvalidArgumentError("api_key must be non-empty when set")

@@ -1,0 +1,94 @@
+"""Typed reads of request fields: each returns the value or raises BadRequestError naming the
+field (`param`), so every route reports bad input the same way."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from paste.server.errors import BadRequestError
+
+_MISSING = object()
+
+
+def _bad(param: str, what: str) -> BadRequestError:
+    return BadRequestError(f"'{param}' {what}", param=param, code="invalid_value")
+
+
+def opt_str(body: dict[str, Any], key: str, param: str | None = None) -> str | None:
+    value = body.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise _bad(param or key, "must be a string")
+
+
+def req_str(body: dict[str, Any], key: str, param: str | None = None) -> str:
+    value = body.get(key, _MISSING)
+    if value is _MISSING or value is None:
+        raise BadRequestError(
+            f"missing required parameter '{param or key}'", param=param or key,
+            code="missing_required_parameter",
+        )  # fmt: skip
+    if not isinstance(value, str) or not value:
+        raise _bad(param or key, "must be a non-empty string")
+    return value
+
+
+def opt_bool(body: dict[str, Any], key: str, default: bool) -> bool:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    raise _bad(key, "must be a boolean")
+
+
+INT32_MAX = 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def opt_int(
+    body: dict[str, Any], key: str, minimum: int = INT64_MIN, maximum: int = INT64_MAX
+) -> int | None:
+    """An integer in [minimum, maximum] or None (the bounds keep values C++ can hold)."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(key, "must be an integer")
+    if not minimum <= value <= maximum:
+        raise _bad(key, f"must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def opt_number(body: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    """A number in [low, high] or None."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _bad(key, "must be a number")
+    if not low <= value <= high:
+        raise _bad(key, f"must be between {low:g} and {high:g}, got {value:g}")
+    return float(value)
+
+
+def opt_list(body: dict[str, Any], key: str) -> list[Any] | None:
+    value = body.get(key)
+    if value is None or isinstance(value, list):
+        return value
+    raise _bad(key, "must be an array")
+
+
+def stop_strings(value: Any) -> tuple[str, ...]:
+    """`stop`: null, a string, or an array of up to 4 non-empty strings."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(items, list)
+        or len(items) > 4
+        or any(not isinstance(s, str) or not s for s in items)
+    ):
+        raise _bad("stop", "must be a non-empty string or an array of up to 4 of them")
+    return tuple(items)

@@ -1,0 +1,160 @@
+"""One model turn for the HTTP APIs: render, submit, stream, parse tool calls.
+
+`run_turn` is an async generator of TurnEvents that both Chat Completions and Responses build
+their answers from (streamed or not), so a streamed answer reassembles to exactly the
+non-streamed one:
+
+    TextPiece*  CallPiece*  ...  TurnEnd        (text and calls interleave in output order)
+
+Shaping (OutputShaper) when the output is parsed for tool calls: whitespace-only text is held
+back until non-whitespace text follows, and dropped at the end if the turn made calls (so a
+call surrounded by newlines gives no stray content); with parallel_tool_calls false only the
+first call is kept. Each call gets a fresh id "call_<hex>"; its first CallPiece carries the
+name, later ones only argument fragments.
+
+The engine request is aborted (its sequence freed) whenever the generator is closed early:
+client disconnect, cancellation, or an error.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from paste.engine.engine import EngineStoppedError
+from paste.errors import InvalidArgumentError
+from paste.parsing import ContentDelta, StreamingToolCallParser
+from paste.server.errors import BadRequestError, ServiceUnavailableError
+from paste.server.prompt import render_prompt
+from paste.server.pump import ThreadPump
+from paste.server.turn import TurnRequest
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    text: str
+
+
+@dataclass(frozen=True)
+class CallPiece:
+    index: int
+    call_id: str
+    name: str | None  # set on the first piece of a call
+    arguments: str  # a fragment
+
+
+@dataclass(frozen=True)
+class TurnEnd:
+    finish_reason: str  # "stop" | "length" | "tool_calls"
+    num_prompt_tokens: int
+    num_cached_tokens: int
+    num_completion_tokens: int
+    ttft_s: float | None
+
+
+TurnEvent = TextPiece | CallPiece | TurnEnd
+
+
+class OutputShaper:
+    """Model text deltas -> TextPiece / CallPiece (see the module docstring)."""
+
+    def __init__(self, parser_format: str | None, parallel_tool_calls: bool) -> None:
+        self._parser = StreamingToolCallParser(parser_format) if parser_format else None
+        self._parallel = parallel_tool_calls
+        self._held = ""
+        self._ids: dict[int, str] = {}
+
+    @property
+    def num_calls(self) -> int:
+        return len(self._ids)
+
+    def feed(self, delta: str) -> list[TextPiece | CallPiece]:
+        if self._parser is None:
+            return [TextPiece(delta)] if delta else []
+        return self._shape(self._parser.feed(delta))
+
+    def close(self) -> list[TextPiece | CallPiece]:
+        if self._parser is None:
+            return []
+        pieces = self._shape(self._parser.close())
+        if self._held and not self._ids:
+            pieces.append(TextPiece(self._held))
+        self._held = ""
+        return pieces
+
+    def _shape(self, events: list[Any]) -> list[TextPiece | CallPiece]:
+        pieces: list[TextPiece | CallPiece] = []
+        for event in events:
+            if isinstance(event, ContentDelta):
+                text = self._held + event.text
+                if text.strip():
+                    pieces.append(TextPiece(text))
+                    self._held = ""
+                else:
+                    self._held = text
+                continue
+            if event.index > 0 and not self._parallel:
+                continue
+            first = event.index not in self._ids
+            if first:
+                self._ids[event.index] = f"call_{uuid.uuid4().hex[:24]}"
+            name = event.name if first else None
+            pieces.append(CallPiece(event.index, self._ids[event.index], name, event.arguments))
+        return pieces
+
+
+def context_limit(engine: Any) -> int | None:
+    """The engine's max_model_len (None for an engine that does not say)."""
+    return getattr(getattr(engine, "core", None), "max_model_len", None)
+
+
+def submit(engine: Any, turn: TurnRequest, prompt_ids: list[int]) -> Any:
+    """The engine request of `turn` (a parked conversation when a cache key is given).
+
+    max_tokens above the context length is lowered to it: no turn can be longer."""
+    limit = context_limit(engine)
+    if limit is not None and turn.params.max_tokens > limit:
+        turn.params = replace(turn.params, max_tokens=limit)
+    try:
+        if turn.cache_key:
+            return engine.submit_turn(turn.cache_key, prompt_ids, turn.params)
+        return engine.submit(prompt_ids, turn.params)
+    except EngineStoppedError as exc:
+        raise ServiceUnavailableError(str(exc)) from None
+
+
+async def run_turn(
+    engine: Any,
+    turn: TurnRequest,
+    parser_format: str,
+    on_end: Callable[[TurnEnd, float], None] | None = None,
+) -> AsyncIterator[TurnEvent]:
+    """The events of one turn; errors before the first token raise typed ApiErrors."""
+    started = time.monotonic()
+    handle = submit(engine, turn, render_prompt(engine, turn, parser_format))
+    pump = ThreadPump(iter(handle), abort=handle.abort)
+    shaper = OutputShaper(parser_format if turn.parses_tools else None, turn.parallel_tool_calls)
+    out = None
+    try:
+        async for out in pump:
+            for piece in shaper.feed(out.delta):
+                yield piece
+        for piece in shaper.close():
+            yield piece
+    except InvalidArgumentError as exc:  # e.g. the prompt does not fit the context
+        raise BadRequestError(str(exc), param="messages") from None
+    except EngineStoppedError as exc:
+        raise ServiceUnavailableError(str(exc)) from None
+    finally:
+        pump.close()
+    if out is None or out.finish_reason == "abort":
+        raise ServiceUnavailableError("the engine aborted the request")
+    reason = "tool_calls" if shaper.num_calls else (out.finish_reason or "stop")
+    end = TurnEnd(reason, out.num_prompt_tokens, out.num_cached_tokens, len(out.token_ids),
+                  out.metrics.get("ttft_s"))  # fmt: skip
+    if on_end is not None:
+        on_end(end, time.monotonic() - started)
+    yield end

@@ -1,0 +1,82 @@
+"""A TurnRequest's messages and tools as prompt token ids, through the model's chat template.
+
+Rendering reuses paste.session.template: a template that cannot render `tools` gets them in
+the system message with the call syntax of the parser format, and one that cannot render
+assistant `tool_calls` gets each earlier call as the text the model would have written for it
+in that format (`call_text`), so the model sees its own calls, and a conversation replayed by
+a client has the same tokens the model produced (the prefix cache then reuses its KV).
+tool_choice "required" / a named function adds a one-line instruction to the system message;
+the output is not constrained (see docs/server.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from paste.server.errors import BadRequestError
+from paste.server.turn import TurnRequest
+from paste.session.template import TemplateProfile, render_view
+
+
+def _python_literal(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_python_literal(k)}: {_python_literal(v)}"
+                               for k, v in value.items()) + "}"  # fmt: skip
+    if isinstance(value, list):
+        return "[" + ", ".join(_python_literal(v) for v in value) + "]"
+    return repr(value)
+
+
+def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
+    """Assistant tool calls (OpenAI form) as model output text in `parser_format`."""
+    decoded = [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
+    if parser_format == "hermes":
+        return "\n".join(
+            "<tool_call>\n" + json.dumps({"name": n, "arguments": a}, ensure_ascii=False)
+            + "\n</tool_call>" for n, a in decoded
+        )  # fmt: skip
+    if parser_format == "pythonic":
+        return "[" + ", ".join(
+            f"{n}(" + ", ".join(f"{k}={_python_literal(v)}" for k, v in a.items()) + ")"
+            for n, a in decoded
+        ) + "]"  # fmt: skip
+    key = "parameters" if parser_format == "llama3_json" else "arguments"
+    objects = [{"name": n, key: a} for n, a in decoded]
+    if parser_format == "llama3_json":
+        return "; ".join(json.dumps(o, ensure_ascii=False) for o in objects)
+    return json.dumps(objects[0] if len(objects) == 1 else objects, ensure_ascii=False)
+
+
+def _choice_hint(turn: TurnRequest) -> str | None:
+    if turn.tool_choice.mode == "required":
+        return "You must answer with a call of one of the tools."
+    if turn.tool_choice.mode == "function":
+        return f"You must answer with a call of the tool {turn.tool_choice.name}."
+    return None
+
+
+def render_prompt(engine: Any, turn: TurnRequest, parser_format: str) -> list[int]:
+    """Prompt token ids of `turn`; BadRequestError if the chat template rejects the messages."""
+    messages = [dict(m) for m in turn.messages]
+    hint = _choice_hint(turn)
+    if hint is not None:
+        if messages[0]["role"] == "system":
+            messages[0]["content"] = f"{messages[0]['content']}\n\n{hint}"
+        else:
+            messages.insert(0, {"role": "system", "content": hint})
+    profile = TemplateProfile.probe(engine)
+    raw_texts: dict[int, str] = {}
+    if not profile.renders_tool_calls:
+        for i, message in enumerate(messages):
+            if message.get("tool_calls"):
+                text = call_text(message["tool_calls"], parser_format)
+                raw_texts[i] = f"{message['content']}\n{text}" if message["content"] else text
+    tools = turn.tools if turn.tool_choice.mode != "none" else []
+    view, template_tools = render_view(messages, raw_texts, tools, profile, parser_format)
+    try:
+        return engine.chat_prompt(view, tools=template_tools)
+    except Exception as exc:  # noqa: BLE001 - jinja raises its own types for bad conversations
+        raise BadRequestError(
+            f"the model's chat template rejected the messages: {exc}", param="messages"
+        ) from None

@@ -1,0 +1,191 @@
+"""POST /v1/responses: a Responses API answer, whole or streamed as typed events.
+
+ResponsesAssembler turns the TurnEvents of generation.py into output items and, for
+streaming, into the event sequence OpenAI clients expect (each with a sequence_number):
+
+    response.created, response.in_progress
+    text:  response.output_item.added (message), response.content_part.added,
+           response.output_text.delta*, response.output_text.done,
+           response.content_part.done, response.output_item.done
+    call:  response.output_item.added (function_call), response.function_call_arguments.delta*,
+           response.function_call_arguments.done, response.output_item.done
+    response.completed (or response.incomplete when max_output_tokens cut the output)
+
+Items appear in output order; the non-streamed response is the final snapshot of the same
+assembler, so both forms carry identical items.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from paste.server.body import read_json_object
+from paste.server.generation import CallPiece, TextPiece, TurnEvent, run_turn
+from paste.server.responses_request import ResponsesRequest, parse_responses_request
+from paste.server.state import server_state
+from paste.server.streaming import error_payload, prime, sse_event, sse_response, until_disconnect
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+class ResponsesAssembler:
+    def __init__(self, req: ResponsesRequest) -> None:
+        self.req = req
+        self.id = _id("resp")
+        self.created_at = int(time.time())
+        self.output: list[dict[str, Any]] = []
+        self.open: dict[str, Any] | None = None  # the item still receiving pieces
+        self.status = "in_progress"
+        self.usage: dict[str, Any] | None = None
+        self.incomplete: dict[str, str] | None = None
+        self._seq = 0
+
+    def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        event = {"type": kind, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return event
+
+    def snapshot(self) -> dict[str, Any]:
+        req, choice = self.req, self.req.turn.tool_choice
+        tool_choice: Any = choice.mode if choice.mode != "function" else {
+            "type": "function", "name": choice.name}  # fmt: skip
+        params = req.turn.params
+        return {
+            "id": self.id, "object": "response", "created_at": self.created_at,
+            "status": self.status, "error": None, "incomplete_details": self.incomplete,
+            "instructions": req.instructions, "max_output_tokens": req.max_output_tokens,
+            "model": req.model, "output": [dict(item) for item in self.output],
+            "parallel_tool_calls": req.turn.parallel_tool_calls,
+            "previous_response_id": None, "reasoning": None, "store": False,
+            "temperature": params.temperature, "top_p": params.top_p,
+            "text": {"format": {"type": "text"}}, "tool_choice": tool_choice,
+            "tools": [dict(t["function"], type="function", strict=False) for t in req.turn.tools],
+            "truncation": "disabled", "usage": self.usage, "metadata": {},
+        }  # fmt: skip
+
+    def start(self) -> list[dict[str, Any]]:
+        return [self._event("response.created", response=self.snapshot()),
+                self._event("response.in_progress", response=self.snapshot())]  # fmt: skip
+
+    def add(self, event: TurnEvent) -> list[dict[str, Any]]:
+        """Record `event`; return its stream events."""
+        if isinstance(event, TextPiece):
+            events = [] if self._is_open("message") else self._close() + self._open_message()
+            item, index = self.open, len(self.output) - 1
+            assert item is not None
+            item["content"][0]["text"] += event.text
+            return events + [self._event("response.output_text.delta", item_id=item["id"],
+                             output_index=index, content_index=0, delta=event.text,
+                             logprobs=[])]  # fmt: skip
+        if isinstance(event, CallPiece):
+            events = []
+            if event.name is not None:
+                events = self._close() + self._open_call(event)
+            item = self.open
+            assert item is not None
+            item["arguments"] += event.arguments
+            if event.arguments:
+                events.append(self._event("response.function_call_arguments.delta",
+                              item_id=item["id"], output_index=len(self.output) - 1,
+                              delta=event.arguments))  # fmt: skip
+            return events
+        events = self._close()
+        self.usage = {
+            "input_tokens": event.num_prompt_tokens,
+            "input_tokens_details": {"cached_tokens": event.num_cached_tokens},
+            "output_tokens": event.num_completion_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": event.num_prompt_tokens + event.num_completion_tokens,
+        }
+        if event.finish_reason == "length":
+            self.status, self.incomplete = "incomplete", {"reason": "max_output_tokens"}
+            return events + [self._event("response.incomplete", response=self.snapshot())]
+        self.status = "completed"
+        return events + [self._event("response.completed", response=self.snapshot())]
+
+    def _is_open(self, kind: str) -> bool:
+        return self.open is not None and self.open["type"] == kind
+
+    def _open_message(self) -> list[dict[str, Any]]:
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        item = {"id": _id("msg"), "type": "message", "status": "in_progress",
+                "role": "assistant", "content": [part]}  # fmt: skip
+        self.open = item
+        self.output.append(item)
+        index = len(self.output) - 1
+        return [self._event("response.output_item.added", output_index=index,
+                            item=dict(item, content=[])),
+                self._event("response.content_part.added", item_id=item["id"],
+                            output_index=index, content_index=0, part=dict(part))]  # fmt: skip
+
+    def _open_call(self, piece: CallPiece) -> list[dict[str, Any]]:
+        item = {"id": _id("fc"), "type": "function_call", "status": "in_progress",
+                "call_id": piece.call_id, "name": piece.name, "arguments": ""}  # fmt: skip
+        self.open = item
+        self.output.append(item)
+        return [self._event("response.output_item.added", output_index=len(self.output) - 1,
+                            item=dict(item))]  # fmt: skip
+
+    def _close(self) -> list[dict[str, Any]]:
+        item, self.open = self.open, None
+        if item is None:
+            return []
+        index = self.output.index(item)
+        item["status"] = "completed"
+        events = []
+        if item["type"] == "message":
+            part = item["content"][0]
+            events += [self._event("response.output_text.done", item_id=item["id"],
+                                   output_index=index, content_index=0, text=part["text"],
+                                   logprobs=[]),
+                       self._event("response.content_part.done", item_id=item["id"],
+                                   output_index=index, content_index=0, part=dict(part))]  # fmt: skip
+        else:
+            events.append(self._event("response.function_call_arguments.done",
+                          item_id=item["id"], output_index=index,
+                          arguments=item["arguments"]))  # fmt: skip
+        return events + [self._event("response.output_item.done", output_index=index,
+                                     item=dict(item))]  # fmt: skip
+
+
+async def create_response(request: Request) -> Response:
+    state = server_state(request)
+    body = await read_json_object(request, state.config.max_request_bytes)
+    req = parse_responses_request(body, state.config.default_max_tokens)
+    state.check_model(req.model)
+    events = run_turn(state.engine, req.turn, state.parser_format, state.metrics.observe_turn)
+    assembler = ResponsesAssembler(req)
+    if not req.stream:
+        await until_disconnect(request, _collect(events, assembler))
+        return JSONResponse(assembler.snapshot())
+    first, rest = await prime(events)
+    return sse_response(_stream(first, rest, assembler))
+
+
+async def _collect(events: AsyncIterator[TurnEvent], assembler: ResponsesAssembler) -> None:
+    async for event in events:
+        assembler.add(event)
+
+
+async def _stream(
+    first: TurnEvent, rest: AsyncIterator[TurnEvent], assembler: ResponsesAssembler
+) -> AsyncIterator[bytes]:
+    try:
+        for event in assembler.start() + assembler.add(first):
+            yield sse_event(event["type"], event)
+        async for turn_event in rest:
+            for event in assembler.add(turn_event):
+                yield sse_event(event["type"], event)
+    except Exception as exc:  # noqa: BLE001 - the status line is sent; report in-stream
+        payload = error_payload(exc)["error"]
+        yield sse_event("error", {"type": "error", "sequence_number": assembler._seq, **payload})
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]

@@ -1,0 +1,93 @@
+"""POST /v1/responses: the request body, validated into a TurnRequest.
+
+`input` is a string (one user message) or a list of items, turned into chat messages:
+    {"role", "content"} / {"type": "message", ...}   a message; content a string or text parts
+    {"type": "function_call", "call_id", "name", "arguments"}   joins the assistant message
+                                                     before it (or starts one) as a tool call
+    {"type": "function_call_output", "call_id", "output"}       a tool message
+    {"type": "reasoning", ...}                        skipped (this server produces none)
+`instructions` becomes the first system message. Tools use the flat function form.
+Unsupported: previous_response_id / conversation (the server stores no responses; send the
+whole input), non-function tools, a JSON text.format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from paste.server.chat_request import sampling_params
+from paste.server.errors import BadRequestError
+from paste.server.fields import INT32_MAX, opt_bool, opt_int, opt_str, req_str
+from paste.server.tools_schema import parse_tool_choice, parse_tools
+from paste.server.turn import TurnRequest, content_text, normalize_messages
+
+
+@dataclass
+class ResponsesRequest:
+    model: str
+    turn: TurnRequest
+    stream: bool
+    instructions: str | None
+    max_output_tokens: int | None
+    body: dict[str, Any]
+
+
+def _messages(value: Any, instructions: str | None) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    if instructions:
+        messages.append({"role": "system", "content": instructions})
+    if isinstance(value, str):
+        return messages + [{"role": "user", "content": value}]
+    if not isinstance(value, list) or not value:
+        raise BadRequestError("'input' must be a string or a non-empty array", param="input")
+    for i, item in enumerate(value):
+        at = f"input[{i}]"
+        kind = item.get("type", "message") if isinstance(item, dict) else None
+        if kind == "message":
+            messages.append({"role": item.get("role"), "content": item.get("content")})
+        elif kind == "function_call":
+            call = {"id": item.get("call_id"), "type": "function",
+                    "function": {"name": item.get("name"), "arguments": item.get("arguments")}}  # fmt: skip
+            last = messages[-1] if messages else None
+            if last is None or last["role"] != "assistant":
+                last = {"role": "assistant", "content": ""}
+                messages.append(last)
+            last.setdefault("tool_calls", []).append(call)
+        elif kind == "function_call_output":
+            output = item.get("output")
+            text = output if isinstance(output, str) else content_text(output, f"{at}.output")
+            messages.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": text})
+        elif kind == "reasoning":
+            continue
+        else:
+            raise BadRequestError(f"'{at}.type' {kind!r} is not supported", param=f"{at}.type")
+    return normalize_messages(messages, "input")
+
+
+def parse_responses_request(body: dict[str, Any], default_max_tokens: int) -> ResponsesRequest:
+    model = req_str(body, "model")
+    for key in ("previous_response_id", "conversation"):
+        if body.get(key) is not None:
+            raise BadRequestError(
+                f"'{key}' is not supported: this server stores no responses; send the whole "
+                "conversation as 'input'", param=key, code="unsupported_parameter",
+            )  # fmt: skip
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, dict) else None
+    if isinstance(fmt, dict) and fmt.get("type", "text") != "text":
+        raise BadRequestError("only text.format {'type': 'text'} is supported",
+                              param="text.format", code="unsupported_value")  # fmt: skip
+    instructions = opt_str(body, "instructions")
+    max_output_tokens = opt_int(body, "max_output_tokens", minimum=1, maximum=INT32_MAX)
+    tools = parse_tools(body.get("tools"), flat=True)
+    turn = TurnRequest(
+        messages=_messages(body.get("input"), instructions),
+        tools=tools,
+        tool_choice=parse_tool_choice(body.get("tool_choice"), tools, flat=True),
+        parallel_tool_calls=opt_bool(body, "parallel_tool_calls", True),
+        params=sampling_params(body, max_output_tokens, default_max_tokens, ()),
+        cache_key=opt_str(body, "prompt_cache_key"),
+    )
+    return ResponsesRequest(model, turn, opt_bool(body, "stream", False), instructions,
+                            max_output_tokens, body)  # fmt: skip

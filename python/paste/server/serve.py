@@ -1,0 +1,74 @@
+"""serve(): build an Engine, load the tool registry, run the app with uvicorn until stopped.
+
+`load_registry("pkg.module:name")` imports the module and returns its ToolRegistry attribute.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from paste.errors import InvalidArgumentError
+from paste.tools import ToolRegistry
+
+
+def load_registry(spec: str) -> ToolRegistry:
+    """The ToolRegistry named by "module:attribute"; InvalidArgumentError otherwise."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise InvalidArgumentError(
+            f"--tools must look like 'package.module:registry', got {spec!r}"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidArgumentError(f"cannot import {module_name!r}: {exc}") from None
+    value = getattr(module, attr, None)
+    if not isinstance(value, ToolRegistry):
+        raise InvalidArgumentError(f"{spec!r} is not a paste.tools.ToolRegistry")
+    return value
+
+
+def model_id_for(model: str) -> str:
+    """The id clients use: a registry name as is, a model folder by its folder name."""
+    path = Path(model)
+    return path.name if path.is_dir() else model
+
+
+def serve(
+    model: str,
+    *,
+    tools: str | None = None,
+    tool_call_parser: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    max_request_bytes: int | None = None,
+    served_model_name: str | None = None,
+    engine_options: dict[str, Any] | None = None,
+) -> None:
+    """Serve until interrupted (Ctrl-C / SIGTERM); the engine is shut down on the way out."""
+    import uvicorn
+
+    from paste.engine.engine import Engine
+    from paste.server.app import create_app
+    from paste.server.config import DEFAULT_MAX_REQUEST_BYTES, ServerConfig
+
+    config = ServerConfig(
+        model_id=served_model_name or model_id_for(model),
+        tool_call_parser=tool_call_parser,
+        api_key=api_key,
+        max_request_bytes=max_request_bytes or DEFAULT_MAX_REQUEST_BYTES,
+        host=host,
+        port=port,
+    )
+    registry = load_registry(tools) if tools else None
+    engine = Engine(model, **(engine_options or {}))
+    try:
+        app = create_app(engine, config, tools=registry)
+        uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+    finally:
+        engine.shutdown()
+        if registry is not None:
+            registry.close()

@@ -1,0 +1,122 @@
+"""TurnRequest: one model turn as both HTTP APIs describe it, and the chat messages it holds.
+
+Chat Completions and Responses requests are both parsed into a TurnRequest (normalised OpenAI
+chat messages, nested function tools, ToolChoice, GenerationParams); generation.py runs it.
+Messages are normalised here: content parts are joined to one string, "developer" becomes
+"system", assistant tool calls are checked (arguments must be a JSON object string) and tool
+messages get the name of the call they answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from paste.engine.request import GenerationParams
+from paste.server.errors import BadRequestError
+from paste.server.tools_schema import ToolChoice
+
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
+          "tool": "tool"}  # fmt: skip
+_TEXT_PARTS = ("text", "input_text", "output_text")
+
+
+@dataclass
+class TurnRequest:
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
+    parallel_tool_calls: bool = True
+    params: GenerationParams = field(default_factory=GenerationParams)
+    cache_key: str | None = None
+
+    @property
+    def parses_tools(self) -> bool:
+        """Whether the output is scanned for tool calls (tools given and choice not none)."""
+        return bool(self.tools) and self.tool_choice.mode != "none"
+
+
+def content_text(content: Any, param: str) -> str:
+    """A message content (string, null or an array of text parts) as one string."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        pieces = []
+        for i, part in enumerate(content):
+            if isinstance(part, str):
+                pieces.append(part)
+            elif (
+                isinstance(part, dict)
+                and part.get("type") in _TEXT_PARTS
+                and isinstance(part.get("text"), str)
+            ):
+                pieces.append(part["text"])
+            else:
+                raise BadRequestError(
+                    f"'{param}[{i}]' must be a text part (this server handles text only)",
+                    param=f"{param}[{i}]",
+                )
+        return "".join(pieces)
+    raise BadRequestError(f"'{param}' must be a string or an array of text parts", param=param)
+
+
+def tool_call(call: Any, param: str) -> dict[str, Any]:
+    """An assistant message's tool call, checked; arguments stay a JSON string."""
+    fn = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+        raise BadRequestError(f"'{param}' must have function.name", param=param)
+    arguments = fn.get("arguments") or "{}"
+    try:
+        decoded = json.loads(arguments) if isinstance(arguments, str) else None
+    except json.JSONDecodeError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise BadRequestError(
+            f"'{param}.function.arguments' must be a JSON object string", param=param
+        )
+    call_id = call.get("id")
+    if not isinstance(call_id, str) or not call_id:
+        raise BadRequestError(f"'{param}.id' must be a non-empty string", param=param)
+    return {"id": call_id, "type": "function",
+            "function": {"name": fn["name"], "arguments": arguments}}  # fmt: skip
+
+
+def normalize_messages(value: Any, param: str = "messages") -> list[dict[str, Any]]:
+    """Chat messages in the normalised form described in the module docstring."""
+    if not isinstance(value, list) or not value:
+        raise BadRequestError(f"'{param}' must be a non-empty array", param=param)
+    out: list[dict[str, Any]] = []
+    names: dict[str, str] = {}  # tool call id -> function name
+    for i, message in enumerate(value):
+        at = f"{param}[{i}]"
+        raw_role = message.get("role") if isinstance(message, dict) else None
+        role = _ROLES.get(raw_role) if isinstance(raw_role, str) else None
+        if role is None:
+            raise BadRequestError(
+                f"'{at}.role' must be one of system, developer, user, assistant, tool",
+                param=f"{at}.role",
+            )
+        text = content_text(message.get("content"), f"{at}.content")
+        normalized: dict[str, Any] = {"role": role, "content": text}
+        if role == "assistant" and message.get("tool_calls"):
+            calls = message["tool_calls"]
+            if not isinstance(calls, list):
+                raise BadRequestError(f"'{at}.tool_calls' must be an array", param=at)
+            normalized["tool_calls"] = [
+                tool_call(c, f"{at}.tool_calls[{j}]") for j, c in enumerate(calls)
+            ]
+            names.update((c["id"], c["function"]["name"]) for c in normalized["tool_calls"])
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str):
+                raise BadRequestError(
+                    f"'{at}.tool_call_id' must be a string", param=f"{at}.tool_call_id"
+                )
+            normalized["tool_call_id"] = call_id
+            if call_id in names:
+                normalized["name"] = names[call_id]
+        out.append(normalized)
+    return out

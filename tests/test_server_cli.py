@@ -1,0 +1,97 @@
+"""`paste serve`: argument defaults, --tools loading, and the real command serving a tiny
+model in a subprocess until SIGINT."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from paste.cli import build_parser
+from paste.errors import InvalidArgumentError
+from paste.server.serve import load_registry, model_id_for
+from test_server_support import HANG_GUARD_S, wait_until
+from test_session_support import shared_tiny_folder
+
+TOOLS_MODULE = '''
+from paste.tools import ToolRegistry
+registry = ToolRegistry()
+
+@registry.tool(effect="pure")
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+'''
+
+
+def test_serve_arguments_default_to_loopback():
+    args = build_parser().parse_args(["serve", "--model", "m"])
+    assert (args.model, args.host, args.port, args.api_key, args.tools) == (
+        "m", "127.0.0.1", 8000, None, None)
+    assert args.max_request_bytes is None and args.tool_call_parser is None
+
+
+def test_load_registry(tmp_path, monkeypatch):
+    (tmp_path / "my_server_tools.py").write_text(TOOLS_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert load_registry("my_server_tools:registry").names() == ["add"]
+    for bad in ("my_server_tools", "no_such_module_xyz:registry", "json:dumps", "my_server_tools:ToolRegistry"):
+        with pytest.raises(InvalidArgumentError):
+            load_registry(bad)
+
+
+def test_unknown_model_exits_with_2(capsys):
+    from paste.cli import main
+
+    assert main(["serve", "--model", "no-such-model-xyz"]) == 2
+    assert "unknown model 'no-such-model-xyz'" in capsys.readouterr().err
+
+
+def test_missing_api_key_file_exits_with_1(tmp_path, capsys):
+    from paste.cli import main
+
+    assert main(["serve", "--model", "m", "--api-key-file", str(tmp_path / "none")]) == 1
+    assert "cannot read --api-key-file" in capsys.readouterr().err
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
+    folder = shared_tiny_folder(tmp_path_factory)
+    port = free_port()
+    code = "import sys; from paste.cli import main; sys.exit(main())"
+    log = tmp_path / "serve.log"
+    key_file = tmp_path / "key"
+    key_file.write_text("k\n")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, "serve", "--model", str(folder), "--port", str(port),
+             "--api-key-file", str(key_file), "--attention-backend", "torch", "--num-blocks", "256"],
+            stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def up():  # a cheap probe: uvicorn listens once the app has started
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return True
+        except OSError:
+            return proc.poll() is not None  # died: stop waiting
+
+    try:
+        assert wait_until(up, interval_s=0.2) and proc.poll() is None, log.read_text()
+        assert httpx.get(url + "/health").json() == {"status": "ok", "model": folder.name}
+        models = httpx.get(url + "/v1/models", headers={"authorization": "Bearer k"}).json()
+        assert [m["id"] for m in models["data"]] == [model_id_for(str(folder))] == [folder.name]
+        assert httpx.get(url + "/v1/models").status_code == 401
+    finally:
+        proc.send_signal(signal.SIGINT)
+        returncode = proc.wait(HANG_GUARD_S)
+    assert returncode == 0

@@ -1,0 +1,98 @@
+"""Helpers shared by the server tests (no tests here): a scripted engine and a live server.
+
+FakeScriptedEngine wraps a real tiny-model Engine. Before each request it decodes the prompt
+and asks `script(prompt_text)` what the assistant should write; a text is decoded as forced
+tokens (real forward passes, real KV, real detokenisation), None leaves the model's own
+sampling. Everything else (HTTP, SSE, parsing, the openai client) is real.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from test_session_support import shared_tiny_folder, tiny_engine
+
+Script = Callable[[str], "str | None"]
+HANG_GUARD_S = 60.0  # only reached if the engine never frees a sequence (then the test fails)
+
+
+class FakeScriptedEngine:
+    """A real Engine whose assistant text can be scripted per prompt (see the module doc)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self.script: Script = lambda _prompt: None
+        self.prompts: list[str] = []
+        self.handles: list[Any] = []
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def _params(self, prompt_ids: Any, params: Any) -> Any:
+        prompt = self._engine.tokenizer.decode(list(prompt_ids), skip_special_tokens=False)
+        text = self.script(prompt)
+        with self._lock:
+            self.prompts.append(prompt)
+        if text is None:
+            return params
+        ids = self._engine.encode(text) + [self._engine.tokenizer.eos_token_id]
+        return replace(params, forced_tokens=tuple(ids[: params.max_tokens]))
+
+    def _record(self, handle: Any) -> Any:
+        with self._lock:
+            self.handles.append(handle)
+        return handle
+
+    def submit(self, prompt: Any, params: Any = None, priority: float = 0.0) -> Any:
+        return self._record(self._engine.submit(prompt, self._params(prompt, params), priority))
+
+    def submit_turn(self, key: str, conversation: Any, params: Any = None, *args: Any) -> Any:
+        forced = self._params(conversation, params)
+        return self._record(self._engine.submit_turn(key, conversation, forced, *args))
+
+    @contextmanager
+    def scripted(self, script: Script) -> Iterator[FakeScriptedEngine]:
+        previous, self.script = self.script, script
+        try:
+            yield self
+        finally:
+            self.script = previous
+
+
+def always(text: str) -> Script:
+    return lambda _prompt: text
+
+
+def make_engine(tmp_path_factory: Any) -> FakeScriptedEngine:
+    return FakeScriptedEngine(tiny_engine(shared_tiny_folder(tmp_path_factory)))
+
+
+@contextmanager
+def live_server(engine: Any, tools: Any = None, **config: Any) -> Iterator[Any]:
+    """A BackgroundServer on a free loopback port serving `engine` as model "tiny"."""
+    from paste.server import BackgroundServer, ServerConfig, create_app
+
+    app = create_app(engine, ServerConfig(model_id="tiny", **config), tools=tools)
+    with BackgroundServer(app) as server:
+        yield server
+
+
+def openai_client(server: Any, api_key: str = "unused", **kwargs: Any) -> Any:
+    import openai
+
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=api_key, max_retries=0, **kwargs)
+
+
+def wait_until(condition: Callable[[], bool], interval_s: float = 0.01) -> bool:
+    """Polls `condition` until true; False only after HANG_GUARD_S (a hang, not a timing)."""
+    pause = threading.Event()
+    for _ in range(int(HANG_GUARD_S / interval_s)):
+        if condition():
+            return True
+        pause.wait(interval_s)
+    return condition()
