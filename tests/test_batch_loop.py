@@ -50,8 +50,15 @@ def test_first_step_plan_arrays_are_exact():
     decode = loop.schedule(1.0)
     assert decode.input_ids.tolist() == [100, 200]
     assert decode.slot_mapping.tolist() == [5, 10]
-    # Plans are snapshots: the first one did not change.
-    assert plan.input_ids.tolist() == [10, 11, 12, 13, 14, 20, 21]
+    # Plan arrays are read-only views valid until the next schedule(); an older plan refuses.
+    assert not decode.input_ids.flags.writeable
+    with pytest.raises(InvalidArgumentError, match="stale"):
+        plan.input_ids
+    assert len(events) == 2  # events stay valid until the next commit()
+    later = loop.commit([1, 2])
+    assert later.tokens.tolist() == [1, 2]
+    with pytest.raises(InvalidArgumentError, match="stale"):
+        len(events)
 
 
 def test_finish_reasons_and_freeing():

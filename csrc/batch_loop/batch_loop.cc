@@ -16,9 +16,23 @@ struct BatchLoop::Sequence {
   SeqParams params;
   uint64_t arrival = 0;  // queue order among equal priorities
   bool has_blocks = false;
+  // The sequence's block table inside the BlockManager (stable until freed): a decode step
+  // that stays inside its last block needs no BlockManager lookup at all.
+  const std::vector<int32_t>* table = nullptr;
 };
 
 namespace {
+// Block arithmetic on the hot path: shifts and masks when block_size is a power of two (the
+// usual case; an integer division costs tens of cycles per token), divisions otherwise.
+struct BlockMath {
+  int32_t size, shift, mask;
+  explicit BlockMath(int32_t bs)
+      : size(bs), shift((bs & (bs - 1)) == 0 ? __builtin_ctz(bs) : -1), mask(bs - 1) {}
+  int32_t Block(int32_t pos) const { return shift >= 0 ? pos >> shift : pos / size; }
+  int32_t Offset(int32_t pos) const { return shift >= 0 ? pos & mask : pos % size; }
+  int32_t BlocksFor(int32_t n) const { return Block(n + size - 1); }
+};
+
 // Queue order: higher priority first, then earlier arrival.
 inline bool Before(double pa, uint64_t aa, double pb, uint64_t ab) {
   return pa != pb ? pa > pb : aa < ab;
@@ -36,6 +50,22 @@ BatchLoop::BatchLoop(const BatchLoopConfig& config)
                   "max_model_len ", config.max_model_len, " needs ",
                   blocks_.NumBlocksFor(config.max_model_len), " blocks but the pool has only ",
                   config.num_blocks);
+  // Reserve every per-step buffer for the largest step so that it never reallocates.
+  const size_t seqs = static_cast<size_t>(config.max_num_seqs);
+  const size_t tokens = static_cast<size_t>(config.max_num_batched_tokens);
+  for (auto* v : {&plan_.query_start_loc, &plan_.kv_indptr}) v->reserve(seqs + 1);
+  for (auto* v : {&plan_.num_computed_tokens, &plan_.seq_lens, &plan_.kv_last_page_len,
+                  &plan_.logits_indices, &plan_.admitted_num_reused}) {
+    v->reserve(seqs);
+  }
+  for (auto* v : {&plan_.seq_ids, &plan_.sample_seq_ids, &plan_.admitted_seq_ids,
+                  &events_.seq_ids}) {
+    v->reserve(seqs);
+  }
+  for (auto* v : {&plan_.input_ids, &plan_.positions, &plan_.slot_mapping}) v->reserve(tokens);
+  plan_.kv_indices.reserve(seqs * static_cast<size_t>(blocks_.NumBlocksFor(config.max_model_len)));
+  events_.tokens.reserve(seqs);
+  events_.finish_reasons.reserve(seqs);
 }
 
 BatchLoop::~BatchLoop() = default;
@@ -159,6 +189,7 @@ void BatchLoop::MarkReclaimed(const std::vector<int64_t>& ids) {
   for (int64_t id : ids) {
     Sequence& seq = Get(id);
     seq.has_blocks = false;
+    seq.table = nullptr;
     seq.num_computed = 0;
     plan_.reclaimed_seq_ids.push_back(id);
     ++stats_.num_reclaimed_pins;
@@ -168,6 +199,7 @@ void BatchLoop::MarkReclaimed(const std::vector<int64_t>& ids) {
 void BatchLoop::Preempt(Sequence* seq) {
   blocks_.Free(seq->id);
   seq->has_blocks = false;
+  seq->table = nullptr;
   seq->num_computed = 0;
   seq->status = SeqStatus::kWaiting;
   InsertSorted(waiting_, seq);  // keeps its arrival: goes back ahead of later arrivals
@@ -263,9 +295,14 @@ const StepPlan& BatchLoop::Schedule(double now) {
     int32_t remaining = static_cast<int32_t>(seq->tokens.size()) - seq->num_computed;
     PASTE_CHECK(remaining > 0, "running sequence ", seq->id, " has nothing to compute");
     int32_t num_new = std::min(remaining, budget);
-    const auto* table = EnsureBlocksForRunning(seq, seq->num_computed + num_new, now);
-    if (table == nullptr) continue;  // seq itself was preempted; running_ shrank
-    AddToPlan(seq, num_new, *table);
+    const int32_t slots = seq->num_computed + num_new;
+    if (seq->table == nullptr ||
+        static_cast<int32_t>(seq->table->size()) * config_.block_size < slots) {
+      const auto* table = EnsureBlocksForRunning(seq, slots, now);
+      if (table == nullptr) continue;  // seq itself was preempted; running_ shrank
+      seq->table = table;
+    }
+    AddToPlan(seq, num_new, *seq->table);
     budget -= num_new;
     ++i;
   }
@@ -282,7 +319,8 @@ const StepPlan& BatchLoop::Schedule(double now) {
       p.admitted_seq_ids.push_back(seq->id);
       int32_t num_new =
           std::min(static_cast<int32_t>(seq->tokens.size()) - seq->num_computed, budget);
-      AddToPlan(seq, num_new, blocks_.BlockTable(seq->id));
+      seq->table = &blocks_.BlockTable(seq->id);
+      AddToPlan(seq, num_new, *seq->table);
       budget -= num_new;
     }
     waiting_.erase(waiting_.begin(), waiting_.begin() + admitted);
@@ -297,16 +335,17 @@ void BatchLoop::AddToPlan(Sequence* seq, int32_t num_new, const std::vector<int3
   const int32_t bs = config_.block_size;
   const int32_t start = seq->num_computed;
   const int32_t end = start + num_new;
+  const BlockMath bm(bs);
   for (int32_t pos = start; pos < end; ++pos) {
     p.input_ids.push_back(seq->tokens[pos]);
     p.positions.push_back(pos);
-    p.slot_mapping.push_back(table[pos / bs] * bs + pos % bs);
+    p.slot_mapping.push_back(table[bm.Block(pos)] * bs + bm.Offset(pos));
   }
   p.seq_ids.push_back(seq->id);
   p.query_start_loc.push_back(static_cast<int32_t>(p.input_ids.size()));
   p.num_computed_tokens.push_back(start);
   p.seq_lens.push_back(end);
-  const int32_t num_kv_blocks = blocks_.NumBlocksFor(end);
+  const int32_t num_kv_blocks = bm.BlocksFor(end);
   p.kv_indices.insert(p.kv_indices.end(), table.begin(), table.begin() + num_kv_blocks);
   p.kv_indptr.push_back(static_cast<int32_t>(p.kv_indices.size()));
   p.kv_last_page_len.push_back(end - (num_kv_blocks - 1) * bs);
@@ -329,12 +368,12 @@ const StepEvents& BatchLoop::Commit(const int32_t* sampled, int32_t num_sampled)
   events_.finish_reasons.clear();
   int32_t k = 0;
   bool any_finished = false;
+  const BlockMath bm(config_.block_size);
   for (size_t j = 0; j < scheduled_.size(); ++j) {
     Sequence* seq = scheduled_[j];
-    const int32_t bs = config_.block_size;
     const int32_t before = seq->num_computed;
     seq->num_computed += scheduled_num_new_[j];
-    if (seq->num_computed / bs > before / bs) {  // a block filled up: register it for reuse
+    if (bm.Block(seq->num_computed) > bm.Block(before)) {  // a block filled up: register it
       blocks_.CommitComputed(seq->id, seq->tokens.data(), seq->num_computed);
     }
     if (seq->num_computed != static_cast<int32_t>(seq->tokens.size())) continue;
@@ -361,6 +400,7 @@ const StepEvents& BatchLoop::Commit(const int32_t* sampled, int32_t num_sampled)
     running_.erase(std::remove(running_.begin(), running_.end(), nullptr), running_.end());
   }
   in_flight_ = false;
+  ++num_commits_;
   return events_;
 }
 

@@ -25,42 +25,106 @@ SeqParams MakeParams(int32_t max_tokens, const py::object& stop_token_ids, doubl
   return p;
 }
 
+// Python handles of one step's plan / events. The arrays they hand out are read-only numpy
+// views of the loop's own buffers (no copy): those buffers never reallocate (see
+// BatchLoop::Schedule), and each view keeps the loop alive. A view shows the CURRENT step's data
+// until the next schedule() (plan) / commit() (events); reading a property of an older handle
+// raises, so a stale plan cannot be used by mistake. Copy an array to keep it.
+struct PlanHandle {
+  py::object owner;  // the BatchLoop Python object
+  const BatchLoop* loop;
+  int64_t step;
+  const StepPlan& Get() const {
+    PASTE_CHECK_ARG(loop->last_plan().step == step && loop->stats().num_steps == step + 1,
+                    "this StepPlan (step ", step, ") is stale: a later schedule() replaced it");
+    return loop->last_plan();
+  }
+};
+
+struct EventsHandle {
+  py::object owner;
+  const BatchLoop* loop;
+  int64_t commit;
+  const StepEvents& Get() const {
+    PASTE_CHECK_ARG(loop->num_commits() == commit,
+                    "these StepEvents are stale: a later commit() replaced them");
+    return loop->last_events();
+  }
+};
+
+template <typename T>
+py::array ReadOnlyView(const std::vector<T>& v, py::handle base) {
+  static const T kEmpty{};
+  py::array_t<T> arr({static_cast<py::ssize_t>(v.size())},
+                     {static_cast<py::ssize_t>(sizeof(T))}, v.empty() ? &kEmpty : v.data(),
+                     base);
+  py::detail::array_proxy(arr.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return std::move(arr);
+}
+
 template <typename T, typename Class>
-void DefArray(Class& cls, const char* name, std::vector<T> StepPlan::*field, const char* doc) {
+void DefView(Class& cls, const char* name, std::vector<T> StepPlan::*field, const char* doc) {
   cls.def_property_readonly(
-      name, [field](const StepPlan& p) { return ToNumpy(p.*field); }, doc);
+      name,
+      [field](py::object self) {
+        const StepPlan& p = self.cast<const PlanHandle&>().Get();
+        return ReadOnlyView(p.*field, self);
+      },
+      doc);
+}
+
+template <typename T, typename Class>
+void DefCopy(Class& cls, const char* name, std::vector<T> StepPlan::*field, const char* doc) {
+  cls.def_property_readonly(
+      name, [field](const PlanHandle& h) { return ToNumpy(h.Get().*field); }, doc);
 }
 
 void RegisterPlan(py::module_& m) {
-  py::class_<StepPlan> plan(m, "StepPlan",
-                            "One step's work as flat arrays; an immutable snapshot.");
-  plan.def_readonly("step", &StepPlan::step)
-      .def_property_readonly("num_seqs", [](const StepPlan& p) { return p.seq_ids.size(); })
-      .def_property_readonly("num_tokens", &StepPlan::num_tokens);
-  DefArray(plan, "seq_ids", &StepPlan::seq_ids, "[n] int64, batch order");
-  DefArray(plan, "query_start_loc", &StepPlan::query_start_loc, "[n+1] token offsets");
-  DefArray(plan, "num_computed_tokens", &StepPlan::num_computed_tokens, "[n] KV before step");
-  DefArray(plan, "seq_lens", &StepPlan::seq_lens, "[n] KV tokens after this step");
-  DefArray(plan, "input_ids", &StepPlan::input_ids, "[T]");
-  DefArray(plan, "positions", &StepPlan::positions, "[T]");
-  DefArray(plan, "slot_mapping", &StepPlan::slot_mapping, "[T] block_id*block_size+offset");
-  DefArray(plan, "kv_indptr", &StepPlan::kv_indptr, "[n+1] CSR block table offsets");
-  DefArray(plan, "kv_indices", &StepPlan::kv_indices, "CSR block ids");
-  DefArray(plan, "kv_last_page_len", &StepPlan::kv_last_page_len, "[n]");
-  DefArray(plan, "logits_indices", &StepPlan::logits_indices, "[m] tokens to sample from");
-  DefArray(plan, "sample_seq_ids", &StepPlan::sample_seq_ids, "[m] sequences that sample");
-  DefArray(plan, "preempted_seq_ids", &StepPlan::preempted_seq_ids, "preempted this step");
-  DefArray(plan, "reclaimed_seq_ids", &StepPlan::reclaimed_seq_ids, "pins reclaimed");
-  DefArray(plan, "admitted_seq_ids", &StepPlan::admitted_seq_ids, "admitted this step");
-  DefArray(plan, "admitted_num_reused", &StepPlan::admitted_num_reused,
-           "[a] reused KV tokens per admitted sequence");
+  py::class_<PlanHandle> plan(m, "StepPlan",
+                              "One step's work as flat arrays (read-only views, valid until the "
+                              "next schedule()).");
+  plan.def_property_readonly("step", [](const PlanHandle& h) { return h.Get().step; })
+      .def_property_readonly("num_seqs",
+                             [](const PlanHandle& h) { return h.Get().seq_ids.size(); })
+      .def_property_readonly("num_tokens",
+                             [](const PlanHandle& h) { return h.Get().num_tokens(); });
+  DefView(plan, "seq_ids", &StepPlan::seq_ids, "[n] int64, batch order");
+  DefView(plan, "query_start_loc", &StepPlan::query_start_loc, "[n+1] token offsets");
+  DefView(plan, "num_computed_tokens", &StepPlan::num_computed_tokens, "[n] KV before step");
+  DefView(plan, "seq_lens", &StepPlan::seq_lens, "[n] KV tokens after this step");
+  DefView(plan, "input_ids", &StepPlan::input_ids, "[T]");
+  DefView(plan, "positions", &StepPlan::positions, "[T]");
+  DefView(plan, "slot_mapping", &StepPlan::slot_mapping, "[T] block_id*block_size+offset");
+  DefView(plan, "kv_indptr", &StepPlan::kv_indptr, "[n+1] CSR block table offsets");
+  DefView(plan, "kv_indices", &StepPlan::kv_indices, "CSR block ids");
+  DefView(plan, "kv_last_page_len", &StepPlan::kv_last_page_len, "[n]");
+  DefView(plan, "logits_indices", &StepPlan::logits_indices, "[m] tokens to sample from");
+  DefView(plan, "sample_seq_ids", &StepPlan::sample_seq_ids, "[m] sequences that sample");
+  DefView(plan, "admitted_seq_ids", &StepPlan::admitted_seq_ids, "admitted this step");
+  DefView(plan, "admitted_num_reused", &StepPlan::admitted_num_reused,
+          "[a] reused KV tokens per admitted sequence");
+  DefCopy(plan, "preempted_seq_ids", &StepPlan::preempted_seq_ids, "preempted this step");
+  DefCopy(plan, "reclaimed_seq_ids", &StepPlan::reclaimed_seq_ids, "pins reclaimed");
 
-  py::class_<StepEvents> ev(m, "StepEvents", "One entry per sampled token, plan order.");
-  ev.def_property_readonly("seq_ids", [](const StepEvents& e) { return ToNumpy(e.seq_ids); })
-      .def_property_readonly("tokens", [](const StepEvents& e) { return ToNumpy(e.tokens); })
+  py::class_<EventsHandle> ev(m, "StepEvents",
+                              "One entry per sampled token, plan order (read-only views, valid "
+                              "until the next commit()).");
+  ev.def_property_readonly("seq_ids",
+                           [](py::object self) {
+                             return ReadOnlyView(self.cast<const EventsHandle&>().Get().seq_ids,
+                                                 self);
+                           })
+      .def_property_readonly("tokens",
+                             [](py::object self) {
+                               return ReadOnlyView(
+                                   self.cast<const EventsHandle&>().Get().tokens, self);
+                             })
       .def_property_readonly("finish_reasons",
-                             [](const StepEvents& e) { return ToNumpy(e.finish_reasons); })
-      .def("__len__", [](const StepEvents& e) { return e.seq_ids.size(); });
+                             [](py::object self) {
+                               return ReadOnlyView(
+                                   self.cast<const EventsHandle&>().Get().finish_reasons, self);
+                             })
+      .def("__len__", [](const EventsHandle& h) { return h.Get().seq_ids.size(); });
 }
 
 }  // namespace
@@ -142,17 +206,30 @@ refused between them.)doc")
       .def("free", &BatchLoop::Free, py::arg("seq_id"))
       .def("set_priority", &BatchLoop::SetPriority, py::arg("seq_id"), py::arg("priority"))
       .def(
-          "schedule", [](BatchLoop& loop, double now) { return StepPlan(loop.Schedule(now)); },
-          py::arg("now"), py::call_guard<py::gil_scoped_release>())
+          "schedule",
+          [](py::object self, double now) {
+            BatchLoop& loop = self.cast<BatchLoop&>();
+            int64_t step;
+            {
+              py::gil_scoped_release release;
+              step = loop.Schedule(now).step;
+            }
+            return PlanHandle{self, &loop, step};
+          },
+          py::arg("now"))
       .def(
           "commit",
-          [](BatchLoop& loop,
+          [](py::object self,
              const py::array_t<int32_t, py::array::c_style | py::array::forcecast>& sampled) {
+            BatchLoop& loop = self.cast<BatchLoop&>();
             PASTE_CHECK_ARG(sampled.ndim() == 1, "sampled tokens must be one-dimensional");
             const int32_t* data = sampled.data();
             auto n = static_cast<int32_t>(sampled.size());
-            py::gil_scoped_release release;
-            return StepEvents(loop.Commit(data, n));
+            {
+              py::gil_scoped_release release;
+              loop.Commit(data, n);
+            }
+            return EventsHandle{self, &loop, loop.num_commits()};
           },
           py::arg("sampled"))
       .def("has_sequence", &BatchLoop::HasSequence, py::arg("seq_id"))

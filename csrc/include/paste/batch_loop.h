@@ -118,9 +118,15 @@ class BatchLoop {
   void Free(int64_t seq_id);
   void SetPriority(int64_t seq_id, double priority);
 
+  // The returned plan (and the events of Commit) live in buffers owned by the loop and
+  // overwritten by the next call. Their capacity is reserved at construction for the largest
+  // possible step, so pointers into them stay valid for the loop's lifetime (zero-copy views).
   const StepPlan& Schedule(double now);
   // sampled[i] is the token for plan.sample_seq_ids[i].
   const StepEvents& Commit(const int32_t* sampled, int32_t num_sampled);
+  const StepPlan& last_plan() const { return plan_; }
+  const StepEvents& last_events() const { return events_; }
+  int64_t num_commits() const { return num_commits_; }
 
   bool HasSequence(int64_t seq_id) const { return seqs_.count(seq_id) != 0; }
   SeqInfo GetSeqInfo(int64_t seq_id) const;
@@ -165,6 +171,7 @@ class BatchLoop {
   int32_t num_parked_ = 0;
   StepPlan plan_;
   StepEvents events_;
+  int64_t num_commits_ = 0;
   LoopStats stats_;
 };
 

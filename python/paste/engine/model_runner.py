@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from paste.engine.config import EngineConfig
@@ -86,7 +87,7 @@ class ModelRunner:
             logits_indices=plan.logits_indices,
             device=self.device,
         )
-        input_ids = torch.from_numpy(plan.input_ids).to(self.device, torch.long)
+        input_ids = torch.from_numpy(plan.input_ids.astype(np.int64)).to(self.device)
         if int(input_ids.max()) >= self.vocab_size:
             raise InvalidArgumentError(
                 f"token id {int(input_ids.max())} >= vocab {self.vocab_size}"
