@@ -29,6 +29,7 @@ def open_session(
     speculator: Any = None,
     early_dispatch: bool = True,
     kv_retention: bool = True,
+    coscheduling: Any = None,
 ) -> Session:
     """A new agent session on `engine` (a paste Engine).
 
@@ -48,6 +49,8 @@ def open_session(
     speculator: a paste.speculation.Speculator shared by the engine's sessions: predicted calls
         run early and the session's real calls are resolved against them (None: serial tools).
     early_dispatch, kv_retention: ablation switches (see Session); both on by default.
+    coscheduling: a paste.session.priority.CoSchedulingPolicy boosting turns that return from
+        tools (None: every turn runs at `priority`).
     Raises InvalidArgumentError (a ValueError) for a bad max_turns, parser or assistant_view.
     """
     from paste.engine.request import GenerationParams
@@ -72,4 +75,5 @@ def open_session(
         speculation=speculator.track(session_id, tenant) if speculator is not None else None,
         early_dispatch=early_dispatch,
         kv_retention=kv_retention,
+        coscheduling=coscheduling,
     )

@@ -39,6 +39,7 @@ from paste.session.events import (
     ToolResultEvent,
 )
 from paste.session.metrics import SessionMetrics, SessionResult, TurnMetrics
+from paste.session.priority import engine_kv_usage
 from paste.session.template import ASSISTANT_VIEWS, TemplateProfile, render_view
 from paste.session.trace import append_record, trace_record
 
@@ -70,6 +71,7 @@ class Session:
         speculation: Any = None,
         early_dispatch: bool = True,
         kv_retention: bool = True,
+        coscheduling: Any = None,
     ) -> None:
         if max_turns < 1:
             raise InvalidArgumentError(f"max_turns must be >= 1, got {max_turns}")
@@ -83,6 +85,8 @@ class Session:
         # Ablation switches: dispatch a call as soon as it is decoded (else at the turn's end);
         # keep the session's KV parked between turns (else every turn is a new request).
         self.early_dispatch, self.kv_retention = early_dispatch, kv_retention
+        self.coscheduling = coscheduling  # CoSchedulingPolicy for returning turns, or None
+        self._tools_done_at: float | None = None  # when the last tool results landed
         self.engine, self.executor = engine, executor
         self.session_id, self.tenant, self.parser = session_id, tenant, parser
         self.max_turns, self.priority, self.pin_ttl_s = max_turns, priority, pin_ttl_s
@@ -206,12 +210,13 @@ class Session:
         try:
             try:
                 ids = self.prompt_ids()
+                priority = self._turn_priority(started)
                 if self.kv_retention:
                     handle = self.engine.submit_turn(
-                        self.session_id, ids, params, self.priority, self.pin_ttl_s
+                        self.session_id, ids, params, priority, self.pin_ttl_s
                     )
                 else:
-                    handle = self.engine.submit(ids, params, self.priority)
+                    handle = self.engine.submit(ids, params, priority)
                 for out in handle:
                     for event in parser.feed(out.delta):
                         yield from self._on_parser_event(event, calls)
@@ -243,6 +248,7 @@ class Session:
                     outcome.record.call_id, outcome.ok, outcome.content, outcome.error_kind
                 )
             self._record_turn(started, model_s, out, len(outcomes), tool_wait_s, assistant_index)
+            self._tools_done_at = now()
             if self.speculation is not None:  # predict the next calls while the model works
                 self.speculation.on_turn(len(out.token_ids))
                 self.speculation.launch()
@@ -263,6 +269,15 @@ class Session:
         record = calls.on_delta(event)
         if record is not None:
             yield ToolCallEvent(record.call_id, record.name, record.arguments)
+
+    def _turn_priority(self, started: float) -> float:
+        """Base priority, boosted for a turn that returns from tools (CoSchedulingPolicy)."""
+        if self.coscheduling is None or self._tools_done_at is None:
+            return self.priority
+        waited = started - self._tools_done_at
+        self._tools_done_at = None
+        return float(self.coscheduling.priority(self.priority, True, waited,
+                                                engine_kv_usage(self.engine)))
 
     # ----- bookkeeping -------------------------------------------------------------------
     def _new_call_id(self) -> str:
