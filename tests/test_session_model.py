@@ -57,8 +57,8 @@ def test_real_model_session_ends_with_a_well_formed_transcript(tmp_path):
     engine = Engine(DEFAULT_MODEL, num_threads=1)
     try:
         with ToolExecutor(registry) as executor:
-            session = open_session(
-                engine, tools=registry, system="You are a helpful assistant.", tenant="t",
+            session = engine.open_session(
+                tools=registry, system="You are a helpful assistant.", tenant="t",
                 max_turns=3, executor=executor, turn_params=GenerationParams(max_tokens=24))
             events = list(session.stream("What is 12 * (3 + 4)? Use the calculate tool."))
             session.write_trace(tmp_path / "real.jsonl")

@@ -158,6 +158,10 @@ def run_sessions(engine, world: World, scripts: dict[str, list], speculator) -> 
             session.speculation.state.task_key = task
         result = session.run(f"task {task}")
         assert result.status == "completed"
+        if speculator is not None:  # the session's own counters, through its metrics
+            spec = result.metrics["speculation"]
+            assert spec["authoritative_calls"] == len(calls)
+            assert spec["hits"] + spec["misses"] >= len(calls)
         transcripts[task] = json.dumps(result.messages, sort_keys=True)
         session.close()
     return transcripts

@@ -152,6 +152,14 @@ class Engine:
         """Frees the session's retained KV (idempotent)."""
         self._command(("end", session_key))
 
+    def open_session(self, tools: Any = None, system: str | None = None,
+                     **kwargs: Any) -> Any:
+        """An agent session on this engine (paste.session.open_session: tenant, max_turns,
+        parser, turn_params, executor, speculator, ...); session.run(text) runs the tool loop."""
+        from paste.session import open_session
+
+        return open_session(self, tools, system, **kwargs)
+
     def generate(
         self, prompts: str | Sequence[str | Sequence[int]], params: GenerationParams | None = None
     ) -> list[RequestOutput]:

@@ -140,7 +140,10 @@ class Session:
 
     def metrics(self) -> dict[str, Any]:
         """SessionMetrics.summary(): per-turn prefix-hit ratios, token counts, times."""
-        return self._metrics.summary(now() - self._t0)
+        summary = self._metrics.summary(now() - self._t0)
+        if self.speculation is not None:  # hits by kind, misses, launches, waste
+            summary["speculation"] = self.speculation.metrics()
+        return summary
 
     def trace(self) -> dict[str, Any]:
         """The session as one record of paste's JSONL trace format (trace.py)."""

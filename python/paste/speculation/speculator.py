@@ -67,6 +67,10 @@ class SessionSpeculation:
         return self._sp.manager.resolve(self.session_id, job.call_id, job.name, args,
                                         canonical_call(job.name, args))
 
+    def metrics(self) -> dict[str, object]:
+        """This session's speculation counters (SpeculationCounts.as_dict)."""
+        return self._sp.manager.metrics.snapshot(self.session_id)
+
     def close(self) -> None:
         self._sp.manager.end_session(self.session_id)
 
