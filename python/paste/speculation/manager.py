@@ -87,7 +87,10 @@ class ResolvedCall:
     def result(self, timeout: float | None = None) -> ToolResult:
         if self._result is None:
             self._result = self._wait(timeout)
-            observed = max(0.0, time.monotonic() - self._emitted_at)
+            # Observed latency: call emitted -> result available (0 for a finished hit), not
+            # whenever the session got round to asking.
+            observed = 0.0 if self.kind == "reused" else \
+                max(0.0, self._result.finished_at - self._emitted_at)
             self._manager.metrics.add(self._session, "observed_tool_latency_s", observed)
         return self._result
 
