@@ -11,8 +11,6 @@ namespace paste::bindings {
 
 namespace py = pybind11;
 
-using Int64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
-using Int32Array = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
 
 void RegisterTrieMatcher(py::module_& m) {
   py::enum_<MatchStatus>(m, "MatchStatus", "Status of a sequence's cursor after a step.")
@@ -60,13 +58,7 @@ num_matched: int32 [n]). Driven by one thread.)doc")
           "advance",
           [](TrieMatcher& tm, const Int64Array& seq_ids, const Int32Array& token_offsets,
              const Int32Array& tokens) {
-            PASTE_CHECK_ARG(seq_ids.ndim() == 1 && token_offsets.ndim() == 1 && tokens.ndim() == 1,
-                            "seq_ids, token_offsets and tokens must be one-dimensional");
-            auto n = static_cast<int32_t>(seq_ids.size());
-            PASTE_CHECK_ARG(token_offsets.size() == n + 1, "token_offsets must have ", n + 1,
-                            " entries, got ", token_offsets.size());
-            PASTE_CHECK_ARG(n == 0 || token_offsets.data()[n] <= tokens.size(),
-                            "token_offsets point past the ", tokens.size(), " tokens given");
+            const int32_t n = CheckTokenBatch(seq_ids, token_offsets, tokens);
             MatchResults r;
             {
               py::gil_scoped_release release;

@@ -45,6 +45,24 @@ py::array_t<T> ToNumpy(const std::vector<T>& v) {
   return arr;
 }
 
+using Int64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using Int32Array = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
+
+// The per-step batch input of the scanner and the matcher: sequence seq_ids[i] produced
+// tokens[token_offsets[i]:token_offsets[i+1]]. Checks the shapes; returns the number of
+// sequences.
+inline int32_t CheckTokenBatch(const Int64Array& seq_ids, const Int32Array& token_offsets,
+                               const Int32Array& tokens) {
+  PASTE_CHECK_ARG(seq_ids.ndim() == 1 && token_offsets.ndim() == 1 && tokens.ndim() == 1,
+                  "seq_ids, token_offsets and tokens must be one-dimensional");
+  auto n = static_cast<int32_t>(seq_ids.size());
+  PASTE_CHECK_ARG(token_offsets.size() == n + 1, "token_offsets must have ", n + 1,
+                  " entries, got ", token_offsets.size());
+  PASTE_CHECK_ARG(n == 0 || token_offsets.data()[n] <= tokens.size(),
+                  "token_offsets point past the ", tokens.size(), " tokens given");
+  return n;
+}
+
 }  // namespace paste::bindings
 
 #endif  // PASTE_BINDINGS_CONVERT_H_
