@@ -69,12 +69,25 @@ tsan: gtest $(DEPS_STAMP)
 	$(VENV)/bin/cmake --build build/tsan -j $(NPROC)
 	$(VENV)/bin/ctest --test-dir build/tsan --output-on-failure
 
-bench: build
-	$(PY) bench/bench_scheduler.py
+bench: build model
+	for b in scheduler engine attention parsing matcher dispatch patterns replay; do \
+	  $(PY) bench/bench_$$b.py || exit 1; done
 
+# The main job: the real model answers once, then a dozen recorded agent sessions (search,
+# function calling, coding) replay as live paste sessions in serial, paste and oracle modes
+# (simulated GPU-rate model time; the predictor is mined on a disjoint train split).
+SHARED_TRACES ?= ../shared/traces
+DEMO_DIR := build/demo
+DEMO_SOURCES := tau-bench-gpt4o-airline fireact-hotpotqa swe-agent-demos
 demo: build model
-	$(PY) bench/bench_scheduler.py
 	$(VENV)/bin/paste generate --model $(DEFAULT_MODEL) "What is the capital of France?"
+	rm -rf $(DEMO_DIR) && $(VENV)/bin/paste patterns split --src $(SHARED_TRACES) \
+	  --out $(DEMO_DIR)/split --test-fraction 0.3 --seed 0
+	$(VENV)/bin/paste bench replay --sessions 12 --concurrency 12 --max-calls 12 \
+	  --modes serial,paste,oracle --out $(DEMO_DIR)/replay \
+	  --traces $(addprefix $(DEMO_DIR)/split/test/,$(DEMO_SOURCES)) \
+	  --train $(addprefix $(DEMO_DIR)/split/train/,$(DEMO_SOURCES))
+	@echo "report and timeline plots: $(DEMO_DIR)/replay/"
 
 # CUDA wheel (README "CUDA build"): csrc/cuda/*.cu compiled by nvcc for CUDA_ARCHS into dist/,
 # in its own build dir (build/cuda-wheel) so the CPU build stays as it is.

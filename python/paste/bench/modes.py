@@ -1,0 +1,50 @@
+"""The replay modes: which of paste's mechanisms each one switches on.
+
+| mode | speculation | early dispatch | KV retention | tool latency |
+|---|---|---|---|---|
+| serial | off | off | off | seeded model |
+| paste | on | on | on | seeded model |
+| oracle | off | on | on | 0 (every result ready when its call is complete) |
+| paste-no-spec | off | on | on | seeded model |
+| paste-no-early | on | off | on | seeded model |
+| paste-no-kv | on | on | off | seeded model |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paste.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    speculation: bool
+    early_dispatch: bool
+    kv_retention: bool
+    oracle: bool = False
+
+
+MODES: dict[str, Mode] = {
+    m.name: m
+    for m in (
+        Mode("serial", False, False, False),
+        Mode("paste", True, True, True),
+        Mode("oracle", False, True, True, oracle=True),
+        Mode("paste-no-spec", False, True, True),
+        Mode("paste-no-early", True, False, True),
+        Mode("paste-no-kv", True, True, False),
+    )
+}
+
+
+def parse_modes(text: str) -> list[Mode]:
+    """`serial,paste,oracle` -> Modes in the given order (InvalidArgumentError if unknown)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in MODES]
+    if unknown or not names:
+        raise InvalidArgumentError(
+            f"unknown mode(s) {', '.join(unknown) or '(none)'}; known: {', '.join(MODES)}"
+        )
+    return [MODES[n] for n in dict.fromkeys(names)]

@@ -1,0 +1,206 @@
+"""The replay workload end to end: traces -> scripts -> predictor -> modes -> report.
+
+    options = ReplayOptions(traces=[...], train=[...], sessions=20, concurrency=8, ...)
+    report = replay(options)        # {"modes": {...}, "config": {...}}; files into options.out
+
+The predictor is mined ONLY on the --train folders, one PatternStore per tenant (a source's
+tenant is its folder name; test traces are loaded with the same tenant so they ask their own
+source's store). Sessions are a seeded sample of the --traces folders' sessions; every mode
+replays the same sessions with the same seeded tool latencies.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paste.bench.latency import LatencyModel
+from paste.bench.modes import Mode, parse_modes
+from paste.bench.report import markdown, summarize
+from paste.bench.runner import ModeRun, ReplayConfig, run_mode
+from paste.bench.script import ReplayScript, build_script, check_script
+from paste.errors import InvalidArgumentError
+
+
+@dataclass
+class ReplayOptions:
+    traces: list[Path]
+    train: list[Path]
+    sessions: int = 20
+    concurrency: int = 8
+    modes: str = "serial,paste,oracle"
+    model: str = "smollm2-135m-instruct"
+    model_time: str = "simulated"
+    decode_tok_s: float = 113.7
+    prefill_tok_s: float = 38112.0
+    seed: int = 0
+    poisson_rate: float | None = None
+    latency_overrides: dict[str, tuple[float, float]] = field(default_factory=dict)
+    max_latency_s: float = 60.0
+    speculation_budget: int = 16
+    max_text_chars: int = 240
+    min_groups: int = 3  # PatternStore.min_groups of the mined predictors
+    max_calls: int | None = None  # replay only sessions with at most this many calls
+    out: Path | None = None
+    plots: bool = True
+    progress: bool = True
+
+
+def load_scripts(
+    folders: list[Path],
+    n: int,
+    seed: int,
+    tokenizer: Any,
+    max_text_chars: int,
+    max_calls: int | None = None,
+) -> list[ReplayScript]:
+    """A seeded sample of n sessions (all if fewer) of the folders, as checked scripts; with
+    max_calls, only sessions with 1..max_calls recorded calls are eligible."""
+    from paste.patterns.loaders import load_folder
+
+    traces = []
+    for folder in folders:
+        result = load_folder(folder, tenant=folder.name)
+        for issue in result.issues:
+            print(f"skipped malformed record: {folder}/{issue}", file=sys.stderr)
+        for trace in result.traces:
+            trace.source = folder.name
+        traces.extend(
+            t for t in result.traces if t.calls and (max_calls is None or len(t.calls) <= max_calls)
+        )
+    rng = random.Random(seed)
+    chosen = rng.sample(traces, min(n, len(traces)))
+    scripts = [build_script(t, max_text_chars) for t in chosen]
+    for script in scripts:
+        check_script(script, tokenizer)
+    return scripts
+
+
+def mine_predictors(folders: list[Path], min_groups: int = 3) -> dict[str, Any]:
+    """tenant (folder name) -> Predictor mined on that folder's traces only."""
+    from paste.patterns.loaders import load_folder
+    from paste.patterns.predictor import Predictor
+    from paste.patterns.store import mine
+
+    out = {}
+    for folder in folders:
+        traces = load_folder(folder, tenant=folder.name).traces
+        if traces:
+            out[folder.name] = Predictor(mine(traces, folder.name, min_groups))
+    return out
+
+
+def make_engine(options: ReplayOptions) -> Any:
+    if options.model_time == "simulated":
+        from paste.bench.sim_engine import SimulatedEngine
+
+        return SimulatedEngine(options.model, options.decode_tok_s, options.prefill_tok_s)
+    if options.model_time == "real":
+        from paste.engine.engine import Engine
+
+        return Engine(options.model)
+    raise InvalidArgumentError(
+        f"--model-time must be real or simulated, got {options.model_time!r}"
+    )
+
+
+def replay(options: ReplayOptions, engine: Any = None) -> dict[str, Any]:
+    """Runs every mode over the same sessions; writes report.json, report.md, timelines."""
+    return run_replay(options, engine)[0]
+
+
+def run_replay(
+    options: ReplayOptions, engine: Any = None
+) -> tuple[dict[str, Any], list[ModeRun], list[ReplayScript]]:
+    """replay(), also returning every mode's sessions and the replayed scripts."""
+    modes = parse_modes(options.modes)
+    own_engine = engine is None
+    engine = engine or make_engine(options)
+    try:
+        scripts = load_scripts(
+            options.traces,
+            options.sessions,
+            options.seed,
+            engine.tokenizer,
+            options.max_text_chars,
+            options.max_calls,
+        )
+        if not scripts:
+            raise InvalidArgumentError("no session with tool calls in --traces")
+        predictors = (
+            mine_predictors(options.train, options.min_groups)
+            if any(m.speculation for m in modes)
+            else {}
+        )
+        cfg = ReplayConfig(
+            concurrency=options.concurrency, seed=options.seed,
+            poisson_rate=options.poisson_rate,
+            latency=LatencyModel(options.seed, dict(options.latency_overrides),
+                                 options.max_latency_s),
+            speculation_budget=options.speculation_budget,
+        )  # fmt: skip
+        runs = [_run(engine, scripts, m, predictors, cfg, options) for m in modes]
+    finally:
+        if own_engine:
+            engine.shutdown()
+    report = summarize(runs, _config(options, scripts))
+    if options.out is not None:
+        write_outputs(report, runs, options.out, options.plots)
+    return report, runs, scripts
+
+
+def _run(
+    engine: Any,
+    scripts: list[ReplayScript],
+    mode: Mode,
+    predictors: dict[str, Any],
+    cfg: ReplayConfig,
+    options: ReplayOptions,
+) -> ModeRun:
+    bar = None
+    if options.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(scripts), desc=f"replay {mode.name}", file=sys.stderr, leave=False)
+    try:
+        return run_mode(engine, scripts, mode, predictors.get, cfg, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _config(options: ReplayOptions, scripts: list[ReplayScript]) -> dict[str, Any]:
+    cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
+    cfg["traces"] = [str(p) for p in options.traces]
+    cfg["train"] = [str(p) for p in options.train]
+    cfg["sources"] = sorted({s.source for s in scripts})
+    cfg["num_recorded_calls"] = sum(len(s.calls) for s in scripts)
+    cfg["latency_overrides"] = {k: list(v) for k, v in options.latency_overrides.items()}
+    for key in ("out", "plots", "progress"):
+        cfg.pop(key, None)
+    if options.model_time != "simulated":
+        cfg.pop("decode_tok_s")
+        cfg.pop("prefill_tok_s")
+    return cfg
+
+
+def write_outputs(
+    report: dict[str, Any], runs: list[ModeRun], out: Path, plots: bool = True
+) -> None:
+    """report.json, report.md and (plots) one timeline-<mode>.png per mode into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    (out / "report.md").write_text(markdown(report))
+    if not plots:
+        return
+    from paste.bench.plot import plot_timeline
+
+    label = report["config"]["model_time"]
+    for run in runs:
+        plot_timeline(
+            run, out / f"timeline-{run.mode.name}.png", f"{run.mode.name} ({label} model time)"
+        )

@@ -1,0 +1,150 @@
+"""Summaries of replay runs: the JSON report, the terminal table and the Markdown summary.
+
+Per mode (keys read by external checks; keep them): mean/p50/p95/p99 TCT, mean observed tool
+latency (from each call's dispatch to its result, the session trace's `observed_s`),
+authoritative calls, hits, misses, speculative jobs, waste (tool-seconds of unused
+speculation), tokens/s (output tokens over the mode's wall time), prefix-hit ratio (cached /
+prompt tokens over all turns), tool-wait share (time sessions waited for tools after their
+turns / TCT), and against serial: the per-task TCT ratio (median, share of tasks slower than
+serial) and the share of the serial -> oracle TCT reduction the mode captured.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from paste.bench.runner import ModeRun
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in [0, 100]); 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(min(rank, len(ordered))) - 1]
+
+
+def _mode_summary(run: ModeRun) -> dict[str, Any]:
+    s = run.sessions
+    tcts = [r.tct_s for r in s]
+    observed = [t["observed_s"] for r in s for k, t in r.timings.items() if k.startswith("call_")]
+    calls = sum(r.metrics["num_tool_calls"] for r in s)
+    prompt = sum(r.metrics["num_prompt_tokens"] for r in s)
+    cached = sum(r.metrics["num_cached_tokens"] for r in s)
+    out_tokens = sum(r.metrics["num_output_tokens"] for r in s)
+    wait = sum(r.metrics["tool_wait_s"] for r in s)
+    spec = run.speculation or {}
+    hits = int(spec.get("hits", 0))
+    speculative_runs = sum(1 for r in s for t in r.tool_runs if t.speculative)
+    return {
+        "sessions": len(s),
+        "completed_sessions": sum(all(x == "completed" for x in r.statuses) for r in s),
+        "mean_tct_s": statistics.fmean(tcts) if tcts else 0.0,
+        "p50_tct_s": percentile(tcts, 50),
+        "p95_tct_s": percentile(tcts, 95),
+        "p99_tct_s": percentile(tcts, 99),
+        "mean_observed_tool_latency_s": statistics.fmean(observed) if observed else 0.0,
+        "authoritative_calls": calls,
+        "hits": hits,
+        "hits_reused": int(spec.get("hits_reused", 0)),
+        "hits_awaited": int(spec.get("hits_awaited", 0)),
+        "hits_promoted": int(spec.get("hits_promoted", 0)),
+        "misses": int(spec.get("misses", calls)) if run.speculation is not None else calls,
+        "hit_rate": hits / calls if calls else 0.0,
+        "speculative_jobs": int(spec.get("speculative_jobs", 0)),
+        "speculative_tool_runs": speculative_runs,
+        "waste_s": float(spec.get("waste_s", 0.0)),
+        "rejected": dict(spec.get("rejected", {}) or {}),
+        "tokens_per_s": out_tokens / run.wall_s if run.wall_s > 0 else 0.0,
+        "output_tokens": out_tokens,
+        "wall_s": run.wall_s,
+        "prefix_hit_ratio": cached / prompt if prompt else 0.0,
+        "tool_wait_share": wait / sum(tcts) if sum(tcts) > 0 else 0.0,
+    }
+
+
+def summarize(runs: list[ModeRun], config: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report `{"modes": {...}, "config": {...}}` (module docstring)."""
+    modes = {run.mode.name: _mode_summary(run) for run in runs}
+    by_name = {run.mode.name: run for run in runs}
+    serial, oracle = modes.get("serial"), modes.get("oracle")
+    for name, summary in modes.items():
+        summary["serial_tool_share"] = serial["tool_wait_share"] if serial else None
+        if serial is None:
+            continue
+        base = {r.session_id: r.tct_s for r in by_name["serial"].sessions}
+        ratios = [
+            r.tct_s / base[r.session_id] for r in by_name[name].sessions if base.get(r.session_id)
+        ]
+        summary["tct_ratio_vs_serial"] = (
+            summary["mean_tct_s"] / serial["mean_tct_s"] if serial["mean_tct_s"] else None
+        )
+        summary["median_task_ratio_vs_serial"] = statistics.median(ratios) if ratios else None
+        summary["share_tasks_slower_than_serial"] = (
+            sum(x > 1.0 for x in ratios) / len(ratios) if ratios else None
+        )
+        gap = serial["mean_tct_s"] - oracle["mean_tct_s"] if oracle else 0.0
+        summary["oracle_gap_captured"] = (
+            (serial["mean_tct_s"] - summary["mean_tct_s"]) / gap if gap > 0 else None
+        )
+    return {"modes": modes, "config": config}
+
+
+def _f(value: Any, fmt: str = "{:.3f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+COLUMNS = [
+    "mode",
+    "sessions",
+    "mean TCT s",
+    "p50",
+    "p95",
+    "p99",
+    "x serial",
+    "median task x",
+    "slower tasks",
+    "oracle gap captured",
+    "observed tool s",
+    "hits / calls",
+    "waste s",
+    "tok/s",
+    "prefix hit",
+]
+
+
+def rows(report: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for name, m in report["modes"].items():
+        out.append([
+            name, str(m["sessions"]), _f(m["mean_tct_s"]), _f(m["p50_tct_s"]),
+            _f(m["p95_tct_s"]), _f(m["p99_tct_s"]), _f(m.get("tct_ratio_vs_serial")),
+            _f(m.get("median_task_ratio_vs_serial")),
+            _f(m.get("share_tasks_slower_than_serial"), "{:.0%}"),
+            _f(m.get("oracle_gap_captured"), "{:.0%}"), _f(m["mean_observed_tool_latency_s"]),
+            f"{m['hits']} / {m['authoritative_calls']}", _f(m["waste_s"], "{:.2f}"),
+            _f(m["tokens_per_s"], "{:.0f}"), _f(m["prefix_hit_ratio"], "{:.2f}"),
+        ])  # fmt: skip
+    return out
+
+
+def terminal_table(report: dict[str, Any]) -> str:
+    table = [COLUMNS] + rows(report)
+    widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in table]
+    cfg = report["config"]
+    share = next(iter(report["modes"].values())).get("serial_tool_share")
+    head = (
+        f"replay of {cfg.get('sources')} ({cfg.get('model_time')} model time, "
+        f"serial tool share {_f(share, '{:.0%}')})"
+    )
+    return "\n".join([head] + lines)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    header = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
+    body = "\n".join("| " + " | ".join(r) + " |" for r in rows(report))
+    cfg = "\n".join(f"- {k}: {v}" for k, v in sorted(report["config"].items()))
+    return f"# Trace replay\n\n{header}\n{body}\n\nConfiguration:\n{cfg}\n"

@@ -1,0 +1,217 @@
+"""SimulatedEngine: SIMULATED model time for trace replay, with the model's real tokenizer.
+
+It implements exactly what paste.session uses of paste.engine.engine.Engine (`encode`,
+`chat_prompt`, `submit`, `submit_turn`, `end_session`, `tokenizer`, `config.model`) but runs
+no model: a turn must be teacher-forced (GenerationParams.forced_tokens; anything else raises
+InvalidArgumentError) and its tokens come out of the handle one by one on a clock:
+
+    token i of a turn is delivered at  submit + prefill_s + (i + 1) / decode_tok_s
+    prefill_s = (num_prompt_tokens - num_cached_tokens) / prefill_tok_s
+
+Rates are per session (sessions do not slow each other down: batching contention is not
+modelled). KV retention mirrors EngineCore.continue_session: after a `submit_turn` the
+session's sequence (prompt + output tokens) stays parked; a next turn whose conversation
+extends it reuses all of it except the last token (num_cached_tokens = len(parked) - 1, the
+number the real engine reports); any other conversation, and every `submit` (no session), is
+prefilled in full (no prefix cache; parked sequences never expire). Text deltas come from the
+engine's own Detokenizer, special tokens are skipped exactly as the engine skips them, so the
+session sees the same text as with the real engine for the same forced tokens.
+
+Defaults are PASTE's calibrated GPU rates: 113.7 decode tokens/s per session, 38112 prefill
+tokens/s. Handles are iterated on the session's thread; the sleeping happens there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from paste.errors import InvalidArgumentError
+
+DEFAULT_DECODE_TOK_S = 113.7
+DEFAULT_PREFILL_TOK_S = 38112.0
+
+
+@dataclass(frozen=True)
+class SimulatedConfig:
+    model: str
+    decode_tok_s: float = DEFAULT_DECODE_TOK_S
+    prefill_tok_s: float = DEFAULT_PREFILL_TOK_S
+
+
+class SimulatedHandle:
+    """Like paste.engine.engine.RequestHandle: iterate for RequestOutputs; `final`, abort()."""
+
+    def __init__(
+        self,
+        engine: SimulatedEngine,
+        request_id: int,
+        prompt: list[int],
+        forced: tuple[int, ...],
+        num_cached: int,
+        on_finish: Any,
+    ) -> None:
+        self._engine, self._id = engine, request_id
+        self._prompt, self._forced, self._cached = prompt, forced, num_cached
+        self._on_finish = on_finish
+        self._submitted = time.monotonic()
+        self._aborted = threading.Event()
+        self.final: Any = None
+
+    def __iter__(self) -> Iterator[Any]:
+        from paste.engine.request import Detokenizer, RequestOutput
+
+        eng = self._engine
+        detok = Detokenizer(eng.tokenizer, self._prompt[-4:])
+        prefill_s = (len(self._prompt) - self._cached) / eng.config.prefill_tok_s
+        step_s = 1.0 / eng.config.decode_tok_s
+        ids: list[int] = []
+        text = ""
+        ttft: float | None = None
+        for i, token in enumerate(self._forced):
+            if self.final is not None:
+                return
+            wait = self._submitted + prefill_s + (i + 1) * step_s - time.monotonic()
+            if wait > 0 and self._aborted.wait(wait):
+                break
+            ids.append(token)
+            ttft = ttft if ttft is not None else time.monotonic() - self._submitted
+            delta = "" if token in eng.skip_ids else detok.push(token)
+            text += delta
+            stop = token in eng.eos_ids or i == len(self._forced) - 1
+            reason = ("stop" if token in eng.eos_ids else "length") if stop else None
+            out = RequestOutput(
+                self._id,
+                text,
+                delta,
+                list(ids),
+                stop,
+                reason,
+                len(self._prompt),
+                self._cached,
+                {"ttft_s": ttft},
+            )
+            if stop:
+                self.final = out
+                self._on_finish(ids)
+            yield out
+            if stop:
+                return
+        out = RequestOutput(
+            self._id,
+            text,
+            "",
+            list(ids),
+            True,
+            "abort",
+            len(self._prompt),
+            self._cached,
+            {} if ttft is None else {"ttft_s": ttft},
+        )
+        self.final = out
+        yield out
+
+    def result(self) -> Any:
+        for _ in self:
+            pass
+        return self.final
+
+    def abort(self) -> None:
+        self._aborted.set()
+
+
+class SimulatedEngine:
+    """See the module docstring. Thread-safe: many sessions submit concurrently."""
+
+    def __init__(
+        self,
+        model: str,
+        decode_tok_s: float = DEFAULT_DECODE_TOK_S,
+        prefill_tok_s: float = DEFAULT_PREFILL_TOK_S,
+    ) -> None:
+        from paste.engine.core import eos_token_ids
+        from paste.engine.model_runner import load_tokenizer
+        from paste.models.store import resolve_model
+
+        if decode_tok_s <= 0 or prefill_tok_s <= 0:
+            raise InvalidArgumentError("--decode-tok-s and --prefill-tok-s must be > 0")
+        folder = Path(resolve_model(model))
+        self.config = SimulatedConfig(model, decode_tok_s, prefill_tok_s)
+        self.tokenizer = load_tokenizer(folder)
+        self.eos_ids = frozenset(eos_token_ids(folder, self.tokenizer))
+        self.skip_ids = frozenset(int(i) for i in getattr(self.tokenizer, "all_special_ids", []))
+        self._parked: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+
+    @property
+    def step_time_s(self) -> float:
+        """Seconds per decode step (what the speculator's time-to-call estimate needs)."""
+        return 1.0 / self.config.decode_tok_s
+
+    def encode(self, prompt: str | Sequence[int]) -> list[int]:
+        if isinstance(prompt, str):
+            return list(self.tokenizer.encode(prompt, add_special_tokens=False))
+        return [int(t) for t in prompt]
+
+    def chat_prompt(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict] | None = None,
+        add_generation_prompt: bool = True,
+    ) -> list[int]:
+        ids = self.tokenizer.apply_chat_template(
+            messages, tools=tools, tokenize=True, add_generation_prompt=add_generation_prompt
+        )
+        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+            ids = ids["input_ids"]
+        return [int(t) for t in ids]
+
+    def submit(
+        self, prompt: str | Sequence[int], params: Any = None, priority: float = 0.0
+    ) -> SimulatedHandle:
+        return self._handle(self.encode(prompt), params, 0, lambda _ids: None)
+
+    def submit_turn(
+        self,
+        session_key: str,
+        conversation: Sequence[int],
+        params: Any = None,
+        priority: float = 0.0,
+        pin_ttl_s: float = 30.0,
+    ) -> SimulatedHandle:
+        ids = [int(t) for t in conversation]
+        with self._lock:
+            have = self._parked.pop(session_key, None)
+        cached = 0
+        if have is not None and len(ids) > len(have) and ids[: len(have)] == have:
+            cached = len(have) - 1
+
+        def park(output: list[int]) -> None:
+            with self._lock:
+                self._parked[session_key] = ids + output
+
+        return self._handle(ids, params, cached, park)
+
+    def end_session(self, session_key: str) -> None:
+        with self._lock:
+            self._parked.pop(session_key, None)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._parked.clear()
+
+    def _handle(self, ids: list[int], params: Any, cached: int, on_finish: Any) -> SimulatedHandle:
+        forced = tuple(getattr(params, "forced_tokens", ()) or ())
+        if not forced:
+            raise InvalidArgumentError(
+                "SimulatedEngine replays teacher-forced turns only (GenerationParams.forced_tokens)"
+            )
+        if not ids:
+            raise InvalidArgumentError("the prompt has no tokens")
+        return SimulatedHandle(self, next(self._ids), ids, forced, cached, on_finish)

@@ -1,0 +1,116 @@
+"""`paste bench replay`: recorded agent traces replayed as live paste sessions (docs/replay.md).
+
+paste bench replay --traces DIR [DIR ...] --train DIR [DIR ...] [--sessions N]
+    [--concurrency C] [--modes serial,paste,oracle[,paste-no-spec,paste-no-early,paste-no-kv]]
+    [--model NAME] [--model-time simulated|real] [--decode-tok-s R] [--prefill-tok-s P]
+    [--seed S] [--poisson RATE] [--latency NAME=P50[:P90] ...] [--json] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from paste.bench.latency import parse_override
+    from paste.bench.replay import ReplayOptions, replay
+    from paste.bench.report import terminal_table
+    from paste.errors import InvalidArgumentError
+
+    try:
+        overrides = dict(parse_override(t) for t in args.latency)
+        traces = [Path(d) for d in args.traces]
+        out = (
+            Path(args.out)
+            if args.out
+            else Path("bench/out") / ("replay-" + "+".join(sorted(p.name for p in traces)))
+        )
+        options = ReplayOptions(
+            traces=traces, train=[Path(d) for d in args.train], sessions=args.sessions,
+            concurrency=args.concurrency, modes=args.modes, model=args.model,
+            model_time=args.model_time, decode_tok_s=args.decode_tok_s,
+            prefill_tok_s=args.prefill_tok_s, seed=args.seed, poisson_rate=args.poisson,
+            latency_overrides=overrides, max_latency_s=args.max_latency,
+            speculation_budget=args.budget,
+            max_calls=args.max_calls, out=out, plots=not args.no_plots,
+        )  # fmt: skip
+        report = replay(options)
+    except InvalidArgumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        print(terminal_table(report))
+        print(f"wrote {out}/report.json, report.md and timelines", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `bench` command and its sub-commands to the `paste` parser."""
+    parser = subparsers.add_parser("bench", help="benchmark workloads (trace replay)")
+    sub = parser.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda _args: (parser.print_help(), 2)[1])
+
+    rp = sub.add_parser("replay", help="replay recorded traces as live sessions")
+    rp.add_argument(
+        "--traces",
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="test trace folders (one per source)",
+    )
+    rp.add_argument(
+        "--train",
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="folders the predictor is mined on (one store per folder name)",
+    )
+    rp.add_argument("--sessions", type=int, default=20, help="sessions replayed (seeded sample)")
+    rp.add_argument("--concurrency", type=int, default=8, help="sessions running at once")
+    rp.add_argument(
+        "--modes",
+        default="serial,paste,oracle",
+        help="comma list of serial, paste, oracle, paste-no-spec, paste-no-early, paste-no-kv",
+    )
+    rp.add_argument(
+        "--model",
+        default="smollm2-135m-instruct",
+        help="model name or folder (its tokenizer is always used)",
+    )
+    rp.add_argument(
+        "--model-time",
+        choices=("simulated", "real"),
+        default="simulated",
+        help="simulated: token-rate clock; real: the real Engine",
+    )
+    rp.add_argument("--decode-tok-s", type=float, default=113.7, help="simulated, per session")
+    rp.add_argument("--prefill-tok-s", type=float, default=38112.0, help="simulated")
+    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument(
+        "--poisson",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="sessions arrive as a Poisson process of RATE per second",
+    )
+    rp.add_argument(
+        "--latency",
+        action="append",
+        default=[],
+        metavar="NAME=P50[:P90]",
+        help="override a latency family, tool name or call kind (repeatable)",
+    )
+    rp.add_argument("--max-latency", type=float, default=60.0, help="cap of one tool latency")
+    rp.add_argument("--budget", type=int, default=16, help="global speculation budget")
+    rp.add_argument(
+        "--max-calls", type=int, default=None, help="only sessions with at most this many calls"
+    )
+    rp.add_argument("--json", action="store_true", help="print one JSON object")
+    rp.add_argument("--out", default=None, help="default bench/out/replay-<source>")
+    rp.add_argument("--no-plots", action="store_true", help="skip the timeline PNGs")
+    rp.set_defaults(func=_replay)

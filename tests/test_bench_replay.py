@@ -1,0 +1,319 @@
+"""Trace replay (paste.bench): recorded sessions as live paste sessions, in every mode.
+
+The fixture traces (tests/data/traces_fixtures) are replayed with SIMULATED model time at fast
+token rates and tiny tool latencies; assertions are exact counts and byte equalities, never
+timings: every recorded call is an authoritative call in every mode, transcripts are identical
+in every mode, no side_effect call ever ran speculatively, and the JSON report has its keys.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from paste.bench.classify import effect_of, family_of
+from paste.bench.latency import LatencyModel, parse_override
+from paste.bench.report import percentile
+from paste.bench.script import build_script
+from paste.bench.tools import NO_RECORD, ReplayTools
+from paste.errors import InvalidArgumentError
+from paste.patterns.trace import Step, ToolCall, Trace
+from test_session_support import shared_tiny_folder
+
+FIXTURES = Path(__file__).parent / "data" / "traces_fixtures"
+SOURCES = ["tau-bench-gpt4o-airline", "mini-swe-agent-gemini3pro-swebv", "fireact-hotpotqa"]
+ALL_MODES = "serial,paste,oracle,paste-no-spec,paste-no-early,paste-no-kv"
+TINY_LATENCY = {
+    f: (0.002, 0.004)
+    for f in (
+        "web_search",
+        "search_fetch",
+        "file_view",
+        "file_edit",
+        "grep_find",
+        "script",
+        "tests",
+        "api",
+    )
+}
+MODE_KEYS = {
+    "mean_tct_s",
+    "p50_tct_s",
+    "p95_tct_s",
+    "p99_tct_s",
+    "mean_observed_tool_latency_s",
+    "authoritative_calls",
+    "hits",
+    "misses",
+    "speculative_jobs",
+    "waste_s",
+    "tokens_per_s",
+    "serial_tool_share",
+    "prefix_hit_ratio",
+}
+
+
+def options(folder: Path, sources: list[str], modes: str, decode_tok_s: float = 4000.0):
+    from paste.bench.replay import ReplayOptions
+
+    return ReplayOptions(
+        traces=[FIXTURES / s for s in sources], train=[FIXTURES / s for s in sources],
+        sessions=100, concurrency=6, modes=modes, model=str(folder), decode_tok_s=decode_tok_s,
+        prefill_tok_s=1e6, seed=3, latency_overrides=TINY_LATENCY, speculation_budget=64, min_groups=1,
+        out=None, plots=False, progress=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory):
+    """Every mode on the two short sources (tau-bench, FireAct). 1000 tokens/s: a turn lasts
+    long enough (tens of ms) that admission's net value of a prediction is positive even when
+    the measured coordination cost grows on a loaded machine, so hits do not depend on load."""
+    from paste.bench.replay import run_replay
+
+    folder = shared_tiny_folder(tmp_path_factory)
+    return run_replay(options(folder, SOURCES[::2], ALL_MODES, decode_tok_s=1000.0))
+
+
+@pytest.fixture(scope="module")
+def coding(tmp_path_factory):
+    """serial and paste on the coding source too (one bash tool, long sessions)."""
+    from paste.bench.replay import run_replay
+
+    folder = shared_tiny_folder(tmp_path_factory)
+    return run_replay(options(folder, SOURCES, "serial,paste"))
+
+
+@pytest.mark.parametrize("which", ["replayed", "coding"])
+def test_every_recorded_call_is_one_authoritative_call_in_every_mode(which, request):
+    report, runs, scripts = request.getfixturevalue(which)
+    recorded = sum(len(s.calls) for s in scripts)
+    assert len(scripts) == (8 if which == "replayed" else 12)
+    assert report["config"]["num_recorded_calls"] == recorded
+    for run in runs:
+        summary = report["modes"][run.mode.name]
+        assert summary["authoritative_calls"] == recorded
+        assert summary["completed_sessions"] == len(scripts)
+        assert all(r.statuses == ["completed"] * len(r.statuses) for r in run.sessions)
+        if run.speculation is not None:
+            assert run.speculation["authoritative_calls"] == recorded
+
+
+@pytest.mark.parametrize("which", ["replayed", "coding"])
+def test_transcripts_are_byte_identical_in_every_mode(which, request):
+    _, runs, _ = request.getfixturevalue(which)
+    serial = {r.session_id: r.transcript for r in runs[0].sessions}
+    assert runs[0].mode.name == "serial"
+    for run in runs[1:]:
+        assert {r.session_id: r.transcript for r in run.sessions} == serial
+
+
+def test_no_side_effect_call_ran_speculatively(replayed, coding):
+    by_mode = {run.mode.name: run for run in replayed[1]}
+    coding_runs = {run.mode.name: run for run in coding[1]}
+
+    def side_effect_runs(name: str) -> collections.Counter:
+        return collections.Counter(
+            (r.session_id, t.canonical)
+            for r in by_mode[name].sessions
+            for t in r.tool_runs
+            if t.effect == "side_effect"
+        )
+
+    for name in ("paste", "paste-no-early", "paste-no-kv"):
+        spec = [t for r in by_mode[name].sessions for t in r.tool_runs if t.speculative]
+        assert spec and {t.effect for t in spec} == {"read_only"}
+        assert side_effect_runs(name) == side_effect_runs("serial")
+    for name in ("serial", "oracle", "paste-no-spec"):
+        assert not [t for r in by_mode[name].sessions for t in r.tool_runs if t.speculative]
+        assert report_of(replayed, name)["speculative_jobs"] == 0
+    bash = [t for r in coding_runs["paste"].sessions for t in r.tool_runs if t.name == "bash"]
+    assert {t.effect for t in bash if t.speculative} == {"read_only"}
+    edits = collections.Counter(t.canonical for t in bash if t.effect == "side_effect")
+    assert sum(edits.values()) > 0
+    assert edits == collections.Counter(
+        t.canonical
+        for r in coding_runs["serial"].sessions
+        for t in r.tool_runs
+        if t.name == "bash" and t.effect == "side_effect"
+    )
+
+
+def report_of(replayed, mode: str) -> dict:
+    return replayed[0]["modes"][mode]
+
+
+def test_mechanism_switches_show_in_the_counts(replayed):
+    assert report_of(replayed, "serial")["prefix_hit_ratio"] == 0.0
+    assert report_of(replayed, "paste-no-kv")["prefix_hit_ratio"] == 0.0
+    assert report_of(replayed, "paste")["prefix_hit_ratio"] > 0.5
+    assert report_of(replayed, "paste")["hits"] >= 1
+    assert (
+        report_of(replayed, "oracle")["mean_observed_tool_latency_s"]
+        < report_of(replayed, "serial")["mean_observed_tool_latency_s"]
+    )
+    assert set(replayed[0]["modes"]) == set(ALL_MODES.split(","))
+    for summary in replayed[0]["modes"].values():
+        assert MODE_KEYS <= set(summary)
+
+
+def test_cli_json_report(tmp_path_factory, capsys):
+    from paste.cli import main
+
+    folder = shared_tiny_folder(tmp_path_factory)
+    out = tmp_path_factory.mktemp("replay-out")
+    src = FIXTURES / "fireact-hotpotqa"
+    args = [
+        "bench",
+        "replay",
+        "--traces",
+        str(src),
+        "--train",
+        str(src),
+        "--sessions",
+        "3",
+        "--concurrency",
+        "3",
+        "--model",
+        str(folder),
+        "--decode-tok-s",
+        "4000",
+        "--prefill-tok-s",
+        "1000000",
+        "--json",
+        "--out",
+        str(out),
+        "--no-plots",
+    ]
+    args += [a for f in TINY_LATENCY for a in ("--latency", f"{f}=0.001")]
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"modes", "config"}
+    assert sorted(report["modes"]) == ["oracle", "paste", "serial"]
+    assert report["config"]["model_time"] == "simulated"
+    assert report["modes"]["serial"]["authoritative_calls"] == 6
+    assert json.loads((out / "report.json").read_text()) == report
+    assert (out / "report.md").read_text().startswith("# Trace replay")
+
+
+def test_simulated_engine_reuses_a_parked_session_like_the_engine(tmp_path_factory):
+    from paste.bench.sim_engine import SimulatedEngine
+    from paste.engine.request import GenerationParams
+
+    engine = SimulatedEngine(str(shared_tiny_folder(tmp_path_factory)), 1e5, 1e7)
+    eos = engine.tokenizer.eos_token_id
+    forced = GenerationParams(forced_tokens=tuple(engine.encode("hello there")) + (eos,))
+    first = engine.chat_prompt([{"role": "user", "content": "hi"}])
+    out0 = engine.submit_turn("s", first, forced).result()
+    assert (out0.text, out0.num_cached_tokens, out0.finish_reason) == ("hello there", 0, "stop")
+    convo = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": out0.text},
+        {"role": "user", "content": "more"},
+    ]
+    second = engine.chat_prompt(convo)
+    assert second[: len(first) + len(out0.token_ids)] == first + out0.token_ids
+    out1 = engine.submit_turn("s", second, forced).result()
+    assert out1.num_cached_tokens == len(first) + len(out0.token_ids) - 1
+    assert engine.submit(second, forced).result().num_cached_tokens == 0
+    with pytest.raises(InvalidArgumentError):
+        engine.submit(second, GenerationParams())
+
+
+def test_replay_tools_answer_by_position_and_canonical_call():
+    calls = [
+        ("bash", {"command": "pytest -q"}, "2 failed"),
+        ("bash", {"command": "sed -i s/a/b/ x.py"}, "edited"),
+        ("bash", {"command": "pytest -q"}, "all passed"),
+    ]
+    trace = Trace(
+        "t1",
+        "src",
+        [Step("user", "fix it")]
+        + [Step("tool", call=ToolCall(n, a), output=o) for n, a, o in calls],
+    )
+    tools = ReplayTools(
+        build_script(trace), LatencyModel(overrides={"tests": (0.0, 0.0), "file_edit": (0.0, 0.0)})
+    )
+    spec = tools.registry.get("bash")
+    position = [0]
+    tools.position = lambda: position[0]
+    assert spec.invoke({"command": "pytest -q"}) == "2 failed"
+    position[0] = 2
+    assert spec.invoke({"command": "pytest -q"}) == "all passed"
+    assert spec.invoke({"command": "ls"}) == NO_RECORD
+    assert spec.may_speculate({"command": "pytest -q"}) is True
+    assert spec.may_speculate({"command": "sed -i s/a/b/ x.py"}) is False
+    assert [(r.effect, r.speculative) for r in tools.runs] == [
+        ("read_only", False),
+        ("read_only", False),
+        ("read_only", False),
+    ]
+
+
+def test_effect_classes_and_families():
+    cases = {
+        "cat a.py": ("read_only", "file_view"),
+        "cd /repo && grep -n foo x.py": ("read_only", "grep_find"),
+        "sed -n '1,5p' x.py": ("read_only", "file_edit"),
+        "sed -i 's/a/b/' x.py": ("side_effect", "file_edit"),
+        "cat > x.py <<EOF\nprint(1)\nEOF": ("side_effect", "file_view"),
+        "python -m pytest tests/t.py": ("read_only", "tests"),
+        "python reproduce.py": ("side_effect", "script"),
+        "rm x.py": ("side_effect", "file_edit"),
+        "git diff": ("read_only", "script"),
+    }
+    from paste.patterns.bash import bash_kind
+
+    got = {c: (effect_of("bash", {"command": c}), family_of("bash", bash_kind(c))) for c in cases}
+    assert got == cases
+    assert [
+        effect_of(n, {})
+        for n in (
+            "get_reservation_details",
+            "search_direct_flight",
+            "book_reservation",
+            "cancel_reservation",
+            "think",
+            "calculate",
+            "mystery",
+        )
+    ] == [
+        "read_only",
+        "read_only",
+        "side_effect",
+        "side_effect",
+        "side_effect",
+        "read_only",
+        "side_effect",
+    ]
+    assert family_of("search", "search") == "web_search"
+    assert family_of("get_user_details", "get_user_details") == "api"
+
+
+def test_latency_model_is_seeded_and_overridable():
+    model = LatencyModel(seed=1)
+    a = model.draw("s1", "search", "search", 'search{"query":"x"}')
+    assert a == model.draw("s1", "search", "search", 'search{"query":"x"}')
+    assert a == LatencyModel(seed=1).draw("s1", "search", "search", 'search{"query":"x"}')
+    assert a != LatencyModel(seed=2).draw("s1", "search", "search", 'search{"query":"x"}')
+    fixed = LatencyModel(overrides={"search": (0.25, 0.25)})
+    assert fixed.draw("s", "search", "search", "c") == 0.25
+    assert (
+        LatencyModel(max_latency_s=0.5, overrides={"tests": (9.0, 9.0)}).draw(
+            "s", "bash", "bash:pytest", "c"
+        )
+        == 0.5
+    )
+    assert parse_override("bash:pytest=6.5:20") == ("bash:pytest", (6.5, 20.0))
+    assert parse_override("api=0.3") == ("api", (0.3, 0.3))
+    for bad in ("api", "api=x", "api=2:1", "=1"):
+        with pytest.raises(InvalidArgumentError):
+            parse_override(bad)
+    assert [percentile([4.0, 1.0, 3.0, 2.0], q) for q in (50, 95, 99, 100)] == [2.0, 4.0, 4.0, 4.0]
