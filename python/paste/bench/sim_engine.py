@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paste.engine.chat import encode_prompt, render_chat
 from paste.errors import InvalidArgumentError
 
 DEFAULT_DECODE_TOK_S = 113.7
@@ -155,9 +156,7 @@ class SimulatedEngine:
         return 1.0 / self.config.decode_tok_s
 
     def encode(self, prompt: str | Sequence[int]) -> list[int]:
-        if isinstance(prompt, str):
-            return list(self.tokenizer.encode(prompt, add_special_tokens=False))
-        return [int(t) for t in prompt]
+        return encode_prompt(self.tokenizer, prompt)
 
     def chat_prompt(
         self,
@@ -165,12 +164,8 @@ class SimulatedEngine:
         tools: list[dict] | None = None,
         add_generation_prompt: bool = True,
     ) -> list[int]:
-        ids = self.tokenizer.apply_chat_template(
-            messages, tools=tools, tokenize=True, add_generation_prompt=add_generation_prompt
-        )
-        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-            ids = ids["input_ids"]
-        return [int(t) for t in ids]
+        """Token ids of `messages` rendered by the model's own chat template."""
+        return render_chat(self.tokenizer, messages, tools, add_generation_prompt)
 
     def submit(
         self, prompt: str | Sequence[int], params: Any = None, priority: float = 0.0

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from paste import envs
+from paste.engine.chat import encode_prompt, render_chat
 from paste.engine.config import EngineConfig
 from paste.engine.core import EngineCore
 from paste.engine.request import GenerationParams, Request, RequestOutput
@@ -84,9 +85,7 @@ class Engine:
 
     # ----- submission (any thread) -------------------------------------------------------
     def encode(self, prompt: str | Sequence[int]) -> list[int]:
-        if isinstance(prompt, str):
-            return list(self.tokenizer.encode(prompt, add_special_tokens=False))
-        return [int(t) for t in prompt]
+        return encode_prompt(self.tokenizer, prompt)
 
     def chat_prompt(
         self,
@@ -95,12 +94,7 @@ class Engine:
         add_generation_prompt: bool = True,
     ) -> list[int]:
         """Token ids of `messages` rendered by the model's own chat template."""
-        ids = self.tokenizer.apply_chat_template(
-            messages, tools=tools, tokenize=True, add_generation_prompt=add_generation_prompt
-        )
-        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-            ids = ids["input_ids"]
-        return [int(t) for t in ids]
+        return render_chat(self.tokenizer, messages, tools, add_generation_prompt)
 
     def submit(
         self,

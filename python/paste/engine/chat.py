@@ -1,0 +1,25 @@
+"""Prompt text -> token ids with a model's own tokenizer and chat template (shared by the
+Engine and the replay's SimulatedEngine, so both render prompts identically)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def encode_prompt(tokenizer: Any, prompt: str | Sequence[int]) -> list[int]:
+    """Token ids of a text (no special tokens added) or of an id sequence as given."""
+    if isinstance(prompt, str):
+        return list(tokenizer.encode(prompt, add_special_tokens=False))
+    return [int(t) for t in prompt]
+
+
+def render_chat(tokenizer: Any, messages: list[dict[str, Any]],
+                tools: list[dict] | None = None, add_generation_prompt: bool = True) -> list[int]:
+    """Token ids of `messages` (and tool schemas) rendered by the model's chat template."""
+    ids = tokenizer.apply_chat_template(
+        messages, tools=tools, tokenize=True, add_generation_prompt=add_generation_prompt
+    )
+    if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+        ids = ids["input_ids"]
+    return [int(t) for t in ids]
