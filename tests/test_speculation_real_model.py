@@ -66,4 +66,7 @@ def test_real_model_call_is_a_speculation_hit(tmp_path):
     assert result.messages[2]["content"] == "# demo\nhello from the test file\n"
     spec = result.metrics["speculation"]
     assert spec["authoritative_calls"] == 1 and spec["hits"] == 1 and spec["misses"] == 0
-    assert runs == ["README.md"]  # the tool ran once: speculatively, and that result was used
+    # No run beyond the speculative jobs: the call was answered by the speculative job (reused
+    # or awaited) or by that job promoted before it started; a second job, if any, is the
+    # prediction made for the next turn, unused when the session closed.
+    assert 1 <= len(runs) <= spec["speculative_jobs"] and set(runs) == {"README.md"}

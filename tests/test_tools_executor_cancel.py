@@ -77,3 +77,32 @@ def test_job_cancelled_while_waiting_for_a_pool_thread_never_runs():
     assert side_effects == []
     assert pending.result(0).error_kind == "cancelled"
     assert executor.num_running("send") == 0
+
+
+def test_withdraw_cancels_only_a_queued_job():
+    import threading
+
+    from paste.tools import ToolExecutor, ToolJob, ToolRegistry
+
+    registry = ToolRegistry()
+    gate, started, ran = threading.Event(), threading.Event(), []
+
+    @registry.tool(effect="read_only", max_concurrency=1, timeout_s=10)
+    def hold(key: str) -> str:
+        ran.append(key)
+        started.set()
+        gate.wait(10)
+        return key
+
+    with ToolExecutor(registry) as executor:
+        first = executor.submit(ToolJob("c1", "hold", {"key": "a"}))
+        assert started.wait(10)
+        queued = executor.submit(ToolJob("c2", "hold", {"key": "b"}))
+        assert first.withdraw() is False  # running: left alone
+        assert queued.withdraw() is True  # queued: withdrawn, never runs
+        assert queued.withdraw() is False
+        gate.set()
+        assert first.result(10).content == "a"
+        assert (queued.result(10).ok, queued.result(10).error_kind) == (False, "cancelled")
+    assert ran == ["a"]
+    registry.close()

@@ -56,7 +56,7 @@ class ResolvedCall:
             self.kind = "miss"
         elif staged.future.done():
             self.kind = "reused"
-        elif not staged.future.started() and staged.future.cancel():
+        elif staged.future.withdraw():  # still queued: run it in the authoritative lane now
             self.kind = "promoted"
             self._staged = None
             manager.metrics.add(session_id, "hits_promoted")

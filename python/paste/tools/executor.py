@@ -85,6 +85,7 @@ class ToolExecutor:
             run = JobRun(self, future, spec, kwargs, lane)
             self._active.add(run)
         future._set_canceller(run.cancel)
+        future._set_withdrawer(run.withdraw)
         lane.submit(run.start, speculative=job.speculative)
         return future
 

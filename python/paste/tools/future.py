@@ -29,6 +29,7 @@ class ToolFuture:
         self._result: ToolResult | None = None
         self._callbacks: list[Callable[[ToolFuture], None]] = []
         self._canceller: Callable[[], bool] | None = None
+        self._withdrawer: Callable[[], bool] | None = None
         self._started = False
 
     @property
@@ -74,6 +75,19 @@ class ToolFuture:
 
     def _mark_started(self) -> None:
         self._started = True
+
+    def withdraw(self) -> bool:
+        """Cancel only if the job has not started yet (no race with its start); True if this
+        call withdrew it. A started or finished job is left alone."""
+        with self._lock:
+            withdrawer = self._withdrawer
+            if self._done.is_set() or withdrawer is None:
+                return False
+        return withdrawer()
+
+    def _set_withdrawer(self, withdrawer: Callable[[], bool]) -> None:
+        with self._lock:
+            self._withdrawer = withdrawer
 
     def _set_canceller(self, canceller: Callable[[], bool]) -> None:
         with self._lock:

@@ -88,6 +88,16 @@ class JobRun:
             self._lane.release()
             self.end("cancelled", f"tool call {self.future.call_id!r} was cancelled: {e}")
 
+    def withdraw(self) -> bool:
+        """Cancel the job only if it is still queued (atomically); True if it was withdrawn.
+        A job that has started is left running (used to promote queued speculative work)."""
+        with self._lock:
+            if self._phase != "queued":
+                return False
+            self._phase = "ended"
+        self._lane.withdraw(self.start)
+        return self.end("cancelled", f"tool call {self.future.call_id!r} was withdrawn")
+
     def cancel(self, reason: str = "") -> bool:
         """Stop the job if possible and complete it as cancelled; True if this ended it."""
         with self._lock:
