@@ -23,6 +23,29 @@ def test_json_leaves_by_rank_and_instance_keys_by_rank():
     assert locs["j:.payment_methods.#0.amount"] == "5"
 
 
+def test_keys_of_a_record_mapping_are_instances_even_without_digits():
+    tree = {
+        "root": {
+            "alex": {
+                "type": "directory",
+                "contents": {
+                    "Documents": {"type": "directory", "contents": {}},
+                    "tmp": {"type": "directory", "contents": {}},
+                },
+            }
+        },
+        "MathAPI": {"precision": 8},
+    }
+    locs = locate_text(json.dumps(tree))
+    # {name: {type, contents}} maps are keyed by instance names (ranked), other keys are schema
+    assert locs["k:.root.#0"] == "alex"
+    assert locs["k:.root.#0.contents.#0"] == "Documents"
+    assert locs["k:.root.#0.contents.#1"] == "tmp"
+    assert locs["j:.root.#0.type"] == "directory"
+    assert locs["j:.MathAPI.precision"] == "8"
+    assert "k:.#1" not in locs  # "root" and "MathAPI" hold different records: named keys
+
+
 def test_typed_spans_in_order_of_first_occurrence():
     text = (
         "See https://a.org/x, then open src/pkg/mod.py and setup.py; id user_42 and HAT056 "

@@ -92,3 +92,26 @@ def test_novel_order_needs_a_clear_sign_test_win(duel, enabled):
     }
     assert store.uses_novelty("h") is enabled
     assert store.rank_table("h") == ([10, 9, 0, 0, 0, 0] if enabled else [10, 1, 0, 0, 0, 0])
+
+
+def test_unseen_last_context_uses_the_holes_own_rule_order(store):
+    hkey = next(k for k in store.hole_rules if k.startswith("get_reservation" + SEP))
+    seen = {k.split(SEP)[3] for k in store.rule_stats if k.startswith(hkey + SEP)}
+    assert "never_seen_tool" not in seen
+    default = store.ordered_rules(hkey, "")
+    # no in-context counts after that token: the same (cached) list as the hole's own order
+    assert store.ordered_rules(hkey, "never_seen_tool") is default
+    assert [r[3] for r in default][:1] == [r[3] for r in store.ordered_rules(hkey)][:1]
+
+
+def test_allow_filter_frees_the_slots_of_tools_the_caller_would_discard(store):
+    predictor = Predictor(store)
+    state = _live(1)
+    full = predictor.predict(state, k=5)
+    assert full[0].name == "get_reservation"
+    kept = predictor.predict(state, k=5, allow=lambda name: name != "get_reservation")
+    assert kept and all(p.name != "get_reservation" for p in kept)
+    # the remaining calls keep the probabilities of the unfiltered distribution
+    others = {p.canonical: p.probability for p in full if p.name != "get_reservation"}
+    assert {p.canonical: p.probability for p in kept if p.canonical in others} == others
+    assert predictor.predict(state, k=5, allow=lambda name: False) == []

@@ -12,7 +12,7 @@ from paste.patterns.controlflow import END, ORDER, USER, ControlFlowModel, call_
 from paste.patterns.textevidence import TextEvidence, message_words, reweight
 
 TEXT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.4, 1.0)
-FOLDS = 2
+FOLDS = 4
 
 Event = tuple[list[str], str, frozenset[str]]
 

@@ -11,6 +11,7 @@ of kinds, templates, rules and ranks examined (constants below), never by histor
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,11 @@ class Prediction:
     expected_latency_s: float
     canonical: str
     kind: str = ""
+
+
+def tool_name(kind: str) -> str:
+    """The tool a call kind is emitted as (`bash:<head>` kinds are calls of the bash tool)."""
+    return "bash" if kind.startswith("bash:") else kind
 
 
 class Predictor:
@@ -73,12 +79,16 @@ class Predictor:
             parts = key.split(SEP)
             if len(parts) == 4:
                 self.store.ordered_rules(SEP.join(parts[:3]), parts[3])
+        for hkey in self.store.hole_rules:  # the order used after an unseen last context token
+            self.store.ordered_rules(hkey, "")
         for hkey in self.store.rank_stats:
             stats = self.store.rank_table(hkey)
             n = stats[0]
             self._rank_p[hkey] = [h / n if n else 0.0 for h in stats[1:]]
         self.store.cf.build()
-        self._latency: dict[str, float] = {}
+        self._latency: dict[str, float] = {
+            kind: expected_latency(kind, self.store.latency) for kind in self.store.templates
+        }
 
     def _fills(
         self,
@@ -108,17 +118,27 @@ class Predictor:
             beam = grown[:BEAM]
         return beam
 
-    def predict(self, state: SessionState, k: int = 5) -> list[Prediction]:
-        """Top-k distinct concrete calls for the session's next step, most probable first."""
+    def predict(
+        self, state: SessionState, k: int = 5, allow: Callable[[str], bool] | None = None
+    ) -> list[Prediction]:
+        """Top-k distinct concrete calls for the session's next step, most probable first.
+
+        `allow(tool_name)`: only tools it accepts are predicted (e.g. the tools the session
+        offers, or the ones that may run speculatively), so that calls the caller would
+        discard never take a top-k slot; probabilities stay those of the full distribution."""
         if k <= 0:
             return []
         out: dict[str, Prediction] = {}
         floor = 0.0  # k-th best probability so far: templates that cannot beat it are skipped
         memo: dict = {}  # selector -> history entry, shared by every hole of this query
-        for kind, p_kind in self.distribution(state)[:MAX_KINDS]:
+        kinds = self.distribution(state)
+        if allow is not None:
+            kinds = [(t, p) for t, p in kinds if t != END and allow(tool_name(t))]
+        for kind, p_kind in kinds[:MAX_KINDS]:
             if kind == END or p_kind < floor:
                 continue
             kind = kind[:-1] if kind.endswith("!") else kind
+            name = tool_name(kind)
             latency = self._latency.get(kind)
             if latency is None:
                 latency = self._latency[kind] = expected_latency(kind, self.store.latency)
@@ -131,7 +151,6 @@ class Predictor:
                     if p < floor:
                         continue
                     args = fill(parsed, values)
-                    name = "bash" if kind.startswith("bash:") else kind
                     canon = _canonical_call(name, args)
                     if canon not in out or out[canon].probability < p:
                         out[canon] = Prediction(name, args, p, latency, canon, kind)

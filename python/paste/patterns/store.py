@@ -172,6 +172,8 @@ class PatternStore:
         shrunk towards the hole's overall precision: (hit + PRIOR * p) / (fired + PRIOR), where
         p = (hit_all + 1) / (fired_all + PRIOR) is itself shrunk towards 1 / PRIOR."""
         cache_key = f"{hkey}{SEP}{last}"
+        if last and cache_key not in self.rule_stats:
+            cache_key, last = f"{hkey}{SEP}", ""  # no in-context counts: the hole's own order
         rules = self._ordered.get(cache_key)
         if rules is None:
             support = self.hole_rules.get(hkey, Counter())

@@ -102,11 +102,22 @@ def _instance_key(key: str) -> bool:
     return any(c.isdigit() or c in ". -/" for c in key)
 
 
+def _keyed_records(value: dict) -> bool:
+    """A mapping from instance names to records: every value is an object with the same
+    (at least two) keys, like a directory's {name: {"type": .., "contents": ..}}."""
+    first = next(iter(value.values()), None)
+    if not isinstance(first, dict) or len(first) < 2:
+        return False
+    keys = first.keys()
+    return all(isinstance(v, dict) and v.keys() == keys for v in value.values())
+
+
 def locate_json(value: Any, prefix: str, out: dict[str, str], path: str = "") -> None:
     """Add `prefix + path` locators for every leaf (and instance-like key) of `value`."""
     if isinstance(value, dict):
+        records = _keyed_records(value)
         for rank, (k, v) in enumerate(value.items()):
-            if _instance_key(str(k)):
+            if records or _instance_key(str(k)):
                 step = f"{path}.#{rank}"
                 out.setdefault(f"k:{step}", str(k))
             else:
