@@ -35,6 +35,20 @@ def test_authoritative_lane_first_and_fifo_per_lane():
     assert pop_all(q) == []
 
 
+def test_try_pop_takes_one_job_authoritative_first():
+    q = DispatchQueue(8)
+    for job_id in (5, 6, 7):
+        q.push(job_id, SPEC)
+    q.push(1, AUTH)
+    assert q.cancel(5) and q.promote(7)
+    popped = []
+    while (job := q.try_pop()) is not None:
+        popped.append(job)
+    assert popped == [(1, AUTH), (7, AUTH), (6, SPEC)]
+    assert q.try_pop() is None
+    assert q.num_queued(AUTH) == 0 and q.num_queued(SPEC) == 0
+
+
 def test_batch_size_is_respected():
     q = DispatchQueue(8)
     for job_id in (5, 6, 7):

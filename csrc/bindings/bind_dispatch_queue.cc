@@ -1,5 +1,6 @@
 // Python bindings of paste::DispatchQueue: job ids in, (job_ids, lanes) numpy arrays out; the
-// GIL is released on every pop so that worker threads can block in pop_batch.
+// GIL is released on batch pops so that worker threads can block in pop_batch (try_pop, one job
+// and never blocking, keeps it: paste.tools' lanes call it once per freed slot).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -48,6 +49,14 @@ Every method may be called from any thread; pops release the GIL.)doc")
            "Queue job_id in lane; False when the lane is full.")
       .def("push", &DispatchQueue::Push, py::arg("job_id"), py::arg("lane"),
            "Queue job_id in lane; raises paste.errors.QueueFullError when the lane is full.")
+      .def(
+          "try_pop",
+          [](DispatchQueue& q) -> py::object {
+            PoppedJob job{};
+            if (!q.TryPop(&job)) return py::none();  // never blocks: the GIL stays held
+            return py::make_tuple(job.job_id, job.lane);
+          },
+          "One job as (job_id, Lane), authoritative first, or None; never blocks.")
       .def(
           "try_pop_batch",
           [](DispatchQueue& q, int32_t max_jobs) {

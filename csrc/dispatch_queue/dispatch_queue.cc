@@ -215,6 +215,11 @@ bool DispatchQueue::TryPopOne(PoppedJob* job) {
   return false;
 }
 
+bool DispatchQueue::TryPop(PoppedJob* job) {
+  PASTE_CHECK_ARG(job != nullptr, "job must not be null");
+  return TryPopOne(job);
+}
+
 int32_t DispatchQueue::TryPopBatch(int32_t max_jobs, std::vector<PoppedJob>* out) {
   PASTE_CHECK_ARG(max_jobs >= 0, "max_jobs must be non-negative, got ", max_jobs);
   PASTE_CHECK_ARG(out != nullptr, "out must not be null");

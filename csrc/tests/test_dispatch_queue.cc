@@ -42,6 +42,22 @@ TEST(DispatchQueue, AuthoritativeLaneDrainsFirstFifoPerLane) {
   EXPECT_EQ(q.NumQueued(kSpec), 0);
 }
 
+TEST(DispatchQueue, TryPopTakesOneJobAuthoritativeFirstSkippingCancelledAndPromoted) {
+  DispatchQueue q(8);
+  for (int64_t id : {5, 6, 7, 8}) q.Push(id, kSpec);
+  q.Push(1, kAuth);
+  ASSERT_TRUE(q.Cancel(5));
+  ASSERT_TRUE(q.Promote(7));
+  Popped popped;
+  PoppedJob job{-1, kSpec};
+  while (q.TryPop(&job)) popped.emplace_back(job.job_id, job.lane);
+  EXPECT_EQ(popped, (Popped{{1, kAuth}, {7, kAuth}, {6, kSpec}, {8, kSpec}}));
+  EXPECT_FALSE(q.TryPop(&job));
+  EXPECT_EQ(job.job_id, 8);  // unchanged by a failed pop
+  EXPECT_EQ(q.NumQueued(kAuth), 0);
+  EXPECT_EQ(q.NumQueued(kSpec), 0);
+}
+
 TEST(DispatchQueue, BatchRespectsMaxAndReturnsCount) {
   DispatchQueue q(8);
   for (int64_t id : {5, 6, 7}) q.Push(id, kSpec);
@@ -131,6 +147,7 @@ TEST(DispatchQueue, RejectsBadInputWithoutChangingState) {
   std::vector<PoppedJob> out;
   EXPECT_THROW(q.TryPopBatch(-1, &out), InvalidArgument);
   EXPECT_THROW(q.PopBatch(1, -1.0, &out), InvalidArgument);
+  EXPECT_THROW(q.TryPop(nullptr), InvalidArgument);
   EXPECT_EQ(PopAll(q), (Popped{{7, kSpec}}));
   EXPECT_TRUE(q.TryPush(7, kAuth));  // ids may be reused once popped
   EXPECT_EQ(PopAll(q), (Popped{{7, kAuth}}));
@@ -203,9 +220,17 @@ TEST(DispatchQueueStress, NoLossNoDuplicatePerProducerFifo) {
   }
   for (int c = 0; c < kConsumers; ++c) {
     threads.emplace_back([&, c] {
+      // Consumer 0 takes single jobs through TryPop, the others batches of c + 1.
+      auto pop = [&]() -> int32_t {
+        if (c > 0) return q.TryPopBatch(c + 1, &got[c]);
+        PoppedJob job;
+        if (!q.TryPop(&job)) return 0;
+        got[c].push_back(job);
+        return 1;
+      };
       for (;;) {
         bool done = producers_done.load() == kProducers;
-        if (q.TryPopBatch(c + 1, &got[c]) == 0) {
+        if (pop() == 0) {
           if (done) break;
           std::this_thread::yield();
         }

@@ -100,6 +100,10 @@ class DispatchQueue {
   // As TryPush, but throws QueueFull when the lane is full.
   void Push(int64_t job_id, Lane lane);
 
+  // Pops one job (authoritative first) into *job. Never blocks; false when nothing poppable
+  // is queued. Same decision as TryPopBatch(1, ...) without the vector (admission callers
+  // that take one job per free slot, e.g. paste.tools' per-tool lanes).
+  bool TryPop(PoppedJob* job);
   // Pops up to max_jobs jobs (authoritative first) and appends them to *out. Never blocks.
   // Returns the number popped.
   int32_t TryPopBatch(int32_t max_jobs, std::vector<PoppedJob>* out);

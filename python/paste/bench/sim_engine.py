@@ -15,7 +15,9 @@ extends it reuses all of it except the last token (num_cached_tokens = len(parke
 number the real engine reports); any other conversation, and every `submit` (no session), is
 prefilled in full (no prefix cache; parked sequences never expire). Text deltas come from the
 engine's own Detokenizer, special tokens are skipped exactly as the engine skips them, so the
-session sees the same text as with the real engine for the same forced tokens.
+session sees the same text as with the real engine for the same forced tokens. The tool-call
+scanner and trie matcher are not emulated: GenerationParams.call_scan / call_candidates are
+ignored and outputs carry no call_events, so speculation falls back to the parser's calls.
 
 Defaults are PASTE's calibrated GPU rates: 113.7 decode tokens/s per session, 38112 prefill
 tokens/s. Handles are iterated on the session's thread; the sleeping happens there.

@@ -1,9 +1,13 @@
-"""`paste bench replay`: recorded agent traces replayed as live paste sessions (docs/replay.md).
+"""`paste bench replay` (recorded traces, docs/replay.md) and `paste bench live` (live workloads
+with real local tools, docs/workloads.md), both as live paste sessions.
 
 paste bench replay --traces DIR [DIR ...] --train DIR [DIR ...] [--sessions N]
     [--concurrency C] [--modes serial,paste,oracle[,paste-no-spec,paste-no-early,paste-no-kv]]
     [--model NAME] [--model-time simulated|real] [--decode-tok-s R] [--prefill-tok-s P]
     [--seed S] [--poisson RATE] [--latency NAME=P50[:P90] ...] [--json] [--out DIR]
+paste bench live [--workloads research,coding,science] [--sessions N] [--concurrency C]
+    [--modes serial,paste,oracle] [--model-time simulated|real] [--train-sessions N]
+    [--latency-scale X] [--seed S] [--budget B] [--json] [--out DIR]
 """
 
 from __future__ import annotations
@@ -49,9 +53,68 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live(args: argparse.Namespace) -> int:
+    from paste.bench.report import terminal_table
+    from paste.errors import InvalidArgumentError
+    from paste.workloads.live import LiveOptions, live
+    from paste.workloads.tasks import parse_workloads
+
+    try:
+        workloads = parse_workloads(args.workloads)
+        out = Path(args.out) if args.out else Path("bench/out") / ("live-" + "+".join(workloads))
+        options = LiveOptions(
+            workloads=workloads, sessions=args.sessions, train_sessions=args.train_sessions,
+            concurrency=args.concurrency, modes=args.modes, model=args.model,
+            model_time=args.model_time, decode_tok_s=args.decode_tok_s,
+            prefill_tok_s=args.prefill_tok_s, seed=args.seed, poisson_rate=args.poisson,
+            latency_scale=args.latency_scale, max_latency_s=args.max_latency,
+            speculation_budget=args.budget, out=out, plots=not args.no_plots,
+        )  # fmt: skip
+        report = live(options)
+    except InvalidArgumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        print(terminal_table(report))
+        print(f"wrote {out}/report.json, report.md and timelines", file=sys.stderr)
+    return 0
+
+
+def _add_live(sub: argparse._SubParsersAction) -> None:
+    lv = sub.add_parser("live", help="live workloads with real local tools and scripted agents")
+    lv.add_argument("--workloads", default="research,coding,science",
+                    help="comma list of research, coding, science")
+    lv.add_argument("--sessions", type=int, default=4, help="evaluated sessions per workload")
+    lv.add_argument("--train-sessions", type=int, default=8,
+                    help="training sessions per workload (other tasks; the predictor's data)")
+    lv.add_argument("--concurrency", type=int, default=8, help="sessions running at once")
+    lv.add_argument("--modes", default="serial,paste,oracle",
+                    help="comma list of serial, paste, oracle, paste-no-spec, paste-no-early, "
+                    "paste-no-kv")
+    lv.add_argument("--model", default="smollm2-135m-instruct",
+                    help="model name or folder (its tokenizer is always used)")
+    lv.add_argument("--model-time", choices=("simulated", "real"), default="simulated",
+                    help="simulated: token-rate clock; real: the real Engine")
+    lv.add_argument("--decode-tok-s", type=float, default=113.7, help="simulated, per session")
+    lv.add_argument("--prefill-tok-s", type=float, default=38112.0, help="simulated")
+    lv.add_argument("--seed", type=int, default=0)
+    lv.add_argument("--poisson", type=float, default=None, metavar="RATE",
+                    help="sessions arrive as a Poisson process of RATE per second")
+    lv.add_argument("--latency-scale", type=float, default=1.0,
+                    help="multiplies the corpus server's injected network latency")
+    lv.add_argument("--max-latency", type=float, default=30.0, help="cap of one network delay")
+    lv.add_argument("--budget", type=int, default=16, help="global speculation budget")
+    lv.add_argument("--json", action="store_true", help="print one JSON object")
+    lv.add_argument("--out", default=None, help="default bench/out/live-<workloads>")
+    lv.add_argument("--no-plots", action="store_true", help="skip the timeline PNGs")
+    lv.set_defaults(func=_live)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `bench` command and its sub-commands to the `paste` parser."""
-    parser = subparsers.add_parser("bench", help="benchmark workloads (trace replay)")
+    parser = subparsers.add_parser("bench", help="benchmark workloads (trace replay, live workloads)")
     sub = parser.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
     parser.set_defaults(func=lambda _args: (parser.print_help(), 2)[1])
 
@@ -114,3 +177,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rp.add_argument("--out", default=None, help="default bench/out/replay-<source>")
     rp.add_argument("--no-plots", action="store_true", help="skip the timeline PNGs")
     rp.set_defaults(func=_replay)
+    _add_live(sub)

@@ -33,7 +33,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="model id clients use (default: the model name)")  # fmt: skip
     parser.add_argument("--num-blocks", type=int, default=None, help="KV-cache blocks")
     parser.add_argument("--attention-backend", default=None, help="cpu | torch | triton | ...")
+    _add_session_switches(parser)
     parser.set_defaults(func=_serve)
+
+
+# (flag, ServerConfig field, help); each flag also has a --no- form (ablations).
+SWITCHES = (
+    ("speculation", "enable_speculation", "run predicted tool calls of native sessions early"),
+    ("early-dispatch", "early_dispatch", "dispatch a call the moment it is decoded"),
+    ("kv-retention", "kv_retention", "keep a session's KV parked across tool waits"),
+    ("coscheduling", "coscheduling", "boost turns that return from tools (KV band)"),
+    ("learn-patterns", "learn_patterns", "learn tool patterns online from completed runs"),
+)
+
+
+def _add_session_switches(parser: argparse.ArgumentParser) -> None:
+    for flag, field, text in SWITCHES:
+        parser.add_argument(f"--{flag}", dest=field, default=True, help=f"{text} (default: on)",
+                            action=argparse.BooleanOptionalAction)  # fmt: skip
+    parser.add_argument("--pattern-store", default=None, metavar="FILE",
+                        help="a PatternStore from `paste patterns mine` (its tenant's predictor)")  # fmt: skip
+    parser.add_argument("--speculation-budget", type=int, default=16, metavar="N",
+                        help="speculative jobs in flight across all sessions (default 16)")  # fmt: skip
+
+
+def server_options(args: argparse.Namespace) -> dict[str, object]:
+    """The ServerConfig fields the session switches set."""
+    out: dict[str, object] = {field: getattr(args, field) for _flag, field, _text in SWITCHES}
+    out["pattern_store"], out["speculation_budget"] = args.pattern_store, args.speculation_budget
+    return out
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -57,6 +85,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_request_bytes=args.max_request_bytes,
             served_model_name=args.served_model_name,
             engine_options=options,
+            server_options=server_options(args),
         )
     except UnknownModelError as exc:
         print(f"error: {exc}", file=sys.stderr)

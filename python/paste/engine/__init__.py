@@ -4,6 +4,8 @@
     request.py       GenerationParams, Request (detokenisation, stop strings), RequestOutput
     model_runner.py  ModelRunner: model + paged KV cache + tokenizer; forward(plan) -> logits
     core.py          EngineCore: schedule -> forward -> sample -> commit; agent-session turns
+    call_events.py   CallScan (which tool-call format to watch), CallEvent (what was seen)
+    call_watch.py    CallWatch: the C++ tool-call scanner + trie matcher, one batch per step
     engine.py        Engine: thread-safe front (generate, stream, submit_turn)
     attention.py     attention backend registry (cpu | torch | triton | flashinfer)
     sampler.py       batched greedy / temperature / top-k / top-p sampling, per-request seeds

@@ -4,6 +4,7 @@
     logits = ModelRunner.forward(plan)    torch: the model over the plan's tokens
     tokens = Sampler.sample(logits)       one token per sequence that reached its last token
     events = BatchLoop.commit(tokens)     C++: append, stop token / length, free or park
+    calls  = CallWatch.step(tokens)       C++: tool-call scanner + trie matcher, one batch each
 
 Requests are keyed by the BatchLoop's sequence id. Stop strings are found in Python on the
 detokenised text; such a request is freed in the loop right after the commit that produced it.
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from paste.core import BatchLoop, BatchLoopConfig
+from paste.engine.call_watch import CallWatch
 from paste.engine.config import EngineConfig
 from paste.engine.model_runner import ModelRunner
 from paste.engine.request import Detokenizer, GenerationParams, Request, RequestOutput
@@ -65,6 +67,7 @@ class EngineCore:
         self.sampler = Sampler(self.runner.device, seed=config.seed)
         self.eos_ids = eos_token_ids(Path(folder), self.tokenizer)
         self._skip = frozenset(int(i) for i in getattr(self.tokenizer, "all_special_ids", []))
+        self.calls = CallWatch(self.tokenizer, self.runner.vocab_size)
         self.requests: dict[int, Request] = {}  # by sequence id, while a turn runs
         self.sessions: dict[str, int] = {}  # session key -> its sequence (parked between turns)
         self._states: dict[int, SamplingState] = {}
@@ -95,6 +98,7 @@ class EngineCore:
                 f"prompt of {len(prompt_ids)} tokens leaves no room below max_model_len "
                 f"{self.max_model_len}"
             )
+        self.calls.check(params)
         stops = list(params.stop_token_ids) + ([] if params.ignore_eos else list(self.eos_ids))
         state = self.sampler.new_state(params.sampling())
         seq_id = self.loop.add_sequence(
@@ -135,6 +139,7 @@ class EngineCore:
                         f"conversation of {len(conversation_ids)} tokens reaches max_model_len "
                         f"{self.max_model_len}"
                     )
+                self.calls.check(params)
                 state = self.sampler.new_state(params.sampling())
                 self.loop.resume(
                     seq_id,
@@ -182,6 +187,7 @@ class EngineCore:
         req.pin_ttl_s = pin_ttl_s
         self.requests[seq_id] = req
         self._states[seq_id] = state
+        self.calls.add(seq_id, params)
         if session_key is not None:
             self.sessions[session_key] = seq_id
         return req
@@ -220,16 +226,16 @@ class EngineCore:
             if sample_ids
             else np.zeros(0, dtype=np.int32)
         )
+        seq_ids, committed = events.seq_ids.tolist(), events.tokens.tolist()
+        call_events = self.calls.step(seq_ids, committed)
         outputs = []
         for sid, tok, reason in zip(
-            events.seq_ids.tolist(),
-            events.tokens.tolist(),
-            events.finish_reasons.tolist(),
-            strict=True,
+            seq_ids, committed, events.finish_reasons.tolist(), strict=True
         ):
             req = self.requests[sid]
             self.num_generated_tokens += 1
             req.append(tok)
+            req.call_events.extend(call_events.get(sid, ()))
             if reason:
                 req.finish(_FINISH[reason])
                 self._forget(sid)  # freed by the loop already
@@ -247,5 +253,6 @@ class EngineCore:
         return outputs
 
     def _forget(self, seq_id: int) -> None:
+        self.calls.remove(seq_id)
         self.requests.pop(seq_id, None)
         self._states.pop(seq_id, None)

@@ -3,8 +3,10 @@
 One background thread owns the EngineCore and runs its step loop while there is work; callers
 on any thread submit requests and read their outputs from per-request queues. Commands from
 callers (add, abort) are queued and applied between steps, so the C++ BatchLoop is only ever
-touched by the engine thread. If a step raises, every request in flight receives the error
-(nothing hangs), and the engine keeps serving new requests.
+touched by the engine thread. Tool-call events of a request (GenerationParams.call_scan and
+call_candidates: the C++ scanner and trie matcher) arrive on the RequestOutput of the step that
+decoded their token (RequestOutput.call_events). If a step raises, every request in flight
+receives the error (nothing hangs), and the engine keeps serving new requests.
 
     engine = Engine("smollm2-135m-instruct")
     print(engine.generate(["What is the capital of France?"])[0].text)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from paste.engine.call_events import CallEvent, CallScan, check_candidates
 from paste.engine.sampler import SamplingParams
 from paste.errors import InvalidArgumentError
 
@@ -33,6 +34,11 @@ class GenerationParams:
     # Teacher forcing: decode exactly these tokens (real forward passes, known outputs), used
     # by trace replay and scripted agents. The turn ends after them (or at a stop token).
     forced_tokens: tuple[int, ...] = ()
+    # Tool calls (engine/call_events.py): the format the engine's scanner watches the output
+    # for, and predicted calls as (candidate id, token ids) for its trie matcher; their events
+    # arrive on RequestOutput.call_events in the step they happen.
+    call_scan: CallScan | None = None
+    call_candidates: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tokens < 2**31:
@@ -43,6 +49,7 @@ class GenerationParams:
             raise InvalidArgumentError("forced_tokens must be non-negative token ids")
         if any(not isinstance(s, str) or s == "" for s in self.stop):
             raise InvalidArgumentError("stop strings must be non-empty strings")
+        check_candidates(self.call_candidates, self.call_scan)
 
     @property
     def num_tokens_allowed(self) -> int:
@@ -67,6 +74,7 @@ class RequestOutput:
     num_prompt_tokens: int
     num_cached_tokens: int
     metrics: dict[str, float] = field(default_factory=dict)
+    call_events: list[CallEvent] = field(default_factory=list)  # this step's (call_events.py)
 
 
 class Detokenizer:
@@ -117,6 +125,7 @@ class Request:
         self.arrival_time = time.perf_counter()
         self.first_token_time: float | None = None
         self._emitted = 0
+        self.call_events: list[CallEvent] = []  # since the last output()
 
     def append(self, token_id: int) -> None:
         """Adds a sampled token; a stop string found in the text cuts it and finishes."""
@@ -163,6 +172,7 @@ class Request:
         metrics = {}
         if self.first_token_time is not None:
             metrics["ttft_s"] = self.first_token_time - self.arrival_time
+        events, self.call_events = self.call_events, []
         return RequestOutput(
             self.request_id,
             self.text,
@@ -173,4 +183,5 @@ class Request:
             len(self.prompt_ids),
             self.num_cached_tokens,
             metrics,
+            events,
         )

@@ -26,7 +26,10 @@ Module map (one concept per file):
     responses.py         Responses answers and events
     session_store.py     native sessions and their tool executors
     sessions.py          /v1/sessions routes
+    speculation.py       ServerSpeculation: one budget and metrics, a manager per tool set
+    predictors.py        TenantPredictors: pattern store file + online learning per tenant
     metrics.py           Prometheus metrics (per-app registry)
+    speculation_metrics.py  speculation counters on /metrics
     background.py        BackgroundServer: uvicorn on a thread
     serve.py             serve(): engine + app + uvicorn, for `paste serve`
 Guide: docs/server.md.

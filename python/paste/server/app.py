@@ -32,8 +32,10 @@ from paste.server.errors import ApiError, NotFoundError, error_body
 from paste.server.guard import GuardMiddleware
 from paste.server.metrics import RequestCounter, ServerMetrics
 from paste.server.session_store import SessionStore
+from paste.server.speculation import server_speculation
 from paste.server.state import ServerState, server_state
 from paste.session.parsers import parser_for_engine
+from paste.session.priority import CoSchedulingPolicy
 from paste.tools import ToolRegistry
 
 
@@ -41,11 +43,18 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     """An app serving `engine` (owned by the caller: shut it down after the server stops).
 
     tools: the registry native sessions choose their tools from (default: none).
+    Raises PatternStoreError if config.pattern_store cannot be read.
     """
     parser_format = config.tool_call_parser or parser_for_engine(engine)
-    metrics = ServerMetrics(engine)
-    store = SessionStore(engine, tools if tools is not None else ToolRegistry(), parser_format)
-    state = ServerState(engine, config, parser_format, metrics, store, int(time.time()))
+    speculation = server_speculation(engine, config)
+    metrics = ServerMetrics(engine, speculation)
+    store = SessionStore(
+        engine, tools if tools is not None else ToolRegistry(), parser_format, speculation,
+        early_dispatch=config.early_dispatch, kv_retention=config.kv_retention,
+        coscheduling=CoSchedulingPolicy() if config.coscheduling else None,
+    )  # fmt: skip
+    state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
+                        speculation)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

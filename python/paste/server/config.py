@@ -21,6 +21,15 @@ class ServerConfig:
     max_request_bytes: larger request bodies are refused with 413.
     default_max_tokens: completion limit when a request sets none.
     session_max_tokens: per-turn limit of native sessions when the request sets none.
+    Native sessions (ablation switches, all on by default; docs/server.md):
+    enable_speculation: run predicted calls of sessions with tools early (server/speculation.py).
+    early_dispatch: dispatch a call the moment it is decoded (else when the turn ends).
+    kv_retention: keep a session's KV parked across tool waits (else each turn is a new
+        request). coscheduling: CoSchedulingPolicy priorities for turns returning from tools.
+    pattern_store: a PatternStore file (`paste patterns mine`) predicting its tenant's calls.
+    learn_patterns: learn each tenant's patterns online from its sessions' completed runs.
+    speculation_budget: the ONE cap on speculative jobs in flight across all sessions.
+    speculation_max_predictions: predicted calls considered per session event.
     """
 
     model_id: str
@@ -31,6 +40,14 @@ class ServerConfig:
     session_max_tokens: int = 512
     host: str = "127.0.0.1"
     port: int = 8000
+    enable_speculation: bool = True
+    early_dispatch: bool = True
+    kv_retention: bool = True
+    coscheduling: bool = True
+    pattern_store: str | None = None
+    learn_patterns: bool = True
+    speculation_budget: int = 16
+    speculation_max_predictions: int = 3
 
     def __post_init__(self) -> None:
         if not self.model_id:
@@ -50,3 +67,10 @@ class ServerConfig:
             raise InvalidArgumentError(f"port must be in 0..65535, got {self.port}")
         if self.api_key is not None and not self.api_key:
             raise InvalidArgumentError("api_key must be non-empty when set")
+        if self.speculation_budget < 0 or self.speculation_max_predictions < 0:
+            raise InvalidArgumentError(
+                "speculation_budget and speculation_max_predictions must be >= 0, got "
+                f"{self.speculation_budget} and {self.speculation_max_predictions}"
+            )
+        if self.pattern_store is not None and not self.pattern_store:
+            raise InvalidArgumentError("pattern_store must be a non-empty path when set")

@@ -15,10 +15,19 @@ Engine side (read when scraped, EngineCollector):
     paste_kv_cache_used_blocks, paste_kv_cache_blocks, paste_kv_cache_usage_ratio
     paste_engine_generated_tokens_total, paste_engine_preemptions_total
 
+Speculation of native sessions (read when scraped, SpeculationCollector; all 0 when the server
+does not speculate; speculation_metrics.py):
+    paste_speculation_authoritative_calls_total, paste_speculation_hits_total{kind},
+    paste_speculation_misses_total, paste_speculation_jobs_total,
+    paste_speculation_rejections_total{reason}, paste_speculation_cancelled_total,
+    paste_speculation_stale_discarded_total, paste_speculation_waste_seconds_total,
+    paste_speculation_observed_tool_latency_seconds_total, paste_speculation_budget_in_use,
+    paste_speculation_budget_capacity, paste_patterns_learned_runs_total,
+    paste_patterns_failed_runs_total, paste_patterns_tenants
+
 The engine values are read from engine.core.loop while the engine thread may be stepping:
 plain integer reads of the C++ loop without a lock, so one scrape may mix values from two
-adjacent steps (each value is itself valid). Speculation metrics are not exported because
-the server does not run speculation yet.
+adjacent steps (each value is itself valid).
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from paste.server.speculation_metrics import SpeculationCollector
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -70,7 +81,8 @@ class EngineCollector:
 
 
 class ServerMetrics:
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, speculation: Any = None) -> None:
+        """speculation: the server's ServerSpeculation (None: it does not speculate)."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("paste_http_requests", "HTTP requests answered",
@@ -93,6 +105,7 @@ class ServerMetrics:
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
         r.register(EngineCollector(engine))  # type: ignore[arg-type]
+        r.register(SpeculationCollector(speculation))  # type: ignore[arg-type]
 
     def observe_turn(self, end: Any, duration_s: float) -> None:
         """A finished model turn (generation.TurnEnd)."""

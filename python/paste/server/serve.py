@@ -47,8 +47,11 @@ def serve(
     max_request_bytes: int | None = None,
     served_model_name: str | None = None,
     engine_options: dict[str, Any] | None = None,
+    server_options: dict[str, Any] | None = None,
 ) -> None:
-    """Serve until interrupted (Ctrl-C / SIGTERM); the engine is shut down on the way out."""
+    """Serve until interrupted (Ctrl-C / SIGTERM); the engine is shut down on the way out.
+
+    server_options: further ServerConfig fields (speculation and session switches)."""
     import uvicorn
 
     from paste.engine.engine import Engine
@@ -62,6 +65,7 @@ def serve(
         max_request_bytes=max_request_bytes or DEFAULT_MAX_REQUEST_BYTES,
         host=host,
         port=port,
+        **(server_options or {}),
     )
     registry = load_registry(tools) if tools else None
     engine = Engine(model, **(engine_options or {}))

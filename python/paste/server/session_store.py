@@ -3,7 +3,9 @@
 A session's tools are chosen by name from the server's ToolRegistry. The model must not be
 able to run a tool the session was not given, so each distinct set of names gets its own
 registry subset and ToolExecutor (cached: servers use few distinct sets); all are shut down
-with the store. Sessions live until DELETE or server shutdown.
+with the store. Sessions live until DELETE or server shutdown. A session with tools speculates
+when the server does (`speculation`: server/speculation.py, one Speculator per tool set);
+`session_options` (early_dispatch, kv_retention, coscheduling) go to open_session.
 
 Thread-safety: the store's maps are guarded by one lock; a session itself is driven by one
 request at a time (`begin_run` / `end_run`, 409 otherwise).
@@ -25,10 +27,13 @@ _TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class SessionStore:
-    def __init__(self, engine: Any, registry: ToolRegistry, parser_format: str) -> None:
+    def __init__(self, engine: Any, registry: ToolRegistry, parser_format: str,
+                 speculation: Any = None, **session_options: Any) -> None:  # fmt: skip
         self.engine = engine
         self.registry = registry
         self.parser_format = parser_format
+        self.speculation = speculation  # ServerSpeculation, or None: serial tools
+        self.session_options = session_options
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
         self._running: set[str] = set()
@@ -64,10 +69,13 @@ class SessionStore:
         limit = context_limit(self.engine)
         max_tokens = min(max_tokens, limit) if limit is not None else max_tokens
         subset, executor = self._tools(names)
+        speculator = None
+        if self.speculation is not None and names:
+            speculator = self.speculation.speculator(names, subset, executor)
         session = open_session(
             self.engine, tools=subset, system=system, tenant=tenant, max_turns=max_turns,
             parser=self.parser_format, turn_params=GenerationParams(max_tokens=max_tokens),
-            executor=executor,
+            executor=executor, speculator=speculator, **self.session_options,
         )  # fmt: skip
         with self._lock:
             self._sessions[session.session_id] = session
@@ -117,5 +125,7 @@ class SessionStore:
             executors, self._executors = list(self._executors.values()), {}
         for session in sessions:
             session.close()
+        if self.speculation is not None:
+            self.speculation.close()
         for _subset, executor in executors:
             executor.shutdown(wait=False)

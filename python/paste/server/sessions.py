@@ -8,7 +8,8 @@
              event: tool_result  {"type": "tool_result", "call_id", "ok", "content", "error_kind"}
              event: final        {"type": "final", "text", "status", "metrics"}
            with "stream": false  -> {"session_id", "status", "text", "messages", "metrics"}
-    GET    /v1/sessions/{id}            transcript + metrics
+    GET    /v1/sessions/{id}            transcript + metrics (with "speculation", the session's
+                                        speculation counts, when it speculates)
     DELETE /v1/sessions/{id}            ends it (frees its parked KV)
 
 "tools" omitted means every tool of the server; [] means none. A client that disconnects
@@ -92,7 +93,7 @@ async def post_message(request: Request) -> Response:
     try:
         start = len(session.messages)
         pump = ThreadPump(session.stream(content))
-        events = _run(state, session, pump)
+        events = _run(state, session, pump, start)
         if not stream:
             last = await until_disconnect(request, _last(events))
             return JSONResponse({"session_id": session.session_id, "status": last["status"],
@@ -106,8 +107,10 @@ async def post_message(request: Request) -> Response:
             state.sessions.end_run(session.session_id)
 
 
-async def _run(state: ServerState, session: Any, pump: ThreadPump) -> AsyncIterator[dict]:
-    """Event payloads of one run; tool metrics recorded as results arrive."""
+async def _run(state: ServerState, session: Any, pump: ThreadPump,
+               start: int) -> AsyncIterator[dict]:  # fmt: skip
+    """Event payloads of one run (its user message is session.messages[start]); tool metrics
+    recorded as results arrive; at the end the server's speculation learns the run."""
     results: list[Any] = []
     try:
         async for event in pump:
@@ -118,6 +121,8 @@ async def _run(state: ServerState, session: Any, pump: ThreadPump) -> AsyncItera
                 timings = session.trace()["timings"]
                 for result in results:
                     state.metrics.observe_tool_call(result.ok, timings.get(result.call_id))
+                if state.speculation is not None:
+                    state.speculation.after_run(session, start)
                 payload["metrics"] = session.metrics()
             yield payload
     except SessionBusyError as exc:

@@ -1,4 +1,5 @@
-"""ServerState: what every route of one app shares (engine, config, metrics, sessions).
+"""ServerState: what every route of one app shares (engine, config, metrics, sessions,
+speculation).
 
 The engine is injected: anything with the paste Engine's submit / submit_turn / chat_prompt /
 encode / end_session methods (tests wrap a real Engine to script its output). Stored on
@@ -25,6 +26,7 @@ class ServerState:
     metrics: ServerMetrics
     sessions: Any  # paste.server.session_store.SessionStore
     created: int
+    speculation: Any = None  # paste.server.speculation.ServerSpeculation, None when off
 
     def check_model(self, model: str) -> None:
         """404 model_not_found unless `model` is the served model id."""

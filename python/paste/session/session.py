@@ -39,7 +39,7 @@ from paste.session.events import (
     ToolResultEvent,
 )
 from paste.session.metrics import SessionMetrics, SessionResult, TurnMetrics
-from paste.session.priority import engine_kv_usage
+from paste.session.priority import engine_kv_usage, outlook
 from paste.session.template import ASSISTANT_VIEWS, TemplateProfile, render_view
 from paste.session.trace import append_record, trace_record
 
@@ -204,6 +204,9 @@ class Session:
         params = self._turn_params
         if callable(params):
             params = params(self.messages)
+        if self.speculation is not None:  # staged calls -> the engine's trie matcher
+            params = self.speculation.turn_params(params, self.parser,
+                                                 getattr(self.engine, "tokenizer", None))
         submit = self.speculation.submit if self.speculation is not None else self.executor.submit
         calls = TurnCalls(submit, self.session_id, self._new_call_id)
         calls.early_dispatch = self.early_dispatch
@@ -221,6 +224,8 @@ class Session:
                 else:
                     handle = self.engine.submit(ids, params, priority)
                 for out in handle:
+                    if self.speculation is not None:  # trie verdicts before the parser's call
+                        self.speculation.on_output(out)
                     for event in parser.feed(out.delta):
                         yield from self._on_parser_event(event, calls)
             except Exception as exc:  # noqa: BLE001 - any engine failure ends the run cleanly
@@ -274,13 +279,18 @@ class Session:
             yield ToolCallEvent(record.call_id, record.name, record.arguments)
 
     def _turn_priority(self, started: float) -> float:
-        """Base priority, boosted for a turn that returns from tools (CoSchedulingPolicy)."""
-        if self.coscheduling is None or self._tools_done_at is None:
+        """Base priority, adjusted by the CoSchedulingPolicy: a turn returning from tools is
+        boosted (aging, its expected work and tool time from its recent turns, KV band); a new
+        turn is lowered only above the band."""
+        if self.coscheduling is None:
             return self.priority
-        waited = started - self._tools_done_at
+        returning = self._tools_done_at is not None
+        waited = started - self._tools_done_at if self._tools_done_at is not None else 0.0
         self._tools_done_at = None
-        return float(self.coscheduling.priority(self.priority, True, waited,
-                                                engine_kv_usage(self.engine)))
+        tokens, tool_s = outlook(self._metrics.turns, self._metrics.tool_s,
+                                 self.coscheduling.work_window)
+        return float(self.coscheduling.priority(self.priority, returning, waited,
+                                                engine_kv_usage(self.engine), tokens, tool_s))
 
     # ----- bookkeeping -------------------------------------------------------------------
     def _new_call_id(self) -> str:

@@ -5,8 +5,11 @@
     admission.py  AdmissionPolicy: effect class, tool policy, net value, fail closed
     staging.py    StagingStore: speculative results, invisible until claimed; freshness epochs
     metrics.py    SpeculationMetrics: hits by kind, misses, launches, waste, observed latency
-    manager.py    SpeculationManager: launch predictions, resolve authoritative calls to hits
-    speculator.py Speculator / SessionSpeculation: sessions -> predictor -> manager
+    manager.py    SpeculationManager: launch predictions, resolve authoritative calls to hits,
+                  promote on the engine trie's CONFIRMED, withdraw on its REFUTED
+    rendering.py  a predicted call as the model would write it (the trie's candidate text)
+    speculator.py Speculator / SessionSpeculation: sessions -> predictor -> manager, and the
+                  staged calls -> the engine's trie matcher
 """
 
 from paste.speculation.admission import AdmissionPolicy, Candidate, Decision

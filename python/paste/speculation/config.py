@@ -17,6 +17,8 @@ class SpeculationConfig:
     min_probability: predictions below it are never considered.
     ttl_s: an unclaimed staged result (or job) is dropped after this long.
     coordination_cost_s: initial estimate of the cost of one speculation (then measured).
+    enable_trie: match the decoded tokens against the staged calls in the engine (promote a
+        queued job on CONFIRMED, withdraw queued ones on REFUTED); off = the parser alone.
     """
 
     enable_speculation: bool = True
@@ -25,6 +27,7 @@ class SpeculationConfig:
     min_probability: float = 0.05
     ttl_s: float = 120.0
     coordination_cost_s: float = 0.001
+    enable_trie: bool = True
 
     def __post_init__(self) -> None:
         if self.max_concurrent_jobs < 0 or self.max_predictions_per_event < 0:

@@ -8,12 +8,20 @@
                                        queued  -> it is cancelled and the call runs in the
                                                   authoritative lane now              (promoted)
                                      otherwise the call runs authoritatively          (miss)
+    promote_early(session, cand)     the engine's trie CONFIRMED the call being decoded: a
+                                     still-queued job is withdrawn and its call starts now in
+                                     the authoritative lane; resolve later claims it (promoted,
+                                     counted once, at resolve)
+    cancel_refuted(session, cands)   the trie REFUTED the call being decoded: those of the
+                                     candidates still queued are withdrawn (budget freed)
     end_session / sweep              unused jobs are cancelled; their tool time is waste
 
 Transparency: a session only ever sees a ToolResult for a call it emitted, carrying its own
 call id; a speculative result that failed (error, timeout, crash) or went stale is never used:
 the call then runs authoritatively, exactly as with speculation off. A call whose tool is not
-pure/read_only bumps the session's epoch first, making every older staged job stale.
+pure/read_only bumps the session's epoch first, making every older staged job stale. The trie
+only moves when work starts: an early-promoted job answers only a call that resolve() matches
+by canonical form, and its result reads exactly as if the call had been submitted then.
 """
 
 from __future__ import annotations
@@ -52,8 +60,13 @@ class ResolvedCall:
         self._staged = staged
         self._future = None
         self._result: ToolResult | None = None
+        self._provisional: str | None = None  # call id an early-promoted job ran under
         if staged is None:
             self.kind = "miss"
+        elif staged.promoted:  # promoted on the trie's CONFIRMED: already authoritative
+            self.kind = "promoted"
+            self._staged, self._future, self._provisional = None, staged.future, staged.call_id
+            manager.metrics.add(session_id, "hits_promoted")
         elif staged.future.done():
             self.kind = "reused"
         elif staged.future.withdraw():  # still queued: run it in the authoritative lane now
@@ -62,7 +75,7 @@ class ResolvedCall:
             manager.metrics.add(session_id, "hits_promoted")
         else:
             self.kind = "awaited"
-        if self._staged is None:
+        if self._staged is None and self._future is None:
             self._future = manager.executor.submit(job)
 
     @property
@@ -109,7 +122,10 @@ class ResolvedCall:
             self._staged = None
             self._future = m.executor.submit(self._job)
         assert self._future is not None
-        return self._future.result(timeout)
+        res = self._future.result(timeout)
+        if self._provisional is None:
+            return res
+        return _as_call(res, self._provisional, self._job.call_id)
 
 
 class SpeculationManager:
@@ -148,13 +164,14 @@ class SpeculationManager:
             if not decision.admitted:
                 self.metrics.reject(session_id, decision.reason)
                 continue
-            job = ToolJob(f"spec-{next(self._ids)}", cand.name, dict(cand.arguments),
+            cand_id = next(self._ids)
+            job = ToolJob(f"spec-{cand_id}", cand.name, dict(cand.arguments),
                           session_id=session_id, speculative=True)
             epoch = self.staging.epoch(session_id)
             future = self.executor.submit(job)
             future.add_done_callback(lambda _f: self.budget.release())
             staged = StagedJob(session_id, cand.canonical, cand.name, dict(cand.arguments),
-                               future, epoch)
+                               future, epoch, cand_id=cand_id, call_id=job.call_id)
             if not self.staging.put(staged):
                 future.cancel()
                 continue
@@ -180,6 +197,37 @@ class SpeculationManager:
         job = ToolJob(call_id, name, dict(arguments), session_id=session_id)
         return ResolvedCall(self, session_id, job, staged)
 
+    def promote_early(self, session_id: str, cand_id: int) -> bool:
+        """The trie CONFIRMED candidate cand_id: if its job is still queued, run its call in
+        the authoritative lane now; True if promoted. A running or done job is left alone
+        (resolve awaits or reuses it); a stale one is never promoted."""
+        job = next((j for j in self.staging.jobs(session_id)
+                    if j.cand_id == cand_id and not j.promoted), None)
+        if job is None or job.epoch != self.staging.epoch(session_id):
+            return False
+        if not job.future.withdraw():  # started (or done) already: nothing to move
+            return False
+        auth = ToolJob(job.call_id, job.name, dict(job.arguments), session_id=session_id)
+        future = self.executor.submit(auth)
+        if not self.staging.replace(job, dataclasses.replace(job, future=future, promoted=True)):
+            future.cancel()  # claimed, expired or made stale meanwhile
+            self.metrics.add(session_id, "cancelled")
+            return False
+        self.metrics.add(session_id, "promoted_early")
+        return True
+
+    def cancel_refuted(self, session_id: str, cand_ids: Iterable[int]) -> int:
+        """The trie REFUTED the call being decoded against these candidates: withdraw those
+        still queued (their budget slots free at once); returns how many."""
+        ids = set(cand_ids)
+        num = 0
+        for job in self.staging.jobs(session_id):
+            if job.cand_id in ids and not job.promoted and job.future.withdraw():
+                self.staging.remove(job)
+                self.metrics.add(session_id, "refuted_cancelled")
+                num += 1
+        return num
+
     def end_session(self, session_id: str) -> None:
         self._discard(session_id, self.staging.drop_session(session_id), "cancelled")
 
@@ -194,3 +242,17 @@ class SpeculationManager:
             if res is not None and res.ok:
                 self.metrics.add(session_id, "waste_s", res.tool_s)
             self.metrics.add(session_id, counter)
+
+
+def _as_call(res: ToolResult, provisional: str, call_id: str) -> ToolResult:
+    """An early-promoted job's result as the emitted call's: its call id, and error messages
+    (which quote the call id) naming the emitted call, exactly as a job submitted now would."""
+    if res.ok:
+        return dataclasses.replace(res, call_id=call_id)
+    old, new = repr(provisional), repr(call_id)
+    return dataclasses.replace(
+        res,
+        call_id=call_id,
+        content=res.content.replace(old, new),
+        error=res.error.replace(old, new) if res.error is not None else None,
+    )

@@ -16,6 +16,8 @@ class SpeculationCounts:
     speculative_jobs: int = 0
     cancelled: int = 0
     stale_discarded: int = 0
+    promoted_early: int = 0  # queued jobs promoted on the trie's CONFIRMED, before call complete
+    refuted_cancelled: int = 0  # queued jobs withdrawn on the trie's REFUTED
     waste_s: float = 0.0  # tool-seconds of speculative work whose result was never used
     observed_tool_latency_s: float = 0.0  # sum over authoritative calls
     rejected: dict[str, int] | None = None

@@ -28,6 +28,11 @@ class StagedJob:
     future: ToolFuture
     epoch: int
     started_at: float = field(default_factory=time.monotonic)
+    cand_id: int = -1  # the job's candidate id in the engine's trie matcher
+    call_id: str = ""  # the job's own call id ("spec-N")
+    # Promoted early (trie CONFIRMED): `future` is then an authoritative job of the same call,
+    # claimed like any staged job when the model's call completes.
+    promoted: bool = False
 
 
 class StagingStore:
@@ -59,6 +64,24 @@ class StagingStore:
             if key in self._jobs or job.epoch != self._epochs.get(job.session_id, 0):
                 return False
             self._jobs[key] = job
+            return True
+
+    def replace(self, old: StagedJob, new: StagedJob) -> bool:
+        """Puts `new` in `old`'s place if `old` is still staged and fresh; False otherwise."""
+        with self._lock:
+            key = (old.session_id, old.canonical)
+            if self._jobs.get(key) is not old or old.epoch != self._epochs.get(old.session_id, 0):
+                return False
+            self._jobs[key] = new
+            return True
+
+    def remove(self, job: StagedJob) -> bool:
+        """Drops `job` if it is still staged; False if it was claimed or dropped already."""
+        with self._lock:
+            key = (job.session_id, job.canonical)
+            if self._jobs.get(key) is not job:
+                return False
+            del self._jobs[key]
             return True
 
     def claim(self, session_id: str, canonical: str) -> StagedJob | None:

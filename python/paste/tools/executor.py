@@ -2,9 +2,11 @@
 
 `submit` never blocks and never raises for a bad call: an unknown tool, arguments that are not
 JSON or fail the schema, and speculative jobs the tool forbids complete the future at once (with
-queue_s == tool_s == 0); everything else is admitted through the tool's ConcurrencyLane and run
-by a JobRun (see job_run.py for the per-mode mechanics). Results are rendered to text and cut
-to `max_result_bytes` (UTF-8) with an explicit "…[truncated N bytes]" marker.
+queue_s == tool_s == 0); everything else is admitted through the tool's ConcurrencyLane (a
+native two-lane DispatchQueue per tool, lanes.py) and run by a JobRun (see job_run.py for the
+per-mode mechanics). A job whose lane already holds `max_queued_per_tool` waiting jobs completes
+at once with error_kind "queue_full". Results are rendered to text and cut to
+`max_result_bytes` (UTF-8) with an explicit "…[truncated N bytes]" marker.
 
 Lifetime: the executor owns a thread pool (sync tools, process watchers), one event-loop thread
 (async and MCP tools, sync timeouts) and the child processes of process-isolated tools, from
@@ -21,11 +23,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from paste.errors import InvalidArgumentError
+from paste.errors import InvalidArgumentError, QueueFullError
 from paste.tools.errors import ExecutorClosedError, ToolArgumentsError, UnknownToolError
 from paste.tools.future import ToolFuture
 from paste.tools.job_run import JobRun
-from paste.tools.lanes import ConcurrencyLane
+from paste.tools.lanes import DEFAULT_MAX_QUEUED, ConcurrencyLane
 from paste.tools.loop_thread import LoopThread
 from paste.tools.registry import ToolRegistry
 from paste.tools.results import ErrorKind, ToolJob, ToolResult
@@ -43,13 +45,19 @@ class ToolExecutor:
         max_workers: int = 32,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         mp_start_method: str = "spawn",
+        max_queued_per_tool: int = DEFAULT_MAX_QUEUED,
     ) -> None:
         if max_workers < 1:
             raise InvalidArgumentError(f"max_workers must be >= 1, got {max_workers}")
         if max_result_bytes < 1:
             raise InvalidArgumentError(f"max_result_bytes must be >= 1, got {max_result_bytes}")
+        if max_queued_per_tool < 1:
+            raise InvalidArgumentError(
+                f"max_queued_per_tool must be >= 1, got {max_queued_per_tool}"
+            )
         self.registry = registry
         self.max_result_bytes = max_result_bytes
+        self.max_queued_per_tool = max_queued_per_tool
         self._mp_context = multiprocessing.get_context(mp_start_method)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers, "paste-tool")
         self._loop = LoopThread("paste-tool-loop")
@@ -81,12 +89,22 @@ class ToolExecutor:
         with self._lock:
             lane = self._lanes.get(spec.name)
             if lane is None:
-                lane = self._lanes[spec.name] = ConcurrencyLane(spec.max_concurrency)
+                lane = ConcurrencyLane(spec.max_concurrency, self.max_queued_per_tool)
+                self._lanes[spec.name] = lane
             run = JobRun(self, future, spec, kwargs, lane)
             self._active.add(run)
         future._set_canceller(run.cancel)
         future._set_withdrawer(run.withdraw)
-        lane.submit(run.start, speculative=job.speculative)
+        future._set_promoter(run.promote)
+        try:
+            lane.submit(run.job_id, run.start, speculative=job.speculative)
+        except QueueFullError:
+            kind = "speculative" if job.speculative else "authoritative"
+            run.end(
+                "queue_full",
+                f"the {kind} queue of tool {spec.name!r} is full ({lane.max_queued} waiting calls); "
+                f"call {job.call_id!r} was not run",
+            )
         return future
 
     def num_running(self, name: str) -> int:

@@ -30,6 +30,7 @@ class ToolFuture:
         self._callbacks: list[Callable[[ToolFuture], None]] = []
         self._canceller: Callable[[], bool] | None = None
         self._withdrawer: Callable[[], bool] | None = None
+        self._promoter: Callable[[], bool] | None = None
         self._started = False
 
     @property
@@ -84,6 +85,21 @@ class ToolFuture:
             if self._done.is_set() or withdrawer is None:
                 return False
         return withdrawer()
+
+    def promote(self) -> bool:
+        """Move a queued speculative job to its tool's authoritative lane, in place: it keeps
+        its call id and this future, and starts before every speculative job still queued.
+        True if moved; False once started or done, for an authoritative job, and for a job
+        that would run the tool's sandbox."""
+        with self._lock:
+            promoter = self._promoter
+            if self._done.is_set() or promoter is None:
+                return False
+        return promoter()
+
+    def _set_promoter(self, promoter: Callable[[], bool]) -> None:
+        with self._lock:
+            self._promoter = promoter
 
     def _set_withdrawer(self, withdrawer: Callable[[], bool]) -> None:
         with self._lock:

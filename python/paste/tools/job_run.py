@@ -50,6 +50,7 @@ class JobRun:
         self.spec = spec
         self._kwargs = kwargs
         self._lane = lane
+        self.job_id = lane.new_job_id()  # this job's id in its lane's DispatchQueue
         job = future.job
         self._timeout_s = job.timeout_s if job.timeout_s is not None else spec.timeout_s
         self._use_sandbox = job.speculative and spec.sandbox is not None
@@ -89,14 +90,22 @@ class JobRun:
             self.end("cancelled", f"tool call {self.future.call_id!r} was cancelled: {e}")
 
     def withdraw(self) -> bool:
-        """Cancel the job only if it is still queued (atomically); True if it was withdrawn.
-        A job that has started is left running (used to promote queued speculative work)."""
+        """Cancel the job only if it is still queued; True if this call withdrew it. The
+        lane's queue decides atomically between this and the job's start, so a withdrawn job
+        never runs and a started one is left running (used to promote queued speculative work)."""
+        if not self._lane.withdraw(self.job_id):
+            return False
         with self._lock:
-            if self._phase != "queued":
-                return False
             self._phase = "ended"
-        self._lane.withdraw(self.start)
         return self.end("cancelled", f"tool call {self.future.call_id!r} was withdrawn")
+
+    def promote(self) -> bool:
+        """Move this queued speculative job to its tool's authoritative lane, keeping its call id
+        and future; True if moved. False when it is not queued speculatively any more, or when
+        it would run the tool's sandbox (a sandbox result never stands in for the real call)."""
+        if self._use_sandbox:
+            return False
+        return self._lane.promote(self.job_id)
 
     def cancel(self, reason: str = "") -> bool:
         """Stop the job if possible and complete it as cancelled; True if this ended it."""
@@ -105,8 +114,8 @@ class JobRun:
             task, process = self._task, self._process
         suffix = f": {reason}" if reason else ""
         ended = self.end("cancelled", f"tool call {self.future.call_id!r} was cancelled{suffix}")
-        if phase == "queued":
-            self._lane.withdraw(self.start)
+        if phase == "queued":  # a lost race with the start is handled by start()
+            self._lane.withdraw(self.job_id)
         elif phase == "running":  # the future is already complete: stop the work behind it
             if task is not None:
                 task.cancel()

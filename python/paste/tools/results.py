@@ -25,6 +25,7 @@ ErrorKind = Literal[
     "truncated",  # ok=True: the rendered result exceeded the size limit and was cut
     "cancelled",  # ToolFuture.cancel() or executor shutdown ended the job
     "not_speculable",  # a speculative job for a tool/destination that forbids speculation
+    "queue_full",  # the tool's lane already held max_queued_per_tool waiting jobs; never ran
 ]
 
 TRUNCATION_MARKER = "…[truncated {num_bytes} bytes]"

@@ -1,0 +1,124 @@
+"""TenantPredictors: one PatternStore and Predictor per tenant, loaded from a file or learned
+online from the server's completed session runs.
+
+    store file (`paste patterns mine --out FILE`)  -> the predictor of the file's tenant
+    every completed run of a session with tools    -> PatternStore.update for its tenant
+                                                      (a tenant without a store gets a new one)
+
+A run is learned as its own trace: its user message, calls, results and final answer (earlier
+runs of the session are not repeated, so nothing is counted twice); its group is the session
+id, so runs of one session count as one task group (PatternStore.min_groups). Updates run on
+one worker thread; a tenant's lock serialises them with that tenant's predictions, so a
+session never predicts from a store being updated. Tenant isolation: a session only ever gets
+the predictor of its own tenant (predictor_for), and a store refuses another tenant's trace.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from pathlib import Path
+from typing import Any
+
+from paste.patterns.loaders.openai_messages import messages_to_trace
+from paste.patterns.predictor import Prediction, Predictor
+from paste.patterns.state import SessionState
+from paste.patterns.store import PatternStore
+from paste.patterns.trace import LoadIssue, Trace
+
+SOURCE = "paste-server"
+
+
+class LockedPredictor:
+    """A tenant's Predictor behind the tenant's lock (predictions never see a half update)."""
+
+    def __init__(self, predictor: Predictor, lock: threading.Lock) -> None:
+        self.predictor, self.lock = predictor, lock
+
+    def predict(self, state: SessionState, k: int = 5) -> list[Prediction]:
+        with self.lock:
+            return self.predictor.predict(state, k)
+
+
+class TenantPredictors:
+    def __init__(self, store_path: str | Path | None = None, learn_online: bool = True) -> None:
+        """Raises PatternStoreError if `store_path` cannot be read as a pattern store."""
+        self.learn_online = learn_online
+        self.num_learned_runs = 0  # runs whose update has finished
+        self.num_failed_runs = 0  # runs whose update raised (last_error says why)
+        self.last_error: str | None = None
+        self._lock = threading.Lock()  # guards the map and the counter
+        self._tenants: dict[str, tuple[PatternStore, LockedPredictor]] = {}
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, "paste-patterns")
+        if store_path is not None:
+            self._publish(PatternStore.load(Path(store_path)))
+
+    def _publish(self, store: PatternStore) -> None:
+        locked = LockedPredictor(Predictor(store), threading.Lock())
+        with self._lock:
+            self._tenants[store.tenant] = (store, locked)
+
+    def predictor_for(self, tenant: str) -> LockedPredictor | None:
+        """The tenant's predictor, or None while nothing is known about the tenant."""
+        with self._lock:
+            entry = self._tenants.get(tenant)
+        return entry[1] if entry is not None else None
+
+    def tenants(self) -> list[str]:
+        with self._lock:
+            return sorted(self._tenants)
+
+    def learn(self, session: Any, start: int) -> concurrent.futures.Future[bool] | None:
+        """Schedules the update from the run whose user message is session.messages[start];
+        None when online learning is off. The future's value: whether the run was learned (a
+        run without tool calls teaches nothing)."""
+        if not self.learn_online:
+            return None
+        record = session.trace()  # a copy, taken now: later runs do not leak into this one
+        return self._worker.submit(self._update, record, start)
+
+    def _update(self, record: dict[str, Any], start: int) -> bool:
+        try:
+            return self._learn(record, start)
+        except Exception as exc:  # noqa: BLE001 - a run that cannot be learned is only counted
+            with self._lock:
+                self.num_failed_runs += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            return False
+
+    def _learn(self, record: dict[str, Any], start: int) -> bool:
+        trace = run_trace(record, start)
+        if trace is None or not any(step.call is not None for step in trace.steps):
+            return False
+        with self._lock:
+            entry = self._tenants.get(trace.tenant)
+        if entry is None:  # a new tenant: its store is published once it holds this run
+            store = PatternStore(trace.tenant)
+            store.update(trace)
+            self._publish(store)
+        else:
+            store, locked = entry
+            with locked.lock:
+                store.update(trace)
+                locked.predictor.refresh()
+        with self._lock:
+            self.num_learned_runs += 1
+        return True
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=True)
+
+
+def run_trace(record: dict[str, Any], start: int) -> Trace | None:
+    """The Trace of one run of a session record (paste trace format, session/trace.py): the
+    messages from index `start` on, grouped under the session id; None if malformed."""
+    issues: list[LoadIssue] = []
+    sid = str(record["session_id"])
+    trace = messages_to_trace(f"{sid}#{start}", SOURCE, record["messages"][start:], sid,
+                              issues, record.get("timings") or {})  # fmt: skip
+    if trace is None:
+        return None
+    if trace.steps and trace.steps[-1].role == "assistant" and trace.steps[-1].call is None:
+        trace.final_answer = trace.steps.pop().text
+    trace.tenant, trace.group = str(record.get("tenant") or "default"), sid
+    return trace

@@ -1,0 +1,85 @@
+"""SpeculationCollector: the engine's speculation counters as Prometheus metrics, read when
+scraped from the server's ServerSpeculation (one SpeculationMetrics for every session).
+
+    paste_speculation_authoritative_calls_total     calls the models of speculating sessions emitted
+    paste_speculation_hits_total{kind}              promoted | awaited | reused
+    paste_speculation_misses_total                  emitted calls no speculative job answered
+    paste_speculation_jobs_total                    speculative jobs launched
+    paste_speculation_rejections_total{reason}      predictions not launched: effect | policy |
+                                                    estimates | value | budget | unknown_tool
+    paste_speculation_cancelled_total               unused jobs dropped (session end, TTL)
+    paste_speculation_stale_discarded_total         jobs made stale by a side-effecting call
+    paste_speculation_waste_seconds_total           tool-seconds of speculation never used
+    paste_speculation_observed_tool_latency_seconds_total
+                                                    sum of call complete -> result available
+    paste_speculation_budget_in_use, _capacity      the ONE global budget (gauges)
+    paste_patterns_learned_runs_total               completed runs learned online
+    paste_patterns_failed_runs_total                runs whose online update failed
+    paste_patterns_tenants                          tenants with a pattern store (gauge)
+
+Every metric is present, at 0, when the server does not speculate, so dashboards and ablation
+comparisons read the same names either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from paste.speculation.metrics import SpeculationCounts
+
+HIT_KINDS = ("promoted", "awaited", "reused")
+REJECTION_REASONS = ("effect", "policy", "estimates", "value", "budget", "unknown_tool")
+_COUNTERS = (
+    ("authoritative_calls", "paste_speculation_authoritative_calls",
+     "tool calls emitted by the models of speculating sessions"),
+    ("misses", "paste_speculation_misses", "emitted calls no speculative job answered"),
+    ("speculative_jobs", "paste_speculation_jobs", "speculative jobs launched"),
+    ("cancelled", "paste_speculation_cancelled", "unused speculative jobs dropped"),
+    ("stale_discarded", "paste_speculation_stale_discarded",
+     "speculative jobs made stale by a side-effecting call"),
+    ("waste_s", "paste_speculation_waste_seconds", "tool-seconds of unused speculation"),
+    ("observed_tool_latency_s", "paste_speculation_observed_tool_latency_seconds",
+     "sum over emitted calls of call complete -> result available"),
+)  # fmt: skip
+
+
+class SpeculationCollector:
+    def __init__(self, speculation: Any) -> None:
+        self._speculation = speculation  # ServerSpeculation or None
+
+    def collect(self) -> Iterator[Metric]:
+        sp = self._speculation
+        counts: dict[str, Any] = (sp.snapshot() if sp is not None
+                                  else SpeculationCounts(rejected={}).as_dict())  # fmt: skip
+        for key, name, doc in _COUNTERS:
+            yield CounterMetricFamily(name, doc, value=float(counts[key]))
+        hits = CounterMetricFamily("paste_speculation_hits", "emitted calls answered by a "
+                                   "speculative job, by kind", labels=["kind"])  # fmt: skip
+        for kind in HIT_KINDS:
+            hits.add_metric([kind], float(counts[f"hits_{kind}"]))
+        yield hits
+        rejected: dict[str, int] = dict(counts["rejected"])
+        rejections = CounterMetricFamily("paste_speculation_rejections",
+                                         "predictions not launched, by the failed check",
+                                         labels=["reason"])  # fmt: skip
+        for reason in sorted(set(REJECTION_REASONS) | set(rejected)):
+            rejections.add_metric([reason], float(rejected.get(reason, 0)))
+        yield rejections
+        in_use, capacity = (counts["budget_in_use"], counts["budget_capacity"]) if sp else (0, 0)
+        yield GaugeMetricFamily("paste_speculation_budget_in_use",
+                                "speculative jobs holding a budget slot", value=in_use)  # fmt: skip
+        yield GaugeMetricFamily("paste_speculation_budget_capacity",
+                                "the global cap on speculative jobs", value=capacity)  # fmt: skip
+        predictors = sp.predictors if sp is not None else None
+        learned = predictors.num_learned_runs if predictors is not None else 0
+        failed = predictors.num_failed_runs if predictors is not None else 0
+        tenants = len(predictors.tenants()) if predictors is not None else 0
+        yield CounterMetricFamily("paste_patterns_learned_runs",
+                                  "completed session runs learned online", value=learned)  # fmt: skip
+        yield CounterMetricFamily("paste_patterns_failed_runs",
+                                  "session runs whose online update failed", value=failed)  # fmt: skip
+        yield GaugeMetricFamily("paste_patterns_tenants", "tenants with a pattern store",
+                                value=tenants)  # fmt: skip

@@ -1,0 +1,133 @@
+"""The coding workload's tools: real grep, sed, python and pytest subprocesses on a repo copy.
+
+    grep(pattern, path=".")      read_only    `grep -rnE --include=*.py PATTERN PATH`
+    view(path, start=1, end=40)  read_only    `sed -n START,ENDp PATH`, lines numbered "N: text"
+    edit(path, line, old, new)   side_effect  replace `old` by `new` in that line, in place
+    run_python(code)             side_effect  `python -c CODE` (a script may do anything)
+    pytest(target="tests")       read_only    `python -m pytest -q` without cache or bytecode
+
+Every path is relative to the repository copy and must stay inside it (PathEscapeError);
+subprocesses run with the copy as working directory. pytest runs with `-p no:cacheprovider`
+and PYTHONDONTWRITEBYTECODE=1 so it only reads the tree (hence read_only; a speculative run
+that an edit overtakes is discarded by the freshness rule). Outputs are made deterministic:
+pytest's "in 0.88s" durations are removed and the copy's absolute path becomes ".".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from paste.workloads.errors import (
+    BadPatternError,
+    EditError,
+    PathEscapeError,
+    WorkloadToolError,
+)
+from paste.workloads.toolbox import LiveToolBox
+
+MAX_VIEW_LINES = 200
+_DURATION = re.compile(r" in \d+(?:\.\d+)?s(?= |=|$)", re.M)
+
+
+def inside(root: Path, path: str) -> Path:
+    """root / path resolved; PathEscapeError if it is not inside root."""
+    resolved = (root / path).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise PathEscapeError(f"path {path!r} is outside the repository")
+    return resolved
+
+
+def _run(root: Path, argv: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    return subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=timeout_s,
+                          env=env, check=False)
+
+
+def add_coding_tools(box: LiveToolBox, root: Path, timeout_s: float = 120.0) -> None:
+    """Register the five tools on the repository copy `root` (module docstring)."""
+    root = root.resolve()
+
+    def clean(text: str) -> str:
+        return text.replace(str(root), ".")
+
+    def grep(pattern: str, path: str = ".") -> str:
+        """Search the repository's Python files for a regular expression.
+
+        Args:
+            pattern: Extended regular expression.
+            path: File or folder to search, relative to the repository.
+        """
+        target = inside(root, path)
+        done = _run(root, ["grep", "-rnE", "--include=*.py", "--", pattern,
+                           os.path.relpath(target, root)], timeout_s)
+        if done.returncode == 2:
+            raise BadPatternError(clean(done.stderr.strip()))
+        lines = [ln[2:] if ln.startswith("./") else ln for ln in done.stdout.splitlines()]
+        return "\n".join(sorted(lines)) if lines else "no matches"
+
+    def view(path: str, start: int = 1, end: int = 40) -> str:
+        """Show lines start..end of a file, numbered.
+
+        Args:
+            path: File relative to the repository.
+            start: First line (1-based).
+            end: Last line.
+        """
+        target = inside(root, path)
+        if not target.is_file():
+            raise WorkloadToolError(f"no file {path!r}")
+        if start < 1 or end < start or end - start >= MAX_VIEW_LINES:
+            raise WorkloadToolError(f"need 1 <= start <= end < start + {MAX_VIEW_LINES}")
+        done = _run(root, ["sed", "-n", f"{start},{end}p", str(target)], timeout_s)
+        lines = done.stdout.splitlines()
+        return "\n".join(f"{start + i}: {line}" for i, line in enumerate(lines))
+
+    def edit(path: str, line: int, old: str, new: str) -> str:
+        """Replace text in one line of a file.
+
+        Args:
+            path: File relative to the repository.
+            line: Line number (1-based).
+            old: Exact text to replace (its first occurrence in the line).
+            new: Replacement text.
+        """
+        target = inside(root, path)
+        if not target.is_file():
+            raise WorkloadToolError(f"no file {path!r}")
+        lines = target.read_text().split("\n")
+        if not 1 <= line <= len(lines) or old not in lines[line - 1] or not old:
+            raise EditError(f"line {line} of {path} does not contain {old!r}")
+        lines[line - 1] = lines[line - 1].replace(old, new, 1)
+        target.write_text("\n".join(lines))
+        return f"edited {path}:{line}: {lines[line - 1].strip()}"
+
+    def run_python(code: str) -> str:
+        """Run a Python snippet in the repository and return its output.
+
+        Args:
+            code: Python source, run with `python -c`.
+        """
+        done = _run(root, [sys.executable, "-c", code], timeout_s)
+        return clean(f"{done.stdout}{done.stderr}".rstrip() + f"\n(exit code {done.returncode})")
+
+    def pytest(target: str = "tests") -> str:
+        """Run the repository's tests with pytest.
+
+        Args:
+            target: Test file or folder, relative to the repository.
+        """
+        rel = os.path.relpath(inside(root, target), root)
+        done = _run(root, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "--no-header", "--tb=short", rel], timeout_s)
+        out = _DURATION.sub("", clean(f"{done.stdout}{done.stderr}".rstrip()))
+        return f"{out}\n(exit code {done.returncode})"
+
+    box.add(grep, "read_only", timeout_s=timeout_s)
+    box.add(view, "read_only", timeout_s=timeout_s)
+    box.add(edit, "side_effect", timeout_s=timeout_s)
+    box.add(run_python, "side_effect", timeout_s=timeout_s)
+    box.add(pytest, "read_only", timeout_s=timeout_s)

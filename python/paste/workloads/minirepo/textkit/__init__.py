@@ -1,0 +1,1 @@
+"""textkit: the sample repository the coding workload's agents fix (small text and number tools)."""

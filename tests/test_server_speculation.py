@@ -1,0 +1,251 @@
+"""Speculation of native server sessions, over real HTTP on the random tiny model: a read-only
+server tool, a predictor mined by `paste patterns mine` from a small paste-format trace (or
+learned online from the server's own completed runs) whose prediction is exact. /metrics
+shows exactly one speculative job and its hit; with speculation off every speculation counter
+is 0 and the transcript is identical; tenants stay isolated; the config and CLI switches
+reach the sessions; a bad pattern store is a typed error."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from paste.cli import build_parser, main
+from paste.cli.serve_cmd import server_options
+from paste.engine.request import GenerationParams
+from paste.errors import InvalidArgumentError
+from paste.patterns.errors import PatternStoreError
+from paste.server import BackgroundServer, ServerConfig, create_app
+from paste.session.priority import CoSchedulingPolicy
+from paste.tools import ToolRegistry
+from test_server_metrics import scrape
+from test_server_sessions import create
+from test_server_support import HANG_GUARD_S, make_engine, wait_until
+
+FILES = {"README.md": "# demo\nhello from the server tool\n", "a/one.txt": "one",
+         "b/two.txt": "two", "c/three.txt": "three"}  # fmt: skip
+ANSWER = "Done."
+COUNTERS = ("authoritative_calls", "misses", "jobs", "cancelled", "stale_discarded",
+            "waste_seconds", "observed_tool_latency_seconds")  # fmt: skip
+REASONS = ("budget", "effect", "estimates", "policy", "unknown_tool", "value")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    eng = make_engine(tmp_path_factory)
+    for _ in eng.submit(eng.encode("warm up"), GenerationParams(max_tokens=2)):
+        pass  # one real step: the engine's step time (an admission estimate) is now known
+    yield eng
+    eng.shutdown()
+
+
+@pytest.fixture()
+def tools():
+    """A read-only file tool over FILES, and the list of paths it actually ran on."""
+    runs: list[str] = []
+    registry = ToolRegistry()
+
+    @registry.tool(effect="read_only", timeout_s=HANG_GUARD_S)
+    def read_file(path: str) -> str:
+        """Read a text file of the demo workspace."""
+        time.sleep(0.05)  # a tool time well above the coordination cost (net value > 0)
+        runs.append(path)
+        return FILES.get(path, "no such file")
+
+    return registry, runs
+
+
+@pytest.fixture(scope="module")
+def mined_store(tmp_path_factory):
+    """`paste patterns mine` on 12 paste-format sessions "Read <path> please." -> read_file."""
+    folder = tmp_path_factory.mktemp("traces")
+    lines = []
+    for i in range(12):
+        path = f"dir{i}/file{i}.txt"
+        call = {"id": "call_1", "type": "function",
+                "function": {"name": "read_file", "arguments": json.dumps({"path": path})}}
+        lines.append(json.dumps({"session_id": f"r{i}", "tenant": "acme", "messages": [
+            {"role": "user", "content": f"Read {path} please."},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "name": "read_file",
+             "content": f"text of {path}"},
+            {"role": "assistant", "content": "Done."},
+        ]}))  # fmt: skip
+    (folder / "reads.jsonl").write_text("\n".join(lines) + "\n")
+    out = folder / "acme.json"
+    assert main(["patterns", "mine", "--train", str(folder), "--out", str(out),
+                 "--tenant", "acme"]) == 0  # fmt: skip
+    return str(out)
+
+
+@contextmanager
+def serving(engine, registry, **config):
+    app = create_app(engine, ServerConfig(model_id="tiny", **config), tools=registry)
+    with BackgroundServer(app) as server:
+        yield server, app.state.paste
+
+
+def staged_done(state, session_id) -> bool:
+    """The session's one speculative job has finished (so the model's call reuses it)."""
+    jobs = [j for m in state.speculation.managers() for j in m.staging.jobs(session_id)]
+    return len(jobs) == 1 and jobs[0].future.done()
+
+
+def reader(wait: Callable[[], bool] | None = None):
+    """Script: call read_file on the path of the last "Read <path> please." until a tool
+    result is in the prompt, then answer. `wait` is awaited before the calling turn."""
+
+    def script(prompt: str) -> str:
+        if "<|im_start|>tool\n" in prompt:
+            return ANSWER
+        if wait is not None:
+            assert wait_until(wait)
+        path = re.findall(r"Read (\S+) please\.", prompt)[-1]
+        return json.dumps({"name": "read_file", "arguments": {"path": path}})
+
+    return script
+
+
+def run(server, engine, session_id, text, script):
+    with engine.scripted(script):
+        response = httpx.post(f"{server.url}/v1/sessions/{session_id}/messages",
+                              json={"content": text, "stream": False}, timeout=HANG_GUARD_S)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "completed"
+    return httpx.get(f"{server.url}/v1/sessions/{session_id}").json()
+
+
+def speculation_values(server) -> dict:
+    names, values = scrape(server.url)
+    out = {c: values[(f"paste_speculation_{c}_total", ())] for c in COUNTERS}
+    out.update({f"hits_{k}": values[("paste_speculation_hits_total", (("kind", k),))]
+                for k in ("promoted", "awaited", "reused")})  # fmt: skip
+    out.update({f"rejected_{r}": values[("paste_speculation_rejections_total",
+                                         (("reason", r),))] for r in REASONS})  # fmt: skip
+    for gauge in ("paste_speculation_budget_in_use", "paste_speculation_budget_capacity",
+                  "paste_patterns_tenants"):  # fmt: skip
+        out[gauge] = values[(gauge, ())]
+    out["learned"] = values[("paste_patterns_learned_runs_total", ())]
+    out["failed"] = values[("paste_patterns_failed_runs_total", ())]
+    return out
+
+
+def zeros(**changes) -> dict:
+    base = {c: 0.0 for c in COUNTERS}
+    base.update({f"hits_{k}": 0.0 for k in ("promoted", "awaited", "reused")})
+    base.update({f"rejected_{r}": 0.0 for r in REASONS})
+    base.update({"paste_speculation_budget_in_use": 0.0, "paste_speculation_budget_capacity": 0.0,
+                 "paste_patterns_tenants": 0.0, "learned": 0.0, "failed": 0.0})  # fmt: skip
+    base.update(changes)
+    return base
+
+
+def test_mined_prediction_is_one_job_one_hit_and_off_is_identical(engine, tools, mined_store):
+    registry, runs = tools
+    with serving(engine, registry, pattern_store=mined_store) as (server, state):
+        assert speculation_values(server) == zeros(
+            paste_speculation_budget_capacity=16.0, paste_patterns_tenants=1.0)
+        sid = create(server, tools=["read_file"], tenant="acme")["id"]
+        on = run(server, engine, sid, "Read README.md please.",
+                 reader(lambda: staged_done(state, sid)))
+        assert runs == ["README.md"]  # one run: the speculative job answered the call
+        per_session = on["metrics"]["speculation"]
+        assert (per_session["authoritative_calls"], per_session["speculative_jobs"],
+                per_session["hits_reused"], per_session["hits"], per_session["misses"],
+                per_session["rejected"]) == (1, 1, 1, 1, 0, {"value": 1})  # fmt: skip
+        assert httpx.delete(f"{server.url}/v1/sessions/{sid}").status_code == 200
+        assert wait_until(lambda: speculation_values(server)["learned"] == 1.0)
+        # The prediction made after the result (read README.md again, p = 1/26) is below
+        # min_probability: rejected for value, so exactly one job ran.
+        assert speculation_values(server) == zeros(
+            authoritative_calls=1.0, jobs=1.0, hits_reused=1.0, rejected_value=1.0,
+            paste_speculation_budget_capacity=16.0, paste_patterns_tenants=1.0, learned=1.0)
+
+    with serving(engine, registry, pattern_store=mined_store,
+                 enable_speculation=False) as (server, state):  # fmt: skip
+        assert state.speculation is None
+        sid = create(server, tools=["read_file"], tenant="acme")["id"]
+        off = run(server, engine, sid, "Read README.md please.", reader())
+        assert speculation_values(server) == zeros()
+        assert "speculation" not in off["metrics"]
+    assert runs == ["README.md", "README.md"]
+    assert json.dumps(off["messages"]) == json.dumps(on["messages"])
+    assert on["messages"][2]["content"] == FILES["README.md"]
+
+
+def test_online_learning_per_tenant(engine, tools):
+    registry, runs = tools
+    with serving(engine, registry) as (server, state):
+        for n, path in enumerate(["a/one.txt", "b/two.txt", "c/three.txt"], start=1):
+            sid = create(server, tools=["read_file"], tenant="beta")["id"]
+            run(server, engine, sid, f"Read {path} please.", reader())
+            assert wait_until(lambda n=n: speculation_values(server)["learned"] == n)
+        # Three task groups: the template generalises; no run so far speculated.
+        assert speculation_values(server)["jobs"] == 0.0
+        sid = create(server, tools=["read_file"], tenant="beta")["id"]
+        run(server, engine, sid, "Read README.md please.", reader(lambda: staged_done(state, sid)))
+        other = create(server, tools=["read_file"], tenant="gamma")["id"]
+        run(server, engine, other, "Read README.md please.", reader())
+        assert wait_until(lambda: speculation_values(server)["learned"] == 5.0)
+        values = speculation_values(server)
+    assert runs == ["a/one.txt", "b/two.txt", "c/three.txt", "README.md", "README.md"]
+    # beta's fourth run: one job, one hit; gamma learned nothing from beta: no job, a miss.
+    # Each miss waited for its whole tool run (>= 0.05 s); the hit waited for nothing.
+    assert values.pop("observed_tool_latency_seconds") >= 4 * 0.05
+    values["observed_tool_latency_seconds"] = 0.0
+    assert values == zeros(authoritative_calls=5.0, misses=4.0, jobs=1.0, hits_reused=1.0,
+                           rejected_value=1.0, paste_speculation_budget_capacity=16.0,
+                           paste_patterns_tenants=2.0, learned=5.0)  # fmt: skip
+
+
+def test_switches_reach_the_sessions(engine, tools):
+    registry, _runs = tools
+    with serving(engine, registry, early_dispatch=False, kv_retention=False,
+                 coscheduling=False, learn_patterns=False) as (server, state):  # fmt: skip
+        session = state.sessions.get(create(server, tools=["read_file"])["id"])
+        assert (session.early_dispatch, session.kv_retention, session.coscheduling) == (
+            False, False, None)
+        assert session.speculation is not None and not state.speculation.predictors.learn_online
+        tool_less = state.sessions.get(create(server, tools=[])["id"])
+        assert tool_less.speculation is None  # nothing to speculate on
+    with serving(engine, registry, speculation_budget=3) as (server, state):
+        session = state.sessions.get(create(server, tools=["read_file"])["id"])
+        assert (session.early_dispatch, session.kv_retention) == (True, True)
+        assert session.coscheduling == CoSchedulingPolicy()
+        assert state.speculation.budget.capacity == 3
+
+
+def test_cli_switches():
+    defaults = server_options(build_parser().parse_args(["serve", "--model", "m"]))
+    assert defaults == {"enable_speculation": True, "early_dispatch": True, "kv_retention": True,
+                        "coscheduling": True, "learn_patterns": True, "pattern_store": None,
+                        "speculation_budget": 16}  # fmt: skip
+    args = build_parser().parse_args([
+        "serve", "--model", "m", "--no-speculation", "--no-early-dispatch", "--no-kv-retention",
+        "--no-coscheduling", "--no-learn-patterns", "--pattern-store", "p.json",
+        "--speculation-budget", "4"])  # fmt: skip
+    assert server_options(args) == {"enable_speculation": False, "early_dispatch": False,
+                                    "kv_retention": False, "coscheduling": False,
+                                    "learn_patterns": False, "pattern_store": "p.json",
+                                    "speculation_budget": 4}  # fmt: skip
+    ServerConfig(model_id="m", **server_options(args))  # a valid config
+
+
+@pytest.mark.parametrize("bad", [{"speculation_budget": -1}, {"speculation_max_predictions": -2},
+                                 {"pattern_store": ""}])  # fmt: skip
+def test_invalid_speculation_config_raises(bad):
+    with pytest.raises(InvalidArgumentError):
+        ServerConfig(model_id="m", **bad)
+
+
+def test_unreadable_pattern_store_is_a_typed_error(engine, tmp_path):
+    (tmp_path / "bad.json").write_text('{"version": 999}')
+    for path in (tmp_path / "bad.json", tmp_path / "missing.json"):
+        with pytest.raises(PatternStoreError):
+            create_app(engine, ServerConfig(model_id="tiny", pattern_store=str(path)))
