@@ -19,9 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _results import markdown_table, write_section  # noqa: E402
-from py_scheduler import PyScheduler  # noqa: E402
-
 from paste.core import BatchLoop, BatchLoopConfig  # noqa: E402
+from py_scheduler import PyScheduler  # noqa: E402
 
 PLAN_FIELDS = ("input_ids", "positions", "slot_mapping", "query_start_loc", "seq_lens",
                "kv_indptr", "kv_indices", "kv_last_page_len", "logits_indices", "sample_seq_ids")

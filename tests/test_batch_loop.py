@@ -53,7 +53,7 @@ def test_first_step_plan_arrays_are_exact():
     # Plan arrays are read-only views valid until the next schedule(); an older plan refuses.
     assert not decode.input_ids.flags.writeable
     with pytest.raises(InvalidArgumentError, match="stale"):
-        plan.input_ids
+        _ = plan.input_ids
     assert len(events) == 2  # events stay valid until the next commit()
     later = loop.commit([1, 2])
     assert later.tokens.tolist() == [1, 2]

@@ -12,7 +12,7 @@ import pytest
 from paste.engine.request import GenerationParams
 from paste.models.registry import DEFAULT_MODEL
 from paste.models.store import is_pulled
-from paste.session import Final, open_session
+from paste.session import Final
 from paste.tools import ToolExecutor, ToolRegistry
 
 pytestmark = [
