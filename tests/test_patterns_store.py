@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from paste.errors import InvalidArgumentError
 from paste.patterns.predictor import Predictor
 from paste.patterns.state import SessionState
 from paste.patterns.store import SEP, PatternStore, mine, rule_str
@@ -115,3 +116,15 @@ def test_allow_filter_frees_the_slots_of_tools_the_caller_would_discard(store):
     others = {p.canonical: p.probability for p in full if p.name != "get_reservation"}
     assert {p.canonical: p.probability for p in kept if p.canonical in others} == others
     assert predictor.predict(state, k=5, allow=lambda name: False) == []
+
+
+def test_fork_predicts_like_the_state_it_stands_for_and_stays_separate(store):
+    predictor = Predictor(store)
+    live = _live(1)
+    fork = live.fork()
+    fork.add_step(ToolCall("get_reservation", {"id": "R9B2"}), json.dumps({"id": "R9B2"}))
+    assert len(live.calls) == 2 and len(fork.calls) == 3  # the original is untouched
+    assert predictor.predict(fork, k=3) == predictor.predict(_live(2), k=3)
+    assert predictor.predict(live, k=1)[0].arguments == {"id": "R9B2"}
+    with pytest.raises(InvalidArgumentError, match="fork"):
+        fork.explain("R9B2")

@@ -86,7 +86,7 @@ class FakePredictor:
     def __init__(self, script: dict[str, list[tuple[str, dict]]], seed: int) -> None:
         self.script, self.rng = script, random.Random(seed)
 
-    def predict(self, state, k):
+    def predict(self, state, k, allow=None):  # ignores allow: admission must refuse
         from paste.patterns.predictor import Prediction
 
         task = state_task(state)

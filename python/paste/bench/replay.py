@@ -45,6 +45,7 @@ class ReplayOptions:
     max_text_chars: int = 240
     min_groups: int = 3  # PatternStore.min_groups of the mined predictors
     max_calls: int | None = None  # replay only sessions with at most this many calls
+    max_batch: int | None = None  # sequences decoding at once (None: unlimited when simulated)
     out: Path | None = None
     plots: bool = True
     progress: bool = True
@@ -98,10 +99,13 @@ def make_engine(options: ReplayOptions) -> Any:
     if options.model_time == "simulated":
         from paste.bench.sim_engine import SimulatedEngine
 
-        return SimulatedEngine(options.model, options.decode_tok_s, options.prefill_tok_s)
+        return SimulatedEngine(options.model, options.decode_tok_s, options.prefill_tok_s,
+                               options.max_batch)
     if options.model_time == "real":
         from paste.engine.engine import Engine
 
+        if options.max_batch is not None:
+            return Engine(options.model, max_num_seqs=options.max_batch)
         return Engine(options.model)
     raise InvalidArgumentError(
         f"--model-time must be real or simulated, got {options.model_time!r}"

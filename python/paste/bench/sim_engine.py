@@ -8,8 +8,11 @@ InvalidArgumentError) and its tokens come out of the handle one by one on a cloc
     token i of a turn is delivered at  submit + prefill_s + (i + 1) / decode_tok_s
     prefill_s = (num_prompt_tokens - num_cached_tokens) / prefill_tok_s
 
-Rates are per session (sessions do not slow each other down: batching contention is not
-modelled). KV retention mirrors EngineCore.continue_session: after a `submit_turn` the
+Rates are per session (sessions in the batch do not slow each other down). With `max_batch`,
+at most that many turns decode at once; the others wait for a slot (BatchSlots: higher
+priority first, then arrival) and their clock starts when admitted, so load beyond the
+engine's saturation queues turns as a real scheduler does and co-scheduling priorities
+matter. KV retention mirrors EngineCore.continue_session: after a `submit_turn` the
 session's sequence (prompt + output tokens) stays parked; a next turn whose conversation
 extends it reuses all of it except the last token (num_cached_tokens = len(parked) - 1, the
 number the real engine reports); any other conversation, and every `submit` (no session), is
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paste.bench.batch_slots import BatchSlots
 from paste.engine.chat import encode_prompt, render_chat
 from paste.errors import InvalidArgumentError
 
@@ -58,8 +62,10 @@ class SimulatedHandle:
         forced: tuple[int, ...],
         num_cached: int,
         on_finish: Any,
+        priority: float = 0.0,
     ) -> None:
         self._engine, self._id = engine, request_id
+        self._priority = priority
         self._prompt, self._forced, self._cached = prompt, forced, num_cached
         self._on_finish = on_finish
         self._submitted = time.monotonic()
@@ -67,9 +73,24 @@ class SimulatedHandle:
         self.final: Any = None
 
     def __iter__(self) -> Iterator[Any]:
+        from paste.engine.request import RequestOutput
+
+        eng = self._engine
+        if not eng.slots.acquire(self._priority, self._aborted):
+            self.final = RequestOutput(self._id, "", "", [], True, "abort", len(self._prompt),
+                                       self._cached, {})
+            yield self.final
+            return
+        try:
+            yield from self._decode()
+        finally:
+            eng.slots.release()
+
+    def _decode(self) -> Iterator[Any]:
         from paste.engine.request import Detokenizer, RequestOutput
 
         eng = self._engine
+        self._submitted = time.monotonic()  # admitted into the batch: the clock starts
         detok = Detokenizer(eng.tokenizer, self._prompt[-4:])
         prefill_s = (len(self._prompt) - self._cached) / eng.config.prefill_tok_s
         step_s = 1.0 / eng.config.decode_tok_s
@@ -136,6 +157,7 @@ class SimulatedEngine:
         model: str,
         decode_tok_s: float = DEFAULT_DECODE_TOK_S,
         prefill_tok_s: float = DEFAULT_PREFILL_TOK_S,
+        max_batch: int | None = None,
     ) -> None:
         from paste.engine.core import eos_token_ids
         from paste.engine.model_runner import load_tokenizer
@@ -148,6 +170,7 @@ class SimulatedEngine:
         self.tokenizer = load_tokenizer(folder)
         self.eos_ids = frozenset(eos_token_ids(folder, self.tokenizer))
         self.skip_ids = frozenset(int(i) for i in getattr(self.tokenizer, "all_special_ids", []))
+        self.slots = BatchSlots(max_batch)
         self._parked: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count()
@@ -172,7 +195,7 @@ class SimulatedEngine:
     def submit(
         self, prompt: str | Sequence[int], params: Any = None, priority: float = 0.0
     ) -> SimulatedHandle:
-        return self._handle(self.encode(prompt), params, 0, lambda _ids: None)
+        return self._handle(self.encode(prompt), params, 0, lambda _ids: None, priority)
 
     def submit_turn(
         self,
@@ -193,7 +216,7 @@ class SimulatedEngine:
             with self._lock:
                 self._parked[session_key] = ids + output
 
-        return self._handle(ids, params, cached, park)
+        return self._handle(ids, params, cached, park, priority)
 
     def end_session(self, session_key: str) -> None:
         with self._lock:
@@ -203,7 +226,8 @@ class SimulatedEngine:
         with self._lock:
             self._parked.clear()
 
-    def _handle(self, ids: list[int], params: Any, cached: int, on_finish: Any) -> SimulatedHandle:
+    def _handle(self, ids: list[int], params: Any, cached: int, on_finish: Any,
+                priority: float = 0.0) -> SimulatedHandle:
         forced = tuple(getattr(params, "forced_tokens", ()) or ())
         if not forced:
             raise InvalidArgumentError(
@@ -211,4 +235,4 @@ class SimulatedEngine:
             )
         if not ids:
             raise InvalidArgumentError("the prompt has no tokens")
-        return SimulatedHandle(self, next(self._ids), ids, forced, cached, on_finish)
+        return SimulatedHandle(self, next(self._ids), ids, forced, cached, on_finish, priority)

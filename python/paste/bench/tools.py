@@ -1,9 +1,11 @@
 """Replay tools: one ToolRegistry per replayed session, serving the session's recorded outputs.
 
 Every recorded tool name becomes a registered tool whose effect class comes from
-paste.bench.classify (per tool for function-calling tools; the one `bash` tool is read_only
-with a SpeculationPolicy that admits only read-only commands, so a side-effecting command is
-refused by admission and by the executor's gate alike). A call returns, after its seeded
+paste.bench.classify (per tool for function-calling tools; the one `bash` tool is read_only as
+a tool but classifies each call by its command (ToolSpec.effect_for), so a side-effecting
+command (`sed -i`, `rm`, a write) is refused by admission and by the executor's gate alike and,
+run authoritatively, makes the session's staged results stale; its SpeculationPolicy admits
+only read-only commands too). A call returns, after its seeded
 latency (paste.bench.latency; 0 in oracle mode), the recorded output of the first recorded
 occurrence of the same canonical call at or after the session's current position (the number
 of tool results committed so far), so a call asked again later gets its later output and a
@@ -114,6 +116,7 @@ class ReplayTools:
             speculation=SpeculationPolicy(lambda a: effect_of("bash", dict(a)) == "read_only")
             if is_bash
             else None,
+            effect_for=(lambda a: EffectClass(effect_of("bash", dict(a)))) if is_bash else None,
         )
 
     def _runner(self, name: str) -> Callable[[dict, bool], str]:

@@ -38,7 +38,7 @@ def _replay(args: argparse.Namespace) -> int:
             model_time=args.model_time, decode_tok_s=args.decode_tok_s,
             prefill_tok_s=args.prefill_tok_s, seed=args.seed, poisson_rate=args.poisson,
             latency_overrides=overrides, max_latency_s=args.max_latency,
-            speculation_budget=args.budget,
+            speculation_budget=args.budget, max_batch=args.max_batch,
             max_calls=args.max_calls, out=out, plots=not args.no_plots,
         )  # fmt: skip
         report = replay(options)
@@ -170,6 +170,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     rp.add_argument("--max-latency", type=float, default=60.0, help="cap of one tool latency")
     rp.add_argument("--budget", type=int, default=16, help="global speculation budget")
+    rp.add_argument(
+        "--max-batch", type=int, default=None,
+        help="sequences decoding at once; more turns queue by priority (load beyond saturation)",
+    )  # fmt: skip
     rp.add_argument(
         "--max-calls", type=int, default=None, help="only sessions with at most this many calls"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from paste.errors import InvalidArgumentError
 from paste.patterns.controlflow import USER, call_token
 from paste.patterns.textevidence import message_words
 from paste.patterns.trace import Status, ToolCall
@@ -46,6 +47,25 @@ class SessionState:
     user_words: frozenset[str] = frozenset()  # words of the latest user message
     num_user: int = 0
     memo: dict = field(default_factory=dict)  # per-user-message caches of predictors
+    index_reverse: bool = True  # False in a fork: explain() is then unavailable
+
+    def fork(self) -> SessionState:
+        """A copy for "what if" prediction (e.g. after a speculative result): later add_*
+        calls on either copy never show in the other. The fork skips the reverse index
+        (value -> positions), which only `explain` (mining) reads, so forking costs
+        O(entries), not O(indexed values)."""
+        fork = SessionState(
+            entries=list(self.entries),
+            context=list(self.context),
+            calls=list(self.calls),
+            by_source={k: list(v) for k, v in self.by_source.items()},
+            latest_by_kind=dict(self.latest_by_kind),
+            used_by_kind={k: set(v) for k, v in self.used_by_kind.items()},
+            user_words=self.user_words,
+            num_user=self.num_user,
+            index_reverse=False,
+        )
+        return fork
 
     def __post_init__(self) -> None:
         if self.env is not None:
@@ -60,8 +80,9 @@ class SessionState:
         ids.append(idx)
         if kind:
             self.latest_by_kind[(source, kind)] = idx
-        for loc, key in locs.items():
-            self.reverse.setdefault(key, []).append((idx, loc))
+        if self.index_reverse:
+            for loc, key in locs.items():
+                self.reverse.setdefault(key, []).append((idx, loc))
 
     def add_user(self, text: str) -> None:
         """A user message arrived (the task, or a later turn)."""
@@ -133,6 +154,8 @@ class SessionState:
 
     def explain(self, key: str) -> set[tuple[str, str, str]]:
         """Every rule that would produce value key `key` in this state."""
+        if not self.index_reverse:
+            raise InvalidArgumentError("explain() needs the reverse index, which a fork lacks")
         rules: set[tuple[str, str, str]] = set()
         for idx, loc in self.reverse.get(key, ()):
             e = self.entries[idx]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,10 @@ class LockedPredictor:
     def __init__(self, predictor: Predictor, lock: threading.Lock) -> None:
         self.predictor, self.lock = predictor, lock
 
-    def predict(self, state: SessionState, k: int = 5) -> list[Prediction]:
+    def predict(self, state: SessionState, k: int = 5,
+                allow: Callable[[str], bool] | None = None) -> list[Prediction]:
         with self.lock:
-            return self.predictor.predict(state, k)
+            return self.predictor.predict(state, k, allow=allow)
 
 
 class TenantPredictors:

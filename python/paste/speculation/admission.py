@@ -2,13 +2,17 @@
 
 A predicted call is admitted only if every check passes, in this order (the first failure is
 the reason reported):
-  1. effect: the tool is pure or read_only, or it supplies a sandbox AND a freshness check
+  1. effect: the call is pure or read_only (ToolSpec.call_effect: the tool's per-call
+     classifier when it has one), or the tool supplies a sandbox AND a freshness check
      (a speculative call is visible to the outside world even if its result is never used);
   2. policy: the tool's own speculation policy allows these arguments (e.g. destinations);
   3. estimates: the probability, the tool's expected latency and the expected time until the
      model emits the call are all known; a missing estimate fails closed;
   4. value: p * min(tool latency, time until emitted) - coordination cost > 0;
-  5. budget: a slot of the ONE global budget is free (acquired here; the caller releases it).
+  5. cpu: a call of a cpu_bound tool needs fewer than `cpu_slots` cpu_bound jobs running
+     across the shared budget (counted here; the caller calls budget.finish_cpu when the job
+     ends);
+  6. budget: a slot of the ONE global budget is free (acquired here; the caller releases it).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paste.speculation.budget import SpeculationBudget
+from paste.speculation.config import default_cpu_slots
 from paste.tools.spec import EffectClass, ToolSpec
 
 
@@ -37,19 +42,23 @@ class Decision:
     admitted: bool
     reason: str  # "admitted" or the failed check
     net_value_s: float = 0.0
+    cpu: bool = False  # admitted holding a cpu slot (the caller calls budget.finish_cpu)
 
 
 SAFE_EFFECTS = (EffectClass.PURE, EffectClass.READ_ONLY)
 
 
 class AdmissionPolicy:
-    def __init__(self, budget: SpeculationBudget, min_probability: float = 0.0) -> None:
+    def __init__(self, budget: SpeculationBudget, min_probability: float = 0.0,
+                 cpu_slots: int | None = None) -> None:
         self.budget = budget
         self.min_probability = min_probability
+        self.cpu_slots = default_cpu_slots() if cpu_slots is None else cpu_slots
 
     def decide(self, cand: Candidate, spec: ToolSpec, coordination_cost_s: float) -> Decision:
-        """Runs the checks above; on "admitted" one budget slot is held by the caller."""
-        effect = EffectClass(spec.effect)
+        """Runs the checks above; on "admitted" one budget slot (and, if `cpu`, one cpu
+        count) is held by the caller."""
+        effect = spec.call_effect(cand.arguments)
         sandboxed = spec.sandbox is not None and spec.freshness is not None
         if effect not in SAFE_EFFECTS and not sandboxed:
             return Decision(False, "effect")
@@ -65,6 +74,11 @@ class AdmissionPolicy:
         value = cand.probability * hidden - coordination_cost_s
         if value <= 0:
             return Decision(False, "value", value)
+        cpu = bool(spec.cpu_bound)
+        if cpu and not self.budget.try_start_cpu(self.cpu_slots):
+            return Decision(False, "cpu", value)
         if not self.budget.try_acquire():
+            if cpu:
+                self.budget.finish_cpu()
             return Decision(False, "budget", value)
-        return Decision(True, "admitted", value)
+        return Decision(True, "admitted", value, cpu)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 from paste.errors import InvalidArgumentError
 
@@ -19,6 +20,11 @@ class SpeculationConfig:
     coordination_cost_s: initial estimate of the cost of one speculation (then measured).
     enable_trie: match the decoded tokens against the staged calls in the engine (promote a
         queued job on CONFIRMED, withdraw queued ones on REFUTED); off = the parser alone.
+    chain: when a speculative result lands, also predict (and admit) the call after it, as if
+        the model had emitted the speculated call; its probability is the product of both.
+    cpu_slots: a speculative call of a cpu_bound tool is admitted only while fewer cpu_bound
+        jobs (authoritative + speculative, across the shared budget) run; 0 = never speculate
+        cpu_bound calls. Default: half the machine's cores, at least 1.
     """
 
     enable_speculation: bool = True
@@ -28,6 +34,8 @@ class SpeculationConfig:
     ttl_s: float = 120.0
     coordination_cost_s: float = 0.001
     enable_trie: bool = True
+    chain: bool = True
+    cpu_slots: int = field(default_factory=lambda: default_cpu_slots())
 
     def __post_init__(self) -> None:
         if self.max_concurrent_jobs < 0 or self.max_predictions_per_event < 0:
@@ -36,3 +44,11 @@ class SpeculationConfig:
             raise InvalidArgumentError("min_probability must be in [0, 1]")
         if self.ttl_s <= 0 or self.coordination_cost_s < 0:
             raise InvalidArgumentError("ttl_s must be > 0 and coordination_cost_s >= 0")
+        if isinstance(self.cpu_slots, bool) or not isinstance(self.cpu_slots, int) \
+                or self.cpu_slots < 0:
+            raise InvalidArgumentError(f"cpu_slots must be an int >= 0, got {self.cpu_slots!r}")
+
+
+def default_cpu_slots() -> int:
+    """Half the machine's cores, at least 1 (the rest stay for authoritative work)."""
+    return max(1, (os.cpu_count() or 1) // 2)

@@ -18,18 +18,28 @@
 
 Transparency: a session only ever sees a ToolResult for a call it emitted, carrying its own
 call id; a speculative result that failed (error, timeout, crash) or went stale is never used:
-the call then runs authoritatively, exactly as with speculation off. A call whose tool is not
-pure/read_only bumps the session's epoch first, making every older staged job stale. The trie
-only moves when work starts: an early-promoted job answers only a call that resolve() matches
-by canonical form, and its result reads exactly as if the call had been submitted then.
+the call then runs authoritatively, exactly as with speculation off. A call that is not
+pure/read_only (ToolSpec.call_effect: per call for a tool that classifies its calls, e.g. a
+`bash` running `sed -i`) bumps the session's epoch first, making every older staged job stale.
+The trie only moves when work starts: an early-promoted job answers only a call that resolve()
+matches by canonical form, and its result reads exactly as if the call had been submitted then.
+
+CPU: an authoritative job of a cpu_bound tool is counted on the shared budget from its
+submission (resolve, or promote_early) until its future completes, a speculative one from its
+admission; when an authoritative one starts with every cpu slot taken, the newest running
+speculative cpu_bound job of a process-isolated tool (whose cancel kills its process) yields:
+it is unstaged and cancelled, its tool time counted as waste and the job as `yielded`. Jobs of
+thread-isolated tools never yield (a running thread, and a subprocess it waits on, cannot be
+stopped by cancel); they only hold their slot until they end.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from paste.speculation.admission import AdmissionPolicy, Candidate
@@ -39,6 +49,7 @@ from paste.speculation.metrics import SpeculationMetrics
 from paste.speculation.staging import StagedJob, StagingStore
 from paste.tools.errors import UnknownToolError
 from paste.tools.executor import ToolExecutor
+from paste.tools.future import ToolFuture
 from paste.tools.registry import ToolRegistry
 from paste.tools.results import ToolJob, ToolResult
 from paste.tools.spec import EffectClass
@@ -76,7 +87,7 @@ class ResolvedCall:
         else:
             self.kind = "awaited"
         if self._staged is None and self._future is None:
-            self._future = manager.executor.submit(job)
+            self._future = manager._submit_authoritative(job)
 
     @property
     def call_id(self) -> str:
@@ -120,7 +131,7 @@ class ResolvedCall:
             m.metrics.add(self._session, "misses")
             self.kind = "miss"
             self._staged = None
-            self._future = m.executor.submit(self._job)
+            self._future = m._submit_authoritative(self._job)
         assert self._future is not None
         res = self._future.result(timeout)
         if self._provisional is None:
@@ -140,14 +151,17 @@ class SpeculationManager:
         self.registry, self.executor = registry, executor
         self.config = config or SpeculationConfig()
         self.budget = budget or SpeculationBudget(self.config.max_concurrent_jobs)
-        self.admission = AdmissionPolicy(self.budget, self.config.min_probability)
+        self.admission = AdmissionPolicy(self.budget, self.config.min_probability,
+                                         self.config.cpu_slots)
         self.staging = StagingStore(self.config.ttl_s)
         self.metrics = metrics or SpeculationMetrics()
         self.coordination_cost_s = self.config.coordination_cost_s
         self._ids = itertools.count()
 
-    def speculate(self, session_id: str, candidates: Iterable[Candidate]) -> list[str]:
-        """Launches the admitted candidates; returns their canonical calls."""
+    def speculate(self, session_id: str, candidates: Iterable[Candidate],
+                  on_done: Callable[[Candidate, Any], None] | None = None) -> list[str]:
+        """Launches the admitted candidates; returns their canonical calls. `on_done(cand,
+        future)` runs (on a tool thread) when a launched job finishes, e.g. to chain."""
         if not self.config.enable_speculation:
             return []
         launched = []
@@ -170,11 +184,19 @@ class SpeculationManager:
             epoch = self.staging.epoch(session_id)
             future = self.executor.submit(job)
             future.add_done_callback(lambda _f: self.budget.release())
+            if decision.cpu:
+                future.add_done_callback(self._cpu_done)
+            if on_done is not None:
+                future.add_done_callback(functools.partial(on_done, cand))
             staged = StagedJob(session_id, cand.canonical, cand.name, dict(cand.arguments),
                                future, epoch, cand_id=cand_id, call_id=job.call_id)
             if not self.staging.put(staged):
                 future.cancel()
                 continue
+            if decision.cpu and spec.isolation == "process":  # its cancel kills the process
+                self.budget.register_yieldable(future, functools.partial(self._yield, staged))
+                if future.done():  # ended before it was registered: _cpu_done missed it
+                    self.budget.unregister_yieldable(future)
             self.metrics.add(session_id, "speculative_jobs")
             launched.append(cand.canonical)
             cost = time.perf_counter() - t0  # measured coordination cost, smoothed
@@ -186,7 +208,7 @@ class SpeculationManager:
         """The model emitted this call: start (or find) its authoritative result."""
         self.metrics.add(session_id, "authoritative_calls")
         try:
-            effect = EffectClass(self.registry.get(name).effect)
+            effect = self.registry.get(name).call_effect(arguments)
         except UnknownToolError:
             effect = EffectClass.SIDE_EFFECT
         if effect not in _SAFE:  # the world may change: older speculation is stale
@@ -194,6 +216,8 @@ class SpeculationManager:
         staged = self.staging.claim(session_id, canonical) if effect in _SAFE else None
         if staged is None:
             self.metrics.add(session_id, "misses")
+        else:  # claimed: it now does authoritative work and never yields its core
+            self.budget.unregister_yieldable(staged.future)
         job = ToolJob(call_id, name, dict(arguments), session_id=session_id)
         return ResolvedCall(self, session_id, job, staged)
 
@@ -208,7 +232,7 @@ class SpeculationManager:
         if not job.future.withdraw():  # started (or done) already: nothing to move
             return False
         auth = ToolJob(job.call_id, job.name, dict(job.arguments), session_id=session_id)
-        future = self.executor.submit(auth)
+        future = self._submit_authoritative(auth)
         if not self.staging.replace(job, dataclasses.replace(job, future=future, promoted=True)):
             future.cancel()  # claimed, expired or made stale meanwhile
             self.metrics.add(session_id, "cancelled")
@@ -230,10 +254,45 @@ class SpeculationManager:
 
     def end_session(self, session_id: str) -> None:
         self._discard(session_id, self.staging.drop_session(session_id), "cancelled")
+        self.metrics.end_session(session_id)
 
     def sweep(self, now: float | None = None) -> None:
         for job in self.staging.expire(now):
             self._discard(job.session_id, [job], "cancelled")
+
+    def _submit_authoritative(self, job: ToolJob) -> ToolFuture:
+        """Submits an authoritative job; one of a cpu_bound tool is counted on the budget until
+        its future completes (and may make a speculative cpu_bound job yield, see above)."""
+        try:
+            cpu = self.registry.get(job.name).cpu_bound
+        except UnknownToolError:
+            cpu = False
+        if not cpu:
+            return self.executor.submit(job)
+        self.budget.start_cpu(self.config.cpu_slots)
+        try:
+            future = self.executor.submit(job)
+        except BaseException:
+            self.budget.finish_cpu()
+            raise
+        future.add_done_callback(lambda _f: self.budget.finish_cpu())
+        return future
+
+    def _cpu_done(self, future: ToolFuture) -> None:
+        """A speculative cpu_bound job ended: it can no longer yield; its cpu count ends."""
+        self.budget.unregister_yieldable(future)
+        self.budget.finish_cpu()
+
+    def _yield(self, job: StagedJob) -> None:
+        """An authoritative cpu_bound job needs the core this speculative job holds: unstage
+        it (unless the model's call claimed it first: then it keeps running) and cancel it,
+        which kills its process. Its result is never used: its tool time is waste."""
+        if not self.staging.remove(job):
+            return
+        job.future.cancel()
+        res = job.future.result() if job.future.done() else None
+        self.metrics.add(job.session_id, "waste_s", res.tool_s if res is not None else 0.0)
+        self.metrics.add(job.session_id, "yielded")
 
     def _discard(self, session_id: str, jobs: list[StagedJob], counter: str) -> None:
         for job in jobs:

@@ -1,9 +1,21 @@
-"""SpeculationMetrics: what speculation did, per session and per engine (thread-safe)."""
+"""SpeculationMetrics: what speculation did, per session and per engine (thread-safe).
+
+The engine totals are exact forever. The per-session table is bounded (a long-running server
+sees unboundedly many sessions): it holds at most `max_sessions` entries, ordered by last
+update; adding a session beyond that evicts the session that ended longest ago (end_session),
+or, when none has ended, the least recently updated one. A just-ended session stays readable
+until max_sessions newer or still-running sessions push it out. Counts added to an evicted
+session afterwards (a late callback) start a fresh entry; reading an unknown session gives
+zeros and adds nothing.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
+
+from paste.errors import InvalidArgumentError
 
 
 @dataclass
@@ -18,6 +30,8 @@ class SpeculationCounts:
     stale_discarded: int = 0
     promoted_early: int = 0  # queued jobs promoted on the trie's CONFIRMED, before call complete
     refuted_cancelled: int = 0  # queued jobs withdrawn on the trie's REFUTED
+    yielded: int = 0  # running speculative cpu_bound jobs cancelled for an authoritative one
+    chained_jobs: int = 0  # speculative jobs launched after another speculative result
     waste_s: float = 0.0  # tool-seconds of speculative work whose result was never used
     observed_tool_latency_s: float = 0.0  # sum over authoritative calls
     rejected: dict[str, int] | None = None
@@ -33,11 +47,21 @@ class SpeculationCounts:
         return out
 
 
+DEFAULT_MAX_SESSIONS = 4096
+
+
 class SpeculationMetrics:
-    def __init__(self) -> None:
+    def __init__(self, max_sessions: int = DEFAULT_MAX_SESSIONS) -> None:
+        if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) \
+                or max_sessions < 1:
+            raise InvalidArgumentError(f"max_sessions must be an int >= 1, got {max_sessions!r}")
+        self.max_sessions = max_sessions
         self._lock = threading.Lock()
         self.total = SpeculationCounts(rejected={})
-        self.sessions: dict[str, SpeculationCounts] = {}
+        # Least recently updated first; _ended: ended sessions still in the table, oldest end
+        # first (the eviction order).
+        self.sessions: OrderedDict[str, SpeculationCounts] = OrderedDict()
+        self._ended: OrderedDict[str, None] = OrderedDict()
 
     def add(self, session_id: str, field_name: str, amount: float = 1) -> None:
         with self._lock:
@@ -51,11 +75,30 @@ class SpeculationMetrics:
                 counts.rejected[reason] = counts.rejected.get(reason, 0) + 1
 
     def snapshot(self, session_id: str | None = None) -> dict[str, object]:
+        """The engine totals (None) or one session's counts (zeros if it is not in the table)."""
         with self._lock:
-            counts = self.total if session_id is None else self._session(session_id)
-            return counts.as_dict()
+            if session_id is None:
+                return self.total.as_dict()
+            counts = self.sessions.get(session_id)
+            return (counts or SpeculationCounts(rejected={})).as_dict()
+
+    def end_session(self, session_id: str) -> None:
+        """The session ended: its entry becomes the first to go once the table is full."""
+        with self._lock:
+            if session_id in self.sessions:
+                self._ended[session_id] = None
+                self._ended.move_to_end(session_id)
 
     def _session(self, session_id: str) -> SpeculationCounts:
-        if session_id not in self.sessions:
-            self.sessions[session_id] = SpeculationCounts(rejected={})
-        return self.sessions[session_id]
+        counts = self.sessions.get(session_id)
+        if counts is not None:
+            self.sessions.move_to_end(session_id)
+            return counts
+        while len(self.sessions) >= self.max_sessions:
+            if self._ended:
+                gone, _ = self._ended.popitem(last=False)
+                del self.sessions[gone]
+            else:
+                gone, _ = self.sessions.popitem(last=False)
+        counts = self.sessions[session_id] = SpeculationCounts(rejected={})
+        return counts

@@ -18,6 +18,14 @@ and through which its model turns carry the staged calls to the engine's trie ma
                          A candidate refuted by one call of a turn is withdrawn even if a later
                          call of that turn would have matched it: that call is then a miss.
 
+Only tools the session offers and that may run speculatively (pure / read_only, or with a
+sandbox and a freshness check) are asked from the predictor (`predict(allow=...)`), so a call
+admission would refuse never takes one of the k slots. Chaining (SpeculationConfig.chain):
+when a speculative job finishes OK, the predictor is asked again on a fork of the session's
+state with that call and its result appended, as if the model had emitted it; the calls after
+it are admitted with probability p(call) * p(next | call) and the time until emitted of two
+turns. Chained candidates never chain again (depth 1).
+
 Tenant isolation: a session only ever asks its own tenant's predictor. The expected time until
 a call is emitted is the engine's measured step time times the expected number of tokens of a
 turn; while either is unknown, every estimate is missing and admission fails closed.
@@ -26,6 +34,7 @@ turn; while either is unknown, every estimate is missing and admission fails clo
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,12 +43,19 @@ from paste.parsing import canonical_call
 from paste.patterns.bash import bash_kind
 from paste.patterns.state import SessionState
 from paste.patterns.trace import ToolCall
-from paste.speculation.admission import Candidate
+from paste.speculation.admission import SAFE_EFFECTS, Candidate
 from paste.speculation.manager import ResolvedCall, SpeculationManager
 from paste.speculation.rendering import render_candidate, scan_for_format
+from paste.tools.errors import UnknownToolError
 from paste.tools.results import ToolJob
+from paste.tools.spec import EffectClass
 
-PredictorFor = Callable[[str], Any]  # tenant -> Predictor (or None: no patterns yet)
+PredictorFor = Callable[[str], Any]
+
+
+def _tool_call(name: str, arguments: Any) -> ToolCall:
+    kind = bash_kind(str(arguments.get("command", ""))) if name == "bash" else ""
+    return ToolCall(name, dict(arguments), kind=kind)  # tenant -> Predictor (or None: no patterns yet)
 
 
 class SessionSpeculation:
@@ -49,17 +65,19 @@ class SessionSpeculation:
         self._sp, self.session_id, self.tenant = speculator, session_id, tenant
         self.state = SessionState()
         self._turn_tokens: list[int] = []
+        self._lock = threading.Lock()  # state: session thread vs chaining on tool threads
+        self._closed = False
         self._cand_tokens: dict[int, tuple[int, ...]] = {}  # candidate id -> its tokens
         self._turn_cands: list[int] = []  # candidates of the turn in progress
 
     def on_user(self, text: str) -> None:
-        self.state.add_user(text)
+        with self._lock:
+            self.state.add_user(text)
         self.launch()
 
     def on_result(self, name: str, arguments: dict[str, Any], content: str, ok: bool) -> None:
-        kind = bash_kind(str(arguments.get("command", ""))) if name == "bash" else ""
-        self.state.add_step(ToolCall(name, dict(arguments), kind=kind), content,
-                            "ok" if ok else "error")
+        with self._lock:
+            self.state.add_step(_tool_call(name, arguments), content, "ok" if ok else "error")
 
     def on_turn(self, num_output_tokens: int) -> None:
         """A model turn ended with this many tokens (feeds the time-to-call estimate)."""
@@ -70,11 +88,43 @@ class SessionSpeculation:
         predictor = self._sp.predictor_for(self.tenant)
         if predictor is None or not self._sp.manager.config.enable_speculation:
             return []
+        manager = self._sp.manager
         until = self._sp.time_until_emitted(self._turn_tokens)
-        preds = predictor.predict(self.state, self._sp.manager.config.max_predictions_per_event)
+        with self._lock:
+            preds = predictor.predict(self.state, manager.config.max_predictions_per_event,
+                                      allow=self._sp.may_speculate)
         cands = [Candidate(p.name, dict(p.arguments), canonical_call(p.name, p.arguments),
                            p.probability, p.expected_latency_s, until) for p in preds]
-        return self._sp.manager.speculate(self.session_id, cands)
+        on_done = self._chain if manager.config.chain and until is not None else None
+        return manager.speculate(self.session_id, cands, on_done=on_done)
+
+    def _chain(self, parent: Candidate, future: Any) -> None:
+        """A speculative job finished: speculate on the call after it (module docstring)."""
+        predictor = self._sp.predictor_for(self.tenant)
+        manager = self._sp.manager
+        if self._closed or predictor is None or parent.probability is None:
+            return
+        try:
+            result = future.result(0)
+        except Exception:  # noqa: BLE001 - a failed speculation is simply not chained
+            return
+        if not result.ok:
+            return
+        with self._lock:
+            state = self.state.fork()
+        state.add_step(_tool_call(parent.name, parent.arguments), result.content, "ok")
+        turn = self._sp.time_until_emitted(self._turn_tokens)
+        if turn is None:
+            return
+        until = turn + (parent.time_until_emitted_s or 0.0)
+        preds = predictor.predict(state, manager.config.max_predictions_per_event,
+                                  allow=self._sp.may_speculate)
+        cands = [Candidate(p.name, dict(p.arguments), canonical_call(p.name, p.arguments),
+                           parent.probability * p.probability, p.expected_latency_s, until)
+                 for p in preds]
+        launched = manager.speculate(self.session_id, cands)
+        if launched:
+            manager.metrics.add(self.session_id, "chained_jobs", len(launched))
 
     def submit(self, job: ToolJob) -> ResolvedCall:
         args = dict(job.arguments) if not isinstance(job.arguments, str) else {}
@@ -121,6 +171,7 @@ class SessionSpeculation:
         return self._sp.manager.metrics.snapshot(self.session_id)
 
     def close(self) -> None:
+        self._closed = True
         self._sp.manager.end_session(self.session_id)
 
 
@@ -132,6 +183,17 @@ class Speculator:
         self.predictor_for = predictor_for
         self._step_time_s = step_time_s
         self.default_turn_tokens = default_turn_tokens
+
+    def may_speculate(self, name: str) -> bool:
+        """Whether a call of tool `name` could pass admission's effect check at all: the tool
+        is registered and pure / read_only, or has a sandbox and a freshness check."""
+        try:
+            spec = self.manager.registry.get(name)
+        except UnknownToolError:
+            return False
+        if EffectClass(spec.effect) in SAFE_EFFECTS:
+            return True
+        return spec.sandbox is not None and spec.freshness is not None
 
     def track(self, session_id: str, tenant: str) -> SessionSpeculation:
         return SessionSpeculation(self, session_id, tenant)

@@ -27,6 +27,7 @@ from paste.tools.loop_thread import LoopThread
 from paste.tools.signature import SignatureArguments
 from paste.tools.spec import (
     EffectClass,
+    EffectClassifier,
     FreshnessCheck,
     Isolation,
     Sandbox,
@@ -60,11 +61,15 @@ class ToolRegistry:
         sandbox: Sandbox | None = None,
         speculation: SpeculationPolicy | None = None,
         isolation: Isolation = "thread",
+        effect_for: EffectClassifier | None = None,
+        cpu_bound: bool = False,
     ) -> Callable[[F], F]:
         """Decorator registering a sync or async function as a tool; returns it unchanged.
 
         isolation="process" runs each call in a fresh subprocess (the function must be a
-        module-level, importable callable with picklable arguments).
+        module-level, importable callable with picklable arguments). effect_for(arguments)
+        classifies each call on its own (ToolSpec.call_effect); cpu_bound=True marks calls
+        that keep a core busy (speculation admits them only while a CPU slot is free).
         """
 
         def decorator(fn: F) -> F:
@@ -79,6 +84,8 @@ class ToolRegistry:
                 sandbox=sandbox,
                 speculation=speculation,
                 isolation=isolation,
+                effect_for=effect_for,
+                cpu_bound=cpu_bound,
             )
             return fn
 
@@ -97,6 +104,8 @@ class ToolRegistry:
         sandbox: Sandbox | None = None,
         speculation: SpeculationPolicy | None = None,
         isolation: Isolation = "thread",
+        effect_for: EffectClassifier | None = None,
+        cpu_bound: bool = False,
     ) -> ToolSpec:
         """Register fn (the non-decorator form of `tool`) and return its spec."""
         if not callable(fn):
@@ -124,6 +133,8 @@ class ToolRegistry:
             freshness=freshness,
             sandbox=sandbox,
             speculation=speculation,
+            effect_for=effect_for,
+            cpu_bound=cpu_bound,
         )
         self.add_spec(spec)
         return spec
@@ -266,6 +277,14 @@ def _check_options(spec: ToolSpec) -> None:
     if spec.max_concurrency < 1:
         raise ToolDefinitionError(
             f"tool {spec.name!r}: max_concurrency must be >= 1, got {spec.max_concurrency}"
+        )
+    if spec.effect_for is not None and not callable(spec.effect_for):
+        raise ToolDefinitionError(
+            f"tool {spec.name!r}: effect_for must be callable, got {spec.effect_for!r}"
+        )
+    if not isinstance(spec.cpu_bound, bool):
+        raise ToolDefinitionError(
+            f"tool {spec.name!r}: cpu_bound must be a bool, got {spec.cpu_bound!r}"
         )
 
 

@@ -5,6 +5,12 @@ speculation layer. The effect class is the tool author's promise about side effe
 first gate of invariant 2 (no speculative side effects): only `pure` and `read_only` tools, or
 tools that supply a sandbox, may ever run speculatively, and then only for arguments their
 SpeculationPolicy allows.
+
+One tool may also mix safe and unsafe calls (a `bash` tool runs `cat` and `rm` alike): its
+`effect_for(arguments)` classifies each call, and every decision about one call (the
+speculative gates, the freshness epoch) uses `call_effect(arguments)`, never `effect` alone.
+`cpu_bound` marks a tool whose calls keep a core busy (tests, numeric scripts); speculation
+admits such calls only while a CPU slot is free (paste.speculation.budget).
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ class ArgumentValidator(Protocol):
         ...
 
 
+EffectClassifier = Callable[[Mapping[str, Any]], "EffectClass | str"]
+"""effect_for(arguments) -> the effect class of this one call (an EffectClass or its value)."""
+
 FreshnessCheck = Callable[[Mapping[str, Any], "ToolResult"], bool]
 """freshness(arguments, previous_result) -> True if previous_result may still be reused."""
 
@@ -88,6 +97,10 @@ class ToolSpec:
     `invoke(arguments)` runs the tool with already-validated arguments; it returns the value (sync
     tools) or an awaitable (when `is_async`). For process isolation `target` is the picklable
     callable that the child process imports and calls with the same keyword arguments.
+
+    `effect` is the tool's class as a whole (what tool-level filters see); with `effect_for`
+    each call is classified on its own by `call_effect`. `cpu_bound` calls compete for the
+    machine's cores (speculation's cpu slots).
     """
 
     name: str
@@ -105,6 +118,8 @@ class ToolSpec:
     sandbox: Sandbox | None = None
     speculation: SpeculationPolicy | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    effect_for: EffectClassifier | None = None
+    cpu_bound: bool = False
 
     def openai_tool(self) -> dict[str, Any]:
         """The OpenAI function-tool schema of this tool (a fresh dict each call)."""
@@ -117,9 +132,21 @@ class ToolSpec:
             },
         }
 
+    def call_effect(self, arguments: Mapping[str, Any]) -> EffectClass:
+        """The effect class of the call with these arguments: effect_for(arguments) when the
+        tool classifies its calls, else `effect`. A classifier that raises or answers something
+        that is not an effect class counts as side_effect (the safe assumption)."""
+        if self.effect_for is None:
+            return EffectClass(self.effect)
+        try:
+            return EffectClass(self.effect_for(arguments))
+        except Exception:
+            return EffectClass.SIDE_EFFECT
+
     def may_speculate(self, arguments: Mapping[str, Any]) -> bool:
-        """Invariant 2 gate: effect class (or a sandbox) and the speculation policy both agree."""
-        if not (self.effect.is_speculable or self.sandbox is not None):
+        """Invariant 2 gate: the call's effect class (or a sandbox) and the speculation policy
+        both agree."""
+        if not (self.call_effect(arguments).is_speculable or self.sandbox is not None):
             return False
         return self.speculation is None or self.speculation.allows(arguments)
 

@@ -1,0 +1,135 @@
+"""Chained speculation and the predictor's allow filter, with a real ToolRegistry and
+ToolExecutor: when a speculative `search` finishes, the call after it (`fetch` of the URL in
+that result) is predicted on a fork of the session's state and launched with the product of
+both probabilities; the model's later calls are then hits. Turned off by
+SpeculationConfig.chain."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from paste.parsing import canonical_call
+from paste.patterns.predictor import Prediction
+from paste.speculation import SpeculationConfig, SpeculationManager, Speculator
+from paste.tools import ToolExecutor, ToolRegistry
+from paste.tools.results import ToolJob
+
+
+class FakeChainPredictor:
+    """search(q) first; after a search, fetch of the first URL of its output; records the
+    `allow` answers it was given for every registered-or-not tool name it knows."""
+
+    def __init__(self) -> None:
+        self.allowed: dict[str, bool] = {}
+
+    def predict(self, state, k, allow=None):
+        for name in ("search", "fetch", "write", "unknown"):
+            if allow is not None:
+                self.allowed[name] = allow(name)
+        if not state.calls:
+            out = [("search", {"q": "paste"}, 0.9), ("write", {"q": "paste"}, 0.9)]
+        elif state.calls[-1].name == "search":
+            url = state.entries[-1].locs["s:url:0"]
+            out = [("fetch", {"url": url}, 0.8)]
+        else:
+            out = []
+        return [Prediction(n, a, p, 1.0, canonical_call(n, a)) for n, a, p in out
+                if allow is None or allow(n)][:k]
+
+
+@pytest.fixture
+def world():
+    reg = ToolRegistry()
+    runs: list[tuple[str, dict]] = []
+    lock = threading.Lock()
+
+    @reg.tool(effect="read_only", timeout_s=10)
+    def search(q: str) -> str:
+        with lock:
+            runs.append(("search", {"q": q}))
+        return f"results for {q}: http://docs.local/{q}/1 http://docs.local/{q}/2"
+
+    @reg.tool(effect="read_only", timeout_s=10)
+    def fetch(url: str) -> str:
+        with lock:
+            runs.append(("fetch", {"url": url}))
+        return f"page {url}"
+
+    @reg.tool(effect="side_effect", timeout_s=10)
+    def write(q: str) -> str:
+        with lock:
+            runs.append(("write", {"q": q}))
+        return "written"
+
+    executor = ToolExecutor(reg)
+    yield reg, executor, runs
+    executor.shutdown()
+    reg.close()
+
+
+def _wait_jobs(manager, session_id, n, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = manager.staging.jobs(session_id)
+        if len(jobs) >= n and all(j.future.done() for j in jobs):
+            return jobs
+        time.sleep(0.01)
+    raise AssertionError(f"expected {n} finished staged jobs")
+
+
+def _emit(spec, name, args, call_id):
+    return spec.submit(ToolJob(call_id, name, args)).result(5)
+
+
+def test_chained_fetch_follows_the_speculative_search_and_both_are_hits(world):
+    reg, executor, runs = world
+    manager = SpeculationManager(reg, executor, SpeculationConfig(max_concurrent_jobs=4))
+    predictor = FakeChainPredictor()
+    spec = Speculator(manager, lambda tenant: predictor, lambda: 0.05).track("s", "t")
+    spec.on_user("find paste")
+    jobs = _wait_jobs(manager, "s", 2)
+    url = "http://docs.local/paste/1"
+    assert sorted(j.canonical for j in jobs) == sorted(
+        [canonical_call("search", {"q": "paste"}), canonical_call("fetch", {"url": url})])
+    # the side-effecting tool and an unregistered one never took a prediction slot
+    assert predictor.allowed == {"search": True, "fetch": True, "write": False,
+                                 "unknown": False}
+    snap = manager.metrics.snapshot("s")
+    assert (snap["speculative_jobs"], snap["chained_jobs"], snap["rejected"]) == (2, 1, {})
+    first = _emit(spec, "search", {"q": "paste"}, "call_1")
+    spec.on_result("search", {"q": "paste"}, first.content, first.ok)
+    second = _emit(spec, "fetch", {"url": url}, "call_2")
+    assert (second.call_id, second.content) == ("call_2", f"page {url}")
+    snap = manager.metrics.snapshot("s")
+    assert (snap["hits_reused"], snap["misses"]) == (2, 0)
+    assert runs == [("search", {"q": "paste"}), ("fetch", {"url": url})]  # each ran once
+    spec.close()
+
+
+def test_chain_off_launches_only_the_first_call(world):
+    reg, executor, runs = world
+    config = SpeculationConfig(max_concurrent_jobs=4, chain=False)
+    manager = SpeculationManager(reg, executor, config)
+    spec = Speculator(manager, lambda tenant: FakeChainPredictor(), lambda: 0.05).track("s", "t")
+    spec.on_user("find paste")
+    jobs = _wait_jobs(manager, "s", 1)
+    time.sleep(0.1)  # a chained launch would have happened by now
+    assert [j.canonical for j in manager.staging.jobs("s")] == [jobs[0].canonical]
+    assert manager.metrics.snapshot("s")["chained_jobs"] == 0
+    assert runs == [("search", {"q": "paste"})]
+    spec.close()
+
+
+def test_no_chain_without_a_step_time_estimate(world):
+    reg, executor, runs = world
+    manager = SpeculationManager(reg, executor, SpeculationConfig(max_concurrent_jobs=4))
+    spec = Speculator(manager, lambda tenant: FakeChainPredictor(), lambda: None).track("s", "t")
+    spec.on_user("find paste")
+    time.sleep(0.1)
+    # fails closed: no estimate of when the call is emitted, nothing runs at all
+    assert manager.staging.jobs("s") == [] and runs == []
+    assert manager.metrics.snapshot("s")["rejected"] == {"estimates": 1}
+    spec.close()
