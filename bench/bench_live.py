@@ -86,7 +86,9 @@ def main() -> int:
         "subprocesses, numpy/scipy subprocesses) on this shared 2-core machine; "
         f"{args.sessions} tasks per workload, {args.concurrency} concurrent; predictor mined on "
         f"{args.train_sessions} training tasks per workload; global speculation budget "
-        f"{args.budget}. Per-workload rows show hits and waste only in the `all` row (the "
+        f"{args.budget}; pytest, python and the numpy/scipy tools are cpu_bound (speculated "
+        "only while a cpu slot is free). Each turn's thought is written from the tool output "
+        "just read (200-600 characters, docs/workloads.md). Per-workload rows show hits and waste only in the `all` row (the "
         "speculation counters are per mode).\n\n"
         + markdown_table(headers, rows)
         + f"\n\n{PUBLISHED}. Total {time.monotonic() - started:.0f} s.\n"

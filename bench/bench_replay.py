@@ -6,12 +6,14 @@ Run from the repo root: `python bench/bench_replay.py [--traces DIR] [--seed N] 
 Each source is split 70/30 (seeded, `paste patterns split`); the predictor is mined on the
 train part only; a seeded sample of test sessions is replayed in every mode side by side in
 one run. Ratios are the numbers to read; absolute seconds depend on the latency model
-(docs/replay.md) and the simulated token rates.
+(docs/replay.md) and the simulated token rates. `--real SOURCE[:N]` instead replays N sessions
+of one source with REAL model time (the engine on this CPU) into the `replay-real` section.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -40,13 +42,80 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
+HEADERS = [
+    "source",
+    "sessions",
+    "serial tool share",
+    "serial TCT s",
+    "paste TCT s",
+    "oracle TCT s",
+    "paste / serial",
+    "median task ratio",
+    "tasks slower",
+    "serial->oracle captured",
+    "observed tool s serial / paste",
+    "hits / calls",
+    "waste s",
+    "prefix hit serial / paste",
+]
+
+
+def _row(label: str, report: dict, max_calls: int | None) -> list[str]:
+    m = report["modes"]
+    s, p, o = m["serial"], m["paste"], m["oracle"]
+    return [
+        label, f"{p['sessions']}" + (f" (<= {max_calls} calls)" if max_calls else ""),
+        f"{s['serial_tool_share']:.0%}",
+        f"{s['mean_tct_s']:.2f}", f"{p['mean_tct_s']:.2f}", f"{o['mean_tct_s']:.2f}",
+        f"{p['tct_ratio_vs_serial']:.3f}", f"{p['median_task_ratio_vs_serial']:.3f}",
+        _pct(p["share_tasks_slower_than_serial"]), _pct(p["oracle_gap_captured"]),
+        f"{s['mean_observed_tool_latency_s']:.3f} / {p['mean_observed_tool_latency_s']:.3f}",
+        f"{p['hits']} / {p['authoritative_calls']}", f"{p['waste_s']:.1f}",
+        f"{s['prefix_hit_ratio']:.2f} / {p['prefix_hit_ratio']:.2f}",
+    ]  # fmt: skip
+
+
+def real_model(args: argparse.Namespace, split: Path) -> None:
+    """`--real SOURCE:N`: N sessions of SOURCE with REAL model time (the engine on this CPU,
+    teacher-forced turns); writes the `replay-real` section."""
+    source, _, n = args.real.partition(":")
+    test = split / "test" / source
+    if not test.is_dir():
+        raise SystemExit(f"--real: no source {source!r} in {args.traces}")
+    t0 = time.monotonic()
+    options = ReplayOptions(
+        traces=[test], train=[split / "train" / source], sessions=int(n or 3),
+        concurrency=int(n or 3), modes="serial,paste,oracle", model=args.model,
+        model_time="real", seed=args.seed, max_calls=MAX_CALLS.get(source),
+        out=OUT / f"replay-real-{source}",
+    )  # fmt: skip
+    report = replay(options)
+    body = (
+        f"REAL model time: {args.model} on this CPU ({os.environ.get('PASTE_NUM_THREADS', 'default')}"
+        " torch threads), every turn teacher-forced through the engine; tool latencies as in the "
+        "simulated table. CPU decoding is far slower than GPU serving, so the tool share is "
+        "small here; this table shows paste's mechanisms on the real engine, not the headline.\n\n"
+        + markdown_table(HEADERS, [_row(source, report, MAX_CALLS.get(source))])
+        + f"\n\nTotal {time.monotonic() - t0:.0f} s.\n"
+    )
+    write_section("replay-real", body, f"python bench/bench_replay.py --real {args.real}")
+    print(body)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--traces", default=str(DEFAULT_TRACES))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sessions", type=int, default=8, help="per source, all concurrent")
     ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--real", default=None, metavar="SOURCE[:N]",
+                    help="ONLY replay N sessions of SOURCE with real model time (replay-real)")
     args = ap.parse_args()
+    if args.real:
+        with tempfile.TemporaryDirectory() as tmp:
+            split_sources(Path(args.traces), Path(tmp), 0.3, args.seed)
+            real_model(args, Path(tmp))
+        return 0
     started = time.monotonic()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,42 +135,15 @@ def main() -> int:
             )  # fmt: skip
             t0 = time.monotonic()
             report = replay(options)
-            m = report["modes"]
-            s, p, o = m["serial"], m["paste"], m["oracle"]
-            rows.append([
-                label, f"{p['sessions']}" + (f" (<= {max_calls} calls)" if max_calls else ""), f"{s['serial_tool_share']:.0%}",
-                f"{s['mean_tct_s']:.2f}", f"{p['mean_tct_s']:.2f}", f"{o['mean_tct_s']:.2f}",
-                f"{p['tct_ratio_vs_serial']:.3f}", f"{p['median_task_ratio_vs_serial']:.3f}",
-                _pct(p["share_tasks_slower_than_serial"]), _pct(p["oracle_gap_captured"]),
-                f"{s['mean_observed_tool_latency_s']:.3f} / "
-                f"{p['mean_observed_tool_latency_s']:.3f}",
-                f"{p['hits']} / {p['authoritative_calls']}", f"{p['waste_s']:.1f}",
-                f"{s['prefix_hit_ratio']:.2f} / {p['prefix_hit_ratio']:.2f}",
-            ])  # fmt: skip
+            rows.append(_row(label, report, max_calls))
             print(f"{label}: {time.monotonic() - t0:.0f} s", file=sys.stderr)
-    headers = [
-        "source",
-        "sessions",
-        "serial tool share",
-        "serial TCT s",
-        "paste TCT s",
-        "oracle TCT s",
-        "paste / serial",
-        "median task ratio",
-        "tasks slower",
-        "serial->oracle captured",
-        "observed tool s serial / paste",
-        "hits / calls",
-        "waste s",
-        "prefix hit serial / paste",
-    ]
     body = (
         "SIMULATED model time (113.7 decode tok/s per session, 38112 prefill tok/s); tool "
         "latencies from the seeded per-family lognormal model (docs/replay.md); all sessions "
         "of a source run concurrently; modes side by side in one run. Rows marked `load` run "
         f"{LOAD_SESSIONS} sessions at once on an engine that decodes at most {LOAD_BATCH} turns "
         "at a time (the others queue by priority): load beyond saturation.\n\n"
-        + markdown_table(headers, rows)
+        + markdown_table(HEADERS, rows)
         + f"\n\n{PUBLISHED}. Total {time.monotonic() - started:.0f} s.\n"
     )
     write_section("replay", body, "python bench/bench_replay.py")

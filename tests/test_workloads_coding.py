@@ -82,6 +82,8 @@ def test_effect_classes_and_edit_never_runs_speculatively(tools):
     effects = {n: box.registry.get(n).effect.value for n in box.registry.names()}
     assert effects == {"grep": "read_only", "view": "read_only", "edit": "side_effect",
                        "run_python": "side_effect", "pytest": "read_only"}
+    cpu = sorted(n for n in box.registry.names() if box.registry.get(n).cpu_bound)
+    assert cpu == ["pytest", "run_python"]
     ex = ToolExecutor(box.registry)
     args = {"path": "textkit/stats.py", "line": 19, "old": "return", "new": "raise"}
     refused = ex.submit(ToolJob("s", "edit", json.dumps(args), speculative=True)).result()

@@ -15,7 +15,7 @@ from paste.errors import InvalidArgumentError
 from paste.workloads.live import LiveOptions, run_live
 from paste.workloads.tasks import parse_workloads
 from test_session_support import shared_tiny_folder
-from test_workloads_support import sim_engine, tiny_corpus
+from test_workloads_support import sim_engine, thoughts, tiny_corpus
 
 KEYS = {"mean_tct_s", "p50_tct_s", "p95_tct_s", "p99_tct_s", "mean_observed_tool_latency_s",
         "authoritative_calls", "hits", "misses", "speculative_jobs", "waste_s", "tokens_per_s",
@@ -56,6 +56,13 @@ def test_every_mode_makes_the_same_calls_with_the_same_transcripts(ran):
     calls = sum(len(c) for c in serial.calls.values())
     report, _ = ran
     assert {m["authoritative_calls"] for m in report["modes"].values()} == {calls}
+
+
+def test_every_thought_is_200_to_600_characters(ran):
+    _, runs = ran
+    said = [t for task in runs["serial"].calls for t in thoughts(runs["serial"], task)]
+    assert len(said) == sum(len(c) for c in runs["serial"].calls.values())
+    assert all(200 <= len(t) <= 600 for t in said), sorted(len(t) for t in said)
 
 
 def test_oracle_runs_no_tool_and_serial_never_speculates(ran):

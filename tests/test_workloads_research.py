@@ -21,7 +21,7 @@ from paste.workloads.tasks import LiveTask
 from paste.workloads.toolbox import LiveToolBox
 from paste.workloads.web_server import CorpusServer
 from test_session_support import shared_tiny_folder
-from test_workloads_support import run_one, sim_engine, tiny_corpus
+from test_workloads_support import run_one, sim_engine, thoughts, tiny_corpus
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +148,16 @@ def test_research_agent_session_exact_calls(tmp_path_factory):
                                 ("fetch", {"url": f"{base}/page/bisect"})]
     assert run.answers["r-1"] == "The answer: bisect."
     assert run.run.sessions[0].statuses == ["completed"]
+    assert thoughts(run, "r-1") == [
+        'The question quotes this sentence: "Which module keeps a list sorted?". The module '
+        "whose documentation contains it should rank first in a keyword search, so I will "
+        "search the corpus for the sentence's distinctive content words: sorted list insertion.",
+        'The search for "sorted list insertion" returned 1 result. The top one is bisect, whose '
+        'snippet reads "Bisection algorithms for keeping a list in sorted order without sorting '
+        'it again after each..."; it shares 3 of the 3 query terms (sorted, list and insertion).'
+        " It is ranked first, so it is the best candidate; I will read its page: "
+        f"{base}/page/bisect",
+    ]
 
 
 def test_research_agent_fetches_the_next_result_then_refines(tmp_path_factory):
@@ -165,3 +175,35 @@ def test_research_agent_fetches_the_next_result_then_refines(tmp_path_factory):
         ("search", {"query": "archives heap algorithm"}),
     ]
     assert run.answers["r-2"] == "The answer: heapq."
+    assert thoughts(run, "r-2")[1:] == [
+        'The search for "archives heap" returned 2 results. The top one is heapq, whose snippet '
+        'reads "Heap queue algorithm."; it shares 1 of the 2 query terms (heap). Below it: '
+        'zipfile ("Read and write ZIP archives."). It is ranked first, so it is the best '
+        f"candidate; I will read its page: {base}/page/heapq",
+        "The page of heapq contains only 1 of the 2 query terms (heap); it lacks archives, so "
+        "it is probably not the module the question describes. The next result was zipfile, "
+        f'snippet "Read and write ZIP archives.". Reading that page: {base}/page/zipfile',
+        "No page covers the question well enough: heapq has 1 of 2, zipfile has 1 of 2 query "
+        "terms; the best one, heapq, lacks archives. No word outside the query occurs twice in "
+        'it; "algorithm" is the first of them alphabetically, a weak hint. I will add that word '
+        "to the query and search again: archives heap algorithm.",
+    ]
+
+
+def test_compare_task_thoughts_quote_each_sentence_and_the_first_answer(tmp_path_factory):
+    """A compare task: the second search's thought reports the first topic's best page."""
+    engine = sim_engine(shared_tiny_folder(tmp_path_factory))
+    question = ("Which two modules are these? First: Keep a list in sorted order. Second: "
+                "Encode Python objects as JSON text.")
+    task = LiveTask("research", ResearchTask("r-3", question, ("sorted list", "json text"),
+                                             ("bisect", "json")))
+    with LiveEnvironment(["research"], NetworkLatency(scale=0.0), tiny_corpus()) as env:
+        run = run_one(engine, env, task)
+    said = thoughts(run, "r-3")
+    assert [c[0] for c in run.calls["r-3"]] == ["search", "fetch", "search", "fetch"]
+    assert said[0].startswith('The question quotes this sentence: "Keep a list in sorted order."')
+    assert said[2] == (
+        "The first module is bisect: its page contains 2 of the 2 query terms (sorted and list)."
+        ' Now the second sentence: "Encode Python objects as JSON text.". Searching the corpus '
+        "for its content words: json text.")
+    assert run.answers["r-3"] == "The answer: bisect and json."

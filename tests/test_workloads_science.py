@@ -18,7 +18,7 @@ from paste.workloads.science_tools import add_science_tools
 from paste.workloads.tasks import LiveTask
 from paste.workloads.toolbox import LiveToolBox
 from test_session_support import shared_tiny_folder
-from test_workloads_support import run_one, sim_engine
+from test_workloads_support import run_one, sim_engine, thoughts
 
 
 def test_datasets_are_seeded():
@@ -74,6 +74,10 @@ def test_tools_in_a_subprocess_give_the_same_results_and_errors():
     effects = {n: box.registry.get(n).effect.value for n in box.registry.names()}
     assert effects == {"describe": "read_only", "fit": "read_only", "integrate": "pure",
                        "solve": "pure"}
+    assert all(box.registry.get(n).cpu_bound for n in box.registry.names())
+    quick = LiveToolBox()
+    add_science_tools(quick, in_process=True)
+    assert not any(quick.registry.get(n).cpu_bound for n in quick.registry.names())
 
 
 def test_science_agent_session_exact_calls(tmp_path_factory):
@@ -89,4 +93,26 @@ def test_science_agent_session_exact_calls(tmp_path_factory):
                                              "target": 9.97128 / 2, "lo": 0.0, "hi": 10.0})
     assert run.answers["s-1"] == ("Model growth with L = 9.97128, k = 0.900252, t0 = 3.99846; "
                                   "area 59.5941; characteristic time 3.99846.")
+    assert thoughts(run, "s-1")[1:] == [
+        "growth-5 has 40 points for t from 0.0 to 10.0; y goes from 0.225873 to 9.89957 (min "
+        "0.225873, max 9.95467, mean 5.93723, std 3.67258), monotone: increasing, 0 sign "
+        "changes. It changes by 9.67 over the range without crossing zero. The simplest "
+        "candidate is a straight line y = a t + b, slope about 0.967; if its rmse is small the "
+        "line is the model.",
+        "The straight line gives a = 1.19978, b = -0.0616734, but its rmse is 0.936516, above "
+        "the 0.2 I accept (the data's std is 3.67258), so the residuals are systematic: the "
+        "data bend. A rise from 0.225873 that levels off towards the maximum 9.95467 looks "
+        "logistic, y = L / (1 + exp(-k (t - t0))); fitting growth, with L expected near "
+        "9.95467.",
+        "The growth fit gives L = 9.97128, k = 0.900252, t0 = 3.99846 with rmse 0.0399934, "
+        "1.09% of the data's std 3.67258, so the curve follows the data closely. The midpoint "
+        "t0 = 3.99846 is where the curve reaches half of L = 9.97128. Next, the area under the "
+        "fitted curve over the data's range, t from 0.0 to 10.0, by numerical integration with "
+        "these parameters.",
+        "The integral from 0.0 to 10.0 is 59.5941 (error estimate 6.48192e-11); over the range "
+        "that is an average height of 5.96, against the data's mean 5.93723 (a difference of "
+        "0.0222). The characteristic time of the growth curve is the midpoint, where y reaches "
+        "L/2 = 4.99; I will solve for that t with a bracketing root finder between 0.0 and "
+        "10.0.",
+    ]
     assert science_tasks(2, 0) == science_tasks(2, 0)

@@ -32,3 +32,10 @@ def run_one(engine: Any, env: Any, task: Any, mode: str = "serial", predictors=N
     predictors = predictors or {}
     return run_live_mode(engine, [task], MODES[mode], env, predictors.get,
                          LiveConfig(concurrency=1, speculation_budget=8), playback, trace_dir)
+
+
+def thoughts(run: Any, task_id: str) -> list[str]:
+    """The thoughts (assistant text before each call) of one task's session in a LiveRun."""
+    record = next(r for r in run.run.sessions if r.session_id == task_id)
+    return [m["content"] for m in json.loads(record.transcript)
+            if m["role"] == "assistant" and m.get("tool_calls")]

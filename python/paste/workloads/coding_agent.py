@@ -8,7 +8,8 @@
      asks for it, pytest(tests);
   6. answer with the edited line and the last pytest summary line.
 The agent knows the fix from the bug report (as a model would after reading it); the file,
-the line numbers and what it reports come from the real tool outputs.
+the line numbers and what it reports come from the real tool outputs. Before each call it
+writes its reasoning about the output it just read (paste.workloads.coding_thoughts).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from paste.workloads import coding_thoughts as think
 from paste.workloads.repo import MUTATIONS, CodingTask
 from paste.workloads.scripted import AgentProgram, Call
 
@@ -23,32 +25,34 @@ _MATCH = re.compile(r"^([^:\n]+\.py):(\d+):", re.M)
 _NUMBERED = re.compile(r"^(\d+): (.*)$", re.M)
 
 
-def _summary(output: str) -> str:
-    lines = [ln for ln in output.splitlines() if "passed" in ln or "failed" in ln]
-    return lines[-1].strip("= ") if lines else output.splitlines()[0] if output else "no output"
-
-
 def coding_agent(task: CodingTask) -> AgentProgram:
     """The agent program of a task (module docstring)."""
     m = MUTATIONS[task.mutation]
-    found = yield Call(f"Looking for {m.symbol}.", "grep", {"pattern": rf"def {m.symbol}\b"})
+    found = yield Call(think.grep_symbol(m), "grep", {"pattern": rf"def {m.symbol}\b"})
     match = _MATCH.search(found)
     if match is None:
         return f"I could not find {m.symbol} in the repository."
     path, line = match.group(1), int(match.group(2))
-    viewed = yield Call("Reading the function.", "view", {"path": path, "start": line,
-                                                          "end": line + 14})
+    viewed = yield Call(think.view_definition(m, found, path, line), "view",
+                        {"path": path, "start": line, "end": line + 14})
+    numbered = _NUMBERED.findall(viewed)
+    target = next((int(n) for n, text in numbered if m.bad in text), None)
+    why = ""
     if task.probe:
-        yield Call("Reproducing the bug.", "run_python", {"code": m.probe})
-    target = next((int(n) for n, text in _NUMBERED.findall(viewed) if m.bad in text), None)
+        printed = yield Call(think.reproduce(m, viewed, path, target), "run_python",
+                             {"code": m.probe})
+        if target is not None:
+            code = dict(numbered)[str(target)]
+            why = think.fix_after_probe(m, printed, path, target, code)
     if target is None:
         return f"The code of {m.symbol} does not contain the reported bug."
-    edited = yield Call("Fixing the line.", "edit",
-                        {"path": path, "line": target, "old": m.bad, "new": m.good})
+    why = why or think.fix_after_view(m, viewed, path, target)
+    edited = yield Call(why, "edit", {"path": path, "line": target, "old": m.bad, "new": m.good})
     if not edited.startswith("edited"):
         return f"The edit failed: {edited}"
     tests = f"tests/test_{PurePosixPath(path).stem}.py"
-    result = yield Call("Running the module's tests.", "pytest", {"target": tests})
+    result = yield Call(think.run_module_tests(edited, tests), "pytest", {"target": tests})
     if task.full_suite and "(exit code 0)" in result:
-        result = yield Call("Running the whole suite.", "pytest", {"target": "tests"})
-    return f"Fixed {m.symbol} in {path} line {target}. Tests: {_summary(result)}."
+        result = yield Call(think.run_suite(result, tests, m.symbol), "pytest",
+                            {"target": "tests"})
+    return f"Fixed {m.symbol} in {path} line {target}. Tests: {think.summary(result)}."

@@ -1,16 +1,22 @@
 """The coding workload's tools: real grep, sed, python and pytest subprocesses on a repo copy.
 
-    grep(pattern, path=".")      read_only    `grep -rnE --include=*.py PATTERN PATH`
-    view(path, start=1, end=40)  read_only    `sed -n START,ENDp PATH`, lines numbered "N: text"
-    edit(path, line, old, new)   side_effect  replace `old` by `new` in that line, in place
-    run_python(code)             side_effect  `python -c CODE` (a script may do anything)
-    pytest(target="tests")       read_only    `python -m pytest -q` without cache or bytecode
+    grep(pattern, path=".")      read_only             `grep -rnE --include=*.py PATTERN PATH`
+    view(path, start=1, end=40)  read_only             `sed -n START,ENDp PATH`, numbered "N: text"
+    edit(path, line, old, new)   side_effect           replace `old` by `new` in that line
+    run_python(code)             side_effect, cpu      `python -c CODE` (may do anything)
+    pytest(target="tests")       read_only, cpu        `python -m pytest -q`, no cache/bytecode
+
+"cpu" tools are registered cpu_bound: a Python interpreter busy for about a second or more,
+so speculation runs them only while a cpu slot is free (paste.speculation.budget).
 
 Every path is relative to the repository copy and must stay inside it (PathEscapeError);
 subprocesses run with the copy as working directory. pytest runs with `-p no:cacheprovider`
 and PYTHONDONTWRITEBYTECODE=1 so it only reads the tree (hence read_only; a speculative run
 that an edit overtakes is discarded by the freshness rule). Outputs are made deterministic:
 pytest's "in 0.88s" durations are removed and the copy's absolute path becomes ".".
+pytest runs with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1: the sample repository uses no plugin, and
+the third-party plugins installed beside paste (hypothesis, langsmith, ...) would add about 3 s
+of CPU to every run that a project's own test environment would not spend.
 """
 
 from __future__ import annotations
@@ -41,8 +47,9 @@ def inside(root: Path, path: str) -> Path:
     return resolved
 
 
-def _run(root: Path, argv: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+def _run(root: Path, argv: list[str], timeout_s: float,
+         **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", **extra_env)
     return subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=timeout_s,
                           env=env, check=False)
 
@@ -122,12 +129,13 @@ def add_coding_tools(box: LiveToolBox, root: Path, timeout_s: float = 120.0) -> 
         """
         rel = os.path.relpath(inside(root, target), root)
         done = _run(root, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "--no-header", "--tb=short", rel], timeout_s)
+                           "--no-header", "--tb=short", rel], timeout_s,
+                    PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
         out = _DURATION.sub("", clean(f"{done.stdout}{done.stderr}".rstrip()))
         return f"{out}\n(exit code {done.returncode})"
 
     box.add(grep, "read_only", timeout_s=timeout_s)
     box.add(view, "read_only", timeout_s=timeout_s)
     box.add(edit, "side_effect", timeout_s=timeout_s)
-    box.add(run_python, "side_effect", timeout_s=timeout_s)
-    box.add(pytest, "read_only", timeout_s=timeout_s)
+    box.add(run_python, "side_effect", timeout_s=timeout_s, cpu_bound=True)
+    box.add(pytest, "read_only", timeout_s=timeout_s, cpu_bound=True)

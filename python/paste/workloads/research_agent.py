@@ -10,7 +10,8 @@ The agent, per topic of its question:
      best page still falls short, refine: search again with the query plus the most frequent
      new term of the best page, and fetch that search's best unfetched result;
   4. answer with the title of the page that matched the most query terms (ties: first fetched).
-Every argument after the first search comes from a real tool output (URLs, page words).
+Every argument after the first search comes from a real tool output (URLs, page words), and
+each call's thought reasons about that output (paste.workloads.research_thoughts).
 """
 
 from __future__ import annotations
@@ -18,10 +19,20 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from paste.workloads.corpus import Document
 from paste.workloads.index import terms
+from paste.workloads.research_thoughts import (
+    fetch_new,
+    fetch_next,
+    fetch_top,
+    first_search,
+    next_topic_search,
+    page_terms,
+    refine,
+)
 from paste.workloads.scripted import AgentProgram, Call, parse_json
 
 MAX_QUERY_TERMS = 8
@@ -67,17 +78,33 @@ def research_tasks(corpus: tuple[Document, ...], n: int, seed: int) -> list[Rese
 
 def _coverage(query: str, page: dict) -> float:
     q = set(terms(query))
-    text = set(terms(f"{page.get('title', '')} {page.get('text', '')}"))
-    return len(q & text) / len(q) if q else 0.0
+    return len(page_terms(query, page)) / len(q) if q else 0.0
 
 
-def _topic(query: str) -> AgentProgram:
-    """One topic: yields calls, returns the best page's title ('' if nothing was found)."""
-    found = parse_json((yield Call("Searching the corpus.", "search", {"query": query})))
-    urls = [r["url"] for r in (found or {}).get("results", [])]
+def _sentences(task: ResearchTask) -> list[str]:
+    """The sentence each topic's query was built from (the whole question if unknown)."""
+    q = task.question
+    if "First: " in q and " Second: " in q:
+        first, second = q.split("First: ", 1)[1].split(" Second: ", 1)
+        sentences = [first, second]
+    else:
+        sentences = [q.removeprefix("Which module is this? ")]
+    return (sentences + [q] * len(task.topics))[: len(task.topics)]
+
+
+def _topic(query: str, thought: str) -> Generator[Call, str, dict | None]:
+    """One topic: yields calls, returns the best page (None if nothing was found)."""
+    found = parse_json((yield Call(thought, "search", {"query": query})))
+    results = (found or {}).get("results", [])
     pages: list[dict] = []
-    for url in urls[:2]:
-        page = parse_json((yield Call("Reading the top result.", "fetch", {"url": url})))
+    reply = ""
+    for rank, result in enumerate(results[:2]):
+        if rank == 0:
+            why = fetch_top(query, results)
+        else:
+            why = fetch_next(query, pages[-1] if pages else None, result, reply)
+        reply = yield Call(why, "fetch", {"url": result["url"]})
+        page = parse_json(reply)
         if isinstance(page, dict):
             pages.append(page)
         if pages and max(_coverage(query, p) for p in pages) >= ENOUGH:
@@ -86,24 +113,33 @@ def _topic(query: str) -> AgentProgram:
     if best is not None and _coverage(query, best) < ENOUGH:
         new = Counter(t for t in terms(best["text"]) if t not in set(terms(query)))
         if new:
-            word = min(new.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+            word, count = min(new.items(), key=lambda kv: (-kv[1], kv[0]))
             refined = f"{query} {word}"
-            found = parse_json((yield Call("Refining the query.", "search", {"query": refined})))
+            why = refine(query, pages, best, word, count, refined)
+            found = parse_json((yield Call(why, "search", {"query": refined})))
             fetched = {p.get("url") for p in pages}
-            more = [r["url"] for r in (found or {}).get("results", []) if r["url"] not in fetched]
+            results = (found or {}).get("results", [])
+            more = [r for r in results if r["url"] not in fetched]
             if more:
-                page = parse_json((yield Call("Reading a new result.", "fetch", {"url": more[0]})))
+                why = fetch_new(refined, results, fetched, more[0])
+                page = parse_json((yield Call(why, "fetch", {"url": more[0]["url"]})))
                 if isinstance(page, dict):
                     pages.append(page)
         best = max(pages, key=lambda p: _coverage(query, p))
-    return "" if best is None else str(best.get("title", "")).split(" (")[0]
+    return best
 
 
 def research_agent(task: ResearchTask) -> AgentProgram:
     """The agent program of a task (module docstring)."""
     titles = []
-    for query in task.topics:
-        titles.append((yield from _topic(query)))
+    previous: dict | None = None
+    for i, (query, sentence) in enumerate(zip(task.topics, _sentences(task), strict=True)):
+        if i == 0:
+            thought = first_search(sentence, query)
+        else:
+            thought = next_topic_search(previous, task.topics[i - 1], sentence, query)
+        previous = yield from _topic(query, thought)
+        titles.append("" if previous is None else str(previous.get("title", "")).split(" (")[0])
     named = [t for t in titles if t]
     if not named:
         return "I could not find a matching module."

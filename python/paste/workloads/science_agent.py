@@ -7,6 +7,7 @@
   4. solve for a characteristic time: decay a/2 (half-life), growth L/2 (midpoint), trend the
      mean of y, oscillation the first zero (between 0 and pi / w);
   5. answer with the model, its parameters, the integral and the time.
+Each call's thought reasons about the numbers just computed (paste.workloads.science_thoughts).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from paste.workloads import science_thoughts as think
 from paste.workloads.datasets import FAMILIES
 from paste.workloads.scripted import AgentProgram, Call, parse_json
 
@@ -51,7 +53,8 @@ def _target(model: str, params: dict, desc: dict) -> tuple[float, float, float]:
 
 def science_agent(task: ScienceTask) -> AgentProgram:
     """The agent program of a task (module docstring)."""
-    desc = parse_json((yield Call("Looking at the data.", "describe", {"dataset": task.dataset})))
+    ds = task.dataset
+    desc = parse_json((yield Call(think.describe_first(ds), "describe", {"dataset": ds})))
     if not isinstance(desc, dict):
         return f"I could not load {task.dataset}."
     if desc["monotone"] == "decreasing":
@@ -60,20 +63,20 @@ def science_agent(task: ScienceTask) -> AgentProgram:
         model = "oscillation"
     else:
         model = "trend"
-    fitted = parse_json((yield Call(f"Fitting a {model} curve.", "fit",
-                                    {"dataset": task.dataset, "model": model})))
+    fitted = parse_json((yield Call(think.choose_model(desc, model), "fit",
+                                    {"dataset": ds, "model": model})))
     if model == "trend" and isinstance(fitted, dict) and fitted["rmse"] > MAX_TREND_RMSE:
         model = "growth"
-        fitted = parse_json((yield Call("A line fits badly; trying growth.", "fit",
-                                        {"dataset": task.dataset, "model": model})))
+        fitted = parse_json((yield Call(think.try_growth(desc, fitted, MAX_TREND_RMSE), "fit",
+                                        {"dataset": ds, "model": model})))
     if not isinstance(fitted, dict):
         return f"The {model} fit failed."
     params = fitted["params"]
     lo, hi = desc["t_range"]
-    area = parse_json((yield Call("Integrating the fitted curve.", "integrate",
+    area = parse_json((yield Call(think.integrate_fit(desc, fitted), "integrate",
                                   {"model": model, "params": params, "lo": lo, "hi": hi})))
     target, a, b = _target(model, params, desc)
-    solved = parse_json((yield Call("Finding the characteristic time.", "solve",
+    solved = parse_json((yield Call(think.solve_time(desc, model, area, target, a, b), "solve",
                                     {"model": model, "params": params, "target": target,
                                      "lo": a, "hi": b})))
     value = area["value"] if isinstance(area, dict) else "unknown"

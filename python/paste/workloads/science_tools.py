@@ -7,7 +7,9 @@
 
 A call runs `python -m paste.workloads.science_compute` (as a scientific agent's Python tool
 runs a script): interpreter start, numpy/scipy import and the computation are the tool's real
-latency. `in_process=True` computes in the calling thread instead (tests of exact outputs).
+latency (about a second of one core), so every tool is registered cpu_bound (speculation runs
+one only while a cpu slot is free, paste.speculation.budget). `in_process=True` computes in
+the calling thread instead (tests of exact outputs; milliseconds, so not cpu_bound).
 Errors of the computation come back as the same typed errors (paste.workloads.errors).
 """
 
@@ -85,7 +87,7 @@ def add_science_tools(box: LiveToolBox, in_process: bool = False, timeout_s: flo
         args = {"model": model, "params": params, "target": target, "lo": lo, "hi": hi}
         return _compute("solve", args, in_process, timeout_s)
 
-    box.add(describe, "read_only", timeout_s=timeout_s)
-    box.add(fit, "read_only", timeout_s=timeout_s)
-    box.add(integrate, "pure", timeout_s=timeout_s)
-    box.add(solve, "pure", timeout_s=timeout_s)
+    box.add(describe, "read_only", timeout_s=timeout_s, cpu_bound=not in_process)
+    box.add(fit, "read_only", timeout_s=timeout_s, cpu_bound=not in_process)
+    box.add(integrate, "pure", timeout_s=timeout_s, cpu_bound=not in_process)
+    box.add(solve, "pure", timeout_s=timeout_s, cpu_bound=not in_process)

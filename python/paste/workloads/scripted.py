@@ -8,7 +8,9 @@ the program every tool message committed since the last turn, and forces the tur
     <thought>\n{"name": ..., "arguments": ...}<eos>     (a call, the "json" parser format)
     <answer><eos>                                        (the final answer: no call)
 
-Thoughts and answers have braces, brackets, `<>` and backticks replaced by `_` so they can
+Thoughts are written by each workload's thought builders (research_thoughts, coding_thoughts,
+science_thoughts) from the tool output the program just received, as a real agent reasons
+before its next call. Thoughts and answers have braces, brackets, `<>` and backticks replaced by `_` so they can
 never parse as a call. One call per turn, so the calls run in the program's order. The program
 decides from real outputs, so it is deterministic for deterministic tools, and transcripts are
 the same in every mode.
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _UNSAFE = re.compile(r"[{}\[\]`<>]")
+MAX_THOUGHT_CHARS = 700  # the builders aim at 200-600 (docs/workloads.md)
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,34 @@ def safe_text(text: str, max_chars: int = 400) -> str:
 
 def call_text(call: Call) -> str:
     payload = json.dumps({"name": call.name, "arguments": call.arguments})
-    return f"{safe_text(call.thought)}\n{payload}"
+    return f"{safe_text(call.thought, MAX_THOUGHT_CHARS)}\n{payload}"
+
+
+def clip(text: str, max_chars: int) -> str:
+    """text on one line, cut at a word boundary to at most max_chars (with "..." if cut)."""
+    flat = " ".join(str(text).split())
+    if len(flat) <= max_chars:
+        return flat
+    cut = flat[: max_chars - 3]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:.") + "..."
+
+
+def enumerate_words(items: list[str], limit: int = 6) -> str:
+    """["a", "b", "c"] -> "a, b and c"; beyond `limit` items: "a, b, ... and 3 more"."""
+    items = [str(i) for i in items]
+    if len(items) > limit:
+        items = items[:limit] + [f"{len(items) - limit} more"]
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plural(n: int, word: str) -> str:
+    """plural(1, "result") -> "1 result"; plural(2, "result") -> "2 results"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def num(x: float) -> str:
+    """A derived number for a thought: 3 significant digits."""
+    return f"{x:.3g}"
 
 
 class ScriptedAgent:

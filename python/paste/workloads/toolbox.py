@@ -45,12 +45,14 @@ class LiveToolBox:
         timeout_s: float = 60.0,
         speculation: SpeculationPolicy | None = None,
         max_concurrency: int = 8,
+        cpu_bound: bool = False,
     ) -> None:
-        """Register `fn` (named, documented and typed as the model should see it)."""
+        """Register `fn` (named, documented and typed as the model should see it); cpu_bound:
+        its calls keep a core busy (speculation admits them only while a cpu slot is free)."""
         speculable = EffectClass(effect).is_speculable
         self.registry.add_function(
             self._wrap(fn, effect, speculative=False), effect=effect, timeout_s=timeout_s,
-            max_concurrency=max_concurrency, speculation=speculation,
+            max_concurrency=max_concurrency, speculation=speculation, cpu_bound=cpu_bound,
             sandbox=self._wrap(fn, effect, speculative=True) if speculable else None,
         )  # fmt: skip
 
