@@ -127,7 +127,7 @@ def _run_session(
         manager = SpeculationManager(
             tools.registry, executor, config, metrics=metrics, budget=budget
         )
-        speculator = Speculator(manager, predictor_for, lambda: _step_time(engine))
+        speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine))
     policy = TeacherForcedTurns(script, engine.encode, _eos(engine))
     t0 = time.monotonic()
     session = open_session(
@@ -153,7 +153,9 @@ def _run_session(
     )  # fmt: skip
 
 
-def _step_time(engine: Any) -> float | None:
+def engine_step_time(engine: Any) -> float | None:
+    """Seconds per decode step of a real Engine (its core's measurement) or a SimulatedEngine;
+    None while unknown (speculation then fails closed)."""
     step = getattr(engine, "step_time_s", None)
     if step is None and hasattr(engine, "core"):
         step = engine.core.step_time_s

@@ -15,16 +15,34 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
-def _replay(args: argparse.Namespace) -> int:
-    from paste.bench.latency import parse_override
-    from paste.bench.replay import ReplayOptions, replay
+def _emit(run: Callable[[], tuple[dict, Path]], as_json: bool) -> int:
+    """Runs a benchmark (`run() -> (report, out folder)`), prints its JSON or table; a bad
+    option (InvalidArgumentError) is one line on stderr and exit code 2."""
     from paste.bench.report import terminal_table
     from paste.errors import InvalidArgumentError
 
     try:
+        report, out = run()
+    except InvalidArgumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        print(terminal_table(report))
+        print(f"wrote {out}/report.json, report.md and timelines", file=sys.stderr)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    def run() -> tuple[dict, Path]:
+        from paste.bench.latency import parse_override
+        from paste.bench.replay import ReplayOptions, replay
+
         overrides = dict(parse_override(t) for t in args.latency)
         traces = [Path(d) for d in args.traces]
         out = (
@@ -41,25 +59,16 @@ def _replay(args: argparse.Namespace) -> int:
             speculation_budget=args.budget, max_batch=args.max_batch,
             max_calls=args.max_calls, out=out, plots=not args.no_plots,
         )  # fmt: skip
-        report = replay(options)
-    except InvalidArgumentError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(report, sort_keys=True))
-    else:
-        print(terminal_table(report))
-        print(f"wrote {out}/report.json, report.md and timelines", file=sys.stderr)
-    return 0
+        return replay(options), out
+
+    return _emit(run, args.json)
 
 
 def _live(args: argparse.Namespace) -> int:
-    from paste.bench.report import terminal_table
-    from paste.errors import InvalidArgumentError
-    from paste.workloads.live import LiveOptions, live
-    from paste.workloads.tasks import parse_workloads
+    def run() -> tuple[dict, Path]:
+        from paste.workloads.live import LiveOptions, live
+        from paste.workloads.tasks import parse_workloads
 
-    try:
         workloads = parse_workloads(args.workloads)
         out = Path(args.out) if args.out else Path("bench/out") / ("live-" + "+".join(workloads))
         options = LiveOptions(
@@ -70,16 +79,30 @@ def _live(args: argparse.Namespace) -> int:
             latency_scale=args.latency_scale, max_latency_s=args.max_latency,
             speculation_budget=args.budget, out=out, plots=not args.no_plots,
         )  # fmt: skip
-        report = live(options)
-    except InvalidArgumentError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(report, sort_keys=True))
-    else:
-        print(terminal_table(report))
-        print(f"wrote {out}/report.json, report.md and timelines", file=sys.stderr)
-    return 0
+        return live(options), out
+
+    return _emit(run, args.json)
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """The options `replay` and `live` share: sessions at once, modes, model and its clock,
+    arrivals, the speculation budget and the outputs."""
+    p.add_argument("--concurrency", type=int, default=8, help="sessions running at once")
+    p.add_argument("--modes", default="serial,paste,oracle",
+                   help="comma list of serial, paste, oracle, paste-no-spec, paste-no-early, "
+                   "paste-no-kv")
+    p.add_argument("--model", default="smollm2-135m-instruct",
+                   help="model name or folder (its tokenizer is always used)")
+    p.add_argument("--model-time", choices=("simulated", "real"), default="simulated",
+                   help="simulated: token-rate clock; real: the real Engine")
+    p.add_argument("--decode-tok-s", type=float, default=113.7, help="simulated, per session")
+    p.add_argument("--prefill-tok-s", type=float, default=38112.0, help="simulated")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--poisson", type=float, default=None, metavar="RATE",
+                   help="sessions arrive as a Poisson process of RATE per second")
+    p.add_argument("--budget", type=int, default=16, help="global speculation budget")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-plots", action="store_true", help="skip the timeline PNGs")
 
 
 def _add_live(sub: argparse._SubParsersAction) -> None:
@@ -89,26 +112,11 @@ def _add_live(sub: argparse._SubParsersAction) -> None:
     lv.add_argument("--sessions", type=int, default=4, help="evaluated sessions per workload")
     lv.add_argument("--train-sessions", type=int, default=8,
                     help="training sessions per workload (other tasks; the predictor's data)")
-    lv.add_argument("--concurrency", type=int, default=8, help="sessions running at once")
-    lv.add_argument("--modes", default="serial,paste,oracle",
-                    help="comma list of serial, paste, oracle, paste-no-spec, paste-no-early, "
-                    "paste-no-kv")
-    lv.add_argument("--model", default="smollm2-135m-instruct",
-                    help="model name or folder (its tokenizer is always used)")
-    lv.add_argument("--model-time", choices=("simulated", "real"), default="simulated",
-                    help="simulated: token-rate clock; real: the real Engine")
-    lv.add_argument("--decode-tok-s", type=float, default=113.7, help="simulated, per session")
-    lv.add_argument("--prefill-tok-s", type=float, default=38112.0, help="simulated")
-    lv.add_argument("--seed", type=int, default=0)
-    lv.add_argument("--poisson", type=float, default=None, metavar="RATE",
-                    help="sessions arrive as a Poisson process of RATE per second")
+    _add_run_args(lv)
     lv.add_argument("--latency-scale", type=float, default=1.0,
                     help="multiplies the corpus server's injected network latency")
     lv.add_argument("--max-latency", type=float, default=30.0, help="cap of one network delay")
-    lv.add_argument("--budget", type=int, default=16, help="global speculation budget")
-    lv.add_argument("--json", action="store_true", help="print one JSON object")
     lv.add_argument("--out", default=None, help="default bench/out/live-<workloads>")
-    lv.add_argument("--no-plots", action="store_true", help="skip the timeline PNGs")
     lv.set_defaults(func=_live)
 
 
@@ -134,33 +142,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="folders the predictor is mined on (one store per folder name)",
     )
     rp.add_argument("--sessions", type=int, default=20, help="sessions replayed (seeded sample)")
-    rp.add_argument("--concurrency", type=int, default=8, help="sessions running at once")
-    rp.add_argument(
-        "--modes",
-        default="serial,paste,oracle",
-        help="comma list of serial, paste, oracle, paste-no-spec, paste-no-early, paste-no-kv",
-    )
-    rp.add_argument(
-        "--model",
-        default="smollm2-135m-instruct",
-        help="model name or folder (its tokenizer is always used)",
-    )
-    rp.add_argument(
-        "--model-time",
-        choices=("simulated", "real"),
-        default="simulated",
-        help="simulated: token-rate clock; real: the real Engine",
-    )
-    rp.add_argument("--decode-tok-s", type=float, default=113.7, help="simulated, per session")
-    rp.add_argument("--prefill-tok-s", type=float, default=38112.0, help="simulated")
-    rp.add_argument("--seed", type=int, default=0)
-    rp.add_argument(
-        "--poisson",
-        type=float,
-        default=None,
-        metavar="RATE",
-        help="sessions arrive as a Poisson process of RATE per second",
-    )
+    _add_run_args(rp)
     rp.add_argument(
         "--latency",
         action="append",
@@ -169,7 +151,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="override a latency family, tool name or call kind (repeatable)",
     )
     rp.add_argument("--max-latency", type=float, default=60.0, help="cap of one tool latency")
-    rp.add_argument("--budget", type=int, default=16, help="global speculation budget")
     rp.add_argument(
         "--max-batch", type=int, default=None,
         help="sequences decoding at once; more turns queue by priority (load beyond saturation)",
@@ -177,8 +158,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rp.add_argument(
         "--max-calls", type=int, default=None, help="only sessions with at most this many calls"
     )
-    rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--out", default=None, help="default bench/out/replay-<source>")
-    rp.add_argument("--no-plots", action="store_true", help="skip the timeline PNGs")
     rp.set_defaults(func=_replay)
     _add_live(sub)

@@ -91,12 +91,18 @@ class SessionSpeculation:
         manager = self._sp.manager
         until = self._sp.time_until_emitted(self._turn_tokens)
         with self._lock:
-            preds = predictor.predict(self.state, manager.config.max_predictions_per_event,
-                                      allow=self._sp.may_speculate)
-        cands = [Candidate(p.name, dict(p.arguments), canonical_call(p.name, p.arguments),
-                           p.probability, p.expected_latency_s, until) for p in preds]
+            cands = self._candidates(predictor, self.state, until)
         on_done = self._chain if manager.config.chain and until is not None else None
         return manager.speculate(self.session_id, cands, on_done=on_done)
+
+    def _candidates(self, predictor: Any, state: SessionState, until: float | None,
+                    scale: float = 1.0) -> list[Candidate]:
+        """The predictor's calls in `state` as admission candidates; probabilities times
+        `scale` (the probability of the speculated call a chained prediction follows)."""
+        preds = predictor.predict(state, self._sp.manager.config.max_predictions_per_event,
+                                  allow=self._sp.may_speculate)
+        return [Candidate(p.name, dict(p.arguments), canonical_call(p.name, p.arguments),
+                          scale * p.probability, p.expected_latency_s, until) for p in preds]
 
     def _chain(self, parent: Candidate, future: Any) -> None:
         """A speculative job finished: speculate on the call after it (module docstring)."""
@@ -117,11 +123,7 @@ class SessionSpeculation:
         if turn is None:
             return
         until = turn + (parent.time_until_emitted_s or 0.0)
-        preds = predictor.predict(state, manager.config.max_predictions_per_event,
-                                  allow=self._sp.may_speculate)
-        cands = [Candidate(p.name, dict(p.arguments), canonical_call(p.name, p.arguments),
-                           parent.probability * p.probability, p.expected_latency_s, until)
-                 for p in preds]
+        cands = self._candidates(predictor, state, until, parent.probability)
         launched = manager.speculate(self.session_id, cands)
         if launched:
             manager.metrics.add(self.session_id, "chained_jobs", len(launched))

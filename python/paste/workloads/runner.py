@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from paste.bench.modes import Mode
-from paste.bench.runner import ModeRun, SessionRecord, arrival_offsets
+from paste.bench.runner import ModeRun, SessionRecord, arrival_offsets, engine_step_time
 from paste.workloads.environment import LiveEnvironment
 from paste.workloads.scripted import ScriptedAgent
 from paste.workloads.tasks import LiveTask
@@ -109,7 +109,7 @@ def _run_session(engine: Any, task: LiveTask, box: Any, agent: ScriptedAgent, mo
                                    max_predictions_per_event=cfg.max_predictions_per_event)
         manager = SpeculationManager(box.registry, executor, config, metrics=shared[1],
                                      budget=shared[0])
-        speculator = Speculator(manager, predictor_for, lambda: _step_time(engine))
+        speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine))
     t0 = time.monotonic()
     session = open_session(
         engine, tools=box.registry, system=SYSTEM, tenant=task.workload,
@@ -135,9 +135,3 @@ def _run_session(engine: Any, task: LiveTask, box: Any, agent: ScriptedAgent, mo
         session.metrics(), trace["timings"], list(box.runs), t0,
     )  # fmt: skip
 
-
-def _step_time(engine: Any) -> float | None:
-    step = getattr(engine, "step_time_s", None)
-    if step is None and hasattr(engine, "core"):
-        step = engine.core.step_time_s
-    return step
