@@ -282,6 +282,9 @@ def test_effect_classes_and_families():
             "cancel_reservation",
             "think",
             "calculate",
+            "liter_to_gallon",
+            "add_to_watchlist",
+            "transfer_to_human_agents",
             "mystery",
         )
     ] == [
@@ -289,12 +292,17 @@ def test_effect_classes_and_families():
         "read_only",
         "side_effect",
         "side_effect",
+        "pure",
+        "pure",
+        "pure",
         "side_effect",
-        "read_only",
+        "side_effect",
         "side_effect",
     ]
     assert family_of("search", "search") == "web_search"
     assert family_of("get_user_details", "get_user_details") == "api"
+    assert family_of("think", "think") == "local"
+    assert family_of("liter_to_gallon", "liter_to_gallon") == "local"
 
 
 def test_latency_model_is_seeded_and_overridable():

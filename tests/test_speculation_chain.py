@@ -86,7 +86,10 @@ def _emit(spec, name, args, call_id):
 
 def test_chained_fetch_follows_the_speculative_search_and_both_are_hits(world):
     reg, executor, runs = world
-    manager = SpeculationManager(reg, executor, SpeculationConfig(max_concurrent_jobs=4))
+    # learn_latency off: the fake tools take microseconds, which would (rightly) make a
+    # chained call not worth running; this test is about chaining.
+    config = SpeculationConfig(max_concurrent_jobs=4, learn_latency=False)
+    manager = SpeculationManager(reg, executor, config)
     predictor = FakeChainPredictor()
     spec = Speculator(manager, lambda tenant: predictor, lambda: 0.05).track("s", "t")
     spec.on_user("find paste")

@@ -75,8 +75,10 @@ _WRITE_WORDS = {
     "trade",
     "deposit",
     "withdraw",
-    "think",
 }
+# Tools that compute from their arguments alone: no state read, none changed. tau-bench's
+# `think` appends a thought to nothing; `calculate`, `mean`, unit conversions evaluate locally.
+_PURE_WORDS = {"think", "calculate", "compute", "mean", "average", "convert"}
 _READ_WORDS = {
     "search",
     "get",
@@ -225,13 +227,20 @@ def is_read_only_command(command: str) -> bool:
 
 
 def effect_of(name: str, arguments: dict) -> str:
-    """`read_only` or `side_effect` for one call."""
+    """`pure`, `read_only` or `side_effect` for one call."""
     if name == "bash":
         return "read_only" if is_read_only_command(bash_command(arguments)) else "side_effect"
     words = name_words(name)
     if words & _WRITE_WORDS:
         return "side_effect"
+    if words & _PURE_WORDS or _is_conversion(words):
+        return "pure"
     return "read_only" if words & _READ_WORDS else "side_effect"
+
+
+def _is_conversion(words: set[str]) -> bool:
+    """`liter_to_gallon`, `celsius_to_fahrenheit`: X_to_Y with no other word."""
+    return len(words) == 3 and "to" in words
 
 
 def family_of(name: str, kind: str) -> str:
@@ -251,6 +260,8 @@ def family_of(name: str, kind: str) -> str:
             return "search_fetch"
         return "script"
     words = name_words(name)
+    if effect_of(name, {}) == "pure":
+        return "local"
     if words & _FETCH_WORDS:
         return "search_fetch"
     if name in ("search", "web_search", "wikipedia_search"):

@@ -16,6 +16,7 @@ in speculative and authoritative runs alike. Draws are capped at `max_latency_s`
 | script | 0.7 / 2.2 | python/bash scripts and other commands |
 | tests | 6.5 / 20.0 | pytest, runtests.py, bin/test, tox, unittest (heavy tail) |
 | api | 0.3 / 0.9 | function-calling tools (tau-bench, BFCL, ToolBench): a remote API round trip |
+| local | 0.002 / 0.005 | pure tools evaluated in the agent's process: think, calculate, unit conversions |
 
 The `api` row is our choice: the published runs measure no function-calling backends; 0.3 s
 median with a 3x p90 is a typical REST call. Every row can be overridden per family, tool name
@@ -43,6 +44,7 @@ DEFAULT_FAMILIES: dict[str, tuple[float, float]] = {
     "script": (0.7, 2.2),
     "tests": (6.5, 20.0),
     "api": (0.3, 0.9),
+    "local": (0.002, 0.005),
 }
 
 

@@ -77,10 +77,11 @@ def run_mode(
     progress: Any = None,
 ) -> ModeRun:
     """Replays every script in `mode`; see the module docstring."""
-    from paste.speculation import SpeculationBudget, SpeculationMetrics
+    from paste.speculation import SpeculationBudget, SpeculationMetrics, ToolLatency
 
     budget = SpeculationBudget(cfg.speculation_budget)
     metrics = SpeculationMetrics()
+    latency = ToolLatency()  # measured tool latencies, shared by the mode's sessions
     offsets = arrival_offsets(len(scripts), cfg.poisson_rate, cfg.seed)
     started = time.monotonic()
 
@@ -89,7 +90,8 @@ def run_mode(
         if wait > 0:
             time.sleep(wait)
         same = [s for s in scripts if s.source == scripts[i].source]
-        record = _run_session(engine, scripts[i], same, mode, predictor_for, cfg, budget, metrics)
+        record = _run_session(engine, scripts[i], same, mode, predictor_for, cfg,
+                              (budget, metrics, latency))
         record.start_s = record.t0 - started
         if progress is not None:
             progress.update(1)
@@ -108,8 +110,7 @@ def _run_session(
     mode: Mode,
     predictor_for: Callable[[str], Any],
     cfg: ReplayConfig,
-    budget: Any,
-    metrics: Any,
+    shared: tuple[Any, Any, Any],  # (SpeculationBudget, SpeculationMetrics, ToolLatency)
 ) -> SessionRecord:
     from paste.session import open_session
     from paste.speculation import SpeculationConfig, SpeculationManager, Speculator
@@ -125,7 +126,8 @@ def _run_session(
             max_predictions_per_event=cfg.max_predictions_per_event,
         )
         manager = SpeculationManager(
-            tools.registry, executor, config, metrics=metrics, budget=budget
+            tools.registry, executor, config, metrics=shared[1], budget=shared[0],
+            latency=shared[2],
         )
         speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine))
     policy = TeacherForcedTurns(script, engine.encode, _eos(engine))

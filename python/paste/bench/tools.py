@@ -95,7 +95,8 @@ class ReplayTools:
 
     def _spec(self, name: str, calls: list[dict], timeout_s: float) -> ToolSpec:
         is_bash = name == "bash"
-        read_only = is_bash or effect_of(name, {}) == "read_only"  # by name, see classify
+        effect = "read_only" if is_bash else effect_of(name, {})  # by name, see classify
+        read_only = effect != "side_effect"
         props = sorted({k for a in calls for k in a})
         run = self._runner(name)
         return ToolSpec(
@@ -109,7 +110,7 @@ class ReplayTools:
             validator=_PassThrough(),
             invoke=lambda kwargs: run(kwargs, False),
             is_async=False,
-            effect=EffectClass.READ_ONLY if read_only else EffectClass.SIDE_EFFECT,
+            effect=EffectClass(effect),
             timeout_s=timeout_s,
             max_concurrency=64,
             sandbox=(lambda **kwargs: run(kwargs, True)) if read_only else None,

@@ -4,6 +4,7 @@
     budget.py     SpeculationBudget: ONE cap on concurrent speculative jobs across all sessions
     admission.py  AdmissionPolicy: effect class, tool policy, net value, fail closed
     staging.py    StagingStore: speculative results, invisible until claimed; freshness epochs
+    latency.py    ToolLatency: measured tool latency per call kind (admission's estimate)
     metrics.py    SpeculationMetrics: hits by kind, misses, launches, waste, observed latency
     manager.py    SpeculationManager: launch predictions, resolve authoritative calls to hits,
                   promote on the engine trie's CONFIRMED, withdraw on its REFUTED
@@ -15,6 +16,7 @@
 from paste.speculation.admission import AdmissionPolicy, Candidate, Decision
 from paste.speculation.budget import SpeculationBudget
 from paste.speculation.config import SpeculationConfig
+from paste.speculation.latency import ToolLatency, latency_kind
 from paste.speculation.manager import ResolvedCall, SpeculationManager
 from paste.speculation.metrics import SpeculationMetrics
 from paste.speculation.speculator import SessionSpeculation, Speculator
@@ -32,4 +34,6 @@ __all__ = [
     "SpeculationMetrics",
     "Speculator",
     "StagingStore",
+    "ToolLatency",
+    "latency_kind",
 ]

@@ -8,7 +8,10 @@ the reason reported):
   2. policy: the tool's own speculation policy allows these arguments (e.g. destinations);
   3. estimates: the probability, the tool's expected latency and the expected time until the
      model emits the call are all known; a missing estimate fails closed;
-  4. value: p * min(tool latency, time until emitted) - coordination cost > 0;
+  4. value: p * min(tool latency, time until emitted)
+              - waste_price * (1 - p) * tool latency - coordination cost > 0
+     (a call that is not emitted wastes its tool time; waste_price is what one wasted
+     tool-second costs in seconds of user wait saved: 0 = only the coordination cost counts);
   5. cpu: a call of a cpu_bound tool needs fewer than `cpu_slots` cpu_bound jobs running
      across the shared budget (counted here; the caller calls budget.finish_cpu when the job
      ends);
@@ -50,9 +53,10 @@ SAFE_EFFECTS = (EffectClass.PURE, EffectClass.READ_ONLY)
 
 class AdmissionPolicy:
     def __init__(self, budget: SpeculationBudget, min_probability: float = 0.0,
-                 cpu_slots: int | None = None) -> None:
+                 cpu_slots: int | None = None, waste_price: float = 0.0) -> None:
         self.budget = budget
         self.min_probability = min_probability
+        self.waste_price = waste_price
         self.cpu_slots = default_cpu_slots() if cpu_slots is None else cpu_slots
 
     def decide(self, cand: Candidate, spec: ToolSpec, coordination_cost_s: float) -> Decision:
@@ -71,7 +75,8 @@ class AdmissionPolicy:
         if cand.probability < self.min_probability:
             return Decision(False, "value")
         hidden = min(cand.expected_latency_s, cand.time_until_emitted_s)
-        value = cand.probability * hidden - coordination_cost_s
+        wasted = (1.0 - cand.probability) * cand.expected_latency_s
+        value = cand.probability * hidden - self.waste_price * wasted - coordination_cost_s
         if value <= 0:
             return Decision(False, "value", value)
         cpu = bool(spec.cpu_bound)

@@ -18,6 +18,11 @@ class SpeculationConfig:
     min_probability: predictions below it are never considered.
     ttl_s: an unclaimed staged result (or job) is dropped after this long.
     coordination_cost_s: initial estimate of the cost of one speculation (then measured).
+    learn_latency: a candidate's expected tool latency is what this engine measured for its
+        kind (speculation/latency.py) once it has a measurement; off = the predictor's estimate.
+    waste_price: seconds of user wait one wasted tool-second is worth (admission's value:
+        p * hidden time - waste_price * (1 - p) * tool latency - coordination cost > 0);
+        0 = wasted tool time is free (only the budget bounds it). Default 0.1.
     enable_trie: match the decoded tokens against the staged calls in the engine (promote a
         queued job on CONFIRMED, withdraw queued ones on REFUTED); off = the parser alone.
     chain: when a speculative result lands, also predict (and admit) the call after it, as if
@@ -33,6 +38,8 @@ class SpeculationConfig:
     min_probability: float = 0.05
     ttl_s: float = 120.0
     coordination_cost_s: float = 0.001
+    waste_price: float = 0.1
+    learn_latency: bool = True
     enable_trie: bool = True
     chain: bool = True
     cpu_slots: int = field(default_factory=lambda: default_cpu_slots())
@@ -42,6 +49,8 @@ class SpeculationConfig:
             raise InvalidArgumentError("speculation limits must be >= 0")
         if not 0.0 <= self.min_probability <= 1.0:
             raise InvalidArgumentError("min_probability must be in [0, 1]")
+        if not 0.0 <= self.waste_price < float("inf"):
+            raise InvalidArgumentError(f"waste_price must be >= 0, got {self.waste_price!r}")
         if self.ttl_s <= 0 or self.coordination_cost_s < 0:
             raise InvalidArgumentError("ttl_s must be > 0 and coordination_cost_s >= 0")
         if isinstance(self.cpu_slots, bool) or not isinstance(self.cpu_slots, int) \

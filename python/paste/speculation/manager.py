@@ -45,6 +45,7 @@ from typing import Any
 from paste.speculation.admission import AdmissionPolicy, Candidate
 from paste.speculation.budget import SpeculationBudget
 from paste.speculation.config import SpeculationConfig
+from paste.speculation.latency import ToolLatency, latency_kind
 from paste.speculation.metrics import SpeculationMetrics
 from paste.speculation.staging import StagedJob, StagingStore
 from paste.tools.errors import UnknownToolError
@@ -145,17 +146,21 @@ class SpeculationManager:
     def __init__(self, registry: ToolRegistry, executor: ToolExecutor,
                  config: SpeculationConfig | None = None,
                  metrics: SpeculationMetrics | None = None,
-                 budget: SpeculationBudget | None = None) -> None:
+                 budget: SpeculationBudget | None = None,
+                 latency: ToolLatency | None = None) -> None:
         """`budget` may be shared by several managers (e.g. one per replayed session with its
-        own registry): it is still ONE global cap. Default: a new one of config's size."""
+        own registry): it is still ONE global cap. Default: a new one of config's size.
+        `latency` (shareable too) learns every started job's tool time; a candidate's expected
+        latency is its kind's measured mean once there is one (speculation/latency.py)."""
         self.registry, self.executor = registry, executor
         self.config = config or SpeculationConfig()
         self.budget = budget or SpeculationBudget(self.config.max_concurrent_jobs)
         self.admission = AdmissionPolicy(self.budget, self.config.min_probability,
-                                         self.config.cpu_slots)
+                                         self.config.cpu_slots, self.config.waste_price)
         self.staging = StagingStore(self.config.ttl_s)
         self.metrics = metrics or SpeculationMetrics()
         self.coordination_cost_s = self.config.coordination_cost_s
+        self.latency = latency or ToolLatency()
         self._ids = itertools.count()
 
     def speculate(self, session_id: str, candidates: Iterable[Candidate],
@@ -174,6 +179,10 @@ class SpeculationManager:
             except UnknownToolError:
                 self.metrics.reject(session_id, "unknown_tool")
                 continue
+            kind = latency_kind(cand.name, cand.arguments)
+            measured = self.latency.estimate(kind, cand.expected_latency_s)
+            if self.config.learn_latency and measured != cand.expected_latency_s:
+                cand = dataclasses.replace(cand, expected_latency_s=measured)
             decision = self.admission.decide(cand, spec, self.coordination_cost_s)
             if not decision.admitted:
                 self.metrics.reject(session_id, decision.reason)
@@ -184,6 +193,7 @@ class SpeculationManager:
             epoch = self.staging.epoch(session_id)
             future = self.executor.submit(job)
             future.add_done_callback(lambda _f: self.budget.release())
+            future.add_done_callback(functools.partial(self._learn_latency, kind))
             if decision.cpu:
                 future.add_done_callback(self._cpu_done)
             if on_done is not None:
@@ -267,8 +277,11 @@ class SpeculationManager:
             cpu = self.registry.get(job.name).cpu_bound
         except UnknownToolError:
             cpu = False
+        learn = functools.partial(self._learn_latency, latency_kind(job.name, job.arguments))
         if not cpu:
-            return self.executor.submit(job)
+            future = self.executor.submit(job)
+            future.add_done_callback(learn)
+            return future
         self.budget.start_cpu(self.config.cpu_slots)
         try:
             future = self.executor.submit(job)
@@ -276,7 +289,11 @@ class SpeculationManager:
             self.budget.finish_cpu()
             raise
         future.add_done_callback(lambda _f: self.budget.finish_cpu())
+        future.add_done_callback(learn)
         return future
+
+    def _learn_latency(self, kind: str, future: ToolFuture) -> None:
+        self.latency.observe_result(kind, future.result(0))
 
     def _cpu_done(self, future: ToolFuture) -> None:
         """A speculative cpu_bound job ended: it can no longer yield; its cpu count ends."""

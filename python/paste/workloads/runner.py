@@ -63,9 +63,9 @@ def run_live_mode(
     progress: Any = None,
 ) -> LiveRun:
     """Every task in `mode`; see the module docstring."""
-    from paste.speculation import SpeculationBudget, SpeculationMetrics
+    from paste.speculation import SpeculationBudget, SpeculationMetrics, ToolLatency
 
-    shared = (SpeculationBudget(cfg.speculation_budget), SpeculationMetrics())
+    shared = (SpeculationBudget(cfg.speculation_budget), SpeculationMetrics(), ToolLatency())
     offsets = arrival_offsets(len(tasks), cfg.poisson_rate, cfg.seed)
     live = LiveRun(ModeRun(mode, [], 0.0, None))
     started = time.monotonic()
@@ -108,7 +108,7 @@ def _run_session(engine: Any, task: LiveTask, box: Any, agent: ScriptedAgent, mo
         config = SpeculationConfig(max_concurrent_jobs=cfg.speculation_budget,
                                    max_predictions_per_event=cfg.max_predictions_per_event)
         manager = SpeculationManager(box.registry, executor, config, metrics=shared[1],
-                                     budget=shared[0])
+                                     budget=shared[0], latency=shared[2])
         speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine))
     t0 = time.monotonic()
     session = open_session(
