@@ -112,6 +112,7 @@ cuda-check:
 
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check python kernels tests bench
+	$(VENV)/bin/mypy python/paste
 
 clean:
 	rm -rf build $(BUILD_STAMP)

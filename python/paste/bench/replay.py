@@ -62,8 +62,9 @@ def load_scripts(
     """A seeded sample of n sessions (all if fewer) of the folders, as checked scripts; with
     max_calls, only sessions with 1..max_calls recorded calls are eligible."""
     from paste.patterns.loaders import load_folder
+    from paste.patterns.trace import Trace
 
-    traces = []
+    traces: list[Trace] = []
     for folder in folders:
         result = load_folder(folder, tenant=folder.name)
         for issue in result.issues:

@@ -117,7 +117,7 @@ def _topic(query: str, thought: str) -> Generator[Call, str, dict | None]:
             refined = f"{query} {word}"
             why = refine(query, pages, best, word, count, refined)
             found = parse_json((yield Call(why, "search", {"query": refined})))
-            fetched = {p.get("url") for p in pages}
+            fetched = {str(p.get("url")) for p in pages}
             results = (found or {}).get("results", [])
             more = [r for r in results if r["url"] not in fetched]
             if more:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,7 @@ def solve(model: str, params: dict[str, float], target: float, lo: float, hi: fl
     return {"model": model, "target": target, "t": r6(brentq(lambda t: curve(t) - target, lo, hi))}
 
 
-OPS = {"describe": describe, "fit": fit, "integrate": integrate, "solve": solve}
+OPS: dict[str, Callable[..., Any]] = {"describe": describe, "fit": fit, "integrate": integrate, "solve": solve}
 
 
 def main() -> int:
