@@ -60,6 +60,8 @@ def test_bad_values_are_refused():
         ToolLatency().observe("x", -1.0)
     with pytest.raises(InvalidArgumentError):
         SpeculationConfig(waste_price=-0.1)
+    with pytest.raises(InvalidArgumentError):
+        SpeculationConfig(waste_price=float("nan"))
 
 
 def _cand(p: float, lat: float, until: float = 1.0) -> Candidate:

@@ -55,12 +55,16 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
                         help="a PatternStore from `paste patterns mine` (its tenant's predictor)")  # fmt: skip
     parser.add_argument("--speculation-budget", type=int, default=16, metavar="N",
                         help="speculative jobs in flight across all sessions (default 16)")  # fmt: skip
+    parser.add_argument("--waste-price", type=float, default=0.1, metavar="X",
+                        help="seconds of user wait one wasted speculative tool-second is worth; "
+                             "admission needs p*hidden - X*(1-p)*latency > 0 (default 0.1)")  # fmt: skip
 
 
 def server_options(args: argparse.Namespace) -> dict[str, object]:
     """The ServerConfig fields the session switches set."""
     out: dict[str, object] = {field: getattr(args, field) for _flag, field, _text in SWITCHES}
     out["pattern_store"], out["speculation_budget"] = args.pattern_store, args.speculation_budget
+    out["speculation_waste_price"] = args.waste_price
     return out
 
 

@@ -30,6 +30,8 @@ class ServerConfig:
     learn_patterns: learn each tenant's patterns online from its sessions' completed runs.
     speculation_budget: the ONE cap on speculative jobs in flight across all sessions.
     speculation_max_predictions: predicted calls considered per session event.
+    speculation_waste_price: seconds of user wait one wasted speculative tool-second is worth
+        (SpeculationConfig.waste_price; 0 = only the budget bounds wasted work).
     """
 
     model_id: str
@@ -48,6 +50,7 @@ class ServerConfig:
     learn_patterns: bool = True
     speculation_budget: int = 16
     speculation_max_predictions: int = 3
+    speculation_waste_price: float = 0.1
 
     def __post_init__(self) -> None:
         if not self.model_id:
@@ -71,6 +74,11 @@ class ServerConfig:
             raise InvalidArgumentError(
                 "speculation_budget and speculation_max_predictions must be >= 0, got "
                 f"{self.speculation_budget} and {self.speculation_max_predictions}"
+            )
+        if not 0.0 <= self.speculation_waste_price < float("inf"):
+            raise InvalidArgumentError(
+                f"speculation_waste_price must be a finite number >= 0, got "
+                f"{self.speculation_waste_price!r}"
             )
         if self.pattern_store is not None and not self.pattern_store:
             raise InvalidArgumentError("pattern_store must be a non-empty path when set")

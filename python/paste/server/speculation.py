@@ -85,6 +85,7 @@ def server_speculation(engine: Any, config: Any) -> ServerSpeculation | None:
     if not config.enable_speculation:
         return None
     spec = SpeculationConfig(max_concurrent_jobs=config.speculation_budget,
-                             max_predictions_per_event=config.speculation_max_predictions)  # fmt: skip
+                             max_predictions_per_event=config.speculation_max_predictions,
+                             waste_price=config.speculation_waste_price)  # fmt: skip
     return ServerSpeculation(engine, spec, TenantPredictors(config.pattern_store,
                                                             config.learn_patterns))  # fmt: skip
