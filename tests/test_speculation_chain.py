@@ -136,3 +136,45 @@ def test_no_chain_without_a_step_time_estimate(world):
     assert manager.staging.jobs("s") == [] and runs == []
     assert manager.metrics.snapshot("s")["rejected"] == {"estimates": 1}
     spec.close()
+
+
+class FakeShellPredictor:
+    """Four calls of one `sh` tool, most probable first: two that write, two that read."""
+
+    def predict(self, state, k, allow=None):
+        cmds = [("sed -i s/a/b/ f", 0.4), ("rm f", 0.3), ("cat f", 0.2), ("ls", 0.1)]
+        return [Prediction("sh", {"cmd": c}, p, 1.0, canonical_call("sh", {"cmd": c}))
+                for c, p in cmds][:k]
+
+
+def test_calls_admission_would_refuse_never_take_a_top_k_slot():
+    reg = ToolRegistry()
+    ran: list[str] = []
+
+    def effect(arguments):
+        return "read_only" if arguments["cmd"].split()[0] in ("cat", "ls") else "side_effect"
+
+    @reg.tool(effect="read_only", effect_for=effect, timeout_s=10)
+    def sh(cmd: str) -> str:
+        ran.append(cmd)
+        return cmd
+
+    executor = ToolExecutor(reg)
+    try:
+        config = SpeculationConfig(max_concurrent_jobs=4, max_predictions_per_event=2,
+                                   chain=False, learn_latency=False)
+        manager = SpeculationManager(reg, executor, config)
+        speculator = Speculator(manager, lambda tenant: FakeShellPredictor(), lambda: 0.05)
+        assert speculator.may_speculate_call("sh", {"cmd": "cat f"})
+        assert not speculator.may_speculate_call("sh", {"cmd": "rm f"})
+        assert not speculator.may_speculate_call("nope", {})
+        spec = speculator.track("s", "t")
+        spec.on_user("look at f")
+        jobs = _wait_jobs(manager, "s", 2)
+        assert sorted(j.arguments["cmd"] for j in jobs) == ["cat f", "ls"]
+        assert manager.metrics.snapshot("s")["rejected"] == {}  # no "effect" rejection
+        assert sorted(ran) == ["cat f", "ls"]  # nothing that writes ever ran
+        spec.close()
+    finally:
+        executor.shutdown()
+        reg.close()

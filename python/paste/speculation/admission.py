@@ -62,12 +62,9 @@ class AdmissionPolicy:
     def decide(self, cand: Candidate, spec: ToolSpec, coordination_cost_s: float) -> Decision:
         """Runs the checks above; on "admitted" one budget slot (and, if `cpu`, one cpu
         count) is held by the caller."""
-        effect = spec.call_effect(cand.arguments)
-        sandboxed = spec.sandbox is not None and spec.freshness is not None
-        if effect not in SAFE_EFFECTS and not sandboxed:
-            return Decision(False, "effect")
-        if spec.speculation is not None and not spec.speculation.allows(cand.arguments):
-            return Decision(False, "policy")
+        refused = refusal(spec, cand.arguments)
+        if refused is not None:
+            return Decision(False, refused)
         if None in (cand.probability, cand.expected_latency_s, cand.time_until_emitted_s):
             return Decision(False, "estimates")
         assert cand.probability is not None and cand.expected_latency_s is not None
@@ -87,3 +84,14 @@ class AdmissionPolicy:
                 self.budget.finish_cpu()
             return Decision(False, "budget", value)
         return Decision(True, "admitted", value, cpu)
+
+
+def refusal(spec: ToolSpec, arguments: dict[str, Any]) -> str | None:
+    """Checks 1-2 (they depend on the call alone): "effect", "policy", or None if both pass."""
+    effect = spec.call_effect(arguments)
+    sandboxed = spec.sandbox is not None and spec.freshness is not None
+    if effect not in SAFE_EFFECTS and not sandboxed:
+        return "effect"
+    if spec.speculation is not None and not spec.speculation.allows(arguments):
+        return "policy"
+    return None

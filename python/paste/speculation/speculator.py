@@ -19,8 +19,10 @@ and through which its model turns carry the staged calls to the engine's trie ma
                          call of that turn would have matched it: that call is then a miss.
 
 Only tools the session offers and that may run speculatively (pure / read_only, or with a
-sandbox and a freshness check) are asked from the predictor (`predict(allow=...)`), so a call
-admission would refuse never takes one of the k slots. Chaining (SpeculationConfig.chain):
+sandbox and a freshness check) are asked from the predictor (`predict(allow=...)`), and of
+its calls only those that pass admission's per-call checks (the call's own effect class, e.g.
+a bash tool's `sed -i`, and the tool's speculation policy) are kept before the top-k cut, so a
+call admission would refuse never takes one of the k slots. Chaining (SpeculationConfig.chain):
 when a speculative job finishes OK, the predictor is asked again on a fork of the session's
 state with that call and its result appended, as if the model had emitted it; the calls after
 it are admitted with probability p(call) * p(next | call) and the time until emitted of two
@@ -43,7 +45,7 @@ from paste.parsing import canonical_call
 from paste.patterns.bash import bash_kind
 from paste.patterns.state import SessionState
 from paste.patterns.trace import ToolCall
-from paste.speculation.admission import SAFE_EFFECTS, Candidate
+from paste.speculation.admission import SAFE_EFFECTS, Candidate, refusal
 from paste.speculation.manager import ResolvedCall, SpeculationManager
 from paste.speculation.rendering import render_candidate, scan_for_format
 from paste.tools.errors import UnknownToolError
@@ -51,6 +53,9 @@ from paste.tools.results import ToolJob
 from paste.tools.spec import EffectClass
 
 PredictorFor = Callable[[str], Any]
+# Predictions asked per candidate wanted: calls that fail the per-call checks (a tool that
+# classifies its calls, a speculation policy) are dropped before the top-k cut.
+OVERASK = 3
 
 
 def _tool_call(name: str, arguments: Any) -> ToolCall:
@@ -99,8 +104,9 @@ class SessionSpeculation:
                     scale: float = 1.0) -> list[Candidate]:
         """The predictor's calls in `state` as admission candidates; probabilities times
         `scale` (the probability of the speculated call a chained prediction follows)."""
-        preds = predictor.predict(state, self._sp.manager.config.max_predictions_per_event,
-                                  allow=self._sp.may_speculate)
+        k = self._sp.manager.config.max_predictions_per_event
+        preds = predictor.predict(state, k * OVERASK, allow=self._sp.may_speculate)
+        preds = [p for p in preds if self._sp.may_speculate_call(p.name, p.arguments)][:k]
         return [Candidate(p.name, dict(p.arguments), canonical_call(p.name, p.arguments),
                           scale * p.probability, p.expected_latency_s, until) for p in preds]
 
@@ -196,6 +202,15 @@ class Speculator:
         if EffectClass(spec.effect) in SAFE_EFFECTS:
             return True
         return spec.sandbox is not None and spec.freshness is not None
+
+    def may_speculate_call(self, name: str, arguments: dict[str, Any]) -> bool:
+        """Whether this very call passes admission's call checks (its effect class, e.g. a
+        bash tool's `sed -i`, and the tool's speculation policy)."""
+        try:
+            spec = self.manager.registry.get(name)
+        except UnknownToolError:
+            return False
+        return refusal(spec, dict(arguments)) is None
 
     def track(self, session_id: str, tenant: str) -> SessionSpeculation:
         return SessionSpeculation(self, session_id, tenant)
