@@ -25,6 +25,13 @@ from paste.tools import ToolExecutor, ToolRegistry
 
 WAIT_S = 30.0  # spawn start-up included; never reached when the code is right
 
+# The fake tools here take microseconds; admission must see the estimates the candidates
+# carry (learned latencies have their own tests: test_speculation_latency.py).
+
+
+def fixed(**options):
+    return SpeculationConfig(learn_latency=False, **options)
+
 
 def crunch(path: str, seconds: float) -> str:
     """Process tool: writes its pid to `path`, then stands in for CPU work for `seconds`."""
@@ -118,7 +125,7 @@ def world():
 
 def test_speculation_waits_for_a_free_cpu_slot(world):
     reg, executor, gates, ran = world
-    m = SpeculationManager(reg, executor, SpeculationConfig(cpu_slots=1))
+    m = SpeculationManager(reg, executor, fixed(cpu_slots=1))
     auth = m.resolve("s", "c1", "test_run", {"key": "a"}, canonical_call("test_run", {"key": "a"}))
     assert m.budget.num_cpu_running == 1
     launched = m.speculate("s", [cand("test_run", {"key": "b"}), cand("view", {"key": "v"})])
@@ -142,7 +149,7 @@ def test_speculation_waits_for_a_free_cpu_slot(world):
 def test_slots_are_shared_by_every_manager_of_one_budget(world):
     reg, executor, gates, _ = world
     budget = SpeculationBudget(8)
-    cfg = SpeculationConfig(cpu_slots=1)
+    cfg = fixed(cpu_slots=1)
     one = SpeculationManager(reg, executor, cfg, budget=budget)
     two = SpeculationManager(reg, executor, cfg, budget=budget)
     assert one.speculate("s1", [cand("test_run", {"key": "a"})]) != []
@@ -155,7 +162,7 @@ def test_slots_are_shared_by_every_manager_of_one_budget(world):
 
 def test_zero_cpu_slots_never_speculate_cpu_bound_calls(world):
     reg, executor, _, ran = world
-    m = SpeculationManager(reg, executor, SpeculationConfig(cpu_slots=0))
+    m = SpeculationManager(reg, executor, fixed(cpu_slots=0))
     assert m.speculate("s", [cand("test_run", {"key": "a"})]) == []
     assert m.metrics.snapshot("s")["rejected"] == {"cpu": 1}
     assert (m.budget.num_cpu_running, m.budget.in_use, ran) == (0, 0, [])
@@ -163,7 +170,7 @@ def test_zero_cpu_slots_never_speculate_cpu_bound_calls(world):
 
 def test_a_budget_refusal_gives_the_cpu_slot_back(world):
     reg, executor, _, ran = world
-    m = SpeculationManager(reg, executor, SpeculationConfig(max_concurrent_jobs=0, cpu_slots=2))
+    m = SpeculationManager(reg, executor, fixed(max_concurrent_jobs=0, cpu_slots=2))
     assert m.speculate("s", [cand("test_run", {"key": "a"})]) == []
     assert m.metrics.snapshot("s")["rejected"] == {"budget": 1}
     assert (m.budget.num_cpu_running, ran) == (0, [])
@@ -171,7 +178,7 @@ def test_a_budget_refusal_gives_the_cpu_slot_back(world):
 
 def test_a_thread_tool_never_yields(world):
     reg, executor, gates, _ = world
-    m = SpeculationManager(reg, executor, SpeculationConfig(cpu_slots=1))
+    m = SpeculationManager(reg, executor, fixed(cpu_slots=1))
     m.speculate("s", [cand("test_run", {"key": "a"})])
     spec_job = m.staging.jobs("s")[0]
     auth = m.resolve("s", "c1", "test_run", {"key": "b"}, canonical_call("test_run", {"key": "b"}))
@@ -206,7 +213,7 @@ def pid_alive(pid: int) -> bool:
 
 def test_a_running_speculative_job_yields_to_an_authoritative_one(procs):
     reg, executor, tmp = procs
-    m = SpeculationManager(reg, executor, SpeculationConfig(cpu_slots=1))
+    m = SpeculationManager(reg, executor, fixed(cpu_slots=1))
     spec_args = {"path": str(tmp / "spec.pid"), "seconds": WAIT_S}
     assert m.speculate("s", [cand("crunch", spec_args)]) != []
     spec_job = m.staging.jobs("s")[0]
@@ -229,7 +236,7 @@ def test_a_running_speculative_job_yields_to_an_authoritative_one(procs):
 
 def test_a_claimed_speculative_job_does_not_yield(procs):
     reg, executor, tmp = procs
-    m = SpeculationManager(reg, executor, SpeculationConfig(cpu_slots=1))
+    m = SpeculationManager(reg, executor, fixed(cpu_slots=1))
     spec_args = {"path": str(tmp / "spec.pid"), "seconds": 3.0}
     m.speculate("s", [cand("crunch", spec_args)])
     wait_for(lambda: (tmp / "spec.pid").exists())

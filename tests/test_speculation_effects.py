@@ -12,6 +12,7 @@ from paste.parsing import canonical_call
 from paste.patterns.trace import Step, ToolCall, Trace
 from paste.speculation.admission import AdmissionPolicy, Candidate
 from paste.speculation.budget import SpeculationBudget
+from paste.speculation.config import SpeculationConfig
 from paste.speculation.manager import SpeculationManager
 from paste.tools import ToolExecutor, ToolJob, ToolRegistry
 from paste.tools.errors import ToolDefinitionError
@@ -22,6 +23,11 @@ WAIT_S = 10.0
 CAT = {"command": "cat f.py"}
 SED = {"command": "sed -i 's/a/b/' f.py"}
 RM = {"command": "rm x.py"}
+
+# The fake tools here take microseconds; admission must see the estimates the candidates
+# carry (learned latencies have their own tests: test_speculation_latency.py).
+def fixed(**options):
+    return SpeculationConfig(learn_latency=False, **options)
 
 
 def cand(name, args, p=0.9, lat=1.0, until=1.0):
@@ -58,7 +64,7 @@ def test_replay_bash_classifies_each_call(replay):
 
 def test_staged_cat_is_not_used_after_an_authoritative_sed_i(replay):
     tools, executor, position = replay
-    m = SpeculationManager(tools.registry, executor)
+    m = SpeculationManager(tools.registry, executor, fixed())
     position[0] = 1  # the first `cat f.py` is committed; the model will edit, then look again
     assert m.speculate("t1", [cand("bash", CAT)]) == [canonical_call("bash", CAT)]
     staged = m.staging.jobs("t1")[0]
@@ -84,7 +90,7 @@ def test_staged_cat_is_not_used_after_an_authoritative_sed_i(replay):
 
 def test_staged_cat_is_reused_after_an_authoritative_read_only_command(replay):
     tools, executor, position = replay
-    m = SpeculationManager(tools.registry, executor)
+    m = SpeculationManager(tools.registry, executor, fixed())
     position[0] = 1
     m.speculate("t1", [cand("bash", CAT)])
     m.staging.jobs("t1")[0].future.result(WAIT_S)
@@ -97,7 +103,7 @@ def test_staged_cat_is_reused_after_an_authoritative_read_only_command(replay):
 
 def test_bash_rm_is_never_admitted_speculatively(replay):
     tools, executor, _ = replay
-    m = SpeculationManager(tools.registry, executor)
+    m = SpeculationManager(tools.registry, executor, fixed())
     assert m.speculate("t1", [cand("bash", RM), cand("bash", SED)]) == []
     counts = m.metrics.snapshot("t1")
     assert (counts["speculative_jobs"], counts["rejected"]) == (0, {"effect": 2})
@@ -149,7 +155,7 @@ def test_admission_uses_the_call_effect(shell):
 
 def test_resolve_bumps_the_epoch_only_for_side_effecting_calls(shell):
     reg, executor, _ = shell
-    m = SpeculationManager(reg, executor)
+    m = SpeculationManager(reg, executor, fixed())
     m.resolve("s", "c1", "sh", {"cmd": "cat x"}, canonical_call("sh", {"cmd": "cat x"}))
     assert m.staging.epoch("s") == 0
     m.resolve("s", "c2", "sh", {"cmd": "rm x"}, canonical_call("sh", {"cmd": "rm x"}))

@@ -15,6 +15,12 @@ from paste.speculation.manager import SpeculationManager
 from paste.tools import SpeculationPolicy, ToolExecutor, ToolRegistry
 
 
+# The fake tools here take microseconds; admission must see the estimates the candidates
+# carry (learned latencies have their own tests: test_speculation_latency.py).
+def fixed(**options):
+    return SpeculationConfig(learn_latency=False, **options)
+
+
 class Counter:
     def __init__(self) -> None:
         self.calls: list[dict] = []
@@ -74,7 +80,7 @@ def cand(name, args, p=0.9, lat=1.0, until=1.0):
 
 def test_done_speculative_result_is_reused_with_the_callers_call_id(world):
     reg, executor, seen, _ = world
-    m = SpeculationManager(reg, executor)
+    m = SpeculationManager(reg, executor, fixed())
     assert m.speculate("s", [cand("lookup", {"key": "a"})]) == [canonical_call("lookup", {"key": "a"})]
     m.staging.jobs("s")[0].future.result(5)
     out = m.resolve("s", "call-7", "lookup", {"key": "a"}, canonical_call("lookup", {"key": "a"}))
@@ -88,7 +94,7 @@ def test_done_speculative_result_is_reused_with_the_callers_call_id(world):
 
 def test_running_job_is_awaited_and_queued_job_is_promoted(world):
     reg, executor, seen, gate = world
-    m = SpeculationManager(reg, executor)
+    m = SpeculationManager(reg, executor, fixed())
     m.speculate("s", [cand("slow", {"key": "x"})])
     job = m.staging.jobs("s")[0]
     for _ in range(500):
@@ -109,7 +115,7 @@ def test_running_job_is_awaited_and_queued_job_is_promoted(world):
 
 def test_admission_rejections_fail_closed(world):
     reg, executor, seen, _ = world
-    m = SpeculationManager(reg, executor, SpeculationConfig(max_concurrent_jobs=1))
+    m = SpeculationManager(reg, executor, fixed(max_concurrent_jobs=1))
     assert m.speculate("s", [cand("write", {"key": "a"})]) == []  # side effect
     assert m.speculate("s", [cand("fetch", {"url": "http://evil/"})]) == []  # policy
     assert m.speculate("s", [cand("lookup", {"key": "a"}, until=None)]) == []  # estimate
@@ -124,7 +130,7 @@ def test_admission_rejections_fail_closed(world):
 
 def test_side_effecting_call_makes_staged_results_stale(world):
     reg, executor, seen, _ = world
-    m = SpeculationManager(reg, executor)
+    m = SpeculationManager(reg, executor, fixed())
     m.speculate("s", [cand("lookup", {"key": "a"})])
     m.staging.jobs("s")[0].future.result(5)
     m.resolve("s", "w", "write", {"key": "a"}, canonical_call("write", {"key": "a"})).result(5)
@@ -136,7 +142,7 @@ def test_side_effecting_call_makes_staged_results_stale(world):
 
 def test_failed_speculation_is_invisible(world):
     reg, executor, _, _ = world
-    m = SpeculationManager(reg, executor)
+    m = SpeculationManager(reg, executor, fixed())
     m.speculate("s", [cand("flaky", {"key": "k"})])
     assert not m.staging.jobs("s")[0].future.result(5).ok
     out = m.resolve("s", "c", "flaky", {"key": "k"}, canonical_call("flaky", {"key": "k"}))
@@ -146,7 +152,7 @@ def test_failed_speculation_is_invisible(world):
 
 def test_sessions_never_see_each_others_speculation(world):
     reg, executor, seen, _ = world
-    m = SpeculationManager(reg, executor)
+    m = SpeculationManager(reg, executor, fixed())
     m.speculate("a", [cand("lookup", {"key": "z"})])
     m.staging.jobs("a")[0].future.result(5)
     out = m.resolve("b", "c", "lookup", {"key": "z"}, canonical_call("lookup", {"key": "z"}))
@@ -157,6 +163,6 @@ def test_sessions_never_see_each_others_speculation(world):
 
 def test_disabled_speculation_launches_nothing(world):
     reg, executor, seen, _ = world
-    m = SpeculationManager(reg, executor, SpeculationConfig(enable_speculation=False))
+    m = SpeculationManager(reg, executor, fixed(enable_speculation=False))
     assert m.speculate("s", [cand("lookup", {"key": "a"})]) == []
     assert seen.calls == []

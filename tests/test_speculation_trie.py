@@ -24,6 +24,12 @@ from paste.tools import ToolExecutor, ToolJob, ToolRegistry
 from test_session_support import FakeScriptedPolicy, shared_tiny_folder, tiny_engine
 
 
+# The fake tools here take microseconds; admission must see the estimates the candidates
+# carry (learned latencies have their own tests: test_speculation_latency.py).
+def fixed(**options):
+    return SpeculationConfig(learn_latency=False, **options)
+
+
 def hermes(name: str, **arguments) -> str:
     return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call>"
 
@@ -134,7 +140,7 @@ SCRIPT = [hermes("slow", key="a"), "done"]
 
 def test_confirmed_queued_job_is_promoted_before_the_call_completes(engine, world):
     world.block()
-    manager = Recording(world.registry, world.executor, SpeculationConfig(max_concurrent_jobs=4))
+    manager = Recording(world.registry, world.executor, fixed(max_concurrent_jobs=4))
     speculator = Speculator(manager, predictor_for(Once([("slow", {"key": "a"})])), lambda: 0.05)
     result, at_call = run(engine, world, speculator, SCRIPT)
     assert result.status == "completed"
@@ -156,7 +162,7 @@ def test_confirmed_queued_job_is_promoted_before_the_call_completes(engine, worl
 
 def test_refuted_queued_candidate_is_withdrawn_and_never_runs(engine, world):
     world.block()
-    manager = Recording(world.registry, world.executor, SpeculationConfig(max_concurrent_jobs=4))
+    manager = Recording(world.registry, world.executor, fixed(max_concurrent_jobs=4))
     speculator = Speculator(manager, predictor_for(Once([("slow", {"key": "b"})])), lambda: 0.05)
     result, at_call = run(engine, world, speculator, SCRIPT)
     assert result.status == "completed"
@@ -170,7 +176,7 @@ def test_refuted_queued_candidate_is_withdrawn_and_never_runs(engine, world):
 def test_trie_switched_off_leaves_promotion_to_the_parser(engine, world):
     world.block()
     manager = Recording(world.registry, world.executor,
-                        SpeculationConfig(max_concurrent_jobs=4, enable_trie=False))
+                        fixed(max_concurrent_jobs=4, enable_trie=False))
     speculator = Speculator(manager, predictor_for(Once([("slow", {"key": "a"})])), lambda: 0.05)
     result, _ = run(engine, world, speculator, SCRIPT)
     assert manager.order == [("resolve", "promoted")]
@@ -186,7 +192,7 @@ def cand(key: str) -> Candidate:
 
 
 def test_promote_early_leaves_running_stale_and_unknown_jobs_alone(world):
-    m = SpeculationManager(world.registry, world.executor)
+    m = SpeculationManager(world.registry, world.executor, fixed())
     m.speculate("s", [cand("block")])
     for _ in range(2000):
         if world.log == ["block"]:
@@ -204,7 +210,7 @@ def test_promote_early_leaves_running_stale_and_unknown_jobs_alone(world):
 
 
 def test_early_promoted_job_that_fails_names_the_emitted_call(world):
-    m = SpeculationManager(world.registry, world.executor)
+    m = SpeculationManager(world.registry, world.executor, fixed())
     world.block()
     m.speculate("s", [cand("y")])
     job = m.staging.jobs("s")[0]
@@ -271,7 +277,6 @@ def test_randomized_transcripts_identical_with_the_trie_acting(engine):
     add_write(off)
     add_write(on)
     off.gate.set()
-    # learn_latency off: admission must see the predictor's estimates the counts below assume
     config = SpeculationConfig(max_concurrent_jobs=8, learn_latency=False)
     manager = SpeculationManager(on.registry, on.executor, config)
     predictors = {task: Noisy(calls, seed=i) for i, (task, calls) in enumerate(scripts.items())}
