@@ -18,18 +18,19 @@ backend or calling a kernel raises paste.errors.CudaUnavailableError.
 `emulate=True` runs the same kernel bodies on the CPU instead (CPU tensors, a block's lanes as
 threads): the tests use it to check this module and the kernel logic against the reference on
 machines without a GPU. It is slow; it is not a CPU backend.
+
+The checked plan / store_kv / forward flow is NativeAttentionBackend's
+(kernels/backend_common.py); this module adds the CUDA checks and kernel launches.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
+from paste.kernels.backend_common import NativeAttentionBackend, token_arg
 
 from paste.errors import CudaUnavailableError, InvalidArgumentError
-
-if TYPE_CHECKING:
-    from paste.engine.models.metadata import AttentionMetadata
 
 _DTYPES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
 
@@ -94,19 +95,14 @@ class _Launcher:
             getattr(cuda, kernel)(*args, stream=stream)
 
 
-def _rows(t: torch.Tensor) -> torch.Tensor:
-    """t itself if its last dimension is contiguous (the kernels take any other strides)."""
-    return t if t.stride(-1) == 1 or t.shape[-1] == 1 else t.contiguous()
+class CudaAttentionBackend(NativeAttentionBackend):
+    """Backend "cuda": paste's CUDA KV store and paged attention (see module docstring).
 
-
-def _token_arg(t: torch.Tensor) -> tuple[int, int, int]:
-    return (t.data_ptr(), t.stride(0), t.stride(1))
-
-
-class CudaAttentionBackend:
-    """Backend "cuda": paste's CUDA KV store and paged attention (see module docstring)."""
+    store_kv skips slots outside the cache (the plan check rejects them first).
+    """
 
     name = "cuda"
+    input_error = CudaKernelInputError
 
     def __init__(
         self,
@@ -122,113 +118,48 @@ class CudaAttentionBackend:
     ) -> None:
         if not emulate:
             require_cuda_kernels()
-        _check(dtype is None or dtype in _DTYPES, f"dtype must be one of {list(_DTYPES)}")
-        self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
-        self.scale = float(scale)
-        self._launch = _Launcher(emulate, num_lanes)
-        self._planned: AttentionMetadata | None = None
-        self._plan_arg: tuple[int, ...] = ()
-        self._plan_keepalive: tuple[torch.Tensor, ...] = ()
-
-    def _check_tensor(self, name: str, t: object, shape: tuple[int, ...] | None = None) -> None:
-        if not isinstance(t, torch.Tensor):
-            raise CudaKernelInputError(f"{name} must be a torch.Tensor")
-        want = self._launch.device_type
-        _check(t.device.type == want, f"{name} must be on a {want} device, got {t.device}")
-        if shape is not None:
-            _check(
-                tuple(t.shape) == shape,
-                f"{name} must have shape {list(shape)}, got {list(t.shape)}",
-            )
-
-    def plan(self, metadata: AttentionMetadata) -> None:
-        """Keeps int32 copies of the plan's arrays (on their device) for this step's layers."""
-        arrays = []
-        for name in ("query_start_loc", "seq_lens", "kv_indptr", "kv_indices"):
-            t = getattr(metadata, name)
-            self._check_tensor(f"metadata.{name}", t)
-            _check(t.dim() == 1, f"metadata.{name} must be 1-D")
-            arrays.append(t.to(torch.int32).contiguous())
-        n = int(arrays[1].shape[0])
-        _check(
-            arrays[0].shape[0] == n + 1 and arrays[2].shape[0] == n + 1,
-            "metadata.query_start_loc and kv_indptr must have num_seqs + 1 entries",
+        self._check(dtype is None or dtype in _DTYPES, f"dtype must be one of {list(_DTYPES)}")
+        super().__init__(
+            num_heads=num_heads, num_kv_heads=num_kv_heads, head_dim=head_dim, scale=scale
         )
-        self._plan_keepalive = tuple(arrays)
-        self._plan_arg = (n, *(a.data_ptr() for a in arrays))
-        self._planned = metadata
+        self._launch = _Launcher(emulate, num_lanes)
 
-    def _cache_arg(self, k_cache: torch.Tensor, v_cache: torch.Tensor) -> tuple[int, ...]:
+    def _check_device(self, name: str, t: torch.Tensor) -> None:
+        want = self._launch.device_type
+        self._check(t.device.type == want, f"{name} must be on a {want} device, got {t.device}")
+
+    def _check_cache_planes(self, k_cache: torch.Tensor, v_cache: torch.Tensor) -> None:
         self._check_tensor("k_cache", k_cache)
-        _check(
+        self._check(
             k_cache.dim() == 4, "k_cache must be [num_blocks, block_size, num_kv_heads, head_dim]"
         )
         shape = (int(k_cache.shape[0]), int(k_cache.shape[1]), self.num_kv_heads, self.head_dim)
         self._check_tensor("k_cache", k_cache, shape)
         self._check_tensor("v_cache", v_cache, shape)
-        _check(k_cache.dtype in _DTYPES, f"the cache dtype must be one of {list(_DTYPES)}")
-        _check(v_cache.dtype == k_cache.dtype, "k_cache and v_cache dtypes differ")
-        _check(
-            k_cache.is_contiguous() and v_cache.is_contiguous(),
-            "k_cache and v_cache must be contiguous (they are written in place)",
-        )
-        _check(k_cache.device == v_cache.device, "k_cache and v_cache are on different devices")
-        return (k_cache.data_ptr(), v_cache.data_ptr(), *shape[:2], *k_cache.stride()[:3])
+        self._check(k_cache.dtype in _DTYPES, f"the cache dtype must be one of {list(_DTYPES)}")
 
-    def store_kv(
-        self,
-        k: torch.Tensor,
-        v: torch.Tensor,
-        k_cache: torch.Tensor,
-        v_cache: torch.Tensor,
-        slot_mapping: torch.Tensor,
+    def _check_kv(
+        self, k: torch.Tensor, v: torch.Tensor, slot_mapping: torch.Tensor, num_tokens: int
     ) -> None:
-        """k_cache.flat[slot_mapping[t]] = k[t] (same for v) for every t whose slot is >= 0;
-        slots outside the cache are skipped (the plan check rejects them first)."""
-        cache = self._cache_arg(k_cache, v_cache)
-        num_tokens = int(k.shape[0]) if isinstance(k, torch.Tensor) else -1
         shape = (num_tokens, self.num_kv_heads, self.head_dim)
         self._check_tensor("k", k, shape)
         self._check_tensor("v", v, shape)
         self._check_tensor("slot_mapping", slot_mapping, (num_tokens,))
-        _check(not slot_mapping.is_floating_point(), "slot_mapping must hold integers")
-        if num_tokens == 0:
-            return
-        k, v = _rows(k.to(k_cache.dtype)), _rows(v.to(k_cache.dtype))
-        slots = slot_mapping.to(torch.int64).contiguous()
-        self._launch(
-            "store_kv",
-            k_cache.device,
-            _DTYPES[k_cache.dtype],
-            num_tokens,
-            self.num_kv_heads,
-            self.head_dim,
-            _token_arg(k),
-            _token_arg(v),
-            slots.data_ptr(),
-            cache,
-        )
+        self._check(not slot_mapping.is_floating_point(), "slot_mapping must hold integers")
 
-    def forward(
-        self,
-        q: torch.Tensor,
-        k_cache: torch.Tensor,
-        v_cache: torch.Tensor,
-        metadata: AttentionMetadata,
-    ) -> torch.Tensor:
-        """Causal paged attention of q [T, num_heads, head_dim]; returns a new tensor like q."""
-        cache = self._cache_arg(k_cache, v_cache)
-        if metadata is not self._planned:
-            self.plan(metadata)
-        num_tokens = metadata.num_tokens
-        self._check_tensor("q", q, (num_tokens, self.num_heads, self.head_dim))
-        _check(q.dtype == k_cache.dtype, f"q ({q.dtype}) and the cache ({k_cache.dtype}) differ")
-        out = torch.empty(
-            (num_tokens, self.num_heads, self.head_dim), dtype=q.dtype, device=q.device
-        )
-        if num_tokens == 0:
-            return out
-        q = _rows(q)
+    def _run_store_kv(
+        self, k_cache: torch.Tensor, num_tokens: int, args: tuple[object, ...]
+    ) -> None:
+        sizes = (num_tokens, self.num_kv_heads, self.head_dim)
+        self._launch("store_kv", k_cache.device, _DTYPES[k_cache.dtype], *sizes, *args)
+
+    def _check_q(self, q: torch.Tensor, shape: tuple[int, ...], cache_dtype: torch.dtype) -> None:
+        self._check_tensor("q", q, shape)
+        self._check(q.dtype == cache_dtype, f"q ({q.dtype}) and the cache ({cache_dtype}) differ")
+
+    def _run_attention(
+        self, num_tokens: int, q: torch.Tensor, cache: tuple[int, ...], out: torch.Tensor
+    ) -> None:
         heads = (self.num_heads, self.num_kv_heads, self.head_dim, self.scale)
         self._launch(
             "paged_attention",
@@ -237,11 +168,10 @@ class CudaAttentionBackend:
             num_tokens,
             heads,
             self._plan_arg,
-            _token_arg(q),
+            token_arg(q),
             cache,
-            _token_arg(out),
+            token_arg(out),
         )
-        return out
 
 
 def sample_tokens(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import torch
+from paste.kernels.backend_common import AttentionBackendBase
 from paste.kernels.torch_ref import store_kv_by_slot
 
 from paste.errors import InternalError
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 WORKSPACE_BYTES = 128 << 20
 
 
-class FlashInferAttentionBackend:
+class FlashInferAttentionBackend(AttentionBackendBase):
     """The "flashinfer" backend (see module docstring)."""
 
     name = "flashinfer"
@@ -46,8 +47,10 @@ class FlashInferAttentionBackend:
     ) -> None:
         import flashinfer
 
-        self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
-        self.scale, self.dtype = scale, dtype
+        super().__init__(
+            num_heads=num_heads, num_kv_heads=num_kv_heads, head_dim=head_dim, scale=scale
+        )
+        self.dtype = dtype
         self._workspace = torch.empty(WORKSPACE_BYTES, dtype=torch.uint8, device=device)
         self._prefill = flashinfer.BatchPrefillWithPagedKVCacheWrapper(self._workspace, "NHD")
         # Tensor-core decode supports every GQA group size (SmolLM2 uses 3).
@@ -58,49 +61,30 @@ class FlashInferAttentionBackend:
 
     def plan(self, metadata: AttentionMetadata) -> None:
         """Plan this step's wrapper from the CSR page table; call once before the layers."""
-        common: dict[str, Any] = {
+        # The CSR page table and head shape, the leading arguments of both wrappers' plan().
+        paged_kv = (
+            metadata.kv_indptr,
+            metadata.kv_indices,
+            metadata.kv_last_page_len,
+            self.num_heads,
+            self.num_kv_heads,
+            self.head_dim,
+            metadata.block_size,
+        )
+        options: dict[str, Any] = {
+            "pos_encoding_mode": "NONE",
             "q_data_type": self.dtype,
             "kv_data_type": self.dtype,
             "sm_scale": self.scale,
         }
         if metadata.is_decode_only:
-            self._decode.plan(
-                metadata.kv_indptr,
-                metadata.kv_indices,
-                metadata.kv_last_page_len,
-                self.num_heads,
-                self.num_kv_heads,
-                self.head_dim,
-                metadata.block_size,
-                pos_encoding_mode="NONE",
-                **common,
-            )
+            self._decode.plan(*paged_kv, **options)
             self._active = self._decode
         else:
-            self._prefill.plan(
-                metadata.query_start_loc,
-                metadata.kv_indptr,
-                metadata.kv_indices,
-                metadata.kv_last_page_len,
-                self.num_heads,
-                self.num_kv_heads,
-                self.head_dim,
-                metadata.block_size,
-                causal=True,
-                pos_encoding_mode="NONE",
-                **common,
-            )
+            self._prefill.plan(metadata.query_start_loc, *paged_kv, causal=True, **options)
             self._active = self._prefill
 
-    def store_kv(
-        self,
-        k: torch.Tensor,
-        v: torch.Tensor,
-        k_cache: torch.Tensor,
-        v_cache: torch.Tensor,
-        slot_mapping: torch.Tensor,
-    ) -> None:
-        store_kv_by_slot(k, v, k_cache, v_cache, slot_mapping)
+    store_kv = staticmethod(store_kv_by_slot)  # the torch reference's KV store
 
     def forward(
         self,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+from paste.kernels.backend_common import AttentionBackendBase
 
 if TYPE_CHECKING:
     from paste.engine.models.metadata import AttentionMetadata
@@ -53,36 +54,15 @@ def causal_attention_with_context(
     return torch.einsum("hqk,khd->qhd", probs, v).to(q.dtype)
 
 
-class TorchAttentionBackend:
+class TorchAttentionBackend(AttentionBackendBase):
     """The "torch" backend: store_kv_by_slot + causal_attention_with_context per sequence."""
 
     name = "torch"
 
-    def __init__(
-        self,
-        *,
-        num_heads: int,
-        num_kv_heads: int,
-        head_dim: int,
-        scale: float,
-        device: torch.device | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
-        self.scale = scale
-
     def plan(self, metadata: AttentionMetadata) -> None:
         """Nothing to precompute: forward reads the host copies of the plan."""
 
-    def store_kv(
-        self,
-        k: torch.Tensor,
-        v: torch.Tensor,
-        k_cache: torch.Tensor,
-        v_cache: torch.Tensor,
-        slot_mapping: torch.Tensor,
-    ) -> None:
-        store_kv_by_slot(k, v, k_cache, v_cache, slot_mapping)
+    store_kv = staticmethod(store_kv_by_slot)  # the reference KV store, as the method
 
     def forward(
         self,

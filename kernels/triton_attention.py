@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import torch
 import triton
 import triton.language as tl
+from paste.kernels.backend_common import AttentionBackendBase
 
 from paste.errors import InvalidArgumentError
 
@@ -108,23 +109,10 @@ def _paged_attention_kernel(
     )
 
 
-class TritonAttentionBackend:
+class TritonAttentionBackend(AttentionBackendBase):
     """The "triton" backend (see module docstring). Inputs must be contiguous."""
 
     name = "triton"
-
-    def __init__(
-        self,
-        *,
-        num_heads: int,
-        num_kv_heads: int,
-        head_dim: int,
-        scale: float,
-        device: torch.device | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
-        self.scale = scale
 
     def plan(self, metadata: AttentionMetadata) -> None:
         """Check the one thing the kernels cannot handle: a non-power-of-two block size."""
