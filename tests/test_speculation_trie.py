@@ -95,9 +95,14 @@ class Recording(SpeculationManager):
         return done
 
     def cancel_refuted(self, session_id, cand_ids):
-        num = super().cancel_refuted(session_id, cand_ids)
-        self.order.append(("cancel_refuted", num))
-        return num
+        withdrawn = super().cancel_refuted(session_id, cand_ids)
+        self.order.append(("cancel_refuted", len(withdrawn)))
+        return withdrawn
+
+    def restart_confirmed(self, job):
+        done = super().restart_confirmed(job)
+        self.order.append(("restart_confirmed", done))
+        return done
 
     def resolve(self, session_id, call_id, name, arguments, canonical):
         out = super().resolve(session_id, call_id, name, arguments, canonical)
@@ -173,6 +178,23 @@ def test_refuted_queued_candidate_is_withdrawn_and_never_runs(engine, world):
     assert result.messages[-2]["content"] == "slow a"
 
 
+def test_candidate_refuted_by_the_first_call_is_confirmed_by_the_second(engine, world):
+    world.block()
+    manager = Recording(world.registry, world.executor, fixed(max_concurrent_jobs=4))
+    speculator = Speculator(manager, predictor_for(Once([("slow", {"key": "b"})])), lambda: 0.05)
+    script = [hermes("slow", key="a") + hermes("slow", key="b"), "done"]
+    result, _ = run(engine, world, speculator, script)
+    assert result.status == "completed"
+    # call a refutes b (withdrawn: it never ran); call b confirms it: restarted at once
+    assert manager.order == [("cancel_refuted", 1), ("resolve", "miss"),
+                             ("restart_confirmed", True), ("resolve", "promoted")]
+    spec = result.metrics["speculation"]
+    assert (spec["refuted_cancelled"], spec["promoted_early"], spec["hits_promoted"],
+            spec["misses"]) == (1, 1, 1, 1)
+    assert sorted(world.log) == ["a", "b", "block"]  # b ran once
+    assert [m["content"] for m in result.messages if m["role"] == "tool"] == ["slow a", "slow b"]
+
+
 def test_trie_switched_off_leaves_promotion_to_the_parser(engine, world):
     world.block()
     manager = Recording(world.registry, world.executor,
@@ -189,6 +211,26 @@ def test_trie_switched_off_leaves_promotion_to_the_parser(engine, world):
 def cand(key: str) -> Candidate:
     args = {"key": key}
     return Candidate("slow", args, canonical_call("slow", args), 0.9, 1.0, 1.0)
+
+
+def test_restart_confirmed_refuses_a_stale_or_restaged_call(world):
+    world.block()
+    m = SpeculationManager(world.registry, world.executor, fixed())
+    m.speculate("s", [cand("x"), cand("y")])
+    x, y = sorted(m.staging.jobs("s"), key=lambda j: j.arguments["key"])
+    withdrawn = m.cancel_refuted("s", [x.cand_id, y.cand_id])
+    assert sorted(j.arguments["key"] for j in withdrawn) == ["x", "y"]
+    assert m.staging.jobs("s") == []
+    m.speculate("s", [cand("y")])  # y is staged again: restarting the old one would run it twice
+    assert m.restart_confirmed(y) is False
+    m.staging.bump_epoch("s")  # a side-effecting call ran since x was staged
+    assert m.restart_confirmed(x) is False
+    snap = m.metrics.snapshot("s")
+    assert (snap["refuted_cancelled"], snap["promoted_early"]) == (2, 0)
+    world.gate.set()
+    assert world.blocker.result(10).ok
+    time.sleep(0.1)
+    assert "x" not in world.log  # never restarted
 
 
 def test_promote_early_leaves_running_stale_and_unknown_jobs_alone(world):

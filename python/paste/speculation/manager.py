@@ -14,6 +14,8 @@
                                      counted once, at resolve)
     cancel_refuted(session, cands)   the trie REFUTED the call being decoded: those of the
                                      candidates still queued are withdrawn (budget freed)
+    restart_confirmed(job)           a later call of the same turn CONFIRMED a withdrawn one:
+                                     its call starts now, as if promoted early
     end_session / sweep              unused jobs are cancelled; their tool time is waste
 
 Transparency: a session only ever sees a ToolResult for a call it emitted, carrying its own
@@ -250,17 +252,36 @@ class SpeculationManager:
         self.metrics.add(session_id, "promoted_early")
         return True
 
-    def cancel_refuted(self, session_id: str, cand_ids: Iterable[int]) -> int:
+    def cancel_refuted(self, session_id: str, cand_ids: Iterable[int]) -> list[StagedJob]:
         """The trie REFUTED the call being decoded against these candidates: withdraw those
-        still queued (their budget slots free at once); returns how many."""
+        still queued (their budget slots free at once); returns the withdrawn jobs (a later
+        call of the same turn may still confirm one: restart_confirmed)."""
         ids = set(cand_ids)
-        num = 0
+        withdrawn = []
         for job in self.staging.jobs(session_id):
             if job.cand_id in ids and not job.promoted and job.future.withdraw():
                 self.staging.remove(job)
                 self.metrics.add(session_id, "refuted_cancelled")
-                num += 1
-        return num
+                withdrawn.append(job)
+        return withdrawn
+
+    def restart_confirmed(self, job: StagedJob) -> bool:
+        """The trie CONFIRMED a candidate whose queued job an earlier call of the same turn
+        had refuted (withdrawn, so it never ran): start its call now in the authoritative lane
+        and stage it as promoted, exactly as promote_early would have; False (nothing runs)
+        if the session's epoch moved since it was staged, or the call is staged again."""
+        session_id = job.session_id
+        if job.epoch != self.staging.epoch(session_id) or self.staging.has(session_id,
+                                                                            job.canonical):
+            return False
+        auth = ToolJob(job.call_id, job.name, dict(job.arguments), session_id=session_id)
+        future = self._submit_authoritative(auth)
+        if not self.staging.put(dataclasses.replace(job, future=future, promoted=True)):
+            future.cancel()  # made stale meanwhile
+            self.metrics.add(session_id, "cancelled")
+            return False
+        self.metrics.add(session_id, "promoted_early")
+        return True
 
     def end_session(self, session_id: str) -> None:
         self._discard(session_id, self.staging.drop_session(session_id), "cancelled")

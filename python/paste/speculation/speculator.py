@@ -14,9 +14,10 @@ and through which its model turns carry the staged calls to the engine's trie ma
     turn_params(params)  the turn's GenerationParams + the format's CallScan + one candidate
                          per staged job not done yet (rendering.py, the engine's tokenizer)
     on_output(out)       CONFIRMED(c) -> promote_early; REFUTED -> cancel_refuted (this turn's
-                         candidates), handled before the parser sees the step's text.
-                         A candidate refuted by one call of a turn is withdrawn even if a later
-                         call of that turn would have matched it: that call is then a miss.
+                         candidates), handled before the parser sees the step's text. The
+                         matcher restarts at every call of a turn, so a later call may CONFIRM
+                         a candidate an earlier one refuted: its withdrawn job (it never ran)
+                         is restarted in the authoritative lane (restart_confirmed).
 
 Only tools the session offers and that may run speculatively (pure / read_only, or with a
 sandbox and a freshness check) are asked from the predictor (`predict(allow=...)`), and of
@@ -74,6 +75,7 @@ class SessionSpeculation:
         self._closed = False
         self._cand_tokens: dict[int, tuple[int, ...]] = {}  # candidate id -> its tokens
         self._turn_cands: list[int] = []  # candidates of the turn in progress
+        self._withdrawn: dict[int, Any] = {}  # this turn's refuted, withdrawn StagedJobs
 
     def on_user(self, text: str) -> None:
         with self._lock:
@@ -144,7 +146,7 @@ class SessionSpeculation:
         not done yet as trie candidates; unchanged when there is nothing to match."""
         manager = self._sp.manager
         scan = scan_for_format(fmt)
-        self._turn_cands = []
+        self._turn_cands, self._withdrawn = [], {}
         enabled = manager.config.enable_speculation and manager.config.enable_trie
         if scan is None or tokenizer is None or not enabled:
             return params
@@ -168,11 +170,17 @@ class SessionSpeculation:
 
     def on_output(self, out: Any) -> None:
         """Acts on the trie's verdicts of one engine step (RequestOutput.call_events)."""
+        manager = self._sp.manager
         for event in getattr(out, "call_events", ()):
             if event.kind is CallEventKind.CONFIRMED:
-                self._sp.manager.promote_early(self.session_id, event.candidate_id)
+                withdrawn = self._withdrawn.pop(event.candidate_id, None)
+                if withdrawn is not None:
+                    manager.restart_confirmed(withdrawn)
+                else:
+                    manager.promote_early(self.session_id, event.candidate_id)
             elif event.kind is CallEventKind.REFUTED:
-                self._sp.manager.cancel_refuted(self.session_id, self._turn_cands)
+                for job in manager.cancel_refuted(self.session_id, self._turn_cands):
+                    self._withdrawn[job.cand_id] = job
 
     def metrics(self) -> dict[str, object]:
         """This session's speculation counters (SpeculationCounts.as_dict)."""
