@@ -189,6 +189,8 @@ def test_cli_json_report(tmp_path_factory, capsys):
         "--out",
         str(out),
         "--no-plots",
+        "--waste-price",
+        "0.25",
     ]
     args += [a for f in TINY_LATENCY for a in ("--latency", f"{f}=0.001")]
     with contextlib.redirect_stderr(io.StringIO()):
@@ -197,9 +199,22 @@ def test_cli_json_report(tmp_path_factory, capsys):
     assert set(report) == {"modes", "config"}
     assert sorted(report["modes"]) == ["oracle", "paste", "serial"]
     assert report["config"]["model_time"] == "simulated"
+    assert report["config"]["waste_price"] == 0.25
     assert report["modes"]["serial"]["authoritative_calls"] == 6
     assert json.loads((out / "report.json").read_text()) == report
     assert (out / "report.md").read_text().startswith("# Trace replay")
+
+
+def test_bad_waste_price_is_refused_before_anything_runs():
+    from paste.cli import main
+
+    src = str(FIXTURES / "fireact-hotpotqa")
+    err = io.StringIO()
+    for bad in ("-1", "nan", "inf"):
+        with contextlib.redirect_stderr(err):
+            assert main(["bench", "replay", "--traces", src, "--train", src,
+                         "--waste-price", bad]) == 2
+    assert err.getvalue().count("--waste-price must be a finite number >= 0") == 3
 
 
 def test_simulated_engine_reuses_a_parked_session_like_the_engine(tmp_path_factory):

@@ -84,3 +84,6 @@ def test_bad_options_are_typed_errors():
     assert "unknown workload(s) chess" in err.getvalue()
     with contextlib.redirect_stderr(err):
         assert main(["bench", "live", "--modes", "fast"]) == 2
+    with contextlib.redirect_stderr(err):
+        assert main(["bench", "live", "--waste-price", "-0.5"]) == 2
+    assert "--waste-price must be a finite number >= 0, got -0.5" in err.getvalue()

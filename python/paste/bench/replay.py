@@ -42,6 +42,7 @@ class ReplayOptions:
     latency_overrides: dict[str, tuple[float, float]] = field(default_factory=dict)
     max_latency_s: float = 60.0
     speculation_budget: int = 16
+    waste_price: float = 0.1  # SpeculationConfig.waste_price of the speculating modes
     max_text_chars: int = 240
     min_groups: int = 3  # PatternStore.min_groups of the mined predictors
     max_calls: int | None = None  # replay only sessions with at most this many calls
@@ -96,6 +97,12 @@ def mine_predictors(folders: list[Path], min_groups: int = 3) -> dict[str, Any]:
     return out
 
 
+def check_waste_price(price: float) -> None:
+    """InvalidArgumentError before anything starts unless price is a finite number >= 0."""
+    if not 0.0 <= price < float("inf"):
+        raise InvalidArgumentError(f"--waste-price must be a finite number >= 0, got {price!r}")
+
+
 def make_engine(options: ReplayOptions) -> Any:
     if options.model_time == "simulated":
         from paste.bench.sim_engine import SimulatedEngine
@@ -123,6 +130,7 @@ def run_replay(
 ) -> tuple[dict[str, Any], list[ModeRun], list[ReplayScript]]:
     """replay(), also returning every mode's sessions and the replayed scripts."""
     modes = parse_modes(options.modes)
+    check_waste_price(options.waste_price)
     own_engine = engine is None
     engine = engine or make_engine(options)
     try:
@@ -146,7 +154,7 @@ def run_replay(
             poisson_rate=options.poisson_rate,
             latency=LatencyModel(options.seed, dict(options.latency_overrides),
                                  options.max_latency_s),
-            speculation_budget=options.speculation_budget,
+            speculation_budget=options.speculation_budget, waste_price=options.waste_price,
         )  # fmt: skip
         runs = [_run(engine, scripts, m, predictors, cfg, options) for m in modes]
     finally:

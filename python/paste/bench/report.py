@@ -6,7 +6,9 @@ authoritative calls, hits, misses, speculative jobs, waste (tool-seconds of unus
 speculation), tokens/s (output tokens over the mode's wall time), prefix-hit ratio (cached /
 prompt tokens over all turns), tool-wait share (time sessions waited for tools after their
 turns / TCT), and against serial: the per-task TCT ratio (median, share of tasks slower than
-serial) and the share of the serial -> oracle TCT reduction the mode captured.
+serial) and the share of the serial -> oracle TCT reduction the mode captured; tool_s is the
+tool-seconds of the results the sessions got, waste_ratio the mode's waste over serial's tool_s
+(the tool work the calls need).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def _mode_summary(run: ModeRun) -> dict[str, Any]:
         "speculative_jobs": int(spec.get("speculative_jobs", 0)),
         "speculative_tool_runs": speculative_runs,
         "waste_s": float(spec.get("waste_s", 0.0)),
+        "tool_s": sum(r.metrics["tool_s"] for r in s),
         "rejected": dict(spec.get("rejected", {}) or {}),
         "tokens_per_s": out_tokens / run.wall_s if run.wall_s > 0 else 0.0,
         "output_tokens": out_tokens,
@@ -72,6 +75,8 @@ def summarize(runs: list[ModeRun], config: dict[str, Any]) -> dict[str, Any]:
     serial, oracle = modes.get("serial"), modes.get("oracle")
     for name, summary in modes.items():
         summary["serial_tool_share"] = serial["tool_wait_share"] if serial else None
+        summary["waste_ratio"] = (summary["waste_s"] / serial["tool_s"]
+                                  if serial and serial["tool_s"] > 0 else None)
         if serial is None:
             continue
         base = {r.session_id: r.tct_s for r in by_name["serial"].sessions}

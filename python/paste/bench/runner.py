@@ -34,6 +34,7 @@ class ReplayConfig:
     latency: LatencyModel = field(default_factory=LatencyModel)
     speculation_budget: int = 16  # the ONE global cap of speculative jobs in flight
     max_predictions_per_event: int = 3
+    waste_price: float = 0.1
 
 
 @dataclass
@@ -124,6 +125,7 @@ def _run_session(
         config = SpeculationConfig(
             max_concurrent_jobs=cfg.speculation_budget,
             max_predictions_per_event=cfg.max_predictions_per_event,
+            waste_price=cfg.waste_price,
         )
         manager = SpeculationManager(
             tools.registry, executor, config, metrics=shared[1], budget=shared[0],

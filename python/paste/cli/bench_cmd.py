@@ -4,10 +4,11 @@ with real local tools, docs/workloads.md), both as live paste sessions.
 paste bench replay --traces DIR [DIR ...] --train DIR [DIR ...] [--sessions N]
     [--concurrency C] [--modes serial,paste,oracle[,paste-no-spec,paste-no-early,paste-no-kv]]
     [--model NAME] [--model-time simulated|real] [--decode-tok-s R] [--prefill-tok-s P]
-    [--seed S] [--poisson RATE] [--latency NAME=P50[:P90] ...] [--json] [--out DIR]
+    [--seed S] [--poisson RATE] [--latency NAME=P50[:P90] ...] [--budget B] [--waste-price X]
+    [--json] [--out DIR]
 paste bench live [--workloads research,coding,science] [--sessions N] [--concurrency C]
     [--modes serial,paste,oracle] [--model-time simulated|real] [--train-sessions N]
-    [--latency-scale X] [--seed S] [--budget B] [--json] [--out DIR]
+    [--latency-scale X] [--seed S] [--budget B] [--waste-price X] [--json] [--out DIR]
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def _replay(args: argparse.Namespace) -> int:
             model_time=args.model_time, decode_tok_s=args.decode_tok_s,
             prefill_tok_s=args.prefill_tok_s, seed=args.seed, poisson_rate=args.poisson,
             latency_overrides=overrides, max_latency_s=args.max_latency,
-            speculation_budget=args.budget, max_batch=args.max_batch,
+            speculation_budget=args.budget, waste_price=args.waste_price,
+            max_batch=args.max_batch,
             max_calls=args.max_calls, out=out, plots=not args.no_plots,
         )  # fmt: skip
         return replay(options), out
@@ -77,7 +79,8 @@ def _live(args: argparse.Namespace) -> int:
             model_time=args.model_time, decode_tok_s=args.decode_tok_s,
             prefill_tok_s=args.prefill_tok_s, seed=args.seed, poisson_rate=args.poisson,
             latency_scale=args.latency_scale, max_latency_s=args.max_latency,
-            speculation_budget=args.budget, out=out, plots=not args.no_plots,
+            speculation_budget=args.budget, waste_price=args.waste_price, out=out,
+            plots=not args.no_plots,
         )  # fmt: skip
         return live(options), out
 
@@ -101,6 +104,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--poisson", type=float, default=None, metavar="RATE",
                    help="sessions arrive as a Poisson process of RATE per second")
     p.add_argument("--budget", type=int, default=16, help="global speculation budget")
+    p.add_argument("--waste-price", type=float, default=0.1, metavar="X",
+                   help="seconds of user wait one wasted speculative tool-second is worth "
+                   "(admission's value check; default 0.1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-plots", action="store_true", help="skip the timeline PNGs")
 

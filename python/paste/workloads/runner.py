@@ -36,6 +36,7 @@ class LiveConfig:
     poisson_rate: float | None = None
     speculation_budget: int = 16
     max_predictions_per_event: int = 3
+    waste_price: float = 0.1
     max_turns: int = 16
 
 
@@ -106,7 +107,8 @@ def _run_session(engine: Any, task: LiveTask, box: Any, agent: ScriptedAgent, mo
     speculator = None
     if mode.speculation:
         config = SpeculationConfig(max_concurrent_jobs=cfg.speculation_budget,
-                                   max_predictions_per_event=cfg.max_predictions_per_event)
+                                   max_predictions_per_event=cfg.max_predictions_per_event,
+                                   waste_price=cfg.waste_price)
         manager = SpeculationManager(box.registry, executor, config, metrics=shared[1],
                                      budget=shared[0], latency=shared[2])
         speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine))
