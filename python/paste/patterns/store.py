@@ -26,6 +26,7 @@ from paste.patterns.cfselect import select_config, session_events
 from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
 from paste.patterns.replay import replay
+from paste.patterns.shapes import allowed_shapes, shape
 from paste.patterns.state import SessionState
 from paste.patterns.templates import extract
 from paste.patterns.textevidence import TextEvidence
@@ -69,6 +70,7 @@ class PatternStore:
         self.templates: dict[str, Counter[str]] = {}
         self.template_groups: dict[str, set[str]] = {}
         self.hole_rules: dict[str, Counter[str]] = {}
+        self.hole_shapes: dict[str, Counter[str]] = {}  # shapes.shape of each hole's values
         self.rank_stats: dict[str, dict[str, list[int]]] = {}
         self.rule_stats: dict[str, dict[str, list[int]]] = {}  # hkey, and hkey SEP last token
         self.latency: dict[str, list[float]] = {}
@@ -98,6 +100,7 @@ class PatternStore:
             self.template_groups.setdefault(call.kind + SEP + tkey, set()).add(trace.group)
             for i, value in enumerate(holes):
                 hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
+                self.hole_shapes.setdefault(hkey, Counter())[shape(value)] += 1
                 rules = self.hole_rules.setdefault(hkey, Counter())
                 for rule in state.explain(value):
                     rules[rule_str(rule)] += 1
@@ -217,6 +220,7 @@ class PatternStore:
         must not change while it is in use)."""
         out: list[str] = []
         memo = {} if memo is None else memo
+        shapes = allowed_shapes(self.hole_shapes.get(hkey))
         for source, mode, arg, loc in self.ordered_rules(hkey, state.context[-1]):
             sel = (source, mode, arg)
             entry = memo.get(sel, memo)
@@ -225,7 +229,7 @@ class PatternStore:
             if entry is None:
                 continue
             v = entry.locs.get(loc)
-            if v is not None and v not in out:
+            if v is not None and v not in out and (shapes is None or shape(v) in shapes):
                 out.append(v)
                 if len(out) == 2 * MAX_RANK:
                     break
@@ -253,6 +257,7 @@ class PatternStore:
             "templates": {k: dict(v) for k, v in self.templates.items()},
             "template_groups": {k: sorted(v) for k, v in self.template_groups.items()},
             "hole_rules": {k: dict(v) for k, v in self.hole_rules.items()},
+            "hole_shapes": {k: dict(v) for k, v in self.hole_shapes.items()},
             "rank_stats": self.rank_stats,
             "latency": self.latency,
             "rule_stats": self.rule_stats,
@@ -275,6 +280,7 @@ class PatternStore:
         store.templates = {k: Counter(v) for k, v in data["templates"].items()}
         store.template_groups = {k: set(v) for k, v in data["template_groups"].items()}
         store.hole_rules = {k: Counter(v) for k, v in data["hole_rules"].items()}
+        store.hole_shapes = {k: Counter(v) for k, v in data.get("hole_shapes", {}).items()}
         store.rank_stats = data["rank_stats"]
         store.latency = data["latency"]
         store.rule_stats = data["rule_stats"]

@@ -1,0 +1,38 @@
+"""Value shapes: what a hole's values look like, so a derived candidate that cannot be one is
+dropped.
+
+A shape is the value's character classes with runs collapsed: upper-case letters and digits
+are `X` (identifiers mix them: IFOYYZ, NQNU5R), lower-case letters `a`, every other character
+itself. So `IFOYYZ` and `NQNU5R` are `X`, `2024-05-24` is `X-X-X`, `aarav_ahmed_6699` is
+`a_a_X`, `IDs` is `Xa`. A hole is shaped when its training values (at least MIN_VALUES) have
+at most MAX_SHAPES distinct shapes; a shaped hole's candidates must have one of them (a
+rule that reads the word after "reservation" in "The reservation IDs are IFOYYZ and NQNU5R"
+then yields `IDs` for nothing). Free text, mixed holes, and paths and URLs (any shape with a
+`/`: `dir0/file0.txt` in training says nothing about `README.md`) stay unfiltered.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+MIN_VALUES = 10
+MAX_SHAPES = 2
+
+
+def shape(value: object) -> str:
+    """The collapsed character-class signature of str(value) (module docstring)."""
+    out: list[str] = []
+    for ch in str(value):
+        c = "X" if ch.isupper() or ch.isdigit() else "a" if ch.islower() else ch
+        if not out or out[-1] != c or c not in "Xa":
+            out.append(c)
+    return "".join(out)
+
+
+def allowed_shapes(seen: Counter[str] | None) -> set[str] | None:
+    """The shapes a hole's candidates may have, or None when the hole is not shaped."""
+    if not seen or sum(seen.values()) < MIN_VALUES or len(seen) > MAX_SHAPES:
+        return None
+    if any("/" in s for s in seen):
+        return None  # paths and URLs: depth and naming vary beyond what training showed
+    return set(seen)

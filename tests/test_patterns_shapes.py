@@ -1,0 +1,53 @@
+"""Value shapes (paste.patterns.shapes): exact signatures, when a hole counts as shaped, and a
+mined store that drops a derived candidate whose shape no training value had."""
+
+from collections import Counter
+
+from paste.patterns.shapes import MAX_SHAPES, MIN_VALUES, allowed_shapes, shape
+from paste.patterns.state import SessionState
+from paste.patterns.store import SEP, PatternStore, mine
+from paste.patterns.trace import Step, ToolCall, Trace
+
+
+def test_shape_collapses_character_class_runs():
+    got = {v: shape(v) for v in ("IFOYYZ", "NQNU5R", "2024-05-24", "aarav_ahmed_6699", "IDs",
+                                 "economy", "a.b..c", 42)}
+    assert got == {"IFOYYZ": "X", "NQNU5R": "X", "2024-05-24": "X-X-X",
+                   "aarav_ahmed_6699": "a_a_X", "IDs": "Xa", "economy": "a",
+                   "a.b..c": "a.a..a", 42: "X"}
+
+
+def test_a_hole_is_shaped_only_with_enough_values_and_few_shapes():
+    assert (MIN_VALUES, MAX_SHAPES) == (10, 2)
+    assert allowed_shapes(None) is None
+    assert allowed_shapes(Counter({"X": 9})) is None  # too few values to tell
+    assert allowed_shapes(Counter({"X": 9, "X-X": 1})) == {"X", "X-X"}
+    assert allowed_shapes(Counter({"X": 8, "X-X": 1, "a": 1})) is None  # free-form
+    assert allowed_shapes(Counter({"aX/aX.a": 12})) is None  # paths: depth varies
+
+
+def _session(i: int) -> Trace:
+    rid = f"Q{i}K{i % 7}Z"
+    steps = [Step(role="user", text=f"please look up reservation {rid} for me"),
+             Step(role="tool", call=ToolCall("get_reservation", {"id": rid}),
+                  output=f'{{"id": "{rid}"}}')]
+    return Trace(session_id=f"s{i}", source="t", steps=steps)
+
+
+def test_a_candidate_of_a_shape_no_training_value_had_is_dropped():
+    store = mine([_session(i) for i in range(12)])
+    (hkey,) = [h for h in store.hole_rules if h.startswith("get_reservation" + SEP)]
+    assert allowed_shapes(store.hole_shapes[hkey]) == {"X"}
+    right, wrong = SessionState(), SessionState()
+    right.add_user("please look up reservation W9P4TT for me")
+    wrong.add_user("please look up reservation IDs for me")
+    assert store.candidates(hkey, right)[:1] == ["W9P4TT"]
+    assert "IDs" not in store.candidates(hkey, wrong)
+    store.hole_shapes.clear()  # the same store without its shapes: the rule's value returns
+    assert store.candidates(hkey, wrong)[:1] == ["IDs"]
+
+
+def test_shapes_survive_save_and_load(tmp_path):
+    store = mine([_session(i) for i in range(12)])
+    store.save(tmp_path / "s.json")
+    assert PatternStore.load(tmp_path / "s.json").hole_shapes == store.hole_shapes
