@@ -340,3 +340,21 @@ def test_latency_model_is_seeded_and_overridable():
         with pytest.raises(InvalidArgumentError):
             parse_override(bad)
     assert [percentile([4.0, 1.0, 3.0, 2.0], q) for q in (50, 95, 99, 100)] == [2.0, 4.0, 4.0, 4.0]
+
+
+def test_warm_up_runs_requests_through_a_real_engine_only(tmp_path_factory):
+    from paste.bench.replay import warm_up
+    from paste.bench.sim_engine import SimulatedEngine
+    from test_session_support import tiny_engine
+
+    folder = shared_tiny_folder(tmp_path_factory)
+    engine = tiny_engine(folder)
+    try:
+        assert engine.core.step_time_s is None  # no step yet
+        warm_up(engine)
+        assert engine.core.step_time_s is not None and engine.core.step_time_s > 0
+    finally:
+        engine.shutdown()
+    simulated = SimulatedEngine(str(folder), 1e5, 1e7)
+    warm_up(simulated)  # nothing to warm: no request reaches it
+    assert simulated.step_time_s == 1.0 / 1e5

@@ -120,6 +120,19 @@ def make_engine(options: ReplayOptions) -> Any:
     )
 
 
+def warm_up(engine: Any, prompts: int = 3) -> None:
+    """A few short requests through a real engine before the first mode, so the first mode
+    does not pay its cold start (first forward passes, allocator growth) alone; a
+    SimulatedEngine has none."""
+    if not hasattr(engine, "core"):
+        return
+    from paste.engine.request import GenerationParams
+
+    for i in range(prompts):
+        for _ in engine.submit(engine.encode(f"warm up {i}"), GenerationParams(max_tokens=8)):
+            pass
+
+
 def replay(options: ReplayOptions, engine: Any = None) -> dict[str, Any]:
     """Runs every mode over the same sessions; writes report.json, report.md, timelines."""
     return run_replay(options, engine)[0]
@@ -156,6 +169,7 @@ def run_replay(
                                  options.max_latency_s),
             speculation_budget=options.speculation_budget, waste_price=options.waste_price,
         )  # fmt: skip
+        warm_up(engine)
         runs = [_run(engine, scripts, m, predictors, cfg, options) for m in modes]
     finally:
         if own_engine:
