@@ -35,9 +35,9 @@ MAX_CALLS = {"mini-swe-agent-gemini3pro-swebv": 30, "swe-agent-demos": 12}
 # LOAD_BATCH turns at a time (the rest queue by priority, as in a real scheduler).
 LOAD_SOURCES = ("bfcl-v4-multi-turn", "tau-bench-gpt4o-airline")
 LOAD_SESSIONS, LOAD_BATCH = 16, 4
-# The waste / speedup trade-off: these sources again with a higher price on wasted tool time
-# (admission's waste_price; default 0.1): fewer, surer speculations.
-WASTE_PRICE_ROWS = (("tau-bench-gpt4o-airline", 1.0),)
+# The waste / speedup trade-off: these sources again without the waste budget (admission's
+# max_waste_ratio; default 0.5 wasted tool-seconds per tool-second used): what the bound costs.
+UNBOUNDED_WASTE_ROWS = ("tau-bench-gpt4o-airline",)
 PUBLISHED = "published PASTE: -43.5% mean TCT, 1.8x lower observed tool latency vs serial"
 
 
@@ -129,23 +129,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         split = Path(tmp)
         split_sources(Path(args.traces), split, 0.3, args.seed)
-        default = ReplayOptions([], []).waste_price
+        default = ReplayOptions([], []).max_waste_ratio
         runs = [(test, args.sessions, None, default)
                 for test in sorted((split / "test").iterdir())]
         runs += [(split / "test" / name, LOAD_SESSIONS, LOAD_BATCH, default)
                  for name in LOAD_SOURCES if (split / "test" / name).is_dir()]
-        runs += [(split / "test" / name, args.sessions, None, price)
-                 for name, price in WASTE_PRICE_ROWS if (split / "test" / name).is_dir()]
-        for test, n, batch, price in runs:
+        runs += [(split / "test" / name, args.sessions, None, None)
+                 for name in UNBOUNDED_WASTE_ROWS if (split / "test" / name).is_dir()]
+        for test, n, batch, ratio in runs:
             max_calls = MAX_CALLS.get(test.name)
             label = test.name if batch is None else f"{test.name}, load: batch {batch}"
             suffix = "" if batch is None else "-load"
-            if price != default:
-                label, suffix = f"{label}, waste price {price}", f"{suffix}-waste{price}"
+            if ratio != default:
+                label, suffix = f"{label}, waste unbounded", f"{suffix}-unbounded"
             options = ReplayOptions(
                 traces=[test], train=[split / "train" / test.name], sessions=n,
                 concurrency=n, modes="serial,paste,oracle", model=args.model,
-                seed=args.seed, max_calls=max_calls, max_batch=batch, waste_price=price,
+                seed=args.seed, max_calls=max_calls, max_batch=batch, max_waste_ratio=ratio,
                 out=OUT / f"replay-{test.name}{suffix}",
             )  # fmt: skip
             t0 = time.monotonic()
@@ -158,9 +158,11 @@ def main() -> int:
         "of a source run concurrently; modes side by side in one run. Rows marked `load` run "
         f"{LOAD_SESSIONS} sessions at once on an engine that decodes at most {LOAD_BATCH} turns "
         "at a time (the others queue by priority): load beyond saturation. Admission prices a "
-        "wasted tool-second at 0.1 s of user wait (`--waste-price`); rows marked `waste price` "
-        "rerun a source with a higher price (fewer, surer speculations). Waste is also shown "
-        "over serial's tool-seconds (the target is <= 0.5x).\n\n"
+        "wasted tool-second at 0.1 s of user wait (`--waste-price`) and keeps the expected "
+        "waste of everything admitted within 0.5 tool-seconds per tool-second used "
+        "(`--max-waste-ratio`, the target); rows marked `waste unbounded` rerun a source "
+        "without that bound. Waste is also shown over serial's tool-seconds (the target is "
+        "<= 0.5x).\n\n"
         + markdown_table(HEADERS, rows)
         + f"\n\n{PUBLISHED}. Total {time.monotonic() - started:.0f} s.\n"
     )

@@ -225,23 +225,32 @@ def test_cli_switches():
     defaults = server_options(build_parser().parse_args(["serve", "--model", "m"]))
     assert defaults == {"enable_speculation": True, "early_dispatch": True, "kv_retention": True,
                         "coscheduling": True, "learn_patterns": True, "pattern_store": None,
-                        "speculation_budget": 16, "speculation_waste_price": 0.1}  # fmt: skip
+                        "speculation_budget": 16, "speculation_waste_price": 0.1,
+                        "speculation_max_waste_ratio": 0.5}  # fmt: skip
     args = build_parser().parse_args([
         "serve", "--model", "m", "--no-speculation", "--no-early-dispatch", "--no-kv-retention",
         "--no-coscheduling", "--no-learn-patterns", "--pattern-store", "p.json",
-        "--speculation-budget", "4", "--waste-price", "0.5"])  # fmt: skip
+        "--speculation-budget", "4", "--waste-price", "0.5", "--max-waste-ratio", "none"])  # fmt: skip
     assert server_options(args) == {"enable_speculation": False, "early_dispatch": False,
                                     "kv_retention": False, "coscheduling": False,
                                     "learn_patterns": False, "pattern_store": "p.json",
                                     "speculation_budget": 4,
-                                    "speculation_waste_price": 0.5}  # fmt: skip
+                                    "speculation_waste_price": 0.5,
+                                    "speculation_max_waste_ratio": None}  # fmt: skip
     config = ServerConfig(model_id="m", **server_options(args))  # a valid config
     assert config.speculation_waste_price == 0.5
+    assert config.speculation_max_waste_ratio is None
+    for bad in ("-1", "x", "inf", "nan"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["serve", "--model", "m", "--max-waste-ratio", bad])
 
 
 @pytest.mark.parametrize("bad", [{"speculation_budget": -1}, {"speculation_max_predictions": -2},
                                  {"pattern_store": ""}, {"speculation_waste_price": -0.1},
-                                 {"speculation_waste_price": float("nan")}])  # fmt: skip
+                                 {"speculation_waste_price": float("nan")},
+                                 {"speculation_max_waste_ratio": -0.5},
+                                 {"speculation_max_waste_ratio": float("inf")},
+                                 {"speculation_max_waste_ratio": "0.5"}])  # fmt: skip
 def test_invalid_speculation_config_raises(bad):
     with pytest.raises(InvalidArgumentError):
         ServerConfig(model_id="m", **bad)

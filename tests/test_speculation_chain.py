@@ -161,8 +161,9 @@ def test_calls_admission_would_refuse_never_take_a_top_k_slot():
 
     executor = ToolExecutor(reg)
     try:
+        # No waste bound: with no tool time used yet it would admit only the first candidate.
         config = SpeculationConfig(max_concurrent_jobs=4, max_predictions_per_event=2,
-                                   chain=False, learn_latency=False)
+                                   chain=False, learn_latency=False, max_waste_ratio=None)
         manager = SpeculationManager(reg, executor, config)
         speculator = Speculator(manager, lambda tenant: FakeShellPredictor(), lambda: 0.05)
         assert speculator.may_speculate_call("sh", {"cmd": "cat f"})

@@ -24,6 +24,7 @@ from paste.bench.report import markdown, summarize
 from paste.bench.runner import ModeRun, ReplayConfig, run_mode
 from paste.bench.script import ReplayScript, build_script, check_script
 from paste.errors import InvalidArgumentError
+from paste.speculation.waste import check_max_waste_ratio
 
 
 @dataclass
@@ -43,6 +44,7 @@ class ReplayOptions:
     max_latency_s: float = 60.0
     speculation_budget: int = 16
     waste_price: float = 0.1  # SpeculationConfig.waste_price of the speculating modes
+    max_waste_ratio: float | None = 0.5  # SpeculationConfig.max_waste_ratio (None: unbounded)
     max_text_chars: int = 240
     min_groups: int = 3  # PatternStore.min_groups of the mined predictors
     max_calls: int | None = None  # replay only sessions with at most this many calls
@@ -97,10 +99,12 @@ def mine_predictors(folders: list[Path], min_groups: int = 3) -> dict[str, Any]:
     return out
 
 
-def check_waste_price(price: float) -> None:
-    """InvalidArgumentError before anything starts unless price is a finite number >= 0."""
+def check_waste_options(price: float, max_ratio: float | None) -> None:
+    """InvalidArgumentError before anything starts unless price is a finite number >= 0 and
+    max_ratio None or a finite number >= 0."""
     if not 0.0 <= price < float("inf"):
         raise InvalidArgumentError(f"--waste-price must be a finite number >= 0, got {price!r}")
+    check_max_waste_ratio(max_ratio, "--max-waste-ratio")
 
 
 def make_engine(options: ReplayOptions) -> Any:
@@ -143,7 +147,7 @@ def run_replay(
 ) -> tuple[dict[str, Any], list[ModeRun], list[ReplayScript]]:
     """replay(), also returning every mode's sessions and the replayed scripts."""
     modes = parse_modes(options.modes)
-    check_waste_price(options.waste_price)
+    check_waste_options(options.waste_price, options.max_waste_ratio)
     own_engine = engine is None
     engine = engine or make_engine(options)
     try:
@@ -168,6 +172,7 @@ def run_replay(
             latency=LatencyModel(options.seed, dict(options.latency_overrides),
                                  options.max_latency_s),
             speculation_budget=options.speculation_budget, waste_price=options.waste_price,
+            max_waste_ratio=options.max_waste_ratio,
         )  # fmt: skip
         warm_up(engine)
         runs = [_run(engine, scripts, m, predictors, cfg, options) for m in modes]

@@ -35,6 +35,7 @@ class ReplayConfig:
     speculation_budget: int = 16  # the ONE global cap of speculative jobs in flight
     max_predictions_per_event: int = 3
     waste_price: float = 0.1
+    max_waste_ratio: float | None = 0.5
 
 
 @dataclass
@@ -78,11 +79,8 @@ def run_mode(
     progress: Any = None,
 ) -> ModeRun:
     """Replays every script in `mode`; see the module docstring."""
-    from paste.speculation import SpeculationBudget, SpeculationMetrics, ToolLatency
-
-    budget = SpeculationBudget(cfg.speculation_budget)
-    metrics = SpeculationMetrics()
-    latency = ToolLatency()  # measured tool latencies, shared by the mode's sessions
+    # One global budget, waste budget, metrics and measured tool latencies for the mode.
+    shared = shared_speculation(cfg)
     offsets = arrival_offsets(len(scripts), cfg.poisson_rate, cfg.seed)
     started = time.monotonic()
 
@@ -92,7 +90,7 @@ def run_mode(
             time.sleep(wait)
         same = [s for s in scripts if s.source == scripts[i].source]
         record = _run_session(engine, scripts[i], same, mode, predictor_for, cfg,
-                              (budget, metrics, latency))
+                              shared)
         record.start_s = record.t0 - started
         if progress is not None:
             progress.update(1)
@@ -101,7 +99,8 @@ def run_mode(
     with concurrent.futures.ThreadPoolExecutor(cfg.concurrency) as pool:
         records = list(pool.map(one, range(len(scripts))))
     wall = time.monotonic() - started
-    return ModeRun(mode, records, wall, metrics.snapshot() if mode.speculation else None)
+    return ModeRun(mode, records, wall,
+                   shared.metrics.snapshot() if mode.speculation else None)
 
 
 def _run_session(
@@ -111,10 +110,10 @@ def _run_session(
     mode: Mode,
     predictor_for: Callable[[str], Any],
     cfg: ReplayConfig,
-    shared: tuple[Any, Any, Any],  # (SpeculationBudget, SpeculationMetrics, ToolLatency)
+    shared: Any,  # SharedSpeculation
 ) -> SessionRecord:
     from paste.session import open_session
-    from paste.speculation import SpeculationConfig, SpeculationManager, Speculator
+    from paste.speculation import Speculator
     from paste.tools import ToolExecutor
 
     offered = sorted({t.call.name for s in scripts_of_source for t in s.calls if t.call})
@@ -122,15 +121,7 @@ def _run_session(
     executor = ToolExecutor(tools.registry, max_workers=16)
     speculator = None
     if mode.speculation:
-        config = SpeculationConfig(
-            max_concurrent_jobs=cfg.speculation_budget,
-            max_predictions_per_event=cfg.max_predictions_per_event,
-            waste_price=cfg.waste_price,
-        )
-        manager = SpeculationManager(
-            tools.registry, executor, config, metrics=shared[1], budget=shared[0],
-            latency=shared[2],
-        )
+        manager = shared.manager(tools.registry, executor)
         speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine))
     policy = TeacherForcedTurns(script, engine.encode, _eos(engine))
     t0 = time.monotonic()
@@ -169,3 +160,13 @@ def engine_step_time(engine: Any) -> float | None:
 def _eos(engine: Any) -> int:
     eos = engine.tokenizer.eos_token_id
     return int(eos)
+
+
+def shared_speculation(cfg: Any) -> Any:
+    """The SharedSpeculation of one mode's run, from a ReplayConfig or LiveConfig."""
+    from paste.speculation import SharedSpeculation, SpeculationConfig
+
+    return SharedSpeculation(SpeculationConfig(
+        max_concurrent_jobs=cfg.speculation_budget,
+        max_predictions_per_event=cfg.max_predictions_per_event,
+        waste_price=cfg.waste_price, max_waste_ratio=cfg.max_waste_ratio))

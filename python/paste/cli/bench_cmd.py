@@ -5,10 +5,11 @@ paste bench replay --traces DIR [DIR ...] --train DIR [DIR ...] [--sessions N]
     [--concurrency C] [--modes serial,paste,oracle[,paste-no-spec,paste-no-early,paste-no-kv]]
     [--model NAME] [--model-time simulated|real] [--decode-tok-s R] [--prefill-tok-s P]
     [--seed S] [--poisson RATE] [--latency NAME=P50[:P90] ...] [--budget B] [--waste-price X]
-    [--json] [--out DIR]
+    [--max-waste-ratio X|none] [--json] [--out DIR]
 paste bench live [--workloads research,coding,science] [--sessions N] [--concurrency C]
     [--modes serial,paste,oracle] [--model-time simulated|real] [--train-sessions N]
-    [--latency-scale X] [--seed S] [--budget B] [--waste-price X] [--json] [--out DIR]
+    [--latency-scale X] [--seed S] [--budget B] [--waste-price X] [--max-waste-ratio X|none]
+    [--json] [--out DIR]
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from paste.cli.arg_types import waste_ratio_arg
 
 
 def _emit(run: Callable[[], tuple[dict, Path]], as_json: bool) -> int:
@@ -58,7 +61,7 @@ def _replay(args: argparse.Namespace) -> int:
             prefill_tok_s=args.prefill_tok_s, seed=args.seed, poisson_rate=args.poisson,
             latency_overrides=overrides, max_latency_s=args.max_latency,
             speculation_budget=args.budget, waste_price=args.waste_price,
-            max_batch=args.max_batch,
+            max_waste_ratio=args.max_waste_ratio, max_batch=args.max_batch,
             max_calls=args.max_calls, out=out, plots=not args.no_plots,
         )  # fmt: skip
         return replay(options), out
@@ -79,7 +82,8 @@ def _live(args: argparse.Namespace) -> int:
             model_time=args.model_time, decode_tok_s=args.decode_tok_s,
             prefill_tok_s=args.prefill_tok_s, seed=args.seed, poisson_rate=args.poisson,
             latency_scale=args.latency_scale, max_latency_s=args.max_latency,
-            speculation_budget=args.budget, waste_price=args.waste_price, out=out,
+            speculation_budget=args.budget, waste_price=args.waste_price,
+            max_waste_ratio=args.max_waste_ratio, out=out,
             plots=not args.no_plots,
         )  # fmt: skip
         return live(options), out
@@ -107,6 +111,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--waste-price", type=float, default=0.1, metavar="X",
                    help="seconds of user wait one wasted speculative tool-second is worth "
                    "(admission's value check; default 0.1)")
+    p.add_argument("--max-waste-ratio", type=waste_ratio_arg, default=0.5, metavar="X",
+                   help="wasted speculative tool-seconds allowed per tool-second used, across "
+                   "the run ('none': unbounded; default 0.5)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-plots", action="store_true", help="skip the timeline PNGs")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from paste.cli.arg_types import waste_ratio_arg
 from paste.errors import PasteError
 
 
@@ -58,6 +59,9 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--waste-price", type=float, default=0.1, metavar="X",
                         help="seconds of user wait one wasted speculative tool-second is worth; "
                              "admission needs p*hidden - X*(1-p)*latency > 0 (default 0.1)")  # fmt: skip
+    parser.add_argument("--max-waste-ratio", type=waste_ratio_arg, default=0.5, metavar="X",
+                        help="wasted speculative tool-seconds allowed per tool-second used, "
+                             "across the server ('none': unbounded; default 0.5)")  # fmt: skip
 
 
 def server_options(args: argparse.Namespace) -> dict[str, object]:
@@ -65,6 +69,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out: dict[str, object] = {field: getattr(args, field) for _flag, field, _text in SWITCHES}
     out["pattern_store"], out["speculation_budget"] = args.pattern_store, args.speculation_budget
     out["speculation_waste_price"] = args.waste_price
+    out["speculation_max_waste_ratio"] = args.max_waste_ratio
     return out
 
 

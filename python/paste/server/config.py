@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from paste.errors import InvalidArgumentError
 from paste.parsing import get_parser_names
+from paste.speculation.waste import check_max_waste_ratio
 
 DEFAULT_MAX_REQUEST_BYTES = 8 << 20
 
@@ -32,6 +33,8 @@ class ServerConfig:
     speculation_max_predictions: predicted calls considered per session event.
     speculation_waste_price: seconds of user wait one wasted speculative tool-second is worth
         (SpeculationConfig.waste_price; 0 = only the budget bounds wasted work).
+    speculation_max_waste_ratio: wasted speculative tool-seconds allowed per tool-second the
+        sessions used, across the engine (SpeculationConfig.max_waste_ratio; None = unbounded).
     """
 
     model_id: str
@@ -51,6 +54,7 @@ class ServerConfig:
     speculation_budget: int = 16
     speculation_max_predictions: int = 3
     speculation_waste_price: float = 0.1
+    speculation_max_waste_ratio: float | None = 0.5
 
     def __post_init__(self) -> None:
         if not self.model_id:
@@ -80,5 +84,6 @@ class ServerConfig:
                 f"speculation_waste_price must be a finite number >= 0, got "
                 f"{self.speculation_waste_price!r}"
             )
+        check_max_waste_ratio(self.speculation_max_waste_ratio, "speculation_max_waste_ratio")
         if self.pattern_store is not None and not self.pattern_store:
             raise InvalidArgumentError("pattern_store must be a non-empty path when set")

@@ -20,10 +20,9 @@ from typing import Any
 
 from paste.server.predictors import TenantPredictors
 from paste.speculation import (
-    SpeculationBudget,
+    SharedSpeculation,
     SpeculationConfig,
     SpeculationManager,
-    SpeculationMetrics,
     Speculator,
 )
 from paste.tools import ToolExecutor, ToolRegistry
@@ -33,8 +32,8 @@ class ServerSpeculation:
     def __init__(self, engine: Any, config: SpeculationConfig,
                  predictors: TenantPredictors) -> None:  # fmt: skip
         self.engine, self.config, self.predictors = engine, config, predictors
-        self.budget = SpeculationBudget(config.max_concurrent_jobs)
-        self.metrics = SpeculationMetrics()
+        self.shared = SharedSpeculation(config)
+        self.budget, self.metrics = self.shared.budget, self.shared.metrics
         self._lock = threading.Lock()
         self._speculators: dict[tuple[str, ...], Speculator] = {}
 
@@ -44,8 +43,7 @@ class ServerSpeculation:
         with self._lock:
             speculator = self._speculators.get(names)
             if speculator is None:
-                manager = SpeculationManager(registry, executor, self.config,
-                                             metrics=self.metrics, budget=self.budget)  # fmt: skip
+                manager = self.shared.manager(registry, executor)
                 speculator = Speculator(manager, self.predictors.predictor_for, self.step_time_s)
                 self._speculators[names] = speculator
             return speculator
@@ -86,6 +84,7 @@ def server_speculation(engine: Any, config: Any) -> ServerSpeculation | None:
         return None
     spec = SpeculationConfig(max_concurrent_jobs=config.speculation_budget,
                              max_predictions_per_event=config.speculation_max_predictions,
-                             waste_price=config.speculation_waste_price)  # fmt: skip
+                             waste_price=config.speculation_waste_price,
+                             max_waste_ratio=config.speculation_max_waste_ratio)  # fmt: skip
     return ServerSpeculation(engine, spec, TenantPredictors(config.pattern_store,
                                                             config.learn_patterns))  # fmt: skip

@@ -12,10 +12,13 @@ the reason reported):
               - waste_price * (1 - p) * tool latency - coordination cost > 0
      (a call that is not emitted wastes its tool time; waste_price is what one wasted
      tool-second costs in seconds of user wait saved: 0 = only the coordination cost counts);
-  5. cpu: a call of a cpu_bound tool needs fewer than `cpu_slots` cpu_bound jobs running
+  5. waste: the ONE global WasteBudget (speculation/waste.py) can reserve the call's expected
+     waste (1 - p) * latency and use p * latency within max_waste_ratio (reserved here; the
+     caller settles both when the job is claimed or discarded);
+  6. cpu: a call of a cpu_bound tool needs fewer than `cpu_slots` cpu_bound jobs running
      across the shared budget (counted here; the caller calls budget.finish_cpu when the job
      ends);
-  6. budget: a slot of the ONE global budget is free (acquired here; the caller releases it).
+  7. budget: a slot of the ONE global budget is free (acquired here; the caller releases it).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from paste.speculation.budget import SpeculationBudget
 from paste.speculation.config import default_cpu_slots
+from paste.speculation.waste import Reservation, WasteBudget
 from paste.tools.spec import EffectClass, ToolSpec
 
 
@@ -46,6 +50,7 @@ class Decision:
     reason: str  # "admitted" or the failed check
     net_value_s: float = 0.0
     cpu: bool = False  # admitted holding a cpu slot (the caller calls budget.finish_cpu)
+    reservation: Reservation | None = None  # on the WasteBudget (the caller settles it)
 
 
 SAFE_EFFECTS = (EffectClass.PURE, EffectClass.READ_ONLY)
@@ -53,15 +58,17 @@ SAFE_EFFECTS = (EffectClass.PURE, EffectClass.READ_ONLY)
 
 class AdmissionPolicy:
     def __init__(self, budget: SpeculationBudget, min_probability: float = 0.0,
-                 cpu_slots: int | None = None, waste_price: float = 0.0) -> None:
+                 cpu_slots: int | None = None, waste_price: float = 0.0,
+                 waste: WasteBudget | None = None) -> None:
         self.budget = budget
+        self.waste = waste or WasteBudget(None)
         self.min_probability = min_probability
         self.waste_price = waste_price
         self.cpu_slots = default_cpu_slots() if cpu_slots is None else cpu_slots
 
     def decide(self, cand: Candidate, spec: ToolSpec, coordination_cost_s: float) -> Decision:
         """Runs the checks above; on "admitted" one budget slot (and, if `cpu`, one cpu
-        count) is held by the caller."""
+        count, and `risk_s` on the waste budget) is held by the caller."""
         refused = refusal(spec, cand.arguments)
         if refused is not None:
             return Decision(False, refused)
@@ -76,14 +83,19 @@ class AdmissionPolicy:
         value = cand.probability * hidden - self.waste_price * wasted - coordination_cost_s
         if value <= 0:
             return Decision(False, "value", value)
+        reservation = self.waste.try_reserve(wasted, cand.probability * cand.expected_latency_s)
+        if reservation is None:
+            return Decision(False, "waste", value)
         cpu = bool(spec.cpu_bound)
         if cpu and not self.budget.try_start_cpu(self.cpu_slots):
+            self.waste.settle(reservation)
             return Decision(False, "cpu", value)
         if not self.budget.try_acquire():
             if cpu:
                 self.budget.finish_cpu()
+            self.waste.settle(reservation)
             return Decision(False, "budget", value)
-        return Decision(True, "admitted", value, cpu)
+        return Decision(True, "admitted", value, cpu, reservation)
 
 
 def refusal(spec: ToolSpec, arguments: dict[str, Any]) -> str | None:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from paste.errors import InvalidArgumentError
+from paste.speculation.waste import check_max_waste_ratio
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class SpeculationConfig:
     waste_price: seconds of user wait one wasted tool-second is worth (admission's value:
         p * hidden time - waste_price * (1 - p) * tool latency - coordination cost > 0);
         0 = wasted tool time is free (only the budget bounds it). Default 0.1.
+    max_waste_ratio: speculation may waste at most this many tool-seconds per tool-second the
+        sessions used, across the engine (speculation/waste.py); None = unbounded. Default 0.5.
     enable_trie: match the decoded tokens against the staged calls in the engine (promote a
         queued job on CONFIRMED, withdraw queued ones on REFUTED); off = the parser alone.
     chain: when a speculative result lands, also predict (and admit) the call after it, as if
@@ -39,6 +42,7 @@ class SpeculationConfig:
     ttl_s: float = 120.0
     coordination_cost_s: float = 0.001
     waste_price: float = 0.1
+    max_waste_ratio: float | None = 0.5
     learn_latency: bool = True
     enable_trie: bool = True
     chain: bool = True
@@ -51,6 +55,7 @@ class SpeculationConfig:
             raise InvalidArgumentError("min_probability must be in [0, 1]")
         if not 0.0 <= self.waste_price < float("inf"):
             raise InvalidArgumentError(f"waste_price must be >= 0, got {self.waste_price!r}")
+        check_max_waste_ratio(self.max_waste_ratio)
         if self.ttl_s <= 0 or self.coordination_cost_s < 0:
             raise InvalidArgumentError("ttl_s must be > 0 and coordination_cost_s >= 0")
         if isinstance(self.cpu_slots, bool) or not isinstance(self.cpu_slots, int) \

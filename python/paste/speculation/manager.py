@@ -50,6 +50,7 @@ from paste.speculation.config import SpeculationConfig
 from paste.speculation.latency import ToolLatency, latency_kind
 from paste.speculation.metrics import SpeculationMetrics
 from paste.speculation.staging import StagedJob, StagingStore
+from paste.speculation.waste import WasteBudget
 from paste.tools.errors import UnknownToolError
 from paste.tools.executor import ToolExecutor
 from paste.tools.future import ToolFuture
@@ -119,6 +120,7 @@ class ResolvedCall:
             observed = 0.0 if self.kind == "reused" else \
                 max(0.0, self._result.finished_at - self._emitted_at)
             self._manager.metrics.add(self._session, "observed_tool_latency_s", observed)
+            self._manager.waste.add_used(self._result.tool_s)
         return self._result
 
     def _wait(self, timeout: float | None) -> ToolResult:
@@ -131,6 +133,7 @@ class ResolvedCall:
                 return dataclasses.replace(res, call_id=self._job.call_id)
             # A failed or stale speculation is invisible: run the call as if it never existed.
             m.metrics.add(self._session, "waste_s", res.tool_s)
+            m.waste.settle(None, res.tool_s)
             m.metrics.add(self._session, "misses")
             self.kind = "miss"
             self._staged = None
@@ -149,16 +152,20 @@ class SpeculationManager:
                  config: SpeculationConfig | None = None,
                  metrics: SpeculationMetrics | None = None,
                  budget: SpeculationBudget | None = None,
-                 latency: ToolLatency | None = None) -> None:
+                 latency: ToolLatency | None = None,
+                 waste: WasteBudget | None = None) -> None:
         """`budget` may be shared by several managers (e.g. one per replayed session with its
         own registry): it is still ONE global cap. Default: a new one of config's size.
         `latency` (shareable too) learns every started job's tool time; a candidate's expected
-        latency is its kind's measured mean once there is one (speculation/latency.py)."""
+        latency is its kind's measured mean once there is one (speculation/latency.py).
+        `waste` (shareable) bounds wasted tool time; default: one of config.max_waste_ratio."""
         self.registry, self.executor = registry, executor
         self.config = config or SpeculationConfig()
         self.budget = budget or SpeculationBudget(self.config.max_concurrent_jobs)
+        self.waste = waste or WasteBudget(self.config.max_waste_ratio)
         self.admission = AdmissionPolicy(self.budget, self.config.min_probability,
-                                         self.config.cpu_slots, self.config.waste_price)
+                                         self.config.cpu_slots, self.config.waste_price,
+                                         self.waste)
         self.staging = StagingStore(self.config.ttl_s)
         self.metrics = metrics or SpeculationMetrics()
         self.coordination_cost_s = self.config.coordination_cost_s
@@ -201,9 +208,11 @@ class SpeculationManager:
             if on_done is not None:
                 future.add_done_callback(functools.partial(on_done, cand))
             staged = StagedJob(session_id, cand.canonical, cand.name, dict(cand.arguments),
-                               future, epoch, cand_id=cand_id, call_id=job.call_id)
+                               future, epoch, cand_id=cand_id, call_id=job.call_id,
+                               reservation=decision.reservation)
             if not self.staging.put(staged):
                 future.cancel()
+                self.waste.settle(decision.reservation)
                 continue
             if decision.cpu and spec.isolation == "process":  # its cancel kills the process
                 self.budget.register_yieldable(future, functools.partial(self._yield, staged))
@@ -230,6 +239,7 @@ class SpeculationManager:
             self.metrics.add(session_id, "misses")
         else:  # claimed: it now does authoritative work and never yields its core
             self.budget.unregister_yieldable(staged.future)
+            self.waste.settle(staged.reservation)
         job = ToolJob(call_id, name, dict(arguments), session_id=session_id)
         return ResolvedCall(self, session_id, job, staged)
 
@@ -260,7 +270,8 @@ class SpeculationManager:
         withdrawn = []
         for job in self.staging.jobs(session_id):
             if job.cand_id in ids and not job.promoted and job.future.withdraw():
-                self.staging.remove(job)
+                if self.staging.remove(job):
+                    self.waste.settle(job.reservation)  # withdrawn: it never ran
                 self.metrics.add(session_id, "refuted_cancelled")
                 withdrawn.append(job)
         return withdrawn
@@ -276,7 +287,8 @@ class SpeculationManager:
             return False
         auth = ToolJob(job.call_id, job.name, dict(job.arguments), session_id=session_id)
         future = self._submit_authoritative(auth)
-        if not self.staging.put(dataclasses.replace(job, future=future, promoted=True)):
+        if not self.staging.put(dataclasses.replace(job, future=future, promoted=True,
+                                                    reservation=None)):
             future.cancel()  # made stale meanwhile
             self.metrics.add(session_id, "cancelled")
             return False
@@ -329,15 +341,19 @@ class SpeculationManager:
             return
         job.future.cancel()
         res = job.future.result() if job.future.done() else None
-        self.metrics.add(job.session_id, "waste_s", res.tool_s if res is not None else 0.0)
+        wasted = res.tool_s if res is not None else 0.0
+        self.metrics.add(job.session_id, "waste_s", wasted)
+        self.waste.settle(job.reservation, wasted)
         self.metrics.add(job.session_id, "yielded")
 
     def _discard(self, session_id: str, jobs: list[StagedJob], counter: str) -> None:
         for job in jobs:
             job.future.cancel()
             res = job.future.result() if job.future.done() else None
-            if res is not None and res.ok:
-                self.metrics.add(session_id, "waste_s", res.tool_s)
+            wasted = res.tool_s if res is not None and res.ok else 0.0
+            if wasted:
+                self.metrics.add(session_id, "waste_s", wasted)
+            self.waste.settle(job.reservation, wasted)
             self.metrics.add(session_id, counter)
 
 

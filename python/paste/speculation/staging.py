@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from paste.speculation.waste import Reservation
 from paste.tools.future import ToolFuture
 
 
@@ -33,6 +34,7 @@ class StagedJob:
     # Promoted early (trie CONFIRMED): `future` is then an authoritative job of the same call,
     # claimed like any staged job when the model's call completes.
     promoted: bool = False
+    reservation: Reservation | None = None  # on the WasteBudget, until claimed or discarded
 
 
 class StagingStore:

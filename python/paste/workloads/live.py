@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from paste.bench.modes import MODES, Mode, parse_modes
-from paste.bench.replay import check_waste_price
+from paste.bench.replay import check_waste_options
 from paste.bench.report import markdown, summarize
 from paste.errors import InvalidArgumentError
 from paste.workloads.environment import LiveEnvironment
@@ -54,6 +54,7 @@ class LiveOptions:
     )
     speculation_budget: int = 16
     waste_price: float = 0.1  # SpeculationConfig.waste_price of the speculating modes
+    max_waste_ratio: float | None = 0.5  # SpeculationConfig.max_waste_ratio (None: unbounded)
     min_groups: int = 3
     corpus: Any = None  # research documents; None: the stdlib corpus
     science_in_process: bool = False
@@ -100,13 +101,14 @@ def run_live(options: LiveOptions, engine: Any = None) -> tuple[dict[str, Any], 
     workloads = parse_workloads(",".join(options.workloads))
     if options.sessions < 1 or options.concurrency < 1:
         raise InvalidArgumentError("--sessions and --concurrency must be >= 1")
-    check_waste_price(options.waste_price)
+    check_waste_options(options.waste_price, options.max_waste_ratio)
     own_engine = engine is None
     engine = engine or make_engine(options)
     cfg = LiveConfig(concurrency=options.concurrency, seed=options.seed,
                      poisson_rate=options.poisson_rate,
                      speculation_budget=options.speculation_budget,
-                     waste_price=options.waste_price)
+                     waste_price=options.waste_price,
+                     max_waste_ratio=options.max_waste_ratio)
     latency = NetworkLatency(options.seed, options.latency_scale, options.max_latency_s,
                              dict(options.endpoints))
     tasks = make_tasks(workloads, options.sessions, options.seed)

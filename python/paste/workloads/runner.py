@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from paste.bench.modes import Mode
-from paste.bench.runner import ModeRun, SessionRecord, arrival_offsets, engine_step_time
+from paste.bench.runner import (
+    ModeRun,
+    SessionRecord,
+    arrival_offsets,
+    engine_step_time,
+    shared_speculation,
+)
 from paste.workloads.environment import LiveEnvironment
 from paste.workloads.scripted import ScriptedAgent
 from paste.workloads.tasks import LiveTask
@@ -37,6 +43,7 @@ class LiveConfig:
     speculation_budget: int = 16
     max_predictions_per_event: int = 3
     waste_price: float = 0.1
+    max_waste_ratio: float | None = 0.5
     max_turns: int = 16
 
 
@@ -64,9 +71,7 @@ def run_live_mode(
     progress: Any = None,
 ) -> LiveRun:
     """Every task in `mode`; see the module docstring."""
-    from paste.speculation import SpeculationBudget, SpeculationMetrics, ToolLatency
-
-    shared = (SpeculationBudget(cfg.speculation_budget), SpeculationMetrics(), ToolLatency())
+    shared = shared_speculation(cfg)
     offsets = arrival_offsets(len(tasks), cfg.poisson_rate, cfg.seed)
     live = LiveRun(ModeRun(mode, [], 0.0, None))
     started = time.monotonic()
@@ -92,25 +97,21 @@ def run_live_mode(
     with concurrent.futures.ThreadPoolExecutor(cfg.concurrency) as pool:
         records = list(pool.map(one, range(len(tasks))))
     live.run = ModeRun(mode, records, time.monotonic() - started,
-                       shared[1].snapshot() if mode.speculation else None)
+                       shared.metrics.snapshot() if mode.speculation else None)
     return live
 
 
 def _run_session(engine: Any, task: LiveTask, box: Any, agent: ScriptedAgent, mode: Mode,
-                 predictor_for: Callable[[str], Any], cfg: LiveConfig, shared: tuple,
+                 predictor_for: Callable[[str], Any], cfg: LiveConfig, shared: Any,
                  trace_dir: Path | None) -> SessionRecord:
     from paste.session import open_session
-    from paste.speculation import SpeculationConfig, SpeculationManager, Speculator
+    from paste.speculation import Speculator
     from paste.tools import ToolExecutor
 
     executor = ToolExecutor(box.registry, max_workers=16)
     speculator = None
     if mode.speculation:
-        config = SpeculationConfig(max_concurrent_jobs=cfg.speculation_budget,
-                                   max_predictions_per_event=cfg.max_predictions_per_event,
-                                   waste_price=cfg.waste_price)
-        manager = SpeculationManager(box.registry, executor, config, metrics=shared[1],
-                                     budget=shared[0], latency=shared[2])
+        manager = shared.manager(box.registry, executor)
         speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine))
     t0 = time.monotonic()
     session = open_session(

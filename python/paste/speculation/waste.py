@@ -1,0 +1,102 @@
+"""WasteBudget: speculation may waste at most `max_ratio` tool-seconds per tool-second used.
+
+A speculative job whose result is never used costs its tool time (and, for remote tools, load
+on someone else's service). Admission's value check prices that waste per candidate; this
+budget bounds it in total, across every session sharing it (one per engine, like the
+SpeculationBudget). A job of probability p and expected latency L is expected to waste
+risk = (1 - p) * L and to be used for gain = p * L; it is admitted iff
+
+    wasted + at_risk + risk <= max_ratio * (used + pending + gain)
+
+  used     tool-seconds of results the sessions consumed (authoritative calls and hits)
+  wasted   tool-seconds of speculative results that were never used (realized waste)
+  at_risk, pending
+           the risks and gains of the speculative jobs still in flight, reserved at
+           admission and settled when the model's call claims the job or it is discarded
+           (then its real tool time becomes waste)
+
+So the expected waste ratio of everything admitted stays within max_ratio, and realized waste
+corrects the estimates as jobs end. Scale-free start: with nothing in flight, one job is
+admitted as long as the realized waste is within the budget (wasted <= max_ratio * used), so
+speculation can begin before any tool time was used, and a spent budget stops it until used
+time catches up. `max_ratio` None disables the bound (admission's value check alone decides).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+from paste.errors import InvalidArgumentError
+
+
+def check_max_waste_ratio(ratio: float | None, name: str = "max_waste_ratio") -> None:
+    """InvalidArgumentError (naming the setting `name`) unless ratio is None or a finite
+    number >= 0."""
+    if ratio is None:
+        return
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) \
+            or not math.isfinite(ratio) or ratio < 0:
+        raise InvalidArgumentError(
+            f"{name} must be a finite number >= 0 or None, got {ratio!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Reservation:
+    """One admitted job's expected waste (risk_s) and use (gain_s); settled exactly once."""
+
+    risk_s: float
+    gain_s: float
+
+
+class WasteBudget:
+    def __init__(self, max_ratio: float | None = 0.5) -> None:
+        check_max_waste_ratio(max_ratio)
+        self.max_ratio = max_ratio
+        self._used = 0.0
+        self._wasted = 0.0
+        self._open: set[Reservation] = set()  # not settled yet (identity: eq=False)
+        self._at_risk = 0.0
+        self._pending = 0.0
+        self._lock = threading.Lock()
+
+    def try_reserve(self, risk_s: float, gain_s: float) -> Reservation | None:
+        """Admit a job expected to waste risk_s and to be used for gain_s seconds: its
+        Reservation, or None (nothing reserved). Never None without a bound."""
+        res = Reservation(max(0.0, float(risk_s)), max(0.0, float(gain_s)))
+        with self._lock:
+            if self.max_ratio is not None:
+                fits = self._wasted + self._at_risk + res.risk_s <= \
+                    self.max_ratio * (self._used + self._pending + res.gain_s)
+                first = not self._open and self._wasted <= self.max_ratio * self._used
+                if not (fits or first):
+                    return None
+            self._open.add(res)
+            self._at_risk += res.risk_s
+            self._pending += res.gain_s
+            return res
+
+    def settle(self, res: Reservation | None, wasted_s: float = 0.0) -> None:
+        """A job's outcome is known: its reservation (None: it had none) ends, and wasted_s
+        (its tool time if its result was never used, else 0) is realized waste. Settling a
+        reservation twice changes nothing the second time but the waste."""
+        with self._lock:
+            if res is not None and res in self._open:
+                self._open.discard(res)
+                self._at_risk = max(0.0, self._at_risk - res.risk_s)
+                self._pending = max(0.0, self._pending - res.gain_s)
+                if not self._open:  # no float residue once nothing is reserved
+                    self._at_risk = self._pending = 0.0
+            self._wasted += max(0.0, wasted_s)
+
+    def add_used(self, tool_s: float) -> None:
+        """A session consumed a result that took tool_s seconds of tool time."""
+        with self._lock:
+            self._used += max(0.0, tool_s)
+
+    def snapshot(self) -> dict[str, float | int | None]:
+        with self._lock:
+            return {"max_ratio": self.max_ratio, "used_s": self._used,
+                    "wasted_s": self._wasted, "at_risk_s": self._at_risk,
+                    "pending_s": self._pending, "in_flight": len(self._open)}

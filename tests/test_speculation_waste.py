@@ -1,0 +1,161 @@
+"""WasteBudget: the exact admission rule, the scale-free start, settlement, and the manager
+keeping wasted speculative tool time within max_waste_ratio of the tool time used."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from paste.errors import InvalidArgumentError
+from paste.parsing import canonical_call
+from paste.speculation import (
+    AdmissionPolicy,
+    Candidate,
+    SharedSpeculation,
+    SpeculationBudget,
+    SpeculationConfig,
+    SpeculationManager,
+    WasteBudget,
+)
+from paste.tools import ToolExecutor, ToolRegistry
+
+
+def test_first_job_is_admitted_with_nothing_used_then_the_ratio_rules():
+    w = WasteBudget(0.5)
+    first = w.try_reserve(0.9, 0.1)  # nothing in flight, nothing wasted: admitted
+    assert first is not None
+    assert w.try_reserve(0.01, 0.0) is None  # 0.9 + 0.01 > 0.5 * (0 + 0.1 + 0)
+    w.settle(first, wasted_s=1.0)  # it was never used: 1 s of realized waste
+    assert w.snapshot() == {"max_ratio": 0.5, "used_s": 0.0, "wasted_s": 1.0,
+                            "at_risk_s": 0.0, "pending_s": 0.0, "in_flight": 0}
+    assert w.try_reserve(0.0, 0.1) is None  # spent: 1.0 > 0.5 * 0 even for a sure job
+    w.add_used(2.0)  # now 1.0 <= 0.5 * 2.0: the scale-free start applies again
+    assert w.try_reserve(0.5, 0.5) is not None
+
+
+def test_the_bound_is_exact_at_the_break_even():
+    w = WasteBudget(0.5)
+    w.add_used(4.0)
+    a = w.try_reserve(1.0, 0.0)  # 0 + 0 + 1.0 <= 0.5 * 4.0
+    assert a is not None
+    assert w.try_reserve(1.0, 0.0) is not None  # 1.0 + 1.0 <= 2.0: exactly at the bound
+    assert w.try_reserve(0.2, 0.3) is None  # 2.2 > 0.5 * (4.0 + 0.3)
+    assert w.try_reserve(0.2, 0.4) is not None  # 2.2 <= 0.5 * (4.0 + 0.4)
+    snap = w.snapshot()
+    assert (snap["at_risk_s"], snap["pending_s"], snap["in_flight"]) == (2.2, 0.4, 3)
+
+
+def test_settle_is_once_per_reservation_and_none_only_adds_waste():
+    w = WasteBudget(1.0)
+    res = w.try_reserve(0.3, 0.7)
+    w.settle(res)
+    w.settle(res)  # a second settle releases nothing more
+    w.settle(None, 0.25)
+    assert w.snapshot() == {"max_ratio": 1.0, "used_s": 0.0, "wasted_s": 0.25,
+                            "at_risk_s": 0.0, "pending_s": 0.0, "in_flight": 0}
+
+
+def test_unbounded_always_reserves():
+    w = WasteBudget(None)
+    w.settle(None, 100.0)
+    assert w.try_reserve(5.0, 0.0) is not None and w.try_reserve(5.0, 0.0) is not None
+    assert w.snapshot()["in_flight"] == 2
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), "0.5", True])
+def test_bad_ratios_are_refused(bad):
+    with pytest.raises(InvalidArgumentError, match="max_waste_ratio"):
+        WasteBudget(bad)
+    with pytest.raises(InvalidArgumentError, match="max_waste_ratio"):
+        SpeculationConfig(max_waste_ratio=bad)
+
+
+def _registry(gate: threading.Event, ran: list[str]) -> ToolRegistry:
+    reg = ToolRegistry()
+
+    @reg.tool(effect="read_only", timeout_s=10)
+    def get(key: str) -> str:
+        ran.append(key)
+        gate.wait(10)
+        return f"got {key}"
+
+    return reg
+
+
+def _cand(key: str, p: float, lat: float = 1.0) -> Candidate:
+    args = {"key": key}
+    return Candidate("get", args, canonical_call("get", args), p, lat, 10.0)
+
+
+def test_admission_reports_waste_and_holds_nothing_on_refusal():
+    reg = ToolRegistry()
+
+    @reg.tool(effect="read_only")
+    def get(key: str) -> str:
+        return key
+
+    budget, waste = SpeculationBudget(4), WasteBudget(0.5)
+    policy = AdmissionPolicy(budget, waste=waste)
+    first = policy.decide(_cand("a", 0.2), reg.get("get"), 0.0)
+    assert first.admitted and first.reservation is not None
+    assert (first.reservation.risk_s, first.reservation.gain_s) == pytest.approx((0.8, 0.2))
+    second = policy.decide(_cand("b", 0.2), reg.get("get"), 0.0)
+    assert (second.admitted, second.reason) == (False, "waste")
+    assert budget.in_use == 1 and waste.snapshot()["in_flight"] == 1  # only the first's
+
+
+def test_manager_settles_on_hit_and_on_discard():
+    gate, ran = threading.Event(), []
+    reg = _registry(gate, ran)
+    executor = ToolExecutor(reg)
+    try:
+        gate.set()
+        m = SpeculationManager(reg, executor, SpeculationConfig(learn_latency=False))
+        assert len(m.speculate("s", [_cand("a", 0.3)])) == 1
+        assert m.waste.snapshot()["in_flight"] == 1
+        m.staging.jobs("s")[0].future.result(5)
+        out = m.resolve("s", "c1", "get", {"key": "a"}, canonical_call("get", {"key": "a"}))
+        res = out.result(5)
+        snap = m.waste.snapshot()
+        assert (out.kind, snap["in_flight"], snap["wasted_s"]) == ("reused", 0, 0.0)
+        assert snap["used_s"] == pytest.approx(res.tool_s)  # the hit's tool time was used
+        assert len(m.speculate("s", [_cand("b", 0.3)])) == 1
+        job = m.staging.jobs("s")[0]
+        job.future.result(5)
+        m.end_session("s")  # never asked for: its tool time is waste
+        snap = m.waste.snapshot()
+        assert snap["in_flight"] == 0
+        assert snap["wasted_s"] == pytest.approx(job.future.result(0).tool_s)
+        assert snap["wasted_s"] == pytest.approx(m.metrics.snapshot()["waste_s"])
+    finally:
+        executor.shutdown()
+        reg.close()
+
+
+def test_shared_managers_stop_speculating_once_the_waste_budget_is_spent():
+    """Two managers (two tool sets) on one SharedSpeculation: waste one's job, and the other
+    cannot speculate until enough tool time was used."""
+    gate, ran = threading.Event(), []
+    reg_a, reg_b = _registry(gate, ran), _registry(gate, ran)
+    ex_a, ex_b = ToolExecutor(reg_a), ToolExecutor(reg_b)
+    try:
+        gate.set()
+        shared = SharedSpeculation(SpeculationConfig(learn_latency=False, max_waste_ratio=0.5))
+        a, b = shared.manager(reg_a, ex_a), shared.manager(reg_b, ex_b)
+        assert a.waste is b.waste and a.budget is b.budget and a.metrics is b.metrics
+        assert len(a.speculate("s1", [_cand("x", 0.5)])) == 1
+        a.staging.jobs("s1")[0].future.result(5)
+        a.end_session("s1")
+        wasted = shared.waste.snapshot()["wasted_s"]
+        assert wasted > 0
+        # risk 0.9 > 0.5 * gain 0.1, and the realized waste is over 0.5 * 0 used
+        assert b.speculate("s2", [_cand("y", 0.1)]) == []
+        assert b.metrics.snapshot("s2")["rejected"] == {"waste": 1}
+        shared.waste.add_used(2 * wasted + 1.7)  # w + 0.9 <= 0.5 * (2w + 1.7 + 0.1)
+        assert len(b.speculate("s2", [_cand("y", 0.1)])) == 1
+        assert ran == ["x", "y"]
+    finally:
+        for ex, reg in ((ex_a, reg_a), (ex_b, reg_b)):
+            ex.shutdown()
+            reg.close()
