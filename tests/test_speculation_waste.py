@@ -34,6 +34,19 @@ def test_first_job_is_admitted_with_nothing_used_then_the_ratio_rules():
     assert w.try_reserve(0.5, 0.5) is not None
 
 
+def test_each_session_may_start_with_one_job_while_realized_waste_is_within_budget():
+    w = WasteBudget(0.5)
+    a1 = w.try_reserve(0.9, 0.1, "a")
+    assert a1 is not None and w.try_reserve(0.9, 0.1, "a") is None  # a has one in flight
+    b1 = w.try_reserve(0.9, 0.1, "b")  # b has none: its first job is admitted
+    assert b1 is not None and w.snapshot()["in_flight"] == 2
+    w.settle(a1, wasted_s=0.5)  # realized waste 0.5 > 0.5 * 0 used
+    assert w.try_reserve(0.9, 0.1, "a") is None and w.try_reserve(0.9, 0.1, "c") is None
+    w.add_used(1.0)  # 0.5 <= 0.5 * 1.0: within budget again
+    assert w.try_reserve(0.9, 0.1, "c") is not None
+    assert w.try_reserve(0.9, 0.1, "b") is None  # b still has its first one in flight
+
+
 def test_the_bound_is_exact_at_the_break_even():
     w = WasteBudget(0.5)
     w.add_used(4.0)

@@ -66,9 +66,11 @@ class AdmissionPolicy:
         self.waste_price = waste_price
         self.cpu_slots = default_cpu_slots() if cpu_slots is None else cpu_slots
 
-    def decide(self, cand: Candidate, spec: ToolSpec, coordination_cost_s: float) -> Decision:
+    def decide(self, cand: Candidate, spec: ToolSpec, coordination_cost_s: float,
+               session_id: str = "") -> Decision:
         """Runs the checks above; on "admitted" one budget slot (and, if `cpu`, one cpu
-        count, and `risk_s` on the waste budget) is held by the caller."""
+        count, and `reservation` on the waste budget, for `session_id`) is held by the
+        caller."""
         refused = refusal(spec, cand.arguments)
         if refused is not None:
             return Decision(False, refused)
@@ -83,7 +85,8 @@ class AdmissionPolicy:
         value = cand.probability * hidden - self.waste_price * wasted - coordination_cost_s
         if value <= 0:
             return Decision(False, "value", value)
-        reservation = self.waste.try_reserve(wasted, cand.probability * cand.expected_latency_s)
+        reservation = self.waste.try_reserve(
+            wasted, cand.probability * cand.expected_latency_s, session_id)
         if reservation is None:
             return Decision(False, "waste", value)
         cpu = bool(spec.cpu_bound)

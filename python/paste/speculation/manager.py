@@ -192,7 +192,7 @@ class SpeculationManager:
             measured = self.latency.estimate(kind, cand.expected_latency_s)
             if self.config.learn_latency and measured != cand.expected_latency_s:
                 cand = dataclasses.replace(cand, expected_latency_s=measured)
-            decision = self.admission.decide(cand, spec, self.coordination_cost_s)
+            decision = self.admission.decide(cand, spec, self.coordination_cost_s, session_id)
             if not decision.admitted:
                 self.metrics.reject(session_id, decision.reason)
                 continue

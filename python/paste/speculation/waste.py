@@ -16,10 +16,12 @@ risk = (1 - p) * L and to be used for gain = p * L; it is admitted iff
            (then its real tool time becomes waste)
 
 So the expected waste ratio of everything admitted stays within max_ratio, and realized waste
-corrects the estimates as jobs end. Scale-free start: with nothing in flight, one job is
-admitted as long as the realized waste is within the budget (wasted <= max_ratio * used), so
-speculation can begin before any tool time was used, and a spent budget stops it until used
-time catches up. `max_ratio` None disables the bound (admission's value check alone decides).
+corrects the estimates as jobs end. Scale-free start: a session with nothing in flight may
+have one job admitted as long as the realized waste is within the budget (wasted <= max_ratio
+* used), so every session can begin speculating before any tool time was used, and a spent
+budget stops all of them until used time catches up (the realized ratio can exceed max_ratio
+by at most one job per session in flight). `max_ratio` None disables the bound (admission's
+value check alone decides).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Reservation:
 
     risk_s: float
     gain_s: float
+    owner: str = ""  # the session it speculates for
 
 
 class WasteBudget:
@@ -57,22 +60,25 @@ class WasteBudget:
         self._used = 0.0
         self._wasted = 0.0
         self._open: set[Reservation] = set()  # not settled yet (identity: eq=False)
+        self._owners: dict[str, int] = {}  # open reservations per session
         self._at_risk = 0.0
         self._pending = 0.0
         self._lock = threading.Lock()
 
-    def try_reserve(self, risk_s: float, gain_s: float) -> Reservation | None:
-        """Admit a job expected to waste risk_s and to be used for gain_s seconds: its
-        Reservation, or None (nothing reserved). Never None without a bound."""
-        res = Reservation(max(0.0, float(risk_s)), max(0.0, float(gain_s)))
+    def try_reserve(self, risk_s: float, gain_s: float, owner: str = "") -> Reservation | None:
+        """Admit a job for session `owner` expected to waste risk_s and to be used for gain_s
+        seconds: its Reservation, or None (nothing reserved). Never None without a bound."""
+        res = Reservation(max(0.0, float(risk_s)), max(0.0, float(gain_s)), owner)
         with self._lock:
             if self.max_ratio is not None:
                 fits = self._wasted + self._at_risk + res.risk_s <= \
                     self.max_ratio * (self._used + self._pending + res.gain_s)
-                first = not self._open and self._wasted <= self.max_ratio * self._used
+                first = not self._owners.get(owner) and \
+                    self._wasted <= self.max_ratio * self._used
                 if not (fits or first):
                     return None
             self._open.add(res)
+            self._owners[owner] = self._owners.get(owner, 0) + 1
             self._at_risk += res.risk_s
             self._pending += res.gain_s
             return res
@@ -84,6 +90,9 @@ class WasteBudget:
         with self._lock:
             if res is not None and res in self._open:
                 self._open.discard(res)
+                left = self._owners.pop(res.owner) - 1
+                if left:
+                    self._owners[res.owner] = left
                 self._at_risk = max(0.0, self._at_risk - res.risk_s)
                 self._pending = max(0.0, self._pending - res.gain_s)
                 if not self._open:  # no float residue once nothing is reserved
