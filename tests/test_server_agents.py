@@ -9,8 +9,6 @@ import asyncio
 
 import pytest
 
-from test_server_support import live_server, make_engine
-
 CALL = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
 ANSWER = "It is 22 C in Paris."
 
@@ -22,19 +20,6 @@ def weather_script(prompt: str) -> str:
 def get_weather(city: str) -> str:
     """Weather of a city."""
     return f"22 C in {city}"
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = make_engine(tmp_path_factory)
-    yield eng
-    eng.shutdown()
-
-
-@pytest.fixture(scope="module")
-def server(engine):
-    with live_server(engine) as srv:
-        yield srv
 
 
 @pytest.mark.parametrize("api", ["responses", "chat_completions"])

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from test_server_support import always, live_server, make_engine, openai_client
+from test_server_support import always
 
 WEATHER_TOOL = {
     "type": "function",
@@ -20,19 +18,6 @@ WEATHER_TOOL = {
 }
 CALL_TEXT = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
 USER = [{"role": "user", "content": "Weather in Paris?"}]
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = make_engine(tmp_path_factory)
-    yield eng
-    eng.shutdown()
-
-
-@pytest.fixture(scope="module")
-def client(engine):
-    with live_server(engine) as server:
-        yield openai_client(server)
 
 
 def reassemble(stream):

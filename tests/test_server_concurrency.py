@@ -6,20 +6,12 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from test_server_support import live_server, make_engine, openai_client, wait_until
+from test_server_support import live_server, openai_client, wait_until
 
 NUM_CLIENTS = 50
 PROMPTS = ["The capital of France", "def add(a, b):", "Hello there! How can I", "tool results"]
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = make_engine(tmp_path_factory)
-    yield eng
-    eng.shutdown()
 
 
 def request_count(url, route):

@@ -18,13 +18,6 @@ USER = [{"role": "user", "content": "Hi"}]
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = make_engine(tmp_path_factory)
-    yield eng
-    eng.shutdown()
-
-
-@pytest.fixture(scope="module")
 def server(engine):
     with live_server(engine, max_request_bytes=LIMIT) as srv:
         yield srv

@@ -4,10 +4,9 @@ what a request did, and engine gauges read from the scheduler."""
 from __future__ import annotations
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from test_server_support import always, live_server, make_engine, openai_client
+from test_server_support import always, live_server, openai_client
 
 EXPECTED_NAMES = {
     "paste_http_requests", "paste_turn_duration_seconds", "paste_time_to_first_token_seconds",
@@ -18,13 +17,6 @@ EXPECTED_NAMES = {
     "paste_kv_cache_used_blocks", "paste_kv_cache_blocks", "paste_kv_cache_usage_ratio",
     "paste_engine_generated_tokens", "paste_engine_preemptions",
 }
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = make_engine(tmp_path_factory)
-    yield eng
-    eng.shutdown()
 
 
 def scrape(url):

@@ -7,24 +7,11 @@ import json
 
 import pytest
 
-from test_server_support import always, live_server, make_engine, openai_client
+from test_server_support import always
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather of a city.",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
 CALL_TEXT = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = make_engine(tmp_path_factory)
-    yield eng
-    eng.shutdown()
-
-
-@pytest.fixture(scope="module")
-def client(engine):
-    with live_server(engine) as server:
-        yield openai_client(server)
 
 
 def test_text_response_with_instructions(engine, client):

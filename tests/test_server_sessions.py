@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from paste.tools import ToolRegistry
-from test_server_support import HANG_GUARD_S, live_server, make_engine
+from test_server_support import HANG_GUARD_S, live_server
 
 CALL = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
 ANSWER = "It is 22 C in Paris."
@@ -43,13 +43,6 @@ def registry(gate):
         return f"opened {tag}"
 
     return reg
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = make_engine(tmp_path_factory)
-    yield eng
-    eng.shutdown()
 
 
 @pytest.fixture(scope="module")

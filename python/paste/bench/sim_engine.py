@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from paste.bench.batch_slots import BatchSlots
-from paste.engine.chat import encode_prompt, render_chat
+from paste.engine.chat import ChatPromptMixin
 from paste.errors import InvalidArgumentError
 
 DEFAULT_DECODE_TOK_S = 113.7
@@ -149,7 +149,7 @@ class SimulatedHandle:
         self._aborted.set()
 
 
-class SimulatedEngine:
+class SimulatedEngine(ChatPromptMixin):
     """See the module docstring. Thread-safe: many sessions submit concurrently."""
 
     def __init__(
@@ -179,18 +179,6 @@ class SimulatedEngine:
     def step_time_s(self) -> float:
         """Seconds per decode step (what the speculator's time-to-call estimate needs)."""
         return 1.0 / self.config.decode_tok_s
-
-    def encode(self, prompt: str | Sequence[int]) -> list[int]:
-        return encode_prompt(self.tokenizer, prompt)
-
-    def chat_prompt(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict] | None = None,
-        add_generation_prompt: bool = True,
-    ) -> list[int]:
-        """Token ids of `messages` rendered by the model's own chat template."""
-        return render_chat(self.tokenizer, messages, tools, add_generation_prompt)
 
     def submit(
         self, prompt: str | Sequence[int], params: Any = None, priority: float = 0.0

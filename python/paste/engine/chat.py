@@ -23,3 +23,21 @@ def render_chat(tokenizer: Any, messages: list[dict[str, Any]],
     if isinstance(ids, dict) or hasattr(ids, "input_ids"):
         ids = ids["input_ids"]
     return [int(t) for t in ids]
+
+
+class ChatPromptMixin:
+    """`encode` and `chat_prompt` for an engine whose `tokenizer` is the model's own."""
+
+    tokenizer: Any
+
+    def encode(self, prompt: str | Sequence[int]) -> list[int]:
+        return encode_prompt(self.tokenizer, prompt)
+
+    def chat_prompt(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict] | None = None,
+        add_generation_prompt: bool = True,
+    ) -> list[int]:
+        """Token ids of `messages` rendered by the model's own chat template."""
+        return render_chat(self.tokenizer, messages, tools, add_generation_prompt)

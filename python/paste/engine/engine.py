@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from paste import envs
-from paste.engine.chat import encode_prompt, render_chat
+from paste.engine.chat import ChatPromptMixin
 from paste.engine.config import EngineConfig
 from paste.engine.core import EngineCore
 from paste.engine.request import GenerationParams, Request, RequestOutput
@@ -64,7 +64,7 @@ class RequestHandle:
         self._engine._command(("abort", self))
 
 
-class Engine:
+class Engine(ChatPromptMixin):
     """A model engine serving many concurrent requests with continuous batching."""
 
     def __init__(
@@ -86,18 +86,7 @@ class Engine:
         self._thread.start()
 
     # ----- submission (any thread) -------------------------------------------------------
-    def encode(self, prompt: str | Sequence[int]) -> list[int]:
-        return encode_prompt(self.tokenizer, prompt)
-
-    def chat_prompt(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict] | None = None,
-        add_generation_prompt: bool = True,
-    ) -> list[int]:
-        """Token ids of `messages` rendered by the model's own chat template."""
-        return render_chat(self.tokenizer, messages, tools, add_generation_prompt)
-
+    # (encode and chat_prompt come from ChatPromptMixin)
     def submit(
         self,
         prompt: str | Sequence[int],

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from paste.patterns.cfselect import select_config, session_events
@@ -111,49 +112,47 @@ class PatternStore:
         self.cf.observe(session.context, END)
         self._ordered = {}
 
-    def score_rules(self, trace: Trace) -> None:
-        """Pass 2 over one session: fired / correct counts of each hole's supported rules."""
+    def _holes(self, trace: Trace) -> Iterator[tuple[SessionState, str, str]]:
+        """(state before the call, hole key, true value) of every hole of every replayed call."""
         self._check_tenant(trace)
         for state, step in replay(trace):
             call = step.call
-            assert call is not None
+            assert call is not None  # replay yields tool steps only
             tkey, holes = extract(call.arguments, state)
             for i, value in enumerate(holes):
-                hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
-                stats = self.rule_stats.setdefault(hkey, {})
-                in_ctx = self.rule_stats.setdefault(f"{hkey}{SEP}{state.context[-1]}", {})
-                for rule in self._supported(hkey):
-                    got = state.resolve(rule_tuple(rule))
-                    if got is not None:
-                        for table in (stats, in_ctx):
-                            acc = table.setdefault(rule, [0, 0])
-                            acc[0] += 1
-                            acc[1] += got == value
+                yield state, f"{call.kind}{SEP}{tkey}{SEP}{i}", value
+
+    def score_rules(self, trace: Trace) -> None:
+        """Pass 2 over one session: fired / correct counts of each hole's supported rules."""
+        for state, hkey, value in self._holes(trace):
+            stats = self.rule_stats.setdefault(hkey, {})
+            in_ctx = self.rule_stats.setdefault(f"{hkey}{SEP}{state.context[-1]}", {})
+            for rule in self._supported(hkey):
+                got = state.resolve(rule_tuple(rule))
+                if got is not None:
+                    for table in (stats, in_ctx):
+                        acc = table.setdefault(rule, [0, 0])
+                        acc[0] += 1
+                        acc[1] += got == value
         self._ordered = {}
 
     def calibrate(self, trace: Trace) -> None:
         """Pass 3 over one session: rank statistics of each hole's candidate list."""
-        self._check_tenant(trace)
-        for state, step in replay(trace):
-            call = step.call
-            assert call is not None
-            tkey, holes = extract(call.arguments, state)
-            for i, value in enumerate(holes):
-                hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
-                both = self.rank_stats.setdefault(
-                    hkey,
-                    {"plain": [0] * (MAX_RANK + 1), "novel": [0] * (MAX_RANK + 1), "duel": [0, 0]},
-                )
-                top: dict[str, bool] = {}
-                for variant in ("plain", "novel"):
-                    stats = both[variant]
-                    stats[0] += 1
-                    cands = self.candidates(hkey, state, novelty=variant == "novel")
-                    if value in cands:
-                        stats[1 + cands.index(value)] += 1
-                    top[variant] = cands[:1] == [value]
-                both["duel"][0] += top["novel"] and not top["plain"]
-                both["duel"][1] += top["plain"] and not top["novel"]
+        for state, hkey, value in self._holes(trace):
+            both = self.rank_stats.setdefault(
+                hkey,
+                {"plain": [0] * (MAX_RANK + 1), "novel": [0] * (MAX_RANK + 1), "duel": [0, 0]},
+            )
+            top: dict[str, bool] = {}
+            for variant in ("plain", "novel"):
+                stats = both[variant]
+                stats[0] += 1
+                cands = self.candidates(hkey, state, novelty=variant == "novel")
+                if value in cands:
+                    stats[1 + cands.index(value)] += 1
+                top[variant] = cands[:1] == [value]
+            both["duel"][0] += top["novel"] and not top["plain"]
+            both["duel"][1] += top["plain"] and not top["novel"]
 
     def update(self, trace: Trace) -> None:
         """Online update from one completed session (all three passes on it)."""

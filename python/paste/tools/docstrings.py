@@ -101,42 +101,43 @@ def _fold(parts: list[str]) -> str:
     return " ".join(p.strip() for p in parts if p.strip())
 
 
-def _google_items(body: list[str]) -> dict[str, str]:
-    """Items are the least-indented lines of the section; deeper lines continue them."""
+def _base_blocks(body: list[str]) -> list[tuple[str, list[str]]]:
+    """Non-blank lines as (a line at the section's least indent, the deeper lines below it).
+
+    Deeper lines before the first least-indented line belong to no block and are dropped.
+    """
     content = [line for line in body if line.strip()]
     if not content:
-        return {}
+        return []
     base = min(_indent(line) for line in content)
+    blocks: list[tuple[str, list[str]]] = []
+    for line in content:
+        if _indent(line) == base:
+            blocks.append((line, []))
+        elif blocks:
+            blocks[-1][1].append(line)
+    return blocks
+
+
+def _google_items(body: list[str]) -> dict[str, str]:
+    """Items are the least-indented lines of the section; deeper lines continue them."""
     items: dict[str, list[str]] = {}
     current: str | None = None
-    for line in body:
-        if not line.strip():
-            continue
-        match = _GOOGLE_ITEM.match(line.strip()) if _indent(line) == base else None
+    for head, deeper in _base_blocks(body):
+        match = _GOOGLE_ITEM.match(head.strip())
         if match:
             current = match.group(1).lstrip("*")
-            items[current] = [match.group(3)]
-        elif current is not None:
-            items[current].append(line)
+            items[current] = [match.group(3), *deeper]
+        elif current is not None:  # an unindented continuation line
+            items[current] += [head, *deeper]
     return {name: _fold(parts) for name, parts in items.items()}
 
 
 def _numpy_items(body: list[str]) -> dict[str, str]:
     """`name : type` lines at the section's base indent; indented lines below describe them."""
-    content = [line for line in body if line.strip()]
-    if not content:
-        return {}
-    base = min(_indent(line) for line in content)
     items: dict[str, list[str]] = {}
-    current: str | None = None
-    for line in body:
-        if not line.strip():
-            continue
-        if _indent(line) == base:
-            match = _NUMPY_ITEM.match(line.strip())
-            current = match.group(1).lstrip("*") if match else None
-            if current is not None:
-                items[current] = []
-        elif current is not None:
-            items[current].append(line)
+    for head, deeper in _base_blocks(body):
+        match = _NUMPY_ITEM.match(head.strip())
+        if match:
+            items[match.group(1).lstrip("*")] = deeper
     return {name: _fold(parts) for name, parts in items.items()}

@@ -18,7 +18,7 @@ import inspect
 import pickle
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypedDict, TypeVar
 
 from paste.tools.docstrings import parse_docstring
 from paste.tools.errors import DuplicateToolError, ToolDefinitionError, UnknownToolError
@@ -35,7 +35,26 @@ from paste.tools.spec import (
     ToolSpec,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ToolOptions(TypedDict, total=False):
+    """Keyword options of `ToolRegistry.tool`: names, meaning and defaults as in add_function."""
+
+    effect: EffectClass | str
+    timeout_s: float
+    max_concurrency: int
+    name: str | None
+    description: str | None
+    freshness: FreshnessCheck | None
+    sandbox: Sandbox | None
+    speculation: SpeculationPolicy | None
+    isolation: Isolation
+    effect_for: EffectClassifier | None
+    cpu_bound: bool
 
 
 class ToolRegistry:
@@ -50,43 +69,11 @@ class ToolRegistry:
 
     # -- Python tools -------------------------------------------------------------------------
 
-    def tool(
-        self,
-        effect: EffectClass | str = EffectClass.SIDE_EFFECT,
-        timeout_s: float = 30.0,
-        max_concurrency: int = 8,
-        name: str | None = None,
-        description: str | None = None,
-        freshness: FreshnessCheck | None = None,
-        sandbox: Sandbox | None = None,
-        speculation: SpeculationPolicy | None = None,
-        isolation: Isolation = "thread",
-        effect_for: EffectClassifier | None = None,
-        cpu_bound: bool = False,
-    ) -> Callable[[F], F]:
-        """Decorator registering a sync or async function as a tool; returns it unchanged.
-
-        isolation="process" runs each call in a fresh subprocess (the function must be a
-        module-level, importable callable with picklable arguments). effect_for(arguments)
-        classifies each call on its own (ToolSpec.call_effect); cpu_bound=True marks calls
-        that keep a core busy (speculation admits them only while a CPU slot is free).
-        """
+    def tool(self, **options: Unpack[ToolOptions]) -> Callable[[F], F]:
+        """Decorator form of `add_function`, with the same keyword options; returns fn unchanged."""
 
         def decorator(fn: F) -> F:
-            self.add_function(
-                fn,
-                effect=effect,
-                timeout_s=timeout_s,
-                max_concurrency=max_concurrency,
-                name=name,
-                description=description,
-                freshness=freshness,
-                sandbox=sandbox,
-                speculation=speculation,
-                isolation=isolation,
-                effect_for=effect_for,
-                cpu_bound=cpu_bound,
-            )
+            self.add_function(fn, **options)
             return fn
 
         return decorator
@@ -107,7 +94,13 @@ class ToolRegistry:
         effect_for: EffectClassifier | None = None,
         cpu_bound: bool = False,
     ) -> ToolSpec:
-        """Register fn (the non-decorator form of `tool`) and return its spec."""
+        """Register a sync or async function as a tool and return its spec.
+
+        isolation="process" runs each call in a fresh subprocess (the function must be a
+        module-level, importable callable with picklable arguments). effect_for(arguments)
+        classifies each call on its own (ToolSpec.call_effect); cpu_bound=True marks calls
+        that keep a core busy (speculation admits them only while a CPU slot is free).
+        """
         if not callable(fn):
             raise ToolDefinitionError(f"a tool must be callable, got {fn!r}")
         if isolation not in ("thread", "process"):

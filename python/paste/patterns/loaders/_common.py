@@ -1,9 +1,11 @@
-"""Helpers shared by the source loaders: JSON reading with located errors, status guesses."""
+"""Helpers shared by the source loaders: JSON reading with located errors, subset writing,
+status guesses."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator, Sized
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,36 @@ def read_json(path: Path) -> Any:
         raise TraceFormatError(f"{path}: missing file") from exc
     except json.JSONDecodeError as exc:
         raise TraceFormatError(f"{path}: not JSON ({exc})") from exc
+
+
+_TOP_LEVEL_NAMES = {dict: "an object", list: "a list"}
+
+
+def read_json_files(
+    paths: list[Path], top: type[dict] | type[list], issues: list[LoadIssue]
+) -> Iterator[tuple[Path, Any]]:
+    """(path, parsed file) of each whole-JSON file whose top level is a `top` (dict or list);
+    a file with another top level becomes an issue."""
+    for path in paths:
+        data = read_json(path)
+        if isinstance(data, top):
+            yield path, data
+        else:
+            issues.append(LoadIssue(path.name, f"top level is not {_TOP_LEVEL_NAMES[top]}"))
+
+
+def write_json_subsets(
+    paths: list[Path], out: Path, subset: Callable[[Any], Sized], indent: int | None = None
+) -> int:
+    """Write `subset(records)` of each whole-JSON file under its own name in `out`; return the
+    number of records written (the split tool's write_subset for one-JSON-per-file sources)."""
+    out.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for path in paths:
+        kept = subset(read_json(path))
+        n += len(kept)
+        (out / path.name).write_text(json.dumps(kept, indent=indent), encoding="utf-8")
+    return n
 
 
 def read_json_lines(

@@ -8,12 +8,11 @@ call); the next user message `Observation: ...` is the call's output.
 from __future__ import annotations
 
 import ast
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-from paste.patterns.loaders._common import read_json
+from paste.patterns.loaders._common import read_json_files, write_json_subsets
 from paste.patterns.trace import LoadIssue, LoadResult, Step, ToolCall, Trace
 
 NAME = "fireact-hotpotqa"
@@ -62,11 +61,7 @@ def _steps(key: str, messages: list, where: str, issues: list[LoadIssue]) -> Tra
 
 def load(folder: Path, tenant: str = "default") -> LoadResult:
     result = LoadResult(source=NAME)
-    for path in _files(folder):
-        data = read_json(path)
-        if not isinstance(data, dict):
-            result.issues.append(LoadIssue(path.name, "top level is not an object"))
-            continue
+    for path, data in read_json_files(_files(folder), dict, result.issues):
         for key, record in data.items():
             where = f"{path.name}[{key!r}].traj"
             traj = record.get("traj") if isinstance(record, dict) else None
@@ -87,11 +82,6 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
 
 def write_subset(folder: Path, out: Path, keep: Callable[[str], bool]) -> int:
     """Write the records whose session id satisfies `keep` under the same file names."""
-    out.mkdir(parents=True, exist_ok=True)
-    n = 0
-    for path in _files(folder):
-        data = read_json(path)
-        subset = {k: v for k, v in data.items() if keep(str(k))}
-        n += len(subset)
-        (out / path.name).write_text(json.dumps(subset, indent=1), encoding="utf-8")
-    return n
+    return write_json_subsets(
+        _files(folder), out, lambda data: {k: v for k, v in data.items() if keep(str(k))}, indent=1
+    )

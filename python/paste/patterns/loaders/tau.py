@@ -7,11 +7,10 @@ messages with the output). Session id: `<task_id>-<trial>`. A tool output starti
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
-from paste.patterns.loaders._common import read_json
+from paste.patterns.loaders._common import read_json_files, write_json_subsets
 from paste.patterns.loaders.openai_messages import messages_to_trace
 from paste.patterns.trace import LoadIssue, LoadResult
 
@@ -36,11 +35,7 @@ def _session_id(run: dict, i: int) -> str:
 
 def load(folder: Path, tenant: str = "default") -> LoadResult:
     result = LoadResult(source=NAME)
-    for path in _files(folder):
-        data = read_json(path)
-        if not isinstance(data, list):
-            result.issues.append(LoadIssue(path.name, "top level is not a list"))
-            continue
+    for path, data in read_json_files(_files(folder), list, result.issues):
         for i, run in enumerate(data):
             where = f"{path.name}[{i}]"
             if not isinstance(run, dict) or not isinstance(run.get("traj"), list):
@@ -55,11 +50,6 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
 
 
 def write_subset(folder: Path, out: Path, keep: Callable[[str], bool]) -> int:
-    out.mkdir(parents=True, exist_ok=True)
-    n = 0
-    for path in _files(folder):
-        data = read_json(path)
-        subset = [r for i, r in enumerate(data) if keep(_session_id(r, i))]
-        n += len(subset)
-        (out / path.name).write_text(json.dumps(subset), encoding="utf-8")
-    return n
+    return write_json_subsets(
+        _files(folder), out, lambda data: [r for i, r in enumerate(data) if keep(_session_id(r, i))]
+    )
