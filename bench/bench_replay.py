@@ -158,9 +158,9 @@ def main() -> int:
         "of a source run concurrently; modes side by side in one run. Rows marked `load` run "
         f"{LOAD_SESSIONS} sessions at once on an engine that decodes at most {LOAD_BATCH} turns "
         "at a time (the others queue by priority): load beyond saturation. Admission prices a "
-        "wasted tool-second at 0.1 s of user wait (`--waste-price`) and keeps the expected "
-        "waste of everything admitted within 0.5 tool-seconds per tool-second used "
-        "(`--max-waste-ratio`, the target); rows marked `waste unbounded` rerun a source "
+        "wasted tool-second at 0.1 s of user wait (`--waste-price`) and keeps the realized "
+        "waste plus the expected latency of every speculative job in flight within 0.5 "
+        "tool-seconds per tool-second used (`--max-waste-ratio`, the target); rows marked `waste unbounded` rerun a source "
         "without that bound. Waste is also shown over serial's tool-seconds (the target is "
         "<= 0.5x).\n\n"
         + markdown_table(HEADERS, rows)

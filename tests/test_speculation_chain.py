@@ -88,7 +88,8 @@ def test_chained_fetch_follows_the_speculative_search_and_both_are_hits(world):
     reg, executor, runs = world
     # learn_latency off: the fake tools take microseconds, which would (rightly) make a
     # chained call not worth running; this test is about chaining.
-    config = SpeculationConfig(max_concurrent_jobs=4, learn_latency=False)
+    # no waste bound: microsecond tools use almost no tool time (test_speculation_waste.py)
+    config = SpeculationConfig(max_concurrent_jobs=4, learn_latency=False, max_waste_ratio=None)
     manager = SpeculationManager(reg, executor, config)
     predictor = FakeChainPredictor()
     spec = Speculator(manager, lambda tenant: predictor, lambda: 0.05).track("s", "t")

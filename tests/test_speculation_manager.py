@@ -18,7 +18,9 @@ from paste.tools import SpeculationPolicy, ToolExecutor, ToolRegistry
 # The fake tools here take microseconds; admission must see the estimates the candidates
 # carry (learned latencies have their own tests: test_speculation_latency.py).
 def fixed(**options):
-    return SpeculationConfig(learn_latency=False, **options)
+    # No waste bound either: microsecond tools use almost no tool time, so it would admit only
+    # a session's first job (the bound has its own tests: test_speculation_waste.py).
+    return SpeculationConfig(learn_latency=False, max_waste_ratio=None, **options)
 
 
 class Counter:

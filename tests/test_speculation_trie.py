@@ -27,7 +27,9 @@ from test_session_support import FakeScriptedPolicy, shared_tiny_folder, tiny_en
 # The fake tools here take microseconds; admission must see the estimates the candidates
 # carry (learned latencies have their own tests: test_speculation_latency.py).
 def fixed(**options):
-    return SpeculationConfig(learn_latency=False, **options)
+    # No waste bound either: microsecond tools use almost no tool time, so it would admit only
+    # a session's first job (the bound has its own tests: test_speculation_waste.py).
+    return SpeculationConfig(learn_latency=False, max_waste_ratio=None, **options)
 
 
 def hermes(name: str, **arguments) -> str:
@@ -319,7 +321,7 @@ def test_randomized_transcripts_identical_with_the_trie_acting(engine):
     add_write(off)
     add_write(on)
     off.gate.set()
-    config = SpeculationConfig(max_concurrent_jobs=8, learn_latency=False)
+    config = fixed(max_concurrent_jobs=8)
     manager = SpeculationManager(on.registry, on.executor, config)
     predictors = {task: Noisy(calls, seed=i) for i, (task, calls) in enumerate(scripts.items())}
     speculator = Speculator(manager, lambda tenant: predictors[tenant], lambda: 0.05)

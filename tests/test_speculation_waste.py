@@ -23,56 +23,57 @@ from paste.tools import ToolExecutor, ToolRegistry
 
 def test_first_job_is_admitted_with_nothing_used_then_the_ratio_rules():
     w = WasteBudget(0.5)
-    first = w.try_reserve(0.9, 0.1)  # nothing in flight, nothing wasted: admitted
+    first = w.try_reserve(1.0)  # nothing in flight, nothing wasted: admitted
     assert first is not None
-    assert w.try_reserve(0.01, 0.0) is None  # 0.9 + 0.01 > 0.5 * (0 + 0.1 + 0)
-    w.settle(first, wasted_s=1.0)  # it was never used: 1 s of realized waste
-    assert w.snapshot() == {"max_ratio": 0.5, "used_s": 0.0, "wasted_s": 1.0,
-                            "at_risk_s": 0.0, "pending_s": 0.0, "in_flight": 0}
-    assert w.try_reserve(0.0, 0.1) is None  # spent: 1.0 > 0.5 * 0 even for a sure job
-    w.add_used(2.0)  # now 1.0 <= 0.5 * 2.0: the scale-free start applies again
-    assert w.try_reserve(0.5, 0.5) is not None
+    assert w.try_reserve(0.01) is None  # 1.0 + 0.01 > 0.5 * 0 used
+    w.settle(first, wasted_s=1.2)  # never used, and it ran 1.2 s: realized waste
+    assert w.snapshot() == {"max_ratio": 0.5, "used_s": 0.0, "wasted_s": 1.2,
+                            "at_risk_s": 0.0, "in_flight": 0}
+    assert w.try_reserve(0.01) is None  # spent: 1.2 > 0.5 * 0
+    w.add_used(2.4)  # now 1.2 <= 0.5 * 2.4: a first job again
+    assert w.try_reserve(5.0) is not None
 
 
 def test_each_session_may_start_with_one_job_while_realized_waste_is_within_budget():
     w = WasteBudget(0.5)
-    a1 = w.try_reserve(0.9, 0.1, "a")
-    assert a1 is not None and w.try_reserve(0.9, 0.1, "a") is None  # a has one in flight
-    b1 = w.try_reserve(0.9, 0.1, "b")  # b has none: its first job is admitted
+    a1 = w.try_reserve(0.9, "a")
+    assert a1 is not None and w.try_reserve(0.9, "a") is None  # a has one in flight
+    b1 = w.try_reserve(0.9, "b")  # b has none: its first job is admitted
     assert b1 is not None and w.snapshot()["in_flight"] == 2
     w.settle(a1, wasted_s=0.5)  # realized waste 0.5 > 0.5 * 0 used
-    assert w.try_reserve(0.9, 0.1, "a") is None and w.try_reserve(0.9, 0.1, "c") is None
+    assert w.try_reserve(0.9, "a") is None and w.try_reserve(0.9, "c") is None
     w.add_used(1.0)  # 0.5 <= 0.5 * 1.0: within budget again
-    assert w.try_reserve(0.9, 0.1, "c") is not None
-    assert w.try_reserve(0.9, 0.1, "b") is None  # b still has its first one in flight
+    assert w.try_reserve(0.9, "c") is not None
+    assert w.try_reserve(0.9, "b") is None  # b still has its first one in flight
 
 
-def test_the_bound_is_exact_at_the_break_even():
+def test_every_job_in_flight_counts_as_wasted_until_settled():
     w = WasteBudget(0.5)
-    w.add_used(4.0)
-    a = w.try_reserve(1.0, 0.0)  # 0 + 0 + 1.0 <= 0.5 * 4.0
+    w.add_used(4.0)  # room for 2.0 s
+    a = w.try_reserve(1.0, "s")
     assert a is not None
-    assert w.try_reserve(1.0, 0.0) is not None  # 1.0 + 1.0 <= 2.0: exactly at the bound
-    assert w.try_reserve(0.2, 0.3) is None  # 2.2 > 0.5 * (4.0 + 0.3)
-    assert w.try_reserve(0.2, 0.4) is not None  # 2.2 <= 0.5 * (4.0 + 0.4)
+    assert w.try_reserve(1.0, "s") is not None  # 1.0 + 1.0 <= 2.0: exactly at the bound
+    assert w.try_reserve(0.01, "s") is None  # 2.01 > 2.0
+    w.settle(a)  # claimed by the model's call: no waste, its latency is released
+    assert w.try_reserve(0.5, "s") is not None  # 1.0 + 0.5 <= 2.0
     snap = w.snapshot()
-    assert (snap["at_risk_s"], snap["pending_s"], snap["in_flight"]) == (2.2, 0.4, 3)
+    assert (snap["at_risk_s"], snap["wasted_s"], snap["in_flight"]) == (1.5, 0.0, 2)
 
 
 def test_settle_is_once_per_reservation_and_none_only_adds_waste():
     w = WasteBudget(1.0)
-    res = w.try_reserve(0.3, 0.7)
+    res = w.try_reserve(0.3)
     w.settle(res)
     w.settle(res)  # a second settle releases nothing more
     w.settle(None, 0.25)
     assert w.snapshot() == {"max_ratio": 1.0, "used_s": 0.0, "wasted_s": 0.25,
-                            "at_risk_s": 0.0, "pending_s": 0.0, "in_flight": 0}
+                            "at_risk_s": 0.0, "in_flight": 0}
 
 
 def test_unbounded_always_reserves():
     w = WasteBudget(None)
     w.settle(None, 100.0)
-    assert w.try_reserve(5.0, 0.0) is not None and w.try_reserve(5.0, 0.0) is not None
+    assert w.try_reserve(5.0) is not None and w.try_reserve(5.0) is not None
     assert w.snapshot()["in_flight"] == 2
 
 
@@ -110,10 +111,10 @@ def test_admission_reports_waste_and_holds_nothing_on_refusal():
 
     budget, waste = SpeculationBudget(4), WasteBudget(0.5)
     policy = AdmissionPolicy(budget, waste=waste)
-    first = policy.decide(_cand("a", 0.2), reg.get("get"), 0.0)
+    first = policy.decide(_cand("a", 0.2), reg.get("get"), 0.0, "s")
     assert first.admitted and first.reservation is not None
-    assert (first.reservation.risk_s, first.reservation.gain_s) == pytest.approx((0.8, 0.2))
-    second = policy.decide(_cand("b", 0.2), reg.get("get"), 0.0)
+    assert (first.reservation.risk_s, first.reservation.owner) == (1.0, "s")
+    second = policy.decide(_cand("b", 0.9), reg.get("get"), 0.0, "s")
     assert (second.admitted, second.reason) == (False, "waste")
     assert budget.in_use == 1 and waste.snapshot()["in_flight"] == 1  # only the first's
 
@@ -157,16 +158,16 @@ def test_shared_managers_stop_speculating_once_the_waste_budget_is_spent():
         shared = SharedSpeculation(SpeculationConfig(learn_latency=False, max_waste_ratio=0.5))
         a, b = shared.manager(reg_a, ex_a), shared.manager(reg_b, ex_b)
         assert a.waste is b.waste and a.budget is b.budget and a.metrics is b.metrics
-        assert len(a.speculate("s1", [_cand("x", 0.5)])) == 1
+        assert len(a.speculate("s1", [_cand("x", 0.9)])) == 1
         a.staging.jobs("s1")[0].future.result(5)
         a.end_session("s1")
         wasted = shared.waste.snapshot()["wasted_s"]
         assert wasted > 0
-        # risk 0.9 > 0.5 * gain 0.1, and the realized waste is over 0.5 * 0 used
-        assert b.speculate("s2", [_cand("y", 0.1)]) == []
+        # the realized waste is over 0.5 * 0 used: not even a first job
+        assert b.speculate("s2", [_cand("y", 0.9)]) == []
         assert b.metrics.snapshot("s2")["rejected"] == {"waste": 1}
-        shared.waste.add_used(2 * wasted + 1.7)  # w + 0.9 <= 0.5 * (2w + 1.7 + 0.1)
-        assert len(b.speculate("s2", [_cand("y", 0.1)])) == 1
+        shared.waste.add_used(2 * wasted + 2.0)  # w + 1.0 <= 0.5 * (2w + 2.0)
+        assert len(b.speculate("s2", [_cand("y", 0.9)])) == 1
         assert ran == ["x", "y"]
     finally:
         for ex, reg in ((ex_a, reg_a), (ex_b, reg_b)):

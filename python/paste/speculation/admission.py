@@ -12,9 +12,9 @@ the reason reported):
               - waste_price * (1 - p) * tool latency - coordination cost > 0
      (a call that is not emitted wastes its tool time; waste_price is what one wasted
      tool-second costs in seconds of user wait saved: 0 = only the coordination cost counts);
-  5. waste: the ONE global WasteBudget (speculation/waste.py) can reserve the call's expected
-     waste (1 - p) * latency and use p * latency within max_waste_ratio (reserved here; the
-     caller settles both when the job is claimed or discarded);
+  5. waste: the ONE global WasteBudget (speculation/waste.py) has room for the call's
+     expected latency within max_waste_ratio (reserved here; the caller settles it when the
+     job is claimed or discarded);
   6. cpu: a call of a cpu_bound tool needs fewer than `cpu_slots` cpu_bound jobs running
      across the shared budget (counted here; the caller calls budget.finish_cpu when the job
      ends);
@@ -85,8 +85,7 @@ class AdmissionPolicy:
         value = cand.probability * hidden - self.waste_price * wasted - coordination_cost_s
         if value <= 0:
             return Decision(False, "value", value)
-        reservation = self.waste.try_reserve(
-            wasted, cand.probability * cand.expected_latency_s, session_id)
+        reservation = self.waste.try_reserve(cand.expected_latency_s, session_id)
         if reservation is None:
             return Decision(False, "waste", value)
         cpu = bool(spec.cpu_bound)

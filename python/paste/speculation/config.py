@@ -25,7 +25,8 @@ class SpeculationConfig:
         p * hidden time - waste_price * (1 - p) * tool latency - coordination cost > 0);
         0 = wasted tool time is free (only the budget bounds it). Default 0.1.
     max_waste_ratio: speculation may waste at most this many tool-seconds per tool-second the
-        sessions used, across the engine (speculation/waste.py); None = unbounded. Default 0.5.
+        sessions used, across the engine, counting every job in flight as wasted until it is
+        claimed (speculation/waste.py); None = unbounded. Default 0.5.
     enable_trie: match the decoded tokens against the staged calls in the engine (promote a
         queued job on CONFIRMED, withdraw queued ones on REFUTED); off = the parser alone.
     chain: when a speculative result lands, also predict (and admit) the call after it, as if

@@ -1,27 +1,25 @@
 """WasteBudget: speculation may waste at most `max_ratio` tool-seconds per tool-second used.
 
 A speculative job whose result is never used costs its tool time (and, for remote tools, load
-on someone else's service). Admission's value check prices that waste per candidate; this
-budget bounds it in total, across every session sharing it (one per engine, like the
-SpeculationBudget). A job of probability p and expected latency L is expected to waste
-risk = (1 - p) * L and to be used for gain = p * L; it is admitted iff
+on someone else's service). Admission's value check prices that waste per candidate, on the
+predicted probability; this budget bounds it in total, whatever the probabilities, across
+every session sharing it (one per engine, like the SpeculationBudget). A job of expected
+latency L is admitted iff
 
-    wasted + at_risk + risk <= max_ratio * (used + pending + gain)
+    wasted + at_risk + L <= max_ratio * used
 
   used     tool-seconds of results the sessions consumed (authoritative calls and hits)
   wasted   tool-seconds of speculative results that were never used (realized waste)
-  at_risk, pending
-           the risks and gains of the speculative jobs still in flight, reserved at
-           admission and settled when the model's call claims the job or it is discarded
+  at_risk  the expected latencies of the speculative jobs still in flight, reserved at
+           admission and released when the model's call claims the job or it is discarded
            (then its real tool time becomes waste)
 
-So the expected waste ratio of everything admitted stays within max_ratio, and realized waste
-corrects the estimates as jobs end. Scale-free start: a session with nothing in flight may
-have one job admitted as long as the realized waste is within the budget (wasted <= max_ratio
-* used), so every session can begin speculating before any tool time was used, and a spent
-budget stops all of them until used time catches up (the realized ratio can exceed max_ratio
-by at most one job per session in flight). `max_ratio` None disables the bound (admission's
-value check alone decides).
+so every job in flight is counted as if it will be wasted: a miscalibrated predictor cannot
+overspend. Start: a session with nothing in flight may have one job admitted as long as the
+realized waste is within the budget (wasted <= max_ratio * used), so every session can begin
+speculating before any tool time was used, and a spent budget stops all of them until used
+time catches up (the realized ratio can exceed max_ratio by at most one job per session in
+flight, and by jobs that run longer than expected). `max_ratio` None disables the bound.
 """
 
 from __future__ import annotations
@@ -46,10 +44,9 @@ def check_max_waste_ratio(ratio: float | None, name: str = "max_waste_ratio") ->
 
 @dataclass(frozen=True, eq=False)
 class Reservation:
-    """One admitted job's expected waste (risk_s) and use (gain_s); settled exactly once."""
+    """One admitted job's expected latency, counted at risk until it is settled (once)."""
 
     risk_s: float
-    gain_s: float
     owner: str = ""  # the session it speculates for
 
 
@@ -62,17 +59,15 @@ class WasteBudget:
         self._open: set[Reservation] = set()  # not settled yet (identity: eq=False)
         self._owners: dict[str, int] = {}  # open reservations per session
         self._at_risk = 0.0
-        self._pending = 0.0
         self._lock = threading.Lock()
 
-    def try_reserve(self, risk_s: float, gain_s: float, owner: str = "") -> Reservation | None:
-        """Admit a job for session `owner` expected to waste risk_s and to be used for gain_s
-        seconds: its Reservation, or None (nothing reserved). Never None without a bound."""
-        res = Reservation(max(0.0, float(risk_s)), max(0.0, float(gain_s)), owner)
+    def try_reserve(self, latency_s: float, owner: str = "") -> Reservation | None:
+        """Admit a job for session `owner` expected to run latency_s seconds: its Reservation,
+        or None (nothing reserved). Never None without a bound."""
+        res = Reservation(max(0.0, float(latency_s)), owner)
         with self._lock:
             if self.max_ratio is not None:
-                fits = self._wasted + self._at_risk + res.risk_s <= \
-                    self.max_ratio * (self._used + self._pending + res.gain_s)
+                fits = self._wasted + self._at_risk + res.risk_s <= self.max_ratio * self._used
                 first = not self._owners.get(owner) and \
                     self._wasted <= self.max_ratio * self._used
                 if not (fits or first):
@@ -80,7 +75,6 @@ class WasteBudget:
             self._open.add(res)
             self._owners[owner] = self._owners.get(owner, 0) + 1
             self._at_risk += res.risk_s
-            self._pending += res.gain_s
             return res
 
     def settle(self, res: Reservation | None, wasted_s: float = 0.0) -> None:
@@ -94,9 +88,8 @@ class WasteBudget:
                 if left:
                     self._owners[res.owner] = left
                 self._at_risk = max(0.0, self._at_risk - res.risk_s)
-                self._pending = max(0.0, self._pending - res.gain_s)
                 if not self._open:  # no float residue once nothing is reserved
-                    self._at_risk = self._pending = 0.0
+                    self._at_risk = 0.0
             self._wasted += max(0.0, wasted_s)
 
     def add_used(self, tool_s: float) -> None:
@@ -108,4 +101,4 @@ class WasteBudget:
         with self._lock:
             return {"max_ratio": self.max_ratio, "used_s": self._used,
                     "wasted_s": self._wasted, "at_risk_s": self._at_risk,
-                    "pending_s": self._pending, "in_flight": len(self._open)}
+                    "in_flight": len(self._open)}
