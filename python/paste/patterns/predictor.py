@@ -3,13 +3,15 @@
 For a SessionState: the control-flow model gives P(kind | context); each general template of
 the kind (see PatternStore.is_general) has P(template | kind) = its share of the kind's calls;
 each hole's candidate values come from its derivation rules resolved in the state, with
-P(correct | rank) measured when mining. A call's probability is the product; the top-k by
-probability are returned (distinct canonical calls). Cost per query is bounded by the number
+P(correct | rank) measured when mining. A call's raw probability is the product; the top-k by
+raw probability are returned (distinct canonical calls), each with its probability mapped by
+the store's calibration (calibration.py: monotone, so the ranking is the raw one). Cost per query is bounded by the number
 of kinds, templates, rules and ranks examined (constants below), never by history length.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -156,7 +158,11 @@ class Predictor:
                         out[canon] = Prediction(name, args, p, latency, canon, kind)
                 if len(out) >= k:
                     floor = sorted((x.probability for x in out.values()), reverse=True)[k - 1]
-        return sorted(out.values(), key=lambda x: (-x.probability, x.canonical))[:k]
+        top = sorted(out.values(), key=lambda x: (-x.probability, x.canonical))[:k]
+        cal = self.store.calibration
+        if not cal.xs:
+            return top
+        return [dataclasses.replace(x, probability=cal.apply(x.probability)) for x in top]
 
     def distribution(self, state: SessionState) -> list[tuple[str, float]]:
         """Next-token distribution: control flow reweighted by the latest user message's text

@@ -10,6 +10,8 @@ session would be seen:
      ordered rules produce -> P(correct | rank), per hole; counted for two orders (plain, and
      "novel": values an earlier call of the same kind used go last, for iteration patterns)
      and the novel order is used for a hole only where it wins clearly (see uses_novelty).
+Then `mine` cross-fits the store's calibration (calibration.py): the map from the predictor's
+raw call probability to the hit rate measured out of fold; online updates keep it.
 Generalisation / tenant rule: a template (its literal text is learned data) is only used when
 sessions of at least `min_groups` task groups produced it, so values specific to one task are
 never emitted unless they also occur in the live session's own history (then they are holes).
@@ -23,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from paste.patterns.calibration import TOP_K, Calibration, cross_fit
 from paste.patterns.cfselect import select_config, session_events
 from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
@@ -76,6 +79,7 @@ class PatternStore:
         self.rule_stats: dict[str, dict[str, list[int]]] = {}  # hkey, and hkey SEP last token
         self.latency: dict[str, list[float]] = {}
         self.num_sessions = 0
+        self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
 
     # -- mining --------------------------------------------------------------------------
@@ -260,6 +264,7 @@ class PatternStore:
             "rank_stats": self.rank_stats,
             "latency": self.latency,
             "rule_stats": self.rule_stats,
+            "calibration": self.calibration.to_json(),
         }
         Path(path).write_text(json.dumps(data), encoding="utf-8")
 
@@ -283,12 +288,18 @@ class PatternStore:
         store.rank_stats = data["rank_stats"]
         store.latency = data["latency"]
         store.rule_stats = data["rule_stats"]
+        try:
+            store.calibration = Calibration.from_json(data.get("calibration", []))
+        except ValueError as exc:
+            raise PatternStoreError(f"{path}: bad calibration ({exc})") from exc
         return store
 
 
-def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3) -> PatternStore:
+def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
+         calibrate: bool = True) -> PatternStore:
     """A PatternStore from `traces` (all of tenant `tenant`): the control-flow configuration
-    is chosen by cross-validation (cfselect.select_config), then each pass over all sessions."""
+    is chosen by cross-validation (cfselect.select_config), then each pass over all sessions,
+    then (`calibrate`) the probability calibration is cross-fitted (fit_calibration)."""
     order, user_turns, average, weight = select_config([session_events(t.steps) for t in traces])
     store = PatternStore(tenant, min_groups, order, user_turns, weight, average)
     for trace in traces:
@@ -297,4 +308,23 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3) -> P
         store.score_rules(trace)
     for trace in traces:
         store.calibrate(trace)
+    if calibrate:
+        store.calibration = fit_calibration(traces, tenant, min_groups)
     return store
+
+
+def fit_calibration(traces: list[Trace], tenant: str, min_groups: int) -> Calibration:
+    """The calibration of a store mined on `traces`: stores mined (uncalibrated) on all but one
+    fold predict the top-K calls at every call of that fold (calibration.cross_fit)."""
+    from paste.patterns.predictor import Predictor  # the predictor module imports this one
+
+    def mine_fold(train: list[Trace]) -> Predictor:
+        return Predictor(mine(train, tenant, min_groups, calibrate=False))
+
+    def predict_calls(predictor: Predictor, trace: Trace) -> Iterator[tuple[float, bool]]:
+        for state, step in replay(trace):
+            assert step.call is not None  # replay yields tool steps only
+            for pred in predictor.predict(state, TOP_K):
+                yield pred.probability, pred.canonical == step.call.canonical
+
+    return cross_fit(traces, mine_fold, predict_calls)
