@@ -33,7 +33,7 @@ FILES = {"README.md": "# demo\nhello from the server tool\n", "a/one.txt": "one"
 ANSWER = "Done."
 COUNTERS = ("authoritative_calls", "misses", "jobs", "cancelled", "stale_discarded",
             "waste_seconds", "observed_tool_latency_seconds")  # fmt: skip
-REASONS = ("budget", "effect", "estimates", "policy", "unknown_tool", "value")
+REASONS = ("budget", "cpu", "effect", "estimates", "policy", "unknown_tool", "value", "waste")
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +131,7 @@ def speculation_values(server) -> dict:
     for gauge in ("paste_speculation_budget_in_use", "paste_speculation_budget_capacity",
                   "paste_patterns_tenants"):  # fmt: skip
         out[gauge] = values[(gauge, ())]
+    out["at_risk"] = values[("paste_speculation_waste_at_risk_seconds", ())]
     out["learned"] = values[("paste_patterns_learned_runs_total", ())]
     out["failed"] = values[("paste_patterns_failed_runs_total", ())]
     return out
@@ -141,7 +142,8 @@ def zeros(**changes) -> dict:
     base.update({f"hits_{k}": 0.0 for k in ("promoted", "awaited", "reused")})
     base.update({f"rejected_{r}": 0.0 for r in REASONS})
     base.update({"paste_speculation_budget_in_use": 0.0, "paste_speculation_budget_capacity": 0.0,
-                 "paste_patterns_tenants": 0.0, "learned": 0.0, "failed": 0.0})  # fmt: skip
+                 "paste_patterns_tenants": 0.0, "at_risk": 0.0, "learned": 0.0,
+                 "failed": 0.0})  # fmt: skip
     base.update(changes)
     return base
 
@@ -161,6 +163,9 @@ def test_mined_prediction_is_one_job_one_hit_and_off_is_identical(engine, tools,
                 per_session["rejected"]) == (1, 1, 1, 1, 0, {"value": 1})  # fmt: skip
         assert httpx.delete(f"{server.url}/v1/sessions/{sid}").status_code == 200
         assert wait_until(lambda: speculation_values(server)["learned"] == 1.0)
+        # the hit's tool time was used: the waste budget's denominator, exactly as measured
+        used = scrape(server.url)[1][("paste_speculation_used_tool_seconds_total", ())]
+        assert used == state.speculation.shared.waste.snapshot()["used_s"] > 0.0
         # The prediction made after the result (read README.md again, p = 1/26) is below
         # min_probability: rejected for value, so exactly one job ran.
         assert speculation_values(server) == zeros(

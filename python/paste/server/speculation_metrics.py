@@ -6,13 +6,18 @@ scraped from the server's ServerSpeculation (one SpeculationMetrics for every se
     paste_speculation_misses_total                  emitted calls no speculative job answered
     paste_speculation_jobs_total                    speculative jobs launched
     paste_speculation_rejections_total{reason}      predictions not launched: effect | policy |
-                                                    estimates | value | budget | unknown_tool
+                                                    estimates | value | waste | cpu | budget |
+                                                    unknown_tool
     paste_speculation_cancelled_total               unused jobs dropped (session end, TTL)
     paste_speculation_stale_discarded_total         jobs made stale by a side-effecting call
     paste_speculation_waste_seconds_total           tool-seconds of speculation never used
     paste_speculation_observed_tool_latency_seconds_total
                                                     sum of call complete -> result available
     paste_speculation_budget_in_use, _capacity      the ONE global budget (gauges)
+    paste_speculation_used_tool_seconds_total       tool-seconds of results sessions consumed
+                                                    (the waste budget's denominator)
+    paste_speculation_waste_at_risk_seconds         expected latency of the speculative jobs in
+                                                    flight, counted against the waste budget
     paste_patterns_learned_runs_total               completed runs learned online
     paste_patterns_failed_runs_total                runs whose online update failed
     paste_patterns_tenants                          tenants with a pattern store (gauge)
@@ -31,7 +36,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from paste.speculation.metrics import SpeculationCounts
 
 HIT_KINDS = ("promoted", "awaited", "reused")
-REJECTION_REASONS = ("effect", "policy", "estimates", "value", "budget", "unknown_tool")
+REJECTION_REASONS = ("effect", "policy", "estimates", "value", "waste", "cpu", "budget",
+                     "unknown_tool")
 _COUNTERS = (
     ("authoritative_calls", "paste_speculation_authoritative_calls",
      "tool calls emitted by the models of speculating sessions"),
@@ -73,6 +79,13 @@ class SpeculationCollector:
                                 "speculative jobs holding a budget slot", value=in_use)  # fmt: skip
         yield GaugeMetricFamily("paste_speculation_budget_capacity",
                                 "the global cap on speculative jobs", value=capacity)  # fmt: skip
+        waste = sp.shared.waste.snapshot() if sp is not None else {}
+        yield CounterMetricFamily("paste_speculation_used_tool_seconds",
+                                  "tool-seconds of results the sessions consumed",
+                                  value=float(waste.get("used_s") or 0.0))  # fmt: skip
+        yield GaugeMetricFamily("paste_speculation_waste_at_risk_seconds",
+                                "expected latency of the speculative jobs in flight",
+                                value=float(waste.get("at_risk_s") or 0.0))  # fmt: skip
         predictors = sp.predictors if sp is not None else None
         learned = predictors.num_learned_runs if predictors is not None else 0
         failed = predictors.num_failed_runs if predictors is not None else 0
