@@ -209,6 +209,23 @@ def test_online_learning_per_tenant(engine, tools):
                            paste_patterns_tenants=2.0, learned=5.0)  # fmt: skip
 
 
+def test_learned_patterns_survive_a_restart_with_a_pattern_dir(engine, tools, tmp_path):
+    registry, runs = tools
+    with serving(engine, registry, pattern_dir=str(tmp_path)) as (server, state):
+        for n, path in enumerate(["a/one.txt", "b/two.txt", "c/three.txt"], start=1):
+            sid = create(server, tools=["read_file"], tenant="beta")["id"]
+            run(server, engine, sid, f"Read {path} please.", reader())
+            assert wait_until(lambda n=n: speculation_values(server)["learned"] == n)
+    assert [p.name for p in tmp_path.iterdir()] == ["beta.json"]
+    with serving(engine, registry, pattern_dir=str(tmp_path)) as (server, state):
+        assert state.speculation.predictors.tenants() == ["beta"]  # learned by the last server
+        sid = create(server, tools=["read_file"], tenant="beta")["id"]
+        run(server, engine, sid, "Read README.md please.", reader(lambda: staged_done(state, sid)))
+        values = speculation_values(server)
+    assert runs[-1:] == ["README.md"] and len(runs) == 4  # the hit ran the tool once
+    assert (values["jobs"], values["hits_reused"], values["misses"]) == (1.0, 1.0, 0.0)
+
+
 def test_switches_reach_the_sessions(engine, tools):
     registry, _runs = tools
     with serving(engine, registry, early_dispatch=False, kv_retention=False,
@@ -230,15 +247,17 @@ def test_cli_switches():
     defaults = server_options(build_parser().parse_args(["serve", "--model", "m"]))
     assert defaults == {"enable_speculation": True, "early_dispatch": True, "kv_retention": True,
                         "coscheduling": True, "learn_patterns": True, "pattern_store": None,
-                        "speculation_budget": 16, "speculation_waste_price": 0.1,
+                        "pattern_dir": None, "speculation_budget": 16, "speculation_waste_price": 0.1,
                         "speculation_max_waste_ratio": 0.5}  # fmt: skip
     args = build_parser().parse_args([
         "serve", "--model", "m", "--no-speculation", "--no-early-dispatch", "--no-kv-retention",
         "--no-coscheduling", "--no-learn-patterns", "--pattern-store", "p.json",
+        "--pattern-dir", "stores",
         "--speculation-budget", "4", "--waste-price", "0.5", "--max-waste-ratio", "none"])  # fmt: skip
     assert server_options(args) == {"enable_speculation": False, "early_dispatch": False,
                                     "kv_retention": False, "coscheduling": False,
                                     "learn_patterns": False, "pattern_store": "p.json",
+                                    "pattern_dir": "stores",
                                     "speculation_budget": 4,
                                     "speculation_waste_price": 0.5,
                                     "speculation_max_waste_ratio": None}  # fmt: skip

@@ -54,6 +54,9 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
                             action=argparse.BooleanOptionalAction)  # fmt: skip
     parser.add_argument("--pattern-store", default=None, metavar="FILE",
                         help="a PatternStore from `paste patterns mine` (its tenant's predictor)")  # fmt: skip
+    parser.add_argument("--pattern-dir", default=None, metavar="DIR",
+                        help="per-tenant PatternStore files: all loaded at start, each tenant's "
+                             "online-learned store saved there after every learned run")  # fmt: skip
     parser.add_argument("--speculation-budget", type=int, default=16, metavar="N",
                         help="speculative jobs in flight across all sessions (default 16)")  # fmt: skip
     parser.add_argument("--waste-price", type=float, default=0.1, metavar="X",
@@ -68,6 +71,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     """The ServerConfig fields the session switches set."""
     out: dict[str, object] = {field: getattr(args, field) for _flag, field, _text in SWITCHES}
     out["pattern_store"], out["speculation_budget"] = args.pattern_store, args.speculation_budget
+    out["pattern_dir"] = args.pattern_dir
     out["speculation_waste_price"] = args.waste_price
     out["speculation_max_waste_ratio"] = args.max_waste_ratio
     return out

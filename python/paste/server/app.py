@@ -43,7 +43,8 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     """An app serving `engine` (owned by the caller: shut it down after the server stops).
 
     tools: the registry native sessions choose their tools from (default: none).
-    Raises PatternStoreError if config.pattern_store cannot be read.
+    Raises PatternStoreError if config.pattern_store or a store in config.pattern_dir cannot be
+    read.
     """
     parser_format = config.tool_call_parser or parser_for_engine(engine)
     speculation = server_speculation(engine, config)

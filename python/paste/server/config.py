@@ -28,6 +28,8 @@ class ServerConfig:
     kv_retention: keep a session's KV parked across tool waits (else each turn is a new
         request). coscheduling: CoSchedulingPolicy priorities for turns returning from tools.
     pattern_store: a PatternStore file (`paste patterns mine`) predicting its tenant's calls.
+    pattern_dir: a folder of PatternStore files, one per tenant, all loaded at start; each
+        tenant's online-learned store is saved there after every run it learned.
     learn_patterns: learn each tenant's patterns online from its sessions' completed runs.
     speculation_budget: the ONE cap on speculative jobs in flight across all sessions.
     speculation_max_predictions: predicted calls considered per session event.
@@ -50,6 +52,7 @@ class ServerConfig:
     kv_retention: bool = True
     coscheduling: bool = True
     pattern_store: str | None = None
+    pattern_dir: str | None = None
     learn_patterns: bool = True
     speculation_budget: int = 16
     speculation_max_predictions: int = 3
@@ -87,3 +90,5 @@ class ServerConfig:
         check_max_waste_ratio(self.speculation_max_waste_ratio, "speculation_max_waste_ratio")
         if self.pattern_store is not None and not self.pattern_store:
             raise InvalidArgumentError("pattern_store must be a non-empty path when set")
+        if self.pattern_dir is not None and not self.pattern_dir:
+            raise InvalidArgumentError("pattern_dir must be a non-empty path when set")

@@ -4,6 +4,10 @@ online from the server's completed session runs.
     store file (`paste patterns mine --out FILE`)  -> the predictor of the file's tenant
     every completed run of a session with tools    -> PatternStore.update for its tenant
                                                       (a tenant without a store gets a new one)
+    pattern directory (`--pattern-dir DIR`)        -> every DIR/*.json store is loaded at start,
+                                                      and a tenant's store is saved there after
+                                                      each run it learned (so a restarted
+                                                      server keeps what it learned)
 
 A run is learned as its own trace: its user message, calls, results and final answer (earlier
 runs of the session are not repeated, so nothing is counted twice); its group is the session
@@ -11,16 +15,26 @@ id, so runs of one session count as one task group (PatternStore.min_groups). Up
 one worker thread; a tenant's lock serialises them with that tenant's predictions, so a
 session never predicts from a store being updated. Tenant isolation: a session only ever gets
 the predictor of its own tenant (predictor_for), and a store refuses another tenant's trace.
+
+Saving: DIR/<tenant, percent-encoded>.json, written to a temporary file and renamed, under the
+tenant's lock, on the update worker; a store that cannot be saved stays learned in memory and
+is counted (num_failed_saves, last_error). Loading a directory refuses (PatternStoreError,
+naming the file) an unreadable store and a tenant that two of its files define; a tenant's
+store in the directory replaces the store file's (it is that store plus what was learned).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
+import os
 import threading
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from paste.patterns.errors import PatternStoreError
 from paste.patterns.loaders.openai_messages import messages_to_trace
 from paste.patterns.predictor import Prediction, Predictor
 from paste.patterns.state import SessionState
@@ -43,17 +57,34 @@ class LockedPredictor:
 
 
 class TenantPredictors:
-    def __init__(self, store_path: str | Path | None = None, learn_online: bool = True) -> None:
-        """Raises PatternStoreError if `store_path` cannot be read as a pattern store."""
+    def __init__(self, store_path: str | Path | None = None, learn_online: bool = True,
+                 store_dir: str | Path | None = None) -> None:
+        """Raises PatternStoreError if `store_path` or a store in `store_dir` cannot be read,
+        or two of them are stores of one tenant; `store_dir` is created if missing."""
         self.learn_online = learn_online
         self.num_learned_runs = 0  # runs whose update has finished
         self.num_failed_runs = 0  # runs whose update raised (last_error says why)
+        self.num_failed_saves = 0  # learned runs whose store could not be saved to store_dir
         self.last_error: str | None = None
-        self._lock = threading.Lock()  # guards the map and the counter
+        self.store_dir = Path(store_dir) if store_dir is not None else None
+        self._lock = threading.Lock()  # guards the map and the counters
         self._tenants: dict[str, tuple[PatternStore, LockedPredictor]] = {}
         self._worker = concurrent.futures.ThreadPoolExecutor(1, "paste-patterns")
         if store_path is not None:
             self._publish(PatternStore.load(Path(store_path)))
+        if self.store_dir is not None:
+            try:
+                self.store_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise PatternStoreError(f"{self.store_dir}: cannot create ({exc})") from exc
+            origin: dict[str, Path] = {}
+            for path in sorted(self.store_dir.glob("*.json")):
+                store = PatternStore.load(path)
+                if store.tenant in origin:
+                    raise PatternStoreError(f"{path}: tenant {store.tenant!r} is already "
+                                            f"defined by {origin[store.tenant]}")  # fmt: skip
+                origin[store.tenant] = path
+                self._publish(store)
 
     def _publish(self, store: PatternStore) -> None:
         locked = LockedPredictor(Predictor(store), threading.Lock())
@@ -97,15 +128,39 @@ class TenantPredictors:
         if entry is None:  # a new tenant: its store is published once it holds this run
             store = PatternStore(trace.tenant)
             store.update(trace)
+            self._save(store)
             self._publish(store)
         else:
             store, locked = entry
             with locked.lock:
                 store.update(trace)
                 locked.predictor.refresh()
+                self._save(store)
         with self._lock:
             self.num_learned_runs += 1
         return True
+
+    def store_file(self, tenant: str) -> Path | None:
+        """Where `tenant`'s store is saved (None without a store directory)."""
+        if self.store_dir is None:
+            return None
+        name = urllib.parse.quote(tenant, safe="")
+        if len(name) > 180 or name.startswith("."):  # file-name limits; no hidden files
+            name = "t-" + hashlib.sha256(tenant.encode()).hexdigest()
+        return self.store_dir / f"{name}.json"
+
+    def _save(self, store: PatternStore) -> None:
+        path = self.store_file(store.tenant)
+        if path is None:
+            return
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            store.save(tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with self._lock:
+                self.num_failed_saves += 1
+                self.last_error = f"cannot save {path}: {exc}"
 
     def close(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)

@@ -79,12 +79,14 @@ class ServerSpeculation:
 
 def server_speculation(engine: Any, config: Any) -> ServerSpeculation | None:
     """The ServerSpeculation a ServerConfig asks for (None with enable_speculation off).
-    Raises PatternStoreError if config.pattern_store cannot be read."""
+    Raises PatternStoreError if config.pattern_store or a store in config.pattern_dir cannot
+    be read."""
     if not config.enable_speculation:
         return None
     spec = SpeculationConfig(max_concurrent_jobs=config.speculation_budget,
                              max_predictions_per_event=config.speculation_max_predictions,
                              waste_price=config.speculation_waste_price,
                              max_waste_ratio=config.speculation_max_waste_ratio)  # fmt: skip
-    return ServerSpeculation(engine, spec, TenantPredictors(config.pattern_store,
-                                                            config.learn_patterns))  # fmt: skip
+    predictors = TenantPredictors(config.pattern_store, config.learn_patterns,
+                                  config.pattern_dir)  # fmt: skip
+    return ServerSpeculation(engine, spec, predictors)
