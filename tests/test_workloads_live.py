@@ -29,6 +29,7 @@ def ran(tmp_path_factory):
         workloads=["science", "research"], sessions=2, train_sessions=3, concurrency=4,
         modes="paste,oracle,serial", seed=1, latency_scale=0.0, min_groups=1,
         corpus=tiny_corpus(), science_in_process=True, plots=False, progress=False,
+        max_waste_ratio=None,  # speculation must happen whatever the machine's timing
     )  # fmt: skip
     return run_live(options, engine)
 
