@@ -59,15 +59,16 @@ MODE_KEYS = {
 
 
 def options(folder: Path, sources: list[str], modes: str, decode_tok_s: float = 4000.0):
-    """No waste bound: these tests need speculation to happen whatever the machine's timing
-    (the bound admits by measured tool time; tests/test_speculation_waste.py tests it)."""
+    """No waste bound and no waste price: these tests need speculation to happen whatever the
+    machine's timing (both are tested in tests/test_speculation_waste.py and
+    tests/test_speculation_latency.py)."""
     from paste.bench.replay import ReplayOptions
 
     return ReplayOptions(
         traces=[FIXTURES / s for s in sources], train=[FIXTURES / s for s in sources],
         sessions=100, concurrency=6, modes=modes, model=str(folder), decode_tok_s=decode_tok_s,
         prefill_tok_s=1e6, seed=3, latency_overrides=TINY_LATENCY, speculation_budget=64, min_groups=1,
-        max_waste_ratio=None, out=None, plots=False, progress=False,
+        max_waste_ratio=None, waste_price=0.0, out=None, plots=False, progress=False,
     )  # fmt: skip
 
 
@@ -84,11 +85,12 @@ def replayed(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def coding(tmp_path_factory):
-    """serial and paste on the coding source too (one bash tool, long sessions)."""
+    """serial and paste on the coding source too (one bash tool, long sessions); 1000
+    tokens/s as in `replayed`, so that read-only bash calls are speculated whatever the load."""
     from paste.bench.replay import run_replay
 
     folder = shared_tiny_folder(tmp_path_factory)
-    return run_replay(options(folder, SOURCES, "serial,paste"))
+    return run_replay(options(folder, SOURCES, "serial,paste", decode_tok_s=1000.0))
 
 
 @pytest.mark.parametrize("which", ["replayed", "coding"])
