@@ -15,7 +15,7 @@ differently per agent. Admission spends tool time on them, so each store learns 
               the last linear towards (1, 1); an empty map is the identity
 
 The map is monotone, so it never changes which calls a prediction ranks first; it changes the
-probabilities admission and the waste budget see. A store too small to cross-fit (fewer than
+probabilities admission sees. A store too small to cross-fit (fewer than
 MIN_SESSIONS sessions) keeps the identity.
 """
 

@@ -5,8 +5,9 @@ the kind (see PatternStore.is_general) has P(template | kind) = its share of the
 each hole's candidate values come from its derivation rules resolved in the state, with
 P(correct | rank) measured when mining. A call's raw probability is the product; the top-k by
 raw probability are returned (distinct canonical calls), each with its probability mapped by
-the store's calibration (calibration.py: monotone, so the ranking is the raw one). Cost per query is bounded by the number
-of kinds, templates, rules and ranks examined (constants below), never by history length.
+the store's calibration (calibration.py: monotone, so the ranking is the raw one). Cost per
+query is bounded by the number of kinds, templates, rules and ranks examined (constants
+below), never by history length.
 """
 
 from __future__ import annotations

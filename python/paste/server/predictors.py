@@ -16,8 +16,8 @@ one worker thread; a tenant's lock serialises them with that tenant's prediction
 session never predicts from a store being updated. Tenant isolation: a session only ever gets
 the predictor of its own tenant (predictor_for), and a store refuses another tenant's trace.
 
-Saving: DIR/<tenant, percent-encoded>.json, written to a temporary file and renamed, under the
-tenant's lock, on the update worker; a store that cannot be saved stays learned in memory and
+Saving: DIR/<tenant, percent-encoded>.json, written to a temporary file and renamed by the
+update worker (the store's only writer), so predictions are not held up by the write; a store that cannot be saved stays learned in memory and
 is counted (num_failed_saves, last_error). Loading a directory refuses (PatternStoreError,
 naming the file) an unreadable store and a tenant that two of its files define; a tenant's
 store in the directory replaces the store file's (it is that store plus what was learned).
@@ -135,7 +135,7 @@ class TenantPredictors:
             with locked.lock:
                 store.update(trace)
                 locked.predictor.refresh()
-                self._save(store)
+            self._save(store)  # outside the lock: this worker is the store's only writer
         with self._lock:
             self.num_learned_runs += 1
         return True

@@ -50,7 +50,7 @@ from paste.speculation.config import SpeculationConfig
 from paste.speculation.latency import ToolLatency, latency_kind
 from paste.speculation.metrics import SpeculationMetrics
 from paste.speculation.staging import StagedJob, StagingStore
-from paste.speculation.waste import WasteBudget
+from paste.speculation.waste import Reservation, WasteBudget
 from paste.tools.errors import UnknownToolError
 from paste.tools.executor import ToolExecutor
 from paste.tools.future import ToolFuture
@@ -132,8 +132,7 @@ class ResolvedCall:
                 m.metrics.add(self._session, f"hits_{self.kind}")
                 return dataclasses.replace(res, call_id=self._job.call_id)
             # A failed or stale speculation is invisible: run the call as if it never existed.
-            m.metrics.add(self._session, "waste_s", res.tool_s)
-            m.waste.settle(None, res.tool_s)
+            m._count_waste(self._session, None, res.tool_s)
             m.metrics.add(self._session, "misses")
             self.kind = "miss"
             self._staged = None
@@ -341,20 +340,24 @@ class SpeculationManager:
             return
         job.future.cancel()
         res = job.future.result() if job.future.done() else None
-        wasted = res.tool_s if res is not None else 0.0
-        self.metrics.add(job.session_id, "waste_s", wasted)
-        self.waste.settle(job.reservation, wasted)
+        self._count_waste(job.session_id, job.reservation, res.tool_s if res is not None else 0.0)
         self.metrics.add(job.session_id, "yielded")
 
     def _discard(self, session_id: str, jobs: list[StagedJob], counter: str) -> None:
         for job in jobs:
             job.future.cancel()
             res = job.future.result() if job.future.done() else None
-            wasted = res.tool_s if res is not None and res.ok else 0.0
-            if wasted:
-                self.metrics.add(session_id, "waste_s", wasted)
-            self.waste.settle(job.reservation, wasted)
+            self._count_waste(session_id, job.reservation,
+                              res.tool_s if res is not None and res.ok else 0.0)
             self.metrics.add(session_id, counter)
+
+    def _count_waste(self, session_id: str, reservation: Reservation | None,
+                     wasted_s: float) -> None:
+        """A speculative job ended unused: its tool time is waste, in the metrics and on the
+        waste budget (whose reservation, if any, it settles)."""
+        if wasted_s:
+            self.metrics.add(session_id, "waste_s", wasted_s)
+        self.waste.settle(reservation, wasted_s)
 
 
 def _as_call(res: ToolResult, provisional: str, call_id: str) -> ToolResult:

@@ -57,8 +57,6 @@ class WasteBudget:
         self._used = 0.0
         self._wasted = 0.0
         self._open: set[Reservation] = set()  # not settled yet (identity: eq=False)
-        self._owners: dict[str, int] = {}  # open reservations per session
-        self._at_risk = 0.0
         self._lock = threading.Lock()
 
     def try_reserve(self, latency_s: float, owner: str = "") -> Reservation | None:
@@ -67,14 +65,12 @@ class WasteBudget:
         res = Reservation(max(0.0, float(latency_s)), owner)
         with self._lock:
             if self.max_ratio is not None:
-                fits = self._wasted + self._at_risk + res.risk_s <= self.max_ratio * self._used
-                first = not self._owners.get(owner) and \
-                    self._wasted <= self.max_ratio * self._used
+                allowed = self.max_ratio * self._used
+                fits = self._wasted + self._at_risk() + res.risk_s <= allowed
+                first = self._wasted <= allowed and all(r.owner != owner for r in self._open)
                 if not (fits or first):
                     return None
             self._open.add(res)
-            self._owners[owner] = self._owners.get(owner, 0) + 1
-            self._at_risk += res.risk_s
             return res
 
     def settle(self, res: Reservation | None, wasted_s: float = 0.0) -> None:
@@ -82,14 +78,8 @@ class WasteBudget:
         (its tool time if its result was never used, else 0) is realized waste. Settling a
         reservation twice changes nothing the second time but the waste."""
         with self._lock:
-            if res is not None and res in self._open:
+            if res is not None:
                 self._open.discard(res)
-                left = self._owners.pop(res.owner) - 1
-                if left:
-                    self._owners[res.owner] = left
-                self._at_risk = max(0.0, self._at_risk - res.risk_s)
-                if not self._open:  # no float residue once nothing is reserved
-                    self._at_risk = 0.0
             self._wasted += max(0.0, wasted_s)
 
     def add_used(self, tool_s: float) -> None:
@@ -100,5 +90,9 @@ class WasteBudget:
     def snapshot(self) -> dict[str, float | int | None]:
         with self._lock:
             return {"max_ratio": self.max_ratio, "used_s": self._used,
-                    "wasted_s": self._wasted, "at_risk_s": self._at_risk,
+                    "wasted_s": self._wasted, "at_risk_s": self._at_risk(),
                     "in_flight": len(self._open)}
+
+    def _at_risk(self) -> float:
+        """Expected latency of the jobs in flight (the lock is held; a few dozen at most)."""
+        return sum(r.risk_s for r in self._open)
