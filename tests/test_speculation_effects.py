@@ -8,6 +8,7 @@ import pytest
 
 from paste.bench.script import build_script
 from paste.bench.tools import ReplayTools
+from paste.errors import InvalidArgumentError
 from paste.parsing import canonical_call
 from paste.patterns.trace import Step, ToolCall, Trace
 from paste.speculation.admission import AdmissionPolicy, Candidate
@@ -184,3 +185,79 @@ def test_registry_rejects_bad_effect_for_and_cpu_bound():
         reg.add_function(lambda: 1, name="y", cpu_bound=1)  # type: ignore[arg-type]
     assert len(reg) == 0
     assert issubclass(ToolDefinitionError, ValueError)
+
+
+def replay_tools(transactions: str, calls=None) -> ReplayTools:
+    calls = calls or [("bash", CAT, "a = 1"), ("bash", SED, "edited"), ("bash", CAT, "b = 1")]
+    trace = Trace("t1", "src", [Step("user", "fix it")]
+                  + [Step("tool", call=ToolCall(n, a), output=o) for n, a, o in calls])
+    return ReplayTools(build_script(trace), None, transactions=transactions)
+
+
+def test_worktree_transaction_stages_sed_i_and_commits_it_on_a_hit():
+    tools = replay_tools("worktree")
+    position = [1]
+    tools.position = lambda: position[0]
+    executor = ToolExecutor(tools.registry)
+    try:
+        m = SpeculationManager(tools.registry, executor, fixed(max_waste_ratio=None))
+        assert m.speculate("t1", [cand("bash", SED)]) == [canonical_call("bash", SED)]
+        assert m.staging.jobs("t1")[0].future.result(WAIT_S).content == "edited"
+        sed = canonical_call("bash", SED)
+        assert [(r.canonical, r.speculative, r.commit) for r in tools.runs] == [
+            (sed, True, False)]  # the private run only: nothing committed yet
+        edit = emit(m, "call-1", SED)
+        assert edit.kind == "reused"
+        out = edit.result(WAIT_S)
+        assert (out.call_id, out.ok, out.content) == ("call-1", True, "edited")
+        assert [(r.canonical, r.effect, r.speculative, r.commit) for r in tools.runs] == [
+            (sed, "side_effect", True, False), (sed, "side_effect", False, True)]
+        counts = m.metrics.snapshot("t1")
+        assert (counts["committed"], counts["hits_reused"], counts["misses"]) == (1, 1, 0)
+    finally:
+        executor.shutdown()
+
+
+def test_a_missed_worktree_transaction_is_never_committed():
+    tools = replay_tools("worktree")
+    position = [1]
+    tools.position = lambda: position[0]
+    executor = ToolExecutor(tools.registry)
+    try:
+        m = SpeculationManager(tools.registry, executor, fixed(max_waste_ratio=None))
+        m.speculate("t1", [cand("bash", RM)])
+        m.staging.jobs("t1")[0].future.result(WAIT_S)
+        assert emit(m, "call-1", SED).result(WAIT_S).content == "edited"
+        assert [(r.canonical, r.speculative, r.commit) for r in tools.runs] == [
+            (canonical_call("bash", RM), True, False), (canonical_call("bash", SED), False, False)]
+        assert m.metrics.snapshot("t1")["committed"] == 0
+    finally:
+        executor.shutdown()
+
+
+@pytest.mark.parametrize("transactions,sed,rm,pip,submit", [
+    ("none", False, False, False, False),
+    ("worktree", True, True, False, False),
+    ("all", True, True, False, False),
+])
+def test_which_bash_commands_may_run_as_transactions(transactions, sed, rm, pip, submit):
+    spec = replay_tools(transactions).registry.get("bash")
+    assert (spec.transaction is not None) == (transactions != "none")
+    assert spec.may_speculate(CAT)
+    assert [spec.may_speculate(a) for a in (SED, RM, {"command": "pip install -e ."},
+                                            {"command": "submit"})] == [sed, rm, pip, submit]
+
+
+def test_function_calling_tools_get_transactions_only_with_all():
+    calls = [("book_reservation", {"flight": "HAT1"}, "booked"),
+             ("get_reservation", {"id": "X"}, "{}")]
+    for transactions, booked in (("none", False), ("worktree", False), ("all", True)):
+        reg = replay_tools(transactions, calls).registry
+        assert (reg.get("book_reservation").transaction is not None) == booked
+        assert reg.get("book_reservation").may_speculate({"flight": "HAT1"}) == booked
+        assert reg.get("get_reservation").transaction is None
+
+
+def test_unknown_transactions_setting_is_a_typed_error():
+    with pytest.raises(InvalidArgumentError, match="transactions must be one of"):
+        replay_tools("some")

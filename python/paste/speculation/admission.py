@@ -3,8 +3,10 @@
 A predicted call is admitted only if every check passes, in this order (the first failure is
 the reason reported):
   1. effect: the call is pure or read_only (ToolSpec.call_effect: the tool's per-call
-     classifier when it has one), or the tool supplies a sandbox AND a freshness check
-     (a speculative call is visible to the outside world even if its result is never used);
+     classifier when it has one), or the tool supplies a transaction (its effects are staged
+     privately and committed only on a hit, paste.tools.transaction), or a sandbox AND a
+     freshness check (a speculative call is visible to the outside world even if its result
+     is never used);
   2. policy: the tool's own speculation policy allows these arguments (e.g. destinations);
   3. estimates: the probability, the tool's expected latency and the expected time until the
      model emits the call are all known; a missing estimate fails closed;
@@ -104,7 +106,7 @@ def refusal(spec: ToolSpec, arguments: dict[str, Any]) -> str | None:
     """Checks 1-2 (they depend on the call alone): "effect", "policy", or None if both pass."""
     effect = spec.call_effect(arguments)
     sandboxed = spec.sandbox is not None and spec.freshness is not None
-    if effect not in SAFE_EFFECTS and not sandboxed:
+    if effect not in SAFE_EFFECTS and not sandboxed and spec.transaction is None:
         return "effect"
     if spec.speculation is not None and not spec.speculation.allows(arguments):
         return "policy"

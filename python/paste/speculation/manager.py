@@ -26,6 +26,15 @@ pure/read_only (ToolSpec.call_effect: per call for a tool that classifies its ca
 The trie only moves when work starts: an early-promoted job answers only a call that resolve()
 matches by canonical form, and its result reads exactly as if the call had been submitted then.
 
+Transactions (paste.tools.transaction): a side-effecting call whose tool supplies one runs
+speculatively on a private copy of its state. When the model emits that call and the job is
+still fresh (no other side effect since it was staged), resolve claims it before bumping the
+epoch; the hit commits the staged effects when its result is taken (a done job: observed
+latency is the commit's time), and a commit that raises makes it a miss (the call then runs for
+real). Every other end of such a job (miss, stale, expired, cancelled) discards its effects.
+A transactional job is never promoted early or restarted on the trie's CONFIRMED: that would
+run the real side effect before the model has finished the call.
+
 CPU: an authoritative job of a cpu_bound tool is counted on the shared budget from its
 submission (resolve, or promote_early) until its future completes, a speculative one from its
 admission; when an authoritative one starts with every cpu slot taken, the newest running
@@ -40,6 +49,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -59,6 +69,7 @@ from paste.tools.results import ToolJob, ToolResult
 from paste.tools.spec import EffectClass
 
 _SAFE = (EffectClass.PURE, EffectClass.READ_ONLY)
+logger = logging.getLogger(__name__)
 
 
 class ResolvedCall:
@@ -69,10 +80,13 @@ class ResolvedCall:
     """
 
     def __init__(self, manager: SpeculationManager, session_id: str, job: ToolJob,
-                 staged: StagedJob | None) -> None:
+                 staged: StagedJob | None, commits: bool = False) -> None:
+        """commits: `staged` is a transaction whose effects a hit must commit."""
         self._manager, self._session, self._job = manager, session_id, job
         self._emitted_at = time.monotonic()
         self._staged = staged
+        self._commits = commits
+        self._ready_at: float | None = None  # when a committed hit's effects were applied
         self._future = None
         self._result: ToolResult | None = None
         self._provisional: str | None = None  # call id an early-promoted job ran under
@@ -109,7 +123,12 @@ class ResolvedCall:
         return future is not None and future.done()
 
     def cancel(self) -> bool:
-        """Cancels the authoritative job if one runs; a staged hit needs no cancelling."""
+        """Cancels the authoritative job if one runs; a staged hit needs no cancelling, except
+        a transaction's, whose effects are then discarded (the call never happened)."""
+        if self._staged is not None and self._commits and self._result is None:
+            cancelled = self._staged.future.cancel()
+            self._staged.future.discard_effects()
+            return cancelled
         return self._future.cancel() if self._future is not None else False
 
     def result(self, timeout: float | None = None) -> ToolResult:
@@ -117,8 +136,9 @@ class ResolvedCall:
             self._result = self._wait(timeout)
             # Observed latency: call emitted -> result available (0 for a finished hit), not
             # whenever the session got round to asking.
-            observed = 0.0 if self.kind == "reused" else \
-                max(0.0, self._result.finished_at - self._emitted_at)
+            end = self._ready_at if self._ready_at is not None else self._result.finished_at
+            observed = 0.0 if self.kind == "reused" and self._ready_at is None else \
+                max(0.0, end - self._emitted_at)
             self._manager.metrics.add(self._session, "observed_tool_latency_s", observed)
             self._manager.waste.add_used(self._result.tool_s)
         return self._result
@@ -128,10 +148,11 @@ class ResolvedCall:
         if self._staged is not None:
             res = self._staged.future.result(timeout)
             spec = m.registry.get(self._job.name)
-            if res.ok and spec.is_fresh(dict(self._staged.arguments), res):
+            if res.ok and spec.is_fresh(dict(self._staged.arguments), res) and self._commit():
                 m.metrics.add(self._session, f"hits_{self.kind}")
                 return dataclasses.replace(res, call_id=self._job.call_id)
             # A failed or stale speculation is invisible: run the call as if it never existed.
+            self._staged.future.discard_effects()
             m._count_waste(self._session, None, res.tool_s)
             m.metrics.add(self._session, "misses")
             self.kind = "miss"
@@ -142,6 +163,25 @@ class ResolvedCall:
         if self._provisional is None:
             return res
         return _as_call(res, self._provisional, self._job.call_id)
+
+    def _commit(self) -> bool:
+        """A transactional hit applies its staged effects now; False if there are none or the
+        commit raised (the hit then fails). True at once for any other hit."""
+        if not self._commits:
+            return True
+        assert self._staged is not None
+        effects = self._staged.future.take_effects()
+        if effects is None:
+            return False
+        try:
+            effects.commit()
+        except Exception:
+            logger.exception("committing the staged effects of %r failed", self._job.name)
+            self._manager.metrics.add(self._session, "commit_failures")
+            return False
+        self._ready_at = time.monotonic()
+        self._manager.metrics.add(self._session, "committed")
+        return True
 
 
 class SpeculationManager:
@@ -211,6 +251,7 @@ class SpeculationManager:
                                reservation=decision.reservation)
             if not self.staging.put(staged):
                 future.cancel()
+                future.discard_effects()
                 self.waste.settle(decision.reservation)
                 continue
             if decision.cpu and spec.isolation == "process":  # its cancel kills the process
@@ -228,19 +269,29 @@ class SpeculationManager:
         """The model emitted this call: start (or find) its authoritative result."""
         self.metrics.add(session_id, "authoritative_calls")
         try:
-            effect = self.registry.get(name).call_effect(arguments)
+            spec = self.registry.get(name)
+            effect, commits = spec.call_effect(arguments), spec.runs_transaction(arguments)
         except UnknownToolError:
-            effect = EffectClass.SIDE_EFFECT
+            effect, commits = EffectClass.SIDE_EFFECT, False
+        # A transaction staged in this epoch is claimed before the call makes the rest stale.
+        staged = self.staging.claim(session_id, canonical) if effect in _SAFE or commits else None
         if effect not in _SAFE:  # the world may change: older speculation is stale
             self._discard(session_id, self.staging.bump_epoch(session_id), "stale_discarded")
-        staged = self.staging.claim(session_id, canonical) if effect in _SAFE else None
         if staged is None:
             self.metrics.add(session_id, "misses")
         else:  # claimed: it now does authoritative work and never yields its core
             self.budget.unregister_yieldable(staged.future)
             self.waste.settle(staged.reservation)
         job = ToolJob(call_id, name, dict(arguments), session_id=session_id)
-        return ResolvedCall(self, session_id, job, staged)
+        return ResolvedCall(self, session_id, job, staged,
+                            commits=commits and staged is not None and not staged.promoted)
+
+    def is_transaction(self, name: str, arguments: dict[str, Any]) -> bool:
+        """True if a speculative run of this call is a transaction (staged effects)."""
+        try:
+            return self.registry.get(name).runs_transaction(arguments)
+        except UnknownToolError:
+            return False
 
     def promote_early(self, session_id: str, cand_id: int) -> bool:
         """The trie CONFIRMED candidate cand_id: if its job is still queued, run its call in
@@ -250,6 +301,8 @@ class SpeculationManager:
                     if j.cand_id == cand_id and not j.promoted), None)
         if job is None or job.epoch != self.staging.epoch(session_id):
             return False
+        if self.is_transaction(job.name, job.arguments):
+            return False  # the real side effect must wait for the complete call
         if not job.future.withdraw():  # started (or done) already: nothing to move
             return False
         auth = ToolJob(job.call_id, job.name, dict(job.arguments), session_id=session_id)
@@ -284,6 +337,8 @@ class SpeculationManager:
         if job.epoch != self.staging.epoch(session_id) or self.staging.has(session_id,
                                                                             job.canonical):
             return False
+        if self.is_transaction(job.name, job.arguments):
+            return False  # the real side effect must wait for the complete call
         auth = ToolJob(job.call_id, job.name, dict(job.arguments), session_id=session_id)
         future = self._submit_authoritative(auth)
         if not self.staging.put(dataclasses.replace(job, future=future, promoted=True,
@@ -339,6 +394,7 @@ class SpeculationManager:
         if not self.staging.remove(job):
             return
         job.future.cancel()
+        job.future.discard_effects()
         res = job.future.result() if job.future.done() else None
         self._count_waste(job.session_id, job.reservation, res.tool_s if res is not None else 0.0)
         self.metrics.add(job.session_id, "yielded")
@@ -346,6 +402,7 @@ class SpeculationManager:
     def _discard(self, session_id: str, jobs: list[StagedJob], counter: str) -> None:
         for job in jobs:
             job.future.cancel()
+            job.future.discard_effects()
             res = job.future.result() if job.future.done() else None
             self._count_waste(session_id, job.reservation,
                               res.tool_s if res is not None and res.ok else 0.0)

@@ -122,8 +122,8 @@ class SessionSpeculation:
             result = future.result(0)
         except Exception:  # noqa: BLE001 - a failed speculation is simply not chained
             return
-        if not result.ok:
-            return
+        if not result.ok or self._sp.manager.is_transaction(parent.name, parent.arguments):
+            return  # a transaction's effects are private: calls after it would not see them
         with self._lock:
             state = self.state.fork()
         state.add_step(_tool_call(parent.name, parent.arguments), result.content, "ok")
@@ -202,12 +202,13 @@ class Speculator:
 
     def may_speculate(self, name: str) -> bool:
         """Whether a call of tool `name` could pass admission's effect check at all: the tool
-        is registered and pure / read_only, or has a sandbox and a freshness check."""
+        is registered and pure / read_only, has a transaction, or has a sandbox and a
+        freshness check."""
         try:
             spec = self.manager.registry.get(name)
         except UnknownToolError:
             return False
-        if EffectClass(spec.effect) in SAFE_EFFECTS:
+        if EffectClass(spec.effect) in SAFE_EFFECTS or spec.transaction is not None:
             return True
         return spec.sandbox is not None and spec.freshness is not None
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from paste.tools.errors import ToolWaitTimeoutError
 from paste.tools.results import ToolJob, ToolResult
+from paste.tools.transaction import Staged
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class ToolFuture:
         self._withdrawer: Callable[[], bool] | None = None
         self._promoter: Callable[[], bool] | None = None
         self._started = False
+        self._effects: Staged | None = None  # a transaction's staged effects (ok results only)
 
     @property
     def call_id(self) -> str:
@@ -72,6 +74,19 @@ class ToolFuture:
                 return False
         return canceller()
 
+    def take_effects(self) -> Staged | None:
+        """The staged effects of a finished transactional job (paste.tools.transaction), once:
+        whoever takes them must commit or discard them; None for any other job."""
+        with self._lock:
+            effects, self._effects = self._effects, None
+        return effects
+
+    def discard_effects(self) -> None:
+        """Discard this job's staged effects if nobody took them (a no-op otherwise)."""
+        effects = self.take_effects()
+        if effects is not None:
+            effects.discard()
+
     # -- executor side ---------------------------------------------------------------------
 
     def _mark_started(self) -> None:
@@ -109,12 +124,14 @@ class ToolFuture:
         with self._lock:
             self._canceller = canceller
 
-    def _complete(self, result: ToolResult) -> bool:
-        """Store result and fire callbacks if not done yet; False if someone completed first."""
+    def _complete(self, result: ToolResult, effects: Staged | None = None) -> bool:
+        """Store result (and a transaction's staged effects) and fire callbacks if not done
+        yet; False if someone completed first (the caller then discards `effects`)."""
         with self._lock:
             if self._done.is_set():
                 return False
             self._result = result
+            self._effects = effects
             self._done.set()
             callbacks, self._callbacks = self._callbacks, []
         for fn in callbacks:

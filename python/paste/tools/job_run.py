@@ -13,6 +13,11 @@ by a pool thread; timeout or cancel kills it.
 
 The lane slot is released exactly once, when the work really stopped; the future is completed
 exactly once, by whichever of finish / timeout / cancel comes first.
+
+A speculative job of a side-effecting call whose tool has a transaction runs the transaction
+(paste.tools.transaction): its Staged value is rendered as the result and its effects ride on
+the future (take_effects); effects that arrive after the future was completed (cancel, timeout)
+or with a failed result are discarded here.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from paste.tools.lanes import ConcurrencyLane
 from paste.tools.process_runner import ProcessRun
 from paste.tools.results import ErrorKind, ToolResult, render_result, truncate_content
 from paste.tools.spec import ToolSpec
+from paste.tools.transaction import Staged
 
 if TYPE_CHECKING:
     from paste.tools.executor import ToolExecutor
@@ -53,7 +59,9 @@ class JobRun:
         self.job_id = lane.new_job_id()  # this job's id in its lane's DispatchQueue
         job = future.job
         self._timeout_s = job.timeout_s if job.timeout_s is not None else spec.timeout_s
-        self._use_sandbox = job.speculative and spec.sandbox is not None
+        self._use_transaction = job.speculative and spec.runs_transaction(kwargs)
+        self._use_sandbox = (job.speculative and spec.sandbox is not None
+                             and not self._use_transaction)
         self._lock = threading.Lock()
         self._phase = "queued"  # queued -> running -> ended (or queued -> ended by cancel)
         self._started_at: float | None = None
@@ -102,8 +110,9 @@ class JobRun:
     def promote(self) -> bool:
         """Move this queued speculative job to its tool's authoritative lane, keeping its call id
         and future; True if moved. False when it is not queued speculatively any more, or when
-        it would run the tool's sandbox (a sandbox result never stands in for the real call)."""
-        if self._use_sandbox:
+        it would run the tool's sandbox or transaction (their results never stand in for the
+        real call)."""
+        if self._use_sandbox or self._use_transaction:
             return False
         return self._lane.promote(self.job_id)
 
@@ -126,6 +135,9 @@ class JobRun:
     # -- runners ------------------------------------------------------------------------------
 
     def _target(self) -> Any:
+        if self._use_transaction:
+            transaction = self.spec.transaction
+            return lambda kwargs: transaction(**kwargs)  # type: ignore[misc]
         if self._use_sandbox:
             sandbox = self.spec.sandbox
             return lambda kwargs: sandbox(**kwargs)  # type: ignore[misc]
@@ -137,14 +149,15 @@ class JobRun:
         if skip:  # cancelled or timed out while waiting for a pool thread: never run it
             self._lane.release()
             return
+        effects = None
         try:
             value = self._target()(self._kwargs)
-            kind, text = self._rendered(value)
+            kind, text, effects = self._staged(value)
         except BaseException as e:  # noqa: B036 - a tool's SystemExit must not kill the worker
             kind, text = self._raised(e)
         finally:
             self._lane.release()
-        self.end(kind, text)
+        self.end(kind, text, effects)
 
     def _arm_timer(self) -> None:  # on the loop thread
         with self._lock:
@@ -157,11 +170,12 @@ class JobRun:
 
     async def _run_async(self) -> None:
         task: asyncio.Future[Any] | None = None
+        effects = None
         try:
             task = asyncio.ensure_future(self._target()(self._kwargs))
             done, _ = await asyncio.wait({task}, timeout=self._timeout_s)
             if done:
-                kind, text = self._rendered(task.result())
+                kind, text, effects = self._staged(task.result())
             else:
                 kind, text = "timeout", self._timeout_message()
         except asyncio.CancelledError:
@@ -170,15 +184,17 @@ class JobRun:
             kind, text = self._raised(e)
         if task is None or task.done():
             self._lane.release()
-            self.end(kind, text)
+            self.end(kind, text, effects)
             return
         # Timed out or cancelled: answer the caller now, keep the slot until the task has ended.
         self.end(kind, text)
         task.cancel()
         try:
             await asyncio.wait({task})
-            if not task.cancelled():
-                task.exception()  # mark retrieved: the tool ignored or converted the cancel
+            if not task.cancelled() and task.exception() is None:  # the tool ignored the cancel
+                late = task.result()
+                if isinstance(late, Staged):
+                    late.discard()
         finally:
             self._lane.release()
 
@@ -212,6 +228,16 @@ class JobRun:
 
     # -- outcomes -----------------------------------------------------------------------------
 
+    def _staged(self, value: Any) -> tuple[str, str, Staged | None]:
+        """_rendered, unwrapping a transaction's Staged (its effects come back beside)."""
+        if not self._use_transaction:
+            return (*self._rendered(value), None)
+        if not isinstance(value, Staged):
+            return ("tool_error", f"the transaction of tool {self.spec.name!r} returned "
+                    f"{type(value).__name__}, not a Staged", None)
+        kind, text = self._rendered(value.value)
+        return kind, text, value
+
     def _rendered(self, value: Any) -> tuple[str, str]:
         if inspect.isawaitable(value):  # a sync function returned a coroutine: never awaited
             getattr(value, "close", lambda: None)()
@@ -229,8 +255,10 @@ class JobRun:
     def _timeout_message(self) -> str:
         return f"tool {self.spec.name!r} timed out after {self._timeout_s:g} s"
 
-    def end(self, kind: str, text: str) -> bool:
-        """Complete the future (first call wins); `text` is the content or the error message."""
+    def end(self, kind: str, text: str, effects: Staged | None = None) -> bool:
+        """Complete the future (first call wins); `text` is the content or the error message.
+        `effects` (a transaction's) go with an ok result; otherwise, or if the future was
+        completed already, they are discarded."""
         finished_at = time.monotonic()
         with self._lock:
             self._phase = "ended"
@@ -262,7 +290,9 @@ class JobRun:
             queue_s=started_at - self.future.submitted_at,
             tool_s=finished_at - started_at,
         )
-        completed = self.future._complete(result)
+        completed = self.future._complete(result, effects if ok else None)
         if completed:
             self._executor._forget(self)
+        if effects is not None and not (completed and ok):
+            effects.discard()
         return completed

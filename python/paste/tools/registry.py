@@ -34,6 +34,7 @@ from paste.tools.spec import (
     SpeculationPolicy,
     ToolSpec,
 )
+from paste.tools.transaction import Transaction
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -55,6 +56,7 @@ class ToolOptions(TypedDict, total=False):
     isolation: Isolation
     effect_for: EffectClassifier | None
     cpu_bound: bool
+    transaction: Transaction | None
 
 
 class ToolRegistry:
@@ -93,6 +95,7 @@ class ToolRegistry:
         isolation: Isolation = "thread",
         effect_for: EffectClassifier | None = None,
         cpu_bound: bool = False,
+        transaction: Transaction | None = None,
     ) -> ToolSpec:
         """Register a sync or async function as a tool and return its spec.
 
@@ -100,6 +103,8 @@ class ToolRegistry:
         module-level, importable callable with picklable arguments). effect_for(arguments)
         classifies each call on its own (ToolSpec.call_effect); cpu_bound=True marks calls
         that keep a core busy (speculation admits them only while a CPU slot is free).
+        transaction(**kwargs) -> Staged runs side-effecting calls speculatively on a private
+        copy of their state (paste.tools.transaction); not with isolation="process".
         """
         if not callable(fn):
             raise ToolDefinitionError(f"a tool must be callable, got {fn!r}")
@@ -128,6 +133,7 @@ class ToolRegistry:
             speculation=speculation,
             effect_for=effect_for,
             cpu_bound=cpu_bound,
+            transaction=transaction,
         )
         self.add_spec(spec)
         return spec
@@ -279,6 +285,16 @@ def _check_options(spec: ToolSpec) -> None:
         raise ToolDefinitionError(
             f"tool {spec.name!r}: cpu_bound must be a bool, got {spec.cpu_bound!r}"
         )
+    if spec.transaction is not None:
+        if not callable(spec.transaction):
+            raise ToolDefinitionError(
+                f"tool {spec.name!r}: transaction must be callable, got {spec.transaction!r}"
+            )
+        if spec.isolation != "thread":
+            raise ToolDefinitionError(
+                f"tool {spec.name!r}: a transaction's commit and discard are closures, so it "
+                f"needs isolation='thread', not {spec.isolation!r}"
+            )
 
 
 def _is_async_callable(fn: Callable[..., Any]) -> bool:

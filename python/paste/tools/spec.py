@@ -3,7 +3,8 @@
 A ToolSpec is immutable after registration and shared by the registry, the executor and the
 speculation layer. The effect class is the tool author's promise about side effects; it is the
 first gate of invariant 2 (no speculative side effects): only `pure` and `read_only` tools, or
-tools that supply a sandbox, may ever run speculatively, and then only for arguments their
+tools that supply a sandbox or a transaction (paste.tools.transaction: effects staged privately,
+committed only on a hit), may ever run speculatively, and then only for arguments their
 SpeculationPolicy allows.
 
 One tool may also mix safe and unsafe calls (a `bash` tool runs `cat` and `rm` alike): its
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from paste.tools.results import ToolResult
+    from paste.tools.transaction import Transaction
 
 
 class EffectClass(str, enum.Enum):
@@ -120,6 +122,7 @@ class ToolSpec:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     effect_for: EffectClassifier | None = None
     cpu_bound: bool = False
+    transaction: Transaction | None = None
 
     def openai_tool(self) -> dict[str, Any]:
         """The OpenAI function-tool schema of this tool (a fresh dict each call)."""
@@ -143,10 +146,16 @@ class ToolSpec:
         except Exception:
             return EffectClass.SIDE_EFFECT
 
+    def runs_transaction(self, arguments: Mapping[str, Any]) -> bool:
+        """True if a speculative run of this call must be a transaction (paste.tools.transaction):
+        the call is not pure/read_only and the tool supplies one."""
+        return self.transaction is not None and not self.call_effect(arguments).is_speculable
+
     def may_speculate(self, arguments: Mapping[str, Any]) -> bool:
-        """Invariant 2 gate: the call's effect class (or a sandbox) and the speculation policy
-        both agree."""
-        if not (self.call_effect(arguments).is_speculable or self.sandbox is not None):
+        """Invariant 2 gate: the call's effect class (or a sandbox or transaction) and the
+        speculation policy both agree."""
+        speculable = self.call_effect(arguments).is_speculable
+        if not (speculable or self.sandbox is not None or self.transaction is not None):
             return False
         return self.speculation is None or self.speculation.allows(arguments)
 
