@@ -38,6 +38,12 @@ LOAD_SESSIONS, LOAD_BATCH = 16, 4
 # The waste / speedup trade-off: these sources again without the waste budget (admission's
 # max_waste_ratio; default 0.5 wasted tool-seconds per tool-second used): what the bound costs.
 UNBOUNDED_WASTE_ROWS = ("tau-bench-gpt4o-airline",)
+# Transactions (side-effecting calls staged on a private copy, committed on a hit): the default
+# `worktree` covers the coding sources' bash commands that stay in the working tree; these rows
+# rerun sources with another setting to show what the transactions add (`none`) and what
+# forkable function-calling backends would add (`all`: BFCL's API classes run in-process).
+TRANSACTION_ROWS = (("mini-swe-agent-gemini3pro-swebv", "none"), ("swe-agent-demos", "none"),
+                    ("bfcl-v4-multi-turn", "all"))
 PUBLISHED = "published PASTE: -43.5% mean TCT, 1.8x lower observed tool latency vs serial"
 
 
@@ -77,7 +83,8 @@ def _row(label: str, report: dict, max_calls: int | None) -> list[str]:
         f"{p['tct_ratio_vs_serial']:.3f}", f"{p['median_task_ratio_vs_serial']:.3f}",
         _pct(p["share_tasks_slower_than_serial"]), _pct(p["oracle_gap_captured"]),
         f"{s['mean_observed_tool_latency_s']:.3f} / {p['mean_observed_tool_latency_s']:.3f}",
-        f"{p['hits']} / {p['authoritative_calls']}",
+        f"{p['hits']} / {p['authoritative_calls']}"
+        + (f" ({p['committed']} committed)" if p.get("committed") else ""),
         f"{p['waste_s']:.1f} ({_ratio(p['waste_ratio'])})",
         f"{s['prefix_hit_ratio']:.2f} / {p['prefix_hit_ratio']:.2f}",
     ]  # fmt: skip
@@ -129,24 +136,30 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         split = Path(tmp)
         split_sources(Path(args.traces), split, 0.3, args.seed)
-        default = ReplayOptions([], []).max_waste_ratio
-        runs = [(test, args.sessions, None, default)
+        defaults = ReplayOptions([], [])
+        default, tx = defaults.max_waste_ratio, defaults.transactions
+        runs = [(test, args.sessions, None, default, tx)
                 for test in sorted((split / "test").iterdir())]
-        runs += [(split / "test" / name, LOAD_SESSIONS, LOAD_BATCH, default)
+        runs += [(split / "test" / name, LOAD_SESSIONS, LOAD_BATCH, default, tx)
                  for name in LOAD_SOURCES if (split / "test" / name).is_dir()]
-        runs += [(split / "test" / name, args.sessions, None, None)
+        runs += [(split / "test" / name, args.sessions, None, None, tx)
                  for name in UNBOUNDED_WASTE_ROWS if (split / "test" / name).is_dir()]
-        for test, n, batch, ratio in runs:
+        runs += [(split / "test" / name, args.sessions, None, default, setting)
+                 for name, setting in TRANSACTION_ROWS if (split / "test" / name).is_dir()]
+        for test, n, batch, ratio, transactions in runs:
             max_calls = MAX_CALLS.get(test.name)
             label = test.name if batch is None else f"{test.name}, load: batch {batch}"
             suffix = "" if batch is None else "-load"
             if ratio != default:
                 label, suffix = f"{label}, waste unbounded", f"{suffix}-unbounded"
+            if transactions != tx:
+                label = f"{label}, transactions {transactions}"
+                suffix = f"{suffix}-tx-{transactions}"
             options = ReplayOptions(
                 traces=[test], train=[split / "train" / test.name], sessions=n,
                 concurrency=n, modes="serial,paste,oracle", model=args.model,
                 seed=args.seed, max_calls=max_calls, max_batch=batch, max_waste_ratio=ratio,
-                out=OUT / f"replay-{test.name}{suffix}",
+                transactions=transactions, out=OUT / f"replay-{test.name}{suffix}",
             )  # fmt: skip
             t0 = time.monotonic()
             report = replay(options)
@@ -162,7 +175,12 @@ def main() -> int:
         "waste plus the expected latency of every speculative job in flight within 0.5 "
         "tool-seconds per tool-second used (`--max-waste-ratio`, the target); rows marked `waste unbounded` rerun a source "
         "without that bound. Waste is also shown over serial's tool-seconds (the target is "
-        "<= 0.5x).\n\n"
+        "<= 0.5x). Side-effecting calls run speculatively only as transactions (staged on a "
+        "private copy, committed on a hit; `--transactions`): by default the coding sources' "
+        "bash commands that stay in the working tree (a copy-on-write tree in a real harness; "
+        "modelled here, commit 10 ms); rows marked `transactions none` rerun a source without "
+        "them, `transactions all` also stages side-effecting function-calling tools, realistic "
+        "only for forkable in-process backends such as BFCL's API classes.\n\n"
         + markdown_table(HEADERS, rows)
         + f"\n\n{PUBLISHED}. Total {time.monotonic() - started:.0f} s.\n"
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from paste.bench.classify import effect_of, family_of
+from paste.bench.classify import effect_of, family_of, stays_in_worktree
 from paste.bench.latency import LatencyModel, parse_override
 from paste.bench.report import percentile
 from paste.bench.script import build_script
@@ -117,35 +117,37 @@ def test_transcripts_are_byte_identical_in_every_mode(which, request):
         assert {r.session_id: r.transcript for r in run.sessions} == serial
 
 
-def test_no_side_effect_call_ran_speculatively(replayed, coding):
+def test_no_side_effect_call_ran_speculatively_except_as_a_transaction(replayed, coding):
+    """Committed side effects (authoritative runs and transaction commits) are exactly the
+    serial run's; a speculative side-effecting run happens only as a worktree transaction of
+    the coding source's bash tool (private until its commit)."""
     by_mode = {run.mode.name: run for run in replayed[1]}
     coding_runs = {run.mode.name: run for run in coding[1]}
 
-    def side_effect_runs(name: str) -> collections.Counter:
+    def committed(runs: dict, name: str, tool: str | None = None) -> collections.Counter:
         return collections.Counter(
             (r.session_id, t.canonical)
-            for r in by_mode[name].sessions
+            for r in runs[name].sessions
             for t in r.tool_runs
-            if t.effect == "side_effect"
+            if t.effect == "side_effect" and not t.speculative and tool in (None, t.name)
         )
 
     for name in ("paste", "paste-no-early", "paste-no-kv"):
         spec = [t for r in by_mode[name].sessions for t in r.tool_runs if t.speculative]
         assert spec and {t.effect for t in spec} == {"read_only"}
-        assert side_effect_runs(name) == side_effect_runs("serial")
+        assert committed(by_mode, name) == committed(by_mode, "serial")
+        assert not [t for r in by_mode[name].sessions for t in r.tool_runs if t.commit]
     for name in ("serial", "oracle", "paste-no-spec"):
         assert not [t for r in by_mode[name].sessions for t in r.tool_runs if t.speculative]
         assert report_of(replayed, name)["speculative_jobs"] == 0
     bash = [t for r in coding_runs["paste"].sessions for t in r.tool_runs if t.name == "bash"]
-    assert {t.effect for t in bash if t.speculative} == {"read_only"}
-    edits = collections.Counter(t.canonical for t in bash if t.effect == "side_effect")
-    assert sum(edits.values()) > 0
-    assert edits == collections.Counter(
-        t.canonical
-        for r in coding_runs["serial"].sessions
-        for t in r.tool_runs
-        if t.name == "bash" and t.effect == "side_effect"
-    )
+    private = [t for t in bash if t.speculative and t.effect == "side_effect"]
+    assert all(stays_in_worktree(json.loads(t.canonical[4:])["command"]) for t in private)
+    assert sum(committed(coding_runs, "serial", "bash").values()) > 0
+    assert committed(coding_runs, "paste", "bash") == committed(coding_runs, "serial", "bash")
+    commits = [t for t in bash if t.commit]
+    assert {t.speculative for t in commits} <= {False}
+    assert len(commits) == coding[0]["modes"]["paste"]["committed"]
 
 
 def report_of(replayed, mode: str) -> dict:
@@ -204,6 +206,7 @@ def test_cli_json_report(tmp_path_factory, capsys):
     assert sorted(report["modes"]) == ["oracle", "paste", "serial"]
     assert report["config"]["model_time"] == "simulated"
     assert report["config"]["waste_price"] == 0.25
+    assert report["config"]["transactions"] == "worktree"
     assert report["modes"]["serial"]["authoritative_calls"] == 6
     assert json.loads((out / "report.json").read_text()) == report
     assert (out / "report.md").read_text().startswith("# Trace replay")
@@ -219,6 +222,21 @@ def test_bad_waste_price_is_refused_before_anything_runs():
             assert main(["bench", "replay", "--traces", src, "--train", src,
                          "--waste-price", bad]) == 2
     assert err.getvalue().count("--waste-price must be a finite number >= 0") == 3
+
+
+def test_bad_transactions_setting_is_refused_before_anything_runs():
+    from paste.bench.replay import ReplayOptions, run_replay
+    from paste.cli import main
+
+    src = FIXTURES / "fireact-hotpotqa"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+        main(["bench", "replay", "--traces", str(src), "--train", str(src),
+              "--transactions", "maybe"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'maybe'" in err.getvalue()
+    with pytest.raises(InvalidArgumentError, match="--transactions must be one of"):
+        run_replay(ReplayOptions([src], [src], transactions="maybe"), engine=object())
 
 
 def test_simulated_engine_reuses_a_parked_session_like_the_engine(tmp_path_factory):

@@ -86,6 +86,22 @@ def is_read_only_command(command: str) -> bool:
     return head in _READ_HEADS and not _UNSAFE.search(rest)
 
 
+_NETWORK_HEADS = {"pip", "pip3", "curl", "wget", "apt", "apt-get", "npm", "yarn", "conda", "ssh",
+                  "scp", "rsync"}  # fmt: skip
+_NETWORK = re.compile(r"(https?://|\bpip3? install\b|\bgit\s+(push|pull|fetch|clone)\b)")
+
+
+def stays_in_worktree(command: str) -> bool:
+    """A shell command whose effects stay in the agent's working tree, so running it on a
+    private copy of the tree and copying the changes back is the same as running it: no
+    network (package installs, fetches, pushes) and not the agent's final submission."""
+    body = _CD_PREFIX.sub("", command.strip())
+    words = body.split()
+    if not words or words[0] in _NETWORK_HEADS or words[0] == "submit":
+        return False
+    return not _NETWORK.search(body) and "submit" not in body.lower()
+
+
 def effect_of(name: str, arguments: dict) -> str:
     """`pure`, `read_only` or `side_effect` for one call."""
     if name == "bash":

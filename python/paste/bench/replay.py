@@ -23,6 +23,7 @@ from paste.bench.modes import Mode, parse_modes
 from paste.bench.report import markdown, summarize
 from paste.bench.runner import ModeRun, ReplayConfig, run_mode
 from paste.bench.script import ReplayScript, build_script, check_script
+from paste.bench.tools import TRANSACTIONS
 from paste.errors import InvalidArgumentError
 from paste.speculation.waste import check_max_waste_ratio
 
@@ -45,6 +46,7 @@ class ReplayOptions:
     speculation_budget: int = 16
     waste_price: float = 0.1  # SpeculationConfig.waste_price of the speculating modes
     max_waste_ratio: float | None = 0.5  # SpeculationConfig.max_waste_ratio (None: unbounded)
+    transactions: str = "worktree"  # side-effecting calls run as transactions (bench/tools.py)
     max_text_chars: int = 240
     min_groups: int = 3  # PatternStore.min_groups of the mined predictors
     max_calls: int | None = None  # replay only sessions with at most this many calls
@@ -148,6 +150,9 @@ def run_replay(
     """replay(), also returning every mode's sessions and the replayed scripts."""
     modes = parse_modes(options.modes)
     check_waste_options(options.waste_price, options.max_waste_ratio)
+    if options.transactions not in TRANSACTIONS:
+        raise InvalidArgumentError(f"--transactions must be one of {', '.join(TRANSACTIONS)}, "
+                                   f"got {options.transactions!r}")
     own_engine = engine is None
     engine = engine or make_engine(options)
     try:
@@ -172,7 +177,7 @@ def run_replay(
             latency=LatencyModel(options.seed, dict(options.latency_overrides),
                                  options.max_latency_s),
             speculation_budget=options.speculation_budget, waste_price=options.waste_price,
-            max_waste_ratio=options.max_waste_ratio,
+            max_waste_ratio=options.max_waste_ratio, transactions=options.transactions,
         )  # fmt: skip
         warm_up(engine)
         runs = [_run(engine, scripts, m, predictors, cfg, options) for m in modes]

@@ -6,7 +6,8 @@ authoritative calls, hits, misses, speculative jobs, waste (tool-seconds of unus
 speculation), tokens/s (output tokens over the mode's wall time), prefix-hit ratio (cached /
 prompt tokens over all turns), tool-wait share (time sessions waited for tools after their
 turns / TCT), and against serial: the per-task TCT ratio (median, share of tasks slower than
-serial) and the share of the serial -> oracle TCT reduction the mode captured; tool_s is the
+serial) and the share of the serial -> oracle TCT reduction the mode captured; `committed` is
+the hits that committed a transaction's staged side effects (bench/tools.py); tool_s is the
 tool-seconds of the results the sessions got, waste_ratio the mode's waste over serial's tool_s
 (the tool work the calls need).
 """
@@ -53,6 +54,7 @@ def _mode_summary(run: ModeRun) -> dict[str, Any]:
         "hits_reused": int(spec.get("hits_reused", 0)),
         "hits_awaited": int(spec.get("hits_awaited", 0)),
         "hits_promoted": int(spec.get("hits_promoted", 0)),
+        "committed": int(spec.get("committed", 0)),
         "misses": int(spec.get("misses", calls)) if run.speculation is not None else calls,
         "hit_rate": hits / calls if calls else 0.0,
         "speculative_jobs": int(spec.get("speculative_jobs", 0)),

@@ -36,6 +36,7 @@ class ReplayConfig:
     max_predictions_per_event: int = 3
     waste_price: float = 0.1
     max_waste_ratio: float | None = 0.5
+    transactions: str = "none"  # paste.bench.tools.TRANSACTIONS
 
 
 @dataclass
@@ -117,7 +118,8 @@ def _run_session(
     from paste.tools import ToolExecutor
 
     offered = sorted({t.call.name for s in scripts_of_source for t in s.calls if t.call})
-    tools = ReplayTools(script, None if mode.oracle else cfg.latency, offered)
+    tools = ReplayTools(script, None if mode.oracle else cfg.latency, offered,
+                        transactions=cfg.transactions)
     executor = ToolExecutor(tools.registry, max_workers=16)
     speculator = None
     if mode.speculation:

@@ -15,6 +15,16 @@ RecordedToolError with its output, so it is a failure in the replay too.
 
 Read-only tools get a `sandbox` that is the same replay function marked speculative: the
 executor runs a tool's sandbox for speculative jobs, so the log tells speculative runs apart.
+
+Transactions (paste.tools.transaction; `transactions`): `worktree` gives the `bash` tool one for
+its side-effecting commands that stay in the working tree (classify.stays_in_worktree: no
+network, not the final submission), modelling a harness that runs a speculative command on a
+copy-on-write copy of the tree and copies its changes back on a hit; `all` also gives one to
+every side-effecting function-calling tool, which is only realistic where the backend's state
+can be forked (BFCL's in-process API classes, not tau-bench's or ToolBench's remote services);
+`none` gives none. A transaction's private run is the replay function marked speculative; its
+commit takes COMMIT_S (applying the staged changes) and is logged as a non-speculative run with
+`commit=True`, so the log's committed side effects compare with a serial run's.
 """
 
 from __future__ import annotations
@@ -25,17 +35,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from paste.bench.classify import effect_of
+from paste.bench.classify import effect_of, stays_in_worktree
 from paste.bench.latency import LatencyModel
 from paste.bench.script import ReplayScript
-from paste.errors import PasteError
+from paste.errors import InvalidArgumentError, PasteError
 from paste.parsing import canonical_call
 from paste.patterns.bash import bash_kind
 from paste.tools import SpeculationPolicy, ToolRegistry
 from paste.tools.spec import EffectClass, ToolSpec
+from paste.tools.transaction import Staged
 
 NO_RECORD = "error: no recorded output for this call"
 NO_OUTPUT = "(the trace recorded no output for this call)"
+TRANSACTIONS = ("none", "worktree", "all")
+COMMIT_S = 0.01  # modelled time to apply a transaction's staged changes on a hit
 
 
 class RecordedToolError(PasteError, RuntimeError):
@@ -52,6 +65,7 @@ class ToolRun:
     speculative: bool
     started_at: float
     finished_at: float
+    commit: bool = False  # a transaction's staged effects made real (a hit)
 
 
 class _PassThrough:
@@ -70,11 +84,17 @@ class ReplayTools:
         latency: LatencyModel | None,
         tool_names: Sequence[str] = (),
         timeout_s: float = 600.0,
+        transactions: str = "none",
     ) -> None:
         """latency None: every call is instant (oracle mode). tool_names: more tools to offer
         (the other tools of the source), so a predicted call of a tool this session never
-        used is a real mis-speculation instead of an unknown tool."""
+        used is a real mis-speculation instead of an unknown tool. transactions: which
+        side-effecting calls may run speculatively as transactions (module docstring)."""
+        if transactions not in TRANSACTIONS:
+            raise InvalidArgumentError(
+                f"transactions must be one of {', '.join(TRANSACTIONS)}, got {transactions!r}")
         self.script, self.latency = script, latency
+        self.transactions = transactions
         self.position: Callable[[], int] = lambda: 0  # set to the session's tool-result count
         self.runs: list[ToolRun] = []
         self._lock = threading.Lock()
@@ -99,6 +119,14 @@ class ReplayTools:
         read_only = effect != "side_effect"
         props = sorted({k for a in calls for k in a})
         run = self._runner(name)
+        if is_bash:
+            worktree = self.transactions != "none"
+            policy = SpeculationPolicy(lambda a: _bash_speculable(dict(a), worktree))
+            transaction = self._transaction(name, run) if worktree else None
+        else:
+            policy = None
+            fc = not read_only and self.transactions == "all"
+            transaction = self._transaction(name, run) if fc else None
         return ToolSpec(
             name=name,
             description=f"replayed tool {name}",
@@ -114,11 +142,26 @@ class ReplayTools:
             timeout_s=timeout_s,
             max_concurrency=64,
             sandbox=(lambda **kwargs: run(kwargs, True)) if read_only else None,
-            speculation=SpeculationPolicy(lambda a: effect_of("bash", dict(a)) == "read_only")
-            if is_bash
-            else None,
+            speculation=policy,
             effect_for=(lambda a: EffectClass(effect_of("bash", dict(a)))) if is_bash else None,
+            transaction=transaction,
         )
+
+    def _transaction(self, name: str, run: Callable[[dict, bool], str]) -> Callable[..., Staged]:
+        def transaction(**kwargs: Any) -> Staged:
+            value = run(kwargs, True)  # the private run (a recorded failure raises here)
+            return Staged(value, lambda: self._commit(name, kwargs))
+
+        return transaction
+
+    def _commit(self, name: str, arguments: dict) -> None:
+        started = time.monotonic()
+        if self.latency is not None:
+            time.sleep(COMMIT_S)
+        with self._lock:
+            self.runs.append(ToolRun(name, canonical_call(name, arguments),
+                                     effect_of(name, arguments), False, started,
+                                     time.monotonic(), commit=True))
 
     def _runner(self, name: str) -> Callable[[dict, bool], str]:
         def run(arguments: dict, speculative: bool) -> str:
@@ -154,3 +197,12 @@ class ReplayTools:
             if self._recorded[i][0] == canonical:
                 return self._recorded[i][1]
         return None
+
+
+def _bash_speculable(arguments: dict, worktree: bool) -> bool:
+    """The replay bash tool's speculation policy: read-only commands; with worktree
+    transactions also the side-effecting ones that stay in the working tree."""
+    if effect_of("bash", arguments) == "read_only":
+        return True
+    command = arguments.get("command", "")
+    return worktree and isinstance(command, str) and stays_in_worktree(command)

@@ -5,7 +5,7 @@ paste bench replay --traces DIR [DIR ...] --train DIR [DIR ...] [--sessions N]
     [--concurrency C] [--modes serial,paste,oracle[,paste-no-spec,paste-no-early,paste-no-kv]]
     [--model NAME] [--model-time simulated|real] [--decode-tok-s R] [--prefill-tok-s P]
     [--seed S] [--poisson RATE] [--latency NAME=P50[:P90] ...] [--budget B] [--waste-price X]
-    [--max-waste-ratio X|none] [--json] [--out DIR]
+    [--max-waste-ratio X|none] [--transactions none|worktree|all] [--json] [--out DIR]
 paste bench live [--workloads research,coding,science] [--sessions N] [--concurrency C]
     [--modes serial,paste,oracle] [--model-time simulated|real] [--train-sessions N]
     [--latency-scale X] [--seed S] [--budget B] [--waste-price X] [--max-waste-ratio X|none]
@@ -62,7 +62,8 @@ def _replay(args: argparse.Namespace) -> int:
             latency_overrides=overrides, max_latency_s=args.max_latency,
             speculation_budget=args.budget, waste_price=args.waste_price,
             max_waste_ratio=args.max_waste_ratio, max_batch=args.max_batch,
-            max_calls=args.max_calls, out=out, plots=not args.no_plots,
+            max_calls=args.max_calls, transactions=args.transactions, out=out,
+            plots=not args.no_plots,
         )  # fmt: skip
         return replay(options), out
 
@@ -170,6 +171,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     rp.add_argument(
         "--max-calls", type=int, default=None, help="only sessions with at most this many calls"
+    )
+    rp.add_argument(
+        "--transactions", choices=("none", "worktree", "all"), default="worktree",
+        help="side-effecting calls that may run speculatively as transactions (staged on a "
+        "private copy, committed on a hit): worktree = the coding sources' bash commands that "
+        "stay in the working tree; all = also every side-effecting function-calling tool (only "
+        "realistic for forkable in-process backends such as BFCL's); default worktree",
     )
     rp.add_argument("--out", default=None, help="default bench/out/replay-<source>")
     rp.set_defaults(func=_replay)
