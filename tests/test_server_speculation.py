@@ -24,6 +24,7 @@ from paste.patterns.errors import PatternStoreError
 from paste.server import BackgroundServer, ServerConfig, create_app
 from paste.session.priority import CoSchedulingPolicy
 from paste.tools import ToolRegistry
+from paste.tools.transaction import Staged
 from test_server_metrics import scrape
 from test_server_sessions import create
 from test_server_support import HANG_GUARD_S, make_engine, wait_until
@@ -31,7 +32,8 @@ from test_server_support import HANG_GUARD_S, make_engine, wait_until
 FILES = {"README.md": "# demo\nhello from the server tool\n", "a/one.txt": "one",
          "b/two.txt": "two", "c/three.txt": "three"}  # fmt: skip
 ANSWER = "Done."
-COUNTERS = ("authoritative_calls", "misses", "jobs", "cancelled", "stale_discarded",
+COUNTERS = ("authoritative_calls", "misses", "jobs", "cancelled", "stale_discarded", "committed",
+            "commit_failures",
             "waste_seconds", "observed_tool_latency_seconds")  # fmt: skip
 REASONS = ("budget", "cpu", "effect", "estimates", "policy", "unknown_tool", "value", "waste")
 
@@ -97,8 +99,8 @@ def staged_done(state, session_id) -> bool:
     return len(jobs) == 1 and jobs[0].future.done()
 
 
-def reader(wait: Callable[[], bool] | None = None):
-    """Script: call read_file on the path of the last "Read <path> please." until a tool
+def reader(wait: Callable[[], bool] | None = None, tool: str = "read_file", verb: str = "Read"):
+    """Script: call `tool` on the path of the last "<verb> <path> please." until a tool
     result is in the prompt, then answer. `wait` is awaited before the calling turn."""
 
     def script(prompt: str) -> str:
@@ -106,8 +108,8 @@ def reader(wait: Callable[[], bool] | None = None):
             return ANSWER
         if wait is not None:
             assert wait_until(wait)
-        path = re.findall(r"Read (\S+) please\.", prompt)[-1]
-        return json.dumps({"name": "read_file", "arguments": {"path": path}})
+        path = re.findall(rf"{verb} (\S+) please\.", prompt)[-1]
+        return json.dumps({"name": tool, "arguments": {"path": path}})
 
     return script
 
@@ -207,6 +209,50 @@ def test_online_learning_per_tenant(engine, tools):
     assert values == zeros(authoritative_calls=5.0, misses=4.0, jobs=1.0, hits_reused=1.0,
                            rejected_value=1.0, paste_speculation_budget_capacity=16.0,
                            paste_patterns_tenants=2.0, learned=5.0)  # fmt: skip
+
+
+def test_a_side_effecting_tool_with_a_transaction_commits_once_on_a_hit(engine):
+    """A write tool that supplies a transaction: after three learned runs the fourth run's
+    write is staged privately while the model decodes, and committed exactly once when the
+    model emits it; the transcript is the one the real tool gives."""
+    written: dict[str, str] = {}
+    runs: list[tuple[str, str]] = []
+    registry = ToolRegistry()
+
+    def stage(path: str) -> Staged:
+        time.sleep(0.05)
+        runs.append(("staged", path))
+
+        def commit() -> None:
+            written[path] = "x"
+            runs.append(("committed", path))
+
+        return Staged(f"wrote {path}", commit)
+
+    @registry.tool(effect="side_effect", timeout_s=HANG_GUARD_S, transaction=stage)
+    def write_file(path: str) -> str:
+        """Write a file of the demo workspace."""
+        time.sleep(0.05)
+        written[path] = "x"
+        runs.append(("wrote", path))
+        return f"wrote {path}"
+
+    paths = ["a/one.txt", "b/two.txt", "c/three.txt"]
+    with serving(engine, registry) as (server, state):
+        for n, path in enumerate(paths, start=1):
+            sid = create(server, tools=["write_file"], tenant="delta")["id"]
+            run(server, engine, sid, f"Write {path} please.", reader(None, "write_file", "Write"))
+            assert wait_until(lambda n=n: speculation_values(server)["learned"] == n)
+        sid = create(server, tools=["write_file"], tenant="delta")["id"]
+        out = run(server, engine, sid, "Write d/four.txt please.",
+                  reader(lambda: staged_done(state, sid), "write_file", "Write"))
+        values = speculation_values(server)
+    assert runs == [("wrote", p) for p in paths] + [("staged", "d/four.txt"),
+                                                    ("committed", "d/four.txt")]
+    assert written == dict.fromkeys(paths + ["d/four.txt"], "x")
+    assert out["messages"][2]["content"] == "wrote d/four.txt"
+    assert (values["jobs"], values["hits_reused"], values["committed"], values["misses"],
+            values["commit_failures"]) == (1.0, 1.0, 1.0, 3.0, 0.0)
 
 
 def test_learned_patterns_survive_a_restart_with_a_pattern_dir(engine, tools, tmp_path):

@@ -10,6 +10,10 @@ scraped from the server's ServerSpeculation (one SpeculationMetrics for every se
                                                     unknown_tool
     paste_speculation_cancelled_total               unused jobs dropped (session end, TTL)
     paste_speculation_stale_discarded_total         jobs made stale by a side-effecting call
+    paste_speculation_committed_total               hits that committed a transaction's
+                                                    staged side effects
+    paste_speculation_commit_failures_total         transactional hits whose commit raised
+                                                    (the call then ran for real)
     paste_speculation_waste_seconds_total           tool-seconds of speculation never used
     paste_speculation_observed_tool_latency_seconds_total
                                                     sum of call complete -> result available
@@ -46,6 +50,10 @@ _COUNTERS = (
     ("cancelled", "paste_speculation_cancelled", "unused speculative jobs dropped"),
     ("stale_discarded", "paste_speculation_stale_discarded",
      "speculative jobs made stale by a side-effecting call"),
+    ("committed", "paste_speculation_committed",
+     "hits that committed a transaction's staged side effects"),
+    ("commit_failures", "paste_speculation_commit_failures",
+     "transactional hits whose commit raised (the call then ran for real)"),
     ("waste_s", "paste_speculation_waste_seconds", "tool-seconds of unused speculation"),
     ("observed_tool_latency_s", "paste_speculation_observed_tool_latency_seconds",
      "sum over emitted calls of call complete -> result available"),
