@@ -294,10 +294,11 @@ def test_cli_switches():
     assert defaults == {"enable_speculation": True, "early_dispatch": True, "kv_retention": True,
                         "coscheduling": True, "learn_patterns": True, "pattern_store": None,
                         "pattern_dir": None, "speculation_budget": 16, "speculation_waste_price": 0.1,
-                        "speculation_max_waste_ratio": 0.5}  # fmt: skip
+                        "speculation_max_waste_ratio": 0.5,
+                        "speculation_transactions": True}  # fmt: skip
     args = build_parser().parse_args([
         "serve", "--model", "m", "--no-speculation", "--no-early-dispatch", "--no-kv-retention",
-        "--no-coscheduling", "--no-learn-patterns", "--pattern-store", "p.json",
+        "--no-coscheduling", "--no-learn-patterns", "--no-transactions", "--pattern-store", "p.json",
         "--pattern-dir", "stores",
         "--speculation-budget", "4", "--waste-price", "0.5", "--max-waste-ratio", "none"])  # fmt: skip
     assert server_options(args) == {"enable_speculation": False, "early_dispatch": False,
@@ -306,8 +307,10 @@ def test_cli_switches():
                                     "pattern_dir": "stores",
                                     "speculation_budget": 4,
                                     "speculation_waste_price": 0.5,
-                                    "speculation_max_waste_ratio": None}  # fmt: skip
+                                    "speculation_max_waste_ratio": None,
+                                    "speculation_transactions": False}  # fmt: skip
     config = ServerConfig(model_id="m", **server_options(args))  # a valid config
+    assert config.speculation_transactions is False
     assert config.speculation_waste_price == 0.5
     assert config.speculation_max_waste_ratio is None
     for bad in ("-1", "x", "inf", "nan"):

@@ -182,6 +182,22 @@ def test_effects_of_a_job_cancelled_while_running_are_discarded_when_it_returns(
     assert (ledger.entries, ledger.commits, ledger.discards) == ([], 0, 1)
 
 
+def test_transactions_switched_off_refuse_side_effecting_calls():
+    ledger = Ledger()
+    reg = make_registry(ledger)
+    executor = ToolExecutor(reg)
+    try:
+        m = SpeculationManager(reg, executor, SpeculationConfig(
+            learn_latency=False, max_waste_ratio=None, transactions=False))
+        assert m.speculate("s", [cand("a")]) == []
+        assert m.metrics.snapshot("s")["rejected"] == {"effect": 1}
+        call = emit(m, "call-1", "a")
+        assert (call.kind, call.result(WAIT_S).content) == ("miss", "1 entries, last a")
+        assert (ledger.entries, ledger.commits, ledger.discards) == (["a"], 0, 0)
+    finally:
+        executor.shutdown()
+
+
 def test_a_transaction_that_returns_no_staged_is_a_tool_error_and_a_miss():
     ledger = Ledger()
     reg = make_registry(ledger, transaction=lambda entry: f"would append {entry}")

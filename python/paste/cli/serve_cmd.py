@@ -45,6 +45,9 @@ SWITCHES = (
     ("kv-retention", "kv_retention", "keep a session's KV parked across tool waits"),
     ("coscheduling", "coscheduling", "boost turns that return from tools (KV band)"),
     ("learn-patterns", "learn_patterns", "learn tool patterns online from completed runs"),
+    ("transactions", "speculation_transactions",
+     "run side-effecting calls of tools that supply a transaction speculatively (staged "
+     "privately, committed on a hit)"),
 )
 
 

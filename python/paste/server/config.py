@@ -37,6 +37,8 @@ class ServerConfig:
         (SpeculationConfig.waste_price; 0 = only the budget bounds wasted work).
     speculation_max_waste_ratio: wasted speculative tool-seconds allowed per tool-second the
         sessions used, across the engine (SpeculationConfig.max_waste_ratio; None = unbounded).
+    speculation_transactions: side-effecting calls of tools that supply a transaction may run
+        speculatively (SpeculationConfig.transactions).
     """
 
     model_id: str
@@ -58,6 +60,7 @@ class ServerConfig:
     speculation_max_predictions: int = 3
     speculation_waste_price: float = 0.1
     speculation_max_waste_ratio: float | None = 0.5
+    speculation_transactions: bool = True
 
     def __post_init__(self) -> None:
         if not self.model_id:

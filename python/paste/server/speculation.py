@@ -86,7 +86,8 @@ def server_speculation(engine: Any, config: Any) -> ServerSpeculation | None:
     spec = SpeculationConfig(max_concurrent_jobs=config.speculation_budget,
                              max_predictions_per_event=config.speculation_max_predictions,
                              waste_price=config.speculation_waste_price,
-                             max_waste_ratio=config.speculation_max_waste_ratio)  # fmt: skip
+                             max_waste_ratio=config.speculation_max_waste_ratio,
+                             transactions=config.speculation_transactions)  # fmt: skip
     predictors = TenantPredictors(config.pattern_store, config.learn_patterns,
                                   config.pattern_dir)  # fmt: skip
     return ServerSpeculation(engine, spec, predictors)

@@ -61,8 +61,9 @@ SAFE_EFFECTS = (EffectClass.PURE, EffectClass.READ_ONLY)
 class AdmissionPolicy:
     def __init__(self, budget: SpeculationBudget, min_probability: float = 0.0,
                  cpu_slots: int | None = None, waste_price: float = 0.0,
-                 waste: WasteBudget | None = None) -> None:
+                 waste: WasteBudget | None = None, transactions: bool = True) -> None:
         self.budget = budget
+        self.transactions = transactions
         self.waste = waste or WasteBudget(None)
         self.min_probability = min_probability
         self.waste_price = waste_price
@@ -73,7 +74,7 @@ class AdmissionPolicy:
         """Runs the checks above; on "admitted" one budget slot (and, if `cpu`, one cpu
         count, and `reservation` on the waste budget, for `session_id`) is held by the
         caller."""
-        refused = refusal(spec, cand.arguments)
+        refused = refusal(spec, cand.arguments, self.transactions)
         if refused is not None:
             return Decision(False, refused)
         if None in (cand.probability, cand.expected_latency_s, cand.time_until_emitted_s):
@@ -102,11 +103,13 @@ class AdmissionPolicy:
         return Decision(True, "admitted", value, cpu, reservation)
 
 
-def refusal(spec: ToolSpec, arguments: dict[str, Any]) -> str | None:
-    """Checks 1-2 (they depend on the call alone): "effect", "policy", or None if both pass."""
+def refusal(spec: ToolSpec, arguments: dict[str, Any], transactions: bool = True) -> str | None:
+    """Checks 1-2 (they depend on the call alone): "effect", "policy", or None if both pass.
+    transactions=False: a tool's transaction does not make a side-effecting call speculable."""
     effect = spec.call_effect(arguments)
     sandboxed = spec.sandbox is not None and spec.freshness is not None
-    if effect not in SAFE_EFFECTS and not sandboxed and spec.transaction is None:
+    staged = transactions and spec.transaction is not None
+    if effect not in SAFE_EFFECTS and not sandboxed and not staged:
         return "effect"
     if spec.speculation is not None and not spec.speculation.allows(arguments):
         return "policy"

@@ -31,6 +31,9 @@ class SpeculationConfig:
         queued job on CONFIRMED, withdraw queued ones on REFUTED); off = the parser alone.
     chain: when a speculative result lands, also predict (and admit) the call after it, as if
         the model had emitted the speculated call; its probability is the product of both.
+    transactions: side-effecting calls of tools that supply a transaction may run
+        speculatively on a private copy (paste.tools.transaction); off = only pure/read_only
+        calls (and sandboxed tools with a freshness check).
     cpu_slots: a speculative call of a cpu_bound tool is admitted only while fewer cpu_bound
         jobs (authoritative + speculative, across the shared budget) run; 0 = never speculate
         cpu_bound calls. Default: half the machine's cores, at least 1.
@@ -47,6 +50,7 @@ class SpeculationConfig:
     learn_latency: bool = True
     enable_trie: bool = True
     chain: bool = True
+    transactions: bool = True
     cpu_slots: int = field(default_factory=lambda: default_cpu_slots())
 
     def __post_init__(self) -> None:

@@ -204,7 +204,7 @@ class SpeculationManager:
         self.waste = waste or WasteBudget(self.config.max_waste_ratio)
         self.admission = AdmissionPolicy(self.budget, self.config.min_probability,
                                          self.config.cpu_slots, self.config.waste_price,
-                                         self.waste)
+                                         self.waste, self.config.transactions)
         self.staging = StagingStore(self.config.ttl_s)
         self.metrics = metrics or SpeculationMetrics()
         self.coordination_cost_s = self.config.coordination_cost_s
@@ -270,7 +270,8 @@ class SpeculationManager:
         self.metrics.add(session_id, "authoritative_calls")
         try:
             spec = self.registry.get(name)
-            effect, commits = spec.call_effect(arguments), spec.runs_transaction(arguments)
+            effect = spec.call_effect(arguments)
+            commits = self.config.transactions and spec.runs_transaction(arguments)
         except UnknownToolError:
             effect, commits = EffectClass.SIDE_EFFECT, False
         # A transaction staged in this epoch is claimed before the call makes the rest stale.

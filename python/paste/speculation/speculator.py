@@ -208,7 +208,9 @@ class Speculator:
             spec = self.manager.registry.get(name)
         except UnknownToolError:
             return False
-        if EffectClass(spec.effect) in SAFE_EFFECTS or spec.transaction is not None:
+        if EffectClass(spec.effect) in SAFE_EFFECTS:
+            return True
+        if spec.transaction is not None and self.manager.config.transactions:
             return True
         return spec.sandbox is not None and spec.freshness is not None
 
@@ -219,7 +221,7 @@ class Speculator:
             spec = self.manager.registry.get(name)
         except UnknownToolError:
             return False
-        return refusal(spec, dict(arguments)) is None
+        return refusal(spec, dict(arguments), self.manager.config.transactions) is None
 
     def track(self, session_id: str, tenant: str) -> SessionSpeculation:
         return SessionSpeculation(self, session_id, tenant)
