@@ -77,17 +77,23 @@ def test_bad_input_gives_typed_errors(tools):
     assert "WorkloadToolError: no file 'missing.py'" in call("view", path="missing.py").content
 
 
-def test_effect_classes_and_edit_never_runs_speculatively(tools):
+def test_effect_classes_and_edit_runs_speculatively_only_as_a_transaction(tools):
     root, box, _ = tools
     effects = {n: box.registry.get(n).effect.value for n in box.registry.names()}
     assert effects == {"grep": "read_only", "view": "read_only", "edit": "side_effect",
                        "run_python": "side_effect", "pytest": "read_only"}
     cpu = sorted(n for n in box.registry.names() if box.registry.get(n).cpu_bound)
     assert cpu == ["pytest", "run_python"]
+    with_transaction = sorted(n for n in box.registry.names()
+                              if box.registry.get(n).transaction is not None)
+    assert with_transaction == ["edit", "run_python"]
     ex = ToolExecutor(box.registry)
     args = {"path": "textkit/stats.py", "line": 19, "old": "return", "new": "raise"}
-    refused = ex.submit(ToolJob("s", "edit", json.dumps(args), speculative=True)).result()
+    future = ex.submit(ToolJob("s", "edit", json.dumps(args), speculative=True))
+    staged = future.result()
+    future.discard_effects()
     ex.shutdown()
-    assert refused.error_kind == "not_speculable"
+    assert (staged.ok, staged.content) == (True, "edited textkit/stats.py:19: raise ordered[mid - 1]")
     assert "raise ordered" not in (root / "textkit/stats.py").read_text()
-    assert box.runs == []
+    assert [(r.name, r.speculative, r.commit) for r in box.runs] == [("edit", True, False)]
+    assert box.recording == []

@@ -32,8 +32,10 @@ def test_coding_agent_session_exact_calls_serial_and_paste(tmp_path_factory, tmp
     assert serial.answers["c-1"] == "Fixed top_words in textkit/words.py line 22. Tests: 2 passed."
     assert serial.run.sessions[0].transcript == paste.run.sessions[0].transcript
     assert "coding" in predictors
-    spec = [r for r in paste.run.sessions[0].tool_runs if r.speculative]
-    assert all(r.effect == "read_only" for r in spec)
+    runs = paste.run.sessions[0].tool_runs
+    # Side-effecting calls ran speculatively only as transactions, committed once per hit.
+    staged = [r.canonical for r in runs if r.speculative and r.effect == "side_effect"]
+    assert staged == [r.canonical for r in runs if r.commit]
     assert thoughts(serial, "c-1") == [
         'The bug report says: "top_words() must list the most frequent words first." So the '
         "function to look at is top_words. I do not know yet which module of textkit defines "
