@@ -289,3 +289,21 @@ def test_staged_settles_once():
     with pytest.raises(OSError):
         failing.commit()
     assert (failing.state, log[-1]) == ("discarded", "discard")
+
+
+def test_cancelling_an_awaited_transactional_hit_discards_its_effects(setup):
+    ledger, m = setup
+    ledger.gate = threading.Event()
+    m.speculate("s", [cand("a")])
+    job = m.staging.jobs("s")[0]
+    while not job.future.started():
+        threading.Event().wait(0.005)
+    call = emit(m, "call-1", "a")
+    assert call.kind == "awaited"
+    assert call.cancel()
+    ledger.gate.set()  # the Staged arrives after the cancel: the executor discards it
+    for _ in range(400):
+        if ledger.discards:
+            break
+        threading.Event().wait(0.005)
+    assert (ledger.entries, ledger.commits, ledger.discards) == ([], 0, 1)
