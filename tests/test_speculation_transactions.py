@@ -307,3 +307,17 @@ def test_cancelling_an_awaited_transactional_hit_discards_its_effects(setup):
             break
         threading.Event().wait(0.005)
     assert (ledger.entries, ledger.commits, ledger.discards) == ([], 0, 1)
+
+
+def test_ending_a_session_discards_a_claimed_hit_whose_result_was_never_taken(setup):
+    ledger, m = setup
+    m.speculate("s", [cand("a")])
+    m.staging.jobs("s")[0].future.result(WAIT_S)
+    call = emit(m, "call-1", "a")
+    assert call.kind == "reused"
+    m.end_session("s")  # the session died before it took the result
+    assert (ledger.entries, ledger.commits, ledger.discards) == ([], 0, 1)
+    taken = emit(m, "call-2", "b")
+    assert taken.result(WAIT_S).content == "1 entries, last b"
+    m.end_session("s")  # nothing open any more: nothing else discarded
+    assert (ledger.entries, ledger.discards) == (["b"], 1)

@@ -50,6 +50,7 @@ import dataclasses
 import functools
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -128,12 +129,15 @@ class ResolvedCall:
         if self._staged is not None and self._commits and self._result is None:
             cancelled = self._staged.future.cancel()
             self._staged.future.discard_effects()
+            self._manager._untrack(self)
             return cancelled
         return self._future.cancel() if self._future is not None else False
 
     def result(self, timeout: float | None = None) -> ToolResult:
         if self._result is None:
             self._result = self._wait(timeout)
+            if self._commits:
+                self._manager._untrack(self)
             # Observed latency: call emitted -> result available (0 for a finished hit), not
             # whenever the session got round to asking.
             end = self._ready_at if self._ready_at is not None else self._result.finished_at
@@ -210,6 +214,9 @@ class SpeculationManager:
         self.coordination_cost_s = self.config.coordination_cost_s
         self.latency = latency or ToolLatency()
         self._ids = itertools.count()
+        # Claimed transactional hits whose result was not taken yet (end_session discards).
+        self._open: dict[str, set[ResolvedCall]] = {}
+        self._open_lock = threading.Lock()
 
     def speculate(self, session_id: str, candidates: Iterable[Candidate],
                   on_done: Callable[[Candidate, Any], None] | None = None) -> list[str]:
@@ -284,8 +291,16 @@ class SpeculationManager:
             self.budget.unregister_yieldable(staged.future)
             self.waste.settle(staged.reservation)
         job = ToolJob(call_id, name, dict(arguments), session_id=session_id)
-        return ResolvedCall(self, session_id, job, staged,
-                            commits=commits and staged is not None and not staged.promoted)
+        resolved = ResolvedCall(self, session_id, job, staged,
+                                commits=commits and staged is not None and not staged.promoted)
+        if resolved._commits:
+            with self._open_lock:
+                self._open.setdefault(session_id, set()).add(resolved)
+        return resolved
+
+    def _untrack(self, resolved: ResolvedCall) -> None:
+        with self._open_lock:
+            self._open.get(resolved._session, set()).discard(resolved)
 
     def is_transaction(self, name: str, arguments: dict[str, Any]) -> bool:
         """True if a speculative run of this call is a transaction (staged effects)."""
@@ -351,6 +366,12 @@ class SpeculationManager:
         return True
 
     def end_session(self, session_id: str) -> None:
+        """Unused jobs are cancelled; a claimed transactional hit whose result was never
+        taken is cancelled too (its staged effects discarded: the call never completed)."""
+        with self._open_lock:
+            unclaimed = self._open.pop(session_id, set())
+        for resolved in unclaimed:
+            resolved.cancel()
         self._discard(session_id, self.staging.drop_session(session_id), "cancelled")
         self.metrics.end_session(session_id)
 
