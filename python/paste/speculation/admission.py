@@ -103,13 +103,19 @@ class AdmissionPolicy:
         return Decision(True, "admitted", value, cpu, reservation)
 
 
+def runs_side_effects_safely(spec: ToolSpec, transactions: bool = True) -> bool:
+    """The tool may run calls that are not pure/read_only speculatively: it supplies a
+    transaction (and `transactions` is on), or a sandbox and a freshness check."""
+    if transactions and spec.transaction is not None:
+        return True
+    return spec.sandbox is not None and spec.freshness is not None
+
+
 def refusal(spec: ToolSpec, arguments: dict[str, Any], transactions: bool = True) -> str | None:
     """Checks 1-2 (they depend on the call alone): "effect", "policy", or None if both pass.
     transactions=False: a tool's transaction does not make a side-effecting call speculable."""
-    effect = spec.call_effect(arguments)
-    sandboxed = spec.sandbox is not None and spec.freshness is not None
-    staged = transactions and spec.transaction is not None
-    if effect not in SAFE_EFFECTS and not sandboxed and not staged:
+    if spec.call_effect(arguments) not in SAFE_EFFECTS and not runs_side_effects_safely(
+            spec, transactions):
         return "effect"
     if spec.speculation is not None and not spec.speculation.allows(arguments):
         return "policy"

@@ -127,10 +127,8 @@ class ResolvedCall:
         """Cancels the authoritative job if one runs; a staged hit needs no cancelling, except
         a transaction's, whose effects are then discarded (the call never happened)."""
         if self._staged is not None and self._commits and self._result is None:
-            cancelled = self._staged.future.cancel()
-            self._staged.future.discard_effects()
             self._manager._untrack(self)
-            return cancelled
+            return self._staged.future.cancel()  # its cancel discards the staged effects
         return self._future.cancel() if self._future is not None else False
 
     def result(self, timeout: float | None = None) -> ToolResult:
@@ -258,7 +256,6 @@ class SpeculationManager:
                                reservation=decision.reservation)
             if not self.staging.put(staged):
                 future.cancel()
-                future.discard_effects()
                 self.waste.settle(decision.reservation)
                 continue
             if decision.cpu and spec.isolation == "process":  # its cancel kills the process
@@ -291,9 +288,9 @@ class SpeculationManager:
             self.budget.unregister_yieldable(staged.future)
             self.waste.settle(staged.reservation)
         job = ToolJob(call_id, name, dict(arguments), session_id=session_id)
-        resolved = ResolvedCall(self, session_id, job, staged,
-                                commits=commits and staged is not None and not staged.promoted)
-        if resolved._commits:
+        commit_hit = commits and staged is not None and not staged.promoted
+        resolved = ResolvedCall(self, session_id, job, staged, commits=commit_hit)
+        if commit_hit:
             with self._open_lock:
                 self._open.setdefault(session_id, set()).add(resolved)
         return resolved
@@ -416,7 +413,6 @@ class SpeculationManager:
         if not self.staging.remove(job):
             return
         job.future.cancel()
-        job.future.discard_effects()
         res = job.future.result() if job.future.done() else None
         self._count_waste(job.session_id, job.reservation, res.tool_s if res is not None else 0.0)
         self.metrics.add(job.session_id, "yielded")
@@ -424,7 +420,6 @@ class SpeculationManager:
     def _discard(self, session_id: str, jobs: list[StagedJob], counter: str) -> None:
         for job in jobs:
             job.future.cancel()
-            job.future.discard_effects()
             res = job.future.result() if job.future.done() else None
             self._count_waste(session_id, job.reservation,
                               res.tool_s if res is not None and res.ok else 0.0)

@@ -46,7 +46,12 @@ from paste.parsing import canonical_call
 from paste.patterns.bash import bash_kind
 from paste.patterns.state import SessionState
 from paste.patterns.trace import ToolCall
-from paste.speculation.admission import SAFE_EFFECTS, Candidate, refusal
+from paste.speculation.admission import (
+    SAFE_EFFECTS,
+    Candidate,
+    refusal,
+    runs_side_effects_safely,
+)
 from paste.speculation.manager import ResolvedCall, SpeculationManager
 from paste.speculation.rendering import render_candidate, scan_for_format
 from paste.tools.errors import UnknownToolError
@@ -210,9 +215,7 @@ class Speculator:
             return False
         if EffectClass(spec.effect) in SAFE_EFFECTS:
             return True
-        if spec.transaction is not None and self.manager.config.transactions:
-            return True
-        return spec.sandbox is not None and spec.freshness is not None
+        return runs_side_effects_safely(spec, self.manager.config.transactions)
 
     def may_speculate_call(self, name: str, arguments: dict[str, Any]) -> bool:
         """Whether this very call passes admission's call checks (its effect class, e.g. a

@@ -66,13 +66,14 @@ class ToolFuture:
 
         A queued job never starts; a running async job's task is cancelled; a process job's
         worker is killed; a running sync thread cannot be stopped, its result is discarded.
+        A transactional job's staged effects that nobody took are discarded, done or not.
         Returns True if this call ended the job.
         """
         with self._lock:
-            canceller = self._canceller
-            if self._done.is_set() or canceller is None:
-                return False
-        return canceller()
+            canceller = None if self._done.is_set() else self._canceller
+        ended = canceller() if canceller is not None else False
+        self.discard_effects()  # after the canceller: the job may have finished meanwhile
+        return ended
 
     def take_effects(self) -> Staged | None:
         """The staged effects of a finished transactional job (paste.tools.transaction), once:
