@@ -97,7 +97,7 @@ def stays_in_worktree(command: str) -> bool:
     network (package installs, fetches, pushes) and not the agent's final submission."""
     body = _CD_PREFIX.sub("", command.strip())
     words = body.split()
-    if not words or words[0] in _NETWORK_HEADS or words[0] == "submit":
+    if not words or words[0] in _NETWORK_HEADS:
         return False
     return not _NETWORK.search(body) and "submit" not in body.lower()
 

@@ -23,7 +23,7 @@ from paste.bench.modes import Mode, parse_modes
 from paste.bench.report import markdown, summarize
 from paste.bench.runner import ModeRun, ReplayConfig, run_mode
 from paste.bench.script import ReplayScript, build_script, check_script
-from paste.bench.tools import TRANSACTIONS
+from paste.bench.tools import check_transactions
 from paste.errors import InvalidArgumentError
 from paste.speculation.waste import check_max_waste_ratio
 
@@ -150,9 +150,7 @@ def run_replay(
     """replay(), also returning every mode's sessions and the replayed scripts."""
     modes = parse_modes(options.modes)
     check_waste_options(options.waste_price, options.max_waste_ratio)
-    if options.transactions not in TRANSACTIONS:
-        raise InvalidArgumentError(f"--transactions must be one of {', '.join(TRANSACTIONS)}, "
-                                   f"got {options.transactions!r}")
+    check_transactions(options.transactions, "--transactions")
     own_engine = engine is None
     engine = engine or make_engine(options)
     try:

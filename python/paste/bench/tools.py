@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from paste.bench.classify import effect_of, stays_in_worktree
+from paste.bench.classify import bash_command, effect_of, stays_in_worktree
 from paste.bench.latency import LatencyModel
 from paste.bench.script import ReplayScript
 from paste.errors import InvalidArgumentError, PasteError
@@ -90,9 +90,7 @@ class ReplayTools:
         (the other tools of the source), so a predicted call of a tool this session never
         used is a real mis-speculation instead of an unknown tool. transactions: which
         side-effecting calls may run speculatively as transactions (module docstring)."""
-        if transactions not in TRANSACTIONS:
-            raise InvalidArgumentError(
-                f"transactions must be one of {', '.join(TRANSACTIONS)}, got {transactions!r}")
+        check_transactions(transactions)
         self.script, self.latency = script, latency
         self.transactions = transactions
         self.position: Callable[[], int] = lambda: 0  # set to the session's tool-result count
@@ -204,5 +202,11 @@ def _bash_speculable(arguments: dict, worktree: bool) -> bool:
     transactions also the side-effecting ones that stay in the working tree."""
     if effect_of("bash", arguments) == "read_only":
         return True
-    command = arguments.get("command", "")
-    return worktree and isinstance(command, str) and stays_in_worktree(command)
+    return worktree and stays_in_worktree(bash_command(arguments))
+
+
+def check_transactions(value: str, name: str = "transactions") -> None:
+    """InvalidArgumentError unless value is one of TRANSACTIONS (`name` says which option)."""
+    if value not in TRANSACTIONS:
+        raise InvalidArgumentError(
+            f"{name} must be one of {', '.join(TRANSACTIONS)}, got {value!r}")

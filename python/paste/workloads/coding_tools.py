@@ -41,6 +41,7 @@ Transactions (paste.tools.transaction), so the two side-effecting tools can run 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -60,10 +61,9 @@ from paste.workloads.errors import (
 from paste.workloads.toolbox import LiveToolBox
 from paste.workloads.worktree import (
     CommitConflictError,
-    apply_changes,
+    commit_fork,
     decode,
     encode,
-    path_entry,
     read_or_none,
     replace_file,
     snapshot,
@@ -192,27 +192,21 @@ def add_coding_tools(box: LiveToolBox, root: Path, timeout_s: float = 120.0) -> 
         """run_python's transaction: the snippet runs in a fork of the repository (module
         docstring); commit copies the fork's changes back, discard deletes the fork."""
         scratch = Path(tempfile.mkdtemp(prefix=".paste-fork-", dir=root.parent)).resolve()
+        discard = functools.partial(shutil.rmtree, scratch, ignore_errors=True)
         try:
             fork = scratch / root.name  # same base name: os.getcwd() differs only in its folder
             shutil.copytree(root, fork, symlinks=True)
             before = snapshot(fork)
             value = python_output(code, fork)
         except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
+            discard()
             raise
 
         def commit() -> None:
-            after = snapshot(fork)
-            changes = {p: after.get(p) for p in before.keys() | after.keys()
-                       if before.get(p) != after.get(p)}
-            moved = sorted(p for p in changes if path_entry(root / p) != before.get(p))
-            if moved:
-                raise CommitConflictError(
-                    f"the repository changed since run_python forked it: {', '.join(moved)}")
-            apply_changes(fork, root, before, changes)
-            shutil.rmtree(scratch, ignore_errors=True)
+            commit_fork(fork, root, before)
+            discard()
 
-        return Staged(value, commit, lambda: shutil.rmtree(scratch, ignore_errors=True))
+        return Staged(value, commit, discard)
 
     def pytest(target: str = "tests") -> str:
         """Run the repository's tests with pytest.

@@ -4,6 +4,8 @@ transactions, paste.workloads.coding_tools).
     snapshot(top)                      relative path -> entry: "dir:" + sorted names, "link:" +
                                        target, "other:" + mode (never opened), or a regular
                                        file's permission bits and sha256 (links not followed)
+    commit_fork(fork, root, before)    root gets what changed in the fork since `before`,
+                                       unless root moved since (CommitConflictError)
     apply_changes(fork, root, before, changes)
                                        make root's changed paths what they are in the fork:
                                        new/changed files staged as temp files beside their
@@ -107,6 +109,20 @@ def _kind(entry: str | None) -> str | None:
     if entry is None:
         return None
     return entry.split(":", 1)[0] if entry.startswith(("dir:", "link:", "other:")) else "file"
+
+
+def commit_fork(fork: Path, root: Path, before: dict[str, str]) -> None:
+    """Apply to root what changed in `fork` since `before` (its snapshot at the fork);
+    CommitConflictError, with nothing applied, if a changed path no longer matches `before` in
+    root (root moved since the fork) or changed in a way apply_changes does not apply."""
+    after = snapshot(fork)
+    changes = {p: after.get(p) for p in before.keys() | after.keys()
+               if before.get(p) != after.get(p)}
+    moved = sorted(p for p in changes if path_entry(root / p) != before.get(p))
+    if moved:
+        raise CommitConflictError(
+            f"the repository changed since run_python forked it: {', '.join(moved)}")
+    apply_changes(fork, root, before, changes)
 
 
 def apply_changes(fork: Path, root: Path, before: dict[str, str],
