@@ -194,45 +194,41 @@ def replay_tools(transactions: str, calls=None) -> ReplayTools:
     return ReplayTools(build_script(trace), None, transactions=transactions)
 
 
-def test_worktree_transaction_stages_sed_i_and_commits_it_on_a_hit():
+@pytest.fixture
+def worktree():
+    """Replay tools with worktree transactions, the first `cat f.py` committed, and a manager."""
     tools = replay_tools("worktree")
-    position = [1]
-    tools.position = lambda: position[0]
+    tools.position = lambda: 1
     executor = ToolExecutor(tools.registry)
-    try:
-        m = SpeculationManager(tools.registry, executor, fixed(max_waste_ratio=None))
-        assert m.speculate("t1", [cand("bash", SED)]) == [canonical_call("bash", SED)]
-        assert m.staging.jobs("t1")[0].future.result(WAIT_S).content == "edited"
-        sed = canonical_call("bash", SED)
-        assert [(r.canonical, r.speculative, r.commit) for r in tools.runs] == [
-            (sed, True, False)]  # the private run only: nothing committed yet
-        edit = emit(m, "call-1", SED)
-        assert edit.kind == "reused"
-        out = edit.result(WAIT_S)
-        assert (out.call_id, out.ok, out.content) == ("call-1", True, "edited")
-        assert [(r.canonical, r.effect, r.speculative, r.commit) for r in tools.runs] == [
-            (sed, "side_effect", True, False), (sed, "side_effect", False, True)]
-        counts = m.metrics.snapshot("t1")
-        assert (counts["committed"], counts["hits_reused"], counts["misses"]) == (1, 1, 0)
-    finally:
-        executor.shutdown()
+    yield tools, SpeculationManager(tools.registry, executor, fixed(max_waste_ratio=None))
+    executor.shutdown()
 
 
-def test_a_missed_worktree_transaction_is_never_committed():
-    tools = replay_tools("worktree")
-    position = [1]
-    tools.position = lambda: position[0]
-    executor = ToolExecutor(tools.registry)
-    try:
-        m = SpeculationManager(tools.registry, executor, fixed(max_waste_ratio=None))
-        m.speculate("t1", [cand("bash", RM)])
-        m.staging.jobs("t1")[0].future.result(WAIT_S)
-        assert emit(m, "call-1", SED).result(WAIT_S).content == "edited"
-        assert [(r.canonical, r.speculative, r.commit) for r in tools.runs] == [
-            (canonical_call("bash", RM), True, False), (canonical_call("bash", SED), False, False)]
-        assert m.metrics.snapshot("t1")["committed"] == 0
-    finally:
-        executor.shutdown()
+def test_worktree_transaction_stages_sed_i_and_commits_it_on_a_hit(worktree):
+    tools, m = worktree
+    assert m.speculate("t1", [cand("bash", SED)]) == [canonical_call("bash", SED)]
+    assert m.staging.jobs("t1")[0].future.result(WAIT_S).content == "edited"
+    sed = canonical_call("bash", SED)
+    assert [(r.canonical, r.speculative, r.commit) for r in tools.runs] == [
+        (sed, True, False)]  # the private run only: nothing committed yet
+    edit = emit(m, "call-1", SED)
+    assert edit.kind == "reused"
+    out = edit.result(WAIT_S)
+    assert (out.call_id, out.ok, out.content) == ("call-1", True, "edited")
+    assert [(r.canonical, r.effect, r.speculative, r.commit) for r in tools.runs] == [
+        (sed, "side_effect", True, False), (sed, "side_effect", False, True)]
+    counts = m.metrics.snapshot("t1")
+    assert (counts["committed"], counts["hits_reused"], counts["misses"]) == (1, 1, 0)
+
+
+def test_a_missed_worktree_transaction_is_never_committed(worktree):
+    tools, m = worktree
+    m.speculate("t1", [cand("bash", RM)])
+    m.staging.jobs("t1")[0].future.result(WAIT_S)
+    assert emit(m, "call-1", SED).result(WAIT_S).content == "edited"
+    assert [(r.canonical, r.speculative, r.commit) for r in tools.runs] == [
+        (canonical_call("bash", RM), True, False), (canonical_call("bash", SED), False, False)]
+    assert m.metrics.snapshot("t1")["committed"] == 0
 
 
 @pytest.mark.parametrize("transactions,sed,rm,pip,submit", [

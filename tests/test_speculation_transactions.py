@@ -6,6 +6,7 @@ off."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -75,15 +76,40 @@ def make_registry(ledger: Ledger, transaction=None) -> ToolRegistry:
     return reg
 
 
+@contextmanager
+def ledger_manager(transaction=None, **config):
+    """(Ledger, SpeculationManager over its tools); config: SpeculationConfig options."""
+    ledger = Ledger()
+    reg = make_registry(ledger, transaction)
+    executor = ToolExecutor(reg)
+    try:
+        yield ledger, SpeculationManager(reg, executor, SpeculationConfig(
+            learn_latency=False, max_waste_ratio=None, **config))
+    finally:
+        executor.shutdown()
+
+
 @pytest.fixture
 def setup():
-    ledger = Ledger()
-    reg = make_registry(ledger)
-    executor = ToolExecutor(reg)
-    m = SpeculationManager(reg, executor, SpeculationConfig(learn_latency=False,
-                                                            max_waste_ratio=None))
-    yield ledger, m
-    executor.shutdown()
+    with ledger_manager() as pair:
+        yield pair
+
+
+def start_gated(ledger: Ledger, m):
+    """Speculate append("a") with the ledger's transactions held at a gate; returns the
+    staged job once it is running."""
+    ledger.gate = threading.Event()
+    m.speculate("s", [cand("a")])
+    job = m.staging.jobs("s")[0]
+    wait_for(job.future.started)
+    return job
+
+
+def wait_for(condition, polls: int = 400) -> None:
+    for _ in range(polls):
+        if condition():
+            return
+        threading.Event().wait(0.005)
 
 
 def cand(entry: str, p: float = 0.9) -> Candidate:
@@ -151,11 +177,7 @@ def test_a_commit_that_raises_is_a_miss_and_the_call_runs_for_real(setup):
 
 def test_a_running_transaction_is_awaited_then_committed(setup):
     ledger, m = setup
-    ledger.gate = threading.Event()
-    m.speculate("s", [cand("a")])
-    job = m.staging.jobs("s")[0]
-    while not job.future.started():
-        threading.Event().wait(0.005)
+    start_gated(ledger, m)
     call = emit(m, "call-1", "a")
     assert call.kind == "awaited"
     assert not call.done()
@@ -167,44 +189,25 @@ def test_a_running_transaction_is_awaited_then_committed(setup):
 
 def test_effects_of_a_job_cancelled_while_running_are_discarded_when_it_returns(setup):
     ledger, m = setup
-    ledger.gate = threading.Event()
-    m.speculate("s", [cand("a")])
-    job = m.staging.jobs("s")[0]
-    while not job.future.started():
-        threading.Event().wait(0.005)
+    job = start_gated(ledger, m)
     m.end_session("s")
     assert job.future.done() and job.future.result(0).error_kind == "cancelled"
     ledger.gate.set()  # the transaction returns its Staged after the cancel
-    for _ in range(400):
-        if ledger.discards:
-            break
-        threading.Event().wait(0.005)
+    wait_for(lambda: ledger.discards)
     assert (ledger.entries, ledger.commits, ledger.discards) == ([], 0, 1)
 
 
 def test_transactions_switched_off_refuse_side_effecting_calls():
-    ledger = Ledger()
-    reg = make_registry(ledger)
-    executor = ToolExecutor(reg)
-    try:
-        m = SpeculationManager(reg, executor, SpeculationConfig(
-            learn_latency=False, max_waste_ratio=None, transactions=False))
+    with ledger_manager(transactions=False) as (ledger, m):
         assert m.speculate("s", [cand("a")]) == []
         assert m.metrics.snapshot("s")["rejected"] == {"effect": 1}
         call = emit(m, "call-1", "a")
         assert (call.kind, call.result(WAIT_S).content) == ("miss", "1 entries, last a")
         assert (ledger.entries, ledger.commits, ledger.discards) == (["a"], 0, 0)
-    finally:
-        executor.shutdown()
 
 
 def test_a_transaction_that_returns_no_staged_is_a_tool_error_and_a_miss():
-    ledger = Ledger()
-    reg = make_registry(ledger, transaction=lambda entry: f"would append {entry}")
-    executor = ToolExecutor(reg)
-    try:
-        m = SpeculationManager(reg, executor, SpeculationConfig(learn_latency=False,
-                                                                max_waste_ratio=None))
+    with ledger_manager(lambda entry: f"would append {entry}") as (ledger, m):
         m.speculate("s", [cand("a")])
         res = m.staging.jobs("s")[0].future.result(WAIT_S)
         assert (res.ok, res.error_kind) == (False, "tool_error")
@@ -212,8 +215,6 @@ def test_a_transaction_that_returns_no_staged_is_a_tool_error_and_a_miss():
         call = emit(m, "call-1", "a")
         assert call.result(WAIT_S).content == "1 entries, last a"
         assert call.kind == "miss" and ledger.entries == ["a"]
-    finally:
-        executor.shutdown()
 
 
 def test_a_queued_transaction_is_never_promoted_early(setup):
@@ -244,16 +245,9 @@ def _session(m, ledger: Ledger, speculate: bool) -> list[str]:
 def test_results_and_final_state_are_the_same_with_speculation_off():
     transcripts = []
     for speculate in (False, True):
-        ledger = Ledger()
-        reg = make_registry(ledger)
-        executor = ToolExecutor(reg)
-        try:
-            m = SpeculationManager(reg, executor, SpeculationConfig(learn_latency=False,
-                                                                    max_waste_ratio=None))
+        with ledger_manager() as (ledger, m):
             transcripts.append(_session(m, ledger, speculate))
             assert m.metrics.snapshot("s")["committed"] == (2 if speculate else 0)
-        finally:
-            executor.shutdown()
     assert transcripts[0] == transcripts[1] == [
         "1 entries, last a", "a", "2 entries, last b", "a,b", "a,b"]
 
@@ -293,19 +287,12 @@ def test_staged_settles_once():
 
 def test_cancelling_an_awaited_transactional_hit_discards_its_effects(setup):
     ledger, m = setup
-    ledger.gate = threading.Event()
-    m.speculate("s", [cand("a")])
-    job = m.staging.jobs("s")[0]
-    while not job.future.started():
-        threading.Event().wait(0.005)
+    start_gated(ledger, m)
     call = emit(m, "call-1", "a")
     assert call.kind == "awaited"
     assert call.cancel()
     ledger.gate.set()  # the Staged arrives after the cancel: the executor discards it
-    for _ in range(400):
-        if ledger.discards:
-            break
-        threading.Event().wait(0.005)
+    wait_for(lambda: ledger.discards)
     assert (ledger.entries, ledger.commits, ledger.discards) == ([], 0, 1)
 
 
