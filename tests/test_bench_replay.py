@@ -380,3 +380,20 @@ def test_warm_up_runs_requests_through_a_real_engine_only(tmp_path_factory):
     simulated = SimulatedEngine(str(folder), 1e5, 1e7)
     warm_up(simulated)  # nothing to warm: no request reaches it
     assert simulated.step_time_s == 1.0 / 1e5
+
+
+def test_a_replayed_session_offers_its_recorded_tools_else_the_sources_called_ones():
+    from paste.bench.runner import offered_tools
+
+    def script(sid, names, tools):
+        steps = [Step(role="user", text="go")]
+        steps += [Step(role="tool", call=ToolCall(n, {}), output="ok") for n in names]
+        return build_script(Trace(session_id=sid, source="s", steps=steps, tools=tools))
+
+    a = script("a", ["x"], frozenset({"x", "y"}))
+    b = script("b", ["z"], None)
+    c = script("c", ["w", "x"], None)
+    assert offered_tools(a, [a, b, c]) == ["x", "y"]
+    assert a.tools == frozenset({"x", "y"})
+    assert offered_tools(b, [a, b, c]) == ["w", "x", "z"]
+    assert b.tools is None

@@ -156,3 +156,6 @@ def test_traces_append_and_load_back_with_the_patterns_loader(engine, executor, 
     ]
     assert trace.final_answer == "Lyon 0."
     assert trace.steps[1].timings == record["timings"]["call_1"]
+    names = sorted(executor.registry.names())
+    assert record["tools"] == [{"type": "function", "function": {"name": n}} for n in names]
+    assert trace.tools == frozenset(names)

@@ -360,3 +360,17 @@ def test_randomized_transcripts_identical_with_the_trie_acting(engine):
     finally:
         off.close()
         on.close()
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_a_sessions_predictions_know_the_tools_its_registry_offers(engine, world, offered):
+    manager = Recording(world.registry, world.executor, fixed(max_concurrent_jobs=4))
+    speculator = Speculator(manager, lambda tenant: None, lambda: 0.01, offered_tools=offered)
+    session = open_session(engine, tools=world.registry, parser="hermes",
+                           turn_params=FakeScriptedPolicy(engine, ["done"]),
+                           executor=world.executor, speculator=speculator)
+    try:
+        expected = frozenset(world.registry.names()) if offered else None
+        assert session.speculation.state.tools == expected
+    finally:
+        session.close()

@@ -104,6 +104,15 @@ def run_mode(
                    shared.metrics.snapshot() if mode.speculation else None)
 
 
+def offered_tools(script: ReplayScript, scripts_of_source: list[ReplayScript]) -> list[str]:
+    """The tools a replayed session offers: the ones its trace records it was offered (the
+    predictor then only considers those), else every tool the source's replayed sessions
+    called (the predictor is then not told the list: it was not recorded)."""
+    if script.tools is not None:
+        return sorted(script.tools | {t.call.name for t in script.calls if t.call})
+    return sorted({t.call.name for s in scripts_of_source for t in s.calls if t.call})
+
+
 def _run_session(
     engine: Any,
     script: ReplayScript,
@@ -117,14 +126,15 @@ def _run_session(
     from paste.speculation import Speculator
     from paste.tools import ToolExecutor
 
-    offered = sorted({t.call.name for s in scripts_of_source for t in s.calls if t.call})
+    offered = offered_tools(script, scripts_of_source)
     tools = ReplayTools(script, None if mode.oracle else cfg.latency, offered,
                         transactions=cfg.transactions)
     executor = ToolExecutor(tools.registry, max_workers=16)
     speculator = None
     if mode.speculation:
         manager = shared.manager(tools.registry, executor)
-        speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine))
+        speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine),
+                                offered_tools=script.tools is not None)
     policy = TeacherForcedTurns(script, engine.encode, _eos(engine))
     t0 = time.monotonic()
     session = open_session(

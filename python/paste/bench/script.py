@@ -49,6 +49,7 @@ class ReplayScript:
     session_id: str
     source: str
     runs: list[Run]
+    tools: frozenset[str] | None = None  # the tools the recorded session was offered, if known
 
     @property
     def calls(self) -> list[Turn]:
@@ -92,7 +93,7 @@ def build_script(trace: Trace, max_text_chars: int = 240) -> ReplayScript:
         runs.append(Run(DEFAULT_USER))
     final = trace.final_answer or " ".join(pending)
     runs[-1].turns.append(Turn(_short(final, max_text_chars) or "done"))
-    return ReplayScript(trace.session_id, trace.source, runs)
+    return ReplayScript(trace.session_id, trace.source, runs, trace.tools)
 
 
 def _parses_as(text: str, call: ToolCall | None) -> bool:

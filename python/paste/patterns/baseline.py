@@ -31,14 +31,23 @@ class BigramBaseline:
         for counts in self.next.values():
             self._unigram.update(counts)
 
-    def predict(self, previous_kind: str, k: int) -> list[tuple[str, str]]:
-        """Top-k (kind, canonical call) after `previous_kind` (unigram when unseen)."""
+    def predict(
+        self, previous_kind: str, k: int, tools: frozenset[str] | None = None
+    ) -> list[tuple[str, str]]:
+        """Top-k (kind, canonical call) after `previous_kind` (unigram when unseen); with
+        `tools` (the tools the session offers), only kinds of those tools, the unigram
+        filling in when none of them ever followed `previous_kind`."""
         counts = self.next.get(previous_kind) or self._unigram
+        if tools is not None:
+            counts = self._offered(counts, tools) or self._offered(self._unigram, tools)
         out = []
         for kind, _n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]:
             args = json.loads(self.args[kind].most_common(1)[0][0])
             out.append((kind, _canonical_call(self.names[kind], args)))
         return out
+
+    def _offered(self, counts: Counter[str], tools: frozenset[str]) -> Counter[str]:
+        return Counter({kd: n for kd, n in counts.items() if self.names[kd] in tools})
 
 
 def previous_kinds(trace: Trace) -> list[tuple[str, ToolCall]]:

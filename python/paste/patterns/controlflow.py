@@ -120,6 +120,39 @@ class ControlFlowModel:
                 mixed[t] = mixed.get(t, 0.0) + p / self.order
         return sorted(mixed.items(), key=lambda x: (-x[1], x[0]))[:TOP]
 
+    def restricted(self, context: list[str], allowed: frozenset[str]) -> list[tuple[str, float]]:
+        """distribution() over the tokens in `allowed` only (e.g. the kinds of the tools a
+        session offers, plus `<end>`), renormalised to sum to 1; every allowed token is scored
+        (not only the TOP of the full table), at most (order + 1) * len(allowed) cached
+        lookups. Empty when no allowed token has any probability."""
+        if not self.user_turns:
+            context = [t for t in context if t != USER]
+        if self._tables is None:
+            self._tables, self._cache = {}, {}
+        orders = range(1, self.order + 1) if self.average else (self.order,)
+        mixed = dict.fromkeys(allowed, 0.0)
+        for order in orders:
+            ctx = self._longest_seen(context, order)
+            for t in allowed:
+                mixed[t] += self._prob(ctx, t, self._cache) / len(orders)
+        total = sum(mixed.values())
+        if total <= 0.0:
+            return []
+        return sorted(
+            ((t, p / total) for t, p in mixed.items() if p > 0.0), key=lambda x: (-x[1], x[0])
+        )
+
+    def _longest_seen(self, context: list[str], order: int) -> tuple[str, ...]:
+        for n in range(min(order, len(context)), 0, -1):
+            ctx = tuple(context[len(context) - n :])
+            if ctx in self.counts:
+                return ctx
+        return ()
+
+    def vocabulary(self) -> list[str]:
+        """Every token ever seen as a continuation."""
+        return sorted(self.counts.get((), Counter()))
+
     def to_json(self) -> dict:
         return {
             "order": self.order,

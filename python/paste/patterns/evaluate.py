@@ -6,6 +6,8 @@ top-1/3/5 exact canonical-call accuracy, top-1/3 tool-kind accuracy, argument ac
 the right tool (top-1 call exact among calls whose top-1 kind was right; its own denominator
 `arg_calls`), calibration bins over every emitted prediction (mean predicted p vs hit rate), and
 the bigram baseline's numbers. Each source is mined into its own store (one agent = one tenant).
+Where a source records the tools a session was offered (Trace.tools), the predictor and the
+baseline alike only consider those tools, as a server knows the request's tool list.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def evaluate_source(train: list[Trace], test: list[Trace]) -> Tally:
                 b[0] += 1
                 b[1] += p.probability
                 b[2] += p.canonical == truth
-            base = baseline.predict(prev, 5)
+            base = baseline.predict(prev, 5, trace.tools)
             for k in (1, 3, 5):
                 h[f"baseline_top{k}_call"] += truth in [c for _kd, c in base[:k]]
             h["baseline_top1_tool"] += call.kind in [kd for kd, _c in base[:1]]

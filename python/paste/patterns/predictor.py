@@ -89,6 +89,7 @@ class Predictor:
             n = stats[0]
             self._rank_p[hkey] = [h / n if n else 0.0 for h in stats[1:]]
         self.store.cf.build()
+        self._allowed_memo: dict[frozenset[str], frozenset[str]] = {}
         self._latency: dict[str, float] = {
             kind: expected_latency(kind, self.store.latency) for kind in self.store.templates
         }
@@ -167,8 +168,13 @@ class Predictor:
 
     def distribution(self, state: SessionState) -> list[tuple[str, float]]:
         """Next-token distribution: control flow reweighted by the latest user message's text
-        evidence (textevidence.py); text scores are cached on the state per user message."""
-        dist = self.store.cf.distribution(state.context)
+        evidence (textevidence.py); text scores are cached on the state per user message.
+        When the state knows the session's offered tools, only their kinds (and `<end>`) are
+        scored, renormalised: the model cannot call a tool it was not offered."""
+        if state.tools is None:
+            dist = self.store.cf.distribution(state.context)
+        else:
+            dist = self.store.cf.restricted(state.context, self._allowed(state.tools))
         weight = self.store.text_weight
         if weight == 0.0 or not state.user_words:
             return dist
@@ -183,6 +189,19 @@ class Predictor:
             if t not in scores:
                 scores[t] = self.store.text.score(words, t)
         return reweight(dist, scores, weight, END)
+
+    def _allowed(self, tools: frozenset[str]) -> frozenset[str]:
+        """The control-flow tokens of the offered `tools` (kinds, failed kinds) plus `<end>`."""
+        allowed = self._allowed_memo.get(tools)
+        if allowed is None:
+            vocab = self.store.cf.vocabulary()
+            allowed = frozenset(
+                [t for t in vocab if t == END or tool_name(t.rstrip("!")) in tools] + [END]
+            )
+            if len(self._allowed_memo) >= 1024:
+                self._allowed_memo.clear()
+            self._allowed_memo[tools] = allowed
+        return allowed
 
     def kind_ranking(self, state: SessionState) -> list[tuple[str, float]]:
         """The distribution of the next call's kind (without `<end>`), most likely first."""

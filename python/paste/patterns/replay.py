@@ -11,7 +11,7 @@ from paste.patterns.trace import Step, Trace
 def replay(trace: Trace, state: SessionState | None = None) -> Iterator[tuple[SessionState, Step]]:
     """Yield (state before the call, step) for every tool step; the state then advances.
     Pass `state` to keep it: after the generator is exhausted it holds the whole session."""
-    state = state if state is not None else SessionState(env=trace.env)
+    state = state if state is not None else SessionState(env=trace.env, tools=trace.tools)
     for step in trace.steps:
         if step.role == "user":
             state.add_user(step.text)

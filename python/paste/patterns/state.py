@@ -4,7 +4,9 @@ Built incrementally: `add_user(text)` for each user message and `add_step(call, 
 status)` for each completed tool call. Each arrival is indexed once (its locators, see
 values.py, and a reverse map value -> positions), so prediction and derivation never rescan
 history. `context` is the control-flow token sequence: `<s>`, then per call its kind (with
-`!` appended when it failed) and `<u>` for a user message that follows a call.
+`!` appended when it failed) and `<u>` for a user message that follows a call. `tools`, when
+set, is the set of tool names the session offers (the request's tool list): the predictor
+then only predicts those tools, renormalising the control-flow distribution over them.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class SessionState:
     num_user: int = 0
     memo: dict = field(default_factory=dict)  # per-user-message caches of predictors
     index_reverse: bool = True  # False in a fork: explain() is then unavailable
+    tools: frozenset[str] | None = None  # tool names the session offers (None: unknown)
 
     def fork(self) -> SessionState:
         """A copy for "what if" prediction (e.g. after a speculative result): later add_*
@@ -64,6 +67,7 @@ class SessionState:
             user_words=self.user_words,
             num_user=self.num_user,
             index_reverse=False,
+            tools=self.tools,
         )
         return fork
 

@@ -53,7 +53,10 @@ class Trace:
     """One session. `env` is the initial environment state when the source records one
     (BFCL `initial_config`); `final_answer` is the agent's answer when it ends with one. `group`
     names the task a session solved: a value counts as a generic constant only when sessions of
-    several groups use it (see PatternStore.min_groups)."""
+    several groups use it (see PatternStore.min_groups). `tools` is the set of tool names the
+    session was offered (the request's tool list: BFCL's involved classes, ToolBench's
+    `function` list) when the source records it, None when it does not; prediction then only
+    considers those tools."""
 
     session_id: str
     source: str
@@ -62,6 +65,7 @@ class Trace:
     env: Any = None
     final_answer: str | None = None
     group: str = ""  # sessions of the same task (tau-bench trials) share a group
+    tools: frozenset[str] | None = None  # tool names offered to the session, if recorded
 
     def __post_init__(self) -> None:
         if not self.group:

@@ -150,6 +150,7 @@ class Session:
         return trace_record(
             self.session_id, self.tenant, self.messages, self._failed_call_ids,
             self._timings, self.status, self.metrics(), self._t0_unix,
+            [t["function"]["name"] for t in self._tools],
         )  # fmt: skip
 
     def write_trace(self, path: Any) -> None:

@@ -1,7 +1,7 @@
 """A session as one record of paste's JSONL trace format (read by
 paste.patterns.loaders.paste_jsonl):
 
-    {"session_id", "tenant", "messages": [OpenAI chat messages],
+    {"session_id", "tenant", "messages": [OpenAI chat messages], "tools": [offered tools],
      "timings": {<tool call id>: {"started_at", "queue_s", "tool_s", "observed_s",
                                   "dispatched_at"},
                  <message index as a string>: {"started_at", "model_s", "num_prompt_tokens",
@@ -9,7 +9,8 @@ paste.patterns.loaders.paste_jsonl):
      "status", "metrics", "started_at_unix"}
 
 Times are seconds; every `started_at`/`dispatched_at` is relative to the session start
-(`started_at_unix` anchors it to wall-clock time). Tool messages of failed calls carry
+(`started_at_unix` anchors it to wall-clock time). `tools` lists the session's offered tools as
+OpenAI function tools by name (the predictor then only predicts those). Tool messages of failed calls carry
 `"status": "error"` so loaders need not guess. Extra keys are ignored by the loader.
 """
 
@@ -20,6 +21,8 @@ import os
 import threading
 from pathlib import Path
 from typing import Any
+
+from paste.patterns.loaders.paste_jsonl import tools_field
 
 _WRITE_LOCK = threading.Lock()
 
@@ -33,6 +36,7 @@ def trace_record(
     status: str | None,
     metrics: dict[str, Any],
     started_at_unix: float,
+    tools: list[str] | None = None,
 ) -> dict[str, Any]:
     """The JSON object of one session (copies; the inputs are not modified)."""
     out = []
@@ -41,7 +45,7 @@ def trace_record(
         if message["role"] == "tool" and message.get("tool_call_id") in failed_call_ids:
             message["status"] = "error"
         out.append(message)
-    return {
+    record: dict[str, Any] = {
         "session_id": session_id,
         "tenant": tenant,
         "messages": out,
@@ -50,6 +54,9 @@ def trace_record(
         "metrics": metrics,
         "started_at_unix": started_at_unix,
     }
+    if tools is not None:
+        record["tools"] = tools_field(tools)
+    return record
 
 
 def append_record(record: dict[str, Any], path: str | os.PathLike[str]) -> None:

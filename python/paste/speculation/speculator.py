@@ -19,7 +19,9 @@ and through which its model turns carry the staged calls to the engine's trie ma
                          a candidate an earlier one refuted: its withdrawn job (it never ran)
                          is restarted in the authoritative lane (restart_confirmed).
 
-Only tools the session offers and that may run speculatively (pure / read_only, or with a
+The session's state knows the tools it offers (`track(tools=...)`), so the predictor's
+probabilities are renormalised over those tools: the model cannot call any other. Only tools
+the session offers and that may run speculatively (pure / read_only, or with a
 sandbox and a freshness check) are asked from the predictor (`predict(allow=...)`), and of
 its calls only those that pass admission's per-call checks (the call's own effect class, e.g.
 a bash tool's `sed -i`, and the tool's speculation policy) are kept before the top-k cut, so a
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from paste.engine.call_events import CallEventKind
@@ -72,9 +74,10 @@ def _tool_call(name: str, arguments: Any) -> ToolCall:
 class SessionSpeculation:
     """Speculation state of one session; used by that session's thread only."""
 
-    def __init__(self, speculator: Speculator, session_id: str, tenant: str) -> None:
+    def __init__(self, speculator: Speculator, session_id: str, tenant: str,
+                 tools: frozenset[str] | None = None) -> None:
         self._sp, self.session_id, self.tenant = speculator, session_id, tenant
-        self.state = SessionState()
+        self.state = SessionState(tools=tools)
         self._turn_tokens: list[int] = []
         self._lock = threading.Lock()  # state: session thread vs chaining on tool threads
         self._closed = False
@@ -199,11 +202,15 @@ class SessionSpeculation:
 class Speculator:
     def __init__(self, manager: SpeculationManager, predictor_for: PredictorFor,
                  step_time_s: Callable[[], float | None],
-                 default_turn_tokens: int = 48) -> None:
+                 default_turn_tokens: int = 48, offered_tools: bool = True) -> None:
+        """offered_tools: a session's predictions consider only the tools it offers (`track`'s
+        `tools`, its request's tool list); False when that list is not the agent's real one
+        (a trace replay of a source that did not record it)."""
         self.manager = manager
         self.predictor_for = predictor_for
         self._step_time_s = step_time_s
         self.default_turn_tokens = default_turn_tokens
+        self.offered_tools = offered_tools
 
     def may_speculate(self, name: str) -> bool:
         """Whether a call of tool `name` could pass admission's effect check at all: the tool
@@ -226,8 +233,11 @@ class Speculator:
             return False
         return refusal(spec, dict(arguments), self.manager.config.transactions) is None
 
-    def track(self, session_id: str, tenant: str) -> SessionSpeculation:
-        return SessionSpeculation(self, session_id, tenant)
+    def track(self, session_id: str, tenant: str,
+              tools: Iterable[str] | None = None) -> SessionSpeculation:
+        """The speculation state of a new session offering `tools` (names; None: unknown)."""
+        offered = frozenset(tools) if tools is not None and self.offered_tools else None
+        return SessionSpeculation(self, session_id, tenant, offered)
 
     def time_until_emitted(self, turn_tokens: list[int]) -> float | None:
         step = self._step_time_s()

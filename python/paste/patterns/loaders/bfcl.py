@@ -5,7 +5,9 @@ ground-truth call sequences (`possible_answer/` same file name) and function doc
 Ground truth is a list per user turn of Python call strings, e.g. `mv(source='a', destination='b')`.
 There are no tool outputs: steps have `output=None`. `initial_config` (the API state the
 calls act on) is kept as `Trace.env`. The web-search questions have no call sequences and are
-not loaded.
+not loaded. `involved_classes` (the API classes whose functions the model was given) become
+`Trace.tools`: the functions of each class's doc file (CLASS_DOCS); None when a class has no
+doc file.
 """
 
 from __future__ import annotations
@@ -22,20 +24,55 @@ from paste.patterns.trace import LoadIssue, LoadResult, Step, ToolCall, Trace
 
 NAME = "bfcl-v4-multi-turn"
 QUESTIONS = "BFCL_v4_multi_turn_base.json"
+# API class -> its function doc file in multi_turn_func_doc/ (BFCL's naming)
+CLASS_DOCS = {
+    "GorillaFileSystem": "gorilla_file_system",
+    "MathAPI": "math_api",
+    "MessageAPI": "message_api",
+    "TwitterAPI": "posting_api",
+    "TicketAPI": "ticket_api",
+    "TradingBot": "trading_bot",
+    "TravelAPI": "travel_booking",
+    "VehicleControlAPI": "vehicle_control",
+    "WebSearchAPI": "web_search",
+    "MemoryAPI_kv": "memory_kv",
+    "MemoryAPI_vector": "memory_vector",
+    "MemoryAPI_rec_sum": "memory_rec_sum",
+}
 
 
 def detect(folder: Path) -> bool:
     return (folder / QUESTIONS).is_file()
 
 
-def _param_orders(folder: Path, issues: list[LoadIssue]) -> dict[str, list[str]]:
+def _read_docs(
+    folder: Path, issues: list[LoadIssue]
+) -> tuple[dict[str, list[str]], dict[str, frozenset[str]]]:
+    """(function -> its parameter names in documented order, doc file stem -> its functions)."""
     orders: dict[str, list[str]] = {}
+    by_file: dict[str, frozenset[str]] = {}
     for path in sorted((folder / "multi_turn_func_doc").glob("*.json")):
+        names = []
         for _n, doc in read_json_lines(path, issues):
             if isinstance(doc, dict) and isinstance(doc.get("name"), str):
                 props = (doc.get("parameters") or {}).get("properties") or {}
                 orders[doc["name"]] = list(props)
-    return orders
+                names.append(doc["name"])
+        by_file[path.stem] = frozenset(names)
+    return orders, by_file
+
+
+def offered_tools(classes: Any, by_file: dict[str, frozenset[str]]) -> frozenset[str] | None:
+    """The functions of the involved API classes; None unless every class has a doc file."""
+    if not isinstance(classes, list) or not classes:
+        return None
+    tools: set[str] = set()
+    for cls in classes:
+        stem = CLASS_DOCS.get(cls) if isinstance(cls, str) else None
+        if stem is None or stem not in by_file:
+            return None
+        tools |= by_file[stem]
+    return frozenset(tools)
 
 
 def parse_call(text: str, orders: dict[str, list[str]]) -> ToolCall:
@@ -65,7 +102,7 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
     if not detect(folder):
         raise TraceFormatError(f"{folder}: no {QUESTIONS}")
     result = LoadResult(source=NAME)
-    orders = _param_orders(folder, result.issues)
+    orders, by_file = _read_docs(folder, result.issues)
     answers_path = folder / "possible_answer" / QUESTIONS
     answers = {
         r.get("id"): r
@@ -80,7 +117,8 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
             result.issues.append(LoadIssue(where, "question without ground truth"))
             continue
         trace = Trace(
-            session_id=str(q["id"]), source=NAME, tenant=tenant, env=q.get("initial_config")
+            session_id=str(q["id"]), source=NAME, tenant=tenant, env=q.get("initial_config"),
+            tools=offered_tools(q.get("involved_classes"), by_file),
         )
         try:
             for t, turn in enumerate(turns):

@@ -26,6 +26,23 @@ def _function_call(raw: Any) -> dict | None:
     return raw if isinstance(raw, dict) else None
 
 
+def tool_names(raw: Any) -> frozenset[str] | None:
+    """The tool names of a session's offered tools: an OpenAI `tools` list
+    (`{"type": "function", "function": {"name": ...}}`), a legacy `functions` list
+    (`{"name": ...}`) or plain names; None when `raw` is not such a list (tools unknown)."""
+    if not isinstance(raw, list):
+        return None
+    names = set()
+    for item in raw:
+        if isinstance(item, dict) and isinstance(item.get("function"), dict):
+            item = item["function"]
+        name = item.get("name") if isinstance(item, dict) else item
+        if not isinstance(name, str) or not name:
+            return None
+        names.add(name)
+    return frozenset(names)
+
+
 def messages_to_trace(
     session_id: str,
     source: str,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from paste.errors import InternalError
 from paste.patterns.loaders._common import read_json_lines
-from paste.patterns.loaders.openai_messages import messages_to_trace
+from paste.patterns.loaders.openai_messages import messages_to_trace, tool_names
 from paste.patterns.trace import LoadIssue, LoadResult, Trace
 
 NAME = "paste-jsonl"
@@ -48,6 +48,7 @@ def load(folder: Path, tenant: str | None = None) -> LoadResult:
                 trace.final_answer = trace.steps.pop().text  # the closing answer
             if trace is not None:
                 trace.tenant = tenant or str(rec.get("tenant") or "default")
+                trace.tools = tool_names(rec.get("tools"))
                 result.traces.append(trace)
     return result
 
@@ -91,12 +92,20 @@ def trace_to_record(trace: Trace) -> dict:
             timings[call_id] = dict(step.timings)
     if trace.final_answer is not None:
         messages.append({"role": "assistant", "content": trace.final_answer})
-    return {
+    record: dict = {
         "session_id": trace.session_id,
         "tenant": trace.tenant,
         "messages": messages,
         "timings": timings,
     }
+    if trace.tools is not None:
+        record["tools"] = tools_field(trace.tools)
+    return record
+
+
+def tools_field(names: Iterable[str]) -> list[dict]:
+    """The `tools` field of a record: OpenAI function tools, by name only."""
+    return [{"type": "function", "function": {"name": n}} for n in sorted(names)]
 
 
 def write_traces(traces: Iterable[Trace], path: Path) -> int:

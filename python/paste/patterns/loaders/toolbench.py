@@ -4,6 +4,7 @@ The session is the final chain `answer_generation.train_messages[-1]` (OpenAI me
 `function_call`, outputs in `function` messages wrapped as {"error", "response"}). The explored
 DFS tree is used only when a file has no final chain (failed runs): its deepest root-to-leaf
 path of Action / Action Input nodes becomes the session. Session id: the path under `answer/`.
+The offered tools (`answer_generation.function`) become `Trace.tools`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from paste.patterns.errors import TraceFormatError
 from paste.patterns.loaders._common import read_json
-from paste.patterns.loaders.openai_messages import messages_to_trace
+from paste.patterns.loaders.openai_messages import messages_to_trace, tool_names
 from paste.patterns.trace import LoadIssue, LoadResult
 
 NAME = "toolbench-data-example"
@@ -80,6 +81,7 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
         trace = messages_to_trace(rel, NAME, messages, rel, result.issues)
         if trace is not None:
             trace.tenant = tenant
+            trace.tools = tool_names(gen.get("function"))
             result.traces.append(trace)
     return result
 
