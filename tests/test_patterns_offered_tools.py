@@ -76,7 +76,9 @@ def test_predictor_predicts_only_offered_tools_with_renormalised_probabilities()
         {t: p / mass for t, p in kept.items()})
     preds = predictor.predict(state, 5)
     assert preds and all(p.name in state.tools for p in preds)
-    assert preds[0].canonical == 'get_item{"id":"item_9"}'
+    # after get_item only audit was ever seen among the offered tools; its empty arguments
+    # carry no learned value, so one session's use is enough to emit it
+    assert preds[0].canonical == "audit{}"
     state.tools = frozenset()
     assert predictor.predict(state, 5) == []
     fork = state.fork()

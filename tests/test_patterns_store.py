@@ -128,3 +128,51 @@ def test_fork_predicts_like_the_state_it_stands_for_and_stays_separate(store):
     assert predictor.predict(live, k=1)[0].arguments == {"id": "R9B2"}
     with pytest.raises(InvalidArgumentError, match="fork"):
         fork.explain("R9B2")
+
+
+@pytest.mark.parametrize("tkey, expected", [
+    ('[[["file_name"],["H",0,"str"]]]', True),
+    ('[[["dir"],["H",0,"str"]],[["recursive"],["L",true]]]', True),
+    ('[[[],["L",{}]]]', True),
+    ('[[["tags"],["L",[]]],[["note"],["L",null]]]', True),
+    ('[[["mode"],["L","w"]]]', False),
+    ('[[["lines"],["L",5]]]', False),
+    ('[[["user","id"],["H",0,"str"]]]', False),
+    ('[[["command"],["T",["cat ",0]]]]', False),
+])
+def test_schema_only_templates_carry_no_learned_value(tkey, expected):
+    from paste.patterns.templates import schema_only
+
+    assert schema_only(tkey) is expected
+
+
+def test_a_schema_only_template_is_general_after_one_group_a_literal_one_is_not():
+    steps = [Step(role="user", text="show notes.txt in full")]
+    steps.append(Step(role="tool", call=ToolCall("cat", {"file_name": "notes.txt"}), output="x"))
+    steps.append(Step(role="tool", call=ToolCall("wc", {"file_name": "notes.txt", "mode": "w"}),
+                      output="1"))
+    store = mine([Trace(session_id="only", source="t", steps=steps)])
+    (cat_key,) = store.templates["cat"]
+    (wc_key,) = store.templates["wc"]
+    assert cat_key == '[[["file_name"],["H",0,"str"]]]'
+    assert store.is_general("cat", cat_key) and not store.is_general("wc", wc_key)
+    state = SessionState()
+    state.add_user("show todo.md in full")
+    names = {p.name for p in Predictor(store).predict(state, 5)}
+    assert "cat" in names and "wc" not in names  # "w" was seen in one session only
+
+
+def test_hole_rank_rates_shrink_towards_the_pooled_rate():
+    store = mine([_session(i) for i in range(8)])  # its own: the rank statistics are replaced
+    store.rank_stats = {  # two holes: 1 instance right at rank 0; 9 of 9 at rank 1
+        "a": {"plain": [1, 1, 0, 0, 0, 0], "novel": [1, 1, 0, 0, 0, 0], "duel": [0, 0]},
+        "b": {"plain": [9, 0, 9, 0, 0, 0], "novel": [9, 0, 9, 0, 0, 0], "duel": [0, 0]},
+    }
+    rank_p = Predictor(store)._rank_p
+    from paste.patterns.predictor import RANK_PRIOR as m
+
+    pooled = [1 / 10, 9 / 10, 0.0, 0.0, 0.0]
+    assert rank_p["a"] == pytest.approx([(h + m * q) / (1 + m)
+                                         for h, q in zip([1, 0, 0, 0, 0], pooled)])
+    assert rank_p["b"] == pytest.approx([(h + m * q) / (9 + m)
+                                         for h, q in zip([0, 9, 0, 0, 0], pooled)])

@@ -27,6 +27,9 @@ from paste.patterns.templates import fill
 from paste.patterns.textevidence import reweight
 
 MAX_KINDS = 6
+# Pseudo-counts of the store-wide P(correct | rank) in each hole's own rate: a hole seen once
+# or twice is not certain of its rank-0 value (empirical-Bayes shrinkage towards the pool).
+RANK_PRIOR = 2.0
 MAX_TEMPLATES = 4
 BEAM = 5
 
@@ -84,10 +87,18 @@ class Predictor:
                 self.store.ordered_rules(SEP.join(parts[:3]), parts[3])
         for hkey in self.store.hole_rules:  # the order used after an unseen last context token
             self.store.ordered_rules(hkey, "")
-        for hkey in self.store.rank_stats:
-            stats = self.store.rank_table(hkey)
+        tables = {hkey: self.store.rank_table(hkey) for hkey in self.store.rank_stats}
+        pooled_n = sum(t[0] for t in tables.values())
+        pooled = [
+            sum(t[1 + r] for t in tables.values()) / pooled_n if pooled_n else 0.0
+            for r in range(MAX_RANK)
+        ]
+        for hkey, stats in tables.items():
             n = stats[0]
-            self._rank_p[hkey] = [h / n if n else 0.0 for h in stats[1:]]
+            self._rank_p[hkey] = [
+                (h + RANK_PRIOR * pooled[r]) / (n + RANK_PRIOR) if n else 0.0
+                for r, h in enumerate(stats[1:])
+            ]
         self.store.cf.build()
         self._allowed_memo: dict[frozenset[str], frozenset[str]] = {}
         self._latency: dict[str, float] = {

@@ -32,7 +32,7 @@ from paste.patterns.errors import PatternStoreError, TenantMismatchError
 from paste.patterns.replay import replay
 from paste.patterns.shapes import allowed_shapes, shape
 from paste.patterns.state import SessionState
-from paste.patterns.templates import extract
+from paste.patterns.templates import extract, schema_only
 from paste.patterns.textevidence import TextEvidence
 from paste.patterns.trace import Trace
 
@@ -244,8 +244,12 @@ class PatternStore:
         return out[:MAX_RANK]
 
     def is_general(self, kind: str, tkey: str) -> bool:
-        """True when sessions of at least `min_groups` task groups used this template."""
-        return len(self.template_groups.get(kind + SEP + tkey, ())) >= self.min_groups
+        """True when sessions of at least `min_groups` task groups used this template, or when
+        it carries no learned value at all (templates.schema_only: parameters that are holes
+        or flags), which cannot leak any training session's data."""
+        if len(self.template_groups.get(kind + SEP + tkey, ())) >= self.min_groups:
+            return True
+        return schema_only(tkey)
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: Path) -> None:

@@ -99,6 +99,30 @@ def extract(arguments: dict[str, Any], state: SessionState) -> tuple[str, list[s
     return json.dumps(leaves, sort_keys=True, separators=(",", ":")), holes
 
 
+FLAG_LITERALS = (True, False, None)
+
+
+def schema_only(template_key: str) -> bool:
+    """True when a template carries no value learned from training calls: every leaf is a
+    top-level parameter (the tool's own schema names it) that is a whole hole, a flag
+    (true/false/null) or an empty container, or the template is the empty argument object.
+    Such a template may be emitted for any session, however few sessions used it."""
+    for path, spec in json.loads(template_key):
+        if len(path) > 1:
+            return False
+        if spec[0] == "H":
+            continue
+        if spec[0] != "L":
+            return False
+        value = spec[1]
+        if isinstance(value, (dict, list)):
+            if value:
+                return False
+        elif not any(value is flag for flag in FLAG_LITERALS):
+            return False
+    return True
+
+
 def num_holes(template_key: str) -> int:
     """Number of holes of a template."""
     n = 0

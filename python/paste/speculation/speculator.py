@@ -29,7 +29,8 @@ call admission would refuse never takes one of the k slots. Chaining (Speculatio
 when a speculative job finishes OK, the predictor is asked again on a fork of the session's
 state with that call and its result appended, as if the model had emitted it; the calls after
 it are admitted with probability p(call) * p(next | call) and the time until emitted of two
-turns. Chained candidates never chain again (depth 1).
+turns. Chained candidates never chain again (depth 1), and a chained candidate that repeats
+its parent call is dropped (the session already has that result, or is about to claim it).
 
 Tenant isolation: a session only ever asks its own tenant's predictor. The expected time until
 a call is emitted is the engine's measured step time times the expected number of tokens of a
@@ -139,7 +140,8 @@ class SessionSpeculation:
         if turn is None:
             return
         until = turn + (parent.time_until_emitted_s or 0.0)
-        cands = self._candidates(predictor, state, until, parent.probability)
+        cands = [c for c in self._candidates(predictor, state, until, parent.probability)
+                 if c.canonical != parent.canonical]  # the parent's own result is at hand
         launched = manager.speculate(self.session_id, cands)
         if launched:
             manager.metrics.add(self.session_id, "chained_jobs", len(launched))
