@@ -122,9 +122,10 @@ class ControlFlowModel:
 
     def restricted(self, context: list[str], allowed: frozenset[str]) -> list[tuple[str, float]]:
         """distribution() over the tokens in `allowed` only (e.g. the kinds of the tools a
-        session offers, plus `<end>`), renormalised to sum to 1; every allowed token is scored
-        (not only the TOP of the full table), at most (order + 1) * len(allowed) cached
-        lookups. Empty when no allowed token has any probability."""
+        session offers, plus `<end>`), renormalised over all of them, the TOP most likely
+        kept; every allowed token is scored (not only the TOP of the full table), at most
+        (order + 1) * len(allowed) cached lookups. Empty when no allowed token has any
+        probability."""
         if not self.user_turns:
             context = [t for t in context if t != USER]
         if self._tables is None:
@@ -140,7 +141,7 @@ class ControlFlowModel:
             return []
         return sorted(
             ((t, p / total) for t, p in mixed.items() if p > 0.0), key=lambda x: (-x[1], x[0])
-        )
+        )[:TOP]
 
     def _longest_seen(self, context: list[str], order: int) -> tuple[str, ...]:
         for n in range(min(order, len(context)), 0, -1):
