@@ -134,3 +134,18 @@ def test_paste_jsonl_round_trips_the_offered_tools(tmp_path):
     write_traces([trace, _trace(2, None)], tmp_path / "s.jsonl")
     loaded = load_folder(tmp_path).traces
     assert [t.tools for t in loaded] == [frozenset({"get_item", "get_owner"}), None]
+
+
+def test_restricted_with_averaged_orders_mixes_each_orders_restricted_rates():
+    m = ControlFlowModel(order=2, average=True)
+    for ctx, tok in [(["<s>", "a"], "b"), (["<s>", "a"], "c"), (["<s>", "b"], "c"),
+                     (["<s>"], "a")]:
+        m.observe(ctx, tok)
+    m.build()
+    allowed = frozenset({"b", "c"})
+    order1 = {t: m._prob(("a",), t, {}) for t in allowed}
+    order2 = {t: m._prob(("<s>", "a"), t, {}) for t in allowed}
+    mixed = {t: (order1[t] + order2[t]) / 2 for t in allowed}
+    total = sum(mixed.values())
+    assert dict(m.restricted(["<s>", "a"], allowed)) == pytest.approx(
+        {t: p / total for t, p in mixed.items()})
