@@ -14,6 +14,7 @@ then yields `IDs` for nothing). Free text, mixed holes, and paths and URLs (any 
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 
 MIN_VALUES = 10
 MAX_SHAPES = 2
@@ -21,8 +22,13 @@ MAX_SHAPES = 2
 
 def shape(value: object) -> str:
     """The collapsed character-class signature of str(value) (module docstring)."""
+    return _shape(str(value))
+
+
+@lru_cache(maxsize=1 << 16)  # candidates repeat across the queries of a session
+def _shape(text: str) -> str:
     out: list[str] = []
-    for ch in str(value):
+    for ch in text:
         c = "X" if ch.isupper() or ch.isdigit() else "a" if ch.islower() else ch
         if not out or out[-1] != c or c not in "Xa":
             out.append(c)
