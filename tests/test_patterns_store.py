@@ -176,3 +176,44 @@ def test_hole_rank_rates_shrink_towards_the_pooled_rate():
                                          for h, q in zip([1, 0, 0, 0, 0], pooled)])
     assert rank_p["b"] == pytest.approx([(h + m * q) / (9 + m)
                                          for h, q in zip([0, 9, 0, 0, 0], pooled)])
+
+
+def _poll_session(i: int, polls: int) -> Trace:
+    """Start a job, poll its status `polls` times (the same call), fetch its result."""
+    steps = [Step(role="user", text=f"run job_{i}")]
+    steps.append(Step(role="tool", call=ToolCall("start", {"job": f"job_{i}"}), output="queued"))
+    for n in range(polls):
+        steps.append(Step(role="tool", call=ToolCall("status", {"job": f"job_{i}"}),
+                          output="done" if n == polls - 1 else "running"))
+    steps.append(Step(role="tool", call=ToolCall("fetch", {"job": f"job_{i}"}), output="42"))
+    return Trace(session_id=f"p{i}", source="t", steps=steps)
+
+
+def test_repeating_the_last_call_gets_its_measured_rate(tmp_path):
+    store = mine([_poll_session(i, 3) for i in range(6)])
+    # per session: start->status, status->status twice, status->fetch
+    assert store.repeats == {"start": [6, 0], "status": [18, 12]}
+    predictor = Predictor(store)
+    pooled = 12 / 24
+    assert predictor._repeat_p("status") == pytest.approx((12 + 2 * pooled) / (18 + 2))
+    assert predictor._repeat_p("fetch") == pytest.approx(pooled)  # never followed: the pool
+    state = SessionState()
+    state.add_user("run job_9")
+    state.add_step(ToolCall("start", {"job": "job_9"}), "queued")
+    state.add_step(ToolCall("status", {"job": "job_9"}), "running")
+    again = [p for p in predictor.predict(state, 5) if p.canonical == 'status{"job":"job_9"}']
+    assert again and again[0].probability <= predictor._repeat_p("status") + 1e-12
+    store.save(tmp_path / "store.json")
+    assert PatternStore.load(tmp_path / "store.json").repeats == store.repeats
+
+
+def test_a_store_that_never_saw_a_repeat_never_predicts_the_last_call_again():
+    store = mine([_poll_session(i, 1) for i in range(6)])
+    assert store.repeats == {"start": [6, 0], "status": [6, 0]}
+    state = SessionState()
+    state.add_user("run job_9")
+    state.add_step(ToolCall("start", {"job": "job_9"}), "queued")
+    state.add_step(ToolCall("status", {"job": "job_9"}), "done")
+    preds = [p.canonical for p in Predictor(store).predict(state, 5)]
+    assert 'status{"job":"job_9"}' not in preds and preds[0] == 'fetch{"job":"job_9"}'
+

@@ -99,6 +99,9 @@ class Predictor:
                 (h + RANK_PRIOR * pooled[r]) / (n + RANK_PRIOR) if n else 0.0
                 for r, h in enumerate(stats[1:])
             ]
+        pairs = sum(n for n, _r in self.store.repeats.values())
+        repeats = sum(r for _n, r in self.store.repeats.values())
+        self._pooled_repeat = repeats / pairs if pairs else 0.0
         self.store.cf.build()
         self._allowed_memo: dict[frozenset[str], frozenset[str]] = {}
         self._latency: dict[str, float] = {
@@ -149,6 +152,8 @@ class Predictor:
         kinds = self.distribution(state)
         if allow is not None:
             kinds = [(t, p) for t, p in kinds if t != END and allow(tool_name(t))]
+        last = state.calls[-1] if state.calls else None
+        last_canon = last.canonical if last is not None else None
         for kind, p_kind in kinds[:MAX_KINDS]:
             if kind == END or p_kind < floor:
                 continue
@@ -167,6 +172,11 @@ class Predictor:
                         continue
                     args = fill(parsed, values)
                     canon = _canonical_call(name, args)
+                    if canon == last_canon:  # the call just made, again: its own measured rate
+                        assert last is not None
+                        p = min(p, self._repeat_p(last.kind))
+                        if p <= 0.0 or p < floor:
+                            continue
                     if canon not in out or out[canon].probability < p:
                         out[canon] = Prediction(name, args, p, latency, canon, kind)
                 if len(out) >= k:
@@ -176,6 +186,14 @@ class Predictor:
         if not cal.xs:
             return top
         return [dataclasses.replace(x, probability=cal.apply(x.probability)) for x in top]
+
+    def _repeat_p(self, kind: str) -> float:
+        """P(the next call repeats the previous one exactly | the previous one's kind): the
+        kind's training rate shrunk towards the store's pooled rate (RANK_PRIOR pseudo-counts).
+        The product of kind, template and hole factors overrates a repeat (a hole that copies
+        the last call's argument is usually right, but rarely for the very same call)."""
+        n, r = self.store.repeats.get(kind, (0, 0))
+        return (r + RANK_PRIOR * self._pooled_repeat) / (n + RANK_PRIOR)
 
     def distribution(self, state: SessionState) -> list[tuple[str, float]]:
         """Next-token distribution: control flow reweighted by the latest user message's text

@@ -78,6 +78,8 @@ class PatternStore:
         self.rank_stats: dict[str, dict[str, list[int]]] = {}
         self.rule_stats: dict[str, dict[str, list[int]]] = {}  # hkey, and hkey SEP last token
         self.latency: dict[str, list[float]] = {}
+        # kind -> [calls of it that another call followed, of those followed by the same call]
+        self.repeats: dict[str, list[int]] = {}
         self.num_sessions = 0
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
@@ -95,9 +97,15 @@ class PatternStore:
         self._check_tenant(trace)
         self.num_sessions += 1
         session = SessionState(env=trace.env)
+        previous = None
         for state, step in replay(trace, session):
             call = step.call
             assert call is not None  # replay yields tool steps only
+            if previous is not None:
+                rep = self.repeats.setdefault(previous.kind, [0, 0])
+                rep[0] += 1
+                rep[1] += call.canonical == previous.canonical
+            previous = call
             self.cf.observe(state.context, call.kind)
             self.text.observe(state.user_words, call.kind)
             tkey, holes = extract(call.arguments, state)
@@ -268,6 +276,7 @@ class PatternStore:
             "rank_stats": self.rank_stats,
             "latency": self.latency,
             "rule_stats": self.rule_stats,
+            "repeats": self.repeats,
             "calibration": self.calibration.to_json(),
         }
         Path(path).write_text(json.dumps(data), encoding="utf-8")
@@ -292,6 +301,7 @@ class PatternStore:
         store.rank_stats = data["rank_stats"]
         store.latency = data["latency"]
         store.rule_stats = data["rule_stats"]
+        store.repeats = {k: list(v) for k, v in data.get("repeats", {}).items()}
         try:
             store.calibration = Calibration.from_json(data.get("calibration", []))
         except ValueError as exc:
