@@ -105,6 +105,12 @@ def start_gated(ledger: Ledger, m):
     return job
 
 
+def stage_done(m, entry: str) -> None:
+    """Speculate append(entry) and wait until its staged job has finished."""
+    m.speculate("s", [cand(entry)])
+    m.staging.jobs("s")[0].future.result(WAIT_S)
+
+
 def wait_for(condition, polls: int = 400) -> None:
     for _ in range(polls):
         if condition():
@@ -140,8 +146,7 @@ def test_a_hit_commits_the_staged_effects_once(setup):
 
 def test_a_miss_discards_the_staged_effects_and_runs_the_real_call(setup):
     ledger, m = setup
-    m.speculate("s", [cand("a")])
-    m.staging.jobs("s")[0].future.result(WAIT_S)
+    stage_done(m, "a")
     call = emit(m, "call-1", "b")
     assert call.kind == "miss"
     assert call.result(WAIT_S).content == "1 entries, last b"
@@ -152,8 +157,7 @@ def test_a_miss_discards_the_staged_effects_and_runs_the_real_call(setup):
 
 def test_a_transaction_staged_before_another_side_effect_is_stale(setup):
     ledger, m = setup
-    m.speculate("s", [cand("a")])
-    m.staging.jobs("s")[0].future.result(WAIT_S)
+    stage_done(m, "a")
     assert emit(m, "call-1", "z").result(WAIT_S).content == "1 entries, last z"
     call = emit(m, "call-2", "a")
     assert call.kind == "miss"
@@ -165,8 +169,7 @@ def test_a_transaction_staged_before_another_side_effect_is_stale(setup):
 def test_a_commit_that_raises_is_a_miss_and_the_call_runs_for_real(setup):
     ledger, m = setup
     ledger.fail_commit = True
-    m.speculate("s", [cand("a")])
-    m.staging.jobs("s")[0].future.result(WAIT_S)
+    stage_done(m, "a")
     call = emit(m, "call-1", "a")
     res = call.result(WAIT_S)
     assert (call.kind, res.ok, res.content) == ("miss", True, "1 entries, last a")
@@ -298,8 +301,7 @@ def test_cancelling_an_awaited_transactional_hit_discards_its_effects(setup):
 
 def test_ending_a_session_discards_a_claimed_hit_whose_result_was_never_taken(setup):
     ledger, m = setup
-    m.speculate("s", [cand("a")])
-    m.staging.jobs("s")[0].future.result(WAIT_S)
+    stage_done(m, "a")
     call = emit(m, "call-1", "a")
     assert call.kind == "reused"
     m.end_session("s")  # the session died before it took the result
