@@ -173,9 +173,9 @@ def test_hole_rank_rates_shrink_towards_the_pooled_rate():
 
     pooled = [1 / 10, 9 / 10, 0.0, 0.0, 0.0]
     assert rank_p["a"] == pytest.approx([(h + m * q) / (1 + m)
-                                         for h, q in zip([1, 0, 0, 0, 0], pooled)])
+                                         for h, q in zip([1, 0, 0, 0, 0], pooled, strict=True)])
     assert rank_p["b"] == pytest.approx([(h + m * q) / (9 + m)
-                                         for h, q in zip([0, 9, 0, 0, 0], pooled)])
+                                         for h, q in zip([0, 9, 0, 0, 0], pooled, strict=True)])
 
 
 def _poll_session(i: int, polls: int) -> Trace:

@@ -108,10 +108,7 @@ class ControlFlowModel:
     def distribution(self, context: list[str]) -> list[tuple[str, float]]:
         """Top continuations (token, probability) of the longest seen suffix of `context`
         (with `average`: the mean of the answers of the models of order 1..order)."""
-        if not self.user_turns:
-            context = [t for t in context if t != USER]
-        if self._tables is None:
-            self._tables, self._cache = {}, {}
+        context = self._prepare(context)
         if not self.average:
             return self._longest(context, self.order)
         mixed: dict[str, float] = {}
@@ -126,10 +123,7 @@ class ControlFlowModel:
         kept; every allowed token is scored (not only the TOP of the full table), at most
         (order + 1) * len(allowed) cached lookups. Empty when no allowed token has any
         probability."""
-        if not self.user_turns:
-            context = [t for t in context if t != USER]
-        if self._tables is None:
-            self._tables, self._cache = {}, {}
+        context = self._prepare(context)
         orders = range(1, self.order + 1) if self.average else (self.order,)
         mixed = dict.fromkeys(allowed, 0.0)
         for order in orders:
@@ -142,6 +136,12 @@ class ControlFlowModel:
         return sorted(
             ((t, p / total) for t, p in mixed.items() if p > 0.0), key=lambda x: (-x[1], x[0])
         )[:TOP]
+
+    def _prepare(self, context: list[str]) -> list[str]:
+        """The context a query uses (without `<u>` unless user turns count); tables ready."""
+        if self._tables is None:
+            self._tables, self._cache = {}, {}
+        return context if self.user_turns else [t for t in context if t != USER]
 
     def _longest_seen(self, context: list[str], order: int) -> tuple[str, ...]:
         for n in range(min(order, len(context)), 0, -1):

@@ -47,6 +47,11 @@ class Prediction:
     kind: str = ""
 
 
+def shrunk(hits: int, n: int, pooled: float) -> float:
+    """hits / n shrunk towards the pooled rate by RANK_PRIOR pseudo-counts."""
+    return (hits + RANK_PRIOR * pooled) / (n + RANK_PRIOR)
+
+
 def tool_name(kind: str) -> str:
     """The tool a call kind is emitted as (`bash:<head>` kinds are calls of the bash tool)."""
     return "bash" if kind.startswith("bash:") else kind
@@ -96,8 +101,7 @@ class Predictor:
         for hkey, stats in tables.items():
             n = stats[0]
             self._rank_p[hkey] = [
-                (h + RANK_PRIOR * pooled[r]) / (n + RANK_PRIOR) if n else 0.0
-                for r, h in enumerate(stats[1:])
+                shrunk(h, n, pooled[r]) if n else 0.0 for r, h in enumerate(stats[1:])
             ]
         pairs = sum(n for n, _r in self.store.repeats.values())
         repeats = sum(r for _n, r in self.store.repeats.values())
@@ -193,7 +197,7 @@ class Predictor:
         The product of kind, template and hole factors overrates a repeat (a hole that copies
         the last call's argument is usually right, but rarely for the very same call)."""
         n, r = self.store.repeats.get(kind, (0, 0))
-        return (r + RANK_PRIOR * self._pooled_repeat) / (n + RANK_PRIOR)
+        return shrunk(r, n, self._pooled_repeat)
 
     def distribution(self, state: SessionState) -> list[tuple[str, float]]:
         """Next-token distribution: control flow reweighted by the latest user message's text
@@ -224,9 +228,7 @@ class Predictor:
         allowed = self._allowed_memo.get(tools)
         if allowed is None:
             vocab = self.store.cf.vocabulary()
-            allowed = frozenset(
-                [t for t in vocab if t == END or tool_name(t.rstrip("!")) in tools] + [END]
-            )
+            allowed = frozenset(t for t in vocab if tool_name(t.rstrip("!")) in tools) | {END}
             if len(self._allowed_memo) >= 1024:
                 self._allowed_memo.clear()
             self._allowed_memo[tools] = allowed

@@ -97,15 +97,16 @@ class PatternStore:
         self._check_tenant(trace)
         self.num_sessions += 1
         session = SessionState(env=trace.env)
-        previous = None
+        previous: tuple[str, str] | None = None  # (kind, canonical call) of the last call
         for state, step in replay(trace, session):
             call = step.call
             assert call is not None  # replay yields tool steps only
+            canonical = call.canonical
             if previous is not None:
-                rep = self.repeats.setdefault(previous.kind, [0, 0])
+                rep = self.repeats.setdefault(previous[0], [0, 0])
                 rep[0] += 1
-                rep[1] += call.canonical == previous.canonical
-            previous = call
+                rep[1] += canonical == previous[1]
+            previous = (call.kind, canonical)
             self.cf.observe(state.context, call.kind)
             self.text.observe(state.user_words, call.kind)
             tkey, holes = extract(call.arguments, state)
