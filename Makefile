@@ -22,9 +22,10 @@ $(PY):
 venv: $(PY)
 
 # torch first and pinned: the CPU build from the local wheel cache.
-$(DEPS_STAMP): $(PY) requirements/dev.txt
+$(DEPS_STAMP): $(PY) requirements/dev.txt requirements/no-deps.txt
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -r requirements/dev.txt
+	$(PIP) install -q --no-deps -r requirements/no-deps.txt
 	touch $@
 
 deps: $(DEPS_STAMP)

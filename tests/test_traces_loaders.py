@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from paste.patterns.errors import TraceFormatError
-from paste.patterns.loaders import detect_source, load_folder
+from paste.patterns.loaders import bfcl_backend, detect_source, load_folder
 from paste.patterns.trace import LoadIssue
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "traces_fixtures"
@@ -82,7 +82,26 @@ def test_bfcl_positional_arguments_take_documented_names():
         ("tail", {"file_name": "file1.txt", "lines": 1}),
         ("diff", {"file_name1": "file1.txt", "file_name2": "file2.txt"}),
     ]
-    assert trace.env is not None and all(s.output is None for s in trace.steps if s.call)
+    assert trace.env is not None
+
+
+@pytest.mark.skipif(not bfcl_backend.available(), reason="bfcl-eval not installed")
+def test_bfcl_steps_carry_the_outputs_of_the_api_classes():
+    traces = load_folder(FIXTURES / "bfcl-v4-multi-turn").traces
+    first = [(s.output, s.status) for s in traces[0].steps if s.call]
+    assert first == [
+        ('{"current_working_directory": "documents"}', "ok"),
+        ('{"last_lines": "The quick brown fox jumps over the lazy dog."}', "ok"),
+        ('{"diff_lines": "- The quick brown fox jumps over the lazy dog.\\n+ Lorem ipsum dolor '
+         'sit amet, consectetur adipiscing elit."}', "ok"),
+        ("null", "ok"),
+        ("null", "ok"),
+    ]
+    # ids come from the API's own seeded generator: the same on every load
+    second = [s.output for s in traces[1].steps if s.call]
+    assert second[2] == '{"user_id": "USR002"}'
+    assert second == [s.output for s in load_folder(FIXTURES / "bfcl-v4-multi-turn").traces[1]
+                      .steps if s.call]
 
 
 def test_mini_swe_commands_split_into_head_and_status():

@@ -78,7 +78,8 @@ class Trace:
 
 @dataclass(frozen=True)
 class LoadIssue:
-    """A malformed record that a loader skipped: where it is and what was wrong."""
+    """A malformed record that a loader skipped, or data it could not produce (BFCL's tool
+    outputs without bfcl-eval): where it is and what was wrong."""
 
     location: str
     message: str

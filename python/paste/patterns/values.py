@@ -30,11 +30,16 @@ SPAN_PATTERNS: dict[str, re.Pattern[str]] = {
         r"(?<![\w/.-])[\w-]+\.(?:py|pyx|txt|md|json|cfg|toml|yaml|yml|rst|c|h|"
         r"cpp|js|ts|html|pdf|docx|csv|sh|ini|log|xml|java|go|rs)\b"
     ),
-    "quoted": re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"|`([^`\n]{1,200})`"),
+    # A single quote opens only where no word precedes it and closes only where none follows
+    # (an apostrophe in "I've ... I'll" is not a quote).
+    "quoted": re.compile(r"(?<!\w)'([^'\n]{1,200})'(?!\w)|\"([^\"\n]{1,200})\"|`([^`\n]{1,200})`"),
     "ident": re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*\b"),
     "date": re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
     "number": re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w.]|-\d)"),
-    "name": re.compile(r"\b[A-Z][\w'.-]*(?:\s+(?:of|the|de|von|van)?\s*[A-Z][\w'.-]*)+"),
+    # Capitalised words; a dot only ends an initial or abbreviation ("J.", "St."), so a name
+    # never runs across a sentence end ("... Kelly. I'm").
+    "name": re.compile(r"\b[A-Z](?:[\w'-]{0,2}\.|[\w'-]*)(?:\s+(?:of|the|de|von|van)?\s*"
+                       r"[A-Z](?:[\w'-]{0,2}\.|[\w'-]*))+"),
 }
 
 

@@ -3,8 +3,10 @@ ground-truth call sequences (`possible_answer/` same file name) and function doc
 (`multi_turn_func_doc/*.json`, JSON Lines, used to name positional arguments).
 
 Ground truth is a list per user turn of Python call strings, e.g. `mv(source='a', destination='b')`.
-There are no tool outputs: steps have `output=None`. `initial_config` (the API state the
-calls act on) is kept as `Trace.env`. The web-search questions have no call sequences and are
+The files hold no tool outputs: each conversation's calls are run, in order, on BFCL's own API
+classes loaded with its `initial_config` (bfcl_backend.py), which gives every step its real
+output and status. Without the bfcl-eval package the steps keep `output=None` and one issue
+says so. `initial_config` (the API state the calls act on) is also kept as `Trace.env`. The web-search questions have no call sequences and are
 not loaded. `involved_classes` (the API classes whose functions the model was given) become
 `Trace.tools`: the functions of each class's doc file (CLASS_DOCS); None when a class has no
 doc file.
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from paste.patterns.errors import TraceFormatError
+from paste.patterns.loaders import bfcl_backend
 from paste.patterns.loaders._common import read_json_lines
 from paste.patterns.trace import LoadIssue, LoadResult, Step, ToolCall, Trace
 
@@ -109,6 +112,15 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
         for _n, r in read_json_lines(answers_path, result.issues)
         if isinstance(r, dict)
     }
+    execute = bfcl_backend.available()
+    if not execute:
+        result.issues.append(
+            LoadIssue(
+                QUESTIONS,
+                "tool outputs unavailable: bfcl-eval is not "
+                f"installed ({bfcl_backend.INSTALL_HINT})",
+            )
+        )
     for n, q in read_json_lines(folder / QUESTIONS, result.issues):
         where = f"{QUESTIONS}:{n}"
         answer = answers.get(q.get("id")) if isinstance(q, dict) else None
@@ -117,7 +129,10 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
             result.issues.append(LoadIssue(where, "question without ground truth"))
             continue
         trace = Trace(
-            session_id=str(q["id"]), source=NAME, tenant=tenant, env=q.get("initial_config"),
+            session_id=str(q["id"]),
+            source=NAME,
+            tenant=tenant,
+            env=q.get("initial_config"),
             tools=offered_tools(q.get("involved_classes"), by_file),
         )
         try:
@@ -130,8 +145,26 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
         except (ValueError, SyntaxError) as exc:
             result.issues.append(LoadIssue(where, f"unparsable ground-truth call ({exc})"))
             continue
+        if execute:
+            _run(trace, q, where, result.issues)
         result.traces.append(trace)
     return result
+
+
+def _run(trace: Trace, question: dict, where: str, issues: list[LoadIssue]) -> None:
+    """Give the trace's steps the outputs of its calls run on BFCL's API classes; a
+    conversation whose classes cannot be set up keeps no outputs and becomes an issue."""
+    classes = question.get("involved_classes")
+    try:
+        backend = bfcl_backend.Backend(
+            classes if isinstance(classes, list) else [], CLASS_DOCS, question.get("initial_config")
+        )
+    except bfcl_backend.BackendError as exc:
+        issues.append(LoadIssue(where, f"tool outputs unavailable ({exc})"))
+        return
+    for step in trace.steps:
+        if step.call is not None:
+            step.output, step.status = backend.call(step.call.name, dict(step.call.arguments))
 
 
 def write_subset(folder: Path, out: Path, keep: Callable[[str], bool]) -> int:
