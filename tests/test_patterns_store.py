@@ -72,6 +72,19 @@ def test_save_load_keeps_predictions(store, tmp_path):
         assert Predictor(back).predict(_live(n), k=5) == Predictor(store).predict(_live(n), k=5)
 
 
+def test_filled_templates_are_memoised_but_never_shared(store):
+    predictor = Predictor(store)
+    first = predictor.predict(_live(1), k=5)
+    assert predictor._filled  # the calls' (arguments, canonical form) are memoised
+    first[0].arguments["id"] = "changed by a caller"
+    again = predictor.predict(_live(1), k=5)
+    assert again == Predictor(store).predict(_live(1), k=5)  # a fresh predictor agrees
+    assert again[0].arguments == {"id": "R9B2"}
+    # the same arguments under another tool name are another call
+    assert {canon for (name, *_rest), (_a, canon) in predictor._filled.items()
+            if not canon.startswith(name + "{")} == set()
+
+
 def test_novel_order_puts_already_used_values_last():
     store = PatternStore()
     hkey = f"get_reservation{SEP}tkey{SEP}0"

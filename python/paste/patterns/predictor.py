@@ -32,6 +32,7 @@ MAX_KINDS = 6
 RANK_PRIOR = 2.0
 MAX_TEMPLATES = 4
 BEAM = 5
+FILL_CACHE = 1 << 14  # filled templates memoised (cleared when full)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class Predictor:
         self._pooled_repeat = repeats / pairs if pairs else 0.0
         self.store.cf.build()
         self._allowed_memo: dict[frozenset[str], frozenset[str]] = {}
+        self._filled: dict[tuple[str, ...], tuple[dict[str, Any], str]] = {}
         self._latency: dict[str, float] = {
             kind: expected_latency(kind, self.store.latency) for kind in self.store.templates
         }
@@ -174,15 +176,14 @@ class Predictor:
                     p = scale * p_fill
                     if p < floor:
                         continue
-                    args = fill(parsed, values)
-                    canon = _canonical_call(name, args)
+                    args, canon = self._call(name, parsed, tkey, values)
                     if canon == last_canon:  # the call just made, again: its own measured rate
                         assert last is not None
                         p = min(p, self._repeat_p(last.kind))
                         if p <= 0.0 or p < floor:
                             continue
                     if canon not in out or out[canon].probability < p:
-                        out[canon] = Prediction(name, args, p, latency, canon, kind)
+                        out[canon] = Prediction(name, dict(args), p, latency, canon, kind)
                 if len(out) >= k:
                     floor = sorted((x.probability for x in out.values()), reverse=True)[k - 1]
         top = sorted(out.values(), key=lambda x: (-x.probability, x.canonical))[:k]
@@ -190,6 +191,21 @@ class Predictor:
         if not cal.xs:
             return top
         return [dataclasses.replace(x, probability=cal.apply(x.probability)) for x in top]
+
+    def _call(self, name: str, parsed: list, tkey: str,
+              values: list[str]) -> tuple[dict[str, Any], str]:
+        """(arguments, canonical call) of a template filled with `values`, memoised: the same
+        history values fill the same templates at query after query of a session. The cached
+        arguments are never handed out (predict copies them)."""
+        key = (name, tkey, *values)
+        hit = self._filled.get(key)
+        if hit is None:
+            args = fill(parsed, values)
+            hit = (args, _canonical_call(name, args))
+            if len(self._filled) >= FILL_CACHE:
+                self._filled.clear()
+            self._filled[key] = hit
+        return hit
 
     def _repeat_p(self, kind: str) -> float:
         """P(the next call repeats the previous one exactly | the previous one's kind): the
