@@ -44,6 +44,7 @@ def test_a_candidate_of_a_shape_no_training_value_had_is_dropped():
     assert store.candidates(hkey, right)[:1] == ["W9P4TT"]
     assert "IDs" not in store.candidates(hkey, wrong)
     store.hole_shapes.clear()  # the same store without its shapes: the rule's value returns
+    store.invalidate()
     assert store.candidates(hkey, wrong)[:1] == ["IDs"]
 
 

@@ -83,6 +83,9 @@ class PatternStore:
         self.num_sessions = 0
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
+        # Per hole, derived at the first query since the counts last changed: allowed shapes
+        # (None: unshaped) and whether the novel order is used.
+        self._hole_view: dict[str, tuple[set[str] | None, bool]] = {}
 
     # -- mining --------------------------------------------------------------------------
     def _check_tenant(self, trace: Trace) -> None:
@@ -123,7 +126,7 @@ class PatternStore:
                 acc[0] += step.timings["tool_s"]
                 acc[1] += 1
         self.cf.observe(session.context, END)
-        self._ordered = {}
+        self.invalidate()
 
     def _holes(self, trace: Trace) -> Iterator[tuple[SessionState, str, str]]:
         """(state before the call, hole key, true value) of every hole of every replayed call."""
@@ -147,7 +150,7 @@ class PatternStore:
                         acc = table.setdefault(rule, [0, 0])
                         acc[0] += 1
                         acc[1] += got == value
-        self._ordered = {}
+        self.invalidate()
 
     def calibrate(self, trace: Trace) -> None:
         """Pass 3 over one session: rank statistics of each hole's candidate list."""
@@ -166,6 +169,7 @@ class PatternStore:
                 top[variant] = cands[:1] == [value]
             both["duel"][0] += top["novel"] and not top["plain"]
             both["duel"][1] += top["plain"] and not top["novel"]
+        self.invalidate()
 
     def update(self, trace: Trace) -> None:
         """Online update from one completed session (all three passes on it)."""
@@ -174,6 +178,11 @@ class PatternStore:
         self.calibrate(trace)
 
     # -- derived views ---------------------------------------------------------------------
+    def invalidate(self) -> None:
+        """Drop the views derived from the counts (rule orders, hole shapes and orders); the
+        passes above call it, and so must code that changes the counts directly."""
+        self._ordered, self._hole_view = {}, {}
+
     def _supported(self, hkey: str) -> list[str]:
         counts = self.hole_rules.get(hkey, Counter())
         return [r for r, _n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_RULES]]
@@ -232,7 +241,11 @@ class PatternStore:
         must not change while it is in use)."""
         out: list[str] = []
         memo = {} if memo is None else memo
-        shapes = allowed_shapes(self.hole_shapes.get(hkey))
+        view = self._hole_view.get(hkey)
+        if view is None:
+            view = self._hole_view[hkey] = (allowed_shapes(self.hole_shapes.get(hkey)),
+                                            self.uses_novelty(hkey))
+        shapes = view[0]
         for source, mode, arg, loc in self.ordered_rules(hkey, state.context[-1]):
             sel = (source, mode, arg)
             entry = memo.get(sel, memo)
@@ -246,7 +259,7 @@ class PatternStore:
                 if len(out) == 2 * MAX_RANK:
                     break
         if novelty is None:
-            novelty = self.uses_novelty(hkey)
+            novelty = view[1]
         if novelty:
             used = state.used_by_kind.get(hkey.split(SEP, 1)[0], ())
             out.sort(key=lambda v: v in used)
