@@ -61,6 +61,19 @@ def test_typed_spans_in_order_of_first_occurrence():
     assert got["name"] == ["Gary Sinise", "Ron Howard"]
 
 
+def test_apostrophes_inside_words_are_not_quotes():
+    got = spans("I've been sketching a plan; I'll find my token 'abc123' and don't stop. "
+                "It's 'done'")
+    assert got["quoted"] == ["abc123", "done"]
+    assert "quoted" not in spans("I've been sketching, I'll find it")
+
+
+def test_names_take_initials_but_never_cross_a_sentence_end_or_a_contraction():
+    got = spans("Hello, I'm Kelly. Then we fly to St. Louis with J. R. Smith and New York. "
+                "Mike Robbie's father met Pat O'Brien.")
+    assert got["name"] == ["St. Louis", "J. R. Smith", "New York", "Mike Robbie", "Pat O'Brien"]
+
+
 def _state() -> SessionState:
     s = SessionState(env={"root": {"docs": {"contents": {"report.pdf": {}}}}})
     s.add_user("Please look up user omar_rossi_1241 and 'final_report.pdf'")

@@ -37,9 +37,10 @@ SPAN_PATTERNS: dict[str, re.Pattern[str]] = {
     "date": re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
     "number": re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w.]|-\d)"),
     # Capitalised words; a dot only ends an initial or abbreviation ("J.", "St."), so a name
-    # never runs across a sentence end ("... Kelly. I'm").
-    "name": re.compile(r"\b[A-Z](?:[\w'-]{0,2}\.|[\w'-]*)(?:\s+(?:of|the|de|von|van)?\s*"
-                       r"[A-Z](?:[\w'-]{0,2}\.|[\w'-]*))+"),
+    # never runs across a sentence end ("... Kelly. I'm"), and an apostrophe stays in a word
+    # only before a capital ("O'Brien"; not "I'm", not a possessive "Robbie's").
+    "name": re.compile(r"\b[A-Z](?:[\w-]{0,2}\.|[\w-]*(?:'[A-Z][\w-]*)?)(?:\s+(?:of|the|de|von|van)?"
+                       r"\s*[A-Z](?:[\w-]{0,2}\.|[\w-]*(?:'[A-Z][\w-]*)?))+"),
 }
 
 
