@@ -44,6 +44,11 @@ UNBOUNDED_WASTE_ROWS = ("tau-bench-gpt4o-airline",)
 # forkable function-calling backends would add (`all`: BFCL's API classes run in-process).
 TRANSACTION_ROWS = (("mini-swe-agent-gemini3pro-swebv", "none"), ("swe-agent-demos", "none"),
                     ("bfcl-v4-multi-turn", "all"))
+# The ceiling of speculation: these sources (and transaction settings) again with the
+# session's true next call predicted (mode paste-perfect, p = 1): what the engine's mechanics
+# and the workload's timing allow whatever the predictor.
+PERFECT_ROWS = (("bfcl-v4-multi-turn", "worktree"), ("bfcl-v4-multi-turn", "all"),
+                ("tau-bench-gpt4o-airline", "worktree"))
 PUBLISHED = "published PASTE: -43.5% mean TCT, 1.8x lower observed tool latency vs serial"
 
 
@@ -73,9 +78,9 @@ HEADERS = [
 ]
 
 
-def _row(label: str, report: dict, max_calls: int | None) -> list[str]:
+def _row(label: str, report: dict, max_calls: int | None, spec: str = "paste") -> list[str]:
     m = report["modes"]
-    s, p, o = m["serial"], m["paste"], m["oracle"]
+    s, p, o = m["serial"], m[spec], m["oracle"]
     return [
         label, f"{p['sessions']}" + (f" (<= {max_calls} calls)" if max_calls else ""),
         f"{s['serial_tool_share']:.0%}",
@@ -138,15 +143,17 @@ def main() -> int:
         split_sources(Path(args.traces), split, 0.3, args.seed)
         defaults = ReplayOptions([], [])
         default, tx = defaults.max_waste_ratio, defaults.transactions
-        runs = [(test, args.sessions, None, default, tx)
+        runs = [(test, args.sessions, None, default, tx, "paste")
                 for test in sorted((split / "test").iterdir())]
-        runs += [(split / "test" / name, LOAD_SESSIONS, LOAD_BATCH, default, tx)
+        runs += [(split / "test" / name, LOAD_SESSIONS, LOAD_BATCH, default, tx, "paste")
                  for name in LOAD_SOURCES if (split / "test" / name).is_dir()]
-        runs += [(split / "test" / name, args.sessions, None, None, tx)
+        runs += [(split / "test" / name, args.sessions, None, None, tx, "paste")
                  for name in UNBOUNDED_WASTE_ROWS if (split / "test" / name).is_dir()]
-        runs += [(split / "test" / name, args.sessions, None, default, setting)
+        runs += [(split / "test" / name, args.sessions, None, default, setting, "paste")
                  for name, setting in TRANSACTION_ROWS if (split / "test" / name).is_dir()]
-        for test, n, batch, ratio, transactions in runs:
+        runs += [(split / "test" / name, args.sessions, None, default, setting, "paste-perfect")
+                 for name, setting in PERFECT_ROWS if (split / "test" / name).is_dir()]
+        for test, n, batch, ratio, transactions, spec in runs:
             max_calls = MAX_CALLS.get(test.name)
             label = test.name if batch is None else f"{test.name}, load: batch {batch}"
             suffix = "" if batch is None else "-load"
@@ -155,15 +162,17 @@ def main() -> int:
             if transactions != tx:
                 label = f"{label}, transactions {transactions}"
                 suffix = f"{suffix}-tx-{transactions}"
+            if spec != "paste":
+                label, suffix = f"{label}, PERFECT prediction", f"{suffix}-perfect"
             options = ReplayOptions(
                 traces=[test], train=[split / "train" / test.name], sessions=n,
-                concurrency=n, modes="serial,paste,oracle", model=args.model,
+                concurrency=n, modes=f"serial,{spec},oracle", model=args.model,
                 seed=args.seed, max_calls=max_calls, max_batch=batch, max_waste_ratio=ratio,
                 transactions=transactions, out=OUT / f"replay-{test.name}{suffix}",
             )  # fmt: skip
             t0 = time.monotonic()
             report = replay(options)
-            rows.append(_row(label, report, max_calls))
+            rows.append(_row(label, report, max_calls, spec))
             print(f"{label}: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     body = (
         "SIMULATED model time (113.7 decode tok/s per session, 38112 prefill tok/s); tool "
@@ -180,7 +189,11 @@ def main() -> int:
         "bash commands that stay in the working tree (a copy-on-write tree in a real harness; "
         "modelled here, commit 10 ms); rows marked `transactions none` rerun a source without "
         "them, `transactions all` also stages side-effecting function-calling tools, realistic "
-        "only for forkable in-process backends such as BFCL's API classes.\n\n"
+        "only for forkable in-process backends such as BFCL's API classes. Rows marked "
+        "`PERFECT prediction` are a ceiling, not paste: the session's true next call is "
+        "predicted with p = 1 (mode paste-perfect), so they show what speculation could "
+        "capture with a perfect predictor, given the engine's mechanics and the workload's "
+        "timing.\n\n"
         + markdown_table(HEADERS, rows)
         + f"\n\n{PUBLISHED}. Total {time.monotonic() - started:.0f} s.\n"
     )

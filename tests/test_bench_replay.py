@@ -27,7 +27,7 @@ from test_session_support import shared_tiny_folder
 
 FIXTURES = Path(__file__).parent / "data" / "traces_fixtures"
 SOURCES = ["tau-bench-gpt4o-airline", "mini-swe-agent-gemini3pro-swebv", "fireact-hotpotqa"]
-ALL_MODES = "serial,paste,oracle,paste-no-spec,paste-no-early,paste-no-kv"
+ALL_MODES = "serial,paste,oracle,paste-no-spec,paste-no-early,paste-no-kv,paste-perfect"
 TINY_LATENCY = {
     f: (0.002, 0.004)
     for f in (
@@ -148,6 +148,17 @@ def test_no_side_effect_call_ran_speculatively_except_as_a_transaction(replayed,
     commits = [t for t in bash if t.commit]
     assert {t.speculative for t in commits} <= {False}
     assert len(commits) == coding[0]["modes"]["paste"]["committed"]
+
+
+def test_perfect_prediction_hits_every_call_that_may_run_speculatively(replayed):
+    _report, runs, scripts = replayed
+    speculable = sum(effect_of(t.call.name, t.call.arguments) in ("pure", "read_only")
+                     for s in scripts for t in s.calls)
+    assert 0 < speculable < sum(len(s.calls) for s in scripts)
+    perfect = report_of(replayed, "paste-perfect")
+    assert (perfect["hits"], perfect["speculative_jobs"]) == (speculable, speculable)
+    assert perfect["waste_s"] == 0.0
+    assert report_of(replayed, "paste")["hits"] < speculable
 
 
 def report_of(replayed, mode: str) -> dict:

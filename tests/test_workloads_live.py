@@ -88,3 +88,7 @@ def test_bad_options_are_typed_errors():
     with contextlib.redirect_stderr(err):
         assert main(["bench", "live", "--waste-price", "-0.5"]) == 2
     assert "--waste-price must be a finite number >= 0, got -0.5" in err.getvalue()
+    with contextlib.redirect_stderr(err):
+        assert main(["bench", "live", "--modes", "serial,paste-perfect"]) == 2
+    assert ("mode paste-perfect predicts a replayed trace's recorded calls; live tasks have "
+            "none") in err.getvalue()

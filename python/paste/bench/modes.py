@@ -8,6 +8,10 @@
 | paste-no-spec | off | on | on | seeded model |
 | paste-no-early | on | off | on | seeded model |
 | paste-no-kv | on | on | off | seeded model |
+| paste-perfect | on, with the session's true next call (p = 1, perfect.py) | on | on | seeded model |
+
+paste-perfect is not an ablation but a ceiling: what speculation could capture of the
+serial->oracle gap if every next call were predicted exactly.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class Mode:
     early_dispatch: bool
     kv_retention: bool
     oracle: bool = False
+    perfect_prediction: bool = False  # the predictor knows the replayed script (perfect.py)
 
 
 MODES: dict[str, Mode] = {
@@ -35,6 +40,7 @@ MODES: dict[str, Mode] = {
         Mode("paste-no-spec", False, True, True),
         Mode("paste-no-early", True, False, True),
         Mode("paste-no-kv", True, True, False),
+        Mode("paste-perfect", True, True, True, perfect_prediction=True),
     )
 }
 

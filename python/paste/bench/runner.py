@@ -133,6 +133,11 @@ def _run_session(
     speculator = None
     if mode.speculation:
         manager = shared.manager(tools.registry, executor)
+        if mode.perfect_prediction:
+            from paste.bench.perfect import ScriptPredictor
+
+            perfect = ScriptPredictor(script)
+            predictor_for = lambda _tenant: perfect  # noqa: E731 - the session's own script
         speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine),
                                 offered_tools=script.tools is not None)
     policy = TeacherForcedTurns(script, engine.encode, _eos(engine))

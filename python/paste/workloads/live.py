@@ -98,6 +98,10 @@ def live(options: LiveOptions, engine: Any = None) -> dict[str, Any]:
 def run_live(options: LiveOptions, engine: Any = None) -> tuple[dict[str, Any], dict[str, LiveRun]]:
     """live(), also returning every mode's LiveRun by mode name."""
     modes = parse_modes(options.modes)
+    perfect = [m.name for m in modes if m.perfect_prediction]
+    if perfect:
+        raise InvalidArgumentError(f"mode {perfect[0]} predicts a replayed trace's recorded "
+                                   "calls; live tasks have none (use `paste bench replay`)")
     workloads = parse_workloads(",".join(options.workloads))
     if options.sessions < 1 or options.concurrency < 1:
         raise InvalidArgumentError("--sessions and --concurrency must be >= 1")
