@@ -34,3 +34,50 @@ def test_k_and_allow_are_honoured():
     assert predictor.predict(state, 0) == []
     assert predictor.predict(state, 3, allow=lambda name: name != "get_order") == []
     assert len(predictor.predict(state, 3, allow=lambda name: name == "get_order")) == 1
+
+
+def _lookahead_script():
+    trace = Trace("s2", "src", steps=[
+        Step("user", text="list the folder docs and read notes.txt"),
+        Step("tool", call=ToolCall("ls", {"folder": "docs"}), output="a.txt secret.txt"),
+        Step("tool", call=ToolCall("read", {"path": "notes.txt"}), output="n"),
+        Step("tool", call=ToolCall("read", {"path": "secret.txt"}), output="s"),
+        Step("user", text="now list src"),
+        Step("tool", call=ToolCall("ls", {"folder": "src"}), output="m.py"),
+        Step("assistant", text="done"),
+    ])  # fmt: skip
+    return build_script(trace)
+
+
+def test_ahead_of_a_result_it_predicts_only_what_the_session_could_know():
+    predictor, state = ScriptPredictor(_lookahead_script()), SessionState()
+    state.add_user("list the folder docs and read notes.txt")
+    ahead = state.fork()
+    ahead.add_pending(ToolCall("ls", {"folder": "docs"}))
+    # notes.txt is in the user's message: knowable while ls still runs
+    assert [p.canonical for p in predictor.predict(ahead, 5)] == ['read{"path":"notes.txt"}']
+    state.add_step(ToolCall("ls", {"folder": "docs"}), "a.txt secret.txt")
+    ahead = state.fork()
+    ahead.add_pending(ToolCall("read", {"path": "notes.txt"}))
+    # secret.txt came from ls's output, which the session has seen: knowable
+    assert [p.canonical for p in predictor.predict(ahead, 5)] == ['read{"path":"secret.txt"}']
+    ahead = state.fork()
+    ahead.add_pending(ToolCall("read", {"path": "notes.txt"}))
+    ahead.add_pending(ToolCall("read", {"path": "secret.txt"}))
+    # the next call is after a user message the session has not seen: nothing
+    assert predictor.predict(ahead, 5) == []
+
+
+def test_a_value_only_in_the_running_calls_output_is_not_predicted():
+    trace = Trace("s3", "src", steps=[
+        Step("user", text="list docs and read the first file"),
+        Step("tool", call=ToolCall("ls", {"folder": "docs"}), output="first.txt"),
+        Step("tool", call=ToolCall("read", {"path": "first.txt"}), output="x"),
+    ])  # fmt: skip
+    predictor, state = ScriptPredictor(build_script(trace)), SessionState()
+    state.add_user("list docs and read the first file")
+    ahead = state.fork()
+    ahead.add_pending(ToolCall("ls", {"folder": "docs"}))
+    assert predictor.predict(ahead, 5) == []  # first.txt exists only in ls's output
+    state.add_step(ToolCall("ls", {"folder": "docs"}), "first.txt")
+    assert [p.canonical for p in predictor.predict(state, 5)] == ['read{"path":"first.txt"}']

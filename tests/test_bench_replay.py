@@ -27,7 +27,8 @@ from test_session_support import shared_tiny_folder
 
 FIXTURES = Path(__file__).parent / "data" / "traces_fixtures"
 SOURCES = ["tau-bench-gpt4o-airline", "mini-swe-agent-gemini3pro-swebv", "fireact-hotpotqa"]
-ALL_MODES = "serial,paste,oracle,paste-no-spec,paste-no-early,paste-no-kv,paste-perfect"
+ALL_MODES = ("serial,paste,oracle,paste-no-spec,paste-no-early,paste-no-kv,paste-no-lookahead,"
+             "paste-perfect")
 TINY_LATENCY = {
     f: (0.002, 0.004)
     for f in (
@@ -159,6 +160,35 @@ def test_perfect_prediction_hits_every_call_that_may_run_speculatively(replayed)
     assert (perfect["hits"], perfect["speculative_jobs"]) == (speculable, speculable)
     assert perfect["waste_s"] == 0.0
     assert report_of(replayed, "paste")["hits"] < speculable
+
+
+def test_lookahead_runs_knowable_calls_beside_a_read_only_one_and_is_off_in_its_ablation(
+        replayed):
+    """Perfect prediction: a call is launched beside the one before it (lookahead) only when
+    both may run speculatively, they are in the same run and its arguments are knowable
+    without the running call's output. With these millisecond tools the call before is
+    usually a speculative hit whose result landed before the model emitted it, so the chain
+    launched the call first: the two counts together cover every such call.
+    (tests/test_speculation_lookahead.py shows a call launched beside a running one.)"""
+    from paste.bench.perfect import ScriptPredictor
+
+    _report, _runs, scripts = replayed
+    safe = ("pure", "read_only")
+    ahead = 0
+    for script in scripts:
+        perfect, n = ScriptPredictor(script), 0
+        for run in script.runs:
+            calls = [t.call for t in run.turns if t.call is not None]
+            for i, call in enumerate(calls):
+                if i and effect_of(calls[i - 1].name, calls[i - 1].arguments) in safe \
+                        and effect_of(call.name, call.arguments) in safe \
+                        and calls[i - 1] != call and perfect._knowable(n, 1):
+                    ahead += 1
+                n += 1
+    got = report_of(replayed, "paste-perfect")
+    assert ahead > 0 and got["lookahead_jobs"] <= ahead
+    assert got["lookahead_jobs"] + got["chained_jobs"] >= ahead
+    assert report_of(replayed, "paste-no-lookahead")["lookahead_jobs"] == 0
 
 
 def report_of(replayed, mode: str) -> dict:

@@ -31,8 +31,8 @@ class FakeChainPredictor:
                 self.allowed[name] = allow(name)
         if not state.calls:
             out = [("search", {"q": "paste"}, 0.9), ("write", {"q": "paste"}, 0.9)]
-        elif state.calls[-1].name == "search":
-            url = state.entries[-1].locs["s:url:0"]
+        elif state.calls[-1].name == "search" and "s:url:0" in state.entries[-1].locs:
+            url = state.entries[-1].locs["s:url:0"]  # (not while the search still runs)
             out = [("fetch", {"url": url}, 0.8)]
         else:
             out = []

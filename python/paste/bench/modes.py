@@ -8,6 +8,7 @@
 | paste-no-spec | off | on | on | seeded model |
 | paste-no-early | on | off | on | seeded model |
 | paste-no-kv | on | on | off | seeded model |
+| paste-no-lookahead | on, but no call speculated beside an emitted read-only call | on | on | seeded model |
 | paste-perfect | on, with the session's true next call (p = 1, perfect.py) | on | on | seeded model |
 
 paste-perfect is not an ablation but a ceiling: what speculation could capture of the
@@ -29,6 +30,7 @@ class Mode:
     kv_retention: bool
     oracle: bool = False
     perfect_prediction: bool = False  # the predictor knows the replayed script (perfect.py)
+    lookahead: bool = True  # SpeculationConfig.lookahead (when speculation is on)
 
 
 MODES: dict[str, Mode] = {
@@ -40,6 +42,7 @@ MODES: dict[str, Mode] = {
         Mode("paste-no-spec", False, True, True),
         Mode("paste-no-early", True, False, True),
         Mode("paste-no-kv", True, True, False),
+        Mode("paste-no-lookahead", True, True, True, lookahead=False),
         Mode("paste-perfect", True, True, True, perfect_prediction=True),
     )
 }

@@ -58,6 +58,8 @@ def _mode_summary(run: ModeRun) -> dict[str, Any]:
         "misses": int(spec.get("misses", calls)) if run.speculation is not None else calls,
         "hit_rate": hits / calls if calls else 0.0,
         "speculative_jobs": int(spec.get("speculative_jobs", 0)),
+        "chained_jobs": int(spec.get("chained_jobs", 0)),
+        "lookahead_jobs": int(spec.get("lookahead_jobs", 0)),
         "speculative_tool_runs": speculative_runs,
         "waste_s": float(spec.get("waste_s", 0.0)),
         "tool_s": sum(r.metrics["tool_s"] for r in s),

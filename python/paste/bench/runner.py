@@ -81,7 +81,7 @@ def run_mode(
 ) -> ModeRun:
     """Replays every script in `mode`; see the module docstring."""
     # One global budget, waste budget, metrics and measured tool latencies for the mode.
-    shared = shared_speculation(cfg)
+    shared = shared_speculation(cfg, lookahead=mode.lookahead)
     offsets = arrival_offsets(len(scripts), cfg.poisson_rate, cfg.seed)
     started = time.monotonic()
 
@@ -179,11 +179,12 @@ def _eos(engine: Any) -> int:
     return int(eos)
 
 
-def shared_speculation(cfg: Any) -> Any:
-    """The SharedSpeculation of one mode's run, from a ReplayConfig or LiveConfig."""
+def shared_speculation(cfg: Any, lookahead: bool = True) -> Any:
+    """The SharedSpeculation of one mode's run, from a ReplayConfig or LiveConfig (and the
+    mode's SpeculationConfig.lookahead)."""
     from paste.speculation import SharedSpeculation, SpeculationConfig
 
     return SharedSpeculation(SpeculationConfig(
         max_concurrent_jobs=cfg.speculation_budget,
         max_predictions_per_event=cfg.max_predictions_per_event,
-        waste_price=cfg.waste_price, max_waste_ratio=cfg.max_waste_ratio))
+        waste_price=cfg.waste_price, max_waste_ratio=cfg.max_waste_ratio, lookahead=lookahead))

@@ -1,7 +1,7 @@
 """SessionState: what a live session has seen so far, pre-indexed for O(1) rule lookups.
 
 Built incrementally: `add_user(text)` for each user message and `add_step(call, output,
-status)` for each completed tool call. Each arrival is indexed once (its locators, see
+status)` for each completed tool call (`add_pending(call)` on a fork: a call still running). Each arrival is indexed once (its locators, see
 values.py, and a reverse map value -> positions), so prediction and derivation never rescan
 history. `context` is the control-flow token sequence: `<s>`, then per call its kind (with
 `!` appended when it failed) and `<u>` for a user message that follows a call. `tools`, when
@@ -51,6 +51,7 @@ class SessionState:
     memo: dict = field(default_factory=dict)  # per-user-message caches of predictors
     index_reverse: bool = True  # False in a fork: explain() is then unavailable
     tools: frozenset[str] | None = None  # tool names the session offers (None: unknown)
+    pending: int = 0  # trailing calls still running: their outputs are not known yet
 
     def fork(self) -> SessionState:
         """A copy for "what if" prediction (e.g. after a speculative result): later add_*
@@ -68,6 +69,7 @@ class SessionState:
             num_user=self.num_user,
             index_reverse=False,
             tools=self.tools,
+            pending=self.pending,
         )
         return fork
 
@@ -105,6 +107,14 @@ class SessionState:
         if output is not None:
             self._add("out", call.kind, locate_text(output))
         self.context.append(call_token(call.kind, status == "error"))
+
+    def add_pending(self, call: ToolCall) -> None:
+        """A call was dispatched and is still running: it counts as a step that succeeded
+        with an output nothing can be copied from (a rule reading "the latest output" finds
+        nothing rather than an older output), so only arguments that do not come from its
+        output can be predicted after it. Used on forks (speculation ahead of a result)."""
+        self.add_step(call, "", "ok")
+        self.pending += 1
 
     # -- rules: (source, selector, locator) -------------------------------------------------
     def entry_for(self, source: str, selector: str) -> Entry | None:

@@ -31,6 +31,8 @@ class SpeculationConfig:
         queued job on CONFIRMED, withdraw queued ones on REFUTED); off = the parser alone.
     chain: when a speculative result lands, also predict (and admit) the call after it, as if
         the model had emitted the speculated call; its probability is the product of both.
+    lookahead: when the model emits a pure / read_only call, also predict (and admit) the
+        call after it while it runs, from what is known without its output (speculator.py).
     transactions: side-effecting calls of tools that supply a transaction may run
         speculatively on a private copy (paste.tools.transaction); off = only pure/read_only
         calls (and sandboxed tools with a freshness check).
@@ -50,6 +52,7 @@ class SpeculationConfig:
     learn_latency: bool = True
     enable_trie: bool = True
     chain: bool = True
+    lookahead: bool = True
     transactions: bool = True
     cpu_slots: int = field(default_factory=lambda: default_cpu_slots())
 

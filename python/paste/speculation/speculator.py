@@ -32,6 +32,15 @@ it are admitted with probability p(call) * p(next | call) and the time until emi
 turns. Chained candidates never chain again (depth 1), and a chained candidate that repeats
 its parent call is dropped (the session already has that result, or is about to claim it).
 
+Lookahead (SpeculationConfig.lookahead): the moment the model emits a pure / read_only call
+(`submit`), the call after it is predicted on a fork with the emitted call still running
+(`SessionState.add_pending`: its output is unknown, so only arguments that do not come from
+it can be predicted) and admitted with the time until emitted of the emitted call's expected
+latency plus a turn. A read-only call cannot change what the next one sees, so the two run
+side by side: the next call's tool time hides behind the running one's, where waiting for
+its result would hide only the next turn's decode. Not after a side-effecting call, nor
+while one of the turn's earlier calls with effects still runs.
+
 Tenant isolation: a session only ever asks its own tenant's predictor. The expected time until
 a call is emitted is the engine's measured step time times the expected number of tokens of a
 turn; while either is unknown, every estimate is missing and admission fails closed.
@@ -47,6 +56,7 @@ from typing import Any
 from paste.engine.call_events import CallEventKind
 from paste.parsing import canonical_call
 from paste.patterns.bash import bash_kind
+from paste.patterns.latency import expected_latency
 from paste.patterns.state import SessionState
 from paste.patterns.trace import ToolCall
 from paste.speculation.admission import (
@@ -55,6 +65,7 @@ from paste.speculation.admission import (
     refusal,
     runs_side_effects_safely,
 )
+from paste.speculation.latency import latency_kind
 from paste.speculation.manager import ResolvedCall, SpeculationManager
 from paste.speculation.rendering import render_candidate, scan_for_format
 from paste.tools.errors import UnknownToolError
@@ -85,15 +96,23 @@ class SessionSpeculation:
         self._cand_tokens: dict[int, tuple[int, ...]] = {}  # candidate id -> its tokens
         self._turn_cands: list[int] = []  # candidates of the turn in progress
         self._withdrawn: dict[int, Any] = {}  # this turn's refuted, withdrawn StagedJobs
+        # Emitted calls whose results have not arrived: (call, pure / read_only).
+        self._running: list[tuple[ToolCall, bool]] = []
 
     def on_user(self, text: str) -> None:
         with self._lock:
             self.state.add_user(text)
+            self._running = []
         self.launch()
 
     def on_result(self, name: str, arguments: dict[str, Any], content: str, ok: bool) -> None:
+        call = _tool_call(name, arguments)
         with self._lock:
-            self.state.add_step(_tool_call(name, arguments), content, "ok" if ok else "error")
+            self.state.add_step(call, content, "ok" if ok else "error")
+            for i, (running, _safe) in enumerate(self._running):
+                if running.name == call.name and running.arguments == call.arguments:
+                    del self._running[i]
+                    break
 
     def on_turn(self, num_output_tokens: int) -> None:
         """A model turn ended with this many tokens (feeds the time-to-call estimate)."""
@@ -148,8 +167,39 @@ class SessionSpeculation:
 
     def submit(self, job: ToolJob) -> ResolvedCall:
         args = dict(job.arguments) if not isinstance(job.arguments, str) else {}
-        return self._sp.manager.resolve(self.session_id, job.call_id, job.name, args,
-                                        canonical_call(job.name, args))
+        canonical = canonical_call(job.name, args)
+        resolved = self._sp.manager.resolve(self.session_id, job.call_id, job.name, args,
+                                            canonical)
+        self._look_ahead(_tool_call(job.name, args), canonical)
+        return resolved
+
+    def _look_ahead(self, call: ToolCall, canonical: str) -> None:
+        """The model emitted `call`: speculate on the call after it (module docstring)."""
+        manager = self._sp.manager
+        safe = self._sp.is_safe_call(call.name, call.arguments)
+        with self._lock:
+            self._running.append((call, safe))
+            running = list(self._running)
+        predictor = self._sp.predictor_for(self.tenant)
+        config = manager.config
+        if not (config.lookahead and config.enable_speculation) or predictor is None \
+                or not all(s for _c, s in running):
+            return
+        turn = self._sp.time_until_emitted(self._turn_tokens)
+        latency = manager.latency.estimate(
+            latency_kind(call.name, call.arguments), expected_latency(call.kind or call.name, {}))
+        if turn is None or latency is None:
+            return
+        with self._lock:
+            state = self.state.fork()
+        for c, _safe in running:
+            state.add_pending(c)
+        ahead = {canonical_call(c.name, c.arguments) for c, _s in running}
+        cands = [c for c in self._candidates(predictor, state, turn + latency)
+                 if c.canonical not in ahead]  # the running calls' results are coming
+        launched = manager.speculate(self.session_id, cands)
+        if launched:
+            manager.metrics.add(self.session_id, "lookahead_jobs", len(launched))
 
     def turn_params(self, params: Any, fmt: str, tokenizer: Any) -> Any:
         """`params` (GenerationParams) with the call scan of format `fmt` and the staged jobs
@@ -225,6 +275,15 @@ class Speculator:
         if EffectClass(spec.effect) in SAFE_EFFECTS:
             return True
         return runs_side_effects_safely(spec, self.manager.config.transactions)
+
+    def is_safe_call(self, name: str, arguments: dict[str, Any]) -> bool:
+        """Whether this call is pure / read_only (its tool's per-call effect class): running
+        another call beside it sees the same world as running it after."""
+        try:
+            spec = self.manager.registry.get(name)
+        except UnknownToolError:
+            return False
+        return EffectClass(spec.call_effect(dict(arguments))) in SAFE_EFFECTS
 
     def may_speculate_call(self, name: str, arguments: dict[str, Any]) -> bool:
         """Whether this very call passes admission's call checks (its effect class, e.g. a
