@@ -43,12 +43,11 @@ UNBOUNDED_WASTE_ROWS = ("tau-bench-gpt4o-airline",)
 # rerun sources with another setting to show what the transactions add (`none`) and what
 # forkable function-calling backends would add (`all`: BFCL's API classes run in-process).
 TRANSACTION_ROWS = (("mini-swe-agent-gemini3pro-swebv", "none"), ("swe-agent-demos", "none"),
-                    ("bfcl-v4-multi-turn", "all"))
-# The ceiling of speculation: these sources (and transaction settings) again with the
-# session's true next call predicted (mode paste-perfect, p = 1): what the engine's mechanics
-# and the workload's timing allow whatever the predictor.
-PERFECT_ROWS = (("bfcl-v4-multi-turn", "worktree"), ("bfcl-v4-multi-turn", "all"),
-                ("tau-bench-gpt4o-airline", "worktree"))
+                    ("bfcl-v4-multi-turn", "all"), ("tau-bench-gpt4o-airline", "all"))
+# The ceiling of speculation: every source with the default transactions, and these sources
+# with other settings, again with the session's true next call predicted (mode paste-perfect,
+# p = 1): what the engine's mechanics and the workload's timing allow whatever the predictor.
+PERFECT_ROWS = (("bfcl-v4-multi-turn", "all"), ("tau-bench-gpt4o-airline", "all"))
 PUBLISHED = "published PASTE: -43.5% mean TCT, 1.8x lower observed tool latency vs serial"
 
 
@@ -151,8 +150,10 @@ def main() -> int:
                  for name in UNBOUNDED_WASTE_ROWS if (split / "test" / name).is_dir()]
         runs += [(split / "test" / name, args.sessions, None, default, setting, "paste")
                  for name, setting in TRANSACTION_ROWS if (split / "test" / name).is_dir()]
+        perfect = [(test.name, tx) for test in sorted((split / "test").iterdir())]
+        perfect += list(PERFECT_ROWS)
         runs += [(split / "test" / name, args.sessions, None, default, setting, "paste-perfect")
-                 for name, setting in PERFECT_ROWS if (split / "test" / name).is_dir()]
+                 for name, setting in perfect if (split / "test" / name).is_dir()]
         for test, n, batch, ratio, transactions, spec in runs:
             max_calls = MAX_CALLS.get(test.name)
             label = test.name if batch is None else f"{test.name}, load: batch {batch}"
@@ -189,7 +190,8 @@ def main() -> int:
         "bash commands that stay in the working tree (a copy-on-write tree in a real harness; "
         "modelled here, commit 10 ms); rows marked `transactions none` rerun a source without "
         "them, `transactions all` also stages side-effecting function-calling tools, realistic "
-        "only for forkable in-process backends such as BFCL's API classes. Rows marked "
+        "only for forkable in-process backends such as BFCL's API classes and tau-bench's "
+        "in-memory database. Rows marked "
         "`PERFECT prediction` are a ceiling, not paste: the session's true next call is "
         "predicted with p = 1 (mode paste-perfect), so they show what speculation could "
         "capture with a perfect predictor, given the engine's mechanics and the workload's "
