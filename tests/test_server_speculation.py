@@ -32,8 +32,8 @@ from test_server_support import HANG_GUARD_S, make_engine, wait_until
 FILES = {"README.md": "# demo\nhello from the server tool\n", "a/one.txt": "one",
          "b/two.txt": "two", "c/three.txt": "three"}  # fmt: skip
 ANSWER = "Done."
-COUNTERS = ("authoritative_calls", "misses", "jobs", "cancelled", "stale_discarded", "committed",
-            "commit_failures",
+COUNTERS = ("authoritative_calls", "misses", "jobs", "chained_jobs", "lookahead_jobs", "cancelled",
+            "stale_discarded", "committed", "commit_failures",
             "waste_seconds", "observed_tool_latency_seconds")  # fmt: skip
 REASONS = ("budget", "cpu", "effect", "estimates", "policy", "unknown_tool", "value", "waste")
 

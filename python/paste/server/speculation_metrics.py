@@ -5,6 +5,8 @@ scraped from the server's ServerSpeculation (one SpeculationMetrics for every se
     paste_speculation_hits_total{kind}              promoted | awaited | reused
     paste_speculation_misses_total                  emitted calls no speculative job answered
     paste_speculation_jobs_total                    speculative jobs launched
+    paste_speculation_chained_jobs_total            of which after a speculative result
+    paste_speculation_lookahead_jobs_total          of which beside an emitted read-only call
     paste_speculation_rejections_total{reason}      predictions not launched: effect | policy |
                                                     estimates | value | waste | cpu | budget |
                                                     unknown_tool
@@ -47,6 +49,10 @@ _COUNTERS = (
      "tool calls emitted by the models of speculating sessions"),
     ("misses", "paste_speculation_misses", "emitted calls no speculative job answered"),
     ("speculative_jobs", "paste_speculation_jobs", "speculative jobs launched"),
+    ("chained_jobs", "paste_speculation_chained_jobs",
+     "speculative jobs launched after another speculative result"),
+    ("lookahead_jobs", "paste_speculation_lookahead_jobs",
+     "speculative jobs launched beside an emitted read-only call"),
     ("cancelled", "paste_speculation_cancelled", "unused speculative jobs dropped"),
     ("stale_discarded", "paste_speculation_stale_discarded",
      "speculative jobs made stale by a side-effecting call"),
