@@ -178,3 +178,15 @@ def test_add_pending_hides_the_running_calls_output_from_rules():
     # "the latest output" is the running call's (empty), not the earlier one's
     assert fork.entries[fork.by_source["out"][-1]].locs == {}
     assert fork.fork().pending == 1
+
+
+def test_an_unknown_tool_is_not_looked_past(world):
+    reg, executor, runs, gate = world
+    manager, predictor, spec = _track(reg, executor)
+    spec.on_user("use a tool that does not exist")
+    resolved = spec.submit(ToolJob("call_1", "no_such_tool", {"x": 1}))
+    time.sleep(0.1)
+    assert predictor.asked == [(0, 0, {})] and runs == []
+    assert manager.metrics.snapshot("s")["misses"] == 1
+    assert resolved.result(5).ok is False
+    spec.close()
