@@ -190,3 +190,30 @@ def test_an_unknown_tool_is_not_looked_past(world):
     assert manager.metrics.snapshot("s")["misses"] == 1
     assert resolved.result(5).ok is False
     spec.close()
+
+
+class FakeFailingPredictor:
+    """Raises whenever it is asked ahead of a result (a predictor bug)."""
+
+    def predict(self, state, k, allow=None):
+        if state.pending:
+            raise RuntimeError("fake predictor bug")
+        return []
+
+
+def test_a_failing_lookahead_loses_nothing(world, caplog):
+    reg, executor, runs, gate = world
+    gate.set()
+    cfg = SpeculationConfig(max_concurrent_jobs=4, learn_latency=False, max_waste_ratio=None)
+    manager = SpeculationManager(reg, executor, cfg)
+    spec = Speculator(manager, lambda tenant: FakeFailingPredictor(),
+                      lambda: 0.05).track("s", "t")
+    spec.on_user("list the folder")
+    with caplog.at_level("ERROR", logger="paste.speculation.speculator"):
+        result = spec.submit(ToolJob("call_1", "slow_list", {"folder": "docs"})).result(5)
+    assert (result.call_id, result.ok, result.content) == ("call_1", True, "docs: a.txt b.txt")
+    assert runs == ["slow_list"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "lookahead after 'slow_list' failed; the call runs as emitted"]
+    assert manager.metrics.snapshot("s")["misses"] == 1
+    spec.close()

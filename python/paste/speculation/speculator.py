@@ -39,7 +39,8 @@ it can be predicted) and admitted with the time until emitted of the emitted cal
 latency plus a turn. A read-only call cannot change what the next one sees, so the two run
 side by side: the next call's tool time hides behind the running one's, where waiting for
 its result would hide only the next turn's decode. Not after a side-effecting call, nor
-while one of the turn's earlier calls with effects still runs.
+while one of the turn's earlier calls with effects still runs. A lookahead that fails (a
+predictor error) is logged; the emitted call is dispatched all the same.
 
 Tenant isolation: a session only ever asks its own tenant's predictor. The expected time until
 a call is emitted is the engine's measured step time times the expected number of tokens of a
@@ -49,6 +50,7 @@ turn; while either is unknown, every estimate is missing and admission fails clo
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -72,6 +74,7 @@ from paste.tools.errors import UnknownToolError
 from paste.tools.results import ToolJob
 from paste.tools.spec import EffectClass
 
+logger = logging.getLogger(__name__)
 PredictorFor = Callable[[str], Any]
 # Predictions asked per candidate wanted: calls that fail the per-call checks (a tool that
 # classifies its calls, a speculation policy) are dropped before the top-k cut.
@@ -170,7 +173,10 @@ class SessionSpeculation:
         canonical = canonical_call(job.name, args)
         resolved = self._sp.manager.resolve(self.session_id, job.call_id, job.name, args,
                                             canonical)
-        self._look_ahead(_tool_call(job.name, args), canonical)
+        try:
+            self._look_ahead(_tool_call(job.name, args), canonical)
+        except Exception:  # noqa: BLE001 - speculation is optional; the emitted call is not
+            logger.exception("lookahead after %r failed; the call runs as emitted", job.name)
         return resolved
 
     def _look_ahead(self, call: ToolCall, canonical: str) -> None:
