@@ -193,10 +193,13 @@ def test_an_unknown_tool_is_not_looked_past(world):
 
 
 class FakeFailingPredictor:
-    """Raises whenever it is asked ahead of a result (a predictor bug)."""
+    """Raises whenever it is asked ahead of a result, or always (a predictor bug)."""
+
+    def __init__(self, always: bool = False) -> None:
+        self.always = always
 
     def predict(self, state, k, allow=None):
-        if state.pending:
+        if state.pending or self.always:
             raise RuntimeError("fake predictor bug")
         return []
 
@@ -216,4 +219,24 @@ def test_a_failing_lookahead_loses_nothing(world, caplog):
     assert [r.getMessage() for r in caplog.records] == [
         "lookahead after 'slow_list' failed; the call runs as emitted"]
     assert manager.metrics.snapshot("s")["misses"] == 1
+    spec.close()
+
+
+def test_a_failing_prediction_at_a_user_message_speculates_nothing_and_loses_nothing(
+        world, caplog):
+    reg, executor, runs, gate = world
+    gate.set()
+    cfg = SpeculationConfig(max_concurrent_jobs=4, learn_latency=False, max_waste_ratio=None)
+    manager = SpeculationManager(reg, executor, cfg)
+    spec = Speculator(manager, lambda tenant: FakeFailingPredictor(always=True),
+                      lambda: 0.05).track("s", "t")
+    with caplog.at_level("ERROR", logger="paste.speculation.speculator"):
+        spec.on_user("list the folder")
+        assert spec.launch() == []
+        result = spec.submit(ToolJob("call_1", "slow_list", {"folder": "docs"})).result(5)
+    assert (result.ok, result.content) == (True, "docs: a.txt b.txt")
+    assert [r.getMessage() for r in caplog.records] == [
+        "predicting the next calls of session s failed; nothing is speculated"] * 2 + [
+        "lookahead after 'slow_list' failed; the call runs as emitted"]
+    assert manager.staging.jobs("s") == [] and runs == ["slow_list"]
     spec.close()

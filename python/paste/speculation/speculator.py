@@ -39,8 +39,10 @@ it can be predicted) and admitted with the time until emitted of the emitted cal
 latency plus a turn. A read-only call cannot change what the next one sees, so the two run
 side by side: the next call's tool time hides behind the running one's, where waiting for
 its result would hide only the next turn's decode. Not after a side-effecting call, nor
-while one of the turn's earlier calls with effects still runs. A lookahead that fails (a
-predictor error) is logged; the emitted call is dispatched all the same.
+while one of the turn's earlier calls with effects still runs.
+
+A prediction that fails (a predictor error) is logged and speculates nothing: the session's
+turns and its emitted calls go on as without speculation.
 
 Tenant isolation: a session only ever asks its own tenant's predictor. The expected time until
 a call is emitted is the engine's measured step time times the expected number of tokens of a
@@ -129,7 +131,12 @@ class SessionSpeculation:
         manager = self._sp.manager
         until = self._sp.time_until_emitted(self._turn_tokens)
         with self._lock:
-            cands = self._candidates(predictor, self.state, until)
+            try:
+                cands = self._candidates(predictor, self.state, until)
+            except Exception:  # noqa: BLE001 - speculation is optional; the session is not
+                logger.exception("predicting the next calls of session %s failed; nothing "
+                                 "is speculated", self.session_id)
+                return []
         on_done = self._chain if manager.config.chain and until is not None else None
         return manager.speculate(self.session_id, cands, on_done=on_done)
 
