@@ -73,12 +73,14 @@ def world():
     reg.close()
 
 
-def _track(reg, executor, **config):
+def _track(reg, executor, predictor=None, **config):
+    """(manager, predictor, the session's speculation); predictor: a FakeLookaheadPredictor
+    unless given."""
     # learn_latency off and no waste bound: the fake tools take microseconds
     cfg = SpeculationConfig(max_concurrent_jobs=4, learn_latency=False, max_waste_ratio=None,
                             **config)
     manager = SpeculationManager(reg, executor, cfg)
-    predictor = FakeLookaheadPredictor()
+    predictor = predictor or FakeLookaheadPredictor()
     spec = Speculator(manager, lambda tenant: predictor, lambda: 0.05).track("s", "t")
     return manager, predictor, spec
 
@@ -207,10 +209,7 @@ class FakeFailingPredictor:
 def test_a_failing_lookahead_loses_nothing(world, caplog):
     reg, executor, runs, gate = world
     gate.set()
-    cfg = SpeculationConfig(max_concurrent_jobs=4, learn_latency=False, max_waste_ratio=None)
-    manager = SpeculationManager(reg, executor, cfg)
-    spec = Speculator(manager, lambda tenant: FakeFailingPredictor(),
-                      lambda: 0.05).track("s", "t")
+    manager, _predictor, spec = _track(reg, executor, FakeFailingPredictor())
     spec.on_user("list the folder")
     with caplog.at_level("ERROR", logger="paste.speculation.speculator"):
         result = spec.submit(ToolJob("call_1", "slow_list", {"folder": "docs"})).result(5)
@@ -226,10 +225,7 @@ def test_a_failing_prediction_at_a_user_message_speculates_nothing_and_loses_not
         world, caplog):
     reg, executor, runs, gate = world
     gate.set()
-    cfg = SpeculationConfig(max_concurrent_jobs=4, learn_latency=False, max_waste_ratio=None)
-    manager = SpeculationManager(reg, executor, cfg)
-    spec = Speculator(manager, lambda tenant: FakeFailingPredictor(always=True),
-                      lambda: 0.05).track("s", "t")
+    manager, _predictor, spec = _track(reg, executor, FakeFailingPredictor(always=True))
     with caplog.at_level("ERROR", logger="paste.speculation.speculator"):
         spec.on_user("list the folder")
         assert spec.launch() == []

@@ -35,19 +35,21 @@ class ScriptPredictor:
         self._calls = []
         self._run: list[int] = []  # the run (user message) of each call
         self._outputs: list[str] = []
-        self._known: list[str] = []  # what the session has seen when call i is emitted
-        seen: list[str] = []
+        # What the session has seen (user messages, arguments, outputs, in order); call i is
+        # emitted having seen the first _seen_before[i] of them.
+        self._seen: list[str] = []
+        self._seen_before: list[int] = []
         for r, run in enumerate(script.runs):
-            seen.append(run.user)
+            self._seen.append(run.user)
             for turn in run.turns:
                 if turn.call is None:
                     continue
-                self._known.append("\n".join(seen))
+                self._seen_before.append(len(self._seen))
                 self._calls.append(turn.call)
                 self._run.append(r)
                 self._outputs.append(turn.output or "")
-                seen.append(json.dumps(turn.call.arguments, ensure_ascii=False))
-                seen.append(turn.output or "")
+                self._seen.append(json.dumps(turn.call.arguments, ensure_ascii=False))
+                self._seen.append(turn.output or "")
 
     def predict(self, state: SessionState, k: int = 5,
                 allow: Callable[[str], bool] | None = None) -> list[Prediction]:
@@ -70,7 +72,7 @@ class ScriptPredictor:
         first = n - pending
         if first < 0 or self._run[n] != self._run[first]:
             return False
-        known = self._known[first]
+        known = "\n".join(self._seen[: self._seen_before[first]])
         hidden = "\n".join(self._outputs[first:n])
         return not any(v in hidden and v not in known for v in _leaves(self._calls[n].arguments))
 

@@ -1,9 +1,9 @@
 """SessionState: what a live session has seen so far, pre-indexed for O(1) rule lookups.
 
 Built incrementally: `add_user(text)` for each user message and `add_step(call, output,
-status)` for each completed tool call (`add_pending(call)` on a fork: a call still running). Each arrival is indexed once (its locators, see
-values.py, and a reverse map value -> positions), so prediction and derivation never rescan
-history. `context` is the control-flow token sequence: `<s>`, then per call its kind (with
+status)` for each completed tool call (`add_pending(call)` on a fork: a call still running).
+Each arrival is indexed once (its locators, see values.py, and a reverse map value ->
+positions), so prediction and derivation never rescan history. `context` is the control-flow token sequence: `<s>`, then per call its kind (with
 `!` appended when it failed) and `<u>` for a user message that follows a call. `tools`, when
 set, is the set of tool names the session offers (the request's tool list): the predictor
 then only predicts those tools, renormalising the control-flow distribution over them.

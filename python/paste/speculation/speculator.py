@@ -74,7 +74,7 @@ from paste.speculation.manager import ResolvedCall, SpeculationManager
 from paste.speculation.rendering import render_candidate, scan_for_format
 from paste.tools.errors import UnknownToolError
 from paste.tools.results import ToolJob
-from paste.tools.spec import EffectClass
+from paste.tools.spec import EffectClass, ToolSpec
 
 logger = logging.getLogger(__name__)
 PredictorFor = Callable[[str], Any]
@@ -189,14 +189,14 @@ class SessionSpeculation:
     def _look_ahead(self, call: ToolCall, canonical: str) -> None:
         """The model emitted `call`: speculate on the call after it (module docstring)."""
         manager = self._sp.manager
+        if not (manager.config.lookahead and manager.config.enable_speculation):
+            return  # nothing reads the running calls then
         safe = self._sp.is_safe_call(call.name, call.arguments)
         with self._lock:
             self._running.append((call, safe))
             running = list(self._running)
         predictor = self._sp.predictor_for(self.tenant)
-        config = manager.config
-        if not (config.lookahead and config.enable_speculation) or predictor is None \
-                or not all(s for _c, s in running):
+        if predictor is None or not all(s for _c, s in running):
             return
         turn = self._sp.time_until_emitted(self._turn_tokens)
         latency = manager.latency.estimate(
@@ -277,13 +277,19 @@ class Speculator:
         self.default_turn_tokens = default_turn_tokens
         self.offered_tools = offered_tools
 
+    def _spec(self, name: str) -> ToolSpec | None:
+        """The registered ToolSpec of `name`, or None for an unknown tool."""
+        try:
+            return self.manager.registry.get(name)
+        except UnknownToolError:
+            return None
+
     def may_speculate(self, name: str) -> bool:
         """Whether a call of tool `name` could pass admission's effect check at all: the tool
         is registered and pure / read_only, has a transaction, or has a sandbox and a
         freshness check."""
-        try:
-            spec = self.manager.registry.get(name)
-        except UnknownToolError:
+        spec = self._spec(name)
+        if spec is None:
             return False
         if EffectClass(spec.effect) in SAFE_EFFECTS:
             return True
@@ -292,20 +298,15 @@ class Speculator:
     def is_safe_call(self, name: str, arguments: dict[str, Any]) -> bool:
         """Whether this call is pure / read_only (its tool's per-call effect class): running
         another call beside it sees the same world as running it after."""
-        try:
-            spec = self.manager.registry.get(name)
-        except UnknownToolError:
-            return False
-        return EffectClass(spec.call_effect(dict(arguments))) in SAFE_EFFECTS
+        spec = self._spec(name)
+        return spec is not None and EffectClass(spec.call_effect(dict(arguments))) in SAFE_EFFECTS
 
     def may_speculate_call(self, name: str, arguments: dict[str, Any]) -> bool:
         """Whether this very call passes admission's call checks (its effect class, e.g. a
         bash tool's `sed -i`, and the tool's speculation policy)."""
-        try:
-            spec = self.manager.registry.get(name)
-        except UnknownToolError:
-            return False
-        return refusal(spec, dict(arguments), self.manager.config.transactions) is None
+        spec = self._spec(name)
+        return spec is not None and refusal(spec, dict(arguments),
+                                            self.manager.config.transactions) is None
 
     def track(self, session_id: str, tenant: str,
               tools: Iterable[str] | None = None) -> SessionSpeculation:
