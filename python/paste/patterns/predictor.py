@@ -3,7 +3,9 @@
 For a SessionState: the control-flow model gives P(kind | context); each general template of
 the kind (see PatternStore.is_general) has P(template | kind) = its share of the kind's calls;
 each hole's candidate values come from its derivation rules resolved in the state, with
-P(correct | rank) measured when mining. A call's raw probability is the product; the top-k by
+P(correct | rank) measured when mining; a template's record rules (records.py) fill the holes
+they cover jointly, from one list item, with their own P(correct | rank) (a filling both ways
+keeps the larger probability). A call's raw probability is the product; the top-k by
 raw probability are returned (distinct canonical calls), each with its probability mapped by
 the store's calibration (calibration.py: monotone, so the ranking is the raw one). Cost per
 query is bounded by the number of kinds, templates, rules and ranks examined (constants
@@ -21,6 +23,7 @@ from typing import Any
 from paste.patterns.canonical import _canonical_call
 from paste.patterns.controlflow import END
 from paste.patterns.latency import expected_latency
+from paste.patterns.records import RecordRule, record_candidates
 from paste.patterns.state import SessionState
 from paste.patterns.store import MAX_RANK, SEP, PatternStore
 from paste.patterns.templates import fill
@@ -51,6 +54,17 @@ class Prediction:
 def shrunk(hits: int, n: int, pooled: float) -> float:
     """hits / n shrunk towards the pooled rate by RANK_PRIOR pseudo-counts."""
     return (hits + RANK_PRIOR * pooled) / (n + RANK_PRIOR)
+
+
+def _best(fills: list[tuple[list[str], float]], k: int) -> list[tuple[list[str], float]]:
+    """The k most probable distinct fillings (a filling found twice keeps its larger
+    probability): only they can enter a top-k, and each costs a fill and a canonicalisation."""
+    best: dict[tuple[str, ...], tuple[list[str], float]] = {}
+    for values, p in fills:
+        key = tuple(values)
+        if key not in best or best[key][1] < p:
+            best[key] = (values, p)
+    return sorted(best.values(), key=lambda x: -x[1])[:k]
 
 
 def tool_name(kind: str) -> str:
@@ -104,6 +118,7 @@ class Predictor:
             self._rank_p[hkey] = [
                 shrunk(h, n, pooled[r]) if n else 0.0 for r, h in enumerate(stats[1:])
             ]
+        self._records = self._record_tables()
         pairs = sum(n for n, _r in self.store.repeats.values())
         repeats = sum(r for _n, r in self.store.repeats.values())
         self._pooled_repeat = repeats / pairs if pairs else 0.0
@@ -114,7 +129,31 @@ class Predictor:
             kind: expected_latency(kind, self.store.latency) for kind in self.store.templates
         }
 
-    def _fills(
+    def _record_tables(self) -> dict[str, list[tuple[RecordRule, tuple, list[float], list[int]]]]:
+        """Per template (kind SEP template key): its record rules, each with its compiled
+        selector, P(correct | rank) shrunk towards the pooled rate of all record rules, and
+        the ranks of non-zero probability, most probable first."""
+        stats = self.store.record_stats
+        pooled_n = sum(t[0] for rules in stats.values() for t in rules.values())
+        pooled = [
+            sum(t[1 + r] for rules in stats.values() for t in rules.values()) / pooled_n
+            if pooled_n else 0.0
+            for r in range(MAX_RANK)
+        ]
+        tables: dict[str, list[tuple[RecordRule, tuple, list[float], list[int]]]] = {}
+        for template, rules in stats.items():
+            for record in self.store.records(template):
+                counts = rules.get(record.key)
+                if not counts or not counts[0]:
+                    continue
+                n = counts[0]
+                probs = [shrunk(h, n, pooled[r]) for r, h in enumerate(counts[1:])]
+                sel = SessionState.compile_rule((record.source, record.selector, ""))[:3]
+                order = sorted((r for r, p in enumerate(probs) if p > 0.0), key=lambda r: -probs[r])
+                tables.setdefault(template, []).append((record, sel, probs, order))
+        return tables
+
+    def _record_fills(
         self,
         kind: str,
         tkey: str,
@@ -122,13 +161,70 @@ class Predictor:
         state: SessionState,
         threshold: float,
         memo: dict,
+        k: int,
     ) -> list[tuple[list[str], float]]:
-        """Best non-zero hole fillings (values, product of rank probabilities) of at least
-        `threshold`; every factor is <= 1, so a partial filling below it can be dropped early."""
+        """Fillings from the template's record rules: the covered holes from one list item
+        (P(correct | the item's rank)), every other hole from its own rules (`_fills`). Items
+        and the other holes' fillings are each taken best first, and a pair whose positions
+        (i, j) have (i + 1) * (j + 1) > k cannot be among the rule's k best, so it is skipped."""
+        out: list[tuple[list[str], float]] = []
+        used = state.used_by_kind.get(kind, ())
+        rests: dict[tuple[int, ...], list[tuple[list[str], float]]] = {}
+        for record, sel, probs, order in self._records.get(f"{kind}{SEP}{tkey}", ()):
+            if not order or probs[order[0]] < threshold:
+                continue
+            entry = memo.get(sel, memo)
+            if entry is memo:
+                entry = memo[sel] = state.entry_compiled(*sel)
+            if entry is None:
+                continue
+            covered = record.holes
+            rest = tuple(i for i in range(holes) if i not in covered)
+            others = rests.get(rest)
+            if others is None:
+                others = rests[rest] = (
+                    self._fills(kind, tkey, list(rest), state, threshold / probs[order[0]], memo)
+                    if rest else [([], 1.0)])
+            if not others:
+                continue
+            items = record_candidates(entry, record, used, MAX_RANK)
+            pos = 0
+            for rank in order:
+                if rank >= len(items):
+                    continue
+                if probs[rank] * others[0][1] < threshold:
+                    break  # `order` and `others` are best first
+                for j, (vals, p_rest) in enumerate(others):
+                    p = probs[rank] * p_rest
+                    if p < threshold or (pos + 1) * (j + 1) > k:
+                        break
+                    values = [""] * holes
+                    for i, v in zip(covered, items[rank], strict=True):
+                        values[i] = v
+                    for i, v in zip(rest, vals, strict=True):
+                        values[i] = v
+                    out.append((values, p))
+                pos += 1
+        return out
+
+    def _fills(
+        self,
+        kind: str,
+        tkey: str,
+        holes: int | list[int],
+        state: SessionState,
+        threshold: float,
+        memo: dict,
+    ) -> list[tuple[list[str], float]]:
+        """Best non-zero fillings (values, product of rank probabilities) of at least
+        `threshold` of the holes (all `holes` of the template, or those listed, values in that
+        order); every factor is <= 1, so a partial filling below it can be dropped early."""
         beam: list[tuple[list[str], float]] = [([], 1.0)]
-        for i in range(holes):
+        for i in range(holes) if isinstance(holes, int) else holes:
             hkey = f"{kind}{SEP}{tkey}{SEP}{i}"
-            cands = self.store.candidates(hkey, state, memo=memo)
+            cands = memo.get(hkey)  # a hole's candidates, once per query (records refill)
+            if cands is None:
+                cands = memo[hkey] = self.store.candidates(hkey, state, memo=memo)
             probs = self._rank_p.get(hkey, [0.0] * MAX_RANK)
             grown = [
                 (vals + [c], p * probs[r])
@@ -172,7 +268,12 @@ class Predictor:
                 if p_kind * p_t < floor:
                     break  # templates are sorted by share
                 scale = p_kind * p_t
-                for values, p_fill in self._fills(kind, tkey, holes, state, floor / scale, memo):
+                threshold = floor / scale
+                fills = self._fills(kind, tkey, holes, state, threshold, memo)
+                if holes >= 2:
+                    fills = _best(fills + self._record_fills(kind, tkey, holes, state, threshold,
+                                                             memo, k), k)
+                for values, p_fill in fills:
                     p = scale * p_fill
                     if p < floor:
                         continue

@@ -166,19 +166,22 @@ class SessionState:
             return (source, 1, selector[2:], loc)
         return (source, 2 if selector == "first" else 3, None, loc)
 
+    def selectors(self, idx: int) -> list[str]:
+        """The selectors (see `entry_for`) that point at entry `idx` in this state."""
+        e = self.entries[idx]
+        out: list[str] = []
+        back = len(self.by_source[e.source]) - e.ordinal
+        if back <= MAX_BACK:
+            out.append(f"b{back}")
+        if e.kind and self.latest_by_kind.get((e.source, e.kind)) == idx:
+            out.append(f"k={e.kind}")
+        if e.source in ("user", "env") and e.ordinal == 0:
+            out.append("first")
+        return out
+
     def explain(self, key: str) -> set[tuple[str, str, str]]:
         """Every rule that would produce value key `key` in this state."""
         if not self.index_reverse:
             raise InvalidArgumentError("explain() needs the reverse index, which a fork lacks")
-        rules: set[tuple[str, str, str]] = set()
-        for idx, loc in self.reverse.get(key, ()):
-            e = self.entries[idx]
-            ids = self.by_source[e.source]
-            back = len(ids) - e.ordinal
-            if back <= MAX_BACK:
-                rules.add((e.source, f"b{back}", loc))
-            if e.kind and self.latest_by_kind.get((e.source, e.kind)) == idx:
-                rules.add((e.source, f"k={e.kind}", loc))
-            if e.source in ("user", "env") and e.ordinal == 0:
-                rules.add((e.source, "first", loc))
-        return rules
+        return {(self.entries[idx].source, sel, loc)
+                for idx, loc in self.reverse.get(key, ()) for sel in self.selectors(idx)}

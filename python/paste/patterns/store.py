@@ -10,6 +10,8 @@ session would be seen:
      ordered rules produce -> P(correct | rank), per hole; counted for two orders (plain, and
      "novel": values an earlier call of the same kind used go last, for iteration patterns)
      and the novel order is used for a hole only where it wins clearly (see uses_novelty).
+Record rules (records.py: several holes copied from one item of a list, item after item) are
+supported in pass 1 and get their P(correct | rank) in pass 3, per template.
 Then `mine` cross-fits the store's calibration (calibration.py): the map from the predictor's
 raw call probability to the hit rate measured out of fold; online updates keep it.
 Generalisation / tenant rule: a template (its literal text is learned data) is only used when
@@ -29,6 +31,7 @@ from paste.patterns.calibration import TOP_K, Calibration, cross_fit
 from paste.patterns.cfselect import select_config, session_events
 from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
+from paste.patterns.records import RecordRule, explain_records, record_candidates
 from paste.patterns.replay import replay
 from paste.patterns.shapes import allowed_shapes, shape
 from paste.patterns.state import SessionState
@@ -40,6 +43,7 @@ FORMAT_VERSION = 1
 MAX_RANK = 5  # candidate values kept per hole
 MAX_RULES = 40  # best-supported rules scored per hole
 MAX_ORDERED = 4 * MAX_RANK  # most precise rules tried per hole at prediction time
+MAX_RECORD_RULES = 1  # best-supported record rules per template
 PRIOR = 4  # pseudo-count of the precision estimates (see ordered_rules)
 SEP = "\x1f"
 
@@ -77,12 +81,16 @@ class PatternStore:
         self.hole_shapes: dict[str, Counter[str]] = {}  # shapes.shape of each hole's values
         self.rank_stats: dict[str, dict[str, list[int]]] = {}
         self.rule_stats: dict[str, dict[str, list[int]]] = {}  # hkey, and hkey SEP last token
+        # kind SEP template key -> record rule key -> support / [instances, hits at rank 0..]
+        self.record_rules: dict[str, Counter[str]] = {}
+        self.record_stats: dict[str, dict[str, list[int]]] = {}
         self.latency: dict[str, list[float]] = {}
         # kind -> [calls of it that another call followed, of those followed by the same call]
         self.repeats: dict[str, list[int]] = {}
         self.num_sessions = 0
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
+        self._records: dict[str, list[RecordRule]] = {}
         # Per hole, derived at the first query since the counts last changed: allowed shapes
         # (None: unshaped) and whether the novel order is used.
         self._hole_view: dict[str, tuple[set[str] | None, bool]] = {}
@@ -115,6 +123,10 @@ class PatternStore:
             tkey, holes = extract(call.arguments, state)
             self.templates.setdefault(call.kind, Counter())[tkey] += 1
             self.template_groups.setdefault(call.kind + SEP + tkey, set()).add(trace.group)
+            if len(holes) >= 2:
+                records = self.record_rules.setdefault(f"{call.kind}{SEP}{tkey}", Counter())
+                for record in explain_records(state, holes):
+                    records[record.key] += 1
             for i, value in enumerate(holes):
                 hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
                 self.hole_shapes.setdefault(hkey, Counter())[shape(value)] += 1
@@ -128,15 +140,21 @@ class PatternStore:
         self.cf.observe(session.context, END)
         self.invalidate()
 
-    def _holes(self, trace: Trace) -> Iterator[tuple[SessionState, str, str]]:
-        """(state before the call, hole key, true value) of every hole of every replayed call."""
+    def _calls(self, trace: Trace) -> Iterator[tuple[SessionState, str, list[str]]]:
+        """(state before the call, kind SEP template key, true hole values) of every replayed
+        call."""
         self._check_tenant(trace)
         for state, step in replay(trace):
             call = step.call
             assert call is not None  # replay yields tool steps only
             tkey, holes = extract(call.arguments, state)
+            yield state, f"{call.kind}{SEP}{tkey}", holes
+
+    def _holes(self, trace: Trace) -> Iterator[tuple[SessionState, str, str]]:
+        """(state before the call, hole key, true value) of every hole of every replayed call."""
+        for state, template, holes in self._calls(trace):
             for i, value in enumerate(holes):
-                yield state, f"{call.kind}{SEP}{tkey}{SEP}{i}", value
+                yield state, f"{template}{SEP}{i}", value
 
     def score_rules(self, trace: Trace) -> None:
         """Pass 2 over one session: fired / correct counts of each hole's supported rules."""
@@ -153,23 +171,45 @@ class PatternStore:
         self.invalidate()
 
     def calibrate(self, trace: Trace) -> None:
-        """Pass 3 over one session: rank statistics of each hole's candidate list."""
-        for state, hkey, value in self._holes(trace):
-            both = self.rank_stats.setdefault(
-                hkey,
-                {"plain": [0] * (MAX_RANK + 1), "novel": [0] * (MAX_RANK + 1), "duel": [0, 0]},
-            )
-            top: dict[str, bool] = {}
-            for variant in ("plain", "novel"):
-                stats = both[variant]
-                stats[0] += 1
-                cands = self.candidates(hkey, state, novelty=variant == "novel")
-                if value in cands:
-                    stats[1 + cands.index(value)] += 1
-                top[variant] = cands[:1] == [value]
-            both["duel"][0] += top["novel"] and not top["plain"]
-            both["duel"][1] += top["plain"] and not top["novel"]
+        """Pass 3 over one session: rank statistics of each hole's candidate list and of each
+        record rule's tuples."""
+        for state, template, holes in self._calls(trace):
+            self._calibrate_records(state, template, holes)
+            for i, value in enumerate(holes):
+                self._calibrate_hole(state, f"{template}{SEP}{i}", value)
         self.invalidate()
+
+    def _calibrate_records(self, state: SessionState, template: str, holes: list[str]) -> None:
+        kind = template.split(SEP, 1)[0]
+        for record in self.records(template):
+            entry = state.entry_for(record.source, record.selector)
+            if entry is None:
+                continue
+            tuples = record_candidates(entry, record, state.used_by_kind.get(kind, ()))
+            if not tuples:
+                continue
+            stats = self.record_stats.setdefault(template, {}).setdefault(
+                record.key, [0] * (MAX_RANK + 1))
+            stats[0] += 1
+            truth = tuple(holes[i] for i in record.holes)
+            if truth in tuples[:MAX_RANK]:
+                stats[1 + tuples.index(truth)] += 1
+
+    def _calibrate_hole(self, state: SessionState, hkey: str, value: str) -> None:
+        both = self.rank_stats.setdefault(
+            hkey,
+            {"plain": [0] * (MAX_RANK + 1), "novel": [0] * (MAX_RANK + 1), "duel": [0, 0]},
+        )
+        top: dict[str, bool] = {}
+        for variant in ("plain", "novel"):
+            stats = both[variant]
+            stats[0] += 1
+            cands = self.candidates(hkey, state, novelty=variant == "novel")
+            if value in cands:
+                stats[1 + cands.index(value)] += 1
+            top[variant] = cands[:1] == [value]
+        both["duel"][0] += top["novel"] and not top["plain"]
+        both["duel"][1] += top["plain"] and not top["novel"]
 
     def update(self, trace: Trace) -> None:
         """Online update from one completed session (all three passes on it)."""
@@ -181,7 +221,17 @@ class PatternStore:
     def invalidate(self) -> None:
         """Drop the views derived from the counts (rule orders, hole shapes and orders); the
         passes above call it, and so must code that changes the counts directly."""
-        self._ordered, self._hole_view = {}, {}
+        self._ordered, self._hole_view, self._records = {}, {}, {}
+
+    def records(self, template: str) -> list[RecordRule]:
+        """The template's (kind SEP template key) best-supported record rules, at most
+        MAX_RECORD_RULES (ties: rule key)."""
+        rules = self._records.get(template)
+        if rules is None:
+            support = self.record_rules.get(template, Counter())
+            best = sorted(support.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_RECORD_RULES]
+            rules = self._records[template] = [RecordRule.from_key(k) for k, _n in best]
+        return rules
 
     def _supported(self, hkey: str) -> list[str]:
         counts = self.hole_rules.get(hkey, Counter())
@@ -291,6 +341,8 @@ class PatternStore:
             "latency": self.latency,
             "rule_stats": self.rule_stats,
             "repeats": self.repeats,
+            "record_rules": {k: dict(v) for k, v in self.record_rules.items()},
+            "record_stats": self.record_stats,
             "calibration": self.calibration.to_json(),
         }
         Path(path).write_text(json.dumps(data), encoding="utf-8")
@@ -316,6 +368,8 @@ class PatternStore:
         store.latency = data["latency"]
         store.rule_stats = data["rule_stats"]
         store.repeats = {k: list(v) for k, v in data.get("repeats", {}).items()}
+        store.record_rules = {k: Counter(v) for k, v in data.get("record_rules", {}).items()}
+        store.record_stats = data.get("record_stats", {})
         try:
             store.calibration = Calibration.from_json(data.get("calibration", []))
         except ValueError as exc:

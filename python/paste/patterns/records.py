@@ -1,0 +1,108 @@
+"""Record rules: several arguments of one call copied from the same item of a list in one
+earlier arrival, and successive calls of the kind taking the next item.
+
+An agent that checks each flight segment of a reservation calls
+search(origin=flights[k].origin, destination=flights[k].destination, date=flights[k].date)
+for k = 0, 1, ...; one that reads search hits opens hits[k].url with hits[k].title. Per-hole
+rules (store.py) fill each argument on its own, so they cannot tell that the three values
+must come from the same segment. A record rule keeps them together:
+
+  source, selector   the arrival, as in SessionState.entry_for (`out`, `k=get_reservation_details`)
+  prefix             the list, its locator up to the item rank (`j:.flights.#`)
+  fields             per covered hole, the field under the item (hole 0 <- `.origin`, ...)
+
+Its candidates in a state are the list's items in rank order, each the tuple of the covered
+holes' values; items whose values the same kind has all used already go last (the agent
+iterates). Mining counts each rule's support and at which candidate rank the true tuple was
+(P(correct | rank), like a hole's); the predictor fills the covered holes jointly from those
+tuples and any other hole from its own rules. Values only ever come from the session's own
+history (the tenant rule holds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from paste.patterns.state import Entry, SessionState
+
+# A list item's field: `j:.flights.#2.origin` -> (`j:.flights.#`, 2, `.origin`); the item
+# is the innermost list (`j:.#0.#1.flight_number`: item 1 of the pair at rank 0).
+ITEM = re.compile(r"^([ja]:.*\.#)(\d+)(\.[^#]*)$")
+MAX_ITEMS = 30  # items examined per list (values.MAX_RANK: longer lists are not indexed)
+SEP = "\x1f"
+FIELD_SEP = "\x1e"
+
+
+@dataclass(frozen=True)
+class RecordRule:
+    source: str
+    selector: str
+    prefix: str
+    fields: tuple[tuple[int, str], ...]  # (hole index, field suffix), by hole index
+
+    @property
+    def key(self) -> str:
+        fields = FIELD_SEP.join(f"{i}{suffix}" for i, suffix in self.fields)
+        return SEP.join((self.source, self.selector, self.prefix, fields))
+
+    @classmethod
+    def from_key(cls, key: str) -> RecordRule:
+        source, selector, prefix, fields = key.split(SEP)
+        parsed = []
+        for part in fields.split(FIELD_SEP):
+            i, suffix = part.split(".", 1)
+            parsed.append((int(i), "." + suffix))
+        return cls(source, selector, prefix, tuple(parsed))
+
+    @property
+    def holes(self) -> list[int]:
+        return [i for i, _suffix in self.fields]
+
+
+def explain_records(state: SessionState, holes: list[str]) -> set[RecordRule]:
+    """Every record rule that reproduces at least two of the true hole values `holes` from
+    one list item of one arrival in `state` (which needs its reverse index, as `explain`)."""
+    groups: dict[tuple[int, str, int], dict[int, str]] = {}
+    for i, value in enumerate(holes):
+        for idx, loc in state.reverse.get(value, ()):
+            m = ITEM.match(loc)
+            if m is not None:
+                fields = groups.setdefault((idx, m.group(1), int(m.group(2))), {})
+                fields.setdefault(i, m.group(3))
+    rules: set[RecordRule] = set()
+    for (idx, prefix, _rank), fields in groups.items():
+        if len(fields) < 2:
+            continue
+        covered = tuple(sorted(fields.items()))
+        source = state.entries[idx].source
+        for selector in state.selectors(idx):
+            rules.add(RecordRule(source, selector, prefix, covered))
+    return rules
+
+
+def record_candidates(entry: Entry, rule: RecordRule, used: Collection[str],
+                      limit: int = MAX_ITEMS) -> list[tuple[str, ...]]:
+    """The first `limit` distinct value tuples of the list's items in `entry`, in rank order,
+    the items whose values are all in `used` (values the kind's earlier calls used) last."""
+    fresh: list[tuple[str, ...]] = []
+    seen: list[tuple[str, ...]] = []
+    locs = entry.locs
+    for rank in range(MAX_ITEMS):
+        values = []
+        for _i, suffix in rule.fields:
+            v = locs.get(f"{rule.prefix}{rank}{suffix}")
+            if v is None:
+                break
+            values.append(v)
+        else:
+            item = tuple(values)
+            if item not in fresh and item not in seen:
+                (seen if all(v in used for v in item) else fresh).append(item)
+                if len(fresh) == limit:
+                    break
+            continue
+        if not values:
+            break  # the list ended (an item lacking only some fields is skipped)
+    return (fresh + seen)[:limit]

@@ -1,0 +1,167 @@
+"""Record rules (patterns/records.py): several arguments from one list item, item after item."""
+
+import json
+
+import pytest
+
+from paste.patterns.predictor import Predictor
+from paste.patterns.records import RecordRule, explain_records, record_candidates
+from paste.patterns.state import SessionState
+from paste.patterns.store import SEP, PatternStore, mine
+from paste.patterns.templates import extract
+from paste.patterns.trace import Step, ToolCall, Trace
+
+FIELDS = ((0, ".origin"), (1, ".destination"), (2, ".date"))
+
+
+def _trip(i: int, legs: int = 0) -> list[dict]:
+    """A connecting trip of `legs` segments (training sessions: 2 or 3), each starting where
+    the previous one ended."""
+    legs = legs or 2 + i % 2
+    stops = [f"{c}{i}Q" for c in "ABCDEFG"[: legs + 1]]
+    return [
+        {"origin": a, "destination": b, "date": f"2024-05-{10 + 2 * k + i % 5:02d}"}
+        for k, (a, b) in enumerate(zip(stops, stops[1:], strict=False))
+    ]
+
+
+def _search(seg: dict) -> ToolCall:
+    return ToolCall("search", {"origin": seg["origin"], "destination": seg["destination"],
+                               "date": seg["date"]})
+
+
+def _session(i: int) -> Trace:
+    """The agent reads a reservation, then searches every segment of it in order."""
+    steps = [Step(role="user", text=f"Check reservation R{i}QQ")]
+    steps.append(Step(role="tool", call=ToolCall("get_reservation", {"id": f"R{i}QQ"}),
+                      output=json.dumps({"id": f"R{i}QQ", "flights": _trip(i)})))
+    for seg in _trip(i):
+        steps.append(Step(role="tool", call=_search(seg), output="3 flights found"))
+    return Trace(session_id=f"s{i}", source="t", steps=steps, group=f"g{i}")
+
+
+LIVE = 41  # the live session's trip has 5 segments, more than any training trip
+
+
+def _live(searched: int, i: int = LIVE, legs: int = 5) -> SessionState:
+    state = SessionState()
+    state.add_user(f"Check reservation R{i}QQ")
+    state.add_step(ToolCall("get_reservation", {"id": f"R{i}QQ"}),
+                   json.dumps({"id": f"R{i}QQ", "flights": _trip(i, legs)}))
+    for seg in _trip(i, legs)[:searched]:
+        state.add_step(_search(seg), "3 flights found")
+    return state
+
+
+@pytest.fixture(scope="module")
+def store() -> PatternStore:
+    return mine([_session(i) for i in range(12)])
+
+
+def test_rule_key_round_trips():
+    rule = RecordRule("out", "k=get_reservation", "j:.flights.#", FIELDS)
+    assert RecordRule.from_key(rule.key) == rule
+    assert rule.holes == [0, 1, 2]
+
+
+def test_explain_finds_the_item_that_holds_two_or_more_holes():
+    state = _live(0, i=1, legs=2)  # segments A1Q->B1Q, B1Q->C1Q
+    seg0 = _trip(1)[0]
+    holes = [seg0["origin"], seg0["destination"], seg0["date"]]
+    # B1Q is also item 1's origin, but one field of item 1 is not a record
+    assert explain_records(state, holes) == {
+        RecordRule("out", "b1", "j:.flights.#", FIELDS),
+        RecordRule("out", "k=get_reservation", "j:.flights.#", FIELDS),
+    }
+    assert explain_records(state, [seg0["origin"], "elsewhere", "never"]) == set()
+
+
+def test_candidates_are_items_in_rank_order_with_used_items_last():
+    state = _live(0, i=2, legs=3)
+    entry = state.entry_for("out", "b1")
+    rule = RecordRule("out", "b1", "j:.flights.#", FIELDS)
+    items = [(s["origin"], s["destination"], s["date"]) for s in _trip(2, 3)]
+    assert record_candidates(entry, rule, ()) == items
+    assert record_candidates(entry, rule, set(items[0])) == items[1:] + items[:1]
+    assert record_candidates(entry, rule, set(items[0]), limit=1) == items[1:2]
+
+
+def test_an_item_lacking_a_field_is_skipped():
+    state = SessionState()
+    state.add_user("go")
+    flights = [{"origin": "AAA", "destination": "BBB", "date": "2024-01-01"},
+               {"origin": "CCC", "date": "2024-01-02"},
+               {"origin": "DDD", "destination": "EEE", "date": "2024-01-03"}]
+    state.add_step(ToolCall("get", {}), json.dumps({"flights": flights}))
+    entry = state.entry_for("out", "b1")
+    rule = RecordRule("out", "b1", "j:.flights.#", FIELDS)
+    assert record_candidates(entry, rule, ()) == [("AAA", "BBB", "2024-01-01"),
+                                                  ("DDD", "EEE", "2024-01-03")]
+
+
+def _template(store: PatternStore) -> str:
+    state = _live(0)
+    tkey, _holes = extract(_search(_trip(LIVE, 5)[0]).arguments, state)
+    return f"search{SEP}{tkey}"
+
+
+def test_mining_counts_support_and_ranks_exactly(store):
+    template = _template(store)
+    searches = sum(len(_trip(i)) for i in range(12))
+    firsts = 12  # the first search reads the reservation as the latest output (b1)
+    support = store.record_rules[template]
+    rule = RecordRule("out", "k=get_reservation", "j:.flights.#", FIELDS)
+    assert support[rule.key] == searches
+    assert support[RecordRule("out", "b1", "j:.flights.#", FIELDS).key] == firsts
+    assert store.records(template) == [rule]  # the best-supported one
+    # every search took the first item not yet used: rank 0 each time
+    assert store.record_stats[template][rule.key] == [searches, searches, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("searched", [0, 1, 2])
+def test_prediction_takes_the_next_segment_whole(store, searched):
+    seg = _trip(LIVE, 5)[searched]
+    top = Predictor(store).predict(_live(searched), k=1)[0]
+    assert (top.name, top.arguments) == ("search", _search(seg).arguments)
+
+
+@pytest.mark.parametrize("searched", [3, 4])
+def test_records_reach_items_beyond_the_trained_ranks(store, searched):
+    """Training trips had at most 3 segments: per-hole rules name ranks #0..#2 and the 4th
+    and 5th segments' dates come from none of them; the record rule walks the whole list."""
+    bare = mine([_session(i) for i in range(12)])
+    bare.record_rules, bare.record_stats = {}, {}
+    bare.invalidate()
+    want = ("search", _search(_trip(LIVE, 5)[searched]).arguments)
+    with_records = [(p.name, p.arguments) for p in Predictor(store).predict(_live(searched), 5)]
+    without = [(p.name, p.arguments) for p in Predictor(bare).predict(_live(searched), 5)]
+    assert want in with_records
+    assert want not in without
+
+
+def test_save_load_keeps_record_rules(store, tmp_path):
+    store.save(tmp_path / "store.json")
+    back = PatternStore.load(tmp_path / "store.json")
+    assert back.record_rules == store.record_rules
+    assert back.record_stats == store.record_stats
+    for n in range(3):
+        assert Predictor(back).predict(_live(n), k=5) == Predictor(store).predict(_live(n), k=5)
+
+
+def test_a_store_saved_without_record_rules_loads_with_none(store, tmp_path):
+    store.save(tmp_path / "store.json")
+    data = json.loads((tmp_path / "store.json").read_text())
+    del data["record_rules"], data["record_stats"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    back = PatternStore.load(tmp_path / "old.json")
+    assert (back.record_rules, back.record_stats) == ({}, {})
+    assert Predictor(back).predict(_live(0), k=1)  # per-hole rules still predict
+
+
+def test_online_update_adds_support():
+    store = mine([_session(i) for i in range(6)])
+    template = _template(store)
+    rule = RecordRule("out", "k=get_reservation", "j:.flights.#", FIELDS).key
+    before = store.record_rules[template][rule]
+    store.update(_session(50))
+    assert store.record_rules[template][rule] == before + len(_trip(50))
