@@ -5,13 +5,13 @@ import json
 import pytest
 
 from paste.patterns.predictor import Predictor
-from paste.patterns.records import RecordRule, explain_records, record_candidates
+from paste.patterns.records import RecordRule, explain_records, item_offset, record_candidates
 from paste.patterns.state import SessionState
 from paste.patterns.store import SEP, PatternStore, mine
-from paste.patterns.templates import extract
+from paste.patterns.templates import extract, hole_paths
 from paste.patterns.trace import Step, ToolCall, Trace
 
-FIELDS = ((0, ".origin"), (1, ".destination"), (2, ".date"))
+FIELDS = ((0, 0, ".origin"), (1, 0, ".destination"), (2, 0, ".date"))
 
 
 def _trip(i: int, legs: int = 0) -> list[dict]:
@@ -97,6 +97,26 @@ def test_an_item_lacking_a_field_is_skipped():
     rule = RecordRule("out", "b1", "j:.flights.#", FIELDS)
     assert record_candidates(entry, rule, ()) == [("AAA", "BBB", "2024-01-01"),
                                                   ("DDD", "EEE", "2024-01-03")]
+
+
+def test_a_list_copied_item_by_item_is_one_record():
+    """An upgrade resends the reservation's flights: the call's flights[j] = item j."""
+    state = _live(0, i=2, legs=3)
+    trip = _trip(2, 3)
+    args = {"cabin": "business",
+            "flights": [{"flight_number": s["origin"], "date": s["date"]} for s in trip[:2]]}
+    tkey, holes = extract(args, state)
+    offsets = [item_offset(p) for p in hole_paths(tkey)]
+    assert (holes, offsets) == ([trip[0]["origin"], trip[0]["date"], trip[1]["origin"],
+                                 trip[1]["date"]], [0, 0, 1, 1])
+    fields = ((0, 0, ".origin"), (1, 0, ".date"), (2, 1, ".origin"), (3, 1, ".date"))
+    rule = RecordRule("out", "b1", "j:.flights.#", fields)
+    assert explain_records(state, holes, offsets) == {
+        rule, RecordRule("out", "k=get_reservation", "j:.flights.#", fields)}
+    entry = state.entry_for("out", "b1")
+    flat = [(a["origin"], a["date"], b["origin"], b["date"])
+            for a, b in zip(trip, trip[1:], strict=False)]
+    assert record_candidates(entry, rule, ()) == flat  # bases 0 and 1: two windows of two
 
 
 def _template(store: PatternStore) -> str:

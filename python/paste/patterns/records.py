@@ -1,5 +1,6 @@
 """Record rules: several arguments of one call copied from the same item of a list in one
-earlier arrival, and successive calls of the kind taking the next item.
+earlier arrival (or a list of items copied item by item), and successive calls of the kind
+taking the next item.
 
 An agent that checks each flight segment of a reservation calls
 search(origin=flights[k].origin, destination=flights[k].destination, date=flights[k].date)
@@ -10,10 +11,13 @@ must come from the same segment. A record rule keeps them together:
   source, selector   the arrival, as in SessionState.entry_for (`out`, `k=get_reservation_details`)
   prefix             the list, its locator up to the item rank (`j:.flights.#`)
   fields             per covered hole, the field under the item (hole 0 <- `.origin`, ...)
+                     and the item's offset: a hole inside item j of a list in the call's own
+                     arguments reads item base + j (an upgrade that resends the reservation's
+                     flights: flights[j] = {flight_number, date} of the reservation's item j)
 
-Its candidates in a state are the list's items in rank order, each the tuple of the covered
-holes' values; items whose values the same kind has all used already go last (the agent
-iterates). Mining counts each rule's support and at which candidate rank the true tuple was
+Its candidates in a state are the list's items in rank order (the base), each the tuple of the
+covered holes' values; bases whose values the same kind has all used already go last (the
+agent iterates). Mining counts each rule's support and at which candidate rank the true tuple was
 (P(correct | rank), like a hole's); the predictor fills the covered holes jointly from those
 tuples and any other hole from its own rules. Values only ever come from the session's own
 history (the tenant rule holds).
@@ -40,11 +44,11 @@ class RecordRule:
     source: str
     selector: str
     prefix: str
-    fields: tuple[tuple[int, str], ...]  # (hole index, field suffix), by hole index
+    fields: tuple[tuple[int, int, str], ...]  # (hole index, item offset, field suffix)
 
     @property
     def key(self) -> str:
-        fields = FIELD_SEP.join(f"{i}{suffix}" for i, suffix in self.fields)
+        fields = FIELD_SEP.join(f"{i}@{j}{suffix}" for i, j, suffix in self.fields)
         return SEP.join((self.source, self.selector, self.prefix, fields))
 
     @classmethod
@@ -52,30 +56,39 @@ class RecordRule:
         source, selector, prefix, fields = key.split(SEP)
         parsed = []
         for part in fields.split(FIELD_SEP):
-            i, suffix = part.split(".", 1)
-            parsed.append((int(i), "." + suffix))
+            i, rest = part.split("@", 1)
+            j, suffix = rest.split(".", 1)
+            parsed.append((int(i), int(j), "." + suffix))
         return cls(source, selector, prefix, tuple(parsed))
 
     @property
     def holes(self) -> list[int]:
-        return [i for i, _suffix in self.fields]
+        return [i for i, _j, _suffix in self.fields]
 
 
-def explain_records(state: SessionState, holes: list[str]) -> set[RecordRule]:
+def item_offset(path: list) -> int:
+    """The index of the innermost list item a hole's argument path is in (0: none)."""
+    return next((p for p in reversed(path) if isinstance(p, int)), 0)
+
+
+def explain_records(state: SessionState, holes: list[str],
+                    offsets: list[int] | None = None) -> set[RecordRule]:
     """Every record rule that reproduces at least two of the true hole values `holes` from
-    one list item of one arrival in `state` (which needs its reverse index, as `explain`)."""
-    groups: dict[tuple[int, str, int], dict[int, str]] = {}
+    one arrival in `state` (which needs its reverse index, as `explain`): hole i from item
+    base + offsets[i] of one list (offsets: `item_offset` of each hole's path; default 0)."""
+    groups: dict[tuple[int, str, int], dict[int, tuple[int, str]]] = {}
     for i, value in enumerate(holes):
+        j = offsets[i] if offsets is not None else 0
         for idx, loc in state.reverse.get(value, ()):
             m = ITEM.match(loc)
-            if m is not None:
-                fields = groups.setdefault((idx, m.group(1), int(m.group(2))), {})
-                fields.setdefault(i, m.group(3))
+            if m is not None and int(m.group(2)) >= j:
+                fields = groups.setdefault((idx, m.group(1), int(m.group(2)) - j), {})
+                fields.setdefault(i, (j, m.group(3)))
     rules: set[RecordRule] = set()
-    for (idx, prefix, _rank), fields in groups.items():
+    for (idx, prefix, _base), fields in groups.items():
         if len(fields) < 2:
             continue
-        covered = tuple(sorted(fields.items()))
+        covered = tuple((i, j, suffix) for i, (j, suffix) in sorted(fields.items()))
         source = state.entries[idx].source
         for selector in state.selectors(idx):
             rules.add(RecordRule(source, selector, prefix, covered))
@@ -84,15 +97,15 @@ def explain_records(state: SessionState, holes: list[str]) -> set[RecordRule]:
 
 def record_candidates(entry: Entry, rule: RecordRule, used: Collection[str],
                       limit: int = MAX_ITEMS) -> list[tuple[str, ...]]:
-    """The first `limit` distinct value tuples of the list's items in `entry`, in rank order,
-    the items whose values are all in `used` (values the kind's earlier calls used) last."""
+    """The first `limit` distinct value tuples of the list's items in `entry`, by base rank,
+    the tuples whose values are all in `used` (values the kind's earlier calls used) last."""
     fresh: list[tuple[str, ...]] = []
     seen: list[tuple[str, ...]] = []
     locs = entry.locs
-    for rank in range(MAX_ITEMS):
+    for base in range(MAX_ITEMS):
         values = []
-        for _i, suffix in rule.fields:
-            v = locs.get(f"{rule.prefix}{rank}{suffix}")
+        for _i, j, suffix in rule.fields:
+            v = locs.get(f"{rule.prefix}{base + j}{suffix}")
             if v is None:
                 break
             values.append(v)

@@ -31,11 +31,11 @@ from paste.patterns.calibration import TOP_K, Calibration, cross_fit
 from paste.patterns.cfselect import select_config, session_events
 from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
-from paste.patterns.records import RecordRule, explain_records, record_candidates
+from paste.patterns.records import RecordRule, explain_records, item_offset, record_candidates
 from paste.patterns.replay import replay
 from paste.patterns.shapes import allowed_shapes, shape
 from paste.patterns.state import SessionState
-from paste.patterns.templates import extract, schema_only
+from paste.patterns.templates import extract, hole_paths, schema_only
 from paste.patterns.textevidence import TextEvidence
 from paste.patterns.trace import Trace
 
@@ -125,7 +125,8 @@ class PatternStore:
             self.template_groups.setdefault(call.kind + SEP + tkey, set()).add(trace.group)
             if len(holes) >= 2:
                 records = self.record_rules.setdefault(f"{call.kind}{SEP}{tkey}", Counter())
-                for record in explain_records(state, holes):
+                offsets = [item_offset(path) for path in hole_paths(tkey)]
+                for record in explain_records(state, holes, offsets):
                     records[record.key] += 1
             for i, value in enumerate(holes):
                 hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"

@@ -123,6 +123,17 @@ def schema_only(template_key: str) -> bool:
     return True
 
 
+def hole_paths(template_key: str) -> list[Path]:
+    """The argument path of each hole of a template, by hole number."""
+    paths: list[Path] = []
+    for path, spec in json.loads(template_key):
+        if spec[0] == "H":
+            paths.append(path)
+        elif spec[0] == "T":
+            paths.extend(path for p in spec[1] if isinstance(p, int))
+    return paths
+
+
 def num_holes(template_key: str) -> int:
     """Number of holes of a template."""
     n = 0
