@@ -271,8 +271,9 @@ class Predictor:
                 threshold = floor / scale
                 fills = self._fills(kind, tkey, holes, state, threshold, memo)
                 if holes >= 2:
-                    fills = _best(fills + self._record_fills(kind, tkey, holes, state, threshold,
-                                                             memo, k), k)
+                    joint = self._record_fills(kind, tkey, holes, state, threshold, memo, k)
+                    if joint:  # no record filling: the beam stands as it is, nothing to merge
+                        fills = _best(fills + joint, k)
                 for values, p_fill in fills:
                     p = scale * p_fill
                     if p < floor:
