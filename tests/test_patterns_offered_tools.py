@@ -69,7 +69,7 @@ def test_predictor_predicts_only_offered_tools_with_renormalised_probabilities()
     full = dict(predictor.store.cf.distribution(state.context))
     assert {"get_owner", "audit"} <= set(full)
     state.tools = frozenset({"audit", "get_item"})
-    predictor.store.text_weight = 0.0  # the control flow alone
+    predictor.store.text_weight = predictor.store.name_weight = 0.0  # the control flow alone
     kept = {t: p for t, p in full.items() if t in ("audit", "get_item", END)}
     mass = sum(kept.values())
     assert dict(predictor.distribution(state)) == pytest.approx(

@@ -66,10 +66,21 @@ def test_iteration_visits_the_next_reservation(store, looked_up, expected):
 
 
 def test_save_load_keeps_predictions(store, tmp_path):
+    store.name_weight = 1.0
     store.save(tmp_path / "store.json")
     back = PatternStore.load(tmp_path / "store.json")
+    assert (back.text_weight, back.name_weight) == (store.text_weight, 1.0)
     for n in range(3):
         assert Predictor(back).predict(_live(n), k=5) == Predictor(store).predict(_live(n), k=5)
+
+
+def test_a_store_saved_without_a_name_weight_loads_with_name_evidence_off(store, tmp_path):
+    store.name_weight = 1.0
+    store.save(tmp_path / "store.json")
+    data = json.loads((tmp_path / "store.json").read_text())
+    del data["name_weight"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert PatternStore.load(tmp_path / "old.json").name_weight == 0.0
 
 
 def test_filled_templates_are_memoised_but_never_shared(store):

@@ -6,7 +6,18 @@ import math
 import pytest
 
 from paste.patterns.cfselect import select_config, session_events
-from paste.patterns.textevidence import TextEvidence, message_words, reweight
+from paste.patterns.controlflow import TOP
+from paste.patterns.predictor import Predictor
+from paste.patterns.state import SessionState
+from paste.patterns.store import PatternStore
+from paste.patterns.textevidence import (
+    TextEvidence,
+    message_words,
+    name_score,
+    name_words,
+    reweight,
+    word_prefixes,
+)
 from paste.patterns.trace import Step, ToolCall
 
 
@@ -54,5 +65,63 @@ def test_cross_validation_turns_text_evidence_on_when_words_decide_the_tool():
             Step(role="tool", call=ToolCall(tool, {}), output="done"),
         ]
         sessions.append(session_events(steps))
-    assert select_config(sessions) == (1, True, False, 0.05)
-    assert select_config(sessions[:1]) == (3, True, False, 0.0)
+    assert select_config(sessions) == (1, True, False, 0.05, 0.0)
+    assert select_config(sessions[:1]) == (3, True, False, 0.0, 0.0)
+
+
+def test_name_words_split_snake_camel_and_shell_kinds_cut_to_the_stem():
+    assert name_words("activateParkingBrake") == ("activ", "parki", "brake")
+    assert name_words("get_zipcode_based_on_city") == ("get", "zipco", "based", "city")
+    assert name_words("bash:grep") == ("grep",)  # the bash: prefix is not a word of the name
+    assert name_words("cd") == ()  # words under 3 characters never match
+    assert name_words("list.list-LIST") == ("list",)
+
+
+def test_name_score_counts_name_words_the_message_starts_a_word_with():
+    prefixes = word_prefixes(message_words("Sort the liters, then ACTIVATE the brakes"))
+    assert name_score(prefixes, "sort") == 1  # "sort" starts "sort"
+    assert name_score(prefixes, "liter_to_gallon") == 1  # "liter" starts "liters", not gallon
+    assert name_score(prefixes, "activateParkingBrake") == 2  # activ + brake, not parki
+    assert name_score(prefixes, "activateParkingBrake!") == 2  # a failed kind: same tool
+    assert name_score(prefixes, "bash:grep") == 0
+    assert name_score(word_prefixes(message_words("so")), "sort") == 0
+
+
+def test_cross_validation_turns_name_evidence_on_when_messages_name_unseen_words():
+    # Each tool is called twice: once after "please" (no name word), once after "run <name>".
+    # Held out, the "run <name>" word was never in a training message, so naive Bayes cannot
+    # know it; the tool's own name can. Pairs sit in adjacent folds, so each held-out call's
+    # tool was seen once in training, while the tools with both sessions in training were
+    # seen twice: the name must outweigh a control-flow odds of 2, exp(w) > 2, so the
+    # smallest weight that wins every "run <name>" call is 1.0 (exp(0.5) = 1.65 is not).
+    names = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")
+    sessions = []
+    for name in names:
+        for text in ("please", f"run {name}"):
+            steps = [
+                Step(role="user", text=text),
+                Step(role="tool", call=ToolCall(f"tool_{name}", {}), output="done"),
+            ]
+            sessions.append(session_events(steps))
+    assert select_config(sessions) == (1, True, False, 0.0, 1.0)
+
+
+def test_offered_tools_are_all_reweighted_before_the_top_is_kept():
+    store = PatternStore()
+    store.text_weight, store.name_weight = 0.0, 2.0
+    others = [f"tool_{c}" for c in "abcdefghijklm"]  # 13 tools, more than TOP
+    for kind in others:
+        for _ in range(3):
+            store.cf.observe(["<s>"], kind)
+    store.cf.observe(["<s>"], "activateParkingBrake")  # the rarest
+    predictor = Predictor(store)
+    state = SessionState(tools=frozenset([*others, "activateParkingBrake"]))
+    state.add_user("Please activate the parking brake")
+    dist = predictor.distribution(state)
+    # P(k) = c(k) / 40, times exp(2 * n(k)) (n = 3 for the brake, 0 for the others)
+    z = 39 + math.exp(6)
+    assert len(dist) == TOP
+    assert dist[0] == ("activateParkingBrake", pytest.approx(math.exp(6) / z))
+    assert dist[1:] == [(k, pytest.approx(3 / z)) for k in others[: TOP - 1]]
+    store.name_weight = 0.0  # control flow alone: the brake is 14th, cut from the top
+    assert "activateParkingBrake" not in dict(predictor.distribution(state))

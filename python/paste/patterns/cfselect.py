@@ -1,17 +1,25 @@
 """Choose a store's control-flow configuration by FOLDS-fold cross-validation on its training
 sessions: n-gram order (1..ORDER+1), whether `<u>` user-turn tokens are kept, whether the
-answers of orders 1..order are averaged, and the weight of the user-message text evidence
-(textevidence.py). The score is the number of calls whose
+answers of orders 1..order are averaged, and the weights of the user-message text evidence
+(textevidence.py: the learned naive-Bayes score and the zero-shot tool-name overlap). The score is the number of calls whose
 kind was the top prediction, exactly as the evaluation counts tool@1; ties prefer the shorter
-order, keeping user turns, no averaging and the smaller text weight (listed first).
+order, keeping user turns, no averaging and the smaller weights (listed first).
 """
 
 from __future__ import annotations
 
 from paste.patterns.controlflow import END, ORDER, USER, ControlFlowModel, call_token
-from paste.patterns.textevidence import TextEvidence, message_words, reweight
+from paste.patterns.textevidence import (
+    TextEvidence,
+    message_words,
+    name_score,
+    reweight,
+    word_prefixes,
+)
 
 TEXT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.4, 1.0)
+NAME_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
+WEIGHTS = [(t, n) for n in NAME_WEIGHTS for t in TEXT_WEIGHTS]  # (text, name), ties: first
 FOLDS = 4
 
 Event = tuple[list[str], str, frozenset[str]]
@@ -52,41 +60,43 @@ def _hits(
     text: TextEvidence | None = None,
     average: bool = False,
 ) -> list[int]:
-    """Top-1 kind hits on `test` for each weight of TEXT_WEIGHTS (`text`: the text model of
-    `train`, built when not given)."""
+    """Top-1 kind hits on `test` for each (text weight, name weight) of WEIGHTS (`text`: the
+    text model of `train`, built when not given)."""
     model = ControlFlowModel(order, user_turns, average)
     for events in train:
         for ctx, tok, _words in events:
             model.observe(ctx, tok)
     text = text if text is not None else _text_model(train)
-    hits = [0] * len(TEXT_WEIGHTS)
-    known: dict[frozenset[str], tuple[list[str], dict[str, float]]] = {}
+    hits = [0] * len(WEIGHTS)
+    known: dict[frozenset[str], tuple[list[str], frozenset[str], dict[str, tuple]]] = {}
     for events in test:
         for ctx, tok, words in events:
             if tok == END:
                 continue
             dist = model.distribution(ctx)
             if words not in known:
-                known[words] = (text.known(words), {})
-            kept, scores = known[words]
+                known[words] = (text.known(words), word_prefixes(words), {})
+            kept, prefixes, scores = known[words]
             for t, _p in dist:
                 if t not in scores:
-                    scores[t] = text.score(kept, t)
-            for i, weight in enumerate(TEXT_WEIGHTS):
-                top = next((t for t, _p in reweight(dist, scores, weight, END) if t != END), None)
+                    scores[t] = (text.score(kept, t), name_score(prefixes, t))
+            for i, (tw, nw) in enumerate(WEIGHTS):
+                mixed = {t: tw * s + nw * n for t, (s, n) in scores.items()}
+                top = next((t for t, _p in reweight(dist, mixed, 1.0, END) if t != END), None)
                 hits[i] += top == tok
     return hits
 
 
-def select_config(sessions: list[list[Event]]) -> tuple[int, bool, bool, float]:
-    """(order, user_turns, average, text_weight) with the most cross-validated top-1 hits."""
+def select_config(sessions: list[list[Event]]) -> tuple[int, bool, bool, float, float]:
+    """(order, user_turns, average, text_weight, name_weight) with the most cross-validated
+    top-1 hits."""
     num_folds = min(FOLDS, len(sessions))
     if num_folds < 2:
-        return ORDER, True, False, 0.0
+        return ORDER, True, False, 0.0, 0.0
     folds = [sessions[i::num_folds] for i in range(num_folds)]
     rests = [[s for j, fold in enumerate(folds) if j != i for s in fold] for i in range(num_folds)]
     texts = [_text_model(rest) for rest in rests]
-    best, best_hits = (ORDER, True, False, 0.0), -1
+    best, best_hits = (ORDER, True, False, 0.0, 0.0), -1
     configs = [
         (o, u, a)
         for o in range(1, ORDER + 2)
@@ -94,12 +104,12 @@ def select_config(sessions: list[list[Event]]) -> tuple[int, bool, bool, float]:
         for a in ((False, True) if o > 1 else (False,))
     ]
     for order, user_turns, average in configs:
-        total = [0] * len(TEXT_WEIGHTS)
+        total = [0] * len(WEIGHTS)
         for i, held_out in enumerate(folds):
             hits = _hits(rests[i], held_out, order, user_turns, texts[i], average)
             for w, h in enumerate(hits):
                 total[w] += h
-        for w, weight in enumerate(TEXT_WEIGHTS):
+        for w, (tw, nw) in enumerate(WEIGHTS):
             if total[w] > best_hits:
-                best, best_hits = (order, user_turns, average, weight), total[w]
+                best, best_hits = (order, user_turns, average, tw, nw), total[w]
     return best

@@ -117,7 +117,9 @@ class ControlFlowModel:
                 mixed[t] = mixed.get(t, 0.0) + p / self.order
         return sorted(mixed.items(), key=lambda x: (-x[1], x[0]))[:TOP]
 
-    def restricted(self, context: list[str], allowed: frozenset[str]) -> list[tuple[str, float]]:
+    def restricted(
+        self, context: list[str], allowed: frozenset[str], top: int = TOP
+    ) -> list[tuple[str, float]]:
         """distribution() over the tokens in `allowed` only (e.g. the kinds of the tools a
         session offers, plus `<end>`), renormalised over all of them, the TOP most likely
         kept; every allowed token is scored (not only the TOP of the full table), at most
@@ -135,7 +137,7 @@ class ControlFlowModel:
             return []
         return sorted(
             ((t, p / total) for t, p in mixed.items() if p > 0.0), key=lambda x: (-x[1], x[0])
-        )[:TOP]
+        )[:top]
 
     def _prepare(self, context: list[str]) -> list[str]:
         """The context a query uses (without `<u>` unless user turns count); tables ready."""

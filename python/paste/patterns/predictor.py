@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from paste.patterns.canonical import _canonical_call
-from paste.patterns.controlflow import END
+from paste.patterns.controlflow import END, TOP
 from paste.patterns.latency import expected_latency
 from paste.patterns.records import RecordRule, record_candidates
 from paste.patterns.state import SessionState
 from paste.patterns.store import MAX_RANK, SEP, PatternStore
 from paste.patterns.templates import fill
-from paste.patterns.textevidence import reweight
+from paste.patterns.textevidence import name_score, reweight, word_prefixes
 
 MAX_KINDS = 6
 # Pseudo-counts of the store-wide P(correct | rank) in each hole's own rate: a hole seen once
@@ -319,27 +319,31 @@ class Predictor:
 
     def distribution(self, state: SessionState) -> list[tuple[str, float]]:
         """Next-token distribution: control flow reweighted by the latest user message's text
-        evidence (textevidence.py); text scores are cached on the state per user message.
+        evidence (textevidence.py: learned words and tool-name overlap, each with the store's
+        weight); the scores are cached on the state per user message.
         When the state knows the session's offered tools, only their kinds (and `<end>`) are
-        scored, renormalised: the model cannot call a tool it was not offered."""
+        scored, renormalised: the model cannot call a tool it was not offered; every offered
+        kind is reweighted before the TOP most likely are kept, so that a tool the message
+        names can rise from below the control flow's own top."""
         if state.tools is None:
             dist = self.store.cf.distribution(state.context)
         else:
-            dist = self.store.cf.restricted(state.context, self._allowed(state.tools))
-        weight = self.store.text_weight
-        if weight == 0.0 or not state.user_words:
-            return dist
-        memo_key = (id(self.store.text), self.store.text.num_calls, state.num_user)
+            allowed = self._allowed(state.tools)
+            dist = self.store.cf.restricted(state.context, allowed, len(allowed))
+        tw, nw = self.store.text_weight, self.store.name_weight
+        if (tw == 0.0 and nw == 0.0) or not state.user_words:
+            return dist[:TOP]
+        memo_key = (id(self.store.text), self.store.text.num_calls, state.num_user, tw, nw)
         memo = state.memo.get(memo_key)
         if memo is None:
-            empty: dict[str, float] = {}
-            memo = state.memo[memo_key] = (self.store.text.known(state.user_words), empty)
-        words: list[str] = memo[0]
-        scores: dict[str, float] = memo[1]
+            text = self.store.text
+            memo = state.memo[memo_key] = (
+                text.known(state.user_words), word_prefixes(state.user_words), {})
+        words, prefixes, scores = memo
         for t, _p in dist:
             if t not in scores:
-                scores[t] = self.store.text.score(words, t)
-        return reweight(dist, scores, weight, END)
+                scores[t] = tw * self.store.text.score(words, t) + nw * name_score(prefixes, t)
+        return reweight(dist, scores, 1.0, END)[:TOP]
 
     def _allowed(self, tools: frozenset[str]) -> frozenset[str]:
         """The control-flow tokens of the offered `tools` (kinds, failed kinds) plus `<end>`."""

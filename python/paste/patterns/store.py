@@ -69,12 +69,14 @@ class PatternStore:
         cf_user_turns: bool = True,
         text_weight: float = 0.0,
         cf_average: bool = False,
+        name_weight: float = 0.0,
     ) -> None:
         self.tenant = tenant
         self.min_groups = min_groups
         self.cf = ControlFlowModel(cf_order, cf_user_turns, cf_average)
         self.text = TextEvidence()
         self.text_weight = text_weight
+        self.name_weight = name_weight  # weight of the tool-name overlap (textevidence.py)
         self.templates: dict[str, Counter[str]] = {}
         self.template_groups: dict[str, set[str]] = {}
         self.hole_rules: dict[str, Counter[str]] = {}
@@ -334,6 +336,7 @@ class PatternStore:
             "cf": self.cf.to_json(),
             "text": self.text.to_json(),
             "text_weight": self.text_weight,
+            "name_weight": self.name_weight,
             "templates": {k: dict(v) for k, v in self.templates.items()},
             "template_groups": {k: sorted(v) for k, v in self.template_groups.items()},
             "hole_rules": {k: dict(v) for k, v in self.hole_rules.items()},
@@ -361,6 +364,7 @@ class PatternStore:
         store.cf = ControlFlowModel.from_json(data["cf"])
         store.text = TextEvidence.from_json(data["text"])
         store.text_weight = data["text_weight"]
+        store.name_weight = data.get("name_weight", 0.0)  # stores saved before it: off
         store.templates = {k: Counter(v) for k, v in data["templates"].items()}
         store.template_groups = {k: set(v) for k, v in data["template_groups"].items()}
         store.hole_rules = {k: Counter(v) for k, v in data["hole_rules"].items()}
@@ -383,8 +387,9 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
     """A PatternStore from `traces` (all of tenant `tenant`): the control-flow configuration
     is chosen by cross-validation (cfselect.select_config), then each pass over all sessions,
     then (`calibrate`) the probability calibration is cross-fitted (fit_calibration)."""
-    order, user_turns, average, weight = select_config([session_events(t.steps) for t in traces])
-    store = PatternStore(tenant, min_groups, order, user_turns, weight, average)
+    order, user_turns, average, weight, name_weight = select_config(
+        [session_events(t.steps) for t in traces])
+    store = PatternStore(tenant, min_groups, order, user_turns, weight, average, name_weight)
     for trace in traces:
         store.observe(trace)
     for trace in traces:

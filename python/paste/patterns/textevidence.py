@@ -1,6 +1,7 @@
 """Text evidence for control flow: which tools the words of the latest user message point to.
 
-Naive Bayes over word presence, learned from training calls: for a kind k and the words W of
+Two scores, each with its own cross-validated weight (cfselect.select_config). The learned one,
+naive Bayes over word presence, learned from training calls: for a kind k and the words W of
 the latest user message that were seen in training,
     s(k) = sum over w in W of log(c(w,k) + 1)  -  |W| * log(c(k) + 2)
 (c(w,k): calls of kind k made while w was in the latest user message; c(k): calls of kind k).
@@ -9,16 +10,28 @@ the renormalisation below. The Predictor multiplies the control-flow probability
 renormalises over the kinds it considered; the weight (0 = off) is chosen by cross-validation
 (cfselect.select_config). "cancel my reservation" -> cancel_reservation; "check the tire
 pressure" -> check_tire_pressure: learned from co-occurrence, no tool names are matched.
+
+The zero-shot one, name overlap: n(k) = how many words of k's own name (split at `_`, `-`,
+`.`, `:` and lower-to-upper case changes; 3+ characters; the `bash:` prefix of shell kinds
+dropped) the message contains, a name word matching any message word that starts with its
+first STEM characters ("sort" matches "sorted", "liter" "liters"). It needs no training
+co-occurrence, so it also points to tools seen rarely or only in other contexts
+("activate the parking brake" -> activateParkingBrake). The Predictor multiplies P(k) by
+exp(text_weight * s(k) + name_weight * n(k)) in one renormalisation.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
 
 _WORD = re.compile(r"[a-z][a-z0-9]{2,}")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_SPLIT = re.compile(r"[^a-z0-9]+")
 MAX_WORDS = 300  # distinct words taken from one message
+STEM = 5  # characters of a name word a message word must start with
 
 
 def message_words(text: str) -> frozenset[str]:
@@ -29,6 +42,26 @@ def message_words(text: str) -> frozenset[str]:
         if len(out) >= MAX_WORDS:
             break
     return frozenset(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def name_words(kind: str) -> tuple[str, ...]:
+    """Distinct lower-case words (3+ characters) of a kind's name, cut to STEM characters:
+    `activateParkingBrake` -> (activ, parki, brake), `bash:grep` -> (grep,)."""
+    name = kind[5:] if kind.startswith("bash:") else kind
+    words = _SPLIT.split(_CAMEL.sub(r"\1 \2", name).lower())
+    return tuple(dict.fromkeys(w[:STEM] for w in words if len(w) >= 3))
+
+
+def word_prefixes(words: frozenset[str]) -> frozenset[str]:
+    """Every prefix of 3..STEM characters of the message words: a name word (cut to STEM)
+    matches a message word exactly when it is one of these."""
+    return frozenset(w[:n] for w in words for n in range(3, STEM + 1))
+
+
+def name_score(prefixes: frozenset[str], kind: str) -> int:
+    """n(kind): how many of the kind's name words the message (its `word_prefixes`) holds."""
+    return sum(w in prefixes for w in name_words(kind.rstrip("!")))
 
 
 class TextEvidence:
