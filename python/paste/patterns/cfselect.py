@@ -1,9 +1,10 @@
 """Choose a store's control-flow configuration by FOLDS-fold cross-validation on its training
 sessions: n-gram order (1..ORDER+1), whether `<u>` user-turn tokens are kept, whether the
 answers of orders 1..order are averaged, and the weights of the user-message text evidence
-(textevidence.py: the learned naive-Bayes score and the zero-shot tool-name overlap). The score is the number of calls whose
-kind was the top prediction, exactly as the evaluation counts tool@1; ties prefer the shorter
-order, keeping user turns, no averaging and the smaller weights (listed first).
+(textevidence.py: the learned naive-Bayes score and the zero-shot tool-name overlap). The
+score is the number of calls whose kind was the top prediction, exactly as the evaluation
+counts tool@1; ties prefer the shorter order, keeping user turns, no averaging and the
+smaller weights (listed first; the smaller name weight before the smaller text weight).
 """
 
 from __future__ import annotations

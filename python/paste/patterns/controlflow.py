@@ -121,7 +121,7 @@ class ControlFlowModel:
         self, context: list[str], allowed: frozenset[str], top: int = TOP
     ) -> list[tuple[str, float]]:
         """distribution() over the tokens in `allowed` only (e.g. the kinds of the tools a
-        session offers, plus `<end>`), renormalised over all of them, the TOP most likely
+        session offers, plus `<end>`), renormalised over all of them, the `top` most likely
         kept; every allowed token is scored (not only the TOP of the full table), at most
         (order + 1) * len(allowed) cached lookups. Empty when no allowed token has any
         probability."""
