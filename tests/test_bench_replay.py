@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -27,8 +28,8 @@ from test_session_support import shared_tiny_folder
 
 FIXTURES = Path(__file__).parent / "data" / "traces_fixtures"
 SOURCES = ["tau-bench-gpt4o-airline", "mini-swe-agent-gemini3pro-swebv", "fireact-hotpotqa"]
-ALL_MODES = ("serial,paste,oracle,paste-no-spec,paste-no-early,paste-no-kv,paste-no-lookahead,"
-             "paste-perfect")
+ALL_MODES = ("serial,paste,oracle,paste-no-spec,paste-no-early,paste-no-kv,paste-no-cosched,"
+             "paste-no-lookahead,paste-perfect")
 TINY_LATENCY = {
     f: (0.002, 0.004)
     for f in (
@@ -207,6 +208,19 @@ def test_mechanism_switches_show_in_the_counts(replayed):
     assert set(replayed[0]["modes"]) == set(ALL_MODES.split(","))
     for summary in replayed[0]["modes"].values():
         assert MODE_KEYS <= set(summary)
+
+
+def test_every_mode_but_serial_and_its_ablation_co_schedules():
+    from paste.bench.modes import MODES, coscheduling_policy
+    from paste.session.priority import CoSchedulingPolicy
+
+    off = {name for name, mode in MODES.items() if not mode.coscheduling}
+    assert off == {"serial", "paste-no-cosched"}
+    assert coscheduling_policy(MODES["paste"]) == CoSchedulingPolicy()
+    assert coscheduling_policy(MODES["serial"]) is None
+    # the ablation differs from paste in co-scheduling only
+    assert MODES["paste-no-cosched"] == dataclasses.replace(
+        MODES["paste"], name="paste-no-cosched", coscheduling=False)
 
 
 def test_cli_json_report(tmp_path_factory, capsys):

@@ -117,7 +117,7 @@ class FakeEngineRecorder:
         return self._engine.submit_turn(key, ids, params, priority, pin_ttl_s)
 
 
-def test_returning_turn_gets_the_boost(tmp_path_factory):
+def test_returning_and_follow_up_turns_get_the_boost(tmp_path_factory):
     from paste.session import open_session
     from paste.tools import ToolExecutor, ToolRegistry
     from test_session_support import FakeScriptedPolicy, call_text, shared_tiny_folder, tiny_engine
@@ -149,6 +149,15 @@ def test_returning_turn_gets_the_boost(tmp_path_factory):
         assert rec.priorities[1] == pytest.approx(1.5 + 2.0 * 8.0 / (8.0 + n) + 0.25 * tool_s,
                                                   rel=1e-12)
         assert len(rec.priorities) == 2
+        # The user's follow-up (the same script again: a call turn, then its return) continues
+        # the task, its KV parked: boosted like a return, its expected work the mean of the two
+        # turns so far, the same tool time per call turn. Only a session's first turn is new.
+        again = s.run("and now?")
+        assert again.status == "completed"
+        mean = (n + again.metrics["turns"][1]["num_output_tokens"]) / 2
+        assert rec.priorities[2] == pytest.approx(
+            1.5 + 2.0 * 8.0 / (8.0 + mean) + 0.25 * tool_s, rel=1e-12)
+        assert len(rec.priorities) == 4
         s.close()
     finally:
         executor.shutdown()

@@ -1,15 +1,20 @@
 """The replay modes: which of paste's mechanisms each one switches on.
 
-| mode | speculation | early dispatch | KV retention | tool latency |
-|---|---|---|---|---|
-| serial | off | off | off | seeded model |
-| paste | on | on | on | seeded model |
-| oracle | off | on | on | 0 (every result ready when its call is complete) |
-| paste-no-spec | off | on | on | seeded model |
-| paste-no-early | on | off | on | seeded model |
-| paste-no-kv | on | on | off | seeded model |
-| paste-no-lookahead | on, but no call speculated beside an emitted read-only call | on | on | seeded model |
-| paste-perfect | on, with the session's true next call (p = 1, perfect.py) | on | on | seeded model |
+| mode | speculation | early dispatch | KV retention | co-scheduling | tool latency |
+|---|---|---|---|---|---|
+| serial | off | off | off | off | seeded model |
+| paste | on | on | on | on | seeded model |
+| oracle | off | on | on | on | 0 (every result ready when its call is complete) |
+| paste-no-spec | off | on | on | on | seeded model |
+| paste-no-early | on | off | on | on | seeded model |
+| paste-no-kv | on | on | off | on | seeded model |
+| paste-no-cosched | on | on | on | off | seeded model |
+| paste-no-lookahead | on, but no call speculated beside an emitted read-only call | on | on | on | seeded model |
+| paste-perfect | on, with the session's true next call (p = 1, perfect.py) | on | on | on | seeded model |
+
+Co-scheduling (paste.session.priority.CoSchedulingPolicy, its defaults): a turn returning
+from tools gets a priority boost in the engine's queue. It only matters when turns queue,
+i.e. with `--max-batch` (load beyond saturation); otherwise every turn is admitted at once.
 
 paste-perfect is not an ablation but a ceiling: what speculation could capture of the
 serial->oracle gap if every next call were predicted exactly.
@@ -18,6 +23,7 @@ serial->oracle gap if every next call were predicted exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from paste.errors import InvalidArgumentError
 
@@ -31,17 +37,28 @@ class Mode:
     oracle: bool = False
     perfect_prediction: bool = False  # the predictor knows the replayed script (perfect.py)
     lookahead: bool = True  # SpeculationConfig.lookahead (when speculation is on)
+    coscheduling: bool = True  # returning turns boosted (paste.session.priority)
+
+
+def coscheduling_policy(mode: Mode) -> Any:
+    """The session's CoSchedulingPolicy in `mode` (its defaults), or None when it is off."""
+    if not mode.coscheduling:
+        return None
+    from paste.session.priority import CoSchedulingPolicy
+
+    return CoSchedulingPolicy()
 
 
 MODES: dict[str, Mode] = {
     m.name: m
     for m in (
-        Mode("serial", False, False, False),
+        Mode("serial", False, False, False, coscheduling=False),
         Mode("paste", True, True, True),
         Mode("oracle", False, True, True, oracle=True),
         Mode("paste-no-spec", False, True, True),
         Mode("paste-no-early", True, False, True),
         Mode("paste-no-kv", True, True, False),
+        Mode("paste-no-cosched", True, True, True, coscheduling=False),
         Mode("paste-no-lookahead", True, True, True, lookahead=False),
         Mode("paste-perfect", True, True, True, perfect_prediction=True),
     )

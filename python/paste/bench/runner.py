@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paste.bench.latency import LatencyModel
-from paste.bench.modes import Mode
+from paste.bench.modes import Mode, coscheduling_policy
 from paste.bench.script import ReplayScript, TeacherForcedTurns
 from paste.bench.tools import ReplayTools, ToolRun
 
@@ -147,6 +147,7 @@ def _run_session(
         max_turns=script.max_turns + 1, parser="json", turn_params=policy, executor=executor,
         session_id=f"{mode.name}-{script.session_id}-{t0:.6f}", speculator=speculator,
         early_dispatch=mode.early_dispatch, kv_retention=mode.kv_retention,
+        coscheduling=coscheduling_policy(mode),
     )  # fmt: skip
     tools.position = lambda: sum(1 for m in session.messages if m["role"] == "tool")
     statuses = []

@@ -280,12 +280,15 @@ class Session:
             yield ToolCallEvent(record.call_id, record.name, record.arguments)
 
     def _turn_priority(self, started: float) -> float:
-        """Base priority, adjusted by the CoSchedulingPolicy: a turn returning from tools is
-        boosted (aging, its expected work and tool time from its recent turns, KV band); a new
-        turn is lowered only above the band."""
+        """Base priority, adjusted by the CoSchedulingPolicy: a turn returning from tools or
+        following a user's follow-up (any turn but the session's first) is boosted (aging, its
+        expected work and tool time from its recent turns, KV band); a session's first turn is
+        lowered only above the band."""
         if self.coscheduling is None:
             return self.priority
-        returning = self._tools_done_at is not None
+        # a session's later turns (after tools, or a user's follow-up) continue a task in
+        # flight whose KV is parked: only a session's first turn starts a new one
+        returning = self._tools_done_at is not None or bool(self._metrics.turns)
         waited = started - self._tools_done_at if self._tools_done_at is not None else 0.0
         self._tools_done_at = None
         tokens, tool_s = outlook(self._metrics.turns, self._metrics.tool_s,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paste.bench.modes import Mode
+from paste.bench.modes import Mode, coscheduling_policy
 from paste.bench.runner import (
     ModeRun,
     SessionRecord,
@@ -119,6 +119,7 @@ def _run_session(engine: Any, task: LiveTask, box: Any, agent: ScriptedAgent, mo
         max_turns=cfg.max_turns, parser="json", turn_params=agent, executor=executor,
         session_id=f"{mode.name}-{task.task_id}-{t0:.6f}", speculator=speculator,
         early_dispatch=mode.early_dispatch, kv_retention=mode.kv_retention,
+        coscheduling=coscheduling_policy(mode),
     )  # fmt: skip
     box.position = lambda: sum(1 for m in session.messages if m["role"] == "tool")
     try:
