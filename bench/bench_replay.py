@@ -146,6 +146,8 @@ def main() -> int:
                 for test in sorted((split / "test").iterdir())]
         runs += [(split / "test" / name, LOAD_SESSIONS, LOAD_BATCH, default, tx, "paste")
                  for name in LOAD_SOURCES if (split / "test" / name).is_dir()]
+        runs += [(split / "test" / name, LOAD_SESSIONS, LOAD_BATCH, default, tx, "paste-no-cosched")
+                 for name in LOAD_SOURCES if (split / "test" / name).is_dir()]
         runs += [(split / "test" / name, args.sessions, None, None, tx, "paste")
                  for name in UNBOUNDED_WASTE_ROWS if (split / "test" / name).is_dir()]
         runs += [(split / "test" / name, args.sessions, None, default, setting, "paste")
@@ -163,8 +165,10 @@ def main() -> int:
             if transactions != tx:
                 label = f"{label}, transactions {transactions}"
                 suffix = f"{suffix}-tx-{transactions}"
-            if spec != "paste":
+            if spec == "paste-perfect":
                 label, suffix = f"{label}, PERFECT prediction", f"{suffix}-perfect"
+            elif spec == "paste-no-cosched":
+                label, suffix = f"{label}, no co-scheduling", f"{suffix}-no-cosched"
             options = ReplayOptions(
                 traces=[test], train=[split / "train" / test.name], sessions=n,
                 concurrency=n, modes=f"serial,{spec},oracle", model=args.model,
@@ -180,7 +184,10 @@ def main() -> int:
         "latencies from the seeded per-family lognormal model (docs/replay.md); all sessions "
         "of a source run concurrently; modes side by side in one run. Rows marked `load` run "
         f"{LOAD_SESSIONS} sessions at once on an engine that decodes at most {LOAD_BATCH} turns "
-        "at a time (the others queue by priority): load beyond saturation. Admission prices a "
+        "at a time (the others queue by priority): load beyond saturation; paste's turns returning "
+        "from tools or following a user's follow-up go first (co-scheduling, the server's "
+        "default policy; serial has none), and rows marked `no co-scheduling` are paste without "
+        "it (ablation paste-no-cosched). Admission prices a "
         "wasted tool-second at 0.1 s of user wait (`--waste-price`) and keeps the realized "
         "waste plus the expected latency of every speculative job in flight within 0.5 "
         "tool-seconds per tool-second used (`--max-waste-ratio`, the target); rows marked `waste unbounded` rerun a source "
