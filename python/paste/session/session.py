@@ -287,8 +287,9 @@ class Session:
         if self.coscheduling is None:
             return self.priority
         # a session's later turns (after tools, or a user's follow-up) continue a task in
-        # flight whose KV is parked: only a session's first turn starts a new one
-        returning = self._tools_done_at is not None or bool(self._metrics.turns)
+        # flight whose KV is parked: only a session's first turn starts a new one (a turn
+        # whose tools landed was recorded before _tools_done_at was set)
+        returning = bool(self._metrics.turns)
         waited = started - self._tools_done_at if self._tools_done_at is not None else 0.0
         self._tools_done_at = None
         tokens, tool_s = outlook(self._metrics.turns, self._metrics.tool_s,
