@@ -187,3 +187,33 @@ def test_session_transcripts_identical_with_speculation_on_and_off(engine):
     finally:
         world_off.close()
         world_on.close()
+
+
+def test_a_sessions_calls_are_predicted_by_name_while_the_model_decodes_them(engine):
+    """A real session on a real engine: the moment each call's tool name is decoded, that
+    tool's calls are asked for (every other tool excluded), for the tools that may run
+    speculatively (lookup, flaky), never for the side-effecting write."""
+    scripts = {"task0": [("lookup", {"key": "a"}), ("write", {"key": "b", "value": "1"}),
+                         ("flaky", {"key": "c"}), ("lookup", {"key": "d"})]}
+
+    class NameRecorder(FakePredictor):
+        def __init__(self) -> None:
+            super().__init__(scripts, seed=2)
+            self.named: list[str] = []
+
+        def predict(self, state, k, allow=None):
+            allowed = [n for n in ("lookup", "write", "flaky") if allow is None or allow(n)]
+            if len(allowed) == 1:
+                self.named.append(allowed[0])
+            return super().predict(state, k, allow)
+
+    world = World(1)
+    try:
+        manager = SpeculationManager(world.registry, world.executor,
+                                     SpeculationConfig(max_concurrent_jobs=4))
+        predictor = NameRecorder()
+        run_sessions(engine, world, scripts, Speculator(manager, lambda t: predictor,
+                                                        lambda: 0.05))
+        assert predictor.named == ["lookup", "flaky", "lookup"]
+    finally:
+        world.close()

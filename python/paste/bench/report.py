@@ -60,6 +60,7 @@ def _mode_summary(run: ModeRun) -> dict[str, Any]:
         "speculative_jobs": int(spec.get("speculative_jobs", 0)),
         "chained_jobs": int(spec.get("chained_jobs", 0)),
         "lookahead_jobs": int(spec.get("lookahead_jobs", 0)),
+        "named_jobs": int(spec.get("named_jobs", 0)),
         "speculative_tool_runs": speculative_runs,
         "waste_s": float(spec.get("waste_s", 0.0)),
         "tool_s": sum(r.metrics["tool_s"] for r in s),

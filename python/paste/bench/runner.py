@@ -81,7 +81,7 @@ def run_mode(
 ) -> ModeRun:
     """Replays every script in `mode`; see the module docstring."""
     # One global budget, waste budget, metrics and measured tool latencies for the mode.
-    shared = shared_speculation(cfg, lookahead=mode.lookahead)
+    shared = shared_speculation(cfg, mode)
     offsets = arrival_offsets(len(scripts), cfg.poisson_rate, cfg.seed)
     started = time.monotonic()
 
@@ -180,12 +180,14 @@ def _eos(engine: Any) -> int:
     return int(eos)
 
 
-def shared_speculation(cfg: Any, lookahead: bool = True) -> Any:
+def shared_speculation(cfg: Any, mode: Mode | None = None) -> Any:
     """The SharedSpeculation of one mode's run, from a ReplayConfig or LiveConfig (and the
-    mode's SpeculationConfig.lookahead)."""
+    mode's SpeculationConfig.lookahead and name_known; both on without a mode)."""
     from paste.speculation import SharedSpeculation, SpeculationConfig
 
     return SharedSpeculation(SpeculationConfig(
         max_concurrent_jobs=cfg.speculation_budget,
         max_predictions_per_event=cfg.max_predictions_per_event,
-        waste_price=cfg.waste_price, max_waste_ratio=cfg.max_waste_ratio, lookahead=lookahead))
+        waste_price=cfg.waste_price, max_waste_ratio=cfg.max_waste_ratio,
+        lookahead=mode.lookahead if mode is not None else True,
+        name_known=mode.name_known if mode is not None else True))

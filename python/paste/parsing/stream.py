@@ -76,6 +76,22 @@ class StreamingToolCallParser:
         """Calls completed so far (a copy)."""
         return list(self._calls)
 
+    def partial_call(self, limit: int = 1024) -> str | None:
+        """The text of the call being decoded, from its body's start (after the format's
+        marker), at most `limit` characters, while the parser holds a candidate body; None
+        otherwise. For peeking (parsing.peek: its tool name before its arguments are
+        complete): it may still turn out not to be a call. O(limit)."""
+        if self._state != _BODY:
+            return None
+        end = self._marker_len + limit
+        pieces, size = [], 0
+        for piece in self._held:
+            pieces.append(piece)
+            size += len(piece)
+            if size >= end:
+                break
+        return "".join(pieces)[self._marker_len : end]
+
     def feed(self, delta: str) -> list[Event]:
         """Consume the next piece of output; return the events it made final, in order."""
         if self._closed:

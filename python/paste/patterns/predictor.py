@@ -339,7 +339,8 @@ class Predictor:
             text = self.store.text
             memo = state.memo[memo_key] = (
                 text.known(state.user_words), word_prefixes(state.user_words), {})
-        words, prefixes, scores = memo
+        words, prefixes = memo[0], memo[1]
+        scores: dict[str, float] = memo[2]
         for t, _p in dist:
             if t not in scores:
                 scores[t] = tw * self.store.text.score(words, t) + nw * name_score(prefixes, t)

@@ -7,6 +7,7 @@ scraped from the server's ServerSpeculation (one SpeculationMetrics for every se
     paste_speculation_jobs_total                    speculative jobs launched
     paste_speculation_chained_jobs_total            of which after a speculative result
     paste_speculation_lookahead_jobs_total          of which beside an emitted read-only call
+    paste_speculation_named_jobs_total              of which once a call's tool name was decoded
     paste_speculation_rejections_total{reason}      predictions not launched: effect | policy |
                                                     estimates | value | waste | cpu | budget |
                                                     unknown_tool
@@ -53,6 +54,8 @@ _COUNTERS = (
      "speculative jobs launched after another speculative result"),
     ("lookahead_jobs", "paste_speculation_lookahead_jobs",
      "speculative jobs launched beside an emitted read-only call"),
+    ("named_jobs", "paste_speculation_named_jobs",
+     "speculative jobs launched once a call's tool name was decoded"),
     ("cancelled", "paste_speculation_cancelled", "unused speculative jobs dropped"),
     ("stale_discarded", "paste_speculation_stale_discarded",
      "speculative jobs made stale by a side-effecting call"),

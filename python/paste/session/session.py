@@ -229,6 +229,8 @@ class Session:
                         self.speculation.on_output(out)
                     for event in parser.feed(out.delta):
                         yield from self._on_parser_event(event, calls)
+                    if self.speculation is not None:  # a call's name decoded: its tool's calls
+                        self.speculation.on_stream(parser)
             except Exception as exc:  # noqa: BLE001 - any engine failure ends the run cleanly
                 raise ModelTurnError(f"the model turn failed: {exc}") from exc
             for event in parser.close():

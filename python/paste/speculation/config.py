@@ -33,6 +33,9 @@ class SpeculationConfig:
         the model had emitted the speculated call; its probability is the product of both.
     lookahead: when the model emits a pure / read_only call, also predict (and admit) the
         call after it while it runs, from what is known without its output (speculator.py).
+    name_known: while the model decodes a call, the moment its tool name is written out
+        (parsing.peek), predict (and admit) that tool's calls from what is known then: the
+        turn's text before the call included, other tools excluded (speculator.py).
     transactions: side-effecting calls of tools that supply a transaction may run
         speculatively on a private copy (paste.tools.transaction); off = only pure/read_only
         calls (and sandboxed tools with a freshness check).
@@ -53,6 +56,7 @@ class SpeculationConfig:
     enable_trie: bool = True
     chain: bool = True
     lookahead: bool = True
+    name_known: bool = True
     transactions: bool = True
     cpu_slots: int = field(default_factory=lambda: default_cpu_slots())
 

@@ -33,6 +33,7 @@ class SpeculationCounts:
     yielded: int = 0  # running speculative cpu_bound jobs cancelled for an authoritative one
     chained_jobs: int = 0  # speculative jobs launched after another speculative result
     lookahead_jobs: int = 0  # speculative jobs launched beside an emitted read-only call
+    named_jobs: int = 0  # speculative jobs launched once a call's tool name was decoded
     committed: int = 0  # transactional hits whose staged effects were committed
     commit_failures: int = 0  # transactional hits whose commit raised (the call ran for real)
     waste_s: float = 0.0  # tool-seconds of speculative work whose result was never used

@@ -41,6 +41,17 @@ side by side: the next call's tool time hides behind the running one's, where wa
 its result would hide only the next turn's decode. Not after a side-effecting call, nor
 while one of the turn's earlier calls with effects still runs.
 
+Name known (SpeculationConfig.name_known): while the model decodes a call, the session hands
+the streaming parser to `on_stream` after every step; the moment the call's tool name is
+written out (parsing.peek: `{"name": "search_flights", "argu...`), the calls of that tool are
+predicted on a fork of the session's state with the turn's running calls pending, every other
+tool excluded (so the probabilities are those of the arguments given the tool), and admitted
+with the time until emitted of the rest of the candidate's call text: its rendering after the
+name (rendering.py), in tokens of the engine's tokenizer (without one, or for a format
+without a rendering, its arguments' JSON at CHARS_PER_TOKEN characters per token), times the
+engine's step time. Once per call of a turn; a call whose name is not written within
+PEEK_CHARS characters is not peeked at again.
+
 A prediction that fails (a predictor error) is logged and speculates nothing: the session's
 turns and its emitted calls go on as without speculation.
 
@@ -52,6 +63,7 @@ turn; while either is unknown, every estimate is missing and admission fails clo
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -59,6 +71,7 @@ from typing import Any
 
 from paste.engine.call_events import CallEventKind
 from paste.parsing import canonical_call
+from paste.parsing.peek import peek_call_name
 from paste.patterns.bash import bash_kind
 from paste.patterns.latency import expected_latency
 from paste.patterns.state import SessionState
@@ -81,6 +94,8 @@ PredictorFor = Callable[[str], Any]
 # Predictions asked per candidate wanted: calls that fail the per-call checks (a tool that
 # classifies its calls, a speculation policy) are dropped before the top-k cut.
 OVERASK = 3
+PEEK_CHARS = 512  # a call's name is looked for in the first PEEK_CHARS characters of its text
+CHARS_PER_TOKEN = 4.0  # the remaining arguments' decode time: their JSON length / this, in tokens
 
 
 def _tool_call(name: str, arguments: Any) -> ToolCall:
@@ -103,6 +118,9 @@ class SessionSpeculation:
         self._withdrawn: dict[int, Any] = {}  # this turn's refuted, withdrawn StagedJobs
         # Emitted calls whose results have not arrived: (call, pure / read_only).
         self._running: list[tuple[ToolCall, bool]] = []
+        self._stream: Any = None  # the parser of the turn on_stream last saw
+        self._peeked: set[int] = set()  # calls of that turn (by index) whose name was handled
+        self._render: tuple[str, Any] | None = None  # (format, tokenizer) of the turn
 
     def on_user(self, text: str) -> None:
         with self._lock:
@@ -214,12 +232,78 @@ class SessionSpeculation:
         if launched:
             manager.metrics.add(self.session_id, "lookahead_jobs", len(launched))
 
+    def on_stream(self, parser: Any) -> list[str]:
+        """After each step of a turn, with the turn's StreamingToolCallParser: when the call
+        being decoded has just had its tool name written, speculate on that tool's calls
+        (module docstring, "Name known"). Returns the canonical forms launched."""
+        config = self._sp.manager.config
+        if not (config.name_known and config.enable_speculation):
+            return []
+        if parser is not self._stream:  # a new turn
+            self._stream, self._peeked = parser, set()
+        body = parser.partial_call(PEEK_CHARS)
+        if body is None:
+            return []
+        index = len(parser.calls)
+        if index in self._peeked:
+            return []
+        name = peek_call_name(parser.format, body)
+        if name is None:
+            if len(body) >= PEEK_CHARS:
+                self._peeked.add(index)  # no name where names are written: give up
+            return []
+        self._peeked.add(index)
+        try:
+            return self._launch_named(name)
+        except Exception:  # noqa: BLE001 - speculation is optional; the turn goes on
+            logger.exception("predicting the calls of %r failed; nothing is speculated", name)
+            return []
+
+    def _launch_named(self, name: str) -> list[str]:
+        predictor = self._sp.predictor_for(self.tenant)
+        step = self._sp.step_time_s()
+        offered = self.state.tools
+        if predictor is None or step is None or not self._sp.may_speculate(name) or (
+                offered is not None and name not in offered):
+            return []
+        with self._lock:
+            state = self.state.fork()
+            running = list(self._running)
+        for c, _safe in running:
+            state.add_pending(c)
+        k = self._sp.manager.config.max_predictions_per_event
+        preds = predictor.predict(state, k * OVERASK, allow=lambda n: n == name)
+        ahead = {canonical_call(c.name, c.arguments) for c, _s in running}
+        cands = []
+        for p in preds:
+            canonical = canonical_call(p.name, p.arguments)
+            if canonical in ahead or not self._sp.may_speculate_call(p.name, p.arguments):
+                continue
+            cands.append(Candidate(p.name, dict(p.arguments), canonical, p.probability,
+                                   p.expected_latency_s, step * self._tokens_after_name(p)))
+        launched = self._sp.manager.speculate(self.session_id, cands[:k])
+        if launched:
+            self._sp.manager.metrics.add(self.session_id, "named_jobs", len(launched))
+        return launched
+
+    def _tokens_after_name(self, p: Any) -> float:
+        """Tokens the model still decodes once the name of call `p` is written (module doc)."""
+        if self._render is not None and self._render[1] is not None:
+            fmt, tokenizer = self._render
+            text = render_candidate(fmt, p.name, dict(p.arguments))
+            name = json.dumps(p.name, ensure_ascii=False)
+            if text is not None and name in text:
+                rest = text[text.index(name) + len(name):]
+                return float(len(tokenizer.encode(rest, add_special_tokens=False)))
+        return len(json.dumps(p.arguments, ensure_ascii=False)) / CHARS_PER_TOKEN
+
     def turn_params(self, params: Any, fmt: str, tokenizer: Any) -> Any:
         """`params` (GenerationParams) with the call scan of format `fmt` and the staged jobs
         not done yet as trie candidates; unchanged when there is nothing to match."""
         manager = self._sp.manager
         scan = scan_for_format(fmt)
         self._turn_cands, self._withdrawn = [], {}
+        self._render = (fmt, tokenizer)
         enabled = manager.config.enable_speculation and manager.config.enable_trie
         if scan is None or tokenizer is None or not enabled:
             return params
@@ -313,6 +397,10 @@ class Speculator:
         """The speculation state of a new session offering `tools` (names; None: unknown)."""
         offered = frozenset(tools) if tools is not None and self.offered_tools else None
         return SessionSpeculation(self, session_id, tenant, offered)
+
+    def step_time_s(self) -> float | None:
+        """The engine's measured decode step time (None while unknown)."""
+        return self._step_time_s()
 
     def time_until_emitted(self, turn_tokens: list[int]) -> float | None:
         step = self._step_time_s()

@@ -71,7 +71,7 @@ def run_live_mode(
     progress: Any = None,
 ) -> LiveRun:
     """Every task in `mode`; see the module docstring."""
-    shared = shared_speculation(cfg, lookahead=mode.lookahead)
+    shared = shared_speculation(cfg, mode)
     offsets = arrival_offsets(len(tasks), cfg.poisson_rate, cfg.seed)
     live = LiveRun(ModeRun(mode, [], 0.0, None))
     started = time.monotonic()
