@@ -63,21 +63,25 @@ def test_cross_fit_uses_only_held_out_sessions():
     def predict_calls(model, session):
         seen.append((model, session))
         assert session not in model  # never predicted by a model that trained on it
-        return [(0.5, session % 2 == 0)]
+        # map 0: one prediction per session; map 1: two, hits in odd sessions only
+        return [(0, 0.5, session % 2 == 0), (1, 0.2, session % 2 == 1), (1, 0.2, False)]
 
-    cal = cross_fit(sessions, mine_fold, predict_calls)
+    cal, named = cross_fit(sessions, mine_fold, predict_calls, 2)
     assert sorted(s for _m, s in seen) == sessions
     everything = frozenset(sessions)
     assert {m for m, _s in seen} == {everything - {0, 4, 8}, everything - {1, 5, 9},
                                      everything - {2, 6}, everything - {3, 7}}
     assert cal.xs == (0.5,) and cal.ys == pytest.approx(((5 + 4 * 0.5) / (10 + 4),))
+    assert named.xs == pytest.approx((0.2,))
+    assert named.ys == pytest.approx(((5 + 4 * 0.2) / (20 + 4),))
 
 
 def test_too_few_sessions_keep_the_identity():
     def never(*_args):
         raise AssertionError("must not mine")
 
-    assert cross_fit(list(range(MIN_SESSIONS - 1)), never, never) == Calibration()
+    assert cross_fit(list(range(MIN_SESSIONS - 1)), never, never) == [Calibration()]
+    assert cross_fit(list(range(MIN_SESSIONS - 1)), never, never, 2) == [Calibration()] * 2
 
 
 def _mined(calibrate: bool):
@@ -101,6 +105,43 @@ def test_a_store_file_with_a_bad_calibration_is_a_typed_error(tmp_path):
     _mined(False).save(tmp_path / "store.json")
     data = json.loads((tmp_path / "store.json").read_text())
     data["calibration"] = [[0.5, 0.1], [0.2, 0.3]]  # raw p not increasing
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(PatternStoreError, match="bad calibration"):
+        PatternStore.load(tmp_path / "bad.json")
+
+
+def test_given_the_tool_the_kind_is_certain_and_the_named_map_applies(tmp_path):
+    raw, calibrated = _mined(False), _mined(True)
+    assert raw.calibration_named == Calibration() and calibrated.calibration_named.xs
+    assert calibrated.calibration_named != calibrated.calibration  # fitted on other pairs
+    state = _live(3)  # every reservation looked up: the session may be over
+    start = Predictor(raw).predict(state, k=5)
+    named = Predictor(raw).predict(state, k=5, tool="get_reservation")
+    assert named and {p.name for p in named} == {"get_reservation"}
+    # the same calls, each divided by P(get_reservation | context)
+    p_kind = dict(Predictor(raw).distribution(state))["get_reservation"]
+    assert 0.0 < p_kind < 0.9
+    by_canon = {p.canonical: p.probability for p in start}
+    for p in named:
+        if p.canonical in by_canon:
+            assert p.probability == pytest.approx(by_canon[p.canonical] / p_kind)
+    after = Predictor(calibrated).predict(state, k=5, tool="get_reservation")
+    assert [p.canonical for p in after] == [p.canonical for p in named]
+    assert [p.probability for p in after] == pytest.approx(
+        [calibrated.calibration_named.apply(p.probability) for p in named])
+    assert Predictor(raw).predict(state, k=5, tool="no_such_tool") == []
+    calibrated.save(tmp_path / "store.json")
+    loaded = PatternStore.load(tmp_path / "store.json")
+    assert loaded.calibration_named == calibrated.calibration_named
+
+
+def test_a_store_saved_without_a_named_map_loads_with_the_identity(tmp_path):
+    _mined(True).save(tmp_path / "store.json")
+    data = json.loads((tmp_path / "store.json").read_text())
+    del data["calibration_named"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert PatternStore.load(tmp_path / "old.json").calibration_named == Calibration()
+    data["calibration_named"] = [[0.1, 2.0]]  # a hit rate above 1
     (tmp_path / "bad.json").write_text(json.dumps(data))
     with pytest.raises(PatternStoreError, match="bad calibration"):
         PatternStore.load(tmp_path / "bad.json")

@@ -25,7 +25,7 @@ class FakeChainPredictor:
     def __init__(self) -> None:
         self.allowed: dict[str, bool] = {}
 
-    def predict(self, state, k, allow=None):
+    def predict(self, state, k, allow=None, tool=None):
         for name in ("search", "fetch", "write", "unknown"):
             if allow is not None:
                 self.allowed[name] = allow(name)
@@ -142,7 +142,7 @@ def test_no_chain_without_a_step_time_estimate(world):
 class FakeShellPredictor:
     """Four calls of one `sh` tool, most probable first: two that write, two that read."""
 
-    def predict(self, state, k, allow=None):
+    def predict(self, state, k, allow=None, tool=None):
         cmds = [("sed -i s/a/b/ f", 0.4), ("rm f", 0.3), ("cat f", 0.2), ("ls", 0.1)]
         return [Prediction("sh", {"cmd": c}, p, 1.0, canonical_call("sh", {"cmd": c}))
                 for c, p in cmds][:k]

@@ -86,7 +86,7 @@ class FakePredictor:
     def __init__(self, script: dict[str, list[tuple[str, dict]]], seed: int) -> None:
         self.script, self.rng = script, random.Random(seed)
 
-    def predict(self, state, k, allow=None):  # ignores allow: admission must refuse
+    def predict(self, state, k, allow=None, tool=None):  # ignores allow: admission must refuse
         from paste.patterns.predictor import Prediction
 
         task = state_task(state)
@@ -201,11 +201,11 @@ def test_a_sessions_calls_are_predicted_by_name_while_the_model_decodes_them(eng
             super().__init__(scripts, seed=2)
             self.named: list[str] = []
 
-        def predict(self, state, k, allow=None):
+        def predict(self, state, k, allow=None, tool=None):
             allowed = [n for n in ("lookup", "write", "flaky") if allow is None or allow(n)]
             if len(allowed) == 1:
                 self.named.append(allowed[0])
-            return super().predict(state, k, allow)
+            return super().predict(state, k, allow, tool)
 
     world = World(1)
     try:

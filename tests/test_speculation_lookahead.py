@@ -27,7 +27,7 @@ class FakeLookaheadPredictor:
     def __init__(self) -> None:
         self.asked: list[tuple[int, int, dict]] = []
 
-    def predict(self, state, k, allow=None):
+    def predict(self, state, k, allow=None, tool=None):
         outs = state.by_source.get("out", [])
         self.asked.append((len(state.calls), state.pending,
                            dict(state.entries[outs[-1]].locs) if outs else {}))
@@ -200,7 +200,7 @@ class FakeFailingPredictor:
     def __init__(self, always: bool = False) -> None:
         self.always = always
 
-    def predict(self, state, k, allow=None):
+    def predict(self, state, k, allow=None, tool=None):
         if state.pending or self.always:
             raise RuntimeError("fake predictor bug")
         return []

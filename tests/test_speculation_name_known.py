@@ -24,13 +24,15 @@ class FakeToolPredictor:
 
     def __init__(self, fail: bool = False) -> None:
         self.asked: list[list[str]] = []
+        self.tools: list[str | None] = []  # the `tool` of each question
         self.fail = fail
 
-    def predict(self, state, k, allow=None):
+    def predict(self, state, k, allow=None, tool=None):
         calls = [("list", {"folder": "docs"}, 0.9), ("read", {"path": "notes.txt"}, 0.6),
                  ("move", {"src": "a"}, 0.5)]
         allowed = [c for c in calls if allow is None or allow(c[0])]
         self.asked.append([n for n, _a, _p in allowed])
+        self.tools.append(tool)
         if self.fail:
             raise RuntimeError("predictor broke")
         if allow is None or not state.calls and len(allowed) > 1:
@@ -98,6 +100,7 @@ def test_the_named_tools_call_is_launched_once_the_name_is_written_and_is_a_hit(
                                       'guments": {"path": "no', 'tes.txt"}}'])
     assert launched == [[], [], [read], [], []]  # once, when "read" was complete
     assert predictor.asked == [["list", "read"], ["read"]]  # list (p 0.9) was excluded
+    assert predictor.tools == [None, "read"]  # asked given the tool
     assert manager.metrics.snapshot("s")["named_jobs"] == 1
     (call,) = parser.calls
     result = spec.submit(ToolJob("call_1", call.name, call.arguments)).result(5)

@@ -75,7 +75,7 @@ class Once:
     def __init__(self, calls: list[tuple[str, dict]]) -> None:
         self.calls = calls
 
-    def predict(self, state, k, allow=None):  # ignores allow: admission must refuse
+    def predict(self, state, k, allow=None, tool=None):  # ignores allow: admission must refuse
         calls, self.calls = self.calls, []
         return [Prediction(n, a, 0.9, 1.0, canonical_call(n, a)) for n, a in calls][:k]
 
@@ -289,7 +289,7 @@ class Noisy:
         self.calls, self.rng = calls, random.Random(seed)
         self.first: list[tuple[str, dict]] | None = None
 
-    def predict(self, state, k, allow=None):  # ignores allow: admission must refuse
+    def predict(self, state, k, allow=None, tool=None):  # ignores allow: admission must refuse
         done = len(state.calls)
         out = [self.calls[done]] if done < len(self.calls) and self.rng.random() < 0.6 else []
         out += random_calls(self.rng, self.rng.randint(1, 2))

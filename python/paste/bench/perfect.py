@@ -52,14 +52,15 @@ class ScriptPredictor:
                 self._seen.append(turn.output or "")
 
     def predict(self, state: SessionState, k: int = 5,
-                allow: Callable[[str], bool] | None = None) -> list[Prediction]:
+                allow: Callable[[str], bool] | None = None,
+                tool: str | None = None) -> list[Prediction]:
         """[the next recorded call] (p = 1), or [] when k <= 0, the script has no more calls,
-        or `allow` refuses its tool."""
+        or `allow` refuses its tool, or the call is known to be of another `tool`."""
         n = len(state.calls)
         if k <= 0 or n >= len(self._calls):
             return []
         call = self._calls[n]
-        if allow is not None and not allow(call.name):
+        if (allow is not None and not allow(call.name)) or tool not in (None, call.name):
             return []
         if state.pending and not self._knowable(n, state.pending):
             return []

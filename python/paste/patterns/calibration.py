@@ -103,18 +103,21 @@ def fit(pairs: Iterable[tuple[float, bool]], prior: float = PRIOR) -> Calibratio
 def cross_fit(
     sessions: list[Any],
     mine_fold: Callable[[list[Any]], Any],
-    predict_calls: Callable[[Any, Any], Iterable[tuple[float, bool]]],
-) -> Calibration:
-    """fit() over out-of-fold pairs: `mine_fold(train_sessions)` builds a predictor,
-    `predict_calls(predictor, session)` yields (raw p, hit) of each prediction at each call
-    of a held-out session. Identity below MIN_SESSIONS sessions."""
+    predict_calls: Callable[[Any, Any], Iterable[tuple[int, float, bool]]],
+    maps: int = 1,
+) -> list[Calibration]:
+    """`maps` fit()s over out-of-fold pairs, one per kind of prediction: `mine_fold(train
+    sessions)` builds a predictor, `predict_calls(predictor, session)` yields (which map, raw
+    p, hit) of each prediction at each call of a held-out session. Identities below
+    MIN_SESSIONS sessions."""
     if len(sessions) < MIN_SESSIONS:
-        return Calibration()
-    pairs: list[tuple[float, bool]] = []
+        return [Calibration() for _ in range(maps)]
+    pairs: list[list[tuple[float, bool]]] = [[] for _ in range(maps)]
     for fold in range(FOLDS):
         train = [s for i, s in enumerate(sessions) if i % FOLDS != fold]
         held = [s for i, s in enumerate(sessions) if i % FOLDS == fold]
         predictor = mine_fold(train)
         for session in held:
-            pairs.extend(predict_calls(predictor, session))
-    return fit(pairs)
+            for which, p, hit in predict_calls(predictor, session):
+                pairs[which].append((p, hit))
+    return [fit(of_map) for of_map in pairs]

@@ -7,7 +7,11 @@ P(correct | rank) measured when mining; a template's record rules (records.py) f
 they cover jointly, from one list item, with their own P(correct | rank) (a filling both ways
 keeps the larger probability). A call's raw probability is the product; the top-k by
 raw probability are returned (distinct canonical calls), each with its probability mapped by
-the store's calibration (calibration.py: monotone, so the ranking is the raw one). Cost per
+the store's calibration (calibration.py: monotone, so the ranking is the raw one). Asked with
+the tool already known (`tool=`: the model has written the call's name), P(kind | context) is
+renormalised over that tool's kinds (1 for a tool with one kind), so a call's probability is
+that of its arguments given the tool, mapped by the store's second calibration, fitted on such
+predictions (`calibration_named`). Cost per
 query is bounded by the number of kinds, templates, rules and ranks examined (constants
 below), never by history length.
 """
@@ -239,19 +243,22 @@ class Predictor:
         return beam
 
     def predict(
-        self, state: SessionState, k: int = 5, allow: Callable[[str], bool] | None = None
+        self, state: SessionState, k: int = 5, allow: Callable[[str], bool] | None = None,
+        tool: str | None = None,
     ) -> list[Prediction]:
         """Top-k distinct concrete calls for the session's next step, most probable first.
 
         `allow(tool_name)`: only tools it accepts are predicted (e.g. the tools the session
         offers, or the ones that may run speculatively), so that calls the caller would
-        discard never take a top-k slot; probabilities stay those of the full distribution."""
+        discard never take a top-k slot; probabilities stay those of the full distribution.
+        `tool`: the next call is known to be a call of this tool (its name was decoded): only
+        its calls, with probabilities given the tool (module docstring)."""
         if k <= 0:
             return []
         out: dict[str, Prediction] = {}
         floor = 0.0  # k-th best probability so far: templates that cannot beat it are skipped
         memo: dict = {}  # selector -> history entry, shared by every hole of this query
-        kinds = self.distribution(state)
+        kinds = self.distribution(state) if tool is None else self._tool_kinds(state, tool)
         if allow is not None:
             kinds = [(t, p) for t, p in kinds if t != END and allow(tool_name(t))]
         last = state.calls[-1] if state.calls else None
@@ -289,7 +296,7 @@ class Predictor:
                 if len(out) >= k:
                     floor = sorted((x.probability for x in out.values()), reverse=True)[k - 1]
         top = sorted(out.values(), key=lambda x: (-x.probability, x.canonical))[:k]
-        cal = self.store.calibration
+        cal = self.store.calibration if tool is None else self.store.calibration_named
         if not cal.xs:
             return top
         return [dataclasses.replace(x, probability=cal.apply(x.probability)) for x in top]
@@ -345,6 +352,21 @@ class Predictor:
             if t not in scores:
                 scores[t] = tw * self.store.text.score(words, t) + nw * name_score(prefixes, t)
         return reweight(dist, scores, 1.0, END)[:TOP]
+
+    def _tool_kinds(self, state: SessionState, tool: str) -> list[tuple[str, float]]:
+        """P(kind | context, the call is one of `tool`): the distribution's kinds of the tool,
+        renormalised; a tool with one kind (every tool but a shell's) is certain even when the
+        distribution does not rank it (a kind never seen in training has no templates). A
+        kind's failed token (`kind!`: the call is made and fails) counts as the kind."""
+        kinds: dict[str, float] = {}
+        for t, p in self.distribution(state):
+            kind = t[:-1] if t.endswith("!") else t
+            if t != END and tool_name(kind) == tool:
+                kinds[kind] = kinds.get(kind, 0.0) + p
+        total = sum(kinds.values())
+        if total > 0.0:
+            return sorted(((t, p / total) for t, p in kinds.items()), key=lambda x: -x[1])
+        return [(tool, 1.0)] if tool in self._templates else []
 
     def _allowed(self, tools: frozenset[str]) -> frozenset[str]:
         """The control-flow tokens of the offered `tools` (kinds, failed kinds) plus `<end>`."""

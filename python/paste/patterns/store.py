@@ -91,6 +91,7 @@ class PatternStore:
         self.repeats: dict[str, list[int]] = {}
         self.num_sessions = 0
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
+        self.calibration_named = Calibration()  # the same, for predictions given the tool
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
         self._records: dict[str, list[RecordRule]] = {}
         # Per hole, derived at the first query since the counts last changed: allowed shapes
@@ -348,6 +349,7 @@ class PatternStore:
             "record_rules": {k: dict(v) for k, v in self.record_rules.items()},
             "record_stats": self.record_stats,
             "calibration": self.calibration.to_json(),
+            "calibration_named": self.calibration_named.to_json(),
         }
         Path(path).write_text(json.dumps(data), encoding="utf-8")
 
@@ -377,6 +379,8 @@ class PatternStore:
         store.record_stats = data.get("record_stats", {})
         try:
             store.calibration = Calibration.from_json(data.get("calibration", []))
+            # stores saved before predictions given the tool were calibrated: identity
+            store.calibration_named = Calibration.from_json(data.get("calibration_named", []))
         except ValueError as exc:
             raise PatternStoreError(f"{path}: bad calibration ({exc})") from exc
         return store
@@ -397,22 +401,28 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
     for trace in traces:
         store.calibrate(trace)
     if calibrate:
-        store.calibration = fit_calibration(traces, tenant, min_groups)
+        store.calibration, store.calibration_named = fit_calibration(traces, tenant, min_groups)
     return store
 
 
-def fit_calibration(traces: list[Trace], tenant: str, min_groups: int) -> Calibration:
-    """The calibration of a store mined on `traces`: stores mined (uncalibrated) on all but one
-    fold predict the top-K calls at every call of that fold (calibration.cross_fit)."""
+def fit_calibration(traces: list[Trace], tenant: str,
+                    min_groups: int) -> tuple[Calibration, Calibration]:
+    """The calibrations of a store mined on `traces`: stores mined (uncalibrated) on all but
+    one fold predict the top-K calls at every call of that fold (calibration.cross_fit), once
+    as at a turn's start and once given the true call's tool (Predictor.predict's `tool`)."""
     from paste.patterns.predictor import Predictor  # the predictor module imports this one
 
     def mine_fold(train: list[Trace]) -> Predictor:
         return Predictor(mine(train, tenant, min_groups, calibrate=False))
 
-    def predict_calls(predictor: Predictor, trace: Trace) -> Iterator[tuple[float, bool]]:
+    def predict_calls(predictor: Predictor, trace: Trace
+                      ) -> Iterator[tuple[int, float, bool]]:
         for state, step in replay(trace):
-            assert step.call is not None  # replay yields tool steps only
-            for pred in predictor.predict(state, TOP_K):
-                yield pred.probability, pred.canonical == step.call.canonical
+            call = step.call
+            assert call is not None  # replay yields tool steps only
+            for which, tool in enumerate((None, call.name)):
+                for pred in predictor.predict(state, TOP_K, tool=tool):
+                    yield which, pred.probability, pred.canonical == call.canonical
 
-    return cross_fit(traces, mine_fold, predict_calls)
+    start, named = cross_fit(traces, mine_fold, predict_calls, 2)
+    return start, named

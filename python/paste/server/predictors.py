@@ -51,9 +51,10 @@ class LockedPredictor:
         self.predictor, self.lock = predictor, lock
 
     def predict(self, state: SessionState, k: int = 5,
-                allow: Callable[[str], bool] | None = None) -> list[Prediction]:
+                allow: Callable[[str], bool] | None = None,
+                tool: str | None = None) -> list[Prediction]:
         with self.lock:
-            return self.predictor.predict(state, k, allow=allow)
+            return self.predictor.predict(state, k, allow=allow, tool=tool)
 
 
 class TenantPredictors:

@@ -44,8 +44,9 @@ while one of the turn's earlier calls with effects still runs.
 Name known (SpeculationConfig.name_known): while the model decodes a call, the session hands
 the streaming parser to `on_stream` after every step; the moment the call's tool name is
 written out (parsing.peek: `{"name": "search_flights", "argu...`), the calls of that tool are
-predicted on a fork of the session's state with the turn's running calls pending, every other
-tool excluded (so the probabilities are those of the arguments given the tool), and admitted
+predicted on a fork of the session's state with the turn's running calls pending, given the
+tool (`predict(tool=name)`: every other tool excluded, probabilities those of the arguments
+given the tool, with the store's calibration of such predictions), and admitted
 with the time until emitted of the rest of the candidate's call text: its rendering after the
 name (rendering.py), in tokens of the engine's tokenizer (without one, or for a format
 without a rendering, its arguments' JSON at CHARS_PER_TOKEN characters per token), times the
@@ -272,7 +273,7 @@ class SessionSpeculation:
         for c, _safe in running:
             state.add_pending(c)
         k = self._sp.manager.config.max_predictions_per_event
-        preds = predictor.predict(state, k * OVERASK, allow=lambda n: n == name)
+        preds = predictor.predict(state, k * OVERASK, allow=lambda n: n == name, tool=name)
         ahead = {canonical_call(c.name, c.arguments) for c, _s in running}
         cands = []
         for p in preds:
