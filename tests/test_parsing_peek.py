@@ -57,13 +57,16 @@ def test_pythonic_names_are_read_before_the_parenthesis():
 
 
 def test_partial_call_is_the_held_body_after_the_marker_only_while_in_a_call():
+    """...and `content` is the text outside calls emitted so far (the turn's text)."""
     parser = StreamingToolCallParser(format="hermes")
     seen = []
     for delta in ["I will search. <tool", "_call>\n{\"na", 'me": "search", "argu',
                   'ments": {"q": "x"}}</tool_call>', " done"]:
         parser.feed(delta)
-        seen.append(parser.partial_call())
-    assert seen == [None, '{"na', '{"name": "search", "argu', None, None]
+        seen.append((parser.partial_call(), parser.content))
+    text = "I will search. "
+    assert seen == [(None, text), ('{"na', text), ('{"name": "search", "argu', text),
+                    (None, text), (None, text + " done")]
     assert [c.name for c in parser.calls] == ["search"]
 
 

@@ -25,6 +25,7 @@ class FakeToolPredictor:
     def __init__(self, fail: bool = False) -> None:
         self.asked: list[list[str]] = []
         self.tools: list[str | None] = []  # the `tool` of each question
+        self.turns: list[str | None] = []  # the turn's text each question's state held
         self.fail = fail
 
     def predict(self, state, k, allow=None, tool=None):
@@ -33,6 +34,7 @@ class FakeToolPredictor:
         allowed = [c for c in calls if allow is None or allow(c[0])]
         self.asked.append([n for n, _a, _p in allowed])
         self.tools.append(tool)
+        self.turns.append(state.resolve(("turn", "b1", "text")))
         if self.fail:
             raise RuntimeError("predictor broke")
         if allow is None or not state.calls and len(allowed) > 1:
@@ -101,6 +103,8 @@ def test_the_named_tools_call_is_launched_once_the_name_is_written_and_is_a_hit(
     assert launched == [[], [], [read], [], []]  # once, when "read" was complete
     assert predictor.asked == [["list", "read"], ["read"]]  # list (p 0.9) was excluded
     assert predictor.tools == [None, "read"]  # asked given the tool
+    assert predictor.turns == [None, "Reading."]  # and the turn's text before the call
+    assert spec.state.resolve(("turn", "b1", "text")) is None  # on a fork only
     assert manager.metrics.snapshot("s")["named_jobs"] == 1
     (call,) = parser.calls
     result = spec.submit(ToolJob("call_1", call.name, call.arguments)).result(5)

@@ -76,6 +76,11 @@ class StreamingToolCallParser:
         """Calls completed so far (a copy)."""
         return list(self._calls)
 
+    @property
+    def content(self) -> str:
+        """The content (text outside calls) emitted so far."""
+        return "".join(self._content)
+
     def partial_call(self, limit: int = 1024) -> str | None:
         """The text of the call being decoded, from its body's start (after the format's
         marker), at most `limit` characters, while the parser holds a candidate body; None

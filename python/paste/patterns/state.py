@@ -2,6 +2,9 @@
 
 Built incrementally: `add_user(text)` for each user message and `add_step(call, output,
 status)` for each completed tool call (`add_pending(call)` on a fork: a call still running).
+`add_turn(text)` adds the text the model wrote in the turn so far, before the call being
+predicted (known once the call starts: the name-known prediction); a `turn` entry is visible
+only while it is the latest entry, so it never leaks into the prediction of a later turn.
 Each arrival is indexed once (its locators, see values.py, and a reverse map value ->
 positions), so prediction and derivation never rescan history. `context` is the control-flow token sequence: `<s>`, then per call its kind (with
 `!` appended when it failed) and `<u>` for a user message that follows a call. `tools`, when
@@ -25,8 +28,9 @@ MAX_BACK = 3  # relative rules reach the last MAX_BACK outputs / calls
 
 @dataclass
 class Entry:
-    """One indexed arrival: `source` is user, out (a tool output), arg (a call's arguments)
-    or env (initial environment state); `kind` is the tool kind for out/arg entries."""
+    """One indexed arrival: `source` is user, out (a tool output), arg (a call's arguments),
+    env (initial environment state) or turn (the model's text before the call being
+    predicted); `kind` is the tool kind for out/arg entries."""
 
     source: str
     kind: str
@@ -98,6 +102,12 @@ class SessionState:
         if self.context[-1] != USER and len(self.context) > 1:
             self.context.append(USER)
 
+    def add_turn(self, text: str) -> None:
+        """The model has written `text` in the turn so far, before the call to predict
+        (module docstring); nothing for blank text."""
+        if text.strip():
+            self._add("turn", "", locate_text(text))
+
     def add_step(self, call: ToolCall, output: str | None, status: Status = "ok") -> None:
         """A call completed with `output` (None when unknown) and `status`."""
         self.calls.append(call)
@@ -121,7 +131,7 @@ class SessionState:
         """The entry a rule selector points at: `b<n>` = n-th most recent of the source,
         `k=<kind>` = most recent of that tool kind, `first` = first, `` = the only one."""
         ids = self.by_source.get(source)
-        if not ids:
+        if not ids or (source == "turn" and self.entries[-1].source != "turn"):
             return None
         if selector.startswith("b"):
             n = int(selector[1:])
@@ -144,7 +154,7 @@ class SessionState:
             idx = self.latest_by_kind.get((source, arg))  # type: ignore[arg-type]
             return None if idx is None else self.entries[idx]
         ids = self.by_source.get(source)
-        if not ids:
+        if not ids or (source == "turn" and self.entries[-1].source != "turn"):
             return None
         if mode == 0:  # n-th most recent
             n: int = arg  # type: ignore[assignment]
@@ -178,6 +188,12 @@ class SessionState:
         if e.source in ("user", "env") and e.ordinal == 0:
             out.append("first")
         return out
+
+    def known(self, key: str) -> bool:
+        """Whether value key `key` was seen before the turn: in an entry other than the turn's
+        own text. A value only the turn's text holds stays a literal of the template, as at
+        the turn's start, so templates are the same with and without the turn's text."""
+        return any(self.entries[idx].source != "turn" for idx, _loc in self.reverse.get(key, ()))
 
     def explain(self, key: str) -> set[tuple[str, str, str]]:
         """Every rule that would produce value key `key` in this state."""

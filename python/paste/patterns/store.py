@@ -112,7 +112,7 @@ class PatternStore:
         self.num_sessions += 1
         session = SessionState(env=trace.env)
         previous: tuple[str, str] | None = None  # (kind, canonical call) of the last call
-        for state, step in replay(trace, session):
+        for state, step in replay(trace, session, turn_text=True):
             call = step.call
             assert call is not None  # replay yields tool steps only
             canonical = call.canonical
@@ -148,7 +148,7 @@ class PatternStore:
         """(state before the call, kind SEP template key, true hole values) of every replayed
         call."""
         self._check_tenant(trace)
-        for state, step in replay(trace):
+        for state, step in replay(trace, turn_text=True):
             call = step.call
             assert call is not None  # replay yields tool steps only
             tkey, holes = extract(call.arguments, state)
@@ -417,10 +417,11 @@ def fit_calibration(traces: list[Trace], tenant: str,
 
     def predict_calls(predictor: Predictor, trace: Trace
                       ) -> Iterator[tuple[int, float, bool]]:
-        for state, step in replay(trace):
-            call = step.call
-            assert call is not None  # replay yields tool steps only
-            for which, tool in enumerate((None, call.name)):
+        for which, tool_known in enumerate((False, True)):  # turn start, then name known
+            for state, step in replay(trace, turn_text=tool_known):
+                call = step.call
+                assert call is not None  # replay yields tool steps only
+                tool = call.name if tool_known else None
                 for pred in predictor.predict(state, TOP_K, tool=tool):
                     yield which, pred.probability, pred.canonical == call.canonical
 

@@ -72,7 +72,7 @@ def extract(arguments: dict[str, Any], state: SessionState) -> tuple[str, list[s
             leaves.append([path, ["L", value]])
             continue
         key = value_key(value)
-        if state.reverse.get(key):
+        if state.known(key):
             leaves.append([path, ["H", len(holes), _leaf_type(value)]])
             holes.append(key)
             continue
@@ -83,7 +83,7 @@ def extract(arguments: dict[str, Any], state: SessionState) -> tuple[str, list[s
         pos = 0
         for start, end, _typ in span_matches(value):
             piece = value[start:end]
-            if not state.reverse.get(piece):
+            if not state.known(piece):
                 continue
             if start > pos:
                 parts.append(value[pos:start])

@@ -44,8 +44,9 @@ while one of the turn's earlier calls with effects still runs.
 Name known (SpeculationConfig.name_known): while the model decodes a call, the session hands
 the streaming parser to `on_stream` after every step; the moment the call's tool name is
 written out (parsing.peek: `{"name": "search_flights", "argu...`), the calls of that tool are
-predicted on a fork of the session's state with the turn's running calls pending, given the
-tool (`predict(tool=name)`: every other tool excluded, probabilities those of the arguments
+predicted on a fork of the session's state with the turn's running calls pending and the
+turn's text so far added (`SessionState.add_turn`: the THOUGHT before a command, "let me
+search flights from JFK to SEA"; its last TURN_CHARS characters), given the tool (`predict(tool=name)`: every other tool excluded, probabilities those of the arguments
 given the tool, with the store's calibration of such predictions), and admitted
 with the time until emitted of the rest of the candidate's call text: its rendering after the
 name (rendering.py), in tokens of the engine's tokenizer (without one, or for a format
@@ -95,6 +96,7 @@ PredictorFor = Callable[[str], Any]
 # Predictions asked per candidate wanted: calls that fail the per-call checks (a tool that
 # classifies its calls, a speculation policy) are dropped before the top-k cut.
 OVERASK = 3
+TURN_CHARS = 4000  # the turn's text given to a name-known prediction: at most its last ones
 PEEK_CHARS = 512  # a call's name is looked for in the first PEEK_CHARS characters of its text
 CHARS_PER_TOKEN = 4.0  # the remaining arguments' decode time: their JSON length / this, in tokens
 
@@ -255,12 +257,12 @@ class SessionSpeculation:
             return []
         self._peeked.add(index)
         try:
-            return self._launch_named(name)
+            return self._launch_named(name, parser.content)
         except Exception:  # noqa: BLE001 - speculation is optional; the turn goes on
             logger.exception("predicting the calls of %r failed; nothing is speculated", name)
             return []
 
-    def _launch_named(self, name: str) -> list[str]:
+    def _launch_named(self, name: str, text: str) -> list[str]:
         predictor = self._sp.predictor_for(self.tenant)
         step = self._sp.step_time_s()
         offered = self.state.tools
@@ -272,6 +274,7 @@ class SessionSpeculation:
             running = list(self._running)
         for c, _safe in running:
             state.add_pending(c)
+        state.add_turn(text[-TURN_CHARS:])
         k = self._sp.manager.config.max_predictions_per_event
         preds = predictor.predict(state, k * OVERASK, allow=lambda n: n == name, tool=name)
         ahead = {canonical_call(c.name, c.arguments) for c, _s in running}
