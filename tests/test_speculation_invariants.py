@@ -210,7 +210,7 @@ def test_a_sessions_calls_are_predicted_by_name_while_the_model_decodes_them(eng
     world = World(1)
     try:
         manager = SpeculationManager(world.registry, world.executor,
-                                     SpeculationConfig(max_concurrent_jobs=4))
+                                     SpeculationConfig(max_concurrent_jobs=4, name_known=True))
         predictor = NameRecorder()
         run_sessions(engine, world, scripts, Speculator(manager, lambda t: predictor,
                                                         lambda: 0.05))

@@ -73,6 +73,7 @@ def world():
 
 
 def _track(reg, executor, predictor, tools=None, **config):
+    config = {"name_known": True, **config}  # off by default
     cfg = SpeculationConfig(max_concurrent_jobs=4, learn_latency=False, max_waste_ratio=None,
                             waste_price=0.0, **config)
     manager = SpeculationManager(reg, executor, cfg)
@@ -219,3 +220,7 @@ def test_a_name_never_written_within_the_peek_window_is_given_up():
     finally:
         executor.shutdown()
         reg.close()
+
+
+def test_name_known_is_off_by_default():
+    assert SpeculationConfig().name_known is False

@@ -10,7 +10,7 @@
 | paste-no-kv | on | on | off | on | seeded model |
 | paste-no-cosched | on | on | on | off | seeded model |
 | paste-no-lookahead | on, but no call speculated beside an emitted read-only call | on | on | on | seeded model |
-| paste-no-name | on, but nothing speculated when a call's tool name is decoded | on | on | on | seeded model |
+| paste-name | on, and also when a call's tool name is decoded (off in paste) | on | on | on | seeded model |
 | paste-perfect | on, with the session's true next call (p = 1, perfect.py) | on | on | on | seeded model |
 
 Co-scheduling (paste.session.priority.CoSchedulingPolicy, its defaults): a turn returning
@@ -38,7 +38,7 @@ class Mode:
     oracle: bool = False
     perfect_prediction: bool = False  # the predictor knows the replayed script (perfect.py)
     lookahead: bool = True  # SpeculationConfig.lookahead (when speculation is on)
-    name_known: bool = True  # SpeculationConfig.name_known (when speculation is on)
+    name_known: bool = False  # SpeculationConfig.name_known (when speculation is on)
     coscheduling: bool = True  # returning turns boosted (paste.session.priority)
 
 
@@ -62,7 +62,7 @@ MODES: dict[str, Mode] = {
         Mode("paste-no-kv", True, True, False),
         Mode("paste-no-cosched", True, True, True, coscheduling=False),
         Mode("paste-no-lookahead", True, True, True, lookahead=False),
-        Mode("paste-no-name", True, True, True, name_known=False),
+        Mode("paste-name", True, True, True, name_known=True),
         Mode("paste-perfect", True, True, True, perfect_prediction=True),
     )
 }

@@ -182,7 +182,7 @@ def _eos(engine: Any) -> int:
 
 def shared_speculation(cfg: Any, mode: Mode | None = None) -> Any:
     """The SharedSpeculation of one mode's run, from a ReplayConfig or LiveConfig (and the
-    mode's SpeculationConfig.lookahead and name_known; both on without a mode)."""
+    mode's SpeculationConfig.lookahead and name_known; their defaults without a mode)."""
     from paste.speculation import SharedSpeculation, SpeculationConfig
 
     return SharedSpeculation(SpeculationConfig(
@@ -190,4 +190,4 @@ def shared_speculation(cfg: Any, mode: Mode | None = None) -> Any:
         max_predictions_per_event=cfg.max_predictions_per_event,
         waste_price=cfg.waste_price, max_waste_ratio=cfg.max_waste_ratio,
         lookahead=mode.lookahead if mode is not None else True,
-        name_known=mode.name_known if mode is not None else True))
+        name_known=mode.name_known if mode is not None else False))

@@ -3,7 +3,7 @@ with real local tools, docs/workloads.md), both as live paste sessions.
 
 paste bench replay --traces DIR [DIR ...] --train DIR [DIR ...] [--sessions N]
     [--concurrency C] [--modes serial,paste,oracle[,paste-no-spec,paste-no-early,paste-no-kv,
-    paste-no-cosched,paste-no-lookahead,paste-no-name,paste-perfect]]
+    paste-no-cosched,paste-no-lookahead,paste-name,paste-perfect]]
     [--model NAME] [--model-time simulated|real] [--decode-tok-s R] [--prefill-tok-s P]
     [--seed S] [--poisson RATE] [--latency NAME=P50[:P90] ...] [--budget B] [--waste-price X]
     [--max-waste-ratio X|none] [--transactions none|worktree|all] [--json] [--out DIR]
@@ -99,7 +99,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="sessions running at once")
     p.add_argument("--modes", default="serial,paste,oracle",
                    help="comma list of serial, paste, oracle, paste-no-spec, paste-no-early, "
-                   "paste-no-kv, paste-no-cosched, paste-no-lookahead, paste-no-name, "
+                   "paste-no-kv, paste-no-cosched, paste-no-lookahead, paste-name, "
                    "paste-perfect (the "
                    "session's true next call predicted: a ceiling)")
     p.add_argument("--model", default="smollm2-135m-instruct",

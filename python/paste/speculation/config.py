@@ -35,7 +35,9 @@ class SpeculationConfig:
         call after it while it runs, from what is known without its output (speculator.py).
     name_known: while the model decodes a call, the moment its tool name is written out
         (parsing.peek), predict (and admit) that tool's calls from what is known then: the
-        turn's text before the call included, other tools excluded (speculator.py).
+        turn's text before the call included, other tools excluded (speculator.py). Off by
+        default: on the recorded traces at GPU decode rates it added a hit or two and its
+        waste, not speed (docs/replay.md); it can pay where decoding is slow or calls long.
     transactions: side-effecting calls of tools that supply a transaction may run
         speculatively on a private copy (paste.tools.transaction); off = only pure/read_only
         calls (and sandboxed tools with a freshness check).
@@ -56,7 +58,7 @@ class SpeculationConfig:
     enable_trie: bool = True
     chain: bool = True
     lookahead: bool = True
-    name_known: bool = True
+    name_known: bool = False
     transactions: bool = True
     cpu_slots: int = field(default_factory=lambda: default_cpu_slots())
 

@@ -41,7 +41,7 @@ side by side: the next call's tool time hides behind the running one's, where wa
 its result would hide only the next turn's decode. Not after a side-effecting call, nor
 while one of the turn's earlier calls with effects still runs.
 
-Name known (SpeculationConfig.name_known): while the model decodes a call, the session hands
+Name known (SpeculationConfig.name_known, off by default): while the model decodes a call, the session hands
 the streaming parser to `on_stream` after every step; the moment the call's tool name is
 written out (parsing.peek: `{"name": "search_flights", "argu...`), the calls of that tool are
 predicted on a fork of the session's state with the turn's running calls pending and the
