@@ -100,8 +100,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modes", default="serial,paste,oracle",
                    help="comma list of serial, paste, oracle, paste-no-spec, paste-no-early, "
                    "paste-no-kv, paste-no-cosched, paste-no-lookahead, paste-name, "
-                   "paste-perfect (the "
-                   "session's true next call predicted: a ceiling)")
+                   "paste-perfect (the session's true next call predicted: a ceiling)")
     p.add_argument("--model", default="smollm2-135m-instruct",
                    help="model name or folder (its tokenizer is always used)")
     p.add_argument("--model-time", choices=("simulated", "real"), default="simulated",

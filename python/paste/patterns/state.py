@@ -130,8 +130,8 @@ class SessionState:
     def entry_for(self, source: str, selector: str) -> Entry | None:
         """The entry a rule selector points at: `b<n>` = n-th most recent of the source,
         `k=<kind>` = most recent of that tool kind, `first` = first, `` = the only one."""
-        ids = self.by_source.get(source)
-        if not ids or (source == "turn" and self.entries[-1].source != "turn"):
+        ids = self._visible(source)
+        if not ids:
             return None
         if selector.startswith("b"):
             n = int(selector[1:])
@@ -143,6 +143,13 @@ class SessionState:
             return self.entries[ids[0]]
         return self.entries[ids[-1]]
 
+    def _visible(self, source: str) -> list[int] | None:
+        """The entries of `source` a rule may read: none of a `turn` that is not the latest
+        entry (module docstring)."""
+        if source == "turn" and self.entries[-1].source != "turn":
+            return None
+        return self.by_source.get(source)
+
     def resolve(self, rule: tuple[str, str, str]) -> str | None:
         """The value key a rule produces in this state, or None when it does not apply."""
         entry = self.entry_for(rule[0], rule[1])
@@ -153,8 +160,8 @@ class SessionState:
         if mode == 1:  # most recent of a kind
             idx = self.latest_by_kind.get((source, arg))  # type: ignore[arg-type]
             return None if idx is None else self.entries[idx]
-        ids = self.by_source.get(source)
-        if not ids or (source == "turn" and self.entries[-1].source != "turn"):
+        ids = self._visible(source)
+        if not ids:
             return None
         if mode == 0:  # n-th most recent
             n: int = arg  # type: ignore[assignment]

@@ -41,18 +41,19 @@ side by side: the next call's tool time hides behind the running one's, where wa
 its result would hide only the next turn's decode. Not after a side-effecting call, nor
 while one of the turn's earlier calls with effects still runs.
 
-Name known (SpeculationConfig.name_known, off by default): while the model decodes a call, the session hands
-the streaming parser to `on_stream` after every step; the moment the call's tool name is
-written out (parsing.peek: `{"name": "search_flights", "argu...`), the calls of that tool are
-predicted on a fork of the session's state with the turn's running calls pending and the
-turn's text so far added (`SessionState.add_turn`: the THOUGHT before a command, "let me
-search flights from JFK to SEA"; its last TURN_CHARS characters), given the tool (`predict(tool=name)`: every other tool excluded, probabilities those of the arguments
-given the tool, with the store's calibration of such predictions), and admitted
-with the time until emitted of the rest of the candidate's call text: its rendering after the
-name (rendering.py), in tokens of the engine's tokenizer (without one, or for a format
-without a rendering, its arguments' JSON at CHARS_PER_TOKEN characters per token), times the
-engine's step time. Once per call of a turn; a call whose name is not written within
-PEEK_CHARS characters is not peeked at again.
+Name known (SpeculationConfig.name_known, off by default): while the model decodes a call,
+the session hands the streaming parser to `on_stream` after every step; the moment the call's
+tool name is written out (parsing.peek: `{"name": "search_flights", "argu...`), the calls of
+that tool are predicted on a fork of the session's state with the turn's running calls
+pending and the turn's text so far added (`SessionState.add_turn`: the THOUGHT before a
+command, "let me search flights from JFK to SEA"; its last TURN_CHARS characters), given the
+tool (`predict(tool=name)`: every other tool excluded, probabilities those of the arguments
+given the tool, with the store's calibration of such predictions), and admitted with the time
+until emitted of the rest of the candidate's call text: its rendering after the name
+(rendering.py), in tokens of the engine's tokenizer (without one, or for a format without a
+rendering, its arguments' JSON at CHARS_PER_TOKEN characters per token), times the engine's
+step time. Once per call of a turn; a call whose name is not written within PEEK_CHARS
+characters is not peeked at again.
 
 A prediction that fails (a predictor error) is logged and speculates nothing: the session's
 turns and its emitted calls go on as without speculation.
@@ -162,14 +163,24 @@ class SessionSpeculation:
         return manager.speculate(self.session_id, cands, on_done=on_done)
 
     def _candidates(self, predictor: Any, state: SessionState, until: float | None,
-                    scale: float = 1.0) -> list[Candidate]:
+                    scale: float = 1.0, tool: str | None = None,
+                    exclude: frozenset[str] = frozenset()) -> list[Candidate]:
         """The predictor's calls in `state` as admission candidates; probabilities times
-        `scale` (the probability of the speculated call a chained prediction follows)."""
+        `scale` (the probability of the speculated call a chained prediction follows).
+        `tool`: only calls of that tool, predicted given it (its name was decoded); calls in
+        `exclude` (canonical forms) are left out before the top-k cut."""
         k = self._sp.manager.config.max_predictions_per_event
-        preds = predictor.predict(state, k * OVERASK, allow=self._sp.may_speculate)
-        preds = [p for p in preds if self._sp.may_speculate_call(p.name, p.arguments)][:k]
-        return [Candidate(p.name, dict(p.arguments), canonical_call(p.name, p.arguments),
-                          scale * p.probability, p.expected_latency_s, until) for p in preds]
+        if tool is None:
+            preds = predictor.predict(state, k * OVERASK, allow=self._sp.may_speculate)
+        else:
+            preds = predictor.predict(state, k * OVERASK, allow=lambda n: n == tool, tool=tool)
+        cands = []
+        for p in preds:
+            canonical = canonical_call(p.name, p.arguments)
+            if canonical not in exclude and self._sp.may_speculate_call(p.name, p.arguments):
+                cands.append(Candidate(p.name, dict(p.arguments), canonical,
+                                       scale * p.probability, p.expected_latency_s, until))
+        return cands[:k]
 
     def _chain(self, parent: Candidate, future: Any) -> None:
         """A speculative job finished: speculate on the call after it (module docstring)."""
@@ -275,22 +286,15 @@ class SessionSpeculation:
         for c, _safe in running:
             state.add_pending(c)
         state.add_turn(text[-TURN_CHARS:])
-        k = self._sp.manager.config.max_predictions_per_event
-        preds = predictor.predict(state, k * OVERASK, allow=lambda n: n == name, tool=name)
-        ahead = {canonical_call(c.name, c.arguments) for c, _s in running}
-        cands = []
-        for p in preds:
-            canonical = canonical_call(p.name, p.arguments)
-            if canonical in ahead or not self._sp.may_speculate_call(p.name, p.arguments):
-                continue
-            cands.append(Candidate(p.name, dict(p.arguments), canonical, p.probability,
-                                   p.expected_latency_s, step * self._tokens_after_name(p)))
-        launched = self._sp.manager.speculate(self.session_id, cands[:k])
+        ahead = frozenset(canonical_call(c.name, c.arguments) for c, _s in running)
+        cands = [dataclasses.replace(c, time_until_emitted_s=step * self._tokens_after_name(c))
+                 for c in self._candidates(predictor, state, None, tool=name, exclude=ahead)]
+        launched = self._sp.manager.speculate(self.session_id, cands)
         if launched:
             self._sp.manager.metrics.add(self.session_id, "named_jobs", len(launched))
         return launched
 
-    def _tokens_after_name(self, p: Any) -> float:
+    def _tokens_after_name(self, p: Candidate) -> float:
         """Tokens the model still decodes once the name of call `p` is written (module doc)."""
         if self._render is not None and self._render[1] is not None:
             fmt, tokenizer = self._render
