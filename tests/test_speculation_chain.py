@@ -58,6 +58,12 @@ def world():
             runs.append(("fetch", {"url": url}))
         return f"page {url}"
 
+    @reg.tool(effect="read_only", timeout_s=10)
+    def cite(url: str) -> str:
+        with lock:
+            runs.append(("cite", {"url": url}))
+        return f"cited {url}"
+
     @reg.tool(effect="side_effect", timeout_s=10)
     def write(q: str) -> str:
         with lock:
@@ -110,6 +116,47 @@ def test_chained_fetch_follows_the_speculative_search_and_both_are_hits(world):
     snap = manager.metrics.snapshot("s")
     assert (snap["hits_reused"], snap["misses"]) == (2, 0)
     assert runs == [("search", {"q": "paste"}), ("fetch", {"url": url})]  # each ran once
+    spec.close()
+
+
+class FakeThreeStepPredictor(FakeChainPredictor):
+    """search(q), then fetch of its first URL, then cite of the fetched URL."""
+
+    def predict(self, state, k, allow=None, tool=None):
+        if state.calls and state.calls[-1].name == "fetch":
+            url = state.calls[-1].arguments["url"]
+            return [Prediction("cite", {"url": url}, 0.7, 1.0,
+                               canonical_call("cite", {"url": url}))][:k]
+        return [p for p in super().predict(state, k, allow, tool) if p.name != "write"]
+
+
+def test_a_turn_whose_next_call_is_a_staged_chained_job_chains_from_it(world):
+    reg, executor, runs = world
+    config = SpeculationConfig(max_concurrent_jobs=4, learn_latency=False, max_waste_ratio=None)
+    manager = SpeculationManager(reg, executor, config)
+    spec = Speculator(manager, lambda tenant: FakeThreeStepPredictor(), lambda: 0.05).track(
+        "s", "t")
+    spec.on_user("find paste")
+    url = "http://docs.local/paste/1"
+    jobs = _wait_jobs(manager, "s", 2)  # search, and fetch chained from it (depth 1)
+    assert manager.metrics.snapshot("s")["chained_jobs"] == 1
+    first = _emit(spec, "search", {"q": "paste"}, "call_1")
+    spec.on_result("search", {"q": "paste"}, first.content, first.ok)
+    # The next turn starts: its next call (fetch) is staged and done, so the chain follows it.
+    assert spec.launch() == []  # nothing new at depth 0
+    jobs = _wait_jobs(manager, "s", 2)
+    assert sorted(j.canonical for j in jobs) == sorted(
+        [canonical_call("fetch", {"url": url}), canonical_call("cite", {"url": url})])
+    assert manager.metrics.snapshot("s")["chained_jobs"] == 2
+    spec.launch()  # the same turn asked again: fetch is chained from once only
+    assert manager.metrics.snapshot("s")["chained_jobs"] == 2
+    second = _emit(spec, "fetch", {"url": url}, "call_2")
+    spec.on_result("fetch", {"url": url}, second.content, second.ok)
+    third = _emit(spec, "cite", {"url": url}, "call_3")
+    assert third.content == f"cited {url}"
+    snap = manager.metrics.snapshot("s")
+    assert (snap["hits_reused"], snap["misses"], snap["speculative_jobs"]) == (3, 0, 3)
+    assert runs == [("search", {"q": "paste"}), ("fetch", {"url": url}), ("cite", {"url": url})]
     spec.close()
 
 

@@ -31,6 +31,12 @@ state with that call and its result appended, as if the model had emitted it; th
 it are admitted with probability p(call) * p(next | call) and the time until emitted of two
 turns. Chained candidates never chain again (depth 1), and a chained candidate that repeats
 its parent call is dropped (the session already has that result, or is about to claim it).
+Depth counts from the session's position: when a turn starts and its next call is predicted
+again, a prediction already staged (a chained job, a lookahead job) is the next call now, so
+the chain follows it as it follows a job launched then (once per staged job). A chain is
+dropped when the session's state has moved on since its job was launched (or found staged),
+e.g. when the model's call claimed the job and its result reached the session first: the
+session's next turn predicts from that result.
 
 Lookahead (SpeculationConfig.lookahead): the moment the model emits a pure / read_only call
 (`submit`), the call after it is predicted on a fork with the emitted call still running
@@ -66,6 +72,7 @@ turn; while either is unknown, every estimate is missing and admission fails clo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import threading
@@ -125,6 +132,7 @@ class SessionSpeculation:
         self._stream: Any = None  # the parser of the turn on_stream last saw
         self._peeked: set[int] = set()  # calls of that turn (by index) whose name was handled
         self._render: tuple[str, Any] | None = None  # (format, tokenizer) of the turn
+        self._chained: set[int] = set()  # staged jobs (cand ids) a chain follows
 
     def on_user(self, text: str) -> None:
         with self._lock:
@@ -153,14 +161,35 @@ class SessionSpeculation:
         manager = self._sp.manager
         until = self._sp.time_until_emitted(self._turn_tokens)
         with self._lock:
+            at = len(self.state.entries)
             try:
                 cands = self._candidates(predictor, self.state, until)
             except Exception:  # noqa: BLE001 - speculation is optional; the session is not
                 logger.exception("predicting the next calls of session %s failed; nothing "
                                  "is speculated", self.session_id)
                 return []
-        on_done = self._chain if manager.config.chain and until is not None else None
-        return manager.speculate(self.session_id, cands, on_done=on_done)
+        chain = manager.config.chain and until is not None
+        on_done = functools.partial(self._chain, at) if chain else None
+        launched = manager.speculate(self.session_id, cands, on_done=on_done)
+        if on_done is not None:
+            self._chain_staged(cands, launched, on_done)
+        return launched
+
+    def _chain_staged(self, cands: list[Candidate], launched: list[str],
+                      on_done: Callable[[Candidate, Any], None]) -> None:
+        """Chain from the candidates that were staged already (a chained job, say, or the
+        last turn's lookahead): they are the session's next call now, so the call after them
+        is one turn further, as for a job launched now. Once per staged job."""
+        staging = self._sp.manager.staging
+        live = {j.cand_id for j in staging.jobs(self.session_id)}
+        self._chained &= live
+        for cand in cands:
+            job = staging.get(self.session_id, cand.canonical)
+            if job is None or job.cand_id in self._chained:
+                continue
+            self._chained.add(job.cand_id)
+            if cand.canonical not in launched:  # a job launched now chains by its on_done
+                job.future.add_done_callback(functools.partial(on_done, cand))
 
     def _candidates(self, predictor: Any, state: SessionState, until: float | None,
                     scale: float = 1.0, tool: str | None = None,
@@ -182,8 +211,9 @@ class SessionSpeculation:
                                        scale * p.probability, p.expected_latency_s, until))
         return cands[:k]
 
-    def _chain(self, parent: Candidate, future: Any) -> None:
-        """A speculative job finished: speculate on the call after it (module docstring)."""
+    def _chain(self, at: int, parent: Candidate, future: Any) -> None:
+        """A speculative job launched when the session's state had `at` entries finished:
+        speculate on the call after it (module docstring)."""
         predictor = self._sp.predictor_for(self.tenant)
         manager = self._sp.manager
         if self._closed or predictor is None or parent.probability is None:
@@ -195,6 +225,8 @@ class SessionSpeculation:
         if not result.ok or self._sp.manager.is_transaction(parent.name, parent.arguments):
             return  # a transaction's effects are private: calls after it would not see them
         with self._lock:
+            if len(self.state.entries) != at:
+                return  # the session moved on (e.g. the parent's own result arrived)
             state = self.state.fork()
         state.add_step(_tool_call(parent.name, parent.arguments), result.content, "ok")
         turn = self._sp.time_until_emitted(self._turn_tokens)

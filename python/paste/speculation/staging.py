@@ -59,6 +59,11 @@ class StagingStore:
         with self._lock:
             return (session_id, canonical) in self._jobs
 
+    def get(self, session_id: str, canonical: str) -> StagedJob | None:
+        """The staged job for this call (not claimed: it stays staged), or None."""
+        with self._lock:
+            return self._jobs.get((session_id, canonical))
+
     def put(self, job: StagedJob) -> bool:
         """Stages a job; False (not staged) if one for the same call exists or it is stale."""
         with self._lock:
