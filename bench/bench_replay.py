@@ -48,6 +48,8 @@ TRANSACTION_ROWS = (("mini-swe-agent-gemini3pro-swebv", "none"), ("swe-agent-dem
 # with other settings, again with the session's true next call predicted (mode paste-perfect,
 # p = 1): what the engine's mechanics and the workload's timing allow whatever the predictor.
 PERFECT_ROWS = (("bfcl-v4-multi-turn", "all"), ("tau-bench-gpt4o-airline", "all"))
+# Name-known speculation (off by default): these sources again with it on (mode paste-name).
+NAME_ROWS = ("bfcl-v4-multi-turn", "tau-bench-gpt4o-airline")
 PUBLISHED = "published PASTE: -43.5% mean TCT, 1.8x lower observed tool latency vs serial"
 
 
@@ -152,6 +154,8 @@ def main() -> int:
                  for name in UNBOUNDED_WASTE_ROWS if (split / "test" / name).is_dir()]
         runs += [(split / "test" / name, args.sessions, None, default, setting, "paste")
                  for name, setting in TRANSACTION_ROWS if (split / "test" / name).is_dir()]
+        runs += [(split / "test" / name, args.sessions, None, default, tx, "paste-name")
+                 for name in NAME_ROWS if (split / "test" / name).is_dir()]
         perfect = [(test.name, tx) for test in sorted((split / "test").iterdir())]
         perfect += list(PERFECT_ROWS)
         runs += [(split / "test" / name, args.sessions, None, default, setting, "paste-perfect")
@@ -167,6 +171,8 @@ def main() -> int:
                 suffix = f"{suffix}-tx-{transactions}"
             if spec == "paste-perfect":
                 label, suffix = f"{label}, PERFECT prediction", f"{suffix}-perfect"
+            elif spec == "paste-name":
+                label, suffix = f"{label}, name known", f"{suffix}-name"
             elif spec == "paste-no-cosched":
                 label, suffix = f"{label}, no co-scheduling", f"{suffix}-no-cosched"
             options = ReplayOptions(
@@ -198,7 +204,9 @@ def main() -> int:
         "modelled here, commit 10 ms); rows marked `transactions none` rerun a source without "
         "them, `transactions all` also stages side-effecting function-calling tools, realistic "
         "only for forkable in-process backends such as BFCL's API classes and tau-bench's "
-        "in-memory database. Rows marked "
+        "in-memory database. Rows marked `name known` rerun a source with name-known "
+        "speculation on (mode paste-name, off by default): the calls of a tool are predicted "
+        "and admitted the moment the model has written its name. Rows marked "
         "`PERFECT prediction` are a ceiling, not paste: the session's true next call is "
         "predicted with p = 1 (mode paste-perfect), so they show what speculation could "
         "capture with a perfect predictor, given the engine's mechanics and the workload's "
