@@ -40,3 +40,12 @@ def client(server):
     from test_server_support import openai_client
 
     return openai_client(server)
+
+
+@pytest.fixture
+def tool_world():
+    from tool_world import ToolWorld
+
+    world = ToolWorld()
+    yield world
+    world.close()

@@ -6,7 +6,6 @@ SpeculationConfig.chain."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -41,39 +40,30 @@ class FakeChainPredictor:
 
 
 @pytest.fixture
-def world():
-    reg = ToolRegistry()
-    runs: list[tuple[str, dict]] = []
-    lock = threading.Lock()
+def world(tool_world):
+    reg, log = tool_world.reg, tool_world.log
 
     @reg.tool(effect="read_only", timeout_s=10)
     def search(q: str) -> str:
-        with lock:
-            runs.append(("search", {"q": q}))
+        log(("search", {"q": q}))
         return f"results for {q}: http://docs.local/{q}/1 http://docs.local/{q}/2"
 
     @reg.tool(effect="read_only", timeout_s=10)
     def fetch(url: str) -> str:
-        with lock:
-            runs.append(("fetch", {"url": url}))
+        log(("fetch", {"url": url}))
         return f"page {url}"
 
     @reg.tool(effect="read_only", timeout_s=10)
     def cite(url: str) -> str:
-        with lock:
-            runs.append(("cite", {"url": url}))
+        log(("cite", {"url": url}))
         return f"cited {url}"
 
     @reg.tool(effect="side_effect", timeout_s=10)
     def write(q: str) -> str:
-        with lock:
-            runs.append(("write", {"q": q}))
+        log(("write", {"q": q}))
         return "written"
 
-    executor = ToolExecutor(reg)
-    yield reg, executor, runs
-    executor.shutdown()
-    reg.close()
+    return reg, tool_world.executor, tool_world.runs
 
 
 def _wait_jobs(manager, session_id, n, timeout=5.0):

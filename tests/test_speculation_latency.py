@@ -20,7 +20,7 @@ from paste.speculation import (
     ToolLatency,
     latency_kind,
 )
-from paste.tools import ToolExecutor, ToolRegistry
+from paste.tools import ToolRegistry
 
 
 def test_estimate_is_the_weighted_mean_of_measurements():
@@ -88,22 +88,16 @@ def test_waste_price_decides_exactly_at_the_break_even_probability():
 
 
 @pytest.fixture
-def world():
-    reg = ToolRegistry()
-    runs: list[str] = []
-    lock = threading.Lock()
+def world(tool_world):
+    reg, log = tool_world.reg, tool_world.log
 
     @reg.tool(effect="read_only", timeout_s=10)
     def lookup(key: str) -> str:
-        with lock:
-            runs.append(key)
+        log(key)
         threading.Event().wait(0.05)  # a 50 ms backend
         return f"value of {key}"
 
-    executor = ToolExecutor(reg)
-    yield reg, executor, runs
-    executor.shutdown()
-    reg.close()
+    return reg, tool_world.executor, tool_world.runs
 
 
 def _lookup(key: str, p: float, lat: float) -> Candidate:

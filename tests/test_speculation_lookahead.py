@@ -15,7 +15,6 @@ from paste.patterns.predictor import Prediction
 from paste.patterns.state import SessionState
 from paste.patterns.trace import ToolCall
 from paste.speculation import SpeculationConfig, SpeculationManager, Speculator
-from paste.tools import ToolExecutor, ToolRegistry
 from paste.tools.results import ToolJob
 
 
@@ -40,37 +39,29 @@ class FakeLookaheadPredictor:
 
 
 @pytest.fixture
-def world():
-    reg = ToolRegistry()
-    runs: list[str] = []
-    lock = threading.Lock()
+def world(tool_world):
+    reg, log = tool_world.reg, tool_world.log
     gate = threading.Event()  # holds `slow_list` until the test lets it finish
 
     @reg.tool(effect="read_only", timeout_s=10)
     def slow_list(folder: str) -> str:
         gate.wait(5)
-        with lock:
-            runs.append("slow_list")
+        log("slow_list")
         return f"{folder}: a.txt b.txt"
 
     @reg.tool(effect="read_only", timeout_s=10)
     def read(path: str) -> str:
-        with lock:
-            runs.append("read")
+        log("read")
         return f"contents of {path}"
 
     @reg.tool(effect="side_effect", timeout_s=10)
     def move(src: str) -> str:
         gate.wait(5)
-        with lock:
-            runs.append("move")
+        log("move")
         return "moved"
 
-    executor = ToolExecutor(reg)
-    yield reg, executor, runs, gate
+    yield reg, tool_world.executor, tool_world.runs, gate
     gate.set()
-    executor.shutdown()
-    reg.close()
 
 
 def _track(reg, executor, predictor=None, **config):

@@ -5,8 +5,6 @@ tool that may not run speculatively or that the session does not offer; not when
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from paste.parsing import canonical_call
@@ -43,33 +41,25 @@ class FakeToolPredictor:
 
 
 @pytest.fixture
-def world():
-    reg = ToolRegistry()
-    runs: list[str] = []
-    lock = threading.Lock()
+def world(tool_world):
+    reg, log = tool_world.reg, tool_world.log
 
     @reg.tool(effect="read_only", timeout_s=10)
     def list(folder: str) -> str:  # noqa: A001 - the tool's name
-        with lock:
-            runs.append("list")
+        log("list")
         return f"{folder}: a.txt"
 
     @reg.tool(effect="read_only", timeout_s=10)
     def read(path: str) -> str:
-        with lock:
-            runs.append("read")
+        log("read")
         return f"contents of {path}"
 
     @reg.tool(effect="side_effect", timeout_s=10)
     def move(src: str) -> str:
-        with lock:
-            runs.append("move")
+        log("move")
         return "moved"
 
-    executor = ToolExecutor(reg)
-    yield reg, executor, runs
-    executor.shutdown()
-    reg.close()
+    return reg, tool_world.executor, tool_world.runs
 
 
 def _track(reg, executor, predictor, tools=None, **config):
