@@ -61,6 +61,31 @@ def test_typed_spans_in_order_of_first_occurrence():
     assert got["name"] == ["Gary Sinise", "Ron Howard"]
 
 
+def test_written_dates_are_date_spans_in_iso_form():
+    text = (
+        "Fly on November 10th, 2026 (or Oct 3 2026), born 14 February 1962 and on the 1st of "
+        "December, 2026; also 09/10, 2026, 2026, 11/15, 2024-05-25 and Sept. 3 2025."
+    )
+    assert spans(text)["date"] == [
+        "2026-11-10", "2026-10-03", "1962-02-14", "2026-12-01", "2026-09-10", "2026-11-15",
+        "2024-05-25", "2025-09-03",
+    ]
+    # the same date written twice is one span; impossible dates and month/year are none
+    assert spans("May 24, 2024 or 2024-05-24")["date"] == ["2024-05-24"]
+    assert "date" not in spans("February 30, 2026, expiring 10/2026, 13/01/2026, May 24")
+    assert locate_text("book it for March 3, 2026 please")["s:date:0"] == "2026-03-03"
+
+
+def test_a_written_date_in_the_user_message_derives_an_iso_argument():
+    s = SessionState()
+    s.add_user("I want to fly from LAX to JFK on November 15th 2026 in business class.")
+    assert s.explain("2026-11-15") == {("user", "b1", "s:date:0"), ("user", "first", "s:date:0")}
+    key, holes = extract({"travel_date": "2026-11-15", "travel_class": "business"}, s)
+    assert json.loads(key) == [
+        [["travel_date"], ["H", 0, "str"]], [["travel_class"], ["L", "business"]]]
+    assert holes == ["2026-11-15"]
+
+
 def test_apostrophes_inside_words_are_not_quotes():
     got = spans("I've been sketching a plan; I'll find my token 'abc123' and don't stop. "
                 "It's 'done'")

@@ -12,7 +12,7 @@ from typing import Any
 
 from paste.parsing.canonical import canonical_call as _canonical_call
 
-__all__ = ["_canonical_call", "value_key"]
+__all__ = ["_canonical_call", "records_key", "value_key"]
 
 
 def _normalise(value: Any) -> Any:
@@ -29,6 +29,14 @@ def _normalise(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_normalise(v) for v in value]
     return str(value)
+
+
+def records_key(items: list[dict[str, Any]]) -> str:
+    """Text key of a list of records (a list hole's value, see templates.py): canonical JSON,
+    keys sorted and numbers normalised, so an output's list projected onto the fields a call
+    takes and the call's own list share the key."""
+    return json.dumps(_normalise(items), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
 
 
 def value_key(value: Any) -> str:

@@ -8,7 +8,8 @@ itself. So `IFOYYZ` and `NQNU5R` are `X`, `2024-05-24` is `X-X-X`, `aarav_ahmed_
 at most MAX_SHAPES distinct shapes; a shaped hole's candidates must have one of them (a
 rule that reads the word after "reservation" in "The reservation IDs are IFOYYZ and NQNU5R"
 then yields `IDs` for nothing). Free text, mixed holes, and paths and URLs (any shape with a
-`/`: `dir0/file0.txt` in training says nothing about `README.md`) stay unfiltered.
+`/`: `dir0/file0.txt` in training says nothing about `README.md`) and lists of records (a
+list hole's shape grows with its length) stay unfiltered.
 """
 
 from __future__ import annotations
@@ -39,6 +40,6 @@ def allowed_shapes(seen: Counter[str] | None) -> set[str] | None:
     """The shapes a hole's candidates may have, or None when the hole is not shaped."""
     if not seen or sum(seen.values()) < MIN_VALUES or len(seen) > MAX_SHAPES:
         return None
-    if any("/" in s for s in seen):
-        return None  # paths and URLs: depth and naming vary beyond what training showed
+    if any("/" in s or s.startswith("[") for s in seen):
+        return None  # paths, URLs and lists: depth, naming, length vary beyond training
     return set(seen)

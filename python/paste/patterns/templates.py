@@ -3,7 +3,9 @@ a numbered hole, everything else kept literal.
 
 Leaves are flattened to (JSON path, spec). Spec forms (JSON-serialisable):
   ["L", value]          literal leaf (a constant)
-  ["H", i, type]        whole leaf is hole i; type is str, num or bool (how to convert back)
+  ["H", i, type]        whole leaf is hole i; type is str, num or bool (how to convert back),
+                        or json: a list of records copied from history (values.is_records;
+                        the hole's value is its records_key), one hole whatever its length
   ["T", [parts]]        string leaf: literal str parts and int hole numbers
 The template key (canonical JSON of the leaf list) identifies a template; holes are numbered
 left to right. `extract` needs the SessionState the call was made in; `fill` inverts it.
@@ -12,22 +14,27 @@ left to right. `extract` needs the SessionState the call was made in; `fill` inv
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from paste.patterns.canonical import value_key
+from paste.patterns.canonical import records_key, value_key
 from paste.patterns.state import SessionState
-from paste.patterns.values import span_matches
+from paste.patterns.values import is_records, span_matches
 
 Path = list[Any]  # dict keys (str) and list indices (int)
 
 
-def flatten(value: Any, path: Path | None = None) -> list[tuple[Path, Any]]:
-    """(path, leaf) pairs of a JSON value; empty containers are leaves."""
+def flatten(value: Any, path: Path | None = None,
+            whole: Callable[[Any], bool] | None = None) -> list[tuple[Path, Any]]:
+    """(path, leaf) pairs of a JSON value; empty containers are leaves, and so is every
+    container `whole` accepts."""
     path = path or []
+    if whole is not None and whole(value):
+        return [(path, value)]
     if isinstance(value, dict) and value:
-        return [p for k, v in value.items() for p in flatten(v, path + [k])]
+        return [p for k, v in value.items() for p in flatten(v, path + [k], whole)]
     if isinstance(value, list) and value:
-        return [p for i, v in enumerate(value) for p in flatten(v, path + [i])]
+        return [p for i, v in enumerate(value) for p in flatten(v, path + [i], whole)]
     return [(path, value)]
 
 
@@ -67,7 +74,15 @@ def extract(arguments: dict[str, Any], state: SessionState) -> tuple[str, list[s
     """(template key, true value key of each hole) for `arguments` called in `state`."""
     leaves: list[list[Any]] = []
     holes: list[str] = []
-    for path, value in flatten(arguments):
+
+    def copied(value: Any) -> bool:
+        return is_records(value) and state.known(records_key(value))
+
+    for path, value in flatten(arguments, whole=copied):
+        if isinstance(value, list) and copied(value):
+            leaves.append([path, ["H", len(holes), "json"]])
+            holes.append(records_key(value))
+            continue
         if isinstance(value, (dict, list)) or value is None:
             leaves.append([path, ["L", value]])
             continue
@@ -148,6 +163,8 @@ def num_holes(template_key: str) -> int:
 def _convert(key: str, typ: str) -> Any:
     if typ == "str":
         return key
+    if typ == "json":
+        return json.loads(key)
     try:
         value = json.loads(key)
     except json.JSONDecodeError:

@@ -5,23 +5,30 @@ A locator names a position that generalises across sessions, never an instance v
   `j:<path>`         a JSON leaf; list items by rank (`#0`), instance-like dict keys by rank
   `k:<path>`         an instance-like dict key itself (a file name in a directory listing)
   `a:<path>`         an argument leaf of an earlier call
+  `j:<path>|<fields>` (or `a:`) a list of records (objects) projected onto some of their
+                     scalar fields (`j:.flights|date,flight_number`): a list a call resends
   `s:<type>:<rank>`  the rank-th distinct span of a type, in order of first occurrence
-Span types: url, path, quoted, ident, date, number, name (capitalised phrase).
+Span types: url, path, quoted, ident, date, number, name (capitalised phrase). A date span is
+a date in any common written form ("November 10th, 2026", "3 March 2026", "09/10, 2026",
+ISO), its value the ISO form, as a tool takes it.
 `locate_text` / `locate_json` return {locator: value key} (see canonical.value_key).
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
+import itertools
 import json
 import re
 from typing import Any
 
-from paste.patterns.canonical import value_key
+from paste.patterns.canonical import records_key, value_key
 
 MAX_TEXT_CHARS = 20000  # spans are taken from the first MAX_TEXT_CHARS of an output
 MAX_RANK = 30  # at most this many distinct spans per type and text
 MAX_WHOLE_TEXT = 300  # `text` locator only for texts up to this length
+MAX_FIELDS = 12  # lists of records with more scalar fields get no projections
 
 SPAN_PATTERNS: dict[str, re.Pattern[str]] = {
     "url": re.compile(r"https?://[^\s'\"<>\]\)}]+"),
@@ -44,6 +51,49 @@ SPAN_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+_MONTHS = {
+    name: number
+    for number, full in enumerate(
+        ("january", "february", "march", "april", "may", "june", "july", "august",
+         "september", "october", "november", "december"), 1)
+    for name in (full, full[:3], *(("sept",) if number == 9 else ()))
+}
+_MONTH = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+# Written dates with a year; the month is a name or a number (month before day, as in the
+# traces' US English). A date without a year is no span: its year is not in the text.
+DATE_FORMS = (
+    re.compile(r"\b(?P<year>\d{4})-(?P<m>\d{2})-(?P<day>\d{2})\b"),
+    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+(?P<year>\d{{4}})\b", re.IGNORECASE),
+    re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+(?P<year>\d{{4}})\b", re.IGNORECASE),
+    re.compile(r"\b(?P<m>\d{1,2})/(?P<day>\d{1,2})(?:/|,\s*)(?P<year>\d{4})\b"),
+    re.compile(r"\b(?P<year>\d{4})(?:/|,\s*)(?P<m>\d{1,2})/(?P<day>\d{1,2})\b"),
+)
+
+
+def written_dates(text: str) -> list[str]:
+    """Distinct dates of `text` in ISO form, in order of occurrence (overlapping matches: the
+    leftmost wins); impossible dates (February 30) are none."""
+    found: list[tuple[int, int, str]] = []
+    for form in DATE_FORMS:
+        for m in form.finditer(text):
+            g = m.groupdict()
+            month = int(g["m"]) if g.get("m") else _MONTHS[g["mon"].lower()]
+            try:
+                day = datetime.date(int(g["year"]), month, int(g["day"]))
+            except ValueError:
+                continue
+            found.append((m.start(), m.end(), day.isoformat()))
+    found.sort()
+    out: dict[str, None] = {}
+    end = -1
+    for start, stop, iso in found:
+        if start >= end:
+            out.setdefault(iso, None)
+            end = stop
+    return list(out)
+
+
 def _is_ident(token: str) -> bool:
     """Identifier-like (ids, snake_case, CamelCase, codes), not an ordinary word."""
     if len(token) < 3:
@@ -60,6 +110,11 @@ def spans(text: str) -> dict[str, list[str]]:
     text = text[:MAX_TEXT_CHARS]
     out: dict[str, list[str]] = {}
     for typ, pattern in SPAN_PATTERNS.items():
+        if typ == "date":
+            found = written_dates(text)[:MAX_RANK]
+            if found:
+                out[typ] = found
+            continue
         seen: dict[str, None] = {}
         for m in pattern.finditer(text):
             value = next((g for g in m.groups() if g is not None), None) if m.groups() else None
@@ -118,6 +173,33 @@ def _keyed_records(value: dict) -> bool:
     return all(isinstance(v, dict) and v.keys() == keys for v in value.values())
 
 
+def is_records(value: Any) -> bool:
+    """A non-empty list (at most MAX_RANK items) of non-empty objects: a list a call may resend
+    whole (a reservation's flights, a user's saved passengers)."""
+    return (isinstance(value, list) and 0 < len(value) <= MAX_RANK
+            and all(isinstance(item, dict) and item for item in value))
+
+
+def _projections(items: list[dict], prefix: str, path: str, out: dict[str, str]) -> None:
+    """`<prefix><path>|<fields>` locators of a list of records: the list projected onto each
+    of its scalar fields, each pair of them and all of them (fields every item has; a call
+    resends a list with the fields its tool takes, which are rarely more than two of many)."""
+    common = set(items[0])
+    for item in items[1:]:
+        common &= item.keys()
+    fields = sorted(str(k) for k in common
+                    if all(isinstance(item[k], (str, int, float, bool)) for item in items))
+    if not fields or len(fields) > MAX_FIELDS:
+        return
+    subsets: list[tuple[str, ...]] = [(f,) for f in fields]
+    subsets += itertools.combinations(fields, 2)
+    if len(fields) > 2:
+        subsets.append(tuple(fields))
+    for sub in subsets:
+        value = records_key([{f: item[f] for f in sub} for item in items])
+        out.setdefault(f"{prefix}{path}|{','.join(sub)}", value)
+
+
 def locate_json(value: Any, prefix: str, out: dict[str, str], path: str = "") -> None:
     """Add `prefix + path` locators for every leaf (and instance-like key) of `value`."""
     if isinstance(value, dict):
@@ -130,6 +212,8 @@ def locate_json(value: Any, prefix: str, out: dict[str, str], path: str = "") ->
                 step = f"{path}.{k}"
             locate_json(v, prefix, out, step)
     elif isinstance(value, list):
+        if is_records(value):
+            _projections(value, prefix, path, out)
         for rank, v in enumerate(value[:MAX_RANK]):
             locate_json(v, prefix, out, f"{path}.#{rank}")
     else:
