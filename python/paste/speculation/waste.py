@@ -16,15 +16,10 @@ latency L is admitted iff
 
 so every job in flight is counted as if it will be wasted: a miscalibrated predictor cannot
 overspend. Start: a session with nothing in flight may have one job admitted as long as the
-realized waste and the jobs already in flight are within the budget (wasted + at_risk <=
-max_ratio * used), so speculation can begin before any tool time was used (one job at a
-time), and a spent budget stops every session until used time catches up (the realized
-ratio can exceed max_ratio by one job, and by jobs that run longer than expected). An
-earlier rule let each session start one job while only the realized waste was within the
-budget; replay measured it over the bound (tau-bench, 8 sessions: 9.7 wasted tool-seconds,
-0.53x serial's tool time) where this rule stays under it (8.2 and 9.1 in two runs, 0.44x
-and 0.49x) at the same task time (0.879 and 0.883 vs 0.883 and 0.881 x serial; docs/replay.md).
-`max_ratio` None disables the bound.
+realized waste is within the budget (wasted <= max_ratio * used), so every session can begin
+speculating before any tool time was used, and a spent budget stops all of them until used
+time catches up (the realized ratio can exceed max_ratio by at most one job per session in
+flight, and by jobs that run longer than expected). `max_ratio` None disables the bound.
 """
 
 from __future__ import annotations
@@ -72,8 +67,7 @@ class WasteBudget:
             if self.max_ratio is not None:
                 allowed = self.max_ratio * self._used
                 fits = self._wasted + self._at_risk() + res.risk_s <= allowed
-                first = (self._wasted + self._at_risk() <= allowed
-                         and all(r.owner != owner for r in self._open))
+                first = self._wasted <= allowed and all(r.owner != owner for r in self._open)
                 if not (fits or first):
                     return None
             self._open.add(res)
