@@ -79,7 +79,7 @@ def extract(arguments: dict[str, Any], state: SessionState) -> tuple[str, list[s
         return is_records(value) and state.known(records_key(value))
 
     for path, value in flatten(arguments, whole=copied):
-        if isinstance(value, list) and copied(value):
+        if isinstance(value, list) and value:  # only a copied list stays whole (flatten)
             leaves.append([path, ["H", len(holes), "json"]])
             holes.append(records_key(value))
             continue
