@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from paste.errors import InvalidArgumentError
-from paste.patterns.predictor import Predictor
+from paste.patterns.predictor import MAX_KINDS, Predictor
 from paste.patterns.state import SessionState
 from paste.patterns.store import SEP, PatternStore, mine, rule_str
 from paste.patterns.trace import Step, ToolCall, Trace
@@ -241,3 +241,31 @@ def test_a_store_that_never_saw_a_repeat_never_predicts_the_last_call_again():
     preds = [p.canonical for p in Predictor(store).predict(state, 5)]
     assert 'status{"job":"job_9"}' not in preds and preds[0] == 'fetch{"job":"job_9"}'
 
+
+
+def test_kinds_past_max_kinds_fill_a_short_top_k():
+    """The MAX_KINDS most likely kinds all need a ticket number the live message lacks: the
+    top-k is filled from the next kinds instead of coming back empty."""
+    traces, n = [], 0
+    for j in range(MAX_KINDS):
+        for _ in range(3):
+            traces.append(_one_call(n, f"lookup_{j}", {"ticket": f"{4000 + n}"},
+                                    f"ticket {4000 + n} please"))
+            n += 1
+    for tool in ("help", "status"):
+        traces.append(_one_call(n, tool, {}, "anything new"))
+        n += 1
+    predictor = Predictor(mine(traces))
+    state = SessionState()
+    state.add_user("anything new")
+    ranking = [kind for kind, _p in predictor.kind_ranking(state)]
+    assert sorted(ranking[:MAX_KINDS]) == [f"lookup_{j}" for j in range(MAX_KINDS)]
+    top = predictor.predict(state, k=5)
+    assert sorted((p.name, p.arguments) for p in top) == [("help", {}), ("status", {})]
+    assert predictor.predict(state, k=0) == []
+
+
+def _one_call(i: int, tool: str, args: dict, text: str) -> Trace:
+    return Trace(session_id=f"s{i}", source="t", steps=[
+        Step(role="user", text=text),
+        Step(role="tool", call=ToolCall(tool, args), output=json.dumps({"ok": True}))])

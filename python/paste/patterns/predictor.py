@@ -6,14 +6,15 @@ each hole's candidate values come from its derivation rules resolved in the stat
 P(correct | rank) measured when mining; a template's record rules (records.py) fill the holes
 they cover jointly, from one list item, with their own P(correct | rank) (a filling both ways
 keeps the larger probability). A call's raw probability is the product; the top-k by
-raw probability are returned (distinct canonical calls), each with its probability mapped by
-the store's calibration (calibration.py: monotone, so the ranking is the raw one). Asked with
+raw probability are returned (distinct canonical calls; kinds are examined most likely first,
+the first MAX_KINDS of them, then further ones only while fewer than k calls were found),
+each with its probability mapped by the store's calibration (calibration.py: monotone, so the ranking is the raw one). Asked with
 the tool already known (`tool=`: the model has written the call's name), P(kind | context) is
 renormalised over that tool's kinds (1 for a tool with one kind), so a call's probability is
 that of its arguments given the tool, mapped by the store's second calibration, fitted on such
-predictions (`calibration_named`). Cost per
-query is bounded by the number of kinds, templates, rules and ranks examined (constants
-below), never by history length.
+predictions (`calibration_named`). Cost per query is bounded by the number of kinds
+(at most the control flow's TOP), templates, rules and ranks examined (constants below),
+never by history length.
 """
 
 from __future__ import annotations
@@ -263,7 +264,9 @@ class Predictor:
             kinds = [(t, p) for t, p in kinds if t != END and allow(tool_name(t))]
         last = state.calls[-1] if state.calls else None
         last_canon = last.canonical if last is not None else None
-        for kind, p_kind in kinds[:MAX_KINDS]:
+        for i, (kind, p_kind) in enumerate(kinds):
+            if i >= MAX_KINDS and len(out) >= k:
+                break  # past the first MAX_KINDS kinds only to fill a short top-k
             if kind == END or p_kind < floor:
                 continue
             kind = kind[:-1] if kind.endswith("!") else kind
