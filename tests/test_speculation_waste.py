@@ -36,15 +36,38 @@ def test_first_job_is_admitted_with_nothing_used_then_the_ratio_rules():
 
 def test_each_session_may_start_with_one_job_while_realized_waste_is_within_budget():
     w = WasteBudget(0.5)
-    a1 = w.try_reserve(0.9, "a")
-    assert a1 is not None and w.try_reserve(0.9, "a") is None  # a has one in flight
-    b1 = w.try_reserve(0.9, "b")  # b has none: its first job is admitted
+    a1 = w.try_reserve(0.9, "a", probability=1.0)
+    assert a1 is not None and w.try_reserve(0.9, "a", 1.0) is None  # a has one in flight
+    b1 = w.try_reserve(0.9, "b", 1.0)  # b has none, a's is sure: b's first job is admitted
     assert b1 is not None and w.snapshot()["in_flight"] == 2
     w.settle(a1, wasted_s=0.5)  # realized waste 0.5 > 0.5 * 0 used
-    assert w.try_reserve(0.9, "a") is None and w.try_reserve(0.9, "c") is None
+    assert w.try_reserve(0.9, "a", 1.0) is None and w.try_reserve(0.9, "c", 1.0) is None
     w.add_used(1.0)  # 0.5 <= 0.5 * 1.0: within budget again
-    assert w.try_reserve(0.9, "c") is not None
-    assert w.try_reserve(0.9, "b") is None  # b still has its first one in flight
+    assert w.try_reserve(0.9, "c", 1.0) is not None
+    assert w.try_reserve(0.9, "b", 1.0) is None  # b still has its first one in flight
+
+
+def test_a_start_counts_the_expected_waste_of_the_jobs_in_flight():
+    w = WasteBudget(0.5)
+    a1 = w.try_reserve(2.0, "a", probability=0.6)  # expected to waste 0.4 * 2.0 = 0.8 s
+    assert a1 is not None and a1.expected_waste_s == pytest.approx(0.8)
+    assert w.try_reserve(1.0, "b", 1.0) is None  # 0 wasted + 0.8 expected > 0.5 * 0 used
+    w.add_used(1.5)  # 0.8 > 0.75 still
+    assert w.try_reserve(1.0, "b", 1.0) is None
+    w.add_used(0.1)  # 0.8 <= 0.8: b may start (its own doubt does not count against it)
+    b1 = w.try_reserve(1.0, "b", 0.0)
+    assert b1 is not None and b1.expected_waste_s == 1.0
+    assert w.try_reserve(0.1, "c", 1.0) is None  # 0.8 + 1.0 expected > 0.8
+    w.settle(b1)  # b's job was used: its doubt is released
+    w.settle(a1)
+    assert w.try_reserve(0.1, "c", 1.0) is not None
+    assert w.snapshot()["wasted_s"] == 0.0
+
+
+@pytest.mark.parametrize("p, expected", [(-0.5, 1.0), (1.5, 0.0), (0.25, 0.75)])
+def test_probabilities_are_clamped_to_zero_one(p, expected):
+    res = WasteBudget(None).try_reserve(1.0, "s", p)
+    assert res is not None and res.expected_waste_s == pytest.approx(expected)
 
 
 def test_every_job_in_flight_counts_as_wasted_until_settled():
@@ -114,6 +137,7 @@ def test_admission_reports_waste_and_holds_nothing_on_refusal():
     first = policy.decide(_cand("a", 0.2), reg.get("get"), 0.0, "s")
     assert first.admitted and first.reservation is not None
     assert (first.reservation.risk_s, first.reservation.owner) == (1.0, "s")
+    assert first.reservation.expected_waste_s == pytest.approx(0.8)  # (1 - 0.2) * 1.0
     second = policy.decide(_cand("b", 0.9), reg.get("get"), 0.0, "s")
     assert (second.admitted, second.reason) == (False, "waste")
     assert budget.in_use == 1 and waste.snapshot()["in_flight"] == 1  # only the first's

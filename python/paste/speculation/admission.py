@@ -88,7 +88,8 @@ class AdmissionPolicy:
         value = cand.probability * hidden - self.waste_price * wasted - coordination_cost_s
         if value <= 0:
             return Decision(False, "value", value)
-        reservation = self.waste.try_reserve(cand.expected_latency_s, session_id)
+        reservation = self.waste.try_reserve(cand.expected_latency_s, session_id,
+                                              cand.probability)
         if reservation is None:
             return Decision(False, "waste", value)
         cpu = bool(spec.cpu_bound)

@@ -16,10 +16,16 @@ latency L is admitted iff
 
 so every job in flight is counted as if it will be wasted: a miscalibrated predictor cannot
 overspend. Start: a session with nothing in flight may have one job admitted as long as the
-realized waste is within the budget (wasted <= max_ratio * used), so every session can begin
-speculating before any tool time was used, and a spent budget stops all of them until used
-time catches up (the realized ratio can exceed max_ratio by at most one job per session in
-flight, and by jobs that run longer than expected). `max_ratio` None disables the bound.
+realized waste plus the EXPECTED waste of the jobs in flight is within the budget
+
+    wasted + sum over in-flight jobs of (1 - p) * L <= max_ratio * used
+
+(p: the job's predicted probability of being used), so every session can begin speculating
+before any tool time was used on calls it is sure of (p = 1 risks nothing), a session's
+start does not ride on other sessions' doubtful jobs still in flight, and a spent budget stops
+all of them until used time catches up (the realized ratio can exceed max_ratio by at most
+one job per session in flight, and by jobs that run longer than expected). `max_ratio` None
+disables the bound.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class Reservation:
 
     risk_s: float
     owner: str = ""  # the session it speculates for
+    expected_waste_s: float = 0.0  # (1 - p) * risk_s
 
 
 class WasteBudget:
@@ -59,15 +66,20 @@ class WasteBudget:
         self._open: set[Reservation] = set()  # not settled yet (identity: eq=False)
         self._lock = threading.Lock()
 
-    def try_reserve(self, latency_s: float, owner: str = "") -> Reservation | None:
-        """Admit a job for session `owner` expected to run latency_s seconds: its Reservation,
-        or None (nothing reserved). Never None without a bound."""
-        res = Reservation(max(0.0, float(latency_s)), owner)
+    def try_reserve(self, latency_s: float, owner: str = "",
+                    probability: float = 0.0) -> Reservation | None:
+        """Admit a job for session `owner` expected to run latency_s seconds and to be used
+        with `probability` (0, the default, assumes it will not be): its Reservation, or None
+        (nothing reserved). Never None without a bound."""
+        risk = max(0.0, float(latency_s))
+        p = min(1.0, max(0.0, float(probability)))
+        res = Reservation(risk, owner, (1.0 - p) * risk)
         with self._lock:
             if self.max_ratio is not None:
                 allowed = self.max_ratio * self._used
                 fits = self._wasted + self._at_risk() + res.risk_s <= allowed
-                first = self._wasted <= allowed and all(r.owner != owner for r in self._open)
+                first = all(r.owner != owner for r in self._open) and (
+                    self._wasted + sum(r.expected_waste_s for r in self._open) <= allowed)
                 if not (fits or first):
                     return None
             self._open.add(res)
