@@ -21,7 +21,7 @@ from paste.errors import InvalidArgumentError
 from paste.patterns.controlflow import USER, call_token
 from paste.patterns.textevidence import message_words
 from paste.patterns.trace import Status, ToolCall
-from paste.patterns.values import locate_arguments, locate_json, locate_text
+from paste.patterns.values import locate_arguments, locate_json, locate_message, locate_text
 
 MAX_BACK = 3  # relative rules reach the last MAX_BACK outputs / calls
 
@@ -96,7 +96,7 @@ class SessionState:
 
     def add_user(self, text: str) -> None:
         """A user message arrived (the task, or a later turn)."""
-        self._add("user", "", locate_text(text))
+        self._add("user", "", locate_message(text))
         self.user_words = message_words(text)
         self.num_user += 1
         if self.context[-1] != USER and len(self.context) > 1:

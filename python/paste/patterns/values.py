@@ -8,6 +8,8 @@ A locator names a position that generalises across sessions, never an instance v
   `j:<path>|<fields>` (or `a:`) a list of records (objects) projected onto some of their
                      scalar fields (`j:.flights|date,flight_number`): a list a call resends
   `s:<type>:<rank>`  the rank-th distinct span of a type, in order of first occurrence
+  `c:<type>:<word><` the first span of a type after / before a cue word, in user messages
+  `c:<type>:><word>` only (`locate_message`, `cue_spans`): "to 'temp' directory" -> temp
 Span types: url, path, quoted, ident, date, number, name (capitalised phrase). A date span is
 a date in any common written form ("November 10th, 2026", "3 March 2026", "09/10, 2026",
 ISO), its value the ISO form, as a tool takes it.
@@ -255,6 +257,52 @@ def locate_text(text: str) -> dict[str, str]:
     for typ, values in spans(text).items():
         for rank, v in enumerate(values):
             out[f"s:{typ}:{rank}"] = v
+    return out
+
+
+@functools.lru_cache(maxsize=1024)
+def locate_message(text: str) -> dict[str, str]:
+    """Locators of a user message: `locate_text`'s plus its cue spans (`cue_spans`). Shared
+    and cached like locate_text's."""
+    out = dict(locate_text(text))
+    for loc, v in cue_spans(text).items():
+        out.setdefault(loc, v)
+    return out
+
+
+CUE_TYPES = ("quoted", "path")
+CUE_STOP = frozenset(
+    "a an the to in of for and or with my me is are was as on at from by it its this that "
+    "be please also then into".split())
+CUE_REACH = 2  # a cue word is one of the CUE_REACH words next to the span (stop words skipped)
+CUE_CHARS = 60  # ... within this many characters
+# Spans that get cues: the names a user marks as literal ('temp', final_report.pdf), which the
+# sentence around them describes. Ids and numbers keep their positional locators only: their
+# cues ("number", "is") add rules that crowd better ones out of a hole's examined rules.
+_TOKEN = re.compile(r"[\w./-]*\w")  # words, and other tokens (notes.txt) that count too
+
+
+def cue_spans(text: str) -> dict[str, str]:
+    """`c:<type>:<word><` / `c:<type>:><word>` locators of the CUE_TYPES spans: the first span
+    of a type that the word (lower-cased, not a stop word) precedes / follows within CUE_REACH
+    words on the same line ("to 'temp' directory" -> `c:quoted:>directory` = temp, "copy
+    notes.txt into" -> `c:path:copy<` = notes.txt). The word says what the value is, wherever
+    it stands in the message."""
+    text = text[:MAX_TEXT_CHARS]
+    out: dict[str, str] = {}
+    for start, end, typ in span_matches(text):
+        value = text[start:end]
+        if typ not in CUE_TYPES:
+            continue
+        near = text[max(0, start - CUE_CHARS):start]
+        before = _TOKEN.findall(near[near.rfind("\n") + 1:])[-CUE_REACH:]
+        after = _TOKEN.findall(text[end:end + CUE_CHARS].split("\n", 1)[0])[:CUE_REACH]
+        for side, words in (("<", reversed(before)), (">", after)):
+            for w in words:
+                w = w.lower()
+                if w.isalpha() and w not in CUE_STOP:
+                    out.setdefault(f"c:{typ}:{w}<" if side == "<" else f"c:{typ}:>{w}", value)
+                    break
     return out
 
 
