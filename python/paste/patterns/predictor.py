@@ -8,8 +8,8 @@ they cover jointly, from one list item, with their own P(correct | rank) (a fill
 keeps the larger probability). A call's raw probability is the product; the top-k by
 raw probability are returned (distinct canonical calls; kinds are examined most likely first,
 the first MAX_KINDS of them, then further ones only while fewer than k calls were found),
-each with its probability mapped by the store's calibration (calibration.py: monotone, so the ranking is the raw one). Asked with
-the tool already known (`tool=`: the model has written the call's name), P(kind | context) is
+each with its probability mapped by the store's calibration (calibration.py: monotone, so the
+ranking is the raw one). Asked with the tool already known (`tool=`: the model has written the call's name), P(kind | context) is
 renormalised over that tool's kinds (1 for a tool with one kind), so a call's probability is
 that of its arguments given the tool, mapped by the store's second calibration, fitted on such
 predictions (`calibration_named`). Cost per query is bounded by the number of kinds

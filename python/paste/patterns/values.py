@@ -291,17 +291,16 @@ def cue_spans(text: str) -> dict[str, str]:
     text = text[:MAX_TEXT_CHARS]
     out: dict[str, str] = {}
     for start, end, typ in span_matches(text):
-        value = text[start:end]
         if typ not in CUE_TYPES:
             continue
         near = text[max(0, start - CUE_CHARS):start]
         before = _TOKEN.findall(near[near.rfind("\n") + 1:])[-CUE_REACH:]
         after = _TOKEN.findall(text[end:end + CUE_CHARS].split("\n", 1)[0])[:CUE_REACH]
-        for side, words in (("<", reversed(before)), (">", after)):
+        for form, words in (("c:{}:{}<", reversed(before)), ("c:{}:>{}", after)):
             for w in words:
                 w = w.lower()
                 if w.isalpha() and w not in CUE_STOP:
-                    out.setdefault(f"c:{typ}:{w}<" if side == "<" else f"c:{typ}:>{w}", value)
+                    out.setdefault(form.format(typ, w), text[start:end])
                     break
     return out
 
