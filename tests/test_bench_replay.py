@@ -294,6 +294,32 @@ def test_bad_transactions_setting_is_refused_before_anything_runs():
         run_replay(ReplayOptions([src], [src], transactions="maybe"), engine=object())
 
 
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--sessions", "0", "--sessions must be >= 1, got 0"),
+    ("--sessions", "-1", "--sessions must be >= 1, got -1"),
+    ("--concurrency", "0", "--concurrency must be >= 1, got 0"),
+    ("--poisson", "0", "--poisson must be a finite rate > 0 (sessions per second), got 0.0"),
+    ("--poisson", "-2", "--poisson must be a finite rate > 0 (sessions per second), got -2.0"),
+    ("--poisson", "inf", "--poisson must be a finite rate > 0 (sessions per second), got inf"),
+    ("--max-latency", "-1", "--max-latency must be a finite number of seconds > 0, got -1.0"),
+    ("--max-latency", "nan", "--max-latency must be a finite number of seconds > 0, got nan"),
+    ("--budget", "-1", "--budget must be >= 0, got -1"),
+    ("--max-batch", "0", "--max-batch must be >= 1, got 0"),
+    ("--max-calls", "0", "--max-calls must be >= 1, got 0"),
+])
+def test_bad_run_options_are_refused_before_anything_runs(tmp_path, option, value, message):
+    from paste.cli import main
+
+    src = str(FIXTURES / "fireact-hotpotqa")
+    out = tmp_path / "out"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["bench", "replay", "--traces", src, "--train", src, "--out", str(out),
+                     option, value]) == 2
+    assert err.getvalue() == f"error: {message}\n"  # no progress bar: nothing started
+    assert not out.exists()
+
+
 def test_simulated_engine_reuses_a_parked_session_like_the_engine(tmp_path_factory):
     from paste.bench.sim_engine import SimulatedEngine
     from paste.engine.request import GenerationParams

@@ -83,3 +83,50 @@ def test_eval_text_table(capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:3] == ["source", "calls", "call@1"]
     assert "tau-bench-gpt4o-airline  8" in out.replace("  8 ", "  8")
+
+
+def _fails(argv, capsys):
+    """(exit code, stderr) of a `paste patterns` run expected to fail without a traceback."""
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return code, captured.err
+
+
+def test_eval_of_a_missing_folder_is_one_error_line(tmp_path, capsys):
+    d = str(FIXTURES / "tau-bench-gpt4o-airline")
+    missing = str(tmp_path / "nope")
+    assert _fails(["patterns", "eval", "--train", missing, "--test", d], capsys) == (
+        2, f"error: {missing}: not a directory\n")
+    assert _fails(["patterns", "eval", "--train", d, "--test", str(tmp_path)], capsys) == (
+        2, f"error: {tmp_path}: no known trace source layout\n")
+
+
+def test_split_with_a_bad_fraction_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    code, err = _fails(["patterns", "split", "--src", str(FIXTURES), "--out", str(out),
+                        "--test-fraction", "1.5"], capsys)
+    assert (code, err) == (2, "error: test fraction must be in (0, 1), got 1.5\n")
+    assert not out.exists()
+
+
+def test_mine_checks_its_output_folder_before_mining(tmp_path, capsys):
+    d = str(FIXTURES / "tau-bench-gpt4o-airline")
+    out = tmp_path / "missing" / "store.json"
+    assert _fails(["patterns", "mine", "--train", d, "--out", str(out)], capsys) == (
+        2, f"error: --out {out}: folder {out.parent} does not exist\n")
+    code, err = _fails(["patterns", "mine", "--train", d, "--out", str(tmp_path)], capsys)
+    assert code == 1 and err.startswith(f"error: cannot write {tmp_path}: ")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_mine_writes_a_store_that_loads(tmp_path, capsys):
+    from paste.patterns.store import PatternStore
+
+    d = str(FIXTURES / "tau-bench-gpt4o-airline")
+    out = tmp_path / "store.json"
+    assert main(["patterns", "mine", "--train", d, "--out", str(out), "--tenant", "t1"]) == 0
+    n = len(load_folder(FIXTURES / "tau-bench-gpt4o-airline").traces)
+    assert capsys.readouterr().out == f"mined {n} sessions into {out}\n"
+    store = PatternStore.load(out)
+    assert (store.tenant, store.num_sessions) == ("t1", n)

@@ -88,6 +88,16 @@ def test_bad_options_are_typed_errors():
     with contextlib.redirect_stderr(err):
         assert main(["bench", "live", "--waste-price", "-0.5"]) == 2
     assert "--waste-price must be a finite number >= 0, got -0.5" in err.getvalue()
+    for option, value, message in [
+        ("--sessions", "0", "--sessions must be >= 1, got 0"),
+        ("--concurrency", "0", "--concurrency must be >= 1, got 0"),
+        ("--poisson", "0", "--poisson must be a finite rate > 0 (sessions per second), got 0.0"),
+        ("--train-sessions", "-1", "--train-sessions must be >= 0, got -1"),
+        ("--latency-scale", "-1", "--latency-scale must be a finite number >= 0, got -1.0"),
+    ]:
+        with contextlib.redirect_stderr(err):
+            assert main(["bench", "live", option, value]) == 2
+        assert f"error: {message}\n" in err.getvalue()
     with contextlib.redirect_stderr(err):
         assert main(["bench", "live", "--modes", "serial,paste-perfect"]) == 2
     assert ("mode paste-perfect predicts a replayed trace's recorded calls; live tasks have "

@@ -109,6 +109,29 @@ def check_waste_options(price: float, max_ratio: float | None) -> None:
     check_max_waste_ratio(max_ratio, "--max-waste-ratio")
 
 
+def check_run_options(sessions: int, concurrency: int, poisson_rate: float | None,
+                      max_latency_s: float, budget: int, max_batch: int | None = None,
+                      max_calls: int | None = None) -> None:
+    """InvalidArgumentError before anything starts unless sessions, concurrency, max_batch
+    and max_calls are >= 1 (the last two may be None), the Poisson rate is None or a finite
+    rate > 0, the latency cap a finite number of seconds > 0 and the budget >= 0."""
+    finite = float("inf")
+    problems = [
+        (sessions >= 1, f"--sessions must be >= 1, got {sessions}"),
+        (concurrency >= 1, f"--concurrency must be >= 1, got {concurrency}"),
+        (poisson_rate is None or 0.0 < poisson_rate < finite,
+         f"--poisson must be a finite rate > 0 (sessions per second), got {poisson_rate!r}"),
+        (0.0 < max_latency_s < finite,
+         f"--max-latency must be a finite number of seconds > 0, got {max_latency_s!r}"),
+        (budget >= 0, f"--budget must be >= 0, got {budget}"),
+        (max_batch is None or max_batch >= 1, f"--max-batch must be >= 1, got {max_batch}"),
+        (max_calls is None or max_calls >= 1, f"--max-calls must be >= 1, got {max_calls}"),
+    ]
+    for ok, message in problems:
+        if not ok:
+            raise InvalidArgumentError(message)
+
+
 def make_engine(options: ReplayOptions) -> Any:
     if options.model_time == "simulated":
         from paste.bench.sim_engine import SimulatedEngine
@@ -149,6 +172,9 @@ def run_replay(
 ) -> tuple[dict[str, Any], list[ModeRun], list[ReplayScript]]:
     """replay(), also returning every mode's sessions and the replayed scripts."""
     modes = parse_modes(options.modes)
+    check_run_options(options.sessions, options.concurrency, options.poisson_rate,
+                      options.max_latency_s, options.speculation_budget, options.max_batch,
+                      options.max_calls)
     check_waste_options(options.waste_price, options.max_waste_ratio)
     check_transactions(options.transactions, "--transactions")
     own_engine = engine is None

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from paste.bench.modes import MODES, Mode, parse_modes
-from paste.bench.replay import check_waste_options
+from paste.bench.replay import check_run_options, check_waste_options
 from paste.bench.report import markdown, summarize
 from paste.errors import InvalidArgumentError
 from paste.workloads.environment import LiveEnvironment
@@ -103,8 +103,14 @@ def run_live(options: LiveOptions, engine: Any = None) -> tuple[dict[str, Any], 
         raise InvalidArgumentError(f"mode {perfect[0]} predicts a replayed trace's recorded "
                                    "calls; live tasks have none (use `paste bench replay`)")
     workloads = parse_workloads(",".join(options.workloads))
-    if options.sessions < 1 or options.concurrency < 1:
-        raise InvalidArgumentError("--sessions and --concurrency must be >= 1")
+    check_run_options(options.sessions, options.concurrency, options.poisson_rate,
+                      options.max_latency_s, options.speculation_budget)
+    if options.train_sessions < 0:
+        raise InvalidArgumentError(
+            f"--train-sessions must be >= 0, got {options.train_sessions}")
+    if not 0.0 <= options.latency_scale < float("inf"):
+        raise InvalidArgumentError(
+            f"--latency-scale must be a finite number >= 0, got {options.latency_scale!r}")
     check_waste_options(options.waste_price, options.max_waste_ratio)
     own_engine = engine is None
     engine = engine or make_engine(options)
