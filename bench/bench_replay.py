@@ -13,7 +13,6 @@ of one source with REAL model time (the engine on this CPU) into the `replay-rea
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 from _results import markdown_table, write_section  # noqa: E402
 from paste.bench.replay import ReplayOptions, replay  # noqa: E402
+from paste.envs import num_threads  # noqa: E402
 from paste.patterns.split import split_sources  # noqa: E402
 
 DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
@@ -112,8 +112,8 @@ def real_model(args: argparse.Namespace, split: Path) -> None:
     )  # fmt: skip
     report = replay(options)
     body = (
-        f"REAL model time: {args.model} on this CPU ({os.environ.get('PASTE_NUM_THREADS', 'default')}"
-        " torch threads), every turn teacher-forced through the engine; tool latencies as in the "
+        f"REAL model time: {args.model} on this CPU ({num_threads()} torch threads), every turn "
+        "teacher-forced through the engine; tool latencies as in the "
         "simulated table. CPU decoding is far slower than GPU serving, so the tool share is "
         "small here; this table shows paste's mechanisms on the real engine, not the headline.\n\n"
         + markdown_table(HEADERS, [_row(source, report, MAX_CALLS.get(source))])
