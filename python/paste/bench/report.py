@@ -5,11 +5,12 @@ latency (from each call's dispatch to its result, the session trace's `observed_
 authoritative calls, hits, misses, speculative jobs, waste (tool-seconds of unused
 speculation), tokens/s (output tokens over the mode's wall time), prefix-hit ratio (cached /
 prompt tokens over all turns), tool-wait share (time sessions waited for tools after their
-turns / TCT), and against serial: the per-task TCT ratio (median, share of tasks slower than
-serial) and the share of the serial -> oracle TCT reduction the mode captured; `committed` is
-the hits that committed a transaction's staged side effects (bench/tools.py); tool_s is the
-tool-seconds of the results the sessions got, waste_ratio the mode's waste over serial's tool_s
-(the tool work the calls need).
+turns / TCT), and against serial: the per-task TCT ratio (`task_ratios_vs_serial` by session,
+its median, its nearest-rank quantiles `task_ratio_quantiles` min/p10/p25/p50/p75/p90/max,
+the share of tasks slower than serial) and the share of the serial -> oracle TCT reduction
+the mode captured; `committed` is the hits that committed a transaction's staged side effects
+(bench/tools.py); tool_s is the tool-seconds of the results the sessions got, waste_ratio the
+mode's waste over serial's tool_s (the tool work the calls need).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * q // 100))
     return ordered[int(min(rank, len(ordered))) - 1]
+
+
+# The per-task ratio's distribution in the report: (key, nearest-rank percentile).
+QUANTILES = (("min", 0.0), ("p10", 10.0), ("p25", 25.0), ("p50", 50.0), ("p75", 75.0),
+             ("p90", 90.0), ("max", 100.0))
 
 
 def _mode_summary(run: ModeRun) -> dict[str, Any]:
@@ -95,6 +101,13 @@ def summarize(runs: list[ModeRun], config: dict[str, Any]) -> dict[str, Any]:
         summary["share_tasks_slower_than_serial"] = (
             sum(x > 1.0 for x in ratios) / len(ratios) if ratios else None
         )
+        summary["task_ratios_vs_serial"] = {
+            r.session_id: r.tct_s / base[r.session_id]
+            for r in by_name[name].sessions if base.get(r.session_id)
+        }
+        summary["task_ratio_quantiles"] = (
+            {q: percentile(ratios, x) for q, x in QUANTILES} if ratios else None
+        )
         gap = serial["mean_tct_s"] - oracle["mean_tct_s"] if oracle else 0.0
         summary["oracle_gap_captured"] = (
             (serial["mean_tct_s"] - summary["mean_tct_s"]) / gap if gap > 0 else None
@@ -153,8 +166,31 @@ def terminal_table(report: dict[str, Any]) -> str:
     return "\n".join([head] + lines)
 
 
+def ratio_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Per mode compared with serial: the per-task TCT ratio's quantiles and the share of
+    tasks slower than serial."""
+    out = []
+    for name, m in report["modes"].items():
+        q = m.get("task_ratio_quantiles")
+        if q is None:
+            continue
+        out.append([name] + [_f(q[k]) for k, _x in QUANTILES]
+                   + [_f(m.get("share_tasks_slower_than_serial"), "{:.0%}")])
+    return out
+
+
+def _table(columns: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])
+
+
 def markdown(report: dict[str, Any]) -> str:
-    header = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
-    body = "\n".join("| " + " | ".join(r) + " |" for r in rows(report))
     cfg = "\n".join(f"- {k}: {v}" for k, v in sorted(report["config"].items()))
-    return f"# Trace replay\n\n{header}\n{body}\n\nConfiguration:\n{cfg}\n"
+    ratios = ratio_rows(report)
+    dist = ""
+    if ratios:
+        columns = ["mode"] + [k for k, _x in QUANTILES] + ["slower tasks"]
+        dist = ("\n\nPer-task TCT / the same task's serial TCT (nearest-rank quantiles over "
+                f"tasks):\n\n{_table(columns, ratios)}")
+    return (f"# Trace replay\n\n{_table(COLUMNS, rows(report))}{dist}\n\n"
+            f"Configuration:\n{cfg}\n")
