@@ -1,0 +1,68 @@
+"""The held-out evaluation's arithmetic with exact values: Tally.report (rates over calls, the
+argument accuracy over its own denominator, calibration bins, ECE), Tally.add, and
+evaluate_source on synthetic sessions whose every call is predictable (search a quoted query,
+then fetch the first result) against the bigram baseline, which replays training arguments."""
+
+import json
+
+from paste.patterns.evaluate import NUM_BINS, Tally, evaluate_source
+from paste.patterns.trace import Step, ToolCall, Trace
+
+
+def test_report_divides_by_calls_and_bins_predictions():
+    t = Tally(calls=4)
+    t.hits.update(top1_call=1, top3_call=2, top5_call=3, top1_tool=4, top3_tool=4,
+                  arg_hits=1, arg_calls=4, baseline_top1_tool=2)
+    t.bins[0] = [2, 0.1, 0]  # two predictions with p 0.05 each, neither right
+    t.bins[9] = [2, 1.9, 2]  # two with p 0.95, both right
+    r = t.report()
+    assert r["calls"] == 4
+    assert (r["top1_call"], r["top3_call"], r["top5_call"]) == (0.25, 0.5, 0.75)
+    assert (r["top1_tool"], r["top3_tool"], r["baseline_top1_tool"]) == (1.0, 1.0, 0.5)
+    assert (r["arg_calls"], r["arg_given_tool"]) == (4, 0.25)
+    assert "arg_hits" not in r
+    assert r["calibration"] == [
+        {"bin": "0.0-0.1", "predictions": 2, "mean_p": 0.05, "hit_rate": 0.0},
+        {"bin": "0.9-1.0", "predictions": 2, "mean_p": 0.95, "hit_rate": 1.0},
+    ]
+    assert r["ece"] == 0.05  # (|0.1 - 0| + |1.9 - 2|) / 4
+
+
+def test_empty_tally_and_add():
+    empty = Tally().report()
+    assert (empty["calls"], empty["top1_call"], empty["arg_given_tool"], empty["ece"]) == (
+        0, 0.0, 0.0, 0.0)
+    assert empty["calibration"] == []
+    a, b = Tally(calls=1), Tally(calls=2)
+    a.hits["top1_call"], b.hits["top1_call"] = 1, 1
+    a.bins[3], b.bins[3] = [1, 0.3, 1], [2, 0.7, 0]
+    a.add(b)
+    assert (a.calls, a.hits["top1_call"], a.bins[3]) == (3, 2, [3, 1.0, 1])
+    assert len(a.bins) == NUM_BINS
+
+
+def session(i: int, word: str) -> Trace:
+    urls = [f"https://docs.example.org/{word}/{n}" for n in ("intro", "api", "faq")]
+    return Trace(
+        session_id=f"s{i}", source="fake", group=f"g{i}",
+        steps=[
+            Step("user", text=f"Find the page about '{word}' please."),
+            Step("tool", call=ToolCall("search", {"query": word}),
+                 output=json.dumps({"results": urls})),
+            Step("tool", call=ToolCall("fetch", {"url": urls[0]}), output="the page"),
+        ],
+    )
+
+
+def test_evaluate_source_scores_each_call_before_seeing_it():
+    train = [session(i, w) for i, w in enumerate(("alpha", "gamma", "delta", "kappa"))]
+    test = [session(9, "omega")]
+    r = evaluate_source(train, test).report()
+    assert r["calls"] == 2
+    # the query is the user's quoted word, the URL the first search result: both top-1
+    assert (r["top1_call"], r["top3_call"], r["top5_call"]) == (1.0, 1.0, 1.0)
+    assert (r["top1_tool"], r["arg_calls"], r["arg_given_tool"]) == (1.0, 2, 1.0)
+    # the bigram knows the tool order but replays a training session's arguments
+    assert (r["baseline_top1_tool"], r["baseline_top1_call"], r["baseline_top5_call"]) == (
+        1.0, 0.0, 0.0)
+    assert sum(b["predictions"] for b in r["calibration"]) >= 2
