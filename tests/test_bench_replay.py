@@ -478,3 +478,35 @@ def test_a_replayed_session_offers_its_recorded_tools_else_the_sources_called_on
     assert a.tools == frozenset({"x", "y"})
     assert offered_tools(b, [a, b, c]) == ["w", "x", "z"]
     assert b.tools is None
+
+
+def test_poisson_arrival_offsets_are_seeded_exponential_gaps():
+    import random
+
+    from paste.bench.runner import arrival_offsets
+
+    assert arrival_offsets(3, None, 0) == [0.0, 0.0, 0.0]  # all start at once
+    rng = random.Random(7)
+    gaps = [rng.expovariate(4.0) for _ in range(4)]
+    expected = [0.0, gaps[0], gaps[0] + gaps[1], gaps[0] + gaps[1] + gaps[2]]
+    assert arrival_offsets(4, 4.0, 7) == expected
+    assert arrival_offsets(4, 4.0, 7) == arrival_offsets(4, 4.0, 7)
+    assert arrival_offsets(4, 4.0, 8) != expected
+
+
+def test_sessions_start_at_their_poisson_arrival(tmp_path_factory):
+    import dataclasses
+
+    from paste.bench.replay import run_replay
+    from paste.bench.runner import arrival_offsets
+
+    folder = shared_tiny_folder(tmp_path_factory)
+    opts = dataclasses.replace(options(folder, ["fireact-hotpotqa"], "serial"),
+                               poisson_rate=20.0, seed=5)
+    report, runs, scripts = run_replay(opts)
+    offsets = arrival_offsets(len(scripts), 20.0, 5)
+    assert offsets[-1] > 0.05  # the arrivals are spread out
+    starts = {r.session_id: r.start_s for r in runs[0].sessions}
+    for script, offset in zip(scripts, offsets, strict=True):
+        assert starts[script.session_id] >= offset  # never before its arrival
+    assert report["config"]["poisson_rate"] == 20.0
