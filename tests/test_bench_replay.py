@@ -249,7 +249,6 @@ def test_cli_json_report(tmp_path_factory, capsys):
         "--json",
         "--out",
         str(out),
-        "--no-plots",
         "--waste-price",
         "0.25",
     ]
@@ -265,6 +264,9 @@ def test_cli_json_report(tmp_path_factory, capsys):
     assert report["modes"]["serial"]["authoritative_calls"] == 6
     assert json.loads((out / "report.json").read_text()) == report
     assert (out / "report.md").read_text().startswith("# Trace replay")
+    pngs = sorted(p.name for p in out.glob("*.png"))  # one timeline per mode
+    assert pngs == ["timeline-oracle.png", "timeline-paste.png", "timeline-serial.png"]
+    assert all((out / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 
 def test_bad_waste_price_is_refused_before_anything_runs():
