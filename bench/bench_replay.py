@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 from _results import markdown_table, write_section  # noqa: E402
 from paste.bench.replay import ReplayOptions, replay  # noqa: E402
+from paste.bench.report import ratio_spread  # noqa: E402
 from paste.envs import num_threads  # noqa: E402
 from paste.patterns.split import split_sources  # noqa: E402
 
@@ -69,7 +70,7 @@ HEADERS = [
     "paste TCT s",
     "oracle TCT s",
     "paste / serial",
-    "median task ratio",
+    "task ratio p10 / median / p90",
     "tasks slower",
     "serial->oracle captured",
     "observed tool s serial / paste",
@@ -86,7 +87,7 @@ def _row(label: str, report: dict, max_calls: int | None, spec: str = "paste") -
         label, f"{p['sessions']}" + (f" (<= {max_calls} calls)" if max_calls else ""),
         f"{s['serial_tool_share']:.0%}",
         f"{s['mean_tct_s']:.2f}", f"{p['mean_tct_s']:.2f}", f"{o['mean_tct_s']:.2f}",
-        f"{p['tct_ratio_vs_serial']:.3f}", f"{p['median_task_ratio_vs_serial']:.3f}",
+        f"{p['tct_ratio_vs_serial']:.3f}", ratio_spread(p),
         _pct(p["share_tasks_slower_than_serial"]), _pct(p["oracle_gap_captured"]),
         f"{s['mean_observed_tool_latency_s']:.3f} / {p['mean_observed_tool_latency_s']:.3f}",
         f"{p['hits']} / {p['authoritative_calls']}"

@@ -70,3 +70,11 @@ def test_markdown_has_the_summary_and_the_ratio_distribution():
     assert "| paste | 0.250 | 0.250 | 0.250 | 0.500 | 1.000 | 1.500 | 1.500 | 25% |" in text
     assert "| serial | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | 0% |" in text
     assert text.endswith("Configuration:\n- model_time: simulated\n")
+
+
+def test_ratio_spread_cell():
+    from paste.bench.report import ratio_spread
+
+    modes = report()["modes"]
+    assert ratio_spread(modes["paste"]) == "0.25 / 0.75 / 1.50"  # p10 / median / p90
+    assert ratio_spread(summarize([fake_run("paste", PASTE)], {})["modes"]["paste"]) == "-"

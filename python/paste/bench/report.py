@@ -166,6 +166,14 @@ def terminal_table(report: dict[str, Any]) -> str:
     return "\n".join([head] + lines)
 
 
+def ratio_spread(mode: dict[str, Any]) -> str:
+    """A mode's per-task ratio against serial as "p10 / median / p90" ("-" without serial)."""
+    q = mode.get("task_ratio_quantiles")
+    if q is None:
+        return "-"
+    return f"{q['p10']:.2f} / {mode['median_task_ratio_vs_serial']:.2f} / {q['p90']:.2f}"
+
+
 def ratio_rows(report: dict[str, Any]) -> list[list[str]]:
     """Per mode compared with serial: the per-task TCT ratio's quantiles and the share of
     tasks slower than serial."""
