@@ -115,13 +115,13 @@ def check_run_options(sessions: int, concurrency: int, poisson_rate: float | Non
     """InvalidArgumentError before anything starts unless sessions, concurrency, max_batch
     and max_calls are >= 1 (the last two may be None), the Poisson rate is None or a finite
     rate > 0, the latency cap a finite number of seconds > 0 and the budget >= 0."""
-    finite = float("inf")
+    inf = float("inf")
     problems = [
         (sessions >= 1, f"--sessions must be >= 1, got {sessions}"),
         (concurrency >= 1, f"--concurrency must be >= 1, got {concurrency}"),
-        (poisson_rate is None or 0.0 < poisson_rate < finite,
+        (poisson_rate is None or 0.0 < poisson_rate < inf,
          f"--poisson must be a finite rate > 0 (sessions per second), got {poisson_rate!r}"),
-        (0.0 < max_latency_s < finite,
+        (0.0 < max_latency_s < inf,
          f"--max-latency must be a finite number of seconds > 0, got {max_latency_s!r}"),
         (budget >= 0, f"--budget must be >= 0, got {budget}"),
         (max_batch is None or max_batch >= 1, f"--max-batch must be >= 1, got {max_batch}"),
