@@ -12,6 +12,8 @@ import os
 import platform
 from pathlib import Path
 
+from paste.bench.report import markdown_table  # noqa: F401 - the bench scripts' tables
+
 RESULTS_PATH = Path(__file__).resolve().parent / "RESULTS.md"
 _HEADER = "# Benchmark results\n\nWritten by the scripts in bench/; do not edit by hand.\n"
 
@@ -36,10 +38,3 @@ def write_section(name: str, body: str, command: str, path: Path = RESULTS_PATH)
     else:
         text = text.rstrip("\n") + "\n\n" + block
     path.write_text(text)
-
-
-def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
-    """A GitHub-flavoured Markdown table; floats keep the formatting given by the caller."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)

@@ -91,9 +91,9 @@ def summarize(runs: list[ModeRun], config: dict[str, Any]) -> dict[str, Any]:
         if serial is None:
             continue
         base = {r.session_id: r.tct_s for r in by_name["serial"].sessions}
-        ratios = [
-            r.tct_s / base[r.session_id] for r in by_name[name].sessions if base.get(r.session_id)
-        ]
+        by_task = {r.session_id: r.tct_s / base[r.session_id]
+                   for r in by_name[name].sessions if base.get(r.session_id)}
+        ratios = list(by_task.values())
         summary["tct_ratio_vs_serial"] = (
             summary["mean_tct_s"] / serial["mean_tct_s"] if serial["mean_tct_s"] else None
         )
@@ -101,10 +101,7 @@ def summarize(runs: list[ModeRun], config: dict[str, Any]) -> dict[str, Any]:
         summary["share_tasks_slower_than_serial"] = (
             sum(x > 1.0 for x in ratios) / len(ratios) if ratios else None
         )
-        summary["task_ratios_vs_serial"] = {
-            r.session_id: r.tct_s / base[r.session_id]
-            for r in by_name[name].sessions if base.get(r.session_id)
-        }
+        summary["task_ratios_vs_serial"] = by_task
         summary["task_ratio_quantiles"] = (
             {q: percentile(ratios, x) for q, x in QUANTILES} if ratios else None
         )
@@ -187,9 +184,12 @@ def ratio_rows(report: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def _table(columns: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])
+def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A GitHub-flavoured Markdown table; floats keep the formatting given by the caller
+    (the bench scripts' tables too: bench/_results.py)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -199,6 +199,6 @@ def markdown(report: dict[str, Any]) -> str:
     if ratios:
         columns = ["mode"] + [k for k, _x in QUANTILES] + ["slower tasks"]
         dist = ("\n\nPer-task TCT / the same task's serial TCT (nearest-rank quantiles over "
-                f"tasks):\n\n{_table(columns, ratios)}")
-    return (f"# Trace replay\n\n{_table(COLUMNS, rows(report))}{dist}\n\n"
+                f"tasks):\n\n{markdown_table(columns, ratios)}")
+    return (f"# Trace replay\n\n{markdown_table(COLUMNS, rows(report))}{dist}\n\n"
             f"Configuration:\n{cfg}\n")

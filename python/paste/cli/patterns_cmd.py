@@ -60,6 +60,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _mine(args: argparse.Namespace) -> int:
+    from paste.patterns.errors import PatternStoreError
     from paste.patterns.loaders import load_folder
     from paste.patterns.store import mine
 
@@ -76,8 +77,7 @@ def _mine(args: argparse.Namespace) -> int:
     try:
         store.save(out)
     except OSError as exc:
-        print(f"error: cannot write {args.out}: {exc}", file=sys.stderr)
-        return 1
+        raise PatternStoreError(f"cannot write {args.out}: {exc}") from exc
     print(f"mined {len(traces)} sessions into {args.out}")
     return 0
 
