@@ -51,11 +51,11 @@ def test_unknown_model_exits_with_2(capsys):
     assert "unknown model 'no-such-model-xyz'" in capsys.readouterr().err
 
 
-def test_missing_api_key_file_exits_with_1(tmp_path, capsys):
+def test_missing_api_key_file_is_bad_input_exit_2(tmp_path, capsys):
     from paste.cli import main
 
-    assert main(["serve", "--model", "m", "--api-key-file", str(tmp_path / "none")]) == 1
-    assert "cannot read --api-key-file" in capsys.readouterr().err
+    assert main(["serve", "--model", "m", "--api-key-file", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: cannot read --api-key-file '{tmp_path}/none'")
 
 
 def free_port():

@@ -4,6 +4,11 @@ Each sub-command module defines `register(subparsers)` which adds its parser and
 `func=` to a callable taking the parsed namespace and returning an exit code. Modules are
 imported lazily so `paste --help` stays fast and a missing optional dependency of one
 sub-command does not break the others.
+
+Errors are reported in one place, `main`: a typed paste error raised by any sub-command is one
+line on stderr (`error: ...`) instead of a traceback, with exit code 2 for bad input
+(InvalidArgumentError and its subclasses: an unknown model, a missing trace folder, a bad
+option value) and 1 for any other PasteError (a failed download, an unwritable store).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from paste.errors import InvalidArgumentError, PasteError
 
 # (sub-command name, module under paste.cli); keep sorted by name.
 _COMMANDS: list[tuple[str, str]] = [
@@ -42,7 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except InvalidArgumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PasteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,16 +25,11 @@ from paste.cli.arg_types import waste_ratio_arg
 
 
 def _emit(run: Callable[[], tuple[dict, Path]], as_json: bool) -> int:
-    """Runs a benchmark (`run() -> (report, out folder)`), prints its JSON or table; a bad
-    option (InvalidArgumentError) is one line on stderr and exit code 2."""
+    """Runs a benchmark (`run() -> (report, out folder)`), prints its JSON or table; a typed
+    error (a bad option) propagates to `paste.cli.main`, which reports it."""
     from paste.bench.report import terminal_table
-    from paste.errors import InvalidArgumentError
 
-    try:
-        report, out = run()
-    except InvalidArgumentError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    report, out = run()
     if as_json:
         print(json.dumps(report, sort_keys=True))
     else:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from paste.errors import PasteError
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("generate", help="generate text from a prompt")
@@ -32,23 +30,19 @@ def _run(args: argparse.Namespace) -> int:
     from paste.engine.engine import Engine
     from paste.engine.request import GenerationParams
 
-    try:
-        params = GenerationParams(max_tokens=args.max_tokens, temperature=args.temperature,
-                                  top_p=args.top_p, top_k=args.top_k, seed=args.seed,
-                                  stop=tuple(args.stop))
-        with Engine(args.model, attention_backend=args.attention_backend) as engine:
-            prompts = [p if args.raw else engine.chat_prompt(
-                ([{"role": "system", "content": args.system}] if args.system else [])
-                + [{"role": "user", "content": p}]) for p in args.prompt]
-            if len(prompts) == 1:
-                for out in engine.stream(prompts[0], params):
-                    sys.stdout.write(out.delta)
-                    sys.stdout.flush()
-                sys.stdout.write("\n")
-            else:
-                for i, out in enumerate(engine.generate(prompts, params)):
-                    print(f"[{i}] {out.text}")
-    except PasteError as exc:
-        print(f"paste generate: {exc}", file=sys.stderr)
-        return 1
+    params = GenerationParams(max_tokens=args.max_tokens, temperature=args.temperature,
+                              top_p=args.top_p, top_k=args.top_k, seed=args.seed,
+                              stop=tuple(args.stop))
+    with Engine(args.model, attention_backend=args.attention_backend) as engine:
+        prompts = [p if args.raw else engine.chat_prompt(
+            ([{"role": "system", "content": args.system}] if args.system else [])
+            + [{"role": "user", "content": p}]) for p in args.prompt]
+        if len(prompts) == 1:
+            for out in engine.stream(prompts[0], params):
+                sys.stdout.write(out.delta)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+        else:
+            for i, out in enumerate(engine.generate(prompts, params)):
+                print(f"[{i}] {out.text}")
     return 0

@@ -8,9 +8,6 @@ checksum mismatch, conversion failure; the message names the fix), 2 unknown mod
 from __future__ import annotations
 
 import argparse
-import sys
-
-from paste.errors import PasteError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,18 +38,11 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _pull(args: argparse.Namespace) -> int:
     from paste import envs
-    from paste.models import UnknownModelError, pull_model
+    from paste.models import pull_model
     from paste.models.progress import TerminalProgress
 
     name = args.name or envs.default_model()
-    try:
-        path = pull_model(name, force=args.force, dtype=args.dtype, progress=TerminalProgress())
-    except UnknownModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except PasteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    path = pull_model(name, force=args.force, dtype=args.dtype, progress=TerminalProgress())
     print(f"{name}: ready at {path}")
     return 0
 

@@ -8,32 +8,11 @@ paste patterns mine --train DIR [DIR ...] --out FILE [--tenant NAME]
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from paste.errors import InvalidArgumentError, PasteError
-
-
-def _reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """A sub-command whose typed errors are one line on stderr: exit code 2 for bad input
-    (InvalidArgumentError: a missing or unknown trace folder, a bad option), 1 for any
-    other PasteError (an unreadable pattern store), instead of a traceback."""
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except InvalidArgumentError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except PasteError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return run
+from paste.errors import InvalidArgumentError
 
 
 def _split(args: argparse.Namespace) -> int:
@@ -93,16 +72,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     split.add_argument("--out", required=True, help="writes OUT/train/<source>, OUT/test/<source>")
     split.add_argument("--test-fraction", type=float, default=0.3)
     split.add_argument("--seed", type=int, default=0)
-    split.set_defaults(func=_reported(_split))
+    split.set_defaults(func=_split)
 
     ev = sub.add_parser("eval", help="mine on --train, predict every call of --test")
     ev.add_argument("--train", nargs="+", required=True, metavar="DIR")
     ev.add_argument("--test", nargs="+", required=True, metavar="DIR")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
-    ev.set_defaults(func=_reported(_eval))
+    ev.set_defaults(func=_eval)
 
     mn = sub.add_parser("mine", help="mine a PatternStore file from trace folders")
     mn.add_argument("--train", nargs="+", required=True, metavar="DIR")
     mn.add_argument("--out", required=True, metavar="FILE")
     mn.add_argument("--tenant", default="default")
-    mn.set_defaults(func=_reported(_mine))
+    mn.set_defaults(func=_mine)

@@ -7,10 +7,8 @@ missing; the message says which), 2 an unknown model name.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from paste.cli.arg_types import waste_ratio_arg
-from paste.errors import PasteError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -82,7 +80,6 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
 
 def _serve(args: argparse.Namespace) -> int:
     from paste import envs
-    from paste.models import UnknownModelError
     from paste.server.serve import serve
 
     options = {k: v for k, v in (("num_blocks", args.num_blocks),
@@ -103,12 +100,6 @@ def _serve(args: argparse.Namespace) -> int:
             engine_options=options,
             server_options=server_options(args),
         )
-    except UnknownModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except PasteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         pass
     return 0
