@@ -10,7 +10,6 @@ import pytest
 from paste import cli
 from paste.errors import InvalidArgumentError, OutOfBlocksError
 
-
 _real_build_parser = cli.build_parser
 
 

@@ -31,7 +31,7 @@ from paste.patterns.latency import expected_latency
 from paste.patterns.records import RecordRule, record_candidates
 from paste.patterns.state import SessionState
 from paste.patterns.store import MAX_RANK, SEP, PatternStore
-from paste.patterns.templates import fill
+from paste.patterns.templates import fill, hole_locators
 from paste.patterns.textevidence import name_score, reweight, word_prefixes
 
 MAX_KINDS = 6
@@ -153,7 +153,7 @@ class Predictor:
                     continue
                 n = counts[0]
                 probs = [shrunk(h, n, pooled[r]) for r, h in enumerate(counts[1:])]
-                sel = SessionState.compile_rule((record.source, record.selector, ""))[:3]
+                sel = (record.source, record.selector)
                 order = sorted((r for r, p in enumerate(probs) if p > 0.0), key=lambda r: -probs[r])
                 tables.setdefault(template, []).append((record, sel, probs, order))
         return tables
@@ -173,15 +173,16 @@ class Predictor:
         and the other holes' fillings are each taken best first, and a pair whose positions
         (i, j) have (i + 1) * (j + 1) > k cannot be among the rule's k best, so it is skipped."""
         out: list[tuple[list[str], float]] = []
-        used = state.used_by_kind.get(kind, ())
+        used = state.used_masks.get(kind, {})
+        last = state.last_call_bit(kind)
         rests: dict[tuple[int, ...], list[tuple[list[str], float]]] = {}
         for record, sel, probs, order in self._records.get(f"{kind}{SEP}{tkey}", ()):
             if not order or probs[order[0]] < threshold:
                 continue
-            entry = memo.get(sel, memo)
-            if entry is memo:
-                entry = memo[sel] = state.entry_compiled(*sel)
-            if entry is None:
+            entries = memo.get(sel)
+            if entries is None:
+                entries = memo[sel] = state.record_entries(*sel)
+            if not entries:
                 continue
             covered = record.holes
             rest = tuple(i for i in range(holes) if i not in covered)
@@ -192,7 +193,7 @@ class Predictor:
                     if rest else [([], 1.0)])
             if not others:
                 continue
-            items = record_candidates(entry, record, used, MAX_RANK)
+            items = record_candidates(entries, record, used, hole_locators(tkey), last, MAX_RANK)
             pos = 0
             for rank in order:
                 if rank >= len(items):

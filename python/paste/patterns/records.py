@@ -8,7 +8,10 @@ for k = 0, 1, ...; one that reads search hits opens hits[k].url with hits[k].tit
 rules (store.py) fill each argument on its own, so they cannot tell that the three values
 must come from the same segment. A record rule keeps them together:
 
-  source, selector   the arrival, as in SessionState.entry_for (`out`, `k=get_reservation_details`)
+  source, selector   the arrival, as in SessionState.entry_for (`out`, `k=get_reservation_details`),
+                     or `a=<kind>`: every arrival of the kind, oldest first, their lists read
+                     one after the other (an agent checking every segment of every
+                     reservation it looked up; SessionState.record_entries)
   prefix             the list, its locator up to the item rank (`j:.flights.#`)
   fields             per covered hole, the field under the item (hole 0 <- `.origin`, ...)
                      and the item's offset: a hole inside item j of a list in the call's own
@@ -16,8 +19,11 @@ must come from the same segment. A record rule keeps them together:
                      flights: flights[j] = {flight_number, date} of the reservation's item j)
 
 Its candidates in a state are the list's items in rank order (the base), each the tuple of the
-covered holes' values; bases whose values the same kind has all used already go last (the
-agent iterates). Mining counts each rule's support and at which candidate rank the true tuple was
+covered holes' values, rotated to continue after the item the kind's last call used (an agent
+that skipped items goes on from where it is, not back to the first it skipped); items whose
+values one earlier call of the kind used together, each in the argument it fills, go last (the
+agent iterates; a return flight that swaps an outbound search's airports is not used yet).
+Mining counts each rule's support and at which candidate rank the true tuple was
 (P(correct | rank), like a hole's); the predictor fills the covered holes jointly from those
 tuples and any other hole from its own rules. Values only ever come from the session's own
 history (the tenant rule holds).
@@ -26,10 +32,10 @@ history (the tenant rule holds).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from paste.patterns.state import Entry, SessionState
+from paste.patterns.state import Entry, SessionState, used_key
 
 # A list item's field: `j:.flights.#2.origin` -> (`j:.flights.#`, 2, `.origin`); the item
 # is the innermost list (`j:.#0.#1.flight_number`: item 1 of the pair at rank 0).
@@ -89,33 +95,49 @@ def explain_records(state: SessionState, holes: list[str],
         if len(fields) < 2:
             continue
         covered = tuple((i, j, suffix) for i, (j, suffix) in sorted(fields.items()))
-        source = state.entries[idx].source
-        for selector in state.selectors(idx):
-            rules.add(RecordRule(source, selector, prefix, covered))
+        entry = state.entries[idx]
+        selectors = state.selectors(idx) + ([f"a={entry.kind}"] if entry.kind else [])
+        for selector in selectors:
+            rules.add(RecordRule(entry.source, selector, prefix, covered))
     return rules
 
 
-def record_candidates(entry: Entry, rule: RecordRule, used: Collection[str],
+def record_candidates(entries: Sequence[Entry], rule: RecordRule, used: Mapping[str, int],
+                      locators: Sequence[str | None] = (), last: int = 0,
                       limit: int = MAX_ITEMS) -> list[tuple[str, ...]]:
-    """The first `limit` distinct value tuples of the list's items in `entry`, by base rank,
-    the tuples whose values are all in `used` (values the kind's earlier calls used) last."""
-    fresh: list[tuple[str, ...]] = []
-    seen: list[tuple[str, ...]] = []
-    locs = entry.locs
-    for base in range(MAX_ITEMS):
-        values = []
-        for _i, j, suffix in rule.fields:
-            v = locs.get(f"{rule.prefix}{base + j}{suffix}")
-            if v is None:
-                break
-            values.append(v)
-        else:
-            item = tuple(values)
-            if item not in fresh and item not in seen:
-                (seen if all(v in used for v in item) else fresh).append(item)
-                if len(fresh) == limit:
+    """The first `limit` distinct value tuples of the list's items in `entries` (in order;
+    each entry's items by base rank), rotated to continue after the item the kind's last
+    call used, the tuples one earlier call of the kind already used together last.
+    `used`: SessionState.used_masks of the kind; `last`: the bit of the kind's last call in
+    it (0: none); `locators`: the template's hole_locators, so that a value counts as used
+    only in the argument it fills (a return flight swaps an outbound one's origin and
+    destination); a hole without one matches the value in any argument."""
+    keys = [locators[i] if i < len(locators) else None for i, _j, _suffix in rule.fields]
+    items: list[tuple[tuple[str, ...], int]] = []  # (tuple, calls that used it together)
+    distinct: set[tuple[str, ...]] = set()
+    cursor = -1  # position of the last call's item
+    for entry in entries:
+        locs = entry.locs
+        for base in range(MAX_ITEMS):
+            values = []
+            for _i, j, suffix in rule.fields:
+                v = locs.get(f"{rule.prefix}{base + j}{suffix}")
+                if v is None:
                     break
-            continue
-        if not values:
-            break  # the list ended (an item lacking only some fields is skipped)
+                values.append(v)
+            else:
+                item = tuple(values)
+                if item not in distinct:
+                    distinct.add(item)
+                    common = -1
+                    for loc, v in zip(keys, item, strict=True):
+                        common &= used.get(v if loc is None else used_key(loc, v), 0)
+                    if common & last:
+                        cursor = len(items)
+                    items.append((item, common))
+                continue
+            if not values:
+                break  # the list ended (an item lacking only some fields is skipped)
+    fresh = [item for item, common in items[cursor + 1:] + items[:cursor + 1] if not common]
+    seen = [item for item, common in items if common]
     return (fresh + seen)[:limit]

@@ -26,6 +26,11 @@ from paste.patterns.values import locate_arguments, locate_json, locate_message,
 MAX_BACK = 3  # relative rules reach the last MAX_BACK outputs / calls
 
 
+def used_key(loc: str, value: str) -> str:
+    """The `SessionState.used_masks` key of `value` at argument locator `loc`."""
+    return f"{loc}\x1d{value}"
+
+
 @dataclass
 class Entry:
     """One indexed arrival: `source` is user, out (a tool output), arg (a call's arguments),
@@ -49,7 +54,12 @@ class SessionState:
     reverse: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     by_source: dict[str, list[int]] = field(default_factory=dict)
     latest_by_kind: dict[tuple[str, str], int] = field(default_factory=dict)
+    by_kind: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     used_by_kind: dict[str, set[str]] = field(default_factory=dict)
+    # kind -> key -> bit mask of the kind's calls (by ordinal) whose arguments held it, keyed
+    # by value and by `used_key(argument locator, value)`: the values one earlier call used
+    # together (at given arguments) are those whose masks share a bit
+    used_masks: dict[str, dict[str, int]] = field(default_factory=dict)
     user_words: frozenset[str] = frozenset()  # words of the latest user message
     num_user: int = 0
     memo: dict = field(default_factory=dict)  # per-user-message caches of predictors
@@ -68,7 +78,9 @@ class SessionState:
             calls=list(self.calls),
             by_source={k: list(v) for k, v in self.by_source.items()},
             latest_by_kind=dict(self.latest_by_kind),
+            by_kind={k: list(v) for k, v in self.by_kind.items()},
             used_by_kind={k: set(v) for k, v in self.used_by_kind.items()},
+            used_masks={k: dict(v) for k, v in self.used_masks.items()},
             user_words=self.user_words,
             num_user=self.num_user,
             index_reverse=False,
@@ -90,6 +102,7 @@ class SessionState:
         ids.append(idx)
         if kind:
             self.latest_by_kind[(source, kind)] = idx
+            self.by_kind.setdefault((source, kind), []).append(idx)
         if self.index_reverse:
             for loc, key in locs.items():
                 self.reverse.setdefault(key, []).append((idx, loc))
@@ -113,6 +126,13 @@ class SessionState:
         self.calls.append(call)
         locs = locate_arguments(call.arguments)
         self.used_by_kind.setdefault(call.kind, set()).update(locs.values())
+        masks = self.used_masks.setdefault(call.kind, {})
+        bit = 1 << len(self.by_kind.get(("arg", call.kind), ()))  # this call's ordinal
+        for loc, value in locs.items():
+            masks[value] = masks.get(value, 0) | bit
+            if loc.startswith("a:"):  # a leaf, not a span of one
+                key = used_key(loc, value)
+                masks[key] = masks.get(key, 0) | bit
         self._add("arg", call.kind, locs)
         if output is not None:
             self._add("out", call.kind, locate_text(output))
@@ -142,6 +162,20 @@ class SessionState:
         if selector == "first":
             return self.entries[ids[0]]
         return self.entries[ids[-1]]
+
+    def last_call_bit(self, kind: str) -> int:
+        """The bit of the kind's most recent call in `used_masks` (0: no call of the kind)."""
+        n = len(self.by_kind.get(("arg", kind), ()))
+        return 1 << (n - 1) if n else 0
+
+    def record_entries(self, source: str, selector: str) -> list[Entry]:
+        """The entries a record rule's selector reads (records.py): `a=<kind>` = every
+        arrival of that tool kind, oldest first (an agent iterating over the items of several
+        outputs, each output's in turn); any other selector = its one entry (`entry_for`)."""
+        if selector.startswith("a="):
+            return [self.entries[i] for i in self.by_kind.get((source, selector[2:]), ())]
+        entry = self.entry_for(source, selector)
+        return [] if entry is None else [entry]
 
     def _visible(self, source: str) -> list[int] | None:
         """The entries of `source` a rule may read: none of a `turn` that is not the latest

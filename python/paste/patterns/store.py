@@ -35,7 +35,7 @@ from paste.patterns.records import RecordRule, explain_records, item_offset, rec
 from paste.patterns.replay import replay
 from paste.patterns.shapes import allowed_shapes, shape
 from paste.patterns.state import SessionState
-from paste.patterns.templates import extract, hole_paths, schema_only
+from paste.patterns.templates import extract, hole_locators, hole_paths, schema_only
 from paste.patterns.textevidence import TextEvidence
 from paste.patterns.trace import Trace
 
@@ -186,10 +186,10 @@ class PatternStore:
     def _calibrate_records(self, state: SessionState, template: str, holes: list[str]) -> None:
         kind = template.split(SEP, 1)[0]
         for record in self.records(template):
-            entry = state.entry_for(record.source, record.selector)
-            if entry is None:
-                continue
-            tuples = record_candidates(entry, record, state.used_by_kind.get(kind, ()))
+            entries = state.record_entries(record.source, record.selector)
+            tuples = record_candidates(entries, record, state.used_masks.get(kind, {}),
+                                       hole_locators(template.split(SEP, 1)[1]),
+                                       state.last_call_bit(kind))
             if not tuples:
                 continue
             stats = self.record_stats.setdefault(template, {}).setdefault(

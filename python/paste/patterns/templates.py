@@ -13,6 +13,7 @@ left to right. `extract` needs the SessionState the call was made in; `fill` inv
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -147,6 +148,20 @@ def hole_paths(template_key: str) -> list[Path]:
         elif spec[0] == "T":
             paths.extend(path for p in spec[1] if isinstance(p, int))
     return paths
+
+
+@functools.lru_cache(maxsize=4096)
+def hole_locators(template_key: str) -> tuple[str | None, ...]:
+    """Per hole: the locator (values.locate_arguments) of the argument leaf the hole fills
+    whole (a str, num or bool hole), None for a hole inside a string or a hole of records."""
+    out: list[str | None] = []
+    for path, spec in json.loads(template_key):
+        if spec[0] == "H":
+            steps = "".join(f".#{p}" if isinstance(p, int) else f".{p}" for p in path)
+            out.append(None if spec[2] == "json" else f"a:{steps}")
+        elif spec[0] == "T":
+            out.extend(None for p in spec[1] if isinstance(p, int))
+    return tuple(out)
 
 
 def num_holes(template_key: str) -> int:
