@@ -77,6 +77,22 @@ def test_eval_json_reports_every_source_with_denominators(capsys):
     assert report["issues"] == []
 
 
+def test_eval_of_a_collection_folder_equals_eval_of_its_sources(tmp_path, capsys):
+    # The fixture root and a split's train/ and test/ hold one folder per source; before,
+    # SWE-agent's any-depth `.traj` search claimed the whole root and five sources vanished.
+    main(["patterns", "split", "--src", str(FIXTURES), "--out", str(tmp_path), "--seed", "1"])
+    capsys.readouterr()
+    train, test = tmp_path / "train", tmp_path / "test"
+    assert main(["patterns", "eval", "--train", str(train), "--test", str(test), "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    tested = [d for d in sorted(test.iterdir()) if any(d.rglob("*.*"))]
+    by_source = [str(d) for d in sorted(train.iterdir())]
+    assert main(["patterns", "eval", "--train", *by_source,
+                 "--test", *map(str, tested), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == whole
+    assert len(whole["sources"]) == len(tested) >= 3
+
+
 def test_eval_text_table(capsys):
     d = str(FIXTURES / "tau-bench-gpt4o-airline")
     assert main(["patterns", "eval", "--train", d, "--test", d]) == 0
@@ -99,7 +115,7 @@ def test_eval_of_a_missing_folder_is_one_error_line(tmp_path, capsys):
     assert _fails(["patterns", "eval", "--train", missing, "--test", d], capsys) == (
         2, f"error: {missing}: not a directory\n")
     assert _fails(["patterns", "eval", "--train", d, "--test", str(tmp_path)], capsys) == (
-        2, f"error: {tmp_path}: no known trace source layout\n")
+        2, f"error: {tmp_path}: no known trace source layout in it or its sub-folders\n")
 
 
 def test_split_with_a_bad_fraction_writes_nothing(tmp_path, capsys):

@@ -66,3 +66,27 @@ def test_evaluate_source_scores_each_call_before_seeing_it():
     assert (r["baseline_top1_tool"], r["baseline_top1_call"], r["baseline_top5_call"]) == (
         1.0, 0.0, 0.0)
     assert sum(b["predictions"] for b in r["calibration"]) >= 2
+
+
+def test_each_tenant_of_a_source_is_mined_apart(tmp_path):
+    # paste's own JSONL carries a tenant per record; before, eval mined one "default" store
+    # and stopped at the first record of another tenant.
+    from pathlib import Path
+
+    from paste.patterns.evaluate import evaluate
+    from paste.patterns.loaders import load_folder
+
+    fixture = Path(__file__).resolve().parent / "data" / "traces_fixtures" / "paste-jsonl"
+    lines = (fixture / "sessions.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first["tenant"] = "beta"
+    (tmp_path / "sessions.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    traces = load_folder(tmp_path).traces
+    assert sorted(t.tenant for t in traces) == ["acme", "beta"]
+    report = evaluate([tmp_path], [tmp_path])
+    expected = Tally()
+    for tenant in ("acme", "beta"):
+        mine_ = [t for t in traces if t.tenant == tenant]
+        expected.add(evaluate_source(mine_, mine_, tenant))
+    assert report["sources"]["paste-jsonl"] == expected.report()
+    assert report["sources"]["paste-jsonl"]["calls"] == 4

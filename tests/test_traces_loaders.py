@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from paste.patterns.errors import TraceFormatError
-from paste.patterns.loaders import bfcl_backend, detect_source, load_folder
+from paste.patterns.loaders import bfcl_backend, detect_source, load_folder, source_folders
 from paste.patterns.trace import LoadIssue
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "traces_fixtures"
@@ -52,6 +52,30 @@ def test_detection_uses_file_names_not_folder_name(tmp_path):
     assert detect_source(tmp_path / "whatever") == "tau-bench-gpt4o-airline"
     with pytest.raises(TraceFormatError):
         detect_source(tmp_path)
+
+
+def test_a_collection_folder_stands_for_each_of_its_sources():
+    assert source_folders(FIXTURES) == [FIXTURES / s for s in sorted(EXPECTED)]
+
+
+@pytest.mark.parametrize("source", ["swe-agent-demos", "tau-bench-gpt4o-airline"])
+def test_a_source_folder_stands_for_itself(source):
+    # swe-agent-demos has two sub-folders (tests/, trajectories/) holding .traj files: one kind
+    assert source_folders(FIXTURES / source) == [FIXTURES / source]
+
+
+def test_a_folder_holding_one_source_stands_for_it(tmp_path):
+    shutil.copytree(FIXTURES / "tau-bench-gpt4o-airline", tmp_path / "only" / "tau")
+    (tmp_path / "only" / "notes").mkdir()
+    assert source_folders(tmp_path / "only") == [tmp_path / "only" / "tau"]
+
+
+def test_a_folder_without_sources_is_a_typed_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TraceFormatError, match="no known trace source layout in it or its sub"):
+        source_folders(tmp_path)
+    with pytest.raises(TraceFormatError, match="not a directory"):
+        source_folders(tmp_path / "missing")
 
 
 def test_malformed_records_are_reported_with_location():

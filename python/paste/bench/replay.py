@@ -66,11 +66,11 @@ def load_scripts(
 ) -> list[ReplayScript]:
     """A seeded sample of n sessions (all if fewer) of the folders, as checked scripts; with
     max_calls, only sessions with 1..max_calls recorded calls are eligible."""
-    from paste.patterns.loaders import load_folder
+    from paste.patterns.loaders import load_folder, source_folders
     from paste.patterns.trace import Trace
 
     traces: list[Trace] = []
-    for folder in folders:
+    for folder in (f for given in folders for f in source_folders(given)):
         result = load_folder(folder, tenant=folder.name)
         for issue in result.issues:
             print(f"skipped malformed record: {folder}/{issue}", file=sys.stderr)
@@ -89,12 +89,12 @@ def load_scripts(
 
 def mine_predictors(folders: list[Path], min_groups: int = 3) -> dict[str, Any]:
     """tenant (folder name) -> Predictor mined on that folder's traces only."""
-    from paste.patterns.loaders import load_folder
+    from paste.patterns.loaders import load_folder, source_folders
     from paste.patterns.predictor import Predictor
     from paste.patterns.store import mine
 
     out = {}
-    for folder in folders:
+    for folder in (f for given in folders for f in source_folders(given)):
         traces = load_folder(folder, tenant=folder.name).traces
         if traces:
             out[folder.name] = Predictor(mine(traces, folder.name, min_groups))

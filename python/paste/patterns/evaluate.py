@@ -5,7 +5,9 @@ Per source and overall, with the number of calls as the denominator of every rat
 top-1/3/5 exact canonical-call accuracy, top-1/3 tool-kind accuracy, argument accuracy given
 the right tool (top-1 call exact among calls whose top-1 kind was right; its own denominator
 `arg_calls`), calibration bins over every emitted prediction (mean predicted p vs hit rate), and
-the bigram baseline's numbers. Each source is mined into its own store (one agent = one tenant).
+the bigram baseline's numbers. Each source is mined into its own store (one agent = one tenant);
+paste's own JSONL records carry their tenant, and each tenant of a source is mined apart and
+predicts only its own test sessions.
 Where a source records the tools a session was offered (Trace.tools), the predictor and the
 baseline alike only consider those tools, as a server knows the request's tool list.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paste.patterns.baseline import BigramBaseline
-from paste.patterns.loaders import load_folder
+from paste.patterns.loaders import load_folder, source_folders
 from paste.patterns.predictor import Predictor
 from paste.patterns.store import mine, replay
 from paste.patterns.trace import LoadIssue, Trace
@@ -86,9 +88,9 @@ class Tally:
         return out
 
 
-def evaluate_source(train: list[Trace], test: list[Trace]) -> Tally:
-    """Tally of one source: mine on `train`, replay `test`."""
-    predictor = Predictor(mine(train, tenant="default"))
+def evaluate_source(train: list[Trace], test: list[Trace], tenant: str = "default") -> Tally:
+    """Tally of one source and tenant: mine on `train`, replay `test` (all of `tenant`)."""
+    predictor = Predictor(mine(train, tenant=tenant))
     baseline = BigramBaseline(train)
     tally = Tally()
     h = tally.hits
@@ -127,8 +129,8 @@ def evaluate_source(train: list[Trace], test: list[Trace]) -> Tally:
 
 def _load(dirs: list[Path], issues: list[LoadIssue]) -> dict[str, list[Trace]]:
     by_source: dict[str, list[Trace]] = {}
-    for d in dirs:
-        result = load_folder(Path(d))
+    for d in (folder for given in dirs for folder in source_folders(Path(given))):
+        result = load_folder(d)
         issues.extend(LoadIssue(f"{d}/{i.location}", i.message) for i in result.issues)
         by_source.setdefault(result.source, []).extend(result.traces)
     return by_source
@@ -142,7 +144,15 @@ def evaluate(train_dirs: list[Path], test_dirs: list[Path]) -> dict:
     overall = Tally()
     sources = {}
     for name in sorted(test):
-        tally = evaluate_source(train.get(name, []), test[name])
+        tally = Tally()
+        for tenant in sorted({t.tenant for t in test[name]}):
+            tally.add(
+                evaluate_source(
+                    [t for t in train.get(name, []) if t.tenant == tenant],
+                    [t for t in test[name] if t.tenant == tenant],
+                    tenant,
+                )
+            )
         sources[name] = tally.report()
         overall.add(tally)
     return {"sources": sources, "overall": overall.report(), "issues": [str(i) for i in issues]}

@@ -12,8 +12,7 @@ import hashlib
 from pathlib import Path
 
 from paste.errors import InvalidArgumentError
-from paste.patterns.errors import TraceFormatError
-from paste.patterns.loaders import source_module
+from paste.patterns.loaders import source_folders, source_module
 
 
 def _unit(seed: int, source: str, key: str) -> float:
@@ -21,29 +20,15 @@ def _unit(seed: int, source: str, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def _is_source(folder: Path) -> bool:
-    try:
-        source_module(folder)
-    except TraceFormatError:
-        return False
-    return True
-
-
 def split_sources(
     src: Path, out: Path, test_fraction: float, seed: int = 0
 ) -> dict[str, tuple[int, int]]:
-    """Split every source folder under `src` (or `src` itself if it is one); returns
+    """Split every source folder `src` stands for (`loaders.source_folders`); returns
     {source: (num_train, num_test)} session counts."""
     if not 0.0 < test_fraction < 1.0:
         raise InvalidArgumentError(f"test fraction must be in (0, 1), got {test_fraction}")
-    src = Path(src)
-    folders = (
-        [d for d in sorted(src.iterdir()) if d.is_dir() and _is_source(d)] if src.is_dir() else []
-    )
-    if not folders and src.is_dir() and _is_source(src):
-        folders = [src]
     counts: dict[str, tuple[int, int]] = {}
-    for folder in folders:
+    for folder in source_folders(Path(src)):
         module = source_module(folder)
         result = module.load(folder)
         group_of = {t.session_id: t.group for t in result.traces}
@@ -56,6 +41,4 @@ def split_sources(
             folder, out / "train" / module.NAME, lambda sid: not is_test(sid)
         )
         counts[module.NAME] = (n_train, n_test)
-    if not counts:
-        raise TraceFormatError(f"{src}: no trace source folders found")
     return counts

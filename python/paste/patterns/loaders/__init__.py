@@ -30,6 +30,34 @@ def source_module(folder: Path) -> ModuleType:
     raise TraceFormatError(f"{folder}: no known trace source layout")
 
 
+def _kind(folder: Path) -> str | None:
+    return next((str(m.NAME) for m in SOURCES if m.detect(folder)), None)
+
+
+def source_folders(folder: Path) -> list[Path]:
+    """The source folders `folder` stands for: its immediate sub-folders that are source
+    folders when they are of two or more kinds (a collection laid out like ../shared/traces,
+    or a split's train/ or test/), else `folder` itself when it is one, else its source
+    sub-folders. TraceFormatError when there is none.
+
+    Sub-folders are looked at first because a kind that searches a folder at any depth (SWE-
+    agent's `.traj` files) would otherwise claim a whole collection and drop the rest; a SWE-
+    agent folder's own sub-folders (trajectories/, tests/) are all of one kind, so it stays
+    one source."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TraceFormatError(f"{folder}: not a directory")
+    kinds = {d: _kind(d) for d in sorted(folder.iterdir()) if d.is_dir()}
+    subs = [d for d, kind in kinds.items() if kind is not None]
+    if len({kinds[d] for d in subs}) >= 2:
+        return subs
+    if _kind(folder) is not None:
+        return [folder]
+    if subs:
+        return subs
+    raise TraceFormatError(f"{folder}: no known trace source layout in it or its sub-folders")
+
+
 def detect_source(folder: Path) -> str:
     """The source kind name of `folder` (e.g. "fireact-hotpotqa")."""
     return str(source_module(folder).NAME)
