@@ -7,9 +7,10 @@ P(correct | rank) measured when mining; a template's record rules (records.py) f
 they cover jointly, from one list item, with their own P(correct | rank) (a filling both ways
 keeps the larger probability). A call's raw probability is the product; the top-k by
 raw probability are returned (distinct canonical calls; kinds are examined most likely first,
-the first MAX_KINDS of them, then further ones only while fewer than k calls were found),
-each with its probability mapped by the store's calibration (calibration.py: monotone, so the
-ranking is the raw one). Asked with the tool already known (`tool=`: the model has written the call's name), P(kind | context) is
+the first MAX_KINDS of them, then further ones only while fewer than k calls were found: such
+fillers rank after every call of the first kinds, so the first j calls of a top-k are the
+top-j whatever k is), each with its probability mapped by the store's calibration
+(calibration.py: monotone, so the ranking within each group is the raw one). Asked with the tool already known (`tool=`: the model has written the call's name), P(kind | context) is
 renormalised over that tool's kinds (1 for a tool with one kind), so a call's probability is
 that of its arguments given the tool, mapped by the store's second calibration, fitted on such
 predictions (`calibration_named`). Cost per query is bounded by the number of kinds
@@ -248,7 +249,8 @@ class Predictor:
         self, state: SessionState, k: int = 5, allow: Callable[[str], bool] | None = None,
         tool: str | None = None,
     ) -> list[Prediction]:
-        """Top-k distinct concrete calls for the session's next step, most probable first.
+        """Top-k distinct concrete calls for the session's next step, most probable first
+        (calls of kinds past the first MAX_KINDS, found to fill a short top-k, after the rest).
 
         `allow(tool_name)`: only tools it accepts are predicted (e.g. the tools the session
         offers, or the ones that may run speculatively), so that calls the caller would
@@ -257,7 +259,8 @@ class Predictor:
         its calls, with probabilities given the tool (module docstring)."""
         if k <= 0:
             return []
-        out: dict[str, Prediction] = {}
+        out: dict[str, Prediction] = {}  # calls of the first MAX_KINDS kinds
+        fillers: dict[str, Prediction] = {}  # calls of later kinds, found to fill a short top-k
         floor = 0.0  # k-th best probability so far: templates that cannot beat it are skipped
         memo: dict = {}  # selector -> history entry, shared by every hole of this query
         kinds = self.distribution(state) if tool is None else self._tool_kinds(state, tool)
@@ -265,9 +268,12 @@ class Predictor:
             kinds = [(t, p) for t, p in kinds if t != END and allow(tool_name(t))]
         last = state.calls[-1] if state.calls else None
         last_canon = last.canonical if last is not None else None
+        found, need = out, k
         for i, (kind, p_kind) in enumerate(kinds):
-            if i >= MAX_KINDS and len(out) >= k:
-                break  # past the first MAX_KINDS kinds only to fill a short top-k
+            if i == MAX_KINDS:
+                if len(out) >= k:
+                    break  # past the first MAX_KINDS kinds only to fill a short top-k
+                found, need, floor = fillers, k - len(out), 0.0
             if kind == END or p_kind < floor:
                 continue
             kind = kind[:-1] if kind.endswith("!") else kind
@@ -295,11 +301,13 @@ class Predictor:
                         p = min(p, self._repeat_p(last.kind))
                         if p <= 0.0 or p < floor:
                             continue
-                    if canon not in out or out[canon].probability < p:
-                        out[canon] = Prediction(name, dict(args), p, latency, canon, kind)
-                if len(out) >= k:
-                    floor = sorted((x.probability for x in out.values()), reverse=True)[k - 1]
+                    into = out if canon in out else found
+                    if canon not in into or into[canon].probability < p:
+                        into[canon] = Prediction(name, dict(args), p, latency, canon, kind)
+                if len(found) >= need:
+                    floor = sorted((x.probability for x in found.values()), reverse=True)[need - 1]
         top = sorted(out.values(), key=lambda x: (-x.probability, x.canonical))[:k]
+        top += sorted(fillers.values(), key=lambda x: (-x.probability, x.canonical))[: k - len(top)]
         cal = self.store.calibration if tool is None else self.store.calibration_named
         if not cal.xs:
             return top
