@@ -61,6 +61,21 @@ def test_typed_spans_in_order_of_first_occurrence():
     assert got["name"] == ["Gary Sinise", "Ron Howard"]
 
 
+def test_codes_that_start_with_a_digit_are_idents_but_units_and_timestamps_are_not():
+    text = ("my reservation ID is 3RK2T9. Also 1N99U6 and commit 3f2a9b1; it took 100ms on the "
+            "10th at 3pm, departing 2024-05-01T00:00:00")
+    assert spans(text)["ident"] == ["3RK2T9", "1N99U6", "3f2a9b1"]
+
+
+def test_a_code_that_starts_with_a_digit_is_a_hole_not_a_learned_constant():
+    # Before, "3RK2T9" was no span: the call kept it as a literal, and a literal used by
+    # sessions of three task groups was emitted for every other session (a training value).
+    s = SessionState()
+    s.add_user("Sure, my user ID is anya_garcia_5901 and the reservation ID is 3RK2T9.")
+    key, holes = extract({"reservation_id": "3RK2T9"}, s)
+    assert (json.loads(key), holes) == ([[["reservation_id"], ["H", 0, "str"]]], ["3RK2T9"])
+
+
 def test_written_dates_are_date_spans_in_iso_form():
     text = (
         "Fly on November 10th, 2026 (or Oct 3 2026), born 14 February 1962 and on the 1st of "

@@ -42,7 +42,10 @@ SPAN_PATTERNS: dict[str, re.Pattern[str]] = {
     # A single quote opens only where no word precedes it and closes only where none follows
     # (an apostrophe in "I've ... I'll" is not a quote).
     "quoted": re.compile(r"(?<!\w)'([^'\n]{1,200})'(?!\w)|\"([^\"\n]{1,200})\"|`([^`\n]{1,200})`"),
-    "ident": re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*\b"),
+    # A code may start with a digit ("3RK2T9", _is_ident decides which such tokens are codes),
+    # but not inside a timestamp such as 2024-05-01T00:00.
+    "ident": re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*\b|"
+                        r"(?<![\w.:/-])\d+[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*\b(?!:)"),
     "date": re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
     "number": re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w.]|-\d)"),
     # Capitalised words; a dot only ends an initial or abbreviation ("J.", "St."), so a name
@@ -97,9 +100,14 @@ def written_dates(text: str) -> list[str]:
 
 
 def _is_ident(token: str) -> bool:
-    """Identifier-like (ids, snake_case, CamelCase, codes), not an ordinary word."""
+    """Identifier-like (ids, snake_case, CamelCase, codes), not an ordinary word. A token that
+    starts with a digit is a code only with a digit after its first letter ("3RK2T9",
+    "1N99U6", a hash "3f2a9b1"), not a number with a unit or an ordinal ("100ms", "10th")."""
     if len(token) < 3:
         return False
+    if token[0].isdigit():
+        first = next((i for i, c in enumerate(token) if not c.isdigit()), len(token))
+        return len(token) >= 4 and any(c.isdigit() for c in token[first:])
     if any(c.isdigit() for c in token) or "_" in token:
         return True
     if token.isupper():
