@@ -101,6 +101,9 @@ def test_every_recorded_call_is_one_authoritative_call_in_every_mode(which, requ
     recorded = sum(len(s.calls) for s in scripts)
     assert len(scripts) == (8 if which == "replayed" else 12)
     assert report["config"]["num_recorded_calls"] == recorded
+    # --traces and --train are the same folders here: every replayed session was mined on
+    assert report["config"]["sessions_replayed"] == len(scripts)
+    assert report["config"]["train_overlap_sessions"] == len(scripts)
     for run in runs:
         summary = report["modes"][run.mode.name]
         assert summary["authoritative_calls"] == recorded
@@ -264,6 +267,8 @@ def test_cli_json_report(tmp_path_factory, capsys):
     assert report["modes"]["serial"]["authoritative_calls"] == 6
     assert json.loads((out / "report.json").read_text()) == report
     assert (out / "report.md").read_text().startswith("# Trace replay")
+    assert ("**WARNING: 3 of the 3 replayed sessions are also in --train: the predictor was "
+            "mined on them") in (out / "report.md").read_text()
     pngs = sorted(p.name for p in out.glob("*.png"))  # one timeline per mode
     assert pngs == ["timeline-oracle.png", "timeline-paste.png", "timeline-serial.png"]
     assert all((out / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
@@ -512,3 +517,19 @@ def test_sessions_start_at_their_poisson_arrival(tmp_path_factory):
     for script, offset in zip(scripts, offsets, strict=True):
         assert starts[script.session_id] >= offset  # never before its arrival
     assert report["config"]["poisson_rate"] == 20.0
+
+
+def test_train_overlap_counts_replayed_sessions_found_in_training_by_content():
+    from paste.bench.replay import load_train, train_overlap
+    from paste.bench.script import build_script
+
+    sources = ["tau-bench-gpt4o-airline", "fireact-hotpotqa"]
+    train = load_train([FIXTURES / s for s in sources])
+    tau = train["tau-bench-gpt4o-airline"]
+    scripts = [build_script(t) for t in tau]
+    assert train_overlap(scripts, train) == len(tau) == 4
+    assert train_overlap(scripts, {"x": train["fireact-hotpotqa"]}) == 0
+    # the same session under another id (a copy in another folder) is still the same session
+    copy = dataclasses.replace(tau[0], session_id="elsewhere/0", group="other")
+    assert train_overlap(scripts, {"x": [copy]}) == 1
+    assert train_overlap(scripts, {}) == 0

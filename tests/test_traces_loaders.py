@@ -159,3 +159,22 @@ def test_shared_development_traces_load(source):
     sessions, calls = SHARED[source]
     assert (len(result.traces), sum(len(t.calls) for t in result.traces)) == (sessions, calls)
     assert result.issues == []
+
+
+def test_fingerprint_is_what_the_session_did_not_where_it_came_from():
+    import dataclasses
+
+    from paste.patterns.trace import Step, ToolCall, Trace
+
+    steps = [Step(role="user", text="find flights"),
+             Step(role="tool", call=ToolCall("search", {"a": 1, "b": "x"}), output="r1")]
+    a = Trace(session_id="s1", source="one", steps=steps)
+    same = Trace(session_id="other/s9", source="two", steps=[
+        steps[0], Step(role="tool", call=ToolCall("search", {"b": "x", "a": 1.0}), output="r2")])
+    assert a.fingerprint() == same.fingerprint()  # canonical calls; ids and outputs aside
+    changed = dataclasses.replace(a, steps=[steps[0], Step(
+        role="tool", call=ToolCall("search", {"a": 2, "b": "x"}), output="r1")])
+    assert changed.fingerprint() != a.fingerprint()
+    said = dataclasses.replace(a, steps=[Step(role="user", text="find trains"), steps[1]])
+    assert said.fingerprint() != a.fingerprint()
+    assert len(a.fingerprint()) == 64

@@ -87,18 +87,31 @@ def load_scripts(
     return scripts
 
 
-def mine_predictors(folders: list[Path], min_groups: int = 3) -> dict[str, Any]:
-    """tenant (folder name) -> Predictor mined on that folder's traces only."""
+def load_train(folders: list[Path]) -> dict[str, list[Any]]:
+    """tenant (source folder name) -> that folder's traces (folders without any left out)."""
     from paste.patterns.loaders import load_folder, source_folders
-    from paste.patterns.predictor import Predictor
-    from paste.patterns.store import mine
 
-    out = {}
+    out: dict[str, list[Any]] = {}
     for folder in (f for given in folders for f in source_folders(given)):
         traces = load_folder(folder, tenant=folder.name).traces
         if traces:
-            out[folder.name] = Predictor(mine(traces, folder.name, min_groups))
+            out.setdefault(folder.name, []).extend(traces)
     return out
+
+
+def mine_predictors(train: dict[str, list[Any]], min_groups: int = 3) -> dict[str, Any]:
+    """tenant -> Predictor mined on that tenant's traces only (`load_train`)."""
+    from paste.patterns.predictor import Predictor
+    from paste.patterns.store import mine
+
+    return {name: Predictor(mine(traces, name, min_groups)) for name, traces in train.items()}
+
+
+def train_overlap(scripts: list[ReplayScript], train: dict[str, list[Any]]) -> int:
+    """How many replayed sessions are also training sessions (same Trace.fingerprint, in
+    whatever folder): their hits measure recall of the training set, not prediction."""
+    seen = {t.fingerprint() for traces in train.values() for t in traces}
+    return sum(s.fingerprint in seen for s in scripts)
 
 
 def check_waste_options(price: float, max_ratio: float | None) -> None:
@@ -190,11 +203,9 @@ def run_replay(
         )
         if not scripts:
             raise InvalidArgumentError("no session with tool calls in --traces")
-        predictors = (
-            mine_predictors(options.train, options.min_groups)
-            if any(m.speculation for m in modes)
-            else {}
-        )
+        train = load_train(options.train) if any(m.speculation for m in modes) else {}
+        predictors = mine_predictors(train, options.min_groups)
+        overlap = train_overlap(scripts, train)
         cfg = ReplayConfig(
             concurrency=options.concurrency, seed=options.seed,
             poisson_rate=options.poisson_rate,
@@ -208,7 +219,7 @@ def run_replay(
     finally:
         if own_engine:
             engine.shutdown()
-    report = summarize(runs, _config(options, scripts))
+    report = summarize(runs, _config(options, scripts, overlap))
     if options.out is not None:
         write_outputs(report, runs, options.out, options.plots)
     return report, runs, scripts
@@ -234,12 +245,14 @@ def _run(
             bar.close()
 
 
-def _config(options: ReplayOptions, scripts: list[ReplayScript]) -> dict[str, Any]:
+def _config(options: ReplayOptions, scripts: list[ReplayScript], overlap: int) -> dict[str, Any]:
     cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
     cfg["traces"] = [str(p) for p in options.traces]
     cfg["train"] = [str(p) for p in options.train]
     cfg["sources"] = sorted({s.source for s in scripts})
     cfg["num_recorded_calls"] = sum(len(s.calls) for s in scripts)
+    cfg["sessions_replayed"] = len(scripts)
+    cfg["train_overlap_sessions"] = overlap
     cfg["latency_overrides"] = {k: list(v) for k, v in options.latency_overrides.items()}
     for key in ("out", "plots", "progress"):
         cfg.pop(key, None)

@@ -160,7 +160,17 @@ def terminal_table(report: dict[str, Any]) -> str:
         f"replay of {cfg.get('sources')} ({cfg.get('model_time')} model time, "
         f"serial tool share {_f(share, '{:.0%}')})"
     )
-    return "\n".join([head] + lines)
+    return "\n".join([head] + lines + overlap_warning(cfg))
+
+
+def overlap_warning(cfg: dict[str, Any]) -> list[str]:
+    """A line saying how many replayed sessions the predictor was mined on, if any."""
+    n = cfg.get("train_overlap_sessions", 0)
+    if not n:
+        return []
+    return [f"WARNING: {n} of the {cfg.get('sessions_replayed')} replayed sessions are also in "
+            "--train: the predictor was mined on them, so hits are optimistic (use disjoint "
+            "folders: paste patterns split)"]
 
 
 def ratio_spread(mode: dict[str, Any]) -> str:
@@ -200,5 +210,6 @@ def markdown(report: dict[str, Any]) -> str:
         columns = ["mode"] + [k for k, _x in QUANTILES] + ["slower tasks"]
         dist = ("\n\nPer-task TCT / the same task's serial TCT (nearest-rank quantiles over "
                 f"tasks):\n\n{markdown_table(columns, ratios)}")
-    return (f"# Trace replay\n\n{markdown_table(COLUMNS, rows(report))}{dist}\n\n"
+    warning = "".join(f"\n\n**{line}**" for line in overlap_warning(report["config"]))
+    return (f"# Trace replay\n\n{markdown_table(COLUMNS, rows(report))}{warning}{dist}\n\n"
             f"Configuration:\n{cfg}\n")

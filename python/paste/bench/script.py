@@ -50,6 +50,7 @@ class ReplayScript:
     source: str
     runs: list[Run]
     tools: frozenset[str] | None = None  # the tools the recorded session was offered, if known
+    fingerprint: str = ""  # the recorded session's Trace.fingerprint
 
     @property
     def calls(self) -> list[Turn]:
@@ -93,7 +94,7 @@ def build_script(trace: Trace, max_text_chars: int = 240) -> ReplayScript:
         runs.append(Run(DEFAULT_USER))
     final = trace.final_answer or " ".join(pending)
     runs[-1].turns.append(Turn(_short(final, max_text_chars) or "done"))
-    return ReplayScript(trace.session_id, trace.source, runs, trace.tools)
+    return ReplayScript(trace.session_id, trace.source, runs, trace.tools, trace.fingerprint())
 
 
 def _parses_as(text: str, call: ToolCall | None) -> bool:

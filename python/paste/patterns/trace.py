@@ -8,6 +8,8 @@ argument is split into a command head and its arguments (see `bash.command_head`
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,6 +76,14 @@ class Trace:
     @property
     def calls(self) -> list[ToolCall]:
         return [s.call for s in self.steps if s.call is not None]
+
+    def fingerprint(self) -> str:
+        """A hash of what the session did (its user messages and canonical calls, in order),
+        whatever folder, file or id it was loaded from: the same session copied into two
+        folders has one fingerprint. No value can be read back from it."""
+        parts = [("u", s.text or "") if s.call is None else ("c", s.call.canonical)
+                 for s in self.steps if s.role == "user" or s.call is not None]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
