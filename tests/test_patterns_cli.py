@@ -57,8 +57,9 @@ def test_eval_json_reports_every_source_with_denominators(capsys):
     assert sorted(report["sources"]) == SOURCES
     for source in SOURCES:
         row = report["sources"][source]
-        calls = sum(len(t.calls) for t in load_folder(FIXTURES / source).traces)
-        assert row["calls"] == calls
+        traces = load_folder(FIXTURES / source).traces
+        assert row["calls"] == sum(len(t.calls) for t in traces)
+        assert row["train_overlap_sessions"] == len(traces)  # --train is --test here
         for key in (
             "top1_call",
             "top3_call",
@@ -91,6 +92,16 @@ def test_eval_of_a_collection_folder_equals_eval_of_its_sources(tmp_path, capsys
                  "--test", *map(str, tested), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == whole
     assert len(whole["sources"]) == len(tested) >= 3
+    assert whole["overall"]["train_overlap_sessions"] == 0  # a split is disjoint
+
+
+def test_eval_warns_when_test_sessions_are_training_sessions(capsys):
+    d = str(FIXTURES / "tau-bench-gpt4o-airline")
+    assert main(["patterns", "eval", "--train", d, "--test", d, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["overall"]["train_overlap_sessions"] == 4
+    assert captured.err == ("warning: 4 test sessions are also in --train: these numbers are "
+                            "not held-out (paste patterns split makes disjoint folders)\n")
 
 
 def test_eval_text_table(capsys):

@@ -31,6 +31,10 @@ def _eval(args: argparse.Namespace) -> int:
     report = evaluate([Path(d) for d in args.train], [Path(d) for d in args.test])
     for issue in report["issues"]:
         print(f"skipped malformed record: {issue}", file=sys.stderr)
+    overlap = report["overall"]["train_overlap_sessions"]
+    if overlap:
+        print(f"warning: {overlap} test sessions are also in --train: these numbers are not "
+              "held-out (paste patterns split makes disjoint folders)", file=sys.stderr)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:

@@ -138,7 +138,9 @@ def _load(dirs: list[Path], issues: list[LoadIssue]) -> dict[str, list[Trace]]:
 
 def evaluate(train_dirs: list[Path], test_dirs: list[Path]) -> dict:
     """The evaluation report (see module docstring) as a JSON-ready dict; `issues` lists
-    every malformed record that was skipped while loading."""
+    every malformed record that was skipped while loading, and `train_overlap_sessions`
+    (per source and overall) counts the test sessions that are also training sessions
+    (Trace.fingerprint): held-out numbers need 0."""
     issues: list[LoadIssue] = []
     train, test = _load(train_dirs, issues), _load(test_dirs, issues)
     overall = Tally()
@@ -154,5 +156,9 @@ def evaluate(train_dirs: list[Path], test_dirs: list[Path]) -> dict:
                 )
             )
         sources[name] = tally.report()
+        seen = {t.fingerprint() for t in train.get(name, [])}
+        sources[name]["train_overlap_sessions"] = sum(t.fingerprint() in seen for t in test[name])
         overall.add(tally)
-    return {"sources": sources, "overall": overall.report(), "issues": [str(i) for i in issues]}
+    report = overall.report()
+    report["train_overlap_sessions"] = sum(s["train_overlap_sessions"] for s in sources.values())
+    return {"sources": sources, "overall": report, "issues": [str(i) for i in issues]}
