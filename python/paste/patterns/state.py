@@ -55,10 +55,10 @@ class SessionState:
     by_source: dict[str, list[int]] = field(default_factory=dict)
     latest_by_kind: dict[tuple[str, str], int] = field(default_factory=dict)
     by_kind: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    used_by_kind: dict[str, set[str]] = field(default_factory=dict)
     # kind -> key -> bit mask of the kind's calls (by ordinal) whose arguments held it, keyed
     # by value and by `used_key(argument locator, value)`: the values one earlier call used
-    # together (at given arguments) are those whose masks share a bit
+    # together (at given arguments) are those whose masks share a bit; a value is in the
+    # kind's masks iff one of its calls used it
     used_masks: dict[str, dict[str, int]] = field(default_factory=dict)
     user_words: frozenset[str] = frozenset()  # words of the latest user message
     num_user: int = 0
@@ -79,7 +79,6 @@ class SessionState:
             by_source={k: list(v) for k, v in self.by_source.items()},
             latest_by_kind=dict(self.latest_by_kind),
             by_kind={k: list(v) for k, v in self.by_kind.items()},
-            used_by_kind={k: set(v) for k, v in self.used_by_kind.items()},
             used_masks={k: dict(v) for k, v in self.used_masks.items()},
             user_words=self.user_words,
             num_user=self.num_user,
@@ -125,7 +124,6 @@ class SessionState:
         """A call completed with `output` (None when unknown) and `status`."""
         self.calls.append(call)
         locs = locate_arguments(call.arguments)
-        self.used_by_kind.setdefault(call.kind, set()).update(locs.values())
         masks = self.used_masks.setdefault(call.kind, {})
         bit = 1 << len(self.by_kind.get(("arg", call.kind), ()))  # this call's ordinal
         for loc, value in locs.items():

@@ -184,12 +184,11 @@ class PatternStore:
         self.invalidate()
 
     def _calibrate_records(self, state: SessionState, template: str, holes: list[str]) -> None:
-        kind = template.split(SEP, 1)[0]
+        kind, tkey = template.split(SEP, 1)
         for record in self.records(template):
             entries = state.record_entries(record.source, record.selector)
             tuples = record_candidates(entries, record, state.used_masks.get(kind, {}),
-                                       hole_locators(template.split(SEP, 1)[1]),
-                                       state.last_call_bit(kind))
+                                       hole_locators(tkey), state.last_call_bit(kind))
             if not tuples:
                 continue
             stats = self.record_stats.setdefault(template, {}).setdefault(
@@ -315,7 +314,7 @@ class PatternStore:
         if novelty is None:
             novelty = view[1]
         if novelty:
-            used = state.used_by_kind.get(hkey.split(SEP, 1)[0], ())
+            used = state.used_masks.get(hkey.split(SEP, 1)[0], {})  # values the kind used
             out.sort(key=lambda v: v in used)
         return out[:MAX_RANK]
 
