@@ -66,11 +66,11 @@ def load_scripts(
 ) -> list[ReplayScript]:
     """A seeded sample of n sessions (all if fewer) of the folders, as checked scripts; with
     max_calls, only sessions with 1..max_calls recorded calls are eligible."""
-    from paste.patterns.loaders import load_folder, source_folders
+    from paste.patterns.loaders import load_folder, source_folders_of
     from paste.patterns.trace import Trace
 
     traces: list[Trace] = []
-    for folder in (f for given in folders for f in source_folders(given)):
+    for folder in source_folders_of(folders):
         result = load_folder(folder, tenant=folder.name)
         for issue in result.issues:
             print(f"skipped malformed record: {folder}/{issue}", file=sys.stderr)
@@ -89,10 +89,10 @@ def load_scripts(
 
 def load_train(folders: list[Path]) -> dict[str, list[Any]]:
     """tenant (source folder name) -> that folder's traces (folders without any left out)."""
-    from paste.patterns.loaders import load_folder, source_folders
+    from paste.patterns.loaders import load_folder, source_folders_of
 
     out: dict[str, list[Any]] = {}
-    for folder in (f for given in folders for f in source_folders(given)):
+    for folder in source_folders_of(folders):
         traces = load_folder(folder, tenant=folder.name).traces
         if traces:
             out.setdefault(folder.name, []).extend(traces)

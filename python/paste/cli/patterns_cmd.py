@@ -44,14 +44,14 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _mine(args: argparse.Namespace) -> int:
     from paste.patterns.errors import PatternStoreError
-    from paste.patterns.loaders import load_folder, source_folders
+    from paste.patterns.loaders import load_folder, source_folders_of
     from paste.patterns.store import mine
 
     out = Path(args.out)
     if not out.parent.is_dir():  # checked before the mining, not after it
         raise InvalidArgumentError(f"--out {args.out}: folder {out.parent} does not exist")
     traces = []
-    for d in (folder for given in args.train for folder in source_folders(Path(given))):
+    for d in source_folders_of(args.train):
         result = load_folder(d, tenant=args.tenant)
         for issue in result.issues:
             print(f"skipped malformed record: {d}/{issue}", file=sys.stderr)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paste.patterns.baseline import BigramBaseline
-from paste.patterns.loaders import load_folder, source_folders
+from paste.patterns.loaders import load_folder, source_folders_of
 from paste.patterns.predictor import Predictor
 from paste.patterns.store import mine, replay
 from paste.patterns.trace import LoadIssue, Trace
@@ -129,7 +129,7 @@ def evaluate_source(train: list[Trace], test: list[Trace], tenant: str = "defaul
 
 def _load(dirs: list[Path], issues: list[LoadIssue]) -> dict[str, list[Trace]]:
     by_source: dict[str, list[Trace]] = {}
-    for d in (folder for given in dirs for folder in source_folders(Path(given))):
+    for d in source_folders_of(dirs):
         result = load_folder(d)
         issues.extend(LoadIssue(f"{d}/{i.location}", i.message) for i in result.issues)
         by_source.setdefault(result.source, []).extend(result.traces)

@@ -8,6 +8,7 @@ Every module has `NAME`, `detect(folder)`, `load(folder, tenant)` and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
@@ -56,6 +57,11 @@ def source_folders(folder: Path) -> list[Path]:
     if subs:
         return subs
     raise TraceFormatError(f"{folder}: no known trace source layout in it or its sub-folders")
+
+
+def source_folders_of(folders: Iterable[Path | str]) -> list[Path]:
+    """`source_folders` of each of `folders`, in order (a command's DIR [DIR ...])."""
+    return [f for given in folders for f in source_folders(Path(given))]
 
 
 def detect_source(folder: Path) -> str:
