@@ -1,5 +1,5 @@
 """Offered tools (Trace.tools / SessionState.tools): loaders read them, the control flow and
-the predictor only consider them (renormalised), the baseline too, and live sessions pass
+the predictor only consider them (their share of the calls' mass), the baseline too, and live sessions pass
 their registry's tools to the predictor."""
 
 from __future__ import annotations
@@ -70,10 +70,11 @@ def test_predictor_predicts_only_offered_tools_with_renormalised_probabilities()
     assert {"get_owner", "audit"} <= set(full)
     state.tools = frozenset({"audit", "get_item"})
     predictor.store.text_weight = predictor.store.name_weight = 0.0  # the control flow alone
-    kept = {t: p for t, p in full.items() if t in ("audit", "get_item", END)}
+    # <end> keeps its probability; the offered tools share the rest of it in proportion
+    kept = {t: p for t, p in full.items() if t in ("audit", "get_item")}
     mass = sum(kept.values())
-    assert dict(predictor.distribution(state)) == pytest.approx(
-        {t: p / mass for t, p in kept.items()})
+    want = {t: p / mass * (1.0 - full[END]) for t, p in kept.items()} | {END: full[END]}
+    assert dict(predictor.distribution(state)) == pytest.approx(want)
     preds = predictor.predict(state, 5)
     assert preds and all(p.name in state.tools for p in preds)
     # after get_item only audit was ever seen among the offered tools; its empty arguments

@@ -17,6 +17,7 @@ from paste.patterns.textevidence import (
     reweight,
     word_prefixes,
 )
+from paste.patterns.unknowntools import offered_distribution, offered_tokens, tool_name
 
 TEXT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.4, 1.0)
 NAME_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
@@ -24,6 +25,8 @@ WEIGHTS = [(t, n) for n in NAME_WEIGHTS for t in TEXT_WEIGHTS]  # (text, name), 
 FOLDS = 4
 
 Event = tuple[list[str], str, frozenset[str]]
+Offered = frozenset[str] | None  # the tools a session offered, None when not recorded
+Offered_split = tuple[list[Offered], list[Offered]]  # (a fold's rest, the fold)
 
 
 def session_events(steps: list) -> list[Event]:
@@ -53,6 +56,14 @@ def _text_model(train: list[list[Event]]) -> TextEvidence:
     return text
 
 
+def _known_tools(train: list[list[Event]], offered: list[Offered]) -> set[str]:
+    """The tools the sessions of `train` offered or called (unknowntools.UnknownTools.known)."""
+    known = {tool_name(tok.rstrip("!")) for events in train for _c, tok, _w in events}
+    for tools in offered:
+        known.update(tools or ())
+    return known
+
+
 def _hits(
     train: list[list[Event]],
     test: list[list[Event]],
@@ -60,21 +71,34 @@ def _hits(
     user_turns: bool,
     text: TextEvidence | None = None,
     average: bool = False,
+    offered: Offered_split | None = None,
+    unknown_rate: float = 0.0,
 ) -> list[int]:
     """Top-1 kind hits on `test` for each (text weight, name weight) of WEIGHTS (`text`: the
-    text model of `train`, built when not given)."""
+    text model of `train`, built when not given). `offered`: (the tools each `train` session
+    offered, the same for `test`), None or None entries when not recorded: a test session's
+    distribution is then over its offered tools, as the Predictor's is, the tools `train`
+    did not know sharing `unknown_rate` (unknowntools.offered_distribution)."""
     model = ControlFlowModel(order, user_turns, average)
     for events in train:
         for ctx, tok, _words in events:
             model.observe(ctx, tok)
     text = text if text is not None else _text_model(train)
+    train_tools, test_tools = offered if offered is not None else ([], [None] * len(test))
+    known_tools = _known_tools(train, train_tools)
+    vocab = model.vocabulary()
     hits = [0] * len(WEIGHTS)
     known: dict[frozenset[str], tuple[list[str], frozenset[str], dict[str, tuple]]] = {}
-    for events in test:
+    for events, tools in zip(test, test_tools, strict=True):
+        allowed, unknown = (offered_tokens(vocab, tools, known_tools) if tools is not None
+                            else (None, ()))
         for ctx, tok, words in events:
             if tok == END:
                 continue
-            dist = model.distribution(ctx)
+            if allowed is None:
+                dist = model.distribution(ctx)
+            else:
+                dist = offered_distribution(model, ctx, allowed, unknown, unknown_rate)
             if words not in known:
                 known[words] = (text.known(words), word_prefixes(words), {})
             kept, prefixes, scores = known[words]
@@ -88,14 +112,21 @@ def _hits(
     return hits
 
 
-def select_config(sessions: list[list[Event]]) -> tuple[int, bool, bool, float, float]:
+def select_config(
+    sessions: list[list[Event]], offered: list[Offered] | None = None, unknown_rate: float = 0.0
+) -> tuple[int, bool, bool, float, float]:
     """(order, user_turns, average, text_weight, name_weight) with the most cross-validated
-    top-1 hits."""
+    top-1 hits. `offered`: the tools each session offered (None when not recorded), with
+    `unknown_rate` the store's (unknowntools.py), so that the folds predict as the Predictor."""
     num_folds = min(FOLDS, len(sessions))
     if num_folds < 2:
         return ORDER, True, False, 0.0, 0.0
+    tools: list[Offered] = list(offered) if offered is not None else [None] * len(sessions)
     folds = [sessions[i::num_folds] for i in range(num_folds)]
     rests = [[s for j, fold in enumerate(folds) if j != i for s in fold] for i in range(num_folds)]
+    tool_folds = [tools[i::num_folds] for i in range(num_folds)]
+    splits = [([t for j, fold in enumerate(tool_folds) if j != i for t in fold], tool_folds[i])
+              for i in range(num_folds)]
     texts = [_text_model(rest) for rest in rests]
     best, best_hits = (ORDER, True, False, 0.0, 0.0), -1
     configs = [
@@ -107,7 +138,8 @@ def select_config(sessions: list[list[Event]]) -> tuple[int, bool, bool, float, 
     for order, user_turns, average in configs:
         total = [0] * len(WEIGHTS)
         for i, held_out in enumerate(folds):
-            hits = _hits(rests[i], held_out, order, user_turns, texts[i], average)
+            hits = _hits(rests[i], held_out, order, user_turns, texts[i], average,
+                         splits[i], unknown_rate)
             for w, h in enumerate(hits):
                 total[w] += h
         for w, (tw, nw) in enumerate(WEIGHTS):

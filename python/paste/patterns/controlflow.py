@@ -125,19 +125,25 @@ class ControlFlowModel:
         kept; every allowed token is scored (not only the TOP of the full table), at most
         (order + 1) * len(allowed) cached lookups. Empty when no allowed token has any
         probability."""
-        context = self._prepare(context)
-        orders = range(1, self.order + 1) if self.average else (self.order,)
-        mixed = dict.fromkeys(allowed, 0.0)
-        for order in orders:
-            ctx = self._longest_seen(context, order)
-            for t in allowed:
-                mixed[t] += self._prob(ctx, t, self._cache) / len(orders)
+        mixed = self.probabilities(context, allowed)
         total = sum(mixed.values())
         if total <= 0.0:
             return []
         return sorted(
             ((t, p / total) for t, p in mixed.items() if p > 0.0), key=lambda x: (-x[1], x[0])
         )[:top]
+
+    def probabilities(self, context: list[str], tokens: frozenset[str]) -> dict[str, float]:
+        """P(token | context) of each of `tokens` (interpolated, not renormalised; with
+        `average`, the mean over orders 1..order), (order + 1) * len(tokens) cached lookups."""
+        context = self._prepare(context)
+        orders = range(1, self.order + 1) if self.average else (self.order,)
+        mixed = dict.fromkeys(tokens, 0.0)
+        for order in orders:
+            ctx = self._longest_seen(context, order)
+            for t in tokens:
+                mixed[t] += self._prob(ctx, t, self._cache) / len(orders)
+        return mixed
 
     def _prepare(self, context: list[str]) -> list[str]:
         """The context a query uses (without `<u>` unless user turns count); tables ready."""

@@ -34,6 +34,7 @@ from paste.patterns.state import SessionState
 from paste.patterns.store import MAX_RANK, SEP, PatternStore
 from paste.patterns.templates import fill, hole_locators
 from paste.patterns.textevidence import name_score, reweight, word_prefixes
+from paste.patterns.unknowntools import offered_distribution, offered_tokens, tool_name
 
 MAX_KINDS = 6
 # Pseudo-counts of the store-wide P(correct | rank) in each hole's own rate: a hole seen once
@@ -62,6 +63,13 @@ def shrunk(hits: int, n: int, pooled: float) -> float:
     return (hits + RANK_PRIOR * pooled) / (n + RANK_PRIOR)
 
 
+def _kth(found: dict[str, Prediction], need: int, floor: float) -> float:
+    """The need-th best probability among `found` once it holds that many, else `floor`."""
+    if len(found) < need:
+        return floor
+    return sorted((x.probability for x in found.values()), reverse=True)[need - 1]
+
+
 def _best(fills: list[tuple[list[str], float]], k: int) -> list[tuple[list[str], float]]:
     """The k most probable distinct fillings (a filling found twice keeps its larger
     probability): only they can enter a top-k, and each costs a fill and a canonicalisation."""
@@ -71,11 +79,6 @@ def _best(fills: list[tuple[list[str], float]], k: int) -> list[tuple[list[str],
         if key not in best or best[key][1] < p:
             best[key] = (values, p)
     return sorted(best.values(), key=lambda x: -x[1])[:k]
-
-
-def tool_name(kind: str) -> str:
-    """The tool a call kind is emitted as (`bash:<head>` kinds are calls of the bash tool)."""
-    return "bash" if kind.startswith("bash:") else kind
 
 
 class Predictor:
@@ -129,7 +132,8 @@ class Predictor:
         repeats = sum(r for _n, r in self.store.repeats.values())
         self._pooled_repeat = repeats / pairs if pairs else 0.0
         self.store.cf.build()
-        self._allowed_memo: dict[frozenset[str], frozenset[str]] = {}
+        self._allowed_memo: dict[frozenset[str], tuple[frozenset[str], tuple[str, ...]]] = {}
+        self._unknown_rate, self._empty_rate = self.store.unknown_tools.rates()
         self._filled: dict[tuple[str, ...], tuple[dict[str, Any], str]] = {}
         self._latency: dict[str, float] = {
             kind: expected_latency(kind, self.store.latency) for kind in self.store.templates
@@ -281,6 +285,15 @@ class Predictor:
             latency = self._latency.get(kind)
             if latency is None:
                 latency = self._latency[kind] = expected_latency(kind, self.store.latency)
+            if kind not in self._templates:  # a tool unknown to training: no arguments
+                p = p_kind * self._empty_rate
+                canon = _canonical_call(name, {})
+                if canon == last_canon:
+                    p = min(p, self._repeat_p(kind))
+                if p > 0.0 and p >= floor and canon not in out:
+                    found[canon] = Prediction(name, {}, p, latency, canon, kind)
+                    floor = _kth(found, need, floor)
+                continue
             for parsed, tkey, p_t, holes in self._templates.get(kind, ()):
                 if p_kind * p_t < floor:
                     break  # templates are sorted by share
@@ -304,8 +317,7 @@ class Predictor:
                     into = out if canon in out else found
                     if canon not in into or into[canon].probability < p:
                         into[canon] = Prediction(name, dict(args), p, latency, canon, kind)
-                if len(found) >= need:
-                    floor = sorted((x.probability for x in found.values()), reverse=True)[need - 1]
+                floor = _kth(found, need, floor)
         top = sorted(out.values(), key=lambda x: (-x.probability, x.canonical))[:k]
         top += sorted(fillers.values(), key=lambda x: (-x.probability, x.canonical))[: k - len(top)]
         cal = self.store.calibration if tool is None else self.store.calibration_named
@@ -341,14 +353,17 @@ class Predictor:
         evidence (textevidence.py: learned words and tool-name overlap, each with the store's
         weight); the scores are cached on the state per user message.
         When the state knows the session's offered tools, only their kinds (and `<end>`) are
-        scored, renormalised: the model cannot call a tool it was not offered; every offered
-        kind is reweighted before the TOP most likely are kept, so that a tool the message
-        names can rise from below the control flow's own top."""
+        scored (unknowntools.offered_distribution: `<end>` keeps its probability, the offered
+        kinds share the calls' mass, tools unknown to training a measured part of it): the
+        model cannot call a tool it was not offered; every offered kind is reweighted before
+        the TOP most likely are kept, so that a tool the message names can rise from below
+        the control flow's own top."""
         if state.tools is None:
             dist = self.store.cf.distribution(state.context)
         else:
-            allowed = self._allowed(state.tools)
-            dist = self.store.cf.restricted(state.context, allowed, len(allowed))
+            allowed, unknown = self._allowed(state.tools)
+            dist = offered_distribution(
+                self.store.cf, state.context, allowed, unknown, self._unknown_rate)
         tw, nw = self.store.text_weight, self.store.name_weight
         if (tw == 0.0 and nw == 0.0) or not state.user_words:
             return dist[:TOP]
@@ -380,16 +395,17 @@ class Predictor:
             return sorted(((t, p / total) for t, p in kinds.items()), key=lambda x: -x[1])
         return [(tool, 1.0)] if tool in self._templates else []
 
-    def _allowed(self, tools: frozenset[str]) -> frozenset[str]:
-        """The control-flow tokens of the offered `tools` (kinds, failed kinds) plus `<end>`."""
-        allowed = self._allowed_memo.get(tools)
-        if allowed is None:
-            vocab = self.store.cf.vocabulary()
-            allowed = frozenset(t for t in vocab if tool_name(t.rstrip("!")) in tools) | {END}
+    def _allowed(self, tools: frozenset[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+        """(the control-flow tokens of the offered `tools` (kinds, failed kinds) plus `<end>`;
+        the offered tools training did not know), unknowntools.offered_tokens memoised."""
+        hit = self._allowed_memo.get(tools)
+        if hit is None:
+            hit = offered_tokens(self.store.cf.vocabulary(), tools,
+                                 self.store.unknown_tools.tool_groups)
             if len(self._allowed_memo) >= 1024:
                 self._allowed_memo.clear()
-            self._allowed_memo[tools] = allowed
-        return allowed
+            self._allowed_memo[tools] = hit
+        return hit
 
     def kind_ranking(self, state: SessionState) -> list[tuple[str, float]]:
         """The distribution of the next call's kind (without `<end>`), most likely first."""

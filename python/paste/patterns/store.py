@@ -38,6 +38,7 @@ from paste.patterns.state import SessionState
 from paste.patterns.templates import extract, hole_locators, hole_paths, schema_only
 from paste.patterns.textevidence import TextEvidence
 from paste.patterns.trace import Trace
+from paste.patterns.unknowntools import UnknownTools
 
 FORMAT_VERSION = 1
 MAX_RANK = 5  # candidate values kept per hole
@@ -87,6 +88,7 @@ class PatternStore:
         self.record_rules: dict[str, Counter[str]] = {}
         self.record_stats: dict[str, dict[str, list[int]]] = {}
         self.latency: dict[str, list[float]] = {}
+        self.unknown_tools = UnknownTools()  # tools offered or called per group (unknowntools.py)
         # kind -> [calls of it that another call followed, of those followed by the same call]
         self.repeats: dict[str, list[int]] = {}
         self.num_sessions = 0
@@ -110,6 +112,7 @@ class PatternStore:
         """Pass 1 over one session (control flow, templates, rule support)."""
         self._check_tenant(trace)
         self.num_sessions += 1
+        self.unknown_tools.observe(trace)
         session = SessionState(env=trace.env)
         previous: tuple[str, str] | None = None  # (kind, canonical call) of the last call
         for state, step in replay(trace, session, turn_text=True):
@@ -349,6 +352,7 @@ class PatternStore:
             "record_stats": self.record_stats,
             "calibration": self.calibration.to_json(),
             "calibration_named": self.calibration_named.to_json(),
+            "unknown_tools": self.unknown_tools.to_json(),
         }
         Path(path).write_text(json.dumps(data), encoding="utf-8")
 
@@ -376,6 +380,8 @@ class PatternStore:
         store.repeats = {k: list(v) for k, v in data.get("repeats", {}).items()}
         store.record_rules = {k: Counter(v) for k, v in data.get("record_rules", {}).items()}
         store.record_stats = data.get("record_stats", {})
+        if "unknown_tools" in data:  # older stores: rate 0, no mass for unknown tools
+            store.unknown_tools = UnknownTools.from_json(data["unknown_tools"])
         try:
             store.calibration = Calibration.from_json(data.get("calibration", []))
             # stores saved before predictions given the tool were calibrated: identity
@@ -390,8 +396,11 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
     """A PatternStore from `traces` (all of tenant `tenant`): the control-flow configuration
     is chosen by cross-validation (cfselect.select_config), then each pass over all sessions,
     then (`calibrate`) the probability calibration is cross-fitted (fit_calibration)."""
+    unknown = UnknownTools()
+    for trace in traces:
+        unknown.observe(trace)
     order, user_turns, average, weight, name_weight = select_config(
-        [session_events(t.steps) for t in traces])
+        [session_events(t.steps) for t in traces], [t.tools for t in traces], unknown.rates()[0])
     store = PatternStore(tenant, min_groups, order, user_turns, weight, average, name_weight)
     for trace in traces:
         store.observe(trace)

@@ -1,0 +1,149 @@
+"""Tools unknown to training (unknowntools.py): the leave-one-group-out rate, the offered
+distribution's exact masses, the Predictor ranking an unknown offered tool by its name and
+predicting its argument-free call, persistence, and the cross-validation seeing the same."""
+
+from pathlib import Path
+
+import pytest
+
+from paste.patterns.cfselect import select_config, session_events
+from paste.patterns.controlflow import END, ControlFlowModel
+from paste.patterns.predictor import Predictor
+from paste.patterns.state import SessionState
+from paste.patterns.store import PatternStore, mine
+from paste.patterns.trace import Step, ToolCall, Trace
+from paste.patterns.unknowntools import (
+    UnknownTools,
+    offered_distribution,
+    offered_tokens,
+    tool_name,
+)
+
+
+def _trace(sid: str, calls: list[tuple[str, dict]], tools: set[str] | None = None,
+           group: str = "", text: str = "please help") -> Trace:
+    steps = [Step(role="user", text=text)]
+    steps += [Step(role="tool", call=ToolCall(n, a), output="ok") for n, a in calls]
+    return Trace(sid, "fake", steps, group=group,
+                 tools=frozenset(tools) if tools is not None else None)
+
+
+def test_rate_counts_calls_of_tools_no_other_group_offered_or_called():
+    unknown = UnknownTools()
+    unknown.observe(_trace("s1", [("shared", {"q": 1}), ("only1", {})], {"shared", "only1"}))
+    unknown.observe(_trace("s2", [("shared", {}), ("only2", {"x": 2}), ("only2", {})],
+                           {"shared", "only2", "offered_elsewhere"}))
+    unknown.observe(_trace("s3", [("offered_elsewhere", {})], {"offered_elsewhere"}))
+    # 6 calls; only1 (1, no arguments) and only2 (2, one without) are of one group's tools;
+    # offered_elsewhere was offered by s2, so its call in s3 is of a known tool
+    assert unknown.rates() == (pytest.approx(3 / 6), pytest.approx(2 / 3))
+    assert unknown.known("offered_elsewhere") and not unknown.known("never")
+    back = UnknownTools.from_json(unknown.to_json())
+    assert back.rates() == unknown.rates() and back.tool_groups == unknown.tool_groups
+
+
+def test_sessions_of_one_group_share_their_tools():
+    unknown = UnknownTools()
+    unknown.observe(_trace("a", [("t", {})], group="g"))
+    unknown.observe(_trace("b", [("t", {})], group="g"))
+    unknown.observe(_trace("c", [("u", {"k": 1})], group="h"))
+    unknown.observe(_trace("d", [("u", {"k": 1})], group="i"))
+    assert unknown.rates() == (0.5, 1.0)  # t: 2 calls, task group g alone
+    assert UnknownTools().rates() == (0.0, 0.0)
+
+
+def test_offered_tokens_split_seen_kinds_from_unknown_tools():
+    vocab = ["a", "a!", "b", "bash:grep", END]
+    allowed, unknown = offered_tokens(vocab, frozenset({"a", "bash", "new", "known_idle"}),
+                                      {"a", "b", "bash", "known_idle"})
+    assert allowed == frozenset({"a", "a!", "bash:grep", END})
+    # known_idle was offered in training but never called: it is not unknown, and has no kind
+    assert unknown == ("new",)
+    assert tool_name("bash:grep") == "bash" and tool_name("a") == "a"
+
+
+def _model() -> ControlFlowModel:
+    cf = ControlFlowModel(order=1)
+    for ctx, tok in [(["<s>"], "a"), (["<s>"], "a"), (["<s>"], "b"), (["<s>"], "c"),
+                     (["<s>", "a"], END)]:
+        cf.observe(ctx, tok)
+    return cf
+
+
+def test_offered_distribution_keeps_the_end_and_splits_the_call_mass():
+    cf = _model()
+    raw = cf.probabilities(["<s>"], frozenset({"a", "b", "c", END}))
+    p_end = raw[END]
+    assert p_end > 0.0
+    got = dict(offered_distribution(cf, ["<s>"], frozenset({"a", END}), ("u1", "u2"), 0.4))
+    assert got[END] == pytest.approx(p_end)  # not inflated by the tools not offered
+    assert got["a"] == pytest.approx((1 - p_end) * 0.6)
+    assert got["u1"] == got["u2"] == pytest.approx((1 - p_end) * 0.2)
+    # no unknown tool: the offered kinds take the whole call mass, in proportion
+    both = dict(offered_distribution(cf, ["<s>"], frozenset({"a", "b", END}), (), 0.4))
+    assert both["a"] / both["b"] == pytest.approx(raw["a"] / raw["b"])
+    assert both["a"] + both["b"] == pytest.approx(1 - p_end)
+    # no seen kind offered: the unknown tools take all of it, whatever the rate
+    only = dict(offered_distribution(cf, ["<s>"], frozenset({END}), ("u",), 0.1))
+    assert only["u"] == pytest.approx(1 - p_end)
+
+
+def _store_with_unknown_tools() -> PatternStore:
+    train = [
+        _trace(f"s{i}", [(f"tool{i}_lookup", {}), ("finish_up", {"ok": True})],
+               {f"tool{i}_lookup", "finish_up"}) for i in range(6)
+    ]
+    return mine(train, calibrate=False)
+
+
+def test_predictor_ranks_the_unknown_tool_the_message_names_and_predicts_its_call():
+    store = _store_with_unknown_tools()
+    rate, empty = store.unknown_tools.rates()
+    assert (rate, empty) == (0.5, 1.0)  # every toolN_lookup call is its group's own tool
+    store.name_weight = 1.0  # whatever the cross-validation chose on these six sessions
+    predictor = Predictor(store)
+    tools = frozenset({"weather_forecast", "stock_quote", "finish_up"})
+    state = SessionState(tools=tools)
+    state.add_user("what is the weather forecast for tomorrow")
+    ranking = [k for k, _p in predictor.kind_ranking(state)]
+    assert set(ranking) == tools
+    assert ranking[0] == "weather_forecast"  # named by the message: 'weather', 'forec'
+    preds = {p.canonical: p for p in predictor.predict(state, 5)}
+    dist = dict(predictor.distribution(state))
+    assert preds["weather_forecast{}"].probability == pytest.approx(dist["weather_forecast"])
+    assert preds["weather_forecast{}"].arguments == {}
+
+
+def test_without_offered_tools_nothing_unknown_is_predicted():
+    predictor = Predictor(_store_with_unknown_tools())
+    state = SessionState()
+    state.add_user("what is the weather forecast for tomorrow")
+    assert all(p.name.startswith("tool") or p.name == "finish_up"
+               for p in predictor.predict(state, 5))
+
+
+def test_unknown_tool_counts_survive_save_and_load(tmp_path: Path):
+    store = _store_with_unknown_tools()
+    store.save(tmp_path / "s.json")
+    back = PatternStore.load(tmp_path / "s.json")
+    assert back.unknown_tools.rates() == store.unknown_tools.rates()
+    assert back.unknown_tools.tool_groups == store.unknown_tools.tool_groups
+
+
+def test_cross_validation_scores_the_offered_distribution():
+    # each session calls its own tool, named in the message; only the offered list and the
+    # unknown-tool mass can make a held-out session's tool the top prediction
+    sessions, offered = [], []
+    for i in range(8):
+        steps = [Step(role="user", text=f"run the {w} job")
+                 for w in ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
+                           "golf", "hotel"][i:i + 1]]
+        name = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"][i]
+        steps.append(Step(role="tool", call=ToolCall(f"{name}_job", {}), output="ok"))
+        sessions.append(session_events(steps))
+        offered.append(frozenset({f"{name}_job", "alpha_job"}))
+    # without the offered lists nothing is predictable: the defaults (no weights) win ties
+    assert select_config(sessions)[3:] == (0.0, 0.0)
+    # with them and a rate, the name overlap picks each session's own job: a name weight
+    order, user_turns, average, text_w, name_w = select_config(sessions, offered, 0.5)
+    assert name_w > 0.0
