@@ -3,7 +3,14 @@ mined store that drops a derived candidate whose shape no training value had."""
 
 from collections import Counter
 
-from paste.patterns.shapes import MAX_SHAPES, MIN_VALUES, allowed_shapes, shape
+from paste.patterns.shapes import (
+    MAX_LENGTHS,
+    MAX_SHAPES,
+    MIN_VALUES,
+    allowed_lengths,
+    allowed_shapes,
+    shape,
+)
 from paste.patterns.state import SessionState
 from paste.patterns.store import SEP, PatternStore, mine
 from paste.patterns.trace import Step, ToolCall, Trace
@@ -27,7 +34,7 @@ def test_a_hole_is_shaped_only_with_enough_values_and_few_shapes():
 
 
 def _session(i: int) -> Trace:
-    rid = f"Q{i}K{i % 7}Z"
+    rid = f"Q{i:02d}K{i % 7}Z"  # six characters, like a tau-bench reservation id
     steps = [Step(role="user", text=f"please look up reservation {rid} for me"),
              Step(role="tool", call=ToolCall("get_reservation", {"id": rid}),
                   output=f'{{"id": "{rid}"}}')]
@@ -43,6 +50,13 @@ def test_a_candidate_of_a_shape_no_training_value_had_is_dropped():
     wrong.add_user("please look up reservation IDs for me")
     assert store.candidates(hkey, right)[:1] == ["W9P4TT"]
     assert "IDs" not in store.candidates(hkey, wrong)
+    assert store.hole_lengths[hkey] == Counter({6: 12})
+    code = SessionState()  # the right shape, but an airport code's length: dropped too
+    code.add_user("please look up reservation JFK for me")
+    assert store.candidates(hkey, code) == []
+    store.hole_lengths.clear()
+    store.invalidate()
+    assert store.candidates(hkey, code)[:1] == ["JFK"]
     store.hole_shapes.clear()  # the same store without its shapes: the rule's value returns
     store.invalidate()
     assert store.candidates(hkey, wrong)[:1] == ["IDs"]
@@ -51,4 +65,15 @@ def test_a_candidate_of_a_shape_no_training_value_had_is_dropped():
 def test_shapes_survive_save_and_load(tmp_path):
     store = mine([_session(i) for i in range(12)])
     store.save(tmp_path / "s.json")
-    assert PatternStore.load(tmp_path / "s.json").hole_shapes == store.hole_shapes
+    back = PatternStore.load(tmp_path / "s.json")
+    assert back.hole_shapes == store.hole_shapes
+    assert back.hole_lengths == store.hole_lengths and back.hole_lengths  # int keys again
+
+
+def test_a_shaped_hole_with_few_lengths_is_length_bound():
+    assert MAX_LENGTHS == 2
+    shaped = {"X"}
+    assert allowed_lengths(Counter({3: 40}), shaped) == {3}
+    assert allowed_lengths(Counter({3: 40, 4: 2}), shaped) == {3, 4}
+    assert allowed_lengths(Counter({2: 5, 3: 5, 4: 5}), shaped) is None  # lengths vary
+    assert allowed_lengths(Counter({3: 40}), None) is None  # unshaped: free text, paths

@@ -10,6 +10,11 @@ rule that reads the word after "reservation" in "The reservation IDs are IFOYYZ 
 then yields `IDs` for nothing). Free text, mixed holes, and paths and URLs (any shape with a
 `/`: `dir0/file0.txt` in training says nothing about `README.md`) and lists of records (a
 list hole's shape grows with its length) stay unfiltered.
+
+A shape forgets lengths (`JFK` and `M20IZO` are both `X`), so lengths are kept beside it: a
+shaped hole whose training values have at most MAX_LENGTHS distinct lengths only takes
+candidates of those lengths (airport codes 3, reservation ids 6, dates 10 characters; a user
+id or an amount, whose lengths vary, is not length-filtered).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from functools import lru_cache
 
 MIN_VALUES = 10
 MAX_SHAPES = 2
+MAX_LENGTHS = 2
 
 
 def shape(value: object) -> str:
@@ -42,4 +48,12 @@ def allowed_shapes(seen: Counter[str] | None) -> set[str] | None:
         return None
     if any("/" in s or s.startswith("[") for s in seen):
         return None  # paths, URLs and lists: depth, naming, length vary beyond training
+    return set(seen)
+
+
+def allowed_lengths(seen: Counter[int] | None, shapes: set[str] | None) -> set[int] | None:
+    """The lengths a shaped hole's candidates may have, or None when it is not length-bound
+    (not shaped, or its training values have more than MAX_LENGTHS lengths)."""
+    if shapes is None or not seen or len(seen) > MAX_LENGTHS:
+        return None
     return set(seen)

@@ -33,7 +33,7 @@ from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
 from paste.patterns.records import RecordRule, explain_records, item_offset, record_candidates
 from paste.patterns.replay import replay
-from paste.patterns.shapes import allowed_shapes, shape
+from paste.patterns.shapes import allowed_lengths, allowed_shapes, shape
 from paste.patterns.state import SessionState
 from paste.patterns.templates import extract, hole_locators, hole_paths, schema_only
 from paste.patterns.textevidence import TextEvidence
@@ -82,6 +82,7 @@ class PatternStore:
         self.template_groups: dict[str, set[str]] = {}
         self.hole_rules: dict[str, Counter[str]] = {}
         self.hole_shapes: dict[str, Counter[str]] = {}  # shapes.shape of each hole's values
+        self.hole_lengths: dict[str, Counter[int]] = {}  # and their lengths (shapes.py)
         self.rank_stats: dict[str, dict[str, list[int]]] = {}
         self.rule_stats: dict[str, dict[str, list[int]]] = {}  # hkey, and hkey SEP last token
         # kind SEP template key -> record rule key -> support / [instances, hits at rank 0..]
@@ -98,7 +99,7 @@ class PatternStore:
         self._records: dict[str, list[RecordRule]] = {}
         # Per hole, derived at the first query since the counts last changed: allowed shapes
         # (None: unshaped) and whether the novel order is used.
-        self._hole_view: dict[str, tuple[set[str] | None, bool]] = {}
+        self._hole_view: dict[str, tuple[set[str] | None, bool, set[int] | None]] = {}
 
     # -- mining --------------------------------------------------------------------------
     def _check_tenant(self, trace: Trace) -> None:
@@ -137,6 +138,7 @@ class PatternStore:
             for i, value in enumerate(holes):
                 hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
                 self.hole_shapes.setdefault(hkey, Counter())[shape(value)] += 1
+                self.hole_lengths.setdefault(hkey, Counter())[len(str(value))] += 1
                 rules = self.hole_rules.setdefault(hkey, Counter())
                 for rule in state.explain(value):
                     rules[rule_str(rule)] += 1
@@ -299,9 +301,11 @@ class PatternStore:
         memo = {} if memo is None else memo
         view = self._hole_view.get(hkey)
         if view is None:
-            view = self._hole_view[hkey] = (allowed_shapes(self.hole_shapes.get(hkey)),
-                                            self.uses_novelty(hkey))
-        shapes = view[0]
+            shapes = allowed_shapes(self.hole_shapes.get(hkey))
+            view = self._hole_view[hkey] = (
+                shapes, self.uses_novelty(hkey),
+                allowed_lengths(self.hole_lengths.get(hkey), shapes))
+        shapes, lengths = view[0], view[2]
         for source, mode, arg, loc in self.ordered_rules(hkey, state.context[-1]):
             sel = (source, mode, arg)
             entry = memo.get(sel, memo)
@@ -310,7 +314,8 @@ class PatternStore:
             if entry is None:
                 continue
             v = entry.locs.get(loc)
-            if v is not None and v not in out and (shapes is None or shape(v) in shapes):
+            if (v is not None and v not in out and (shapes is None or shape(v) in shapes)
+                    and (lengths is None or len(v) in lengths)):
                 out.append(v)
                 if len(out) == 2 * MAX_RANK:
                     break
@@ -344,6 +349,7 @@ class PatternStore:
             "template_groups": {k: sorted(v) for k, v in self.template_groups.items()},
             "hole_rules": {k: dict(v) for k, v in self.hole_rules.items()},
             "hole_shapes": {k: dict(v) for k, v in self.hole_shapes.items()},
+            "hole_lengths": {k: dict(v) for k, v in self.hole_lengths.items()},
             "rank_stats": self.rank_stats,
             "latency": self.latency,
             "rule_stats": self.rule_stats,
@@ -374,6 +380,8 @@ class PatternStore:
         store.template_groups = {k: set(v) for k, v in data["template_groups"].items()}
         store.hole_rules = {k: Counter(v) for k, v in data["hole_rules"].items()}
         store.hole_shapes = {k: Counter(v) for k, v in data.get("hole_shapes", {}).items()}
+        store.hole_lengths = {k: Counter({int(n): c for n, c in v.items()})
+                              for k, v in data.get("hole_lengths", {}).items()}
         store.rank_stats = data["rank_stats"]
         store.latency = data["latency"]
         store.rule_stats = data["rule_stats"]
