@@ -14,6 +14,7 @@ from paste.patterns.textevidence import (
     TextEvidence,
     message_words,
     name_score,
+    name_scores,
     name_words,
     reweight,
     word_prefixes,
@@ -125,3 +126,17 @@ def test_offered_tools_are_all_reweighted_before_the_top_is_kept():
     assert dist[1:] == [(k, pytest.approx(3 / z)) for k in others[: TOP - 1]]
     store.name_weight = 0.0  # control flow alone: the brake is 14th, cut from the top
     assert "activateParkingBrake" not in dict(predictor.distribution(state))
+
+
+def test_name_scores_weight_each_word_by_how_few_candidates_share_it():
+    prefixes = word_prefixes(message_words("perform a product search for the iPhone"))
+    kinds = ["products_for_seo_api", "search_for_seo_api", "search_b_for_seo_api",
+             "images_for_seo_api"]
+    got = name_scores(prefixes, kinds)
+    # "for" is in all four names (1/4 each); "searc" in two (1/2); "produ" in one (1)
+    assert got == pytest.approx({"products_for_seo_api": 1.25, "search_for_seo_api": 0.75,
+                                 "search_b_for_seo_api": 0.75, "images_for_seo_api": 0.25})
+    # alone, a kind's matched words each count fully: n(k) of name_score
+    assert name_scores(prefixes, ["search_for_seo_api"]) == {
+        "search_for_seo_api": name_score(prefixes, "search_for_seo_api")}
+    assert name_scores(prefixes, []) == {}

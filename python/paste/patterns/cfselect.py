@@ -13,7 +13,7 @@ from paste.patterns.controlflow import END, ORDER, USER, ControlFlowModel, call_
 from paste.patterns.textevidence import (
     TextEvidence,
     message_words,
-    name_score,
+    name_scores,
     reweight,
     word_prefixes,
 )
@@ -88,7 +88,7 @@ def _hits(
     known_tools = _known_tools(train, train_tools)
     vocab = model.vocabulary()
     hits = [0] * len(WEIGHTS)
-    known: dict[frozenset[str], tuple[list[str], frozenset[str], dict[str, tuple]]] = {}
+    known: dict[frozenset[str], tuple[list[str], frozenset[str], dict[str, float]]] = {}
     for events, tools in zip(test, test_tools, strict=True):
         allowed, unknown = (offered_tokens(vocab, tools, known_tools) if tools is not None
                             else (None, ()))
@@ -101,12 +101,13 @@ def _hits(
                 dist = offered_distribution(model, ctx, allowed, unknown, unknown_rate)
             if words not in known:
                 known[words] = (text.known(words), word_prefixes(words), {})
-            kept, prefixes, scores = known[words]
+            kept, prefixes, learned = known[words]
+            names = name_scores(prefixes, [t for t, _p in dist if t != END])
             for t, _p in dist:
-                if t not in scores:
-                    scores[t] = (text.score(kept, t), name_score(prefixes, t))
+                if t not in learned:
+                    learned[t] = text.score(kept, t)
             for i, (tw, nw) in enumerate(WEIGHTS):
-                mixed = {t: tw * s + nw * n for t, (s, n) in scores.items()}
+                mixed = {t: tw * learned[t] + nw * names.get(t, 0.0) for t, _p in dist}
                 top = next((t for t, _p in reweight(dist, mixed, 1.0, END) if t != END), None)
                 hits[i] += top == tok
     return hits

@@ -33,7 +33,7 @@ from paste.patterns.records import RecordRule, record_candidates
 from paste.patterns.state import SessionState
 from paste.patterns.store import MAX_RANK, SEP, PatternStore
 from paste.patterns.templates import fill, hole_locators
-from paste.patterns.textevidence import name_score, reweight, word_prefixes
+from paste.patterns.textevidence import name_scores, reweight, word_prefixes
 from paste.patterns.unknowntools import offered_distribution, offered_tokens, tool_name
 
 MAX_KINDS = 6
@@ -374,10 +374,14 @@ class Predictor:
             memo = state.memo[memo_key] = (
                 text.known(state.user_words), word_prefixes(state.user_words), {})
         words, prefixes = memo[0], memo[1]
-        scores: dict[str, float] = memo[2]
+        learned: dict[str, float] = memo[2]  # the text score depends on the kind alone
+        names = name_scores(prefixes, [t for t, _p in dist if t != END]) if nw else {}
+        scores = {}
         for t, _p in dist:
-            if t not in scores:
-                scores[t] = tw * self.store.text.score(words, t) + nw * name_score(prefixes, t)
+            s = learned.get(t)
+            if s is None:
+                s = learned[t] = tw * self.store.text.score(words, t)
+            scores[t] = s + nw * names.get(t, 0.0)
         return reweight(dist, scores, 1.0, END)[:TOP]
 
     def _tool_kinds(self, state: SessionState, tool: str) -> list[tuple[str, float]]:

@@ -16,8 +16,11 @@ The zero-shot one, name overlap: n(k) = how many words of k's own name (split at
 dropped) the message contains, a name word matching any message word that starts with its
 first STEM characters ("sort" matches "sorted", "liter" "liters"). It needs no training
 co-occurrence, so it also points to tools seen rarely or only in other contexts
-("activate the parking brake" -> activateParkingBrake). The Predictor multiplies P(k) by
-exp(text_weight * s(k) + name_weight * n(k)) in one renormalisation.
+("activate the parking brake" -> activateParkingBrake). The kinds being ranked are scored
+together, each matched name word weighted by one over the number of those kinds whose names
+hold it (`name_scores`): ToolBench offers `products_for_seo_api` beside `search_for_seo_api`
+and eight more `..._for_seo_api` tools, and only "product" tells them apart. The Predictor
+multiplies P(k) by exp(text_weight * s(k) + name_weight * n(k)) in one renormalisation.
 """
 
 from __future__ import annotations
@@ -62,6 +65,18 @@ def word_prefixes(words: frozenset[str]) -> frozenset[str]:
 def name_score(prefixes: frozenset[str], kind: str) -> int:
     """n(kind): how many of the kind's name words the message (its `word_prefixes`) holds."""
     return sum(w in prefixes for w in name_words(kind.rstrip("!")))
+
+
+def name_scores(prefixes: frozenset[str], kinds: list[str]) -> dict[str, float]:
+    """n(k) for each of `kinds` scored together: each name word the message holds counts
+    1 / (how many of `kinds` have it), so a word every candidate shares ("for", "api",
+    "get") does not tell them apart and a word only one has counts fully."""
+    df: dict[str, int] = {}
+    words = {k: [w for w in name_words(k.rstrip("!")) if w in prefixes] for k in kinds}
+    for ws in words.values():
+        for w in ws:
+            df[w] = df.get(w, 0) + 1
+    return {k: sum(1.0 / df[w] for w in ws) for k, ws in words.items()}
 
 
 class TextEvidence:
