@@ -8,6 +8,8 @@ import pytest
 
 from paste.patterns.cfselect import select_config, session_events
 from paste.patterns.controlflow import END, ControlFlowModel
+from paste.patterns.loaders import load_folder
+from paste.patterns.loaders.openai_messages import tool_params
 from paste.patterns.predictor import Predictor
 from paste.patterns.state import SessionState
 from paste.patterns.store import PatternStore, mine
@@ -18,6 +20,8 @@ from paste.patterns.unknowntools import (
     offered_tokens,
     tool_name,
 )
+
+FIXTURES = Path(__file__).resolve().parent / "data" / "traces_fixtures"
 
 
 def _trace(sid: str, calls: list[tuple[str, dict]], tools: set[str] | None = None,
@@ -147,3 +151,67 @@ def test_cross_validation_scores_the_offered_distribution():
     # with them and a rate, the name overlap picks each session's own job: a name weight
     order, user_turns, average, text_w, name_w = select_config(sessions, offered, 0.5)
     assert name_w > 0.0
+
+
+def test_tool_params_reads_required_parameters_of_openai_and_legacy_lists():
+    raw = [
+        {"type": "function", "function": {"name": "track", "parameters": {
+            "type": "object", "properties": {"number": {"type": "string"}},
+            "required": ["number"]}}},
+        {"name": "ping", "parameters": {"type": "object", "properties": {}}},
+        {"name": "no_schema"},
+        {"name": "bad", "parameters": {"required": "number"}},
+        "just_a_name",
+    ]
+    assert tool_params(raw) == {"track": ("number",), "ping": ()}
+    assert tool_params(None) is None and tool_params({"track": 1}) is None
+
+
+def test_toolbench_sessions_carry_their_tools_required_parameters():
+    traces = load_folder(FIXTURES / "toolbench-data-example").traces
+    trace = {t.session_id: t for t in traces}["G2_answer/10_ChatGPT_DFS_woFilter_w2.json"]
+    assert trace.params is not None and set(trace.params) == set(trace.tools or ())
+    assert trace.params["latest_for_suivi_colis"] == ("colisid",)
+    assert trace.params["health_for_suivi_colis"] == ()
+
+
+def _tracking_trace(i: int, params: bool = True) -> Trace:
+    number = f"RB{41345 + i}SG"
+    tool = f"carrier{i}_track"
+    steps = [Step(role="user", text=f"Where is my parcel {number}? Thanks"),
+             Step(role="tool", call=ToolCall(tool, {"number": number}), output="in transit")]
+    return Trace(f"t{i}", "fake", steps, tools=frozenset({tool}),
+                 params={tool: ("number",)} if params else None)
+
+
+def test_single_parameter_calls_of_unknown_tools_measure_each_user_locator():
+    store = mine([_tracking_trace(i) for i in range(5)], calibrate=False)
+    unknown = store.unknown_tools
+    # five calls, each of its own group's tool, each exactly {number: the message's ident}
+    assert unknown.locators()[0] == ("s:ident:0", pytest.approx(5 / 6))
+    assert all(loc != "text" for loc, _p in unknown.locators())  # never the argument
+    back = UnknownTools.from_json(unknown.to_json())
+    assert back.locators() == unknown.locators()
+    # without schemas nothing is measured
+    assert mine([_tracking_trace(i, False) for i in range(5)],
+                calibrate=False).unknown_tools.locators() == []
+
+
+def test_predictor_fills_the_one_required_parameter_of_an_unknown_tool():
+    store = mine([_tracking_trace(i) for i in range(5)], calibrate=False)
+    predictor = Predictor(store)
+    tools = frozenset({"new_track", "new_two", "new_free"})
+    state = SessionState(tools=tools, params={"new_track": ("number",),
+                                              "new_two": ("a", "b"), "new_free": ()})
+    state.add_user("Where is my parcel ZX99812LT? Thanks")
+    dist = dict(predictor.distribution(state))
+    preds = {p.canonical: p for p in predictor.predict(state, 5)}
+    want = 'new_track{"number":"ZX99812LT"}'
+    assert preds[want].probability == pytest.approx(dist["new_track"] * 5 / 6)
+    assert preds[want].arguments == {"number": "ZX99812LT"}
+    _rate, empty = store.unknown_tools.rates()
+    assert empty == 0.0  # no training call of an unknown tool lacked arguments
+    assert not any(p.name in ("new_two", "new_free") for p in preds.values())
+    # the schema unknown: only the argument-free call, never a guessed parameter name
+    state.params = None
+    assert all(p.arguments == {} for p in predictor.predict(state, 5))

@@ -157,5 +157,11 @@ def test_traces_append_and_load_back_with_the_patterns_loader(engine, executor, 
     assert trace.final_answer == "Lyon 0."
     assert trace.steps[1].timings == record["timings"]["call_1"]
     names = sorted(executor.registry.names())
-    assert record["tools"] == [{"type": "function", "function": {"name": n}} for n in names]
+    required = executor.registry.required()
+    assert record["tools"] == [
+        {"type": "function", "function": {
+            "name": n, "parameters": {"type": "object", "required": list(required[n])}}}
+        for n in names]
+    assert required["boom"] == ("reason",)
+    assert trace.params == required  # the record's schemas load back
     assert trace.tools == frozenset(names)

@@ -242,3 +242,15 @@ def test_callable_objects_and_partials_become_tools():
         "exp": {"type": "integer", "default": 2},
     }
     assert square.invoke(square.validator.validate({"base": 3})) == 9
+
+
+def test_required_lists_each_tools_required_parameters():
+    registry = ToolRegistry()
+    registry.add_function(get_weather, effect="read_only")
+
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    registry.add_function(ping, effect="read_only")
+    assert registry.required() == {"get_weather": ("city",), "ping": ()}

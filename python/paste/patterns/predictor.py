@@ -285,14 +285,14 @@ class Predictor:
             latency = self._latency.get(kind)
             if latency is None:
                 latency = self._latency[kind] = expected_latency(kind, self.store.latency)
-            if kind not in self._templates:  # a tool unknown to training: no arguments
-                p = p_kind * self._empty_rate
-                canon = _canonical_call(name, {})
-                if canon == last_canon:
-                    p = min(p, self._repeat_p(kind))
-                if p > 0.0 and p >= floor and canon not in out:
-                    found[canon] = Prediction(name, {}, p, latency, canon, kind)
-                    floor = _kth(found, need, floor)
+            if kind not in self._templates:  # a tool unknown to training
+                for args, p in self._unknown_calls(state, name, p_kind, floor):
+                    canon = _canonical_call(name, args)
+                    if canon == last_canon:
+                        p = min(p, self._repeat_p(kind))
+                    if p > 0.0 and p >= floor and canon not in out and canon not in found:
+                        found[canon] = Prediction(name, args, p, latency, canon, kind)
+                        floor = _kth(found, need, floor)
                 continue
             for parsed, tkey, p_t, holes in self._templates.get(kind, ()):
                 if p_kind * p_t < floor:
@@ -324,6 +324,32 @@ class Predictor:
         if not cal.xs:
             return top
         return [dataclasses.replace(x, probability=cal.apply(x.probability)) for x in top]
+
+    def _unknown_calls(self, state: SessionState, name: str, p_kind: float,
+                       floor: float) -> list[tuple[dict[str, Any], float]]:
+        """Calls of an offered tool training never saw, with probabilities: without its
+        schema, or when it requires no parameter, the argument-free call (the measured share
+        of such calls); when it requires one parameter, that parameter set to the latest user
+        message's value at each locator, by the locator's measured precision
+        (unknowntools.UnknownTools.locators); when it requires more, none."""
+        required = state.params.get(name) if state.params is not None else None
+        if required is None or not required:
+            return [({}, p_kind * self._empty_rate)]
+        if len(required) > 1:
+            return []
+        user = state.entry_for("user", "b1")
+        if user is None:
+            return []
+        out: list[tuple[dict[str, Any], float]] = []
+        seen: set[str] = set()
+        for loc, precision in self.store.unknown_tools.locators():
+            if p_kind * precision < floor or len(out) == MAX_RANK:
+                break
+            v = user.locs.get(loc)
+            if v is not None and v not in seen:
+                seen.add(v)
+                out.append(({required[0]: v}, p_kind * precision))
+        return out
 
     def _call(self, name: str, parsed: list, tkey: str,
               values: list[str]) -> tuple[dict[str, Any], str]:

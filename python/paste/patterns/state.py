@@ -65,6 +65,7 @@ class SessionState:
     memo: dict = field(default_factory=dict)  # per-user-message caches of predictors
     index_reverse: bool = True  # False in a fork: explain() is then unavailable
     tools: frozenset[str] | None = None  # tool names the session offers (None: unknown)
+    params: dict[str, tuple[str, ...]] | None = None  # their required parameters, if known
     pending: int = 0  # trailing calls still running: their outputs are not known yet
 
     def fork(self) -> SessionState:
@@ -84,6 +85,7 @@ class SessionState:
             num_user=self.num_user,
             index_reverse=False,
             tools=self.tools,
+            params=self.params,
             pending=self.pending,
         )
         return fork

@@ -126,6 +126,11 @@ class PatternStore:
                 rep[1] += canonical == previous[1]
             previous = (call.kind, canonical)
             self.cf.observe(state.context, call.kind)
+            required = trace.params.get(call.name) if trace.params else None
+            if required is not None and len(required) == 1 and required[0] in call.arguments:
+                user = state.entry_for("user", "b1")
+                self.unknown_tools.observe_single(call.name, trace.group, call.arguments,
+                                                  required[0], user.locs if user else {})
             self.text.observe(state.user_words, call.kind)
             tkey, holes = extract(call.arguments, state)
             self.templates.setdefault(call.kind, Counter())[tkey] += 1

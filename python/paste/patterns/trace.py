@@ -58,7 +58,8 @@ class Trace:
     several groups use it (see PatternStore.min_groups). `tools` is the set of tool names the
     session was offered (the request's tool list: BFCL's involved classes, ToolBench's
     `function` list) when the source records it, None when it does not; prediction then only
-    considers those tools."""
+    considers those tools. `params` maps offered tools to their required parameters when the
+    request's schemas are recorded (unknowntools.py predicts calls of unknown tools with it)."""
 
     session_id: str
     source: str
@@ -68,6 +69,8 @@ class Trace:
     final_answer: str | None = None
     group: str = ""  # sessions of the same task (tau-bench trials) share a group
     tools: frozenset[str] | None = None  # tool names offered to the session, if recorded
+    # required parameter names of each offered tool whose schema the source records
+    params: dict[str, tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         if not self.group:

@@ -8,13 +8,19 @@ is scaled by 1 - r and the unknown tools share r equally, where r is the leave-o
 rate at which training calls were of a tool no session of another task group offered or
 called: the chance, measured on training, that a call is of a tool the rest of training did
 not know. The user message's tool-name overlap (textevidence.py) then reorders them with the
-rest ("perform a product search" -> products_for_seo_api). An unknown tool has no templates;
-its call with no arguments is predicted with the kind's probability times the rate at which
-such calls had no arguments (`empty_rate`), so argument-free endpoints can be hit exactly.
+rest ("perform a product search" -> products_for_seo_api). An unknown tool has no templates.
+When the request's schemas are known (`SessionState.params`: each tool's required
+parameters) and the tool requires one parameter, its calls set that parameter to the value
+at each locator of the latest user message (a tracking number, a quoted name), each with
+the kind's probability times that locator's precision measured on training calls of unknown
+one-parameter tools (`UnknownTools.locators`); a tool that requires none, or whose schema is
+unknown, gets its argument-free call with the kind's probability times the rate at which
+unknown tools' calls had no arguments (`empty_rate`); one that requires more gets none.
 """
 
 from __future__ import annotations
 
+from paste.patterns.canonical import value_key
 from paste.patterns.controlflow import END, ControlFlowModel
 from paste.patterns.trace import Trace
 
@@ -33,7 +39,12 @@ class UnknownTools:
     def __init__(self) -> None:
         self.tool_groups: dict[str, set[str]] = {}
         self.calls: dict[str, list[int]] = {}  # tool SEP group -> [calls, argument-free calls]
+        # tool SEP group -> user-message locator -> [calls of the tool (one required
+        # parameter) made while the latest user message had the locator, calls that were
+        # exactly {parameter: that locator's value}]
+        self.single: dict[str, dict[str, list[int]]] = {}
         self._rates: tuple[float, float] | None = None
+        self._locators: list[tuple[str, float]] | None = None
 
     def observe(self, trace: Trace) -> None:
         """Count one training session: its offered tools and its calls."""
@@ -45,6 +56,39 @@ class UnknownTools:
             row[0] += 1
             row[1] += not call.arguments
         self._rates = None
+
+    def observe_single(self, name: str, group: str, arguments: dict, param: str,
+                       user_locs: dict[str, str]) -> None:
+        """A training call of `name`, whose schema requires `param` alone, made while the
+        latest user message had the locators `user_locs` (locator -> value key)."""
+        exact = list(arguments) == [param]
+        value = value_key(arguments[param]) if exact else None
+        row = self.single.setdefault(name + SEP + group, {})
+        for loc, v in user_locs.items():
+            counts = row.setdefault(loc, [0, 0])
+            counts[0] += 1
+            counts[1] += v == value
+        self._locators = None
+
+    def locators(self) -> list[tuple[str, float]]:
+        """(user-message locator, P(an unknown tool's call is exactly {its one required
+        parameter: the locator's value} | the latest message has the locator)), most precise
+        first: counts of the calls of tools no other task group knew (as `rates`), one added
+        to each locator's misses."""
+        if self._locators is None:
+            pooled: dict[str, list[int]] = {}
+            for key, row in self.single.items():
+                name, group = key.split(SEP, 1)
+                if self.tool_groups.get(name) != {group}:
+                    continue
+                for loc, (n, hits) in row.items():
+                    acc = pooled.setdefault(loc, [0, 0])
+                    acc[0] += n
+                    acc[1] += hits
+            self._locators = sorted(
+                ((loc, hits / (n + 1)) for loc, (n, hits) in pooled.items() if hits),
+                key=lambda x: (-x[1], x[0]))
+        return self._locators
 
     def known(self, name: str) -> bool:
         return name in self.tool_groups
@@ -65,13 +109,15 @@ class UnknownTools:
 
     def to_json(self) -> dict:
         return {"tool_groups": {k: sorted(v) for k, v in self.tool_groups.items()},
-                "calls": self.calls}
+                "calls": self.calls, "single": self.single}
 
     @classmethod
     def from_json(cls, data: dict) -> UnknownTools:
         out = cls()
         out.tool_groups = {k: set(v) for k, v in data["tool_groups"].items()}
         out.calls = {k: list(v) for k, v in data["calls"].items()}
+        out.single = {k: {loc: list(c) for loc, c in row.items()}
+                      for k, row in data.get("single", {}).items()}
         return out
 
 

@@ -72,7 +72,7 @@ def open_session(
         priority=priority,
         pin_ttl_s=pin_ttl_s,
         assistant_view=assistant_view,
-        speculation=(speculator.track(session_id, tenant, registry.names())
+        speculation=(speculator.track(session_id, tenant, registry.names(), registry.required())
                      if speculator is not None else None),
         early_dispatch=early_dispatch,
         kv_retention=kv_retention,

@@ -37,6 +37,7 @@ def trace_record(
     metrics: dict[str, Any],
     started_at_unix: float,
     tools: list[str] | None = None,
+    params: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, Any]:
     """The JSON object of one session (copies; the inputs are not modified)."""
     out = []
@@ -55,7 +56,7 @@ def trace_record(
         "started_at_unix": started_at_unix,
     }
     if tools is not None:
-        record["tools"] = tools_field(tools)
+        record["tools"] = tools_field(tools, params)
     return record
 
 

@@ -118,9 +118,10 @@ class SessionSpeculation:
     """Speculation state of one session; used by that session's thread only."""
 
     def __init__(self, speculator: Speculator, session_id: str, tenant: str,
-                 tools: frozenset[str] | None = None) -> None:
+                 tools: frozenset[str] | None = None,
+                 params: dict[str, tuple[str, ...]] | None = None) -> None:
         self._sp, self.session_id, self.tenant = speculator, session_id, tenant
-        self.state = SessionState(tools=tools)
+        self.state = SessionState(tools=tools, params=params)
         self._turn_tokens: list[int] = []
         self._lock = threading.Lock()  # state: session thread vs chaining on tool threads
         self._closed = False
@@ -433,10 +434,14 @@ class Speculator:
                                             self.manager.config.transactions) is None
 
     def track(self, session_id: str, tenant: str,
-              tools: Iterable[str] | None = None) -> SessionSpeculation:
-        """The speculation state of a new session offering `tools` (names; None: unknown)."""
+              tools: Iterable[str] | None = None,
+              params: dict[str, tuple[str, ...]] | None = None) -> SessionSpeculation:
+        """The speculation state of a new session offering `tools` (names; None: unknown),
+        with `params`, the required parameters of each tool when their schemas are known (the
+        predictor then fills calls of tools its patterns never saw, unknowntools.py)."""
         offered = frozenset(tools) if tools is not None and self.offered_tools else None
-        return SessionSpeculation(self, session_id, tenant, offered)
+        return SessionSpeculation(self, session_id, tenant, offered,
+                                  params if offered is not None else None)
 
     def step_time_s(self) -> float | None:
         """The engine's measured decode step time (None while unknown)."""

@@ -161,6 +161,12 @@ class ToolRegistry:
         with self._lock:
             return list(self._specs)
 
+    def required(self) -> dict[str, tuple[str, ...]]:
+        """Each registered tool's required parameters (its schema's `required` list)."""
+        with self._lock:
+            return {name: tuple(spec.parameters.get("required", ()))
+                    for name, spec in self._specs.items()}
+
     def __contains__(self, name: object) -> bool:
         with self._lock:
             return name in self._specs

@@ -43,6 +43,25 @@ def tool_names(raw: Any) -> frozenset[str] | None:
     return frozenset(names)
 
 
+def tool_params(raw: Any) -> dict[str, tuple[str, ...]] | None:
+    """The required parameter names of each offered tool of an OpenAI `tools` or legacy
+    `functions` list whose schema lists them (`parameters.required`); None when `raw` is not
+    a list. Tools without such a schema are left out (their parameters are unknown)."""
+    if not isinstance(raw, list):
+        return None
+    out: dict[str, tuple[str, ...]] = {}
+    for item in raw:
+        if isinstance(item, dict) and isinstance(item.get("function"), dict):
+            item = item["function"]
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        schema = item.get("parameters")
+        required = schema.get("required", []) if isinstance(schema, dict) else None
+        if isinstance(required, list) and all(isinstance(r, str) for r in required):
+            out[item["name"]] = tuple(required)
+    return out
+
+
 def messages_to_trace(
     session_id: str,
     source: str,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from paste.errors import InternalError
 from paste.patterns.loaders._common import read_json_lines
-from paste.patterns.loaders.openai_messages import messages_to_trace, tool_names
+from paste.patterns.loaders.openai_messages import messages_to_trace, tool_names, tool_params
 from paste.patterns.trace import LoadIssue, LoadResult, Trace
 
 NAME = "paste-jsonl"
@@ -49,6 +49,7 @@ def load(folder: Path, tenant: str | None = None) -> LoadResult:
             if trace is not None:
                 trace.tenant = tenant or str(rec.get("tenant") or "default")
                 trace.tools = tool_names(rec.get("tools"))
+                trace.params = tool_params(rec.get("tools"))
                 result.traces.append(trace)
     return result
 
@@ -99,13 +100,21 @@ def trace_to_record(trace: Trace) -> dict:
         "timings": timings,
     }
     if trace.tools is not None:
-        record["tools"] = tools_field(trace.tools)
+        record["tools"] = tools_field(trace.tools, trace.params)
     return record
 
 
-def tools_field(names: Iterable[str]) -> list[dict]:
-    """The `tools` field of a record: OpenAI function tools, by name only."""
-    return [{"type": "function", "function": {"name": n}} for n in sorted(names)]
+def tools_field(names: Iterable[str],
+                params: dict[str, tuple[str, ...]] | None = None) -> list[dict]:
+    """The `tools` field of a record: OpenAI function tools by name, each with a schema
+    listing its required parameters when `params` knows them (read back by tool_params)."""
+    out: list[dict] = []
+    for n in sorted(names):
+        function: dict = {"name": n}
+        if params is not None and n in params:
+            function["parameters"] = {"type": "object", "required": list(params[n])}
+        out.append({"type": "function", "function": function})
+    return out
 
 
 def write_traces(traces: Iterable[Trace], path: Path) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from paste.patterns.errors import TraceFormatError
 from paste.patterns.loaders._common import read_json
-from paste.patterns.loaders.openai_messages import messages_to_trace, tool_names
+from paste.patterns.loaders.openai_messages import messages_to_trace, tool_names, tool_params
 from paste.patterns.trace import LoadIssue, LoadResult
 
 NAME = "toolbench-data-example"
@@ -82,6 +82,7 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
         if trace is not None:
             trace.tenant = tenant
             trace.tools = tool_names(gen.get("function"))
+            trace.params = tool_params(gen.get("function"))
             result.traces.append(trace)
     return result
 
