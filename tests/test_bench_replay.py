@@ -400,6 +400,11 @@ def test_effect_classes_and_families():
 
     got = {c: (effect_of("bash", {"command": c}), family_of("bash", bash_kind(c))) for c in cases}
     assert got == cases
+    # ToolBench's endpoint_for_service names: the service's words do not count
+    assert [effect_of(n, {}) for n in ("get_track_info_for_pridnestrovie_post",
+                                       "send_for_get_mail", "images_for_seo_api",
+                                       "_for_lookup", "post_for_")] == [
+        "read_only", "side_effect", "side_effect", "read_only", "side_effect"]  # no endpoint: all
     assert [
         effect_of(n, {})
         for n in (

@@ -4,7 +4,8 @@ Effect classes decide what may run speculatively (invariant 2), so unknown calls
 `side_effect` (the safe default). Function-calling tools are classified by the words of their
 name (split at `_`, case changes and non-letters): a write word (book, cancel, update, send,
 post, create, delete, ...) makes a call side_effect; otherwise a read word (search, get, find,
-list, view, check, calculate, ...) makes it read_only. The coding sources have one `bash` tool;
+list, view, check, calculate, ...) makes it read_only. A ToolBench name `X_for_Y` (endpoint X
+of RapidAPI service Y) is classified by X alone: a service's name is not a verb. The coding sources have one `bash` tool;
 its calls are classified by command head (paste.patterns.bash.command_head): viewers and
 searches (cat, nl, head, tail, ls, grep, find, `sed -n`, git diff/log/show/status, SWE-agent's
 open/goto/scroll/find_file/search_*) and test runs (pytest, runtests.py, bin/test, unittest)
@@ -106,12 +107,20 @@ def effect_of(name: str, arguments: dict) -> str:
     """`pure`, `read_only` or `side_effect` for one call."""
     if name == "bash":
         return "read_only" if is_read_only_command(bash_command(arguments)) else "side_effect"
-    words = name_words(name)
+    words = name_words(_endpoint(name))
     if words & _WRITE_WORDS:
         return "side_effect"
     if words & _PURE_WORDS or _is_conversion(words):
         return "pure"
     return "read_only" if words & _READ_WORDS else "side_effect"
+
+
+def _endpoint(name: str) -> str:
+    """The part of a tool name that says what the call does: `X` of `X_for_Y`, ToolBench's
+    endpoint X of RapidAPI service Y (`get_track_info_for_pridnestrovie_post` is a lookup,
+    whatever words the service's name holds); the whole name otherwise."""
+    head, sep, _service = name.partition("_for_")
+    return head if sep and head else name
 
 
 def _is_conversion(words: set[str]) -> bool:

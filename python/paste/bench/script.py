@@ -51,6 +51,7 @@ class ReplayScript:
     runs: list[Run]
     tools: frozenset[str] | None = None  # the tools the recorded session was offered, if known
     fingerprint: str = ""  # the recorded session's Trace.fingerprint
+    params: dict[str, tuple[str, ...]] | None = None  # Trace.params: required parameters
 
     @property
     def calls(self) -> list[Turn]:
@@ -94,7 +95,8 @@ def build_script(trace: Trace, max_text_chars: int = 240) -> ReplayScript:
         runs.append(Run(DEFAULT_USER))
     final = trace.final_answer or " ".join(pending)
     runs[-1].turns.append(Turn(_short(final, max_text_chars) or "done"))
-    return ReplayScript(trace.session_id, trace.source, runs, trace.tools, trace.fingerprint())
+    return ReplayScript(trace.session_id, trace.source, runs, trace.tools, trace.fingerprint(),
+                        trace.params)
 
 
 def _parses_as(text: str, call: ToolCall | None) -> bool:

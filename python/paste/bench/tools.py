@@ -125,14 +125,19 @@ class ReplayTools:
             policy = None
             fc = not read_only and self.transactions == "all"
             transaction = self._transaction(name, run) if fc else None
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {k: {} for k in props},
+            "additionalProperties": True,
+        }
+        required = (self.script.params or {}).get(name)
+        if required is not None:  # the recorded request's schema said which
+            schema["required"] = list(required)
+            schema["properties"].update({k: {} for k in required if k not in props})
         return ToolSpec(
             name=name,
             description=f"replayed tool {name}",
-            parameters={
-                "type": "object",
-                "properties": {k: {} for k in props},
-                "additionalProperties": True,
-            },
+            parameters=schema,
             validator=_PassThrough(),
             invoke=lambda kwargs: run(kwargs, False),
             is_async=False,

@@ -162,10 +162,12 @@ class ToolRegistry:
             return list(self._specs)
 
     def required(self) -> dict[str, tuple[str, ...]]:
-        """Each registered tool's required parameters (its schema's `required` list)."""
+        """The required parameters of each registered tool whose schema lists them (its
+        `required` list; a schema without one is left out, as if unknown)."""
         with self._lock:
-            return {name: tuple(spec.parameters.get("required", ()))
-                    for name, spec in self._specs.items()}
+            return {name: tuple(spec.parameters["required"])
+                    for name, spec in self._specs.items()
+                    if isinstance(spec.parameters.get("required"), list)}
 
     def __contains__(self, name: object) -> bool:
         with self._lock:
