@@ -52,8 +52,11 @@ def test_sessions_of_one_group_share_their_tools():
     unknown.observe(_trace("b", [("t", {})], group="g"))
     unknown.observe(_trace("c", [("u", {"k": 1})], group="h"))
     unknown.observe(_trace("d", [("u", {"k": 1})], group="i"))
-    assert unknown.rates() == (0.5, 1.0)  # t: 2 calls, task group g alone
+    assert unknown.rates() == (0.5, 1.0)  # t: 2 calls, task group g alone: (2 + 1) / (4 + 2)
     assert UnknownTools().rates() == (0.0, 0.0)
+    alone = UnknownTools()  # every call of its own group's tool: smoothed below 1, so the
+    alone.observe(_trace("a", [("t", {"k": 1})]))  # seen tools keep some mass
+    assert alone.rates() == (pytest.approx(2 / 3), 0.0)
 
 
 def test_offered_tokens_split_seen_kinds_from_unknown_tools():
@@ -215,3 +218,15 @@ def test_predictor_fills_the_one_required_parameter_of_an_unknown_tool():
     # the schema unknown: only the argument-free call, never a guessed parameter name
     state.params = None
     assert all(p.arguments == {} for p in predictor.predict(state, 5))
+
+
+def test_save_load_keeps_unknown_tool_predictions(tmp_path: Path):
+    store = mine([_tracking_trace(i) for i in range(5)], calibrate=False)
+    store.save(tmp_path / "s.json")
+    back = PatternStore.load(tmp_path / "s.json")
+    state = SessionState(tools=frozenset({"new_track", "carrier0_track"}),
+                         params={"new_track": ("number",), "carrier0_track": ("number",)})
+    state.add_user("Where is my parcel ZX99812LT? Thanks")
+    got = Predictor(back).predict(state, 5)
+    assert got == Predictor(store).predict(state, 5)
+    assert 'new_track{"number":"ZX99812LT"}' in [p.canonical for p in got]

@@ -278,7 +278,7 @@ class Predictor:
                 if len(out) >= k:
                     break  # past the first MAX_KINDS kinds only to fill a short top-k
                 found, need, floor = fillers, k - len(out), 0.0
-            if kind == END or p_kind < floor:
+            if kind == END or p_kind < floor or p_kind <= 0.0:
                 continue
             kind = kind[:-1] if kind.endswith("!") else kind
             name = tool_name(kind)

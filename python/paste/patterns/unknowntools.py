@@ -95,7 +95,8 @@ class UnknownTools:
 
     def rates(self) -> tuple[float, float]:
         """(r, empty_rate) of the module docstring: the share of training calls whose tool no
-        other task group knew, and the share of those calls that had no arguments."""
+        other task group knew (add-one smoothed), and the share of those calls that had no
+        arguments."""
         if self._rates is None:
             total = unknown = empty = 0
             for key, (n, n_empty) in self.calls.items():
@@ -104,7 +105,10 @@ class UnknownTools:
                 if self.tool_groups[name] == {group}:
                     unknown += n
                     empty += n_empty
-            self._rates = (unknown / total if total else 0.0, empty / unknown if unknown else 0.0)
+            # one pseudo-call each way: a training set whose every call is of its own group's
+            # tool must not rule out the seen tools altogether
+            self._rates = ((unknown + 1) / (total + 2) if total else 0.0,
+                           empty / unknown if unknown else 0.0)
         return self._rates
 
     def to_json(self) -> dict:
@@ -146,13 +150,11 @@ def offered_distribution(
     p_end = min(raw.pop(END), 1.0)
     seen = sum(raw.values())
     if not unknown or rate <= 0.0:
-        rate = 0.0
+        rate, unknown = 0.0, ()
     elif seen <= 0.0:
         rate = 1.0
     calls = 1.0 - p_end
-    out = [(t, calls * (1.0 - rate) * p / seen) for t, p in raw.items() if p > 0.0]
-    if rate > 0.0:
-        out += [(t, calls * rate / len(unknown)) for t in unknown]
-    if p_end > 0.0:
-        out.append((END, p_end))
-    return sorted(out, key=lambda x: (-x[1], x[0]))
+    out = [(t, calls * (1.0 - rate) * p / seen) for t, p in raw.items()] if seen > 0.0 else []
+    out += [(t, calls * rate / len(unknown)) for t in unknown]
+    out.append((END, p_end))
+    return sorted(((t, p) for t, p in out if p > 0.0), key=lambda x: (-x[1], x[0]))
