@@ -289,3 +289,21 @@ def test_top_j_of_a_top_k_is_the_top_j():
                 assert [p.canonical for p in predictor.predict(state, j)] == big[:j]
                 pairs += 1
     assert pairs == 54
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d.pop("num_sessions"),
+    lambda d: d.update(templates=[1, 2]),
+    lambda d: d.update(hole_lengths={"k": {"three": 4}}),
+    lambda d: d.update(unknown_tools={"calls": {}}),
+    lambda d: d["cf"].pop("counts"),
+])
+def test_a_damaged_store_file_is_a_typed_error_naming_the_file(store, tmp_path, damage):
+    from paste.patterns.errors import PatternStoreError
+
+    store.save(tmp_path / "store.json")
+    data = json.loads((tmp_path / "store.json").read_text())
+    damage(data)
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(PatternStoreError, match=r"bad\.json: malformed pattern store"):
+        PatternStore.load(tmp_path / "bad.json")

@@ -375,6 +375,14 @@ class PatternStore:
             raise PatternStoreError(f"{path}: cannot read pattern store ({exc})") from exc
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             raise PatternStoreError(f"{path}: not a version-{FORMAT_VERSION} pattern store")
+        try:
+            return cls._from_data(data, path)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # missing, mistyped
+            raise PatternStoreError(
+                f"{path}: malformed pattern store ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def _from_data(cls, data: dict, path: Path) -> PatternStore:
         store = cls(data["tenant"], data["min_groups"])
         store.num_sessions = data["num_sessions"]
         store.cf = ControlFlowModel.from_json(data["cf"])
