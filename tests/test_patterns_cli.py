@@ -100,8 +100,8 @@ def test_eval_warns_when_test_sessions_are_training_sessions(capsys):
     assert main(["patterns", "eval", "--train", d, "--test", d, "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["overall"]["train_overlap_sessions"] == 4
-    assert captured.err == ("warning: 4 test sessions are also in --train: these numbers are "
-                            "not held-out (paste patterns split makes disjoint folders)\n")
+    assert captured.err == ("warning: 4 test sessions are also training sessions: these numbers "
+                            "are not held-out (paste patterns split makes disjoint folders)\n")
 
 
 def test_eval_text_table(capsys):
@@ -157,3 +157,29 @@ def test_mine_writes_a_store_that_loads(tmp_path, capsys):
     assert capsys.readouterr().out == f"mined {n} sessions into {out}\n"
     store = PatternStore.load(out)
     assert (store.tenant, store.num_sessions) == ("t1", n)
+
+
+def test_leave_one_out_holds_out_each_task_group_once(capsys):
+    from paste.patterns.evaluate import evaluate_source
+
+    d = FIXTURES / "toolbench-data-example"
+    assert main(["patterns", "eval", "--test", str(d), "--leave-one-out", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    traces = load_folder(d).traces
+    row = report["sources"]["toolbench-data-example"]
+    assert row["calls"] == sum(len(t.calls) for t in traces)
+    assert row["train_overlap_sessions"] == 0
+    # the same as evaluating each session (its own group) on the others, summed
+    hits = calls = 0
+    for t in traces:
+        tally = evaluate_source([x for x in traces if x is not t], [t])
+        hits, calls = hits + tally.hits["top1_tool"], calls + tally.calls
+    assert row["top1_tool"] == round(hits / calls, 4)
+
+
+def test_leave_one_out_and_train_are_exclusive(capsys):
+    d = str(FIXTURES / "toolbench-data-example")
+    assert _fails(["patterns", "eval", "--train", d, "--test", d, "--leave-one-out"],
+                  capsys) == (2, "error: --leave-one-out mines on the rest of --test: no --train\n")
+    assert _fails(["patterns", "eval", "--test", d], capsys) == (
+        2, "error: --train is required (or --leave-one-out)\n")

@@ -2,6 +2,7 @@
 
 paste patterns split --src DIR --out DIR [--test-fraction F] [--seed N]
 paste patterns eval --train DIR [DIR ...] --test DIR [DIR ...] [--json]
+paste patterns eval --test DIR [DIR ...] --leave-one-out [--json]
 paste patterns mine --train DIR [DIR ...] --out FILE [--tenant NAME]
 """
 
@@ -25,16 +26,23 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from paste.patterns.evaluate import evaluate
+    from paste.patterns.evaluate import evaluate, evaluate_leave_one_out
     from paste.patterns.report import format_report
 
-    report = evaluate([Path(d) for d in args.train], [Path(d) for d in args.test])
+    if args.leave_one_out:
+        if args.train:
+            raise InvalidArgumentError("--leave-one-out mines on the rest of --test: no --train")
+        report = evaluate_leave_one_out([Path(d) for d in args.test])
+    elif not args.train:
+        raise InvalidArgumentError("--train is required (or --leave-one-out)")
+    else:
+        report = evaluate([Path(d) for d in args.train], [Path(d) for d in args.test])
     for issue in report["issues"]:
         print(f"skipped malformed record: {issue}", file=sys.stderr)
     overlap = report["overall"]["train_overlap_sessions"]
     if overlap:
-        print(f"warning: {overlap} test sessions are also in --train: these numbers are not "
-              "held-out (paste patterns split makes disjoint folders)", file=sys.stderr)
+        print(f"warning: {overlap} test sessions are also training sessions: these numbers "
+              "are not held-out (paste patterns split makes disjoint folders)", file=sys.stderr)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
@@ -79,8 +87,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     split.set_defaults(func=_split)
 
     ev = sub.add_parser("eval", help="mine on --train, predict every call of --test")
-    ev.add_argument("--train", nargs="+", required=True, metavar="DIR")
+    ev.add_argument("--train", nargs="+", metavar="DIR")
     ev.add_argument("--test", nargs="+", required=True, metavar="DIR")
+    ev.add_argument("--leave-one-out", action="store_true",
+                    help="no --train: hold out each task group of --test in turn and mine on "
+                         "the rest of its source (for small sources; one mining per group)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=_eval)
 

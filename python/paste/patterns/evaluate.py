@@ -127,6 +127,34 @@ def evaluate_source(train: list[Trace], test: list[Trace], tenant: str = "defaul
     return tally
 
 
+def evaluate_leave_one_out(dirs: list[Path]) -> dict:
+    """The report of `evaluate`, with every task group of each source (and tenant) held out
+    in turn and predicted by a store mined on the rest of its source: for sources too small
+    to split (ToolBench's 15 sessions), each group costs one mining. Sessions of one group
+    (tau-bench's trials of a task) are held out together, so none predicts its own task;
+    `train_overlap_sessions` counts held-out sessions identical to one of the rest."""
+    issues: list[LoadIssue] = []
+    data = _load(dirs, issues)
+    overall = Tally()
+    sources = {}
+    for name in sorted(data):
+        tally, overlap = Tally(), 0
+        for tenant in sorted({t.tenant for t in data[name]}):
+            traces = [t for t in data[name] if t.tenant == tenant]
+            for group in sorted({t.group for t in traces}):
+                held = [t for t in traces if t.group == group]
+                rest = [t for t in traces if t.group != group]
+                tally.add(evaluate_source(rest, held, tenant))
+                seen = {t.fingerprint() for t in rest}
+                overlap += sum(t.fingerprint() in seen for t in held)
+        sources[name] = tally.report()
+        sources[name]["train_overlap_sessions"] = overlap
+        overall.add(tally)
+    report = overall.report()
+    report["train_overlap_sessions"] = sum(s["train_overlap_sessions"] for s in sources.values())
+    return {"sources": sources, "overall": report, "issues": [str(i) for i in issues]}
+
+
 def _load(dirs: list[Path], issues: list[LoadIssue]) -> dict[str, list[Trace]]:
     by_source: dict[str, list[Trace]] = {}
     for d in source_folders_of(dirs):
