@@ -333,7 +333,7 @@ class Predictor:
         message's value at each locator, by the locator's measured precision
         (unknowntools.UnknownTools.locators); when it requires more, none."""
         required = state.params.get(name) if state.params is not None else None
-        if required is None or not required:
+        if not required:  # schema unknown, or no parameter required
             return [({}, p_kind * self._empty_rate)]
         if len(required) > 1:
             return []
@@ -398,10 +398,17 @@ class Predictor:
         if memo is None:
             text = self.store.text
             memo = state.memo[memo_key] = (
-                text.known(state.user_words), word_prefixes(state.user_words), {})
+                text.known(state.user_words), word_prefixes(state.user_words), {}, {})
         words, prefixes = memo[0], memo[1]
         learned: dict[str, float] = memo[2]  # the text score depends on the kind alone
-        names = name_scores(prefixes, [t for t, _p in dist if t != END]) if nw else {}
+        names: dict[str, float] = {}  # the name score on the set of kinds ranked together
+        if nw:
+            by_ranked: dict[tuple[str, ...], dict[str, float]] = memo[3]
+            ranked = tuple(t for t, _p in dist if t != END)
+            hit = by_ranked.get(ranked)
+            if hit is None:
+                hit = by_ranked[ranked] = name_scores(prefixes, list(ranked))
+            names = hit
         scores = {}
         for t, _p in dist:
             s = learned.get(t)
