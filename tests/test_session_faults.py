@@ -11,6 +11,7 @@ import pytest
 
 from paste.parsing import parse_tool_calls
 from paste.patterns.loaders import paste_jsonl
+from paste.patterns.loaders.openai_messages import tool_params
 from paste.session import MALFORMED_PREFIX, ToolResultEvent, open_session
 from paste.tools import ToolExecutor, ToolRegistry
 from test_session_support import FakeScriptedPolicy, call_text, shared_tiny_folder, tiny_engine
@@ -157,7 +158,7 @@ def test_traces_append_and_load_back_with_the_patterns_loader(engine, executor, 
     assert trace.final_answer == "Lyon 0."
     assert trace.steps[1].timings == record["timings"]["call_1"]
     names = sorted(executor.registry.names())
-    required = executor.registry.required()
+    required = tool_params(executor.registry.openai_tools())
     assert record["tools"] == [
         {"type": "function", "function": {
             "name": n, "parameters": {"type": "object", "required": list(required[n])}}}

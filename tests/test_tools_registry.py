@@ -7,6 +7,7 @@ import pydantic
 import pytest
 
 from paste.errors import InvalidArgumentError
+from paste.patterns.loaders.openai_messages import tool_params
 from paste.tools import (
     DuplicateToolError,
     EffectClass,
@@ -244,7 +245,7 @@ def test_callable_objects_and_partials_become_tools():
     assert square.invoke(square.validator.validate({"base": 3})) == 9
 
 
-def test_required_lists_each_tools_required_parameters():
+def test_tool_params_of_the_registry_lists_each_tools_required_parameters():
     registry = ToolRegistry()
     registry.add_function(get_weather, effect="read_only")
 
@@ -253,4 +254,4 @@ def test_required_lists_each_tools_required_parameters():
         return "pong"
 
     registry.add_function(ping, effect="read_only")
-    assert registry.required() == {"get_weather": ("city",), "ping": ()}
+    assert tool_params(registry.openai_tools()) == {"get_weather": ("city",), "ping": ()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from paste.patterns.loaders.openai_messages import tool_params
 from paste.session.executors import shared_executor
 from paste.session.parsers import check_format, parser_for_engine
 from paste.session.session import Session, TurnParams
@@ -72,7 +73,8 @@ def open_session(
         priority=priority,
         pin_ttl_s=pin_ttl_s,
         assistant_view=assistant_view,
-        speculation=(speculator.track(session_id, tenant, registry.names(), registry.required())
+        speculation=(speculator.track(session_id, tenant, registry.names(),
+                                      tool_params(registry.openai_tools()))
                      if speculator is not None else None),
         early_dispatch=early_dispatch,
         kv_retention=kv_retention,

@@ -161,14 +161,6 @@ class ToolRegistry:
         with self._lock:
             return list(self._specs)
 
-    def required(self) -> dict[str, tuple[str, ...]]:
-        """The required parameters of each registered tool whose schema lists them (its
-        `required` list; a schema without one is left out, as if unknown)."""
-        with self._lock:
-            return {name: tuple(spec.parameters["required"])
-                    for name, spec in self._specs.items()
-                    if isinstance(spec.parameters.get("required"), list)}
-
     def __contains__(self, name: object) -> bool:
         with self._lock:
             return name in self._specs
