@@ -135,8 +135,7 @@ def evaluate_leave_one_out(dirs: list[Path]) -> dict:
     `train_overlap_sessions` counts held-out sessions identical to one of the rest."""
     issues: list[LoadIssue] = []
     data = _load(dirs, issues)
-    overall = Tally()
-    sources = {}
+    per_source: dict[str, tuple[Tally, int]] = {}
     for name in sorted(data):
         tally, overlap = Tally(), 0
         for tenant in sorted({t.tenant for t in data[name]}):
@@ -145,8 +144,22 @@ def evaluate_leave_one_out(dirs: list[Path]) -> dict:
                 held = [t for t in traces if t.group == group]
                 rest = [t for t in traces if t.group != group]
                 tally.add(evaluate_source(rest, held, tenant))
-                seen = {t.fingerprint() for t in rest}
-                overlap += sum(t.fingerprint() in seen for t in held)
+                overlap += _overlap(rest, held)
+        per_source[name] = (tally, overlap)
+    return _report(per_source, issues)
+
+
+def _overlap(train: list[Trace], test: list[Trace]) -> int:
+    """How many of `test` are also in `train` (Trace.fingerprint)."""
+    seen = {t.fingerprint() for t in train}
+    return sum(t.fingerprint() in seen for t in test)
+
+
+def _report(per_source: dict[str, tuple[Tally, int]], issues: list[LoadIssue]) -> dict:
+    """The JSON-ready report of per-source (tally, train overlap) pairs."""
+    overall = Tally()
+    sources = {}
+    for name, (tally, overlap) in per_source.items():
         sources[name] = tally.report()
         sources[name]["train_overlap_sessions"] = overlap
         overall.add(tally)
@@ -171,8 +184,7 @@ def evaluate(train_dirs: list[Path], test_dirs: list[Path]) -> dict:
     (Trace.fingerprint): held-out numbers need 0."""
     issues: list[LoadIssue] = []
     train, test = _load(train_dirs, issues), _load(test_dirs, issues)
-    overall = Tally()
-    sources = {}
+    per_source: dict[str, tuple[Tally, int]] = {}
     for name in sorted(test):
         tally = Tally()
         for tenant in sorted({t.tenant for t in test[name]}):
@@ -183,10 +195,5 @@ def evaluate(train_dirs: list[Path], test_dirs: list[Path]) -> dict:
                     tenant,
                 )
             )
-        sources[name] = tally.report()
-        seen = {t.fingerprint() for t in train.get(name, [])}
-        sources[name]["train_overlap_sessions"] = sum(t.fingerprint() in seen for t in test[name])
-        overall.add(tally)
-    report = overall.report()
-    report["train_overlap_sessions"] = sum(s["train_overlap_sessions"] for s in sources.values())
-    return {"sources": sources, "overall": report, "issues": [str(i) for i in issues]}
+        per_source[name] = (tally, _overlap(train.get(name, []), test[name]))
+    return _report(per_source, issues)
