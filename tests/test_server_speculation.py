@@ -168,6 +168,8 @@ def test_mined_prediction_is_one_job_one_hit_and_off_is_identical(engine, tools,
         # the hit's tool time was used: the waste budget's denominator, exactly as measured
         used = scrape(server.url)[1][("paste_speculation_used_tool_seconds_total", ())]
         assert used == state.speculation.shared.waste.snapshot()["used_s"] > 0.0
+        # nothing was wasted: the budget counts jobs at their expected latency (overrun 1)
+        assert scrape(server.url)[1][("paste_speculation_waste_overrun", ())] == 1.0
         # After the result the only candidate would read README.md again: the mined sessions
         # never repeated a call at once, so it is not predicted and exactly one job ran.
         assert speculation_values(server) == zeros(
@@ -181,6 +183,7 @@ def test_mined_prediction_is_one_job_one_hit_and_off_is_identical(engine, tools,
         off = run(server, engine, sid, "Read README.md please.", reader())
         assert speculation_values(server) == zeros()
         assert "speculation" not in off["metrics"]
+        assert scrape(server.url)[1][("paste_speculation_waste_overrun", ())] == 0.0
     assert runs == ["README.md", "README.md"]
     assert json.dumps(off["messages"]) == json.dumps(on["messages"])
     assert on["messages"][2]["content"] == FILES["README.md"]

@@ -28,7 +28,8 @@ def test_first_job_is_admitted_with_nothing_used_then_the_ratio_rules():
     assert w.try_reserve(0.01) is None  # 1.0 + 0.01 > 0.5 * 0 used
     w.settle(first, wasted_s=1.2)  # never used, and it ran 1.2 s: realized waste
     assert w.snapshot() == {"max_ratio": 0.5, "used_s": 0.0, "wasted_s": 1.2,
-                            "at_risk_s": 0.0, "in_flight": 0}
+                            "at_risk_s": 0.0, "in_flight": 0,
+                            "overrun": pytest.approx(1.2)}  # 1.2 s wasted / 1.0 s reserved
     assert w.try_reserve(0.01) is None  # spent: 1.2 > 0.5 * 0
     w.add_used(2.4)  # now 1.2 <= 0.5 * 2.4: a first job again
     assert w.try_reserve(5.0) is not None
@@ -90,7 +91,44 @@ def test_settle_is_once_per_reservation_and_none_only_adds_waste():
     w.settle(res)  # a second settle releases nothing more
     w.settle(None, 0.25)
     assert w.snapshot() == {"max_ratio": 1.0, "used_s": 0.0, "wasted_s": 0.25,
-                            "at_risk_s": 0.0, "in_flight": 0}
+                            "at_risk_s": 0.0, "in_flight": 0, "overrun": 1.0}
+
+
+def test_jobs_wasted_longer_than_reserved_scale_every_later_risk():
+    w = WasteBudget(0.5)
+    w.add_used(10.0)  # allowed: 5.0
+    a1 = w.try_reserve(1.0, "a")
+    w.settle(a1, wasted_s=2.0)  # reserved 1.0 s, wasted 2.0 s: overrun 2
+    assert w.snapshot()["overrun"] == 2.0
+    a2 = w.try_reserve(0.5, "a", 1.0)  # a has none in flight and expects no waste: a start
+    assert a2 is not None
+    assert w.try_reserve(0.9, "a") is not None  # 2.0 + 2 * (0.5 + 0.9) = 4.8 <= 5.0
+    assert w.try_reserve(0.2, "a") is None  # 2.0 + 2 * (1.4 + 0.2) = 5.2 > 5.0 (3.6 at 1x)
+
+
+def test_a_start_scales_the_expected_waste_in_flight_by_the_overrun():
+    w = WasteBudget(0.5)
+    w.add_used(3.8)  # allowed: 1.9
+    a1 = w.try_reserve(1.0, "a")
+    w.settle(a1, wasted_s=1.5)  # overrun 1.5
+    b1 = w.try_reserve(0.6, "b", 0.5)  # fits: 1.5 + 1.5 * 0.6 = 2.4 > 1.9, but b starts
+    assert b1 is not None and b1.expected_waste_s == pytest.approx(0.3)
+    assert w.try_reserve(0.1, "c", 1.0) is None  # 1.5 + 1.5 * 0.3 = 1.95 > 1.9 (1.8 at 1x)
+
+
+def test_overrun_never_falls_below_one_and_ignores_jobs_that_wasted_nothing():
+    w = WasteBudget(1.0)
+    w.add_used(100.0)  # room for every job below
+    short = w.try_reserve(1.0)
+    w.settle(short, wasted_s=0.25)  # ran a quarter of its reservation: still counted at 1x
+    assert w.snapshot()["overrun"] == 1.0
+    cancelled = w.try_reserve(4.0)
+    w.settle(cancelled)  # cancelled before it ran: no measurement
+    long = w.try_reserve(1.0)
+    w.settle(long, wasted_s=3.75)  # (0.25 + 3.75) / (1.0 + 1.0): the cancelled 4.0 is out
+    assert w.snapshot()["overrun"] == 2.0
+    w.settle(long, wasted_s=1.0)  # settled twice: waste, but no second measurement
+    assert w.snapshot()["overrun"] == 2.0 and w.snapshot()["wasted_s"] == 5.0
 
 
 def test_unbounded_always_reserves():

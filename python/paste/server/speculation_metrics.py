@@ -25,6 +25,8 @@ scraped from the server's ServerSpeculation (one SpeculationMetrics for every se
                                                     (the waste budget's denominator)
     paste_speculation_waste_at_risk_seconds         expected latency of the speculative jobs in
                                                     flight, counted against the waste budget
+    paste_speculation_waste_overrun                 realized waste / reserved latency of the
+                                                    wasted jobs (>= 1; scales the budget's risk)
     paste_patterns_learned_runs_total               completed runs learned online
     paste_patterns_failed_runs_total                runs whose online update failed
     paste_patterns_tenants                          tenants with a pattern store (gauge)
@@ -103,6 +105,9 @@ class SpeculationCollector:
         yield GaugeMetricFamily("paste_speculation_waste_at_risk_seconds",
                                 "expected latency of the speculative jobs in flight",
                                 value=float(waste.get("at_risk_s") or 0.0))  # fmt: skip
+        yield GaugeMetricFamily("paste_speculation_waste_overrun",
+                                "realized waste / reserved latency of the wasted speculative jobs",
+                                value=float(waste.get("overrun") or 0.0))  # fmt: skip
         predictors = sp.predictors if sp is not None else None
         learned = predictors.num_learned_runs if predictors is not None else 0
         failed = predictors.num_failed_runs if predictors is not None else 0

@@ -24,8 +24,16 @@ realized waste plus the EXPECTED waste of the jobs in flight is within the budge
 before any tool time was used on calls it is sure of (p = 1 risks nothing), a session's
 start does not ride on other sessions' doubtful jobs still in flight, and a spent budget stops
 all of them until used time catches up (the realized ratio can exceed max_ratio by at most
-one job per session in flight, and by jobs that run longer than expected). `max_ratio` None
+one job per session in flight, and by jobs that run longer than the
+measured overrun below predicts). `max_ratio` None
 disables the bound.
+
+Overrun: a reservation is a job's EXPECTED latency, and the jobs that end up wasted can run
+far longer (heavy-tailed tools; an estimate still at its prior). So the budget measures, over
+the settled jobs that wasted tool time, realized waste / their reserved latencies, and scales
+every job at risk and every expected waste in both rules by that ratio (never below 1: a job
+is never counted at less than its expected latency; 1 until some job was wasted). A deployment
+whose wasted jobs ran twice as long as expected admits as if every job will.
 """
 
 from __future__ import annotations
@@ -65,6 +73,8 @@ class WasteBudget:
         self._wasted = 0.0
         self._open: set[Reservation] = set()  # not settled yet (identity: eq=False)
         self._lock = threading.Lock()
+        self._overrun_wasted = 0.0  # realized waste of the settled wasted jobs
+        self._overrun_risk = 0.0  # their reserved latencies
 
     def try_reserve(self, latency_s: float, owner: str = "",
                     probability: float = 0.0) -> Reservation | None:
@@ -77,9 +87,11 @@ class WasteBudget:
         with self._lock:
             if self.max_ratio is not None:
                 allowed = self.max_ratio * self._used
-                fits = self._wasted + self._at_risk() + res.risk_s <= allowed
+                scale = self._overrun()
+                fits = self._wasted + scale * (self._at_risk() + res.risk_s) <= allowed
+                expected = sum(r.expected_waste_s for r in self._open)
                 first = all(r.owner != owner for r in self._open) and (
-                    self._wasted + sum(r.expected_waste_s for r in self._open) <= allowed)
+                    self._wasted + scale * expected <= allowed)
                 if not (fits or first):
                     return None
             self._open.add(res)
@@ -90,8 +102,11 @@ class WasteBudget:
         (its tool time if its result was never used, else 0) is realized waste. Settling a
         reservation twice changes nothing the second time but the waste."""
         with self._lock:
-            if res is not None:
+            if res is not None and res in self._open:
                 self._open.discard(res)
+                if wasted_s > 0.0 and res.risk_s > 0.0:
+                    self._overrun_wasted += wasted_s
+                    self._overrun_risk += res.risk_s
             self._wasted += max(0.0, wasted_s)
 
     def add_used(self, tool_s: float) -> None:
@@ -103,7 +118,13 @@ class WasteBudget:
         with self._lock:
             return {"max_ratio": self.max_ratio, "used_s": self._used,
                     "wasted_s": self._wasted, "at_risk_s": self._at_risk(),
-                    "in_flight": len(self._open)}
+                    "in_flight": len(self._open), "overrun": self._overrun()}
+
+    def _overrun(self) -> float:
+        """Realized waste / reserved latency of the wasted jobs, at least 1 (lock held)."""
+        if self._overrun_risk <= 0.0:
+            return 1.0
+        return max(1.0, self._overrun_wasted / self._overrun_risk)
 
     def _at_risk(self) -> float:
         """Expected latency of the jobs in flight (the lock is held; a few dozen at most)."""
