@@ -24,9 +24,8 @@ realized waste plus the EXPECTED waste of the jobs in flight is within the budge
 before any tool time was used on calls it is sure of (p = 1 risks nothing), a session's
 start does not ride on other sessions' doubtful jobs still in flight, and a spent budget stops
 all of them until used time catches up (the realized ratio can exceed max_ratio by at most
-one job per session in flight, and by jobs that run longer than the
-measured overrun below predicts). `max_ratio` None
-disables the bound.
+one job per session in flight, and by jobs that run longer than the measured overrun below
+predicts). `max_ratio` None disables the bound.
 
 Overrun: a reservation is a job's EXPECTED latency, and the jobs that end up wasted can run
 far longer (heavy-tailed tools; an estimate still at its prior). So the budget measures, over
