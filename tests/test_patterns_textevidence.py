@@ -66,8 +66,8 @@ def test_cross_validation_turns_text_evidence_on_when_words_decide_the_tool():
             Step(role="tool", call=ToolCall(tool, {}), output="done"),
         ]
         sessions.append(session_events(steps))
-    assert select_config(sessions) == (1, True, False, 0.05, 0.0)
-    assert select_config(sessions[:1]) == (3, True, False, 0.0, 0.0)
+    assert select_config(sessions) == (1, True, False, 0.05, 0.0, 0.0)
+    assert select_config(sessions[:1]) == (3, True, False, 0.0, 0.0, 0.0)
 
 
 def test_name_words_split_snake_camel_and_shell_kinds_cut_to_the_stem():
@@ -104,7 +104,7 @@ def test_cross_validation_turns_name_evidence_on_when_messages_name_unseen_words
                 Step(role="tool", call=ToolCall(f"tool_{name}", {}), output="done"),
             ]
             sessions.append(session_events(steps))
-    assert select_config(sessions) == (1, True, False, 0.0, 1.0)
+    assert select_config(sessions) == (1, True, False, 0.0, 1.0, 0.0)
 
 
 def test_offered_tools_are_all_reweighted_before_the_top_is_kept():

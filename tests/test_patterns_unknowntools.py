@@ -150,9 +150,9 @@ def test_cross_validation_scores_the_offered_distribution():
         sessions.append(session_events(steps))
         offered.append(frozenset({f"{name}_job", "alpha_job"}))
     # without the offered lists nothing is predictable: the defaults (no weights) win ties
-    assert select_config(sessions)[3:] == (0.0, 0.0)
+    assert select_config(sessions)[3:] == (0.0, 0.0, 0.0)
     # with them and a rate, the name overlap picks each session's own job: a name weight
-    order, user_turns, average, text_w, name_w = select_config(sessions, offered, 0.5)
+    order, user_turns, average, text_w, name_w, _doc_w = select_config(sessions, offered, 0.5)
     assert name_w > 0.0
 
 

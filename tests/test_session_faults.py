@@ -11,7 +11,7 @@ import pytest
 
 from paste.parsing import parse_tool_calls
 from paste.patterns.loaders import paste_jsonl
-from paste.patterns.loaders.openai_messages import tool_params
+from paste.patterns.loaders.openai_messages import tool_docs, tool_params
 from paste.session import MALFORMED_PREFIX, ToolResultEvent, open_session
 from paste.tools import ToolExecutor, ToolRegistry
 from test_session_support import FakeScriptedPolicy, call_text, shared_tiny_folder, tiny_engine
@@ -37,6 +37,7 @@ def executor():
 
     @reg.tool(effect="read_only", timeout_s=10)
     def search(query: str, top_k: int = 2) -> list[dict]:
+        """Search the index."""
         return [{"title": f"{query} {i}"} for i in range(top_k)]
 
     @reg.tool(timeout_s=10)
@@ -159,10 +160,16 @@ def test_traces_append_and_load_back_with_the_patterns_loader(engine, executor, 
     assert trace.steps[1].timings == record["timings"]["call_1"]
     names = sorted(executor.registry.names())
     required = tool_params(executor.registry.openai_tools())
+    described = tool_docs(executor.registry.openai_tools())
     assert record["tools"] == [
         {"type": "function", "function": {
-            "name": n, "parameters": {"type": "object", "required": list(required[n])}}}
+            "name": n, **({"description": described[n]} if n in described else {}),
+            "parameters": {"type": "object", "required": list(required[n])}}}
         for n in names]
     assert required["boom"] == ("reason",)
+    assert described == {"search": "Search the index.",  # boom and hang have no docstring
+                         "crash": "Exit the tool's process without a result (module level: "
+                                  "the spawned child imports it)."}
     assert trace.params == required  # the record's schemas load back
+    assert trace.docs == described  # and their descriptions
     assert trace.tools == frozenset(names)

@@ -136,7 +136,7 @@ class ReplayTools:
             schema["properties"].update({k: {} for k in required if k not in props})
         return ToolSpec(
             name=name,
-            description=f"replayed tool {name}",
+            description=(self.script.docs or {}).get(name) or f"replayed tool {name}",
             parameters=schema,
             validator=_PassThrough(),
             invoke=lambda kwargs: run(kwargs, False),

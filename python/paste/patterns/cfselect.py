@@ -5,6 +5,9 @@ answers of orders 1..order are averaged, and the weights of the user-message tex
 score is the number of calls whose kind was the top prediction, exactly as the evaluation
 counts tool@1; ties prefer the shorter order, keeping user turns, no averaging and the
 smaller weights (listed first; the smaller name weight before the smaller text weight).
+When sessions record tool descriptions, a second pass at the chosen order, user turns and
+averaging also weighs the description overlap: every (text, name, description) weight of
+WEIGHTS x DOC_WEIGHTS, where a positive description weight must win strictly.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from paste.patterns.controlflow import END, ORDER, USER, ControlFlowModel, call_token
 from paste.patterns.textevidence import (
     TextEvidence,
+    doc_scores,
     message_words,
     name_scores,
     reweight,
@@ -22,11 +26,14 @@ from paste.patterns.unknowntools import offered_distribution, offered_tokens, to
 TEXT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.4, 1.0)
 NAME_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 WEIGHTS = [(t, n) for n in NAME_WEIGHTS for t in TEXT_WEIGHTS]  # (text, name), ties: first
+DOC_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 FOLDS = 4
 
 Event = tuple[list[str], str, frozenset[str]]
 Offered = frozenset[str] | None  # the tools a session offered, None when not recorded
 Offered_split = tuple[list[Offered], list[Offered]]  # (a fold's rest, the fold)
+Docs = dict[str, str] | None  # a session's tool descriptions (Trace.docs)
+Config = tuple[int, bool, bool, float, float, float]  # order, user turns, average, 3 weights
 
 
 def session_events(steps: list) -> list[Event]:
@@ -73,23 +80,30 @@ def _hits(
     average: bool = False,
     offered: Offered_split | None = None,
     unknown_rate: float = 0.0,
+    weights: list[tuple[float, float, float]] | None = None,
+    docs: list[Docs] | None = None,
 ) -> list[int]:
-    """Top-1 kind hits on `test` for each (text weight, name weight) of WEIGHTS (`text`: the
-    text model of `train`, built when not given). `offered`: (the tools each `train` session
-    offered, the same for `test`), None or None entries when not recorded: a test session's
-    distribution is then over its offered tools, as the Predictor's is, the tools `train`
-    did not know sharing `unknown_rate` (unknowntools.offered_distribution)."""
+    """Top-1 kind hits on `test` for each (text, name, description) weight of `weights`
+    (default: WEIGHTS, no description weight; `text`: the text model of `train`, built when
+    not given). `offered`: (the tools each `train` session offered, the same for `test`),
+    None or None entries when not recorded: a test session's distribution is then over its
+    offered tools, as the Predictor's is, the tools `train` did not know sharing
+    `unknown_rate` (unknowntools.offered_distribution). `docs`: each `test` session's tool
+    descriptions (None: none)."""
+    weights = weights if weights is not None else [(t, n, 0.0) for t, n in WEIGHTS]
     model = ControlFlowModel(order, user_turns, average)
     for events in train:
         for ctx, tok, _words in events:
             model.observe(ctx, tok)
     text = text if text is not None else _text_model(train)
     train_tools, test_tools = offered if offered is not None else ([], [None] * len(test))
+    test_docs = docs if docs is not None else [None] * len(test)
     known_tools = _known_tools(train, train_tools)
     vocab = model.vocabulary()
-    hits = [0] * len(WEIGHTS)
+    hits = [0] * len(weights)
     known: dict[frozenset[str], tuple[list[str], frozenset[str], dict[str, float]]] = {}
-    for events, tools in zip(test, test_tools, strict=True):
+    use_docs = any(dw for _t, _n, dw in weights)
+    for events, tools, described in zip(test, test_tools, test_docs, strict=True):
         allowed, unknown = (offered_tokens(vocab, tools, known_tools) if tools is not None
                             else (None, ()))
         for ctx, tok, words in events:
@@ -102,27 +116,34 @@ def _hits(
             if words not in known:
                 known[words] = (text.known(words), word_prefixes(words), {})
             kept, prefixes, learned = known[words]
-            names = name_scores(prefixes, [t for t, _p in dist if t != END])
+            ranked = [t for t, _p in dist if t != END]
+            names = name_scores(prefixes, ranked)
+            about = (doc_scores(prefixes, ranked, described, tool_name)
+                     if use_docs and described else {})
             for t, _p in dist:
                 if t not in learned:
                     learned[t] = text.score(kept, t)
-            for i, (tw, nw) in enumerate(WEIGHTS):
-                mixed = {t: tw * learned[t] + nw * names.get(t, 0.0) for t, _p in dist}
+            for i, (tw, nw, dw) in enumerate(weights):
+                mixed = {t: tw * learned[t] + nw * names.get(t, 0.0) + dw * about.get(t, 0.0)
+                         for t, _p in dist}
                 top = next((t for t, _p in reweight(dist, mixed, 1.0, END) if t != END), None)
                 hits[i] += top == tok
     return hits
 
 
 def select_config(
-    sessions: list[list[Event]], offered: list[Offered] | None = None, unknown_rate: float = 0.0
-) -> tuple[int, bool, bool, float, float]:
-    """(order, user_turns, average, text_weight, name_weight) with the most cross-validated
-    top-1 hits. `offered`: the tools each session offered (None when not recorded), with
-    `unknown_rate` the store's (unknowntools.py), so that the folds predict as the Predictor."""
+    sessions: list[list[Event]], offered: list[Offered] | None = None, unknown_rate: float = 0.0,
+    docs: list[Docs] | None = None,
+) -> Config:
+    """(order, user_turns, average, text_weight, name_weight, doc_weight) with the most
+    cross-validated top-1 hits. `offered`: the tools each session offered (None when not
+    recorded), with `unknown_rate` the store's (unknowntools.py), so that the folds predict as
+    the Predictor; `docs`: each session's tool descriptions (Trace.docs)."""
     num_folds = min(FOLDS, len(sessions))
     if num_folds < 2:
-        return ORDER, True, False, 0.0, 0.0
+        return ORDER, True, False, 0.0, 0.0, 0.0
     tools: list[Offered] = list(offered) if offered is not None else [None] * len(sessions)
+    described: list[Docs] = list(docs) if docs is not None else [None] * len(sessions)
     folds = [sessions[i::num_folds] for i in range(num_folds)]
     rests = [[s for j, fold in enumerate(folds) if j != i for s in fold] for i in range(num_folds)]
     tool_folds = [tools[i::num_folds] for i in range(num_folds)]
@@ -146,4 +167,18 @@ def select_config(
         for w, (tw, nw) in enumerate(WEIGHTS):
             if total[w] > best_hits:
                 best, best_hits = (order, user_turns, average, tw, nw), total[w]
-    return best
+    if not any(described):
+        return (*best, 0.0)
+    order, user_turns, average = best[:3]
+    grid = [(tw, nw, dw) for dw in DOC_WEIGHTS for nw in NAME_WEIGHTS for tw in TEXT_WEIGHTS]
+    total = [0] * len(grid)
+    for i, held_out in enumerate(folds):
+        hits = _hits(rests[i], held_out, order, user_turns, texts[i], average, splits[i],
+                     unknown_rate, grid, described[i::num_folds])
+        for w, h in enumerate(hits):
+            total[w] += h
+    chosen = (*best, 0.0)
+    for w, (tw, nw, dw) in enumerate(grid):
+        if dw and total[w] > best_hits:
+            chosen, best_hits = (order, user_turns, average, tw, nw, dw), total[w]
+    return chosen

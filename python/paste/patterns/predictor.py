@@ -33,7 +33,7 @@ from paste.patterns.records import RecordRule, record_candidates
 from paste.patterns.state import SessionState
 from paste.patterns.store import MAX_RANK, SEP, PatternStore
 from paste.patterns.templates import fill, hole_locators
-from paste.patterns.textevidence import name_scores, reweight, word_prefixes
+from paste.patterns.textevidence import doc_scores, name_scores, reweight, word_prefixes
 from paste.patterns.unknowntools import offered_distribution, offered_tokens, tool_name
 
 MAX_KINDS = 6
@@ -391,9 +391,10 @@ class Predictor:
             dist = offered_distribution(
                 self.store.cf, state.context, allowed, unknown, self._unknown_rate)
         tw, nw = self.store.text_weight, self.store.name_weight
-        if (tw == 0.0 and nw == 0.0) or not state.user_words:
+        dw = self.store.doc_weight if state.docs else 0.0
+        if (tw == 0.0 and nw == 0.0 and dw == 0.0) or not state.user_words:
             return dist[:TOP]
-        memo_key = (id(self.store.text), self.store.text.num_calls, state.num_user, tw, nw)
+        memo_key = (id(self.store.text), self.store.text.num_calls, state.num_user, tw, nw, dw)
         memo = state.memo.get(memo_key)
         if memo is None:
             text = self.store.text
@@ -401,21 +402,33 @@ class Predictor:
                 text.known(state.user_words), word_prefixes(state.user_words), {}, {})
         words, prefixes = memo[0], memo[1]
         learned: dict[str, float] = memo[2]  # the text score depends on the kind alone
-        names: dict[str, float] = {}  # the name score on the set of kinds ranked together
-        if nw:
+        # the name and description scores depend on the set of kinds ranked together
+        ranked_scores: dict[str, float] = {}
+        if nw or dw:
             by_ranked: dict[tuple[str, ...], dict[str, float]] = memo[3]
             ranked = tuple(t for t, _p in dist if t != END)
             hit = by_ranked.get(ranked)
             if hit is None:
-                hit = by_ranked[ranked] = name_scores(prefixes, list(ranked))
-            names = hit
+                hit = by_ranked[ranked] = self._ranked_scores(prefixes, list(ranked), nw, dw,
+                                                              state.docs)
+            ranked_scores = hit
         scores = {}
         for t, _p in dist:
             s = learned.get(t)
             if s is None:
                 s = learned[t] = tw * self.store.text.score(words, t)
-            scores[t] = s + nw * names.get(t, 0.0)
+            scores[t] = s + ranked_scores.get(t, 0.0)
         return reweight(dist, scores, 1.0, END)[:TOP]
+
+    @staticmethod
+    def _ranked_scores(prefixes: frozenset[str], ranked: list[str], nw: float, dw: float,
+                       docs: dict[str, str] | None) -> dict[str, float]:
+        """nw * n(k) + dw * d(k) for the kinds ranked together (textevidence.py)."""
+        out = {k: nw * v for k, v in name_scores(prefixes, ranked).items()} if nw else {}
+        if dw and docs:
+            for k, v in doc_scores(prefixes, ranked, docs, tool_name).items():
+                out[k] = out.get(k, 0.0) + dw * v
+        return out
 
     def _tool_kinds(self, state: SessionState, tool: str) -> list[tuple[str, float]]:
         """P(kind | context, the call is one of `tool`): the distribution's kinds of the tool,

@@ -66,6 +66,7 @@ class SessionState:
     index_reverse: bool = True  # False in a fork: explain() is then unavailable
     tools: frozenset[str] | None = None  # tool names the session offers (None: unknown)
     params: dict[str, tuple[str, ...]] | None = None  # their required parameters, if known
+    docs: dict[str, str] | None = None  # their descriptions, if known
     pending: int = 0  # trailing calls still running: their outputs are not known yet
 
     def fork(self) -> SessionState:
@@ -86,6 +87,7 @@ class SessionState:
             index_reverse=False,
             tools=self.tools,
             params=self.params,
+            docs=self.docs,
             pending=self.pending,
         )
         return fork

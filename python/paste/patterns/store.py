@@ -71,6 +71,7 @@ class PatternStore:
         text_weight: float = 0.0,
         cf_average: bool = False,
         name_weight: float = 0.0,
+        doc_weight: float = 0.0,
     ) -> None:
         self.tenant = tenant
         self.min_groups = min_groups
@@ -78,6 +79,7 @@ class PatternStore:
         self.text = TextEvidence()
         self.text_weight = text_weight
         self.name_weight = name_weight  # weight of the tool-name overlap (textevidence.py)
+        self.doc_weight = doc_weight  # weight of the tool-description overlap (same)
         self.templates: dict[str, Counter[str]] = {}
         self.template_groups: dict[str, set[str]] = {}
         self.hole_rules: dict[str, Counter[str]] = {}
@@ -350,6 +352,7 @@ class PatternStore:
             "text": self.text.to_json(),
             "text_weight": self.text_weight,
             "name_weight": self.name_weight,
+            "doc_weight": self.doc_weight,
             "templates": {k: dict(v) for k, v in self.templates.items()},
             "template_groups": {k: sorted(v) for k, v in self.template_groups.items()},
             "hole_rules": {k: dict(v) for k, v in self.hole_rules.items()},
@@ -389,6 +392,7 @@ class PatternStore:
         store.text = TextEvidence.from_json(data["text"])
         store.text_weight = data["text_weight"]
         store.name_weight = data.get("name_weight", 0.0)  # stores saved before it: off
+        store.doc_weight = data.get("doc_weight", 0.0)  # likewise
         store.templates = {k: Counter(v) for k, v in data["templates"].items()}
         store.template_groups = {k: set(v) for k, v in data["template_groups"].items()}
         store.hole_rules = {k: Counter(v) for k, v in data["hole_rules"].items()}
@@ -420,9 +424,11 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
     unknown = UnknownTools()
     for trace in traces:
         unknown.observe(trace)
-    order, user_turns, average, weight, name_weight = select_config(
-        [session_events(t.steps) for t in traces], [t.tools for t in traces], unknown.rates()[0])
-    store = PatternStore(tenant, min_groups, order, user_turns, weight, average, name_weight)
+    order, user_turns, average, weight, name_weight, doc_weight = select_config(
+        [session_events(t.steps) for t in traces], [t.tools for t in traces], unknown.rates()[0],
+        [t.docs for t in traces])
+    store = PatternStore(tenant, min_groups, order, user_turns, weight, average, name_weight,
+                         doc_weight)
     for trace in traces:
         store.observe(trace)
     for trace in traces:

@@ -20,7 +20,18 @@ co-occurrence, so it also points to tools seen rarely or only in other contexts
 together, each matched name word weighted by one over the number of those kinds whose names
 hold it (`name_scores`): ToolBench offers `products_for_seo_api` beside `search_for_seo_api`
 and eight more `..._for_seo_api` tools, and only "product" tells them apart. The Predictor
-multiplies P(k) by exp(text_weight * s(k) + name_weight * n(k)) in one renormalisation.
+multiplies P(k) by exp(text_weight * s(k) + name_weight * n(k) + doc_weight * d(k)) in one
+renormalisation.
+
+The documented one, description overlap, when the session's tool schemas carry descriptions
+(`SessionState.docs`; BFCL's function docs, ToolBench's API list, an OpenAI `tools` list):
+with D(k) the distinct words of k's tool's description (3+ characters, cut to STEM like name
+words) and n the number of kinds ranked together,
+    d(k) = sum over w in D(k) held by the message of log(n / df(w))  /  sqrt(|D(k)|)
+(df(w): how many of the ranked kinds' descriptions hold w). A word every ranked tool's
+description holds scores 0; a long description does not win by its length. "To wrap it up,
+what's the average tire pressure?" names no word of `mean` but its description ("Calculate
+the mean of a list of numbers" ...) may hold "average"; "log me out" -> "Handle user logout".
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import functools
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 
 _WORD = re.compile(r"[a-z][a-z0-9]{2,}")
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
@@ -77,6 +89,33 @@ def name_scores(prefixes: frozenset[str], kinds: list[str]) -> dict[str, float]:
         for w in ws:
             df[w] = df.get(w, 0) + 1
     return {k: sum(1.0 / df[w] for w in ws) for k, ws in words.items()}
+
+
+@functools.lru_cache(maxsize=4096)
+def doc_words(text: str) -> frozenset[str]:
+    """D: the distinct words (3+ characters, cut to STEM) of a tool's description."""
+    return frozenset(w[:STEM] for w in _WORD.findall(text.lower()))
+
+
+def doc_scores(prefixes: frozenset[str], kinds: list[str],
+               docs: dict[str, str], tool_of: Callable[[str], str]) -> dict[str, float]:
+    """d(k) of the module docstring for each of `kinds` (a failed token `k!` as k), scored
+    together; `docs` maps tool names (tool_of(kind)) to descriptions. Kinds without a
+    description score 0."""
+    held: dict[str, tuple[list[str], int]] = {}
+    df: dict[str, int] = {}
+    for k in kinds:
+        text = docs.get(tool_of(k.rstrip("!")))
+        if not text:
+            continue
+        words = doc_words(text)
+        hit = [w for w in words if w in prefixes]
+        held[k] = (hit, len(words))
+        for w in hit:
+            df[w] = df.get(w, 0) + 1
+    n = len(kinds)
+    return {k: sum(math.log(n / df[w]) for w in hit) / math.sqrt(size)
+            for k, (hit, size) in held.items() if hit}
 
 
 class TextEvidence:

@@ -59,7 +59,9 @@ class Trace:
     session was offered (the request's tool list: BFCL's involved classes, ToolBench's
     `function` list) when the source records it, None when it does not; prediction then only
     considers those tools. `params` maps offered tools to their required parameters when the
-    request's schemas are recorded (unknowntools.py predicts calls of unknown tools with it)."""
+    request's schemas are recorded (unknowntools.py predicts calls of unknown tools with it).
+    `docs` maps offered tools to their descriptions when recorded (textevidence.doc_scores
+    ranks the tools the latest user message describes)."""
 
     session_id: str
     source: str
@@ -71,6 +73,7 @@ class Trace:
     tools: frozenset[str] | None = None  # tool names offered to the session, if recorded
     # required parameter names of each offered tool whose schema the source records
     params: dict[str, tuple[str, ...]] | None = None
+    docs: dict[str, str] | None = None  # description of each offered tool that has one
 
     def __post_init__(self) -> None:
         if not self.group:

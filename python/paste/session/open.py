@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from paste.patterns.loaders.openai_messages import tool_params
+from paste.patterns.loaders.openai_messages import tool_docs, tool_params
 from paste.session.executors import shared_executor
 from paste.session.parsers import check_format, parser_for_engine
 from paste.session.session import Session, TurnParams
@@ -74,7 +74,8 @@ def open_session(
         pin_ttl_s=pin_ttl_s,
         assistant_view=assistant_view,
         speculation=(speculator.track(session_id, tenant, registry.names(),
-                                      tool_params(registry.openai_tools()))
+                                      tool_params(registry.openai_tools()),
+                                      tool_docs(registry.openai_tools()))
                      if speculator is not None else None),
         early_dispatch=early_dispatch,
         kv_retention=kv_retention,

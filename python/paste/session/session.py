@@ -28,7 +28,7 @@ from typing import Any
 
 from paste.errors import InvalidArgumentError, PasteError
 from paste.parsing import ContentDelta, StreamingToolCallParser
-from paste.patterns.loaders.openai_messages import tool_params
+from paste.patterns.loaders.openai_messages import tool_docs, tool_params
 from paste.session.calls import CallOutcome, TurnCalls, call_timings, now, tool_call_message
 from paste.session.errors import SessionBusyError, SessionClosedError
 from paste.session.events import (
@@ -152,6 +152,7 @@ class Session:
             self.session_id, self.tenant, self.messages, self._failed_call_ids,
             self._timings, self.status, self.metrics(), self._t0_unix,
             [t["function"]["name"] for t in self._tools], tool_params(self._tools),
+            tool_docs(self._tools),
         )  # fmt: skip
 
     def write_trace(self, path: Any) -> None:

@@ -38,6 +38,7 @@ def trace_record(
     started_at_unix: float,
     tools: list[str] | None = None,
     params: dict[str, tuple[str, ...]] | None = None,
+    docs: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The JSON object of one session (copies; the inputs are not modified)."""
     out = []
@@ -56,7 +57,7 @@ def trace_record(
         "started_at_unix": started_at_unix,
     }
     if tools is not None:
-        record["tools"] = tools_field(tools, params)
+        record["tools"] = tools_field(tools, params, docs)
     return record
 
 

@@ -119,9 +119,10 @@ class SessionSpeculation:
 
     def __init__(self, speculator: Speculator, session_id: str, tenant: str,
                  tools: frozenset[str] | None = None,
-                 params: dict[str, tuple[str, ...]] | None = None) -> None:
+                 params: dict[str, tuple[str, ...]] | None = None,
+                 docs: dict[str, str] | None = None) -> None:
         self._sp, self.session_id, self.tenant = speculator, session_id, tenant
-        self.state = SessionState(tools=tools, params=params)
+        self.state = SessionState(tools=tools, params=params, docs=docs)
         self._turn_tokens: list[int] = []
         self._lock = threading.Lock()  # state: session thread vs chaining on tool threads
         self._closed = False
@@ -435,13 +436,16 @@ class Speculator:
 
     def track(self, session_id: str, tenant: str,
               tools: Iterable[str] | None = None,
-              params: dict[str, tuple[str, ...]] | None = None) -> SessionSpeculation:
+              params: dict[str, tuple[str, ...]] | None = None,
+              docs: dict[str, str] | None = None) -> SessionSpeculation:
         """The speculation state of a new session offering `tools` (names; None: unknown),
         with `params`, the required parameters of each tool when their schemas are known (the
-        predictor then fills calls of tools its patterns never saw, unknowntools.py)."""
+        predictor then fills calls of tools its patterns never saw, unknowntools.py), and
+        `docs`, their descriptions (textevidence.doc_scores)."""
         offered = frozenset(tools) if tools is not None and self.offered_tools else None
+        known = offered is not None
         return SessionSpeculation(self, session_id, tenant, offered,
-                                  params if offered is not None else None)
+                                  params if known else None, docs if known else None)
 
     def step_time_s(self) -> float | None:
         """The engine's measured decode step time (None while unknown)."""

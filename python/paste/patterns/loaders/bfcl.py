@@ -9,7 +9,7 @@ output and status. Without the bfcl-eval package the steps keep `output=None` an
 says so. `initial_config` (the API state the calls act on) is also kept as `Trace.env`. The web-search questions have no call sequences and are
 not loaded. `involved_classes` (the API classes whose functions the model was given) become
 `Trace.tools`: the functions of each class's doc file (CLASS_DOCS); None when a class has no
-doc file.
+doc file. Their documented descriptions become `Trace.docs`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from paste.patterns.trace import LoadIssue, LoadResult, Step, ToolCall, Trace
 
 NAME = "bfcl-v4-multi-turn"
 QUESTIONS = "BFCL_v4_multi_turn_base.json"
+# A function's description starts with its API class's ("This tool belongs to the trading
+# system, which ...") and then this marker and the function's own ("Add a stock to ...").
+OWN_DOC = "Tool description:"
 # API class -> its function doc file in multi_turn_func_doc/ (BFCL's naming)
 CLASS_DOCS = {
     "GorillaFileSystem": "gorilla_file_system",
@@ -50,19 +53,23 @@ def detect(folder: Path) -> bool:
 
 def _read_docs(
     folder: Path, issues: list[LoadIssue]
-) -> tuple[dict[str, list[str]], dict[str, frozenset[str]]]:
-    """(function -> its parameter names in documented order, doc file stem -> its functions)."""
+) -> tuple[dict[str, list[str]], dict[str, frozenset[str]], dict[str, str]]:
+    """(function -> its parameter names in documented order, doc file stem -> its functions,
+    function -> its description)."""
     orders: dict[str, list[str]] = {}
     by_file: dict[str, frozenset[str]] = {}
+    described: dict[str, str] = {}
     for path in sorted((folder / "multi_turn_func_doc").glob("*.json")):
         names = []
         for _n, doc in read_json_lines(path, issues):
             if isinstance(doc, dict) and isinstance(doc.get("name"), str):
                 props = (doc.get("parameters") or {}).get("properties") or {}
                 orders[doc["name"]] = list(props)
+                if isinstance(doc.get("description"), str):  # the tool's own part of it
+                    described[doc["name"]] = doc["description"].split(OWN_DOC)[-1].strip()
                 names.append(doc["name"])
         by_file[path.stem] = frozenset(names)
-    return orders, by_file
+    return orders, by_file, described
 
 
 def offered_tools(classes: Any, by_file: dict[str, frozenset[str]]) -> frozenset[str] | None:
@@ -105,7 +112,7 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
     if not detect(folder):
         raise TraceFormatError(f"{folder}: no {QUESTIONS}")
     result = LoadResult(source=NAME)
-    orders, by_file = _read_docs(folder, result.issues)
+    orders, by_file, described = _read_docs(folder, result.issues)
     answers_path = folder / "possible_answer" / QUESTIONS
     answers = {
         r.get("id"): r
@@ -135,6 +142,8 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
             env=q.get("initial_config"),
             tools=offered_tools(q.get("involved_classes"), by_file),
         )
+        if trace.tools is not None:
+            trace.docs = {t: described[t] for t in sorted(trace.tools) if t in described}
         try:
             for t, turn in enumerate(turns):
                 for m in turn if isinstance(turn, list) else []:

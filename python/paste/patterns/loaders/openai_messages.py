@@ -62,6 +62,23 @@ def tool_params(raw: Any) -> dict[str, tuple[str, ...]] | None:
     return out
 
 
+def tool_docs(raw: Any) -> dict[str, str] | None:
+    """The description of each offered tool of an OpenAI `tools` or legacy `functions` list
+    that has a non-empty one; None when `raw` is not a list."""
+    if not isinstance(raw, list):
+        return None
+    out: dict[str, str] = {}
+    for item in raw:
+        if isinstance(item, dict) and isinstance(item.get("function"), dict):
+            item = item["function"]
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        text = item.get("description")
+        if isinstance(text, str) and text.strip():
+            out[item["name"]] = text
+    return out
+
+
 def messages_to_trace(
     session_id: str,
     source: str,

@@ -13,7 +13,12 @@ from pathlib import Path
 
 from paste.errors import InternalError
 from paste.patterns.loaders._common import read_json_lines
-from paste.patterns.loaders.openai_messages import messages_to_trace, tool_names, tool_params
+from paste.patterns.loaders.openai_messages import (
+    messages_to_trace,
+    tool_docs,
+    tool_names,
+    tool_params,
+)
 from paste.patterns.trace import LoadIssue, LoadResult, Trace
 
 NAME = "paste-jsonl"
@@ -50,6 +55,7 @@ def load(folder: Path, tenant: str | None = None) -> LoadResult:
                 trace.tenant = tenant or str(rec.get("tenant") or "default")
                 trace.tools = tool_names(rec.get("tools"))
                 trace.params = tool_params(rec.get("tools"))
+                trace.docs = tool_docs(rec.get("tools"))
                 result.traces.append(trace)
     return result
 
@@ -100,17 +106,20 @@ def trace_to_record(trace: Trace) -> dict:
         "timings": timings,
     }
     if trace.tools is not None:
-        record["tools"] = tools_field(trace.tools, trace.params)
+        record["tools"] = tools_field(trace.tools, trace.params, trace.docs)
     return record
 
 
-def tools_field(names: Iterable[str],
-                params: dict[str, tuple[str, ...]] | None = None) -> list[dict]:
-    """The `tools` field of a record: OpenAI function tools by name, each with a schema
-    listing its required parameters when `params` knows them (read back by tool_params)."""
+def tools_field(names: Iterable[str], params: dict[str, tuple[str, ...]] | None = None,
+                docs: dict[str, str] | None = None) -> list[dict]:
+    """The `tools` field of a record: OpenAI function tools by name, each with its
+    description when `docs` has one and a schema listing its required parameters when
+    `params` knows them (read back by tool_docs and tool_params)."""
     out: list[dict] = []
     for n in sorted(names):
         function: dict = {"name": n}
+        if docs is not None and docs.get(n):
+            function["description"] = docs[n]
         if params is not None and n in params:
             function["parameters"] = {"type": "object", "required": list(params[n])}
         out.append({"type": "function", "function": function})

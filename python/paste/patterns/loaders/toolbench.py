@@ -14,7 +14,12 @@ from pathlib import Path
 
 from paste.patterns.errors import TraceFormatError
 from paste.patterns.loaders._common import read_json
-from paste.patterns.loaders.openai_messages import messages_to_trace, tool_names, tool_params
+from paste.patterns.loaders.openai_messages import (
+    messages_to_trace,
+    tool_docs,
+    tool_names,
+    tool_params,
+)
 from paste.patterns.trace import LoadIssue, LoadResult
 
 NAME = "toolbench-data-example"
@@ -83,6 +88,7 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
             trace.tenant = tenant
             trace.tools = tool_names(gen.get("function"))
             trace.params = tool_params(gen.get("function"))
+            trace.docs = tool_docs(gen.get("function"))
             result.traces.append(trace)
     return result
 
