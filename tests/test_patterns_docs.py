@@ -28,7 +28,7 @@ def test_doc_words_are_distinct_stems_of_three_or_more_letters():
         {"calcu", "the", "mean", "list", "numbe"})
 
 
-def test_doc_score_is_idf_weighted_overlap_over_the_root_of_the_description_size():
+def test_doc_score_is_the_idf_weighted_share_of_the_description_the_message_holds():
     prefixes = word_prefixes(message_words("What's the average tire pressure?"))
     docs = {
         "mean": "Compute the average of numbers",  # D = compu the avera numbe: 4 words
@@ -40,17 +40,17 @@ def test_doc_score_is_idf_weighted_overlap_over_the_root_of_the_description_size
     # n = 4 kinds; "the" is held by three descriptions (log 4/3), "avera" by one (log 4),
     # "tire" and "press" by one each; kinds whose held words are all shared score too
     assert got == pytest.approx({
-        "mean": (math.log(4 / 3) + math.log(4)) / math.sqrt(4),
-        "check_tire_pressure": (math.log(4 / 3) + 2 * math.log(4)) / math.sqrt(5),
-        "logout": math.log(4 / 3) / math.sqrt(4),
+        "mean": (math.log(4 / 3) + math.log(4)) / 4,
+        "check_tire_pressure": (math.log(4 / 3) + 2 * math.log(4)) / 5,
+        "logout": math.log(4 / 3) / 4,
     })
     assert "no_doc" not in got  # no description: no score
     # a failed token reads its kind's description; a shell kind its tool's (bash)
     assert doc_scores(prefixes, ["mean!", "logout"], docs, tool_name) == pytest.approx(
-        {"mean!": math.log(2) / 2, "logout": 0.0})  # "the" in both: log 2/2 = 0
+        {"mean!": math.log(2) / 4, "logout": 0.0})  # "the" in both: log 2/2 = 0
     shell = doc_scores(word_prefixes(message_words("run a shell")), ["bash:ls", "mean"],
                        {"bash": "Run a shell command", "mean": docs["mean"]}, tool_name)
-    assert shell == pytest.approx({"bash:ls": 2 * math.log(2) / math.sqrt(3)})  # run shell comma
+    assert shell == pytest.approx({"bash:ls": 2 * math.log(2) / 3})  # run shell comma
 
 
 def test_a_word_every_ranked_description_holds_scores_nothing():
@@ -64,7 +64,7 @@ def _described_sessions() -> list:
     once after "please", once after a message holding a word only its description holds."""
     words = ("apple", "berry", "cherry", "damson", "elder", "fig", "grape", "hazel")
     sessions, docs = [], []
-    described = {f"tool_{i}": f"Handles every {w} request" for i, w in enumerate(words)}
+    described = {f"tool_{i}": f"Handles {w}" for i, w in enumerate(words)}
     for i, w in enumerate(words):
         for text in ("please", f"one {w} now"):
             steps = [Step(role="user", text=text),
@@ -78,7 +78,7 @@ def test_cross_validation_turns_description_evidence_on_when_only_descriptions_t
     sessions, docs = _described_sessions()
     # Held out, a "one <word> now" call's tool was seen once in training and the tools with
     # both sessions in training twice: the description must outweigh odds of 2. Its score
-    # is log(8 / 1) / sqrt(4) (D = handl every <word> reque), so exp(w * 1.04) > 2 needs
+    # is log(8 / 1) / 2 (D = handl <word>; handl is in all 8), so exp(w * 1.04) > 2 needs
     # w > 0.67: the smallest such weight of DOC_WEIGHTS is 1.0.
     assert DOC_WEIGHTS == (0.0, 0.25, 0.5, 1.0)
     assert select_config(sessions, None, 0.0, docs) == (1, True, False, 0.0, 0.0, 1.0)
@@ -102,7 +102,7 @@ def test_the_predictor_ranks_the_described_tool_first_only_with_a_description_we
     # tool_b's D = logs the user out; the message holds "out" ("log" does not start "logs")
     d_b = doc_scores(word_prefixes(message_words("Log me out now")), ["tool_a", "tool_b"],
                      fresh.docs, tool_name)["tool_b"]
-    assert d_b == pytest.approx(math.log(2) / math.sqrt(4))
+    assert d_b == pytest.approx(math.log(2) / 4)
     z = 2 + math.exp(d_b)
     assert dist["tool_b"] == pytest.approx(math.exp(d_b) / z)
     assert dist["tool_a"] == pytest.approx(2 / z)

@@ -27,9 +27,10 @@ The documented one, description overlap, when the session's tool schemas carry d
 (`SessionState.docs`; BFCL's function docs, ToolBench's API list, an OpenAI `tools` list):
 with D(k) the distinct words of k's tool's description (3+ characters, cut to STEM like name
 words) and n the number of kinds ranked together,
-    d(k) = sum over w in D(k) held by the message of log(n / df(w))  /  sqrt(|D(k)|)
-(df(w): how many of the ranked kinds' descriptions hold w). A word every ranked tool's
-description holds scores 0; a long description does not win by its length. "To wrap it up,
+    d(k) = sum over w in D(k) held by the message of log(n / df(w))  /  |D(k)|
+(df(w): how many of the ranked kinds' descriptions hold w): the IDF-weighted share of the
+description the message holds. A word every ranked tool's description holds scores 0; a
+long description does not win by its length. "To wrap it up,
 what's the average tire pressure?" names no word of `mean` but its description ("Calculate
 the mean of a list of numbers" ...) may hold "average"; "log me out" -> "Handle user logout".
 """
@@ -114,7 +115,7 @@ def doc_scores(prefixes: frozenset[str], kinds: list[str],
         for w in hit:
             df[w] = df.get(w, 0) + 1
     n = len(kinds)
-    return {k: sum(math.log(n / df[w]) for w in hit) / math.sqrt(size)
+    return {k: sum(math.log(n / df[w]) for w in hit) / size
             for k, (hit, size) in held.items() if hit}
 
 
