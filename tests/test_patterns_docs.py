@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paste.patterns.cfselect import DOC_WEIGHTS, select_config, session_events
+from paste.patterns.cfselect import DOC_WEIGHTS, select_config, session_events, wins_clearly
 from paste.patterns.loaders import load_folder
 from paste.patterns.loaders.openai_messages import tool_docs
 from paste.patterns.loaders.paste_jsonl import tools_field, write_traces
@@ -84,6 +84,14 @@ def test_cross_validation_turns_description_evidence_on_when_only_descriptions_t
     assert select_config(sessions, None, 0.0, docs) == (1, True, False, 0.0, 0.0, 1.0)
     assert select_config(sessions, None, 0.0, None)[5] == 0.0  # no descriptions: off
     assert select_config(sessions, None, 0.0, [None] * len(sessions))[5] == 0.0
+
+
+def test_a_new_evidence_must_win_by_more_than_one_standard_error():
+    base = [True, True, False, False, False, True]
+    assert wins_clearly(base, [True, True, True, True, True, True])  # W 3, L 0: 3 > 1.73
+    assert not wins_clearly(base, [True, False, True, True, False, True])  # W 2, L 1: 1 < 1.73
+    assert not wins_clearly(base, base)  # no disagreement: 0 > 0 is false
+    assert not wins_clearly([False], [True])  # W 1, L 0: 1 > 1 is false
 
 
 def test_the_predictor_ranks_the_described_tool_first_only_with_a_description_weight():

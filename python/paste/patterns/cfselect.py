@@ -7,10 +7,16 @@ counts tool@1; ties prefer the shorter order, keeping user turns, no averaging a
 smaller weights (listed first; the smaller name weight before the smaller text weight).
 When sessions record tool descriptions, a second pass at the chosen order, user turns and
 averaging also weighs the description overlap: every (text, name, description) weight of
-WEIGHTS x DOC_WEIGHTS, where a positive description weight must win strictly.
+WEIGHTS x DOC_WEIGHTS. The best of them with a positive description weight replaces the
+first pass's choice only when it wins by more than one standard error: of the held-out
+calls on which the two disagree, it wins W and loses L with W - L > sqrt(W + L) (the sign
+test's spread; the one-standard-error rule of model selection): a tenant with a dozen
+sessions does not turn a new evidence on because it won two calls more in its folds.
 """
 
 from __future__ import annotations
+
+import math
 
 from paste.patterns.controlflow import END, ORDER, USER, ControlFlowModel, call_token
 from paste.patterns.textevidence import (
@@ -82,6 +88,7 @@ def _hits(
     unknown_rate: float = 0.0,
     weights: list[tuple[float, float, float]] | None = None,
     docs: list[Docs] | None = None,
+    per_call: list[list[bool]] | None = None,
 ) -> list[int]:
     """Top-1 kind hits on `test` for each (text, name, description) weight of `weights`
     (default: WEIGHTS, no description weight; `text`: the text model of `train`, built when
@@ -89,7 +96,8 @@ def _hits(
     None or None entries when not recorded: a test session's distribution is then over its
     offered tools, as the Predictor's is, the tools `train` did not know sharing
     `unknown_rate` (unknowntools.offered_distribution). `docs`: each `test` session's tool
-    descriptions (None: none)."""
+    descriptions (None: none). `per_call`: when given, one list per weight that gets whether
+    each held-out call was a hit, in order (for paired comparisons)."""
     weights = weights if weights is not None else [(t, n, 0.0) for t, n in WEIGHTS]
     model = ControlFlowModel(order, user_turns, average)
     for events in train:
@@ -128,6 +136,8 @@ def _hits(
                          for t, _p in dist}
                 top = next((t for t, _p in reweight(dist, mixed, 1.0, END) if t != END), None)
                 hits[i] += top == tok
+                if per_call is not None:
+                    per_call[i].append(top == tok)
     return hits
 
 
@@ -178,7 +188,22 @@ def select_config(
         for w, h in enumerate(hits):
             total[w] += h
     chosen = (*best, 0.0)
-    for w, (tw, nw, dw) in enumerate(grid):
-        if dw and total[w] > best_hits:
-            chosen, best_hits = (order, user_turns, average, tw, nw, dw), total[w]
+    top = max(range(len(grid)), key=lambda w: (total[w], -w))
+    if not grid[top][2] or total[top] <= best_hits:
+        return chosen
+    pair = [grid.index((best[3], best[4], 0.0)), top]
+    calls: list[list[bool]] = [[], []]
+    for i, held_out in enumerate(folds):
+        _hits(rests[i], held_out, order, user_turns, texts[i], average, splits[i],
+              unknown_rate, [grid[w] for w in pair], described[i::num_folds], calls)
+    if wins_clearly(calls[0], calls[1]):
+        return (order, user_turns, average, *grid[top])
     return chosen
+
+
+def wins_clearly(base: list[bool], new: list[bool]) -> bool:
+    """Whether `new` (per-call hits) beats `base` on the same calls by more than one standard
+    error: W - L > sqrt(W + L), W the calls only `new` hits, L those only `base` hits."""
+    wins = sum(b and not a for a, b in zip(base, new, strict=True))
+    losses = sum(a and not b for a, b in zip(base, new, strict=True))
+    return wins - losses > math.sqrt(wins + losses)
