@@ -59,9 +59,10 @@ def test_a_word_every_ranked_description_holds_scores_nothing():
     assert doc_scores(prefixes, ["a", "b"], docs, tool_name) == {"a": 0.0, "b": 0.0}
 
 
-def _described_sessions() -> list:
-    """Eight tools whose names share nothing with the messages; each tool is called twice:
-    once after "please", once after a message holding a word only its description holds."""
+def _described_sessions() -> tuple[list, list]:
+    """(events, descriptions) of 16 sessions: eight tools whose names share nothing with the
+    messages, each called twice: once after "please", once after a message holding a word
+    only its description holds."""
     words = ("apple", "berry", "cherry", "damson", "elder", "fig", "grape", "hazel")
     sessions, docs = [], []
     described = {f"tool_{i}": f"Handles {w}" for i, w in enumerate(words)}
