@@ -60,6 +60,7 @@ def open_session(
     registry = tools if tools is not None else ToolRegistry()
     fmt = check_format(parser) if parser is not None else parser_for_engine(engine)
     session_id = session_id or f"{tenant}-{uuid.uuid4().hex[:16]}"
+    schemas = registry.openai_tools() if speculator is not None else []
     return Session(
         engine,
         registry,
@@ -74,8 +75,7 @@ def open_session(
         pin_ttl_s=pin_ttl_s,
         assistant_view=assistant_view,
         speculation=(speculator.track(session_id, tenant, registry.names(),
-                                      tool_params(registry.openai_tools()),
-                                      tool_docs(registry.openai_tools()))
+                                      tool_params(schemas), tool_docs(schemas))
                      if speculator is not None else None),
         early_dispatch=early_dispatch,
         kv_retention=kv_retention,

@@ -8,6 +8,7 @@ when present, else by order. A `Finish` function call (ToolBench) is the final a
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from typing import Any
 
 from paste.patterns.bash import bash_kind
@@ -43,6 +44,16 @@ def tool_names(raw: Any) -> frozenset[str] | None:
     return frozenset(names)
 
 
+def _named_functions(raw: list) -> Iterator[dict]:
+    """The function objects of an OpenAI `tools` list (`{"function": {...}}`) or legacy
+    `functions` list that have a string name; other items are skipped."""
+    for item in raw:
+        if isinstance(item, dict) and isinstance(item.get("function"), dict):
+            item = item["function"]
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            yield item
+
+
 def tool_params(raw: Any) -> dict[str, tuple[str, ...]] | None:
     """The required parameter names of each offered tool of an OpenAI `tools` or legacy
     `functions` list whose schema lists them (`parameters.required`); None when `raw` is not
@@ -50,11 +61,7 @@ def tool_params(raw: Any) -> dict[str, tuple[str, ...]] | None:
     if not isinstance(raw, list):
         return None
     out: dict[str, tuple[str, ...]] = {}
-    for item in raw:
-        if isinstance(item, dict) and isinstance(item.get("function"), dict):
-            item = item["function"]
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            continue
+    for item in _named_functions(raw):
         schema = item.get("parameters")
         required = schema.get("required", []) if isinstance(schema, dict) else None
         if isinstance(required, list) and all(isinstance(r, str) for r in required):
@@ -68,11 +75,7 @@ def tool_docs(raw: Any) -> dict[str, str] | None:
     if not isinstance(raw, list):
         return None
     out: dict[str, str] = {}
-    for item in raw:
-        if isinstance(item, dict) and isinstance(item.get("function"), dict):
-            item = item["function"]
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            continue
+    for item in _named_functions(raw):
         text = item.get("description")
         if isinstance(text, str) and text.strip():
             out[item["name"]] = text
