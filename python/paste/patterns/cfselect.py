@@ -181,22 +181,16 @@ def select_config(
         return (*best, 0.0)
     order, user_turns, average = best[:3]
     grid = [(tw, nw, dw) for dw in DOC_WEIGHTS for nw in NAME_WEIGHTS for tw in TEXT_WEIGHTS]
-    total = [0] * len(grid)
+    calls: list[list[bool]] = [[] for _ in grid]  # per weight: each held-out call's hit
     for i, held_out in enumerate(folds):
-        hits = _hits(rests[i], held_out, order, user_turns, texts[i], average, splits[i],
-                     unknown_rate, grid, described[i::num_folds])
-        for w, h in enumerate(hits):
-            total[w] += h
+        _hits(rests[i], held_out, order, user_turns, texts[i], average, splits[i],
+              unknown_rate, grid, described[i::num_folds], calls)
+    total = [sum(hits) for hits in calls]
     chosen = (*best, 0.0)
     top = max(range(len(grid)), key=lambda w: (total[w], -w))
     if not grid[top][2] or total[top] <= best_hits:
         return chosen
-    pair = [grid.index((best[3], best[4], 0.0)), top]
-    calls: list[list[bool]] = [[], []]
-    for i, held_out in enumerate(folds):
-        _hits(rests[i], held_out, order, user_turns, texts[i], average, splits[i],
-              unknown_rate, [grid[w] for w in pair], described[i::num_folds], calls)
-    if wins_clearly(calls[0], calls[1]):
+    if wins_clearly(calls[grid.index((best[3], best[4], 0.0))], calls[top]):
         return (order, user_turns, average, *grid[top])
     return chosen
 
