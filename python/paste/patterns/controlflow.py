@@ -138,7 +138,7 @@ class ControlFlowModel:
         `average`, the mean over orders 1..order), (order + 1) * len(tokens) cached lookups."""
         context = self._prepare(context)
         orders = range(1, self.order + 1) if self.average else (self.order,)
-        mixed = dict.fromkeys(tokens, 0.0)
+        mixed = dict.fromkeys(sorted(tokens), 0.0)  # sums over it: a fixed order (hash seed)
         for order in orders:
             ctx = self._longest_seen(context, order)
             for t in tokens:

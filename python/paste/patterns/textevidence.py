@@ -110,7 +110,7 @@ def doc_scores(prefixes: frozenset[str], kinds: list[str],
         if not text:
             continue
         words = doc_words(text)
-        hit = [w for w in words if w in prefixes]
+        hit = sorted(w for w in words if w in prefixes)  # a fixed summing order
         held[k] = (hit, len(words))
         for w in hit:
             df[w] = df.get(w, 0) + 1
@@ -139,8 +139,9 @@ class TextEvidence:
             per_kind[kind] += 1
 
     def known(self, words: frozenset[str]) -> list[str]:
-        """The words that were seen in training (the only ones that score)."""
-        return [w for w in words if w in self.word_kind]
+        """The words that were seen in training (the only ones that score), sorted: a score
+        sums over them, and a set's order changes with the interpreter's hash seed."""
+        return sorted(w for w in words if w in self.word_kind)
 
     def score(self, words: frozenset[str] | list[str], kind: str) -> float:
         """s(kind) for the words (0 when nothing was learned); pass `known(words)` to skip
