@@ -4,6 +4,7 @@ keeping wasted speculative tool time within max_waste_ratio of the tool time use
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -205,6 +206,50 @@ def test_manager_settles_on_hit_and_on_discard():
         assert snap["wasted_s"] == pytest.approx(job.future.result(0).tool_s)
         assert snap["wasted_s"] == pytest.approx(m.metrics.snapshot()["waste_s"])
     finally:
+        executor.shutdown()
+        reg.close()
+
+
+def test_a_job_discarded_while_running_or_after_failing_counts_its_tool_time_as_waste():
+    """Before, only an ok result's time counted: a job cancelled mid-run (a session that
+    ended, a side effect that made it stale) or one that failed wasted nothing on paper."""
+    gate, ran = threading.Event(), []
+    reg = _registry(gate, ran)
+
+    @reg.tool(effect="read_only", timeout_s=10)
+    def broken(key: str) -> str:
+        gate.wait(10)
+        raise RuntimeError(f"no {key}")
+
+    executor = ToolExecutor(reg)
+    try:
+        m = SpeculationManager(reg, executor, SpeculationConfig(learn_latency=False))
+        assert len(m.speculate("s", [_cand("a", 0.3)])) == 1
+        job = m.staging.jobs("s")[0]
+        deadline = time.monotonic() + 5
+        while ran != ["a"] and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)
+        m.end_session("s")  # still running: cancelled
+        res = job.future.result(0)
+        assert (res.ok, res.error_kind) == (False, "cancelled")
+        assert res.tool_s >= 0.05
+        snap = m.waste.snapshot()
+        assert snap["in_flight"] == 0
+        assert snap["wasted_s"] == pytest.approx(res.tool_s)
+        assert m.metrics.snapshot()["waste_s"] == pytest.approx(res.tool_s)
+        gate.set()
+        m.waste.add_used(100.0)  # room for the next job
+        args = {"key": "b"}
+        failing = Candidate("broken", args, canonical_call("broken", args), 0.3, 1.0, 10.0)
+        assert len(m.speculate("t", [failing])) == 1
+        failed = m.staging.jobs("t")[0].future.result(5)
+        assert (failed.ok, failed.error_kind) == (False, "tool_error")
+        m.end_session("t")
+        assert m.waste.snapshot()["wasted_s"] == pytest.approx(res.tool_s + failed.tool_s)
+        assert m.metrics.snapshot()["waste_s"] == pytest.approx(res.tool_s + failed.tool_s)
+    finally:
+        gate.set()
         executor.shutdown()
         reg.close()
 

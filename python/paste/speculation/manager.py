@@ -418,11 +418,13 @@ class SpeculationManager:
         self.metrics.add(job.session_id, "yielded")
 
     def _discard(self, session_id: str, jobs: list[StagedJob], counter: str) -> None:
+        """Unstaged and never used: cancelled if still running, and the tool time each one
+        took is waste, whatever its outcome (an error, or the time it ran until the cancel;
+        a sync thread that cannot be stopped runs on uncounted)."""
         for job in jobs:
             job.future.cancel()
             res = job.future.result() if job.future.done() else None
-            self._count_waste(session_id, job.reservation,
-                              res.tool_s if res is not None and res.ok else 0.0)
+            self._count_waste(session_id, job.reservation, res.tool_s if res is not None else 0.0)
             self.metrics.add(session_id, counter)
 
     def _count_waste(self, session_id: str, reservation: Reservation | None,
