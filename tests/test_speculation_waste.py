@@ -132,6 +132,17 @@ def test_overrun_never_falls_below_one_and_ignores_jobs_that_wasted_nothing():
     assert w.snapshot()["overrun"] == 2.0 and w.snapshot()["wasted_s"] == 5.0
 
 
+def test_a_job_cut_short_by_a_cancel_wastes_its_time_but_measures_no_overrun():
+    w = WasteBudget(1.0)
+    w.add_used(100.0)
+    long = w.try_reserve(1.0)
+    w.settle(long, wasted_s=3.0)  # ran to its end: overrun 3
+    cut = w.try_reserve(2.0)
+    w.settle(cut, wasted_s=0.5, ran_out=False)  # cancelled after 0.5 s of its 2.0 expected
+    snap = w.snapshot()
+    assert (snap["overrun"], snap["wasted_s"], snap["in_flight"]) == (3.0, 3.5, 0)
+
+
 def test_unbounded_always_reserves():
     w = WasteBudget(None)
     w.settle(None, 100.0)
@@ -237,6 +248,7 @@ def test_a_job_discarded_while_running_or_after_failing_counts_its_tool_time_as_
         snap = m.waste.snapshot()
         assert snap["in_flight"] == 0
         assert snap["wasted_s"] == pytest.approx(res.tool_s)
+        assert snap["overrun"] == 1.0  # cut short: its length measures nothing
         assert m.metrics.snapshot()["waste_s"] == pytest.approx(res.tool_s)
         gate.set()
         m.waste.add_used(100.0)  # room for the next job

@@ -412,9 +412,10 @@ class SpeculationManager:
         which kills its process. Its result is never used: its tool time is waste."""
         if not self.staging.remove(job):
             return
-        job.future.cancel()
+        cut = job.future.cancel()
         res = job.future.result() if job.future.done() else None
-        self._count_waste(job.session_id, job.reservation, res.tool_s if res is not None else 0.0)
+        self._count_waste(job.session_id, job.reservation, res.tool_s if res is not None else 0.0,
+                          ran_out=not cut)
         self.metrics.add(job.session_id, "yielded")
 
     def _discard(self, session_id: str, jobs: list[StagedJob], counter: str) -> None:
@@ -422,18 +423,20 @@ class SpeculationManager:
         took is waste, whatever its outcome (an error, or the time it ran until the cancel;
         a sync thread that cannot be stopped runs on uncounted)."""
         for job in jobs:
-            job.future.cancel()
+            cut = job.future.cancel()
             res = job.future.result() if job.future.done() else None
-            self._count_waste(session_id, job.reservation, res.tool_s if res is not None else 0.0)
+            self._count_waste(session_id, job.reservation,
+                              res.tool_s if res is not None else 0.0, ran_out=not cut)
             self.metrics.add(session_id, counter)
 
     def _count_waste(self, session_id: str, reservation: Reservation | None,
-                     wasted_s: float) -> None:
+                     wasted_s: float, ran_out: bool = True) -> None:
         """A speculative job ended unused: its tool time is waste, in the metrics and on the
-        waste budget (whose reservation, if any, it settles)."""
+        waste budget (whose reservation, if any, it settles; `ran_out` False: a cancel cut
+        it short, WasteBudget.settle)."""
         if wasted_s:
             self.metrics.add(session_id, "waste_s", wasted_s)
-        self.waste.settle(reservation, wasted_s)
+        self.waste.settle(reservation, wasted_s, ran_out)
 
 
 def _as_call(res: ToolResult, provisional: str, call_id: str) -> ToolResult:

@@ -29,7 +29,9 @@ predicts). `max_ratio` None disables the bound.
 
 Overrun: a reservation is a job's EXPECTED latency, and the jobs that end up wasted can run
 far longer (heavy-tailed tools; an estimate still at its prior). So the budget measures, over
-the settled jobs that wasted tool time, realized waste / their reserved latencies, and scales
+the settled jobs that wasted tool time and ran to their end (a job a cancel cut short wastes
+the time it ran, but its length says nothing of how long jobs run), realized waste / their
+reserved latencies, and scales
 every job at risk and every expected waste in both rules by that ratio (never below 1: a job
 is never counted at less than its expected latency; 1 until some job was wasted). A deployment
 whose wasted jobs ran twice as long as expected admits as if every job will.
@@ -96,14 +98,17 @@ class WasteBudget:
             self._open.add(res)
             return res
 
-    def settle(self, res: Reservation | None, wasted_s: float = 0.0) -> None:
+    def settle(self, res: Reservation | None, wasted_s: float = 0.0,
+               ran_out: bool = True) -> None:
         """A job's outcome is known: its reservation (None: it had none) ends, and wasted_s
-        (its tool time if its result was never used, else 0) is realized waste. Settling a
-        reservation twice changes nothing the second time but the waste."""
+        (its tool time if its result was never used, else 0) is realized waste. `ran_out`
+        False: a cancel cut the job short, so its time is waste but says nothing of how long
+        wasted jobs run (it stays out of the overrun). Settling a reservation twice changes
+        nothing the second time but the waste."""
         with self._lock:
             if res is not None and res in self._open:
                 self._open.discard(res)
-                if wasted_s > 0.0 and res.risk_s > 0.0:
+                if ran_out and wasted_s > 0.0 and res.risk_s > 0.0:
                     self._overrun_wasted += wasted_s
                     self._overrun_risk += res.risk_s
             self._wasted += max(0.0, wasted_s)
