@@ -410,13 +410,8 @@ class SpeculationManager:
         """An authoritative cpu_bound job needs the core this speculative job holds: unstage
         it (unless the model's call claimed it first: then it keeps running) and cancel it,
         which kills its process. Its result is never used: its tool time is waste."""
-        if not self.staging.remove(job):
-            return
-        cut = job.future.cancel()
-        res = job.future.result() if job.future.done() else None
-        self._count_waste(job.session_id, job.reservation, res.tool_s if res is not None else 0.0,
-                          ran_out=not cut)
-        self.metrics.add(job.session_id, "yielded")
+        if self.staging.remove(job):
+            self._discard(job.session_id, [job], "yielded")
 
     def _discard(self, session_id: str, jobs: list[StagedJob], counter: str) -> None:
         """Unstaged and never used: cancelled if still running, and the tool time each one
