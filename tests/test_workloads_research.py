@@ -86,6 +86,16 @@ def test_server_serves_search_and_pages(index):
     assert [r.status for r in server.log] == [200, 200, 404]
 
 
+def test_a_read_reply_is_already_logged(index):
+    # The log entry is written before the reply, so a client never sees a reply that is not
+    # yet logged (it used to be appended after the write: a race the serving thread could lose).
+    with CorpusServer(index) as server:
+        for i in range(40):
+            with urllib.request.urlopen(f"{server.base_url}/page/json") as r:
+                r.read()
+            assert len(server.log) == i + 1
+
+
 def test_latency_is_seeded_per_session_and_request():
     lat = NetworkLatency(seed=7, scale=1.0)
     a = lat.draw("page", "s1", "/page/json")

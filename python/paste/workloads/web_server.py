@@ -100,13 +100,14 @@ class CorpusServer:
         if delay > 0:
             time.sleep(delay)
         data = json.dumps(body, ensure_ascii=False).encode()
+        # Logged before the reply goes out: a client that has read its reply finds it logged.
+        with self._lock:
+            self.log.append(ServedRequest(handler.path, session, status, delay))
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
-        with self._lock:
-            self.log.append(ServedRequest(handler.path, session, status, delay))
 
 
 def _handler(server: CorpusServer) -> type[BaseHTTPRequestHandler]:
