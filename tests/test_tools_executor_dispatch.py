@@ -182,7 +182,9 @@ def test_concurrent_submit_withdraw_cancel_runs_each_job_at_most_once():
         for thread in threads:
             thread.join(WAIT_S)
         results = {f.call_id: f.result(WAIT_S) for f in futures}
-        assert (executor.num_running("work"), executor.num_waiting("work")) == (0, 0)
+    # After shutdown (which joins the pool): a job cancelled while running completed its future
+    # at once, but holds its slot until its pool thread has returned or skipped it.
+    assert (executor.num_running("work"), executor.num_waiting("work")) == (0, 0)
     assert len(results) == num_threads * per_thread
     assert set(ran) <= set(results) and max(ran.values()) == 1  # never twice
     for call_id, result in results.items():

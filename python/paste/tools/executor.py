@@ -131,7 +131,9 @@ class ToolExecutor:
         for run in runs:
             run.cancel("executor shut down")
         self._loop.close()
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+        # Queued pool items are not cancelled: each is a JobRun runner of a job that is ended by
+        # now, which only gives its lane slot back (cancelling it would keep that slot forever).
+        self._pool.shutdown(wait=wait)
 
     def __enter__(self) -> ToolExecutor:
         return self

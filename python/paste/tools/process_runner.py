@@ -75,6 +75,8 @@ class ProcessRun:
         try:
             if not self._killed.is_set():
                 self._process.start()
+                if self._killed.is_set():  # kill() ran during start, saw no pid yet: kill now
+                    self._process.kill()
         finally:
             self._child_conn.close()  # the parent keeps only the read end
 
