@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import pytest
 
@@ -100,6 +101,15 @@ def world(tool_world):
     return reg, tool_world.executor, tool_world.runs
 
 
+def _measured(latency: ToolLatency, kind: str, n: int) -> int:
+    """latency.count(kind) once it reaches n (or after 5 s): a job's future wakes its waiters
+    before its done-callbacks run, and the measurement is one of those callbacks."""
+    deadline = time.monotonic() + 5.0
+    while latency.count(kind) < n and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return latency.count(kind)
+
+
 def _lookup(key: str, p: float, lat: float) -> Candidate:
     args = {"key": key}
     return Candidate("lookup", args, canonical_call("lookup", args), p, lat, 1.0)
@@ -115,11 +125,11 @@ def test_manager_learns_from_authoritative_runs_and_admits_by_the_measurement(wo
     # ... until an authoritative run measures ~50 ms: the same guess now passes.
     out = m.resolve("s", "c1", "lookup", {"key": "z"}, canonical_call("lookup", {"key": "z"}))
     assert out.result(5).ok
-    assert m.latency.count("lookup") == 1
+    assert _measured(m.latency, "lookup", 1) == 1
     assert m.latency.estimate("lookup", 0.001) >= 0.05
     assert m.speculate("s", [_lookup("a", 0.5, 0.001)]) == [canonical_call("lookup", {"key": "a"})]
     m.staging.jobs("s")[0].future.result(5)
-    assert m.latency.count("lookup") == 2  # speculative runs are measured too
+    assert _measured(m.latency, "lookup", 2) == 2  # speculative runs are measured too
     assert runs == ["z", "a"]
 
 
@@ -129,7 +139,7 @@ def test_learning_can_be_switched_off(world):
                                learn_latency=False)
     m = SpeculationManager(reg, executor, config)
     m.resolve("s", "c1", "lookup", {"key": "z"}, canonical_call("lookup", {"key": "z"})).result(5)
-    assert m.latency.count("lookup") == 1  # still measured (for metrics and readers) ...
+    assert _measured(m.latency, "lookup", 1) == 1  # still measured (for readers) ...
     assert m.speculate("s", [_lookup("a", 0.5, 0.001)]) == []  # ... but admission ignores it
 
 
@@ -139,4 +149,4 @@ def test_one_latency_object_is_shared_by_managers(world):
     a = SpeculationManager(reg, executor, latency=shared)
     b = SpeculationManager(reg, executor, latency=shared)
     a.resolve("s", "c1", "lookup", {"key": "z"}, canonical_call("lookup", {"key": "z"})).result(5)
-    assert b.latency is shared and shared.count("lookup") == 1
+    assert b.latency is shared and _measured(shared, "lookup", 1) == 1
