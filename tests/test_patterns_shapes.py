@@ -77,3 +77,55 @@ def test_a_shaped_hole_with_few_lengths_is_length_bound():
     assert allowed_lengths(Counter({3: 40, 4: 2}), shaped) == {3, 4}
     assert allowed_lengths(Counter({2: 5, 3: 5, 4: 5}), shaped) is None  # lengths vary
     assert allowed_lengths(Counter({3: 40}), None) is None  # unshaped: free text, paths
+
+
+def _hole(store):
+    (hkey,) = [h for h in store.hole_rules if h.startswith("get_reservation" + SEP)]
+    return hkey
+
+
+def test_a_shaped_hole_short_of_values_backs_off_to_what_the_user_typed():
+    store = mine([_session(i) for i in range(12)])  # rule: the word after "reservation"
+    hkey = _hole(store)
+    state = SessionState()
+    state.add_user("hello")  # the rules read the latest and the first message: no id in either
+    state.add_user("my reservations are A1B2C3 and D4E5F6, flight HAT215 on 2024-05-20")
+    state.add_user("JFK is my airport, and ZZZZZZ is a typo")
+    state.add_user("please look up that one for me")  # the rule's word: "that", no id
+    # latest message first, in span order; the airport code (length 3) and the date (shape
+    # X-X-X) cannot be reservation ids
+    assert store.candidates(hkey, state) == ["ZZZZZZ", "A1B2C3", "D4E5F6", "HAT215"]
+    state.add_user("please look up reservation W9P4TT for me")  # the rule fires again: first
+    assert store.candidates(hkey, state) == ["W9P4TT", "ZZZZZZ", "A1B2C3", "D4E5F6", "HAT215"]
+
+
+def test_no_back_off_for_unshaped_holes_or_values_only_a_tool_printed():
+    store = mine([_session(i) for i in range(12)])
+    hkey = _hole(store)
+    state = SessionState()
+    state.add_user("hello")
+    state.add_step(ToolCall("lookup", {}), '{"ids": ["A1B2C3", "D4E5F6"]}')  # never typed
+    assert store.candidates(hkey, state) == []
+    typed = SessionState()
+    for text in ("hello", "A1B2C3 please", "thanks"):
+        typed.add_user(text)
+    assert store.candidates(hkey, typed) == ["A1B2C3"]
+    store.hole_shapes.clear()  # unshaped (free text): no back-off at all
+    store.invalidate()
+    assert store.candidates(hkey, typed) == []
+
+
+
+def test_the_back_off_values_are_calibrated_with_the_rules():
+    store = mine([_session(i) for i in range(12)])
+    hkey = _hole(store)
+    before = list(store.rank_stats[hkey]["plain"])
+    late = Trace(session_id="late", source="t", steps=[
+        Step(role="user", text="hello"),
+        Step(role="user", text="my reservation is A1B2C3"),
+        Step(role="user", text="please look up that one for me"),
+        Step(role="tool", call=ToolCall("get_reservation", {"id": "A1B2C3"}),
+             output='{"id": "A1B2C3"}')])
+    store.calibrate(late)  # the rule reads "that"; the typed id is the back-off's first value
+    after = store.rank_stats[hkey]["plain"]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 0, 0, 0, 0]

@@ -15,12 +15,25 @@ A shape forgets lengths (`JFK` and `M20IZO` are both `X`), so lengths are kept b
 shaped hole whose training values have at most MAX_LENGTHS distinct lengths only takes
 candidates of those lengths (airport codes 3, reservation ids 6, dates 10 characters; a user
 id or an amount, whose lengths vary, is not length-filtered).
+
+Back-off (`typed_values`): a shaped hole whose rules give fewer than MAX_RANK values also
+takes the values the user typed that fit it: the spans of the user's messages (values.py) of
+an allowed shape and length, latest message first. The codes a user types are arguments more
+often than anything else in the session, but the rule that reads one names its message and
+span ("the third identifier of the second-latest message": the user gave two reservation ids
+at once, the agent handled the first) and is too rare to be among a hole's best rules. The
+back-off values rank after the rules' own and their P(correct | rank) is calibrated with them
+(store.py, pass 3).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from paste.patterns.state import SessionState
 
 MIN_VALUES = 10
 MAX_SHAPES = 2
@@ -57,3 +70,28 @@ def allowed_lengths(seen: Counter[int] | None, shapes: set[str] | None) -> set[i
     if shapes is None or not seen or len(seen) > MAX_LENGTHS:
         return None
     return set(seen)
+
+
+def typed_spans(state: SessionState) -> list[str]:
+    """The distinct spans of the user's messages (values.py), latest message first, each
+    message's in span order."""
+    out: dict[str, None] = {}
+    for i in reversed(state.by_source.get("user", ())):
+        for loc, v in state.entries[i].locs.items():
+            if loc.startswith("s:"):
+                out.setdefault(v)
+    return list(out)
+
+
+def typed_values(spans: list[str], shapes: set[str], lengths: set[int] | None,
+                 have: list[str], limit: int) -> list[str]:
+    """The `spans` (typed_spans) a hole of these shapes and lengths may take, in order,
+    skipping those in `have`; at most `limit` - len(have) of them."""
+    out: list[str] = []
+    room = limit - len(have)
+    for v in spans:
+        if room <= len(out):
+            break
+        if v not in have and shape(v) in shapes and (lengths is None or len(v) in lengths):
+            out.append(v)
+    return out

@@ -33,7 +33,7 @@ from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
 from paste.patterns.records import RecordRule, explain_records, item_offset, record_candidates
 from paste.patterns.replay import replay
-from paste.patterns.shapes import allowed_lengths, allowed_shapes, shape
+from paste.patterns.shapes import allowed_lengths, allowed_shapes, shape, typed_spans, typed_values
 from paste.patterns.state import SessionState
 from paste.patterns.templates import extract, hole_locators, hole_paths, schema_only
 from paste.patterns.textevidence import TextEvidence
@@ -42,6 +42,7 @@ from paste.patterns.unknowntools import UnknownTools
 
 FORMAT_VERSION = 1
 MAX_RANK = 5  # candidate values kept per hole
+TYPED_KEY = ("typed",)  # a query memo's key for the user's typed spans (shapes.typed_spans)
 MAX_RULES = 40  # best-supported rules scored per hole
 MAX_ORDERED = 4 * MAX_RANK  # most precise rules tried per hole at prediction time
 MAX_RECORD_RULES = 1  # best-supported record rules per template
@@ -300,9 +301,10 @@ class PatternStore:
     def candidates(
         self, hkey: str, state: SessionState, novelty: bool | None = None, memo: dict | None = None
     ) -> list[str]:
-        """Distinct values the hole's rules produce in `state`, best rule first (<= MAX_RANK);
-        with `novelty` (default: `uses_novelty`) values the same kind already used go last.
-        `memo` caches selector -> entry lookups across the holes of one prediction (the state
+        """Distinct values the hole's rules produce in `state`, best rule first, then (a shaped
+        hole short of MAX_RANK) the user's typed values of its shape (shapes.typed_values);
+        <= MAX_RANK. With `novelty` (default: `uses_novelty`) values the same kind already
+        used go last. `memo` caches selector -> entry lookups across the holes of one prediction (the state
         must not change while it is in use)."""
         out: list[str] = []
         memo = {} if memo is None else memo
@@ -326,6 +328,11 @@ class PatternStore:
                 out.append(v)
                 if len(out) == 2 * MAX_RANK:
                     break
+        if shapes is not None and len(out) < MAX_RANK:  # back-off (shapes.py)
+            spans = memo.get(TYPED_KEY)
+            if spans is None:
+                spans = memo[TYPED_KEY] = typed_spans(state)
+            out += typed_values(spans, shapes, lengths, out, MAX_RANK)
         if novelty is None:
             novelty = view[1]
         if novelty:
