@@ -374,3 +374,24 @@ def test_a_sessions_predictions_know_the_tools_its_registry_offers(engine, world
         assert session.speculation.state.tools == expected
     finally:
         session.close()
+
+
+@pytest.mark.parametrize(("system", "today"), [
+    ("You book flights. The current time is 2024-05-15 15:00:00 EST.", "2024-05-15"),
+    ("You book flights.", None),
+    (None, None),
+])
+def test_a_sessions_state_is_dated_by_its_system_prompt(engine, world, system, today):
+    manager = Recording(world.registry, world.executor, fixed(max_concurrent_jobs=4))
+    speculator = Speculator(manager, lambda tenant: None, lambda: 0.01)
+    session = open_session(engine, tools=world.registry, parser="hermes", system=system,
+                           turn_params=FakeScriptedPolicy(engine, ["done"]),
+                           executor=world.executor, speculator=speculator)
+    try:
+        assert session.speculation.state.today == today
+        session.run("move it to May 24th")
+        dates = [v for k, v in session.speculation.state.entries[-1].locs.items()
+                 if k.startswith("s:date")]
+        assert dates == ([] if today is None else ["2024-05-24"])
+    finally:
+        session.close()

@@ -16,8 +16,8 @@ def replay(trace: Trace, state: SessionState | None = None,
     (`SessionState.add_turn`), as when the call's name is being decoded; only the first call
     after the text gets it (a trace does not say whether the next call is of the same
     message). By default it is the state at the turn's start."""
-    state = state if state is not None else SessionState(env=trace.env, tools=trace.tools,
-                                                      params=trace.params, docs=trace.docs)
+    state = state if state is not None else SessionState(
+        env=trace.env, tools=trace.tools, params=trace.params, docs=trace.docs, today=trace.today)
     text = ""  # assistant text since the last user message or tool result
     for step in trace.steps:
         if step.role == "user":

@@ -10,6 +10,8 @@ positions), so prediction and derivation never rescan history. `context` is the 
 `!` appended when it failed) and `<u>` for a user message that follows a call. `tools`, when
 set, is the set of tool names the session offers (the request's tool list): the predictor
 then only predicts those tools, renormalising the control-flow distribution over them.
+`today`, when set, is the session's current date: user messages' dates written without a
+year ("May 24th") are then located as dates too (values.written_dates).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class SessionState:
     params: dict[str, tuple[str, ...]] | None = None  # their required parameters, if known
     docs: dict[str, str] | None = None  # their descriptions, if known
     pending: int = 0  # trailing calls still running: their outputs are not known yet
+    today: str | None = None  # the session's current date (ISO), if known: values.written_dates
 
     def fork(self) -> SessionState:
         """A copy for "what if" prediction (e.g. after a speculative result): later add_*
@@ -89,6 +92,7 @@ class SessionState:
             params=self.params,
             docs=self.docs,
             pending=self.pending,
+            today=self.today,
         )
         return fork
 
@@ -112,7 +116,7 @@ class SessionState:
 
     def add_user(self, text: str) -> None:
         """A user message arrived (the task, or a later turn)."""
-        self._add("user", "", locate_message(text))
+        self._add("user", "", locate_message(text, self.today))
         self.user_words = message_words(text)
         self.num_user += 1
         if self.context[-1] != USER and len(self.context) > 1:

@@ -117,7 +117,7 @@ class PatternStore:
         self._check_tenant(trace)
         self.num_sessions += 1
         self.unknown_tools.observe(trace)
-        session = SessionState(env=trace.env)
+        session = SessionState(env=trace.env, today=trace.today)
         previous: tuple[str, str] | None = None  # (kind, canonical call) of the last call
         for state, step in replay(trace, session, turn_text=True):
             call = step.call

@@ -61,7 +61,10 @@ class Trace:
     considers those tools. `params` maps offered tools to their required parameters when the
     request's schemas are recorded (unknowntools.py predicts calls of unknown tools with it).
     `docs` maps offered tools to their descriptions when recorded (textevidence.doc_scores
-    ranks the tools the latest user message describes)."""
+    ranks the tools the latest user message describes). `today` is the session's current date
+    (ISO) when the source records one (the first ISO date of its system prompt: tau-bench's
+    "The current time is 2024-05-15 15:00:00 EST"); it dates the user's dates written without
+    a year."""
 
     session_id: str
     source: str
@@ -74,6 +77,7 @@ class Trace:
     # required parameter names of each offered tool whose schema the source records
     params: dict[str, tuple[str, ...]] | None = None
     docs: dict[str, str] | None = None  # description of each offered tool that has one
+    today: str | None = None  # the session's current date (ISO), if recorded
 
     def __post_init__(self) -> None:
         if not self.group:

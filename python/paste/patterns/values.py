@@ -12,7 +12,9 @@ A locator names a position that generalises across sessions, never an instance v
   `c:<type>:><word>` only (`locate_message`, `cue_spans`): "to 'temp' directory" -> temp
 Span types: url, path, quoted, ident, date, number, name (capitalised phrase). A date span is
 a date in any common written form ("November 10th, 2026", "3 March 2026", "09/10, 2026",
-ISO), its value the ISO form, as a tool takes it.
+ISO), its value the ISO form, as a tool takes it. A user message's date without a year ("May
+24th", "24 May") is one too when the session knows its current date (`today`, from the
+system prompt: "The current time is 2024-05-15 ..."): the year that puts it nearest today.
 `locate_text` / `locate_json` return {locator: value key} (see canonical.value_key).
 """
 
@@ -66,7 +68,8 @@ _MONTHS = {
 _MONTH = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 # Written dates with a year; the month is a name or a number (month before day, as in the
-# traces' US English). A date without a year is no span: its year is not in the text.
+# traces' US English). Without a year (a month name only: "5/24" may be a fraction), a date
+# is a span only given today's date (YEARLESS_FORMS).
 DATE_FORMS = (
     re.compile(r"\b(?P<year>\d{4})-(?P<m>\d{2})-(?P<day>\d{2})\b"),
     re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+(?P<year>\d{{4}})\b", re.IGNORECASE),
@@ -74,29 +77,73 @@ DATE_FORMS = (
     re.compile(r"\b(?P<m>\d{1,2})/(?P<day>\d{1,2})(?:/|,\s*)(?P<year>\d{4})\b"),
     re.compile(r"\b(?P<year>\d{4})(?:/|,\s*)(?P<m>\d{1,2})/(?P<day>\d{1,2})\b"),
 )
+YEARLESS_FORMS = (
+    re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?!:)", re.IGNORECASE),
+    re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH}(?!\w)", re.IGNORECASE),
+)
 
 
-def written_dates(text: str) -> list[str]:
+def written_dates(text: str, today: str | None = None) -> list[str]:
     """Distinct dates of `text` in ISO form, in order of occurrence (overlapping matches: the
-    leftmost wins); impossible dates (February 30) are none."""
+    leftmost, then the longest wins); impossible dates (February 30) are none. With `today`
+    (ISO), dates without a year too, in the year that puts them nearest today."""
+    ref = _iso_date(today) if today else None
     found: list[tuple[int, int, str]] = []
-    for form in DATE_FORMS:
+    forms = DATE_FORMS + (YEARLESS_FORMS if ref is not None else ())
+    for form in forms:
         for m in form.finditer(text):
             g = m.groupdict()
             month = int(g["m"]) if g.get("m") else _MONTHS[g["mon"].lower()]
             try:
-                day = datetime.date(int(g["year"]), month, int(g["day"]))
+                if g.get("year"):
+                    day = datetime.date(int(g["year"]), month, int(g["day"]))
+                else:
+                    assert ref is not None
+                    day = _nearest(ref, month, int(g["day"]))
             except ValueError:
                 continue
-            found.append((m.start(), m.end(), day.isoformat()))
+            found.append((m.start(), -m.end(), day.isoformat()))
     found.sort()
     out: dict[str, None] = {}
     end = -1
-    for start, stop, iso in found:
+    for start, neg_stop, iso in found:
         if start >= end:
             out.setdefault(iso, None)
-            end = stop
+            end = -neg_stop
     return list(out)
+
+
+ISO_DATE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")
+
+
+def stated_date(text: str) -> str | None:
+    """The first valid ISO date (YYYY-MM-DD) of a system prompt, or None: the session's
+    current date when the prompt states it ("The current time is 2024-05-15 15:00:00 EST")."""
+    for m in ISO_DATE.finditer(text):
+        if _iso_date(m.group(0)) is not None:
+            return m.group(0)
+    return None
+
+
+def _iso_date(text: str) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _nearest(ref: datetime.date, month: int, day: int) -> datetime.date:
+    """The date month/day in the year (ref's, or the one before or after) nearest `ref`;
+    ValueError if it exists in none of them."""
+    dates = []
+    for year in (ref.year - 1, ref.year, ref.year + 1):
+        try:
+            dates.append(datetime.date(year, month, day))
+        except ValueError:
+            continue
+    if not dates:
+        raise ValueError(f"no date {month}/{day}")
+    return min(dates, key=lambda d: abs((d - ref).days))
 
 
 def _is_ident(token: str) -> bool:
@@ -115,13 +162,14 @@ def _is_ident(token: str) -> bool:
     return any(c.isupper() for c in token[1:]) and not token.isupper()
 
 
-def spans(text: str) -> dict[str, list[str]]:
-    """Distinct typed spans of `text` per type, in order of first occurrence (capped)."""
+def spans(text: str, today: str | None = None) -> dict[str, list[str]]:
+    """Distinct typed spans of `text` per type, in order of first occurrence (capped);
+    `today` (ISO) dates the dates written without a year (written_dates)."""
     text = text[:MAX_TEXT_CHARS]
     out: dict[str, list[str]] = {}
     for typ, pattern in SPAN_PATTERNS.items():
         if typ == "date":
-            found = written_dates(text)[:MAX_RANK]
+            found = written_dates(text, today)[:MAX_RANK]
             if found:
                 out[typ] = found
             continue
@@ -250,8 +298,9 @@ def parse_json_text(text: str) -> Any:
 
 
 @functools.lru_cache(maxsize=4096)
-def locate_text(text: str) -> dict[str, str]:
-    """Locators of a user message or tool output: whole text, JSON leaves, typed spans.
+def locate_text(text: str, today: str | None = None) -> dict[str, str]:
+    """Locators of a user message or tool output: whole text, JSON leaves, typed spans
+    (`today`: see written_dates).
 
     Results are cached by text (mining replays every session several times); the returned
     dict is shared and must not be modified."""
@@ -262,17 +311,17 @@ def locate_text(text: str) -> dict[str, str]:
     parsed = parse_json_text(stripped[: MAX_TEXT_CHARS * 5])
     if parsed is not None:
         locate_json(parsed, "j:", out)
-    for typ, values in spans(text).items():
+    for typ, values in spans(text, today).items():
         for rank, v in enumerate(values):
             out[f"s:{typ}:{rank}"] = v
     return out
 
 
 @functools.lru_cache(maxsize=1024)
-def locate_message(text: str) -> dict[str, str]:
+def locate_message(text: str, today: str | None = None) -> dict[str, str]:
     """Locators of a user message: `locate_text`'s plus its cue spans (`cue_spans`). Shared
-    and cached like locate_text's."""
-    out = dict(locate_text(text))
+    and cached like locate_text's; `today` dates its dates written without a year."""
+    out = dict(locate_text(text, today))
     for loc, v in cue_spans(text).items():
         out.setdefault(loc, v)
     return out

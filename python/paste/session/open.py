@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from paste.patterns.loaders.openai_messages import tool_docs, tool_params
+from paste.patterns.values import stated_date
 from paste.session.executors import shared_executor
 from paste.session.parsers import check_format, parser_for_engine
 from paste.session.session import Session, TurnParams
@@ -75,7 +76,8 @@ def open_session(
         pin_ttl_s=pin_ttl_s,
         assistant_view=assistant_view,
         speculation=(speculator.track(session_id, tenant, registry.names(),
-                                      tool_params(schemas), tool_docs(schemas))
+                                      tool_params(schemas), tool_docs(schemas),
+                                      stated_date(system or ""))
                      if speculator is not None else None),
         early_dispatch=early_dispatch,
         kv_retention=kv_retention,

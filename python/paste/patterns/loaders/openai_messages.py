@@ -14,6 +14,7 @@ from typing import Any
 from paste.patterns.bash import bash_kind
 from paste.patterns.loaders._common import looks_like_error, parse_json_arguments
 from paste.patterns.trace import LoadIssue, Step, ToolCall, Trace
+from paste.patterns.values import stated_date
 
 _FINISH = {"Finish"}
 
@@ -100,6 +101,8 @@ def messages_to_trace(
             return None
         role, content = m["role"], m.get("content")
         if role == "system":
+            if trace.today is None:
+                trace.today = stated_date(str(content or ""))
             continue
         if role == "user":
             trace.steps.append(Step(role="user", text=str(content or "")))

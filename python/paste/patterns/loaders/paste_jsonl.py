@@ -63,6 +63,8 @@ def load(folder: Path, tenant: str | None = None) -> LoadResult:
 def trace_to_record(trace: Trace) -> dict:
     """The JSONL object of one trace (OpenAI messages; tool calls with JSON-string arguments)."""
     messages: list[dict] = []
+    if trace.today is not None:  # read back by messages_to_trace (values.stated_date)
+        messages.append({"role": "system", "content": f"The current date is {trace.today}."})
     timings: dict[str, dict[str, float]] = {}
     for i, step in enumerate(trace.steps):
         if step.role in ("user", "assistant") and step.call is None:

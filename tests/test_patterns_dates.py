@@ -1,0 +1,63 @@
+"""The session's current date (Trace.today / SessionState.today): read from a system prompt,
+kept through paste JSONL, and used to date the user's dates written without a year."""
+
+from pathlib import Path
+
+from paste.patterns.loaders import load_folder
+from paste.patterns.loaders.paste_jsonl import trace_to_record, write_traces
+from paste.patterns.state import SessionState
+from paste.patterns.trace import Step, ToolCall, Trace
+from paste.patterns.values import locate_message, stated_date, written_dates
+
+FIXTURES = Path(__file__).resolve().parent / "data" / "traces_fixtures"
+
+
+def test_a_date_without_a_year_takes_the_year_nearest_today():
+    text = "move it from May 23rd to May 24th (24 May), not May 24, 2025, at 12:30 on june 1"
+    assert written_dates(text, "2024-05-15") == [
+        "2024-05-23", "2024-05-24", "2025-05-24", "2024-06-01"]
+    assert written_dates(text) == ["2025-05-24"]  # no today: only the date with its year
+    assert written_dates("on January 3 please", "2026-12-20") == ["2027-01-03"]
+    assert written_dates("back on December 30", "2027-01-02") == ["2026-12-30"]
+    assert written_dates("Feb 29 it is", "2025-03-01") == ["2024-02-29"]  # the leap year near
+    assert written_dates("May 5:30 or February 30", "2024-01-01") == []  # a time; no such day
+
+
+def test_stated_date_is_the_first_valid_iso_date_of_a_prompt():
+    assert stated_date("# Policy\nThe current time is 2024-05-15 15:00:00 EST.") == "2024-05-15"
+    assert stated_date("version 2024-13-45, today 2023-01-02") == "2023-01-02"
+    assert stated_date("build 12024-05-150 and no date") is None
+    assert stated_date("") is None
+
+
+def test_a_dated_session_locates_the_users_yearless_dates():
+    undated, dated = SessionState(), SessionState(today="2024-05-15")
+    for state in (undated, dated):
+        state.add_user("Please change my flight from May 23rd to May 24th.")
+    assert "s:date:0" not in undated.entries[-1].locs
+    assert {k: v for k, v in dated.entries[-1].locs.items() if k.startswith("s:date")} == {
+        "s:date:0": "2024-05-23", "s:date:1": "2024-05-24"}
+    assert dated.fork().today == "2024-05-15"
+    assert locate_message("May 24th", "2024-05-15")["s:date:0"] == "2024-05-24"
+    assert "s:date:0" not in locate_message("May 24th")
+
+
+def test_the_tau_bench_system_prompt_dates_its_sessions():
+    traces = load_folder(FIXTURES / "tau-bench-gpt4o-airline").traces
+    assert [t.today for t in traces] == ["2024-05-15"] * 4
+    assert [t.today for t in load_folder(FIXTURES / "bfcl-v4-multi-turn").traces] == [None] * 4
+
+
+def _trace(sid: str, today: str | None) -> Trace:
+    return Trace(session_id=sid, source="paste-jsonl", today=today, steps=[
+        Step(role="user", text="rebook for May 24th"),
+        Step(role="tool", call=ToolCall("search", {"date": "2024-05-24"}), output="[]")])
+
+
+def test_paste_jsonl_keeps_the_date_as_a_system_message(tmp_path):
+    record = trace_to_record(_trace("a", "2024-05-15"))
+    assert record["messages"][0] == {"role": "system",
+                                     "content": "The current date is 2024-05-15."}
+    assert trace_to_record(_trace("b", None))["messages"][0]["role"] == "user"
+    write_traces([_trace("a", "2024-05-15"), _trace("b", None)], tmp_path / "s.jsonl")
+    assert [t.today for t in load_folder(tmp_path).traces] == ["2024-05-15", None]
