@@ -540,3 +540,17 @@ def test_train_overlap_counts_replayed_sessions_found_in_training_by_content():
     copy = dataclasses.replace(tau[0], session_id="elsewhere/0", group="other")
     assert train_overlap(scripts, {"x": [copy]}) == 1
     assert train_overlap(scripts, {}) == 0
+
+
+def test_a_dated_trace_is_replayed_under_a_prompt_stating_its_date():
+    from paste.bench.runner import SYSTEM, system_prompt
+    from paste.patterns.values import stated_date
+
+    steps = [Step(role="user", text="rebook me for May 24th"),
+             Step(role="tool", call=ToolCall("search", {"date": "2024-05-24"}), output="[]")]
+    dated = build_script(Trace(session_id="d", source="t", steps=steps, today="2024-05-15"))
+    undated = build_script(Trace(session_id="u", source="t", steps=steps))
+    assert (dated.today, undated.today) == ("2024-05-15", None)
+    assert system_prompt(dated) == f"{SYSTEM} The current date is 2024-05-15."
+    assert stated_date(system_prompt(dated)) == "2024-05-15"
+    assert system_prompt(undated) == SYSTEM and stated_date(SYSTEM) is None

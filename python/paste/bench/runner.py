@@ -26,6 +26,12 @@ from paste.bench.tools import ReplayTools, ToolRun
 SYSTEM = "You are an agent. Use the tools to solve the task."
 
 
+def system_prompt(script: ReplayScript) -> str:
+    """SYSTEM, stating the recorded session's current date when it has one (as the recorded
+    prompt did: the session's predictions date the user's dates written without a year)."""
+    return SYSTEM if script.today is None else f"{SYSTEM} The current date is {script.today}."
+
+
 @dataclass
 class ReplayConfig:
     concurrency: int = 8
@@ -143,7 +149,7 @@ def _run_session(
     policy = TeacherForcedTurns(script, engine.encode, _eos(engine))
     t0 = time.monotonic()
     session = open_session(
-        engine, tools=tools.registry, system=SYSTEM, tenant=script.source,
+        engine, tools=tools.registry, system=system_prompt(script), tenant=script.source,
         max_turns=script.max_turns + 1, parser="json", turn_params=policy, executor=executor,
         session_id=f"{mode.name}-{script.session_id}-{t0:.6f}", speculator=speculator,
         early_dispatch=mode.early_dispatch, kv_retention=mode.kv_retention,

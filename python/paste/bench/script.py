@@ -53,6 +53,7 @@ class ReplayScript:
     fingerprint: str = ""  # the recorded session's Trace.fingerprint
     params: dict[str, tuple[str, ...]] | None = None  # Trace.params: required parameters
     docs: dict[str, str] | None = None  # Trace.docs: the tools' recorded descriptions
+    today: str | None = None  # Trace.today: the recorded session's current date
 
     @property
     def calls(self) -> list[Turn]:
@@ -97,7 +98,7 @@ def build_script(trace: Trace, max_text_chars: int = 240) -> ReplayScript:
     final = trace.final_answer or " ".join(pending)
     runs[-1].turns.append(Turn(_short(final, max_text_chars) or "done"))
     return ReplayScript(trace.session_id, trace.source, runs, trace.tools, trace.fingerprint(),
-                        trace.params, trace.docs)
+                        trace.params, trace.docs, trace.today)
 
 
 def _parses_as(text: str, call: ToolCall | None) -> bool:
