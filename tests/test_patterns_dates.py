@@ -61,3 +61,44 @@ def test_paste_jsonl_keeps_the_date_as_a_system_message(tmp_path):
     assert trace_to_record(_trace("b", None))["messages"][0]["role"] == "user"
     write_traces([_trace("a", "2024-05-15"), _trace("b", None)], tmp_path / "s.jsonl")
     assert [t.today for t in load_folder(tmp_path).traces] == ["2024-05-15", None]
+
+
+def test_days_from_today_and_the_allowed_range():
+    from paste.patterns.shapes import DAYS_MARGIN, allowed_days, days_from, in_days
+
+    assert DAYS_MARGIN == 365
+    assert days_from("2024-05-24", "2024-05-15") == 9
+    assert days_from("1979-09-27", "2024-05-15") == -16302
+    assert days_from("2024-05-24", None) is None and days_from("May 24", "2024-05-15") is None
+    assert days_from("2024-02-30", "2024-05-15") is None
+    assert allowed_days([12, -3, 20], "2024-05-15") == (-368, 385)
+    assert allowed_days([9, -3, 20], "2024-05-15") is None  # too few dates to tell
+    assert allowed_days([12, -3, 20], None) is None  # the session's date is unknown
+    assert in_days("2024-06-01", "2024-05-15", (-368, 385))
+    assert not in_days("1979-09-27", "2024-05-15", (-368, 385))
+    assert in_days("HAT215", "2024-05-15", (-368, 385))  # not a date: passes
+
+
+def _flight_session(i: int) -> Trace:
+    day = f"2024-05-{16 + i % 10:02d}"
+    return Trace(session_id=f"f{i}", source="t", today="2024-05-15", steps=[
+        Step(role="user", text=f"search flights on {day}"),
+        Step(role="tool", call=ToolCall("search", {"date": day}), output="[]")])
+
+
+def test_a_dated_hole_drops_dates_far_outside_its_training_range(tmp_path):
+    from paste.patterns.store import SEP, PatternStore, mine
+
+    store = mine([_flight_session(i) for i in range(12)])
+    (hkey,) = [h for h in store.hole_rules if h.startswith("search" + SEP)]
+    assert store.hole_days[hkey] == [12, 1, 10]
+    dated, undated = SessionState(today="2024-05-15"), SessionState()
+    for state in (dated, undated):
+        state.add_user("search flights on 1979-09-27")  # a birth date, same shape and length
+    assert store.candidates(hkey, undated)[:1] == ["1979-09-27"]
+    assert "1979-09-27" not in store.candidates(hkey, dated)
+    near = SessionState(today="2024-05-15")
+    near.add_user("search flights on 2025-03-01")  # 290 days on: within the margin
+    assert store.candidates(hkey, near)[:1] == ["2025-03-01"]
+    store.save(tmp_path / "s.json")
+    assert PatternStore.load(tmp_path / "s.json").hole_days == {hkey: [12, 1, 10]}

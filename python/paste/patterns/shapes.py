@@ -16,6 +16,12 @@ shaped hole whose training values have at most MAX_LENGTHS distinct lengths only
 candidates of those lengths (airport codes 3, reservation ids 6, dates 10 characters; a user
 id or an amount, whose lengths vary, is not length-filtered).
 
+Dates (`allowed_days`): in sessions that know their current date (SessionState.today), a
+hole whose training values include at least MIN_VALUES ISO dates keeps the range of their
+days from their sessions' dates, and only takes candidates within DAYS_MARGIN of it: a
+flight date (training: -10..+20 days) never takes a passenger's date of birth (decades
+before), which has the same shape and length. Values that are not ISO dates pass.
+
 Back-off (`typed_values`): a shaped hole whose rules give fewer than MAX_RANK values also
 takes the values the user typed that fit it: the spans of the user's messages (values.py) of
 an allowed shape and length, latest message first. The codes a user types are arguments more
@@ -28,6 +34,7 @@ back-off values rank after the rules' own and their P(correct | rank) is calibra
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -38,6 +45,7 @@ if TYPE_CHECKING:
 MIN_VALUES = 10
 MAX_SHAPES = 2
 MAX_LENGTHS = 2
+DAYS_MARGIN = 365  # days a dated hole's candidates may lie beyond its training range
 
 
 def shape(value: object) -> str:
@@ -70,6 +78,31 @@ def allowed_lengths(seen: Counter[int] | None, shapes: set[str] | None) -> set[i
     if shapes is None or not seen or len(seen) > MAX_LENGTHS:
         return None
     return set(seen)
+
+
+
+def days_from(value: object, today: str | None) -> int | None:
+    """Days from `today` to `value` when both are ISO dates (YYYY-MM-DD), else None."""
+    if today is None or not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        return (datetime.date.fromisoformat(value) - datetime.date.fromisoformat(today)).days
+    except ValueError:
+        return None
+
+
+def allowed_days(seen: list[int] | None, today: str | None) -> tuple[int, int] | None:
+    """The range of days from today a dated hole's candidates may lie in, given its training
+    [count, min, max] (None: not dated, too few dates, or the session's date unknown)."""
+    if today is None or not seen or seen[0] < MIN_VALUES:
+        return None
+    return seen[1] - DAYS_MARGIN, seen[2] + DAYS_MARGIN
+
+
+def in_days(value: str, today: str | None, days: tuple[int, int]) -> bool:
+    """False only for an ISO date outside `days` (allowed_days) of today."""
+    off = days_from(value, today)
+    return off is None or days[0] <= off <= days[1]
 
 
 def typed_spans(state: SessionState) -> list[str]:

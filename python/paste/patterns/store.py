@@ -33,7 +33,16 @@ from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
 from paste.patterns.records import RecordRule, explain_records, item_offset, record_candidates
 from paste.patterns.replay import replay
-from paste.patterns.shapes import allowed_lengths, allowed_shapes, shape, typed_spans, typed_values
+from paste.patterns.shapes import (
+    allowed_days,
+    allowed_lengths,
+    allowed_shapes,
+    days_from,
+    in_days,
+    shape,
+    typed_spans,
+    typed_values,
+)
 from paste.patterns.state import SessionState
 from paste.patterns.templates import extract, hole_locators, hole_paths, schema_only
 from paste.patterns.textevidence import TextEvidence
@@ -86,6 +95,8 @@ class PatternStore:
         self.hole_rules: dict[str, Counter[str]] = {}
         self.hole_shapes: dict[str, Counter[str]] = {}  # shapes.shape of each hole's values
         self.hole_lengths: dict[str, Counter[int]] = {}  # and their lengths (shapes.py)
+        # hole -> [n, min, max] of its ISO-date values' days from the session's today
+        self.hole_days: dict[str, list[int]] = {}
         self.rank_stats: dict[str, dict[str, list[int]]] = {}
         self.rule_stats: dict[str, dict[str, list[int]]] = {}  # hkey, and hkey SEP last token
         # kind SEP template key -> record rule key -> support / [instances, hits at rank 0..]
@@ -147,6 +158,10 @@ class PatternStore:
                 hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
                 self.hole_shapes.setdefault(hkey, Counter())[shape(value)] += 1
                 self.hole_lengths.setdefault(hkey, Counter())[len(str(value))] += 1
+                off = days_from(value, trace.today)
+                if off is not None:
+                    span = self.hole_days.setdefault(hkey, [0, off, off])
+                    span[:] = [span[0] + 1, min(span[1], off), max(span[2], off)]
                 rules = self.hole_rules.setdefault(hkey, Counter())
                 for rule in state.explain(value):
                     rules[rule_str(rule)] += 1
@@ -315,6 +330,7 @@ class PatternStore:
                 shapes, self.uses_novelty(hkey),
                 allowed_lengths(self.hole_lengths.get(hkey), shapes))
         shapes, lengths = view[0], view[2]
+        days = allowed_days(self.hole_days.get(hkey), state.today)
         for source, mode, arg, loc in self.ordered_rules(hkey, state.context[-1]):
             sel = (source, mode, arg)
             entry = memo.get(sel, memo)
@@ -324,7 +340,8 @@ class PatternStore:
                 continue
             v = entry.locs.get(loc)
             if (v is not None and v not in out and (shapes is None or shape(v) in shapes)
-                    and (lengths is None or len(v) in lengths)):
+                    and (lengths is None or len(v) in lengths)
+                    and (days is None or in_days(v, state.today, days))):
                 out.append(v)
                 if len(out) == 2 * MAX_RANK:
                     break
@@ -332,6 +349,8 @@ class PatternStore:
             spans = memo.get(TYPED_KEY)
             if spans is None:
                 spans = memo[TYPED_KEY] = typed_spans(state)
+            if days is not None:
+                spans = [v for v in spans if in_days(v, state.today, days)]
             out += typed_values(spans, shapes, lengths, out, MAX_RANK)
         if novelty is None:
             novelty = view[1]
@@ -365,6 +384,7 @@ class PatternStore:
             "hole_rules": {k: dict(v) for k, v in self.hole_rules.items()},
             "hole_shapes": {k: dict(v) for k, v in self.hole_shapes.items()},
             "hole_lengths": {k: dict(v) for k, v in self.hole_lengths.items()},
+            "hole_days": self.hole_days,
             "rank_stats": self.rank_stats,
             "latency": self.latency,
             "rule_stats": self.rule_stats,
@@ -406,6 +426,7 @@ class PatternStore:
         store.hole_shapes = {k: Counter(v) for k, v in data.get("hole_shapes", {}).items()}
         store.hole_lengths = {k: Counter({int(n): c for n, c in v.items()})
                               for k, v in data.get("hole_lengths", {}).items()}
+        store.hole_days = {k: list(v) for k, v in data.get("hole_days", {}).items()}
         store.rank_stats = data["rank_stats"]
         store.latency = data["latency"]
         store.rule_stats = data["rule_stats"]
