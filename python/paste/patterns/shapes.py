@@ -85,6 +85,11 @@ def days_from(value: object, today: str | None) -> int | None:
     """Days from `today` to `value` when both are ISO dates (YYYY-MM-DD), else None."""
     if today is None or not isinstance(value, str) or len(value) != 10:
         return None
+    return _days(value, today)
+
+
+@lru_cache(maxsize=1 << 14)  # a session's dates repeat across its queries
+def _days(value: str, today: str) -> int | None:
     try:
         return (datetime.date.fromisoformat(value) - datetime.date.fromisoformat(today)).days
     except ValueError:
