@@ -80,7 +80,6 @@ def allowed_lengths(seen: Counter[int] | None, shapes: set[str] | None) -> set[i
     return set(seen)
 
 
-
 def days_from(value: object, today: str | None) -> int | None:
     """Days from `today` to `value` when both are ISO dates (YYYY-MM-DD), else None."""
     if today is None or not isinstance(value, str) or len(value) != 10:

@@ -319,8 +319,8 @@ class PatternStore:
         """Distinct values the hole's rules produce in `state`, best rule first, then (a shaped
         hole short of MAX_RANK) the user's typed values of its shape (shapes.typed_values);
         <= MAX_RANK. With `novelty` (default: `uses_novelty`) values the same kind already
-        used go last. `memo` caches selector -> entry lookups across the holes of one prediction (the state
-        must not change while it is in use)."""
+        used go last. `memo` caches selector -> entry lookups (and the typed spans) across
+        the holes of one prediction (the state must not change while it is in use)."""
         out: list[str] = []
         memo = {} if memo is None else memo
         view = self._hole_view.get(hkey)
