@@ -19,6 +19,7 @@ from paste.speculation import (
     SpeculationManager,
     WasteBudget,
 )
+from paste.speculation.waste import Reservation
 from paste.tools import ToolExecutor, ToolRegistry
 
 
@@ -30,7 +31,8 @@ def test_first_job_is_admitted_with_nothing_used_then_the_ratio_rules():
     w.settle(first, wasted_s=1.2)  # never used, and it ran 1.2 s: realized waste
     assert w.snapshot() == {"max_ratio": 0.5, "used_s": 0.0, "wasted_s": 1.2,
                             "at_risk_s": 0.0, "in_flight": 0,
-                            "overrun": pytest.approx(1.2)}  # 1.2 s wasted / 1.0 s reserved
+                            "overrun": pytest.approx(1.2),  # 1.2 s wasted / 1.0 s reserved
+                            "cut": 0}
     assert w.try_reserve(0.01) is None  # spent: 1.2 > 0.5 * 0
     w.add_used(2.4)  # now 1.2 <= 0.5 * 2.4: a first job again
     assert w.try_reserve(5.0) is not None
@@ -92,7 +94,7 @@ def test_settle_is_once_per_reservation_and_none_only_adds_waste():
     w.settle(res)  # a second settle releases nothing more
     w.settle(None, 0.25)
     assert w.snapshot() == {"max_ratio": 1.0, "used_s": 0.0, "wasted_s": 0.25,
-                            "at_risk_s": 0.0, "in_flight": 0, "overrun": 1.0}
+                            "at_risk_s": 0.0, "in_flight": 0, "overrun": 1.0, "cut": 0}
 
 
 def test_jobs_wasted_longer_than_reserved_scale_every_later_risk():
@@ -292,3 +294,135 @@ def test_shared_managers_stop_speculating_once_the_waste_budget_is_spent():
         for ex, reg in ((ex_a, reg_a), (ex_b, reg_b)):
             ex.shutdown()
             reg.close()
+
+
+class FakeTimedJob:
+    """A fake job in flight for the cut: a fixed tool time so far, a done flag, and a log of
+    its cancel (which settles its reservation as waste, as the manager's cut does)."""
+
+    def __init__(self, budget: WasteBudget, ran_s: float, done: bool = False) -> None:
+        self.budget, self.ran_s, self.is_done, self.cancelled = budget, ran_s, done, False
+        self.res: Reservation | None = None
+
+    def tool_time(self, now: float | None = None) -> float:
+        return self.ran_s
+
+    def done(self) -> bool:
+        return self.is_done
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.budget.settle(self.res, self.ran_s, ran_out=False)
+
+
+def _bound_job(w: WasteBudget, p: float, ran: float, owner: str, passed: bool = False,
+               done: bool = False) -> FakeTimedJob:
+    job = FakeTimedJob(w, ran, done)
+    job.res = w.try_reserve(0.1, owner, p)
+    assert job.res is not None
+    w.bind(job.res, job, job.cancel)
+    if passed:
+        w.pass_over(job.res)
+    return job
+
+
+def test_over_the_bound_the_cut_cancels_the_passed_over_jobs_still_running():
+    w = WasteBudget(0.5, poll_s=None)
+    w.add_used(4.0)  # allowed: 2.0
+    passed = _bound_job(w, 0.9, 0.5, "a", passed=True)  # however likely it was
+    pending = _bound_job(w, 0.1, 1.0, "b")  # its call is still to come
+    ended = _bound_job(w, 0.2, 0.5, "c", passed=True, done=True)  # its time is spent
+    sure = _bound_job(w, 1.0, 0.5, "d", passed=True)  # p = 1 risks nothing
+    assert w.enforce() == 1  # 0.5 + 1.0 + 0.5 + 0.5 = 2.5 > 2.0
+    assert [j.cancelled for j in (passed, pending, ended, sure)] == [True, False, False, False]
+    snap = w.snapshot()
+    assert (snap["wasted_s"], snap["in_flight"], snap["cut"]) == (0.5, 3, 1)
+    assert w.enforce() == 0  # still 2.5 > 2.0, but nothing left that may be cut
+    w.pass_over(pending.res)
+    assert w.enforce() == 1 and pending.cancelled is True
+    assert w.snapshot()["wasted_s"] == 1.5
+
+
+def test_within_the_bound_nothing_is_cut():
+    w = WasteBudget(0.5, poll_s=None)
+    w.add_used(6.0)  # allowed: 3.0
+    a = _bound_job(w, 0.2, 1.0, "a", passed=True)
+    b = _bound_job(w, 0.2, 2.0, "b")  # 3.0 <= 3.0
+    assert w.enforce() == 0 and (a.cancelled, b.cancelled) == (False, False)
+    b.ran_s = 2.01
+    assert w.enforce() == 1 and (a.cancelled, b.cancelled) == (True, False)
+
+
+def test_pass_over_and_bind_are_no_ops_without_a_bound_or_for_a_settled_job():
+    w = WasteBudget(None, poll_s=None)
+    job = _bound_job(w, 0.1, 9.0, "a", passed=True)
+    assert w.enforce() == 0 and job.cancelled is False
+    b = WasteBudget(0.5, poll_s=None)
+    res = b.try_reserve(0.1, "a", 0.1)
+    unbound = b.try_reserve(0.1, "b", 0.1)
+    b.pass_over(unbound)  # never bound: the cut knows nothing of its time
+    b.settle(res, 0.0)
+    late = FakeTimedJob(b, 9.0)
+    b.bind(res, late, late.cancel)
+    b.pass_over(res)
+    b.pass_over(None)
+    assert b.enforce() == 0 and late.cancelled is False
+    assert b.snapshot()["cut"] == 0
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "0.1", float("nan")])
+def test_bad_poll_intervals_are_refused(bad):
+    with pytest.raises(InvalidArgumentError, match="poll_s"):
+        WasteBudget(0.5, poll_s=bad)
+
+
+def test_the_watchdog_cuts_a_passed_over_job_on_its_own():
+    w = WasteBudget(0.5, poll_s=0.01)
+    job = _bound_job(w, 0.3, 1.0, "a", passed=True)  # 1.0 > 0.5 * 0 used
+    deadline = time.monotonic() + 5
+    while not job.cancelled and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert job.cancelled is True
+    assert (w.snapshot()["cut"], w.snapshot()["wasted_s"]) == (1, 1.0)
+
+
+def test_the_manager_cuts_a_job_whose_call_the_model_emitted_as_another():
+    """Two predictions of the next call and a chained one run (a tool that hangs); the model
+    emits `b`: the hit is claimed, `a` is passed over and, the bound spent, cut; its time so
+    far is waste, counted as `waste_cut`. The chained job (for the call after) is left."""
+    gate, ran = threading.Event(), []
+    reg = _registry(gate, ran)
+    executor = ToolExecutor(reg)
+    try:
+        waste = WasteBudget(0.5, poll_s=None)  # the test runs the checks, on its own clock
+        waste.add_used(6.0)  # three jobs of 1.0 s fit: 3.0 <= 0.5 * 6.0
+        m = SpeculationManager(reg, executor, SpeculationConfig(
+            learn_latency=False, max_predictions_per_event=4), waste=waste)
+        assert len(m.speculate("s", [_cand("a", 0.3), _cand("b", 0.3)])) == 2
+        assert len(m.speculate("s", [_cand("c", 0.3)], ahead=2)) == 1
+        targets = {j.arguments["key"]: j.target for j in m.staging.jobs("s")}
+        assert targets == {"a": 1, "b": 1, "c": 2}
+        deadline = time.monotonic() + 5
+        while len(ran) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert waste.enforce(time.monotonic() + 10) == 0  # over, but nothing passed over
+        out = m.resolve("s", "c1", "get", {"key": "b"}, canonical_call("get", {"key": "b"}))
+        assert waste.enforce(time.monotonic()) == 0  # passed over, within the bound
+        assert waste.enforce(time.monotonic() + 10) == 1  # ~30 s run > 3.0 allowed
+        (cut,) = [j for j in m.staging.jobs("s") if j.arguments["key"] == "a"] or [None]
+        assert cut is None  # unstaged
+        counts = m.metrics.snapshot()
+        assert counts["waste_cut"] == 1 and counts["waste_s"] > 0.0
+        assert sorted(j.arguments["key"] for j in m.staging.jobs("s")) == ["c"]
+        gate.set()
+        assert out.result(5).content == "got b"
+        snap = waste.snapshot()
+        assert (snap["cut"], snap["wasted_s"]) == (1, pytest.approx(counts["waste_s"]))
+        m.staging.jobs("s")[0].future.result(5)  # `c` ends
+        m.resolve("s", "c2", "get", {"key": "d"}, canonical_call("get", {"key": "d"}))
+        # the chained job's call came as another one, but it had ended: not cut
+        assert waste.enforce(time.monotonic() + 10) == 0
+    finally:
+        gate.set()
+        executor.shutdown()
+        reg.close()

@@ -265,3 +265,32 @@ def test_future_callbacks_wait_timeout_and_shutdown():
     with pytest.raises(ExecutorClosedError):
         executor.submit(ToolJob("late", "quick"))
     executor.shutdown()  # idempotent
+
+
+def test_tool_time_is_zero_while_queued_grows_while_running_and_is_tool_s_when_done():
+    registry = ToolRegistry()
+    gate, started = threading.Event(), threading.Event()
+
+    @registry.tool(effect="read_only", max_concurrency=1)
+    def hold(key: str) -> str:
+        started.set()
+        gate.wait(WAIT_S)
+        return key
+
+    executor = ToolExecutor(registry, max_workers=4)
+    try:
+        first = executor.submit(ToolJob("c1", "hold", {"key": "a"}))
+        assert started.wait(WAIT_S)
+        queued = executor.submit(ToolJob("c2", "hold", {"key": "b"}))  # the lane is full
+        assert queued.started() is False and queued.tool_time() == 0.0
+        t0 = first.tool_time()
+        assert t0 >= 0.0
+        assert first.tool_time(now=first._started_at + 2.5) == 2.5  # type: ignore[operator]
+        gate.set()
+        res = first.result(WAIT_S)
+        assert first.tool_time() == res.tool_s and res.tool_s >= t0
+        assert first.tool_time(now=1e12) == res.tool_s  # done: no longer grows
+        assert queued.result(WAIT_S).content == "b"
+    finally:
+        gate.set()
+        executor.shutdown()

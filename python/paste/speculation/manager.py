@@ -215,11 +215,16 @@ class SpeculationManager:
         # Claimed transactional hits whose result was not taken yet (end_session discards).
         self._open: dict[str, set[ResolvedCall]] = {}
         self._open_lock = threading.Lock()
+        self._num_emitted: dict[str, int] = {}  # calls each session's model emitted (resolve)
 
     def speculate(self, session_id: str, candidates: Iterable[Candidate],
-                  on_done: Callable[[Candidate, Any], None] | None = None) -> list[str]:
+                  on_done: Callable[[Candidate, Any], None] | None = None,
+                  ahead: int = 1) -> list[str]:
         """Launches the admitted candidates; returns their canonical calls. `on_done(cand,
-        future)` runs (on a tool thread) when a launched job finishes, e.g. to chain."""
+        future)` runs (on a tool thread) when a launched job finishes, e.g. to chain.
+        `ahead`: the candidates are for the session's next call (1) or the one after it (2,
+        chained): once the model has emitted that call as another one, a job still running
+        is passed over (WasteBudget.pass_over)."""
         if not self.config.enable_speculation:
             return []
         launched = []
@@ -253,11 +258,13 @@ class SpeculationManager:
                 future.add_done_callback(functools.partial(on_done, cand))
             staged = StagedJob(session_id, cand.canonical, cand.name, dict(cand.arguments),
                                future, epoch, cand_id=cand_id, call_id=job.call_id,
-                               reservation=decision.reservation)
+                               reservation=decision.reservation,
+                               target=self._emitted(session_id) + ahead)
             if not self.staging.put(staged):
                 future.cancel()
                 self.waste.settle(decision.reservation)
                 continue
+            self.waste.bind(decision.reservation, future, functools.partial(self._cut, staged))
             if decision.cpu and spec.isolation == "process":  # its cancel kills the process
                 self.budget.register_yieldable(future, functools.partial(self._yield, staged))
                 if future.done():  # ended before it was registered: _cpu_done missed it
@@ -282,6 +289,11 @@ class SpeculationManager:
         staged = self.staging.claim(session_id, canonical) if effect in _SAFE or commits else None
         if effect not in _SAFE:  # the world may change: older speculation is stale
             self._discard(session_id, self.staging.bump_epoch(session_id), "stale_discarded")
+        with self._open_lock:
+            emitted = self._num_emitted[session_id] = self._num_emitted.get(session_id, 0) + 1
+        for other in self.staging.jobs(session_id):  # launched for this call: passed over
+            if other.target <= emitted and not other.future.done():
+                self.waste.pass_over(other.reservation)
         if staged is None:
             self.metrics.add(session_id, "misses")
         else:  # claimed: it now does authoritative work and never yields its core
@@ -294,6 +306,11 @@ class SpeculationManager:
             with self._open_lock:
                 self._open.setdefault(session_id, set()).add(resolved)
         return resolved
+
+    def _emitted(self, session_id: str) -> int:
+        """How many calls the session's model has emitted (resolve) so far."""
+        with self._open_lock:
+            return self._num_emitted.get(session_id, 0)
 
     def _untrack(self, resolved: ResolvedCall) -> None:
         with self._open_lock:
@@ -367,6 +384,7 @@ class SpeculationManager:
         taken is cancelled too (its staged effects discarded: the call never completed)."""
         with self._open_lock:
             unclaimed = self._open.pop(session_id, set())
+            self._num_emitted.pop(session_id, None)
         for resolved in unclaimed:
             resolved.cancel()
         self._discard(session_id, self.staging.drop_session(session_id), "cancelled")
@@ -412,6 +430,12 @@ class SpeculationManager:
         which kills its process. Its result is never used: its tool time is waste."""
         if self.staging.remove(job):
             self._discard(job.session_id, [job], "yielded")
+
+    def _cut(self, job: StagedJob) -> None:
+        """The waste bound cut this job in flight (WasteBudget.enforce): unstage it (unless
+        the model's call claimed it first) and cancel it; its tool time so far is waste."""
+        if self.staging.remove(job):
+            self._discard(job.session_id, [job], "waste_cut")
 
     def _discard(self, session_id: str, jobs: list[StagedJob], counter: str) -> None:
         """Unstaged and never used: cancelled if still running, and the tool time each one

@@ -31,6 +31,7 @@ class SpeculationCounts:
     promoted_early: int = 0  # queued jobs promoted on the trie's CONFIRMED, before call complete
     refuted_cancelled: int = 0  # queued jobs withdrawn on the trie's REFUTED
     yielded: int = 0  # running speculative cpu_bound jobs cancelled for an authoritative one
+    waste_cut: int = 0  # jobs in flight cancelled to keep waste within the bound (waste.py)
     chained_jobs: int = 0  # speculative jobs launched after another speculative result
     lookahead_jobs: int = 0  # speculative jobs launched beside an emitted read-only call
     named_jobs: int = 0  # speculative jobs launched once a call's tool name was decoded

@@ -237,7 +237,7 @@ class SessionSpeculation:
         until = turn + (parent.time_until_emitted_s or 0.0)
         cands = [c for c in self._candidates(predictor, state, until, parent.probability)
                  if c.canonical != parent.canonical]  # the parent's own result is at hand
-        launched = manager.speculate(self.session_id, cands)
+        launched = manager.speculate(self.session_id, cands, ahead=2)
         if launched:
             manager.metrics.add(self.session_id, "chained_jobs", len(launched))
 

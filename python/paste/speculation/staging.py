@@ -35,6 +35,7 @@ class StagedJob:
     # claimed like any staged job when the model's call completes.
     promoted: bool = False
     reservation: Reservation | None = None  # on the WasteBudget, until claimed or discarded
+    target: int = 0  # the session's emitted call it was launched for (1 = the first)
 
 
 class StagingStore:

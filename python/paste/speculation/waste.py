@@ -35,13 +35,26 @@ reserved latencies, and scales
 every job at risk and every expected waste in both rules by that ratio (never below 1: a job
 is never counted at less than its expected latency; 1 until some job was wasted). A deployment
 whose wasted jobs ran twice as long as expected admits as if every job will.
+
+Cut: a job is launched for a position in its session, the next call (or, chained, the one
+after); once the model has emitted the call of that position and it was another one, the job
+is passed over (`pass_over`): it may still be used later, but is far less likely to be than
+its admission probability says, and while it runs it adds to the waste. So whenever the
+realized waste plus the tool time every job bound to the budget (`bind`: its tool time so
+far, and how to cancel it) has run so far exceeds max_ratio * used, every passed-over job
+still running is cancelled; its time so far is waste. A job of probability 1 is never cut
+(it risks nothing), nor one that already ended (its time is spent). A watchdog thread
+checks every `poll_s` seconds while passed-over jobs are in flight (`enforce` runs one check).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from paste.errors import InvalidArgumentError
 
@@ -64,12 +77,35 @@ class Reservation:
     risk_s: float
     owner: str = ""  # the session it speculates for
     expected_waste_s: float = 0.0  # (1 - p) * risk_s
+    probability: float = 0.0  # the job's predicted probability of being used
+
+
+POLL_S = 0.02  # watchdog period while bound jobs are in flight
+
+
+class Timed(Protocol):
+    """What the cut reads of a job in flight (a ToolFuture is one)."""
+
+    def tool_time(self, now: float | None = None) -> float: ...
+
+    def done(self) -> bool: ...
 
 
 class WasteBudget:
-    def __init__(self, max_ratio: float | None = 0.5) -> None:
+    def __init__(self, max_ratio: float | None = 0.5, poll_s: float | None = POLL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`poll_s` None: no watchdog thread (the owner calls `enforce`); `clock` is the time
+        base of `enforce` and of the bound jobs' `tool_time(now)`."""
         check_max_waste_ratio(max_ratio)
+        if poll_s is not None and not (isinstance(poll_s, int | float) and poll_s > 0):
+            raise InvalidArgumentError(f"poll_s must be a number > 0 or None, got {poll_s!r}")
         self.max_ratio = max_ratio
+        self.poll_s = poll_s
+        self._clock = clock
+        self._bound: dict[Reservation, tuple[Timed, Callable[[], None]]] = {}
+        self._cut = 0
+        self._passed: set[Reservation] = set()
+        self._watchdog: threading.Thread | None = None
         self._used = 0.0
         self._wasted = 0.0
         self._open: set[Reservation] = set()  # not settled yet (identity: eq=False)
@@ -84,7 +120,7 @@ class WasteBudget:
         (nothing reserved). Never None without a bound."""
         risk = max(0.0, float(latency_s))
         p = min(1.0, max(0.0, float(probability)))
-        res = Reservation(risk, owner, (1.0 - p) * risk)
+        res = Reservation(risk, owner, (1.0 - p) * risk, p)
         with self._lock:
             if self.max_ratio is not None:
                 allowed = self.max_ratio * self._used
@@ -98,6 +134,63 @@ class WasteBudget:
             self._open.add(res)
             return res
 
+    def bind(self, res: Reservation | None, job: Timed, cancel: Callable[[], None]) -> None:
+        """Subject the admitted job of `res` to the cut (module docstring): `job.tool_time(now)`
+        is its tool time so far, `cancel()` ends it (and settles `res` as waste). A no-op for
+        None, without a bound, or once `res` is settled."""
+        if res is None or self.max_ratio is None:
+            return
+        with self._lock:
+            if res not in self._open:
+                return
+            self._bound[res] = (job, cancel)
+
+    def pass_over(self, res: Reservation | None) -> None:
+        """The job of `res` was passed over (module docstring): the cut may cancel it. A
+        no-op unless it is bound and unsettled, and for a job of probability 1."""
+        with self._lock:
+            if res is None or res not in self._bound or res.probability >= 1.0:
+                return
+            self._passed.add(res)
+            if self.poll_s is not None and self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch, daemon=True,
+                                                  name="paste-waste-watchdog")
+                self._watchdog.start()
+
+    def enforce(self, now: float | None = None) -> int:
+        """One check of the cut (module docstring): if the realized waste plus what every
+        bound job ran so far is over the bound, cancels every passed-over job still running;
+        returns how many it cancelled."""
+        victims: list[Callable[[], None]] = []
+        with self._lock:
+            if self.max_ratio is None or not self._passed:
+                return 0
+            at = self._clock() if now is None else now
+            ran = sum(max(0.0, job.tool_time(at)) for job, _c in self._bound.values())
+            if self._wasted + ran <= self.max_ratio * self._used:
+                return 0
+            for res in list(self._passed):
+                job, cancel = self._bound[res]
+                if not job.done():
+                    del self._bound[res]
+                    self._passed.discard(res)
+                    victims.append(cancel)
+            self._cut += len(victims)
+        for cancel in victims:  # outside the lock: a cancel settles its reservation
+            cancel()
+        return len(victims)
+
+    def _watch(self) -> None:
+        assert self.poll_s is not None
+        while True:
+            time.sleep(self.poll_s)
+            with self._lock:  # a job that ended can no longer be cut: stop watching it
+                self._passed = {r for r in self._passed if not self._bound[r][0].done()}
+                if not self._passed:
+                    self._watchdog = None
+                    return
+            self.enforce()
+
     def settle(self, res: Reservation | None, wasted_s: float = 0.0,
                ran_out: bool = True) -> None:
         """A job's outcome is known: its reservation (None: it had none) ends, and wasted_s
@@ -106,6 +199,9 @@ class WasteBudget:
         wasted jobs run (it stays out of the overrun). Settling a reservation twice changes
         nothing the second time but the waste."""
         with self._lock:
+            if res is not None:
+                self._bound.pop(res, None)
+                self._passed.discard(res)
             if res is not None and res in self._open:
                 self._open.discard(res)
                 if ran_out and wasted_s > 0.0 and res.risk_s > 0.0:
@@ -122,7 +218,8 @@ class WasteBudget:
         with self._lock:
             return {"max_ratio": self.max_ratio, "used_s": self._used,
                     "wasted_s": self._wasted, "at_risk_s": self._at_risk(),
-                    "in_flight": len(self._open), "overrun": self._overrun()}
+                    "in_flight": len(self._open), "overrun": self._overrun(),
+                    "cut": self._cut}
 
     def _overrun(self) -> float:
         """Realized waste / reserved latency of the wasted jobs, at least 1 (lock held)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from paste.tools.errors import ToolWaitTimeoutError
@@ -33,6 +34,7 @@ class ToolFuture:
         self._withdrawer: Callable[[], bool] | None = None
         self._promoter: Callable[[], bool] | None = None
         self._started = False
+        self._started_at: float | None = None  # time.monotonic() when it began running
         self._effects: Staged | None = None  # a transaction's staged effects (ok results only)
 
     @property
@@ -45,6 +47,17 @@ class ToolFuture:
     def started(self) -> bool:
         """True once the job left its queue and began running (or ended)."""
         return self._started or self._done.is_set()
+
+    def tool_time(self, now: float | None = None) -> float:
+        """Seconds of tool time so far: 0 while queued, the time it has been running (to
+        `now`, time.monotonic() by default), or its result's tool_s once done."""
+        if self._done.is_set():
+            assert self._result is not None  # set before _done
+            return self._result.tool_s
+        started = self._started_at
+        if started is None:
+            return 0.0
+        return max(0.0, (time.monotonic() if now is None else now) - started)
 
     def result(self, timeout: float | None = None) -> ToolResult:
         """Block until done (at most `timeout` seconds); raise ToolWaitTimeoutError if not done."""
@@ -90,7 +103,8 @@ class ToolFuture:
 
     # -- executor side ---------------------------------------------------------------------
 
-    def _mark_started(self) -> None:
+    def _mark_started(self, at: float) -> None:
+        self._started_at = at
         self._started = True
 
     def withdraw(self) -> bool:

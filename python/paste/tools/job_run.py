@@ -79,7 +79,7 @@ class JobRun:
                 return
             self._phase = "running"
             self._started_at = time.monotonic()
-            self.future._mark_started()
+            self.future._mark_started(self._started_at)
         try:
             if self.spec.isolation == "process":
                 self._executor._pool.submit(self._run_process)
