@@ -48,6 +48,20 @@ def test_score_is_the_log_likelihood_ratio_of_the_words():
     )
 
 
+def test_scores_follow_observations_made_after_a_query():
+    """score() reads a table built from the counts; a later observe() must rebuild it."""
+    text = TextEvidence()
+    text.observe(frozenset({"trip"}), "book_reservation")
+    assert text.score(["trip"], "book_reservation") == pytest.approx(math.log(2) - math.log(3))
+    assert text.score(["trip"], "cancel_reservation") == pytest.approx(-math.log(2))
+    text.observe(frozenset({"trip", "cancel"}), "cancel_reservation")
+    text.observe(frozenset({"trip"}), "book_reservation")
+    assert text.score(["trip"], "book_reservation") == pytest.approx(math.log(3) - math.log(4))
+    assert text.score(["cancel", "trip"], "cancel_reservation") == pytest.approx(
+        2 * math.log(2) - 2 * math.log(3))
+    assert text.score([], "book_reservation") == 0.0
+
+
 def test_reweight_keeps_the_mass_of_calls_and_of_the_end():
     dist = [("a", 0.5), ("b", 0.3), ("<end>", 0.2)]
     got = reweight(dist, {"a": 0.0, "b": math.log(4)}, 1.0, "<end>")

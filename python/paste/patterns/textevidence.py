@@ -126,11 +126,13 @@ class TextEvidence:
         self.word_kind: dict[str, Counter[str]] = {}
         self.kind_total: Counter[str] = Counter()
         self.num_calls = 0
+        self._logs: dict[str, dict[str, float]] | None = None  # kind -> word -> log(c + 1)
 
     def observe(self, words: frozenset[str], kind: str) -> None:
         """A call of `kind` was made while `words` were the latest user message's words."""
         self.num_calls += 1
         self.kind_total[kind] += 1
+        self._logs = None
         table = self.word_kind
         for w in words:
             per_kind = table.get(w)
@@ -144,18 +146,24 @@ class TextEvidence:
         return sorted(w for w in words if w in self.word_kind)
 
     def score(self, words: frozenset[str] | list[str], kind: str) -> float:
-        """s(kind) for the words (0 when nothing was learned); pass `known(words)` to skip
-        the membership test when scoring many kinds."""
-        total, n = 0.0, 0
-        for w in words:
-            per_kind = self.word_kind.get(w)
-            if per_kind is None:
-                continue
-            n += 1
-            c = per_kind.get(kind, 0)
-            if c:
-                total += math.log(c + 1)
+        """s(kind) for the words (0 when nothing was learned); pass `known(words)` (a fixed
+        order) when scoring many kinds. The per-kind table of log(c + 1) is built once after
+        the counts change, so a query sums table lookups, in the words' order."""
+        logs = self._logs
+        if logs is None:
+            logs = self._log_table()
+        n = sum(map(self.word_kind.__contains__, words))
+        total = sum(filter(None, map(logs.get(kind, {}).get, words)), 0.0)
         return total - n * math.log(self.kind_total.get(kind, 0) + 2)
+
+    def _log_table(self) -> dict[str, dict[str, float]]:
+        logs: dict[str, dict[str, float]] = {}
+        for w, per_kind in self.word_kind.items():
+            for kind, c in per_kind.items():
+                if c:
+                    logs.setdefault(kind, {})[w] = math.log(c + 1)
+        self._logs = logs
+        return logs
 
     def to_json(self) -> dict:
         return {
