@@ -62,7 +62,7 @@ _COUNTERS = (
     ("stale_discarded", "paste_speculation_stale_discarded",
      "speculative jobs made stale by a side-effecting call"),
     ("waste_cut", "paste_speculation_waste_cut",
-     "speculative jobs cancelled while running past their reservation over the waste bound"),
+     "passed-over speculative jobs cancelled while over the waste bound"),
     ("committed", "paste_speculation_committed",
      "hits that committed a transaction's staged side effects"),
     ("commit_failures", "paste_speculation_commit_failures",

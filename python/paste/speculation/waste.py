@@ -80,7 +80,7 @@ class Reservation:
     probability: float = 0.0  # the job's predicted probability of being used
 
 
-POLL_S = 0.02  # watchdog period while bound jobs are in flight
+POLL_S = 0.02  # watchdog period while passed-over jobs are in flight
 
 
 class Timed(Protocol):
@@ -92,16 +92,13 @@ class Timed(Protocol):
 
 
 class WasteBudget:
-    def __init__(self, max_ratio: float | None = 0.5, poll_s: float | None = POLL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """`poll_s` None: no watchdog thread (the owner calls `enforce`); `clock` is the time
-        base of `enforce` and of the bound jobs' `tool_time(now)`."""
+    def __init__(self, max_ratio: float | None = 0.5, poll_s: float | None = POLL_S) -> None:
+        """`poll_s` None: no watchdog thread (the owner calls `enforce`)."""
         check_max_waste_ratio(max_ratio)
         if poll_s is not None and not (isinstance(poll_s, int | float) and poll_s > 0):
             raise InvalidArgumentError(f"poll_s must be a number > 0 or None, got {poll_s!r}")
         self.max_ratio = max_ratio
         self.poll_s = poll_s
-        self._clock = clock
         self._bound: dict[Reservation, tuple[Timed, Callable[[], None]]] = {}
         self._cut = 0
         self._passed: set[Reservation] = set()
@@ -158,14 +155,14 @@ class WasteBudget:
                 self._watchdog.start()
 
     def enforce(self, now: float | None = None) -> int:
-        """One check of the cut (module docstring): if the realized waste plus what every
-        bound job ran so far is over the bound, cancels every passed-over job still running;
+        """One check of the cut (module docstring) at `now` (time.monotonic() by default): if
+        the realized waste plus what every bound job ran so far is over the bound, cancels every passed-over job still running;
         returns how many it cancelled."""
         victims: list[Callable[[], None]] = []
         with self._lock:
             if self.max_ratio is None or not self._passed:
                 return 0
-            at = self._clock() if now is None else now
+            at = time.monotonic() if now is None else now
             ran = sum(max(0.0, job.tool_time(at)) for job, _c in self._bound.values())
             if self._wasted + ran <= self.max_ratio * self._used:
                 return 0
@@ -202,7 +199,7 @@ class WasteBudget:
             if res is not None:
                 self._bound.pop(res, None)
                 self._passed.discard(res)
-            if res is not None and res in self._open:
+            if res in self._open:
                 self._open.discard(res)
                 if ran_out and wasted_s > 0.0 and res.risk_s > 0.0:
                     self._overrun_wasted += wasted_s

@@ -33,7 +33,6 @@ class ToolFuture:
         self._canceller: Callable[[], bool] | None = None
         self._withdrawer: Callable[[], bool] | None = None
         self._promoter: Callable[[], bool] | None = None
-        self._started = False
         self._started_at: float | None = None  # time.monotonic() when it began running
         self._effects: Staged | None = None  # a transaction's staged effects (ok results only)
 
@@ -46,7 +45,7 @@ class ToolFuture:
 
     def started(self) -> bool:
         """True once the job left its queue and began running (or ended)."""
-        return self._started or self._done.is_set()
+        return self._started_at is not None or self._done.is_set()
 
     def tool_time(self, now: float | None = None) -> float:
         """Seconds of tool time so far: 0 while queued, the time it has been running (to
@@ -105,7 +104,6 @@ class ToolFuture:
 
     def _mark_started(self, at: float) -> None:
         self._started_at = at
-        self._started = True
 
     def withdraw(self) -> bool:
         """Cancel only if the job has not started yet (no race with its start); True if this
