@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 os.environ.setdefault("PASTE_NUM_THREADS", "1")
 
 from _results import markdown_table, write_section  # noqa: E402
-from paste.bench.report import ratio_spread, summarize  # noqa: E402
+from paste.bench.report import miss_summary, ratio_spread, summarize  # noqa: E402
 from paste.workloads.live import LiveOptions, run_live  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "live"
@@ -43,7 +43,7 @@ def _row(name: str, report: dict) -> list[str]:
         ratio_spread(p), _pct(p["share_tasks_slower_than_serial"]),
         _pct(p["oracle_gap_captured"]),
         f"{s['mean_observed_tool_latency_s']:.3f} / {p['mean_observed_tool_latency_s']:.3f}",
-        f"{p['hits']} / {p['authoritative_calls']}",
+        f"{p['hits']} / {p['authoritative_calls']}", miss_summary(p),
         f"{p['waste_s']:.1f} ({p['waste_ratio']:.2f}x)" if p["waste_ratio"] is not None else "-",
     ]  # fmt: skip
 
@@ -74,12 +74,13 @@ def main() -> int:
             parts.append(type(part)(part.mode, sessions, part.wall_s, None))
         sub = summarize(parts, {})
         row = _row(workload, sub)
-        row[-2] = f"- / {sub['modes']['paste']['authoritative_calls']}"
-        row[-1] = "-"
+        row[-3] = f"- / {sub['modes']['paste']['authoritative_calls']}"
+        row[-2] = row[-1] = "-"
         rows.append(row)
     headers = ["workload", "sessions", "serial tool share", "serial TCT s", "paste TCT s",
                "oracle TCT s", "paste / serial", "task ratio p10 / median / p90", "tasks slower",
                "serial->oracle captured", "observed tool s serial / paste", "hits / calls",
+               "misses: not speculable / unpredicted / refused / discarded",
                "waste s (/ serial tool s)"]
     body = (
         "SIMULATED model time (113.7 decode tok/s per session, 38112 prefill tok/s); REAL tools "
@@ -89,8 +90,8 @@ def main() -> int:
         f"{args.train_sessions} training tasks per workload; global speculation budget "
         f"{args.budget}; pytest, python and the numpy/scipy tools are cpu_bound (speculated "
         "only while a cpu slot is free). Each turn's thought is written from the tool output "
-        "just read (200-600 characters, docs/workloads.md). Per-workload rows show hits and waste only in the `all` row (the "
-        "speculation counters are per mode).\n\n"
+        "just read (200-600 characters, docs/workloads.md). Per-workload rows show hits, misses by cause and waste only in the "
+        "`all` row (the speculation counters are per mode).\n\n"
         + markdown_table(headers, rows)
         + f"\n\n{PUBLISHED}. Total {time.monotonic() - started:.0f} s.\n"
     )

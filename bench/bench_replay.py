@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 from _results import markdown_table, write_section  # noqa: E402
 from paste.bench.replay import ReplayOptions, replay  # noqa: E402
-from paste.bench.report import ratio_spread  # noqa: E402
+from paste.bench.report import miss_summary, ratio_spread  # noqa: E402
 from paste.envs import num_threads  # noqa: E402
 from paste.patterns.split import split_sources  # noqa: E402
 
@@ -75,6 +75,7 @@ HEADERS = [
     "serial->oracle captured",
     "observed tool s serial / paste",
     "hits / calls",
+    "misses: not speculable / unpredicted / refused / discarded",
     "waste s (/ serial tool s)",
     "prefix hit serial / paste",
 ]
@@ -92,6 +93,7 @@ def _row(label: str, report: dict, max_calls: int | None, spec: str = "paste") -
         f"{s['mean_observed_tool_latency_s']:.3f} / {p['mean_observed_tool_latency_s']:.3f}",
         f"{p['hits']} / {p['authoritative_calls']}"
         + (f" ({p['committed']} committed)" if p.get("committed") else ""),
+        miss_summary(p),
         f"{p['waste_s']:.1f} ({_ratio(p['waste_ratio'])})",
         f"{s['prefix_hit_ratio']:.2f} / {p['prefix_hit_ratio']:.2f}",
     ]  # fmt: skip
@@ -211,7 +213,11 @@ def main() -> int:
         "`PERFECT prediction` are a ceiling, not paste: the session's true next call is "
         "predicted with p = 1 (mode paste-perfect), so they show what speculation could "
         "capture with a perfect predictor, given the engine's mechanics and the workload's "
-        "timing.\n\n"
+        "timing. Each miss has one cause (docs/replay.md, \"Misses by cause\"): the call may "
+        "not run speculatively (its effects, with no transaction for it), no prediction of it "
+        "reached admission, admission refused it (value, waste bound, budget), or its job was "
+        "launched and discarded before the call came (stale after a side effect, cut, "
+        "failed).\n\n"
         + markdown_table(HEADERS, rows)
         + f"\n\n{PUBLISHED}. Total {time.monotonic() - started:.0f} s.\n"
     )

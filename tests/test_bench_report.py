@@ -78,3 +78,34 @@ def test_ratio_spread_cell():
     modes = report()["modes"]
     assert ratio_spread(modes["paste"]) == "0.25 / 0.75 / 1.50"  # p10 / median / p90
     assert ratio_spread(summarize([fake_run("paste", PASTE)], {})["modes"]["paste"]) == "-"
+
+
+def test_misses_by_cause_in_the_json_the_cell_and_the_markdown():
+    from paste.bench.report import miss_summary
+
+    causes = {"not_speculable": 2, "policy": 1, "unpredicted": 1, "value": 1, "waste": 1}
+    runs = [fake_run("serial", SERIAL, tool_s=2.0),
+            fake_run("paste", PASTE, speculation={"hits": 1, "misses": 7,
+                                                  "miss_causes": {**causes, "discarded": 1}})]
+    modes = summarize(runs, {})["modes"]
+    assert modes["paste"]["miss_causes"] == {**causes, "discarded": 1}
+    assert modes["serial"]["miss_causes"] == {}  # serial does not speculate
+    # not speculable (incl. policy) / unpredicted / refused by admission / discarded
+    assert miss_summary(modes["paste"]) == "3 / 1 / 2 / 1"
+    assert miss_summary(modes["serial"]) == "-"
+    text = markdown({"modes": modes, "config": {}})
+    assert ("| mode | misses | not_speculable | policy | discarded | estimates | value | waste "
+            "| cpu | budget | unpredicted |") in text
+    assert "| paste | 7 | 2 | 1 | 1 | 0 | 1 | 1 | 0 | 0 | 1 |" in text
+    assert "| serial | " not in text.split("Misses by cause")[1]
+
+
+def test_terminal_table_lists_each_speculating_modes_misses_by_cause():
+    from paste.bench.report import terminal_table
+
+    runs = [fake_run("serial", SERIAL, tool_s=2.0),
+            fake_run("paste", PASTE, speculation={"hits": 1, "misses": 3, "miss_causes": {
+                "unpredicted": 2, "not_speculable": 1}})]
+    text = terminal_table(summarize(runs, {}))
+    assert text.splitlines()[-1] == "misses of paste by cause: not_speculable 1, unpredicted 2"
+    assert "misses of serial" not in text

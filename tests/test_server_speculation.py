@@ -36,6 +36,8 @@ COUNTERS = ("authoritative_calls", "misses", "jobs", "chained_jobs", "lookahead_
             "stale_discarded", "committed", "commit_failures",
             "waste_seconds", "observed_tool_latency_seconds")  # fmt: skip
 REASONS = ("budget", "cpu", "effect", "estimates", "policy", "unknown_tool", "value", "waste")
+CAUSES = ("not_speculable", "policy", "discarded", "estimates", "value", "waste", "cpu", "budget",
+          "unpredicted")
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +132,8 @@ def speculation_values(server) -> dict:
                 for k in ("promoted", "awaited", "reused")})  # fmt: skip
     out.update({f"rejected_{r}": values[("paste_speculation_rejections_total",
                                          (("reason", r),))] for r in REASONS})  # fmt: skip
+    out.update({f"miss_{c}": values[("paste_speculation_miss_causes_total",
+                                     (("cause", c),))] for c in CAUSES})  # fmt: skip
     for gauge in ("paste_speculation_budget_in_use", "paste_speculation_budget_capacity",
                   "paste_patterns_tenants"):  # fmt: skip
         out[gauge] = values[(gauge, ())]
@@ -143,6 +147,7 @@ def zeros(**changes) -> dict:
     base = {c: 0.0 for c in COUNTERS}
     base.update({f"hits_{k}": 0.0 for k in ("promoted", "awaited", "reused")})
     base.update({f"rejected_{r}": 0.0 for r in REASONS})
+    base.update({f"miss_{c}": 0.0 for c in CAUSES})
     base.update({"paste_speculation_budget_in_use": 0.0, "paste_speculation_budget_capacity": 0.0,
                  "paste_patterns_tenants": 0.0, "at_risk": 0.0, "learned": 0.0,
                  "failed": 0.0})  # fmt: skip
@@ -221,14 +226,14 @@ def test_online_learning_per_tenant(engine, tools):
         assert wait_until(lambda: speculation_values(server)["learned"] == 5.0)
         values = delta(speculation_values(server), before)
     assert runs[ran:] == ["README.md", "README.md"]
-    # beta's fourth run: one job, one hit; gamma learned nothing from beta: no job, a miss,
-    # which waited for its whole tool run (>= 0.05 s); the hit waited for nothing.
+    # beta's fourth run: one job, one hit; gamma learned nothing from beta: no job, a miss
+    # (its call was never predicted), which waited for its whole tool run (>= 0.05 s); the hit waited for nothing.
     assert values.pop("observed_tool_latency_seconds") >= 0.05
     values["observed_tool_latency_seconds"] = 0.0
     values["at_risk"] = 0.0  # a learning run's unclaimed job stays at risk while it is open
     # (no run repeated a call at once: nothing is predicted after beta's result)
-    assert values == zeros(authoritative_calls=2.0, misses=1.0, jobs=1.0, hits_reused=1.0,
-                           paste_speculation_budget_capacity=16.0,
+    assert values == zeros(authoritative_calls=2.0, misses=1.0, miss_unpredicted=1.0, jobs=1.0,
+                           hits_reused=1.0, paste_speculation_budget_capacity=16.0,
                            paste_patterns_tenants=2.0, learned=2.0)  # fmt: skip
 
 

@@ -8,7 +8,10 @@ prompt tokens over all turns), tool-wait share (time sessions waited for tools a
 turns / TCT), and against serial: the per-task TCT ratio (`task_ratios_vs_serial` by session,
 its median, its nearest-rank quantiles `task_ratio_quantiles` min/p10/p25/p50/p75/p90/max,
 the share of tasks slower than serial) and the share of the serial -> oracle TCT reduction
-the mode captured; `committed` is the hits that committed a transaction's staged side effects
+the mode captured; `miss_causes` is the misses by cause (speculation/misscause.py: the call
+could not run speculatively, was never predicted for its position, was predicted but refused by
+admission, or was launched and discarded before the call came; they sum to `misses`);
+`committed` is the hits that committed a transaction's staged side effects
 (bench/tools.py); tool_s is the tool-seconds of the results the sessions got, waste_ratio the
 mode's waste over serial's tool_s (the tool work the calls need).
 """
@@ -19,6 +22,7 @@ import statistics
 from typing import Any
 
 from paste.bench.runner import ModeRun
+from paste.speculation.misscause import CAUSES
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -71,6 +75,7 @@ def _mode_summary(run: ModeRun) -> dict[str, Any]:
         "waste_s": float(spec.get("waste_s", 0.0)),
         "tool_s": sum(r.metrics["tool_s"] for r in s),
         "rejected": dict(spec.get("rejected", {}) or {}),
+        "miss_causes": dict(spec.get("miss_causes", {}) or {}),
         "tokens_per_s": out_tokens / run.wall_s if run.wall_s > 0 else 0.0,
         "output_tokens": out_tokens,
         "wall_s": run.wall_s,
@@ -160,7 +165,10 @@ def terminal_table(report: dict[str, Any]) -> str:
         f"replay of {cfg.get('sources')} ({cfg.get('model_time')} model time, "
         f"serial tool share {_f(share, '{:.0%}')})"
     )
-    return "\n".join([head] + lines + overlap_warning(cfg))
+    causes = [f"misses of {name} by cause: " + ", ".join(
+        f"{c} {m['miss_causes'][c]}" for c in CAUSES if m["miss_causes"].get(c))
+        for name, m in report["modes"].items() if m.get("miss_causes")]
+    return "\n".join([head] + lines + causes + overlap_warning(cfg))
 
 
 def overlap_warning(cfg: dict[str, Any]) -> list[str]:
@@ -194,6 +202,32 @@ def ratio_rows(report: dict[str, Any]) -> list[list[str]]:
     return out
 
 
+# Miss causes in the reports, short: admission's refusals grouped as "refused".
+CAUSE_GROUPS = (("not speculable", ("not_speculable", "policy")),
+                ("unpredicted", ("unpredicted",)),
+                ("refused", ("estimates", "value", "waste", "cpu", "budget")),
+                ("discarded", ("discarded",)))
+
+
+def miss_summary(mode: dict[str, Any]) -> str:
+    """A mode's misses by cause group, "not speculable / unpredicted / refused / discarded"
+    ("-" for a mode that does not speculate)."""
+    causes = mode.get("miss_causes") or {}
+    if not causes:
+        return "-"
+    return " / ".join(str(sum(causes.get(c, 0) for c in group)) for _n, group in CAUSE_GROUPS)
+
+
+def cause_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Per speculating mode: its misses, then the count of each cause (misscause.CAUSES)."""
+    out = []
+    for name, m in report["modes"].items():
+        causes = m.get("miss_causes") or {}
+        if causes:
+            out.append([name, str(m["misses"])] + [str(causes.get(c, 0)) for c in CAUSES])
+    return out
+
+
 def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
     """A GitHub-flavoured Markdown table; floats keep the formatting given by the caller
     (the bench scripts' tables too: bench/_results.py)."""
@@ -210,6 +244,10 @@ def markdown(report: dict[str, Any]) -> str:
         columns = ["mode"] + [k for k, _x in QUANTILES] + ["slower tasks"]
         dist = ("\n\nPer-task TCT / the same task's serial TCT (nearest-rank quantiles over "
                 f"tasks):\n\n{markdown_table(columns, ratios)}")
+    causes = cause_rows(report)
+    if causes:
+        dist += ("\n\nMisses by cause (docs/replay.md, \"Misses by cause\"):\n\n"
+                 f"{markdown_table(['mode', 'misses', *CAUSES], causes)}")
     warning = "".join(f"\n\n**{line}**" for line in overlap_warning(report["config"]))
     return (f"# Trace replay\n\n{markdown_table(COLUMNS, rows(report))}{warning}{dist}\n\n"
             f"Configuration:\n{cfg}\n")

@@ -4,6 +4,10 @@ scraped from the server's ServerSpeculation (one SpeculationMetrics for every se
     paste_speculation_authoritative_calls_total     calls the models of speculating sessions emitted
     paste_speculation_hits_total{kind}              promoted | awaited | reused
     paste_speculation_misses_total                  emitted calls no speculative job answered
+    paste_speculation_miss_causes_total{cause}      the misses by cause (speculation/
+                                                    misscause.py): not_speculable | policy |
+                                                    discarded | estimates | value | waste |
+                                                    cpu | budget | unpredicted
     paste_speculation_jobs_total                    speculative jobs launched
     paste_speculation_chained_jobs_total            of which after a speculative result
     paste_speculation_lookahead_jobs_total          of which beside an emitted read-only call
@@ -43,6 +47,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from paste.speculation.metrics import SpeculationCounts
+from paste.speculation.misscause import CAUSES
 
 HIT_KINDS = ("promoted", "awaited", "reused")
 REJECTION_REASONS = ("effect", "policy", "estimates", "value", "waste", "cpu", "budget",
@@ -95,6 +100,13 @@ class SpeculationCollector:
         for reason in sorted(set(REJECTION_REASONS) | set(rejected)):
             rejections.add_metric([reason], float(rejected.get(reason, 0)))
         yield rejections
+        causes: dict[str, int] = dict(counts["miss_causes"])
+        by_cause = CounterMetricFamily("paste_speculation_miss_causes",
+                                       "emitted calls no speculative job answered, by cause",
+                                       labels=["cause"])  # fmt: skip
+        for cause in sorted(set(CAUSES) | set(causes)):
+            by_cause.add_metric([cause], float(causes.get(cause, 0)))
+        yield by_cause
         in_use, capacity = (counts["budget_in_use"], counts["budget_capacity"]) if sp else (0, 0)
         yield GaugeMetricFamily("paste_speculation_budget_in_use",
                                 "speculative jobs holding a budget slot", value=in_use)  # fmt: skip

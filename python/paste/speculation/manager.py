@@ -55,11 +55,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from paste.speculation.admission import AdmissionPolicy, Candidate
+from paste.speculation.admission import AdmissionPolicy, Candidate, refusal
 from paste.speculation.budget import SpeculationBudget
 from paste.speculation.config import SpeculationConfig
 from paste.speculation.latency import ToolLatency, latency_kind
 from paste.speculation.metrics import SpeculationMetrics
+from paste.speculation.misscause import LAUNCHED, MissCauses
 from paste.speculation.staging import StagedJob, StagingStore
 from paste.speculation.waste import Reservation, WasteBudget
 from paste.tools.errors import UnknownToolError
@@ -216,6 +217,7 @@ class SpeculationManager:
         self._open: dict[str, set[ResolvedCall]] = {}
         self._open_lock = threading.Lock()
         self._num_emitted: dict[str, int] = {}  # calls each session's model emitted (resolve)
+        self.miss_causes = MissCauses()  # why each miss was one (misscause.py)
 
     def speculate(self, session_id: str, candidates: Iterable[Candidate],
                   on_done: Callable[[Candidate, Any], None] | None = None,
@@ -242,8 +244,10 @@ class SpeculationManager:
             if self.config.learn_latency and measured != cand.expected_latency_s:
                 cand = dataclasses.replace(cand, expected_latency_s=measured)
             decision = self.admission.decide(cand, spec, self.coordination_cost_s, session_id)
+            target = self._emitted(session_id) + ahead
             if not decision.admitted:
                 self.metrics.reject(session_id, decision.reason)
+                self.miss_causes.offered(session_id, cand.canonical, target, decision.reason)
                 continue
             cand_id = next(self._ids)
             job = ToolJob(f"spec-{cand_id}", cand.name, dict(cand.arguments),
@@ -258,8 +262,7 @@ class SpeculationManager:
                 future.add_done_callback(functools.partial(on_done, cand))
             staged = StagedJob(session_id, cand.canonical, cand.name, dict(cand.arguments),
                                future, epoch, cand_id=cand_id, call_id=job.call_id,
-                               reservation=decision.reservation,
-                               target=self._emitted(session_id) + ahead)
+                               reservation=decision.reservation, target=target)
             if not self.staging.put(staged):
                 future.cancel()
                 self.waste.settle(decision.reservation)
@@ -270,6 +273,7 @@ class SpeculationManager:
                 if future.done():  # ended before it was registered: _cpu_done missed it
                     self.budget.unregister_yieldable(future)
             self.metrics.add(session_id, "speculative_jobs")
+            self.miss_causes.offered(session_id, cand.canonical, target, LAUNCHED)
             launched.append(cand.canonical)
             cost = time.perf_counter() - t0  # measured coordination cost, smoothed
             self.coordination_cost_s = 0.9 * self.coordination_cost_s + 0.1 * cost
@@ -284,7 +288,7 @@ class SpeculationManager:
             effect = spec.call_effect(arguments)
             commits = self.config.transactions and spec.runs_transaction(arguments)
         except UnknownToolError:
-            effect, commits = EffectClass.SIDE_EFFECT, False
+            spec, effect, commits = None, EffectClass.SIDE_EFFECT, False
         # A transaction staged in this epoch is claimed before the call makes the rest stale.
         staged = self.staging.claim(session_id, canonical) if effect in _SAFE or commits else None
         if effect not in _SAFE:  # the world may change: older speculation is stale
@@ -295,8 +299,12 @@ class SpeculationManager:
             if other.target <= emitted and not other.future.done():
                 self.waste.pass_over(other.reservation)
         if staged is None:
-            self.metrics.add(session_id, "misses")
+            refused = ("effect" if spec is None
+                       else refusal(spec, arguments, self.config.transactions))
+            self.metrics.miss(session_id,
+                              self.miss_causes.cause(session_id, canonical, emitted, refused))
         else:  # claimed: it now does authoritative work and never yields its core
+            self.miss_causes.emitted(session_id, emitted)
             self.budget.unregister_yieldable(staged.future)
             self.waste.settle(staged.reservation)
         job = ToolJob(call_id, name, dict(arguments), session_id=session_id)
@@ -385,6 +393,7 @@ class SpeculationManager:
         with self._open_lock:
             unclaimed = self._open.pop(session_id, set())
             self._num_emitted.pop(session_id, None)
+        self.miss_causes.end_session(session_id)
         for resolved in unclaimed:
             resolved.cancel()
         self._discard(session_id, self.staging.drop_session(session_id), "cancelled")

@@ -40,6 +40,7 @@ class SpeculationCounts:
     waste_s: float = 0.0  # tool-seconds of speculative work whose result was never used
     observed_tool_latency_s: float = 0.0  # sum over authoritative calls
     rejected: dict[str, int] | None = None
+    miss_causes: dict[str, int] | None = None  # misses by cause (misscause.py); sums to misses
 
     @property
     def hits(self) -> int:
@@ -49,6 +50,7 @@ class SpeculationCounts:
         out = asdict(self)
         out["hits"] = self.hits
         out["rejected"] = dict(self.rejected or {})
+        out["miss_causes"] = dict(self.miss_causes or {})
         return out
 
 
@@ -78,6 +80,15 @@ class SpeculationMetrics:
             for counts in (self.total, self._session(session_id)):
                 assert counts.rejected is not None
                 counts.rejected[reason] = counts.rejected.get(reason, 0) + 1
+
+    def miss(self, session_id: str, cause: str) -> None:
+        """An emitted call no speculative job answered, and why (misscause.py)."""
+        with self._lock:
+            for counts in (self.total, self._session(session_id)):
+                counts.misses += 1
+                if counts.miss_causes is None:
+                    counts.miss_causes = {}
+                counts.miss_causes[cause] = counts.miss_causes.get(cause, 0) + 1
 
     def snapshot(self, session_id: str | None = None) -> dict[str, object]:
         """The engine totals (None) or one session's counts (zeros if it is not in the table)."""
