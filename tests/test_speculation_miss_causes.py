@@ -73,6 +73,15 @@ def manager():
     def write(key: str) -> str:
         return "written"
 
+    failures = {"left": 1}
+
+    @reg.tool(effect="read_only", timeout_s=10)
+    def flaky(key: str) -> str:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("the speculative run fails")
+        return f"flaky {key}"
+
     @reg.tool(effect="read_only", timeout_s=10, speculation=SpeculationPolicy(
         allowed=lambda a: a["url"].startswith("http://allowed/")))
     def fetch(url: str) -> str:
@@ -117,10 +126,15 @@ def test_manager_gives_every_miss_one_cause(manager):
     unknown = m.resolve("s", "u", "nope", {}, canonical_call("nope", {}))
     res = unknown.result(5)
     assert (unknown.kind, res.ok) == ("miss", False)  # the session gets the tool's error
+    # 9: launched and claimed, but its result failed: the call runs for real, discarded
+    m.speculate("s", [cand("flaky", {"key": "f"})])
+    assert not m.staging.jobs("s")[0].future.result(5).ok
+    out = m.resolve("s", "f", "flaky", {"key": "f"}, canonical_call("flaky", {"key": "f"}))
+    assert (out.result(5).content, out.kind) == ("flaky f", "miss")
     snap = m.metrics.snapshot("s")
     assert snap["miss_causes"] == {"value": 1, "unpredicted": 1, "not_speculable": 2,
-                                   "discarded": 1, "policy": 1}
-    assert (snap["hits"], snap["misses"]) == (1, 6)
+                                   "discarded": 2, "policy": 1}
+    assert (snap["hits"], snap["misses"]) == (1, 7)
     assert sum(snap["miss_causes"].values()) == snap["misses"]
     assert set(snap["miss_causes"]) <= set(CAUSES)
     m.end_session("s")

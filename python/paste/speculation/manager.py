@@ -157,7 +157,7 @@ class ResolvedCall:
             # A failed or stale speculation is invisible: run the call as if it never existed.
             self._staged.future.discard_effects()
             m._count_waste(self._session, None, res.tool_s)
-            m.metrics.add(self._session, "misses")
+            m.metrics.miss(self._session, "discarded")
             self.kind = "miss"
             self._staged = None
             self._future = m._submit_authoritative(self._job)

@@ -13,7 +13,9 @@ answers, its cause is, in this order:
   policy          the tool's speculation policy refuses these arguments
   discarded       a job for it was launched but was gone when the call came: made stale by a
                   side-effecting call, withdrawn on the trie's REFUTED, cut by the waste bound,
-                  yielded its core, expired, or failed
+                  yielded its core, expired, or failed; or the call claimed it but its result
+                  could not be used (failed, not fresh, or its transaction's commit raised:
+                  counted by ResolvedCall, not here)
   estimates | value | waste | cpu | budget
                   it was predicted for this position but admission refused it (the check that
                   failed the last time it was offered)
