@@ -78,6 +78,16 @@ _COUNTERS = (
 )  # fmt: skip
 
 
+def _by_label(name: str, doc: str, label: str, known: tuple[str, ...],
+              counts: dict[str, int]) -> CounterMetricFamily:
+    """A counter family with one sample per label value: every `known` value (0 when not
+    counted, so dashboards always find it) and any other value counted."""
+    family = CounterMetricFamily(name, doc, labels=[label])
+    for value in sorted(set(known) | set(counts)):
+        family.add_metric([value], float(counts.get(value, 0)))
+    return family
+
+
 class SpeculationCollector:
     def __init__(self, speculation: Any) -> None:
         self._speculation = speculation  # ServerSpeculation or None
@@ -93,20 +103,12 @@ class SpeculationCollector:
         for kind in HIT_KINDS:
             hits.add_metric([kind], float(counts[f"hits_{kind}"]))
         yield hits
-        rejected: dict[str, int] = dict(counts["rejected"])
-        rejections = CounterMetricFamily("paste_speculation_rejections",
-                                         "predictions not launched, by the failed check",
-                                         labels=["reason"])  # fmt: skip
-        for reason in sorted(set(REJECTION_REASONS) | set(rejected)):
-            rejections.add_metric([reason], float(rejected.get(reason, 0)))
-        yield rejections
-        causes: dict[str, int] = dict(counts["miss_causes"])
-        by_cause = CounterMetricFamily("paste_speculation_miss_causes",
-                                       "emitted calls no speculative job answered, by cause",
-                                       labels=["cause"])  # fmt: skip
-        for cause in sorted(set(CAUSES) | set(causes)):
-            by_cause.add_metric([cause], float(causes.get(cause, 0)))
-        yield by_cause
+        yield _by_label("paste_speculation_rejections",
+                        "predictions not launched, by the failed check", "reason",
+                        REJECTION_REASONS, counts["rejected"])  # fmt: skip
+        yield _by_label("paste_speculation_miss_causes",
+                        "emitted calls no speculative job answered, by cause", "cause",
+                        CAUSES, counts["miss_causes"])  # fmt: skip
         in_use, capacity = (counts["budget_in_use"], counts["budget_capacity"]) if sp else (0, 0)
         yield GaugeMetricFamily("paste_speculation_budget_in_use",
                                 "speculative jobs holding a budget slot", value=in_use)  # fmt: skip
