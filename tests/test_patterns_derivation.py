@@ -114,6 +114,15 @@ def test_names_take_initials_but_never_cross_a_sentence_end_or_a_contraction():
     assert got["name"] == ["St. Louis", "J. R. Smith", "New York", "Mike Robbie", "Pat O'Brien"]
 
 
+def test_a_code_at_a_sentence_end_is_not_an_abbreviation():
+    # "LAS." ends a sentence: only an initial or a short capitalised abbreviation ("J.",
+    # "St.", "Mrs.") lets a name run on past a dot
+    got = spans("Change it to a nonstop to LAS. Thank you! I fly from ATL. For payment, "
+                "Mrs. Davis pays.")
+    assert got["name"] == ["Mrs. Davis"]
+    assert got["ident"] == ["LAS", "ATL"]
+
+
 def _state() -> SessionState:
     s = SessionState(env={"root": {"docs": {"contents": {"report.pdf": {}}}}})
     s.add_user("Please look up user omar_rossi_1241 and 'final_report.pdf'")

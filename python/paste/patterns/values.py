@@ -50,11 +50,12 @@ SPAN_PATTERNS: dict[str, re.Pattern[str]] = {
                         r"(?<![\w.:/-])\d+[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*\b(?!:)"),
     "date": re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
     "number": re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w.]|-\d)"),
-    # Capitalised words; a dot only ends an initial or abbreviation ("J.", "St."), so a name
-    # never runs across a sentence end ("... Kelly. I'm"), and an apostrophe stays in a word
+    # Capitalised words; a dot only ends an initial or abbreviation (a capital and at most two
+    # lower-case letters: "J.", "St.", "Mrs."), so a name never runs across a sentence end
+    # ("... Kelly. I'm", "... to LAS. Thank"), and an apostrophe stays in a word
     # only before a capital ("O'Brien"; not "I'm", not a possessive "Robbie's").
-    "name": re.compile(r"\b[A-Z](?:[\w-]{0,2}\.|[\w-]*(?:'[A-Z][\w-]*)?)(?:\s+(?:of|the|de|von|van)?"
-                       r"\s*[A-Z](?:[\w-]{0,2}\.|[\w-]*(?:'[A-Z][\w-]*)?))+"),
+    "name": re.compile(r"\b[A-Z](?:[a-z]{0,2}\.|[\w-]*(?:'[A-Z][\w-]*)?)(?:\s+(?:of|the|de|von|van)?"
+                       r"\s*[A-Z](?:[a-z]{0,2}\.|[\w-]*(?:'[A-Z][\w-]*)?))+"),
 }
 
 
