@@ -1,7 +1,11 @@
 """Next-call prediction on a seeded split of ../shared/traces: accuracy vs the bigram baseline
 and per-query prediction latency; writes the `patterns` section of bench/RESULTS.md.
 
-Run from the repo root: `python bench/bench_patterns.py [--traces DIR] [--seed N]`.
+Run from the repo root: `python bench/bench_patterns.py [--traces DIR] [--seed N] [--seeds LIST]`.
+The main table is the split of `--seed`; a second table pools the splits of `--seeds` (default
+0,1,2; each a fresh seeded split, the main one reused): per source, the calls and hits of every
+split summed (report.pool_reports), since one 30% split of a source of a few dozen task groups
+moves its rates by several points (tau-bench's call@5 ranges over 20 points across seeds).
 Latency: the test sessions are replayed PASSES times, each pass from fresh predictor caches
 (`Predictor.refresh`), every state predicted once per pass, in session order as a live
 session would query. Per query, the fastest pass's process-CPU time (the query's own cost:
@@ -24,6 +28,7 @@ from _results import markdown_table, write_section  # noqa: E402
 from paste.patterns.evaluate import evaluate  # noqa: E402
 from paste.patterns.loaders import load_folder  # noqa: E402
 from paste.patterns.predictor import Predictor  # noqa: E402
+from paste.patterns.report import pool_reports  # noqa: E402
 from paste.patterns.split import split_sources  # noqa: E402
 from paste.patterns.store import mine, replay  # noqa: E402
 
@@ -70,12 +75,42 @@ def latency(train: Path, test: Path) -> dict[str, float]:
     }
 
 
+def _evaluate_split(traces: Path, test_fraction: float, seed: int) -> dict:
+    """The evaluation report of the seeded split of `traces`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        names = sorted(split_sources(traces, out, test_fraction, seed))
+        return evaluate([out / "train" / n for n in names], [out / "test" / n for n in names])
+
+
+def pooled_table(by_seed: dict[int, dict], seeds: list[int]) -> str:
+    """The Markdown table of the reports of `seeds` pooled: per source the calls, each
+    split's call@5, and the pooled rates."""
+    pooled = pool_reports([by_seed[s] for s in seeds])
+    rows = []
+    for name in list(pooled["sources"]) + ["overall"]:
+        r = pooled["overall"] if name == "overall" else pooled["sources"][name]
+        per_seed = []
+        for s in seeds:
+            one = by_seed[s]["overall"] if name == "overall" else by_seed[s]["sources"].get(name)
+            per_seed.append(f"{100 * one['top5_call']:.1f}" if one else "-")
+        rows.append([name, r["calls"], " / ".join(per_seed)] + [
+            f"{100 * r[k]:.1f}" for k in ("top1_call", "top3_call", "top5_call", "top1_tool",
+                                           "baseline_top1_tool", "baseline_top5_call")])
+    return markdown_table(
+        ["source", "calls (all splits)", "call@5 per split", "call@1", "call@3", "call@5",
+         "tool@1", "base tool@1", "base call@5"], rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=Path, default=DEFAULT_TRACES)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0,1,2",
+                        help="comma-separated seeds of the pooled table (module docstring)")
     parser.add_argument("--test-fraction", type=float, default=0.3)
     args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         counts = split_sources(args.traces, out, args.test_fraction, args.seed)
@@ -84,6 +119,10 @@ def main() -> int:
         report = evaluate([out / "train" / n for n in names], [out / "test" / n for n in names])
         eval_s = time.perf_counter() - t0
         lat = {n: latency(out / "train" / n, out / "test" / n) for n in names}
+    by_seed = {args.seed: report}
+    for seed in seeds:
+        if seed not in by_seed:
+            by_seed[seed] = _evaluate_split(args.traces, args.test_fraction, seed)
     rows = []
     for name in names + ["overall"]:
         r = report["overall"] if name == "overall" else report["sources"][name]
@@ -147,9 +186,14 @@ def main() -> int:
         f"Seed {args.seed}, test fraction {args.test_fraction}; rates in % of calls "
         f"(args given tool: % of the calls whose top-1 tool was right). Evaluation took "
         f"{eval_s:.1f} s. {PUBLISHED}.\n\n{table}\n\nCalibration over every emitted "
-        f"prediction (all sources):\n\n{calib}\n"
+        f"prediction (all sources):\n\n{calib}\n\n"
+        f"Pooled over the splits of seeds {', '.join(map(str, seeds))} (the same sources, "
+        f"test fraction {args.test_fraction}; calls and hits summed over the splits, rates in "
+        f"% of the summed calls; call@5 per split in seed order):\n\n"
+        f"{pooled_table(by_seed, seeds)}\n"
     )
-    write_section("patterns", body, f"python bench/bench_patterns.py --seed {args.seed}")
+    write_section("patterns", body,
+                  f"python bench/bench_patterns.py --seed {args.seed} --seeds {args.seeds}")
     print(body)
     return 0
 

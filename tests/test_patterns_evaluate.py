@@ -6,6 +6,7 @@ then fetch the first result) against the bigram baseline, which replays training
 import json
 
 from paste.patterns.evaluate import NUM_BINS, Tally, evaluate_source
+from paste.patterns.report import pool_reports
 from paste.patterns.trace import Step, ToolCall, Trace
 
 
@@ -21,11 +22,48 @@ def test_report_divides_by_calls_and_bins_predictions():
     assert (r["top1_tool"], r["top3_tool"], r["baseline_top1_tool"]) == (1.0, 1.0, 0.5)
     assert (r["arg_calls"], r["arg_given_tool"]) == (4, 0.25)
     assert "arg_hits" not in r
+    assert r["hits"] == {**dict.fromkeys(t.hits, 0), "top1_call": 1, "top3_call": 2,
+                         "top5_call": 3, "top1_tool": 4, "top3_tool": 4, "arg_hits": 1,
+                         "arg_calls": 4, "baseline_top1_tool": 2}
     assert r["calibration"] == [
         {"bin": "0.0-0.1", "predictions": 2, "mean_p": 0.05, "hit_rate": 0.0},
         {"bin": "0.9-1.0", "predictions": 2, "mean_p": 0.95, "hit_rate": 1.0},
     ]
     assert r["ece"] == 0.05  # (|0.1 - 0| + |1.9 - 2|) / 4
+
+
+def _split(calls: dict[str, int], top5: dict[str, int], arg: dict[str, tuple[int, int]]) -> dict:
+    """The report of one split: per source a Tally with these calls, top-5 hits and
+    (arg_hits, arg_calls); overall their sum, as evaluate's _report builds it."""
+    overall, sources = Tally(), {}
+    for name, n in calls.items():
+        t = Tally(calls=n)
+        t.hits.update(top5_call=top5[name], arg_hits=arg[name][0], arg_calls=arg[name][1])
+        sources[name] = t.report()
+        overall.add(t)
+    return {"sources": sources, "overall": overall.report()}
+
+
+def test_pooled_reports_sum_counts_and_weigh_sources_by_calls():
+    a = _split({"bfcl": 10, "tau": 4}, {"bfcl": 6, "tau": 1}, {"bfcl": (2, 5), "tau": (0, 0)})
+    b = _split({"bfcl": 30}, {"bfcl": 15}, {"bfcl": (1, 3)})  # no tau in this split
+    pooled = pool_reports([a, b])
+    assert sorted(pooled["sources"]) == ["bfcl", "tau"]
+    bfcl = pooled["sources"]["bfcl"]
+    assert (bfcl["calls"], bfcl["hits"]["top5_call"], bfcl["top5_call"]) == (40, 21, 0.525)
+    assert (bfcl["arg_calls"], bfcl["arg_given_tool"], bfcl["top1_call"]) == (8, 0.375, 0.0)
+    assert "arg_hits" not in bfcl and bfcl["hits"]["arg_hits"] == 3
+    tau = pooled["sources"]["tau"]
+    assert (tau["calls"], tau["top5_call"], tau["arg_given_tool"]) == (4, 0.25, 0.0)
+    # overall: 22 hits of 44 calls (the sources' rates 0.525 and 0.25 average to 0.3875)
+    assert (pooled["overall"]["calls"], pooled["overall"]["top5_call"]) == (44, 0.5)
+    assert pool_reports([a]) == {"sources": {k: {kk: vv for kk, vv in v.items()
+                                                 if kk not in ("calibration", "ece")}
+                                             for k, v in a["sources"].items()},
+                                 "overall": {k: v for k, v in a["overall"].items()
+                                             if k not in ("calibration", "ece")}}
+    assert pool_reports([]) == {"sources": {}, "overall": {
+        "calls": 0, "hits": {}, "arg_calls": 0, "arg_given_tool": 0.0}}
 
 
 def test_empty_tally_and_add():

@@ -5,7 +5,8 @@ Per source and overall, with the number of calls as the denominator of every rat
 top-1/3/5 exact canonical-call accuracy, top-1/3 tool-kind accuracy, argument accuracy given
 the right tool (top-1 call exact among calls whose top-1 kind was right; its own denominator
 `arg_calls`), calibration bins over every emitted prediction (mean predicted p vs hit rate), and
-the bigram baseline's numbers. Each source is mined into its own store (one agent = one tenant);
+the bigram baseline's numbers; `hits` holds the counts behind the rates, so reports of several
+splits pool exactly (report.pool_reports). Each source is mined into its own store (one agent = one tenant);
 paste's own JSONL records carry their tenant, and each tenant of a source is mined apart and
 predicts only its own test sessions.
 Where a source records the tools a session was offered (Trace.tools), the predictor and the
@@ -85,6 +86,7 @@ class Tally:
         ]
         total = sum(b[0] for b in self.bins)
         out["ece"] = round(sum(abs(b[1] - b[2]) for b in self.bins) / total, 4) if total else 0.0
+        out["hits"] = dict(self.hits)  # the counts behind the rates (report.pool_reports)
         return out
 
 

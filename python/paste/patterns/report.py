@@ -16,6 +16,41 @@ COLUMNS = (
 )
 
 
+def _rates(calls: int, hits: dict[str, int]) -> dict:
+    """A pooled entry: calls, hits, and every rate recomputed from them (as Tally.report)."""
+    out: dict = {"calls": calls, "hits": dict(hits)}
+    for key, v in hits.items():
+        if key not in ("arg_hits", "arg_calls"):
+            out[key] = round(v / calls, 4) if calls else 0.0
+    arg_calls = hits.get("arg_calls", 0)
+    out["arg_calls"] = arg_calls
+    out["arg_given_tool"] = round(hits.get("arg_hits", 0) / arg_calls, 4) if arg_calls else 0.0
+    return out
+
+
+def pool_reports(reports: list[dict]) -> dict:
+    """Reports of several splits (evaluate.evaluate, e.g. one per seed) pooled: per source
+    and overall, the calls and hit counts summed and the rates recomputed from the sums, so
+    a source weighs by its calls in each split. A source missing from a split adds nothing
+    there. `{"sources": {name: entry}, "overall": entry}`; calibration is not pooled."""
+    def add(into: dict, entry: dict) -> None:
+        into["calls"] = into.get("calls", 0) + entry["calls"]
+        hits = into.setdefault("hits", {})
+        for key, v in entry["hits"].items():
+            hits[key] = hits.get(key, 0) + v
+
+    sums: dict[str, dict] = {}
+    overall: dict = {}
+    for report in reports:
+        for name, entry in report["sources"].items():
+            add(sums.setdefault(name, {}), entry)
+        add(overall, report["overall"])
+    return {
+        "sources": {name: _rates(e["calls"], e["hits"]) for name, e in sorted(sums.items())},
+        "overall": _rates(overall.get("calls", 0), overall.get("hits", {})),
+    }
+
+
 def rows(report: dict) -> list[list[str]]:
     """One row per source plus `overall`: name, then the COLUMNS values (rates as %)."""
     out = []
