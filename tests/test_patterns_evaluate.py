@@ -62,8 +62,11 @@ def test_pooled_reports_sum_counts_and_weigh_sources_by_calls():
                                              for k, v in a["sources"].items()},
                                  "overall": {k: v for k, v in a["overall"].items()
                                              if k not in ("calibration", "ece")}}
-    assert pool_reports([]) == {"sources": {}, "overall": {
-        "calls": 0, "hits": {}, "arg_calls": 0, "arg_given_tool": 0.0}}
+    empty = pool_reports([])
+    assert empty["sources"] == {}
+    assert (empty["overall"]["calls"], empty["overall"]["top5_call"],
+            empty["overall"]["arg_given_tool"]) == (0, 0.0, 0.0)
+    assert set(empty["overall"]["hits"].values()) == {0}
 
 
 def test_empty_tally_and_add():

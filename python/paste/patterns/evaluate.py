@@ -6,9 +6,9 @@ top-1/3/5 exact canonical-call accuracy, top-1/3 tool-kind accuracy, argument ac
 the right tool (top-1 call exact among calls whose top-1 kind was right; its own denominator
 `arg_calls`), calibration bins over every emitted prediction (mean predicted p vs hit rate), and
 the bigram baseline's numbers; `hits` holds the counts behind the rates, so reports of several
-splits pool exactly (report.pool_reports). Each source is mined into its own store (one agent = one tenant);
-paste's own JSONL records carry their tenant, and each tenant of a source is mined apart and
-predicts only its own test sessions.
+splits pool exactly (report.pool_reports). Each source is mined into its own store (one agent
+= one tenant); paste's own JSONL records carry their tenant, and each tenant of a source is
+mined apart and predicts only its own test sessions.
 Where a source records the tools a session was offered (Trace.tools), the predictor and the
 baseline alike only consider those tools, as a server knows the request's tool list.
 """

@@ -16,39 +16,32 @@ COLUMNS = (
 )
 
 
-def _rates(calls: int, hits: dict[str, int]) -> dict:
-    """A pooled entry: calls, hits, and every rate recomputed from them (as Tally.report)."""
-    out: dict = {"calls": calls, "hits": dict(hits)}
-    for key, v in hits.items():
-        if key not in ("arg_hits", "arg_calls"):
-            out[key] = round(v / calls, 4) if calls else 0.0
-    arg_calls = hits.get("arg_calls", 0)
-    out["arg_calls"] = arg_calls
-    out["arg_given_tool"] = round(hits.get("arg_hits", 0) / arg_calls, 4) if arg_calls else 0.0
-    return out
-
-
 def pool_reports(reports: list[dict]) -> dict:
     """Reports of several splits (evaluate.evaluate, e.g. one per seed) pooled: per source
-    and overall, the calls and hit counts summed and the rates recomputed from the sums, so
-    a source weighs by its calls in each split. A source missing from a split adds nothing
-    there. `{"sources": {name: entry}, "overall": entry}`; calibration is not pooled."""
-    def add(into: dict, entry: dict) -> None:
-        into["calls"] = into.get("calls", 0) + entry["calls"]
-        hits = into.setdefault("hits", {})
-        for key, v in entry["hits"].items():
-            hits[key] = hits.get(key, 0) + v
+    and overall, the calls and hit counts summed and the rates recomputed from the sums (as
+    Tally.report), so a source weighs by its calls in each split. A source missing from a
+    split adds nothing there. `{"sources": {name: entry}, "overall": entry}`; calibration is
+    not pooled (the entries have no `calibration` or `ece`)."""
+    from paste.patterns.evaluate import Tally  # evaluate loads the predictor; only needed here
 
-    sums: dict[str, dict] = {}
-    overall: dict = {}
+    def tally(entry: dict) -> Tally:
+        t = Tally(calls=entry["calls"])
+        t.hits.update(entry["hits"])
+        return t
+
+    def rates(t: Tally) -> dict:
+        out = t.report()
+        del out["calibration"], out["ece"]
+        return out
+
+    sums: dict[str, Tally] = {}
+    overall = Tally()
     for report in reports:
         for name, entry in report["sources"].items():
-            add(sums.setdefault(name, {}), entry)
-        add(overall, report["overall"])
-    return {
-        "sources": {name: _rates(e["calls"], e["hits"]) for name, e in sorted(sums.items())},
-        "overall": _rates(overall.get("calls", 0), overall.get("hits", {})),
-    }
+            sums.setdefault(name, Tally()).add(tally(entry))
+        overall.add(tally(report["overall"]))
+    return {"sources": {name: rates(t) for name, t in sorted(sums.items())},
+            "overall": rates(overall)}
 
 
 def rows(report: dict) -> list[list[str]]:
