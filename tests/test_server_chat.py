@@ -128,17 +128,63 @@ def test_tool_choice_none_hides_tools_and_parses_nothing(engine, client):
     assert "get_weather" not in engine.prompts[-1]
 
 
-def test_tool_choice_required_and_named_add_an_instruction(engine, client):
-    with engine.scripted(always("No.")):
-        req = client.chat.completions.create(model="tiny", messages=USER, tools=[WEATHER_TOOL],
+NAMED = {"type": "function", "function": {"name": "get_weather"}}
+PREFIX_NAMED = '{"name": "get_weather", "arguments": '  # forced_call_prefix, json format
+
+
+def test_tool_choice_named_starts_the_answer_inside_a_call_of_that_tool(engine, client):
+    with engine.scripted(always('{"city": "Paris"}}')):  # the model writes only the arguments
+        out = client.chat.completions.create(model="tiny", messages=USER, tools=[WEATHER_TOOL],
+                                             tool_choice=NAMED)
+        prompt = engine.prompts[-1]
+        _, calls, finish, usage = reassemble(client.chat.completions.create(
+            model="tiny", messages=USER, tools=[WEATHER_TOOL], tool_choice=NAMED, stream=True,
+            stream_options={"include_usage": True}))
+    assert "You must answer with a call of the tool get_weather." in prompt
+    assert prompt.endswith("<|im_start|>assistant\n" + PREFIX_NAMED)
+    msg = out.choices[0].message
+    assert msg.content is None and out.choices[0].finish_reason == "tool_calls"
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in msg.tool_calls] == [
+        ("get_weather", {"city": "Paris"})]
+    assert [(v[1], json.loads(v[2])) for v in calls.values()] == [("get_weather", {"city": "Paris"})]
+    assert finish == "tool_calls"
+    # the forced prefix is prompt, not completion: usage counts what the model wrote
+    assert out.usage.completion_tokens == len(engine.encode('{"city": "Paris"}}')) + 1
+    assert usage.prompt_tokens == out.usage.prompt_tokens
+
+
+def test_tool_choice_required_lets_the_model_name_the_tool(engine, client):
+    with engine.scripted(always('get_weather", "arguments": {"city": "Rome"}}')):
+        out = client.chat.completions.create(model="tiny", messages=USER, tools=[WEATHER_TOOL],
                                              tool_choice="required")
-        assert "You must answer with a call of one of the tools." in engine.prompts[-1]
-        named = client.chat.completions.create(
-            model="tiny", messages=USER, tools=[WEATHER_TOOL],
-            tool_choice={"type": "function", "function": {"name": "get_weather"}})
-        assert "You must answer with a call of the tool get_weather." in engine.prompts[-1]
-    # the output is not constrained: without a call the answer is what the model wrote
-    assert req.choices[0].message.content == "No." and named.choices[0].message.content == "No."
+    assert "You must answer with a call of one of the tools." in engine.prompts[-1]
+    assert engine.prompts[-1].endswith('<|im_start|>assistant\n{"name": "')
+    calls = out.choices[0].message.tool_calls
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+        ("get_weather", {"city": "Rome"})]
+
+
+def test_tool_choice_forced_call_the_model_breaks_stays_content(engine, client):
+    # the arguments are the model's own (no grammar): text that is not a call is returned as
+    # it stands, with the forced start, and nothing is lost
+    with engine.scripted(always("No.")):
+        out = client.chat.completions.create(model="tiny", messages=USER, tools=[WEATHER_TOOL],
+                                             tool_choice=NAMED)
+    assert out.choices[0].message.tool_calls is None
+    assert out.choices[0].message.content == PREFIX_NAMED + "No."
+    assert out.choices[0].finish_reason == "stop"
+
+
+def test_tool_choice_named_keeps_one_call_auto_keeps_all(engine, client):
+    second = '{"name": "get_weather", "arguments": {"city": "Rome"}}'
+    with engine.scripted(always('{"city": "Paris"}}\n' + second)):
+        named = client.chat.completions.create(model="tiny", messages=USER,
+                                               tools=[WEATHER_TOOL], tool_choice=NAMED)
+    with engine.scripted(always(CALL_TEXT + "\n" + second)):
+        auto = client.chat.completions.create(model="tiny", messages=USER, tools=[WEATHER_TOOL])
+    cities = [[json.loads(c.function.arguments)["city"] for c in r.choices[0].message.tool_calls]
+              for r in (named, auto)]
+    assert cities == [["Paris"], ["Paris", "Rome"]]
 
 
 def test_stop_string_cuts_the_answer(engine, client):

@@ -12,6 +12,10 @@ call surrounded by newlines gives no stray content); with parallel_tool_calls fa
 first call is kept. Each call gets a fresh id "call_<hex>"; its first CallPiece carries the
 name, later ones only argument fragments.
 
+tool_choice "required" or a named function: the prompt ends with the start of a call
+(prompt.forced_call_prefix), which is fed to the shaper before the model's text, so the
+answer begins inside a call; a named choice keeps only that first call.
+
 The engine request is aborted (its sequence freed) whenever the generator is closed early:
 client disconnect, cancellation, or an error.
 """
@@ -28,7 +32,7 @@ from paste.engine.engine import EngineStoppedError
 from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
 from paste.server.errors import BadRequestError, ServiceUnavailableError
-from paste.server.prompt import render_prompt
+from paste.server.prompt import forced_call_prefix, render_prompt
 from paste.server.pump import ThreadPump
 from paste.server.turn import TurnRequest
 
@@ -134,11 +138,19 @@ async def run_turn(
 ) -> AsyncIterator[TurnEvent]:
     """The events of one turn; errors before the first token raise typed ApiErrors."""
     started = time.monotonic()
-    handle = submit(engine, turn, render_prompt(engine, turn, parser_format))
+    prompt = render_prompt(engine, turn, parser_format)
+    forced = forced_call_prefix(turn, parser_format) if turn.parses_tools else ""
+    if forced:  # tool_choice "required" / a function: the answer starts as a call
+        prompt = list(prompt) + list(engine.encode(forced))
+    handle = submit(engine, turn, prompt)
     pump = ThreadPump(iter(handle), abort=handle.abort)
-    shaper = OutputShaper(parser_format if turn.parses_tools else None, turn.parallel_tool_calls)
+    named = turn.tool_choice.mode == "function"  # one call of that function
+    shaper = OutputShaper(parser_format if turn.parses_tools else None,
+                          turn.parallel_tool_calls and not named)
     out = None
     try:
+        for piece in shaper.feed(forced):
+            yield piece
         async for out in pump:
             for piece in shaper.feed(out.delta):
                 yield piece

@@ -5,8 +5,9 @@ the system message with the call syntax of the parser format, and one that canno
 assistant `tool_calls` gets each earlier call as the text the model would have written for it
 in that format (`call_text`), so the model sees its own calls, and a conversation replayed by
 a client has the same tokens the model produced (the prefix cache then reuses its KV).
-tool_choice "required" / a named function adds a one-line instruction to the system message;
-the output is not constrained (see docs/server.md).
+tool_choice "required" / a named function adds a one-line instruction to the system message,
+and `forced_call_prefix` is the start of a call the assistant's answer is made to begin with
+(see docs/server.md).
 """
 
 from __future__ import annotations
@@ -46,6 +47,27 @@ def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
     if parser_format == "llama3_json":
         return "; ".join(json.dumps(o, ensure_ascii=False) for o in objects)
     return json.dumps(objects[0] if len(objects) == 1 else objects, ensure_ascii=False)
+
+
+_NAME = "paste_tool_name"  # a placeholder name: no format escapes or splits it
+
+
+def forced_call_prefix(turn: TurnRequest, parser_format: str) -> str:
+    """The text the answer is made to start with under tool_choice: for "required" the
+    format's call opening up to the tool's name (`<tool_call>\n{"name": "`, `[`), for a
+    named function up to its arguments (`... "get_weather", "arguments": `,
+    `[get_weather(`); "" for "auto" and "none". The model writes the rest: which tool (for
+    "required") and the arguments, not constrained by their schema."""
+    mode = turn.tool_choice.mode
+    if mode not in ("required", "function") or not turn.tools:
+        return ""
+    text = call_text([{"function": {"name": _NAME, "arguments": "{}"}}], parser_format)
+    head, _, tail = text.partition(_NAME)
+    if mode == "required":
+        return head
+    empty = tail.find("{}")  # where the (empty) arguments are written
+    cut = empty if empty >= 0 else tail.index("(") + 1  # pythonic: name(...)
+    return head + str(turn.tool_choice.name) + tail[:cut]
 
 
 def _choice_hint(turn: TurnRequest) -> str | None:

@@ -1,0 +1,46 @@
+"""prompt.forced_call_prefix: the start of a call an answer is made to begin with under
+tool_choice, per tool-call format, exact; and that the format's parser reads the prefix plus
+the model's continuation as one call of the right tool."""
+
+from __future__ import annotations
+
+import pytest
+
+from paste.parsing import parse_tool_calls
+from paste.server.prompt import forced_call_prefix
+from paste.server.tools_schema import ToolChoice
+from paste.server.turn import TurnRequest
+
+TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+
+
+def turn(mode: str, name: str | None = None, tools: list | None = None) -> TurnRequest:
+    return TurnRequest(messages=[{"role": "user", "content": "hi"}],
+                       tools=[TOOL] if tools is None else tools,
+                       tool_choice=ToolChoice(mode, name))
+
+
+@pytest.mark.parametrize("fmt, required, named, rest", [
+    ("hermes", '<tool_call>\n{"name": "', '<tool_call>\n{"name": "get_weather", "arguments": ',
+     '{"city": "Paris"}}\n</tool_call>'),
+    ("json", '{"name": "', '{"name": "get_weather", "arguments": ', '{"city": "Paris"}}'),
+    ("llama3_json", '{"name": "', '{"name": "get_weather", "parameters": ',
+     '{"city": "Paris"}}'),
+    ("pythonic", "[", "[get_weather(", 'city="Paris")]'),
+])
+def test_prefixes_per_format_parse_to_the_named_call(fmt, required, named, rest):
+    assert forced_call_prefix(turn("required"), fmt) == required
+    assert forced_call_prefix(turn("function", "get_weather"), fmt) == named
+    out = parse_tool_calls(named + rest, format=fmt)
+    assert [(c.name, c.arguments) for c in out.calls] == [("get_weather", {"city": "Paris"})]
+    assert out.content == ""
+    # "required": the model writes the name too
+    assert named.startswith(required)
+    again = parse_tool_calls(required + named[len(required):] + rest, format=fmt)
+    assert [(c.name, c.arguments) for c in again.calls] == [("get_weather", {"city": "Paris"})]
+
+
+def test_no_prefix_for_auto_none_or_without_tools():
+    assert forced_call_prefix(turn("auto"), "hermes") == ""
+    assert forced_call_prefix(turn("none"), "hermes") == ""
+    assert forced_call_prefix(turn("required", tools=[]), "hermes") == ""
