@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from test_server_support import always
 
 WEATHER_TOOL = {
@@ -164,9 +166,58 @@ def test_tool_choice_required_lets_the_model_name_the_tool(engine, client):
         ("get_weather", {"city": "Rome"})]
 
 
+def test_tool_choice_named_constrains_the_arguments_to_the_schema(engine, client):
+    # the tiny random model's own sampling: only the grammar makes this a call of the schema
+    tool = {"type": "function", "function": {"name": "set_unit", "parameters": {
+        "type": "object", "properties": {"unit": {"enum": ["c", "f"]}, "n": {"enum": [1, 2]}},
+        "required": ["unit", "n"]}}}
+    for seed in (0, 1):
+        out = client.chat.completions.create(
+            model="tiny", messages=USER, tools=[tool], temperature=1.0, seed=seed,
+            tool_choice={"type": "function", "function": {"name": "set_unit"}}, max_tokens=60)
+        calls = out.choices[0].message.tool_calls
+        assert [c.function.name for c in calls] == ["set_unit"]
+        args = json.loads(calls[0].function.arguments)
+        assert sorted(args) == ["n", "unit"] and args["unit"] in "cf" and args["n"] in (1, 2)
+        assert out.choices[0].finish_reason == "tool_calls"
+    spec = engine.params[-1].grammar
+    assert json.loads(spec.json_schema) == tool["function"]["parameters"] and spec.suffix == "}"
+
+
+def test_response_format_json_schema_constrains_the_content(engine, client):
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"},
+              "n": {"enum": [1, 2, 3]}}, "required": ["ok", "n"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "r", "schema": schema}}
+    out = client.chat.completions.create(model="tiny", messages=USER, temperature=1.0, seed=3,
+                                         response_format=fmt, max_tokens=40)
+    value = json.loads(out.choices[0].message.content)
+    assert sorted(value) == ["n", "ok"] and isinstance(value["ok"], bool)
+    assert out.choices[0].finish_reason == "stop"
+    client.chat.completions.create(model="tiny", messages=USER, max_tokens=1,
+                                   response_format={"type": "json_object"})
+    assert engine.params[-1].grammar is not None and engine.params[-1].grammar.json_schema is None
+
+
+def test_bad_response_formats_are_400_naming_the_field(client):
+    import openai
+
+    cases = [({"type": "xml"}, "response_format"),
+             ({"type": "json_schema"}, "response_format.json_schema"),
+             ({"type": "json_schema", "json_schema": {"name": "r", "schema": [1]}},
+              "response_format.json_schema.schema"),
+             ({"type": "json_schema", "json_schema": {"name": "r", "schema": {
+                 "type": "object", "properties": {"a": {"$ref": "#/nope"}}}}},
+              "response_format")]
+    for fmt, param in cases:
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(model="tiny", messages=USER, response_format=fmt)
+        assert err.value.body["param"] == param
+
+
 def test_tool_choice_forced_call_the_model_breaks_stays_content(engine, client):
-    # the arguments are the model's own (no grammar): text that is not a call is returned as
-    # it stands, with the forced start, and nothing is lost
+    # the scripted text replaces the grammar here (as a pythonic call's arguments, which no
+    # grammar covers, could): text that is not a call is returned as it stands, with the
+    # forced start, and nothing is lost
     with engine.scripted(always("No.")):
         out = client.chat.completions.create(model="tiny", messages=USER, tools=[WEATHER_TOOL],
                                              tool_choice=NAMED)

@@ -95,3 +95,21 @@ def test_previous_response_id_is_refused(client):
     assert info.value.status_code == 400
     assert info.value.body["param"] == "previous_response_id"
     assert info.value.body["code"] == "unsupported_parameter"
+
+
+def test_text_format_json_schema_constrains_the_output_and_is_echoed(engine, client):
+    import openai
+
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"},
+              "n": {"enum": [1, 2, 3]}}, "required": ["ok", "n"]}
+    fmt = {"type": "json_schema", "name": "r", "schema": schema}
+    resp = client.responses.create(model="tiny", input="Hi", temperature=1.0, max_output_tokens=40,
+                                   text={"format": fmt})
+    value = json.loads(resp.output_text)
+    assert sorted(value) == ["n", "ok"] and value["n"] in (1, 2, 3)
+    assert resp.text.format.type == "json_schema" and resp.text.format.name == "r"
+    assert json.loads(engine.params[-1].grammar.json_schema) == schema
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model="tiny", input="Hi",
+                                text={"format": {"type": "json_schema", "name": "r", "schema": 3}})
+    assert info.value.body["param"] == "text.format.schema"

@@ -2,8 +2,9 @@
 
 FakeScriptedEngine wraps a real tiny-model Engine. Before each request it decodes the prompt
 and asks `script(prompt_text)` what the assistant should write; a text is decoded as forced
-tokens (real forward passes, real KV, real detokenisation), None leaves the model's own
-sampling. Everything else (HTTP, SSE, parsing, the openai client) is real.
+tokens (real forward passes, real KV, real detokenisation; a grammar the request had is
+dropped), None leaves the model's own sampling. `params` keeps the GenerationParams of every
+request as the server made them. Everything else (HTTP, SSE, parsing, the openai client) is real.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class FakeScriptedEngine:
         self._engine = engine
         self.script: Script = lambda _prompt: None
         self.prompts: list[str] = []
+        self.params: list[Any] = []
         self.handles: list[Any] = []
         self._lock = threading.Lock()
 
@@ -38,10 +40,12 @@ class FakeScriptedEngine:
         text = self.script(prompt)
         with self._lock:
             self.prompts.append(prompt)
+            self.params.append(params)
         if text is None:
             return params
         ids = self._engine.encode(text) + [self._engine.tokenizer.eos_token_id]
-        return replace(params, forced_tokens=tuple(ids[: params.max_tokens]))
+        # the scripted text replaces sampling, and with it any grammar (engine/grammar.py)
+        return replace(params, forced_tokens=tuple(ids[: params.max_tokens]), grammar=None)
 
     def _record(self, handle: Any) -> Any:
         with self._lock:

@@ -22,6 +22,7 @@ import torch
 from paste.core import BatchLoop, BatchLoopConfig
 from paste.engine.call_watch import CallWatch
 from paste.engine.config import EngineConfig
+from paste.engine.grammar import Grammars
 from paste.engine.model_runner import ModelRunner
 from paste.engine.request import Detokenizer, GenerationParams, Request, RequestOutput
 from paste.engine.sampler import Sampler, SamplingState
@@ -68,6 +69,7 @@ class EngineCore:
         self.eos_ids = eos_token_ids(Path(folder), self.tokenizer)
         self._skip = frozenset(int(i) for i in getattr(self.tokenizer, "all_special_ids", []))
         self.calls = CallWatch(self.tokenizer, self.runner.vocab_size)
+        self.grammars = Grammars(self.tokenizer, self.runner.vocab_size, list(self.eos_ids))
         self.requests: dict[int, Request] = {}  # by sequence id, while a turn runs
         self.sessions: dict[str, int] = {}  # session key -> its sequence (parked between turns)
         self._states: dict[int, SamplingState] = {}
@@ -99,6 +101,8 @@ class EngineCore:
                 f"{self.max_model_len}"
             )
         self.calls.check(params)
+        if params.grammar is not None:
+            self.grammars.compile(params.grammar)  # GrammarError before anything is queued
         stops = list(params.stop_token_ids) + ([] if params.ignore_eos else list(self.eos_ids))
         state = self.sampler.new_state(params.sampling())
         seq_id = self.loop.add_sequence(
@@ -140,6 +144,8 @@ class EngineCore:
                         f"{self.max_model_len}"
                     )
                 self.calls.check(params)
+                if params.grammar is not None:
+                    self.grammars.compile(params.grammar)
                 state = self.sampler.new_state(params.sampling())
                 self.loop.resume(
                     seq_id,
@@ -188,6 +194,7 @@ class EngineCore:
         self.requests[seq_id] = req
         self._states[seq_id] = state
         self.calls.add(seq_id, params)
+        self.grammars.add(seq_id, params.grammar)
         if session_key is not None:
             self.sessions[session_key] = seq_id
         return req
@@ -216,6 +223,7 @@ class EngineCore:
                 self.requests[sid].num_cached_tokens = reused
         logits = self.runner.forward(plan)
         sample_ids = plan.sample_seq_ids.tolist()
+        self.grammars.mask(logits, sample_ids)
         tokens = self.sampler.sample(logits, [self._states[s] for s in sample_ids])
         for j, sid in enumerate(sample_ids):  # teacher forcing replaces the sample
             forced = self.requests[sid].params.forced_tokens
@@ -228,6 +236,7 @@ class EngineCore:
         )
         seq_ids, committed = events.seq_ids.tolist(), events.tokens.tolist()
         call_events = self.calls.step(seq_ids, committed)
+        self.grammars.accept(seq_ids, committed)
         outputs = []
         for sid, tok, reason in zip(
             seq_ids, committed, events.finish_reasons.tolist(), strict=True
@@ -254,5 +263,6 @@ class EngineCore:
 
     def _forget(self, seq_id: int) -> None:
         self.calls.remove(seq_id)
+        self.grammars.remove(seq_id)
         self.requests.pop(seq_id, None)
         self._states.pop(seq_id, None)

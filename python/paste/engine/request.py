@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paste.engine.call_events import CallEvent, CallScan, check_candidates
+from paste.engine.grammar import GrammarSpec
 from paste.engine.sampler import SamplingParams
 from paste.errors import InvalidArgumentError
 
@@ -39,6 +40,8 @@ class GenerationParams:
     # arrive on RequestOutput.call_events in the step they happen.
     call_scan: CallScan | None = None
     call_candidates: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    # Constrained decoding (engine/grammar.py): the output must match this grammar.
+    grammar: GrammarSpec | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tokens < 2**31:
@@ -50,6 +53,8 @@ class GenerationParams:
         if any(not isinstance(s, str) or s == "" for s in self.stop):
             raise InvalidArgumentError("stop strings must be non-empty strings")
         check_candidates(self.call_candidates, self.call_scan)
+        if self.grammar is not None and self.forced_tokens:
+            raise InvalidArgumentError("a request cannot have both a grammar and forced_tokens")
 
     @property
     def num_tokens_allowed(self) -> int:

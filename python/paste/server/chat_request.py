@@ -3,15 +3,18 @@
 Supported: messages, tools, tool_choice, parallel_tool_calls, temperature, top_p, max_tokens /
 max_completion_tokens, stop, seed, n=1, stream, stream_options.include_usage,
 prompt_cache_key (the engine keeps that conversation's KV parked between requests). Options
-that would change the output in ways this server cannot honour (n > 1, logprobs, a JSON
-response_format) are refused with 400 rather than ignored.
+that would change the output in ways this server cannot honour (n > 1, logprobs) are refused
+with 400 rather than ignored; response_format json_object / json_schema constrain the output
+(engine/grammar.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from typing import Any
 
+from paste.engine.grammar import GrammarSpec
 from paste.engine.request import GenerationParams
 from paste.server.errors import BadRequestError
 from paste.server.fields import (
@@ -53,6 +56,36 @@ def sampling_params(
     )
 
 
+def response_grammar(value: Any, param: str = "response_format",
+                     flat: bool = False) -> GrammarSpec | None:
+    """A requested output format: {"type": "text"} (or absent): None; {"type":
+    "json_object"}: any JSON object; {"type": "json_schema", "json_schema": {"name", "schema",
+    "strict"}} (Chat Completions; `flat`, the Responses API's `text.format`: "name",
+    "schema" beside "type"): JSON of `schema` (any object without one). The output is then
+    constrained (engine/grammar.py). `param` names the field in errors."""
+    if value is None:
+        return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return GrammarSpec()
+    if kind == "json_schema":
+        where = param if flat else f"{param}.json_schema"
+        spec = value if flat else value.get("json_schema")
+        if not isinstance(spec, dict):
+            raise BadRequestError(f"'{where}' must be an object", param=where)
+        schema = spec.get("schema")
+        if schema is None:
+            return GrammarSpec()
+        if not isinstance(schema, dict):
+            raise BadRequestError(f"'{where}.schema' must be an object",
+                                  param=f"{where}.schema")
+        return GrammarSpec(json.dumps(schema))
+    raise BadRequestError(f"'{param}.type' must be 'text', 'json_object' or 'json_schema'",
+                          param=param, code="unsupported_value")
+
+
 def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatRequest:
     model = req_str(body, "model")
     n = opt_int(body, "n", minimum=1, maximum=INT32_MAX)
@@ -61,14 +94,7 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
     if body.get("logprobs") or body.get("top_logprobs"):
         raise BadRequestError("logprobs are not supported", param="logprobs",
                               code="unsupported_value")  # fmt: skip
-    response_format = body.get("response_format")
-    if response_format is not None and (
-        not isinstance(response_format, dict) or response_format.get("type") != "text"
-    ):
-        raise BadRequestError(
-            "only response_format {'type': 'text'} is supported", param="response_format",
-            code="unsupported_value",
-        )  # fmt: skip
+    grammar = response_grammar(body.get("response_format"))
     max_tokens = opt_int(body, "max_completion_tokens", minimum=1, maximum=INT32_MAX)
     if max_tokens is None:
         max_tokens = opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX)
@@ -82,9 +108,9 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         tools=tools,
         tool_choice=parse_tool_choice(body.get("tool_choice"), tools, flat=False),
         parallel_tool_calls=opt_bool(body, "parallel_tool_calls", True),
-        params=sampling_params(
+        params=replace(sampling_params(
             body, max_tokens, default_max_tokens, stop_strings(body.get("stop"))
-        ),
+        ), grammar=grammar),
         cache_key=opt_str(body, "prompt_cache_key"),
     )
     include_usage = bool(options and options.get("include_usage"))

@@ -14,7 +14,9 @@ name, later ones only argument fragments.
 
 tool_choice "required" or a named function: the prompt ends with the start of a call
 (prompt.forced_call_prefix), which is fed to the shaper before the model's text, so the
-answer begins inside a call; a named choice keeps only that first call.
+answer begins inside a call; a named choice keeps only that first call, and (but for the
+pythonic format) its arguments are constrained to the tool's parameter schema and the call's
+closing text (prompt.arguments_grammar, engine/grammar.py).
 
 The engine request is aborted (its sequence freed) whenever the generator is closed early:
 client disconnect, cancellation, or an error.
@@ -29,10 +31,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from paste.engine.engine import EngineStoppedError
+from paste.engine.grammar import GrammarError
 from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
 from paste.server.errors import BadRequestError, ServiceUnavailableError
-from paste.server.prompt import forced_call_prefix, render_prompt
+from paste.server.prompt import arguments_grammar, forced_call_prefix, render_prompt
 from paste.server.pump import ThreadPump
 from paste.server.turn import TurnRequest
 
@@ -142,6 +145,9 @@ async def run_turn(
     forced = forced_call_prefix(turn, parser_format) if turn.parses_tools else ""
     if forced:  # tool_choice "required" / a function: the answer starts as a call
         prompt = list(prompt) + list(engine.encode(forced))
+        grammar = arguments_grammar(turn, parser_format)
+        if grammar is not None:  # a named function: its arguments follow its schema
+            turn.params = replace(turn.params, grammar=grammar)
     handle = submit(engine, turn, prompt)
     pump = ThreadPump(iter(handle), abort=handle.abort)
     named = turn.tool_choice.mode == "function"  # one call of that function
@@ -156,6 +162,9 @@ async def run_turn(
                 yield piece
         for piece in shaper.close():
             yield piece
+    except GrammarError as exc:  # a schema the grammar compiler cannot build
+        param = "tools" if turn.tool_choice.mode == "function" else "response_format"
+        raise BadRequestError(str(exc), param=param) from None
     except InvalidArgumentError as exc:  # e.g. the prompt does not fit the context
         raise BadRequestError(str(exc), param="messages") from None
     except EngineStoppedError as exc:

@@ -6,8 +6,9 @@ assistant `tool_calls` gets each earlier call as the text the model would have w
 in that format (`call_text`), so the model sees its own calls, and a conversation replayed by
 a client has the same tokens the model produced (the prefix cache then reuses its KV).
 tool_choice "required" / a named function adds a one-line instruction to the system message,
-and `forced_call_prefix` is the start of a call the assistant's answer is made to begin with
-(see docs/server.md).
+and `forced_call_prefix` is the start of a call the assistant's answer is made to begin with;
+for a named function, `arguments_grammar` constrains the rest to its parameter schema (see
+docs/server.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from paste.engine.grammar import GrammarSpec
 from paste.server.errors import BadRequestError
 from paste.server.turn import TurnRequest
 from paste.session.template import TemplateProfile, render_view
@@ -68,6 +70,23 @@ def forced_call_prefix(turn: TurnRequest, parser_format: str) -> str:
     empty = tail.find("{}")  # where the (empty) arguments are written
     cut = empty if empty >= 0 else tail.index("(") + 1  # pythonic: name(...)
     return head + str(turn.tool_choice.name) + tail[:cut]
+
+
+def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
+    """For a named tool_choice, the grammar of what follows `forced_call_prefix`: the
+    arguments as JSON of the tool's parameter schema, then the rest of the call's text
+    (hermes: `}\n</tool_call>`). None otherwise, and for the pythonic format, whose
+    arguments are not JSON."""
+    if turn.tool_choice.mode != "function" or parser_format == "pythonic":
+        return None
+    tool = next((t["function"] for t in turn.tools
+                 if t["function"]["name"] == turn.tool_choice.name), None)
+    if tool is None:
+        return None
+    text = call_text([{"function": {"name": _NAME, "arguments": "{}"}}], parser_format)
+    tail = text.partition(_NAME)[2]
+    suffix = tail[tail.index("{}") + 2:]
+    return GrammarSpec(json.dumps(tool.get("parameters") or {"type": "object"}), suffix)
 
 
 def _choice_hint(turn: TurnRequest) -> str | None:

@@ -7,16 +7,17 @@
     {"type": "function_call_output", "call_id", "output"}       a tool message
     {"type": "reasoning", ...}                        skipped (this server produces none)
 `instructions` becomes the first system message. Tools use the flat function form.
+`text.format` json_object / json_schema constrain the output (engine/grammar.py).
 Unsupported: previous_response_id / conversation (the server stores no responses; send the
-whole input), non-function tools, a JSON text.format.
+whole input), non-function tools.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from paste.server.chat_request import sampling_params
+from paste.server.chat_request import response_grammar, sampling_params
 from paste.server.errors import BadRequestError
 from paste.server.fields import INT32_MAX, opt_bool, opt_int, opt_str, req_str
 from paste.server.tools_schema import parse_tool_choice, parse_tools
@@ -75,9 +76,7 @@ def parse_responses_request(body: dict[str, Any], default_max_tokens: int) -> Re
             )  # fmt: skip
     text = body.get("text")
     fmt = text.get("format") if isinstance(text, dict) else None
-    if isinstance(fmt, dict) and fmt.get("type", "text") != "text":
-        raise BadRequestError("only text.format {'type': 'text'} is supported",
-                              param="text.format", code="unsupported_value")  # fmt: skip
+    grammar = response_grammar(fmt, "text.format", flat=True)
     instructions = opt_str(body, "instructions")
     max_output_tokens = opt_int(body, "max_output_tokens", minimum=1, maximum=INT32_MAX)
     tools = parse_tools(body.get("tools"), flat=True)
@@ -86,7 +85,8 @@ def parse_responses_request(body: dict[str, Any], default_max_tokens: int) -> Re
         tools=tools,
         tool_choice=parse_tool_choice(body.get("tool_choice"), tools, flat=True),
         parallel_tool_calls=opt_bool(body, "parallel_tool_calls", True),
-        params=sampling_params(body, max_output_tokens, default_max_tokens, ()),
+        params=replace(sampling_params(body, max_output_tokens, default_max_tokens, ()),
+                       grammar=grammar),
         cache_key=opt_str(body, "prompt_cache_key"),
     )
     return ResponsesRequest(model, turn, opt_bool(body, "stream", False), instructions,

@@ -1,0 +1,118 @@
+"""Grammar-constrained decoding: a request's output must be JSON (of a schema), then a literal.
+
+A request with GenerationParams.grammar (a GrammarSpec) only samples tokens its grammar
+allows: each step, before sampling, the rows of such requests get the grammar's token mask
+(tokens it forbids go to -inf), and after the loop commits, each request's matcher accepts the
+token it decoded. When the grammar is complete only the model's end-of-turn tokens are
+allowed, so the turn ends there. The grammar of a spec is
+
+    a JSON value of `json_schema` (any JSON object when it is None), written compactly
+    (no free whitespace: a small model cannot pad it forever), then `suffix` verbatim
+
+(the suffix closes a tool call whose opening is in the prompt: `}` plus the format's closing
+tag). Masks and matchers come from xgrammar, imported on first use; compiled grammars are
+cached per spec. Driven by the engine thread only, like the BatchLoop.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from paste.errors import InvalidArgumentError
+
+MAX_COMPILED = 256  # compiled grammars kept (by spec); the oldest is dropped beyond
+
+
+@dataclass(frozen=True)
+class GrammarSpec:
+    """What a constrained output is: JSON of `json_schema` (JSON text; None: any object), then
+    `suffix`."""
+
+    json_schema: str | None = None
+    suffix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.json_schema is not None:
+            try:
+                schema = json.loads(self.json_schema)
+            except (TypeError, ValueError) as exc:
+                raise InvalidArgumentError(f"json_schema is not JSON: {exc}") from None
+            if not isinstance(schema, dict):
+                raise InvalidArgumentError("json_schema must be a JSON object")
+        if not isinstance(self.suffix, str):
+            raise InvalidArgumentError("suffix must be a string")
+
+
+class GrammarError(InvalidArgumentError):
+    """A schema xgrammar cannot compile (an unsupported keyword, a bad reference)."""
+
+
+class Grammars:
+    """The matchers of the requests that have a grammar (see the module docstring)."""
+
+    def __init__(self, tokenizer: Any, vocab_size: int, stop_ids: list[int]) -> None:
+        self._tokenizer = tokenizer
+        self._vocab = vocab_size
+        self._stop_ids = list(stop_ids)
+        self._compiler: Any = None
+        self._compiled: dict[GrammarSpec, Any] = {}
+        self._matchers: dict[int, Any] = {}
+
+    def compile(self, spec: GrammarSpec) -> Any:
+        """The compiled grammar of `spec` (cached); GrammarError if it cannot be built."""
+        hit = self._compiled.get(spec)
+        if hit is not None:
+            return hit
+        import xgrammar as xgr
+
+        if self._compiler is None:
+            info = xgr.TokenizerInfo.from_huggingface(
+                self._tokenizer, vocab_size=self._vocab, stop_token_ids=self._stop_ids)
+            self._compiler = xgr.GrammarCompiler(info)
+        schema = spec.json_schema if spec.json_schema is not None else '{"type": "object"}'
+        try:
+            grammar = xgr.Grammar.from_json_schema(schema, any_whitespace=False)
+            if spec.suffix:
+                grammar = xgr.Grammar.concat(
+                    grammar, xgr.Grammar.from_ebnf(f"root ::= {json.dumps(spec.suffix)}"))
+            compiled = self._compiler.compile_grammar(grammar)
+        except Exception as exc:  # noqa: BLE001 - xgrammar raises RuntimeError and its own types
+            raise GrammarError(f"cannot build a grammar from the JSON schema: {exc}") from None
+        if len(self._compiled) >= MAX_COMPILED:
+            self._compiled.pop(next(iter(self._compiled)))
+        self._compiled[spec] = compiled
+        return compiled
+
+    def add(self, seq_id: int, spec: GrammarSpec | None) -> None:
+        """Constrain sequence `seq_id` by `spec` (nothing for None)."""
+        if spec is None:
+            return
+        import xgrammar as xgr
+
+        self._matchers[seq_id] = xgr.GrammarMatcher(self.compile(spec))
+
+    def remove(self, seq_id: int) -> None:
+        self._matchers.pop(seq_id, None)
+
+    def mask(self, logits: Any, seq_ids: list[int]) -> None:
+        """Forbid, in place, the tokens each constrained row's grammar does not allow now;
+        `seq_ids[i]` is the sequence of logits row i."""
+        rows = [(i, self._matchers[s]) for i, s in enumerate(seq_ids) if s in self._matchers]
+        if not rows:
+            return
+        import xgrammar as xgr
+
+        bitmask = xgr.allocate_token_bitmask(len(seq_ids), self._vocab)  # all allowed
+        for i, matcher in rows:
+            matcher.fill_next_token_bitmask(bitmask, i)
+        xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device),
+                                        vocab_size=self._vocab)
+
+    def accept(self, seq_ids: list[int], tokens: list[int]) -> None:
+        """Each constrained sequence decoded its token: its matcher moves past it."""
+        for sid, tok in zip(seq_ids, tokens, strict=True):
+            matcher = self._matchers.get(sid)
+            if matcher is not None and not matcher.is_terminated():
+                matcher.accept_token(int(tok))
