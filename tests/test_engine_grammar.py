@@ -50,7 +50,28 @@ def test_suffix_follows_the_json(engine):
     check(json.loads(out.text[: -len("}\n</tool_call>")]))
 
 
+def test_choices_give_one_of_their_prefixed_values(engine):
+    units = GrammarSpec(json.dumps({"type": "object", "properties": {"u": {"enum": ["c", "f"]}},
+                                    "required": ["u"]}), suffix=";", prefix="unit:")
+    spec = GrammarSpec(choices=(GrammarSpec(json.dumps(SCHEMA), suffix=";", prefix="full:"),
+                                units))
+    for seed in range(4):
+        out = engine.generate([[1, 2, 3]], GenerationParams(max_tokens=80, temperature=1.0,
+                                                            seed=seed, grammar=spec))[0]
+        assert out.finish_reason == "stop" and out.text.endswith(";")
+        head, _, body = out.text[:-1].partition(":")
+        value = json.loads(body)
+        if head == "full":
+            check(value)
+        else:
+            assert head == "unit" and value in ({"u": "c"}, {"u": "f"})
+
+
 def test_bad_specs_are_typed_errors_and_the_engine_goes_on(engine):
+    with pytest.raises(InvalidArgumentError, match="choices has no schema"):
+        GrammarSpec("{}", choices=(GrammarSpec(),))
+    with pytest.raises(InvalidArgumentError, match="without choices"):
+        GrammarSpec(choices=(GrammarSpec(choices=(GrammarSpec(),)),))
     with pytest.raises(InvalidArgumentError, match="not JSON"):
         GrammarSpec("{nope")
     with pytest.raises(InvalidArgumentError, match="must be a JSON object"):

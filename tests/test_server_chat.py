@@ -184,6 +184,24 @@ def test_tool_choice_named_constrains_the_arguments_to_the_schema(engine, client
     assert json.loads(spec.json_schema) == tool["function"]["parameters"] and spec.suffix == "}"
 
 
+def test_tool_choice_required_constrains_the_call_to_one_of_the_tools(client):
+    unit = {"type": "function", "function": {"name": "set_unit", "parameters": {
+        "type": "object", "properties": {"unit": {"enum": ["c", "f"]}}, "required": ["unit"]}}}
+    mode = {"type": "function", "function": {"name": "set_mode", "parameters": {
+        "type": "object", "properties": {"on": {"type": "boolean"}}, "required": ["on"]}}}
+    for seed in range(3):
+        out = client.chat.completions.create(model="tiny", messages=USER, tools=[unit, mode],
+                                             tool_choice="required", temperature=1.0,
+                                             seed=seed, max_tokens=60)
+        (call,) = out.choices[0].message.tool_calls
+        args = json.loads(call.function.arguments)
+        assert (call.function.name, args) in (("set_unit", {"unit": "c"}),
+                                               ("set_unit", {"unit": "f"}),
+                                               ("set_mode", {"on": True}),
+                                               ("set_mode", {"on": False}))
+        assert out.choices[0].finish_reason == "tool_calls"
+
+
 def test_response_format_json_schema_constrains_the_content(engine, client):
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"},
               "n": {"enum": [1, 2, 3]}}, "required": ["ok", "n"]}

@@ -4,10 +4,13 @@ the model's continuation as one call of the right tool."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from paste.engine.grammar import GrammarSpec
 from paste.parsing import parse_tool_calls
-from paste.server.prompt import forced_call_prefix
+from paste.server.prompt import arguments_grammar, forced_call_prefix
 from paste.server.tools_schema import ToolChoice
 from paste.server.turn import TurnRequest
 
@@ -44,3 +47,20 @@ def test_no_prefix_for_auto_none_or_without_tools():
     assert forced_call_prefix(turn("auto"), "hermes") == ""
     assert forced_call_prefix(turn("none"), "hermes") == ""
     assert forced_call_prefix(turn("required", tools=[]), "hermes") == ""
+
+
+def test_arguments_grammar_named_required_and_none():
+    params = {"type": "object", "properties": {"city": {"type": "string"}}}
+    tools = [TOOL, {"type": "function", "function": {"name": "get_time", "parameters": params}}]
+    named = arguments_grammar(turn("function", "get_time", tools), "hermes")
+    assert named == GrammarSpec(json.dumps(params), "}\n</tool_call>")
+    # TOOL's empty parameters: any object
+    required = arguments_grammar(turn("required", tools=tools), "json")
+    assert required == GrammarSpec(choices=(
+        GrammarSpec('{"type": "object"}', "}", prefix='get_weather", "arguments": '),
+        GrammarSpec(json.dumps(params), "}", prefix='get_time", "arguments": ')))
+    llama = arguments_grammar(turn("required", tools=tools), "llama3_json")
+    assert llama.choices[0].prefix == 'get_weather", "parameters": '
+    assert arguments_grammar(turn("function", "get_weather"), "pythonic") is None
+    assert arguments_grammar(turn("auto"), "hermes") is None
+    assert arguments_grammar(turn("none"), "json") is None

@@ -6,11 +6,12 @@ allows: each step, before sampling, the rows of such requests get the grammar's 
 token it decoded. When the grammar is complete only the model's end-of-turn tokens are
 allowed, so the turn ends there. The grammar of a spec is
 
-    a JSON value of `json_schema` (any JSON object when it is None), written compactly
-    (no free whitespace: a small model cannot pad it forever), then `suffix` verbatim
+    `prefix` verbatim, a JSON value of `json_schema` (any JSON object when it is None),
+    written compactly (no free whitespace: a small model cannot pad it forever), then
+    `suffix` verbatim; or one of several such (`choices`)
 
 (the suffix closes a tool call whose opening is in the prompt: `}` plus the format's closing
-tag). Masks and matchers come from xgrammar, imported on first use; compiled grammars are
+tag; with choices, each tool's name and the text up to its arguments are its prefix). Masks and matchers come from xgrammar, imported on first use; compiled grammars are
 cached per spec. Driven by the engine thread only, like the BatchLoop.
 """
 
@@ -27,13 +28,20 @@ MAX_COMPILED = 256  # compiled grammars kept (by spec); the oldest is dropped be
 
 @dataclass(frozen=True)
 class GrammarSpec:
-    """What a constrained output is: JSON of `json_schema` (JSON text; None: any object), then
-    `suffix`."""
+    """What a constrained output is: `prefix`, then JSON of `json_schema` (JSON text; None:
+    any object), then `suffix`; or, with `choices`, any one of those specs (the calls of
+    several tools: each its name as prefix, its parameters as schema)."""
 
     json_schema: str | None = None
     suffix: str = ""
+    prefix: str = ""
+    choices: tuple[GrammarSpec, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.choices and (self.json_schema is not None or self.suffix or self.prefix):
+            raise InvalidArgumentError("a grammar with choices has no schema, prefix or suffix")
+        if any(not isinstance(c, GrammarSpec) or c.choices for c in self.choices):
+            raise InvalidArgumentError("choices must be GrammarSpecs without choices")
         if self.json_schema is not None:
             try:
                 schema = json.loads(self.json_schema)
@@ -41,12 +49,23 @@ class GrammarSpec:
                 raise InvalidArgumentError(f"json_schema is not JSON: {exc}") from None
             if not isinstance(schema, dict):
                 raise InvalidArgumentError("json_schema must be a JSON object")
-        if not isinstance(self.suffix, str):
-            raise InvalidArgumentError("suffix must be a string")
+        if not isinstance(self.suffix, str) or not isinstance(self.prefix, str):
+            raise InvalidArgumentError("prefix and suffix must be strings")
 
 
 class GrammarError(InvalidArgumentError):
     """A schema xgrammar cannot compile (an unsupported keyword, a bad reference)."""
+
+
+def _grammar(xgr: Any, spec: GrammarSpec) -> Any:
+    """The xgrammar Grammar of one spec without choices: prefix, JSON, suffix."""
+    schema = spec.json_schema if spec.json_schema is not None else '{"type": "object"}'
+    parts = [xgr.Grammar.from_json_schema(schema, any_whitespace=False)]
+    if spec.prefix:
+        parts.insert(0, xgr.Grammar.from_ebnf(f"root ::= {json.dumps(spec.prefix)}"))
+    if spec.suffix:
+        parts.append(xgr.Grammar.from_ebnf(f"root ::= {json.dumps(spec.suffix)}"))
+    return parts[0] if len(parts) == 1 else xgr.Grammar.concat(*parts)
 
 
 class Grammars:
@@ -71,12 +90,11 @@ class Grammars:
             info = xgr.TokenizerInfo.from_huggingface(
                 self._tokenizer, vocab_size=self._vocab, stop_token_ids=self._stop_ids)
             self._compiler = xgr.GrammarCompiler(info)
-        schema = spec.json_schema if spec.json_schema is not None else '{"type": "object"}'
         try:
-            grammar = xgr.Grammar.from_json_schema(schema, any_whitespace=False)
-            if spec.suffix:
-                grammar = xgr.Grammar.concat(
-                    grammar, xgr.Grammar.from_ebnf(f"root ::= {json.dumps(spec.suffix)}"))
+            if spec.choices:
+                grammar = xgr.Grammar.union(*(_grammar(xgr, c) for c in spec.choices))
+            else:
+                grammar = _grammar(xgr, spec)
             compiled = self._compiler.compile_grammar(grammar)
         except Exception as exc:  # noqa: BLE001 - xgrammar raises RuntimeError and its own types
             raise GrammarError(f"cannot build a grammar from the JSON schema: {exc}") from None

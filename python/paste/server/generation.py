@@ -15,8 +15,9 @@ name, later ones only argument fragments.
 tool_choice "required" or a named function: the prompt ends with the start of a call
 (prompt.forced_call_prefix), which is fed to the shaper before the model's text, so the
 answer begins inside a call; a named choice keeps only that first call, and (but for the
-pythonic format) its arguments are constrained to the tool's parameter schema and the call's
-closing text (prompt.arguments_grammar, engine/grammar.py).
+pythonic format) the rest is constrained to a call of one of the tools (the named one) with
+arguments of its parameter schema, and the call's closing text (prompt.arguments_grammar,
+engine/grammar.py).
 
 The engine request is aborted (its sequence freed) whenever the generator is closed early:
 client disconnect, cancellation, or an error.
@@ -146,7 +147,7 @@ async def run_turn(
     if forced:  # tool_choice "required" / a function: the answer starts as a call
         prompt = list(prompt) + list(engine.encode(forced))
         grammar = arguments_grammar(turn, parser_format)
-        if grammar is not None:  # a named function: its arguments follow its schema
+        if grammar is not None:  # a call of one of the tools, with schema-valid arguments
             turn.params = replace(turn.params, grammar=grammar)
     handle = submit(engine, turn, prompt)
     pump = ThreadPump(iter(handle), abort=handle.abort)

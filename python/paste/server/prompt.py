@@ -7,8 +7,8 @@ in that format (`call_text`), so the model sees its own calls, and a conversatio
 a client has the same tokens the model produced (the prefix cache then reuses its KV).
 tool_choice "required" / a named function adds a one-line instruction to the system message,
 and `forced_call_prefix` is the start of a call the assistant's answer is made to begin with;
-for a named function, `arguments_grammar` constrains the rest to its parameter schema (see
-docs/server.md).
+`arguments_grammar` constrains the rest to a call of one of the tools (the named one) with
+arguments of its parameter schema (see docs/server.md).
 """
 
 from __future__ import annotations
@@ -73,20 +73,27 @@ def forced_call_prefix(turn: TurnRequest, parser_format: str) -> str:
 
 
 def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
-    """For a named tool_choice, the grammar of what follows `forced_call_prefix`: the
-    arguments as JSON of the tool's parameter schema, then the rest of the call's text
-    (hermes: `}\n</tool_call>`). None otherwise, and for the pythonic format, whose
-    arguments are not JSON."""
-    if turn.tool_choice.mode != "function" or parser_format == "pythonic":
-        return None
-    tool = next((t["function"] for t in turn.tools
-                 if t["function"]["name"] == turn.tool_choice.name), None)
-    if tool is None:
+    """The grammar of what follows `forced_call_prefix`: for a named function its arguments
+    as JSON of its parameter schema, then the rest of the call's text (hermes:
+    `}\n</tool_call>`); for "required" any one tool's name, the text up to its arguments
+    (`", "arguments": `), its arguments and the rest. None otherwise, and for the pythonic
+    format, whose arguments are not JSON."""
+    mode = turn.tool_choice.mode
+    if mode not in ("required", "function") or not turn.tools or parser_format == "pythonic":
         return None
     text = call_text([{"function": {"name": _NAME, "arguments": "{}"}}], parser_format)
     tail = text.partition(_NAME)[2]
-    suffix = tail[tail.index("{}") + 2:]
-    return GrammarSpec(json.dumps(tool.get("parameters") or {"type": "object"}), suffix)
+    between, suffix = tail[:tail.index("{}")], tail[tail.index("{}") + 2:]
+
+    def schema(tool: dict[str, Any]) -> str:
+        return json.dumps(tool.get("parameters") or {"type": "object"})
+
+    tools = [t["function"] for t in turn.tools]
+    if mode == "required":
+        return GrammarSpec(choices=tuple(
+            GrammarSpec(schema(t), suffix, prefix=t["name"] + between) for t in tools))
+    tool = next((t for t in tools if t["name"] == turn.tool_choice.name), None)
+    return None if tool is None else GrammarSpec(schema(tool), suffix)
 
 
 def _choice_hint(turn: TurnRequest) -> str | None:
