@@ -232,6 +232,19 @@ def test_bad_response_formats_are_400_naming_the_field(client):
         assert err.value.body["param"] == param
 
 
+def test_a_tool_schema_the_grammar_cannot_build_is_400_naming_tools(client):
+    import openai
+
+    bad = {"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"a": {"$ref": "#/nope"}}}}}
+    for choice in ("required", {"type": "function", "function": {"name": "f"}}):
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(model="tiny", messages=USER, tools=[bad],
+                                           tool_choice=choice)
+        assert err.value.body["param"] == "tools"
+        assert "cannot build a grammar" in err.value.body["message"]
+
+
 def test_tool_choice_forced_call_the_model_breaks_stays_content(engine, client):
     # the scripted text replaces the grammar here (as a pythonic call's arguments, which no
     # grammar covers, could): text that is not a call is returned as it stands, with the

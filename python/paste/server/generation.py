@@ -164,7 +164,7 @@ async def run_turn(
         for piece in shaper.close():
             yield piece
     except GrammarError as exc:  # a schema the grammar compiler cannot build
-        param = "tools" if turn.tool_choice.mode == "function" else "response_format"
+        param = "tools" if forced else "response_format"
         raise BadRequestError(str(exc), param=param) from None
     except InvalidArgumentError as exc:  # e.g. the prompt does not fit the context
         raise BadRequestError(str(exc), param="messages") from None

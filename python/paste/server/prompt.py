@@ -54,22 +54,30 @@ def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
 _NAME = "paste_tool_name"  # a placeholder name: no format escapes or splits it
 
 
+def _call_parts(parser_format: str) -> tuple[str, str, str]:
+    """A call's text in the format around its name and its arguments: (before the name,
+    between the name and the arguments, after them); hermes: (`<tool_call>\n{"name": "`,
+    `", "arguments": `, `}\n</tool_call>`), pythonic: (`[`, `(`, `)]`)."""
+    text = call_text([{"function": {"name": _NAME, "arguments": "{}"}}], parser_format)
+    head, _, tail = text.partition(_NAME)
+    empty = tail.find("{}")  # where the (empty) arguments are written
+    if empty < 0:  # pythonic: name(...)
+        cut = tail.index("(") + 1
+        return head, tail[:cut], tail[cut:]
+    return head, tail[:empty], tail[empty + 2:]
+
+
 def forced_call_prefix(turn: TurnRequest, parser_format: str) -> str:
     """The text the answer is made to start with under tool_choice: for "required" the
     format's call opening up to the tool's name (`<tool_call>\n{"name": "`, `[`), for a
     named function up to its arguments (`... "get_weather", "arguments": `,
-    `[get_weather(`); "" for "auto" and "none". The model writes the rest: which tool (for
-    "required") and the arguments, not constrained by their schema."""
+    `[get_weather(`); "" for "auto" and "none". The model writes the rest (which tool, for
+    "required", and the arguments), as `arguments_grammar` allows."""
     mode = turn.tool_choice.mode
     if mode not in ("required", "function") or not turn.tools:
         return ""
-    text = call_text([{"function": {"name": _NAME, "arguments": "{}"}}], parser_format)
-    head, _, tail = text.partition(_NAME)
-    if mode == "required":
-        return head
-    empty = tail.find("{}")  # where the (empty) arguments are written
-    cut = empty if empty >= 0 else tail.index("(") + 1  # pythonic: name(...)
-    return head + str(turn.tool_choice.name) + tail[:cut]
+    head, between, _after = _call_parts(parser_format)
+    return head if mode == "required" else head + str(turn.tool_choice.name) + between
 
 
 def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
@@ -81,9 +89,7 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
     mode = turn.tool_choice.mode
     if mode not in ("required", "function") or not turn.tools or parser_format == "pythonic":
         return None
-    text = call_text([{"function": {"name": _NAME, "arguments": "{}"}}], parser_format)
-    tail = text.partition(_NAME)[2]
-    between, suffix = tail[:tail.index("{}")], tail[tail.index("{}") + 2:]
+    _head, between, suffix = _call_parts(parser_format)
 
     def schema(tool: dict[str, Any]) -> str:
         return json.dumps(tool.get("parameters") or {"type": "object"})
