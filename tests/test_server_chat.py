@@ -269,6 +269,37 @@ def test_tool_choice_named_keeps_one_call_auto_keeps_all(engine, client):
     assert cities == [["Paris"], ["Paris", "Rome"]]
 
 
+def test_logprobs_one_per_completion_token_whole_and_streamed(engine, client):
+    with engine.scripted(always("Hello there!")):
+        out = client.chat.completions.create(model="tiny", messages=USER, logprobs=True,
+                                             top_logprobs=2)
+        stream = client.chat.completions.create(model="tiny", messages=USER, logprobs=True,
+                                                top_logprobs=2, stream=True)
+        streamed = [e for chunk in stream for choice in chunk.choices
+                    if choice.logprobs is not None for e in choice.logprobs.content]
+    content = out.choices[0].logprobs.content
+    assert len(content) == out.usage.completion_tokens
+    eos = engine.tokenizer.decode([engine.tokenizer.eos_token_id], skip_special_tokens=False)
+    assert "".join(e.token for e in content) == "Hello there!" + eos
+    for e in content:
+        assert e.logprob <= 0.0 and e.bytes == list(e.token.encode("utf-8"))
+        assert len(e.top_logprobs) == 2
+        assert e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob
+    assert [(e.token, e.logprob) for e in streamed] == [(e.token, e.logprob) for e in content]
+    plain = client.chat.completions.create(model="tiny", messages=USER, max_tokens=2)
+    assert plain.choices[0].logprobs is None
+
+
+def test_bad_logprobs_fields_are_400(client):
+    import openai
+
+    for kwargs, param in (({"top_logprobs": 2}, "top_logprobs"),
+                          ({"logprobs": True, "top_logprobs": 21}, "top_logprobs")):
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(model="tiny", messages=USER, **kwargs)
+        assert err.value.body["param"] == param
+
+
 def test_stop_string_cuts_the_answer(engine, client):
     with engine.scripted(always("Hello there! How can I help you today?")):
         out = client.chat.completions.create(model="tiny", messages=USER, stop=["How"])

@@ -24,7 +24,13 @@ from paste.engine.call_watch import CallWatch
 from paste.engine.config import EngineConfig
 from paste.engine.grammar import Grammars
 from paste.engine.model_runner import ModelRunner
-from paste.engine.request import Detokenizer, GenerationParams, Request, RequestOutput
+from paste.engine.request import (
+    Detokenizer,
+    GenerationParams,
+    Request,
+    RequestOutput,
+    TokenLogprob,
+)
 from paste.engine.sampler import Sampler, SamplingState
 from paste.errors import InvalidArgumentError
 
@@ -223,12 +229,17 @@ class EngineCore:
                 self.requests[sid].num_cached_tokens = reused
         logits = self.runner.forward(plan)
         sample_ids = plan.sample_seq_ids.tolist()
+        wanted = [(j, sid) for j, sid in enumerate(sample_ids)
+                  if self.requests[sid].params.logprobs is not None]
+        raw = (torch.log_softmax(logits[[j for j, _ in wanted]].float(), dim=-1)
+               if wanted else None)  # the model's own distribution, before any mask
         self.grammars.mask(logits, sample_ids)
         tokens = self.sampler.sample(logits, [self._states[s] for s in sample_ids])
         for j, sid in enumerate(sample_ids):  # teacher forcing replaces the sample
             forced = self.requests[sid].params.forced_tokens
             if forced:
                 tokens[j] = forced[len(self.requests[sid].output_ids)]
+        logprobs = {} if raw is None else self._logprobs(raw, wanted, tokens)
         events = self.loop.commit(
             tokens.to("cpu", dtype=torch.int32).numpy()
             if sample_ids
@@ -243,7 +254,7 @@ class EngineCore:
         ):
             req = self.requests[sid]
             self.num_generated_tokens += 1
-            req.append(tok)
+            req.append(tok, logprobs.get(sid))
             req.call_events.extend(call_events.get(sid, ()))
             if reason:
                 req.finish(_FINISH[reason])
@@ -260,6 +271,22 @@ class EngineCore:
         self.step_time_s = elapsed if self.step_time_s is None else \
             0.9 * self.step_time_s + 0.1 * elapsed
         return outputs
+
+    def _logprobs(self, raw: torch.Tensor, wanted: list[tuple[int, int]],
+                  tokens: torch.Tensor) -> dict[int, TokenLogprob]:
+        """Per sequence of `wanted` ((row, seq id)), its token's TokenLogprob from `raw`
+        (log-softmax rows in `wanted` order) with the request's top-k alternatives."""
+        out: dict[int, TokenLogprob] = {}
+        ks = [self.requests[sid].params.logprobs or 0 for _, sid in wanted]
+        top = raw.topk(max(ks), dim=-1) if max(ks) else None
+        for i, ((j, sid), k) in enumerate(zip(wanted, ks, strict=True)):
+            tok = int(tokens[j])
+            alts: tuple[tuple[int, float], ...] = ()
+            if top is not None and k:
+                alts = tuple(zip(top.indices[i, :k].tolist(), top.values[i, :k].tolist(),
+                                 strict=True))
+            out[sid] = TokenLogprob(tok, float(raw[i, tok]), alts)
+        return out
 
     def _forget(self, seq_id: int) -> None:
         self.calls.remove(seq_id)

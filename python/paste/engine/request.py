@@ -42,6 +42,10 @@ class GenerationParams:
     call_candidates: tuple[tuple[int, tuple[int, ...]], ...] = ()
     # Constrained decoding (engine/grammar.py): the output must match this grammar.
     grammar: GrammarSpec | None = None
+    # Log-probabilities: None = off; k = each output token's logprob under the model's own
+    # distribution (the raw logits, before temperature, top-k/p and grammar) and the k most
+    # likely tokens' (TokenLogprob).
+    logprobs: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tokens < 2**31:
@@ -53,6 +57,9 @@ class GenerationParams:
         if any(not isinstance(s, str) or s == "" for s in self.stop):
             raise InvalidArgumentError("stop strings must be non-empty strings")
         check_candidates(self.call_candidates, self.call_scan)
+        if self.logprobs is not None and not 0 <= self.logprobs <= MAX_LOGPROBS:
+            raise InvalidArgumentError(
+                f"logprobs must be in [0, {MAX_LOGPROBS}] or None, got {self.logprobs}")
         if self.grammar is not None and self.forced_tokens:
             raise InvalidArgumentError("a request cannot have both a grammar and forced_tokens")
 
@@ -64,6 +71,19 @@ class GenerationParams:
         return SamplingParams(
             temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed
         )
+
+
+MAX_LOGPROBS = 20  # most alternatives a token's TokenLogprob carries
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One output token's log-probability, and the `top` most likely tokens' (id, logprob),
+    most likely first (GenerationParams.logprobs)."""
+
+    token_id: int
+    logprob: float
+    top: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass
@@ -80,6 +100,7 @@ class RequestOutput:
     num_cached_tokens: int
     metrics: dict[str, float] = field(default_factory=dict)
     call_events: list[CallEvent] = field(default_factory=list)  # this step's (call_events.py)
+    logprobs: list[TokenLogprob] | None = None  # one per token_ids entry, when asked for
 
 
 class Detokenizer:
@@ -131,12 +152,16 @@ class Request:
         self.first_token_time: float | None = None
         self._emitted = 0
         self.call_events: list[CallEvent] = []  # since the last output()
+        self.logprobs: list[TokenLogprob] | None = [] if params.logprobs is not None else None
 
-    def append(self, token_id: int) -> None:
-        """Adds a sampled token; a stop string found in the text cuts it and finishes."""
+    def append(self, token_id: int, logprob: TokenLogprob | None = None) -> None:
+        """Adds a sampled token (with its TokenLogprob when the request asked for them); a
+        stop string found in the text cuts it and finishes."""
         if self.first_token_time is None:
             self.first_token_time = time.perf_counter()
         self.output_ids.append(token_id)
+        if self.logprobs is not None and logprob is not None:
+            self.logprobs.append(logprob)
         if token_id in self._skip:
             return
         delta = self._detok.push(token_id)
@@ -189,4 +214,5 @@ class Request:
             self.num_cached_tokens,
             metrics,
             events,
+            None if self.logprobs is None else list(self.logprobs),
         )

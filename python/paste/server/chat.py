@@ -3,14 +3,15 @@
 ChatAssembler turns the TurnEvents of generation.py into both forms, so a streamed answer's
 deltas reassemble to the non-streamed message: text pieces -> `content`, call pieces ->
 `tool_calls` (a call's first chunk carries index, id, type and name with empty arguments; the
-next chunks carry argument fragments), TurnEnd -> finish_reason and usage.
+next chunks carry argument fragments), TurnEnd -> finish_reason and usage, LogprobPieces (when
+the request asked) -> `logprobs.content` (a streamed chunk of its own per engine output).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -18,7 +19,14 @@ from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
 from paste.server.chat_request import ChatRequest, parse_chat_request
-from paste.server.generation import CallPiece, TextPiece, TurnEnd, TurnEvent, run_turn
+from paste.server.generation import (
+    CallPiece,
+    LogprobPiece,
+    TextPiece,
+    TurnEnd,
+    TurnEvent,
+    run_turn,
+)
 from paste.server.state import server_state
 from paste.server.streaming import (
     error_payload,
@@ -39,13 +47,17 @@ def usage(end: TurnEnd) -> dict[str, Any]:
 
 
 class ChatAssembler:
-    def __init__(self, model: str, include_usage: bool) -> None:
+    def __init__(self, model: str, include_usage: bool,
+                 token_text: Callable[[int], str] = str) -> None:
+        """`token_text(id)`: a token's text, for logprobs."""
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
         self.text: list[str] = []
         self.calls: list[dict[str, Any]] = []
+        self.logprobs: list[dict[str, Any]] | None = None  # set once a LogprobPiece came
+        self._token_text = token_text
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         chunk = {
@@ -61,8 +73,20 @@ class ChatAssembler:
     def first_chunk(self) -> dict[str, Any]:
         return self._chunk({"role": "assistant", "content": ""})
 
+    def _logprob(self, token_id: int, logprob: float) -> dict[str, Any]:
+        text = self._token_text(token_id)
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
+
     def add(self, event: TurnEvent) -> list[dict[str, Any]]:
         """Record `event`; return its stream chunks."""
+        if isinstance(event, LogprobPiece):
+            content = [dict(self._logprob(e.token_id, e.logprob),
+                            top_logprobs=[self._logprob(t, v) for t, v in e.top])
+                       for e in event.entries]
+            self.logprobs = (self.logprobs or []) + content
+            chunk = self._chunk({})
+            chunk["choices"][0]["logprobs"] = {"content": content, "refusal": None}
+            return [chunk]
         if isinstance(event, TextPiece):
             self.text.append(event.text)
             return [self._chunk({"content": event.text})]
@@ -93,7 +117,9 @@ class ChatAssembler:
         return {
             "id": self.id, "object": "chat.completion", "created": self.created,
             "model": self.model, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": message, "logprobs": None,
+            "choices": [{"index": 0, "message": message,
+                         "logprobs": None if self.logprobs is None else {
+                             "content": self.logprobs, "refusal": None},
                          "finish_reason": end.finish_reason}],
             "usage": usage(end),
         }  # fmt: skip
@@ -105,12 +131,20 @@ async def create_chat_completion(request: Request) -> Response:
     chat: ChatRequest = parse_chat_request(body, state.config.default_max_tokens)
     state.check_model(chat.model)
     events = run_turn(state.engine, chat.turn, state.parser_format, state.metrics.observe_turn)
-    assembler = ChatAssembler(chat.model, chat.include_usage)
+    tokenizer = getattr(state.engine, "tokenizer", None)
+    assembler = ChatAssembler(chat.model, chat.include_usage, _token_text(tokenizer))
     if not chat.stream:
         end = await until_disconnect(request, _collect(events, assembler))
         return JSONResponse(assembler.completion(end))
     first, rest = await prime(events)
     return sse_response(_stream(first, rest, assembler))
+
+
+def _token_text(tokenizer: Any) -> Callable[[int], str]:
+    """A token id's text (special tokens included); the id as text without a tokenizer."""
+    if tokenizer is None:
+        return str
+    return lambda token_id: tokenizer.decode([token_id], skip_special_tokens=False)
 
 
 async def _collect(events: AsyncIterator[TurnEvent], assembler: ChatAssembler) -> TurnEnd:

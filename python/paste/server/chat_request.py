@@ -3,9 +3,9 @@
 Supported: messages, tools, tool_choice, parallel_tool_calls, temperature, top_p, max_tokens /
 max_completion_tokens, stop, seed, n=1, stream, stream_options.include_usage,
 prompt_cache_key (the engine keeps that conversation's KV parked between requests). Options
-that would change the output in ways this server cannot honour (n > 1, logprobs) are refused
-with 400 rather than ignored; response_format json_object / json_schema constrain the output
-(engine/grammar.py).
+that would change the output in ways this server cannot honour (n > 1) are refused with 400
+rather than ignored; response_format json_object / json_schema constrain the output
+(engine/grammar.py); logprobs / top_logprobs (<= 20) return each output token's logprob.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from paste.engine.grammar import GrammarSpec
-from paste.engine.request import GenerationParams
+from paste.engine.request import MAX_LOGPROBS, GenerationParams
 from paste.server.errors import BadRequestError
 from paste.server.fields import (
     INT32_MAX,
@@ -91,9 +91,10 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
     n = opt_int(body, "n", minimum=1, maximum=INT32_MAX)
     if n not in (None, 1):
         raise BadRequestError("only n=1 is supported", param="n", code="unsupported_value")
-    if body.get("logprobs") or body.get("top_logprobs"):
-        raise BadRequestError("logprobs are not supported", param="logprobs",
-                              code="unsupported_value")  # fmt: skip
+    logprobs = opt_bool(body, "logprobs", False)
+    top_logprobs = opt_int(body, "top_logprobs", minimum=0, maximum=MAX_LOGPROBS)
+    if top_logprobs is not None and not logprobs:
+        raise BadRequestError("'top_logprobs' needs 'logprobs': true", param="top_logprobs")
     grammar = response_grammar(body.get("response_format"))
     max_tokens = opt_int(body, "max_completion_tokens", minimum=1, maximum=INT32_MAX)
     if max_tokens is None:
@@ -110,7 +111,7 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         parallel_tool_calls=opt_bool(body, "parallel_tool_calls", True),
         params=replace(sampling_params(
             body, max_tokens, default_max_tokens, stop_strings(body.get("stop"))
-        ), grammar=grammar),
+        ), grammar=grammar, logprobs=(top_logprobs or 0) if logprobs else None),
         cache_key=opt_str(body, "prompt_cache_key"),
     )
     include_usage = bool(options and options.get("include_usage"))

@@ -6,6 +6,9 @@ non-streamed one:
 
     TextPiece*  CallPiece*  ...  TurnEnd        (text and calls interleave in output order)
 
+plus, when the turn asked for logprobs, a LogprobPiece before the pieces of each engine
+output that decoded tokens (their TokenLogprobs).
+
 Shaping (OutputShaper) when the output is parsed for tool calls: whitespace-only text is held
 back until non-whitespace text follows, and dropped at the end if the turn made calls (so a
 call surrounded by newlines gives no stray content); with parallel_tool_calls false only the
@@ -33,6 +36,7 @@ from typing import Any
 
 from paste.engine.engine import EngineStoppedError
 from paste.engine.grammar import GrammarError
+from paste.engine.request import TokenLogprob
 from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
 from paste.server.errors import BadRequestError, ServiceUnavailableError
@@ -55,6 +59,13 @@ class CallPiece:
 
 
 @dataclass(frozen=True)
+class LogprobPiece:
+    """The TokenLogprobs of output tokens not reported yet (only when the turn asked)."""
+
+    entries: tuple[TokenLogprob, ...]
+
+
+@dataclass(frozen=True)
 class TurnEnd:
     finish_reason: str  # "stop" | "length" | "tool_calls"
     num_prompt_tokens: int
@@ -63,7 +74,7 @@ class TurnEnd:
     ttft_s: float | None
 
 
-TurnEvent = TextPiece | CallPiece | TurnEnd
+TurnEvent = TextPiece | CallPiece | LogprobPiece | TurnEnd
 
 
 class OutputShaper:
@@ -158,7 +169,11 @@ async def run_turn(
     try:
         for piece in shaper.feed(forced):
             yield piece
+        reported = 0  # output tokens whose logprobs were yielded
         async for out in pump:
+            if out.logprobs is not None and len(out.logprobs) > reported:
+                yield LogprobPiece(tuple(out.logprobs[reported:]))
+                reported = len(out.logprobs)
             for piece in shaper.feed(out.delta):
                 yield piece
         for piece in shaper.close():

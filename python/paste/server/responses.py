@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
-from paste.server.generation import CallPiece, TextPiece, TurnEvent, run_turn
+from paste.server.generation import CallPiece, LogprobPiece, TextPiece, TurnEvent, run_turn
 from paste.server.responses_request import ResponsesRequest, parse_responses_request
 from paste.server.state import server_state
 from paste.server.streaming import error_payload, prime, sse_event, sse_response, until_disconnect
@@ -104,6 +104,8 @@ class ResponsesAssembler:
                               item_id=item["id"], output_index=len(self.output) - 1,
                               delta=event.arguments))  # fmt: skip
             return events
+        if isinstance(event, LogprobPiece):
+            return []  # a Responses turn never asks for logprobs
         events = self._close()
         self.usage = {
             "input_tokens": event.num_prompt_tokens,
