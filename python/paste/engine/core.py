@@ -107,8 +107,7 @@ class EngineCore:
                 f"{self.max_model_len}"
             )
         self.calls.check(params)
-        if params.grammar is not None:
-            self.grammars.compile(params.grammar)  # GrammarError before anything is queued
+        self.grammars.check(params)
         stops = list(params.stop_token_ids) + ([] if params.ignore_eos else list(self.eos_ids))
         state = self.sampler.new_state(params.sampling())
         seq_id = self.loop.add_sequence(
@@ -150,8 +149,7 @@ class EngineCore:
                         f"{self.max_model_len}"
                     )
                 self.calls.check(params)
-                if params.grammar is not None:
-                    self.grammars.compile(params.grammar)
+                self.grammars.check(params)
                 state = self.sampler.new_state(params.sampling())
                 self.loop.resume(
                     seq_id,

@@ -11,8 +11,9 @@ allowed, so the turn ends there. The grammar of a spec is
     `suffix` verbatim; or one of several such (`choices`)
 
 (the suffix closes a tool call whose opening is in the prompt: `}` plus the format's closing
-tag; with choices, each tool's name and the text up to its arguments are its prefix). Masks and matchers come from xgrammar, imported on first use; compiled grammars are
-cached per spec. Driven by the engine thread only, like the BatchLoop.
+tag; with choices, each tool's name and the text up to its arguments are its prefix). Masks
+and matchers come from xgrammar, imported on first use; compiled grammars are cached per
+spec. Driven by the engine thread only, like the BatchLoop.
 """
 
 from __future__ import annotations
@@ -102,6 +103,12 @@ class Grammars:
             self._compiled.pop(next(iter(self._compiled)))
         self._compiled[spec] = compiled
         return compiled
+
+    def check(self, params: Any) -> None:
+        """GrammarError, before anything is queued, if the request's grammar (GenerationParams
+        .grammar) cannot be built; compiles and caches it otherwise."""
+        if params.grammar is not None:
+            self.compile(params.grammar)
 
     def add(self, seq_id: int, spec: GrammarSpec | None) -> None:
         """Constrain sequence `seq_id` by `spec` (nothing for None)."""

@@ -83,7 +83,9 @@ class ChatAssembler:
             content = [dict(self._logprob(e.token_id, e.logprob),
                             top_logprobs=[self._logprob(t, v) for t, v in e.top])
                        for e in event.entries]
-            self.logprobs = (self.logprobs or []) + content
+            if self.logprobs is None:
+                self.logprobs = []
+            self.logprobs.extend(content)
             chunk = self._chunk({})
             chunk["choices"][0]["logprobs"] = {"content": content, "refusal": None}
             return [chunk]

@@ -36,13 +36,6 @@ def _id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
-def _text_format(body: dict[str, Any]) -> dict[str, Any]:
-    """The request's `text.format` as the response echoes it ({"type": "text"} by default)."""
-    text = body.get("text")
-    fmt = text.get("format") if isinstance(text, dict) else None
-    return dict(fmt) if isinstance(fmt, dict) and fmt.get("type") else {"type": "text"}
-
-
 class ResponsesAssembler:
     def __init__(self, req: ResponsesRequest) -> None:
         self.req = req
@@ -73,7 +66,7 @@ class ResponsesAssembler:
             "parallel_tool_calls": req.turn.parallel_tool_calls,
             "previous_response_id": None, "reasoning": None, "store": False,
             "temperature": params.temperature, "top_p": params.top_p,
-            "text": {"format": _text_format(req.body)}, "tool_choice": tool_choice,
+            "text": {"format": req.text_format}, "tool_choice": tool_choice,
             "tools": [dict(t["function"], type="function", strict=False) for t in req.turn.tools],
             "truncation": "disabled", "usage": self.usage, "metadata": {},
         }  # fmt: skip

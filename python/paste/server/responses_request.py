@@ -32,6 +32,7 @@ class ResponsesRequest:
     instructions: str | None
     max_output_tokens: int | None
     body: dict[str, Any]
+    text_format: dict[str, Any]  # `text.format` as the response echoes it ({"type": "text"})
 
 
 def _messages(value: Any, instructions: str | None) -> list[dict[str, Any]]:
@@ -89,5 +90,6 @@ def parse_responses_request(body: dict[str, Any], default_max_tokens: int) -> Re
                        grammar=grammar),
         cache_key=opt_str(body, "prompt_cache_key"),
     )
+    echoed = dict(fmt) if isinstance(fmt, dict) and fmt.get("type") else {"type": "text"}
     return ResponsesRequest(model, turn, opt_bool(body, "stream", False), instructions,
-                            max_output_tokens, body)  # fmt: skip
+                            max_output_tokens, body, echoed)  # fmt: skip
