@@ -60,6 +60,17 @@ def test_sampled_tokens_stay_inside_the_nucleus() -> None:
     assert set(tokens.tolist()) == {0, 2}
 
 
+@pytest.mark.parametrize(("min_p", "kept"), [(0.6, {0, 2}), (0.5, {0, 2, 3}), (0.2, {0, 1, 2, 3})])
+def test_min_p_keeps_tokens_at_least_that_share_of_the_top_one(min_p: float,
+                                                                kept: set[int]) -> None:
+    # top probability 0.4: min_p 0.6 -> floor 0.24 (0.3 and 0.4 stay); 0.5 -> floor 0.2
+    # (0.2 is not below it); 0.2 -> floor 0.08 (all stay)
+    sampler = Sampler(seed=4)
+    states = [sampler.new_state(SamplingParams(min_p=min_p)) for _ in range(2000)]
+    tokens = sampler.sample(LOGITS.expand(2000, -1), states)
+    assert set(tokens.tolist()) == kept
+
+
 def test_seeded_requests_reproduce_regardless_of_batch() -> None:
     params = SamplingParams(temperature=0.9, top_k=40, top_p=0.9, seed=1234)
     gen = torch.Generator().manual_seed(5)
@@ -99,6 +110,8 @@ def test_temperature_sharpens_to_expected_frequencies() -> None:
         {"top_k": -2},
         {"top_p": 0.0},
         {"top_p": 1.5},
+        {"min_p": -0.1},
+        {"min_p": 1.1},
     ],
 )
 def test_invalid_params_raise_typed_error(kwargs: dict[str, float]) -> None:

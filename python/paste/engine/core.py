@@ -2,6 +2,7 @@
 
     plan   = BatchLoop.schedule(now)      C++: what to compute this step
     logits = ModelRunner.forward(plan)    torch: the model over the plan's tokens
+    logits  = adjust, then grammar mask   logit_bias / penalties / min_tokens, then JSON grammars
     tokens = Sampler.sample(logits)       one token per sequence that reached its last token
     events = BatchLoop.commit(tokens)     C++: append, stop token / length, free or park
     calls  = CallWatch.step(tokens)       C++: tool-call scanner + trie matcher, one batch each
@@ -24,6 +25,7 @@ from paste.engine.call_watch import CallWatch
 from paste.engine.config import EngineConfig
 from paste.engine.grammar import Grammars
 from paste.engine.model_runner import ModelRunner
+from paste.engine.penalties import LogitAdjustments
 from paste.engine.request import (
     Detokenizer,
     GenerationParams,
@@ -76,6 +78,7 @@ class EngineCore:
         self._skip = frozenset(int(i) for i in getattr(self.tokenizer, "all_special_ids", []))
         self.calls = CallWatch(self.tokenizer, self.runner.vocab_size)
         self.grammars = Grammars(self.tokenizer, self.runner.vocab_size, list(self.eos_ids))
+        self.adjustments = LogitAdjustments(self.runner.vocab_size, self.runner.device)
         self.requests: dict[int, Request] = {}  # by sequence id, while a turn runs
         self.sessions: dict[str, int] = {}  # session key -> its sequence (parked between turns)
         self._states: dict[int, SamplingState] = {}
@@ -106,14 +109,12 @@ class EngineCore:
                 f"prompt of {len(prompt_ids)} tokens leaves no room below max_model_len "
                 f"{self.max_model_len}"
             )
-        self.calls.check(params)
-        self.grammars.check(params)
-        stops = list(params.stop_token_ids) + ([] if params.ignore_eos else list(self.eos_ids))
+        self._check(params)
         state = self.sampler.new_state(params.sampling())
         seq_id = self.loop.add_sequence(
             prompt_ids,
             max_tokens=params.num_tokens_allowed,
-            stop_token_ids=stops,
+            stop_token_ids=self._stop_ids(params),
             priority=priority,
             park_on_finish=session_key is not None,
             pin_ttl_s=pin_ttl_s,
@@ -148,8 +149,7 @@ class EngineCore:
                         f"conversation of {len(conversation_ids)} tokens reaches max_model_len "
                         f"{self.max_model_len}"
                     )
-                self.calls.check(params)
-                self.grammars.check(params)
+                self._check(params)
                 state = self.sampler.new_state(params.sampling())
                 self.loop.resume(
                     seq_id,
@@ -175,6 +175,15 @@ class EngineCore:
         else:
             self.loop.free(seq_id)
 
+    def _check(self, params: GenerationParams) -> None:
+        """Typed errors, before anything is queued, for params this engine cannot honour."""
+        self.calls.check(params)
+        self.grammars.check(params)
+        self.adjustments.check(params)
+
+    def _stop_ids(self, params: GenerationParams) -> list[int]:
+        return list(params.stop_token_ids) + ([] if params.ignore_eos else list(self.eos_ids))
+
     def _register(
         self,
         seq_id: int,
@@ -199,6 +208,7 @@ class EngineCore:
         self._states[seq_id] = state
         self.calls.add(seq_id, params)
         self.grammars.add(seq_id, params.grammar)
+        self.adjustments.add(seq_id, params, prompt_ids, self._stop_ids(params))
         if session_key is not None:
             self.sessions[session_key] = seq_id
         return req
@@ -231,6 +241,7 @@ class EngineCore:
                   if self.requests[sid].params.logprobs is not None]
         raw = (torch.log_softmax(logits[[j for j, _ in wanted]].float(), dim=-1)
                if wanted else None)  # the model's own distribution, before any mask
+        self.adjustments.apply(logits, sample_ids)
         self.grammars.mask(logits, sample_ids)
         tokens = self.sampler.sample(logits, [self._states[s] for s in sample_ids])
         for j, sid in enumerate(sample_ids):  # teacher forcing replaces the sample
@@ -246,6 +257,7 @@ class EngineCore:
         seq_ids, committed = events.seq_ids.tolist(), events.tokens.tolist()
         call_events = self.calls.step(seq_ids, committed)
         self.grammars.accept(seq_ids, committed)
+        self.adjustments.accept(seq_ids, committed)
         outputs = []
         for sid, tok, reason in zip(
             seq_ids, committed, events.finish_reasons.tolist(), strict=True
@@ -289,5 +301,6 @@ class EngineCore:
     def _forget(self, seq_id: int) -> None:
         self.calls.remove(seq_id)
         self.grammars.remove(seq_id)
+        self.adjustments.remove(seq_id)
         self.requests.pop(seq_id, None)
         self._states.pop(seq_id, None)

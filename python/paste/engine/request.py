@@ -9,6 +9,7 @@ token completes it.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,16 @@ class GenerationParams:
     # distribution (the raw logits, before temperature, top-k/p and grammar) and the k most
     # likely tokens' (TokenLogprob).
     logprobs: int | None = None
+    # Logit adjustments (engine/penalties.py): bias per token id (-100..100), OpenAI's
+    # presence / frequency penalties (-2..2, this turn's output), vLLM's repetition penalty
+    # (> 0, 1 = off; prompt and output), and end-of-turn tokens forbidden until min_tokens.
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    min_tokens: int = 0
+    # Nucleus by ratio: drop tokens whose probability is below min_p x the top one's.
+    min_p: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tokens < 2**31:
@@ -62,6 +73,37 @@ class GenerationParams:
                 f"logprobs must be in [0, {MAX_LOGPROBS}] or None, got {self.logprobs}")
         if self.grammar is not None and self.forced_tokens:
             raise InvalidArgumentError("a request cannot have both a grammar and forced_tokens")
+        self._check_adjustments()
+        self.sampling()  # typed errors for temperature, top_k, top_p, min_p now
+
+    def _check_adjustments(self) -> None:
+        for name in ("presence_penalty", "frequency_penalty"):
+            value = getattr(self, name)
+            if not -2.0 <= value <= 2.0:  # also rejects NaN
+                raise InvalidArgumentError(f"{name} must be in [-2, 2], got {value}")
+        if not 0.0 < self.repetition_penalty < math.inf:
+            raise InvalidArgumentError(
+                f"repetition_penalty must be > 0 and finite, got {self.repetition_penalty}")
+        for entry in self.logit_bias:
+            if (not isinstance(entry, tuple) or len(entry) != 2
+                    or not isinstance(entry[0], int) or not -100.0 <= entry[1] <= 100.0):
+                raise InvalidArgumentError(
+                    f"logit_bias entries must be (token id, bias in [-100, 100]), got {entry!r}")
+        if len({t for t, _ in self.logit_bias}) != len(self.logit_bias):
+            raise InvalidArgumentError("logit_bias names a token id twice")
+        if not 0 <= self.min_tokens <= self.max_tokens:
+            raise InvalidArgumentError(
+                f"min_tokens must be in [0, max_tokens={self.max_tokens}], got {self.min_tokens}")
+        if self.min_tokens and self.grammar is not None:
+            raise InvalidArgumentError(
+                "a request cannot have both a grammar and min_tokens (the grammar decides "
+                "where the output ends)")
+
+    @property
+    def adjusts_logits(self) -> bool:
+        """Whether any logit adjustment of engine/penalties.py is asked for."""
+        return bool(self.logit_bias or self.min_tokens or self.presence_penalty
+                    or self.frequency_penalty or self.repetition_penalty != 1.0)
 
     @property
     def num_tokens_allowed(self) -> int:
@@ -69,7 +111,8 @@ class GenerationParams:
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(
-            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed
+            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed,
+            min_p=self.min_p,
         )
 
 

@@ -1,9 +1,10 @@
-"""Batched token sampling: greedy, temperature, top-k, top-p, per-request seeds.
+"""Batched token sampling: greedy, temperature, top-k, top-p, min-p, per-request seeds.
 
 One call samples one token for each of m rows of float32 logits [m, vocab]:
 
     greedy rows (temperature == 0 or top_k == 1):  argmax of the raw logits (first max wins)
-    other rows:  logits / temperature -> keep top_k -> keep top_p nucleus -> softmax -> draw
+    other rows:  logits / temperature -> keep top_k -> keep top_p nucleus -> softmax
+                 -> drop tokens below min_p x the most likely one's probability -> draw
 
 The draw uses the exponential-race form of categorical sampling: token = argmax(p / E) with
 E ~ Exp(1) i.i.d., which picks token i with probability p_i. Each request owns its noise
@@ -32,13 +33,16 @@ class SamplingParams:
 
     temperature: 0 means greedy; > 0 divides the logits. top_k: keep the k most likely
     tokens, 0 (or -1) keeps all. top_p: keep the smallest most-likely set whose probability
-    reaches top_p, 1.0 keeps all. seed: makes the request's draws reproducible.
+    reaches top_p, 1.0 keeps all. min_p: keep the tokens whose probability is at least
+    min_p times the most likely token's (after temperature, top-k and top-p), 0 keeps all.
+    seed: makes the request's draws reproducible.
     """
 
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
     seed: int | None = None
+    min_p: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.temperature >= 0.0:  # also rejects NaN
@@ -47,6 +51,8 @@ class SamplingParams:
             raise InvalidSamplingParamsError(f"top_k must be >= 0 (or -1), got {self.top_k}")
         if not 0.0 < self.top_p <= 1.0:
             raise InvalidSamplingParamsError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0.0 <= self.min_p <= 1.0:
+            raise InvalidSamplingParamsError(f"min_p must be in [0, 1], got {self.min_p}")
 
     @property
     def is_greedy(self) -> bool:
@@ -124,6 +130,10 @@ class Sampler:
         if any(p.top_k > 0 or p.top_p < 1.0 for p in params):  # the sort is the costly part
             chosen = apply_top_k_top_p(chosen, top_k, top_p)
         probs = torch.softmax(chosen, dim=-1)
+        if any(p.min_p > 0.0 for p in params):
+            min_p = torch.tensor([p.min_p for p in params], device=dev, dtype=probs.dtype)
+            floor = probs.max(dim=-1, keepdim=True).values * min_p[:, None]
+            probs = probs.masked_fill(probs < floor, 0.0)
         noise = torch.empty_like(probs)
         shared = [j for j, i in enumerate(rows) if states[i].generator is None]
         for j, i in enumerate(rows):

@@ -2,10 +2,13 @@
 
 Supported: messages, tools, tool_choice, parallel_tool_calls, temperature, top_p, max_tokens /
 max_completion_tokens, stop, seed, n=1, stream, stream_options.include_usage,
-prompt_cache_key (the engine keeps that conversation's KV parked between requests). Options
-that would change the output in ways this server cannot honour (n > 1) are refused with 400
-rather than ignored; response_format json_object / json_schema constrain the output
-(engine/grammar.py); logprobs / top_logprobs (<= 20) return each output token's logprob.
+prompt_cache_key (the engine keeps that conversation's KV parked between requests),
+presence_penalty / frequency_penalty (-2..2), logit_bias ({"token id": -100..100}), and
+vLLM's extra sampling fields top_k, min_p, repetition_penalty, min_tokens (engine/penalties.py,
+engine/sampler.py). Options that would change the output in ways this server cannot honour
+(n > 1) are refused with 400 rather than ignored; response_format json_object / json_schema
+constrain the output (engine/grammar.py); logprobs / top_logprobs (<= 20) return each output
+token's logprob.
 """
 
 from __future__ import annotations
@@ -53,6 +56,57 @@ def sampling_params(
         top_p=1.0 if top_p is None else top_p,
         seed=seed,
         stop=stop,
+    )
+
+
+def logit_bias(value: Any) -> tuple[tuple[int, float], ...]:
+    """`logit_bias`: null or an object mapping token ids (as strings) to biases in [-100,
+    100]. Whether an id is in the model's vocabulary is checked by the engine."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise BadRequestError("'logit_bias' must be an object of token id -> bias",
+                              param="logit_bias")
+    out = []
+    for key, bias in value.items():
+        if not (isinstance(key, str) and key.isdigit() and key.isascii()):
+            raise BadRequestError(f"'logit_bias' key {key!r} is not a token id",
+                                  param="logit_bias")
+        if (isinstance(bias, bool) or not isinstance(bias, int | float)
+                or not -100 <= bias <= 100):
+            raise BadRequestError(f"'logit_bias[{key}]' must be a number in [-100, 100]",
+                                  param="logit_bias")
+        out.append((int(key), float(bias)))
+    return tuple(out)
+
+
+def adjusted(body: dict[str, Any], params: GenerationParams,
+             constrained: bool) -> GenerationParams:
+    """`params` with the penalty and bias fields of Chat Completions and vLLM's extra
+    sampling fields; `constrained`: the output follows a grammar (min_tokens is refused)."""
+    presence = opt_number(body, "presence_penalty", -2.0, 2.0)
+    frequency = opt_number(body, "frequency_penalty", -2.0, 2.0)
+    repetition = opt_number(body, "repetition_penalty", 0.0, 1e6)
+    if repetition == 0.0:
+        raise BadRequestError("'repetition_penalty' must be > 0", param="repetition_penalty")
+    min_tokens = opt_int(body, "min_tokens", minimum=0, maximum=INT32_MAX) or 0
+    if min_tokens > params.max_tokens:
+        raise BadRequestError(f"'min_tokens' ({min_tokens}) exceeds max_tokens "
+                              f"({params.max_tokens})", param="min_tokens")
+    if min_tokens and constrained:
+        raise BadRequestError("'min_tokens' cannot be combined with a constrained output "
+                              "(response_format or a forced tool_choice)", param="min_tokens")
+    top_k = opt_int(body, "top_k", minimum=-1, maximum=INT32_MAX)
+    min_p = opt_number(body, "min_p", 0.0, 1.0)
+    return replace(
+        params,
+        presence_penalty=presence or 0.0,
+        frequency_penalty=frequency or 0.0,
+        repetition_penalty=1.0 if repetition is None else repetition,
+        logit_bias=logit_bias(body.get("logit_bias")),
+        min_tokens=min_tokens,
+        top_k=top_k or 0,
+        min_p=min_p or 0.0,
     )
 
 
@@ -104,14 +158,17 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise BadRequestError("'stream_options' must be an object", param="stream_options")
+    tool_choice = parse_tool_choice(body.get("tool_choice"), tools, flat=False)
+    params = replace(sampling_params(
+        body, max_tokens, default_max_tokens, stop_strings(body.get("stop"))
+    ), grammar=grammar, logprobs=(top_logprobs or 0) if logprobs else None)
+    forced = bool(tools) and tool_choice.mode in ("required", "function")
     turn = TurnRequest(
         messages=normalize_messages(body.get("messages")),
         tools=tools,
-        tool_choice=parse_tool_choice(body.get("tool_choice"), tools, flat=False),
+        tool_choice=tool_choice,
         parallel_tool_calls=opt_bool(body, "parallel_tool_calls", True),
-        params=replace(sampling_params(
-            body, max_tokens, default_max_tokens, stop_strings(body.get("stop"))
-        ), grammar=grammar, logprobs=(top_logprobs or 0) if logprobs else None),
+        params=adjusted(body, params, constrained=grammar is not None or forced),
         cache_key=opt_str(body, "prompt_cache_key"),
     )
     include_usage = bool(options and options.get("include_usage"))

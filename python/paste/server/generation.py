@@ -36,6 +36,7 @@ from typing import Any
 
 from paste.engine.engine import EngineStoppedError
 from paste.engine.grammar import GrammarError
+from paste.engine.penalties import LogitBiasError
 from paste.engine.request import TokenLogprob
 from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
@@ -136,7 +137,8 @@ def submit(engine: Any, turn: TurnRequest, prompt_ids: list[int]) -> Any:
     max_tokens above the context length is lowered to it: no turn can be longer."""
     limit = context_limit(engine)
     if limit is not None and turn.params.max_tokens > limit:
-        turn.params = replace(turn.params, max_tokens=limit)
+        turn.params = replace(turn.params, max_tokens=limit,
+                              min_tokens=min(turn.params.min_tokens, limit))
     try:
         if turn.cache_key:
             return engine.submit_turn(turn.cache_key, prompt_ids, turn.params)
@@ -178,6 +180,8 @@ async def run_turn(
                 yield piece
         for piece in shaper.close():
             yield piece
+    except LogitBiasError as exc:  # a token id the model does not have
+        raise BadRequestError(str(exc), param="logit_bias") from None
     except GrammarError as exc:  # a schema the grammar compiler cannot build
         param = "tools" if forced else "response_format"
         raise BadRequestError(str(exc), param=param) from None

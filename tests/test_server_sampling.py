@@ -1,0 +1,75 @@
+"""/v1/chat/completions sampling fields through the real openai client: penalties, logit_bias
+and vLLM's extra fields reach the engine exactly, change what the real tiny model writes, and
+bad values are 400s naming their field."""
+
+from __future__ import annotations
+
+import pytest
+
+USER = [{"role": "user", "content": "Say something."}]
+
+
+def test_fields_reach_the_engine_exactly(engine, client):
+    client.chat.completions.create(
+        model="tiny", messages=USER, max_tokens=6, presence_penalty=0.5,
+        frequency_penalty=-1.5, logit_bias={"7": 3, "11": -100},
+        extra_body={"top_k": 5, "min_p": 0.25, "repetition_penalty": 1.3, "min_tokens": 2})
+    params = engine.params[-1]
+    assert (params.presence_penalty, params.frequency_penalty) == (0.5, -1.5)
+    assert params.logit_bias == ((7, 3.0), (11, -100.0))
+    assert (params.top_k, params.min_p, params.repetition_penalty, params.min_tokens) == \
+        (5, 0.25, 1.3, 2)
+    client.chat.completions.create(model="tiny", messages=USER, max_tokens=2)
+    plain = engine.params[-1]
+    assert (plain.presence_penalty, plain.frequency_penalty, plain.logit_bias, plain.top_k,
+            plain.min_p, plain.repetition_penalty, plain.min_tokens) == \
+        (0.0, 0.0, (), 0, 0.0, 1.0, 0)
+
+
+def test_logit_bias_decides_what_the_real_model_writes(engine, client):
+    token = engine.encode(" blue")[0]
+    out = client.chat.completions.create(model="tiny", messages=USER, temperature=0,
+                                         max_tokens=3, logit_bias={str(token): 100})
+    assert out.choices[0].message.content == engine.tokenizer.decode([token] * 3)
+    assert out.choices[0].finish_reason == "length" and out.usage.completion_tokens == 3
+
+
+def test_min_tokens_holds_back_the_end_of_turn(engine, client):
+    eos = str(engine.tokenizer.eos_token_id)
+    ends = client.chat.completions.create(model="tiny", messages=USER, temperature=0,
+                                          max_tokens=8, logit_bias={eos: 100})
+    assert ends.usage.completion_tokens == 1 and ends.choices[0].message.content == ""
+    held = client.chat.completions.create(model="tiny", messages=USER, temperature=0,
+                                          max_tokens=8, logit_bias={eos: 100},
+                                          extra_body={"min_tokens": 4})
+    assert held.usage.completion_tokens == 5 and held.choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"presence_penalty": 2.5}, "presence_penalty"),
+        ({"frequency_penalty": "high"}, "frequency_penalty"),
+        ({"logit_bias": {"abc": 1}}, "logit_bias"),
+        ({"logit_bias": {"-3": 1}}, "logit_bias"),
+        ({"logit_bias": {"5": 101}}, "logit_bias"),
+        ({"logit_bias": {"5": True}}, "logit_bias"),
+        ({"logit_bias": [5]}, "logit_bias"),
+        ({"logit_bias": {"99999999": 1}}, "logit_bias"),  # beyond the model's vocabulary
+        ({"extra_body": {"repetition_penalty": 0}}, "repetition_penalty"),
+        ({"extra_body": {"top_k": -2}}, "top_k"),
+        ({"extra_body": {"min_p": 1.5}}, "min_p"),
+        ({"extra_body": {"min_tokens": 9}}, "min_tokens"),  # above max_tokens 8
+        ({"extra_body": {"min_tokens": 1}, "response_format": {"type": "json_object"}},
+         "min_tokens"),
+        ({"extra_body": {"min_tokens": 1}, "tool_choice": "required", "tools": [{
+            "type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
+         "min_tokens"),
+    ],
+)
+def test_bad_values_are_400_naming_the_field(client, kwargs, param):
+    import openai
+
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="tiny", messages=USER, max_tokens=8, **kwargs)
+    assert err.value.body["param"] == param
