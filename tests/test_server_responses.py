@@ -113,3 +113,86 @@ def test_text_format_json_schema_constrains_the_output_and_is_echoed(engine, cli
         client.responses.create(model="tiny", input="Hi",
                                 text={"format": {"type": "json_schema", "name": "r", "schema": 3}})
     assert info.value.body["param"] == "text.format.schema"
+
+
+LOGPROBS = ["message.output_text.logprobs"]
+
+
+def delta_logprobs(events):
+    """[(token, logprob)] of a stream's response.output_text.delta events, in order."""
+    return [(e.token, e.logprob) for ev in events if ev.type == "response.output_text.delta"
+            for e in ev.logprobs]
+
+
+def test_logprobs_one_per_completion_token_whole_and_streamed(engine, client):
+    with engine.scripted(always("Hello there!")):
+        whole = client.responses.create(model="tiny", input="Hi", include=LOGPROBS,
+                                        top_logprobs=2)
+        asked = engine.params[-1].logprobs
+        events = list(client.responses.create(model="tiny", input="Hi", include=LOGPROBS,
+                                              top_logprobs=2, stream=True))
+    assert asked == 2 and whole.top_logprobs == 2
+    part = whole.output[0].content[0]
+    assert len(part.logprobs) == whole.usage.output_tokens
+    eos = engine.tokenizer.decode([engine.tokenizer.eos_token_id], skip_special_tokens=False)
+    assert "".join(e.token for e in part.logprobs) == "Hello there!" + eos
+    for e in part.logprobs:
+        assert e.logprob <= 0.0 and e.bytes == list(e.token.encode("utf-8"))
+        tops = [t.logprob for t in e.top_logprobs]
+        assert len(tops) == 2 and tops == sorted(tops, reverse=True) and e.logprob <= tops[0]
+        assert all(t.bytes == list(t.token.encode("utf-8")) for t in e.top_logprobs)
+    expected = [(e.token, e.logprob) for e in part.logprobs]
+    assert delta_logprobs(events) == expected
+    deltas = [ev for ev in events if ev.type == "response.output_text.delta"]
+    assert (deltas[-1].delta, [e.token for e in deltas[-1].logprobs]) == ("", [eos])
+    added = next(ev for ev in events if ev.type == "response.content_part.added")
+    assert added.part.text == "" and added.part.logprobs == []
+    done = next(ev for ev in events if ev.type == "response.output_text.done")
+    assert [(e.token, e.logprob) for e in done.logprobs] == expected
+    final = events[-1].response.output[0].content[0]
+    assert [(e.token, e.logprob) for e in final.logprobs] == expected
+
+
+def test_logprobs_need_the_include_entry(engine, client):
+    with engine.scripted(always("Hello there!")):
+        alone = client.responses.create(model="tiny", input="Hi", top_logprobs=3)
+        assert engine.params[-1].logprobs is None
+        other = client.responses.create(model="tiny", input="Hi",
+                                        include=["reasoning.encrypted_content"])
+        assert engine.params[-1].logprobs is None
+        events = list(client.responses.create(model="tiny", input="Hi", stream=True))
+        zero = client.responses.create(model="tiny", input="Hi", include=LOGPROBS)
+        assert engine.params[-1].logprobs == 0
+    assert alone.top_logprobs == 3 and other.top_logprobs is None
+    assert alone.output[0].content[0].logprobs == [] and other.output[0].content[0].logprobs == []
+    assert delta_logprobs(events) == []
+    entries = zero.output[0].content[0].logprobs
+    assert len(entries) == zero.usage.output_tokens and all(e.top_logprobs == [] for e in entries)
+
+
+def test_logprobs_of_a_turn_with_calls_cover_only_the_text_before_the_first_call(engine, client):
+    kwargs = dict(model="tiny", input="Weather in Paris?", tools=[WEATHER], include=LOGPROBS)
+    with engine.scripted(always("Let me check.\n" + CALL_TEXT + "\nDone.")):
+        whole = client.responses.create(**kwargs)
+        events = list(client.responses.create(**kwargs, stream=True))
+    assert [i.type for i in whole.output] == ["message", "function_call", "message"]
+    first, last = whole.output[0].content[0], whole.output[2].content[0]
+    assert (first.text, last.text.strip()) == ("Let me check.", "Done.")
+    assert "".join(e.token for e in first.logprobs) == "Let me check."
+    assert last.logprobs == []
+    assert delta_logprobs(events) == [(e.token, e.logprob) for e in first.logprobs]
+
+
+def test_bad_logprobs_fields_are_400_naming_the_field(client):
+    import openai
+
+    cases = [({"top_logprobs": 21}, "top_logprobs", "invalid_value"),
+             ({"top_logprobs": -1}, "top_logprobs", "invalid_value"),
+             ({"top_logprobs": "x"}, "top_logprobs", "invalid_value"),
+             ({"include": LOGPROBS[0]}, "include", "invalid_value"),
+             ({"include": [3]}, "include", "invalid_value"),
+             ({"include": ["message.output_text.logprob"]}, "include", "unsupported_value")]
+    for kwargs, param, code in cases:
+        with pytest.raises(openai.BadRequestError) as err:
+            client.responses.create(model="tiny", input="Hi", **kwargs)
+        assert (err.value.body["param"], err.value.body["code"]) == (param, code)

@@ -25,7 +25,9 @@ from paste.server.generation import (
     TextPiece,
     TurnEnd,
     TurnEvent,
+    logprob_entries,
     run_turn,
+    token_text,
 )
 from paste.server.state import server_state
 from paste.server.streaming import (
@@ -73,16 +75,10 @@ class ChatAssembler:
     def first_chunk(self) -> dict[str, Any]:
         return self._chunk({"role": "assistant", "content": ""})
 
-    def _logprob(self, token_id: int, logprob: float) -> dict[str, Any]:
-        text = self._token_text(token_id)
-        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
-
     def add(self, event: TurnEvent) -> list[dict[str, Any]]:
         """Record `event`; return its stream chunks."""
         if isinstance(event, LogprobPiece):
-            content = [dict(self._logprob(e.token_id, e.logprob),
-                            top_logprobs=[self._logprob(t, v) for t, v in e.top])
-                       for e in event.entries]
+            content = logprob_entries(event, self._token_text)
             if self.logprobs is None:
                 self.logprobs = []
             self.logprobs.extend(content)
@@ -133,20 +129,12 @@ async def create_chat_completion(request: Request) -> Response:
     chat: ChatRequest = parse_chat_request(body, state.config.default_max_tokens)
     state.check_model(chat.model)
     events = run_turn(state.engine, chat.turn, state.parser_format, state.metrics.observe_turn)
-    tokenizer = getattr(state.engine, "tokenizer", None)
-    assembler = ChatAssembler(chat.model, chat.include_usage, _token_text(tokenizer))
+    assembler = ChatAssembler(chat.model, chat.include_usage, token_text(state.engine))
     if not chat.stream:
         end = await until_disconnect(request, _collect(events, assembler))
         return JSONResponse(assembler.completion(end))
     first, rest = await prime(events)
     return sse_response(_stream(first, rest, assembler))
-
-
-def _token_text(tokenizer: Any) -> Callable[[int], str]:
-    """A token id's text (special tokens included); the id as text without a tokenizer."""
-    if tokenizer is None:
-        return str
-    return lambda token_id: tokenizer.decode([token_id], skip_special_tokens=False)
 
 
 async def _collect(events: AsyncIterator[TurnEvent], assembler: ChatAssembler) -> TurnEnd:

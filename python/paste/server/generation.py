@@ -66,6 +66,27 @@ class LogprobPiece:
     entries: tuple[TokenLogprob, ...]
 
 
+def token_text(engine: Any) -> Callable[[int], str]:
+    """A token id's text under the engine's tokenizer (special tokens included); the id as
+    text for an engine without a tokenizer."""
+    tokenizer = getattr(engine, "tokenizer", None)
+    if tokenizer is None:
+        return str
+    return lambda token_id: tokenizer.decode([token_id], skip_special_tokens=False)
+
+
+def logprob_entries(piece: LogprobPiece, token_text: Callable[[int], str]) -> list[dict[str, Any]]:
+    """`piece` as the logprob objects both APIs return, one per token:
+    {token, logprob, bytes (the token text's UTF-8), top_logprobs: [{token, logprob, bytes}]}."""
+
+    def entry(token_id: int, logprob: float) -> dict[str, Any]:
+        text = token_text(token_id)
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
+
+    return [dict(entry(e.token_id, e.logprob), top_logprobs=[entry(t, v) for t, v in e.top])
+            for e in piece.entries]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class TurnEnd:
     finish_reason: str  # "stop" | "length" | "tool_calls"

@@ -13,20 +13,39 @@ streaming, into the event sequence OpenAI clients expect (each with a sequence_n
 
 Items appear in output order; the non-streamed response is the final snapshot of the same
 assembler, so both forms carry identical items.
+
+Logprobs (`include: ["message.output_text.logprobs"]`): a token's entry goes to the message
+text it wrote. A LogprobPiece's entries wait for the next TextPiece; its output_text.delta
+carries them and the message's output_text part collects them (output_text.done and the
+part carry the whole list, so the deltas' entries concatenate to it). Entries still waiting
+when the turn ends (the end-of-turn token's) go to the open message in a last delta with
+empty text, so a text-only turn has one entry per completion token and their texts join to
+the text plus the end-of-turn token's, as in chat. From the turn's first tool call on, no
+entry is kept: a call's tokens write no message, and the parser does not map text back to
+tokens (one token can hold the end of the text and the start of the call markup), so text
+after a call carries no logprobs; nor do forced call openings (prompt text, no tokens).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
-from paste.server.generation import CallPiece, LogprobPiece, TextPiece, TurnEvent, run_turn
+from paste.server.generation import (
+    CallPiece,
+    LogprobPiece,
+    TextPiece,
+    TurnEvent,
+    logprob_entries,
+    run_turn,
+    token_text,
+)
 from paste.server.responses_request import ResponsesRequest, parse_responses_request
 from paste.server.state import server_state
 from paste.server.streaming import error_payload, prime, sse_event, sse_response, until_disconnect
@@ -37,7 +56,8 @@ def _id(prefix: str) -> str:
 
 
 class ResponsesAssembler:
-    def __init__(self, req: ResponsesRequest) -> None:
+    def __init__(self, req: ResponsesRequest, token_text: Callable[[int], str] = str) -> None:
+        """`token_text(id)`: a token's text, for logprobs."""
         self.req = req
         self.id = _id("resp")
         self.created_at = int(time.time())
@@ -47,6 +67,9 @@ class ResponsesAssembler:
         self.usage: dict[str, Any] | None = None
         self.incomplete: dict[str, str] | None = None
         self._seq = 0
+        self._token_text = token_text
+        self._logprobs: list[dict[str, Any]] = []  # entries waiting for their text
+        self._made_call = False  # from the first call on, logprobs are not kept
 
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {"type": kind, "sequence_number": self._seq, **fields}
@@ -66,6 +89,7 @@ class ResponsesAssembler:
             "parallel_tool_calls": req.turn.parallel_tool_calls,
             "previous_response_id": None, "reasoning": None, "store": False,
             "temperature": params.temperature, "top_p": params.top_p,
+            "top_logprobs": req.top_logprobs,
             "text": {"format": req.text_format}, "tool_choice": tool_choice,
             "tools": [dict(t["function"], type="function", strict=False) for t in req.turn.tools],
             "truncation": "disabled", "usage": self.usage, "metadata": {},
@@ -79,13 +103,9 @@ class ResponsesAssembler:
         """Record `event`; return its stream events."""
         if isinstance(event, TextPiece):
             events = [] if self._is_open("message") else self._close() + self._open_message()
-            item, index = self.open, len(self.output) - 1
-            assert item is not None
-            item["content"][0]["text"] += event.text
-            return events + [self._event("response.output_text.delta", item_id=item["id"],
-                             output_index=index, content_index=0, delta=event.text,
-                             logprobs=[])]  # fmt: skip
+            return events + [self._text_delta(event.text)]
         if isinstance(event, CallPiece):
+            self._made_call, self._logprobs = True, []
             events = []
             if event.name is not None:
                 events = self._close() + self._open_call(event)
@@ -98,8 +118,11 @@ class ResponsesAssembler:
                               delta=event.arguments))  # fmt: skip
             return events
         if isinstance(event, LogprobPiece):
-            return []  # a Responses turn never asks for logprobs
-        events = self._close()
+            if not self._made_call:
+                self._logprobs.extend(logprob_entries(event, self._token_text))
+            return []
+        events = [self._text_delta("")] if self._logprobs and self._is_open("message") else []
+        events += self._close()
         self.usage = {
             "input_tokens": event.num_prompt_tokens,
             "input_tokens_details": {"cached_tokens": event.num_cached_tokens},
@@ -112,6 +135,18 @@ class ResponsesAssembler:
             return events + [self._event("response.incomplete", response=self.snapshot())]
         self.status = "completed"
         return events + [self._event("response.completed", response=self.snapshot())]
+
+    def _text_delta(self, text: str) -> dict[str, Any]:
+        """Append `text` and the waiting logprobs to the open message; their delta event."""
+        item, index = self.open, len(self.output) - 1
+        assert item is not None
+        logprobs, self._logprobs = self._logprobs, []
+        part = item["content"][0]
+        part["text"] += text
+        part["logprobs"].extend(logprobs)
+        return self._event("response.output_text.delta", item_id=item["id"],
+                           output_index=index, content_index=0, delta=text,
+                           logprobs=logprobs)  # fmt: skip
 
     def _is_open(self, kind: str) -> bool:
         return self.open is not None and self.open["type"] == kind
@@ -126,7 +161,8 @@ class ResponsesAssembler:
         return [self._event("response.output_item.added", output_index=index,
                             item=dict(item, content=[])),
                 self._event("response.content_part.added", item_id=item["id"],
-                            output_index=index, content_index=0, part=dict(part))]  # fmt: skip
+                            output_index=index, content_index=0,
+                            part=dict(part, logprobs=[]))]  # fmt: skip
 
     def _open_call(self, piece: CallPiece) -> list[dict[str, Any]]:
         item = {"id": _id("fc"), "type": "function_call", "status": "in_progress",
@@ -147,7 +183,7 @@ class ResponsesAssembler:
             part = item["content"][0]
             events += [self._event("response.output_text.done", item_id=item["id"],
                                    output_index=index, content_index=0, text=part["text"],
-                                   logprobs=[]),
+                                   logprobs=part["logprobs"]),
                        self._event("response.content_part.done", item_id=item["id"],
                                    output_index=index, content_index=0, part=dict(part))]  # fmt: skip
         else:
@@ -164,7 +200,7 @@ async def create_response(request: Request) -> Response:
     req = parse_responses_request(body, state.config.default_max_tokens)
     state.check_model(req.model)
     events = run_turn(state.engine, req.turn, state.parser_format, state.metrics.observe_turn)
-    assembler = ResponsesAssembler(req)
+    assembler = ResponsesAssembler(req, token_text(state.engine))
     if not req.stream:
         await until_disconnect(request, _collect(events, assembler))
         return JSONResponse(assembler.snapshot())
