@@ -113,6 +113,12 @@ def test_text_format_json_schema_constrains_the_output_and_is_echoed(engine, cli
         client.responses.create(model="tiny", input="Hi",
                                 text={"format": {"type": "json_schema", "name": "r", "schema": 3}})
     assert info.value.body["param"] == "text.format.schema"
+    unbuildable = {"type": "json_schema", "name": "r", "schema": {
+        "type": "object", "properties": {"a": {"$ref": "#/nope"}}}}
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model="tiny", input="Hi", text={"format": unbuildable})
+    assert info.value.body["param"] == "text.format"
+    assert "cannot build a grammar" in info.value.body["message"]
 
 
 LOGPROBS = ["message.output_text.logprobs"]

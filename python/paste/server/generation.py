@@ -173,8 +173,10 @@ async def run_turn(
     turn: TurnRequest,
     parser_format: str,
     on_end: Callable[[TurnEnd, float], None] | None = None,
+    format_param: str = "response_format",
 ) -> AsyncIterator[TurnEvent]:
-    """The events of one turn; errors before the first token raise typed ApiErrors."""
+    """The events of one turn; errors before the first token raise typed ApiErrors
+    (`format_param`: the request field of the output format, named by its errors)."""
     started = time.monotonic()
     prompt = render_prompt(engine, turn, parser_format)
     forced = forced_call_prefix(turn, parser_format) if turn.parses_tools else ""
@@ -204,7 +206,7 @@ async def run_turn(
     except LogitBiasError as exc:  # a token id the model does not have
         raise BadRequestError(str(exc), param="logit_bias") from None
     except GrammarError as exc:  # a schema the grammar compiler cannot build
-        param = "tools" if forced else "response_format"
+        param = "tools" if forced else format_param
         raise BadRequestError(str(exc), param=param) from None
     except InvalidArgumentError as exc:  # e.g. the prompt does not fit the context
         raise BadRequestError(str(exc), param="messages") from None

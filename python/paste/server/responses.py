@@ -199,7 +199,8 @@ async def create_response(request: Request) -> Response:
     body = await read_json_object(request, state.config.max_request_bytes)
     req = parse_responses_request(body, state.config.default_max_tokens)
     state.check_model(req.model)
-    events = run_turn(state.engine, req.turn, state.parser_format, state.metrics.observe_turn)
+    events = run_turn(state.engine, req.turn, state.parser_format, state.metrics.observe_turn,
+                      "text.format")
     assembler = ResponsesAssembler(req, token_text(state.engine))
     if not req.stream:
         await until_disconnect(request, _collect(events, assembler))
