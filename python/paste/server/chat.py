@@ -5,6 +5,9 @@ deltas reassemble to the non-streamed message: text pieces -> `content`, call pi
 `tool_calls` (a call's first chunk carries index, id, type and name with empty arguments; the
 next chunks carry argument fragments), TurnEnd -> finish_reason and usage, LogprobPieces (when
 the request asked) -> `logprobs.content` (a streamed chunk of its own per engine output).
+With n > 1 (choices.py) each choice is assembled on its own under its index; streamed chunks
+of the choices interleave as they are decoded, and usage counts the prompt once and every
+choice's completion tokens (the usage chunk follows the last choice's finish).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -19,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
 from paste.server.chat_request import ChatRequest, parse_chat_request
+from paste.server.choices import choice_turns, merge_turns
 from paste.server.generation import (
     CallPiece,
     LogprobPiece,
@@ -39,87 +44,112 @@ from paste.server.streaming import (
 )
 
 
-def usage(end: TurnEnd) -> dict[str, Any]:
-    return {
-        "prompt_tokens": end.num_prompt_tokens,
-        "completion_tokens": end.num_completion_tokens,
-        "total_tokens": end.num_prompt_tokens + end.num_completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": end.num_cached_tokens},
-    }
+@dataclass
+class _Choice:
+    """One choice's answer so far."""
+
+    text: list[str] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] | None = None  # set once a LogprobPiece came
+    end: TurnEnd | None = None
 
 
 class ChatAssembler:
-    def __init__(self, model: str, include_usage: bool,
+    def __init__(self, model: str, include_usage: bool, n: int = 1,
                  token_text: Callable[[int], str] = str) -> None:
-        """`token_text(id)`: a token's text, for logprobs."""
+        """`n` choices; `token_text(id)`: a token's text, for logprobs."""
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
-        self.text: list[str] = []
-        self.calls: list[dict[str, Any]] = []
-        self.logprobs: list[dict[str, Any]] | None = None  # set once a LogprobPiece came
+        self.choices = [_Choice() for _ in range(n)]
         self._token_text = token_text
 
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    def _chunk(self, index: int, delta: dict[str, Any],
+               finish_reason: str | None = None) -> dict[str, Any]:
         chunk = {
             "id": self.id, "object": "chat.completion.chunk", "created": self.created,
             "model": self.model, "system_fingerprint": None,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None,
+            "choices": [{"index": index, "delta": delta, "logprobs": None,
                          "finish_reason": finish_reason}],
         }  # fmt: skip
         if self.include_usage:
             chunk["usage"] = None
         return chunk
 
-    def first_chunk(self) -> dict[str, Any]:
-        return self._chunk({"role": "assistant", "content": ""})
+    def first_chunks(self) -> list[dict[str, Any]]:
+        return [self._chunk(i, {"role": "assistant", "content": ""})
+                for i in range(len(self.choices))]
 
-    def add(self, event: TurnEvent) -> list[dict[str, Any]]:
-        """Record `event`; return its stream chunks."""
+    def add(self, index: int, event: TurnEvent) -> list[dict[str, Any]]:
+        """Record choice `index`'s `event`; return its stream chunks."""
+        choice = self.choices[index]
         if isinstance(event, LogprobPiece):
             content = logprob_entries(event, self._token_text)
-            if self.logprobs is None:
-                self.logprobs = []
-            self.logprobs.extend(content)
-            chunk = self._chunk({})
+            if choice.logprobs is None:
+                choice.logprobs = []
+            choice.logprobs.extend(content)
+            chunk = self._chunk(index, {})
             chunk["choices"][0]["logprobs"] = {"content": content, "refusal": None}
             return [chunk]
         if isinstance(event, TextPiece):
-            self.text.append(event.text)
-            return [self._chunk({"content": event.text})]
+            choice.text.append(event.text)
+            return [self._chunk(index, {"content": event.text})]
         if isinstance(event, CallPiece):
             chunks = []
             if event.name is not None:
-                self.calls.append({"id": event.call_id, "type": "function",
-                                   "function": {"name": event.name, "arguments": ""}})  # fmt: skip
+                choice.calls.append({"id": event.call_id, "type": "function",
+                                     "function": {"name": event.name, "arguments": ""}})  # fmt: skip
                 header = {"index": event.index, "id": event.call_id, "type": "function",
                           "function": {"name": event.name, "arguments": ""}}  # fmt: skip
-                chunks.append(self._chunk({"tool_calls": [header]}))
+                chunks.append(self._chunk(index, {"tool_calls": [header]}))
             if event.arguments:
-                self.calls[event.index]["function"]["arguments"] += event.arguments
+                choice.calls[event.index]["function"]["arguments"] += event.arguments
                 fragment = {"index": event.index, "function": {"arguments": event.arguments}}
-                chunks.append(self._chunk({"tool_calls": [fragment]}))
+                chunks.append(self._chunk(index, {"tool_calls": [fragment]}))
             return chunks
-        chunks = [self._chunk({}, event.finish_reason)]
-        if self.include_usage:
-            chunks.append(dict(self._chunk({}), choices=[], usage=usage(event)))
+        choice.end = event
+        chunks = [self._chunk(index, {}, event.finish_reason)]
+        if self.include_usage and self.finished:
+            chunks.append(dict(self._chunk(index, {}), choices=[], usage=self.usage()))
         return chunks
 
-    def completion(self, end: TurnEnd) -> dict[str, Any]:
-        text = "".join(self.text)
-        content = (text or None) if self.calls else text
-        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
-        if self.calls:
-            message["tool_calls"] = self.calls
+    @property
+    def finished(self) -> bool:
+        return all(c.end is not None for c in self.choices)
+
+    def usage(self) -> dict[str, Any]:
+        """The prompt counted once (choice 0's), the completion tokens of every choice."""
+        ends = [c.end for c in self.choices if c.end is not None]
+        prompt = ends[0].num_prompt_tokens if ends else 0
+        completion = sum(e.num_completion_tokens for e in ends)
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {
+                "cached_tokens": self.choices[0].end.num_cached_tokens
+                if self.choices[0].end is not None else 0},
+        }
+
+    def completion(self) -> dict[str, Any]:
+        choices = []
+        for i, c in enumerate(self.choices):
+            text = "".join(c.text)
+            content = (text or None) if c.calls else text
+            message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+            if c.calls:
+                message["tool_calls"] = c.calls
+            choices.append({
+                "index": i, "message": message,
+                "logprobs": None if c.logprobs is None else {
+                    "content": c.logprobs, "refusal": None},
+                "finish_reason": c.end.finish_reason if c.end is not None else None,
+            })  # fmt: skip
         return {
             "id": self.id, "object": "chat.completion", "created": self.created,
             "model": self.model, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": message,
-                         "logprobs": None if self.logprobs is None else {
-                             "content": self.logprobs, "refusal": None},
-                         "finish_reason": end.finish_reason}],
-            "usage": usage(end),
+            "choices": choices, "usage": self.usage(),
         }  # fmt: skip
 
 
@@ -128,32 +158,36 @@ async def create_chat_completion(request: Request) -> Response:
     body = await read_json_object(request, state.config.max_request_bytes)
     chat: ChatRequest = parse_chat_request(body, state.config.default_max_tokens)
     state.check_model(chat.model)
-    events = run_turn(state.engine, chat.turn, state.parser_format, state.metrics.observe_turn)
-    assembler = ChatAssembler(chat.model, chat.include_usage, token_text(state.engine))
+    events = merge_turns([
+        run_turn(state.engine, turn, state.parser_format, state.metrics.observe_turn)
+        for turn in choice_turns(chat.turn, chat.n)])
+    assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine))
     if not chat.stream:
-        end = await until_disconnect(request, _collect(events, assembler))
-        return JSONResponse(assembler.completion(end))
+        await until_disconnect(request, _collect(events, assembler))
+        return JSONResponse(assembler.completion())
     first, rest = await prime(events)
     return sse_response(_stream(first, rest, assembler))
 
 
-async def _collect(events: AsyncIterator[TurnEvent], assembler: ChatAssembler) -> TurnEnd:
-    async for event in events:
-        assembler.add(event)
-        if isinstance(event, TurnEnd):
-            return event
-    raise RuntimeError("the turn ended without a TurnEnd")  # unreachable: run_turn ends with one
+async def _collect(events: AsyncIterator[tuple[int, TurnEvent]],
+                   assembler: ChatAssembler) -> None:
+    async for index, event in events:
+        assembler.add(index, event)
+    if not assembler.finished:  # unreachable: every run_turn ends with a TurnEnd
+        raise RuntimeError("a choice ended without a TurnEnd")
 
 
 async def _stream(
-    first: TurnEvent, rest: AsyncIterator[TurnEvent], assembler: ChatAssembler
+    first: tuple[int, TurnEvent], rest: AsyncIterator[tuple[int, TurnEvent]],
+    assembler: ChatAssembler,
 ) -> AsyncIterator[bytes]:
     try:
-        yield sse_data(assembler.first_chunk())
-        for chunk in assembler.add(first):
+        for chunk in assembler.first_chunks():
             yield sse_data(chunk)
-        async for event in rest:
-            for chunk in assembler.add(event):
+        for chunk in assembler.add(*first):
+            yield sse_data(chunk)
+        async for index, event in rest:
+            for chunk in assembler.add(index, event):
                 yield sse_data(chunk)
     except Exception as exc:  # noqa: BLE001 - the status line is sent; report in-stream
         yield sse_data(error_payload(exc))

@@ -1,14 +1,13 @@
 """POST /v1/chat/completions: the request body, validated into a TurnRequest.
 
 Supported: messages, tools, tool_choice, parallel_tool_calls, temperature, top_p, max_tokens /
-max_completion_tokens, stop, seed, n=1, stream, stream_options.include_usage,
-prompt_cache_key (the engine keeps that conversation's KV parked between requests),
-presence_penalty / frequency_penalty (-2..2), logit_bias ({"token id": -100..100}), and
-vLLM's extra sampling fields top_k, min_p, repetition_penalty, min_tokens (engine/penalties.py,
-engine/sampler.py). Options that would change the output in ways this server cannot honour
-(n > 1) are refused with 400 rather than ignored; response_format json_object / json_schema
-constrain the output (engine/grammar.py); logprobs / top_logprobs (<= 20) return each output
-token's logprob.
+max_completion_tokens, stop, seed, n (1-128 choices, server/choices.py), stream,
+stream_options.include_usage, prompt_cache_key (the engine keeps that conversation's KV
+parked between requests), presence_penalty / frequency_penalty (-2..2), logit_bias ({"token
+id": -100..100}), vLLM's extra sampling fields top_k, min_p, repetition_penalty, min_tokens
+(engine/penalties.py, engine/sampler.py), response_format json_object / json_schema (the
+output is constrained, engine/grammar.py), logprobs / top_logprobs (<= 20: each output
+token's logprob). A supported field with a bad value is a 400 naming it.
 """
 
 from __future__ import annotations
@@ -32,6 +31,8 @@ from paste.server.fields import (
 from paste.server.tools_schema import parse_tool_choice, parse_tools
 from paste.server.turn import TurnRequest, normalize_messages
 
+MAX_CHOICES = 128  # n: OpenAI's own limit
+
 
 @dataclass
 class ChatRequest:
@@ -39,6 +40,7 @@ class ChatRequest:
     turn: TurnRequest
     stream: bool
     include_usage: bool
+    n: int = 1  # choices (server/choices.py)
 
 
 def sampling_params(
@@ -142,9 +144,7 @@ def response_grammar(value: Any, param: str = "response_format",
 
 def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatRequest:
     model = req_str(body, "model")
-    n = opt_int(body, "n", minimum=1, maximum=INT32_MAX)
-    if n not in (None, 1):
-        raise BadRequestError("only n=1 is supported", param="n", code="unsupported_value")
+    n = opt_int(body, "n", minimum=1, maximum=MAX_CHOICES) or 1
     logprobs = opt_bool(body, "logprobs", False)
     top_logprobs = opt_int(body, "top_logprobs", minimum=0, maximum=MAX_LOGPROBS)
     if top_logprobs is not None and not logprobs:
@@ -172,4 +172,4 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         cache_key=opt_str(body, "prompt_cache_key"),
     )
     include_usage = bool(options and options.get("include_usage"))
-    return ChatRequest(model, turn, stream, include_usage)
+    return ChatRequest(model, turn, stream, include_usage, n)
