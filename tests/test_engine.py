@@ -163,3 +163,52 @@ def test_out_of_range_values_fail_the_request_not_the_engine(engine):
         bad.result()
     ok = engine.generate(["Hello"], GenerationParams(max_tokens=2, ignore_eos=True))[0]
     assert len(ok.token_ids) == 2  # the engine thread survived
+
+
+def test_token_ids_outside_the_vocabulary_fail_the_request_not_the_batch(engine):
+    vocab = engine.core.runner.vocab_size
+    good = engine.submit(engine.encode("Hello"), GenerationParams(max_tokens=12,
+                                                                  ignore_eos=True))
+    bad_prompt = engine.submit([1, vocab], GenerationParams(max_tokens=2))
+    bad_forced = engine.submit([1, 2], GenerationParams(forced_tokens=(3, vocab + 5)))
+    with pytest.raises(InvalidArgumentError, match=f"prompt token id {vocab} is outside"):
+        bad_prompt.result()
+    with pytest.raises(InvalidArgumentError, match=f"forced token id {vocab + 5} is outside"):
+        bad_forced.result()
+    convo = engine.encode("Hi there")
+    first = engine.submit_turn("v", convo, GenerationParams(max_tokens=1, ignore_eos=True))
+    extended = convo + first.result().token_ids + [7, vocab + 1]  # resumes the parked turn
+    with pytest.raises(InvalidArgumentError, match=f"conversation token id {vocab + 1}"):
+        engine.submit_turn("v", extended, GenerationParams(max_tokens=1)).result()
+    with pytest.raises(InvalidArgumentError, match=f"prompt token id {vocab + 1}"):
+        engine.submit_turn("v", [9, vocab + 1], GenerationParams(max_tokens=1)).result()
+    assert len(good.result().token_ids) == 12  # the batch it shared steps with was unharmed
+    engine.end_session("v")
+
+
+class FakeFailingForward:
+    """Stands in for ModelRunner.forward: raises on its first call, then runs the real one."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, 0
+
+    def __call__(self, plan):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("device lost")
+        return self.real(plan)
+
+
+def test_a_failing_model_step_fails_its_requests_and_the_engine_lives_on(engine, monkeypatch):
+    fake = FakeFailingForward(engine.core.runner.forward)
+    monkeypatch.setattr(engine.core.runner, "forward", fake)
+    doomed = engine.submit(engine.encode("Hello"), GenerationParams(max_tokens=4,
+                                                                    ignore_eos=True))
+    with pytest.raises(RuntimeError, match="device lost"):
+        doomed.result()
+    assert not engine.core.loop.step_in_flight
+    after = engine.generate([engine.encode("Hello")], GenerationParams(max_tokens=3,
+                                                                       ignore_eos=True))[0]
+    assert len(after.token_ids) == 3 and fake.calls >= 2
+    assert engine.core.loop.num_running == 0 and engine.core.loop.num_waiting == 0
+    assert engine.core.requests == {}

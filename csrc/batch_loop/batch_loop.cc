@@ -404,6 +404,13 @@ const StepEvents& BatchLoop::Commit(const int32_t* sampled, int32_t num_sampled)
   return events_;
 }
 
+void BatchLoop::AbandonStep() {
+  PASTE_CHECK_ARG(in_flight_, "abandon_step() called without a scheduled step");
+  scheduled_.clear();
+  scheduled_num_new_.clear();
+  in_flight_ = false;
+}
+
 // Called from Commit(): the sequence leaves running_ (slot nulled, compacted by the caller);
 // a sequence that is not parked is destroyed here.
 void BatchLoop::FinishTurn(Sequence* seq, FinishReason /*reason*/) {

@@ -177,8 +177,8 @@ void RegisterBatchLoop(py::module_& m) {
 
   py::class_<BatchLoop>(m, "BatchLoop", R"doc(
 The continuous-batching scheduler (see csrc/include/paste/batch_loop.h for the algorithm).
-Call schedule(now) and commit(tokens) alternately from one thread; add/resume/park/free are
-refused between them.)doc")
+Call schedule(now) and commit(tokens) (or abandon_step()) alternately from one thread;
+add/resume/park/free are refused between them.)doc")
       .def(py::init<const BatchLoopConfig&>(), py::arg("config"))
       .def(
           "add_sequence",
@@ -232,6 +232,9 @@ refused between them.)doc")
             return EventsHandle{self, &loop, loop.num_commits()};
           },
           py::arg("sampled"))
+      .def("abandon_step", &BatchLoop::AbandonStep,
+           "Drop the scheduled step uncommitted (the model step failed); the next schedule() "
+           "plans the same tokens again.")
       .def("has_sequence", &BatchLoop::HasSequence, py::arg("seq_id"))
       .def("seq_info", &BatchLoop::GetSeqInfo, py::arg("seq_id"))
       .def("tokens", &BatchLoop::Tokens, py::arg("seq_id"))

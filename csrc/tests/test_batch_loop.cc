@@ -70,6 +70,31 @@ TEST(BatchLoop, FirstStepPrefillsAllAndBuildsFlatArrays) {
   EXPECT_EQ(d.logits_indices, (I32{0, 1}));
 }
 
+TEST(BatchLoop, AbandonedStepIsPlannedAgainAndNothingAdvances) {
+  BatchLoop loop(Config(8, 4, 32, 8, 32));
+  int64_t a = Add(loop, {10, 11, 12, 13, 14});
+  CommitAll(loop, 100);
+  int64_t b = Add(loop, {20, 21});
+  const StepPlan& p = loop.Schedule(0);
+  const I32 inputs = p.input_ids, slots = p.slot_mapping;
+  EXPECT_EQ(inputs, (I32{100, 20, 21}));
+  loop.AbandonStep();
+  EXPECT_FALSE(loop.StepInFlight());
+  EXPECT_EQ(loop.GetSeqInfo(a).num_computed_tokens, 5);
+  EXPECT_EQ(loop.GetSeqInfo(b).num_computed_tokens, 0);
+  EXPECT_EQ(loop.Tokens(a), (I32{10, 11, 12, 13, 14, 100}));
+  const StepPlan& again = loop.Schedule(1);  // the same tokens into the same slots
+  EXPECT_EQ(again.input_ids, inputs);
+  EXPECT_EQ(again.slot_mapping, slots);
+  EXPECT_EQ(again.sample_seq_ids, (I64{a, b}));
+  EXPECT_TRUE(again.admitted_seq_ids.empty());  // b was admitted by the abandoned step
+  loop.AbandonStep();
+  loop.Free(a);  // refused while a step is in flight; fine after abandoning
+  loop.Free(b);
+  EXPECT_EQ(loop.block_manager().NumFreeBlocks(), 8);
+  EXPECT_THROW(loop.AbandonStep(), InvalidArgument);
+}
+
 TEST(BatchLoop, ChunkedPrefillWithinTokenBudget) {
   BatchLoop loop(Config(16, 4, 6));
   int64_t a = Add(loop, I32(10, 7));

@@ -124,6 +124,10 @@ class BatchLoop {
   const StepPlan& Schedule(double now);
   // sampled[i] is the token for plan.sample_seq_ids[i].
   const StepEvents& Commit(const int32_t* sampled, int32_t num_sampled);
+  // Drops the scheduled step without committing it (the model step failed): no sequence
+  // advances, so the next Schedule() plans the same tokens again. Admissions, preemptions and
+  // the blocks allocated for the step stand (the tokens' KV is simply written again).
+  void AbandonStep();
   const StepPlan& last_plan() const { return plan_; }
   const StepEvents& last_events() const { return events_; }
   int64_t num_commits() const { return num_commits_; }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,6 +105,7 @@ class EngineCore:
         """
         if not prompt_ids:
             raise InvalidArgumentError("the prompt has no tokens")
+        self._check_ids(prompt_ids, "prompt")
         if len(prompt_ids) >= self.max_model_len:
             raise InvalidArgumentError(
                 f"prompt of {len(prompt_ids)} tokens leaves no room below max_model_len "
@@ -149,6 +151,7 @@ class EngineCore:
                         f"conversation of {len(conversation_ids)} tokens reaches max_model_len "
                         f"{self.max_model_len}"
                     )
+                self._check_ids(conversation_ids[len(have):], "conversation")
                 self._check(params)
                 state = self.sampler.new_state(params.sampling())
                 self.loop.resume(
@@ -175,8 +178,18 @@ class EngineCore:
         else:
             self.loop.free(seq_id)
 
+    def _check_ids(self, ids: list[int], what: str) -> None:
+        """InvalidArgumentError for a token id the model does not have (it would fail the
+        step of every request in the batch)."""
+        vocab = self.runner.vocab_size
+        if ids and not (0 <= min(ids) and max(ids) < vocab):
+            bad = next(t for t in ids if not 0 <= t < vocab)
+            raise InvalidArgumentError(
+                f"{what} token id {bad} is outside the vocabulary [0, {vocab})")
+
     def _check(self, params: GenerationParams) -> None:
         """Typed errors, before anything is queued, for params this engine cannot honour."""
+        self._check_ids(list(params.forced_tokens), "forced")
         self.calls.check(params)
         self.grammars.check(params)
         self.adjustments.check(params)
@@ -227,28 +240,23 @@ class EngineCore:
         return self.loop.has_unfinished
 
     def step(self) -> list[RequestOutput]:
-        """One engine step; outputs of every request that produced text or finished."""
+        """One engine step; outputs of every request that produced text or finished.
+
+        If the model step fails, the scheduled step is abandoned uncommitted (the loop stays
+        usable: the caller can abort the requests in flight and serve new ones) and the
+        error is raised."""
         started = time.monotonic()
         plan = self.loop.schedule(started)
+        try:
+            tokens, logprobs, sample_ids = self._compute(plan)
+        except BaseException:
+            self.loop.abandon_step()
+            raise
         for sid, reused in zip(
             plan.admitted_seq_ids.tolist(), plan.admitted_num_reused.tolist(), strict=True
         ):
             if sid in self.requests:
                 self.requests[sid].num_cached_tokens = reused
-        logits = self.runner.forward(plan)
-        sample_ids = plan.sample_seq_ids.tolist()
-        wanted = [(j, sid) for j, sid in enumerate(sample_ids)
-                  if self.requests[sid].params.logprobs is not None]
-        raw = (torch.log_softmax(logits[[j for j, _ in wanted]].float(), dim=-1)
-               if wanted else None)  # the model's own distribution, before any mask
-        self.adjustments.apply(logits, sample_ids)
-        self.grammars.mask(logits, sample_ids)
-        tokens = self.sampler.sample(logits, [self._states[s] for s in sample_ids])
-        for j, sid in enumerate(sample_ids):  # teacher forcing replaces the sample
-            forced = self.requests[sid].params.forced_tokens
-            if forced:
-                tokens[j] = forced[len(self.requests[sid].output_ids)]
-        logprobs = {} if raw is None else self._logprobs(raw, wanted, tokens)
         events = self.loop.commit(
             tokens.to("cpu", dtype=torch.int32).numpy()
             if sample_ids
@@ -281,6 +289,25 @@ class EngineCore:
         self.step_time_s = elapsed if self.step_time_s is None else \
             0.9 * self.step_time_s + 0.1 * elapsed
         return outputs
+
+    def _compute(self, plan: Any) -> tuple[torch.Tensor, dict[int, TokenLogprob], list[int]]:
+        """The model over `plan`: one token per sampled sequence (teacher forcing replaces
+        the sample), their TokenLogprobs where asked, and the sampled sequence ids."""
+        logits = self.runner.forward(plan)
+        sample_ids = plan.sample_seq_ids.tolist()
+        wanted = [(j, sid) for j, sid in enumerate(sample_ids)
+                  if self.requests[sid].params.logprobs is not None]
+        raw = (torch.log_softmax(logits[[j for j, _ in wanted]].float(), dim=-1)
+               if wanted else None)  # the model's own distribution, before any mask
+        self.adjustments.apply(logits, sample_ids)
+        self.grammars.mask(logits, sample_ids)
+        tokens = self.sampler.sample(logits, [self._states[s] for s in sample_ids])
+        for j, sid in enumerate(sample_ids):  # teacher forcing replaces the sample
+            forced = self.requests[sid].params.forced_tokens
+            if forced:
+                tokens[j] = forced[len(self.requests[sid].output_ids)]
+        logprobs = {} if raw is None else self._logprobs(raw, wanted, tokens)
+        return tokens, logprobs, sample_ids
 
     def _logprobs(self, raw: torch.Tensor, wanted: list[tuple[int, int]],
                   tokens: torch.Tensor) -> dict[int, TokenLogprob]:
