@@ -4,6 +4,7 @@
     GET  /metrics                     Prometheus text (metrics.py)
     GET  /v1/models, /v1/models/{id}  the served model
     POST /v1/chat/completions         chat.py
+    POST /v1/completions              completions.py
     POST /v1/responses                responses.py
     /v1/sessions...                   sessions.py (native agent sessions)
 
@@ -26,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paste.errors import InvalidArgumentError
-from paste.server import chat, responses, sessions
+from paste.server import chat, completions, responses, sessions
 from paste.server.config import ServerConfig
 from paste.server.errors import ApiError, NotFoundError, error_body
 from paste.server.guard import GuardMiddleware
@@ -70,6 +71,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_api_route("/v1/models", list_models, methods=["GET"])
     app.add_api_route("/v1/models/{model_id:path}", get_model, methods=["GET"])
     app.add_api_route("/v1/chat/completions", chat.create_chat_completion, methods=["POST"])
+    app.add_api_route("/v1/completions", completions.create_completion, methods=["POST"])
     app.add_api_route("/v1/responses", responses.create_response, methods=["POST"])
     app.add_api_route("/v1/sessions", sessions.create_session, methods=["POST"])
     app.add_api_route("/v1/sessions/{session_id}", sessions.get_session, methods=["GET"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +36,10 @@ from paste.server.generation import (
 )
 from paste.server.state import server_state
 from paste.server.streaming import (
-    error_payload,
+    collect_choices,
     prime,
-    sse_data,
     sse_response,
+    stream_choices,
     until_disconnect,
 )
 
@@ -163,34 +163,7 @@ async def create_chat_completion(request: Request) -> Response:
         for turn in choice_turns(chat.turn, chat.n)])
     assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine))
     if not chat.stream:
-        await until_disconnect(request, _collect(events, assembler))
+        await until_disconnect(request, collect_choices(events, assembler))
         return JSONResponse(assembler.completion())
     first, rest = await prime(events)
-    return sse_response(_stream(first, rest, assembler))
-
-
-async def _collect(events: AsyncIterator[tuple[int, TurnEvent]],
-                   assembler: ChatAssembler) -> None:
-    async for index, event in events:
-        assembler.add(index, event)
-    if not assembler.finished:  # unreachable: every run_turn ends with a TurnEnd
-        raise RuntimeError("a choice ended without a TurnEnd")
-
-
-async def _stream(
-    first: tuple[int, TurnEvent], rest: AsyncIterator[tuple[int, TurnEvent]],
-    assembler: ChatAssembler,
-) -> AsyncIterator[bytes]:
-    try:
-        for chunk in assembler.first_chunks():
-            yield sse_data(chunk)
-        for chunk in assembler.add(*first):
-            yield sse_data(chunk)
-        async for index, event in rest:
-            for chunk in assembler.add(index, event):
-                yield sse_data(chunk)
-    except Exception as exc:  # noqa: BLE001 - the status line is sent; report in-stream
-        yield sse_data(error_payload(exc))
-    finally:
-        await rest.aclose()  # type: ignore[attr-defined]
-    yield b"data: [DONE]\n\n"
+    return sse_response(stream_choices(first, rest, assembler))

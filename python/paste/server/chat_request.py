@@ -21,6 +21,7 @@ from paste.engine.request import MAX_LOGPROBS, GenerationParams
 from paste.server.errors import BadRequestError
 from paste.server.fields import (
     INT32_MAX,
+    include_usage,
     opt_bool,
     opt_int,
     opt_number,
@@ -155,9 +156,6 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         max_tokens = opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX)
     tools = parse_tools(body.get("tools"), flat=False)
     stream = opt_bool(body, "stream", False)
-    options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise BadRequestError("'stream_options' must be an object", param="stream_options")
     tool_choice = parse_tool_choice(body.get("tool_choice"), tools, flat=False)
     params = replace(sampling_params(
         body, max_tokens, default_max_tokens, stop_strings(body.get("stop"))
@@ -171,5 +169,4 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         params=adjusted(body, params, constrained=grammar is not None or forced),
         cache_key=opt_str(body, "prompt_cache_key"),
     )
-    include_usage = bool(options and options.get("include_usage"))
-    return ChatRequest(model, turn, stream, include_usage, n)
+    return ChatRequest(model, turn, stream, include_usage(body), n)

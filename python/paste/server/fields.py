@@ -92,3 +92,11 @@ def stop_strings(value: Any) -> tuple[str, ...]:
     ):
         raise _bad("stop", "must be a non-empty string or an array of up to 4 of them")
     return tuple(items)
+
+
+def include_usage(body: dict[str, Any]) -> bool:
+    """`stream_options.include_usage` (stream_options: null or an object)."""
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise _bad("stream_options", "must be an object")
+    return bool(options and options.get("include_usage"))

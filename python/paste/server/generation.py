@@ -209,7 +209,8 @@ async def run_turn(
         param = "tools" if forced else format_param
         raise BadRequestError(str(exc), param=param) from None
     except InvalidArgumentError as exc:  # e.g. the prompt does not fit the context
-        raise BadRequestError(str(exc), param="messages") from None
+        where = "prompt" if turn.prompt_ids is not None else "messages"
+        raise BadRequestError(str(exc), param=where) from None
     except EngineStoppedError as exc:
         raise ServiceUnavailableError(str(exc)) from None
     finally:

@@ -111,7 +111,10 @@ def _choice_hint(turn: TurnRequest) -> str | None:
 
 
 def render_prompt(engine: Any, turn: TurnRequest, parser_format: str) -> list[int]:
-    """Prompt token ids of `turn`; BadRequestError if the chat template rejects the messages."""
+    """Prompt token ids of `turn`; BadRequestError if the chat template rejects the messages.
+    A raw prompt (TurnRequest.prompt_ids, legacy completions) is returned as it is."""
+    if turn.prompt_ids is not None:
+        return list(turn.prompt_ids)
     messages = [dict(m) for m in turn.messages]
     hint = _choice_hint(turn)
     if hint is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
@@ -80,3 +80,43 @@ async def _wait_disconnect(request: Request) -> None:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             return
+
+
+class ChoiceAssembler(Protocol):
+    """Builds an answer of several choices from (choice index, TurnEvent) pairs: Chat
+    Completions (chat.py) and legacy completions (completions.py)."""
+
+    @property
+    def finished(self) -> bool: ...  # every choice has its TurnEnd
+
+    def first_chunks(self) -> list[dict[str, Any]]: ...
+
+    def add(self, index: int, event: Any) -> list[dict[str, Any]]: ...  # its stream chunks
+
+
+async def collect_choices(events: AsyncIterator[tuple[int, Any]],
+                          assembler: ChoiceAssembler) -> None:
+    """Feed every event to `assembler` (a whole, non-streamed answer)."""
+    async for index, event in events:
+        assembler.add(index, event)
+    if not assembler.finished:  # unreachable: every run_turn ends with a TurnEnd
+        raise RuntimeError("a choice ended without a TurnEnd")
+
+
+async def stream_choices(first: tuple[int, Any], rest: AsyncIterator[tuple[int, Any]],
+                         assembler: ChoiceAssembler) -> AsyncIterator[bytes]:
+    """The SSE `data:` lines of a streamed answer, ending with `data: [DONE]`; an error
+    after the response started is sent in-stream (error_payload)."""
+    try:
+        for chunk in assembler.first_chunks():
+            yield sse_data(chunk)
+        for chunk in assembler.add(*first):
+            yield sse_data(chunk)
+        async for index, event in rest:
+            for chunk in assembler.add(index, event):
+                yield sse_data(chunk)
+    except Exception as exc:  # noqa: BLE001 - the status line is sent; report in-stream
+        yield sse_data(error_payload(exc))
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
+    yield b"data: [DONE]\n\n"

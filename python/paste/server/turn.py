@@ -30,6 +30,8 @@ class TurnRequest:
     parallel_tool_calls: bool = True
     params: GenerationParams = field(default_factory=GenerationParams)
     cache_key: str | None = None
+    # Legacy completions: the prompt as token ids, sent as is (no chat template, no messages).
+    prompt_ids: list[int] | None = None
 
     @property
     def parses_tools(self) -> bool:

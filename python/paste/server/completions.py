@@ -1,0 +1,167 @@
+"""POST /v1/completions: a legacy text completion, whole or streamed as chunks.
+
+Every (prompt, j < n) pair is a choice, index prompt * n + j, run by generation.run_turn on
+the raw prompt (no chat template, no tool parsing) and merged as in Chat Completions
+(choices.py). CompletionAssembler turns the events into OpenAI's `text_completion` objects:
+text pieces -> `text` (after the prompt's text when `echo`), LogprobPieces -> `logprobs`
+{tokens, token_logprobs, top_logprobs (the `logprobs` most likely tokens, text -> logprob),
+text_offset (each token's offset in the choice's text)}, TurnEnd -> finish_reason. Streamed,
+each chunk carries one choice's new text (or its logprobs, in a chunk with empty text), then
+`data: [DONE]`. Usage counts each prompt once and every choice's completion tokens.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from paste.server.body import read_json_object
+from paste.server.choices import choice_turns, merge_turns
+from paste.server.completions_request import CompletionRequest, parse_completion_request
+from paste.server.generation import (
+    LogprobPiece,
+    TextPiece,
+    TurnEnd,
+    TurnEvent,
+    run_turn,
+    token_text,
+)
+from paste.server.state import server_state
+from paste.server.streaming import (
+    collect_choices,
+    prime,
+    sse_response,
+    stream_choices,
+    until_disconnect,
+)
+
+
+@dataclass
+class _Choice:
+    text: str = ""
+    tokens: list[str] = field(default_factory=list)
+    token_logprobs: list[float] = field(default_factory=list)
+    top_logprobs: list[dict[str, float]] = field(default_factory=list)
+    text_offset: list[int] = field(default_factory=list)
+    end: TurnEnd | None = None
+
+
+class CompletionAssembler:
+    def __init__(self, model: str, req: CompletionRequest, prompt_texts: list[str],
+                 token_text: Callable[[int], str] = str) -> None:
+        """`prompt_texts[p]`: prompt p's text (echoed when asked)."""
+        self.id = f"cmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.model = model
+        self.req = req
+        self.logprobs = req.turns[0].params.logprobs is not None
+        self.choices = [_Choice() for _ in range(len(req.turns) * req.n)]
+        if req.echo:
+            for i, choice in enumerate(self.choices):
+                choice.text = prompt_texts[i // req.n]
+        self._token_text = token_text
+        self._offset = [0] * len(self.choices)  # text length of each choice's logged tokens
+
+    @property
+    def finished(self) -> bool:
+        return all(c.end is not None for c in self.choices)
+
+    def _chunk(self, index: int, text: str, logprobs: dict[str, Any] | None = None,
+               finish_reason: str | None = None) -> dict[str, Any]:
+        chunk = {"id": self.id, "object": "text_completion", "created": self.created,
+                 "model": self.model, "system_fingerprint": None,
+                 "choices": [{"index": index, "text": text, "logprobs": logprobs,
+                              "finish_reason": finish_reason}]}  # fmt: skip
+        if self.req.include_usage:
+            chunk["usage"] = None
+        return chunk
+
+    def first_chunks(self) -> list[dict[str, Any]]:
+        """The echoed prompts (nothing without `echo`)."""
+        if not self.req.echo:
+            return []
+        return [self._chunk(i, c.text) for i, c in enumerate(self.choices)]
+
+    def add(self, index: int, event: TurnEvent) -> list[dict[str, Any]]:
+        """Record choice `index`'s `event`; return its stream chunks."""
+        choice = self.choices[index]
+        if isinstance(event, LogprobPiece):
+            new: dict[str, list[Any]] = {"tokens": [], "token_logprobs": [], "top_logprobs": [],
+                                         "text_offset": []}
+            for entry in event.entries:
+                text = self._token_text(entry.token_id)
+                new["tokens"].append(text)
+                new["token_logprobs"].append(entry.logprob)
+                top: dict[str, float] = {}
+                for t, v in entry.top:  # most likely first: two tokens of one text keep the max
+                    top.setdefault(self._token_text(t), v)
+                new["top_logprobs"].append(top)
+                new["text_offset"].append(self._offset[index])
+                self._offset[index] += len(text)
+            choice.tokens += new["tokens"]
+            choice.token_logprobs += new["token_logprobs"]
+            choice.top_logprobs += new["top_logprobs"]
+            choice.text_offset += new["text_offset"]
+            return [self._chunk(index, "", new)]
+        if isinstance(event, TextPiece):
+            choice.text += event.text
+            return [self._chunk(index, event.text)]
+        if not isinstance(event, TurnEnd):  # no tool parsing: no CallPieces
+            return []
+        choice.end = event
+        chunks = [self._chunk(index, "", None, event.finish_reason)]
+        if self.req.include_usage and self.finished:
+            chunks.append(dict(self._chunk(index, ""), choices=[], usage=self.usage()))
+        return chunks
+
+    def usage(self) -> dict[str, Any]:
+        n = self.req.n
+        ends = [c.end for c in self.choices]
+        prompt = sum(e.num_prompt_tokens for e in ends[::n] if e is not None)
+        completion = sum(e.num_completion_tokens for e in ends if e is not None)
+        return {"prompt_tokens": prompt, "completion_tokens": completion,
+                "total_tokens": prompt + completion}
+
+    def completion(self) -> dict[str, Any]:
+        choices = [{
+            "index": i, "text": c.text,
+            "logprobs": {"tokens": c.tokens, "token_logprobs": c.token_logprobs,
+                         "top_logprobs": c.top_logprobs, "text_offset": c.text_offset}
+            if self.logprobs else None,
+            "finish_reason": c.end.finish_reason if c.end is not None else None,
+        } for i, c in enumerate(self.choices)]  # fmt: skip
+        return {"id": self.id, "object": "text_completion", "created": self.created,
+                "model": self.model, "system_fingerprint": None, "choices": choices,
+                "usage": self.usage()}  # fmt: skip
+
+
+def _encoder(engine: Any) -> Callable[[str], list[int]]:
+    """A prompt text's token ids with the model's own special tokens (e.g. a BOS)."""
+    tokenizer = engine.tokenizer
+    return lambda text: list(tokenizer.encode(text, add_special_tokens=True))
+
+
+async def create_completion(request: Request) -> Response:
+    state = server_state(request)
+    body = await read_json_object(request, state.config.max_request_bytes)
+    req = parse_completion_request(body, _encoder(state.engine))
+    state.check_model(req.model)
+    turns = [t for turn in req.turns for t in choice_turns(turn, req.n)]
+    events = merge_turns([
+        run_turn(state.engine, turn, state.parser_format, state.metrics.observe_turn)
+        for turn in turns])
+    texts = [text if text is not None else state.engine.tokenizer.decode(
+        turn.prompt_ids or [], skip_special_tokens=False)
+        for text, turn in zip(req.prompt_texts, req.turns, strict=True)]
+    assembler = CompletionAssembler(req.model, req, texts, token_text(state.engine))
+    if not req.stream:
+        await until_disconnect(request, collect_choices(events, assembler))
+        return JSONResponse(assembler.completion())
+    first, rest = await prime(events)
+    return sse_response(stream_choices(first, rest, assembler))

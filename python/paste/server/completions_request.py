@@ -1,0 +1,98 @@
+"""POST /v1/completions (legacy text completions): the request body, validated into one
+TurnRequest per prompt.
+
+`prompt` is a string, an array of strings, an array of token ids, or an array of arrays of
+token ids; each prompt is sent as it is (no chat template; a string is tokenised with the
+model's own special tokens, e.g. a BOS, as vLLM does). Supported beside it: max_tokens
+(default 16, as OpenAI's), temperature, top_p, n, stop, seed, stream,
+stream_options.include_usage, echo, logprobs (0-20 alternatives), presence_penalty,
+frequency_penalty, logit_bias and vLLM's extra sampling fields (chat_request.adjusted).
+Refused with 400 rather than ignored: `suffix` (no fill-in-the-middle), `best_of` other than
+n, `echo` together with `logprobs` (prompt logprobs are not computed), more than 128 choices
+(prompts x n).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from paste.engine.request import MAX_LOGPROBS
+from paste.server.chat_request import MAX_CHOICES, adjusted, sampling_params
+from paste.server.errors import BadRequestError
+from paste.server.fields import (
+    INT32_MAX,
+    include_usage,
+    opt_bool,
+    opt_int,
+    req_str,
+    stop_strings,
+)
+from paste.server.turn import TurnRequest
+
+DEFAULT_MAX_TOKENS = 16  # OpenAI's default for legacy completions
+
+
+@dataclass
+class CompletionRequest:
+    model: str
+    turns: list[TurnRequest]  # one per prompt; choice index = prompt index * n + j
+    n: int
+    stream: bool
+    include_usage: bool
+    echo: bool
+    prompt_texts: list[str | None]  # each prompt as sent when it was text (for echo)
+
+
+def _is_ids(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(t, int) and not isinstance(t, bool) for t in value)
+
+
+def prompts(value: Any, encode: Callable[[str], list[int]]) -> list[tuple[list[int], str | None]]:
+    """Each prompt of `prompt` as (token ids, its text when it was sent as text); see the
+    module docstring for the forms."""
+    bad = BadRequestError("'prompt' must be a string, an array of strings, an array of token "
+                          "ids or an array of arrays of token ids", param="prompt")
+    if isinstance(value, str):
+        return [(encode(value), value)]
+    if not isinstance(value, list) or not value:
+        raise bad
+    if _is_ids(value):
+        return [(list(value), None)]
+    if all(isinstance(p, str) for p in value):
+        return [(encode(p), p) for p in value]
+    if all(_is_ids(p) and p for p in value):
+        return [(list(p), None) for p in value]
+    raise bad
+
+
+def parse_completion_request(body: dict[str, Any],
+                             encode: Callable[[str], list[int]]) -> CompletionRequest:
+    """`encode(text)`: the model's token ids of a prompt text, special tokens included."""
+    model = req_str(body, "model")
+    if body.get("suffix") is not None:
+        raise BadRequestError("'suffix' is not supported (no fill-in-the-middle)",
+                              param="suffix", code="unsupported_parameter")
+    n = opt_int(body, "n", minimum=1, maximum=MAX_CHOICES) or 1
+    best_of = opt_int(body, "best_of", minimum=1, maximum=MAX_CHOICES)
+    if best_of is not None and best_of != n:
+        raise BadRequestError("'best_of' other than n is not supported", param="best_of",
+                              code="unsupported_value")
+    logprobs = opt_int(body, "logprobs", minimum=0, maximum=MAX_LOGPROBS)
+    echo = opt_bool(body, "echo", False)
+    if echo and logprobs is not None:
+        raise BadRequestError("'echo' with 'logprobs' is not supported (prompt logprobs are "
+                              "not computed)", param="echo", code="unsupported_value")
+    max_tokens = opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX)
+    params = replace(sampling_params(body, max_tokens, DEFAULT_MAX_TOKENS,
+                                     stop_strings(body.get("stop"))), logprobs=logprobs)
+    params = adjusted(body, params, constrained=False)
+    given = prompts(body.get("prompt"), encode)
+    if len(given) * n > MAX_CHOICES:
+        raise BadRequestError(f"{len(given)} prompts x n={n} exceed {MAX_CHOICES} choices",
+                              param="n")
+    turns = [TurnRequest(messages=[], params=params, prompt_ids=ids) for ids, _ in given]
+    return CompletionRequest(model, turns, n, opt_bool(body, "stream", False),
+                             include_usage(body), echo, [text for _, text in given])
