@@ -35,6 +35,29 @@ def test_serve_arguments_default_to_loopback():
     assert args.max_request_bytes is None and args.tool_call_parser is None
 
 
+def test_engine_flags_become_exactly_the_engine_config_overrides():
+    from paste.cli.engine_args import engine_options
+
+    for command in ("serve", "generate"):
+        extra = ["hi"] if command == "generate" else []
+        args = build_parser().parse_args([command, *extra, "--max-model-len", "2048",
+                                          "--max-num-seqs", "8", "--dtype", "bfloat16",
+                                          "--no-enable-prefix-caching", "--num-threads", "2"])
+        assert engine_options(args) == {"max_model_len": 2048, "max_num_seqs": 8,
+                                        "dtype": "bfloat16", "enable_prefix_caching": False,
+                                        "num_threads": 2}
+        assert engine_options(build_parser().parse_args([command, *extra])) == {}
+
+
+def test_a_bad_engine_flag_is_a_typed_error_naming_it(capsys):
+    from paste.cli import main
+
+    assert main(["serve", "--model", "m", "--max-model-len", "0"]) == 2
+    assert "max_model_len must be positive, got 0" in capsys.readouterr().err
+    assert main(["generate", "hi", "--model", "m", "--dtype", "int3"]) == 2
+    assert "dtype must be float32, bfloat16 or float16, got 'int3'" in capsys.readouterr().err
+
+
 def test_load_registry(tmp_path, monkeypatch):
     (tmp_path / "my_server_tools.py").write_text(TOOLS_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from paste.cli.engine_args import add_engine_arguments, engine_options
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("generate", help="generate text from a prompt")
@@ -22,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     p.add_argument("--system", default=None, help="system message for the chat template")
     p.add_argument("--raw", action="store_true", help="do not apply the chat template")
-    p.add_argument("--attention-backend", default="auto")
+    add_engine_arguments(p)
     p.set_defaults(func=_run)
 
 
@@ -33,7 +35,7 @@ def _run(args: argparse.Namespace) -> int:
     params = GenerationParams(max_tokens=args.max_tokens, temperature=args.temperature,
                               top_p=args.top_p, top_k=args.top_k, seed=args.seed,
                               stop=tuple(args.stop))
-    with Engine(args.model, attention_backend=args.attention_backend) as engine:
+    with Engine(args.model, **engine_options(args)) as engine:
         prompts = [p if args.raw else engine.chat_prompt(
             ([{"role": "system", "content": args.system}] if args.system else [])
             + [{"role": "user", "content": p}]) for p in args.prompt]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from paste.cli.arg_types import waste_ratio_arg
+from paste.cli.engine_args import add_engine_arguments, engine_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,8 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="refuse larger request bodies with 413 (default 8 MiB)")  # fmt: skip
     parser.add_argument("--served-model-name", default=None,
                         help="model id clients use (default: the model name)")  # fmt: skip
-    parser.add_argument("--num-blocks", type=int, default=None, help="KV-cache blocks")
-    parser.add_argument("--attention-backend", default=None, help="cpu | torch | triton | ...")
+    add_engine_arguments(parser)
     _add_session_switches(parser)
     parser.set_defaults(func=_serve)
 
@@ -82,8 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
     from paste import envs
     from paste.server.serve import serve
 
-    options = {k: v for k, v in (("num_blocks", args.num_blocks),
-                                 ("attention_backend", args.attention_backend)) if v is not None}  # fmt: skip
+    options = engine_options(args)
     try:
         api_key = args.api_key
         if args.api_key_file:

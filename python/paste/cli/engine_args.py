@@ -1,0 +1,43 @@
+"""Engine flags shared by `paste serve` and `paste generate`: one per EngineConfig field a
+deployment tunes (vLLM's names where vLLM has the same knob). A flag left out keeps the
+EngineConfig default; values are validated by EngineConfig (a typed error naming the field)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+# (flag, EngineConfig field, type, help)
+ENGINE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
+    ("--device", "device", str, "torch device (default cpu)"),
+    ("--dtype", "dtype", str, "float32 | bfloat16 | float16 (default float32)"),
+    ("--attention-backend", "attention_backend", str, "cpu | torch | triton | flashinfer | "
+     "auto (default auto: by device)"),
+    ("--max-model-len", "max_model_len", int, "longest sequence, prompt + output "
+     "(default 4096; lowered to what the model and the KV cache hold)"),
+    ("--max-num-seqs", "max_num_seqs", int, "sequences decoded at once (default 64)"),
+    ("--max-num-batched-tokens", "max_num_batched_tokens", int,
+     "tokens computed per step; longer prefills are chunked (default 2048)"),
+    ("--block-size", "block_size", int, "tokens per KV block (default 16)"),
+    ("--num-blocks", "num_blocks", int, "KV blocks (default: from --kv-cache-memory-bytes)"),
+    ("--kv-cache-memory-bytes", "kv_cache_memory_bytes", int,
+     "memory for the KV cache when --num-blocks is not given (default 1 GiB)"),
+    ("--num-threads", "num_threads", int, "torch intra-op threads (default PASTE_NUM_THREADS)"),
+)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add every engine flag (default None: not given) and --[no-]enable-prefix-caching."""
+    group = parser.add_argument_group("engine")
+    for flag, field, kind, text in ENGINE_FLAGS:
+        group.add_argument(flag, dest=f"engine_{field}", type=kind, default=None, help=text)
+    group.add_argument("--enable-prefix-caching", dest="engine_enable_prefix_caching",
+                       action=argparse.BooleanOptionalAction, default=None,
+                       help="reuse the KV of shared prompt prefixes (default: on)")
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The EngineConfig overrides the flags gave (only those given)."""
+    fields = [field for _flag, field, _kind, _text in ENGINE_FLAGS] + ["enable_prefix_caching"]
+    return {f: getattr(args, f"engine_{f}") for f in fields
+            if getattr(args, f"engine_{f}") is not None}
