@@ -11,7 +11,7 @@ import json
 import pytest
 
 from paste.engine.request import GenerationParams
-from paste.server.choices import choice_turns, merge_turns
+from paste.server.choices import choice_turns, merge_choices
 from paste.server.turn import TurnRequest
 from test_server_support import always
 
@@ -92,11 +92,19 @@ def test_choice_turns_shift_seeds_and_keep_one_cache_key():
 
 
 class FakeStream:
-    """An async event stream for merge_turns: yields its items (raising an exception item),
-    and records whether it was closed."""
+    """An async event stream for merge_choices: yields its items (raising an exception item),
+    calls `on_started` before its first item, and records whether it was closed."""
 
-    def __init__(self, items, delay=0.0):
+    def __init__(self, items, delay=0.0, log=None, name=""):
         self.items, self.delay, self.closed = list(items), delay, False
+        self.on_started, self.log, self.name = None, log if log is not None else [], name
+
+    def factory(self):
+        def make(on_started):
+            self.on_started = on_started
+            self.log.append(f"start {self.name}")
+            return self
+        return make
 
     def __aiter__(self):
         return self
@@ -108,22 +116,42 @@ class FakeStream:
         item = self.items.pop(0)
         if isinstance(item, BaseException):
             raise item
+        if self.on_started is not None:
+            self.on_started()
+            self.on_started = None
+        self.log.append(f"{self.name} {item}")
         return item
 
     async def aclose(self):
         self.closed = True
 
 
-def test_merge_tags_events_with_their_choice():
+def test_merge_tags_events_with_their_choice_across_prompts():
     async def run():
-        streams = [FakeStream(["a1", "a2"]), FakeStream(["b1"])]
-        got = [pair async for pair in merge_turns(streams)]
+        streams = [FakeStream(["a1", "a2"]), FakeStream(["b1"]), FakeStream(["c1"])]
+        groups = [[streams[0].factory(), streams[1].factory()], [streams[2].factory()]]
+        got = [pair async for pair in merge_choices(groups)]
         return got, [s.closed for s in streams]
 
     got, closed = asyncio.run(run())
-    assert sorted(got) == [(0, "a1"), (0, "a2"), (1, "b1")]
+    assert sorted(got) == [(0, "a1"), (0, "a2"), (1, "b1"), (2, "c1")]
     assert [e for i, e in got if i == 0] == ["a1", "a2"]  # in order within a choice
-    assert closed == [True, True]
+    assert closed == [True, True, True]
+
+
+def test_a_prompts_other_choices_start_after_its_first_output():
+    async def run():
+        log = []
+        first = FakeStream(["x1", "x2"], delay=0.01, log=log, name="first")
+        second = FakeStream(["y1"], log=log, name="second")
+        other = FakeStream(["z1"], log=log, name="other")
+        groups = [[first.factory(), second.factory()], [other.factory()]]
+        [pair async for pair in merge_choices(groups)]
+        return log
+
+    log = asyncio.run(run())
+    assert log.index("first x1") < log.index("start second")  # after the first output
+    assert log.index("start other") < log.index("first x1")  # another prompt: at once
 
 
 def test_merge_raises_a_choices_error_and_closes_every_stream():
@@ -131,9 +159,23 @@ def test_merge_raises_a_choices_error_and_closes_every_stream():
         slow = FakeStream(["x"] * 100, delay=0.01)
         broken = FakeStream(["b1", ValueError("bad choice")])
         with pytest.raises(ValueError, match="bad choice"):
-            async for _ in merge_turns([slow, broken]):
+            async for _ in merge_choices([[slow.factory()], [broken.factory()]]):
                 pass
         return slow, broken
 
     slow, broken = asyncio.run(run())
     assert slow.closed and broken.closed and len(slow.items) > 50  # stopped early
+
+
+def test_the_prompt_is_computed_once_for_all_choices(engine, client):
+    long_user = [{"role": "user", "content": "Tell me a story about " + "the sea, " * 40}]
+    before = len(engine.handles)
+    client.chat.completions.create(model="tiny", messages=long_user, n=3, max_tokens=2,
+                                   temperature=0)
+    finals = [h.result() for h in engine.handles[before:]]
+    prompt_len = finals[0].num_prompt_tokens
+    block = engine.core.config.block_size
+    assert len(finals) == 3 and prompt_len > 100
+    assert finals[0].num_cached_tokens < 40  # a new prompt (but the template's start)
+    # the others reuse every full block; the last token is always computed
+    assert [f.num_cached_tokens for f in finals[1:]] == [(prompt_len - 1) // block * block] * 2

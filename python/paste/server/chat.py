@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
 from paste.server.chat_request import ChatRequest, parse_chat_request
-from paste.server.choices import choice_turns, merge_turns
+from paste.server.choices import choice_stream, choice_turns, merge_choices
 from paste.server.generation import (
     CallPiece,
     LogprobPiece,
@@ -31,7 +31,6 @@ from paste.server.generation import (
     TurnEnd,
     TurnEvent,
     logprob_entries,
-    run_turn,
     token_text,
 )
 from paste.server.state import server_state
@@ -158,9 +157,8 @@ async def create_chat_completion(request: Request) -> Response:
     body = await read_json_object(request, state.config.max_request_bytes)
     chat: ChatRequest = parse_chat_request(body, state.config.default_max_tokens)
     state.check_model(chat.model)
-    events = merge_turns([
-        run_turn(state.engine, turn, state.parser_format, state.metrics.observe_turn)
-        for turn in choice_turns(chat.turn, chat.n)])
+    events = merge_choices([[
+        choice_stream(state, turn) for turn in choice_turns(chat.turn, chat.n)]])
     assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine))
     if not chat.stream:
         await until_disconnect(request, collect_choices(events, assembler))

@@ -22,14 +22,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
-from paste.server.choices import choice_turns, merge_turns
+from paste.server.choices import choice_stream, choice_turns, merge_choices
 from paste.server.completions_request import CompletionRequest, parse_completion_request
 from paste.server.generation import (
     LogprobPiece,
     TextPiece,
     TurnEnd,
     TurnEvent,
-    run_turn,
     token_text,
 )
 from paste.server.state import server_state
@@ -152,10 +151,8 @@ async def create_completion(request: Request) -> Response:
     body = await read_json_object(request, state.config.max_request_bytes)
     req = parse_completion_request(body, _encoder(state.engine))
     state.check_model(req.model)
-    turns = [t for turn in req.turns for t in choice_turns(turn, req.n)]
-    events = merge_turns([
-        run_turn(state.engine, turn, state.parser_format, state.metrics.observe_turn)
-        for turn in turns])
+    events = merge_choices([[choice_stream(state, t) for t in choice_turns(turn, req.n)]
+                            for turn in req.turns])
     texts = [text if text is not None else state.engine.tokenizer.decode(
         turn.prompt_ids or [], skip_special_tokens=False)
         for text, turn in zip(req.prompt_texts, req.turns, strict=True)]

@@ -174,9 +174,11 @@ async def run_turn(
     parser_format: str,
     on_end: Callable[[TurnEnd, float], None] | None = None,
     format_param: str = "response_format",
+    on_started: Callable[[], None] | None = None,
 ) -> AsyncIterator[TurnEvent]:
     """The events of one turn; errors before the first token raise typed ApiErrors
-    (`format_param`: the request field of the output format, named by its errors)."""
+    (`format_param`: the request field of the output format, named by its errors).
+    `on_started()` runs once, at the engine's first output (the prompt is computed)."""
     started = time.monotonic()
     prompt = render_prompt(engine, turn, parser_format)
     forced = forced_call_prefix(turn, parser_format) if turn.parses_tools else ""
@@ -196,6 +198,9 @@ async def run_turn(
             yield piece
         reported = 0  # output tokens whose logprobs were yielded
         async for out in pump:
+            if on_started is not None:
+                on_started()
+                on_started = None
             if out.logprobs is not None and len(out.logprobs) > reported:
                 yield LogprobPiece(tuple(out.logprobs[reported:]))
                 reported = len(out.logprobs)
