@@ -212,3 +212,14 @@ def test_a_failing_model_step_fails_its_requests_and_the_engine_lives_on(engine,
     assert len(after.token_ids) == 3 and fake.calls >= 2
     assert engine.core.loop.num_running == 0 and engine.core.loop.num_waiting == 0
     assert engine.core.requests == {}
+
+
+def test_outputs_carry_ttft_and_time_per_output_token(engine):
+    import time
+
+    started = time.perf_counter()
+    five = engine.generate([[1, 2, 3]], GenerationParams(max_tokens=5, ignore_eos=True))[0]
+    wall = time.perf_counter() - started
+    one = engine.generate([[1, 2, 3]], GenerationParams(max_tokens=1, ignore_eos=True))[0]
+    assert sorted(five.metrics) == ["tpot_s", "ttft_s"] and sorted(one.metrics) == ["ttft_s"]
+    assert 0.0 < five.metrics["ttft_s"] + 4 * five.metrics["tpot_s"] <= wall

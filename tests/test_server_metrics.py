@@ -10,6 +10,7 @@ from test_server_support import always, live_server, openai_client
 
 EXPECTED_NAMES = {
     "paste_http_requests", "paste_turn_duration_seconds", "paste_time_to_first_token_seconds",
+    "paste_time_per_output_token_seconds", "paste_turns",
     "paste_prompt_tokens", "paste_cached_prompt_tokens", "paste_completion_tokens",
     "paste_sessions_open", "paste_tool_calls", "paste_tool_duration_seconds",
     "paste_tool_observed_latency_seconds", "paste_engine_running_sequences",
@@ -51,6 +52,9 @@ def test_metrics_names_and_counters(engine):
     assert delta("paste_engine_generated_tokens_total") == out.usage.completion_tokens
     assert delta("paste_turn_duration_seconds_count") == 1
     assert delta("paste_time_to_first_token_seconds_count") == 1
+    assert delta("paste_time_per_output_token_seconds_count") == 1  # several tokens
+    assert delta("paste_turns_total", finish_reason="stop") == 1
+    assert delta("paste_turns_total", finish_reason="length") == 0
     assert after[("paste_engine_running_sequences", ())] == 0
     assert after[("paste_engine_waiting_sequences", ())] == 0
     assert after[("paste_kv_cache_blocks", ())] == 2048

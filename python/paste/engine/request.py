@@ -193,6 +193,7 @@ class Request:
         self._max_stop = max((len(s) for s in params.stop), default=0)
         self.arrival_time = time.perf_counter()
         self.first_token_time: float | None = None
+        self.last_token_time: float | None = None
         self._emitted = 0
         self.call_events: list[CallEvent] = []  # since the last output()
         self.logprobs: list[TokenLogprob] | None = [] if params.logprobs is not None else None
@@ -200,8 +201,9 @@ class Request:
     def append(self, token_id: int, logprob: TokenLogprob | None = None) -> None:
         """Adds a sampled token (with its TokenLogprob when the request asked for them); a
         stop string found in the text cuts it and finishes."""
+        self.last_token_time = time.perf_counter()
         if self.first_token_time is None:
-            self.first_token_time = time.perf_counter()
+            self.first_token_time = self.last_token_time
         self.output_ids.append(token_id)
         if self.logprobs is not None and logprob is not None:
             self.logprobs.append(logprob)
@@ -245,6 +247,9 @@ class Request:
         metrics = {}
         if self.first_token_time is not None:
             metrics["ttft_s"] = self.first_token_time - self.arrival_time
+        if self.last_token_time is not None and len(self.output_ids) > 1:
+            metrics["tpot_s"] = ((self.last_token_time - (self.first_token_time or 0.0))
+                                 / (len(self.output_ids) - 1))
         events, self.call_events = self.call_events, []
         return RequestOutput(
             self.request_id,

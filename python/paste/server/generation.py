@@ -94,6 +94,7 @@ class TurnEnd:
     num_cached_tokens: int
     num_completion_tokens: int
     ttft_s: float | None
+    tpot_s: float | None = None  # mean time per output token after the first
 
 
 TurnEvent = TextPiece | CallPiece | LogprobPiece | TurnEnd
@@ -224,7 +225,7 @@ async def run_turn(
         raise ServiceUnavailableError("the engine aborted the request")
     reason = "tool_calls" if shaper.num_calls else (out.finish_reason or "stop")
     end = TurnEnd(reason, out.num_prompt_tokens, out.num_cached_tokens, len(out.token_ids),
-                  out.metrics.get("ttft_s"))  # fmt: skip
+                  out.metrics.get("ttft_s"), out.metrics.get("tpot_s"))  # fmt: skip
     if on_end is not None:
         on_end(end, time.monotonic() - started)
     yield end

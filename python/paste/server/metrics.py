@@ -5,6 +5,9 @@ HTTP side (updated by the server as requests end):
     paste_http_requests_total{route,status}       requests answered, by route template
     paste_turn_duration_seconds                   model turns of /v1 requests, submit -> end
     paste_time_to_first_token_seconds             the same turns' TTFT
+    paste_time_per_output_token_seconds           their mean time per token after the first
+                                                  (engine-measured; turns of 2+ tokens)
+    paste_turns_total{finish_reason}              finished turns: stop | length | tool_calls
     paste_prompt_tokens_total, paste_cached_prompt_tokens_total, paste_completion_tokens_total
     paste_sessions_open                           native sessions not yet deleted
     paste_tool_calls_total{outcome}               tool calls of native sessions (ok | error)
@@ -40,6 +43,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from paste.server.speculation_metrics import SpeculationCollector
 
+_TPOT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.2, 2.5)
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -91,6 +95,11 @@ class ServerMetrics:
                                       buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
         self.ttft_seconds = Histogram("paste_time_to_first_token_seconds", "time to first token",
                                       buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
+        self.tpot_seconds = Histogram(
+            "paste_time_per_output_token_seconds", "mean time per output token after the first",
+            buckets=_TPOT_BUCKETS, registry=r)
+        self.turns = Counter("paste_turns", "finished model turns", ["finish_reason"],
+                             registry=r)
         self.prompt_tokens = Counter("paste_prompt_tokens", "prompt tokens", registry=r)
         self.cached_tokens = Counter("paste_cached_prompt_tokens", "prompt tokens whose KV was reused",
                                      registry=r)  # fmt: skip
@@ -112,6 +121,9 @@ class ServerMetrics:
         self.turn_seconds.observe(duration_s)
         if end.ttft_s is not None:
             self.ttft_seconds.observe(end.ttft_s)
+        if end.tpot_s is not None:
+            self.tpot_seconds.observe(end.tpot_s)
+        self.turns.labels(finish_reason=end.finish_reason).inc()
         self.prompt_tokens.inc(end.num_prompt_tokens)
         self.cached_tokens.inc(end.num_cached_tokens)
         self.completion_tokens.inc(end.num_completion_tokens)
