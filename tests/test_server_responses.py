@@ -87,13 +87,13 @@ def test_max_output_tokens_makes_the_response_incomplete(engine, client):
     assert events[-1].type == "response.incomplete"
 
 
-def test_previous_response_id_is_refused(client):
+def test_conversation_is_refused(client):
     import openai
 
     with pytest.raises(openai.BadRequestError) as info:
-        client.responses.create(model="tiny", input="Hi", previous_response_id="resp_1")
+        client.responses.create(model="tiny", input="Hi", conversation="conv_1")
     assert info.value.status_code == 400
-    assert info.value.body["param"] == "previous_response_id"
+    assert info.value.body["param"] == "conversation"
     assert info.value.body["code"] == "unsupported_parameter"
 
 

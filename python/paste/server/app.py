@@ -5,7 +5,8 @@
     GET  /v1/models, /v1/models/{id}  the served model
     POST /v1/chat/completions         chat.py
     POST /v1/completions              completions.py
-    POST /v1/responses                responses.py
+    POST /v1/responses                responses.py (stored unless "store": false)
+    GET, DELETE /v1/responses/{id}    a stored response (response_store.py)
     /v1/sessions...                   sessions.py (native agent sessions)
 
 Bodies are read and validated by the routes themselves (not by FastAPI models) so that every
@@ -32,6 +33,7 @@ from paste.server.config import ServerConfig
 from paste.server.errors import ApiError, NotFoundError, error_body
 from paste.server.guard import GuardMiddleware
 from paste.server.metrics import RequestCounter, ServerMetrics
+from paste.server.response_store import ResponseStore
 from paste.server.session_store import SessionStore
 from paste.server.speculation import server_speculation
 from paste.server.state import ServerState, server_state
@@ -56,7 +58,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
         coscheduling=CoSchedulingPolicy() if config.coscheduling else None,
     )  # fmt: skip
     state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
-                        speculation)  # fmt: skip
+                        ResponseStore(config.max_stored_responses), speculation)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -73,6 +75,9 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_api_route("/v1/chat/completions", chat.create_chat_completion, methods=["POST"])
     app.add_api_route("/v1/completions", completions.create_completion, methods=["POST"])
     app.add_api_route("/v1/responses", responses.create_response, methods=["POST"])
+    app.add_api_route("/v1/responses/{response_id}", responses.get_response, methods=["GET"])
+    app.add_api_route("/v1/responses/{response_id}", responses.delete_response,
+                      methods=["DELETE"])  # fmt: skip
     app.add_api_route("/v1/sessions", sessions.create_session, methods=["POST"])
     app.add_api_route("/v1/sessions/{session_id}", sessions.get_session, methods=["GET"])
     app.add_api_route("/v1/sessions/{session_id}", sessions.delete_session, methods=["DELETE"])

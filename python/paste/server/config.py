@@ -22,6 +22,8 @@ class ServerConfig:
     max_request_bytes: larger request bodies are refused with 413.
     default_max_tokens: completion limit when a request sets none.
     session_max_tokens: per-turn limit of native sessions when the request sets none.
+    max_stored_responses: Responses API answers kept for GET and previous_response_id (an
+        in-memory LRU, server/response_store.py); the least recently used is forgotten.
     Native sessions (ablation switches, all on by default; docs/server.md):
     enable_speculation: run predicted calls of sessions with tools early (server/speculation.py).
     early_dispatch: dispatch a call the moment it is decoded (else when the turn ends).
@@ -47,6 +49,7 @@ class ServerConfig:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     default_max_tokens: int = 1024
     session_max_tokens: int = 512
+    max_stored_responses: int = 1024
     host: str = "127.0.0.1"
     port: int = 8000
     enable_speculation: bool = True
@@ -71,6 +74,10 @@ class ServerConfig:
             )
         if self.default_max_tokens < 1 or self.session_max_tokens < 1:
             raise InvalidArgumentError("default_max_tokens and session_max_tokens must be >= 1")
+        if self.max_stored_responses < 1:
+            raise InvalidArgumentError(
+                f"max_stored_responses must be >= 1, got {self.max_stored_responses}"
+            )
         if self.tool_call_parser is not None and self.tool_call_parser not in get_parser_names():
             raise InvalidArgumentError(
                 f"unknown tool-call parser {self.tool_call_parser!r}; known: "

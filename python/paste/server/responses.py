@@ -14,6 +14,13 @@ streaming, into the event sequence OpenAI clients expect (each with a sequence_n
 Items appear in output order; the non-streamed response is the final snapshot of the same
 assembler, so both forms carry identical items.
 
+With `store` (the default) a completed or incomplete response is saved in the server's
+ResponseStore (response_store.py) as that final snapshot, with its conversation: the turn's
+messages (without the instructions) and the output as one assistant message. It is saved
+before the client sees it end (before the last stream event), so a chained request sent the
+moment it ends finds it; a failed or abandoned response is not saved. GET and DELETE
+/v1/responses/{id} read and forget stored responses.
+
 Logprobs (`include: ["message.output_text.logprobs"]`): a token's entry goes to the message
 text it wrote. A LogprobPiece's entries wait for the next TextPiece; its output_text.delta
 carries them and the message's output_text part collects them (output_text.done and the
@@ -28,6 +35,7 @@ after a call carries no logprobs; nor do forced call openings (prompt text, no t
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
+from paste.server.errors import NotFoundError
 from paste.server.generation import (
     CallPiece,
     LogprobPiece,
@@ -46,6 +55,7 @@ from paste.server.generation import (
     run_turn,
     token_text,
 )
+from paste.server.response_store import ResponseStore, StoredResponse
 from paste.server.responses_request import ResponsesRequest, parse_responses_request
 from paste.server.state import server_state
 from paste.server.streaming import error_payload, prime, sse_event, sse_response, until_disconnect
@@ -59,7 +69,7 @@ class ResponsesAssembler:
     def __init__(self, req: ResponsesRequest, token_text: Callable[[int], str] = str) -> None:
         """`token_text(id)`: a token's text, for logprobs."""
         self.req = req
-        self.id = _id("resp")
+        self.id = req.response_id
         self.created_at = int(time.time())
         self.output: list[dict[str, Any]] = []
         self.open: dict[str, Any] | None = None  # the item still receiving pieces
@@ -87,13 +97,35 @@ class ResponsesAssembler:
             "instructions": req.instructions, "max_output_tokens": req.max_output_tokens,
             "model": req.model, "output": [dict(item) for item in self.output],
             "parallel_tool_calls": req.turn.parallel_tool_calls,
-            "previous_response_id": None, "reasoning": None, "store": False,
+            "previous_response_id": req.previous_response_id, "reasoning": None,
+            "store": req.store,
             "temperature": params.temperature, "top_p": params.top_p,
             "top_logprobs": req.top_logprobs,
             "text": {"format": req.text_format}, "tool_choice": tool_choice,
             "tools": [dict(t["function"], type="function", strict=False) for t in req.turn.tools],
             "truncation": "disabled", "usage": self.usage, "metadata": {},
         }  # fmt: skip
+
+    @property
+    def is_done(self) -> bool:
+        """Whether the turn ended (completed or incomplete): the response is final."""
+        return self.status in ("completed", "incomplete")
+
+    def assistant_message(self) -> dict[str, Any]:
+        """The output as one chat message in turn.py's normalised form (how a chained request
+        sees it): the messages' text joined, the calls as tool_calls. A call whose arguments
+        are not a JSON object (cut short by max_output_tokens) is left out: it cannot be
+        rendered back, nor answered."""
+        text = "".join(item["content"][0]["text"] for item in self.output
+                       if item["type"] == "message")  # fmt: skip
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        calls = [{"id": item["call_id"], "type": "function",
+                  "function": {"name": item["name"], "arguments": item["arguments"]}}
+                 for item in self.output
+                 if item["type"] == "function_call" and _is_object(item["arguments"])]  # fmt: skip
+        if calls:
+            message["tool_calls"] = calls
+        return message
 
     def start(self) -> list[dict[str, Any]]:
         return [self._event("response.created", response=self.snapshot()),
@@ -194,19 +226,61 @@ class ResponsesAssembler:
                                      item=dict(item))]  # fmt: skip
 
 
+def _is_object(arguments: str) -> bool:
+    try:
+        return isinstance(json.loads(arguments), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def _save(store: ResponseStore, assembler: ResponsesAssembler) -> None:
+    """Stores the final response if its request asked (`store`) and it ended."""
+    req = assembler.req
+    if req.store and assembler.is_done:
+        messages = req.conversation + [assembler.assistant_message()]
+        store.put(StoredResponse(assembler.snapshot(), messages, req.turn.cache_key))
+
+
 async def create_response(request: Request) -> Response:
     state = server_state(request)
     body = await read_json_object(request, state.config.max_request_bytes)
-    req = parse_responses_request(body, state.config.default_max_tokens)
+    req = parse_responses_request(body, state.config.default_max_tokens, state.responses)
     state.check_model(req.model)
     events = run_turn(state.engine, req.turn, state.parser_format, state.metrics.observe_turn,
                       "text.format")
     assembler = ResponsesAssembler(req, token_text(state.engine))
     if not req.stream:
         await until_disconnect(request, _collect(events, assembler))
+        _save(state.responses, assembler)
         return JSONResponse(assembler.snapshot())
     first, rest = await prime(events)
-    return sse_response(_stream(first, rest, assembler))
+    return sse_response(_stream(first, rest, assembler, state.responses))
+
+
+def _stored(request: Request) -> tuple[ResponseStore, str]:
+    return server_state(request).responses, request.path_params["response_id"]
+
+
+def _not_found(response_id: str) -> NotFoundError:
+    return NotFoundError(f"no stored response {response_id!r}", param="response_id",
+                         code="response_not_found")  # fmt: skip
+
+
+async def get_response(request: Request) -> Response:
+    """GET /v1/responses/{id}: the stored response object, as it was returned."""
+    store, response_id = _stored(request)
+    stored = store.get(response_id)
+    if stored is None:
+        raise _not_found(response_id)
+    return JSONResponse(stored.response)
+
+
+async def delete_response(request: Request) -> Response:
+    """DELETE /v1/responses/{id}: forgets that one response (not the rest of its chain)."""
+    store, response_id = _stored(request)
+    if not store.delete(response_id):
+        raise _not_found(response_id)
+    return JSONResponse({"id": response_id, "object": "response.deleted", "deleted": True})
 
 
 async def _collect(events: AsyncIterator[TurnEvent], assembler: ResponsesAssembler) -> None:
@@ -215,13 +289,20 @@ async def _collect(events: AsyncIterator[TurnEvent], assembler: ResponsesAssembl
 
 
 async def _stream(
-    first: TurnEvent, rest: AsyncIterator[TurnEvent], assembler: ResponsesAssembler
+    first: TurnEvent,
+    rest: AsyncIterator[TurnEvent],
+    assembler: ResponsesAssembler,
+    store: ResponseStore,
 ) -> AsyncIterator[bytes]:
     try:
-        for event in assembler.start() + assembler.add(first):
+        events = assembler.start() + assembler.add(first)
+        _save(store, assembler)  # (a turn whose first event is its end)
+        for event in events:
             yield sse_event(event["type"], event)
         async for turn_event in rest:
-            for event in assembler.add(turn_event):
+            events = assembler.add(turn_event)
+            _save(store, assembler)  # before the last event: its reader may chain at once
+            for event in events:
                 yield sse_event(event["type"], event)
     except Exception as exc:  # noqa: BLE001 - the status line is sent; report in-stream
         payload = error_payload(exc)["error"]

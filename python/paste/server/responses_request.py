@@ -7,25 +7,36 @@
     {"type": "function_call_output", "call_id", "output"}       a tool message
     {"type": "reasoning", ...}                        skipped (this server produces none)
 `instructions` becomes the first system message. Tools use the flat function form.
+
+State (server/response_store.py): `store` (default true) keeps the response for GET and for
+chaining; `previous_response_id` names a stored response whose conversation (its input and
+its output, but not its instructions: each request gives its own) comes before this
+`input`, so an input of only function_call_output items answers the previous response's
+calls. An unknown (never stored, deleted, evicted) id is a 404. The engine conversation key
+(TurnRequest.cache_key) is the request's `prompt_cache_key`, else the previous response's
+key, else, for a stored response, its own id: a chain's KV stays parked in the engine and
+each turn prefills only its new tokens.
 `text.format` json_object / json_schema constrain the output (engine/grammar.py).
 `include` lists extra output to return: "message.output_text.logprobs" asks the engine for
 logprobs, with `top_logprobs` (0-20, default 0) alternatives per token; the other entries
 OpenAI defines name output this server never produces (reasoning, built-in tools, input
 images), so they add nothing; any other entry is a 400. `top_logprobs` without the logprobs
 entry is validated and echoed but asks for nothing (as in OpenAI's API: `include` decides).
-Unsupported: previous_response_id / conversation (the server stores no responses; send the
-whole input), non-function tools.
+Unsupported: conversation (a stored Conversation object; chain with previous_response_id or
+send the whole input), non-function tools.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
 from paste.engine.request import MAX_LOGPROBS
 from paste.server.chat_request import response_grammar, sampling_params
-from paste.server.errors import BadRequestError
+from paste.server.errors import BadRequestError, NotFoundError
 from paste.server.fields import INT32_MAX, opt_bool, opt_int, opt_list, opt_str, req_str
+from paste.server.response_store import ResponseStore
 from paste.server.tools_schema import parse_tool_choice, parse_tools
 from paste.server.turn import TurnRequest, content_text, normalize_messages
 
@@ -40,6 +51,11 @@ class ResponsesRequest:
     body: dict[str, Any]
     text_format: dict[str, Any]  # `text.format` as the response echoes it ({"type": "text"})
     top_logprobs: int | None  # as the request gave it (the response echoes it)
+    response_id: str  # the id its response gets ("resp_<hex>")
+    store: bool
+    previous_response_id: str | None
+    # turn.messages without the instructions' system message: what a stored response keeps
+    conversation: list[dict[str, Any]]
 
 
 INCLUDE_LOGPROBS = "message.output_text.logprobs"
@@ -64,14 +80,13 @@ def _wants_logprobs(body: dict[str, Any]) -> bool:
     return INCLUDE_LOGPROBS in include
 
 
-def _messages(value: Any, instructions: str | None) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    if instructions:
-        messages.append({"role": "system", "content": instructions})
+def _input_messages(value: Any) -> list[dict[str, Any]]:
+    """`input` (a string or items) as chat messages, not yet normalised."""
     if isinstance(value, str):
-        return messages + [{"role": "user", "content": value}]
+        return [{"role": "user", "content": value}]
     if not isinstance(value, list) or not value:
         raise BadRequestError("'input' must be a string or a non-empty array", param="input")
+    messages: list[dict[str, Any]] = []
     for i, item in enumerate(value):
         at = f"input[{i}]"
         kind = item.get("type", "message") if isinstance(item, dict) else None
@@ -93,17 +108,55 @@ def _messages(value: Any, instructions: str | None) -> list[dict[str, Any]]:
             continue
         else:
             raise BadRequestError(f"'{at}.type' {kind!r} is not supported", param=f"{at}.type")
-    return normalize_messages(messages, "input")
+    return messages
 
 
-def parse_responses_request(body: dict[str, Any], default_max_tokens: int) -> ResponsesRequest:
+def _messages(
+    value: Any, instructions: str | None, history: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The turn's messages: the instructions' system message, then `history` (a stored
+    conversation, already normalised), then `input`'s messages normalised. Tool outputs
+    answering calls of `history` get the name of their function, as normalize_messages gives
+    those answering calls of `input`."""
+    head = [{"role": "system", "content": instructions}] if instructions else []
+    new = normalize_messages(head + _input_messages(value), "input")
+    names = {call["id"]: call["function"]["name"]
+             for message in history for call in message.get("tool_calls", ())}  # fmt: skip
+    for message in new:
+        if message["role"] == "tool" and "name" not in message and message["tool_call_id"] in names:
+            message["name"] = names[message["tool_call_id"]]
+    return new[: len(head)] + history + new[len(head) :]
+
+
+def _history(body: dict[str, Any], store: ResponseStore) -> tuple[str | None, Any]:
+    """(previous_response_id, its StoredResponse or None); 404 for an id not stored."""
+    previous_id = opt_str(body, "previous_response_id")
+    if previous_id is None:
+        return None, None
+    previous = store.get(previous_id)
+    if previous is None:
+        raise NotFoundError(
+            f"previous response {previous_id!r} not found: it was never stored, deleted or "
+            "evicted (this server keeps the most recent ones in memory)",
+            param="previous_response_id", code="previous_response_not_found",
+        )  # fmt: skip
+    return previous_id, previous
+
+
+def parse_responses_request(
+    body: dict[str, Any], default_max_tokens: int, store: ResponseStore
+) -> ResponsesRequest:
+    """The request of `body`; a previous_response_id is looked up in `store`."""
     model = req_str(body, "model")
-    for key in ("previous_response_id", "conversation"):
-        if body.get(key) is not None:
-            raise BadRequestError(
-                f"'{key}' is not supported: this server stores no responses; send the whole "
-                "conversation as 'input'", param=key, code="unsupported_parameter",
-            )  # fmt: skip
+    if body.get("conversation") is not None:
+        raise BadRequestError(
+            "'conversation' is not supported: this server keeps no conversation objects; "
+            "chain responses with 'previous_response_id' or send the whole conversation as "
+            "'input'", param="conversation", code="unsupported_parameter",
+        )  # fmt: skip
+    stored = opt_bool(body, "store", True)
+    previous_id, previous = _history(body, store)
+    response_id = f"resp_{uuid.uuid4().hex}"
     text = body.get("text")
     fmt = text.get("format") if isinstance(text, dict) else None
     grammar = response_grammar(fmt, "text.format", flat=True)
@@ -112,15 +165,21 @@ def parse_responses_request(body: dict[str, Any], default_max_tokens: int) -> Re
     top_logprobs = opt_int(body, "top_logprobs", minimum=0, maximum=MAX_LOGPROBS)
     logprobs = (top_logprobs or 0) if _wants_logprobs(body) else None
     tools = parse_tools(body.get("tools"), flat=True)
+    messages = _messages(body.get("input"), instructions, previous.messages if previous else [])
+    cache_key = opt_str(body, "prompt_cache_key")
+    if cache_key is None:  # the chain's key: its KV stays parked in the engine between turns
+        cache_key = previous.cache_key if previous else (response_id if stored else None)
     turn = TurnRequest(
-        messages=_messages(body.get("input"), instructions),
+        messages=messages,
         tools=tools,
         tool_choice=parse_tool_choice(body.get("tool_choice"), tools, flat=True),
         parallel_tool_calls=opt_bool(body, "parallel_tool_calls", True),
         params=replace(sampling_params(body, max_output_tokens, default_max_tokens, ()),
                        grammar=grammar, logprobs=logprobs),
-        cache_key=opt_str(body, "prompt_cache_key"),
+        cache_key=cache_key,
     )
     echoed = dict(fmt) if isinstance(fmt, dict) and fmt.get("type") else {"type": "text"}
+    conversation = messages[1:] if instructions else messages
     return ResponsesRequest(model, turn, opt_bool(body, "stream", False), instructions,
-                            max_output_tokens, body, echoed, top_logprobs)  # fmt: skip
+                            max_output_tokens, body, echoed, top_logprobs, response_id,
+                            stored, previous_id, conversation)  # fmt: skip

@@ -1,5 +1,5 @@
 """ServerState: what every route of one app shares (engine, config, metrics, sessions,
-speculation).
+stored responses, speculation).
 
 The engine is injected: anything with the paste Engine's submit / submit_turn / chat_prompt /
 encode / end_session methods (tests wrap a real Engine to script its output). Stored on
@@ -16,6 +16,7 @@ from starlette.requests import Request
 from paste.server.config import ServerConfig
 from paste.server.errors import NotFoundError
 from paste.server.metrics import ServerMetrics
+from paste.server.response_store import ResponseStore
 
 
 @dataclass
@@ -26,6 +27,7 @@ class ServerState:
     metrics: ServerMetrics
     sessions: Any  # paste.server.session_store.SessionStore
     created: int
+    responses: ResponseStore  # stored Responses API answers (previous_response_id, GET)
     speculation: Any = None  # paste.server.speculation.ServerSpeculation, None when off
 
     def check_model(self, model: str) -> None:

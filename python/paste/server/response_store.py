@@ -1,0 +1,90 @@
+"""ResponseStore: the stored Responses API answers of one server, for previous_response_id.
+
+OpenAI's Responses API is stateful: a response created with `store` (the default) can be
+fetched (GET /v1/responses/{id}), deleted, and continued by a later request that names it as
+`previous_response_id` instead of resending the conversation. For each stored response this
+keeps what that needs:
+
+    response   the response object as returned (its final snapshot)
+    messages   the whole conversation as of that response, in the normalised chat form of
+               turn.py: the messages its turn was built from without the instructions' system
+               message (instructions are not carried along a chain), then the response's own
+               output as one assistant message (its text, and its calls as `tool_calls`)
+    cache_key  the engine conversation key its KV is parked under (TurnRequest.cache_key),
+               which a chained request without a prompt_cache_key inherits, so the engine
+               appends only the new tokens to the parked sequence
+
+It is an in-memory LRU bounded by ServerConfig.max_stored_responses: storing into a full
+store evicts the least recently stored or read response (a chained request reads its
+previous one). Nothing is persisted; a restarted server knows no responses. Deleting or
+evicting one response leaves the rest of its chain stored (as OpenAI does), and the parked
+KV to the engine's own pin expiry and reclaiming.
+
+Thread-safe (one lock): the routes run on the event loop, tests and tools may call from
+threads. Stored values are deep copies in and out, so neither the caller nor the store can
+change what the other holds.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from paste.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    response: dict[str, Any]
+    messages: list[dict[str, Any]]
+    cache_key: str | None
+
+
+class ResponseStore:
+    """A bounded LRU of StoredResponses by response id (see the module docstring)."""
+
+    def __init__(self, max_stored_responses: int) -> None:
+        if max_stored_responses < 1:
+            raise InvalidArgumentError(
+                f"max_stored_responses must be >= 1, got {max_stored_responses}"
+            )
+        self.max_stored_responses = max_stored_responses
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, StoredResponse] = OrderedDict()  # oldest use first
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def put(self, stored: StoredResponse) -> None:
+        """Stores `stored` under its response's id (most recent); evicts the least recently
+        used response while the store is over capacity."""
+        entry = copy.deepcopy(stored)
+        response_id = entry.response["id"]
+        with self._lock:
+            self._entries[response_id] = entry
+            self._entries.move_to_end(response_id)
+            while len(self._entries) > self.max_stored_responses:
+                self._entries.popitem(last=False)
+
+    def get(self, response_id: str) -> StoredResponse | None:
+        """A copy of the stored response (now the most recently used), None if unknown."""
+        with self._lock:
+            entry = self._entries.get(response_id)
+            if entry is None:
+                return None
+            self._entries.move_to_end(response_id)
+        return copy.deepcopy(entry)
+
+    def delete(self, response_id: str) -> bool:
+        """Forgets one response; False if it was not stored."""
+        with self._lock:
+            return self._entries.pop(response_id, None) is not None
+
+    def ids(self) -> list[str]:
+        """The stored response ids, least recently used first."""
+        with self._lock:
+            return list(self._entries)
