@@ -207,31 +207,36 @@ def reused(response):
     return response.usage.input_tokens + response.usage.output_tokens - 1
 
 
-def test_a_chain_keeps_its_kv_parked_in_the_engine(engine, client):
-    brief = dict(model="tiny", instructions="Park it.")
+def test_a_chain_keeps_its_kv_parked_while_it_waits_on_tool_outputs(engine, client):
+    brief = dict(model="tiny", instructions="Park it.", tools=[WEATHER])
+    with engine.scripted(always("Let me check.\n" + CALL_TEXT)):
+        asked = client.responses.create(input="Parked weather, please?", **brief)
+    answer = [{"type": "function_call_output", "call_id": asked.output[1].call_id,
+               "output": "22 C"}]
     with engine.scripted(always("Parked here!")):
-        first = client.responses.create(input="Parked one?", **brief)
         # the same conversation sent whole, unchained: only the prefix cache's full blocks
         control = client.responses.create(store=False, input=[
-            {"role": "user", "content": "Parked one?"},
-            {"role": "assistant", "content": "Parked here!"},
-            {"role": "user", "content": "Parked two?"}], **brief)
-        second = client.responses.create(input="Parked two?", previous_response_id=first.id,
-                                         **brief)
+            {"role": "user", "content": "Parked weather, please?"},
+            {"role": "assistant", "content": "Let me check."},
+            {"type": "function_call", "call_id": asked.output[1].call_id,
+             "name": "get_weather", "arguments": asked.output[1].arguments}] + answer, **brief)
+        assert asked.id in engine.core.sessions  # it made a call: parked for the outputs
+        answered = client.responses.create(input=answer, previous_response_id=asked.id,
+                                           **brief)
+        wait_until(lambda: asked.id not in engine.core.sessions)  # no call: released
         events = list(client.responses.create(input="Parked three?", stream=True,
-                                              previous_response_id=second.id, **brief))
+                                              previous_response_id=answered.id, **brief))
         unstored = client.responses.create(model="tiny", input="Parked four?", store=False)
     third = events[-1].response
-    assert control.usage.input_tokens == second.usage.input_tokens
-    assert reused(first) % BLOCK_SIZE != 0  # so the parked sequence reuses more than blocks
+    assert control.usage.input_tokens == answered.usage.input_tokens
+    assert reused(asked) % BLOCK_SIZE != 0  # so the parked sequence reuses more than blocks
     assert control.usage.input_tokens_details.cached_tokens == (
-        reused(first) // BLOCK_SIZE * BLOCK_SIZE)
-    assert second.usage.input_tokens_details.cached_tokens == reused(first)
-    assert third.usage.input_tokens_details.cached_tokens == reused(second)
-    assert engine.handles[-2].result().num_cached_tokens == reused(second)
-    # the chain's key is its first response's id; an unstored response parks nothing
-    assert first.id in engine.core.sessions
-    assert second.id not in engine.core.sessions and third.id not in engine.core.sessions
+        reused(asked) // BLOCK_SIZE * BLOCK_SIZE)
+    assert answered.usage.input_tokens_details.cached_tokens == reused(asked)
+    # released after a turn without calls: the next turn reuses the prefix cache's blocks
+    assert third.usage.input_tokens_details.cached_tokens == (
+        reused(answered) // BLOCK_SIZE * BLOCK_SIZE)
+    assert asked.id not in engine.core.sessions and answered.id not in engine.core.sessions
     assert unstored.id not in engine.core.sessions and control.id not in engine.core.sessions
 
 

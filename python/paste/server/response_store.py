@@ -41,6 +41,7 @@ class StoredResponse:
     response: dict[str, Any]
     messages: list[dict[str, Any]]
     cache_key: str | None
+    auto_key: bool = False  # cache_key was derived, not a client's prompt_cache_key
 
 
 class ResponseStore:

@@ -21,6 +21,14 @@ before the client sees it end (before the last stream event), so a chained reque
 moment it ends finds it; a failed or abandoned response is not saved. GET and DELETE
 /v1/responses/{id} read and forget stored responses.
 
+KV of a chain (the key responses_request derives when no request of the chain gave a
+prompt_cache_key; a client's key is parked as the client asked): the engine
+keeps the conversation parked only while it waits on the client's tool outputs. A response
+that made function calls leaves it parked (pinned for the engine's pin time), so the chained
+turn with the outputs prefills only them; one that ended without calls releases it at once
+(its full blocks stay in the prefix cache), since a person's next message may be minutes
+away and a pinned sequence holds memory that new requests cannot take before it expires.
+
 Logprobs (`include: ["message.output_text.logprobs"]`): a token's entry goes to the message
 text it wrote. A LogprobPiece's entries wait for the next TextPiece; its output_text.delta
 carries them and the message's output_text part collects them (output_text.done and the
@@ -105,6 +113,11 @@ class ResponsesAssembler:
             "tools": [dict(t["function"], type="function", strict=False) for t in req.turn.tools],
             "truncation": "disabled", "usage": self.usage, "metadata": {},
         }  # fmt: skip
+
+    @property
+    def made_calls(self) -> bool:
+        """Whether the output has a function call (the client will answer it)."""
+        return self._made_call
 
     @property
     def is_done(self) -> bool:
@@ -233,12 +246,19 @@ def _is_object(arguments: str) -> bool:
         return False
 
 
-def _save(store: ResponseStore, assembler: ResponsesAssembler) -> None:
-    """Stores the final response if its request asked (`store`) and it ended."""
+def _save(state: Any, assembler: ResponsesAssembler) -> None:
+    """Once the response ended: stores it if its request asked (`store`), and releases its
+    parked KV unless it is waiting on tool calls or the chain's key is the client's
+    prompt_cache_key (see the module docstring)."""
     req = assembler.req
-    if req.store and assembler.is_done:
+    if not assembler.is_done:
+        return
+    if req.store:
         messages = req.conversation + [assembler.assistant_message()]
-        store.put(StoredResponse(assembler.snapshot(), messages, req.turn.cache_key))
+        state.responses.put(StoredResponse(assembler.snapshot(), messages, req.turn.cache_key,
+                                           req.auto_key))
+    if req.turn.cache_key and req.auto_key and not assembler.made_calls:
+        state.engine.end_session(req.turn.cache_key)
 
 
 async def create_response(request: Request) -> Response:
@@ -251,10 +271,10 @@ async def create_response(request: Request) -> Response:
     assembler = ResponsesAssembler(req, token_text(state.engine))
     if not req.stream:
         await until_disconnect(request, _collect(events, assembler))
-        _save(state.responses, assembler)
+        _save(state, assembler)
         return JSONResponse(assembler.snapshot())
     first, rest = await prime(events)
-    return sse_response(_stream(first, rest, assembler, state.responses))
+    return sse_response(_stream(first, rest, assembler, state))
 
 
 def _stored(request: Request) -> tuple[ResponseStore, str]:
@@ -292,16 +312,16 @@ async def _stream(
     first: TurnEvent,
     rest: AsyncIterator[TurnEvent],
     assembler: ResponsesAssembler,
-    store: ResponseStore,
+    state: Any,
 ) -> AsyncIterator[bytes]:
     try:
         events = assembler.start() + assembler.add(first)
-        _save(store, assembler)  # (a turn whose first event is its end)
+        _save(state, assembler)  # (a turn whose first event is its end)
         for event in events:
             yield sse_event(event["type"], event)
         async for turn_event in rest:
             events = assembler.add(turn_event)
-            _save(store, assembler)  # before the last event: its reader may chain at once
+            _save(state, assembler)  # before the last event: its reader may chain at once
             for event in events:
                 yield sse_event(event["type"], event)
     except Exception as exc:  # noqa: BLE001 - the status line is sent; report in-stream

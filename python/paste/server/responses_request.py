@@ -56,6 +56,8 @@ class ResponsesRequest:
     previous_response_id: str | None
     # turn.messages without the instructions' system message: what a stored response keeps
     conversation: list[dict[str, Any]]
+    # turn.cache_key was derived (no prompt_cache_key in the chain): the server releases it
+    auto_key: bool = False
 
 
 INCLUDE_LOGPROBS = "message.output_text.logprobs"
@@ -166,9 +168,10 @@ def parse_responses_request(
     logprobs = (top_logprobs or 0) if _wants_logprobs(body) else None
     tools = parse_tools(body.get("tools"), flat=True)
     messages = _messages(body.get("input"), instructions, previous.messages if previous else [])
-    cache_key = opt_str(body, "prompt_cache_key")
+    cache_key, auto_key = opt_str(body, "prompt_cache_key"), False
     if cache_key is None:  # the chain's key: its KV stays parked in the engine between turns
-        cache_key = previous.cache_key if previous else (response_id if stored else None)
+        cache_key, auto_key = ((previous.cache_key, previous.auto_key) if previous
+                               else (response_id if stored else None, stored))
     turn = TurnRequest(
         messages=messages,
         tools=tools,
@@ -182,4 +185,4 @@ def parse_responses_request(
     conversation = messages[1:] if instructions else messages
     return ResponsesRequest(model, turn, opt_bool(body, "stream", False), instructions,
                             max_output_tokens, body, echoed, top_logprobs, response_id,
-                            stored, previous_id, conversation)  # fmt: skip
+                            stored, previous_id, conversation, auto_key)  # fmt: skip
