@@ -223,3 +223,21 @@ def test_outputs_carry_ttft_and_time_per_output_token(engine):
     one = engine.generate([[1, 2, 3]], GenerationParams(max_tokens=1, ignore_eos=True))[0]
     assert sorted(five.metrics) == ["tpot_s", "ttft_s"] and sorted(one.metrics) == ["ttft_s"]
     assert 0.0 < five.metrics["ttft_s"] + 4 * five.metrics["tpot_s"] <= wall
+
+
+def test_sessions_parked_too_long_are_ended(tiny_folder):
+    import time
+
+    params = GenerationParams(max_tokens=2, ignore_eos=True)
+    with Engine(str(tiny_folder), block_size=4, num_blocks=64, num_threads=1,
+                attention_backend="torch", session_idle_s=1.5) as eng:
+        eng.submit_turn("left", [1, 2, 3], params).result()
+        kept = eng.submit_turn("kept", [4, 5, 6], params).result()
+        assert set(eng.core.sessions) == {"left", "kept"} and eng.core.loop.num_parked == 2
+        time.sleep(0.8)
+        kept = eng.submit_turn("kept", [4, 5, 6, *kept.token_ids, 7], params).result()
+        time.sleep(1.0)  # "left" idle 1.8 s, "kept" 1.0 s; the sweep runs at most once a second
+        eng.generate([[8, 9]], GenerationParams(max_tokens=1))  # a step: the sweep
+        assert set(eng.core.sessions) == {"kept"} and eng.core.loop.num_parked == 1
+    with pytest.raises(InvalidArgumentError, match="session_idle_s must be > 0"):
+        Engine(str(tiny_folder), session_idle_s=0.0)

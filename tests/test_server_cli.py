@@ -42,11 +42,20 @@ def test_engine_flags_become_exactly_the_engine_config_overrides():
         extra = ["hi"] if command == "generate" else []
         args = build_parser().parse_args([command, *extra, "--max-model-len", "2048",
                                           "--max-num-seqs", "8", "--dtype", "bfloat16",
-                                          "--no-enable-prefix-caching", "--num-threads", "2"])
+                                          "--no-enable-prefix-caching", "--num-threads", "2",
+                                          "--session-idle-s", "90"])
         assert engine_options(args) == {"max_model_len": 2048, "max_num_seqs": 8,
                                         "dtype": "bfloat16", "enable_prefix_caching": False,
-                                        "num_threads": 2}
+                                        "num_threads": 2, "session_idle_s": 90.0}
         assert engine_options(build_parser().parse_args([command, *extra])) == {}
+
+
+def test_max_stored_responses_reaches_the_server_config():
+    from paste.cli.serve_cmd import server_options
+
+    args = build_parser().parse_args(["serve", "--max-stored-responses", "7"])
+    assert server_options(args)["max_stored_responses"] == 7
+    assert server_options(build_parser().parse_args(["serve"]))["max_stored_responses"] == 1024
 
 
 def test_a_bad_engine_flag_is_a_typed_error_naming_it(capsys):

@@ -23,6 +23,8 @@ ENGINE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--kv-cache-memory-bytes", "kv_cache_memory_bytes", int,
      "memory for the KV cache when --num-blocks is not given (default 1 GiB)"),
     ("--num-threads", "num_threads", int, "torch intra-op threads (default PASTE_NUM_THREADS)"),
+    ("--session-idle-s", "session_idle_s", float, "end a parked conversation (session, "
+     "prompt_cache_key) after this many idle seconds (default 600)"),
 )
 
 

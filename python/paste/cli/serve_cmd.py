@@ -53,6 +53,9 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
     for flag, field, text in SWITCHES:
         parser.add_argument(f"--{flag}", dest=field, default=True, help=f"{text} (default: on)",
                             action=argparse.BooleanOptionalAction)  # fmt: skip
+    parser.add_argument("--max-stored-responses", type=int, default=1024, metavar="N",
+                        help="Responses API objects kept for GET and previous_response_id "
+                             "(in memory, least recently used dropped; default 1024)")
     parser.add_argument("--pattern-store", default=None, metavar="FILE",
                         help="a PatternStore from `paste patterns mine` (its tenant's predictor)")  # fmt: skip
     parser.add_argument("--pattern-dir", default=None, metavar="DIR",
@@ -73,6 +76,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out: dict[str, object] = {field: getattr(args, field) for _flag, field, _text in SWITCHES}
     out["pattern_store"], out["speculation_budget"] = args.pattern_store, args.speculation_budget
     out["pattern_dir"] = args.pattern_dir
+    out["max_stored_responses"] = args.max_stored_responses
     out["speculation_waste_price"] = args.waste_price
     out["speculation_max_waste_ratio"] = args.max_waste_ratio
     return out

@@ -16,6 +16,9 @@ class EngineConfig:
     max_num_batched_tokens: token budget of one step (chunked prefill above it).
     attention_backend: "auto" resolves by device (see paste.engine.attention).
     num_threads: torch intra-op threads; 0 = PASTE_NUM_THREADS.
+    session_idle_s: a session (session_key / prompt_cache_key) whose sequence has waited
+        parked this long without a next turn is ended (its KV freed, its key forgotten), so
+        keys that clients never end do not pile up.
     """
 
     model: str = ""
@@ -31,6 +34,7 @@ class EngineConfig:
     attention_backend: str = "auto"
     num_threads: int = 0
     seed: int | None = 0
+    session_idle_s: float = 600.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -42,6 +46,8 @@ class EngineConfig:
         ):
             if getattr(self, name) <= 0:
                 raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.session_idle_s > 0:
+            raise InvalidArgumentError(f"session_idle_s must be > 0, got {self.session_idle_s}")
         if self.num_blocks < 0 or self.num_threads < 0:
             raise InvalidArgumentError("num_blocks and num_threads must be >= 0")
         if self.dtype not in ("float32", "bfloat16", "float16"):

@@ -82,6 +82,8 @@ class EngineCore:
         self.adjustments = LogitAdjustments(self.runner.vocab_size, self.runner.device)
         self.requests: dict[int, Request] = {}  # by sequence id, while a turn runs
         self.sessions: dict[str, int] = {}  # session key -> its sequence (parked between turns)
+        self._idle_since: dict[str, float] = {}  # parked session key -> when its turn ended
+        self._next_sweep = 0.0
         self._states: dict[int, SamplingState] = {}
         self._next_request_id = 0
         self.num_generated_tokens = 0
@@ -138,6 +140,7 @@ class EngineCore:
         (the prefix cache still reuses whatever blocks match).
         """
         seq_id = self.sessions.get(key)
+        self._idle_since.pop(key, None)
         if seq_id is not None and self.loop.has_sequence(seq_id):
             have = self.loop.tokens(seq_id)
             parked = seq_id not in self.requests
@@ -169,6 +172,7 @@ class EngineCore:
     def end_session(self, key: str) -> None:
         """Frees a session's parked sequence (a running turn is aborted)."""
         seq_id = self.sessions.pop(key, None)
+        self._idle_since.pop(key, None)
         if seq_id is None or not self.loop.has_sequence(seq_id):
             return
         req = self.requests.get(seq_id)
@@ -276,19 +280,31 @@ class EngineCore:
             req.call_events.extend(call_events.get(sid, ()))
             if reason:
                 req.finish(_FINISH[reason])
-                self._forget(sid)  # freed by the loop already
+                self._forget(sid)  # freed by the loop already (or parked)
             elif req.finished:  # a stop string
                 if req.session_key is not None:
                     self.loop.park(sid, time.monotonic() + req.pin_ttl_s)
                 else:
                     self.loop.free(sid)
                 self._forget(sid)
+            if req.finished and req.session_key is not None:
+                self._idle_since[req.session_key] = started
             outputs.append(req.output())
+        if started >= self._next_sweep:
+            self._end_idle_sessions(started)
         elapsed = time.monotonic() - started
         self.num_steps += 1
         self.step_time_s = elapsed if self.step_time_s is None else \
             0.9 * self.step_time_s + 0.1 * elapsed
         return outputs
+
+    def _end_idle_sessions(self, now: float) -> None:
+        """Ends the sessions parked longer than config.session_idle_s (checked at most once
+        a second)."""
+        self._next_sweep = now + 1.0
+        limit = now - self.config.session_idle_s
+        for key in [k for k, t in self._idle_since.items() if t < limit]:
+            self.end_session(key)
 
     def _compute(self, plan: Any) -> tuple[torch.Tensor, dict[int, TokenLogprob], list[int]]:
         """The model over `plan`: one token per sampled sequence (teacher forcing replaces
