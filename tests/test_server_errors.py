@@ -125,6 +125,12 @@ def test_api_key_is_required_when_configured(engine):
             openai_client(srv, api_key="nope").models.list()
         assert [m.id for m in openai_client(srv, api_key="s3cret").models.list()] == ["tiny"]
         assert httpx.get(srv.url + "/health").json() == {"status": "ok", "model": "tiny"}
+        for path in ("/tokenize", "/detokenize"):
+            assert error(httpx.post(srv.url + path, json={"prompt": "a", "tokens": [1]}),
+                         401)["code"] == "invalid_api_key"
+        keyed = httpx.post(srv.url + "/tokenize", json={"prompt": "a"},
+                           headers={"authorization": "Bearer s3cret"})
+        assert keyed.status_code == 200 and keyed.json()["count"] >= 1
 
 
 def test_streaming_client_disconnect_aborts_the_sequence(engine, server):

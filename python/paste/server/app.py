@@ -5,6 +5,7 @@
     GET  /v1/models, /v1/models/{id}  the served model
     POST /v1/chat/completions         chat.py
     POST /v1/completions              completions.py
+    POST /tokenize, /detokenize       tokenize.py (token ids of a prompt, text of ids)
     POST /v1/responses                responses.py (stored unless "store": false)
     GET, DELETE /v1/responses/{id}    a stored response (response_store.py)
     /v1/sessions...                   sessions.py (native agent sessions)
@@ -28,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paste.errors import InvalidArgumentError
-from paste.server import chat, completions, responses, sessions
+from paste.server import chat, completions, responses, sessions, tokenize
 from paste.server.config import ServerConfig
 from paste.server.errors import ApiError, NotFoundError, error_body
 from paste.server.guard import GuardMiddleware
@@ -74,6 +75,8 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_api_route("/v1/models/{model_id:path}", get_model, methods=["GET"])
     app.add_api_route("/v1/chat/completions", chat.create_chat_completion, methods=["POST"])
     app.add_api_route("/v1/completions", completions.create_completion, methods=["POST"])
+    app.add_api_route("/tokenize", tokenize.tokenize, methods=["POST"])
+    app.add_api_route("/detokenize", tokenize.detokenize, methods=["POST"])
     app.add_api_route("/v1/responses", responses.create_response, methods=["POST"])
     app.add_api_route("/v1/responses/{response_id}", responses.get_response, methods=["GET"])
     app.add_api_route("/v1/responses/{response_id}", responses.delete_response,

@@ -1,8 +1,8 @@
 """GuardMiddleware: the checks every request passes before a route sees it.
 
-- API key: when the server has one, each request under /v1 needs the header
-  `Authorization: Bearer <key>` (compared in constant time); otherwise 401. /health and
-  /metrics stay open so that probes and scrapers need no secret.
+- API key: when the server has one, each request under /v1 (and /tokenize, /detokenize)
+  needs the header `Authorization: Bearer <key>` (compared in constant time); otherwise 401.
+  /health and /metrics stay open so that probes and scrapers need no secret.
 - Size: a request whose Content-Length exceeds max_request_bytes is refused with 413 before
   its body is read (bodies without a Content-Length are counted while read, see body.py).
 
@@ -19,6 +19,7 @@ from typing import Any
 from paste.server.errors import ApiError, AuthenticationError, PayloadTooLargeError
 
 Scope = dict[str, Any]
+_GUARDED_PATHS = ("/tokenize", "/detokenize")  # besides every path under /v1
 
 
 class GuardMiddleware:
@@ -39,7 +40,8 @@ class GuardMiddleware:
 
     def _check(self, scope: Scope) -> ApiError | None:
         headers = dict(scope.get("headers") or [])
-        if self.api_key is not None and scope.get("path", "").startswith("/v1"):
+        path = scope.get("path", "")
+        if self.api_key is not None and (path.startswith("/v1") or path in _GUARDED_PATHS):
             given = headers.get(b"authorization", b"")
             scheme, _, token = given.partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.api_key):
