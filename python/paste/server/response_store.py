@@ -13,12 +13,14 @@ keeps what that needs:
     cache_key  the engine conversation key its KV is parked under (TurnRequest.cache_key),
                which a chained request without a prompt_cache_key inherits, so the engine
                appends only the new tokens to the parked sequence
+    auto_key   whether that key was derived (no prompt_cache_key along the chain): the server
+               then keeps it parked only while the chain waits on tool outputs (responses.py)
 
 It is an in-memory LRU bounded by ServerConfig.max_stored_responses: storing into a full
 store evicts the least recently stored or read response (a chained request reads its
 previous one). Nothing is persisted; a restarted server knows no responses. Deleting or
 evicting one response leaves the rest of its chain stored (as OpenAI does), and the parked
-KV to the engine's own pin expiry and reclaiming.
+KV to the engine (pin expiry, reclaiming, EngineConfig.session_idle_s).
 
 Thread-safe (one lock): the routes run on the event loop, tests and tools may call from
 threads. Stored values are deep copies in and out, so neither the caller nor the store can
