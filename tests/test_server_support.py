@@ -29,6 +29,7 @@ class FakeScriptedEngine:
         self.script: Script = lambda _prompt: None
         self.prompts: list[str] = []
         self.params: list[Any] = []
+        self.priorities: list[float] = []  # the BatchLoop priority of each submitted turn
         self.handles: list[Any] = []
         self._lock = threading.Lock()
 
@@ -53,9 +54,11 @@ class FakeScriptedEngine:
         return handle
 
     def submit(self, prompt: Any, params: Any = None, priority: float = 0.0) -> Any:
+        self.priorities.append(priority)
         return self._record(self._engine.submit(prompt, self._params(prompt, params), priority))
 
     def submit_turn(self, key: str, conversation: Any, params: Any = None, *args: Any) -> Any:
+        self.priorities.append(args[0] if args else 0.0)
         forced = self._params(conversation, params)
         return self._record(self._engine.submit_turn(key, conversation, forced, *args))
 

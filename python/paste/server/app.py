@@ -53,13 +53,15 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     parser_format = config.tool_call_parser or parser_for_engine(engine)
     speculation = server_speculation(engine, config)
     metrics = ServerMetrics(engine, speculation)
+    policy = CoSchedulingPolicy() if config.coscheduling else None
     store = SessionStore(
         engine, tools if tools is not None else ToolRegistry(), parser_format, speculation,
         early_dispatch=config.early_dispatch, kv_retention=config.kv_retention,
-        coscheduling=CoSchedulingPolicy() if config.coscheduling else None,
+        coscheduling=policy,
     )  # fmt: skip
     state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
-                        ResponseStore(config.max_stored_responses), speculation)  # fmt: skip
+                        ResponseStore(config.max_stored_responses), speculation,
+                        policy)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

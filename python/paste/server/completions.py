@@ -29,6 +29,7 @@ from paste.server.generation import (
     TextPiece,
     TurnEnd,
     TurnEvent,
+    api_priority,
     token_text,
 )
 from paste.server.state import server_state
@@ -151,6 +152,8 @@ async def create_completion(request: Request) -> Response:
     body = await read_json_object(request, state.config.max_request_bytes)
     req = parse_completion_request(body, _encoder(state.engine))
     state.check_model(req.model)
+    for turn in req.turns:  # a raw prompt starts a new conversation: only the KV band applies
+        turn.priority = api_priority(state.coscheduling, state.engine, turn)
     events = merge_choices([[choice_stream(state, t) for t in choice_turns(turn, req.n)]
                             for turn in req.turns])
     texts = [text if text is not None else state.engine.tokenizer.decode(

@@ -44,6 +44,7 @@ from paste.server.errors import BadRequestError, ServiceUnavailableError
 from paste.server.prompt import arguments_grammar, forced_call_prefix, render_prompt
 from paste.server.pump import ThreadPump
 from paste.server.turn import TurnRequest
+from paste.session.priority import engine_kv_usage
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,17 @@ def context_limit(engine: Any) -> int | None:
     return getattr(getattr(engine, "core", None), "max_model_len", None)
 
 
+def api_priority(policy: Any, engine: Any, turn: TurnRequest) -> float:
+    """The BatchLoop priority of an HTTP turn under CoSchedulingPolicy `policy` (None: 0):
+    a turn that continues a conversation (TurnRequest.returning: after its tools, or a
+    follow-up) is boosted, as a native session's later turns are, a new one is lowered only
+    above the KV band. A stateless request tells nothing of its wait or expected work, so
+    only the returning boost and the KV band apply."""
+    if policy is None:
+        return 0.0
+    return float(policy.priority(0.0, turn.returning, 0.0, engine_kv_usage(engine)))
+
+
 def submit(engine: Any, turn: TurnRequest, prompt_ids: list[int]) -> Any:
     """The engine request of `turn` (a parked conversation when a cache key is given).
 
@@ -163,8 +175,8 @@ def submit(engine: Any, turn: TurnRequest, prompt_ids: list[int]) -> Any:
                               min_tokens=min(turn.params.min_tokens, limit))
     try:
         if turn.cache_key:
-            return engine.submit_turn(turn.cache_key, prompt_ids, turn.params)
-        return engine.submit(prompt_ids, turn.params)
+            return engine.submit_turn(turn.cache_key, prompt_ids, turn.params, turn.priority)
+        return engine.submit(prompt_ids, turn.params, turn.priority)
     except EngineStoppedError as exc:
         raise ServiceUnavailableError(str(exc)) from None
 

@@ -59,6 +59,7 @@ from paste.server.generation import (
     LogprobPiece,
     TextPiece,
     TurnEvent,
+    api_priority,
     logprob_entries,
     run_turn,
     token_text,
@@ -266,6 +267,7 @@ async def create_response(request: Request) -> Response:
     body = await read_json_object(request, state.config.max_request_bytes)
     req = parse_responses_request(body, state.config.default_max_tokens, state.responses)
     state.check_model(req.model)
+    req.turn.priority = api_priority(state.coscheduling, state.engine, req.turn)
     events = run_turn(state.engine, req.turn, state.parser_format, state.metrics.observe_turn,
                       "text.format")
     assembler = ResponsesAssembler(req, token_text(state.engine))

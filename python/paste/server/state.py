@@ -29,6 +29,7 @@ class ServerState:
     created: int
     responses: ResponseStore  # stored Responses API answers (previous_response_id, GET)
     speculation: Any = None  # paste.server.speculation.ServerSpeculation, None when off
+    coscheduling: Any = None  # paste.session.priority.CoSchedulingPolicy, None when off
 
     def check_model(self, model: str) -> None:
         """404 model_not_found unless `model` is the served model id."""

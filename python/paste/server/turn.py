@@ -32,6 +32,14 @@ class TurnRequest:
     cache_key: str | None = None
     # Legacy completions: the prompt as token ids, sent as is (no chat template, no messages).
     prompt_ids: list[int] | None = None
+    # BatchLoop priority of the engine request (co-scheduling, generation.api_priority)
+    priority: float = 0.0
+
+    @property
+    def returning(self) -> bool:
+        """Whether the turn continues a conversation (an earlier answer or a tool result is in
+        it) rather than starting one: co-scheduling runs such turns first."""
+        return any(m["role"] in ("assistant", "tool") for m in self.messages)
 
     @property
     def parses_tools(self) -> bool:

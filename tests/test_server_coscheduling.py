@@ -1,0 +1,64 @@
+"""Co-scheduling of HTTP turns (generation.api_priority): a turn continuing a conversation
+(after its tools, or a follow-up) reaches the engine with the returning boost, a new one with
+the base priority, whatever API carries it; switched off, every turn gets the base."""
+
+from __future__ import annotations
+
+import pytest
+
+from paste.server.generation import api_priority
+from paste.server.turn import TurnRequest
+from paste.session.priority import CoSchedulingPolicy
+from test_server_support import always, live_server, openai_client
+
+CALL = {"id": "call_1", "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}
+FIRST = [{"role": "user", "content": "Weather in Paris?"}]
+AFTER_TOOLS = FIRST + [{"role": "assistant", "content": "", "tool_calls": [CALL]},
+                       {"role": "tool", "tool_call_id": "call_1", "content": "22 C"}]
+
+
+class FakeEngineAtKvUsage:
+    """Only what api_priority reads: the engine's KV usage (used / total blocks)."""
+
+    def __init__(self, used, total):
+        block_manager = type("BM", (), {"num_used_blocks": used, "num_blocks": total})()
+        loop = type("Loop", (), {"block_manager": block_manager})()
+        self.core = type("Core", (), {"loop": loop})()
+
+
+def test_api_priority_follows_the_policy_and_the_kv_band():
+    policy = CoSchedulingPolicy()
+    new, later = TurnRequest(messages=FIRST), TurnRequest(messages=AFTER_TOOLS)
+    follow_up = TurnRequest(messages=[*FIRST, {"role": "assistant", "content": "Sunny."},
+                                      {"role": "user", "content": "And Rome?"}])
+    calm, busy, full = (FakeEngineAtKvUsage(u, 100) for u in (10, 80, 95))
+    assert (new.returning, later.returning, follow_up.returning) == (False, True, True)
+    assert api_priority(policy, calm, new) == 0.0
+    assert api_priority(policy, calm, later) == policy.returning_boost == 1.0
+    assert api_priority(policy, calm, follow_up) == 1.0
+    assert api_priority(policy, busy, later) == pytest.approx(0.5)  # halfway: [0.7, 0.9]
+    assert api_priority(policy, full, later) == 0.0
+    assert api_priority(policy, full, new) == -policy.new_turn_penalty
+    assert api_priority(None, calm, later) == 0.0
+
+
+def test_each_api_submits_returning_turns_boosted(engine, client):
+    with engine.scripted(always("Sunny.")):
+        client.chat.completions.create(model="tiny", messages=FIRST, tools=[TOOL])
+        client.chat.completions.create(model="tiny", messages=AFTER_TOOLS, tools=[TOOL])
+        first = client.responses.create(model="tiny", input="Weather in Paris?")
+        client.responses.create(model="tiny", input="And Rome?",
+                                previous_response_id=first.id)
+    client.completions.create(model="tiny", prompt="Hello", max_tokens=1)
+    assert engine.priorities[-5:] == [0.0, 1.0, 0.0, 1.0, 0.0]
+
+
+def test_without_coscheduling_every_turn_gets_the_base(engine):
+    with live_server(engine, coscheduling=False) as server:
+        with engine.scripted(always("Sunny.")):
+            openai_client(server).chat.completions.create(model="tiny", messages=AFTER_TOOLS,
+                                                          tools=[TOOL])
+    assert engine.priorities[-1] == 0.0
