@@ -45,6 +45,31 @@ def test_min_tokens_holds_back_the_end_of_turn(engine, client):
     assert held.usage.completion_tokens == 5 and held.choices[0].finish_reason == "stop"
 
 
+def test_ignore_eos_writes_max_tokens(engine, client):
+    eos = str(engine.tokenizer.eos_token_id)
+    out = client.chat.completions.create(model="tiny", messages=USER, temperature=0,
+                                         max_tokens=7, logit_bias={eos: 100},
+                                         extra_body={"ignore_eos": True})
+    assert out.usage.completion_tokens == 7 and out.choices[0].finish_reason == "length"
+    legacy = client.completions.create(model="tiny", prompt="Hi", temperature=0, max_tokens=5,
+                                       logit_bias={eos: 100}, extra_body={"ignore_eos": True})
+    assert legacy.usage.completion_tokens == 5
+
+
+def test_stop_token_ids_end_the_turn_without_their_text(engine, client):
+    token = engine.encode(" blue")[0]
+    kwargs = dict(model="tiny", messages=USER, temperature=0, max_tokens=8,
+                  logit_bias={str(token): 100})
+    out = client.chat.completions.create(**kwargs, extra_body={"stop_token_ids": [token]})
+    assert out.usage.completion_tokens == 1 and out.choices[0].finish_reason == "stop"
+    assert out.choices[0].message.content == ""
+    kept = client.chat.completions.create(**kwargs, extra_body={
+        "stop_token_ids": [token], "include_stop_str_in_output": True})
+    assert kept.choices[0].message.content == engine.tokenizer.decode([token])
+    assert engine.params[-1].stop_token_ids == (token,)
+    assert engine.params[-1].include_stop_str_in_output is True
+
+
 @pytest.mark.parametrize(
     ("kwargs", "param"),
     [
@@ -62,6 +87,14 @@ def test_min_tokens_holds_back_the_end_of_turn(engine, client):
         ({"extra_body": {"min_tokens": 9}}, "min_tokens"),  # above max_tokens 8
         ({"extra_body": {"min_tokens": 1}, "response_format": {"type": "json_object"}},
          "min_tokens"),
+        ({"extra_body": {"stop_token_ids": "5"}}, "stop_token_ids"),
+        ({"extra_body": {"stop_token_ids": [-1]}}, "stop_token_ids"),
+        ({"extra_body": {"stop_token_ids": [True]}}, "stop_token_ids"),
+        ({"extra_body": {"stop_token_ids": list(range(65))}}, "stop_token_ids"),
+        ({"extra_body": {"ignore_eos": "yes"}}, "ignore_eos"),
+        ({"extra_body": {"ignore_eos": True}, "response_format": {"type": "json_object"}},
+         "ignore_eos"),
+        ({"extra_body": {"include_stop_str_in_output": 1}}, "include_stop_str_in_output"),
         ({"extra_body": {"min_tokens": 1}, "tool_choice": "required", "tools": [{
             "type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
          "min_tokens"),

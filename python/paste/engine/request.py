@@ -209,6 +209,8 @@ class Request:
             self.logprobs.append(logprob)
         if token_id in self._skip:
             return
+        if token_id in self.params.stop_token_ids and not self.params.include_stop_str_in_output:
+            return  # it ends the turn; its text is not part of the answer (as vLLM)
         delta = self._detok.push(token_id)
         if not delta:
             return

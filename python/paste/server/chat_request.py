@@ -4,10 +4,11 @@ Supported: messages, tools, tool_choice, parallel_tool_calls, temperature, top_p
 max_completion_tokens, stop, seed, n (1-128 choices, server/choices.py), stream,
 stream_options.include_usage, prompt_cache_key (the engine keeps that conversation's KV
 parked between requests), presence_penalty / frequency_penalty (-2..2), logit_bias ({"token
-id": -100..100}), vLLM's extra sampling fields top_k, min_p, repetition_penalty, min_tokens
-(engine/penalties.py, engine/sampler.py), response_format json_object / json_schema (the
-output is constrained, engine/grammar.py), logprobs / top_logprobs (<= 20: each output
-token's logprob). A supported field with a bad value is a 400 naming it.
+id": -100..100}), vLLM's extra sampling fields top_k, min_p, repetition_penalty, min_tokens,
+ignore_eos, stop_token_ids, include_stop_str_in_output (engine/penalties.py, sampler.py),
+response_format json_object / json_schema (the output is constrained, engine/grammar.py),
+logprobs / top_logprobs (<= 20: each output token's logprob). A supported field with a bad
+value is a 400 naming it.
 """
 
 from __future__ import annotations
@@ -83,10 +84,28 @@ def logit_bias(value: Any) -> tuple[tuple[int, float], ...]:
     return tuple(out)
 
 
+MAX_STOP_TOKEN_IDS = 64
+
+
+def stop_token_ids(value: Any) -> tuple[int, ...]:
+    """vLLM's `stop_token_ids`: null or an array of up to 64 token ids; the turn ends after
+    any of them (it is part of the output, like the end-of-turn token)."""
+    if value is None:
+        return ()
+    if (not isinstance(value, list) or len(value) > MAX_STOP_TOKEN_IDS
+            or any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= INT32_MAX
+                   for t in value)):
+        raise BadRequestError(f"'stop_token_ids' must be an array of up to "
+                              f"{MAX_STOP_TOKEN_IDS} token ids", param="stop_token_ids")
+    return tuple(value)
+
+
 def adjusted(body: dict[str, Any], params: GenerationParams,
              constrained: bool) -> GenerationParams:
     """`params` with the penalty and bias fields of Chat Completions and vLLM's extra
-    sampling fields; `constrained`: the output follows a grammar (min_tokens is refused)."""
+    sampling fields (top_k, min_p, repetition_penalty, min_tokens, ignore_eos,
+    stop_token_ids, include_stop_str_in_output); `constrained`: the output follows a grammar
+    (min_tokens and ignore_eos are refused)."""
     presence = opt_number(body, "presence_penalty", -2.0, 2.0)
     frequency = opt_number(body, "frequency_penalty", -2.0, 2.0)
     repetition = opt_number(body, "repetition_penalty", 0.0, 1e6)
@@ -101,8 +120,15 @@ def adjusted(body: dict[str, Any], params: GenerationParams,
                               "(response_format or a forced tool_choice)", param="min_tokens")
     top_k = opt_int(body, "top_k", minimum=-1, maximum=INT32_MAX)
     min_p = opt_number(body, "min_p", 0.0, 1.0)
+    ignore_eos = opt_bool(body, "ignore_eos", False)
+    if ignore_eos and constrained:
+        raise BadRequestError("'ignore_eos' cannot be combined with a constrained output (its "
+                              "grammar ends at the end-of-turn token)", param="ignore_eos")
     return replace(
         params,
+        ignore_eos=ignore_eos,
+        stop_token_ids=stop_token_ids(body.get("stop_token_ids")),
+        include_stop_str_in_output=opt_bool(body, "include_stop_str_in_output", False),
         presence_penalty=presence or 0.0,
         frequency_penalty=frequency or 0.0,
         repetition_penalty=1.0 if repetition is None else repetition,
