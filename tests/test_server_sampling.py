@@ -87,6 +87,8 @@ def test_stop_token_ids_end_the_turn_without_their_text(engine, client):
         ({"extra_body": {"min_tokens": 9}}, "min_tokens"),  # above max_tokens 8
         ({"extra_body": {"min_tokens": 1}, "response_format": {"type": "json_object"}},
          "min_tokens"),
+        ({"extra_body": {"functions": [{"name": "f", "parameters": {}}]}}, "functions"),
+        ({"extra_body": {"function_call": "auto"}}, "function_call"),
         ({"extra_body": {"stop_token_ids": "5"}}, "stop_token_ids"),
         ({"extra_body": {"stop_token_ids": [-1]}}, "stop_token_ids"),
         ({"extra_body": {"stop_token_ids": [True]}}, "stop_token_ids"),

@@ -8,7 +8,8 @@ id": -100..100}), vLLM's extra sampling fields top_k, min_p, repetition_penalty,
 ignore_eos, stop_token_ids, include_stop_str_in_output (engine/penalties.py, sampler.py),
 response_format json_object / json_schema (the output is constrained, engine/grammar.py),
 logprobs / top_logprobs (<= 20: each output token's logprob). A supported field with a bad
-value is a 400 naming it.
+value is a 400 naming it; so are the deprecated functions / function_call (use tools), which
+a client would otherwise believe honoured.
 """
 
 from __future__ import annotations
@@ -171,6 +172,10 @@ def response_grammar(value: Any, param: str = "response_format",
 
 def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatRequest:
     model = req_str(body, "model")
+    for legacy in ("functions", "function_call"):  # deprecated by OpenAI: say so, not ignore
+        if body.get(legacy) is not None:
+            raise BadRequestError(f"'{legacy}' (deprecated) is not supported: send 'tools' and "
+                                  "'tool_choice'", param=legacy, code="unsupported_parameter")
     n = opt_int(body, "n", minimum=1, maximum=MAX_CHOICES) or 1
     logprobs = opt_bool(body, "logprobs", False)
     top_logprobs = opt_int(body, "top_logprobs", minimum=0, maximum=MAX_LOGPROBS)
