@@ -11,7 +11,12 @@ allowed, so the turn ends there. The grammar of a spec is
     `suffix` verbatim; or one of several such (`choices`)
 
 (the suffix closes a tool call whose opening is in the prompt: `}` plus the format's closing
-tag; with choices, each tool's name and the text up to its arguments are its prefix). Masks
+tag; with choices, each tool's name and the text up to its arguments are its prefix). With
+`triggers` the output is free text in which every occurrence of a trigger starts one of the
+`choices` (each then written whole: prefix, JSON, suffix), after which free text goes on and
+the turn may end anywhere outside a choice: strict tool calls under tool_choice "auto" (an
+xgrammar structural tag; its JSON may hold single whitespace characters, as models write
+`{"city": "Paris"}`, but no runs of them to pad with). Masks
 and matchers come from xgrammar, imported on first use; compiled grammars are cached per
 spec. Driven by the engine thread only, like the BatchLoop.
 """
@@ -37,8 +42,14 @@ class GrammarSpec:
     suffix: str = ""
     prefix: str = ""
     choices: tuple[GrammarSpec, ...] = ()
+    triggers: tuple[str, ...] = ()  # free text; a trigger starts one of the choices
 
     def __post_init__(self) -> None:
+        if self.triggers:
+            if not self.choices or any(not isinstance(t, str) or not t for t in self.triggers):
+                raise InvalidArgumentError("triggers must be non-empty strings, with choices")
+            if any(not c.prefix.startswith(self.triggers) for c in self.choices):
+                raise InvalidArgumentError("each choice's prefix must start with a trigger")
         if self.choices and (self.json_schema is not None or self.suffix or self.prefix):
             raise InvalidArgumentError("a grammar with choices has no schema, prefix or suffix")
         if any(not isinstance(c, GrammarSpec) or c.choices for c in self.choices):
@@ -69,6 +80,18 @@ def _grammar(xgr: Any, spec: GrammarSpec) -> Any:
     return parts[0] if len(parts) == 1 else xgr.Grammar.concat(*parts)
 
 
+def _structural_tag(spec: GrammarSpec) -> str:
+    """The xgrammar structural tag of a spec with triggers: free text, each trigger opening
+    one of the choices (begin = its prefix, its JSON, end = its suffix)."""
+    tags = [{"begin": c.prefix, "end": c.suffix,
+             "content": {"type": "json_schema", "max_whitespace_cnt": 1, "json_schema":
+                         json.loads(c.json_schema if c.json_schema is not None
+                                    else '{"type": "object"}')}}
+            for c in spec.choices]  # fmt: skip
+    return json.dumps({"type": "structural_tag", "format": {
+        "type": "triggered_tags", "triggers": list(spec.triggers), "tags": tags}})
+
+
 class Grammars:
     """The matchers of the requests that have a grammar (see the module docstring)."""
 
@@ -92,7 +115,9 @@ class Grammars:
                 self._tokenizer, vocab_size=self._vocab, stop_token_ids=self._stop_ids)
             self._compiler = xgr.GrammarCompiler(info)
         try:
-            if spec.choices:
+            if spec.triggers:
+                grammar = xgr.Grammar.from_structural_tag(_structural_tag(spec))
+            elif spec.choices:
                 grammar = xgr.Grammar.union(*(_grammar(xgr, c) for c in spec.choices))
             else:
                 grammar = _grammar(xgr, spec)

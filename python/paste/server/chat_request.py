@@ -31,7 +31,7 @@ from paste.server.fields import (
     req_str,
     stop_strings,
 )
-from paste.server.tools_schema import parse_tool_choice, parse_tools
+from paste.server.tools_schema import parse_tool_choice, parse_tools, strict_tool_names
 from paste.server.turn import TurnRequest, normalize_messages
 
 MAX_CHOICES = 128  # n: OpenAI's own limit
@@ -118,7 +118,8 @@ def adjusted(body: dict[str, Any], params: GenerationParams,
                               f"({params.max_tokens})", param="min_tokens")
     if min_tokens and constrained:
         raise BadRequestError("'min_tokens' cannot be combined with a constrained output "
-                              "(response_format or a forced tool_choice)", param="min_tokens")
+                              "(response_format, a forced tool_choice or strict tools)",
+                              param="min_tokens")
     top_k = opt_int(body, "top_k", minimum=-1, maximum=INT32_MAX)
     min_p = opt_number(body, "min_p", 0.0, 1.0)
     ignore_eos = opt_bool(body, "ignore_eos", False)
@@ -191,7 +192,9 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
     params = replace(sampling_params(
         body, max_tokens, default_max_tokens, stop_strings(body.get("stop"))
     ), grammar=grammar, logprobs=(top_logprobs or 0) if logprobs else None)
+    strict = strict_tool_names(body.get("tools"), flat=False)
     forced = bool(tools) and tool_choice.mode in ("required", "function")
+    forced = forced or (tool_choice.mode == "auto" and bool(strict))  # a calls grammar
     turn = TurnRequest(
         messages=normalize_messages(body.get("messages")),
         tools=tools,
@@ -199,5 +202,6 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         parallel_tool_calls=opt_bool(body, "parallel_tool_calls", True),
         params=adjusted(body, params, constrained=grammar is not None or forced),
         cache_key=opt_str(body, "prompt_cache_key"),
+        strict_tools=strict,
     )
     return ChatRequest(model, turn, stream, include_usage(body), n)

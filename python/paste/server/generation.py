@@ -20,7 +20,9 @@ tool_choice "required" or a named function: the prompt ends with the start of a 
 answer begins inside a call; a named choice keeps only that first call, and (but for the
 pythonic format) the rest is constrained to a call of one of the tools (the named one) with
 arguments of its parameter schema, and the call's closing text (prompt.arguments_grammar,
-engine/grammar.py).
+engine/grammar.py). Under "auto" with a tool marked `strict`, every call the model opens is
+constrained to a whole call of an offered tool (prompt.calls_grammar), unless response_format
+already constrains the output.
 
 The engine request is aborted (its sequence freed) whenever the generator is closed early:
 client disconnect, cancellation, or an error.
@@ -41,7 +43,12 @@ from paste.engine.request import TokenLogprob
 from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
 from paste.server.errors import BadRequestError, ServiceUnavailableError
-from paste.server.prompt import arguments_grammar, forced_call_prefix, render_prompt
+from paste.server.prompt import (
+    arguments_grammar,
+    calls_grammar,
+    forced_call_prefix,
+    render_prompt,
+)
 from paste.server.pump import ThreadPump
 from paste.server.turn import TurnRequest
 from paste.session.priority import engine_kv_usage
@@ -200,6 +207,11 @@ async def run_turn(
         grammar = arguments_grammar(turn, parser_format)
         if grammar is not None:  # a call of one of the tools, with schema-valid arguments
             turn.params = replace(turn.params, grammar=grammar)
+    strict = None
+    if turn.parses_tools and turn.params.grammar is None:  # response_format keeps its own
+        strict = calls_grammar(turn, parser_format)
+        if strict is not None:  # "auto" with strict tools: every call opened is whole, valid
+            turn.params = replace(turn.params, grammar=strict)
     handle = submit(engine, turn, prompt)
     pump = ThreadPump(iter(handle), abort=handle.abort)
     named = turn.tool_choice.mode == "function"  # one call of that function
@@ -224,7 +236,7 @@ async def run_turn(
     except LogitBiasError as exc:  # a token id the model does not have
         raise BadRequestError(str(exc), param="logit_bias") from None
     except GrammarError as exc:  # a schema the grammar compiler cannot build
-        param = "tools" if forced else format_param
+        param = "tools" if forced or strict is not None else format_param
         raise BadRequestError(str(exc), param=param) from None
     except InvalidArgumentError as exc:  # e.g. the prompt does not fit the context
         where = "prompt" if turn.prompt_ids is not None else "messages"

@@ -8,7 +8,8 @@ a client has the same tokens the model produced (the prefix cache then reuses it
 tool_choice "required" / a named function adds a one-line instruction to the system message,
 and `forced_call_prefix` is the start of a call the assistant's answer is made to begin with;
 `arguments_grammar` constrains the rest to a call of one of the tools (the named one) with
-arguments of its parameter schema (see docs/server.md).
+arguments of its parameter schema; under "auto", `calls_grammar` makes every call the model
+opens a whole call of an offered tool when a tool is marked `strict` (see docs/server.md).
 """
 
 from __future__ import annotations
@@ -100,6 +101,30 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
             GrammarSpec(schema(t), suffix, prefix=t["name"] + between) for t in tools))
     tool = next((t for t in tools if t["name"] == turn.tool_choice.name), None)
     return None if tool is None else GrammarSpec(schema(tool), suffix)
+
+
+def calls_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
+    """Under tool_choice "auto" with a tool marked `strict`: free text in which every call
+    the model opens is a whole call of an offered tool, a strict tool's with arguments of its
+    parameter schema (other tools': any JSON object). A call opens at the format's opening
+    tag (`<tool_call>`: then the name must be an offered tool's); the bare JSON formats have
+    none, and `{"name": "` also starts plain JSON content, so there a call opens at
+    `{"name": "<an offered tool>"` and any other JSON stays free text. None otherwise, and
+    for the pythonic format."""
+    if (turn.tool_choice.mode != "auto" or not turn.strict_tools or not turn.tools
+            or parser_format == "pythonic"):
+        return None
+    head, between, suffix = _call_parts(parser_format)
+    tools = [t["function"] for t in turn.tools]
+    opening = head[: head.index("{")].strip()
+    triggers = (opening,) if opening else tuple(head + t["name"] + between[:1] for t in tools)
+
+    def schema(tool: dict[str, Any]) -> str | None:
+        strict = tool["name"] in turn.strict_tools
+        return json.dumps(tool.get("parameters") or {"type": "object"}) if strict else None
+
+    return GrammarSpec(triggers=triggers, choices=tuple(
+        GrammarSpec(schema(t), suffix, prefix=head + t["name"] + between) for t in tools))
 
 
 def _choice_hint(turn: TurnRequest) -> str | None:

@@ -111,7 +111,9 @@ class ResponsesAssembler:
             "temperature": params.temperature, "top_p": params.top_p,
             "top_logprobs": req.top_logprobs,
             "text": {"format": req.text_format}, "tool_choice": tool_choice,
-            "tools": [dict(t["function"], type="function", strict=False) for t in req.turn.tools],
+            "tools": [dict(t["function"], type="function",
+                           strict=t["function"]["name"] in req.turn.strict_tools)
+                      for t in req.turn.tools],
             "truncation": "disabled", "usage": self.usage, "metadata": {},
         }  # fmt: skip
 

@@ -80,6 +80,22 @@ def parse_tools(value: Any, flat: bool) -> list[dict[str, Any]]:
     return tools
 
 
+def strict_tool_names(value: Any, flat: bool) -> frozenset[str]:
+    """The names of the tools marked `strict: true` (their calls are constrained to their
+    schema, server/prompt.py calls_grammar); call after parse_tools. A `strict` that is not a
+    boolean is a 400."""
+    names = set()
+    for i, tool in enumerate(value or []):
+        fn = tool if flat else tool.get("function")
+        strict = fn.get("strict")
+        if strict is not None and not isinstance(strict, bool):
+            where = f"tools[{i}].strict" if flat else f"tools[{i}].function.strict"
+            raise _invalid(where, f"'{where}' must be a boolean")
+        if strict:
+            names.add(fn["name"])
+    return frozenset(names)
+
+
 def parse_tool_choice(value: Any, tools: list[dict[str, Any]], flat: bool) -> ToolChoice:
     """`tool_choice`: "auto" (default), "none", "required" or a named function (nested
     {"type": "function", "function": {"name"}} for chat, flat {"type", "name"} for responses)."""
