@@ -316,7 +316,8 @@ def test_switches_reach_the_sessions(engine, tools):
 def test_cli_switches():
     defaults = server_options(build_parser().parse_args(["serve", "--model", "m"]))
     assert defaults == {"enable_speculation": True, "early_dispatch": True, "kv_retention": True,
-                        "coscheduling": True, "learn_patterns": True, "pattern_store": None,
+                        "coscheduling": True, "strict_tool_calls": True,
+                        "learn_patterns": True, "pattern_store": None,
                         "pattern_dir": None, "speculation_budget": 16, "speculation_waste_price": 0.1,
                         "speculation_max_waste_ratio": 0.5,
                         "speculation_transactions": True,
@@ -324,10 +325,12 @@ def test_cli_switches():
     args = build_parser().parse_args([
         "serve", "--model", "m", "--no-speculation", "--no-early-dispatch", "--no-kv-retention",
         "--no-coscheduling", "--no-learn-patterns", "--no-transactions", "--pattern-store", "p.json",
+        "--no-strict-tool-calls",
         "--pattern-dir", "stores",
         "--speculation-budget", "4", "--waste-price", "0.5", "--max-waste-ratio", "none"])  # fmt: skip
     assert server_options(args) == {"enable_speculation": False, "early_dispatch": False,
                                     "kv_retention": False, "coscheduling": False,
+                                    "strict_tool_calls": False,
                                     "learn_patterns": False, "pattern_store": "p.json",
                                     "pattern_dir": "stores",
                                     "speculation_budget": 4,

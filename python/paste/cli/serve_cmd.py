@@ -42,6 +42,9 @@ SWITCHES = (
     ("early-dispatch", "early_dispatch", "dispatch a call the moment it is decoded"),
     ("kv-retention", "kv_retention", "keep a session's KV parked across tool waits"),
     ("coscheduling", "coscheduling", "boost turns that return from tools (KV band)"),
+    ("strict-tool-calls", "strict_tool_calls",
+     "constrain each call a native session's model opens to a whole call of one of its tools "
+     "with schema-valid arguments"),
     ("learn-patterns", "learn_patterns", "learn tool patterns online from completed runs"),
     ("transactions", "speculation_transactions",
      "run side-effecting calls of tools that supply a transaction speculatively (staged "

@@ -57,7 +57,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     store = SessionStore(
         engine, tools if tools is not None else ToolRegistry(), parser_format, speculation,
         early_dispatch=config.early_dispatch, kv_retention=config.kv_retention,
-        coscheduling=policy,
+        coscheduling=policy, strict_calls=config.strict_tool_calls,
     )  # fmt: skip
     state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
                         ResponseStore(config.max_stored_responses), speculation,

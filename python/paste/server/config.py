@@ -29,6 +29,8 @@ class ServerConfig:
     early_dispatch: dispatch a call the moment it is decoded (else when the turn ends).
     kv_retention: keep a session's KV parked across tool waits (else each turn is a new
         request). coscheduling: CoSchedulingPolicy priorities for turns returning from tools.
+    strict_tool_calls: every call a session's model opens is a whole call of one of its
+        tools with schema-valid arguments (open_session strict_calls).
     pattern_store: a PatternStore file (`paste patterns mine`) predicting its tenant's calls.
     pattern_dir: a folder of PatternStore files, one per tenant, all loaded at start; each
         tenant's online-learned store is saved there after every run it learned.
@@ -56,6 +58,7 @@ class ServerConfig:
     early_dispatch: bool = True
     kv_retention: bool = True
     coscheduling: bool = True
+    strict_tool_calls: bool = True
     pattern_store: str | None = None
     pattern_dir: str | None = None
     learn_patterns: bool = True

@@ -18,54 +18,10 @@ import json
 from typing import Any
 
 from paste.engine.grammar import GrammarSpec
+from paste.parsing.call_text import call_parts, call_text, calls_spec
 from paste.server.errors import BadRequestError
 from paste.server.turn import TurnRequest
 from paste.session.template import TemplateProfile, render_view
-
-
-def _python_literal(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_python_literal(k)}: {_python_literal(v)}"
-                               for k, v in value.items()) + "}"  # fmt: skip
-    if isinstance(value, list):
-        return "[" + ", ".join(_python_literal(v) for v in value) + "]"
-    return repr(value)
-
-
-def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
-    """Assistant tool calls (OpenAI form) as model output text in `parser_format`."""
-    decoded = [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
-    if parser_format == "hermes":
-        return "\n".join(
-            "<tool_call>\n" + json.dumps({"name": n, "arguments": a}, ensure_ascii=False)
-            + "\n</tool_call>" for n, a in decoded
-        )  # fmt: skip
-    if parser_format == "pythonic":
-        return "[" + ", ".join(
-            f"{n}(" + ", ".join(f"{k}={_python_literal(v)}" for k, v in a.items()) + ")"
-            for n, a in decoded
-        ) + "]"  # fmt: skip
-    key = "parameters" if parser_format == "llama3_json" else "arguments"
-    objects = [{"name": n, key: a} for n, a in decoded]
-    if parser_format == "llama3_json":
-        return "; ".join(json.dumps(o, ensure_ascii=False) for o in objects)
-    return json.dumps(objects[0] if len(objects) == 1 else objects, ensure_ascii=False)
-
-
-_NAME = "paste_tool_name"  # a placeholder name: no format escapes or splits it
-
-
-def _call_parts(parser_format: str) -> tuple[str, str, str]:
-    """A call's text in the format around its name and its arguments: (before the name,
-    between the name and the arguments, after them); hermes: (`<tool_call>\n{"name": "`,
-    `", "arguments": `, `}\n</tool_call>`), pythonic: (`[`, `(`, `)]`)."""
-    text = call_text([{"function": {"name": _NAME, "arguments": "{}"}}], parser_format)
-    head, _, tail = text.partition(_NAME)
-    empty = tail.find("{}")  # where the (empty) arguments are written
-    if empty < 0:  # pythonic: name(...)
-        cut = tail.index("(") + 1
-        return head, tail[:cut], tail[cut:]
-    return head, tail[:empty], tail[empty + 2:]
 
 
 def forced_call_prefix(turn: TurnRequest, parser_format: str) -> str:
@@ -77,7 +33,7 @@ def forced_call_prefix(turn: TurnRequest, parser_format: str) -> str:
     mode = turn.tool_choice.mode
     if mode not in ("required", "function") or not turn.tools:
         return ""
-    head, between, _after = _call_parts(parser_format)
+    head, between, _after = call_parts(parser_format)
     return head if mode == "required" else head + str(turn.tool_choice.name) + between
 
 
@@ -90,7 +46,7 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
     mode = turn.tool_choice.mode
     if mode not in ("required", "function") or not turn.tools or parser_format == "pythonic":
         return None
-    _head, between, suffix = _call_parts(parser_format)
+    _head, between, suffix = call_parts(parser_format)
 
     def schema(tool: dict[str, Any]) -> str:
         return json.dumps(tool.get("parameters") or {"type": "object"})
@@ -104,27 +60,12 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
 
 
 def calls_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
-    """Under tool_choice "auto" with a tool marked `strict`: free text in which every call
-    the model opens is a whole call of an offered tool, a strict tool's with arguments of its
-    parameter schema (other tools': any JSON object). A call opens at the format's opening
-    tag (`<tool_call>`: then the name must be an offered tool's); the bare JSON formats have
-    none, and `{"name": "` also starts plain JSON content, so there a call opens at
-    `{"name": "<an offered tool>"` and any other JSON stays free text. None otherwise, and
-    for the pythonic format."""
-    if (turn.tool_choice.mode != "auto" or not turn.strict_tools or not turn.tools
-            or parser_format == "pythonic"):
+    """Under tool_choice "auto" with a tool marked `strict`: every call the model opens is a
+    whole call of an offered tool, a strict one's with arguments of its schema
+    (parsing.call_text.calls_spec). None otherwise, and for the pythonic format."""
+    if turn.tool_choice.mode != "auto" or not turn.strict_tools or not turn.tools:
         return None
-    head, between, suffix = _call_parts(parser_format)
-    tools = [t["function"] for t in turn.tools]
-    opening = head[: head.index("{")].strip()
-    triggers = (opening,) if opening else tuple(head + t["name"] + between[:1] for t in tools)
-
-    def schema(tool: dict[str, Any]) -> str | None:
-        strict = tool["name"] in turn.strict_tools
-        return json.dumps(tool.get("parameters") or {"type": "object"}) if strict else None
-
-    return GrammarSpec(triggers=triggers, choices=tuple(
-        GrammarSpec(schema(t), suffix, prefix=head + t["name"] + between) for t in tools))
+    return calls_spec([t["function"] for t in turn.tools], turn.strict_tools, parser_format)
 
 
 def _choice_hint(turn: TurnRequest) -> str | None:

@@ -5,7 +5,7 @@ able to run a tool the session was not given, so each distinct set of names gets
 registry subset and ToolExecutor (cached: servers use few distinct sets); all are shut down
 with the store. Sessions live until DELETE or server shutdown. A session with tools speculates
 when the server does (`speculation`: server/speculation.py, one Speculator per tool set);
-`session_options` (early_dispatch, kv_retention, coscheduling) go to open_session.
+`session_options` (early_dispatch, kv_retention, coscheduling, strict_calls) go to open_session.
 
 Thread-safety: the store's maps are guarded by one lock; a session itself is driven by one
 request at a time (`begin_run` / `end_run`, 409 otherwise).

@@ -32,6 +32,7 @@ def open_session(
     early_dispatch: bool = True,
     kv_retention: bool = True,
     coscheduling: Any = None,
+    strict_calls: bool = False,
 ) -> Session:
     """A new agent session on `engine` (a paste Engine).
 
@@ -53,6 +54,9 @@ def open_session(
     early_dispatch, kv_retention: ablation switches (see Session); both on by default.
     coscheduling: a paste.session.priority.CoSchedulingPolicy boosting turns that return from
         tools (None: every turn runs at `priority`).
+    strict_calls: constrain every call the model opens to a whole call of one of the
+        registry's tools with arguments of its schema (paste.parsing.call_text.calls_spec; not
+        for the pythonic format, nor for teacher-forced turns).
     Raises InvalidArgumentError (a ValueError) for a bad max_turns, parser or assistant_view.
     """
     from paste.engine.request import GenerationParams
@@ -82,4 +86,5 @@ def open_session(
         early_dispatch=early_dispatch,
         kv_retention=kv_retention,
         coscheduling=coscheduling,
+        strict_calls=strict_calls,
     )

@@ -24,10 +24,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from typing import Any
 
 from paste.errors import InvalidArgumentError, PasteError
 from paste.parsing import ContentDelta, StreamingToolCallParser
+from paste.parsing.call_text import calls_spec
 from paste.patterns.loaders.openai_messages import tool_docs, tool_params
 from paste.session.calls import CallOutcome, TurnCalls, call_timings, now, tool_call_message
 from paste.session.errors import SessionBusyError, SessionClosedError
@@ -73,6 +75,7 @@ class Session:
         early_dispatch: bool = True,
         kv_retention: bool = True,
         coscheduling: Any = None,
+        strict_calls: bool = False,
     ) -> None:
         if max_turns < 1:
             raise InvalidArgumentError(f"max_turns must be >= 1, got {max_turns}")
@@ -96,6 +99,11 @@ class Session:
         self.final_text = ""
         self._turn_params = turn_params
         self._tools: list[dict] = registry.openai_tools()
+        # strict_calls: every call the model opens is a whole call of one of the session's
+        # tools with schema-valid arguments (a grammar on each sampled turn; none when the
+        # registry is empty, the format pythonic, or a turn is teacher-forced)
+        self._calls_spec = (calls_spec([t["function"] for t in self._tools], None, parser)
+                            if strict_calls else None)
         self._profile = TemplateProfile.probe(engine)
         self._raw_texts: dict[int, str] = {}  # assistant message index -> the model's text
         self._timings: dict[str, dict[str, float]] = {}
@@ -210,6 +218,8 @@ class Session:
         if self.speculation is not None:  # staged calls -> the engine's trie matcher
             params = self.speculation.turn_params(params, self.parser,
                                                  getattr(self.engine, "tokenizer", None))
+        if self._calls_spec is not None and not params.forced_tokens and params.grammar is None:
+            params = replace(params, grammar=self._calls_spec)
         submit = self.speculation.submit if self.speculation is not None else self.executor.submit
         calls = TurnCalls(submit, self.session_id, self._new_call_id)
         calls.early_dispatch = self.early_dispatch

@@ -1,0 +1,89 @@
+"""A tool call as the text a model writes in a format, the format's call parts, and the
+grammar of calls a model may open (strict tool calls).
+
+`call_text` renders calls (OpenAI form) as model output: what the server shows a chat
+template that cannot render tool_calls, and what a client's replayed conversation must match.
+`call_parts` is a format's call around its name and arguments (hermes: `<tool_call>\n{"name":
+"`, `", "arguments": `, `}\n</tool_call>`), from which the forced call prefix of tool_choice
+"required" / a named function and the grammars are built. `calls_spec` is the GrammarSpec in
+which every call the model opens is a whole call of one of the given tools (engine/grammar.py,
+triggers): used by the HTTP APIs for tools marked `strict` and by native sessions with
+strict_calls.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from paste.engine.grammar import GrammarSpec
+
+
+def _python_literal(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_python_literal(k)}: {_python_literal(v)}"
+                               for k, v in value.items()) + "}"  # fmt: skip
+    if isinstance(value, list):
+        return "[" + ", ".join(_python_literal(v) for v in value) + "]"
+    return repr(value)
+
+
+def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
+    """Assistant tool calls (OpenAI form) as model output text in `parser_format`."""
+    decoded = [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
+    if parser_format == "hermes":
+        return "\n".join(
+            "<tool_call>\n" + json.dumps({"name": n, "arguments": a}, ensure_ascii=False)
+            + "\n</tool_call>" for n, a in decoded
+        )  # fmt: skip
+    if parser_format == "pythonic":
+        return "[" + ", ".join(
+            f"{n}(" + ", ".join(f"{k}={_python_literal(v)}" for k, v in a.items()) + ")"
+            for n, a in decoded
+        ) + "]"  # fmt: skip
+    key = "parameters" if parser_format == "llama3_json" else "arguments"
+    objects = [{"name": n, key: a} for n, a in decoded]
+    if parser_format == "llama3_json":
+        return "; ".join(json.dumps(o, ensure_ascii=False) for o in objects)
+    return json.dumps(objects[0] if len(objects) == 1 else objects, ensure_ascii=False)
+
+
+_NAME = "paste_tool_name"  # a placeholder name: no format escapes or splits it
+
+
+def call_parts(parser_format: str) -> tuple[str, str, str]:
+    """A call's text in the format around its name and its arguments: (before the name,
+    between the name and the arguments, after them); hermes: (`<tool_call>\n{"name": "`,
+    `", "arguments": `, `}\n</tool_call>`), pythonic: (`[`, `(`, `)]`)."""
+    text = call_text([{"function": {"name": _NAME, "arguments": "{}"}}], parser_format)
+    head, _, tail = text.partition(_NAME)
+    empty = tail.find("{}")  # where the (empty) arguments are written
+    if empty < 0:  # pythonic: name(...)
+        cut = tail.index("(") + 1
+        return head, tail[:cut], tail[cut:]
+    return head, tail[:empty], tail[empty + 2:]
+
+
+def calls_spec(tools: list[dict[str, Any]], strict: frozenset[str] | None,
+               parser_format: str) -> GrammarSpec | None:
+    """Free text in which every call the model opens is a whole call of one of `tools`
+    (OpenAI function dicts: name, parameters): a strict tool's (`strict` names; None: all)
+    with arguments of its parameter schema, another's with any JSON object, then the call's
+    closing text. A call opens at the format's opening tag (`<tool_call>`: the name must then
+    be one of the tools'); the bare JSON formats have none, and `{"name": "` also starts plain
+    JSON content, so there a call opens at `{"name": "<one of the tools>"` and any other JSON
+    stays free text. None for no tools and for the pythonic format (its arguments are not
+    JSON)."""
+    if not tools or parser_format == "pythonic":
+        return None
+    head, between, suffix = call_parts(parser_format)
+    opening = head[: head.index("{")].strip()
+    triggers = (opening,) if opening else tuple(head + t["name"] + between[:1] for t in tools)
+
+    def schema(tool: dict[str, Any]) -> str | None:
+        if strict is not None and tool["name"] not in strict:
+            return None
+        return json.dumps(tool.get("parameters") or {"type": "object"})
+
+    return GrammarSpec(triggers=triggers, choices=tuple(
+        GrammarSpec(schema(t), suffix, prefix=head + t["name"] + between) for t in tools))
