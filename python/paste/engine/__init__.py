@@ -8,7 +8,9 @@
     call_watch.py    CallWatch: the C++ tool-call scanner + trie matcher, one batch per step
     engine.py        Engine: thread-safe front (generate, stream, submit_turn)
     attention.py     attention backend registry (cpu | torch | triton | flashinfer)
-    sampler.py       batched greedy / temperature / top-k / top-p sampling, per-request seeds
+    sampler.py       batched greedy / temperature / top-k / top-p / min-p sampling, per-request seeds
+    penalties.py     logit_bias, presence / frequency / repetition penalties, min_tokens
+    grammar.py       constrained decoding: xgrammar masks (JSON schemas, calls, structural tags)
     models/          llama and qwen2 model code, weight loading, KV cache, AttentionMetadata
 
 Import submodules directly (`from paste.engine.engine import Engine`); this package imports
