@@ -317,9 +317,15 @@ def test_max_tokens_gives_finish_reason_length(engine, client):
     assert out.usage.completion_tokens == 3
 
 
-def test_models_lists_the_served_model(client):
+def test_models_lists_the_served_model(engine, server, client):
+    import httpx
+
+    import paste
+
     assert [m.id for m in client.models.list()] == ["tiny"]
     assert client.models.retrieve("tiny").owned_by == "paste"
+    assert client.models.retrieve("tiny").max_model_len == engine.core.max_model_len
+    assert httpx.get(server.url + "/version").json() == {"version": paste.__version__}
 
 
 def test_prompt_cache_key_reuses_the_conversation_kv(engine, client):

@@ -2,7 +2,8 @@
 
     GET  /health                      liveness: {"status": "ok", "model"}
     GET  /metrics                     Prometheus text (metrics.py)
-    GET  /v1/models, /v1/models/{id}  the served model
+    GET  /version                     {"version": paste's}
+    GET  /v1/models, /v1/models/{id}  the served model (with its max_model_len)
     POST /v1/chat/completions         chat.py
     POST /v1/completions              completions.py
     POST /tokenize, /detokenize       tokenize.py (token ids of a prompt, text of ids)
@@ -28,10 +29,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+import paste
 from paste.errors import InvalidArgumentError
 from paste.server import chat, completions, responses, sessions, tokenize
 from paste.server.config import ServerConfig
 from paste.server.errors import ApiError, NotFoundError, error_body
+from paste.server.generation import context_limit
 from paste.server.guard import GuardMiddleware
 from paste.server.metrics import RequestCounter, ServerMetrics
 from paste.server.response_store import ResponseStore
@@ -73,6 +76,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.state.paste = state
     app.add_api_route("/health", health, methods=["GET"])
     app.add_api_route("/metrics", metrics_text, methods=["GET"])
+    app.add_api_route("/version", version, methods=["GET"])
     app.add_api_route("/v1/models", list_models, methods=["GET"])
     app.add_api_route("/v1/models/{model_id:path}", get_model, methods=["GET"])
     app.add_api_route("/v1/chat/completions", chat.create_chat_completion, methods=["POST"])
@@ -107,8 +111,13 @@ async def metrics_text(request: Request) -> Response:
 
 
 def _model_object(state: ServerState) -> dict[str, Any]:
+    """OpenAI's model object, plus vLLM's max_model_len (the longest prompt + output)."""
     return {"id": state.config.model_id, "object": "model", "created": state.created,
-            "owned_by": "paste"}  # fmt: skip
+            "owned_by": "paste", "max_model_len": context_limit(state.engine)}  # fmt: skip
+
+
+async def version(_request: Request) -> Response:
+    return JSONResponse({"version": paste.__version__})
 
 
 async def list_models(request: Request) -> Response:
