@@ -32,7 +32,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """Add every engine flag (default None: not given) and --[no-]enable-prefix-caching."""
     group = parser.add_argument_group("engine")
     for flag, field, kind, text in ENGINE_FLAGS:
-        group.add_argument(flag, dest=f"engine_{field}", type=kind, default=None, help=text)
+        group.add_argument(flag, dest=f"engine_{field}", type=kind, default=None, help=text,
+                           metavar=field.upper())
     group.add_argument("--enable-prefix-caching", dest="engine_enable_prefix_caching",
                        action=argparse.BooleanOptionalAction, default=None,
                        help="reuse the KV of shared prompt prefixes (default: on)")
