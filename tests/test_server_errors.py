@@ -147,19 +147,38 @@ def test_streaming_client_disconnect_aborts_the_sequence(engine, server):
     assert wait_until(lambda: engine.core.loop.num_running == 0)
 
 
-def test_non_streaming_client_disconnect_aborts_the_sequence(engine, server):
-    body = chat_body().encode()
+def test_streaming_client_disconnect_aborts_every_choice(engine, server):
+    count = len(engine.handles)
+    with engine.scripted(always(LONG)):
+        with httpx.stream("POST", server.url + "/v1/chat/completions",
+                          content=chat_body(stream=True, n=3),
+                          headers={"content-type": "application/json"}) as response:
+            lines = response.iter_lines()
+            assert next(lines).startswith("data: ")
+            # the other choices start once the first has output; wait until all three run
+            assert wait_until(lambda: len(engine.handles) == count + 3)
+            handles = engine.handles[count:]
+    finals = [h.result() for h in handles]  # closed: every choice's request is aborted
+    assert [f.finish_reason for f in finals] == ["abort"] * 3
+    assert all(len(f.token_ids) < len(engine.encode(LONG)) for f in finals)
+    assert wait_until(lambda: engine.core.loop.num_running == 0)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_non_streaming_client_disconnect_aborts_every_choice(engine, server, n):
+    body = chat_body(n=n).encode()
     request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
     count = len(engine.handles)
     with engine.scripted(always(LONG)):
         with socket.create_connection((server.host, server.port)) as sock:
             sock.sendall(request)
-            assert wait_until(lambda: len(engine.handles) > count)
-            handle = engine.handles[-1]
-            assert wait_until(lambda: handle.request is not None and handle.request.output_ids)
-    final = handle.result()
-    assert final.finish_reason == "abort"
+            assert wait_until(lambda: len(engine.handles) == count + n)
+            handles = engine.handles[count:]
+            assert wait_until(lambda: all(h.request is not None and h.request.output_ids
+                                          for h in handles))
+    finals = [h.result() for h in handles]
+    assert [f.finish_reason for f in finals] == ["abort"] * n
     assert wait_until(lambda: engine.core.loop.num_running == 0)
 
 
