@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from paste.server.conversations import Conversations, Outlook
 from paste.server.generation import api_priority
 from paste.server.turn import TurnRequest
 from paste.session.priority import CoSchedulingPolicy
@@ -53,7 +54,35 @@ def test_each_api_submits_returning_turns_boosted(engine, client):
         client.responses.create(model="tiny", input="And Rome?",
                                 previous_response_id=first.id)
     client.completions.create(model="tiny", prompt="Hello", max_tokens=1)
-    assert engine.priorities[-5:] == [0.0, 1.0, 0.0, 1.0, 0.0]
+    # the chained response's conversation is keyed: its last turn's length adds the
+    # expected-work term (shorter recent turns go first)
+    chained = 1.0 + 64 / (64 + first.usage.output_tokens)
+    assert engine.priorities[-5:] == [0.0, 1.0, 0.0, pytest.approx(chained), 0.0]
+
+
+def test_conversations_give_a_keyed_turn_its_outlook():
+    history = Conversations(capacity=2, window=2)
+    assert history.start("a", 0.0) == Outlook() and history.start(None, 0.0) == Outlook()
+    history.end("a", 10.0, 30, made_calls=True)
+    assert history.start("a", 12.5) == Outlook(30.0, 2.5)  # the gap after calls: tool time
+    history.end("a", 20.0, 50, made_calls=False)
+    history.end("a", 21.0, 70, made_calls=True)  # a window of 2: 50 and 70
+    assert history.start("a", 22.0) == Outlook(60.0, (2.5 + 1.0) / 2)
+    assert history.start("a", 30.0) == Outlook(60.0, 1.75)  # a gap is booked once
+    history.end("b", 1.0, 5, made_calls=False)
+    history.end("c", 1.0, 5, made_calls=False)  # capacity 2: "a", least recent, goes
+    assert len(history) == 2 and history.start("a", 40.0) == Outlook()
+
+
+def test_a_keyed_chat_conversation_is_co_scheduled_by_its_history(engine, client):
+    policy = CoSchedulingPolicy()
+    with engine.scripted(always("Sunny.")):
+        first = client.chat.completions.create(model="tiny", messages=FIRST, tools=[TOOL],
+                                               prompt_cache_key="weather-1")
+        client.chat.completions.create(model="tiny", messages=AFTER_TOOLS, tools=[TOOL],
+                                       prompt_cache_key="weather-1")
+    expected = policy.priority(0.0, True, 0.0, None, first.usage.completion_tokens, None)
+    assert engine.priorities[-2:] == [0.0, pytest.approx(expected)]
 
 
 def test_without_coscheduling_every_turn_gets_the_base(engine):

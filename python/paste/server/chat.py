@@ -30,7 +30,6 @@ from paste.server.generation import (
     TextPiece,
     TurnEnd,
     TurnEvent,
-    api_priority,
     logprob_entries,
     token_text,
 )
@@ -158,7 +157,7 @@ async def create_chat_completion(request: Request) -> Response:
     body = await read_json_object(request, state.config.max_request_bytes)
     chat: ChatRequest = parse_chat_request(body, state.config.default_max_tokens)
     state.check_model(chat.model)
-    chat.turn.priority = api_priority(state.coscheduling, state.engine, chat.turn)
+    state.prioritize(chat.turn)
     events = merge_choices([[
         choice_stream(state, turn) for turn in choice_turns(chat.turn, chat.n)]])
     assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine))

@@ -36,9 +36,11 @@ StreamFactory = Callable[[Callable[[], None] | None], AsyncIterator[Any]]
 
 def choice_stream(state: Any, turn: TurnRequest) -> StreamFactory:
     """The stream factory of one choice: generation.run_turn of `turn` on the server's engine
-    (`state`: the app's ServerState), reporting its end to the server's metrics."""
+    (`state`: the app's ServerState), reporting its end to the server's metrics and its
+    conversation's record."""
     return lambda on_started: run_turn(state.engine, turn, state.parser_format,
-                                       state.metrics.observe_turn, on_started=on_started)
+                                       state.on_turn_end(turn.cache_key),
+                                       on_started=on_started)
 
 
 def choice_turns(turn: TurnRequest, n: int) -> list[TurnRequest]:

@@ -29,7 +29,6 @@ from paste.server.generation import (
     TextPiece,
     TurnEnd,
     TurnEvent,
-    api_priority,
     token_text,
 )
 from paste.server.state import server_state
@@ -153,7 +152,7 @@ async def create_completion(request: Request) -> Response:
     req = parse_completion_request(body, _encoder(state.engine))
     state.check_model(req.model)
     for turn in req.turns:  # a raw prompt starts a new conversation: only the KV band applies
-        turn.priority = api_priority(state.coscheduling, state.engine, turn)
+        state.prioritize(turn)
     events = merge_choices([[choice_stream(state, t) for t in choice_turns(turn, req.n)]
                             for turn in req.turns])
     texts = [text if text is not None else state.engine.tokenizer.decode(

@@ -42,6 +42,7 @@ from paste.engine.penalties import LogitBiasError
 from paste.engine.request import TokenLogprob
 from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
+from paste.server.conversations import Outlook
 from paste.server.errors import BadRequestError, ServiceUnavailableError
 from paste.server.prompt import (
     arguments_grammar,
@@ -161,15 +162,19 @@ def context_limit(engine: Any) -> int | None:
     return getattr(getattr(engine, "core", None), "max_model_len", None)
 
 
-def api_priority(policy: Any, engine: Any, turn: TurnRequest) -> float:
+def api_priority(policy: Any, engine: Any, turn: TurnRequest,
+                 outlook: Outlook | None = None) -> float:
     """The BatchLoop priority of an HTTP turn under CoSchedulingPolicy `policy` (None: 0):
     a turn that continues a conversation (TurnRequest.returning: after its tools, or a
     follow-up) is boosted, as a native session's later turns are, a new one is lowered only
-    above the KV band. A stateless request tells nothing of its wait or expected work, so
-    only the returning boost and the KV band apply."""
+    above the KV band. `outlook` (conversations.py: a keyed conversation's recent turns)
+    adds the expected-work and tool-time terms; without it only the boost and the band
+    apply."""
     if policy is None:
         return 0.0
-    return float(policy.priority(0.0, turn.returning, 0.0, engine_kv_usage(engine)))
+    outlook = outlook or Outlook()
+    return float(policy.priority(0.0, turn.returning, 0.0, engine_kv_usage(engine),
+                                 outlook.expected_tokens, outlook.expected_tool_s))
 
 
 def submit(engine: Any, turn: TurnRequest, prompt_ids: list[int]) -> Any:

@@ -59,7 +59,6 @@ from paste.server.generation import (
     LogprobPiece,
     TextPiece,
     TurnEvent,
-    api_priority,
     logprob_entries,
     run_turn,
     token_text,
@@ -269,8 +268,9 @@ async def create_response(request: Request) -> Response:
     body = await read_json_object(request, state.config.max_request_bytes)
     req = parse_responses_request(body, state.config.default_max_tokens, state.responses)
     state.check_model(req.model)
-    req.turn.priority = api_priority(state.coscheduling, state.engine, req.turn)
-    events = run_turn(state.engine, req.turn, state.parser_format, state.metrics.observe_turn,
+    state.prioritize(req.turn)
+    events = run_turn(state.engine, req.turn, state.parser_format,
+                      state.on_turn_end(req.turn.cache_key),
                       "text.format")
     assembler = ResponsesAssembler(req, token_text(state.engine))
     if not req.stream:

@@ -8,15 +8,20 @@ encode / end_session methods (tests wrap a real Engine to script its output). St
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 
 from paste.server.config import ServerConfig
+from paste.server.conversations import Conversations
 from paste.server.errors import NotFoundError
+from paste.server.generation import api_priority
 from paste.server.metrics import ServerMetrics
 from paste.server.response_store import ResponseStore
+from paste.server.turn import TurnRequest
 
 
 @dataclass
@@ -30,6 +35,22 @@ class ServerState:
     responses: ResponseStore  # stored Responses API answers (previous_response_id, GET)
     speculation: Any = None  # paste.server.speculation.ServerSpeculation, None when off
     coscheduling: Any = None  # paste.session.priority.CoSchedulingPolicy, None when off
+    conversations: Conversations = field(default_factory=Conversations)
+
+    def prioritize(self, turn: TurnRequest) -> None:
+        """Sets `turn.priority`: co-scheduling with what is known of its conversation (a
+        keyed one's recent turns, conversations.py); the turn counts as started now."""
+        outlook = self.conversations.start(turn.cache_key, time.monotonic())
+        turn.priority = api_priority(self.coscheduling, self.engine, turn, outlook)
+
+    def on_turn_end(self, key: str | None) -> Callable[[Any, float], None]:
+        """run_turn's on_end for a turn of conversation `key`: the turn's metrics, and its
+        end in the conversation's record."""
+        def record(end: Any, duration_s: float) -> None:
+            self.metrics.observe_turn(end, duration_s)
+            self.conversations.end(key, time.monotonic(), end.num_completion_tokens,
+                                   end.finish_reason == "tool_calls")
+        return record
 
     def check_model(self, model: str) -> None:
         """404 model_not_found unless `model` is the served model id."""
