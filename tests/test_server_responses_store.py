@@ -301,3 +301,49 @@ def test_the_stored_assistant_message_keeps_text_and_whole_calls():
                         "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]}
     assert req.conversation == [{"role": "user", "content": "Hi"}]
     assert req.turn.cache_key == req.response_id == assembler.snapshot()["id"]
+
+
+def test_a_chain_is_held_once_and_rebuilt_whole():
+    store = ResponseStore(6)
+    convo: list[dict] = []
+    previous = None
+    for i in range(5):  # each turn adds a user message and an answer
+        convo = convo + [{"role": "user", "content": f"q{i}"},
+                         {"role": "assistant", "content": f"a{i}"}]
+        store.put(StoredResponse({"id": f"r{i}"}, convo, "k"), parent=previous)
+        previous = f"r{i}"
+    assert store.num_messages() == 10  # not 2 + 4 + ... + 10 = 30
+    store.put(StoredResponse({"id": "y"}, [], None))  # the store is full (6)
+    assert store.get("r2").messages == convo[:6]
+    assert store.get("r4").messages == convo  # reading refreshes r0..r4: "y" is now oldest
+    store.put(StoredResponse({"id": "x"}, [], None))
+    assert store.ids() == ["r0", "r1", "r2", "r3", "r4", "x"]  # "y" went, the chain stayed
+
+
+def test_a_chain_with_an_earlier_response_gone_is_not_found():
+    store = ResponseStore(10)
+    store.put(StoredResponse({"id": "r0"}, [{"role": "user", "content": "q0"}], None))
+    store.put(StoredResponse({"id": "r1"}, [{"role": "user", "content": "q0"},
+                                            {"role": "user", "content": "q1"}], None),
+              parent="r0")
+    assert store.delete("r0")
+    assert store.get("r1") is None  # its conversation cannot be rebuilt: a 404, not a stub
+    assert store.response("r1") == {"id": "r1"}  # GET of the object itself still works
+    # a parent no longer stored when its child is put: the child keeps its whole conversation
+    store.put(StoredResponse({"id": "r2"}, [{"role": "user", "content": "a"},
+                                            {"role": "user", "content": "b"}], None),
+              parent="gone")
+    assert store.get("r2").messages == [{"role": "user", "content": "a"},
+                                        {"role": "user", "content": "b"}]
+
+
+def test_chaining_from_a_response_whose_chain_broke_is_404(engine, client):
+    with engine.scripted(always("Hello there!")):
+        first = client.responses.create(model="tiny", input="one")
+        second = client.responses.create(model="tiny", input="two",
+                                         previous_response_id=first.id)
+        client.responses.delete(first.id)
+        not_found(lambda: client.responses.create(model="tiny", input="three",
+                                                  previous_response_id=second.id),
+                  "previous_response_id", "previous_response_not_found")
+        assert client.responses.retrieve(second.id).id == second.id

@@ -16,11 +16,19 @@ keeps what that needs:
     auto_key   whether that key was derived (no prompt_cache_key along the chain): the server
                then keeps it parked only while the chain waits on tool outputs (responses.py)
 
+Memory is linear in a chain's length: a response stored with its `parent` (the previous
+response of its chain) keeps only the messages it added (its new input and its output); its
+whole conversation is rebuilt by walking the chain when it is read. (Keeping each response's
+whole conversation would hold a chain of N turns N times over.)
+
 It is an in-memory LRU bounded by ServerConfig.max_stored_responses: storing into a full
-store evicts the least recently stored or read response (a chained request reads its
-previous one). Nothing is persisted; a restarted server knows no responses. Deleting or
-evicting one response leaves the rest of its chain stored (as OpenAI does), and the parked
-KV to the engine (pin expiry, reclaiming, EngineConfig.session_idle_s).
+store evicts the least recently stored or read response; reading a response (a chained
+request reads its previous one) also refreshes every earlier response of its chain, so a
+chain in use stays whole. Nothing is persisted; a restarted server knows no responses.
+Deleting or evicting one response leaves the rest of its chain stored (as OpenAI does) but
+breaks the conversations of its later responses: reading them gives None, as for an unknown
+id (a clear 404, rather than OpenAI's silently shortened history). The parked KV is left to
+the engine (pin expiry, reclaiming, EngineConfig.session_idle_s).
 
 Thread-safe (one lock): the routes run on the event loop, tests and tools may call from
 threads. Stored values are deep copies in and out, so neither the caller nor the store can
@@ -46,8 +54,18 @@ class StoredResponse:
     auto_key: bool = False  # cache_key was derived, not a client's prompt_cache_key
 
 
+@dataclass
+class _Entry:
+    response: dict[str, Any]
+    own: list[dict[str, Any]]  # the messages after the parent's conversation (all: a root)
+    parent: str | None
+    length: int  # messages of the whole conversation
+    cache_key: str | None
+    auto_key: bool
+
+
 class ResponseStore:
-    """A bounded LRU of StoredResponses by response id (see the module docstring)."""
+    """A bounded LRU of stored responses by id (see the module docstring)."""
 
     def __init__(self, max_stored_responses: int) -> None:
         if max_stored_responses < 1:
@@ -56,31 +74,63 @@ class ResponseStore:
             )
         self.max_stored_responses = max_stored_responses
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, StoredResponse] = OrderedDict()  # oldest use first
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()  # oldest use first
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
 
-    def put(self, stored: StoredResponse) -> None:
-        """Stores `stored` under its response's id (most recent); evicts the least recently
-        used response while the store is over capacity."""
-        entry = copy.deepcopy(stored)
-        response_id = entry.response["id"]
+    def put(self, stored: StoredResponse, parent: str | None = None) -> None:
+        """Stores `stored` under its response's id (most recent); `parent`: the previous
+        response of its chain, whose conversation `stored.messages` starts with (only the
+        rest is kept; all of it if the parent is no longer stored). Evicts the least
+        recently used responses while the store is over capacity."""
+        response_id = stored.response["id"]
         with self._lock:
+            up = self._entries.get(parent) if parent is not None else None
+            skip = up.length if up is not None else 0
+            entry = _Entry(copy.deepcopy(stored.response), copy.deepcopy(stored.messages[skip:]),
+                           parent if up is not None else None, len(stored.messages),
+                           stored.cache_key, stored.auto_key)
             self._entries[response_id] = entry
             self._entries.move_to_end(response_id)
             while len(self._entries) > self.max_stored_responses:
                 self._entries.popitem(last=False)
 
     def get(self, response_id: str) -> StoredResponse | None:
-        """A copy of the stored response (now the most recently used), None if unknown."""
+        """A copy of the stored response with its whole conversation (it and every earlier
+        response of its chain now the most recently used); None if it or an earlier
+        response of its chain is not stored."""
+        with self._lock:
+            chain = []
+            at: str | None = response_id
+            while at is not None:
+                entry = self._entries.get(at)
+                if entry is None:
+                    return None
+                chain.append((at, entry))
+                at = entry.parent
+            for at, _ in reversed(chain):  # oldest first: the asked one ends most recent
+                self._entries.move_to_end(at)
+            head = chain[0][1]
+            messages = [m for _, e in reversed(chain) for m in e.own]
+            return StoredResponse(copy.deepcopy(head.response), copy.deepcopy(messages),
+                                  head.cache_key, head.auto_key)
+
+    def response(self, response_id: str) -> dict[str, Any] | None:
+        """A copy of the stored response object (GET; it is now the most recently used),
+        without rebuilding its conversation; None if unknown."""
         with self._lock:
             entry = self._entries.get(response_id)
             if entry is None:
                 return None
             self._entries.move_to_end(response_id)
-        return copy.deepcopy(entry)
+            return copy.deepcopy(entry.response)
+
+    def num_messages(self) -> int:
+        """Messages held for all stored responses (each once: linear in a chain's length)."""
+        with self._lock:
+            return sum(len(e.own) for e in self._entries.values())
 
     def delete(self, response_id: str) -> bool:
         """Forgets one response; False if it was not stored."""

@@ -258,7 +258,7 @@ def _save(state: Any, assembler: ResponsesAssembler) -> None:
     if req.store:
         messages = req.conversation + [assembler.assistant_message()]
         state.responses.put(StoredResponse(assembler.snapshot(), messages, req.turn.cache_key,
-                                           req.auto_key))
+                                           req.auto_key), parent=req.previous_response_id)
     if req.turn.cache_key and req.auto_key and not assembler.made_calls:
         state.engine.end_session(req.turn.cache_key)
 
@@ -293,10 +293,10 @@ def _not_found(response_id: str) -> NotFoundError:
 async def get_response(request: Request) -> Response:
     """GET /v1/responses/{id}: the stored response object, as it was returned."""
     store, response_id = _stored(request)
-    stored = store.get(response_id)
-    if stored is None:
+    response = store.response(response_id)
+    if response is None:
         raise _not_found(response_id)
-    return JSONResponse(stored.response)
+    return JSONResponse(response)
 
 
 async def delete_response(request: Request) -> Response:

@@ -138,8 +138,9 @@ def _history(body: dict[str, Any], store: ResponseStore) -> tuple[str | None, An
     previous = store.get(previous_id)
     if previous is None:
         raise NotFoundError(
-            f"previous response {previous_id!r} not found: it was never stored, deleted or "
-            "evicted (this server keeps the most recent ones in memory)",
+            f"previous response {previous_id!r} not found: it, or an earlier response of its "
+            "chain, was never stored, deleted or evicted (this server keeps the most recent "
+            "ones in memory)",
             param="previous_response_id", code="previous_response_not_found",
         )  # fmt: skip
     return previous_id, previous
