@@ -241,3 +241,26 @@ def test_sessions_parked_too_long_are_ended(tiny_folder):
         assert set(eng.core.sessions) == {"kept"} and eng.core.loop.num_parked == 1
     with pytest.raises(InvalidArgumentError, match="session_idle_s must be > 0"):
         Engine(str(tiny_folder), session_idle_s=0.0)
+
+
+def test_the_engine_thread_builds_the_core_and_its_errors_reach_the_caller(tiny_folder,
+                                                                          monkeypatch):
+    import threading
+
+    from paste.engine.attention import UnknownAttentionBackendError
+
+    with pytest.raises(UnknownAttentionBackendError, match="unknown attention backend 'nope'"):
+        Engine(str(tiny_folder), attention_backend="nope", num_threads=1)
+    assert "paste-engine" not in [t.name for t in threading.enumerate()]  # it ended
+    built = []
+    original = Engine._main
+
+    def record(self, folder, ready):
+        built.append(threading.current_thread().name)
+        original(self, folder, ready)
+
+    monkeypatch.setattr(Engine, "_main", record)  # the same method, noting its thread
+    with Engine(str(tiny_folder), attention_backend="torch", num_threads=1) as eng:
+        assert len(eng.generate([[1, 2]], GenerationParams(max_tokens=2,
+                                                           ignore_eos=True))[0].token_ids) == 2
+    assert built == ["paste-engine"]

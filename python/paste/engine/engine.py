@@ -76,14 +76,21 @@ class Engine(ChatPromptMixin):
         config = replace(config, model=model or config.model or envs.default_model(), **overrides)
         torch.set_num_threads(config.num_threads or envs.num_threads())
         self.config = config
-        self.core = EngineCore(resolve_model(config.model), config)
-        self.tokenizer = self.core.tokenizer
+        folder = resolve_model(config.model)
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._handles: dict[int, RequestHandle] = {}
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="paste-engine", daemon=True)
+        # The engine thread builds the core itself (see _main), then runs the step loop.
+        ready: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._main, args=(folder, ready),
+                                        name="paste-engine", daemon=True)
         self._thread.start()
+        error = ready.get()
+        if error is not None:
+            self._thread.join()
+            raise error
+        self.tokenizer = self.core.tokenizer
 
     # ----- submission (any thread) -------------------------------------------------------
     # (encode and chat_prompt come from ChatPromptMixin)
@@ -214,6 +221,24 @@ class Engine(ChatPromptMixin):
         handle._queue.put(out)
         if out.finished:
             del self._handles[out.request_id]
+
+    def _main(self, folder: Any, ready: queue.SimpleQueue[BaseException | None]) -> None:
+        """The engine thread: builds the EngineCore (model load, KV cache) here, then steps.
+
+        Every torch op of the engine runs on this one thread. With OpenMP (libgomp), a
+        second thread running parallel ops makes the runtime count more busy threads than
+        CPUs and throttle its spin-waiting: a small decode step's parallel regions then pay
+        thread wake-ups (measured on this 2-core machine: one 576x1536 linear 35 us on the
+        only OpenMP thread, 140 us on a second one; the engine's decode steps ran 25% slower
+        when the core was built on the caller's thread and stepped on this one)."""
+        try:
+            torch.set_num_threads(self.config.num_threads or envs.num_threads())
+            self.core = EngineCore(folder, self.config)
+        except BaseException as exc:  # noqa: BLE001 - raised again by __init__
+            ready.put(exc)
+            return
+        ready.put(None)
+        self._run()
 
     def _run(self) -> None:
         while True:
