@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from paste.server.body import read_json_object
 from paste.server.chat_request import ChatRequest, parse_chat_request
@@ -34,13 +34,7 @@ from paste.server.generation import (
     token_text,
 )
 from paste.server.state import server_state
-from paste.server.streaming import (
-    collect_choices,
-    prime,
-    sse_response,
-    stream_choices,
-    until_disconnect,
-)
+from paste.server.streaming import answer_choices
 
 
 @dataclass
@@ -161,8 +155,4 @@ async def create_chat_completion(request: Request) -> Response:
     events = merge_choices([[
         choice_stream(state, turn) for turn in choice_turns(chat.turn, chat.n)]])
     assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine))
-    if not chat.stream:
-        await until_disconnect(request, collect_choices(events, assembler))
-        return JSONResponse(assembler.completion())
-    first, rest = await prime(events)
-    return sse_response(stream_choices(first, rest, assembler))
+    return await answer_choices(request, events, assembler, chat.stream)

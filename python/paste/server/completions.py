@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from paste.server.body import read_json_object
 from paste.server.choices import choice_stream, choice_turns, merge_choices
@@ -32,13 +32,7 @@ from paste.server.generation import (
     token_text,
 )
 from paste.server.state import server_state
-from paste.server.streaming import (
-    collect_choices,
-    prime,
-    sse_response,
-    stream_choices,
-    until_disconnect,
-)
+from paste.server.streaming import answer_choices
 
 
 @dataclass
@@ -159,8 +153,4 @@ async def create_completion(request: Request) -> Response:
         turn.prompt_ids or [], skip_special_tokens=False)
         for text, turn in zip(req.prompt_texts, req.turns, strict=True)]
     assembler = CompletionAssembler(req.model, req, texts, token_text(state.engine))
-    if not req.stream:
-        await until_disconnect(request, collect_choices(events, assembler))
-        return JSONResponse(assembler.completion())
-    first, rest = await prime(events)
-    return sse_response(stream_choices(first, rest, assembler))
+    return await answer_choices(request, events, assembler, req.stream)

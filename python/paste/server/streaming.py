@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from paste.server.errors import ApiError, ClientDisconnectedError, error_body
 
@@ -92,6 +92,20 @@ class ChoiceAssembler(Protocol):
     def first_chunks(self) -> list[dict[str, Any]]: ...
 
     def add(self, index: int, event: Any) -> list[dict[str, Any]]: ...  # its stream chunks
+
+    def completion(self) -> dict[str, Any]: ...  # the whole answer
+
+
+async def answer_choices(request: Request, events: AsyncIterator[tuple[int, Any]],
+                         assembler: ChoiceAssembler, stream: bool) -> Response:
+    """The HTTP response of a many-choice answer: the whole completion (the work cancelled
+    if the client leaves first), or an SSE stream whose first event was already pulled (so
+    an error before it is still a 4xx)."""
+    if not stream:
+        await until_disconnect(request, collect_choices(events, assembler))
+        return JSONResponse(assembler.completion())
+    first, rest = await prime(events)
+    return sse_response(stream_choices(first, rest, assembler))
 
 
 async def collect_choices(events: AsyncIterator[tuple[int, Any]],
