@@ -17,6 +17,7 @@ tool message. Its task completion time is from the first request to the last ans
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,7 +27,7 @@ from paste.bench.runner import system_prompt
 from paste.bench.script import ReplayScript
 from paste.errors import InvalidArgumentError
 from paste.parsing import canonical_call
-from paste.patterns.bash import bash_kind
+from paste.speculation.latency import latency_kind
 
 
 class TeacherForcedServer:
@@ -100,20 +101,10 @@ def run_client(base_url: str, model: str, script: ReplayScript, offered: list[st
                     name, arguments = call["function"]["name"], call["function"]["arguments"]
                     canonical = canonical_call(name, arguments)
                     calls.append(canonical)
-                    kind = bash_kind(str(_command(arguments))) if name == "bash" else name
+                    kind = latency_kind(name, json.loads(arguments))  # the server's JSON
                     seconds = latency.draw(script.session_id, name, kind, canonical)
                     time.sleep(seconds)
                     waited += seconds
                     messages.append({"role": "tool", "tool_call_id": call["id"],
                                      "content": turn.output or ""})
     return ClientRecord(script.session_id, time.monotonic() - t0, turns, calls, waited)
-
-
-def _command(arguments: str) -> str:
-    import json
-
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        return ""
-    return str(value.get("command", "")) if isinstance(value, dict) else ""

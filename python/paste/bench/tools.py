@@ -40,7 +40,7 @@ from paste.bench.latency import LatencyModel
 from paste.bench.script import ReplayScript
 from paste.errors import InvalidArgumentError, PasteError
 from paste.parsing import canonical_call
-from paste.patterns.bash import bash_kind
+from paste.speculation.latency import latency_kind
 from paste.tools import SpeculationPolicy, ToolRegistry
 from paste.tools.spec import EffectClass, ToolSpec
 from paste.tools.transaction import Staged
@@ -169,7 +169,7 @@ class ReplayTools:
     def _runner(self, name: str) -> Callable[[dict, bool], str]:
         def run(arguments: dict, speculative: bool) -> str:
             canonical = canonical_call(name, arguments)
-            kind = bash_kind(str(arguments.get("command", ""))) if name == "bash" else name
+            kind = latency_kind(name, arguments)
             started = time.monotonic()
             if self.latency is not None:
                 time.sleep(self.latency.draw(self.script.session_id, name, kind, canonical))
