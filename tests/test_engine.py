@@ -268,3 +268,14 @@ def test_the_engine_thread_builds_the_core_and_its_errors_reach_the_caller(tiny_
         assert len(eng.generate([[1, 2]], GenerationParams(max_tokens=2,
                                                            ignore_eos=True))[0].token_ids) == 2
     assert built == ["paste-engine"]
+
+
+def test_a_resumed_session_turn_stops_by_its_own_stop_tokens(engine):
+    first = engine.submit_turn("own-stops", [1, 2, 3],
+                               GenerationParams(max_tokens=2, ignore_eos=True)).result()
+    convo = [1, 2, 3, *first.token_ids, 4]
+    lifted = GenerationParams(max_tokens=6, logit_bias=((7, 100.0),), stop_token_ids=(7,))
+    out = engine.submit_turn("own-stops", convo, lifted).result()
+    assert out.num_cached_tokens > 0  # it resumed the parked sequence
+    assert (out.token_ids, out.finish_reason) == ([7], "stop")  # before: 6 x 7, "length"
+    engine.end_session("own-stops")

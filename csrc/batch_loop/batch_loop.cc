@@ -2,6 +2,8 @@
 #include "paste/batch_loop.h"
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 
 #include "paste/errors.h"
 
@@ -114,19 +116,25 @@ int64_t BatchLoop::AddSequence(const int32_t* tokens, int32_t num_tokens,
 }
 
 void BatchLoop::Resume(int64_t seq_id, const int32_t* tokens, int32_t num_tokens,
-                       int32_t max_tokens, double priority) {
+                       int32_t max_tokens, double priority,
+                       const std::optional<std::vector<int32_t>>& stop_token_ids,
+                       std::optional<double> pin_ttl_s) {
   CheckNotInFlight("resume()");
   Sequence& seq = Get(seq_id);
   PASTE_CHECK_ARG(seq.status == SeqStatus::kParked, "sequence ", seq_id,
                   " is not parked; only a parked sequence can resume");
   CheckTokens(tokens, num_tokens);
-  PASTE_CHECK_ARG(max_tokens > 0, "max_tokens must be positive, got ", max_tokens);
+  SeqParams turn = seq.params;  // the new turn's parameters, checked as AddSequence's are
+  turn.max_tokens = max_tokens;
+  turn.priority = priority;
+  if (stop_token_ids) turn.stop_token_ids = *stop_token_ids;
+  if (pin_ttl_s) turn.pin_ttl_s = *pin_ttl_s;
+  CheckParams(turn);
   int64_t total = static_cast<int64_t>(seq.tokens.size()) + num_tokens;
   PASTE_CHECK_ARG(total < config_.max_model_len, "sequence ", seq_id, " would reach ", total,
                   " tokens, max_model_len is ", config_.max_model_len);
   seq.tokens.insert(seq.tokens.end(), tokens, tokens + num_tokens);
-  seq.params.max_tokens = max_tokens;
-  seq.params.priority = priority;
+  seq.params = std::move(turn);
   seq.num_output = 0;
   seq.status = SeqStatus::kWaiting;
   seq.arrival = arrival_counter_++;

@@ -4,6 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+#include <vector>
+
 #include "convert.h"
 #include "paste/batch_loop.h"
 #include "registry.h"
@@ -196,12 +199,20 @@ add/resume/park/free are refused between them.)doc")
       .def(
           "resume",
           [](BatchLoop& loop, int64_t seq_id, const py::object& tokens, int32_t max_tokens,
-             double priority) {
+             double priority, const py::object& stop_token_ids, const py::object& pin_ttl_s) {
             auto t = ToTokenVector(tokens, "tokens");
-            loop.Resume(seq_id, t.data(), static_cast<int32_t>(t.size()), max_tokens, priority);
+            std::optional<std::vector<int32_t>> stops;
+            if (!stop_token_ids.is_none()) stops = ToTokenVector(stop_token_ids, "stop_token_ids");
+            std::optional<double> pin;
+            if (!pin_ttl_s.is_none()) pin = pin_ttl_s.cast<double>();
+            loop.Resume(seq_id, t.data(), static_cast<int32_t>(t.size()), max_tokens, priority,
+                        stops, pin);
           },
           py::arg("seq_id"), py::arg("tokens"), py::kw_only(), py::arg("max_tokens") = 256,
-          py::arg("priority") = 0.0)
+          py::arg("priority") = 0.0, py::arg("stop_token_ids") = py::none(),
+          py::arg("pin_ttl_s") = py::none(),
+          "The new turn's stop_token_ids / pin_ttl_s replace the previous turn's (None keeps "
+          "them).")
       .def("park", &BatchLoop::Park, py::arg("seq_id"), py::arg("expiry"))
       .def("free", &BatchLoop::Free, py::arg("seq_id"))
       .def("set_priority", &BatchLoop::SetPriority, py::arg("seq_id"), py::arg("priority"))

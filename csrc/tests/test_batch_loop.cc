@@ -190,6 +190,27 @@ TEST(BatchLoop, ParkedSessionResumesWithRetainedKv) {
   EXPECT_EQ(loop.GetSeqInfo(a).priority, 2.0);
 }
 
+TEST(BatchLoop, AResumedTurnHasItsOwnStopTokensAndPinTime) {
+  BatchLoop loop(Config(16, 4, 64));
+  int64_t a = Add(loop, {1, 2, 3}, 1, 0, /*park=*/true, /*stops=*/{99});
+  CommitAll(loop, 6);  // length 1 -> parked
+  I32 more{7};
+  loop.Resume(a, more.data(), 1, 5, 0.0, I32{42}, 0.5);
+  CommitAll(loop, 99);  // the first turn's stop token no longer ends this one
+  EXPECT_EQ(loop.GetSeqInfo(a).status, SeqStatus::kRunning);
+  loop.Schedule(2);
+  I32 stop{42};
+  const StepEvents& e = loop.Commit(stop.data(), 1);
+  EXPECT_EQ(e.finish_reasons, (std::vector<int8_t>{1}));  // stop, by the new turn's token
+  EXPECT_EQ(loop.GetSeqInfo(a).status, SeqStatus::kParked);
+  loop.Resume(a, more.data(), 1, 5, 0.0);  // nothing given: the last turn's stops stay
+  CommitAll(loop, 42);
+  EXPECT_EQ(loop.GetSeqInfo(a).status, SeqStatus::kParked);
+  EXPECT_THROW(loop.Resume(a, more.data(), 1, 5, 0.0, I32{-1}), InvalidArgument);
+  EXPECT_THROW(loop.Resume(a, more.data(), 1, 5, 0.0, std::nullopt, -1.0), InvalidArgument);
+  EXPECT_EQ(loop.GetSeqInfo(a).status, SeqStatus::kParked);  // a refused resume changes nothing
+}
+
 TEST(BatchLoop, PreemptsLowestPriorityWhenBlocksRunOut) {
   // 4 blocks of 2: a (prio 1) and b (prio 0) take 2 blocks each after prefill.
   BatchLoop loop(Config(4, 2, 64, 8, 8));

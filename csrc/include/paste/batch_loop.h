@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -110,8 +111,12 @@ class BatchLoop {
   int64_t AddSequence(const int32_t* tokens, int32_t num_tokens, const SeqParams& params);
   // Appends tokens (a tool result, a user message) to a parked sequence and makes it wait for
   // admission with a new turn of max_tokens; its retained KV stays pinned until admitted.
+  // The new turn's stop tokens and pin time replace the previous turn's when given (a
+  // turn's parameters are its own; nullopt keeps them).
   void Resume(int64_t seq_id, const int32_t* tokens, int32_t num_tokens, int32_t max_tokens,
-              double priority);
+              double priority,
+              const std::optional<std::vector<int32_t>>& stop_token_ids = std::nullopt,
+              std::optional<double> pin_ttl_s = std::nullopt);
   // Ends a running or waiting sequence's turn now: it becomes parked with pin `expiry`.
   void Park(int64_t seq_id, double expiry);
   // Drops a sequence in any state and frees its blocks.

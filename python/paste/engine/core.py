@@ -162,6 +162,8 @@ class EngineCore:
                     conversation_ids[len(have) :],
                     max_tokens=params.num_tokens_allowed,
                     priority=priority,
+                    stop_token_ids=self._stop_ids(params),  # this turn's, not the first's
+                    pin_ttl_s=pin_ttl_s,
                 )
                 return self._register(seq_id, conversation_ids, params, state, key, pin_ttl_s)
             if parked:
