@@ -64,6 +64,12 @@ def call_parts(parser_format: str) -> tuple[str, str, str]:
     return head, tail[:empty], tail[empty + 2:]
 
 
+def parameters_schema(tool: dict[str, Any]) -> str:
+    """A function tool's `parameters` as the JSON schema text of its arguments (any object
+    when it has none)."""
+    return json.dumps(tool.get("parameters") or {"type": "object"})
+
+
 def calls_spec(tools: list[dict[str, Any]], strict: frozenset[str] | None,
                parser_format: str) -> GrammarSpec | None:
     """Free text in which every call the model opens is a whole call of one of `tools`
@@ -81,9 +87,8 @@ def calls_spec(tools: list[dict[str, Any]], strict: frozenset[str] | None,
     triggers = (opening,) if opening else tuple(head + t["name"] + between[:1] for t in tools)
 
     def schema(tool: dict[str, Any]) -> str | None:
-        if strict is not None and tool["name"] not in strict:
-            return None
-        return json.dumps(tool.get("parameters") or {"type": "object"})
+        return None if strict is not None and tool["name"] not in strict \
+            else parameters_schema(tool)
 
     return GrammarSpec(triggers=triggers, choices=tuple(
         GrammarSpec(schema(t), suffix, prefix=head + t["name"] + between) for t in tools))

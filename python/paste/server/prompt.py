@@ -14,11 +14,10 @@ opens a whole call of an offered tool when a tool is marked `strict` (see docs/s
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from paste.engine.grammar import GrammarSpec
-from paste.parsing.call_text import call_parts, call_text, calls_spec
+from paste.parsing.call_text import call_parts, call_text, calls_spec, parameters_schema
 from paste.server.errors import BadRequestError
 from paste.server.turn import TurnRequest
 from paste.session.template import TemplateProfile, render_view
@@ -47,16 +46,13 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
     if mode not in ("required", "function") or not turn.tools or parser_format == "pythonic":
         return None
     _head, between, suffix = call_parts(parser_format)
-
-    def schema(tool: dict[str, Any]) -> str:
-        return json.dumps(tool.get("parameters") or {"type": "object"})
-
     tools = [t["function"] for t in turn.tools]
     if mode == "required":
         return GrammarSpec(choices=tuple(
-            GrammarSpec(schema(t), suffix, prefix=t["name"] + between) for t in tools))
+            GrammarSpec(parameters_schema(t), suffix, prefix=t["name"] + between)
+            for t in tools))
     tool = next((t for t in tools if t["name"] == turn.tool_choice.name), None)
-    return None if tool is None else GrammarSpec(schema(tool), suffix)
+    return None if tool is None else GrammarSpec(parameters_schema(tool), suffix)
 
 
 def calls_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
