@@ -18,13 +18,14 @@ namespace py = pybind11;
 namespace {
 
 SeqParams MakeParams(int32_t max_tokens, const py::object& stop_token_ids, double priority,
-                     bool park_on_finish, double pin_ttl_s) {
+                     bool park_on_finish, double pin_ttl_s, int32_t num_draft_tokens) {
   SeqParams p;
   p.max_tokens = max_tokens;
   p.stop_token_ids = ToTokenVector(stop_token_ids, "stop_token_ids");
   p.priority = priority;
   p.park_on_finish = park_on_finish;
   p.pin_ttl_s = pin_ttl_s;
+  p.num_draft_tokens = num_draft_tokens;
   return p;
 }
 
@@ -101,8 +102,15 @@ void RegisterPlan(py::module_& m) {
   DefView(plan, "kv_indptr", &StepPlan::kv_indptr, "[n+1] CSR block table offsets");
   DefView(plan, "kv_indices", &StepPlan::kv_indices, "CSR block ids");
   DefView(plan, "kv_last_page_len", &StepPlan::kv_last_page_len, "[n]");
-  DefView(plan, "logits_indices", &StepPlan::logits_indices, "[m] tokens to sample from");
+  DefView(plan, "logits_indices", &StepPlan::logits_indices,
+          "[sample_indptr[m]] token rows to compute logits for (each sampler's last token, "
+          "then its drafts)");
+  DefView(plan, "sample_indptr", &StepPlan::sample_indptr,
+          "[m+1] sampler i owns logits rows sample_indptr[i]:sample_indptr[i+1]");
   DefView(plan, "sample_seq_ids", &StepPlan::sample_seq_ids, "[m] sequences that sample");
+  DefView(plan, "draft_tokens", &StepPlan::draft_tokens,
+          "draft tokens in sampler order; sampler i's are "
+          "draft_tokens[sample_indptr[i]-i:sample_indptr[i+1]-(i+1)]");
   DefView(plan, "admitted_seq_ids", &StepPlan::admitted_seq_ids, "admitted this step");
   DefView(plan, "admitted_num_reused", &StepPlan::admitted_num_reused,
           "[a] reused KV tokens per admitted sequence");
@@ -110,8 +118,9 @@ void RegisterPlan(py::module_& m) {
   DefCopy(plan, "reclaimed_seq_ids", &StepPlan::reclaimed_seq_ids, "pins reclaimed");
 
   py::class_<EventsHandle> ev(m, "StepEvents",
-                              "One entry per sampled token, plan order (read-only views, valid "
-                              "until the next commit()).");
+                              "One entry per appended token (accepted drafts, then the sampled "
+                              "token), plan order (read-only views, valid until the next "
+                              "commit()).");
   ev.def_property_readonly("seq_ids",
                            [](py::object self) {
                              return ReadOnlyView(self.cast<const EventsHandle&>().Get().seq_ids,
@@ -145,21 +154,25 @@ void RegisterBatchLoop(py::module_& m) {
   py::class_<BatchLoopConfig>(m, "BatchLoopConfig")
       .def(py::init([](int32_t num_blocks, int32_t block_size, int32_t max_num_seqs,
                        int32_t max_num_batched_tokens, int32_t max_model_len,
-                       bool enable_prefix_caching, int32_t hash_bits) {
-             return BatchLoopConfig{num_blocks,    block_size,           max_num_seqs,
+                       bool enable_prefix_caching, int32_t hash_bits, int32_t draft_ngram_min,
+                       int32_t draft_ngram_max) {
+             return BatchLoopConfig{num_blocks,       block_size,      max_num_seqs,
                                     max_num_batched_tokens, max_model_len, enable_prefix_caching,
-                                    hash_bits};
+                                    hash_bits,        draft_ngram_min, draft_ngram_max};
            }),
            py::arg("num_blocks") = 1024, py::arg("block_size") = 16,
            py::arg("max_num_seqs") = 256, py::arg("max_num_batched_tokens") = 2048,
            py::arg("max_model_len") = 4096, py::arg("enable_prefix_caching") = true,
-           py::arg("hash_bits") = 64)
+           py::arg("hash_bits") = 64, py::arg("draft_ngram_min") = 2,
+           py::arg("draft_ngram_max") = 4)
       .def_readonly("num_blocks", &BatchLoopConfig::num_blocks)
       .def_readonly("block_size", &BatchLoopConfig::block_size)
       .def_readonly("max_num_seqs", &BatchLoopConfig::max_num_seqs)
       .def_readonly("max_num_batched_tokens", &BatchLoopConfig::max_num_batched_tokens)
       .def_readonly("max_model_len", &BatchLoopConfig::max_model_len)
-      .def_readonly("enable_prefix_caching", &BatchLoopConfig::enable_prefix_caching);
+      .def_readonly("enable_prefix_caching", &BatchLoopConfig::enable_prefix_caching)
+      .def_readonly("draft_ngram_min", &BatchLoopConfig::draft_ngram_min)
+      .def_readonly("draft_ngram_max", &BatchLoopConfig::draft_ngram_max);
 
   py::class_<SeqInfo>(m, "SeqInfo")
       .def_readonly("status", &SeqInfo::status)
@@ -174,28 +187,32 @@ void RegisterBatchLoop(py::module_& m) {
       .def_readonly("num_preemptions", &LoopStats::num_preemptions)
       .def_readonly("num_reclaimed_pins", &LoopStats::num_reclaimed_pins)
       .def_readonly("num_admitted_tokens", &LoopStats::num_admitted_tokens)
-      .def_readonly("num_reused_tokens", &LoopStats::num_reused_tokens);
+      .def_readonly("num_reused_tokens", &LoopStats::num_reused_tokens)
+      .def_readonly("num_draft_tokens", &LoopStats::num_draft_tokens)
+      .def_readonly("num_accepted_draft_tokens", &LoopStats::num_accepted_draft_tokens);
 
   RegisterPlan(m);
 
   py::class_<BatchLoop>(m, "BatchLoop", R"doc(
 The continuous-batching scheduler (see csrc/include/paste/batch_loop.h for the algorithm).
 Call schedule(now) and commit(tokens) (or abandon_step()) alternately from one thread;
-add/resume/park/free are refused between them.)doc")
+add/resume/park/free/set_drafts are refused between them.)doc")
       .def(py::init<const BatchLoopConfig&>(), py::arg("config"))
       .def(
           "add_sequence",
           [](BatchLoop& loop, const py::object& tokens, int32_t max_tokens,
              const py::object& stop_token_ids, double priority, bool park_on_finish,
-             double pin_ttl_s) {
+             double pin_ttl_s, int32_t num_draft_tokens) {
             auto t = ToTokenVector(tokens, "tokens");
             SeqParams p = MakeParams(max_tokens, stop_token_ids, priority, park_on_finish,
-                                     pin_ttl_s);
+                                     pin_ttl_s, num_draft_tokens);
             return loop.AddSequence(t.data(), static_cast<int32_t>(t.size()), p);
           },
           py::arg("tokens"), py::kw_only(), py::arg("max_tokens") = 256,
           py::arg("stop_token_ids") = py::list(), py::arg("priority") = 0.0,
-          py::arg("park_on_finish") = false, py::arg("pin_ttl_s") = 30.0)
+          py::arg("park_on_finish") = false, py::arg("pin_ttl_s") = 30.0,
+          py::arg("num_draft_tokens") = 0,
+          "num_draft_tokens: n-gram draft tokens per decoding step, at most (0 = none).")
       .def(
           "resume",
           [](BatchLoop& loop, int64_t seq_id, const py::object& tokens, int32_t max_tokens,
@@ -216,6 +233,25 @@ add/resume/park/free are refused between them.)doc")
       .def("park", &BatchLoop::Park, py::arg("seq_id"), py::arg("expiry"))
       .def("free", &BatchLoop::Free, py::arg("seq_id"))
       .def("set_priority", &BatchLoop::SetPriority, py::arg("seq_id"), py::arg("priority"))
+      .def("set_num_draft_tokens", &BatchLoop::SetNumDraftTokens, py::arg("seq_id"),
+           py::arg("k"), "n-gram draft tokens per decoding step from the next schedule() on.")
+      .def(
+          "set_drafts",
+          [](BatchLoop& loop, const Int64Array& seq_ids, const Int32Array& indptr,
+             const Int32Array& tokens) {
+            PASTE_CHECK_ARG(seq_ids.ndim() == 1 && indptr.ndim() == 1 && tokens.ndim() == 1,
+                            "seq_ids, indptr and tokens must be one-dimensional");
+            auto n = static_cast<int32_t>(seq_ids.size());
+            PASTE_CHECK_ARG(indptr.size() == n + 1, "indptr must have ", n + 1,
+                            " entries, got ", indptr.size());
+            PASTE_CHECK_ARG(indptr.data()[n] <= tokens.size(), "indptr points past the ",
+                            tokens.size(), " tokens given");
+            py::gil_scoped_release release;
+            loop.SetDrafts(seq_ids.data(), n, indptr.data(), tokens.data());
+          },
+          py::arg("seq_ids"), py::arg("indptr"), py::arg("tokens"),
+          "Explicit drafts for the next schedule() only: sequence seq_ids[i] gets "
+          "tokens[indptr[i]:indptr[i+1]] instead of its n-gram proposal.")
       .def(
           "schedule",
           [](py::object self, double now) {
@@ -230,19 +266,30 @@ add/resume/park/free are refused between them.)doc")
           py::arg("now"))
       .def(
           "commit",
-          [](py::object self,
-             const py::array_t<int32_t, py::array::c_style | py::array::forcecast>& sampled) {
+          [](py::object self, const Int32Array& sampled, const py::object& num_accepted) {
             BatchLoop& loop = self.cast<BatchLoop&>();
             PASTE_CHECK_ARG(sampled.ndim() == 1, "sampled tokens must be one-dimensional");
+            Int32Array accepted;  // stays alive (and its data valid) for the call below
+            const int32_t* accepted_data = nullptr;
+            int32_t num_accepted_len = 0;
+            if (!num_accepted.is_none()) {
+              accepted = Int32Array::ensure(num_accepted);
+              PASTE_CHECK_ARG(accepted && accepted.ndim() == 1,
+                              "num_accepted must be a one-dimensional sequence of integers");
+              accepted_data = accepted.data();
+              num_accepted_len = static_cast<int32_t>(accepted.size());
+            }
             const int32_t* data = sampled.data();
             auto n = static_cast<int32_t>(sampled.size());
             {
               py::gil_scoped_release release;
-              loop.Commit(data, n);
+              loop.Commit(data, n, accepted_data, num_accepted_len);
             }
             return EventsHandle{self, &loop, loop.num_commits()};
           },
-          py::arg("sampled"))
+          py::arg("sampled"), py::arg("num_accepted") = py::none(),
+          "sampled[i] for plan.sample_seq_ids[i], after its num_accepted[i] accepted leading "
+          "drafts (None: none accepted).")
       .def("abandon_step", &BatchLoop::AbandonStep,
            "Drop the scheduled step uncommitted (the model step failed); the next schedule() "
            "plans the same tokens again.")

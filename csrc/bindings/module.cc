@@ -9,6 +9,7 @@ PYBIND11_MODULE(_core, m) {
   paste::bindings::RegisterErrors(m);
   paste::bindings::RegisterBlockManager(m);
   paste::bindings::RegisterBatchLoop(m);
+  paste::bindings::RegisterNgramProposer(m);
   paste::bindings::RegisterPagedAttention(m);
   paste::bindings::RegisterToolCallCore(m);
   paste::bindings::RegisterCuda(m);

@@ -4,7 +4,8 @@ The classes are the C++ objects themselves (thin pybind11 handles): BlockManager
 block accounting), BatchLoop (continuous batching: schedule() -> StepPlan, commit() ->
 StepEvents), DispatchQueue (lock-free two-lane queue of tool job ids), TrieMatcher (decoded
 tokens vs. predicted calls), ToolCallScanner (call boundaries in the token stream). Per-step
-work stays in C++; Python crosses once per step.
+work stays in C++; Python crosses once per step. propose_ngram_draft is the n-gram draft
+proposer BatchLoop uses for speculative decoding (draft tokens), exposed on its own.
 """
 
 from paste._core import (
@@ -25,6 +26,7 @@ from paste._core import (
     StepPlan,
     ToolCallScanner,
     TrieMatcher,
+    propose_ngram_draft,
 )
 
 __all__ = [
@@ -45,4 +47,5 @@ __all__ = [
     "StepPlan",
     "ToolCallScanner",
     "TrieMatcher",
+    "propose_ngram_draft",
 ]

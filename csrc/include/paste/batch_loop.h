@@ -17,6 +17,23 @@
 // A finished sequence is freed, or parked with its KV pinned (park_on_finish) so that the next
 // turn of an agent session only prefills the new tokens.
 //
+// Draft tokens (speculative decoding). Once every running sequence has its real tokens and
+// blocks, each decoding sequence (remaining == 1), in the same order, may get d draft tokens
+// appended to its query: the explicit ones given by SetDrafts() for this step, else an n-gram
+// proposal from its own tokens (ProposeNgramDraft, num_draft_tokens > 0). d is capped by the
+// budget left, by the turn's max_tokens and by max_model_len (accepting every draft and the
+// sampled token never overruns either), and drafts only take free blocks (TryGrow): they never
+// reclaim a pin or preempt, and never displace a real token of another running sequence.
+//
+//   tokens  ... t5 t6 | d1 d2 d3      query: [t6 d1 d2 d3], positions 6..9, seq_len 10
+//   logits rows       | t6 d1 d2 d3   4 rows; row r verifies d_{r+1}, the last row is bonus
+//
+// Commit() takes, per sampler, how many leading drafts the engine accepted (a) and the token
+// it sampled after them; it appends d1..da then the sampled token, one event each, stopping at
+// the first token that finishes the turn. The accepted drafts' KV is valid (num_computed
+// becomes num_tokens - 1); a rejected draft's slot is simply overwritten by a later step and,
+// as only computed tokens are registered, never enters the prefix cache.
+//
 // Sequence states:  waiting --admit--> running --finish--> parked --resume--> waiting
 //                      ^--- preempt ------'   \--finish--> (freed)
 //
@@ -43,6 +60,9 @@ struct BatchLoopConfig {
   int32_t max_model_len = 4096;
   bool enable_prefix_caching = true;
   int32_t hash_bits = 64;  // < 64 only in tests (forces hash collisions)
+  // n-gram drafting (ProposeNgramDraft): suffix lengths tried, longest first.
+  int32_t draft_ngram_min = 2;
+  int32_t draft_ngram_max = 4;
 };
 
 struct SeqParams {
@@ -51,6 +71,7 @@ struct SeqParams {
   double priority = 0.0;                 // higher runs first and is preempted last
   bool park_on_finish = false;           // keep KV pinned after the turn instead of freeing
   double pin_ttl_s = 30.0;               // pin expiry = finish time + pin_ttl_s
+  int32_t num_draft_tokens = 0;          // n-gram drafts per decoding step, at most; 0 = none
 };
 
 enum class SeqStatus : int8_t { kWaiting = 0, kRunning = 1, kParked = 2 };
@@ -69,8 +90,14 @@ struct StepPlan {
   std::vector<int32_t> kv_indptr;            // [n+1] CSR block table (FlashInfer layout)
   std::vector<int32_t> kv_indices;           // [kv_indptr[n]]
   std::vector<int32_t> kv_last_page_len;     // [n]
-  std::vector<int32_t> logits_indices;       // [m] token index of each sampler's last token
+  // [sample_indptr[m]] rows to compute logits for: sampler i owns rows
+  // [sample_indptr[i], sample_indptr[i+1]): its last real token, then each of its draft tokens.
+  std::vector<int32_t> logits_indices;
+  std::vector<int32_t> sample_indptr;        // [m+1]; 0, 1, ..., m when there are no drafts
   std::vector<int64_t> sample_seq_ids;       // [m]
+  // Drafts in sampler order: sampler i's are draft_tokens[sample_indptr[i] - i,
+  // sample_indptr[i+1] - (i+1)), one per logits row after its first.
+  std::vector<int32_t> draft_tokens;
   std::vector<int64_t> preempted_seq_ids;    // running sequences sent back to waiting
   std::vector<int64_t> reclaimed_seq_ids;    // parked/returning sequences whose pinned KV was freed
   std::vector<int64_t> admitted_seq_ids;     // waiting sequences admitted this step
@@ -78,7 +105,8 @@ struct StepPlan {
   int32_t num_tokens() const { return static_cast<int32_t>(input_ids.size()); }
 };
 
-// What Commit() did, one entry per sampled token, in plan order.
+// What Commit() did, one entry per appended token (accepted drafts, then the sampled token),
+// in plan order.
 struct StepEvents {
   std::vector<int64_t> seq_ids;
   std::vector<int32_t> tokens;
@@ -91,6 +119,8 @@ struct LoopStats {
   int64_t num_reclaimed_pins = 0;
   int64_t num_admitted_tokens = 0;  // tokens of sequences at their admission
   int64_t num_reused_tokens = 0;    // of which KV was reused (prefix cache or retained pin)
+  int64_t num_draft_tokens = 0;     // draft tokens scheduled (again if a step is abandoned)
+  int64_t num_accepted_draft_tokens = 0;  // drafts committed (appended) as accepted
 };
 
 struct SeqInfo {
@@ -122,16 +152,30 @@ class BatchLoop {
   // Drops a sequence in any state and frees its blocks.
   void Free(int64_t seq_id);
   void SetPriority(int64_t seq_id, double priority);
+  // From the next Schedule() on, n-gram drafts of up to k tokens per decoding step (0 = none).
+  void SetNumDraftTokens(int64_t seq_id, int32_t k);
+  // Explicit drafts for the NEXT Schedule() only (it clears them, used or not): sequence
+  // seq_ids[i] gets tokens[indptr[i], indptr[i+1]) instead of that step's n-gram proposal (an
+  // empty range means no draft). Capped by room (budget, max_tokens, max_model_len, free
+  // blocks) but not by num_draft_tokens; ignored unless the sequence decodes in that step. A
+  // later call before the schedule replaces a sequence's draft. Refused between Schedule() and
+  // Commit(); every input is checked before anything is stored.
+  void SetDrafts(const int64_t* seq_ids, int32_t n, const int32_t* indptr, const int32_t* tokens);
 
   // The returned plan (and the events of Commit) live in buffers owned by the loop and
   // overwritten by the next call. Their capacity is reserved at construction for the largest
   // possible step, so pointers into them stay valid for the loop's lifetime (zero-copy views).
   const StepPlan& Schedule(double now);
-  // sampled[i] is the token for plan.sample_seq_ids[i].
-  const StepEvents& Commit(const int32_t* sampled, int32_t num_sampled);
+  // sampled[i] is the token for plan.sample_seq_ids[i], sampled after its num_accepted[i]
+  // (0 <= a <= its number of drafts) accepted leading drafts; num_accepted == nullptr means
+  // none accepted. Appends the accepted drafts, then the sampled token, stopping at the first
+  // that finishes the turn. A bad call throws InvalidArgument and leaves the step in flight.
+  const StepEvents& Commit(const int32_t* sampled, int32_t num_sampled,
+                           const int32_t* num_accepted = nullptr, int32_t num_accepted_len = 0);
   // Drops the scheduled step without committing it (the model step failed): no sequence
-  // advances, so the next Schedule() plans the same tokens again. Admissions, preemptions and
-  // the blocks allocated for the step stand (the tokens' KV is simply written again).
+  // advances, so the next Schedule() plans the same tokens again (with the same n-gram drafts;
+  // the step's explicit drafts are gone). Admissions, preemptions and the blocks allocated for
+  // the step stand (the tokens' KV is simply written again).
   void AbandonStep();
   const StepPlan& last_plan() const { return plan_; }
   const StepEvents& last_events() const { return events_; }
@@ -161,7 +205,17 @@ class BatchLoop {
   bool TryAdmit(Sequence* seq, int32_t budget, double now);
   void Preempt(Sequence* seq);
   void MarkReclaimed(const std::vector<int64_t>& ids);
-  void AddToPlan(Sequence* seq, int32_t num_new, const std::vector<int32_t>& table);
+  void ResetPlan();
+  int32_t ScheduleRunning(int32_t budget, double now);
+  int32_t PlanRunning(int32_t budget);
+  int32_t AdmitWaiting(int32_t budget, double now);
+  int32_t PlanDraft(Sequence* seq, int32_t budget);
+  void AddToPlan(Sequence* seq, int32_t num_new, int32_t num_draft);
+  void CheckCommit(const int32_t* sampled, int32_t num_sampled, const int32_t* num_accepted,
+                   int32_t num_accepted_len) const;
+  FinishReason AppendSampled(Sequence* seq, int32_t sampler, int32_t num_accepted,
+                             int32_t sampled);
+  FinishReason AppendToken(Sequence* seq, int32_t token);
   void FinishTurn(Sequence* seq, FinishReason reason);
   void RemoveFromQueue(std::vector<Sequence*>& queue, Sequence* seq);
 
@@ -172,6 +226,8 @@ class BatchLoop {
   std::vector<Sequence*> waiting_;  // sorted the same way
   std::vector<Sequence*> scheduled_;  // this step's sequences, plan order
   std::vector<int32_t> scheduled_num_new_;
+  // SetDrafts() for the next Schedule(); small (one entry per drafted sequence).
+  std::unordered_map<int64_t, std::vector<int32_t>> explicit_drafts_;
   bool queues_dirty_ = false;
   bool in_flight_ = false;
   double now_ = 0.0;
