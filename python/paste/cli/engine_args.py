@@ -25,6 +25,12 @@ ENGINE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--num-threads", "num_threads", int, "torch intra-op threads (default PASTE_NUM_THREADS)"),
     ("--session-idle-s", "session_idle_s", float, "end a parked conversation (session, "
      "prompt_cache_key) after this many idle seconds (default 600)"),
+    ("--num-draft-tokens", "num_draft_tokens", int, "speculative decoding by prompt lookup: "
+     "draft tokens verified per step and request (default 0: off)"),
+    ("--draft-ngram-max", "draft_ngram_max", int, "longest suffix n-gram a draft is looked up "
+     "by (default 4)"),
+    ("--draft-ngram-min", "draft_ngram_min", int, "shortest suffix n-gram a draft is looked "
+     "up by (default 2)"),
 )
 
 

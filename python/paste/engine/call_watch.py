@@ -20,7 +20,7 @@ output token). Driven by the engine thread only, like the BatchLoop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +43,8 @@ class _Watched:
     matched: bool  # has candidates in the matcher
     num_tokens: int = 0
     matching: bool = False  # inside a call whose match is not reported yet
+    candidates: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    fed: list[int] = field(default_factory=list)  # the matcher's tokens of the current call
 
 
 class CallWatch:
@@ -70,7 +72,8 @@ class CallWatch:
             self.matcher.add_sequence(seq_id)
             for cand_id, tokens in params.call_candidates:
                 self.matcher.add_candidate(seq_id, cand_id, list(tokens))
-        self._seqs[seq_id] = _Watched(params.call_scan, scanner, bool(params.call_candidates))
+        self._seqs[seq_id] = _Watched(params.call_scan, scanner, bool(params.call_candidates),
+                                      candidates=params.call_candidates)
 
     def remove(self, seq_id: int) -> None:
         w = self._seqs.pop(seq_id, None)
@@ -114,6 +117,23 @@ class CallWatch:
             self._seqs[s].matching = False
         return events
 
+    def drafts(self, max_tokens: dict[int, int]) -> dict[int, list[int]]:
+        """Draft tokens from the predicted calls (speculative decoding, engine/drafts.py): for
+        each sequence of `max_tokens` inside a call still being matched, the next (up to its
+        max_tokens) tokens of its first candidate (in the order given) that the call's tokens
+        so far begin."""
+        out: dict[int, list[int]] = {}
+        for s, k in max_tokens.items():
+            w = self._seqs.get(s)
+            if w is None or not w.matching:
+                continue
+            n = len(w.fed)
+            for _cand, tokens in w.candidates:
+                if len(tokens) > n and list(tokens[:n]) == w.fed:
+                    out[s] = list(tokens[n : n + k])
+                    break
+        return out
+
     def _to_match(
         self, watched: list[tuple[int, int]], events: dict[int, list[CallEvent]]
     ) -> tuple[list[tuple[int, int]], set[int]]:
@@ -131,12 +151,14 @@ class CallWatch:
             if started:
                 self.matcher.reset(s)
                 w.matching = True
+                w.fed = []
             if not w.matching:
                 continue
             if kinds and kinds[-1] is CallEventKind.CALL_COMPLETE:
                 closing.add(s)
             if not started or w.scan.mode == "json":  # a tag's last token is not the call's
                 feed.append((s, t))
+                w.fed.append(t)
         return feed, closing
 
     def _scanner(self, scan: CallScan) -> ToolCallScanner:

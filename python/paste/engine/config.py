@@ -19,6 +19,10 @@ class EngineConfig:
     session_idle_s: a session (session_key / prompt_cache_key) whose sequence has waited
         parked this long without a next turn is ended (its KV freed, its key forgotten), so
         keys that clients never end do not pile up.
+    num_draft_tokens: speculative decoding by prompt lookup (vLLM's "ngram" method): a
+        decoding request may carry up to this many draft tokens per step, copied from what
+        followed the latest earlier occurrence of its last draft_ngram_max .. draft_ngram_min
+        tokens, all verified in one forward (engine/drafts.py); 0 = off.
     """
 
     model: str = ""
@@ -35,6 +39,9 @@ class EngineConfig:
     num_threads: int = 0
     seed: int | None = 0
     session_idle_s: float = 600.0
+    num_draft_tokens: int = 0
+    draft_ngram_min: int = 2
+    draft_ngram_max: int = 4
 
     def __post_init__(self) -> None:
         for name in (
@@ -48,6 +55,13 @@ class EngineConfig:
                 raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
         if not self.session_idle_s > 0:
             raise InvalidArgumentError(f"session_idle_s must be > 0, got {self.session_idle_s}")
+        if self.num_draft_tokens < 0:
+            raise InvalidArgumentError(
+                f"num_draft_tokens must be >= 0, got {self.num_draft_tokens}")
+        if not 1 <= self.draft_ngram_min <= self.draft_ngram_max:
+            raise InvalidArgumentError(
+                "need 1 <= draft_ngram_min <= draft_ngram_max, got "
+                f"{self.draft_ngram_min} and {self.draft_ngram_max}")
         if self.num_blocks < 0 or self.num_threads < 0:
             raise InvalidArgumentError("num_blocks and num_threads must be >= 0")
         if self.dtype not in ("float32", "bfloat16", "float16"):

@@ -24,6 +24,7 @@ import torch
 from paste.core import BatchLoop, BatchLoopConfig
 from paste.engine.call_watch import CallWatch
 from paste.engine.config import EngineConfig
+from paste.engine.drafts import can_draft, verify
 from paste.engine.grammar import Grammars
 from paste.engine.model_runner import ModelRunner
 from paste.engine.penalties import LogitAdjustments
@@ -53,6 +54,25 @@ def eos_token_ids(folder: Path, tokenizer: object) -> tuple[int, ...]:
     return tuple(sorted(ids))
 
 
+def _rounds(
+    seq_ids: list[int], tokens: list[int], reasons: list[int]
+) -> list[tuple[list[int], list[int], list[int]]]:
+    """A step's events (several per sequence, in token order, when drafts were accepted) as
+    rounds of at most one per sequence: round r holds each sequence's r-th token."""
+    if len(set(seq_ids)) == len(seq_ids):
+        return [(seq_ids, tokens, reasons)]
+    rounds: list[tuple[list[int], list[int], list[int]]] = []
+    seen: dict[int, int] = {}
+    for sid, tok, reason in zip(seq_ids, tokens, reasons, strict=True):
+        r = seen.get(sid, 0)
+        seen[sid] = r + 1
+        if r == len(rounds):
+            rounds.append(([], [], []))
+        for column, value in zip(rounds[r], (sid, tok, reason), strict=True):
+            column.append(value)
+    return rounds
+
+
 class EngineCore:
     """Owns the BatchLoop, the ModelRunner and the requests in flight."""
 
@@ -72,6 +92,8 @@ class EngineCore:
                 max_num_batched_tokens=config.max_num_batched_tokens,
                 max_model_len=self.max_model_len,
                 enable_prefix_caching=config.enable_prefix_caching,
+                draft_ngram_min=config.draft_ngram_min,
+                draft_ngram_max=config.draft_ngram_max,
             )
         )
         self.sampler = Sampler(self.runner.device, seed=config.seed)
@@ -85,6 +107,7 @@ class EngineCore:
         self._idle_since: dict[str, float] = {}  # parked session key -> when its turn ended
         self._next_sweep = 0.0
         self._states: dict[int, SamplingState] = {}
+        self._drafting: dict[int, int] = {}  # sequence -> draft tokens its turn may carry
         self._next_request_id = 0
         self.num_generated_tokens = 0
         self.num_steps = 0
@@ -225,6 +248,13 @@ class EngineCore:
         req.pin_ttl_s = pin_ttl_s
         self.requests[seq_id] = req
         self._states[seq_id] = state
+        drafts = params.num_draft_tokens
+        if drafts is None:
+            drafts = self.config.num_draft_tokens
+        drafts = drafts if can_draft(params) else 0
+        self.loop.set_num_draft_tokens(seq_id, drafts)
+        if drafts:
+            self._drafting[seq_id] = drafts
         self.calls.add(seq_id, params)
         self.grammars.add(seq_id, params.grammar)
         self.adjustments.add(seq_id, params, prompt_ids, self._stop_ids(params))
@@ -252,9 +282,11 @@ class EngineCore:
         usable: the caller can abort the requests in flight and serve new ones) and the
         error is raised."""
         started = time.monotonic()
+        if self._drafting:
+            self._predicted_call_drafts()
         plan = self.loop.schedule(started)
         try:
-            tokens, logprobs, sample_ids = self._compute(plan)
+            tokens, accepted, logprobs, sample_ids = self._compute(plan)
         except BaseException:
             self.loop.abandon_step()
             raise
@@ -266,17 +298,37 @@ class EngineCore:
         events = self.loop.commit(
             tokens.to("cpu", dtype=torch.int32).numpy()
             if sample_ids
-            else np.zeros(0, dtype=np.int32)
+            else np.zeros(0, dtype=np.int32),
+            None if accepted is None else np.asarray(accepted, dtype=np.int32),
         )
         seq_ids, committed = events.seq_ids.tolist(), events.tokens.tolist()
+        reasons = events.finish_reasons.tolist()
+        touched: dict[int, Request] = {}  # in plan order, each request output once
+        for round_ids, round_tokens, round_reasons in _rounds(seq_ids, committed, reasons):
+            self._commit_round(round_ids, round_tokens, round_reasons, logprobs, started,
+                               touched)
+        outputs = [req.output() for req in touched.values()]
+        if started >= self._next_sweep:
+            self._end_idle_sessions(started)
+        elapsed = time.monotonic() - started
+        self.num_steps += 1
+        self.step_time_s = elapsed if self.step_time_s is None else \
+            0.9 * self.step_time_s + 0.1 * elapsed
+        return outputs
+
+    def _commit_round(self, seq_ids: list[int], committed: list[int], reasons: list[int],
+                      logprobs: dict[int, TokenLogprob], started: float,
+                      touched: dict[int, Request]) -> None:
+        """Hands one committed token per sequence to its request and the token watchers (a
+        step with accepted drafts commits several per sequence, in rounds)."""
         call_events = self.calls.step(seq_ids, committed)
         self.grammars.accept(seq_ids, committed)
         self.adjustments.accept(seq_ids, committed)
-        outputs = []
-        for sid, tok, reason in zip(
-            seq_ids, committed, events.finish_reasons.tolist(), strict=True
-        ):
-            req = self.requests[sid]
+        for sid, tok, reason in zip(seq_ids, committed, reasons, strict=True):
+            req = self.requests.get(sid)
+            if req is None or req.finished:  # a stop string ended it on an earlier token
+                continue
+            touched[sid] = req
             self.num_generated_tokens += 1
             req.append(tok, logprobs.get(sid))
             req.call_events.extend(call_events.get(sid, ()))
@@ -291,14 +343,6 @@ class EngineCore:
                 self._forget(sid)
             if req.finished and req.session_key is not None:
                 self._idle_since[req.session_key] = started
-            outputs.append(req.output())
-        if started >= self._next_sweep:
-            self._end_idle_sessions(started)
-        elapsed = time.monotonic() - started
-        self.num_steps += 1
-        self.step_time_s = elapsed if self.step_time_s is None else \
-            0.9 * self.step_time_s + 0.1 * elapsed
-        return outputs
 
     def _end_idle_sessions(self, now: float) -> None:
         """Ends the sessions parked longer than config.session_idle_s (checked at most once
@@ -308,29 +352,51 @@ class EngineCore:
         for key in [k for k, t in self._idle_since.items() if t < limit]:
             self.end_session(key)
 
-    def _compute(self, plan: Any) -> tuple[torch.Tensor, dict[int, TokenLogprob], list[int]]:
+    def _compute(
+        self, plan: Any
+    ) -> tuple[torch.Tensor, list[int] | None, dict[int, TokenLogprob], list[int]]:
         """The model over `plan`: one token per sampled sequence (teacher forcing replaces
-        the sample), their TokenLogprobs where asked, and the sampled sequence ids."""
+        the sample), how many draft tokens each accepted (None: the step had no drafts),
+        their TokenLogprobs where asked, and the sampled sequence ids."""
         logits = self.runner.forward(plan)
         sample_ids = plan.sample_seq_ids.tolist()
-        wanted = [(j, sid) for j, sid in enumerate(sample_ids)
+        drafted = logits.shape[0] > len(sample_ids)
+        # Row of each sampler's last real token; a drafted sampler's draft rows follow it.
+        indptr = plan.sample_indptr.tolist() if drafted else list(range(len(sample_ids) + 1))
+        rows = indptr[:-1]
+        row_seqs = [-1] * logits.shape[0]  # the undrafted rows adjustments and grammars act on
+        for i, sid in enumerate(sample_ids):
+            if indptr[i + 1] - indptr[i] == 1:
+                row_seqs[indptr[i]] = sid
+            else:  # drafted: never adjusted (drafts.can_draft); its grammar sees the drafts
+                first = indptr[i] - i
+                self.grammars.mask_drafted(logits[indptr[i] : indptr[i + 1]], sid,
+                                           plan.draft_tokens[first : first + indptr[i + 1]
+                                                             - indptr[i] - 1].tolist())
+        wanted = [(i, sid) for i, sid in enumerate(sample_ids)
                   if self.requests[sid].params.logprobs is not None]
-        raw = (torch.log_softmax(logits[[j for j, _ in wanted]].float(), dim=-1)
+        raw = (torch.log_softmax(logits[[rows[i] for i, _ in wanted]].float(), dim=-1)
                if wanted else None)  # the model's own distribution, before any mask
-        self.adjustments.apply(logits, sample_ids)
-        self.grammars.mask(logits, sample_ids)
-        tokens = self.sampler.sample(logits, [self._states[s] for s in sample_ids])
+        self.adjustments.apply(logits, row_seqs)
+        self.grammars.mask(logits, row_seqs)
+        states = [self._states[s] for s in sample_ids]
+        accepted: list[int] | None = None
+        if drafted:
+            tokens, accepted = verify(self.sampler, logits, plan.sample_indptr,
+                                      plan.draft_tokens, states)
+        else:
+            tokens = self.sampler.sample(logits, states)
         for j, sid in enumerate(sample_ids):  # teacher forcing replaces the sample
             forced = self.requests[sid].params.forced_tokens
             if forced:
                 tokens[j] = forced[len(self.requests[sid].output_ids)]
         logprobs = {} if raw is None else self._logprobs(raw, wanted, tokens)
-        return tokens, logprobs, sample_ids
+        return tokens, accepted, logprobs, sample_ids
 
     def _logprobs(self, raw: torch.Tensor, wanted: list[tuple[int, int]],
                   tokens: torch.Tensor) -> dict[int, TokenLogprob]:
-        """Per sequence of `wanted` ((row, seq id)), its token's TokenLogprob from `raw`
-        (log-softmax rows in `wanted` order) with the request's top-k alternatives."""
+        """Per sequence of `wanted` ((sampler index, seq id)), its token's TokenLogprob from
+        `raw` (log-softmax rows in `wanted` order) with the request's top-k alternatives."""
         out: dict[int, TokenLogprob] = {}
         ks = [self.requests[sid].params.logprobs or 0 for _, sid in wanted]
         top = raw.topk(max(ks), dim=-1) if max(ks) else None
@@ -343,7 +409,19 @@ class EngineCore:
             out[sid] = TokenLogprob(tok, float(raw[i, tok]), alts)
         return out
 
+    def _predicted_call_drafts(self) -> None:
+        """A drafting sequence inside a tool call that a predicted call still matches drafts
+        that call's next tokens instead of a prompt-lookup guess (CallWatch.drafts)."""
+        drafts = self.calls.drafts(self._drafting)
+        if drafts:
+            ids = list(drafts)
+            self.loop.set_drafts(
+                np.asarray(ids, dtype=np.int64),
+                np.cumsum([0] + [len(drafts[s]) for s in ids], dtype=np.int32),
+                np.asarray([t for s in ids for t in drafts[s]], dtype=np.int32))
+
     def _forget(self, seq_id: int) -> None:
+        self._drafting.pop(seq_id, None)
         self.calls.remove(seq_id)
         self.grammars.remove(seq_id)
         self.adjustments.remove(seq_id)

@@ -160,6 +160,30 @@ class Grammars:
         xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device),
                                         vocab_size=self._vocab)
 
+    def mask_drafted(self, logits: Any, seq_id: int, drafts: list[int]) -> None:
+        """Forbid, in place, what the grammar does not allow in each of a drafted sequence's
+        len(drafts) + 1 rows (logits [d + 1, V]): row j as if drafts[:j] were accepted. The
+        matcher walks the drafts and is rolled back; rows after a draft the grammar refuses
+        are left free (verification stops at that draft, whose own row forbids it)."""
+        matcher = self._matchers.get(seq_id)
+        if matcher is None:
+            return
+        import xgrammar as xgr
+
+        bitmask = xgr.allocate_token_bitmask(len(drafts) + 1, self._vocab)
+        matcher.fill_next_token_bitmask(bitmask, 0)
+        walked = 0
+        for j, tok in enumerate(drafts):
+            if not matcher.is_terminated():  # as accept(): a finished grammar stays put
+                if not matcher.accept_token(int(tok)):
+                    break
+                walked += 1
+            matcher.fill_next_token_bitmask(bitmask, j + 1)
+        if walked:
+            matcher.rollback(walked)
+        xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device),
+                                        vocab_size=self._vocab)
+
     def accept(self, seq_ids: list[int], tokens: list[int]) -> None:
         """Each constrained sequence decoded its token: its matcher moves past it."""
         for sid, tok in zip(seq_ids, tokens, strict=True):

@@ -57,6 +57,9 @@ class GenerationParams:
     min_tokens: int = 0
     # Nucleus by ratio: drop tokens whose probability is below min_p x the top one's.
     min_p: float = 0.0
+    # Speculative decoding (engine/drafts.py): draft tokens per step for this request; None =
+    # the engine's EngineConfig.num_draft_tokens, 0 = none.
+    num_draft_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tokens < 2**31:
@@ -71,6 +74,9 @@ class GenerationParams:
         if self.logprobs is not None and not 0 <= self.logprobs <= MAX_LOGPROBS:
             raise InvalidArgumentError(
                 f"logprobs must be in [0, {MAX_LOGPROBS}] or None, got {self.logprobs}")
+        if self.num_draft_tokens is not None and not 0 <= self.num_draft_tokens <= 64:
+            raise InvalidArgumentError(
+                f"num_draft_tokens must be in [0, 64] or None, got {self.num_draft_tokens}")
         if self.grammar is not None and self.forced_tokens:
             raise InvalidArgumentError("a request cannot have both a grammar and forced_tokens")
         self._check_adjustments()

@@ -122,28 +122,45 @@ class Sampler:
         rows = [i for i, state in enumerate(states) if not state.params.is_greedy]
         if not rows:
             return tokens
-        params = [states[i].params for i in rows]
-        dev = logits.device
-        chosen = logits[rows] / torch.tensor([p.temperature for p in params], device=dev)[:, None]
-        top_k = torch.tensor([p.top_k for p in params], device=dev)
-        top_p = torch.tensor([p.top_p for p in params], device=dev, dtype=torch.float32)
-        if any(p.top_k > 0 or p.top_p < 1.0 for p in params):  # the sort is the costly part
-            chosen = apply_top_k_top_p(chosen, top_k, top_p)
-        probs = torch.softmax(chosen, dim=-1)
-        if any(p.min_p > 0.0 for p in params):
-            min_p = torch.tensor([p.min_p for p in params], device=dev, dtype=probs.dtype)
-            floor = probs.max(dim=-1, keepdim=True).values * min_p[:, None]
-            probs = probs.masked_fill(probs < floor, 0.0)
+        probs = probabilities(logits[rows], [states[i].params for i in rows])
+        tokens[rows] = self.draw(probs, [states[i] for i in rows])
+        return tokens
+
+    def uniform(self, n: int, state: SamplingState) -> torch.Tensor:
+        """n draws of U[0, 1) from the state's noise source (its own generator, or the
+        sampler's shared one)."""
+        generator = state.generator if state.generator is not None else self._shared
+        return torch.rand(n, generator=generator, device=self.device)
+
+    def draw(self, probs: torch.Tensor, states: Sequence[SamplingState]) -> torch.Tensor:
+        """One token per row of probs [k, V] (unnormalised weights are fine: the race is
+        scale-free), row j drawn with states[j]'s noise source."""
         noise = torch.empty_like(probs)
-        shared = [j for j, i in enumerate(rows) if states[i].generator is None]
-        for j, i in enumerate(rows):
-            generator = states[i].generator
-            if generator is not None:
-                noise[j].exponential_(generator=generator)
+        shared = [j for j, state in enumerate(states) if state.generator is None]
+        for j, state in enumerate(states):
+            if state.generator is not None:
+                noise[j].exponential_(generator=state.generator)
         if shared:
-            shared_noise = torch.empty((len(shared), probs.shape[1]), device=dev)
+            shared_noise = torch.empty((len(shared), probs.shape[1]), device=probs.device)
             noise[shared] = shared_noise.exponential_(generator=self._shared)
         # E can be exactly 0 with tiny probability; 0/0 would be NaN, which argmax prefers.
         noise.clamp_min_(torch.finfo(noise.dtype).tiny)
-        tokens[rows] = (probs / noise).argmax(dim=-1)
-        return tokens
+        return (probs / noise).argmax(dim=-1)
+
+
+def probabilities(logits: torch.Tensor, params: Sequence[SamplingParams]) -> torch.Tensor:
+    """The distribution [k, V] each row of float32 logits [k, V] is drawn from under its
+    (non-greedy) params: / temperature -> top-k -> top-p -> softmax -> min-p floor (the
+    dropped tokens get 0; rows are not renormalised after min-p)."""
+    dev = logits.device
+    chosen = logits / torch.tensor([p.temperature for p in params], device=dev)[:, None]
+    if any(p.top_k > 0 or p.top_p < 1.0 for p in params):  # the sort is the costly part
+        top_k = torch.tensor([p.top_k for p in params], device=dev)
+        top_p = torch.tensor([p.top_p for p in params], device=dev, dtype=torch.float32)
+        chosen = apply_top_k_top_p(chosen, top_k, top_p)
+    probs = torch.softmax(chosen, dim=-1)
+    if any(p.min_p > 0.0 for p in params):
+        min_p = torch.tensor([p.min_p for p in params], device=dev, dtype=probs.dtype)
+        floor = probs.max(dim=-1, keepdim=True).values * min_p[:, None]
+        probs = probs.masked_fill(probs < floor, 0.0)
+    return probs

@@ -82,6 +82,14 @@ class EngineCollector:
         yield CounterMetricFamily(
             "paste_engine_preemptions", "sequences preempted", value=loop.stats.num_preemptions
         )
+        yield CounterMetricFamily(
+            "paste_draft_tokens", "speculative-decoding draft tokens verified",
+            value=loop.stats.num_draft_tokens,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "paste_draft_tokens_accepted", "draft tokens accepted (each saves one model step)",
+            value=loop.stats.num_accepted_draft_tokens,
+        )  # fmt: skip
 
 
 class ServerMetrics:
