@@ -23,6 +23,8 @@ class EngineConfig:
         decoding request may carry up to this many draft tokens per step, copied from what
         followed the latest earlier occurrence of its last draft_ngram_max .. draft_ngram_min
         tokens, all verified in one forward (engine/drafts.py); 0 = off.
+    tune_matmul: on a CPU, each linear layer's matmul orientation is measured per row count
+        at load and the faster used (engine/models/tuned_linear.py); off = plain F.linear.
     """
 
     model: str = ""
@@ -42,6 +44,7 @@ class EngineConfig:
     num_draft_tokens: int = 0
     draft_ngram_min: int = 2
     draft_ngram_max: int = 4
+    tune_matmul: bool = True
 
     def __post_init__(self) -> None:
         for name in (

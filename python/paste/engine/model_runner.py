@@ -8,6 +8,7 @@ tokens and returns float32 logits for the m rows of plan.logits_indices only.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from paste.engine.models import (
     kv_cache_bytes_per_block,
     load_model,
 )
+from paste.engine.models.tuned_linear import tune_linears
 from paste.errors import InvalidArgumentError
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -52,6 +54,10 @@ class ModelRunner:
         self.model = load_model(
             self.folder, backend=config.attention_backend, device=self.device, dtype=self.dtype
         )
+        # On a CPU, each linear layer's matmul orientation per row count (tuned_linear.py).
+        started = time.perf_counter()
+        self.linear_plans = tune_linears(self.model) if config.tune_matmul else {}
+        self.tune_seconds = time.perf_counter() - started
         self.backend_name = getattr(self.model.backend, "name", type(self.model.backend).__name__)
         per_block = kv_cache_bytes_per_block(self.model_config, config.block_size, self.dtype)
         self.num_blocks = config.num_blocks or max(1, config.kv_cache_memory_bytes // per_block)

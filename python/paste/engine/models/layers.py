@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from paste.engine.models.tuned_linear import TunedLinear
+
 
 class RMSNorm(nn.Module):
     """y = weight * (x / sqrt(mean(x^2) + eps)); statistics in float32, output in x's dtype."""
@@ -78,8 +80,8 @@ class SiluGatedMLP(nn.Module):
     def __init__(self, hidden_size: int, intermediate_size: int, bias: bool) -> None:
         super().__init__()
         self.intermediate_size = intermediate_size
-        self.gate_up_proj = nn.Linear(hidden_size, 2 * intermediate_size, bias=bias)
-        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=bias)
+        self.gate_up_proj = TunedLinear(hidden_size, 2 * intermediate_size, bias=bias)
+        self.down_proj = TunedLinear(intermediate_size, hidden_size, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up_proj(x).split(self.intermediate_size, dim=-1)

@@ -20,6 +20,7 @@ from paste.engine.attention import AttentionBackend
 from paste.engine.models.config import ModelConfig
 from paste.engine.models.layers import RMSNorm, RotaryEmbedding, SiluGatedMLP
 from paste.engine.models.metadata import AttentionMetadata
+from paste.engine.models.tuned_linear import TunedLinear
 from paste.errors import InvalidArgumentError
 
 
@@ -33,10 +34,10 @@ class LlamaAttention(nn.Module):
         self.head_dim = config.head_dim
         self.q_size = self.num_heads * self.head_dim
         self.kv_size = self.num_kv_heads * self.head_dim
-        self.qkv_proj = nn.Linear(
+        self.qkv_proj = TunedLinear(
             config.hidden_size, self.q_size + 2 * self.kv_size, bias=config.attention_bias
         )
-        self.o_proj = nn.Linear(self.q_size, config.hidden_size, bias=False)
+        self.o_proj = TunedLinear(self.q_size, config.hidden_size, bias=False)
         self.rotary = rotary
 
     def forward(
@@ -106,7 +107,7 @@ class LlamaForCausalLM(nn.Module):
         self.config = config
         self.backend = backend
         self.model = LlamaModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = TunedLinear(config.hidden_size, config.vocab_size, bias=False)
         self.tie_weights()
 
     def tie_weights(self) -> None:
