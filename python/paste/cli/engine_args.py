@@ -35,7 +35,8 @@ ENGINE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add every engine flag (default None: not given) and --[no-]enable-prefix-caching."""
+    """Add every engine flag (default None: not given), --[no-]enable-prefix-caching and
+    --[no-]tune-matmul."""
     group = parser.add_argument_group("engine")
     for flag, field, kind, text in ENGINE_FLAGS:
         group.add_argument(flag, dest=f"engine_{field}", type=kind, default=None, help=text,
@@ -43,10 +44,15 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--enable-prefix-caching", dest="engine_enable_prefix_caching",
                        action=argparse.BooleanOptionalAction, default=None,
                        help="reuse the KV of shared prompt prefixes (default: on)")
+    group.add_argument("--tune-matmul", dest="engine_tune_matmul",
+                       action=argparse.BooleanOptionalAction, default=None,
+                       help="on a CPU, time each linear layer's two matmul orientations at "
+                       "load and use the faster per row count (default: on)")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The EngineConfig overrides the flags gave (only those given)."""
-    fields = [field for _flag, field, _kind, _text in ENGINE_FLAGS] + ["enable_prefix_caching"]
+    fields = [field for _flag, field, _kind, _text in ENGINE_FLAGS] + [
+        "enable_prefix_caching", "tune_matmul"]
     return {f: getattr(args, f"engine_{f}") for f in fields
             if getattr(args, f"engine_{f}") is not None}
