@@ -16,7 +16,8 @@ EXPECTED_NAMES = {
     "paste_tool_observed_latency_seconds", "paste_engine_running_sequences",
     "paste_engine_waiting_sequences", "paste_engine_parked_sequences",
     "paste_kv_cache_used_blocks", "paste_kv_cache_blocks", "paste_kv_cache_usage_ratio",
-    "paste_engine_generated_tokens", "paste_engine_preemptions",
+    "paste_engine_generated_tokens", "paste_engine_preemptions", "paste_draft_tokens",
+    "paste_draft_tokens_accepted",
 }
 
 
@@ -55,6 +56,7 @@ def test_metrics_names_and_counters(engine):
     assert delta("paste_time_per_output_token_seconds_count") == 1  # several tokens
     assert delta("paste_turns_total", finish_reason="stop") == 1
     assert delta("paste_turns_total", finish_reason="length") == 0
+    assert delta("paste_draft_tokens_total") == 0  # scripted turns are teacher-forced: no drafts
     assert after[("paste_engine_running_sequences", ())] == 0
     assert after[("paste_engine_waiting_sequences", ())] == 0
     assert after[("paste_kv_cache_blocks", ())] == 2048
