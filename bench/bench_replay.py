@@ -109,20 +109,67 @@ def real_model(args: argparse.Namespace, split: Path) -> None:
     t0 = time.monotonic()
     options = ReplayOptions(
         traces=[test], train=[split / "train" / source], sessions=int(n or 3),
-        concurrency=int(n or 3), modes="serial,paste,oracle", model=args.model,
+        concurrency=int(n or 3), modes="serial,paste,paste-drafts,oracle", model=args.model,
         model_time="real", seed=args.seed, max_calls=MAX_CALLS.get(source),
-        out=OUT / f"replay-real-{source}",
+        out=OUT / f"replay-real-{source}", num_draft_tokens=args.num_draft_tokens,
     )  # fmt: skip
     report = replay(options)
     body = (
         f"REAL model time: {args.model} on this CPU ({num_threads()} torch threads), every turn "
         "teacher-forced through the engine; tool latencies as in the "
         "simulated table. CPU decoding is far slower than GPU serving, so the tool share is "
-        "small here; this table shows paste's mechanisms on the real engine, not the headline.\n\n"
-        + markdown_table(HEADERS, [_row(source, report, MAX_CALLS.get(source))])
+        "small here; this table shows paste's mechanisms on the real engine, not the headline. "
+        f"paste-drafts is paste plus speculative decoding ({args.num_draft_tokens} draft tokens "
+        "per step from prompt lookup and the predicted calls; a forced turn accepts the drafts "
+        "its recorded text continues with, modes.py).\n\n"
+        + markdown_table(HEADERS, [_row(source, report, MAX_CALLS.get(source)),
+                                   _row(f"{source} (paste-drafts)", report,
+                                        MAX_CALLS.get(source), spec="paste-drafts")])
         + f"\n\nTotal {time.monotonic() - t0:.0f} s.\n"
     )
-    write_section("replay-real", body, f"python bench/bench_replay.py --real {args.real}")
+    write_section("replay-real", body, f"python bench/bench_replay.py --real {args.real} "
+                  f"--num-draft-tokens {args.num_draft_tokens}")
+    print(body)
+
+
+DRAFT_MODES = "serial,serial-drafts,paste,paste-drafts,oracle"
+
+
+def drafts_table(args: argparse.Namespace, split: Path) -> None:
+    """`--drafts`: every source with and without speculative decoding (modes.py), SIMULATED
+    model time; writes the `replay-drafts` section."""
+    t0 = time.monotonic()
+    rows = []
+    for test in sorted((split / "test").iterdir()):
+        max_calls = MAX_CALLS.get(test.name)
+        options = ReplayOptions(
+            traces=[test], train=[split / "train" / test.name], sessions=args.sessions,
+            concurrency=args.sessions, modes=DRAFT_MODES, model=args.model, seed=args.seed,
+            max_calls=max_calls, num_draft_tokens=args.num_draft_tokens,
+            out=OUT / f"replay-drafts-{test.name}",
+        )  # fmt: skip
+        m = replay(options)["modes"]
+        rows.append([test.name, f"{m['serial']['sessions']}", f"{m['serial']['mean_tct_s']:.2f}"]
+                    + [f"{m[name]['tct_ratio_vs_serial']:.3f}"
+                       for name in ("serial-drafts", "paste", "paste-drafts", "oracle")]
+                    + [_pct(m["paste-drafts"]["share_tasks_slower_than_serial"])])
+        print(f"{test.name}: {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    body = (
+        "SIMULATED model time as in the replay table (113.7 decode tok/s per session); "
+        f"speculative decoding with {args.num_draft_tokens} prompt-lookup draft tokens per "
+        "step: each recorded turn commits, per step, the drafts its text continues with plus "
+        "one token, and a drafted step costs one plain step (the GPU assumption: verifying a "
+        "few tokens of a small batch is memory-bound like a decode step; on this CPU it is "
+        "not, see bench_drafts). Predicted-call drafts are not simulated (the real-engine row "
+        "in replay-real has them). serial-drafts is serial plus the drafts alone. Mean TCT "
+        "ratios vs serial, same sessions and tool latencies in every mode.\n\n"
+        + markdown_table(["source", "sessions", "serial TCT s", "serial-drafts / serial",
+                          "paste / serial", "paste-drafts / serial", "oracle / serial",
+                          "paste-drafts tasks slower"], rows)
+        + f"\n\n{PUBLISHED}. Total {time.monotonic() - t0:.0f} s.\n"
+    )
+    write_section("replay-drafts", body, f"python bench/bench_replay.py --drafts --sessions "
+                  f"{args.sessions} --num-draft-tokens {args.num_draft_tokens}")
     print(body)
 
 
@@ -132,9 +179,19 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sessions", type=int, default=8, help="per source, all concurrent")
     ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--num-draft-tokens", type=int, default=3,
+                    help="draft tokens per step of the drafting modes (--real, --drafts)")
     ap.add_argument("--real", default=None, metavar="SOURCE[:N]",
                     help="ONLY replay N sessions of SOURCE with real model time (replay-real)")
+    ap.add_argument("--drafts", action="store_true",
+                    help="ONLY replay every source with and without speculative decoding "
+                    "(replay-drafts)")
     args = ap.parse_args()
+    if args.drafts:
+        with tempfile.TemporaryDirectory() as tmp:
+            split_sources(Path(args.traces), Path(tmp), 0.3, args.seed)
+            drafts_table(args, Path(tmp))
+        return 0
     if args.real:
         with tempfile.TemporaryDirectory() as tmp:
             split_sources(Path(args.traces), Path(tmp), 0.3, args.seed)

@@ -220,7 +220,10 @@ def test_every_mode_but_serial_and_its_ablation_co_schedules():
     from paste.session.priority import CoSchedulingPolicy
 
     off = {name for name, mode in MODES.items() if not mode.coscheduling}
-    assert off == {"serial", "paste-no-cosched"}
+    assert off == {"serial", "serial-drafts", "paste-no-cosched"}
+    # serial-drafts is serial plus speculative decoding, nothing else
+    assert MODES["serial-drafts"] == dataclasses.replace(
+        MODES["serial"], name="serial-drafts", drafts=True)
     assert coscheduling_policy(MODES["paste"]) == CoSchedulingPolicy()
     assert coscheduling_policy(MODES["serial"]) is None
     # the ablation differs from paste in co-scheduling only

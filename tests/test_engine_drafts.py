@@ -95,7 +95,7 @@ def test_which_requests_may_draft():
     assert can_draft(GenerationParams())
     assert can_draft(GenerationParams(temperature=0.8, top_p=0.9, stop=("\n",)))
     assert not can_draft(GenerationParams(logprobs=2))
-    assert not can_draft(GenerationParams(forced_tokens=(1, 2)))
+    assert can_draft(GenerationParams(forced_tokens=(1, 2)))
     assert not can_draft(GenerationParams(presence_penalty=0.5))
     assert not can_draft(GenerationParams(logit_bias=((3, 1.0),)))
     assert can_draft(GenerationParams(grammar=GrammarSpec(json_schema='{"type": "object"}')))
@@ -306,3 +306,19 @@ def test_a_request_sets_its_own_number_of_drafts(plain, drafting):
     for bad in (-1, 65):
         with pytest.raises(InvalidArgumentError, match="num_draft_tokens"):
             GenerationParams(num_draft_tokens=bad)
+
+
+def test_a_forced_output_accepts_the_drafts_it_continues_with(plain, drafting):
+    """Teacher forcing (trace replay) with drafts: the output is the forced one, and a draft
+    counts as accepted exactly when the forced output goes on with it (prompt lookup finds
+    the repeated phrase)."""
+    ids = plain.encode("the order id is A1B2C3 .")
+    forced = tuple(plain.encode(" Cancel the order id A1B2C3 now; the order id A1B2C3 is"))
+    params = GenerationParams(forced_tokens=forced)
+    before = stats(drafting)
+    steps0 = drafting.core.num_steps
+    got = drafting.generate([ids], params)[0]
+    assert tuple(got.token_ids) == forced and got.finish_reason == "length"
+    drafted, accepted = (a - b for a, b in zip(stats(drafting), before, strict=True))
+    assert accepted > 0 and drafted > accepted
+    assert drafting.core.num_steps - steps0 == len(forced) - accepted

@@ -56,7 +56,7 @@ def test_metrics_names_and_counters(engine):
     assert delta("paste_time_per_output_token_seconds_count") == 1  # several tokens
     assert delta("paste_turns_total", finish_reason="stop") == 1
     assert delta("paste_turns_total", finish_reason="length") == 0
-    assert delta("paste_draft_tokens_total") == 0  # scripted turns are teacher-forced: no drafts
+    assert delta("paste_draft_tokens_total") == 0  # the engine does not draft by default
     assert after[("paste_engine_running_sequences", ())] == 0
     assert after[("paste_engine_waiting_sequences", ())] == 0
     assert after[("paste_kv_cache_blocks", ())] == 2048

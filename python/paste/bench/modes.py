@@ -12,6 +12,8 @@
 | paste-no-lookahead | on, but no call speculated beside an emitted read-only call | on | on | on | seeded model |
 | paste-name | on, and also when a call's tool name is decoded (off in paste) | on | on | on | seeded model |
 | paste-perfect | on, with the session's true next call (p = 1, perfect.py) | on | on | on | seeded model |
+| paste-drafts | on, and speculative decoding (drafts from prompt lookup and predicted calls) | on | on | on | seeded model |
+| serial-drafts | off, but speculative decoding (what drafts alone do) | off | off | off | seeded model |
 
 Co-scheduling (paste.session.priority.CoSchedulingPolicy, its defaults): a turn returning
 from tools gets a priority boost in the engine's queue. It only matters when turns queue,
@@ -19,6 +21,13 @@ i.e. with `--max-batch` (load beyond saturation); otherwise every turn is admitt
 
 paste-perfect is not an ablation but a ceiling: what speculation could capture of the
 serial->oracle gap if every next call were predicted exactly.
+
+paste-drafts adds speculative decoding (ReplayConfig.num_draft_tokens per step): each forced
+turn accepts the drafts its recorded text continues with, so the model steps saved are those
+prompt lookup and the predicted calls would save on the recorded agent turns. With a
+SimulatedEngine a drafted step costs one plain step (the GPU assumption, sim_engine.py) and
+only prompt-lookup drafts are simulated. serial-drafts is serial plus the drafts: what
+speculative decoding alone gives, for attribution.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ class Mode:
     lookahead: bool = True  # SpeculationConfig.lookahead (when speculation is on)
     name_known: bool = False  # SpeculationConfig.name_known (when speculation is on)
     coscheduling: bool = True  # returning turns boosted (paste.session.priority)
+    drafts: bool = False  # speculative decoding (engine/drafts.py; sim_engine.decode_steps)
 
 
 def coscheduling_policy(mode: Mode) -> Any:
@@ -64,6 +74,8 @@ MODES: dict[str, Mode] = {
         Mode("paste-no-lookahead", True, True, True, lookahead=False),
         Mode("paste-name", True, True, True, name_known=True),
         Mode("paste-perfect", True, True, True, perfect_prediction=True),
+        Mode("paste-drafts", True, True, True, drafts=True),
+        Mode("serial-drafts", False, False, False, coscheduling=False, drafts=True),
     )
 }
 

@@ -51,6 +51,7 @@ class ReplayOptions:
     min_groups: int = 3  # PatternStore.min_groups of the mined predictors
     max_calls: int | None = None  # replay only sessions with at most this many calls
     max_batch: int | None = None  # sequences decoding at once (None: unlimited when simulated)
+    num_draft_tokens: int = 3  # draft tokens per step of the modes that draft (modes.py)
     out: Path | None = None
     plots: bool = True
     progress: bool = True
@@ -213,6 +214,7 @@ def run_replay(
                                  options.max_latency_s),
             speculation_budget=options.speculation_budget, waste_price=options.waste_price,
             max_waste_ratio=options.max_waste_ratio, transactions=options.transactions,
+            num_draft_tokens=options.num_draft_tokens,
         )  # fmt: skip
         warm_up(engine)
         runs = [_run(engine, scripts, m, predictors, cfg, options) for m in modes]

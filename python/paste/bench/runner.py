@@ -43,6 +43,7 @@ class ReplayConfig:
     waste_price: float = 0.1
     max_waste_ratio: float | None = 0.5
     transactions: str = "none"  # paste.bench.tools.TRANSACTIONS
+    num_draft_tokens: int = 3  # speculative decoding per step in the modes that draft
 
 
 @dataclass
@@ -146,7 +147,8 @@ def _run_session(
             predictor_for = lambda _tenant: perfect  # noqa: E731 - the session's own script
         speculator = Speculator(manager, predictor_for, lambda: engine_step_time(engine),
                                 offered_tools=script.tools is not None)
-    policy = TeacherForcedTurns(script, engine.encode, _eos(engine))
+    policy = TeacherForcedTurns(script, engine.encode, _eos(engine),
+                                cfg.num_draft_tokens if mode.drafts else 0)
     t0 = time.monotonic()
     session = open_session(
         engine, tools=tools.registry, system=system_prompt(script), tenant=script.source,

@@ -131,13 +131,16 @@ class TeacherForcedTurns:
     """turn_params for open_session: the next scripted turn as forced tokens + end of turn.
 
     The run is the number of user messages so far, the turn the number of assistant messages
-    after the last one; the token ids of every turn are encoded once.
+    after the last one; the token ids of every turn are encoded once. num_draft_tokens: the
+    turns' speculative decoding (a forced turn accepts the drafts it continues with).
     """
 
-    def __init__(self, script: ReplayScript, encode: Any, eos_token_id: int) -> None:
+    def __init__(self, script: ReplayScript, encode: Any, eos_token_id: int,
+                 num_draft_tokens: int = 0) -> None:
         self._ids = [
             [tuple(encode(t.text)) + (eos_token_id,) for t in r.turns] for r in script.runs
         ]
+        self._drafts = num_draft_tokens
 
     def __call__(self, messages: list[dict[str, Any]]) -> Any:
         from paste.engine.request import GenerationParams
@@ -145,4 +148,5 @@ class TeacherForcedTurns:
         users = [i for i, m in enumerate(messages) if m["role"] == "user"]
         run = self._ids[len(users) - 1]
         turn = sum(m["role"] == "assistant" for m in messages[users[-1] :])
-        return GenerationParams(forced_tokens=run[min(turn, len(run) - 1)])
+        return GenerationParams(forced_tokens=run[min(turn, len(run) - 1)],
+                                num_draft_tokens=self._drafts)

@@ -5,8 +5,9 @@ It implements exactly what paste.session uses of paste.engine.engine.Engine (`en
 no model: a turn must be teacher-forced (GenerationParams.forced_tokens; anything else raises
 InvalidArgumentError) and its tokens come out of the handle one by one on a clock:
 
-    token i of a turn is delivered at  submit + prefill_s + (i + 1) / decode_tok_s
+    token i of a turn is delivered at  submit + prefill_s + (step(i) + 1) / decode_tok_s
     prefill_s = (num_prompt_tokens - num_cached_tokens) / prefill_tok_s
+    step(i) = i without drafts (below)
 
 Rates are per session (sessions in the batch do not slow each other down). With `max_batch`,
 at most that many turns decode at once; the others wait for a slot (BatchSlots: higher
@@ -21,6 +22,12 @@ engine's own Detokenizer, special tokens are skipped exactly as the engine skips
 session sees the same text as with the real engine for the same forced tokens. The tool-call
 scanner and trie matcher are not emulated: GenerationParams.call_scan / call_candidates are
 ignored and outputs carry no call_events, so speculation falls back to the parser's calls.
+
+Speculative decoding (GenerationParams.num_draft_tokens): a step commits the prompt-lookup
+drafts the forced output continues with plus one token (`decode_steps`), at the cost of one
+plain step: the GPU assumption that verifying a few draft tokens of a small batch costs what a
+decode step does (decoding is memory-bound there; on this CPU it is not, bench_drafts). Drafts
+from predicted calls are not simulated (no trie matcher here).
 
 Defaults are PASTE's calibrated GPU rates: 113.7 decode tokens/s per session, 38112 prefill
 tokens/s. Handles are iterated on the session's thread; the sleeping happens there.
@@ -63,8 +70,10 @@ class SimulatedHandle:
         num_cached: int,
         on_finish: Any,
         priority: float = 0.0,
+        num_draft_tokens: int = 0,
     ) -> None:
         self._engine, self._id = engine, request_id
+        self._drafts = num_draft_tokens
         self._priority = priority
         self._prompt, self._forced, self._cached = prompt, forced, num_cached
         self._on_finish = on_finish
@@ -94,13 +103,14 @@ class SimulatedHandle:
         detok = Detokenizer(eng.tokenizer, self._prompt[-4:])
         prefill_s = (len(self._prompt) - self._cached) / eng.config.prefill_tok_s
         step_s = 1.0 / eng.config.decode_tok_s
+        steps = decode_steps(self._prompt, self._forced, self._drafts)
         ids: list[int] = []
         text = ""
         ttft: float | None = None
         for i, token in enumerate(self._forced):
             if self.final is not None:
                 return
-            wait = self._submitted + prefill_s + (i + 1) * step_s - time.monotonic()
+            wait = self._submitted + prefill_s + (steps[i] + 1) * step_s - time.monotonic()
             if wait > 0 and self._aborted.wait(wait):
                 break
             ids.append(token)
@@ -223,4 +233,34 @@ class SimulatedEngine(ChatPromptMixin):
             )
         if not ids:
             raise InvalidArgumentError("the prompt has no tokens")
-        return SimulatedHandle(self, next(self._ids), ids, forced, cached, on_finish, priority)
+        drafts = getattr(params, "num_draft_tokens", None) or 0
+        return SimulatedHandle(self, next(self._ids), ids, forced, cached, on_finish, priority,
+                               drafts)
+
+
+def decode_steps(prompt: list[int], forced: tuple[int, ...], num_draft_tokens: int,
+                 ngram_min: int = 2, ngram_max: int = 4) -> list[int]:
+    """The decode step (0, 1, ...) in which each forced token is committed. Without drafts,
+    token i in step i; with them, each step commits the prompt-lookup drafts (the engine's
+    own proposer, EngineConfig defaults) that the forced output continues with, plus one
+    token, as the real engine does for a forced turn (engine/drafts.py)."""
+    if num_draft_tokens <= 0:
+        return list(range(len(forced)))
+    import numpy as np
+
+    from paste.core import propose_ngram_draft
+
+    tokens = np.asarray(list(prompt) + list(forced), dtype=np.int32)
+    steps: list[int] = []
+    step = 0
+    while len(steps) < len(forced):
+        done = len(steps)
+        room = min(num_draft_tokens, len(forced) - done - 1)
+        draft = (propose_ngram_draft(tokens[: len(prompt) + done], ngram_min, ngram_max,
+                                     room).tolist() if room else [])
+        accepted = 0
+        while accepted < len(draft) and draft[accepted] == forced[done + accepted]:
+            accepted += 1
+        steps += [step] * (accepted + 1)
+        step += 1
+    return steps

@@ -73,6 +73,13 @@ def _rounds(
     return rounds
 
 
+def _common_prefix(a: list[int], b: tuple[int, ...]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
 class EngineCore:
     """Owns the BatchLoop, the ModelRunner and the requests in flight."""
 
@@ -389,7 +396,12 @@ class EngineCore:
         for j, sid in enumerate(sample_ids):  # teacher forcing replaces the sample
             forced = self.requests[sid].params.forced_tokens
             if forced:
-                tokens[j] = forced[len(self.requests[sid].output_ids)]
+                done = len(self.requests[sid].output_ids)
+                if accepted is not None:  # the drafts the forced output continues with
+                    drafts = plan.draft_tokens[indptr[j] - j : indptr[j + 1] - j - 1].tolist()
+                    accepted[j] = _common_prefix(drafts, forced[done : done + len(drafts)])
+                    done += accepted[j]
+                tokens[j] = forced[done]
         logprobs = {} if raw is None else self._logprobs(raw, wanted, tokens)
         return tokens, accepted, logprobs, sample_ids
 

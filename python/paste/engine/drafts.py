@@ -15,9 +15,11 @@ one more token, so a step commits a + 1 tokens instead of 1:
 
 p_j is the request's own sampling distribution (temperature, top-k, top-p, min-p), drawn with
 its own seeded generator, after its grammar's mask for that row (Grammars.mask_drafted walks
-the drafts and rolls back). Requests with logit adjustments and penalties (their counts would
-have to follow the drafts too), that ask for logprobs, or that are teacher-forced never get
-drafts (`can_draft`).
+the drafts and rolls back). A teacher-forced request (trace replay) accepts the drafts its forced
+output continues with, as a model that writes that output would: the drafts are still the
+proposer's guesses, so a replay measures what speculative decoding saves on recorded agent
+turns. Requests with logit adjustments and penalties (their counts would have to follow the
+drafts too) or that ask for logprobs never get drafts (`can_draft`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from paste.engine.sampler import Sampler, SamplingState, probabilities
 
 def can_draft(params: GenerationParams) -> bool:
     """Whether a request's tokens may be verified from draft rows (module docstring)."""
-    return params.logprobs is None and not params.forced_tokens and not params.adjusts_logits
+    return params.logprobs is None and not params.adjusts_logits
 
 
 def verify(
