@@ -76,7 +76,8 @@ bench: build model
 
 # The main job: the real model answers once, then a dozen recorded agent sessions (search,
 # function calling, coding) replay as live paste sessions in serial, paste and oracle modes
-# (simulated GPU-rate model time; the predictor is mined on a disjoint train split).
+# (simulated GPU-rate model time; the predictor is mined on a disjoint train split), plus
+# paste with speculative decoding (paste-drafts).
 SHARED_TRACES ?= ../shared/traces
 DEMO_DIR := build/demo
 DEMO_SOURCES := tau-bench-gpt4o-airline fireact-hotpotqa swe-agent-demos
@@ -85,7 +86,7 @@ demo: build model
 	rm -rf $(DEMO_DIR) && $(VENV)/bin/paste patterns split --src $(SHARED_TRACES) \
 	  --out $(DEMO_DIR)/split --test-fraction 0.3 --seed 0
 	$(VENV)/bin/paste bench replay --sessions 12 --concurrency 12 --max-calls 12 \
-	  --modes serial,paste,oracle --out $(DEMO_DIR)/replay \
+	  --modes serial,paste,paste-drafts,oracle --out $(DEMO_DIR)/replay \
 	  --traces $(addprefix $(DEMO_DIR)/split/test/,$(DEMO_SOURCES)) \
 	  --train $(addprefix $(DEMO_DIR)/split/train/,$(DEMO_SOURCES))
 	@echo "report and timeline plots: $(DEMO_DIR)/replay/"

@@ -318,6 +318,8 @@ def test_bad_transactions_setting_is_refused_before_anything_runs():
     ("--budget", "-1", "--budget must be >= 0, got -1"),
     ("--max-batch", "0", "--max-batch must be >= 1, got 0"),
     ("--max-calls", "0", "--max-calls must be >= 1, got 0"),
+    ("--num-draft-tokens", "-1", "--num-draft-tokens must be in [0, 64], got -1"),
+    ("--num-draft-tokens", "65", "--num-draft-tokens must be in [0, 64], got 65"),
 ])
 def test_bad_run_options_are_refused_before_anything_runs(tmp_path, option, value, message):
     from paste.cli import main

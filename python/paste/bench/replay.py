@@ -191,6 +191,9 @@ def run_replay(
                       options.max_calls)
     check_waste_options(options.waste_price, options.max_waste_ratio)
     check_transactions(options.transactions, "--transactions")
+    if not 0 <= options.num_draft_tokens <= 64:
+        raise InvalidArgumentError(
+            f"--num-draft-tokens must be in [0, 64], got {options.num_draft_tokens}")
     own_engine = engine is None
     engine = engine or make_engine(options)
     try:

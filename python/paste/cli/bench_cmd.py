@@ -59,7 +59,7 @@ def _replay(args: argparse.Namespace) -> int:
             speculation_budget=args.budget, waste_price=args.waste_price,
             max_waste_ratio=args.max_waste_ratio, max_batch=args.max_batch,
             max_calls=args.max_calls, transactions=args.transactions, out=out,
-            plots=not args.no_plots,
+            plots=not args.no_plots, num_draft_tokens=args.num_draft_tokens,
         )  # fmt: skip
         return replay(options), out
 
@@ -175,6 +175,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "private copy, committed on a hit): worktree = the coding sources' bash commands that "
         "stay in the working tree; all = also every side-effecting function-calling tool (only "
         "realistic for forkable in-process backends such as BFCL's); default worktree",
+    )
+    rp.add_argument(
+        "--num-draft-tokens", type=int, default=3,
+        help="speculative decoding: draft tokens per step in the modes that draft "
+        "(paste-drafts, serial-drafts); default 3",
     )
     rp.add_argument("--out", default=None, help="default bench/out/replay-<source>")
     rp.set_defaults(func=_replay)
