@@ -113,8 +113,9 @@ def tiny_folder(tmp_path_factory):
 
 
 def make_engine(folder, **kw):
-    return Engine(str(folder), attention_backend="torch", block_size=4, num_blocks=256,
-                  max_num_batched_tokens=64, num_threads=1, **kw)
+    settings = {"attention_backend": "torch", "block_size": 4, "num_blocks": 256,
+                "max_num_batched_tokens": 64, "num_threads": 1, **kw}
+    return Engine(str(folder), **settings)
 
 
 @pytest.fixture(scope="module")
@@ -322,3 +323,19 @@ def test_a_forced_output_accepts_the_drafts_it_continues_with(plain, drafting):
     drafted, accepted = (a - b for a, b in zip(stats(drafting), before, strict=True))
     assert accepted > 0 and drafted > accepted
     assert drafting.core.num_steps - steps0 == len(forced) - accepted
+
+
+def test_drafts_under_a_tiny_kv_pool_with_preemption_keep_outputs(tiny_folder, plain):
+    """Drafts take only free blocks and budget left by real tokens; with sequences preempted
+    and recomputed the greedy outputs stay those of plain decoding."""
+    ids = [plain.encode(p) for p in PROMPTS]
+    params = GenerationParams(max_tokens=40, ignore_eos=True)
+    expected = [o.token_ids for o in plain.generate(ids, params)]
+    small = make_engine(tiny_folder, num_draft_tokens=4, draft_ngram_min=1, num_blocks=26,
+                        max_num_batched_tokens=32, max_model_len=96)
+    try:
+        assert [o.token_ids for o in small.generate(ids, params)] == expected
+        stats_ = small.core.loop.stats
+        assert stats_.num_preemptions > 0 and stats_.num_accepted_draft_tokens > 0
+    finally:
+        small.shutdown()

@@ -213,11 +213,12 @@ int32_t BatchLoop::PlanDraft(Sequence* seq, int32_t budget) {
   }
   if (d == 0) return 0;
   // Draft slots take free blocks only: a guess is not worth a pin or another sequence's KV.
-  const int32_t slots = num_tokens + d;
-  if (static_cast<int32_t>(seq->table->size()) * config_.block_size < slots &&
-      blocks_.TryGrow(seq->id, slots) == nullptr) {
-    drafts.resize(start);
-    return 0;
+  // Without one, the draft is cut to the room left in the blocks the sequence has.
+  const int32_t have = static_cast<int32_t>(seq->table->size()) * config_.block_size;
+  if (have < num_tokens + d && blocks_.TryGrow(seq->id, num_tokens + d) == nullptr) {
+    d = std::max(0, have - num_tokens);
+    drafts.resize(start + d);
+    if (d == 0) return 0;
   }
   stats_.num_draft_tokens += d;
   return d;

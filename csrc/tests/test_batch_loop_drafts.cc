@@ -167,6 +167,23 @@ TEST(BatchLoopDrafts, NoFreeBlockMeansNoDraftAndNoPreemptionOrReclaim) {
   EXPECT_EQ(loop.block_manager().BlockTable(a), (I32{1, 2}));
 }
 
+TEST(BatchLoopDrafts, WithoutAFreeBlockTheDraftIsCutToTheRoomInItsLastBlock) {
+  BatchLoop loop(Config(4, 4, 64, /*max_len=*/16));
+  int64_t a = Add(loop, {1, 2, 3, 4, 5, 1}, 4, /*max_tokens=*/8);
+  int64_t b = Add(loop, {7, 8, 9, 10, 11}, 0);
+  Step(loop, {2, 9});  // a: 7 tokens in blocks 0 1 (8 slots), b: blocks 2 3, none free
+  const StepPlan& p = loop.Schedule(0);  // a's draft "3 4 5 1" would need a third block
+  EXPECT_EQ(p.seq_ids, (I64{a, b}));
+  EXPECT_EQ(p.input_ids, (I32{2, 3, 9}));  // the one slot left in block 1 takes "3"
+  EXPECT_EQ(p.positions, (I32{6, 7, 5}));
+  EXPECT_EQ(p.draft_tokens, (I32{3}));
+  EXPECT_EQ(p.sample_indptr, (I32{0, 2, 3}));
+  EXPECT_EQ(p.seq_lens, (I32{8, 6}));
+  EXPECT_TRUE(p.preempted_seq_ids.empty());
+  EXPECT_EQ(loop.stats().num_draft_tokens, 1);
+  EXPECT_EQ(loop.block_manager().BlockTable(a).size(), 2u);
+}
+
 TEST(BatchLoopDrafts, RejectedDraftNeverEntersThePrefixCache) {
   BatchLoop loop(Config(16, 2, 64, /*max_len=*/16));
   int64_t a = Add(loop, {1, 2, 3, 1, 2}, 2);

@@ -22,8 +22,9 @@
 // appended to its query: the explicit ones given by SetDrafts() for this step, else an n-gram
 // proposal from its own tokens (ProposeNgramDraft, num_draft_tokens > 0). d is capped by the
 // budget left, by the turn's max_tokens and by max_model_len (accepting every draft and the
-// sampled token never overruns either), and drafts only take free blocks (TryGrow): they never
-// reclaim a pin or preempt, and never displace a real token of another running sequence.
+// sampled token never overruns either), and drafts only take free blocks (TryGrow), else the
+// room left in the sequence's last block: they never reclaim a pin or preempt, and never
+// displace a real token of another running sequence.
 //
 //   tokens  ... t5 t6 | d1 d2 d3      query: [t6 d1 d2 d3], positions 6..9, seq_len 10
 //   logits rows       | t6 d1 d2 d3   4 rows; row r verifies d_{r+1}, the last row is bonus
