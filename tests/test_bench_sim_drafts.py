@@ -57,3 +57,29 @@ def test_teacher_forced_turns_carry_the_draft_setting():
     for drafts in (0, 3):
         params = TeacherForcedTurns(FakeScript(), encode, 0, drafts)(messages)
         assert params.forced_tokens == (97, 98, 0) and params.num_draft_tokens == drafts
+
+
+def test_a_predicted_call_drafts_the_call_in_the_simulated_engine(tmp_path_factory):
+    """Inside the call a candidate matches, each step commits its next 4 tokens plus one
+    (CallWatch over the forced tokens); prompt lookup alone finds far fewer."""
+    from paste.bench.sim_engine import SimulatedEngine
+    from paste.engine.request import GenerationParams
+    from paste.speculation.rendering import render_candidate, scan_for_format
+    from test_session_support import shared_tiny_folder
+
+    engine = SimulatedEngine(str(shared_tiny_folder(tmp_path_factory)), 1e5, 1e7)
+    text = render_candidate("json", "get_weather", {"city": "Paris", "unit": "celsius"})
+    call = engine.encode(text)
+    forced = tuple(engine.encode("Let me check.\n") + call)
+    prompt = engine.chat_prompt([{"role": "user", "content": "weather?"}])
+    scan = scan_for_format("json")
+    with_call = GenerationParams(forced_tokens=forced, call_scan=scan,
+                                 call_candidates=((5, tuple(call)),), num_draft_tokens=4)
+    steps = engine.decode_steps(prompt, forced, 4, with_call)
+    plain = engine.decode_steps(prompt, forced, 4, GenerationParams(forced_tokens=forced))
+    assert len(steps) == len(plain) == len(forced)
+    start = len(forced) - len(call)  # the call's first token opens it; the rest is drafted
+    call_steps = steps[start + 1:]
+    assert len(set(call_steps)) == -(-(len(call) - 1) // 5)  # 4 drafts + 1 token per step
+    assert steps[-1] < plain[-1]
+    assert steps[: start + 1] == plain[: start + 1]

@@ -19,15 +19,16 @@ extends it reuses all of it except the last token (num_cached_tokens = len(parke
 number the real engine reports); any other conversation, and every `submit` (no session), is
 prefilled in full (no prefix cache; parked sequences never expire). Text deltas come from the
 engine's own Detokenizer, special tokens are skipped exactly as the engine skips them, so the
-session sees the same text as with the real engine for the same forced tokens. The tool-call
-scanner and trie matcher are not emulated: GenerationParams.call_scan / call_candidates are
-ignored and outputs carry no call_events, so speculation falls back to the parser's calls.
+session sees the same text as with the real engine for the same forced tokens. Outputs carry
+no call_events (speculation falls back to the parser's calls); call_scan / call_candidates
+only give predicted-call drafts (below).
 
 Speculative decoding (GenerationParams.num_draft_tokens): a step commits the prompt-lookup
 drafts the forced output continues with plus one token (`decode_steps`), at the cost of one
 plain step: the GPU assumption that verifying a few draft tokens of a small batch costs what a
-decode step does (decoding is memory-bound there; on this CPU it is not, bench_drafts). Drafts
-from predicted calls are not simulated (no trie matcher here).
+decode step does (decoding is memory-bound there; on this CPU it is not, bench_drafts). As in
+the engine, inside a tool call a predicted call (call_candidates) still matches, the draft is
+that call's next tokens (the engine's CallWatch, run over the forced tokens).
 
 Defaults are PASTE's calibrated GPU rates: 113.7 decode tokens/s per session, 38112 prefill
 tokens/s. Handles are iterated on the session's thread; the sleeping happens there.
@@ -71,9 +72,10 @@ class SimulatedHandle:
         on_finish: Any,
         priority: float = 0.0,
         num_draft_tokens: int = 0,
+        params: Any = None,
     ) -> None:
         self._engine, self._id = engine, request_id
-        self._drafts = num_draft_tokens
+        self._drafts, self._params = num_draft_tokens, params
         self._priority = priority
         self._prompt, self._forced, self._cached = prompt, forced, num_cached
         self._on_finish = on_finish
@@ -103,7 +105,7 @@ class SimulatedHandle:
         detok = Detokenizer(eng.tokenizer, self._prompt[-4:])
         prefill_s = (len(self._prompt) - self._cached) / eng.config.prefill_tok_s
         step_s = 1.0 / eng.config.decode_tok_s
-        steps = decode_steps(self._prompt, self._forced, self._drafts)
+        steps = eng.decode_steps(self._prompt, self._forced, self._drafts, self._params)
         ids: list[int] = []
         text = ""
         ttft: float | None = None
@@ -184,6 +186,15 @@ class SimulatedEngine(ChatPromptMixin):
         self._parked: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count()
+        # CallWatch for predicted-call drafts (decode_steps). Its JSON scanner (the replay's
+        # format) reads the whole vocabulary once, here, not inside a timed turn.
+        from paste.engine.call_watch import CallWatch
+        from paste.engine.request import GenerationParams
+        from paste.speculation.rendering import scan_for_format
+
+        self._watch = CallWatch(self.tokenizer, len(self.tokenizer))
+        self._watch.check(GenerationParams(call_scan=scan_for_format("json")))
+        self._watch_lock = threading.Lock()
 
     @property
     def step_time_s(self) -> float:
@@ -235,15 +246,32 @@ class SimulatedEngine(ChatPromptMixin):
             raise InvalidArgumentError("the prompt has no tokens")
         drafts = getattr(params, "num_draft_tokens", None) or 0
         return SimulatedHandle(self, next(self._ids), ids, forced, cached, on_finish, priority,
-                               drafts)
+                               drafts, params)
+
+    def decode_steps(self, prompt: list[int], forced: tuple[int, ...], num_draft_tokens: int,
+                     params: Any) -> list[int]:
+        """decode_steps() for one turn, with its predicted calls as drafts when the turn
+        carries them (GenerationParams.call_scan / call_candidates): one CallWatch of this
+        engine's tokenizer, used by one turn at a time."""
+        if (num_draft_tokens <= 0 or getattr(params, "call_scan", None) is None
+                or not getattr(params, "call_candidates", ())):
+            return decode_steps(prompt, forced, num_draft_tokens)
+        with self._watch_lock:
+            self._watch.add(0, params)
+            try:
+                return decode_steps(prompt, forced, num_draft_tokens, calls=self._watch)
+            finally:
+                self._watch.remove(0)
 
 
 def decode_steps(prompt: list[int], forced: tuple[int, ...], num_draft_tokens: int,
-                 ngram_min: int = 2, ngram_max: int = 4) -> list[int]:
+                 ngram_min: int = 2, ngram_max: int = 4, calls: Any = None) -> list[int]:
     """The decode step (0, 1, ...) in which each forced token is committed. Without drafts,
-    token i in step i; with them, each step commits the prompt-lookup drafts (the engine's
-    own proposer, EngineConfig defaults) that the forced output continues with, plus one
-    token, as the real engine does for a forced turn (engine/drafts.py)."""
+    token i in step i; with them, each step commits the drafts that the forced output
+    continues with, plus one token, as the real engine does for a forced turn
+    (engine/drafts.py): inside a tool call that a predicted call still matches, that call's
+    next tokens (`calls`: a CallWatch already watching sequence 0 for this turn, advanced here
+    token by token), else prompt lookup (the engine's own proposer, EngineConfig defaults)."""
     if num_draft_tokens <= 0:
         return list(range(len(forced)))
     import numpy as np
@@ -256,11 +284,16 @@ def decode_steps(prompt: list[int], forced: tuple[int, ...], num_draft_tokens: i
     while len(steps) < len(forced):
         done = len(steps)
         room = min(num_draft_tokens, len(forced) - done - 1)
-        draft = (propose_ngram_draft(tokens[: len(prompt) + done], ngram_min, ngram_max,
-                                     room).tolist() if room else [])
+        draft = calls.drafts({0: room}).get(0) if calls is not None and room else None
+        if draft is None:
+            draft = (propose_ngram_draft(tokens[: len(prompt) + done], ngram_min, ngram_max,
+                                         room).tolist() if room else [])
         accepted = 0
         while accepted < len(draft) and draft[accepted] == forced[done + accepted]:
             accepted += 1
         steps += [step] * (accepted + 1)
+        if calls is not None:
+            for token in forced[done : done + accepted + 1]:
+                calls.step([0], [int(token)])
         step += 1
     return steps

@@ -7,6 +7,8 @@ mode. So a candidate is the call rendered the way the format's chat template wri
 with `", "` and `": "` separators, non-ASCII kept, the arguments in the order given.
 
     scan_for_format("hermes")  -> CallScan("tag", "<tool_call>", "</tool_call>")
+    scan_for_format("json")    -> any top-level `{` (or a ```json fence) opens a call, as the
+                                  json parser reads one after prose (parsing/json_format.py)
     render_candidate("hermes", "f", {"q": 1})  -> '\\n{"name": "f", "arguments": {"q": 1}}'
 
 Formats without a scanner mode (pythonic) return None from both: no trie matching, the parser
@@ -24,7 +26,7 @@ from paste.engine.call_events import CallScan
 
 _SCANS = {
     "hermes": CallScan("tag", start_tag="<tool_call>", end_tag="</tool_call>"),
-    "json": CallScan("json", code_fences=True),
+    "json": CallScan("json", json_start_anywhere=True, code_fences=True),
     "llama3_json": CallScan("json", json_start_anywhere=True),
 }
 _ARGUMENTS_KEY = {"hermes": "arguments", "json": "arguments", "llama3_json": "parameters"}
