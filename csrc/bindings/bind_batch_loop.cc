@@ -239,13 +239,7 @@ add/resume/park/free/set_drafts are refused between them.)doc")
           "set_drafts",
           [](BatchLoop& loop, const Int64Array& seq_ids, const Int32Array& indptr,
              const Int32Array& tokens) {
-            PASTE_CHECK_ARG(seq_ids.ndim() == 1 && indptr.ndim() == 1 && tokens.ndim() == 1,
-                            "seq_ids, indptr and tokens must be one-dimensional");
-            auto n = static_cast<int32_t>(seq_ids.size());
-            PASTE_CHECK_ARG(indptr.size() == n + 1, "indptr must have ", n + 1,
-                            " entries, got ", indptr.size());
-            PASTE_CHECK_ARG(indptr.data()[n] <= tokens.size(), "indptr points past the ",
-                            tokens.size(), " tokens given");
+            const int32_t n = CheckTokenBatch(seq_ids, indptr, tokens, "indptr");
             py::gil_scoped_release release;
             loop.SetDrafts(seq_ids.data(), n, indptr.data(), tokens.data());
           },

@@ -48,18 +48,19 @@ py::array_t<T> ToNumpy(const std::vector<T>& v) {
 using Int64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 using Int32Array = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
 
-// The per-step batch input of the scanner and the matcher: sequence seq_ids[i] produced
-// tokens[token_offsets[i]:token_offsets[i+1]]. Checks the shapes; returns the number of
-// sequences.
-inline int32_t CheckTokenBatch(const Int64Array& seq_ids, const Int32Array& token_offsets,
-                               const Int32Array& tokens) {
-  PASTE_CHECK_ARG(seq_ids.ndim() == 1 && token_offsets.ndim() == 1 && tokens.ndim() == 1,
-                  "seq_ids, token_offsets and tokens must be one-dimensional");
+// The per-step batch input of the scanner and the matcher (and BatchLoop.set_drafts):
+// sequence seq_ids[i] produced tokens[offsets[i]:offsets[i+1]]. Checks the shapes, naming the
+// offsets array as the caller's API does; returns the number of sequences.
+inline int32_t CheckTokenBatch(const Int64Array& seq_ids, const Int32Array& offsets,
+                               const Int32Array& tokens,
+                               const char* offsets_name = "token_offsets") {
+  PASTE_CHECK_ARG(seq_ids.ndim() == 1 && offsets.ndim() == 1 && tokens.ndim() == 1,
+                  "seq_ids, ", offsets_name, " and tokens must be one-dimensional");
   auto n = static_cast<int32_t>(seq_ids.size());
-  PASTE_CHECK_ARG(token_offsets.size() == n + 1, "token_offsets must have ", n + 1,
-                  " entries, got ", token_offsets.size());
-  PASTE_CHECK_ARG(n == 0 || token_offsets.data()[n] <= tokens.size(),
-                  "token_offsets point past the ", tokens.size(), " tokens given");
+  PASTE_CHECK_ARG(offsets.size() == n + 1, offsets_name, " must have ", n + 1,
+                  " entries, got ", offsets.size());
+  PASTE_CHECK_ARG(n == 0 || offsets.data()[n] <= tokens.size(), offsets_name,
+                  " point past the ", tokens.size(), " tokens given");
   return n;
 }
 

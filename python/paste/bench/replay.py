@@ -220,6 +220,8 @@ def run_replay(
             num_draft_tokens=options.num_draft_tokens,
         )  # fmt: skip
         warm_up(engine)
+        if any(m.drafts for m in modes) and hasattr(engine, "prepare_call_drafts"):
+            engine.prepare_call_drafts()  # a SimulatedEngine's, outside any timed turn
         runs = [_run(engine, scripts, m, predictors, cfg, options) for m in modes]
     finally:
         if own_engine:

@@ -186,14 +186,7 @@ class SimulatedEngine(ChatPromptMixin):
         self._parked: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count()
-        # CallWatch for predicted-call drafts (decode_steps). Its JSON scanner (the replay's
-        # format) reads the whole vocabulary once, here, not inside a timed turn.
-        from paste.engine.call_watch import CallWatch
-        from paste.engine.request import GenerationParams
-        from paste.speculation.rendering import scan_for_format
-
-        self._watch = CallWatch(self.tokenizer, len(self.tokenizer))
-        self._watch.check(GenerationParams(call_scan=scan_for_format("json")))
+        self._watch: Any = None  # CallWatch of predicted-call drafts (prepare_call_drafts)
         self._watch_lock = threading.Lock()
 
     @property
@@ -248,6 +241,20 @@ class SimulatedEngine(ChatPromptMixin):
         return SimulatedHandle(self, next(self._ids), ids, forced, cached, on_finish, priority,
                                drafts, params)
 
+    def prepare_call_drafts(self) -> None:
+        """Builds the CallWatch of predicted-call drafts once. Its JSON scanner (the replay's
+        format) reads the whole vocabulary (~0.4 s): a replay with drafting modes calls this
+        before any timed turn; otherwise the first drafted turn with candidates builds it."""
+        if self._watch is not None:
+            return
+        from paste.engine.call_watch import CallWatch
+        from paste.engine.request import GenerationParams
+        from paste.speculation.rendering import scan_for_format
+
+        watch = CallWatch(self.tokenizer, len(self.tokenizer))
+        watch.check(GenerationParams(call_scan=scan_for_format("json")))
+        self._watch = watch
+
     def decode_steps(self, prompt: list[int], forced: tuple[int, ...], num_draft_tokens: int,
                      params: Any) -> list[int]:
         """decode_steps() for one turn, with its predicted calls as drafts when the turn
@@ -257,6 +264,7 @@ class SimulatedEngine(ChatPromptMixin):
                 or not getattr(params, "call_candidates", ())):
             return decode_steps(prompt, forced, num_draft_tokens)
         with self._watch_lock:
+            self.prepare_call_drafts()
             self._watch.add(0, params)
             try:
                 return decode_steps(prompt, forced, num_draft_tokens, calls=self._watch)
@@ -277,6 +285,7 @@ def decode_steps(prompt: list[int], forced: tuple[int, ...], num_draft_tokens: i
     import numpy as np
 
     from paste.core import propose_ngram_draft
+    from paste.engine.drafts import common_prefix
 
     tokens = np.asarray(list(prompt) + list(forced), dtype=np.int32)
     steps: list[int] = []
@@ -288,9 +297,7 @@ def decode_steps(prompt: list[int], forced: tuple[int, ...], num_draft_tokens: i
         if draft is None:
             draft = (propose_ngram_draft(tokens[: len(prompt) + done], ngram_min, ngram_max,
                                          room).tolist() if room else [])
-        accepted = 0
-        while accepted < len(draft) and draft[accepted] == forced[done + accepted]:
-            accepted += 1
+        accepted = common_prefix(draft, forced[done : done + len(draft)])
         steps += [step] * (accepted + 1)
         if calls is not None:
             for token in forced[done : done + accepted + 1]:

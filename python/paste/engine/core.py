@@ -24,7 +24,7 @@ import torch
 from paste.core import BatchLoop, BatchLoopConfig
 from paste.engine.call_watch import CallWatch
 from paste.engine.config import EngineConfig
-from paste.engine.drafts import can_draft, verify
+from paste.engine.drafts import can_draft, common_prefix, verify
 from paste.engine.grammar import Grammars
 from paste.engine.model_runner import ModelRunner
 from paste.engine.penalties import LogitAdjustments
@@ -71,13 +71,6 @@ def _rounds(
         for column, value in zip(rounds[r], (sid, tok, reason), strict=True):
             column.append(value)
     return rounds
-
-
-def _common_prefix(a: list[int], b: tuple[int, ...]) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
 
 
 class EngineCore:
@@ -399,7 +392,7 @@ class EngineCore:
                 done = len(self.requests[sid].output_ids)
                 if accepted is not None:  # the drafts the forced output continues with
                     drafts = plan.draft_tokens[indptr[j] - j : indptr[j + 1] - j - 1].tolist()
-                    accepted[j] = _common_prefix(drafts, forced[done : done + len(drafts)])
+                    accepted[j] = common_prefix(drafts, forced[done : done + len(drafts)])
                     done += accepted[j]
                 tokens[j] = forced[done]
         logprobs = {} if raw is None else self._logprobs(raw, wanted, tokens)

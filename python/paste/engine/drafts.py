@@ -38,6 +38,14 @@ def can_draft(params: GenerationParams) -> bool:
     return params.logprobs is None and not params.adjusts_logits
 
 
+def common_prefix(drafts: Sequence[int], forced: Sequence[int]) -> int:
+    """How many leading drafts a teacher-forced output continues with (it accepts those)."""
+    n = 0
+    while n < min(len(drafts), len(forced)) and drafts[n] == forced[n]:
+        n += 1
+    return n
+
+
 def verify(
     sampler: Sampler,
     logits: torch.Tensor,
