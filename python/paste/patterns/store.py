@@ -44,7 +44,14 @@ from paste.patterns.shapes import (
     typed_values,
 )
 from paste.patterns.state import SessionState
-from paste.patterns.templates import extract, hole_locators, hole_paths, schema_only
+from paste.patterns.templates import (
+    extract,
+    fits_type,
+    hole_locators,
+    hole_paths,
+    hole_types,
+    schema_only,
+)
 from paste.patterns.textevidence import TextEvidence
 from paste.patterns.trace import Trace
 from paste.patterns.unknowntools import UnknownTools
@@ -66,6 +73,17 @@ def rule_str(rule: tuple[str, str, str]) -> str:
 def rule_tuple(text: str) -> tuple[str, str, str]:
     a, b, c = text.split(SEP, 2)
     return (a, b, c)
+
+
+def _hole_type(hkey: str) -> str | None:
+    """The JSON type the hole's values must have (templates.hole_types); None for a hole of
+    any text, or one whose key names no template (a store built by hand)."""
+    _kind, tkey, index = hkey.split(SEP)
+    try:
+        types = hole_types(tkey)
+    except ValueError:
+        return None
+    return types[int(index)] if int(index) < len(types) else None
 
 
 class PatternStore:
@@ -113,7 +131,8 @@ class PatternStore:
         self._records: dict[str, list[RecordRule]] = {}
         # Per hole, derived at the first query since the counts last changed: allowed shapes
         # (None: unshaped) and whether the novel order is used.
-        self._hole_view: dict[str, tuple[set[str] | None, bool, set[int] | None]] = {}
+        self._hole_view: dict[
+            str, tuple[set[str] | None, bool, set[int] | None, str | None]] = {}
 
     # -- mining --------------------------------------------------------------------------
     def _check_tenant(self, trace: Trace) -> None:
@@ -328,8 +347,8 @@ class PatternStore:
             shapes = allowed_shapes(self.hole_shapes.get(hkey))
             view = self._hole_view[hkey] = (
                 shapes, self.uses_novelty(hkey),
-                allowed_lengths(self.hole_lengths.get(hkey), shapes))
-        shapes, lengths = view[0], view[2]
+                allowed_lengths(self.hole_lengths.get(hkey), shapes), _hole_type(hkey))
+        shapes, lengths, typ = view[0], view[2], view[3]
         days = allowed_days(self.hole_days.get(hkey), state.today)
         for source, mode, arg, loc in self.ordered_rules(hkey, state.context[-1]):
             sel = (source, mode, arg)
@@ -340,7 +359,7 @@ class PatternStore:
                 continue
             v = entry.locs.get(loc)
             if (v is not None and v not in out and (shapes is None or shape(v) in shapes)
-                    and (lengths is None or len(v) in lengths)
+                    and (lengths is None or len(v) in lengths) and fits_type(v, typ)
                     and (days is None or in_days(v, state.today, days))):
                 out.append(v)
                 if len(out) == 2 * MAX_RANK:
@@ -351,6 +370,8 @@ class PatternStore:
                 spans = memo[TYPED_KEY] = typed_spans(state)
             if days is not None:
                 spans = [v for v in spans if in_days(v, state.today, days)]
+            if typ is not None:
+                spans = [v for v in spans if fits_type(v, typ)]
             out += typed_values(spans, shapes, lengths, out, MAX_RANK)
         if novelty is None:
             novelty = view[1]

@@ -164,6 +164,35 @@ def hole_locators(template_key: str) -> tuple[str | None, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=4096)
+def hole_types(template_key: str) -> tuple[str | None, ...]:
+    """Per hole: the JSON type a value must have to fill it ("num" or "bool": a leaf the
+    training call held as a number or a boolean), None for a hole any text may fill (a
+    string leaf, a hole inside a string, a hole of records)."""
+    out: list[str | None] = []
+    for _path, spec in json.loads(template_key):
+        if spec[0] == "H":
+            out.append(spec[2] if spec[2] in ("num", "bool") else None)
+        elif spec[0] == "T":
+            out.extend(None for p in spec[1] if isinstance(p, int))
+    return tuple(out)
+
+
+def fits_type(value_key: str, typ: str | None) -> bool:
+    """True if a hole of type `typ` (hole_types) can take this value key: a num hole takes
+    a JSON number (a price of 150, never the "AAPL" found beside it), a bool hole true or
+    false; fill would otherwise write the text as a string the tool's schema rejects."""
+    if typ is None:
+        return True
+    if typ == "bool":
+        return value_key in ("true", "false")
+    try:
+        value = json.loads(value_key)
+    except ValueError:
+        return False
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def num_holes(template_key: str) -> int:
     """Number of holes of a template."""
     n = 0
