@@ -5,9 +5,11 @@ restates the records a tool returned. The prompts come from real traces in ../sh
 (development split): code printed by mini-swe-agent's `sed -n` / `cat` commands, tau-bench's
 get_reservation_details results, and FireAct's HotpotQA questions answered from nothing (a
 control with little to copy). Each workload is generated greedily on one engine of the real model
-with num_draft_tokens = 0 (the baseline) and with drafts (GenerationParams.num_draft_tokens),
-the settings back to back per workload so a load change on this shared machine hits all; every drafted output is checked token for token
-against the baseline's. Writes bench/RESULTS.md.
+with num_draft_tokens = 0 (the baseline), with a fixed number of drafts
+(GenerationParams.num_draft_tokens, every proposed draft verified) and with adaptive drafts (the
+goodput rule of csrc/include/paste/draft_policy.h over the step costs measured at load), the
+settings back to back per workload so a load change on this shared machine hits all; every
+drafted output is checked token for token against the baseline's. Writes bench/RESULTS.md.
 
 Usage: python bench/bench_drafts.py [--model qwen2.5-coder-0.5b-instruct] [--prompts 3]
        [--max-tokens 128] [--drafts 2,4] [--seed 0]
@@ -100,9 +102,15 @@ def main() -> None:
     workloads = {"code rewrite (mini-swe-agent)": code_prompts(rng, args.prompts),
                  "records restated (tau-bench)": record_prompts(rng, args.prompts),
                  "free answer (FireAct)": question_prompts(rng, args.prompts)}
-    settings = [0] + [int(k) for k in args.drafts.split(",")]
-    engine = Engine(args.model, num_threads=args.threads, seed=0)
+    fixed = [int(k) for k in args.drafts.split(",")]
+    # (label, draft tokens, adaptive): the adaptive setting drafts up to the largest k
+    settings = [("off", 0, False)] + [(str(k), k, False) for k in fixed] + [
+        (f"{max(fixed)} adaptive", max(fixed), True)]
+    # Drafting engine: the step-cost table is measured at load (engine/step_costs.py); the
+    # fixed settings run with it cleared, so every setting shares one engine and its plans.
+    engine = Engine(args.model, num_threads=args.threads, seed=0, num_draft_tokens=max(fixed))
     loop = engine.core.loop
+    costs = list(engine.core.draft_step_costs)
     try:
         table = []
         for name, texts in workloads.items():
@@ -110,19 +118,20 @@ def main() -> None:
             run(engine, ids, 1, len(ids), 0)  # every prompt's KV cached before any timing
             for batch in (1, len(ids)):
                 results = {}
-                for k in settings:  # same prompts, back to back
+                for label, k, adaptive in settings:  # same prompts, back to back
+                    loop.set_draft_step_costs(costs if adaptive else [])
                     d0, a0, s0 = (loop.stats.num_draft_tokens,
                                   loop.stats.num_accepted_draft_tokens, engine.core.num_steps)
                     secs, outs = run(engine, ids, args.max_tokens, batch, k)
-                    results[k] = (secs, outs, loop.stats.num_draft_tokens - d0,
-                                  loop.stats.num_accepted_draft_tokens - a0,
-                                  engine.core.num_steps - s0)
-                base_secs, base_outs = results[0][0], results[0][1]
+                    results[label] = (secs, outs, loop.stats.num_draft_tokens - d0,
+                                      loop.stats.num_accepted_draft_tokens - a0,
+                                      engine.core.num_steps - s0)
+                base_secs, base_outs = results["off"][0], results["off"][1]
                 tokens = sum(len(o.token_ids) for o in base_outs)
-                for k in settings:
-                    secs, outs, drafted, accepted, steps = results[k]
+                for label, k, _adaptive in settings:
+                    secs, outs, drafted, accepted, steps = results[label]
                     same = [o.token_ids for o in outs] == [o.token_ids for o in base_outs]
-                    row = [name, str(batch), "off" if k == 0 else str(k), str(tokens),
+                    row = [name, str(batch), label, str(tokens),
                            f"{tokens / secs:.1f}", f"{base_secs / secs:.2f}x",
                            str(steps), "-" if k == 0 else f"{accepted}/{drafted}",
                            "-" if k == 0 else ("yes" if same else "NO")]
@@ -138,7 +147,12 @@ def main() -> None:
         "setting's tok/s is decoding; each drafted run follows the baseline on the same "
         "prompts. "
         "'accepted' counts accepted / verified draft tokens; 'same output' checks every token "
-        "against the run without drafts.\n\n"
+        "against the run without drafts. 'adaptive' keeps, each step, the draft lengths of "
+        "highest expected tokens per step cost (EngineConfig.adaptive_drafts: the cost of a "
+        "step of r query rows measured at load, each request's acceptance so far); the fixed "
+        "settings verify every proposed draft. Step cost measured at load, relative to one "
+        "row: " + ", ".join(f"{r} rows {costs[r - 1]:.2f}" for r in (2, 3, 5, 9, 17)
+                          if r <= len(costs)) + ".\n\n"
         + markdown_table(["workload", "batch", "draft tokens", "tokens", "tok/s",
                           "vs off", "model steps", "accepted", "same output"], table)
     )

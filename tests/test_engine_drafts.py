@@ -127,7 +127,9 @@ def plain(tiny_folder):
 
 @pytest.fixture(scope="module")
 def drafting(tiny_folder):
-    eng = make_engine(tiny_folder, num_draft_tokens=4, draft_ngram_min=1)
+    # every proposed draft verified: these tests are about the drafts' mechanics (the cuts of
+    # adaptive_drafts are in test_engine_adaptive_drafts.py)
+    eng = make_engine(tiny_folder, num_draft_tokens=4, draft_ngram_min=1, adaptive_drafts=False)
     yield eng
     eng.shutdown()
 
@@ -332,7 +334,7 @@ def test_drafts_under_a_tiny_kv_pool_with_preemption_keep_outputs(tiny_folder, p
     params = GenerationParams(max_tokens=40, ignore_eos=True)
     expected = [o.token_ids for o in plain.generate(ids, params)]
     small = make_engine(tiny_folder, num_draft_tokens=4, draft_ngram_min=1, num_blocks=26,
-                        max_num_batched_tokens=32, max_model_len=96)
+                        max_num_batched_tokens=32, max_model_len=96, adaptive_drafts=False)
     try:
         assert [o.token_ids for o in small.generate(ids, params)] == expected
         stats_ = small.core.loop.stats

@@ -44,12 +44,13 @@ def test_engine_flags_become_exactly_the_engine_config_overrides():
                                           "--max-num-seqs", "8", "--dtype", "bfloat16",
                                           "--no-enable-prefix-caching", "--num-threads", "2",
                                           "--session-idle-s", "90", "--num-draft-tokens", "3",
-                                          "--draft-ngram-min", "1", "--no-tune-matmul"])
+                                          "--draft-ngram-min", "1", "--no-tune-matmul",
+                                          "--no-adaptive-drafts"])
         assert engine_options(args) == {"max_model_len": 2048, "max_num_seqs": 8,
                                         "dtype": "bfloat16", "enable_prefix_caching": False,
                                         "num_threads": 2, "session_idle_s": 90.0,
                                         "num_draft_tokens": 3, "draft_ngram_min": 1,
-                                        "tune_matmul": False}
+                                        "tune_matmul": False, "adaptive_drafts": False}
         assert engine_options(build_parser().parse_args([command, *extra])) == {}
 
 

@@ -4,13 +4,26 @@
 #include "paste/batch_loop.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <utility>
 
+#include "paste/draft_policy.h"
 #include "paste/errors.h"
 #include "sequence.h"
 
 namespace paste {
+
+namespace {
+
+void CheckStepCosts(const std::vector<double>& costs) {
+  for (size_t r = 0; r < costs.size(); ++r) {
+    PASTE_CHECK_ARG(std::isfinite(costs[r]) && costs[r] > 0.0, "draft_step_costs[", r,
+                    "] must be a positive finite cost, got ", costs[r]);
+  }
+}
+
+}  // namespace
 
 namespace {
 // Queue order: higher priority first, then earlier arrival.
@@ -33,6 +46,7 @@ BatchLoop::BatchLoop(const BatchLoopConfig& config)
   PASTE_CHECK_ARG(1 <= config.draft_ngram_min && config.draft_ngram_min <= config.draft_ngram_max,
                   "draft n-gram lengths need 1 <= draft_ngram_min <= draft_ngram_max, got ",
                   config.draft_ngram_min, " and ", config.draft_ngram_max);
+  CheckStepCosts(config.draft_step_costs);
   // Reserve every per-step buffer for the largest step so that it never reallocates. Logits
   // rows, drafts and events (one per appended token, at most one per row) are bounded by the
   // step's tokens: every row is a distinct planned token.
@@ -58,6 +72,12 @@ BatchLoop::BatchLoop(const BatchLoopConfig& config)
 }
 
 BatchLoop::~BatchLoop() = default;
+
+void BatchLoop::SetDraftStepCosts(const std::vector<double>& costs) {
+  CheckNotInFlight("set_draft_step_costs()");
+  CheckStepCosts(costs);
+  config_.draft_step_costs = costs;
+}
 
 BatchLoop::Sequence& BatchLoop::Get(int64_t seq_id) const {
   auto it = seqs_.find(seq_id);
@@ -206,7 +226,8 @@ void BatchLoop::SortQueues() {
 SeqInfo BatchLoop::GetSeqInfo(int64_t seq_id) const {
   const Sequence& seq = Get(seq_id);
   return SeqInfo{seq.status, static_cast<int32_t>(seq.tokens.size()), seq.num_computed,
-                 seq.num_output, seq.params.priority, seq.has_blocks};
+                 seq.num_output, seq.params.priority, seq.has_blocks,
+                 DraftAcceptance(seq.draft_hits, seq.draft_trials)};
 }
 
 std::vector<int32_t> BatchLoop::Tokens(int64_t seq_id) const { return Get(seq_id).tokens; }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "paste/batch_loop.h"
+#include "paste/draft_policy.h"
 #include "paste/errors.h"
 #include "paste/ngram_proposer.h"
 #include "sequence.h"
@@ -155,10 +156,10 @@ int32_t BatchLoop::ScheduleRunning(int32_t budget, double now) {
 // from what the real tokens left over: a draft never displaces a real token of a
 // lower-priority sequence, nor takes the block its next token needs.
 int32_t BatchLoop::PlanRunning(int32_t budget) {
+  ProposeDrafts(budget);
   for (size_t j = 0; j < scheduled_.size(); ++j) {
     Sequence* seq = scheduled_[j];
-    const bool decoding = static_cast<int32_t>(seq->tokens.size()) - seq->num_computed == 1;
-    const int32_t num_draft = decoding && budget > 0 ? PlanDraft(seq, budget) : 0;
+    const int32_t num_draft = budget > 0 ? PlaceDraft(seq, j, budget) : 0;
     AddToPlan(seq, scheduled_num_new_[j], num_draft);
     budget -= num_draft;
   }
@@ -189,37 +190,97 @@ int32_t BatchLoop::AdmitWaiting(int32_t budget, double now) {
   return budget;
 }
 
-// The draft of a decoding sequence (its last token is its only real token this step): appended
-// to plan_.draft_tokens, and its number returned. 0 < budget.
-int32_t BatchLoop::PlanDraft(Sequence* seq, int32_t budget) {
-  const int32_t num_tokens = static_cast<int32_t>(seq->tokens.size());
-  // Accepting every draft plus the sampled token must stay within the turn and the model.
-  const int32_t room = std::min({budget, seq->params.max_tokens - seq->num_output - 1,
-                                 config_.max_model_len - num_tokens - 1});
-  if (room <= 0) return 0;
-  std::vector<int32_t>& drafts = plan_.draft_tokens;
-  const size_t start = drafts.size();
-  int32_t d = 0;
-  auto it = explicit_drafts_.empty() ? explicit_drafts_.end() : explicit_drafts_.find(seq->id);
-  if (it != explicit_drafts_.end()) {
-    d = std::min(room, static_cast<int32_t>(it->second.size()));
-    drafts.insert(drafts.end(), it->second.begin(), it->second.begin() + d);
-  } else if (seq->params.num_draft_tokens > 0) {
-    const int32_t k = std::min(room, seq->params.num_draft_tokens);
-    drafts.resize(start + k);  // within the reserved capacity: the step's tokens bound it
-    d = ProposeNgramDraft(seq->tokens.data(), num_tokens, config_.draft_ngram_min,
-                          config_.draft_ngram_max, k, drafts.data() + start);
-    drafts.resize(start + d);
+// Each scheduled sequence's draft proposal, before any is placed: the explicit one given by
+// SetDrafts(), else an n-gram proposal of up to num_draft_tokens, for a decoding sequence (its
+// last token is its only real token this step), within the budget left and the room its turn
+// and the model have (accepting every draft plus the sampled token must stay within both).
+void BatchLoop::ProposeDrafts(int32_t budget) {
+  proposal_tokens_.clear();
+  proposal_indptr_.assign(1, 0);
+  proposal_len_.clear();
+  proposal_ngram_.clear();
+  for (Sequence* seq : scheduled_) {
+    seq->ngram_draft = 0;
+    const int32_t num_tokens = static_cast<int32_t>(seq->tokens.size());
+    const bool decoding = num_tokens - seq->num_computed == 1;
+    const int32_t room =
+        decoding ? std::min({budget, seq->params.max_tokens - seq->num_output - 1,
+                             config_.max_model_len - num_tokens - 1})
+                 : 0;
+    const size_t start = proposal_tokens_.size();
+    int32_t d = 0;
+    bool ngram = false;
+    auto it = room <= 0 || explicit_drafts_.empty() ? explicit_drafts_.end()
+                                                    : explicit_drafts_.find(seq->id);
+    if (it != explicit_drafts_.end()) {
+      d = std::min(room, static_cast<int32_t>(it->second.size()));
+      proposal_tokens_.insert(proposal_tokens_.end(), it->second.begin(),
+                              it->second.begin() + d);
+    } else if (room > 0 && seq->params.num_draft_tokens > 0) {
+      const int32_t k = std::min(room, seq->params.num_draft_tokens);
+      proposal_tokens_.resize(start + k);
+      d = ProposeNgramDraft(seq->tokens.data(), num_tokens, config_.draft_ngram_min,
+                            config_.draft_ngram_max, k, proposal_tokens_.data() + start);
+      proposal_tokens_.resize(start + d);
+      ngram = d > 0;
+    }
+    proposal_indptr_.push_back(static_cast<int32_t>(proposal_tokens_.size()));
+    proposal_len_.push_back(d);
+    proposal_ngram_.push_back(ngram ? 1 : 0);
   }
+  if (!config_.draft_step_costs.empty()) LimitDrafts();
+}
+
+// Cuts the n-gram proposals to the lengths of highest goodput (draft_policy.h). Explicit
+// drafts stay whole and count as rows the step computes anyway.
+void BatchLoop::LimitDrafts() {
+  const size_t n = scheduled_.size();
+  int32_t base_rows = 0;
+  int32_t samplers = 0;
+  proposal_acceptance_.assign(n, 0.0);
+  std::vector<int32_t> proposed(n, 0);
+  for (size_t j = 0; j < n; ++j) {
+    const Sequence* seq = scheduled_[j];
+    base_rows += scheduled_num_new_[j];
+    if (seq->num_computed + scheduled_num_new_[j] == static_cast<int32_t>(seq->tokens.size())) {
+      ++samplers;
+    }
+    if (proposal_ngram_[j]) {
+      proposed[j] = proposal_len_[j];
+      proposal_acceptance_[j] = DraftAcceptance(seq->draft_hits, seq->draft_trials);
+    } else {
+      base_rows += proposal_len_[j];
+    }
+  }
+  std::vector<int32_t> kept(n, 0);
+  ChooseDraftLengths(config_.draft_step_costs, base_rows, samplers, proposal_acceptance_.data(),
+                     proposed.data(), static_cast<int32_t>(n), kept.data());
+  for (size_t j = 0; j < n; ++j) {
+    if (!proposal_ngram_[j]) continue;
+    proposal_len_[j] = kept[j];
+    if (kept[j] == 0) {  // not worth its rows now: its record fades towards trying again
+      Sequence* seq = scheduled_[j];
+      seq->draft_hits *= kDraftMemory;
+      seq->draft_trials *= kDraftMemory;
+    }
+  }
+}
+
+// Appends sequence j's proposal (cut to the budget) to plan_.draft_tokens and returns its
+// length. Draft slots take free blocks only: a guess is not worth a pin or another sequence's
+// KV; without one, the draft is cut to the room left in the blocks the sequence has.
+int32_t BatchLoop::PlaceDraft(Sequence* seq, size_t j, int32_t budget) {
+  int32_t d = std::min(budget, proposal_len_[j]);
   if (d == 0) return 0;
-  // Draft slots take free blocks only: a guess is not worth a pin or another sequence's KV.
-  // Without one, the draft is cut to the room left in the blocks the sequence has.
+  const int32_t num_tokens = static_cast<int32_t>(seq->tokens.size());
   const int32_t have = static_cast<int32_t>(seq->table->size()) * config_.block_size;
   if (have < num_tokens + d && blocks_.TryGrow(seq->id, num_tokens + d) == nullptr) {
     d = std::max(0, have - num_tokens);
-    drafts.resize(start + d);
     if (d == 0) return 0;
   }
+  const auto first = proposal_tokens_.begin() + proposal_indptr_[j];
+  plan_.draft_tokens.insert(plan_.draft_tokens.end(), first, first + d);
+  seq->ngram_draft = proposal_ngram_[j] ? d : 0;
   stats_.num_draft_tokens += d;
   return d;
 }
@@ -324,6 +385,12 @@ FinishReason BatchLoop::AppendSampled(Sequence* seq, int32_t sampler, int32_t nu
   }
   if (reason == FinishReason::kNone) reason = AppendToken(seq, sampled);
   seq->num_computed = static_cast<int32_t>(seq->tokens.size()) - 1;
+  if (seq->ngram_draft > 0) {  // its acceptance record (draft_policy.h)
+    const bool rejected = num_accepted < seq->ngram_draft;
+    seq->draft_hits = kDraftMemory * seq->draft_hits + num_accepted;
+    seq->draft_trials = kDraftMemory * seq->draft_trials + num_accepted + (rejected ? 1 : 0);
+    seq->ngram_draft = 0;
+  }
   return reason;
 }
 
@@ -349,6 +416,7 @@ void BatchLoop::AbandonStep() {
   PASTE_CHECK_ARG(in_flight_, "abandon_step() called without a scheduled step");
   // The step's drafts live only in plan_ (rebuilt by the next Schedule()); its explicit ones
   // were cleared when it was scheduled, so nothing else is kept.
+  for (Sequence* seq : scheduled_) seq->ngram_draft = 0;
   scheduled_.clear();
   scheduled_num_new_.clear();
   in_flight_ = false;

@@ -24,7 +24,15 @@ struct BatchLoop::Sequence {
   // The sequence's block table inside the BlockManager (stable until freed): a decode step
   // that stays inside its last block needs no BlockManager lookup at all.
   const std::vector<int32_t>* table = nullptr;
+  // Its n-gram drafts' record (draft_policy.h): decayed accepted drafts and verified-up-to-
+  // the-first-rejection drafts, and this step's number of n-gram drafts (0: none or explicit).
+  double draft_hits = 0.0;
+  double draft_trials = 0.0;
+  int32_t ngram_draft = 0;
 };
+
+// Weight of a sequence's earlier draft record at each update (about ten drafted steps).
+constexpr double kDraftMemory = 0.9;
 
 // Block arithmetic on the hot path: shifts and masks when block_size is a power of two (the
 // usual case; an integer division costs tens of cycles per token), divisions otherwise.

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "convert.h"
@@ -155,16 +156,19 @@ void RegisterBatchLoop(py::module_& m) {
       .def(py::init([](int32_t num_blocks, int32_t block_size, int32_t max_num_seqs,
                        int32_t max_num_batched_tokens, int32_t max_model_len,
                        bool enable_prefix_caching, int32_t hash_bits, int32_t draft_ngram_min,
-                       int32_t draft_ngram_max) {
+                       int32_t draft_ngram_max, std::vector<double> draft_step_costs) {
              return BatchLoopConfig{num_blocks,       block_size,      max_num_seqs,
                                     max_num_batched_tokens, max_model_len, enable_prefix_caching,
-                                    hash_bits,        draft_ngram_min, draft_ngram_max};
+                                    hash_bits,        draft_ngram_min, draft_ngram_max,
+                                    std::move(draft_step_costs)};
            }),
            py::arg("num_blocks") = 1024, py::arg("block_size") = 16,
            py::arg("max_num_seqs") = 256, py::arg("max_num_batched_tokens") = 2048,
            py::arg("max_model_len") = 4096, py::arg("enable_prefix_caching") = true,
            py::arg("hash_bits") = 64, py::arg("draft_ngram_min") = 2,
-           py::arg("draft_ngram_max") = 4)
+           py::arg("draft_ngram_max") = 4, py::arg("draft_step_costs") = std::vector<double>{},
+           "draft_step_costs[r-1]: the cost of a step computing r query rows; when given, "
+           "n-gram drafts are cut to the lengths of highest goodput (draft_policy.h).")
       .def_readonly("num_blocks", &BatchLoopConfig::num_blocks)
       .def_readonly("block_size", &BatchLoopConfig::block_size)
       .def_readonly("max_num_seqs", &BatchLoopConfig::max_num_seqs)
@@ -172,7 +176,8 @@ void RegisterBatchLoop(py::module_& m) {
       .def_readonly("max_model_len", &BatchLoopConfig::max_model_len)
       .def_readonly("enable_prefix_caching", &BatchLoopConfig::enable_prefix_caching)
       .def_readonly("draft_ngram_min", &BatchLoopConfig::draft_ngram_min)
-      .def_readonly("draft_ngram_max", &BatchLoopConfig::draft_ngram_max);
+      .def_readonly("draft_ngram_max", &BatchLoopConfig::draft_ngram_max)
+      .def_readonly("draft_step_costs", &BatchLoopConfig::draft_step_costs);
 
   py::class_<SeqInfo>(m, "SeqInfo")
       .def_readonly("status", &SeqInfo::status)
@@ -180,7 +185,8 @@ void RegisterBatchLoop(py::module_& m) {
       .def_readonly("num_computed_tokens", &SeqInfo::num_computed_tokens)
       .def_readonly("num_output_tokens", &SeqInfo::num_output_tokens)
       .def_readonly("priority", &SeqInfo::priority)
-      .def_readonly("has_blocks", &SeqInfo::has_blocks);
+      .def_readonly("has_blocks", &SeqInfo::has_blocks)
+      .def_readonly("draft_acceptance", &SeqInfo::draft_acceptance);
 
   py::class_<LoopStats>(m, "LoopStats")
       .def_readonly("num_steps", &LoopStats::num_steps)
@@ -233,6 +239,9 @@ add/resume/park/free/set_drafts are refused between them.)doc")
       .def("park", &BatchLoop::Park, py::arg("seq_id"), py::arg("expiry"))
       .def("free", &BatchLoop::Free, py::arg("seq_id"))
       .def("set_priority", &BatchLoop::SetPriority, py::arg("seq_id"), py::arg("priority"))
+      .def("set_draft_step_costs", &BatchLoop::SetDraftStepCosts, py::arg("costs"),
+           "Replaces the step-cost table of the drafts' goodput rule from the next schedule() "
+           "on (empty: every proposed n-gram draft is verified).")
       .def("set_num_draft_tokens", &BatchLoop::SetNumDraftTokens, py::arg("seq_id"),
            py::arg("k"), "n-gram draft tokens per decoding step from the next schedule() on.")
       .def(

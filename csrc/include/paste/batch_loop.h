@@ -24,7 +24,11 @@
 // budget left, by the turn's max_tokens and by max_model_len (accepting every draft and the
 // sampled token never overruns either), and drafts only take free blocks (TryGrow), else the
 // room left in the sequence's last block: they never reclaim a pin or preempt, and never
-// displace a real token of another running sequence.
+// displace a real token of another running sequence. With draft_step_costs, the n-gram
+// proposals of all decoding sequences are cut together to the lengths of highest expected
+// tokens per step cost (draft_policy.h), from each sequence's acceptance so far: hits and
+// trials decayed by kDraftMemory per drafted step, and per step its proposal was cut to
+// nothing (so a sequence that stopped drafting drifts back towards trying).
 //
 //   tokens  ... t5 t6 | d1 d2 d3      query: [t6 d1 d2 d3], positions 6..9, seq_len 10
 //   logits rows       | t6 d1 d2 d3   4 rows; row r verifies d_{r+1}, the last row is bonus
@@ -64,6 +68,10 @@ struct BatchLoopConfig {
   // n-gram drafting (ProposeNgramDraft): suffix lengths tried, longest first.
   int32_t draft_ngram_min = 2;
   int32_t draft_ngram_max = 4;
+  // Cost of a step computing r query rows, r = 1..size (any unit; draft_policy.h). Empty:
+  // every proposed n-gram draft is verified. Otherwise each step keeps the draft lengths of
+  // highest goodput for the sequences' measured acceptance (ChooseDraftLengths).
+  std::vector<double> draft_step_costs;
 };
 
 struct SeqParams {
@@ -131,6 +139,7 @@ struct SeqInfo {
   int32_t num_output_tokens;  // sampled in the current turn
   double priority;
   bool has_blocks;
+  double draft_acceptance;  // estimated acceptance of its n-gram drafts (draft_policy.h)
 };
 
 class BatchLoop {
@@ -155,6 +164,10 @@ class BatchLoop {
   void SetPriority(int64_t seq_id, double priority);
   // From the next Schedule() on, n-gram drafts of up to k tokens per decoding step (0 = none).
   void SetNumDraftTokens(int64_t seq_id, int32_t k);
+  // Replaces config().draft_step_costs from the next Schedule() on (empty: every proposed
+  // n-gram draft is verified); checked like the config's. Refused between Schedule() and
+  // Commit().
+  void SetDraftStepCosts(const std::vector<double>& costs);
   // Explicit drafts for the NEXT Schedule() only (it clears them, used or not): sequence
   // seq_ids[i] gets tokens[indptr[i], indptr[i+1]) instead of that step's n-gram proposal (an
   // empty range means no draft). Capped by room (budget, max_tokens, max_model_len, free
@@ -210,7 +223,9 @@ class BatchLoop {
   int32_t ScheduleRunning(int32_t budget, double now);
   int32_t PlanRunning(int32_t budget);
   int32_t AdmitWaiting(int32_t budget, double now);
-  int32_t PlanDraft(Sequence* seq, int32_t budget);
+  void ProposeDrafts(int32_t budget);
+  void LimitDrafts();
+  int32_t PlaceDraft(Sequence* seq, size_t j, int32_t budget);
   void AddToPlan(Sequence* seq, int32_t num_new, int32_t num_draft);
   void CheckCommit(const int32_t* sampled, int32_t num_sampled, const int32_t* num_accepted,
                    int32_t num_accepted_len) const;
@@ -229,6 +244,13 @@ class BatchLoop {
   std::vector<int32_t> scheduled_num_new_;
   // SetDrafts() for the next Schedule(); small (one entry per drafted sequence).
   std::unordered_map<int64_t, std::vector<int32_t>> explicit_drafts_;
+  // This step's draft proposals, per scheduled sequence j: proposal_tokens_[proposal_indptr_[j],
+  // + proposal_len_[j]) (the length after LimitDrafts), n-gram (1) or explicit (0).
+  std::vector<int32_t> proposal_tokens_;
+  std::vector<int32_t> proposal_indptr_;
+  std::vector<int32_t> proposal_len_;
+  std::vector<uint8_t> proposal_ngram_;
+  std::vector<double> proposal_acceptance_;
   bool queues_dirty_ = false;
   bool in_flight_ = false;
   double now_ = 0.0;

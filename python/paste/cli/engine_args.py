@@ -35,8 +35,8 @@ ENGINE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add every engine flag (default None: not given), --[no-]enable-prefix-caching and
-    --[no-]tune-matmul."""
+    """Add every engine flag (default None: not given), --[no-]enable-prefix-caching,
+    --[no-]tune-matmul and --[no-]adaptive-drafts."""
     group = parser.add_argument_group("engine")
     for flag, field, kind, text in ENGINE_FLAGS:
         group.add_argument(flag, dest=f"engine_{field}", type=kind, default=None, help=text,
@@ -48,11 +48,16 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                        action=argparse.BooleanOptionalAction, default=None,
                        help="on a CPU, time each linear layer's two matmul orientations at "
                        "load and use the faster per row count (default: on)")
+    group.add_argument("--adaptive-drafts", dest="engine_adaptive_drafts",
+                       action=argparse.BooleanOptionalAction, default=None,
+                       help="with --num-draft-tokens, measure what a step costs per query row "
+                       "at load and verify only the drafts worth their rows, from each "
+                       "request's acceptance so far (default: on)")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The EngineConfig overrides the flags gave (only those given)."""
     fields = [field for _flag, field, _kind, _text in ENGINE_FLAGS] + [
-        "enable_prefix_caching", "tune_matmul"]
+        "enable_prefix_caching", "tune_matmul", "adaptive_drafts"]
     return {f: getattr(args, f"engine_{f}") for f in fields
             if getattr(args, f"engine_{f}") is not None}

@@ -23,6 +23,11 @@ class EngineConfig:
         decoding request may carry up to this many draft tokens per step, copied from what
         followed the latest earlier occurrence of its last draft_ngram_max .. draft_ngram_min
         tokens, all verified in one forward (engine/drafts.py); 0 = off.
+    adaptive_drafts: with num_draft_tokens, the cost of a step per query row count is
+        measured at load (engine/step_costs.py) and each step keeps, of the prompt-lookup
+        drafts, the lengths of highest expected tokens per step cost given each request's
+        acceptance so far (csrc/include/paste/draft_policy.h); off = every proposed draft is
+        verified.
     tune_matmul: on a CPU, each linear layer's matmul orientation is measured per row count
         at load and the faster used (engine/models/tuned_linear.py); off = plain F.linear.
     """
@@ -44,6 +49,7 @@ class EngineConfig:
     num_draft_tokens: int = 0
     draft_ngram_min: int = 2
     draft_ngram_max: int = 4
+    adaptive_drafts: bool = True
     tune_matmul: bool = True
 
     def __post_init__(self) -> None:

@@ -36,6 +36,7 @@ from paste.engine.request import (
     TokenLogprob,
 )
 from paste.engine.sampler import Sampler, SamplingState
+from paste.engine.step_costs import ROWS, measure_step_costs
 from paste.errors import InvalidArgumentError
 
 _FINISH = {1: "stop", 2: "length"}
@@ -84,6 +85,10 @@ class EngineCore:
         self.max_model_len = min(
             config.max_model_len, self.runner.max_positions, self.runner.num_blocks * bs
         )
+        # What a step of r query rows costs, for the drafts' goodput (step_costs.py).
+        self.draft_step_costs: list[float] = (
+            measure_step_costs(self.runner, min(config.max_num_batched_tokens, ROWS[-1]))
+            if config.num_draft_tokens > 0 and config.adaptive_drafts else [])
         self.loop = BatchLoop(
             BatchLoopConfig(
                 num_blocks=self.runner.num_blocks,
@@ -94,6 +99,7 @@ class EngineCore:
                 enable_prefix_caching=config.enable_prefix_caching,
                 draft_ngram_min=config.draft_ngram_min,
                 draft_ngram_max=config.draft_ngram_max,
+                draft_step_costs=self.draft_step_costs,
             )
         )
         self.sampler = Sampler(self.runner.device, seed=config.seed)
