@@ -201,6 +201,7 @@ void BatchLoop::ProposeDrafts(int32_t budget) {
   proposal_ngram_.clear();
   for (Sequence* seq : scheduled_) {
     seq->ngram_draft = 0;
+    seq->shadow_draft = -1;
     const int32_t num_tokens = static_cast<int32_t>(seq->tokens.size());
     const bool decoding = num_tokens - seq->num_computed == 1;
     const int32_t room =
@@ -258,10 +259,8 @@ void BatchLoop::LimitDrafts() {
   for (size_t j = 0; j < n; ++j) {
     if (!proposal_ngram_[j]) continue;
     proposal_len_[j] = kept[j];
-    if (kept[j] == 0) {  // not worth its rows now: its record fades towards trying again
-      Sequence* seq = scheduled_[j];
-      seq->draft_hits *= kDraftMemory;
-      seq->draft_trials *= kDraftMemory;
+    if (kept[j] == 0) {  // not verified: the committed token still scores its first token
+      scheduled_[j]->shadow_draft = proposal_tokens_[proposal_indptr_[j]];
     }
   }
 }
@@ -390,6 +389,10 @@ FinishReason BatchLoop::AppendSampled(Sequence* seq, int32_t sampler, int32_t nu
     seq->draft_hits = kDraftMemory * seq->draft_hits + num_accepted;
     seq->draft_trials = kDraftMemory * seq->draft_trials + num_accepted + (rejected ? 1 : 0);
     seq->ngram_draft = 0;
+  } else if (seq->shadow_draft >= 0) {  // the cut proposal's first token, as a one-draft trial
+    seq->draft_hits = kDraftMemory * seq->draft_hits + (sampled == seq->shadow_draft ? 1 : 0);
+    seq->draft_trials = kDraftMemory * seq->draft_trials + 1;
+    seq->shadow_draft = -1;
   }
   return reason;
 }
@@ -416,7 +419,10 @@ void BatchLoop::AbandonStep() {
   PASTE_CHECK_ARG(in_flight_, "abandon_step() called without a scheduled step");
   // The step's drafts live only in plan_ (rebuilt by the next Schedule()); its explicit ones
   // were cleared when it was scheduled, so nothing else is kept.
-  for (Sequence* seq : scheduled_) seq->ngram_draft = 0;
+  for (Sequence* seq : scheduled_) {
+    seq->ngram_draft = 0;
+    seq->shadow_draft = -1;
+  }
   scheduled_.clear();
   scheduled_num_new_.clear();
   in_flight_ = false;

@@ -25,10 +25,13 @@ struct BatchLoop::Sequence {
   // that stays inside its last block needs no BlockManager lookup at all.
   const std::vector<int32_t>* table = nullptr;
   // Its n-gram drafts' record (draft_policy.h): decayed accepted drafts and verified-up-to-
-  // the-first-rejection drafts, and this step's number of n-gram drafts (0: none or explicit).
+  // the-first-rejection drafts; this step's number of n-gram drafts (0: none or explicit);
+  // the first token of this step's n-gram proposal when all of it was cut (-1: none), which
+  // the committed token then scores as a one-draft trial.
   double draft_hits = 0.0;
   double draft_trials = 0.0;
   int32_t ngram_draft = 0;
+  int32_t shadow_draft = -1;
 };
 
 // Weight of a sequence's earlier draft record at each update (about ten drafted steps).

@@ -1,6 +1,7 @@
 // Exact tests of the goodput rule for draft lengths (paste/draft_policy.h) and of BatchLoop
 // applying it: lengths for flat, per-row and mixed step costs, the acceptance record a commit
-// leaves, and refused cost tables.
+// leaves (verified drafts, and a cut proposal scored by the committed token), and refused
+// cost tables.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -108,8 +109,11 @@ TEST(DraftPolicy, RowsThatCostAStepStopTheLoopDrafting) {
   Commit(loop, 3, 0);
   EXPECT_TRUE(loop.Schedule(0).draft_tokens.empty());  // "9 1 2" proposed, none worth it
   EXPECT_EQ(loop.last_plan().sample_indptr, (I32{0, 1}));
-  Commit(loop, 9, 0);
-  EXPECT_DOUBLE_EQ(loop.GetSeqInfo(a).draft_acceptance, 0.5);  // no draft: no record
+  Commit(loop, 9, 0);  // the cut proposal's first token was right: a one-draft hit
+  EXPECT_DOUBLE_EQ(loop.GetSeqInfo(a).draft_acceptance, 2.0 / 3.0);
+  EXPECT_TRUE(loop.Schedule(0).draft_tokens.empty());  // "1 2 3" proposed, cut again
+  Commit(loop, 5, 0);  // its first token 1 was wrong: hits 0.9, trials 1.9
+  EXPECT_DOUBLE_EQ(loop.GetSeqInfo(a).draft_acceptance, 1.9 / 3.9);
   EXPECT_EQ(loop.stats().num_draft_tokens, 0);
 }
 

@@ -27,8 +27,10 @@
 // displace a real token of another running sequence. With draft_step_costs, the n-gram
 // proposals of all decoding sequences are cut together to the lengths of highest expected
 // tokens per step cost (draft_policy.h), from each sequence's acceptance so far: hits and
-// trials decayed by kDraftMemory per drafted step, and per step its proposal was cut to
-// nothing (so a sequence that stopped drafting drifts back towards trying).
+// trials decayed by kDraftMemory per update. A verified draft updates them with what was
+// accepted; a proposal cut to nothing is still scored, for free, by the token the step
+// commits (its first token matched or not: a one-draft trial), so a sequence that stopped
+// drafting starts again when its text turns to copying, and one that never drafted learns.
 //
 //   tokens  ... t5 t6 | d1 d2 d3      query: [t6 d1 d2 d3], positions 6..9, seq_len 10
 //   logits rows       | t6 d1 d2 d3   4 rows; row r verifies d_{r+1}, the last row is bonus
