@@ -86,7 +86,7 @@ demo: build model
 	rm -rf $(DEMO_DIR) && $(VENV)/bin/paste patterns split --src $(SHARED_TRACES) \
 	  --out $(DEMO_DIR)/split --test-fraction 0.3 --seed 0
 	$(VENV)/bin/paste bench replay --sessions 12 --concurrency 12 --max-calls 12 \
-	  --modes serial,paste,paste-drafts,oracle --out $(DEMO_DIR)/replay \
+	  --modes serial,paste,paste-drafts,oracle,oracle-drafts --out $(DEMO_DIR)/replay \
 	  --traces $(addprefix $(DEMO_DIR)/split/test/,$(DEMO_SOURCES)) \
 	  --train $(addprefix $(DEMO_DIR)/split/train/,$(DEMO_SOURCES))
 	@echo "report and timeline plots: $(DEMO_DIR)/replay/"

@@ -83,7 +83,8 @@ HEADERS = [
 
 def _row(label: str, report: dict, max_calls: int | None, spec: str = "paste") -> list[str]:
     m = report["modes"]
-    s, p, o = m["serial"], m[spec], m["oracle"]
+    s, p = m["serial"], m[spec]
+    o = m[p.get("oracle_reference") or "oracle"]  # a drafting mode's ceiling: oracle-drafts
     return [
         label, f"{p['sessions']}" + (f" (<= {max_calls} calls)" if max_calls else ""),
         f"{s['serial_tool_share']:.0%}",
@@ -109,7 +110,8 @@ def real_model(args: argparse.Namespace, split: Path) -> None:
     t0 = time.monotonic()
     options = ReplayOptions(
         traces=[test], train=[split / "train" / source], sessions=int(n or 3),
-        concurrency=int(n or 3), modes="serial,paste,paste-drafts,oracle", model=args.model,
+        concurrency=int(n or 3), modes="serial,paste,paste-drafts,oracle,oracle-drafts",
+        model=args.model,
         model_time="real", seed=args.seed, max_calls=MAX_CALLS.get(source),
         out=OUT / f"replay-real-{source}", num_draft_tokens=args.num_draft_tokens,
     )  # fmt: skip
@@ -121,7 +123,8 @@ def real_model(args: argparse.Namespace, split: Path) -> None:
         "small here; this table shows paste's mechanisms on the real engine, not the headline. "
         f"paste-drafts is paste plus speculative decoding ({args.num_draft_tokens} draft tokens "
         "per step from prompt lookup and the predicted calls; a forced turn accepts the drafts "
-        "its recorded text continues with, modes.py).\n\n"
+        "its recorded text continues with, modes.py); its oracle is oracle-drafts, the oracle "
+        "on the same drafting engine.\n\n"
         + markdown_table(HEADERS, [_row(source, report, MAX_CALLS.get(source)),
                                    _row(f"{source} (paste-drafts)", report,
                                         MAX_CALLS.get(source), spec="paste-drafts")])
@@ -132,7 +135,7 @@ def real_model(args: argparse.Namespace, split: Path) -> None:
     print(body)
 
 
-DRAFT_MODES = "serial,serial-drafts,paste,paste-drafts,oracle"
+DRAFT_MODES = "serial,serial-drafts,paste,paste-drafts,oracle,oracle-drafts"
 
 
 def drafts_table(args: argparse.Namespace, split: Path) -> None:
@@ -151,8 +154,11 @@ def drafts_table(args: argparse.Namespace, split: Path) -> None:
         m = replay(options)["modes"]
         rows.append([test.name, f"{m['serial']['sessions']}", f"{m['serial']['mean_tct_s']:.2f}"]
                     + [f"{m[name]['tct_ratio_vs_serial']:.3f}"
-                       for name in ("serial-drafts", "paste", "paste-drafts", "oracle")]
-                    + [_pct(m["paste-drafts"]["share_tasks_slower_than_serial"])])
+                       for name in ("serial-drafts", "paste", "paste-drafts", "oracle",
+                                    "oracle-drafts")]
+                    + [_pct(m["paste"]["oracle_gap_captured"]),
+                       _pct(m["paste-drafts"]["oracle_gap_captured"]),
+                       _pct(m["paste-drafts"]["share_tasks_slower_than_serial"])])
         print(f"{test.name}: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     body = (
         "SIMULATED model time as in the replay table (113.7 decode tok/s per session); "
@@ -160,12 +166,16 @@ def drafts_table(args: argparse.Namespace, split: Path) -> None:
         "step: each recorded turn commits, per step, the drafts its text continues with plus "
         "one token, and a drafted step costs one plain step (the GPU assumption: verifying a "
         "few tokens of a small batch is memory-bound like a decode step; on this CPU it is "
-        "not, see bench_drafts). Predicted-call drafts are not simulated (the real-engine row "
-        "in replay-real has them). serial-drafts is serial plus the drafts alone. Mean TCT "
-        "ratios vs serial, same sessions and tool latencies in every mode.\n\n"
+        "not, see bench_drafts). Drafts come from the predicted call while the model writes "
+        "it (the engine's CallWatch), else from prompt lookup. serial-drafts is serial plus "
+        "the drafts alone; oracle-drafts is the oracle on the drafting engine, the ceiling of "
+        "paste-drafts (its 'captured' is the share of the serial->oracle-drafts gap; paste's "
+        "of the serial->oracle gap). Mean TCT ratios vs serial, same sessions and tool "
+        "latencies in every mode.\n\n"
         + markdown_table(["source", "sessions", "serial TCT s", "serial-drafts / serial",
                           "paste / serial", "paste-drafts / serial", "oracle / serial",
-                          "paste-drafts tasks slower"], rows)
+                          "oracle-drafts / serial", "paste captured",
+                          "paste-drafts captured", "paste-drafts tasks slower"], rows)
         + f"\n\n{PUBLISHED}. Total {time.monotonic() - t0:.0f} s.\n"
     )
     write_section("replay-drafts", body, f"python bench/bench_replay.py --drafts --sessions "

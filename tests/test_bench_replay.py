@@ -224,6 +224,8 @@ def test_every_mode_but_serial_and_its_ablation_co_schedules():
     # serial-drafts is serial plus speculative decoding, nothing else
     assert MODES["serial-drafts"] == dataclasses.replace(
         MODES["serial"], name="serial-drafts", drafts=True)
+    assert MODES["oracle-drafts"] == dataclasses.replace(  # and the oracle plus it
+        MODES["oracle"], name="oracle-drafts", drafts=True)
     assert coscheduling_policy(MODES["paste"]) == CoSchedulingPolicy()
     assert coscheduling_policy(MODES["serial"]) is None
     # the ablation differs from paste in co-scheduling only

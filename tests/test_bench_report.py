@@ -57,6 +57,23 @@ def test_tct_statistics_and_ratios_against_serial():
     assert (serial["share_tasks_slower_than_serial"], serial["oracle_gap_captured"]) == (0.0, 0.0)
 
 
+def test_a_drafting_mode_is_measured_against_the_oracle_with_drafts():
+    drafts = {"a": 1.5, "b": 6.0, "c": 2.0, "d": 3.0}  # mean 3.125
+    oracle_drafts = {"a": 0.5, "b": 1.5, "c": 1.0, "d": 3.0}  # mean 1.5
+    runs = [fake_run("serial", SERIAL), fake_run("oracle", ORACLE), fake_run("paste", PASTE),
+            fake_run("paste-drafts", drafts)]
+    modes = summarize(runs, {})["modes"]
+    # without oracle-drafts in the run, every mode's ceiling is the oracle (2.0 s)
+    assert modes["paste-drafts"]["oracle_gap_captured"] == (7.5 - 3.125) / 5.5
+    assert modes["paste-drafts"]["oracle_reference"] == "oracle"
+    modes = summarize(runs + [fake_run("oracle-drafts", oracle_drafts)], {})["modes"]
+    assert modes["paste-drafts"]["oracle_gap_captured"] == (7.5 - 3.125) / 6.0
+    assert modes["paste-drafts"]["oracle_reference"] == "oracle-drafts"
+    assert modes["paste"]["oracle_gap_captured"] == 3.25 / 5.5  # plain modes: plain oracle
+    assert modes["paste"]["oracle_reference"] == "oracle"
+    assert modes["oracle-drafts"]["oracle_gap_captured"] == 1.0
+
+
 def test_without_serial_there_is_no_ratio():
     modes = summarize([fake_run("paste", PASTE)], {})["modes"]
     assert "task_ratio_quantiles" not in modes["paste"]

@@ -32,8 +32,10 @@ def test_modes_that_draft():
     assert MODES["paste-drafts"].drafts and MODES["paste-drafts"].speculation
     assert MODES["serial-drafts"].drafts and not MODES["serial-drafts"].speculation
     assert not MODES["serial-drafts"].kv_retention and not MODES["serial-drafts"].coscheduling
+    assert MODES["oracle-drafts"].drafts and MODES["oracle-drafts"].oracle
     assert not any(m.drafts for n, m in MODES.items() if n not in ("paste-drafts",
-                                                                   "serial-drafts"))
+                                                                   "serial-drafts",
+                                                                   "oracle-drafts"))
     assert [m.name for m in parse_modes("serial-drafts,paste-drafts")] == [
         "serial-drafts", "paste-drafts"]
 

@@ -14,6 +14,7 @@
 | paste-perfect | on, with the session's true next call (p = 1, perfect.py) | on | on | on | seeded model |
 | paste-drafts | on, and speculative decoding (drafts from prompt lookup and predicted calls) | on | on | on | seeded model |
 | serial-drafts | off, but speculative decoding (what drafts alone do) | off | off | off | seeded model |
+| oracle-drafts | off, but speculative decoding | on | on | on | 0 |
 
 Co-scheduling (paste.session.priority.CoSchedulingPolicy, its defaults): a turn returning
 from tools gets a priority boost in the engine's queue. It only matters when turns queue,
@@ -25,9 +26,12 @@ serial->oracle gap if every next call were predicted exactly.
 paste-drafts adds speculative decoding (ReplayConfig.num_draft_tokens per step): each forced
 turn accepts the drafts its recorded text continues with, so the model steps saved are those
 prompt lookup and the predicted calls would save on the recorded agent turns. With a
-SimulatedEngine a drafted step costs one plain step (the GPU assumption, sim_engine.py) and
-only prompt-lookup drafts are simulated. serial-drafts is serial plus the drafts: what
-speculative decoding alone gives, for attribution.
+SimulatedEngine a drafted step costs one plain step (the GPU assumption, sim_engine.py);
+it drafts like the engine, a predicted call while the model writes it, else prompt lookup.
+serial-drafts is serial plus the drafts: what speculative decoding alone gives, for
+attribution. oracle-drafts is the ceiling of a drafting engine: its model time is that of
+paste-drafts' engine, so the share of the serial->oracle gap a drafting mode captured is
+measured against it when it ran (report.py), not against the oracle without drafts.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ MODES: dict[str, Mode] = {
         Mode("paste-perfect", True, True, True, perfect_prediction=True),
         Mode("paste-drafts", True, True, True, drafts=True),
         Mode("serial-drafts", False, False, False, coscheduling=False, drafts=True),
+        Mode("oracle-drafts", False, True, True, oracle=True, drafts=True),
     )
 }
 

@@ -8,7 +8,8 @@ prompt tokens over all turns), tool-wait share (time sessions waited for tools a
 turns / TCT), and against serial: the per-task TCT ratio (`task_ratios_vs_serial` by session,
 its median, its nearest-rank quantiles `task_ratio_quantiles` min/p10/p25/p50/p75/p90/max,
 the share of tasks slower than serial) and the share of the serial -> oracle TCT reduction
-the mode captured; `miss_causes` is the misses by cause (speculation/misscause.py: the call
+the mode captured (`oracle_gap_captured`; for a drafting mode the oracle is oracle-drafts when
+it ran, named by `oracle_reference`); `miss_causes` is the misses by cause (speculation/misscause.py: the call
 could not run speculatively, was never predicted for its position, was predicted but refused by
 admission, or was launched and discarded before the call came; they sum to `misses`);
 `committed` is the hits that committed a transaction's staged side effects
@@ -110,10 +111,15 @@ def summarize(runs: list[ModeRun], config: dict[str, Any]) -> dict[str, Any]:
         summary["task_ratio_quantiles"] = (
             {q: percentile(ratios, x) for q, x in QUANTILES} if ratios else None
         )
-        gap = serial["mean_tct_s"] - oracle["mean_tct_s"] if oracle else 0.0
+        # A drafting mode's ceiling is the oracle with drafts when it ran (modes.py).
+        reference = "oracle-drafts" if (by_name[name].mode.drafts
+                                        and "oracle-drafts" in modes) else "oracle"
+        ceiling = modes.get(reference) if reference != "oracle" else oracle
+        gap = serial["mean_tct_s"] - ceiling["mean_tct_s"] if ceiling else 0.0
         summary["oracle_gap_captured"] = (
             (serial["mean_tct_s"] - summary["mean_tct_s"]) / gap if gap > 0 else None
         )
+        summary["oracle_reference"] = reference if ceiling else None
     return {"modes": modes, "config": config}
 
 
