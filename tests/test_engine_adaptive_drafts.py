@@ -90,3 +90,21 @@ def test_a_flat_cost_verifies_every_proposed_draft(tiny_folder, plain, monkeypat
     flat = run(tiny_folder, num_draft_tokens=4, draft_ngram_min=1)
     assert flat[0] == full[0] == plain[0]
     assert flat[1:3] == full[1:3] and full[1] > 0  # the same drafts, the same acceptances
+
+
+def test_a_real_model_replay_with_a_drafting_mode_gets_a_drafting_engine(tiny_folder):
+    from paste.bench.replay import ReplayOptions
+    from paste.bench.replay import make_engine as replay_engine
+
+    def built(modes):
+        options = ReplayOptions(traces=[], train=[], model=str(tiny_folder), model_time="real",
+                                modes=modes, num_draft_tokens=3, max_batch=2)
+        eng = replay_engine(options)
+        try:
+            config = eng.core.config
+            return config.num_draft_tokens, config.max_num_seqs, len(eng.core.draft_step_costs)
+        finally:
+            eng.shutdown()
+
+    assert built("serial,paste-drafts") == (3, 2, 32)  # costs measured: drafts cut for goodput
+    assert built("serial,paste,oracle") == (0, 2, 0)

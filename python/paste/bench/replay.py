@@ -155,9 +155,14 @@ def make_engine(options: ReplayOptions) -> Any:
     if options.model_time == "real":
         from paste.engine.engine import Engine
 
+        settings: dict[str, Any] = {}
         if options.max_batch is not None:
-            return Engine(options.model, max_num_seqs=options.max_batch)
-        return Engine(options.model)
+            settings["max_num_seqs"] = options.max_batch
+        if any(m.drafts for m in parse_modes(options.modes)):
+            # configured for drafting, so its step costs are measured at load and drafts are
+            # cut for goodput (EngineConfig.adaptive_drafts); the other modes' turns ask for none
+            settings["num_draft_tokens"] = options.num_draft_tokens
+        return Engine(options.model, **settings)
     raise InvalidArgumentError(
         f"--model-time must be real or simulated, got {options.model_time!r}"
     )
