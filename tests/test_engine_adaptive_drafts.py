@@ -8,10 +8,9 @@ from __future__ import annotations
 import pytest
 
 import paste.engine.core as engine_core
-from paste.engine.engine import Engine
 from paste.engine.request import GenerationParams
 from paste.engine.step_costs import ROWS, measure_step_costs
-from tiny_model import build_tiny_model
+from tiny_model import build_tiny_model, make_tiny_engine
 
 PROMPTS = ["one two three one two three one two three one two", "a b c d a b c d a b c d"]
 PARAMS = GenerationParams(max_tokens=30, ignore_eos=True)
@@ -22,15 +21,9 @@ def tiny_folder(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), "llama")
 
 
-def make_engine(folder, **kw):
-    settings = {"attention_backend": "torch", "block_size": 4, "num_blocks": 256,
-                "max_num_batched_tokens": 64, "num_threads": 1, **kw}
-    return Engine(str(folder), **settings)
-
-
 def run(folder, **kw):
     """(token ids of PROMPTS, draft tokens verified, accepted, the loop's cost table)."""
-    eng = make_engine(folder, **kw)
+    eng = make_tiny_engine(folder, **kw)
     try:
         ids = [eng.encode(p) for p in PROMPTS]
         out = [o.token_ids for o in eng.generate(ids, PARAMS)]
@@ -48,7 +41,7 @@ def plain(tiny_folder):
 
 
 def test_the_measured_table_is_relative_non_decreasing_and_sized_by_the_budget(tiny_folder):
-    eng = make_engine(tiny_folder, max_num_batched_tokens=12)
+    eng = make_tiny_engine(tiny_folder, max_num_batched_tokens=12)
     try:
         costs = measure_step_costs(eng.core.runner, 12)
     finally:

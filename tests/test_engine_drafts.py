@@ -12,12 +12,11 @@ import torch
 
 from paste.engine.call_events import CallEvent, CallEventKind, CallScan
 from paste.engine.drafts import can_draft, verify
-from paste.engine.engine import Engine
 from paste.engine.grammar import GrammarSpec
 from paste.engine.request import GenerationParams
 from paste.engine.sampler import Sampler, SamplingParams
 from paste.errors import InvalidArgumentError
-from tiny_model import build_tiny_model
+from tiny_model import build_tiny_model, make_tiny_engine
 
 GREEDY = SamplingParams(temperature=0.0)
 
@@ -112,15 +111,9 @@ def tiny_folder(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), "llama")
 
 
-def make_engine(folder, **kw):
-    settings = {"attention_backend": "torch", "block_size": 4, "num_blocks": 256,
-                "max_num_batched_tokens": 64, "num_threads": 1, **kw}
-    return Engine(str(folder), **settings)
-
-
 @pytest.fixture(scope="module")
 def plain(tiny_folder):
-    eng = make_engine(tiny_folder)
+    eng = make_tiny_engine(tiny_folder)
     yield eng
     eng.shutdown()
 
@@ -129,7 +122,7 @@ def plain(tiny_folder):
 def drafting(tiny_folder):
     # every proposed draft verified: these tests are about the drafts' mechanics (the cuts of
     # adaptive_drafts are in test_engine_adaptive_drafts.py)
-    eng = make_engine(tiny_folder, num_draft_tokens=4, draft_ngram_min=1, adaptive_drafts=False)
+    eng = make_tiny_engine(tiny_folder, num_draft_tokens=4, draft_ngram_min=1, adaptive_drafts=False)
     yield eng
     eng.shutdown()
 
@@ -333,7 +326,7 @@ def test_drafts_under_a_tiny_kv_pool_with_preemption_keep_outputs(tiny_folder, p
     ids = [plain.encode(p) for p in PROMPTS]
     params = GenerationParams(max_tokens=40, ignore_eos=True)
     expected = [o.token_ids for o in plain.generate(ids, params)]
-    small = make_engine(tiny_folder, num_draft_tokens=4, draft_ngram_min=1, num_blocks=26,
+    small = make_tiny_engine(tiny_folder, num_draft_tokens=4, draft_ngram_min=1, num_blocks=26,
                         max_num_batched_tokens=32, max_model_len=96, adaptive_drafts=False)
     try:
         assert [o.token_ids for o in small.generate(ids, params)] == expected

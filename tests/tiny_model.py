@@ -62,3 +62,14 @@ def build_tiny_model(folder: Path, arch: str = "llama", seed: int = 0) -> Path:
     model.eval()
     model.save_pretrained(folder)
     return folder
+
+
+def make_tiny_engine(folder: Path, **kw):
+    """An Engine on a tiny model folder with small test settings (torch attention, 4-token
+    blocks, 256 blocks, 64-token steps, one thread); `kw` overrides or adds EngineConfig
+    fields."""
+    from paste.engine.engine import Engine
+
+    settings = {"attention_backend": "torch", "block_size": 4, "num_blocks": 256,
+                "max_num_batched_tokens": 64, "num_threads": 1, **kw}
+    return Engine(str(folder), **settings)

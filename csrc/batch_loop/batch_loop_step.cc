@@ -239,7 +239,8 @@ void BatchLoop::LimitDrafts() {
   int32_t base_rows = 0;
   int32_t samplers = 0;
   proposal_acceptance_.assign(n, 0.0);
-  std::vector<int32_t> proposed(n, 0);
+  proposal_max_.assign(n, 0);
+  proposal_kept_.assign(n, 0);
   for (size_t j = 0; j < n; ++j) {
     const Sequence* seq = scheduled_[j];
     base_rows += scheduled_num_new_[j];
@@ -247,19 +248,18 @@ void BatchLoop::LimitDrafts() {
       ++samplers;
     }
     if (proposal_ngram_[j]) {
-      proposed[j] = proposal_len_[j];
+      proposal_max_[j] = proposal_len_[j];
       proposal_acceptance_[j] = DraftAcceptance(seq->draft_hits, seq->draft_trials);
     } else {
       base_rows += proposal_len_[j];
     }
   }
-  std::vector<int32_t> kept(n, 0);
   ChooseDraftLengths(config_.draft_step_costs, base_rows, samplers, proposal_acceptance_.data(),
-                     proposed.data(), static_cast<int32_t>(n), kept.data());
+                     proposal_max_.data(), static_cast<int32_t>(n), proposal_kept_.data());
   for (size_t j = 0; j < n; ++j) {
     if (!proposal_ngram_[j]) continue;
-    proposal_len_[j] = kept[j];
-    if (kept[j] == 0) {  // not verified: the committed token still scores its first token
+    proposal_len_[j] = proposal_kept_[j];
+    if (proposal_kept_[j] == 0) {  // not verified: the committed token still scores its first token
       scheduled_[j]->shadow_draft = proposal_tokens_[proposal_indptr_[j]];
     }
   }

@@ -252,7 +252,10 @@ class BatchLoop {
   std::vector<int32_t> proposal_indptr_;
   std::vector<int32_t> proposal_len_;
   std::vector<uint8_t> proposal_ngram_;
+  // LimitDrafts' inputs and output per scheduled sequence (kept across steps: no allocation).
   std::vector<double> proposal_acceptance_;
+  std::vector<int32_t> proposal_max_;
+  std::vector<int32_t> proposal_kept_;
   bool queues_dirty_ = false;
   bool in_flight_ = false;
   double now_ = 0.0;

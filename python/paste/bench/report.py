@@ -89,7 +89,7 @@ def summarize(runs: list[ModeRun], config: dict[str, Any]) -> dict[str, Any]:
     """The JSON report `{"modes": {...}, "config": {...}}` (module docstring)."""
     modes = {run.mode.name: _mode_summary(run) for run in runs}
     by_name = {run.mode.name: run for run in runs}
-    serial, oracle = modes.get("serial"), modes.get("oracle")
+    serial = modes.get("serial")
     for name, summary in modes.items():
         summary["serial_tool_share"] = serial["tool_wait_share"] if serial else None
         summary["waste_ratio"] = (summary["waste_s"] / serial["tool_s"]
@@ -114,7 +114,7 @@ def summarize(runs: list[ModeRun], config: dict[str, Any]) -> dict[str, Any]:
         # A drafting mode's ceiling is the oracle with drafts when it ran (modes.py).
         reference = "oracle-drafts" if (by_name[name].mode.drafts
                                         and "oracle-drafts" in modes) else "oracle"
-        ceiling = modes.get(reference) if reference != "oracle" else oracle
+        ceiling = modes.get(reference)
         gap = serial["mean_tct_s"] - ceiling["mean_tct_s"] if ceiling else 0.0
         summary["oracle_gap_captured"] = (
             (serial["mean_tct_s"] - summary["mean_tct_s"]) / gap if gap > 0 else None
