@@ -163,6 +163,38 @@ class Predictor:
                 tables.setdefault(template, []).append((record, sel, probs, order))
         return tables
 
+    def _evidence_fills(self, kind: str, tkey: str, p_t: float, state: SessionState,
+                        memo: dict, fills: list[tuple[list[str], float]]
+                        ) -> list[tuple[list[str], float]]:
+        """A one-hole template's rank-0 value at P(template, value | kind, its rule fires):
+        the hole's first rule (in the hole's precision order) that produces it and has
+        evidence counts (PatternStore.evidence), shrunk towards the filling's own probability
+        (RANK_PRIOR pseudo-counts), divided by the template's share (the caller multiplies by
+        it); the value keeps the larger estimate. Values of later ranks keep theirs: a rule's
+        firings were mostly where it agreed with the rank-0 value."""
+        hkey = f"{kind}{SEP}{tkey}{SEP}0"
+        evidence = self.store.evidence(hkey)
+        if not evidence or p_t <= 0.0:
+            return fills
+        cands = memo.get(hkey)
+        if cands is None:
+            cands = memo[hkey] = self.store.candidates(hkey, state, memo=memo)
+        if not cands:
+            return fills
+        top = cands[0]
+        for rule in self.store.ordered_rules(hkey, state.context[-1]):
+            counts = evidence.get(rule)
+            if counts is None or state.resolve_compiled(rule) != top:
+                continue
+            own = next((p for values, p in fills if values[0] == top), self._rank_p.get(
+                hkey, [0.0])[0])
+            p = min(shrunk(counts[1], counts[0], p_t * own) / p_t, 1.0 / p_t)
+            if p <= own:
+                return fills
+            rest = [(values, q) for values, q in fills if values[0] != top]
+            return sorted([([top], p), *rest], key=lambda x: -x[1])
+        return fills
+
     def _record_fills(
         self,
         kind: str,
@@ -300,7 +332,9 @@ class Predictor:
                 scale = p_kind * p_t
                 threshold = floor / scale
                 fills = self._fills(kind, tkey, holes, state, threshold, memo)
-                if holes >= 2:
+                if holes == 1:
+                    fills = self._evidence_fills(kind, tkey, p_t, state, memo, fills)
+                elif holes >= 2:
                     joint = self._record_fills(kind, tkey, holes, state, threshold, memo, k)
                     if joint:  # no record filling: the beam stands as it is, nothing to merge
                         fills = _best(fills + joint, k)

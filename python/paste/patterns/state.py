@@ -21,6 +21,7 @@ from typing import Any
 
 from paste.errors import InvalidArgumentError
 from paste.patterns.controlflow import USER, call_token
+from paste.patterns.swaps import Pairs, conjunct_pairs, locate_swaps
 from paste.patterns.textevidence import message_words
 from paste.patterns.trace import Status, ToolCall
 from paste.patterns.values import locate_arguments, locate_json, locate_message, locate_text
@@ -36,8 +37,9 @@ def used_key(loc: str, value: str) -> str:
 @dataclass
 class Entry:
     """One indexed arrival: `source` is user, out (a tool output), arg (a call's arguments),
+    swap (a call's arguments with a conjunct of the latest user message swapped, swaps.py),
     env (initial environment state) or turn (the model's text before the call being
-    predicted); `kind` is the tool kind for out/arg entries."""
+    predicted); `kind` is the tool kind for out/arg/swap entries."""
 
     source: str
     kind: str
@@ -63,6 +65,7 @@ class SessionState:
     # kind's masks iff one of its calls used it
     used_masks: dict[str, dict[str, int]] = field(default_factory=dict)
     user_words: frozenset[str] = frozenset()  # words of the latest user message
+    user_pairs: Pairs = ()  # its conjunct pairs (swaps.py): "A or B"
     num_user: int = 0
     memo: dict = field(default_factory=dict)  # per-user-message caches of predictors
     index_reverse: bool = True  # False in a fork: explain() is then unavailable
@@ -86,6 +89,7 @@ class SessionState:
             by_kind={k: list(v) for k, v in self.by_kind.items()},
             used_masks={k: dict(v) for k, v in self.used_masks.items()},
             user_words=self.user_words,
+            user_pairs=self.user_pairs,
             num_user=self.num_user,
             index_reverse=False,
             tools=self.tools,
@@ -118,6 +122,7 @@ class SessionState:
         """A user message arrived (the task, or a later turn)."""
         self._add("user", "", locate_message(text, self.today))
         self.user_words = message_words(text)
+        self.user_pairs = conjunct_pairs(text)
         self.num_user += 1
         if self.context[-1] != USER and len(self.context) > 1:
             self.context.append(USER)
@@ -140,6 +145,9 @@ class SessionState:
                 key = used_key(loc, value)
                 masks[key] = masks.get(key, 0) | bit
         self._add("arg", call.kind, locs)
+        swaps = locate_swaps(locs, self.user_pairs)
+        if swaps:
+            self._add("swap", call.kind, swaps)
         if output is not None:
             self._add("out", call.kind, locate_text(output))
         self.context.append(call_token(call.kind, status == "error"))

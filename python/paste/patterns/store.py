@@ -50,6 +50,7 @@ from paste.patterns.templates import (
     hole_locators,
     hole_paths,
     hole_types,
+    num_holes,
     schema_only,
 )
 from paste.patterns.textevidence import TextEvidence
@@ -62,6 +63,8 @@ TYPED_KEY = ("typed",)  # a query memo's key for the user's typed spans (shapes.
 MAX_RULES = 40  # best-supported rules scored per hole
 MAX_ORDERED = 4 * MAX_RANK  # most precise rules tried per hole at prediction time
 MAX_RECORD_RULES = 1  # best-supported record rules per template
+MAX_EVIDENCE = 8  # most precise rules of a one-hole template whose firing is counted (pass 3)
+EVIDENCE_TEMPLATES = 4  # a kind's most used general one-hole templates given such counts
 PRIOR = 4  # pseudo-count of the precision estimates (see ordered_rules)
 SEP = "\x1f"
 
@@ -120,6 +123,9 @@ class PatternStore:
         # kind SEP template key -> record rule key -> support / [instances, hits at rank 0..]
         self.record_rules: dict[str, Counter[str]] = {}
         self.record_stats: dict[str, dict[str, list[int]]] = {}
+        # one-hole template's hole key -> rule -> [calls of the kind it fired at, of those the
+        # calls that were the template filled with its value] (pass 3, `evidence`)
+        self.rule_evidence: dict[str, dict[str, list[int]]] = {}
         self.latency: dict[str, list[float]] = {}
         self.unknown_tools = UnknownTools()  # tools offered or called per group (unknowntools.py)
         # kind -> [calls of it that another call followed, of those followed by the same call]
@@ -128,6 +134,9 @@ class PatternStore:
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self.calibration_named = Calibration()  # the same, for predictions given the tool
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
+        self._ordered_str: dict[str, list[str]] = {}  # the same rules, as rule_str
+        self._evidence_holes: dict[str, list[str]] = {}
+        self._evidence: dict[str, dict[tuple[str, int, object, str], tuple[int, int]]] = {}
         self._records: dict[str, list[RecordRule]] = {}
         # Per hole, derived at the first query since the counts last changed: allowed shapes
         # (None: unshaped) and whether the novel order is used.
@@ -225,10 +234,55 @@ class PatternStore:
         """Pass 3 over one session: rank statistics of each hole's candidate list and of each
         record rule's tuples."""
         for state, template, holes in self._calls(trace):
+            self._calibrate_evidence(state, template, holes)
             self._calibrate_records(state, template, holes)
             for i, value in enumerate(holes):
                 self._calibrate_hole(state, f"{template}{SEP}{i}", value)
         self.invalidate()
+
+    def _calibrate_evidence(self, state: SessionState, template: str, holes: list[str]) -> None:
+        """At a call of a kind, for each of the kind's evidence holes (`evidence_holes`) and
+        each of the hole's MAX_EVIDENCE most precise rules that fires here: one more firing,
+        and one more hit when the call is that template with the rule's value."""
+        kind = template.split(SEP, 1)[0]
+        for hkey in self.evidence_holes(kind):
+            own = hkey.rsplit(SEP, 1)[0] == template
+            table = self.rule_evidence.setdefault(hkey, {})
+            self.ordered_rules(hkey, "")
+            for rule, compiled in zip(self._ordered_str[f"{hkey}{SEP}"][:MAX_EVIDENCE],
+                                      self._ordered[f"{hkey}{SEP}"], strict=False):
+                got = state.resolve_compiled(compiled)
+                if got is None:
+                    continue
+                acc = table.setdefault(rule, [0, 0])
+                acc[0] += 1
+                acc[1] += own and holes[0] == got
+
+    def evidence_holes(self, kind: str) -> list[str]:
+        """Hole keys of the kind's EVIDENCE_TEMPLATES most used general templates of one
+        hole: a template whose hole a rule fills gets P(template, value | kind, the rule
+        fires) measured over every call of the kind (`evidence`), not only its share of the
+        kind's calls, which is low where most calls are literal text but high where the rule
+        applies (a swapped conjunct: swaps.py)."""
+        holes = self._evidence_holes.get(kind)
+        if holes is None:
+            counts = self.templates.get(kind, Counter())
+            holes = [f"{kind}{SEP}{tkey}{SEP}0"
+                     for tkey, _n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                     if self.is_general(kind, tkey) and num_holes(tkey) == 1
+                     ][:EVIDENCE_TEMPLATES]
+            self._evidence_holes[kind] = holes
+        return holes
+
+    def evidence(self, hkey: str) -> dict[tuple[str, int, object, str], tuple[int, int]]:
+        """Compiled rule -> (firings, hits) of the hole's rules with evidence counts (pass 3)."""
+        out = self._evidence.get(hkey)
+        if out is None:
+            table = self.rule_evidence.get(hkey, {})
+            out = self._evidence[hkey] = {
+                SessionState.compile_rule(rule_tuple(r)): (n, h) for r, (n, h) in table.items()
+                if n}
+        return out
 
     def _calibrate_records(self, state: SessionState, template: str, holes: list[str]) -> None:
         kind, tkey = template.split(SEP, 1)
@@ -272,6 +326,7 @@ class PatternStore:
         """Drop the views derived from the counts (rule orders, hole shapes and orders); the
         passes above call it, and so must code that changes the counts directly."""
         self._ordered, self._hole_view, self._records = {}, {}, {}
+        self._ordered_str, self._evidence_holes, self._evidence = {}, {}, {}
 
     def records(self, template: str) -> list[RecordRule]:
         """The template's (kind SEP template key) best-supported record rules, at most
@@ -313,6 +368,7 @@ class PatternStore:
             ordered = sorted(self._supported(hkey), key=key)[:MAX_ORDERED]
             rules = [SessionState.compile_rule(rule_tuple(r)) for r in ordered]
             self._ordered[cache_key] = rules
+            self._ordered_str[cache_key] = ordered
         return rules
 
     def uses_novelty(self, hkey: str) -> bool:
@@ -412,6 +468,7 @@ class PatternStore:
             "repeats": self.repeats,
             "record_rules": {k: dict(v) for k, v in self.record_rules.items()},
             "record_stats": self.record_stats,
+            "rule_evidence": self.rule_evidence,
             "calibration": self.calibration.to_json(),
             "calibration_named": self.calibration_named.to_json(),
             "unknown_tools": self.unknown_tools.to_json(),
@@ -454,6 +511,7 @@ class PatternStore:
         store.repeats = {k: list(v) for k, v in data.get("repeats", {}).items()}
         store.record_rules = {k: Counter(v) for k, v in data.get("record_rules", {}).items()}
         store.record_stats = data.get("record_stats", {})
+        store.rule_evidence = data.get("rule_evidence", {})  # stores saved before: none
         if "unknown_tools" in data:  # older stores: rate 0, no mass for unknown tools
             store.unknown_tools = UnknownTools.from_json(data["unknown_tools"])
         try:
