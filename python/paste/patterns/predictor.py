@@ -128,6 +128,11 @@ class Predictor:
                 shrunk(h, n, pooled[r]) if n else 0.0 for r, h in enumerate(stats[1:])
             ]
         self._records = self._record_tables()
+        # (hole, last context token) -> its rules with evidence counts, most precise first
+        self._evidence_order: dict[tuple[str, str], list[tuple[Any, tuple[int, int]]]] = {}
+        n, same = self.store.novel_repeats
+        self._novel_repeat = same / (n + RANK_PRIOR) if n else 0.0
+        self._known_tools = {tool_name(kind) for kind in self.store.templates}
         pairs = sum(n for n, _r in self.store.repeats.values())
         repeats = sum(r for _n, r in self.store.repeats.values())
         self._pooled_repeat = repeats / pairs if pairs else 0.0
@@ -173,8 +178,14 @@ class Predictor:
         it); the value keeps the larger estimate. Values of later ranks keep theirs: a rule's
         firings were mostly where it agreed with the rank-0 value."""
         hkey = f"{kind}{SEP}{tkey}{SEP}0"
-        evidence = self.store.evidence(hkey)
-        if not evidence or p_t <= 0.0:
+        last = state.context[-1]
+        rules = self._evidence_order.get((hkey, last))
+        if rules is None:
+            evidence = self.store.evidence(hkey)
+            rules = self._evidence_order[(hkey, last)] = [
+                (rule, evidence[rule]) for rule in self.store.ordered_rules(hkey, last)
+                if rule in evidence]
+        if not rules or p_t <= 0.0:
             return fills
         cands = memo.get(hkey)
         if cands is None:
@@ -182,13 +193,12 @@ class Predictor:
         if not cands:
             return fills
         top = cands[0]
-        for rule in self.store.ordered_rules(hkey, state.context[-1]):
-            counts = evidence.get(rule)
-            if counts is None or state.resolve_compiled(rule) != top:
+        for rule, (fired, hit) in rules:
+            if state.resolve_compiled(rule) != top:
                 continue
-            own = next((p for values, p in fills if values[0] == top), self._rank_p.get(
-                hkey, [0.0])[0])
-            p = min(shrunk(counts[1], counts[0], p_t * own) / p_t, 1.0 / p_t)
+            own = next((p for values, p in fills if values[0] == top),
+                       self._rank_p.get(hkey, [0.0])[0])
+            p = min(shrunk(hit, fired, p_t * own) / p_t, 1.0 / p_t)
             if p <= own:
                 return fills
             rest = [(values, q) for values, q in fills if values[0] != top]
@@ -317,7 +327,9 @@ class Predictor:
             latency = self._latency.get(kind)
             if latency is None:
                 latency = self._latency[kind] = expected_latency(kind, self.store.latency)
-            if kind not in self._templates:  # a tool unknown to training
+            if kind not in self._templates:  # a kind unknown to training
+                if name in self._known_tools:
+                    continue  # a new command of a known shell tool (a repeat): no template
                 for args, p in self._unknown_calls(state, name, p_kind, floor):
                     canon = _canonical_call(name, args)
                     if canon == last_canon:
@@ -427,7 +439,7 @@ class Predictor:
         tw, nw = self.store.text_weight, self.store.name_weight
         dw = self.store.doc_weight if state.docs else 0.0
         if (tw == 0.0 and nw == 0.0 and dw == 0.0) or not state.user_words:
-            return dist[:TOP]
+            return self._novel_repeat_mix(state, dist[:TOP])
         memo_key = (id(self.store.text), self.store.text.num_calls, state.num_user, tw, nw, dw)
         memo = state.memo.get(memo_key)
         if memo is None:
@@ -452,7 +464,24 @@ class Predictor:
             if s is None:
                 s = learned[t] = tw * self.store.text.score(words, t)
             scores[t] = s + ranked_scores.get(t, 0.0)
-        return reweight(dist, scores, 1.0, END)[:TOP]
+        return self._novel_repeat_mix(state, reweight(dist, scores, 1.0, END)[:TOP])
+
+    def _novel_repeat_mix(self, state: SessionState,
+                          dist: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """After a call of a kind training never saw (a command the agent just found, such as
+        a task's own script), the control flow knows nothing of it and backs off to the
+        unigram; an agent often runs it again. Its kind gets the store's measured rate of
+        same-kind calls after a kind new to the store (PatternStore.novel_repeats, shrunk by
+        RANK_PRIOR pseudo-counts), the others share the rest."""
+        r = self._novel_repeat
+        last = state.context[-1]
+        kind = last[:-1] if last.endswith("!") else last
+        if (r <= 0.0 or not state.calls or kind != state.calls[-1].kind
+                or kind in self._templates
+                or (state.tools is not None and tool_name(kind) not in state.tools)):
+            return dist
+        mixed = [(t, p * (1.0 - r)) for t, p in dist if t != kind] + [(kind, r)]
+        return sorted(mixed, key=lambda x: (-x[1], x[0]))[:TOP]
 
     @staticmethod
     def _ranked_scores(prefixes: frozenset[str], ranked: list[str], nw: float, dw: float,

@@ -130,6 +130,9 @@ class PatternStore:
         self.unknown_tools = UnknownTools()  # tools offered or called per group (unknowntools.py)
         # kind -> [calls of it that another call followed, of those followed by the same call]
         self.repeats: dict[str, list[int]] = {}
+        # [calls or session ends after a call of a kind new to the store, of those calls of
+        # that same kind]: how an agent goes on after a tool it had not used before
+        self.novel_repeats = [0, 0]
         self.num_sessions = 0
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self.calibration_named = Calibration()  # the same, for predictions given the tool
@@ -158,10 +161,15 @@ class PatternStore:
         self.unknown_tools.observe(trace)
         session = SessionState(env=trace.env, today=trace.today)
         previous: tuple[str, str] | None = None  # (kind, canonical call) of the last call
+        novel = False  # the last call's kind was new to the store when it was made
         for state, step in replay(trace, session, turn_text=True):
             call = step.call
             assert call is not None  # replay yields tool steps only
             canonical = call.canonical
+            if novel:
+                self.novel_repeats[0] += 1
+                self.novel_repeats[1] += previous is not None and call.kind == previous[0]
+            novel = call.kind not in self.templates
             if previous is not None:
                 rep = self.repeats.setdefault(previous[0], [0, 0])
                 rep[0] += 1
@@ -197,6 +205,7 @@ class PatternStore:
                 acc = self.latency.setdefault(call.kind, [0.0, 0.0])
                 acc[0] += step.timings["tool_s"]
                 acc[1] += 1
+        self.novel_repeats[0] += novel
         self.cf.observe(session.context, END)
         self.invalidate()
 
@@ -466,6 +475,7 @@ class PatternStore:
             "latency": self.latency,
             "rule_stats": self.rule_stats,
             "repeats": self.repeats,
+            "novel_repeats": self.novel_repeats,
             "record_rules": {k: dict(v) for k, v in self.record_rules.items()},
             "record_stats": self.record_stats,
             "rule_evidence": self.rule_evidence,
@@ -509,6 +519,7 @@ class PatternStore:
         store.latency = data["latency"]
         store.rule_stats = data["rule_stats"]
         store.repeats = {k: list(v) for k, v in data.get("repeats", {}).items()}
+        store.novel_repeats = list(data.get("novel_repeats", [0, 0]))  # older stores: none
         store.record_rules = {k: Counter(v) for k, v in data.get("record_rules", {}).items()}
         store.record_stats = data.get("record_stats", {})
         store.rule_evidence = data.get("rule_evidence", {})  # stores saved before: none
