@@ -3,6 +3,7 @@ argument, the `swap` entries of SessionState, and the rule evidence that lets a 
 template's rule outrank the template's small share of the kind's calls."""
 
 import json
+from pathlib import Path
 
 from paste.patterns.predictor import Predictor
 from paste.patterns.state import SessionState
@@ -159,7 +160,7 @@ def _key(template: list) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"))
 
 
-def _saved(store: PatternStore, tmp_path) -> object:
+def _saved(store: PatternStore, tmp_path: Path) -> Path:
     path = tmp_path / "store.json"
     store.save(path)
     return path

@@ -137,7 +137,7 @@ class PatternStore:
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self.calibration_named = Calibration()  # the same, for predictions given the tool
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
-        self._ordered_str: dict[str, list[str]] = {}  # the same rules, as rule_str
+        self._ordered_str: dict[str, list[str]] = {}  # the same rules, as rule_str (first)
         self._evidence_holes: dict[str, list[str]] = {}
         self._evidence: dict[str, dict[tuple[str, int, object, str], tuple[int, int]]] = {}
         self._records: dict[str, list[RecordRule]] = {}
@@ -257,9 +257,8 @@ class PatternStore:
         for hkey in self.evidence_holes(kind):
             own = hkey.rsplit(SEP, 1)[0] == template
             table = self.rule_evidence.setdefault(hkey, {})
-            self.ordered_rules(hkey, "")
-            for rule, compiled in zip(self._ordered_str[f"{hkey}{SEP}"][:MAX_EVIDENCE],
-                                      self._ordered[f"{hkey}{SEP}"], strict=False):
+            for rule, compiled in zip(self.ordered_rule_keys(hkey)[:MAX_EVIDENCE],
+                                      self.ordered_rules(hkey), strict=False):
                 got = state.resolve_compiled(compiled)
                 if got is None:
                     continue
@@ -352,18 +351,26 @@ class PatternStore:
         return [r for r, _n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_RULES]]
 
     def ordered_rules(self, hkey: str, last: str = "") -> list[tuple[str, int, object, str]]:
-        """A hole's supported rules, most precise first (ties: support, then text), compiled
-        for SessionState.resolve_compiled; at most MAX_ORDERED.
+        """`ordered_rule_keys`, compiled for SessionState.resolve_compiled (cached)."""
+        cache_key = self._order_key(hkey, last)
+        rules = self._ordered.get(cache_key)
+        if rules is None:
+            rules = self._ordered[cache_key] = [
+                SessionState.compile_rule(rule_tuple(r)) for r in self.ordered_rule_keys(hkey,
+                                                                                         last)]
+        return rules
+
+    def ordered_rule_keys(self, hkey: str, last: str = "") -> list[str]:
+        """A hole's supported rules (rule_str), most precise first (ties: support, then
+        text); at most MAX_ORDERED.
 
         Precision is measured after the same last context token `last` (a retry after a failed
         call copies the failed call's arguments; a first call copies the user's message),
         shrunk towards the hole's overall precision: (hit + PRIOR * p) / (fired + PRIOR), where
         p = (hit_all + 1) / (fired_all + PRIOR) is itself shrunk towards 1 / PRIOR."""
-        cache_key = f"{hkey}{SEP}{last}"
-        if last and cache_key not in self.rule_stats:
-            cache_key, last = f"{hkey}{SEP}", ""  # no in-context counts: the hole's own order
-        rules = self._ordered.get(cache_key)
-        if rules is None:
+        cache_key = self._order_key(hkey, last)
+        ordered = self._ordered_str.get(cache_key)
+        if ordered is None:
             support = self.hole_rules.get(hkey, Counter())
             overall = self.rule_stats.get(hkey, {})
             in_ctx = self.rule_stats.get(cache_key, {})
@@ -374,11 +381,17 @@ class PatternStore:
                 fired_c, hit_c = in_ctx.get(r, (0, 0))
                 return (-(hit_c + PRIOR * prior) / (fired_c + PRIOR), -support[r], r)
 
-            ordered = sorted(self._supported(hkey), key=key)[:MAX_ORDERED]
-            rules = [SessionState.compile_rule(rule_tuple(r)) for r in ordered]
-            self._ordered[cache_key] = rules
-            self._ordered_str[cache_key] = ordered
-        return rules
+            ordered = self._ordered_str[cache_key] = sorted(
+                self._supported(hkey), key=key)[:MAX_ORDERED]
+        return ordered
+
+    def _order_key(self, hkey: str, last: str) -> str:
+        """The cache (and rule_stats) key of a hole's order after `last`: the hole's own
+        order when there are no in-context counts."""
+        cache_key = f"{hkey}{SEP}{last}"
+        if last and cache_key not in self.rule_stats:
+            return f"{hkey}{SEP}"
+        return cache_key
 
     def uses_novelty(self, hkey: str) -> bool:
         """Whether the hole's candidates put values already used by the same kind last: chosen

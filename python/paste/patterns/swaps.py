@@ -21,7 +21,8 @@ import re
 COORDINATORS = frozenset({"or", "and", "vs", "vs.", "versus", "&"})
 # Lower-case words a name may hold between capitalised ones ("Bank of America").
 JOINERS = frozenset({"of", "the", "de", "da", "del", "di", "du", "la", "le", "van", "von", "y"})
-ARTICLES = frozenset({"a", "an", "the"}) | JOINERS
+# Words that never stand alone for a name: a name starting with one has no first-word variant.
+FUNCTION_WORDS = frozenset({"a", "an", "the"}) | JOINERS
 MAX_WORDS = 8  # a conjunct has at most this many words
 MAX_SWAPS = 4  # swapped values kept per argument
 OPEN = "\"'“‘([«"
@@ -110,7 +111,7 @@ def _variants(words: list[str], starts_text: bool) -> Side:
     out = [(" ".join(words), False)]
     if starts_text and len(words) > 1:
         out.append((" ".join(words[1:]), False))
-    if len(words) > 1 and len(words[0]) >= 3 and words[0].lower() not in ARTICLES \
+    if len(words) > 1 and len(words[0]) >= 3 and words[0].lower() not in FUNCTION_WORDS \
             and not starts_text:
         out.append((words[0], True))
     return tuple(out)
