@@ -561,3 +561,24 @@ def test_a_dated_trace_is_replayed_under_a_prompt_stating_its_date():
     assert system_prompt(dated) == f"{SYSTEM} The current date is 2024-05-15."
     assert stated_date(system_prompt(dated)) == "2024-05-15"
     assert system_prompt(undated) == SYSTEM and stated_date(SYSTEM) is None
+
+
+def test_a_replayed_session_is_given_the_environment_its_tools_acted_on():
+    """BFCL's initial_config (Trace.env) goes with the script to open_session(environment=):
+    the live session's predictions index it as the eval's SessionState does."""
+    from paste.speculation import SpeculationConfig, SpeculationManager, Speculator
+    from paste.tools import ToolExecutor
+
+    env = {"root": {"document": {"final_report.pdf": "Year2024"}}}
+    steps = [Step(role="user", text="move the report into temp"),
+             Step(role="tool", call=ToolCall("cd", {"folder": "document"}), output="{}")]
+    script = build_script(Trace(session_id="e", source="t", steps=steps, env=env))
+    bare = build_script(Trace(session_id="n", source="t", steps=steps))
+    assert (script.env, bare.env) == (env, None)
+    tools = ReplayTools(script, None)
+    with ToolExecutor(tools.registry) as executor:
+        manager = SpeculationManager(tools.registry, executor, SpeculationConfig())
+        spec = Speculator(manager, lambda tenant: None, lambda: 0.05).track(
+            "e", "t", tools.registry.names(), env=script.env)
+        assert spec.state.env == env
+        assert ("env", "first", "k:.root.document.#0") in spec.state.explain("final_report.pdf")

@@ -363,3 +363,24 @@ def test_unreadable_pattern_store_is_a_typed_error(engine, tmp_path):
     for path in (tmp_path / "bad.json", tmp_path / "missing.json"):
         with pytest.raises(PatternStoreError):
             create_app(engine, ServerConfig(model_id="tiny", pattern_store=str(path)))
+
+
+def test_a_sessions_environment_reaches_its_prediction_state(engine, tools):
+    registry, _runs = tools
+    env = {"root": {"docs": {"README.md": "hello"}}}
+    with serving(engine, registry) as (server, state):
+        session = state.sessions.get(create(server, tools=["read_file"], environment=env)["id"])
+        assert session.speculation.state.env == env
+        # indexed as the session's environment entry: a file name (a key) and its content
+        explain = session.speculation.state.explain
+        assert explain("README.md") == {("env", "first", "k:.root.docs.#0"),
+                                        ("env", "b1", "k:.root.docs.#0")}
+        assert ("env", "first", "j:.root.docs.#0") in explain("hello")
+        bare = state.sessions.get(create(server, tools=["read_file"])["id"])
+        assert bare.speculation.state.env is None and bare.speculation.state.entries == []
+        for bad in ([1, 2], "root", 3):
+            response = httpx.post(server.url + "/v1/sessions",
+                                  json={"tools": ["read_file"], "environment": bad})
+            assert response.status_code == 400
+            assert response.json()["error"]["param"] == "environment"
+        assert len(state.sessions) == 2  # the refused requests opened no session

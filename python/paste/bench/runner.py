@@ -155,7 +155,7 @@ def _run_session(
         max_turns=script.max_turns + 1, parser="json", turn_params=policy, executor=executor,
         session_id=f"{mode.name}-{script.session_id}-{t0:.6f}", speculator=speculator,
         early_dispatch=mode.early_dispatch, kv_retention=mode.kv_retention,
-        coscheduling=coscheduling_policy(mode),
+        coscheduling=coscheduling_policy(mode), environment=script.env,
     )  # fmt: skip
     tools.position = lambda: sum(1 for m in session.messages if m["role"] == "tool")
     statuses = []

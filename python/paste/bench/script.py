@@ -54,6 +54,7 @@ class ReplayScript:
     params: dict[str, tuple[str, ...]] | None = None  # Trace.params: required parameters
     docs: dict[str, str] | None = None  # Trace.docs: the tools' recorded descriptions
     today: str | None = None  # Trace.today: the recorded session's current date
+    env: Any = None  # Trace.env: the state the recorded session's tools acted on
 
     @property
     def calls(self) -> list[Turn]:
@@ -98,7 +99,7 @@ def build_script(trace: Trace, max_text_chars: int = 240) -> ReplayScript:
     final = trace.final_answer or " ".join(pending)
     runs[-1].turns.append(Turn(_short(final, max_text_chars) or "done"))
     return ReplayScript(trace.session_id, trace.source, runs, trace.tools, trace.fingerprint(),
-                        trace.params, trace.docs, trace.today)
+                        trace.params, trace.docs, trace.today, trace.env)
 
 
 def _parses_as(text: str, call: ToolCall | None) -> bool:

@@ -52,7 +52,7 @@ class SessionStore:
 
     def create(
         self, tool_names: list[str] | None, tenant: str, system: str | None, max_turns: int,
-        max_tokens: int,
+        max_tokens: int, environment: Any = None,
     ) -> Session:  # fmt: skip
         if not _TENANT.match(tenant):
             raise BadRequestError("'tenant' must be 1-64 characters of A-Z a-z 0-9 _ . -",
@@ -75,7 +75,8 @@ class SessionStore:
         session = open_session(
             self.engine, tools=subset, system=system, tenant=tenant, max_turns=max_turns,
             parser=self.parser_format, turn_params=GenerationParams(max_tokens=max_tokens),
-            executor=executor, speculator=speculator, **self.session_options,
+            executor=executor, speculator=speculator, environment=environment,
+            **self.session_options,
         )  # fmt: skip
         with self._lock:
             self._sessions[session.session_id] = session

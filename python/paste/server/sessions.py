@@ -1,7 +1,7 @@
 """Native agent sessions over HTTP: the agent loop runs in the server, next to the engine.
 
     POST   /v1/sessions                 {"tools": [names]?, "tenant"?, "system"?, "max_turns"?,
-                                         "max_tokens"?} -> the session object
+                                         "max_tokens"?, "environment"?} -> the session object
     POST   /v1/sessions/{id}/messages   {"content": str, "stream": true?} -> SSE events
              event: token        {"type": "token", "text"}
              event: tool_call    {"type": "tool_call", "call_id", "name", "arguments"}
@@ -12,7 +12,9 @@
                                         speculation counts, when it speculates)
     DELETE /v1/sessions/{id}            ends it (frees its parked KV)
 
-"tools" omitted means every tool of the server; [] means none. A client that disconnects
+"tools" omitted means every tool of the server; [] means none. "environment" (a JSON object)
+is the state the session's tools act on when the client knows it (a file tree, an account):
+the model never sees it; speculation indexes its values for argument prediction. A client that disconnects
 mid-stream stops the run after the current event (the model turn is aborted, running tool
 calls are cancelled and answered in the transcript, see paste.session).
 """
@@ -59,10 +61,14 @@ async def create_session(request: Request) -> Response:
     names = opt_list(body, "tools")
     if names is not None and any(not isinstance(n, str) for n in names):
         raise BadRequestError("'tools' must be an array of tool names", param="tools")
+    environment = body.get("environment")
+    if environment is not None and not isinstance(environment, dict):
+        raise BadRequestError("'environment' must be a JSON object", param="environment")
     session = state.sessions.create(
         names, opt_str(body, "tenant") or "default", opt_str(body, "system"),
         opt_int(body, "max_turns", minimum=1, maximum=INT32_MAX) or 32,
         opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX) or state.config.session_max_tokens,
+        environment,
     )  # fmt: skip
     state.metrics.sessions_open.set(len(state.sessions))
     return JSONResponse(dict(_session_object(session, state), created_at=int(time.time())))

@@ -33,6 +33,7 @@ def open_session(
     kv_retention: bool = True,
     coscheduling: Any = None,
     strict_calls: bool = False,
+    environment: Any = None,
 ) -> Session:
     """A new agent session on `engine` (a paste Engine).
 
@@ -57,6 +58,10 @@ def open_session(
     strict_calls: constrain every call the model opens to a whole call of one of the
         registry's tools with arguments of its schema (paste.parsing.call_text.calls_spec; not
         for the pythonic format, nor for teacher-forced turns).
+    environment: the state the session's tools act on, when the application knows it (a JSON
+        value: a file tree, an account, BFCL's initial_config); with a speculator, its values
+        are indexed for argument prediction (the folder a first `cd` enters). The model does
+        not see it.
     Raises InvalidArgumentError (a ValueError) for a bad max_turns, parser or assistant_view.
     """
     from paste.engine.request import GenerationParams
@@ -81,7 +86,7 @@ def open_session(
         assistant_view=assistant_view,
         speculation=(speculator.track(session_id, tenant, registry.names(),
                                       tool_params(schemas), tool_docs(schemas),
-                                      stated_date(system or ""))
+                                      stated_date(system or ""), environment)
                      if speculator is not None else None),
         early_dispatch=early_dispatch,
         kv_retention=kv_retention,

@@ -120,9 +120,10 @@ class SessionSpeculation:
     def __init__(self, speculator: Speculator, session_id: str, tenant: str,
                  tools: frozenset[str] | None = None,
                  params: dict[str, tuple[str, ...]] | None = None,
-                 docs: dict[str, str] | None = None, today: str | None = None) -> None:
+                 docs: dict[str, str] | None = None, today: str | None = None,
+                 env: Any = None) -> None:
         self._sp, self.session_id, self.tenant = speculator, session_id, tenant
-        self.state = SessionState(tools=tools, params=params, docs=docs, today=today)
+        self.state = SessionState(env=env, tools=tools, params=params, docs=docs, today=today)
         self._turn_tokens: list[int] = []
         self._lock = threading.Lock()  # state: session thread vs chaining on tool threads
         self._closed = False
@@ -438,16 +439,20 @@ class Speculator:
               tools: Iterable[str] | None = None,
               params: dict[str, tuple[str, ...]] | None = None,
               docs: dict[str, str] | None = None,
-              today: str | None = None) -> SessionSpeculation:
+              today: str | None = None, env: Any = None) -> SessionSpeculation:
         """The speculation state of a new session offering `tools` (names; None: unknown),
         with `params`, the required parameters of each tool when their schemas are known (the
         predictor then fills calls of tools its patterns never saw, unknowntools.py),
         `docs`, their descriptions (textevidence.doc_scores), and `today`, the session's
-        current date (ISO) when its system prompt states one (values.stated_date)."""
+        current date (ISO) when its system prompt states one (values.stated_date), and `env`,
+        the state its tools act on when the application knows it (a JSON value: BFCL's
+        initial_config, a file tree, an account), indexed for argument prediction as
+        SessionState.env (the folder a first `cd` enters)."""
         offered = frozenset(tools) if tools is not None and self.offered_tools else None
         known = offered is not None
         return SessionSpeculation(self, session_id, tenant, offered,
-                                  params if known else None, docs if known else None, today)
+                                  params if known else None, docs if known else None, today,
+                                  env)
 
     def step_time_s(self) -> float | None:
         """The engine's measured decode step time (None while unknown)."""
