@@ -14,9 +14,10 @@
 
 "tools" omitted means every tool of the server; [] means none. "environment" (a JSON object)
 is the state the session's tools act on when the client knows it (a file tree, an account):
-the model never sees it; speculation indexes its values for argument prediction. A client that disconnects
-mid-stream stops the run after the current event (the model turn is aborted, running tool
-calls are cancelled and answered in the transcript, see paste.session).
+the model never sees it; speculation indexes its values for argument prediction. A client
+that disconnects mid-stream stops the run after the current event (the model turn is
+aborted, running tool calls are cancelled and answered in the transcript, see
+paste.session).
 """
 
 from __future__ import annotations
