@@ -32,6 +32,10 @@ OUT = Path(__file__).resolve().parent / "out"
 # Coding sources: only sessions with at most this many calls (the longest take minutes each
 # in serial mode), so the whole script stays under ~10 min. A bias, stated in the table.
 MAX_CALLS = {"mini-swe-agent-gemini3pro-swebv": 30, "swe-agent-demos": 12}
+# The other sources' sessions are short (seconds each): a larger sample, so that a row's
+# ratio does not ride on a few sessions (FireAct's comparison questions, where conjunct swaps
+# hit, are one question in seven; the waste bound makes a small sample's hits path-dependent).
+SHORT_SESSIONS = 24
 # Load beyond saturation: this many sessions at once on an engine that decodes at most
 # LOAD_BATCH turns at a time (the rest queue by priority, as in a real scheduler).
 LOAD_SOURCES = ("bfcl-v4-multi-turn", "tau-bench-gpt4o-airline")
@@ -187,7 +191,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--traces", default=str(DEFAULT_TRACES))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sessions", type=int, default=8, help="per source, all concurrent")
+    ap.add_argument("--sessions", type=int, default=8,
+                    help="per coding source (and per source of --drafts), all concurrent")
+    ap.add_argument("--short-sessions", type=int, default=SHORT_SESSIONS,
+                    help="per source of short sessions (function calling, search), all "
+                    "concurrent")
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--num-draft-tokens", type=int, default=3,
                     help="draft tokens per step of the drafting modes (--real, --drafts)")
@@ -214,21 +222,24 @@ def main() -> int:
         split_sources(Path(args.traces), split, 0.3, args.seed)
         defaults = ReplayOptions([], [])
         default, tx = defaults.max_waste_ratio, defaults.transactions
-        runs = [(test, args.sessions, None, default, tx, "paste")
+        def sample(name: str) -> int:
+            return args.sessions if name in MAX_CALLS else args.short_sessions
+
+        runs = [(test, sample(test.name), None, default, tx, "paste")
                 for test in sorted((split / "test").iterdir())]
         runs += [(split / "test" / name, LOAD_SESSIONS, LOAD_BATCH, default, tx, "paste")
                  for name in LOAD_SOURCES if (split / "test" / name).is_dir()]
         runs += [(split / "test" / name, LOAD_SESSIONS, LOAD_BATCH, default, tx, "paste-no-cosched")
                  for name in LOAD_SOURCES if (split / "test" / name).is_dir()]
-        runs += [(split / "test" / name, args.sessions, None, None, tx, "paste")
+        runs += [(split / "test" / name, sample(name), None, None, tx, "paste")
                  for name in UNBOUNDED_WASTE_ROWS if (split / "test" / name).is_dir()]
-        runs += [(split / "test" / name, args.sessions, None, default, setting, "paste")
+        runs += [(split / "test" / name, sample(name), None, default, setting, "paste")
                  for name, setting in TRANSACTION_ROWS if (split / "test" / name).is_dir()]
-        runs += [(split / "test" / name, args.sessions, None, default, tx, "paste-name")
+        runs += [(split / "test" / name, sample(name), None, default, tx, "paste-name")
                  for name in NAME_ROWS if (split / "test" / name).is_dir()]
         perfect = [(test.name, tx) for test in sorted((split / "test").iterdir())]
         perfect += list(PERFECT_ROWS)
-        runs += [(split / "test" / name, args.sessions, None, default, setting, "paste-perfect")
+        runs += [(split / "test" / name, sample(name), None, default, setting, "paste-perfect")
                  for name, setting in perfect if (split / "test" / name).is_dir()]
         for test, n, batch, ratio, transactions, spec in runs:
             max_calls = MAX_CALLS.get(test.name)
