@@ -29,6 +29,11 @@ def call_token(kind: str, failed: bool) -> str:
     return kind + ("!" if failed else "")
 
 
+def token_kind(token: str) -> str:
+    """The call kind of a control-flow token (`call_token` without its failure mark)."""
+    return token[:-1] if token.endswith("!") else token
+
+
 class ControlFlowModel:
     """Back-off n-gram model over control-flow tokens (see module docstring)."""
 

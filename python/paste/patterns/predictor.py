@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paste.patterns.canonical import _canonical_call
-from paste.patterns.controlflow import END, TOP
+from paste.patterns.controlflow import END, TOP, token_kind
 from paste.patterns.latency import expected_latency
 from paste.patterns.records import RecordRule, record_candidates
 from paste.patterns.state import SessionState
@@ -322,7 +322,7 @@ class Predictor:
                 found, need, floor = fillers, k - len(out), 0.0
             if kind == END or p_kind < floor or p_kind <= 0.0:
                 continue
-            kind = kind[:-1] if kind.endswith("!") else kind
+            kind = token_kind(kind)
             name = tool_name(kind)
             latency = self._latency.get(kind)
             if latency is None:
@@ -474,8 +474,7 @@ class Predictor:
         same-kind calls after a kind new to the store (PatternStore.novel_repeats, shrunk by
         RANK_PRIOR pseudo-counts), the others share the rest."""
         r = self._novel_repeat
-        last = state.context[-1]
-        kind = last[:-1] if last.endswith("!") else last
+        kind = token_kind(state.context[-1])
         if (r <= 0.0 or not state.calls or kind != state.calls[-1].kind
                 or kind in self._templates
                 or (state.tools is not None and tool_name(kind) not in state.tools)):
@@ -500,7 +499,7 @@ class Predictor:
         kind's failed token (`kind!`: the call is made and fails) counts as the kind."""
         kinds: dict[str, float] = {}
         for t, p in self.distribution(state):
-            kind = t[:-1] if t.endswith("!") else t
+            kind = token_kind(t)
             if t != END and tool_name(kind) == tool:
                 kinds[kind] = kinds.get(kind, 0.0) + p
         total = sum(kinds.values())

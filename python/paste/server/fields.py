@@ -80,6 +80,13 @@ def opt_list(body: dict[str, Any], key: str) -> list[Any] | None:
     raise _bad(key, "must be an array")
 
 
+def opt_object(body: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = body.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise _bad(key, "must be an object")
+
+
 def stop_strings(value: Any) -> tuple[str, ...]:
     """`stop`: null, a string, or an array of up to 4 non-empty strings."""
     if value is None:

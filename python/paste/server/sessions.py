@@ -31,7 +31,15 @@ from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
 from paste.server.errors import BadRequestError, ConflictError, NotFoundError
-from paste.server.fields import INT32_MAX, opt_bool, opt_int, opt_list, opt_str, req_str
+from paste.server.fields import (
+    INT32_MAX,
+    opt_bool,
+    opt_int,
+    opt_list,
+    opt_object,
+    opt_str,
+    req_str,
+)
 from paste.server.pump import ThreadPump
 from paste.server.state import ServerState, server_state
 from paste.server.streaming import error_payload, prime, sse_event, sse_response, until_disconnect
@@ -62,14 +70,11 @@ async def create_session(request: Request) -> Response:
     names = opt_list(body, "tools")
     if names is not None and any(not isinstance(n, str) for n in names):
         raise BadRequestError("'tools' must be an array of tool names", param="tools")
-    environment = body.get("environment")
-    if environment is not None and not isinstance(environment, dict):
-        raise BadRequestError("'environment' must be a JSON object", param="environment")
     session = state.sessions.create(
         names, opt_str(body, "tenant") or "default", opt_str(body, "system"),
         opt_int(body, "max_turns", minimum=1, maximum=INT32_MAX) or 32,
         opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX) or state.config.session_max_tokens,
-        environment,
+        opt_object(body, "environment"),
     )  # fmt: skip
     state.metrics.sessions_open.set(len(state.sessions))
     return JSONResponse(dict(_session_object(session, state), created_at=int(time.time())))
