@@ -383,4 +383,8 @@ def test_a_sessions_environment_reaches_its_prediction_state(engine, tools):
                                   json={"tools": ["read_file"], "environment": bad})
             assert response.status_code == 400
             assert response.json()["error"]["param"] == "environment"
+        response = httpx.post(server.url + "/v1/sessions", headers={"content-type": "application/json"},
+                              content=b'{"tools": ["read_file"], "environment": {"x": NaN}}')
+        assert response.status_code == 400  # Python's JSON reads NaN; a trace could not hold it
+        assert "environment must be a JSON value" in response.json()["error"]["message"]
         assert len(state.sessions) == 2  # the refused requests opened no session

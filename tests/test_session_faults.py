@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from paste.errors import InvalidArgumentError
 from paste.parsing import parse_tool_calls
 from paste.patterns.loaders import paste_jsonl
 from paste.patterns.loaders.openai_messages import tool_docs, tool_params
@@ -173,3 +174,27 @@ def test_traces_append_and_load_back_with_the_patterns_loader(engine, executor, 
     assert trace.params == required  # the record's schemas load back
     assert trace.docs == described  # and their descriptions
     assert trace.tools == frozenset(names)
+
+
+def test_a_sessions_environment_is_recorded_in_its_trace_and_loads_back(engine, executor,
+                                                                         tmp_path):
+    env = {"root": {"docs": {"a.txt": "x"}}, "balance": 12.5}
+    policy = FakeScriptedPolicy(engine, [call_text("search", query="lyon", top_k=1), "Done."])
+    with open_session(engine, tools=executor.registry, turn_params=policy, executor=executor,
+                      environment=env) as s:
+        env["balance"] = 0  # the session holds a copy: the caller's later change is not its
+        s.run("Find Lyon")
+        s.write_trace(tmp_path / "sessions.jsonl")
+        record = s.trace()
+    assert record["environment"] == {"root": {"docs": {"a.txt": "x"}}, "balance": 12.5}
+    (trace,) = paste_jsonl.load(tmp_path).traces
+    assert trace.env == {"root": {"docs": {"a.txt": "x"}}, "balance": 12.5}
+    assert paste_jsonl.trace_to_record(trace)["environment"] == trace.env
+    with open_session(engine, tools=executor.registry, executor=executor) as s:
+        assert "environment" not in s.trace()  # none given: none recorded
+
+
+@pytest.mark.parametrize("bad", [{"when": object()}, {"x": float("nan")}])
+def test_an_environment_json_cannot_hold_is_refused(engine, executor, bad):
+    with pytest.raises(InvalidArgumentError, match="environment must be a JSON value"):
+        open_session(engine, tools=executor.registry, executor=executor, environment=bad)

@@ -6,6 +6,7 @@ from pathlib import Path
 from paste.patterns.loaders import load_folder
 from paste.patterns.loaders.paste_jsonl import trace_to_record, write_traces
 from paste.patterns.trace import Step, ToolCall, Trace
+from paste.server.predictors import run_trace
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "traces_fixtures"
 
@@ -71,3 +72,17 @@ def test_write_then_load_round_trip(tmp_path):
 
 def test_fixture_keeps_record_tenant():
     assert {t.tenant for t in load_folder(FIXTURES / "paste-jsonl").traces} == {"acme"}
+
+
+def test_the_environment_round_trips_and_reaches_an_online_learned_run(tmp_path):
+    trace = _trace()
+    trace.env = {"root": {"README.md": "# paste"}}
+    write_traces([trace], tmp_path / "sessions.jsonl")
+    (back,) = load_folder(tmp_path).traces
+    assert back.env == {"root": {"README.md": "# paste"}}
+    assert "environment" not in trace_to_record(_trace())  # none: the key is left out
+    # a live session's record, learned online from its second run: the run keeps the env
+    record = trace_to_record(trace)
+    learned = run_trace(record, 3)
+    assert learned is not None and learned.env == {"root": {"README.md": "# paste"}}
+    assert [c.name for c in learned.calls] == ["lookup"]

@@ -179,4 +179,5 @@ def run_trace(record: dict[str, Any], start: int) -> Trace | None:
     if trace.steps and trace.steps[-1].role == "assistant" and trace.steps[-1].call is None:
         trace.final_answer = trace.steps.pop().text
     trace.tenant, trace.group = str(record.get("tenant") or "default"), sid
+    trace.env = record.get("environment")  # as opened (a later run's tools may have changed it)
     return trace

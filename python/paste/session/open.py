@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
+from paste.errors import InvalidArgumentError
 from paste.patterns.loaders.openai_messages import tool_docs, tool_params
 from paste.patterns.values import stated_date
 from paste.session.executors import shared_executor
@@ -61,14 +63,18 @@ def open_session(
     environment: the state the session's tools act on, when the application knows it (a JSON
         value: a file tree, an account, BFCL's initial_config); with a speculator, its values
         are indexed for argument prediction (the folder a first `cd` enters). The model does
-        not see it.
-    Raises InvalidArgumentError (a ValueError) for a bad max_turns, parser or assistant_view.
+        not see it; the session's trace records it (`environment`), so a store mined or
+        updated from the trace indexes it too.
+    Raises InvalidArgumentError (a ValueError) for a bad max_turns, parser or assistant_view,
+    or an environment that is not JSON (it is copied: later changes of the caller's object do
+    not reach the session).
     """
     from paste.engine.request import GenerationParams
     from paste.tools import ToolRegistry
 
     registry = tools if tools is not None else ToolRegistry()
     fmt = check_format(parser) if parser is not None else parser_for_engine(engine)
+    environment = _json_copy(environment)
     session_id = session_id or f"{tenant}-{uuid.uuid4().hex[:16]}"
     schemas = registry.openai_tools() if speculator is not None else []
     return Session(
@@ -92,4 +98,15 @@ def open_session(
         kv_retention=kv_retention,
         coscheduling=coscheduling,
         strict_calls=strict_calls,
+        environment=environment,
     )
+
+
+def _json_copy(environment: Any) -> Any:
+    """A copy of a JSON environment; InvalidArgumentError for anything JSON cannot hold."""
+    if environment is None:
+        return None
+    try:
+        return json.loads(json.dumps(environment, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"environment must be a JSON value: {exc}") from None

@@ -76,6 +76,7 @@ class Session:
         kv_retention: bool = True,
         coscheduling: Any = None,
         strict_calls: bool = False,
+        environment: Any = None,
     ) -> None:
         if max_turns < 1:
             raise InvalidArgumentError(f"max_turns must be >= 1, got {max_turns}")
@@ -86,6 +87,7 @@ class Session:
             )
         self.assistant_view = assistant_view
         self.speculation = speculation  # paste.speculation.SessionSpeculation, or None
+        self.environment = environment  # the state its tools act on (recorded in the trace)
         # Ablation switches: dispatch a call as soon as it is decoded (else at the turn's end);
         # keep the session's KV parked between turns (else every turn is a new request).
         self.early_dispatch, self.kv_retention = early_dispatch, kv_retention
@@ -160,7 +162,7 @@ class Session:
             self.session_id, self.tenant, self.messages, self._failed_call_ids,
             self._timings, self.status, self.metrics(), self._t0_unix,
             [t["function"]["name"] for t in self._tools], tool_params(self._tools),
-            tool_docs(self._tools),
+            tool_docs(self._tools), self.environment,
         )  # fmt: skip
 
     def write_trace(self, path: Any) -> None:

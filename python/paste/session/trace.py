@@ -6,12 +6,14 @@ paste.patterns.loaders.paste_jsonl):
                                   "dispatched_at"},
                  <message index as a string>: {"started_at", "model_s", "num_prompt_tokens",
                                                "num_cached_tokens", "prefix_hit_ratio"}},
-     "status", "metrics", "started_at_unix"}
+     "status", "metrics", "started_at_unix", "environment"}
 
 Times are seconds; every `started_at`/`dispatched_at` is relative to the session start
 (`started_at_unix` anchors it to wall-clock time). `tools` lists the session's offered tools as
 OpenAI function tools by name (the predictor then only predicts those). Tool messages of failed calls carry
-`"status": "error"` so loaders need not guess. Extra keys are ignored by the loader.
+`"status": "error"` so loaders need not guess. `environment` (only when the session was opened
+with one) is the state its tools acted on, as given (the loader keeps it as `Trace.env`).
+Extra keys are ignored by the loader.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def trace_record(
     tools: list[str] | None = None,
     params: dict[str, tuple[str, ...]] | None = None,
     docs: dict[str, str] | None = None,
+    environment: Any = None,
 ) -> dict[str, Any]:
     """The JSON object of one session (copies; the inputs are not modified)."""
     out = []
@@ -58,6 +61,8 @@ def trace_record(
     }
     if tools is not None:
         record["tools"] = tools_field(tools, params, docs)
+    if environment is not None:
+        record["environment"] = json.loads(json.dumps(environment))
     return record
 
 

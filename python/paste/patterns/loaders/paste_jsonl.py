@@ -1,5 +1,6 @@
 """paste's own trace format (docs/trace_format.md): `*.jsonl`, one session object per line:
-`{"session_id", "tenant", "messages": [OpenAI chat messages], "timings": {...}}`.
+`{"session_id", "tenant", "messages": [OpenAI chat messages], "timings": {...}}`, optionally
+with `"tools"` and `"environment"` (kept as `Trace.env`).
 
 `timings` maps a tool call id to `{"tool_s", "queue_s", "started_at"}` and a message index (as a
 string) to `{"model_s", "started_at"}`. `write_traces` is the inverse of `load`.
@@ -56,6 +57,7 @@ def load(folder: Path, tenant: str | None = None) -> LoadResult:
                 trace.tools = tool_names(rec.get("tools"))
                 trace.params = tool_params(rec.get("tools"))
                 trace.docs = tool_docs(rec.get("tools"))
+                trace.env = rec.get("environment")
                 result.traces.append(trace)
     return result
 
@@ -109,6 +111,8 @@ def trace_to_record(trace: Trace) -> dict:
     }
     if trace.tools is not None:
         record["tools"] = tools_field(trace.tools, trace.params, trace.docs)
+    if trace.env is not None:
+        record["environment"] = trace.env
     return record
 
 
