@@ -27,12 +27,15 @@ from paste.patterns.textevidence import (
     reweight,
     word_prefixes,
 )
+from paste.patterns.toolmodel import ToolModel, mix
 from paste.patterns.unknowntools import offered_distribution, offered_tokens, tool_name
 
 TEXT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.4, 1.0)
 NAME_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 WEIGHTS = [(t, n) for n in NAME_WEIGHTS for t in TEXT_WEIGHTS]  # (text, name), ties: first
 DOC_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+TOOL_MIXES = (0.0, 0.25, 0.5, 0.75)  # weights of the ToolModel in the mix (toolmodel.py)
+MIN_P = 1e-4  # floor of a held-out call's probability in the log-likelihood
 FOLDS = 4
 
 Event = tuple[list[str], str, frozenset[str]]
@@ -89,6 +92,8 @@ def _hits(
     weights: list[tuple[float, float, float]] | None = None,
     docs: list[Docs] | None = None,
     per_call: list[list[bool]] | None = None,
+    tool_mix: tuple[ToolModel | None, tuple[float, ...]] = (None, (0.0,)),
+    log_probs: list[list[float]] | None = None,
 ) -> list[int]:
     """Top-1 kind hits on `test` for each (text, name, description) weight of `weights`
     (default: WEIGHTS, no description weight; `text`: the text model of `train`, built when
@@ -97,8 +102,13 @@ def _hits(
     offered tools, as the Predictor's is, the tools `train` did not know sharing
     `unknown_rate` (unknowntools.offered_distribution). `docs`: each `test` session's tool
     descriptions (None: none). `per_call`: when given, one list per weight that gets whether
-    each held-out call was a hit, in order (for paired comparisons)."""
+    each held-out call was a hit, in order (for paired comparisons). `tool_mix`: (a
+    ToolModel of `train`, mixing weights): every weight's distribution is also mixed with the
+    model at each of them (toolmodel.mix), hits then indexed weight * len(mixes) + mix."""
     weights = weights if weights is not None else [(t, n, 0.0) for t, n in WEIGHTS]
+    tool_model, mixes = tool_mix
+    if tool_model is None:
+        mixes = (0.0,)
     model = ControlFlowModel(order, user_turns, average)
     for events in train:
         for ctx, tok, _words in events:
@@ -108,7 +118,7 @@ def _hits(
     test_docs = docs if docs is not None else [None] * len(test)
     known_tools = _known_tools(train, train_tools)
     vocab = model.vocabulary()
-    hits = [0] * len(weights)
+    hits = [0] * (len(weights) * len(mixes))
     known: dict[frozenset[str], tuple[list[str], frozenset[str], dict[str, float]]] = {}
     use_docs = any(dw for _t, _n, dw in weights)
     for events, tools, described in zip(test, test_tools, test_docs, strict=True):
@@ -131,13 +141,20 @@ def _hits(
             for t, _p in dist:
                 if t not in learned:
                     learned[t] = text.score(kept, t)
+            q = tool_model.probabilities(ctx, words) if tool_model is not None else {}
             for i, (tw, nw, dw) in enumerate(weights):
                 mixed = {t: tw * learned[t] + nw * names.get(t, 0.0) + dw * about.get(t, 0.0)
                          for t, _p in dist}
-                top = next((t for t, _p in reweight(dist, mixed, 1.0, END) if t != END), None)
-                hits[i] += top == tok
-                if per_call is not None:
-                    per_call[i].append(top == tok)
+                scored = reweight(dist, mixed, 1.0, END)
+                for j, share in enumerate(mixes):
+                    final = mix(scored, q, share, allowed) if share else scored
+                    top = next((t for t, _p in final if t != END), None)
+                    hits[i * len(mixes) + j] += top == tok
+                    if per_call is not None:
+                        per_call[i * len(mixes) + j].append(top == tok)
+                    if log_probs is not None:
+                        p = next((p for t, p in final if t == tok), 0.0)
+                        log_probs[i * len(mixes) + j].append(math.log(max(p, MIN_P)))
     return hits
 
 
@@ -193,6 +210,45 @@ def select_config(
     if wins_clearly(calls[grid.index((best[3], best[4], 0.0))], calls[top]):
         return (order, user_turns, average, *grid[top])
     return chosen
+
+
+def select_tool_mix(sessions: list[list[Event]], config: Config,
+                    offered: list[Offered] | None = None, unknown_rate: float = 0.0,
+                    docs: list[Docs] | None = None) -> float:
+    """The weight of the ToolModel in the mix (toolmodel.py) with the most cross-validated
+    top-1 hits under the chosen control-flow `config`, if it beats no model clearly
+    (`wins_clearly`), else 0: each fold's model is fitted on the other folds."""
+    num_folds = min(FOLDS, len(sessions))
+    if num_folds < 2:
+        return 0.0
+    order, user_turns, average, tw, nw, dw = config
+    tools: list[Offered] = list(offered) if offered is not None else [None] * len(sessions)
+    described: list[Docs] = list(docs) if docs is not None else [None] * len(sessions)
+    logs: list[list[float]] = [[] for _ in TOOL_MIXES]
+    for i in range(num_folds):
+        held_out = sessions[i::num_folds]
+        rest = [s for j in range(num_folds) if j != i for s in sessions[j::num_folds]]
+        rest_tools = [t for j in range(num_folds) if j != i for t in tools[j::num_folds]]
+        model = ToolModel.fit(rest)
+        if model is None:
+            return 0.0
+        _hits(rest, held_out, order, user_turns, None, average,
+              (rest_tools, tools[i::num_folds]), unknown_rate, [(tw, nw, dw)],
+              described[i::num_folds], None, (model, TOOL_MIXES), logs)
+    total = [sum(x) for x in logs]
+    best = max(range(len(TOOL_MIXES)), key=lambda m: (total[m], -m))
+    return TOOL_MIXES[best] if best and gains_clearly(logs[0], logs[best]) else 0.0
+
+
+def gains_clearly(base: list[float], new: list[float]) -> bool:
+    """Whether `new` (per-call log probabilities of the truth) beats `base` on the same calls
+    by more than two standard errors of the paired mean difference."""
+    diffs = [b - a for a, b in zip(base, new, strict=True)]
+    if len(diffs) < 2:
+        return False
+    mean = sum(diffs) / len(diffs)
+    var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
+    return mean > 2.0 * math.sqrt(var / len(diffs))
 
 
 def wins_clearly(base: list[bool], new: list[bool]) -> bool:

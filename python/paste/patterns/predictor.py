@@ -34,6 +34,7 @@ from paste.patterns.state import SessionState
 from paste.patterns.store import MAX_RANK, SEP, PatternStore
 from paste.patterns.templates import fill, hole_locators
 from paste.patterns.textevidence import doc_scores, name_scores, reweight, word_prefixes
+from paste.patterns.toolmodel import mix
 from paste.patterns.unknowntools import offered_distribution, offered_tokens, tool_name
 
 MAX_KINDS = 6
@@ -423,7 +424,8 @@ class Predictor:
     def distribution(self, state: SessionState) -> list[tuple[str, float]]:
         """Next-token distribution: control flow reweighted by the latest user message's text
         evidence (textevidence.py: learned words and tool-name overlap, each with the store's
-        weight); the scores are cached on the state per user message.
+        weight; the scores are cached on the state per user message), then mixed with the
+        store's next-tool model (toolmodel.py) at its cross-validated weight.
         When the state knows the session's offered tools, only their kinds (and `<end>`) are
         scored (unknowntools.offered_distribution: `<end>` keeps its probability, the offered
         kinds share the calls' mass, tools unknown to training a measured part of it): the
@@ -439,7 +441,7 @@ class Predictor:
         tw, nw = self.store.text_weight, self.store.name_weight
         dw = self.store.doc_weight if state.docs else 0.0
         if (tw == 0.0 and nw == 0.0 and dw == 0.0) or not state.user_words:
-            return self._novel_repeat_mix(state, dist[:TOP])
+            return self._novel_repeat_mix(state, self._tool_mixed(state, dist)[:TOP])
         memo_key = (id(self.store.text), self.store.text.num_calls, state.num_user, tw, nw, dw)
         memo = state.memo.get(memo_key)
         if memo is None:
@@ -464,7 +466,20 @@ class Predictor:
             if s is None:
                 s = learned[t] = tw * self.store.text.score(words, t)
             scores[t] = s + ranked_scores.get(t, 0.0)
-        return self._novel_repeat_mix(state, reweight(dist, scores, 1.0, END)[:TOP])
+        dist = self._tool_mixed(state, reweight(dist, scores, 1.0, END))
+        return self._novel_repeat_mix(state, dist[:TOP])
+
+    def _tool_mixed(self, state: SessionState,
+                    dist: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """`dist` mixed with the store's next-tool model at its weight (toolmodel.mix), over
+        the session's offered tools when known; unchanged without a model."""
+        model = self.store.tool_model
+        if model is None or self.store.tool_mix <= 0.0:
+            return dist
+        memo = state.memo.setdefault(("tool_model", id(model), state.num_user), {})
+        q = model.probabilities(state.context, state.user_words, memo)
+        allowed = self._allowed(state.tools)[0] if state.tools is not None else None
+        return mix(dist, q, self.store.tool_mix, allowed)
 
     def _novel_repeat_mix(self, state: SessionState,
                           dist: list[tuple[str, float]]) -> list[tuple[str, float]]:

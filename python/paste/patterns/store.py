@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from paste.patterns.calibration import TOP_K, Calibration, cross_fit
-from paste.patterns.cfselect import select_config, session_events
+from paste.patterns.cfselect import select_config, select_tool_mix, session_events
 from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
 from paste.patterns.records import RecordRule, explain_records, item_offset, record_candidates
@@ -54,6 +54,7 @@ from paste.patterns.templates import (
     schema_only,
 )
 from paste.patterns.textevidence import TextEvidence
+from paste.patterns.toolmodel import ToolModel
 from paste.patterns.trace import Trace
 from paste.patterns.unknowntools import UnknownTools
 
@@ -136,6 +137,10 @@ class PatternStore:
         self.num_sessions = 0
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self.calibration_named = Calibration()  # the same, for predictions given the tool
+        # the next-tool model mixed into the control flow with weight tool_mix (toolmodel.py;
+        # fitted by `mine`, kept as mined by `update`)
+        self.tool_model: ToolModel | None = None
+        self.tool_mix = 0.0
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
         self._ordered_str: dict[str, list[str]] = {}  # the same rules, as rule_str (first)
         self._evidence_holes: dict[str, list[str]] = {}
@@ -495,6 +500,8 @@ class PatternStore:
             "calibration": self.calibration.to_json(),
             "calibration_named": self.calibration_named.to_json(),
             "unknown_tools": self.unknown_tools.to_json(),
+            "tool_mix": self.tool_mix,
+            "tool_model": self.tool_model.to_json() if self.tool_model is not None else None,
         }
         Path(path).write_text(json.dumps(data), encoding="utf-8")
 
@@ -538,6 +545,9 @@ class PatternStore:
         store.rule_evidence = data.get("rule_evidence", {})  # stores saved before: none
         if "unknown_tools" in data:  # older stores: rate 0, no mass for unknown tools
             store.unknown_tools = UnknownTools.from_json(data["unknown_tools"])
+        if data.get("tool_model") is not None:  # older stores: none
+            store.tool_model = ToolModel.from_json(data["tool_model"])
+            store.tool_mix = float(data["tool_mix"])
         try:
             store.calibration = Calibration.from_json(data.get("calibration", []))
             # stores saved before predictions given the tool were calibrated: identity
@@ -548,18 +558,26 @@ class PatternStore:
 
 
 def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
-         calibrate: bool = True) -> PatternStore:
+         calibrate: bool = True, tool_mix: float | None = None) -> PatternStore:
     """A PatternStore from `traces` (all of tenant `tenant`): the control-flow configuration
-    is chosen by cross-validation (cfselect.select_config), then each pass over all sessions,
-    then (`calibrate`) the probability calibration is cross-fitted (fit_calibration)."""
+    is chosen by cross-validation (cfselect.select_config), and so is the weight of the
+    next-tool model (cfselect.select_tool_mix; `tool_mix` given: that weight), then each
+    pass over all sessions, then (`calibrate`) the probability calibration is cross-fitted
+    (fit_calibration)."""
     unknown = UnknownTools()
     for trace in traces:
         unknown.observe(trace)
-    order, user_turns, average, weight, name_weight, doc_weight = select_config(
-        [session_events(t.steps) for t in traces], [t.tools for t in traces], unknown.rates()[0],
-        [t.docs for t in traces])
+    sessions = [session_events(t.steps) for t in traces]
+    offered, docs = [t.tools for t in traces], [t.docs for t in traces]
+    config = select_config(sessions, offered, unknown.rates()[0], docs)
+    order, user_turns, average, weight, name_weight, doc_weight = config
     store = PatternStore(tenant, min_groups, order, user_turns, weight, average, name_weight,
                          doc_weight)
+    if tool_mix is None:
+        tool_mix = select_tool_mix(sessions, config, offered, unknown.rates()[0], docs)
+    if tool_mix > 0.0:
+        store.tool_model = ToolModel.fit(sessions)
+        store.tool_mix = tool_mix if store.tool_model is not None else 0.0
     for trace in traces:
         store.observe(trace)
     for trace in traces:
@@ -567,19 +585,21 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
     for trace in traces:
         store.calibrate(trace)
     if calibrate:
-        store.calibration, store.calibration_named = fit_calibration(traces, tenant, min_groups)
+        store.calibration, store.calibration_named = fit_calibration(
+            traces, tenant, min_groups, store.tool_mix)
     return store
 
 
-def fit_calibration(traces: list[Trace], tenant: str,
-                    min_groups: int) -> tuple[Calibration, Calibration]:
+def fit_calibration(traces: list[Trace], tenant: str, min_groups: int,
+                    tool_mix: float = 0.0) -> tuple[Calibration, Calibration]:
     """The calibrations of a store mined on `traces`: stores mined (uncalibrated) on all but
     one fold predict the top-K calls at every call of that fold (calibration.cross_fit), once
-    as at a turn's start and once given the true call's tool (Predictor.predict's `tool`)."""
+    as at a turn's start and once given the true call's tool (Predictor.predict's `tool`).
+    The fold stores mix their next-tool models at the store's `tool_mix` (not chosen again)."""
     from paste.patterns.predictor import Predictor  # the predictor module imports this one
 
     def mine_fold(train: list[Trace]) -> Predictor:
-        return Predictor(mine(train, tenant, min_groups, calibrate=False))
+        return Predictor(mine(train, tenant, min_groups, calibrate=False, tool_mix=tool_mix))
 
     def predict_calls(predictor: Predictor, trace: Trace
                       ) -> Iterator[tuple[int, float, bool]]:
