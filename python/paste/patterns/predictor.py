@@ -477,7 +477,8 @@ class Predictor:
         if model is None or self.store.tool_mix <= 0.0:
             return dist
         memo = state.memo.setdefault(("tool_model", id(model), state.num_user), {})
-        q = model.probabilities(state.context, state.user_words, memo)
+        q = model.probabilities(state.context, state.user_words, memo,
+                                state.used_masks.keys(), len(state.calls))
         allowed = self._allowed(state.tools)[0] if state.tools is not None else None
         return mix(dist, q, self.store.tool_mix, allowed)
 

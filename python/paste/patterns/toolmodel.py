@@ -46,17 +46,22 @@ STEP = 0.1  # Adam step size
 Event = tuple[list[str], str, frozenset[str]]  # (context before, next token, user words)
 
 
-def event_features(context: list[str], words: frozenset[str]) -> list[str]:
+def event_features(context: list[str], words: frozenset[str],
+                   used: Iterable[str] | None = None, num_calls: int | None = None) -> list[str]:
     """The event features of a call made after `context`, `words` being the latest user
-    message's (module docstring)."""
+    message's (module docstring). `used` (the kinds called so far) and `num_calls`, when the
+    caller keeps them (SessionState: its used_masks' kinds, its calls), spare a scan of the
+    whole context: a query then costs the same whatever the session's length."""
     out = [f"l1={context[-1]}"]
     if len(context) > 1:
         out.append(f"l2={context[-2]}|{context[-1]}")
     if len(context) > 2:
         out.append(f"l3={context[-3]}|{context[-2]}|{context[-1]}")
-    calls = [token_kind(t) for t in context if t not in ("<s>", USER)]
-    out.extend(f"used={k}" for k in sorted(set(calls)))
-    out.append(f"n={min(len(calls), MAX_CALLS)}")
+    if used is None or num_calls is None:
+        calls = [token_kind(t) for t in context if t not in ("<s>", USER)]
+        used, num_calls = set(calls), len(calls)
+    out.extend(f"used={k}" for k in sorted(used))
+    out.append(f"n={min(num_calls, MAX_CALLS)}")
     if context[-1] == USER:
         out.extend(f"uw={w}" for w in sorted(words))
     return out
@@ -82,6 +87,12 @@ class ToolModel:
         self.vocab = {f: i for i, f in enumerate(vocab)}
         self.weights = weights
         self.bias = bias
+        # row of each word / kind feature by its word or kind (no feature string per query)
+        self._rows: dict[str, dict[str, int]] = {"w": {}, "uw": {}, "used": {}}
+        for f, i in self.vocab.items():
+            prefix, _eq, rest = f.partition("=")
+            if prefix in self._rows:
+                self._rows[prefix][rest] = i
 
     @classmethod
     def fit(cls, sessions: Iterable[list[Event]]) -> ToolModel | None:
@@ -123,22 +134,37 @@ class ToolModel:
         return cls(kinds, vocab, weights, bias)
 
     def probabilities(self, context: list[str], words: frozenset[str],
-                      memo: dict | None = None) -> dict[str, float]:
+                      memo: dict | None = None, used: Iterable[str] | None = None,
+                      num_calls: int | None = None) -> dict[str, float]:
         """Q(kind) for a call after `context` with `words` the latest user message's words;
-        `memo` (a dict kept per user message) caches the message part."""
+        `memo` (a dict kept per user message) caches the message part; `used`, `num_calls`:
+        see event_features."""
         part = memo.get(id(self)) if memo is not None else None
         if part is None:
-            part = self._sum(message_features(words))
+            part = self.bias + self._sum(self._keyed("w", words))
             if memo is not None:
                 memo[id(self)] = part
-        logits = self.bias + part + self._sum(event_features(context, words))
+        if used is None or num_calls is None:
+            calls = [token_kind(t) for t in context if t not in ("<s>", USER)]
+            used, num_calls = set(calls), len(calls)
+        rows = self._keyed("used", used)
+        for f in event_features(context[-3:], frozenset(), (), num_calls):
+            if f in self.vocab:
+                rows.append(self.vocab[f])
+        if context[-1] == USER:
+            rows += self._keyed("uw", words)
+        logits = part + self._sum(rows)
         logits -= logits.max()
         q = np.exp(logits)
         q /= q.sum()
         return dict(zip(self.kinds, q.tolist(), strict=True))
 
-    def _sum(self, feats: list[str]) -> np.ndarray:
-        rows = [self.vocab[f] for f in feats if f in self.vocab]
+    def _keyed(self, prefix: str, keys: Iterable[str]) -> list[int]:
+        """Rows of the `<prefix>=<key>` features the model kept."""
+        rows = self._rows[prefix]
+        return [rows[k] for k in keys if k in rows]
+
+    def _sum(self, rows: list[int]) -> np.ndarray:
         if not rows:
             return np.zeros(len(self.kinds), dtype=self.weights.dtype)
         return self.weights[rows].sum(axis=0)
