@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from paste.patterns import store as store_module
-from paste.patterns.cfselect import TOOL_MIXES, select_config, select_tool_mix, session_events
+from paste.patterns.cfselect import (
+    TOOL_MIXES,
+    gains_clearly,
+    select_config,
+    select_tool_mix,
+    session_events,
+)
 from paste.patterns.controlflow import END
 from paste.patterns.predictor import Predictor
 from paste.patterns.replay import replay
@@ -154,3 +160,13 @@ def test_probabilities_memoise_the_message_part():
     rows = [model.vocab["w=carry"], model.vocab["w=now"]]  # the message's part, with the bias
     assert np.allclose(memo[id(model)], model.bias + model.weights[rows].sum(axis=0))
     assert model.probabilities(["<s>", "alpha"], words, memo) == first
+
+
+def test_a_gain_is_clear_beyond_two_standard_errors_of_the_paired_mean():
+    base = [-1.0, -1.0, -1.0, -1.0]
+    # differences 0.3, 0.1, 0.3, 0.1: mean 0.2, sd 0.1155, se 0.0577: 0.2 > 0.115
+    assert gains_clearly(base, [-0.7, -0.9, -0.7, -0.9])
+    # differences 0.5, -0.3, 0.5, -0.3: mean 0.1, se 0.23: not clear
+    assert not gains_clearly(base, [-0.5, -1.3, -0.5, -1.3])
+    assert not gains_clearly(base, base)  # no gain at all
+    assert not gains_clearly([-1.0], [0.0])  # one call: no spread to judge by

@@ -102,9 +102,11 @@ def _hits(
     offered tools, as the Predictor's is, the tools `train` did not know sharing
     `unknown_rate` (unknowntools.offered_distribution). `docs`: each `test` session's tool
     descriptions (None: none). `per_call`: when given, one list per weight that gets whether
-    each held-out call was a hit, in order (for paired comparisons). `tool_mix`: (a
+    each held-out call was a hit, in order (for paired comparisons); `log_probs` likewise
+    gets the log probability of each held-out call's kind (floored at MIN_P). `tool_mix`: (a
     ToolModel of `train`, mixing weights): every weight's distribution is also mixed with the
-    model at each of them (toolmodel.mix), hits then indexed weight * len(mixes) + mix."""
+    model at each of them (toolmodel.mix); hits and both lists are then indexed
+    weight * len(mixes) + mix."""
     weights = weights if weights is not None else [(t, n, 0.0) for t, n in WEIGHTS]
     tool_model, mixes = tool_mix
     if tool_model is None:
@@ -215,9 +217,11 @@ def select_config(
 def select_tool_mix(sessions: list[list[Event]], config: Config,
                     offered: list[Offered] | None = None, unknown_rate: float = 0.0,
                     docs: list[Docs] | None = None) -> float:
-    """The weight of the ToolModel in the mix (toolmodel.py) with the most cross-validated
-    top-1 hits under the chosen control-flow `config`, if it beats no model clearly
-    (`wins_clearly`), else 0: each fold's model is fitted on the other folds."""
+    """The weight of the ToolModel in the mix (toolmodel.py) with the highest cross-validated
+    log-likelihood of the held-out calls' kinds under the chosen control-flow `config`, if it
+    beats no model clearly (`gains_clearly`), else 0: each fold's model is fitted on the
+    other folds. Log-likelihood rather than top-1 hits: a weight that sharpens the
+    distribution onto one kind can win at top 1 and crowd the other kinds out of a top 5."""
     num_folds = min(FOLDS, len(sessions))
     if num_folds < 2:
         return 0.0
