@@ -18,6 +18,15 @@ import torch
 torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_openai_clients():
+    """The openai clients a module's tests made are closed when the module ends."""
+    yield
+    from test_server_support import close_clients
+
+    close_clients()
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
     from test_server_support import make_engine

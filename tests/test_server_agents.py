@@ -9,6 +9,8 @@ import asyncio
 
 import pytest
 
+from test_server_support import track_client
+
 CALL = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
 ANSWER = "It is 22 C in Paris."
 
@@ -52,8 +54,10 @@ def test_langchain_chat_openai_bound_tools_round_trip(engine, server):
     from langchain_core.tools import tool
     from langchain_openai import ChatOpenAI
 
-    llm = ChatOpenAI(model="tiny", base_url=server.url + "/v1", api_key="unused",
-                     max_retries=0, temperature=0).bind_tools([tool(get_weather)])
+    chat = ChatOpenAI(model="tiny", base_url=server.url + "/v1", api_key="unused",
+                      max_retries=0, temperature=0)
+    track_client(chat.root_client)  # closed when the module ends (test_server_support)
+    llm = chat.bind_tools([tool(get_weather)])
     with engine.scripted(weather_script):
         ai = llm.invoke([HumanMessage("Weather in Paris?")])
         assert [(c["name"], c["args"]) for c in ai.tool_calls] == [
@@ -71,6 +75,7 @@ def test_langgraph_react_agent_round_trip(engine, server):
 
     llm = ChatOpenAI(model="tiny", base_url=server.url + "/v1", api_key="unused",
                      max_retries=0, temperature=0)
+    track_client(llm.root_client)  # closed when the module ends (test_server_support)
     graph = create_react_agent(llm, [tool(get_weather)])
     with engine.scripted(weather_script):
         state = graph.invoke({"messages": [("user", "Weather in Paris?")]})

@@ -89,10 +89,29 @@ def live_server(engine: Any, tools: Any = None, **config: Any) -> Iterator[Any]:
         yield server
 
 
+_CLIENTS: list[Any] = []  # every openai_client made, closed by close_clients
+
+
 def openai_client(server: Any, api_key: str = "unused", **kwargs: Any) -> Any:
+    """An openai client of `server`, kept until close_clients (conftest calls it when each
+    test module ends): a client dropped unclosed leaves its pooled sockets to the garbage
+    collector, whose ResourceWarning then fails whichever test happens to be running."""
     import openai
 
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=api_key, max_retries=0, **kwargs)
+    return track_client(openai.OpenAI(base_url=server.url + "/v1", api_key=api_key,
+                                      max_retries=0, **kwargs))
+
+
+def track_client(client: Any) -> Any:
+    """Keep an openai client made elsewhere (an agent framework's) until close_clients."""
+    _CLIENTS.append(client)
+    return client
+
+
+def close_clients() -> None:
+    """Close every client openai_client made (their sockets with them)."""
+    while _CLIENTS:
+        _CLIENTS.pop().close()
 
 
 def wait_until(condition: Callable[[], bool], interval_s: float = 0.01) -> bool:
