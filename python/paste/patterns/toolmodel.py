@@ -46,20 +46,27 @@ STEP = 0.1  # Adam step size
 Event = tuple[list[str], str, frozenset[str]]  # (context before, next token, user words)
 
 
-def event_features(context: list[str], words: frozenset[str],
-                   used: Iterable[str] | None = None, num_calls: int | None = None) -> list[str]:
-    """The event features of a call made after `context`, `words` being the latest user
-    message's (module docstring). `used` (the kinds called so far) and `num_calls`, when the
-    caller keeps them (SessionState: its used_masks' kinds, its calls), spare a scan of the
-    whole context: a query then costs the same whatever the session's length."""
+def called(context: list[str]) -> tuple[set[str], int]:
+    """(the kinds called, the number of calls) in `context`."""
+    calls = [token_kind(t) for t in context if t not in ("<s>", USER)]
+    return set(calls), len(calls)
+
+
+def tail_features(context: list[str]) -> list[str]:
+    """`l1=`, `l2=`, `l3=`: the last one, two and three context tokens."""
     out = [f"l1={context[-1]}"]
     if len(context) > 1:
         out.append(f"l2={context[-2]}|{context[-1]}")
     if len(context) > 2:
         out.append(f"l3={context[-3]}|{context[-2]}|{context[-1]}")
-    if used is None or num_calls is None:
-        calls = [token_kind(t) for t in context if t not in ("<s>", USER)]
-        used, num_calls = set(calls), len(calls)
+    return out
+
+
+def event_features(context: list[str], words: frozenset[str]) -> list[str]:
+    """The event features of a call made after `context`, `words` being the latest user
+    message's (module docstring)."""
+    used, num_calls = called(context)
+    out = tail_features(context)
     out.extend(f"used={k}" for k in sorted(used))
     out.append(f"n={min(num_calls, MAX_CALLS)}")
     if context[-1] == USER:
@@ -137,20 +144,21 @@ class ToolModel:
                       memo: dict | None = None, used: Iterable[str] | None = None,
                       num_calls: int | None = None) -> dict[str, float]:
         """Q(kind) for a call after `context` with `words` the latest user message's words;
-        `memo` (a dict kept per user message) caches the message part; `used`, `num_calls`:
-        see event_features."""
+        `memo` (a dict kept per user message) caches the message part; `used` (the kinds
+        called so far) and `num_calls`, when the caller keeps them (SessionState: its
+        used_masks' kinds, its calls), spare a scan of the whole context: a query then costs
+        the same whatever the session's length. The features are event_features', looked up
+        by word and kind rather than spelled out."""
         part = memo.get(id(self)) if memo is not None else None
         if part is None:
             part = self.bias + self._sum(self._keyed("w", words))
             if memo is not None:
                 memo[id(self)] = part
         if used is None or num_calls is None:
-            calls = [token_kind(t) for t in context if t not in ("<s>", USER)]
-            used, num_calls = set(calls), len(calls)
+            used, num_calls = called(context)
         rows = self._keyed("used", used)
-        for f in event_features(context[-3:], frozenset(), (), num_calls):
-            if f in self.vocab:
-                rows.append(self.vocab[f])
+        tail = [*tail_features(context), f"n={min(num_calls, MAX_CALLS)}"]
+        rows += [self.vocab[f] for f in tail if f in self.vocab]
         if context[-1] == USER:
             rows += self._keyed("uw", words)
         logits = part + self._sum(rows)
