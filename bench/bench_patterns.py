@@ -27,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 from _results import markdown_table, write_section  # noqa: E402
 from paste.patterns.evaluate import evaluate  # noqa: E402
 from paste.patterns.loaders import load_folder  # noqa: E402
+from paste.patterns.mining import mine  # noqa: E402
 from paste.patterns.predictor import Predictor  # noqa: E402
+from paste.patterns.replay import replay  # noqa: E402
 from paste.patterns.report import pool_reports  # noqa: E402
 from paste.patterns.split import split_sources  # noqa: E402
-from paste.patterns.store import mine, replay  # noqa: E402
 
 DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
 PUBLISHED = "published PASTE held-out exact-URL top-1 / top-3 / top-5: 19.3 / 43.2 / 55.7 %"

@@ -9,8 +9,9 @@ import pytest
 
 from paste.patterns.calibration import FOLDS, MIN_SESSIONS, Calibration, cross_fit, fit
 from paste.patterns.errors import PatternStoreError
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
-from paste.patterns.store import PatternStore, mine
+from paste.patterns.store import PatternStore
 from test_patterns_store import _live, _session
 
 

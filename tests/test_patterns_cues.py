@@ -4,9 +4,9 @@ it is rather than by where it stands."""
 
 import json
 
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.state import SessionState
-from paste.patterns.store import mine
 from paste.patterns.trace import Step, ToolCall, Trace
 from paste.patterns.values import cue_spans, locate_message, locate_text
 

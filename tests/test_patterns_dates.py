@@ -87,7 +87,8 @@ def _flight_session(i: int) -> Trace:
 
 
 def test_a_dated_hole_drops_dates_far_outside_its_training_range(tmp_path):
-    from paste.patterns.store import SEP, PatternStore, mine
+    from paste.patterns.mining import mine
+    from paste.patterns.store import SEP, PatternStore
 
     store = mine([_flight_session(i) for i in range(12)])
     (hkey,) = [h for h in store.hole_rules if h.startswith("search" + SEP)]

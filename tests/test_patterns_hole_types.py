@@ -4,8 +4,9 @@ price to the stock symbol written beside it."""
 
 import json
 
+from paste.patterns.mining import mine
 from paste.patterns.state import SessionState
-from paste.patterns.store import SEP, mine
+from paste.patterns.store import SEP
 from paste.patterns.templates import fits_type, hole_types
 from paste.patterns.trace import Step, ToolCall, Trace
 

@@ -5,10 +5,10 @@ import json
 from collections import Counter
 
 from paste.patterns.canonical import records_key
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.shapes import allowed_shapes
 from paste.patterns.state import SessionState
-from paste.patterns.store import mine
 from paste.patterns.templates import extract, fill, hole_paths
 from paste.patterns.trace import Step, ToolCall, Trace
 from paste.patterns.values import locate_json

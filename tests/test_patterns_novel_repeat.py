@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.state import SessionState
-from paste.patterns.store import PatternStore, mine
+from paste.patterns.store import PatternStore
 from paste.patterns.trace import Step, ToolCall, Trace
 
 

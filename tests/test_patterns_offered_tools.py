@@ -15,9 +15,9 @@ from paste.patterns.loaders import load_folder
 from paste.patterns.loaders.bfcl import offered_tools
 from paste.patterns.loaders.openai_messages import tool_names
 from paste.patterns.loaders.paste_jsonl import trace_to_record, write_traces
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.state import SessionState
-from paste.patterns.store import mine
 from paste.patterns.trace import Step, ToolCall, Trace
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "traces_fixtures"

@@ -4,10 +4,11 @@ import json
 
 import pytest
 
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.records import RecordRule, explain_records, item_offset, record_candidates
 from paste.patterns.state import SessionState, used_key
-from paste.patterns.store import SEP, PatternStore, mine
+from paste.patterns.store import SEP, PatternStore
 from paste.patterns.templates import extract, hole_locators, hole_paths
 from paste.patterns.trace import Step, ToolCall, Trace
 

@@ -3,6 +3,7 @@ mined store that drops a derived candidate whose shape no training value had."""
 
 from collections import Counter
 
+from paste.patterns.mining import mine
 from paste.patterns.shapes import (
     MAX_LENGTHS,
     MAX_SHAPES,
@@ -12,7 +13,7 @@ from paste.patterns.shapes import (
     shape,
 )
 from paste.patterns.state import SessionState
-from paste.patterns.store import SEP, PatternStore, mine
+from paste.patterns.store import SEP, PatternStore
 from paste.patterns.trace import Step, ToolCall, Trace
 
 

@@ -9,9 +9,11 @@ import pytest
 
 from paste.errors import InvalidArgumentError
 from paste.patterns.loaders import load_folder
+from paste.patterns.mining import mine
 from paste.patterns.predictor import MAX_KINDS, Predictor
+from paste.patterns.replay import replay
 from paste.patterns.state import SessionState
-from paste.patterns.store import SEP, PatternStore, mine, replay, rule_str
+from paste.patterns.store import SEP, PatternStore, rule_str
 from paste.patterns.trace import Step, ToolCall, Trace
 
 

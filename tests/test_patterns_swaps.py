@@ -5,9 +5,10 @@ template's rule outrank the template's small share of the kind's calls."""
 import json
 from pathlib import Path
 
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.state import SessionState
-from paste.patterns.store import SEP, PatternStore, mine, rule_str
+from paste.patterns.store import SEP, PatternStore, rule_str
 from paste.patterns.swaps import conjunct_pairs, locate_swaps, swapped
 from paste.patterns.trace import Step, ToolCall, Trace
 

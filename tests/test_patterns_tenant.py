@@ -4,9 +4,10 @@ session and constants only when several task groups used them; tenants never mix
 import pytest
 
 from paste.patterns.errors import TenantMismatchError
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.state import SessionState
-from paste.patterns.store import PatternStore, mine
+from paste.patterns.store import PatternStore
 from paste.patterns.trace import Step, ToolCall, Trace
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from paste.patterns import store as store_module
+from paste.patterns import mining as mining_module
 from paste.patterns.cfselect import (
     TOOL_MIXES,
     gains_clearly,
@@ -16,9 +16,10 @@ from paste.patterns.cfselect import (
     session_events,
 )
 from paste.patterns.controlflow import END
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.replay import replay
-from paste.patterns.store import PatternStore, mine
+from paste.patterns.store import PatternStore
 from paste.patterns.textevidence import message_words
 from paste.patterns.toolmodel import ToolModel, features, mix
 from paste.patterns.trace import Step, ToolCall, Trace
@@ -127,7 +128,7 @@ def test_calibration_folds_reuse_the_chosen_weight(monkeypatch):
         calls.append(1)
         return select_tool_mix(*args, **kwargs)
 
-    monkeypatch.setattr(store_module, "select_tool_mix", counting)
+    monkeypatch.setattr(mining_module, "select_tool_mix", counting)
     store = mine(_traces())
     assert len(calls) == 1 and store.tool_mix == TOOL_MIXES[-1]
 

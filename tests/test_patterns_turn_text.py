@@ -4,10 +4,10 @@ and used by predictions given the tool."""
 
 from __future__ import annotations
 
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.replay import replay
 from paste.patterns.state import SessionState
-from paste.patterns.store import mine
 from paste.patterns.templates import extract
 from paste.patterns.trace import Step, ToolCall, Trace
 

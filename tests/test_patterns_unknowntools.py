@@ -10,9 +10,10 @@ from paste.patterns.cfselect import select_config, session_events
 from paste.patterns.controlflow import END, ControlFlowModel
 from paste.patterns.loaders import load_folder
 from paste.patterns.loaders.openai_messages import tool_params
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.state import SessionState
-from paste.patterns.store import PatternStore, mine
+from paste.patterns.store import PatternStore
 from paste.patterns.trace import Step, ToolCall, Trace
 from paste.patterns.unknowntools import (
     UnknownTools,

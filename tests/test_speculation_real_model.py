@@ -8,8 +8,8 @@ import pytest
 
 from paste.engine.request import GenerationParams
 from paste.models.store import is_pulled
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
-from paste.patterns.store import mine
 from paste.patterns.trace import Step, ToolCall, Trace
 from paste.speculation import SpeculationManager, Speculator
 from paste.tools import ToolExecutor, ToolRegistry

@@ -102,8 +102,8 @@ def load_train(folders: list[Path]) -> dict[str, list[Any]]:
 
 def mine_predictors(train: dict[str, list[Any]], min_groups: int = 3) -> dict[str, Any]:
     """tenant -> Predictor mined on that tenant's traces only (`load_train`)."""
+    from paste.patterns.mining import mine
     from paste.patterns.predictor import Predictor
-    from paste.patterns.store import mine
 
     return {name: Predictor(mine(traces, name, min_groups)) for name, traces in train.items()}
 

@@ -53,7 +53,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _mine(args: argparse.Namespace) -> int:
     from paste.patterns.errors import PatternStoreError
     from paste.patterns.loaders import load_folder, source_folders_of
-    from paste.patterns.store import mine
+    from paste.patterns.mining import mine
 
     out = Path(args.out)
     if not out.parent.is_dir():  # checked before the mining, not after it

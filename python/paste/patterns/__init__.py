@@ -5,9 +5,10 @@ See docs/patterns.md for the mechanisms and docs/trace_format.md for paste's tra
 
 from paste.patterns.errors import PatternStoreError, TenantMismatchError, TraceFormatError
 from paste.patterns.loaders import detect_source, load_folder
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Prediction, Predictor
 from paste.patterns.state import SessionState
-from paste.patterns.store import PatternStore, mine
+from paste.patterns.store import PatternStore
 from paste.patterns.trace import LoadIssue, LoadResult, Step, ToolCall, Trace
 
 __all__ = [

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 
 from paste.patterns.canonical import _canonical_call
-from paste.patterns.store import replay
+from paste.patterns.replay import replay
 from paste.patterns.trace import ToolCall, Trace
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 from paste.patterns.baseline import BigramBaseline
 from paste.patterns.loaders import load_folder, source_folders_of
+from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
-from paste.patterns.store import mine, replay
+from paste.patterns.replay import replay
 from paste.patterns.trace import LoadIssue, Trace
 
 NUM_BINS = 10

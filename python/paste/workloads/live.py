@@ -5,7 +5,7 @@
 1. Training (only if a mode speculates): `train_sessions` tasks per workload with seed
    `seed + TRAIN_SEED_OFFSET` (other tasks than the evaluated ones) run in serial mode; every
    session writes paste's own JSONL trace; one PatternStore per workload (tenant) is mined on
-   those traces only (paste.patterns.store.mine).
+   those traces only (paste.patterns.mining.mine).
 2. Evaluation: `sessions` tasks per workload with `seed`, run in each mode. serial runs first
    when requested (its recording is the oracle's playback); oracle without serial gets an
    unreported recording run. The report keeps the requested mode order.
@@ -78,8 +78,8 @@ def make_engine(options: LiveOptions) -> Any:
 def mine_predictors(trace_dir: Path, workloads: list[str], min_groups: int) -> dict[str, Any]:
     """workload -> Predictor mined on `<trace_dir>/<workload>/` traces only."""
     from paste.patterns.loaders import load_folder
+    from paste.patterns.mining import mine
     from paste.patterns.predictor import Predictor
-    from paste.patterns.store import mine
 
     out = {}
     for name in workloads:
