@@ -37,11 +37,11 @@ def test_features_are_the_recent_tokens_the_kinds_used_the_count_and_the_words()
                      "used=search", "used=view", "n=6"]  # failure marks dropped; n capped
 
 
-def test_mix_moves_the_weighted_share_of_the_calls_mass_and_keeps_the_end():
+def test_mix_moves_the_weighted_share_of_the_mass_on_the_models_kinds_and_keeps_the_end():
     dist = [("a", 0.5), (END, 0.3), ("b", 0.2)]
     q = {"a": 0.25, "b": 0.25, "c": 0.5}
     got = dict(mix(dist, q, 0.5))
-    # calls' mass 0.7: half of it (0.35) now follows Q
+    # the model's kinds hold 0.7: half of it (0.35) now follows Q
     assert got == pytest.approx({"a": 0.25 + 0.35 * 0.25, END: 0.3, "b": 0.1 + 0.35 * 0.25,
                                  "c": 0.35 * 0.5})
     assert [t for t, _p in mix(dist, q, 0.5)] == ["a", END, "b", "c"]  # 0.3375, 0.3, 0.1875, 0.175
@@ -50,6 +50,18 @@ def test_mix_moves_the_weighted_share_of_the_calls_mass_and_keeps_the_end():
     assert got == pytest.approx({"a": 0.25 + 0.175, END: 0.3, "b": 0.1 + 0.175})
     assert mix(dist, q, 0.0) == dist
     assert mix(dist, q, 0.5, frozenset({"z"})) == dist  # no allowed kind in Q
+
+
+def test_mix_leaves_a_kind_the_model_never_saw_its_control_flow_probability():
+    # "new" was first called after mining (the n-gram learned it online; the model did not):
+    # it keeps its 0.4, and the 0.3 the model's kinds hold is mixed among them only
+    dist = [("new", 0.4), (END, 0.3), ("a", 0.2), ("b", 0.1)]
+    q = {"a": 0.2, "b": 0.8}
+    got = dict(mix(dist, q, 0.5))
+    assert got == pytest.approx({"new": 0.4, END: 0.3, "a": 0.1 + 0.15 * 0.2,
+                                 "b": 0.05 + 0.15 * 0.8})
+    assert sum(got.values()) == pytest.approx(1.0)
+    assert mix([("new", 0.7), (END, 0.3)], q, 0.5) == [("new", 0.7), (END, 0.3)]  # no mass on Q's
 
 
 def _trace(i: int, first: str, last: str) -> Trace:

@@ -13,6 +13,7 @@ from paste.patterns.cfselect import select_config, select_tool_mix, session_even
 from paste.patterns.predictor import Predictor
 from paste.patterns.replay import replay
 from paste.patterns.store import PatternStore
+from paste.patterns.toolhistory import ToolHistory
 from paste.patterns.toolmodel import ToolModel
 from paste.patterns.trace import Trace
 from paste.patterns.unknowntools import UnknownTools
@@ -39,6 +40,8 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
     if tool_mix > 0.0:
         store.tool_model = ToolModel.fit(sessions)
         store.tool_mix = tool_mix if store.tool_model is not None else 0.0
+        if store.tool_model is not None:
+            store.tool_history = ToolHistory.of(sessions)
     for trace in traces:
         store.observe(trace)
     for trace in traces:

@@ -476,7 +476,9 @@ class Predictor:
         model = self.store.tool_model
         if model is None or self.store.tool_mix <= 0.0:
             return dist
-        memo = state.memo.setdefault(("tool_model", id(model), state.num_user), {})
+        # keyed by the model itself: a refitted model (PatternStore.update) never reads the
+        # message part of the one it replaced, whose id a new object may reuse
+        memo = state.memo.setdefault(("tool_model", model, state.num_user), {})
         q = model.probabilities(state.context, state.user_words, memo,
                                 state.used_masks.keys(), len(state.calls))
         allowed = self._allowed(state.tools)[0] if state.tools is not None else None

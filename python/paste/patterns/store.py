@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from paste.patterns.calibration import Calibration
+from paste.patterns.cfselect import session_events
 from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
 from paste.patterns.records import RecordRule, explain_records, item_offset, record_candidates
@@ -53,6 +54,7 @@ from paste.patterns.templates import (
     schema_only,
 )
 from paste.patterns.textevidence import TextEvidence
+from paste.patterns.toolhistory import ToolHistory
 from paste.patterns.toolmodel import ToolModel
 from paste.patterns.trace import Trace
 from paste.patterns.unknowntools import UnknownTools
@@ -137,9 +139,10 @@ class PatternStore:
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self.calibration_named = Calibration()  # the same, for predictions given the tool
         # the next-tool model mixed into the control flow with weight tool_mix (toolmodel.py;
-        # fitted by `mine`, kept as mined by `update`)
+        # fitted by `mine` on the sessions of tool_history, refitted as `update` adds to it)
         self.tool_model: ToolModel | None = None
         self.tool_mix = 0.0
+        self.tool_history: ToolHistory | None = None
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
         self._ordered_str: dict[str, list[str]] = {}  # the same rules, as rule_str (first)
         self._evidence_holes: dict[str, list[str]] = {}
@@ -327,11 +330,31 @@ class PatternStore:
         both["duel"][0] += top["novel"] and not top["plain"]
         both["duel"][1] += top["plain"] and not top["novel"]
 
-    def update(self, trace: Trace) -> None:
-        """Online update from one completed session (all three passes on it)."""
+    def update(self, trace: Trace, refit: bool = True) -> None:
+        """Online update from one completed session (all three passes on it); the session
+        joins the next-tool model's history, and (`refit`) the model is refitted when the
+        history has grown enough (toolhistory.py). A caller that must not wait for a fit
+        (the server, holding the tenant's lock) passes refit=False and fits apart
+        (`tool_refit_due`, ToolHistory.fit, `set_tool_model`)."""
         self.observe(trace)
         self.score_rules(trace)
         self.calibrate(trace)
+        if self.tool_history is not None and self.tool_mix > 0.0:
+            self.tool_history.add(session_events(trace.steps))
+            if refit and self.tool_refit_due():
+                self.set_tool_model(*self.tool_history.fit())
+
+    def tool_refit_due(self) -> bool:
+        """True when the next-tool model should be refitted on its grown history."""
+        return self.tool_history is not None and self.tool_mix > 0.0 and self.tool_history.due()
+
+    def set_tool_model(self, model: ToolModel | None, fitted: int) -> None:
+        """Installs a model fitted on the first `fitted` sessions of the history (a fit
+        that found fewer than two kinds keeps the current model)."""
+        if model is not None:
+            self.tool_model = model
+        if self.tool_history is not None:
+            self.tool_history.fitted = fitted
 
     # -- derived views ---------------------------------------------------------------------
     def invalidate(self) -> None:
@@ -501,6 +524,8 @@ class PatternStore:
             "unknown_tools": self.unknown_tools.to_json(),
             "tool_mix": self.tool_mix,
             "tool_model": self.tool_model.to_json() if self.tool_model is not None else None,
+            "tool_history": (self.tool_history.to_json() if self.tool_history is not None
+                             else None),
         }
         Path(path).write_text(json.dumps(data), encoding="utf-8")
 
@@ -547,6 +572,8 @@ class PatternStore:
         if data.get("tool_model") is not None:  # older stores: none
             store.tool_model = ToolModel.from_json(data["tool_model"])
             store.tool_mix = float(data["tool_mix"])
+        if data.get("tool_history") is not None:  # older stores: none (no refits)
+            store.tool_history = ToolHistory.from_json(data["tool_history"])
         try:
             store.calibration = Calibration.from_json(data.get("calibration", []))
             # stores saved before predictions given the tool were calibrated: identity

@@ -21,8 +21,9 @@ session). It is fitted by full-batch Adam on the mean cross-entropy plus L2 * |W
 message part is computed once per distinct message (a session's every call shares its task
 statement), so fitting costs O(calls * event features + messages * words) per iteration.
 
-Mixing (`mix`): P(kind) = (1 - a) * P_cf(kind) + a * (1 - P_cf(<end>)) * Q(kind), `<end>` keeping
-its probability, Q renormalised over the kinds the session may call; the weight `a` is chosen
+Mixing (`mix`): P(kind) = (1 - a) * P_cf(kind) + a * M * Q(kind) for the model's kinds, M the
+mass P_cf gives them, Q renormalised over those the session may call; `<end>` and kinds the
+model never saw (tools first called after mining) keep P_cf; the weight `a` is chosen
 by cross-validation at mining (cfselect.select_tool_mix: 0 unless a weight wins clearly), so
 a source where the counts already say it all keeps them. Queries cost the number of active
 features times the number of kinds (the message part is memoised per message).
@@ -193,17 +194,20 @@ class ToolModel:
 
 def mix(dist: list[tuple[str, float]], q: dict[str, float], weight: float,
         allowed: frozenset[str] | None = None) -> list[tuple[str, float]]:
-    """`dist` (token, p), most likely first, with weight `weight` of its calls' mass moved to
-    Q (module docstring); `allowed`: the tokens the session may produce (None: any), Q is
-    renormalised over them. Unchanged when Q has no allowed kind."""
+    """`dist` (token, p), most likely first, with weight `weight` of the mass it gives the
+    model's kinds (Q's support) moved to Q (module docstring); `allowed`: the tokens the
+    session may produce (None: any), Q is renormalised over them. A kind the model never saw
+    (a tool first called after mining, an offered tool no training session called) and
+    `<end>` keep their probabilities: the model has no say on them. Unchanged when Q has no
+    allowed kind or `dist` gives its kinds nothing."""
     if allowed is not None:
         q = {k: p for k, p in q.items() if k in allowed}
     total = sum(q.values())
-    if weight <= 0.0 or total <= 0.0:
+    mass = sum(p for t, p in dist if t in q)
+    if weight <= 0.0 or total <= 0.0 or mass <= 0.0:
         return dist
-    end = next((p for t, p in dist if t == END), 0.0)
-    out = {t: p if t == END else (1.0 - weight) * p for t, p in dist}
-    share = weight * (1.0 - end) / total
+    out = {t: (1.0 - weight) * p if t in q else p for t, p in dist}
+    share = weight * mass / total
     for kind, p in q.items():
         out[kind] = out.get(kind, 0.0) + share * p
     return sorted(out.items(), key=lambda x: (-x[1], x[0]))

@@ -1,0 +1,196 @@
+"""The next-tool model's history (toolhistory.py): the exact compact form and its inverse,
+typed errors for malformed sessions, the geometric refit schedule, PatternStore.update
+refitting the model (a tool first called online gets its say), the store file keeping the
+history, and the server fitting outside the tenant's lock."""
+
+import json
+
+import pytest
+
+from paste.patterns.cfselect import TOOL_MIXES, session_events
+from paste.patterns.controlflow import END
+from paste.patterns.errors import PatternStoreError
+from paste.patterns.mining import mine
+from paste.patterns.predictor import Predictor
+from paste.patterns.replay import replay
+from paste.patterns.store import PatternStore
+from paste.patterns.toolhistory import ToolHistory, compact, expand
+from paste.patterns.trace import Step, ToolCall, Trace
+from paste.server.predictors import TenantPredictors
+
+
+def _trace(i: int, first: str, last: str) -> Trace:
+    """A session whose last call depends on its first, five identical calls earlier."""
+    steps = [Step(role="user", text="carry on now")]
+    for name in [first] + ["noop"] * 5 + [last]:
+        steps.append(Step(role="tool", call=ToolCall(name, {}), output="ok"))
+    return Trace(session_id=f"s{i}-{first}", source="synthetic", steps=steps, group=f"g{i}")
+
+
+def _traces() -> list[Trace]:
+    return [_trace(i, first, f"after_{first}") for i in range(8) for first in ("alpha", "beta")]
+
+
+def test_compact_keeps_the_whole_context_once_and_each_message_once():
+    steps = [Step(role="user", text="find the file"),
+             Step(role="tool", call=ToolCall("grep", {}), output="a.py"),
+             Step(role="tool", call=ToolCall("view", {}), output="x", status="error"),
+             Step(role="user", text="now fix it"),
+             Step(role="tool", call=ToolCall("edit", {}), output="ok")]
+    events = session_events(steps)
+    got = compact(events)
+    assert got == {"tokens": ["<s>", "grep", "view!", "<u>", "edit"],
+                   "messages": [["file", "find", "the"], ["fix", "now"]],
+                   "calls": [[1, "grep", 0], [2, "view", 0], [4, "edit", 1]]}
+    assert expand(json.loads(json.dumps(got))) == [e for e in events if e[1] != END]
+
+
+def test_a_call_before_any_user_message_has_no_message():
+    events = session_events([Step(role="tool", call=ToolCall("ls", {}), output="x")])
+    assert compact(events)["calls"] == [[1, "ls", -1]]
+    assert expand(compact(events)) == [(["<s>"], "ls", frozenset())]
+
+
+def test_malformed_sessions_are_value_errors():
+    with pytest.raises(ValueError, match="not a prefix"):
+        compact([(["<s>", "a"], "b", frozenset()), (["<s>", "x", "b"], END, frozenset())])
+    good = {"tokens": ["<s>", "a"], "messages": [], "calls": [[1, "a", -1]]}
+    for calls in ([[3, "a", -1]], [[0, "a", -1]], [[1, "a", 0]]):
+        with pytest.raises(ValueError, match="outside its session"):
+            expand({**good, "calls": calls})
+    assert expand(good) == [(["<s>"], "a", frozenset())]
+
+
+def test_refits_are_due_once_the_history_grew_by_a_tenth():
+    session = compact(session_events(_traces()[0].steps))
+    history = ToolHistory([session] * 20, fitted=20)
+    assert not history.due()
+    history.sessions.append(session)
+    assert not history.due()  # 1 of the 2 needed
+    history.sessions.append(session)
+    assert history.due()
+    small = ToolHistory([session] * 5, fitted=5)
+    small.sessions.append(session)
+    assert small.due()  # at least one new session, never less
+
+
+def test_mining_keeps_the_fitted_sessions():
+    store = mine(_traces(), calibrate=False)
+    assert store.tool_mix == TOOL_MIXES[-1] and store.tool_history is not None
+    assert (len(store.tool_history.sessions), store.tool_history.fitted) == (16, 16)
+    assert not store.tool_refit_due()
+
+
+def _gamma_state():
+    trace = _trace(99, "gamma", "after_gamma")
+    return [(state.fork(), step) for state, step in replay(trace)][-1][0]
+
+
+def test_update_refits_the_model_so_a_tool_first_called_online_gets_its_say():
+    store = mine(_traces(), calibrate=False)
+    before = store.tool_model
+    assert before is not None and "after_gamma" not in before.kinds
+    store.update(_trace(20, "gamma", "after_gamma"))
+    assert store.tool_model is before and not store.tool_refit_due()  # 1 of the 2 needed
+    store.update(_trace(21, "gamma", "after_gamma"))
+    assert store.tool_model is not before and store.tool_history is not None
+    assert store.tool_model.kinds == ["after_alpha", "after_beta", "after_gamma", "alpha",
+                                      "beta", "gamma", "noop"]
+    assert (len(store.tool_history.sessions), store.tool_history.fitted) == (18, 18)
+    for i in (22, 23):
+        store.update(_trace(i, "gamma", "after_gamma"))
+    assert (len(store.tool_history.sessions), store.tool_history.fitted) == (20, 20)
+    # after gamma and five noops: the refitted model knows that gamma came first
+    ranked = dict(Predictor(store).kind_ranking(_gamma_state()))
+    assert ranked["after_gamma"] > 1.5 * ranked["after_alpha"]
+    # the same four sessions without refits: the counts alone rank after_gamma last of the
+    # three (4 sessions against 8 and 8), the mined model knows nothing of it
+    frozen = mine(_traces(), calibrate=False)
+    for i in (20, 21, 22, 23):
+        frozen.update(_trace(i, "gamma", "after_gamma"), refit=False)
+    plain = dict(Predictor(frozen).kind_ranking(_gamma_state()))
+    assert plain["after_gamma"] < plain["after_alpha"]
+
+
+def test_update_without_refit_leaves_the_fit_to_the_caller():
+    store = mine(_traces(), calibrate=False)
+    before = store.tool_model
+    for i in (20, 21):
+        store.update(_trace(i, "gamma", "after_gamma"), refit=False)
+    assert store.tool_model is before and store.tool_refit_due()
+    assert store.tool_history is not None
+    model, fitted = store.tool_history.fit()
+    store.set_tool_model(model, fitted)
+    assert store.tool_model is model and not store.tool_refit_due()
+    store.set_tool_model(None, 18)  # a fit without two kinds keeps the model
+    assert store.tool_model is model
+
+
+def test_a_store_without_the_model_keeps_no_history():
+    store = mine(_traces(), calibrate=False, tool_mix=0.0)
+    assert store.tool_model is None and store.tool_history is None
+    store.update(_trace(20, "gamma", "after_gamma"))
+    assert store.tool_model is None and not store.tool_refit_due()
+
+
+def test_the_store_file_keeps_the_history(tmp_path):
+    store = mine(_traces(), calibrate=False)
+    store.update(_trace(20, "gamma", "after_gamma"))
+    store.save(tmp_path / "s.json")
+    back = PatternStore.load(tmp_path / "s.json")
+    assert back.tool_history is not None and store.tool_history is not None
+    assert back.tool_history.sessions == store.tool_history.sessions
+    assert (len(back.tool_history.sessions), back.tool_history.fitted) == (17, 16)
+    back.update(_trace(21, "gamma", "after_gamma"))  # goes on where the saved one stopped
+    assert back.tool_history.fitted == 18 and "after_gamma" in back.tool_model.kinds
+    # older stores (no history) load, and are not refitted on the new sessions alone
+    data = json.loads((tmp_path / "s.json").read_text())
+    del data["tool_history"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    old = PatternStore.load(tmp_path / "old.json")
+    model = old.tool_model
+    for i in (22, 23):
+        old.update(_trace(i, "gamma", "after_gamma"))
+    assert old.tool_history is None and old.tool_model is model
+    # a malformed history is the store's typed error, naming the file
+    data["tool_history"] = {"sessions": [{"tokens": ["<s>"], "messages": [],
+                                          "calls": [[5, "a", -1]]}], "fitted": 1}
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(PatternStoreError, match="bad.json: malformed pattern store"):
+        PatternStore.load(tmp_path / "bad.json")
+
+
+class FakeSession:
+    """What TenantPredictors.learn reads from a session: its trace record."""
+
+    def __init__(self, sid: str, first: str) -> None:
+        messages: list[dict] = [{"role": "user", "content": "carry on now"}]
+        for n, name in enumerate([first] + ["noop"] * 5 + [f"after_{first}"]):
+            call = {"id": f"c{n}", "type": "function",
+                    "function": {"name": name, "arguments": "{}"}}
+            messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                         {"role": "tool", "tool_call_id": f"c{n}", "content": "ok"}]
+        messages.append({"role": "assistant", "content": "done"})
+        self.record = {"session_id": sid, "tenant": "default", "messages": messages}
+
+    def trace(self) -> dict:
+        return self.record
+
+
+def test_the_server_refits_the_model_from_learned_runs(tmp_path):
+    mine(_traces(), calibrate=False).save(tmp_path / "mined.json")
+    predictors = TenantPredictors(tmp_path / "mined.json")
+    try:
+        store = predictors._tenants["default"][0]
+        before = store.tool_model
+        for sid in ("r1", "r2", "r3", "r4"):
+            future = predictors.learn(FakeSession(sid, "gamma"), 0)
+            assert future is not None and future.result(60)
+        assert store.tool_model is not before and "after_gamma" in store.tool_model.kinds
+        assert store.tool_history is not None and store.tool_history.fitted == 20
+        locked = predictors.predictor_for("default")
+        assert locked is not None
+        ranked = dict(locked.predictor.kind_ranking(_gamma_state()))
+        assert ranked["after_gamma"] > 1.5 * ranked["after_alpha"]
+    finally:
+        predictors.close()
