@@ -15,20 +15,9 @@ from paste.patterns.predictor import Predictor
 from paste.patterns.replay import replay
 from paste.patterns.store import PatternStore
 from paste.patterns.toolhistory import ToolHistory, compact, expand
-from paste.patterns.trace import Step, ToolCall, Trace
+from paste.patterns.trace import Step, ToolCall
 from paste.server.predictors import TenantPredictors
-
-
-def _trace(i: int, first: str, last: str) -> Trace:
-    """A session whose last call depends on its first, five identical calls earlier."""
-    steps = [Step(role="user", text="carry on now")]
-    for name in [first] + ["noop"] * 5 + [last]:
-        steps.append(Step(role="tool", call=ToolCall(name, {}), output="ok"))
-    return Trace(session_id=f"s{i}-{first}", source="synthetic", steps=steps, group=f"g{i}")
-
-
-def _traces() -> list[Trace]:
-    return [_trace(i, first, f"after_{first}") for i in range(8) for first in ("alpha", "beta")]
+from test_patterns_toolmodel import _trace, _traces
 
 
 def test_compact_keeps_the_whole_context_once_and_each_message_once():
@@ -157,6 +146,10 @@ def test_the_store_file_keeps_the_history(tmp_path):
                                           "calls": [[5, "a", -1]]}], "fitted": 1}
     (tmp_path / "bad.json").write_text(json.dumps(data))
     with pytest.raises(PatternStoreError, match="bad.json: malformed pattern store"):
+        PatternStore.load(tmp_path / "bad.json")
+    data["tool_history"] = {"sessions": [], "fitted": 3}  # fitted on more than it keeps
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(PatternStoreError, match="fitted on 3 of 0 sessions"):
         PatternStore.load(tmp_path / "bad.json")
 
 

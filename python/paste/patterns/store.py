@@ -12,8 +12,8 @@ session would be seen:
      and the novel order is used for a hole only where it wins clearly (see uses_novelty).
 Record rules (records.py: several holes copied from one item of a list, item after item) are
 supported in pass 1 and get their P(correct | rank) in pass 3, per template.
-Then `mine` (mining.py) cross-fits the store's calibration (calibration.py): the map from the predictor's
-raw call probability to the hit rate measured out of fold; online updates keep it.
+Then `mine` (mining.py) cross-fits the store's calibration (calibration.py): the map from the
+predictor's raw call probability to the hit rate measured out of fold; online updates keep it.
 Generalisation / tenant rule: a template (its literal text is learned data) is only used when
 sessions of at least `min_groups` task groups produced it, so values specific to one task are
 never emitted unless they also occur in the live session's own history (then they are holes).

@@ -78,8 +78,8 @@ class ToolHistory:
 
     def fit(self) -> tuple[ToolModel | None, int]:
         """(the model of every session kept, how many sessions that is)."""
-        n = len(self.sessions)
-        return ToolModel.fit(expand(s) for s in self.sessions[:n]), n
+        sessions = list(self.sessions)
+        return ToolModel.fit(expand(s) for s in sessions), len(sessions)
 
     def to_json(self) -> dict[str, Any]:
         return {"sessions": self.sessions, "fitted": self.fitted}
@@ -87,6 +87,8 @@ class ToolHistory:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ToolHistory:
         history = cls(data["sessions"], int(data["fitted"]))
+        if not 0 <= history.fitted <= len(history.sessions):
+            raise ValueError(f"fitted on {history.fitted} of {len(history.sessions)} sessions")
         for session in history.sessions:
             expand(session)  # a malformed session fails at load, not at a later refit
         return history
