@@ -1,9 +1,11 @@
-"""`paste patterns`: split trace folders, evaluate next-call prediction, mine a PatternStore.
+"""`paste patterns`: split trace folders, evaluate next-call prediction, mine a PatternStore,
+update one with completed sessions.
 
 paste patterns split --src DIR --out DIR [--test-fraction F] [--seed N]
 paste patterns eval --train DIR [DIR ...] --test DIR [DIR ...] [--json]
 paste patterns eval --test DIR [DIR ...] --leave-one-out [--json]
 paste patterns mine --train DIR [DIR ...] --out FILE [--tenant NAME]
+paste patterns update --store FILE --traces DIR [DIR ...] [--out FILE]
 """
 
 from __future__ import annotations
@@ -73,6 +75,47 @@ def _mine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _update(args: argparse.Namespace) -> int:
+    from paste.patterns.errors import PatternStoreError
+    from paste.patterns.loaders import paste_jsonl, source_folders_of, source_module
+    from paste.patterns.store import PatternStore
+
+    out = Path(args.out or args.store)
+    if not out.parent.is_dir():  # checked before the update, not after it
+        raise InvalidArgumentError(f"--out {out}: folder {out.parent} does not exist")
+    store = PatternStore.load(Path(args.store))
+    traces, foreign = [], 0
+    for d in source_folders_of(args.traces):
+        # paste's own records carry their tenant: another tenant's are never learned; the
+        # other formats have none, their sessions are the store's tenant's
+        own = source_module(d) is paste_jsonl
+        result = paste_jsonl.load(d) if own else source_module(d).load(d, store.tenant)
+        for issue in result.issues:
+            print(f"skipped malformed record: {d}/{issue}", file=sys.stderr)
+        kept = [t for t in result.traces if t.tenant == store.tenant]
+        foreign += len(result.traces) - len(kept)
+        traces.extend(kept)
+    if foreign:
+        print(f"skipped {foreign} sessions of other tenants than {store.tenant!r}",
+              file=sys.stderr)
+    fits = 0
+    for trace in traces:
+        model = store.tool_model
+        store.update(trace)
+        fits += store.tool_model is not model
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:  # written whole, then renamed: an interrupted update leaves the old file
+        store.save(tmp)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise PatternStoreError(f"cannot write {out}: {exc}") from exc
+    refits = f"; next-tool model refits: {fits}" if store.tool_history is not None else ""
+    print(f"updated {args.store} with {len(traces)} sessions into {out} ({store.num_sessions} "
+          f"sessions in all{refits})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `patterns` command and its sub-commands to the `paste` parser."""
     parser = subparsers.add_parser("patterns", help="mine and evaluate tool-call patterns")
@@ -100,3 +143,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mn.add_argument("--out", required=True, metavar="FILE")
     mn.add_argument("--tenant", default="default")
     mn.set_defaults(func=_mine)
+
+    up = sub.add_parser("update", help="update a PatternStore file with completed sessions")
+    up.add_argument("--store", required=True, metavar="FILE", help="a mined or updated store")
+    up.add_argument("--traces", nargs="+", required=True, metavar="DIR",
+                    help="trace folders (paste JSONL records of other tenants are skipped)")
+    up.add_argument("--out", metavar="FILE", help="where to write it (default: --store)")
+    up.set_defaults(func=_update)
