@@ -167,6 +167,17 @@ def test_bfcl_sessions_carry_each_offered_function_s_own_description():
     assert all("This tool belongs" not in d for d in trace.docs.values())
 
 
+def test_bfcl_sessions_carry_each_offered_function_s_required_parameters():
+    fixture = Path(__file__).resolve().parent / "data" / "traces_fixtures" / "bfcl-v4-multi-turn"
+    trace = next(t for t in load_folder(fixture).traces if t.tools and "cd" in t.tools)
+    assert trace.params is not None and set(trace.params) == trace.tools
+    # as the function docs' schemas say: one, two or no required parameters
+    assert (trace.params["cd"], trace.params["cp"], trace.params["du"]) == (
+        ("folder",), ("source", "destination"), ())
+    ((state, _step), *_rest) = list(replay(trace))
+    assert state.params == trace.params  # a live session of it knows them too
+
+
 @pytest.mark.skipif(not (SHARED / "toolbench-data-example").is_dir(), reason="needs ../shared")
 def test_toolbench_sessions_carry_their_function_list_descriptions():
     result = load_folder(SHARED / "toolbench-data-example")

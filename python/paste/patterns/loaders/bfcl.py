@@ -9,7 +9,8 @@ output and status. Without the bfcl-eval package the steps keep `output=None` an
 says so. `initial_config` (the API state the calls act on) is also kept as `Trace.env`. The web-search questions have no call sequences and are
 not loaded. `involved_classes` (the API classes whose functions the model was given) become
 `Trace.tools`: the functions of each class's doc file (CLASS_DOCS); None when a class has no
-doc file. Their documented descriptions become `Trace.docs`.
+doc file. Their documented descriptions become `Trace.docs`, their schemas' required
+parameters `Trace.params`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import ast
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from paste.patterns.errors import TraceFormatError
 from paste.patterns.loaders import bfcl_backend
@@ -51,25 +52,34 @@ def detect(folder: Path) -> bool:
     return (folder / QUESTIONS).is_file()
 
 
-def _read_docs(
-    folder: Path, issues: list[LoadIssue]
-) -> tuple[dict[str, list[str]], dict[str, frozenset[str]], dict[str, str]]:
-    """(function -> its parameter names in documented order, doc file stem -> its functions,
-    function -> its description)."""
+class Docs(NamedTuple):
+    """What the function doc files say."""
+
+    orders: dict[str, list[str]]  # function -> its parameter names in documented order
+    by_file: dict[str, frozenset[str]]  # doc file stem -> its functions
+    described: dict[str, str]  # function -> its own description
+    required: dict[str, tuple[str, ...]]  # function -> its required parameters
+
+
+def _read_docs(folder: Path, issues: list[LoadIssue]) -> Docs:
     orders: dict[str, list[str]] = {}
     by_file: dict[str, frozenset[str]] = {}
     described: dict[str, str] = {}
+    required: dict[str, tuple[str, ...]] = {}
     for path in sorted((folder / "multi_turn_func_doc").glob("*.json")):
         names = []
         for _n, doc in read_json_lines(path, issues):
             if isinstance(doc, dict) and isinstance(doc.get("name"), str):
-                props = (doc.get("parameters") or {}).get("properties") or {}
-                orders[doc["name"]] = list(props)
+                schema = doc.get("parameters") or {}
+                orders[doc["name"]] = list(schema.get("properties") or {})
+                needed = schema.get("required")
+                if isinstance(needed, list) and all(isinstance(r, str) for r in needed):
+                    required[doc["name"]] = tuple(needed)
                 if isinstance(doc.get("description"), str):  # the tool's own part of it
                     described[doc["name"]] = doc["description"].split(OWN_DOC)[-1].strip()
                 names.append(doc["name"])
         by_file[path.stem] = frozenset(names)
-    return orders, by_file, described
+    return Docs(orders, by_file, described, required)
 
 
 def offered_tools(classes: Any, by_file: dict[str, frozenset[str]]) -> frozenset[str] | None:
@@ -112,7 +122,7 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
     if not detect(folder):
         raise TraceFormatError(f"{folder}: no {QUESTIONS}")
     result = LoadResult(source=NAME)
-    orders, by_file, described = _read_docs(folder, result.issues)
+    orders, by_file, described, required = _read_docs(folder, result.issues)
     answers_path = folder / "possible_answer" / QUESTIONS
     answers = {
         r.get("id"): r
@@ -144,6 +154,7 @@ def load(folder: Path, tenant: str = "default") -> LoadResult:
         )
         if trace.tools is not None:
             trace.docs = {t: described[t] for t in sorted(trace.tools) if t in described}
+            trace.params = {t: required[t] for t in sorted(trace.tools) if t in required}
         try:
             for t, turn in enumerate(turns):
                 for m in turn if isinstance(turn, list) else []:
