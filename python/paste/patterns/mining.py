@@ -23,9 +23,10 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
          calibrate: bool = True, tool_mix: float | None = None) -> PatternStore:
     """A PatternStore from `traces` (all of tenant `tenant`): the control-flow configuration
     is chosen by cross-validation (cfselect.select_config), and so is the weight of the
-    next-tool model (cfselect.select_tool_mix; `tool_mix` given: that weight), then each
-    pass over all sessions, then (`calibrate`) the probability calibration is cross-fitted
-    (fit_calibration)."""
+    next-tool model (cfselect.select_tool_mix; `tool_mix` given: that weight; the model is
+    fitted when it is above 0, and the store keeps the sessions it was fitted on so that
+    `update` refits it: toolhistory.py), then each pass over all sessions, then
+    (`calibrate`) the probability calibration is cross-fitted (fit_calibration)."""
     unknown = UnknownTools()
     for trace in traces:
         unknown.observe(trace)
