@@ -14,8 +14,8 @@ from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.replay import replay
 from paste.patterns.store import PatternStore
-from paste.patterns.toolhistory import ToolHistory, compact, expand
-from paste.patterns.trace import Step, ToolCall
+from paste.patterns.toolhistory import ToolHistory, compact, expand, offered
+from paste.patterns.trace import Step, ToolCall, Trace
 from paste.server.predictors import TenantPredictors
 from test_patterns_toolmodel import _trace, _traces
 
@@ -27,26 +27,33 @@ def test_compact_keeps_the_whole_context_once_and_each_message_once():
              Step(role="user", text="now fix it"),
              Step(role="tool", call=ToolCall("edit", {}), output="ok")]
     events = session_events(steps)
-    got = compact(events)
+    got = compact(events, frozenset({"view", "grep", "edit"}))
     assert got == {"tokens": ["<s>", "grep", "view!", "<u>", "edit"],
                    "messages": [["file", "find", "the"], ["fix", "now"]],
-                   "calls": [[1, "grep", 0], [2, "view", 0], [4, "edit", 1]]}
-    assert expand(json.loads(json.dumps(got))) == [e for e in events if e[1] != END]
+                   "calls": [[1, "grep", 0], [2, "view", 0], [4, "edit", 1]], "end": 1,
+                   "tools": ["edit", "grep", "view"]}
+    back = json.loads(json.dumps(got))
+    assert expand(back) == [e for e in events if e[1] != END]
+    assert expand(back, with_end=True) == events  # the <end> event too, for the weight's CV
+    assert offered(back) == frozenset({"view", "grep", "edit"})
+    assert offered(compact(events)) is None  # not recorded
 
 
 def test_a_call_before_any_user_message_has_no_message():
     events = session_events([Step(role="tool", call=ToolCall("ls", {}), output="x")])
-    assert compact(events)["calls"] == [[1, "ls", -1]]
+    assert compact(events)["calls"] == [[1, "ls", -1]] and compact(events)["end"] == -1
     assert expand(compact(events)) == [(["<s>"], "ls", frozenset())]
 
 
 def test_malformed_sessions_are_value_errors():
     with pytest.raises(ValueError, match="not a prefix"):
         compact([(["<s>", "a"], "b", frozenset()), (["<s>", "x", "b"], END, frozenset())])
-    good = {"tokens": ["<s>", "a"], "messages": [], "calls": [[1, "a", -1]]}
+    good = {"tokens": ["<s>", "a"], "messages": [], "calls": [[1, "a", -1]], "end": -1}
     for calls in ([[3, "a", -1]], [[0, "a", -1]], [[1, "a", 0]]):
         with pytest.raises(ValueError, match="outside its session"):
             expand({**good, "calls": calls})
+    with pytest.raises(ValueError, match="outside its session"):
+        expand({**good, "end": 2}, with_end=True)
     assert expand(good) == [(["<s>"], "a", frozenset())]
 
 
@@ -63,16 +70,39 @@ def test_refits_are_due_once_the_history_grew_by_a_tenth():
     assert small.due()  # at least one new session, never less
 
 
-def test_mining_keeps_the_fitted_sessions():
-    store = mine(_traces(), calibrate=False)
+def test_the_weight_is_chosen_again_at_eight_sessions_and_then_at_each_doubling():
+    session = compact(session_events(_traces()[0].steps))
+    history = ToolHistory([session] * 7)
+    assert not history.select_due() and not history.refresh_due(0.0)
+    history.sessions.append(session)
+    assert history.select_due() and history.refresh_due(0.0)
+    history.selected = history.fitted = 8
+    history.sessions += [session] * 7
+    assert not history.select_due() and not history.refresh_due(0.0)
+    assert history.refresh_due(0.5)  # a refit is due at a weight above 0 (15 >= 8 + 0.8)
+    history.sessions.append(session)
+    assert history.select_due()
+
+
+def test_mining_keeps_the_sessions_and_their_offered_tools():
+    traces = _traces()
+    traces[0].tools = frozenset({"alpha", "noop", "after_alpha"})
+    store = mine(traces, calibrate=False)
     assert store.tool_mix == TOOL_MIXES[-1] and store.tool_history is not None
-    assert (len(store.tool_history.sessions), store.tool_history.fitted) == (16, 16)
-    assert not store.tool_refit_due()
+    history = store.tool_history
+    assert (len(history.sessions), history.fitted, history.selected) == (16, 16, 16)
+    assert history.sessions[0]["tools"] == ["after_alpha", "alpha", "noop"]
+    assert history.sessions[1]["tools"] is None
+    assert not store.tool_refresh_due()
+
+
+def _last_state(trace):
+    """The state before a replayed session's last call."""
+    return [(state.fork(), step) for state, step in replay(trace)][-1][0]
 
 
 def _gamma_state():
-    trace = _trace(99, "gamma", "after_gamma")
-    return [(state.fork(), step) for state, step in replay(trace)][-1][0]
+    return _last_state(_trace(99, "gamma", "after_gamma"))
 
 
 def test_update_refits_the_model_so_a_tool_first_called_online_gets_its_say():
@@ -80,7 +110,7 @@ def test_update_refits_the_model_so_a_tool_first_called_online_gets_its_say():
     before = store.tool_model
     assert before is not None and "after_gamma" not in before.kinds
     store.update(_trace(20, "gamma", "after_gamma"))
-    assert store.tool_model is before and not store.tool_refit_due()  # 1 of the 2 needed
+    assert store.tool_model is before and not store.tool_refresh_due()  # 1 of the 2 needed
     store.update(_trace(21, "gamma", "after_gamma"))
     assert store.tool_model is not before and store.tool_history is not None
     assert store.tool_model.kinds == ["after_alpha", "after_beta", "after_gamma", "alpha",
@@ -106,20 +136,57 @@ def test_update_without_refit_leaves_the_fit_to_the_caller():
     before = store.tool_model
     for i in (20, 21):
         store.update(_trace(i, "gamma", "after_gamma"), refit=False)
-    assert store.tool_model is before and store.tool_refit_due()
-    assert store.tool_history is not None
-    model, fitted = store.tool_history.fit()
-    store.set_tool_model(model, fitted)
-    assert store.tool_model is model and not store.tool_refit_due()
-    store.set_tool_model(None, 18)  # a fit without two kinds keeps the model
-    assert store.tool_model is model
+    assert store.tool_model is before and store.tool_refresh_due()
+    fit = store.fit_tool_model()
+    assert store.tool_model is before  # computing the fit changes nothing
+    assert (fit.mix, fit.fitted, fit.selected) == (TOOL_MIXES[-1], 18, 16)  # weight kept
+    store.set_tool_model(fit)
+    assert store.tool_model is fit.model and not store.tool_refresh_due()
+    assert store.tool_history is not None and store.tool_history.fitted == 18
 
 
-def test_a_store_without_the_model_keeps_no_history():
+def test_a_store_learned_only_online_gets_the_model_once_it_has_eight_sessions():
+    store = PatternStore()
+    assert store.tool_history is not None and store.tool_model is None
+    for n, trace in enumerate(_traces()[:8], 1):
+        store.update(trace)
+        assert (store.tool_model is None) == (n < 8)
+    # the eighth session: the weight chosen by cross-validation, the model fitted on all 8
+    assert store.tool_mix == TOOL_MIXES[-1] and store.tool_model is not None
+    assert (store.tool_history.fitted, store.tool_history.selected) == (8, 8)
+    ranked = dict(Predictor(store).kind_ranking(_last_state(_trace(99, "beta", "after_beta"))))
+    assert ranked["after_beta"] > 2 * ranked["after_alpha"]
+    # without it the counts could not tell the two apart
+    plain = PatternStore()
+    plain.tool_history = None
+    for trace in _traces()[:8]:
+        plain.update(trace)
+    counts = dict(Predictor(plain).kind_ranking(_last_state(_trace(99, "beta", "after_beta"))))
+    assert counts["after_beta"] == pytest.approx(counts["after_alpha"])
+
+
+def test_a_weight_chosen_again_as_0_drops_the_model():
+    coin = [Trace(session_id=f"c{i}", source="synthetic", group=f"g{i}",
+                  steps=[Step(role="user", text="carry on now"),
+                         Step(role="tool", call=ToolCall(name, {}), output="ok")])
+            for i, name in enumerate("xxxxyyyy")]
+    store = mine(_traces(), calibrate=False)
+    assert store.tool_model is not None and store.tool_history is not None
+    store.tool_history.sessions.clear()  # as if mined on nothing: the 8th session re-chooses
+    store.tool_history.fitted = store.tool_history.selected = 0
+    for trace in coin:
+        store.update(trace)
+    # eight coin sessions, no feature tells x from y: cross-validation gives weight 0
+    assert (store.tool_mix, store.tool_model) == (0.0, None)
+    assert store.tool_history.selected == 8
+
+
+def test_a_store_mined_at_weight_0_keeps_its_history_and_chooses_again_later():
     store = mine(_traces(), calibrate=False, tool_mix=0.0)
-    assert store.tool_model is None and store.tool_history is None
+    assert store.tool_model is None and store.tool_history is not None
+    assert store.tool_history.selected == 16
     store.update(_trace(20, "gamma", "after_gamma"))
-    assert store.tool_model is None and not store.tool_refit_due()
+    assert store.tool_model is None and not store.tool_refresh_due()  # next at 32 sessions
 
 
 def test_the_store_file_keeps_the_history(tmp_path):
@@ -129,7 +196,8 @@ def test_the_store_file_keeps_the_history(tmp_path):
     back = PatternStore.load(tmp_path / "s.json")
     assert back.tool_history is not None and store.tool_history is not None
     assert back.tool_history.sessions == store.tool_history.sessions
-    assert (len(back.tool_history.sessions), back.tool_history.fitted) == (17, 16)
+    assert (len(back.tool_history.sessions), back.tool_history.fitted,
+            back.tool_history.selected) == (17, 16, 16)
     back.update(_trace(21, "gamma", "after_gamma"))  # goes on where the saved one stopped
     assert back.tool_history.fitted == 18 and "after_gamma" in back.tool_model.kinds
     # older stores (no history) load, and are not refitted on the new sessions alone
@@ -185,5 +253,24 @@ def test_the_server_refits_the_model_from_learned_runs(tmp_path):
         assert locked is not None
         ranked = dict(locked.predictor.kind_ranking(_gamma_state()))
         assert ranked["after_gamma"] > 1.5 * ranked["after_alpha"]
+    finally:
+        predictors.close()
+
+
+def test_a_new_tenant_of_the_server_gets_the_model_from_its_learned_runs():
+    predictors = TenantPredictors()  # no mined store: the tenant is learned online only
+    try:
+        for n in range(8):
+            future = predictors.learn(FakeSession(f"r{n}", ("alpha", "beta")[n % 2]), 0)
+            assert future is not None and future.result(60)
+            store = predictors._tenants["default"][0]
+            assert (store.tool_model is None) == (n < 7)
+        assert store.tool_mix == TOOL_MIXES[-1] and store.tool_history is not None
+        assert (store.tool_history.fitted, store.tool_history.selected) == (8, 8)
+        locked = predictors.predictor_for("default")
+        assert locked is not None
+        ranked = dict(locked.predictor.kind_ranking(_last_state(_trace(99, "beta",
+                                                                       "after_beta"))))
+        assert ranked["after_beta"] > 2 * ranked["after_alpha"]
     finally:
         predictors.close()

@@ -30,7 +30,7 @@ def test_update_learns_the_stores_tenants_sessions_and_refits_the_model(tmp_path
                  str(tmp_path / "runs")]) == 0
     captured = capsys.readouterr()
     assert captured.out == (f"updated {store} with 2 sessions into {store} (18 sessions in "
-                            "all; next-tool model refits: 1)\n")
+                            "all; next-tool model fits: 1, weight 0.75)\n")
     assert captured.err == "skipped 1 sessions of other tenants than 'default'\n"
     back = PatternStore.load(store)
     assert back.num_sessions == 18 and back.tool_history is not None
@@ -49,8 +49,10 @@ def test_update_takes_a_sourceless_formats_sessions_as_the_stores_tenant(tmp_pat
     capsys.readouterr()
     assert main(["patterns", "update", "--store", str(store), "--traces", d,
                  "--out", str(out)]) == 0
+    # the weight is chosen again at 8 sessions: 0 here (4 sessions of 4 tasks, twice)
     assert capsys.readouterr().out == (f"updated {store} with {n} sessions into {out} "
-                                       f"({2 * n} sessions in all)\n")  # no model: no refits
+                                       f"({2 * n} sessions in all; next-tool model fits: 0, "
+                                       "weight 0)\n")
     assert store.read_bytes() == before  # --out: the input store is left as it was
     back = PatternStore.load(out)
     assert (back.tenant, back.num_sessions) == ("t1", 2 * n)

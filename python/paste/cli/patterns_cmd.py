@@ -110,7 +110,8 @@ def _update(args: argparse.Namespace) -> int:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise PatternStoreError(f"cannot write {out}: {exc}") from exc
-    refits = f"; next-tool model refits: {fits}" if store.tool_history is not None else ""
+    refits = (f"; next-tool model fits: {fits}, weight {store.tool_mix:g}"
+              if store.tool_history is not None else "")
     print(f"updated {args.store} with {len(traces)} sessions into {out} ({store.num_sessions} "
           f"sessions in all{refits})")
     return 0

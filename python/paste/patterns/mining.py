@@ -24,8 +24,8 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
     """A PatternStore from `traces` (all of tenant `tenant`): the control-flow configuration
     is chosen by cross-validation (cfselect.select_config), and so is the weight of the
     next-tool model (cfselect.select_tool_mix; `tool_mix` given: that weight; the model is
-    fitted when it is above 0, and the store keeps the sessions it was fitted on so that
-    `update` refits it: toolhistory.py), then each pass over all sessions, then
+    fitted when it is above 0, and the store keeps the sessions so that `update` refits it
+    and chooses the weight again: toolhistory.py), then each pass over all sessions, then
     (`calibrate`) the probability calibration is cross-fitted (fit_calibration)."""
     unknown = UnknownTools()
     for trace in traces:
@@ -41,8 +41,7 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
     if tool_mix > 0.0:
         store.tool_model = ToolModel.fit(sessions)
         store.tool_mix = tool_mix if store.tool_model is not None else 0.0
-        if store.tool_model is not None:
-            store.tool_history = ToolHistory.of(sessions)
+    store.tool_history = ToolHistory.of(sessions, offered)
     for trace in traces:
         store.observe(trace)
     for trace in traces:

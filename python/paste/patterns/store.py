@@ -54,7 +54,7 @@ from paste.patterns.templates import (
     schema_only,
 )
 from paste.patterns.textevidence import TextEvidence
-from paste.patterns.toolhistory import ToolHistory
+from paste.patterns.toolhistory import ToolFit, ToolHistory
 from paste.patterns.toolmodel import ToolModel
 from paste.patterns.trace import Trace
 from paste.patterns.unknowntools import UnknownTools
@@ -139,10 +139,11 @@ class PatternStore:
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self.calibration_named = Calibration()  # the same, for predictions given the tool
         # the next-tool model mixed into the control flow with weight tool_mix (toolmodel.py;
-        # fitted by `mine` on the sessions of tool_history, refitted as `update` adds to it)
+        # fitted and weighed by `mine` on the sessions of tool_history, refitted and weighed
+        # again as `update` adds to it; a store learned only online gets one that way)
         self.tool_model: ToolModel | None = None
         self.tool_mix = 0.0
-        self.tool_history: ToolHistory | None = None
+        self.tool_history: ToolHistory | None = ToolHistory()
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
         self._ordered_str: dict[str, list[str]] = {}  # the same rules, as rule_str (first)
         self._evidence_holes: dict[str, list[str]] = {}
@@ -332,29 +333,37 @@ class PatternStore:
 
     def update(self, trace: Trace, refit: bool = True) -> None:
         """Online update from one completed session (all three passes on it); the session
-        joins the next-tool model's history, and (`refit`) the model is refitted when the
-        history has grown enough (toolhistory.py). A caller that must not wait for a fit
-        (the server, holding the tenant's lock) passes refit=False and fits apart
-        (`tool_refit_due`, ToolHistory.fit, `set_tool_model`)."""
+        joins the next-tool model's history, and (`refit`) the model is refitted, or its
+        weight chosen again, when the history has grown enough (toolhistory.py). A caller
+        that must not wait for a fit (the server, holding the tenant's lock) passes
+        refit=False and fits apart (`tool_refresh_due`, `fit_tool_model`, `set_tool_model`).
+        A store loaded from a file saved before the history has none: it keeps its model."""
         self.observe(trace)
         self.score_rules(trace)
         self.calibrate(trace)
-        if self.tool_history is not None and self.tool_mix > 0.0:
-            self.tool_history.add(session_events(trace.steps))
-            if refit and self.tool_refit_due():
-                self.set_tool_model(*self.tool_history.fit())
-
-    def tool_refit_due(self) -> bool:
-        """True when the next-tool model should be refitted on its grown history."""
-        return self.tool_history is not None and self.tool_mix > 0.0 and self.tool_history.due()
-
-    def set_tool_model(self, model: ToolModel | None, fitted: int) -> None:
-        """Installs a model fitted on the first `fitted` sessions of the history (a fit
-        that found fewer than two kinds keeps the current model)."""
-        if model is not None:
-            self.tool_model = model
         if self.tool_history is not None:
-            self.tool_history.fitted = fitted
+            self.tool_history.add(session_events(trace.steps), trace.tools)
+            if refit and self.tool_refresh_due():
+                self.set_tool_model(self.fit_tool_model())
+
+    def tool_refresh_due(self) -> bool:
+        """True when the next-tool model is due for a refit or its weight for a new choice."""
+        return self.tool_history is not None and self.tool_history.refresh_due(self.tool_mix)
+
+    def fit_tool_model(self) -> ToolFit:
+        """The next-tool model and weight for the history as it is (ToolHistory.refresh, under
+        the store's control-flow configuration); the store is not changed."""
+        if self.tool_history is None:
+            raise PatternStoreError("this store keeps no next-tool history")
+        config = (self.cf.order, self.cf.user_turns, self.cf.average, self.text_weight,
+                  self.name_weight, self.doc_weight)
+        return self.tool_history.refresh(config, self.unknown_tools.rates()[0], self.tool_mix)
+
+    def set_tool_model(self, fit: ToolFit) -> None:
+        """Installs what `fit_tool_model` computed."""
+        self.tool_model, self.tool_mix = fit.model, fit.mix
+        if self.tool_history is not None:
+            self.tool_history.fitted, self.tool_history.selected = fit.fitted, fit.selected
 
     # -- derived views ---------------------------------------------------------------------
     def invalidate(self) -> None:
@@ -572,8 +581,8 @@ class PatternStore:
         if data.get("tool_model") is not None:  # older stores: none
             store.tool_model = ToolModel.from_json(data["tool_model"])
             store.tool_mix = float(data["tool_mix"])
-        if data.get("tool_history") is not None:  # older stores: none (no refits)
-            store.tool_history = ToolHistory.from_json(data["tool_history"])
+        history = data.get("tool_history")  # older stores: none (no refits)
+        store.tool_history = ToolHistory.from_json(history) if history is not None else None
         try:
             store.calibration = Calibration.from_json(data.get("calibration", []))
             # stores saved before predictions given the tool were calibrated: identity

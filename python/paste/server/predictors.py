@@ -14,8 +14,9 @@ runs of the session are not repeated, so nothing is counted twice); its group is
 id, so runs of one session count as one task group (PatternStore.min_groups). Updates run on
 one worker thread; a tenant's lock serialises them with that tenant's predictions, so a
 session never predicts from a store being updated. When a run makes the store's next-tool
-model due for a refit (toolhistory.py), the worker fits it outside the lock and installs it
-under the lock, so predictions are not held up by the fit. Tenant isolation: a session only ever gets
+model due for a refit or its weight for a new choice (toolhistory.py), the worker fits it
+outside the lock and installs it under the lock, so predictions are not held up by the fit;
+a new tenant's store gets a model this way once it has learned enough runs. Tenant isolation: a session only ever gets
 the predictor of its own tenant (predictor_for), and a store refuses another tenant's trace.
 
 Saving: DIR/<tenant, percent-encoded>.json, written to a temporary file and renamed by the
@@ -138,11 +139,10 @@ class TenantPredictors:
             with locked.lock:
                 store.update(trace, refit=False)
                 locked.predictor.refresh()
-            if store.tool_refit_due():  # fitted outside the lock: predictions go on meanwhile
-                assert store.tool_history is not None  # due implies a history
-                model, fitted = store.tool_history.fit()  # this worker is its only writer
+            if store.tool_refresh_due():  # fitted outside the lock: predictions go on
+                fit = store.fit_tool_model()  # this worker is the store's only writer
                 with locked.lock:
-                    store.set_tool_model(model, fitted)
+                    store.set_tool_model(fit)
             self._save(store)  # outside the lock: this worker is the store's only writer
         with self._lock:
             self.num_learned_runs += 1
