@@ -33,8 +33,8 @@ def test_update_learns_the_stores_tenants_sessions_and_refits_the_model(tmp_path
                             "all; next-tool model fits: 1, weight 0.75)\n")
     assert captured.err == "skipped 1 sessions of other tenants than 'default'\n"
     back = PatternStore.load(store)
-    assert back.num_sessions == 18 and back.tool_history is not None
-    assert back.tool_history.fitted == 18 and back.tool_model is not None
+    assert back.num_sessions == 18 and back.history is not None
+    assert back.history.fitted == 18 and back.tool_model is not None
     assert "after_gamma" in back.tool_model.kinds and "after_delta" not in back.tool_model.kinds
     assert "delta" not in back.templates
     assert not list(tmp_path.glob(".*.tmp"))  # written whole, then renamed

@@ -111,7 +111,7 @@ def _update(args: argparse.Namespace) -> int:
         tmp.unlink(missing_ok=True)
         raise PatternStoreError(f"cannot write {out}: {exc}") from exc
     refits = (f"; next-tool model fits: {fits}, weight {store.tool_mix:g}"
-              if store.tool_history is not None else "")
+              if store.history is not None else "")
     print(f"updated {args.store} with {len(traces)} sessions into {out} ({store.num_sessions} "
           f"sessions in all{refits})")
     return 0

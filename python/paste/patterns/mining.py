@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 from paste.patterns.calibration import TOP_K, Calibration, cross_fit
 from paste.patterns.cfselect import select_config, select_tool_mix, session_events
+from paste.patterns.history import SessionHistory
 from paste.patterns.predictor import Predictor
 from paste.patterns.replay import replay
 from paste.patterns.store import PatternStore
-from paste.patterns.toolhistory import ToolHistory
 from paste.patterns.toolmodel import ToolModel
 from paste.patterns.trace import Trace
 from paste.patterns.unknowntools import UnknownTools
@@ -25,7 +25,7 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
     is chosen by cross-validation (cfselect.select_config), and so is the weight of the
     next-tool model (cfselect.select_tool_mix; `tool_mix` given: that weight; the model is
     fitted when it is above 0, and the store keeps the sessions so that `update` refits it
-    and chooses the weight again: toolhistory.py), then each pass over all sessions, then
+    and chooses the weight again: history.py), then each pass over all sessions, then
     (`calibrate`) the probability calibration is cross-fitted (fit_calibration)."""
     unknown = UnknownTools()
     for trace in traces:
@@ -41,7 +41,7 @@ def mine(traces: list[Trace], tenant: str = "default", min_groups: int = 3,
     if tool_mix > 0.0:
         store.tool_model = ToolModel.fit(sessions)
         store.tool_mix = tool_mix if store.tool_model is not None else 0.0
-    store.tool_history = ToolHistory.of(sessions, offered)
+    store.history = SessionHistory.of(sessions, offered, docs)
     for trace in traces:
         store.observe(trace)
     for trace in traces:

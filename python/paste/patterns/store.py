@@ -31,6 +31,7 @@ from paste.patterns.calibration import Calibration
 from paste.patterns.cfselect import session_events
 from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
+from paste.patterns.history import OnlineFit, SessionHistory
 from paste.patterns.records import RecordRule, explain_records, item_offset, record_candidates
 from paste.patterns.replay import replay
 from paste.patterns.shapes import (
@@ -54,7 +55,6 @@ from paste.patterns.templates import (
     schema_only,
 )
 from paste.patterns.textevidence import TextEvidence
-from paste.patterns.toolhistory import ToolFit, ToolHistory
 from paste.patterns.toolmodel import ToolModel
 from paste.patterns.trace import Trace
 from paste.patterns.unknowntools import UnknownTools
@@ -139,11 +139,12 @@ class PatternStore:
         self.calibration = Calibration()  # raw call probability -> hit rate (mine fits it)
         self.calibration_named = Calibration()  # the same, for predictions given the tool
         # the next-tool model mixed into the control flow with weight tool_mix (toolmodel.py;
-        # fitted and weighed by `mine` on the sessions of tool_history, refitted and weighed
-        # again as `update` adds to it; a store learned only online gets one that way)
+        # fitted and weighed by `mine`, refitted and weighed again from `history` as `update`
+        # adds to it, with the control-flow configuration; a store learned only online gets
+        # them that way)
         self.tool_model: ToolModel | None = None
         self.tool_mix = 0.0
-        self.tool_history: ToolHistory | None = ToolHistory()
+        self.history: SessionHistory | None = SessionHistory()
         self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
         self._ordered_str: dict[str, list[str]] = {}  # the same rules, as rule_str (first)
         self._evidence_holes: dict[str, list[str]] = {}
@@ -333,37 +334,44 @@ class PatternStore:
 
     def update(self, trace: Trace, refit: bool = True) -> None:
         """Online update from one completed session (all three passes on it); the session
-        joins the next-tool model's history, and (`refit`) the model is refitted, or its
-        weight chosen again, when the history has grown enough (toolhistory.py). A caller
-        that must not wait for a fit (the server, holding the tenant's lock) passes
-        refit=False and fits apart (`tool_refresh_due`, `fit_tool_model`, `set_tool_model`).
-        A store loaded from a file saved before the history has none: it keeps its model."""
+        joins the store's history, and (`refit`) the next-tool model is refitted, or the
+        configuration and the model's weight chosen again, when the history has grown enough
+        (history.py). A caller that must not wait for a fit (the server, holding the tenant's
+        lock) passes refit=False and fits apart (`refresh_due`, `fit_online`, `set_online`,
+        then Predictor.refresh). A store loaded from a file saved before the history has
+        none: it keeps what it has."""
         self.observe(trace)
         self.score_rules(trace)
         self.calibrate(trace)
-        if self.tool_history is not None:
-            self.tool_history.add(session_events(trace.steps), trace.tools)
-            if refit and self.tool_refresh_due():
-                self.set_tool_model(self.fit_tool_model())
+        if self.history is not None:
+            self.history.add(session_events(trace.steps), trace.tools, trace.docs)
+            if refit and self.refresh_due():
+                self.set_online(self.fit_online())
 
-    def tool_refresh_due(self) -> bool:
-        """True when the next-tool model is due for a refit or its weight for a new choice."""
-        return self.tool_history is not None and self.tool_history.refresh_due(self.tool_mix)
+    def refresh_due(self) -> bool:
+        """True when the next-tool model is due for a refit or the configuration and its
+        weight for a new choice."""
+        return self.history is not None and self.history.refresh_due(self.tool_mix)
 
-    def fit_tool_model(self) -> ToolFit:
-        """The next-tool model and weight for the history as it is (ToolHistory.refresh, under
-        the store's control-flow configuration); the store is not changed."""
-        if self.tool_history is None:
-            raise PatternStoreError("this store keeps no next-tool history")
+    def fit_online(self) -> OnlineFit:
+        """The configuration, control flow, next-tool model and weight for the history as it is
+        (SessionHistory.refresh); the store is not changed."""
+        if self.history is None:
+            raise PatternStoreError("this store keeps no session history")
         config = (self.cf.order, self.cf.user_turns, self.cf.average, self.text_weight,
                   self.name_weight, self.doc_weight)
-        return self.tool_history.refresh(config, self.unknown_tools.rates()[0], self.tool_mix)
+        complete = len(self.history.sessions) == self.num_sessions
+        return self.history.refresh(config, self.unknown_tools.rates()[0], self.tool_mix,
+                                    complete)
 
-    def set_tool_model(self, fit: ToolFit) -> None:
-        """Installs what `fit_tool_model` computed."""
+    def set_online(self, fit: OnlineFit) -> None:
+        """Installs what `fit_online` computed (a Predictor of the store must then refresh)."""
+        if fit.config is not None and fit.cf is not None:
+            self.cf = fit.cf
+            self.text_weight, self.name_weight, self.doc_weight = fit.config[3:]
         self.tool_model, self.tool_mix = fit.model, fit.mix
-        if self.tool_history is not None:
-            self.tool_history.fitted, self.tool_history.selected = fit.fitted, fit.selected
+        if self.history is not None:
+            self.history.fitted, self.history.selected = fit.fitted, fit.selected
 
     # -- derived views ---------------------------------------------------------------------
     def invalidate(self) -> None:
@@ -533,7 +541,7 @@ class PatternStore:
             "unknown_tools": self.unknown_tools.to_json(),
             "tool_mix": self.tool_mix,
             "tool_model": self.tool_model.to_json() if self.tool_model is not None else None,
-            "tool_history": (self.tool_history.to_json() if self.tool_history is not None
+            "history": (self.history.to_json() if self.history is not None
                              else None),
         }
         Path(path).write_text(json.dumps(data), encoding="utf-8")
@@ -581,8 +589,8 @@ class PatternStore:
         if data.get("tool_model") is not None:  # older stores: none
             store.tool_model = ToolModel.from_json(data["tool_model"])
             store.tool_mix = float(data["tool_mix"])
-        history = data.get("tool_history")  # older stores: none (no refits)
-        store.tool_history = ToolHistory.from_json(history) if history is not None else None
+        history = data.get("history")  # older stores: none (no refits)
+        store.history = SessionHistory.from_json(history) if history is not None else None
         try:
             store.calibration = Calibration.from_json(data.get("calibration", []))
             # stores saved before predictions given the tool were calibrated: identity

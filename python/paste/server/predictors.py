@@ -14,7 +14,7 @@ runs of the session are not repeated, so nothing is counted twice); its group is
 id, so runs of one session count as one task group (PatternStore.min_groups). Updates run on
 one worker thread; a tenant's lock serialises them with that tenant's predictions, so a
 session never predicts from a store being updated. When a run makes the store's next-tool
-model due for a refit or its weight for a new choice (toolhistory.py), the worker fits it
+model due for a refit or its weight for a new choice (history.py), the worker fits it
 outside the lock and installs it under the lock, so predictions are not held up by the fit;
 a new tenant's store gets a model this way once it has learned enough runs. Tenant isolation: a session only ever gets
 the predictor of its own tenant (predictor_for), and a store refuses another tenant's trace.
@@ -139,10 +139,11 @@ class TenantPredictors:
             with locked.lock:
                 store.update(trace, refit=False)
                 locked.predictor.refresh()
-            if store.tool_refresh_due():  # fitted outside the lock: predictions go on
-                fit = store.fit_tool_model()  # this worker is the store's only writer
+            if store.refresh_due():  # fitted outside the lock: predictions go on
+                fit = store.fit_online()  # this worker is the store's only writer
                 with locked.lock:
-                    store.set_tool_model(fit)
+                    store.set_online(fit)
+                    locked.predictor.refresh()
             self._save(store)  # outside the lock: this worker is the store's only writer
         with self._lock:
             self.num_learned_runs += 1

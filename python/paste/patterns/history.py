@@ -1,17 +1,22 @@
-"""ToolHistory: the sessions a store's next-tool model (toolmodel.py) is fitted on, kept so
-that online updates refit it, and choose its weight again as the sessions grow.
+"""SessionHistory: the sessions a store was learned from, kept in a compact form so that
+online updates refit its next-tool model (toolmodel.py) and choose its configuration again
+as the sessions grow.
 
-`mine` fits the ToolModel once and chooses its weight by cross-validation; a store that then
-learns online from completed sessions (PatternStore.update) would otherwise keep a model that
-never saw them (a tool first called online has no say in it), and a store that learns only
-online (a server's new tenant) would never get one. The history keeps each session's call
-events in a compact form:
+`mine` chooses the control-flow configuration (n-gram order, `<u>` tokens, averaging, the
+text-evidence weights) and the next-tool model's weight by cross-validation, and fits the
+model, once. A store that then learns online from completed sessions (PatternStore.update)
+would otherwise keep a model that never saw them (a tool first called online has no say in
+it), and a store learned only online (a server's new tenant) would keep the defaults and
+never get a model. So, from the sessions kept:
 
-  refit      once the history has grown by REFIT_GROWTH of the sessions the model was last
-             fitted on (at least one), at the current weight;
-  re-choose  the weight (cfselect.select_tool_mix, under the store's control-flow
-             configuration) once the history holds MIN_SELECT sessions and then each time it
-             has doubled since the weight was last chosen; a weight of 0 drops the model.
+  refit      the model, once the history has grown by REFIT_GROWTH of the sessions it was
+             last fitted on (at least one), at the weight in force;
+  re-choose  the configuration (cfselect.select_config; the control flow is then recounted
+             from the kept sessions) and the weight (cfselect.select_tool_mix), once the
+             history holds MIN_SELECT sessions and then each time it has doubled since the
+             last choice; a weight of 0 drops the model. The configuration is chosen again
+             only when the history holds every session the store learned (a store loaded
+             from a file saved before the history keeps what it has).
 
 Both schedules are geometric, so n sessions cost O(n) fits of the current size in total.
 
@@ -20,7 +25,8 @@ distinct user-message word lists, "calls": [[context length before the call, nex
 message index or -1], ...], "end": the message index at its end, "tools": the tools it
 offered (sorted) or null}. Every call's context is a prefix of the whole context, and a
 session's calls share their messages (a long task statement is kept once). Tool
-descriptions are not kept: a weight chosen online is chosen without them.
+descriptions are kept once per tool for the whole history (`docs`: the first description
+seen of each), and each session's are those of the tools it offered.
 """
 
 from __future__ import annotations
@@ -28,17 +34,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from paste.patterns.cfselect import Config, Offered, select_tool_mix
-from paste.patterns.controlflow import END
+from paste.patterns.cfselect import Config, Docs, Offered, select_config, select_tool_mix
+from paste.patterns.controlflow import END, ControlFlowModel
 from paste.patterns.toolmodel import Event, ToolModel
 
 REFIT_GROWTH = 0.1  # refit once the history grew by this share of the sessions last fitted
 MIN_SELECT = 8  # sessions before the weight is first chosen online (four folds of two)
 
 
-class ToolFit(NamedTuple):
-    """What `ToolHistory.refresh` computed, for PatternStore.set_tool_model."""
+class OnlineFit(NamedTuple):
+    """What `SessionHistory.refresh` computed, for PatternStore.set_online."""
 
+    config: Config | None  # the configuration chosen again (None: kept)
+    cf: ControlFlowModel | None  # the control flow recounted under it (built)
     mix: float  # the weight (0: no model)
     model: ToolModel | None
     fitted: int  # sessions it was fitted on
@@ -100,28 +108,40 @@ def offered(session: dict[str, Any]) -> Offered:
     return frozenset(str(t) for t in tools) if tools is not None else None
 
 
-class ToolHistory:
+class SessionHistory:
     """Compact sessions, how many of them the current model was fitted on and how many
     there were when its weight was last chosen."""
 
     def __init__(self, sessions: Iterable[dict[str, Any]] = (), fitted: int = 0,
-                 selected: int = 0) -> None:
+                 selected: int = 0, docs: dict[str, str] | None = None) -> None:
         self.sessions = list(sessions)
         self.fitted = fitted
         self.selected = selected
+        self.docs: dict[str, str] = dict(docs or {})
 
     @classmethod
-    def of(cls, sessions: Iterable[list[Event]],
-           tools: Iterable[Offered] | None = None) -> ToolHistory:
-        """The history of sessions whose model was just fitted and weight just chosen."""
+    def of(cls, sessions: Iterable[list[Event]], tools: Iterable[Offered] | None = None,
+           docs: Iterable[Docs] | None = None) -> SessionHistory:
+        """The history of sessions whose configuration was just chosen and model fitted."""
         listed = list(sessions)
         offers = list(tools) if tools is not None else [None] * len(listed)
-        history = cls(compact(events, t) for events, t in zip(listed, offers, strict=True))
+        described = list(docs) if docs is not None else [None] * len(listed)
+        history = cls()
+        for events, offer, doc in zip(listed, offers, described, strict=True):
+            history.add(events, offer, doc)
         history.fitted = history.selected = len(history.sessions)
         return history
 
-    def add(self, events: list[Event], tools: Iterable[str] | None = None) -> None:
+    def add(self, events: list[Event], tools: Iterable[str] | None = None,
+            docs: Docs = None) -> None:
         self.sessions.append(compact(events, tools))
+        for name, text in (docs or {}).items():
+            self.docs.setdefault(name, text)
+
+    def session_docs(self, session: dict[str, Any]) -> Docs:
+        """A kept session's tool descriptions (None when it recorded no offered tools)."""
+        tools = offered(session)
+        return None if tools is None else {t: self.docs[t] for t in tools if t in self.docs}
 
     def due(self) -> bool:
         """True when the sessions added since the last fit call for a refit."""
@@ -135,26 +155,41 @@ class ToolHistory:
         """True when `refresh` would change anything for a store mixing at `mix`."""
         return self.select_due() or (mix > 0.0 and self.due())
 
-    def refresh(self, config: Config, unknown_rate: float, mix: float) -> ToolFit:
-        """The weight (chosen again when due, else `mix`) and the model fitted on every
-        session kept at that weight (None at weight 0); `config` and `unknown_rate` are the
-        store's control-flow configuration and unknown-tool rate."""
+    def refresh(self, config: Config, unknown_rate: float, mix: float,
+                complete: bool) -> OnlineFit:
+        """The configuration and weight (chosen again when due, else `config` and `mix`) and
+        the model fitted on every session kept at that weight (None at weight 0). `config`
+        and `unknown_rate` are the store's; `complete`: the history holds every session the
+        store learned, so the control flow may be recounted from it."""
         sessions = list(self.sessions)
-        selected = self.selected
+        selected, chosen, cf = self.selected, None, None
         if self.select_due():
-            mix = select_tool_mix([expand(s, with_end=True) for s in sessions], config,
-                                  [offered(s) for s in sessions], unknown_rate)
+            events = [expand(s, with_end=True) for s in sessions]
+            tools = [offered(s) for s in sessions]
+            docs = [self.session_docs(s) for s in sessions]
+            if complete:
+                chosen = config = select_config(events, tools, unknown_rate, docs)
+                cf = ControlFlowModel(*config[:3])
+                for session in events:
+                    for ctx, tok, _words in session:
+                        cf.observe(ctx, tok)
+                cf.build()
+            mix = select_tool_mix(events, config, tools, unknown_rate, docs)
             selected = len(sessions)
         model = ToolModel.fit(expand(s) for s in sessions) if mix > 0.0 else None
-        return ToolFit(mix if model is not None else 0.0, model, len(sessions), selected)
+        return OnlineFit(chosen, cf, mix if model is not None else 0.0, model, len(sessions),
+                         selected)
 
     def to_json(self) -> dict[str, Any]:
-        return {"sessions": self.sessions, "fitted": self.fitted, "selected": self.selected}
+        return {"sessions": self.sessions, "fitted": self.fitted, "selected": self.selected,
+                "docs": self.docs}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ToolHistory:
+    def from_json(cls, data: dict[str, Any]) -> SessionHistory:
         history = cls(data["sessions"], int(data["fitted"]),
-                      int(data.get("selected", data["fitted"])))
+                      int(data.get("selected", data["fitted"])), data.get("docs"))
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in history.docs.items()):
+            raise ValueError("tool descriptions must be strings")
         for n in (history.fitted, history.selected):
             if not 0 <= n <= len(history.sessions):
                 raise ValueError(f"fitted on {n} of {len(history.sessions)} sessions")

@@ -1,4 +1,4 @@
-"""The next-tool model's history (toolhistory.py): the exact compact form and its inverse,
+"""The next-tool model's history (history.py): the exact compact form and its inverse,
 typed errors for malformed sessions, the geometric refit schedule, PatternStore.update
 refitting the model (a tool first called online gets its say), the store file keeping the
 history, and the server fitting outside the tenant's lock."""
@@ -10,11 +10,11 @@ import pytest
 from paste.patterns.cfselect import TOOL_MIXES, session_events
 from paste.patterns.controlflow import END
 from paste.patterns.errors import PatternStoreError
+from paste.patterns.history import SessionHistory, compact, expand, offered
 from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.replay import replay
 from paste.patterns.store import PatternStore
-from paste.patterns.toolhistory import ToolHistory, compact, expand, offered
 from paste.patterns.trace import Step, ToolCall, Trace
 from paste.server.predictors import TenantPredictors
 from test_patterns_toolmodel import _trace, _traces
@@ -59,20 +59,20 @@ def test_malformed_sessions_are_value_errors():
 
 def test_refits_are_due_once_the_history_grew_by_a_tenth():
     session = compact(session_events(_traces()[0].steps))
-    history = ToolHistory([session] * 20, fitted=20)
+    history = SessionHistory([session] * 20, fitted=20)
     assert not history.due()
     history.sessions.append(session)
     assert not history.due()  # 1 of the 2 needed
     history.sessions.append(session)
     assert history.due()
-    small = ToolHistory([session] * 5, fitted=5)
+    small = SessionHistory([session] * 5, fitted=5)
     small.sessions.append(session)
     assert small.due()  # at least one new session, never less
 
 
 def test_the_weight_is_chosen_again_at_eight_sessions_and_then_at_each_doubling():
     session = compact(session_events(_traces()[0].steps))
-    history = ToolHistory([session] * 7)
+    history = SessionHistory([session] * 7)
     assert not history.select_due() and not history.refresh_due(0.0)
     history.sessions.append(session)
     assert history.select_due() and history.refresh_due(0.0)
@@ -88,12 +88,12 @@ def test_mining_keeps_the_sessions_and_their_offered_tools():
     traces = _traces()
     traces[0].tools = frozenset({"alpha", "noop", "after_alpha"})
     store = mine(traces, calibrate=False)
-    assert store.tool_mix == TOOL_MIXES[-1] and store.tool_history is not None
-    history = store.tool_history
+    assert store.tool_mix == TOOL_MIXES[-1] and store.history is not None
+    history = store.history
     assert (len(history.sessions), history.fitted, history.selected) == (16, 16, 16)
     assert history.sessions[0]["tools"] == ["after_alpha", "alpha", "noop"]
     assert history.sessions[1]["tools"] is None
-    assert not store.tool_refresh_due()
+    assert not store.refresh_due()
 
 
 def _last_state(trace):
@@ -110,15 +110,15 @@ def test_update_refits_the_model_so_a_tool_first_called_online_gets_its_say():
     before = store.tool_model
     assert before is not None and "after_gamma" not in before.kinds
     store.update(_trace(20, "gamma", "after_gamma"))
-    assert store.tool_model is before and not store.tool_refresh_due()  # 1 of the 2 needed
+    assert store.tool_model is before and not store.refresh_due()  # 1 of the 2 needed
     store.update(_trace(21, "gamma", "after_gamma"))
-    assert store.tool_model is not before and store.tool_history is not None
+    assert store.tool_model is not before and store.history is not None
     assert store.tool_model.kinds == ["after_alpha", "after_beta", "after_gamma", "alpha",
                                       "beta", "gamma", "noop"]
-    assert (len(store.tool_history.sessions), store.tool_history.fitted) == (18, 18)
+    assert (len(store.history.sessions), store.history.fitted) == (18, 18)
     for i in (22, 23):
         store.update(_trace(i, "gamma", "after_gamma"))
-    assert (len(store.tool_history.sessions), store.tool_history.fitted) == (20, 20)
+    assert (len(store.history.sessions), store.history.fitted) == (20, 20)
     # after gamma and five noops: the refitted model knows that gamma came first
     ranked = dict(Predictor(store).kind_ranking(_gamma_state()))
     assert ranked["after_gamma"] > 1.5 * ranked["after_alpha"]
@@ -136,29 +136,29 @@ def test_update_without_refit_leaves_the_fit_to_the_caller():
     before = store.tool_model
     for i in (20, 21):
         store.update(_trace(i, "gamma", "after_gamma"), refit=False)
-    assert store.tool_model is before and store.tool_refresh_due()
-    fit = store.fit_tool_model()
+    assert store.tool_model is before and store.refresh_due()
+    fit = store.fit_online()
     assert store.tool_model is before  # computing the fit changes nothing
     assert (fit.mix, fit.fitted, fit.selected) == (TOOL_MIXES[-1], 18, 16)  # weight kept
-    store.set_tool_model(fit)
-    assert store.tool_model is fit.model and not store.tool_refresh_due()
-    assert store.tool_history is not None and store.tool_history.fitted == 18
+    store.set_online(fit)
+    assert store.tool_model is fit.model and not store.refresh_due()
+    assert store.history is not None and store.history.fitted == 18
 
 
 def test_a_store_learned_only_online_gets_the_model_once_it_has_eight_sessions():
     store = PatternStore()
-    assert store.tool_history is not None and store.tool_model is None
+    assert store.history is not None and store.tool_model is None
     for n, trace in enumerate(_traces()[:8], 1):
         store.update(trace)
         assert (store.tool_model is None) == (n < 8)
     # the eighth session: the weight chosen by cross-validation, the model fitted on all 8
     assert store.tool_mix == TOOL_MIXES[-1] and store.tool_model is not None
-    assert (store.tool_history.fitted, store.tool_history.selected) == (8, 8)
+    assert (store.history.fitted, store.history.selected) == (8, 8)
     ranked = dict(Predictor(store).kind_ranking(_last_state(_trace(99, "beta", "after_beta"))))
     assert ranked["after_beta"] > 2 * ranked["after_alpha"]
     # without it the counts could not tell the two apart
     plain = PatternStore()
-    plain.tool_history = None
+    plain.history = None
     for trace in _traces()[:8]:
         plain.update(trace)
     counts = dict(Predictor(plain).kind_ranking(_last_state(_trace(99, "beta", "after_beta"))))
@@ -171,22 +171,22 @@ def test_a_weight_chosen_again_as_0_drops_the_model():
                          Step(role="tool", call=ToolCall(name, {}), output="ok")])
             for i, name in enumerate("xxxxyyyy")]
     store = mine(_traces(), calibrate=False)
-    assert store.tool_model is not None and store.tool_history is not None
-    store.tool_history.sessions.clear()  # as if mined on nothing: the 8th session re-chooses
-    store.tool_history.fitted = store.tool_history.selected = 0
+    assert store.tool_model is not None and store.history is not None
+    store.history.sessions.clear()  # as if mined on nothing: the 8th session re-chooses
+    store.history.fitted = store.history.selected = 0
     for trace in coin:
         store.update(trace)
     # eight coin sessions, no feature tells x from y: cross-validation gives weight 0
     assert (store.tool_mix, store.tool_model) == (0.0, None)
-    assert store.tool_history.selected == 8
+    assert store.history.selected == 8
 
 
 def test_a_store_mined_at_weight_0_keeps_its_history_and_chooses_again_later():
     store = mine(_traces(), calibrate=False, tool_mix=0.0)
-    assert store.tool_model is None and store.tool_history is not None
-    assert store.tool_history.selected == 16
+    assert store.tool_model is None and store.history is not None
+    assert store.history.selected == 16
     store.update(_trace(20, "gamma", "after_gamma"))
-    assert store.tool_model is None and not store.tool_refresh_due()  # next at 32 sessions
+    assert store.tool_model is None and not store.refresh_due()  # next at 32 sessions
 
 
 def test_the_store_file_keeps_the_history(tmp_path):
@@ -194,28 +194,28 @@ def test_the_store_file_keeps_the_history(tmp_path):
     store.update(_trace(20, "gamma", "after_gamma"))
     store.save(tmp_path / "s.json")
     back = PatternStore.load(tmp_path / "s.json")
-    assert back.tool_history is not None and store.tool_history is not None
-    assert back.tool_history.sessions == store.tool_history.sessions
-    assert (len(back.tool_history.sessions), back.tool_history.fitted,
-            back.tool_history.selected) == (17, 16, 16)
+    assert back.history is not None and store.history is not None
+    assert back.history.sessions == store.history.sessions
+    assert (len(back.history.sessions), back.history.fitted,
+            back.history.selected) == (17, 16, 16)
     back.update(_trace(21, "gamma", "after_gamma"))  # goes on where the saved one stopped
-    assert back.tool_history.fitted == 18 and "after_gamma" in back.tool_model.kinds
+    assert back.history.fitted == 18 and "after_gamma" in back.tool_model.kinds
     # older stores (no history) load, and are not refitted on the new sessions alone
     data = json.loads((tmp_path / "s.json").read_text())
-    del data["tool_history"]
+    del data["history"]
     (tmp_path / "old.json").write_text(json.dumps(data))
     old = PatternStore.load(tmp_path / "old.json")
     model = old.tool_model
     for i in (22, 23):
         old.update(_trace(i, "gamma", "after_gamma"))
-    assert old.tool_history is None and old.tool_model is model
+    assert old.history is None and old.tool_model is model
     # a malformed history is the store's typed error, naming the file
-    data["tool_history"] = {"sessions": [{"tokens": ["<s>"], "messages": [],
+    data["history"] = {"sessions": [{"tokens": ["<s>"], "messages": [],
                                           "calls": [[5, "a", -1]]}], "fitted": 1}
     (tmp_path / "bad.json").write_text(json.dumps(data))
     with pytest.raises(PatternStoreError, match="bad.json: malformed pattern store"):
         PatternStore.load(tmp_path / "bad.json")
-    data["tool_history"] = {"sessions": [], "fitted": 3}  # fitted on more than it keeps
+    data["history"] = {"sessions": [], "fitted": 3}  # fitted on more than it keeps
     (tmp_path / "bad.json").write_text(json.dumps(data))
     with pytest.raises(PatternStoreError, match="fitted on 3 of 0 sessions"):
         PatternStore.load(tmp_path / "bad.json")
@@ -248,7 +248,7 @@ def test_the_server_refits_the_model_from_learned_runs(tmp_path):
             future = predictors.learn(FakeSession(sid, "gamma"), 0)
             assert future is not None and future.result(60)
         assert store.tool_model is not before and "after_gamma" in store.tool_model.kinds
-        assert store.tool_history is not None and store.tool_history.fitted == 20
+        assert store.history is not None and store.history.fitted == 20
         locked = predictors.predictor_for("default")
         assert locked is not None
         ranked = dict(locked.predictor.kind_ranking(_gamma_state()))
@@ -265,8 +265,8 @@ def test_a_new_tenant_of_the_server_gets_the_model_from_its_learned_runs():
             assert future is not None and future.result(60)
             store = predictors._tenants["default"][0]
             assert (store.tool_model is None) == (n < 7)
-        assert store.tool_mix == TOOL_MIXES[-1] and store.tool_history is not None
-        assert (store.tool_history.fitted, store.tool_history.selected) == (8, 8)
+        assert store.tool_mix == TOOL_MIXES[-1] and store.history is not None
+        assert (store.history.fitted, store.history.selected) == (8, 8)
         locked = predictors.predictor_for("default")
         assert locked is not None
         ranked = dict(locked.predictor.kind_ranking(_last_state(_trace(99, "beta",
@@ -274,3 +274,55 @@ def test_a_new_tenant_of_the_server_gets_the_model_from_its_learned_runs():
         assert ranked["after_beta"] > 2 * ranked["after_alpha"]
     finally:
         predictors.close()
+
+
+def test_at_eight_sessions_the_configuration_is_chosen_again_and_the_counts_recounted():
+    from paste.patterns.cfselect import select_config
+    from paste.patterns.controlflow import ControlFlowModel
+
+    traces = _traces()[:8]
+    store = PatternStore()
+    for trace in traces[:7]:
+        store.update(trace)
+    incremental = store.cf
+    store.update(traces[7])
+    events = [session_events(t.steps) for t in traces]
+    config = select_config(events, [None] * 8, store.unknown_tools.rates()[0], [None] * 8)
+    assert (store.cf.order, store.cf.user_turns, store.cf.average, store.text_weight,
+            store.name_weight, store.doc_weight) == config
+    assert store.cf is not incremental  # recounted from the kept sessions under it ...
+    recount = ControlFlowModel(*config[:3])
+    for session in events:
+        for ctx, tok, _words in session:
+            recount.observe(ctx, tok)
+    assert store.cf.counts == recount.counts  # ... exactly as counting them one by one
+    store.update(_trace(30, "alpha", "after_alpha"))  # and later sessions count on top
+    recount.observe(["<s>"], "alpha")
+    assert store.cf.counts[()]["alpha"] == recount.counts[()]["alpha"]
+
+
+def test_the_configuration_is_kept_when_the_history_misses_sessions():
+    store = mine(_traces(), calibrate=False)
+    assert store.history is not None
+    store.history.sessions.pop()  # as if one session was learned before the history began
+    store.history.selected = 0  # a choice is due
+    before = store.cf
+    fit = store.fit_online()
+    assert (fit.config, fit.cf) == (None, None) and fit.selected == 15
+    store.set_online(fit)
+    assert store.cf is before  # the counts stay as learned; only the weight was chosen again
+
+
+def test_tool_descriptions_are_kept_once_per_tool():
+    history = SessionHistory()
+    events = session_events(_traces()[0].steps)
+    history.add(events, frozenset({"alpha", "noop"}), {"alpha": "Start it.", "noop": "Wait."})
+    history.add(events, frozenset({"alpha"}), {"alpha": "Begin it."})  # first one kept
+    history.add(events)  # no offered tools recorded
+    assert history.docs == {"alpha": "Start it.", "noop": "Wait."}
+    assert [history.session_docs(s) for s in history.sessions] == [
+        {"alpha": "Start it.", "noop": "Wait."}, {"alpha": "Start it."}, None]
+    back = SessionHistory.from_json(json.loads(json.dumps(history.to_json())))
+    assert back.docs == history.docs and back.sessions == history.sessions
+    with pytest.raises(ValueError, match="descriptions must be strings"):
+        SessionHistory.from_json({**history.to_json(), "docs": {"alpha": 3}})
