@@ -45,6 +45,7 @@ from paste.patterns.shapes import (
     typed_values,
 )
 from paste.patterns.state import SessionState
+from paste.patterns.storefile import FORMAT_VERSION, fill_from_data, to_data
 from paste.patterns.templates import (
     extract,
     fits_type,
@@ -59,7 +60,6 @@ from paste.patterns.toolmodel import ToolModel
 from paste.patterns.trace import Trace
 from paste.patterns.unknowntools import UnknownTools
 
-FORMAT_VERSION = 1
 MAX_RANK = 5  # candidate values kept per hole
 TYPED_KEY = ("typed",)  # a query memo's key for the user's typed spans (shapes.typed_spans)
 MAX_RULES = 40  # best-supported rules scored per hole
@@ -510,44 +510,15 @@ class PatternStore:
             return True
         return schema_only(tkey)
 
-    # -- persistence -------------------------------------------------------------------------
+    # -- persistence (storefile.py) ------------------------------------------------------
     def save(self, path: Path) -> None:
-        data = {
-            "version": FORMAT_VERSION,
-            "tenant": self.tenant,
-            "min_groups": self.min_groups,
-            "num_sessions": self.num_sessions,
-            "cf": self.cf.to_json(),
-            "text": self.text.to_json(),
-            "text_weight": self.text_weight,
-            "name_weight": self.name_weight,
-            "doc_weight": self.doc_weight,
-            "templates": {k: dict(v) for k, v in self.templates.items()},
-            "template_groups": {k: sorted(v) for k, v in self.template_groups.items()},
-            "hole_rules": {k: dict(v) for k, v in self.hole_rules.items()},
-            "hole_shapes": {k: dict(v) for k, v in self.hole_shapes.items()},
-            "hole_lengths": {k: dict(v) for k, v in self.hole_lengths.items()},
-            "hole_days": self.hole_days,
-            "rank_stats": self.rank_stats,
-            "latency": self.latency,
-            "rule_stats": self.rule_stats,
-            "repeats": self.repeats,
-            "novel_repeats": self.novel_repeats,
-            "record_rules": {k: dict(v) for k, v in self.record_rules.items()},
-            "record_stats": self.record_stats,
-            "rule_evidence": self.rule_evidence,
-            "calibration": self.calibration.to_json(),
-            "calibration_named": self.calibration_named.to_json(),
-            "unknown_tools": self.unknown_tools.to_json(),
-            "tool_mix": self.tool_mix,
-            "tool_model": self.tool_model.to_json() if self.tool_model is not None else None,
-            "history": (self.history.to_json() if self.history is not None
-                             else None),
-        }
-        Path(path).write_text(json.dumps(data), encoding="utf-8")
+        """Writes the store as one JSON file (storefile.to_data)."""
+        Path(path).write_text(json.dumps(to_data(self)), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> PatternStore:
+        """The store saved in `path`; PatternStoreError (naming the file) when it cannot be
+        read, is not a pattern store of this format, or is malformed."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
@@ -555,46 +526,9 @@ class PatternStore:
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             raise PatternStoreError(f"{path}: not a version-{FORMAT_VERSION} pattern store")
         try:
-            return cls._from_data(data, path)
+            store = cls(data["tenant"], data["min_groups"])
+            fill_from_data(store, data, path)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:  # missing, mistyped
             raise PatternStoreError(
                 f"{path}: malformed pattern store ({type(exc).__name__}: {exc})") from exc
-
-    @classmethod
-    def _from_data(cls, data: dict, path: Path) -> PatternStore:
-        store = cls(data["tenant"], data["min_groups"])
-        store.num_sessions = data["num_sessions"]
-        store.cf = ControlFlowModel.from_json(data["cf"])
-        store.text = TextEvidence.from_json(data["text"])
-        store.text_weight = data["text_weight"]
-        store.name_weight = data.get("name_weight", 0.0)  # stores saved before it: off
-        store.doc_weight = data.get("doc_weight", 0.0)  # likewise
-        store.templates = {k: Counter(v) for k, v in data["templates"].items()}
-        store.template_groups = {k: set(v) for k, v in data["template_groups"].items()}
-        store.hole_rules = {k: Counter(v) for k, v in data["hole_rules"].items()}
-        store.hole_shapes = {k: Counter(v) for k, v in data.get("hole_shapes", {}).items()}
-        store.hole_lengths = {k: Counter({int(n): c for n, c in v.items()})
-                              for k, v in data.get("hole_lengths", {}).items()}
-        store.hole_days = {k: list(v) for k, v in data.get("hole_days", {}).items()}
-        store.rank_stats = data["rank_stats"]
-        store.latency = data["latency"]
-        store.rule_stats = data["rule_stats"]
-        store.repeats = {k: list(v) for k, v in data.get("repeats", {}).items()}
-        store.novel_repeats = list(data.get("novel_repeats", [0, 0]))  # older stores: none
-        store.record_rules = {k: Counter(v) for k, v in data.get("record_rules", {}).items()}
-        store.record_stats = data.get("record_stats", {})
-        store.rule_evidence = data.get("rule_evidence", {})  # stores saved before: none
-        if "unknown_tools" in data:  # older stores: rate 0, no mass for unknown tools
-            store.unknown_tools = UnknownTools.from_json(data["unknown_tools"])
-        if data.get("tool_model") is not None:  # older stores: none
-            store.tool_model = ToolModel.from_json(data["tool_model"])
-            store.tool_mix = float(data["tool_mix"])
-        history = data.get("history")  # older stores: none (no refits)
-        store.history = SessionHistory.from_json(history) if history is not None else None
-        try:
-            store.calibration = Calibration.from_json(data.get("calibration", []))
-            # stores saved before predictions given the tool were calibrated: identity
-            store.calibration_named = Calibration.from_json(data.get("calibration_named", []))
-        except ValueError as exc:
-            raise PatternStoreError(f"{path}: bad calibration ({exc})") from exc
         return store
