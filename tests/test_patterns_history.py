@@ -209,6 +209,9 @@ def test_the_store_file_keeps_the_history(tmp_path):
     for i in (22, 23):
         old.update(_trace(i, "gamma", "after_gamma"))
     assert old.history is None and old.tool_model is model
+    assert not old.refresh_due()
+    with pytest.raises(PatternStoreError, match="keeps no session history"):
+        old.fit_online()
     # a malformed history is the store's typed error, naming the file
     data["history"] = {"sessions": [{"tokens": ["<s>"], "messages": [],
                                           "calls": [[5, "a", -1]]}], "fitted": 1}

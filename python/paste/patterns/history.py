@@ -39,7 +39,7 @@ from paste.patterns.controlflow import END, ControlFlowModel
 from paste.patterns.toolmodel import Event, ToolModel
 
 REFIT_GROWTH = 0.1  # refit once the history grew by this share of the sessions last fitted
-MIN_SELECT = 8  # sessions before the weight is first chosen online (four folds of two)
+MIN_SELECT = 8  # sessions before the configuration is first chosen online (four folds of 2)
 
 
 class OnlineFit(NamedTuple):
@@ -50,7 +50,7 @@ class OnlineFit(NamedTuple):
     mix: float  # the weight (0: no model)
     model: ToolModel | None
     fitted: int  # sessions it was fitted on
-    selected: int  # sessions when the weight was last chosen
+    selected: int  # sessions when the configuration and weight were last chosen
 
 
 class _Parts(NamedTuple):
@@ -109,8 +109,8 @@ def offered(session: dict[str, Any]) -> Offered:
 
 
 class SessionHistory:
-    """Compact sessions, how many of them the current model was fitted on and how many
-    there were when its weight was last chosen."""
+    """Compact sessions, how many of them the current model was fitted on, how many there
+    were when the configuration and weight were last chosen, and the tools' descriptions."""
 
     def __init__(self, sessions: Iterable[dict[str, Any]] = (), fitted: int = 0,
                  selected: int = 0, docs: dict[str, str] | None = None) -> None:
@@ -148,7 +148,7 @@ class SessionHistory:
         return len(self.sessions) - self.fitted >= max(1.0, REFIT_GROWTH * self.fitted)
 
     def select_due(self) -> bool:
-        """True when the weight is to be chosen again."""
+        """True when the configuration and weight are to be chosen again."""
         return len(self.sessions) >= max(MIN_SELECT, 2 * self.selected)
 
     def refresh_due(self, mix: float) -> bool:
