@@ -98,7 +98,7 @@ def _update(args: argparse.Namespace) -> int:
     if foreign:
         print(f"skipped {foreign} sessions of other tenants than {store.tenant!r}",
               file=sys.stderr)
-    fits = 0
+    fits = 0  # next-tool models installed (refits and new choices)
     for trace in traces:
         model = store.tool_model
         store.update(trace)

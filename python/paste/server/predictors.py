@@ -14,10 +14,11 @@ runs of the session are not repeated, so nothing is counted twice); its group is
 id, so runs of one session count as one task group (PatternStore.min_groups). Updates run on
 one worker thread; a tenant's lock serialises them with that tenant's predictions, so a
 session never predicts from a store being updated. When a run makes the store's next-tool
-model due for a refit or its weight for a new choice (history.py), the worker fits it
-outside the lock and installs it under the lock, so predictions are not held up by the fit;
-a new tenant's store gets a model this way once it has learned enough runs. Tenant isolation: a session only ever gets
-the predictor of its own tenant (predictor_for), and a store refuses another tenant's trace.
+model due for a refit, or its control-flow configuration and the model's weight for a new
+choice (history.py), the worker computes them outside the lock and installs them under it,
+so predictions are not held up by the fit; a new tenant's store gets them this way at its
+8th learned run. Tenant isolation: a session only ever gets the predictor of its own tenant
+(predictor_for), and a store refuses another tenant's trace.
 
 Saving: DIR/<tenant, percent-encoded>.json, written to a temporary file and renamed by the
 update worker (the store's only writer), so predictions are not held up by the write; a store that cannot be saved stays learned in memory and
