@@ -88,8 +88,8 @@ def _update(args: argparse.Namespace) -> int:
     for d in source_folders_of(args.traces):
         # paste's own records carry their tenant: another tenant's are never learned; the
         # other formats have none, their sessions are the store's tenant's
-        own = source_module(d) is paste_jsonl
-        result = paste_jsonl.load(d) if own else source_module(d).load(d, store.tenant)
+        module = source_module(d)
+        result = module.load(d) if module is paste_jsonl else module.load(d, store.tenant)
         for issue in result.issues:
             print(f"skipped malformed record: {d}/{issue}", file=sys.stderr)
         kept = [t for t in result.traces if t.tenant == store.tenant]

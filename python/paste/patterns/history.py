@@ -163,8 +163,9 @@ class SessionHistory:
         store learned, so the control flow may be recounted from it."""
         sessions = list(self.sessions)
         selected, chosen, cf = self.selected, None, None
+        events: list[list[Event]] | None = None
         if self.select_due():
-            events = [expand(s, with_end=True) for s in sessions]
+            events = [expand(s, with_end=True) for s in sessions]  # ToolModel.fit skips <end>
             tools = [offered(s) for s in sessions]
             docs = [self.session_docs(s) for s in sessions]
             if complete:
@@ -176,7 +177,9 @@ class SessionHistory:
                 cf.build()
             mix = select_tool_mix(events, config, tools, unknown_rate, docs)
             selected = len(sessions)
-        model = ToolModel.fit(expand(s) for s in sessions) if mix > 0.0 else None
+        if events is None:
+            events = [expand(s) for s in sessions]
+        model = ToolModel.fit(events) if mix > 0.0 else None
         return OnlineFit(chosen, cf, mix if model is not None else 0.0, model, len(sessions),
                          selected)
 
