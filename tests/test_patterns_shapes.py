@@ -10,6 +10,7 @@ from paste.patterns.shapes import (
     MIN_VALUES,
     allowed_lengths,
     allowed_shapes,
+    note,
     shape,
 )
 from paste.patterns.state import SessionState
@@ -32,6 +33,40 @@ def test_a_hole_is_shaped_only_with_enough_values_and_few_shapes():
     assert allowed_shapes(Counter({"X": 9, "X-X": 1})) == {"X", "X-X"}
     assert allowed_shapes(Counter({"X": 8, "X-X": 1, "a": 1})) is None  # free-form
     assert allowed_shapes(Counter({"aX/aX.a": 12})) is None  # paths: depth varies
+
+
+def test_note_keeps_one_key_past_the_cap_and_decides_as_the_full_count():
+    full, capped = Counter(), Counter()
+    values = ["IFOYYZ"] * 5 + ["2024-05-24", "free text, a b", "a/b.c", "NQNU5R", "x y z w"]
+    for v in values:
+        full[shape(v)] += 1
+        note(capped, shape(v), MAX_SHAPES)
+    assert capped == Counter({"X": 6, "X-X-X": 1, "a a, a a": 1})
+    assert allowed_shapes(capped) is allowed_shapes(full) is None
+    few = Counter()
+    for v in ["IFOYYZ"] * 9 + ["2024-05-24"]:
+        note(few, shape(v), MAX_SHAPES)
+    assert allowed_shapes(few) == {"X", "X-X-X"}  # under the cap: every value counted
+    lengths = Counter()
+    for n in (6, 6, 3, 10, 7, 6):
+        note(lengths, n, MAX_LENGTHS)
+    assert lengths == Counter({6: 3, 3: 1, 10: 1})
+    assert allowed_lengths(lengths, {"X"}) is None
+
+
+def test_a_free_text_hole_keeps_few_shapes_in_the_store():
+    steps = []
+    for i in range(12):
+        text = "note " + " ".join(["word"] * (i + 1)) + "."  # a shape per length
+        steps += [Step(role="user", text=f'write "{text}"'),
+                  Step(role="tool", call=ToolCall("write_note", {"text": text}), output="ok")]
+    store = mine([Trace(session_id=f"s{g}", source="t", steps=steps, group=f"g{g}")
+                  for g in range(3)])
+    (hkey,) = [h for h in store.hole_rules if h.startswith("write_note" + SEP)]
+    assert store.hole_shapes[hkey] == Counter({"a a.": 3, "a a a.": 3, "a a a a.": 3})
+    assert len(store.hole_shapes[hkey]) == MAX_SHAPES + 1
+    assert len(store.hole_lengths[hkey]) == MAX_LENGTHS + 1
+    assert allowed_shapes(store.hole_shapes[hkey]) is None
 
 
 def _session(i: int) -> Trace:

@@ -14,7 +14,9 @@ list hole's shape grows with its length) stay unfiltered.
 A shape forgets lengths (`JFK` and `M20IZO` are both `X`), so lengths are kept beside it: a
 shaped hole whose training values have at most MAX_LENGTHS distinct lengths only takes
 candidates of those lengths (airport codes 3, reservation ids 6, dates 10 characters; a user
-id or an amount, whose lengths vary, is not length-filtered).
+id or an amount, whose lengths vary, is not length-filtered). A store counts at most
+MAX_SHAPES + 1 distinct shapes and MAX_LENGTHS + 1 distinct lengths per hole (`note`): one
+more decides that the hole is not filtered, for good.
 
 Dates (`allowed_days`): in sessions that know their current date (SessionState.today), a
 hole whose training values include at least MIN_VALUES ISO dates keeps the range of their
@@ -70,6 +72,15 @@ def allowed_shapes(seen: Counter[str] | None) -> set[str] | None:
     if any("/" in s or s.startswith("[") for s in seen):
         return None  # paths, URLs and lists: depth, naming, length vary beyond training
     return set(seen)
+
+
+def note(seen: Counter, key: object, cap: int) -> None:
+    """Counts one value's `key` (its shape, or its length) in a hole's `seen`, keeping at most
+    `cap` + 1 distinct keys (cap: MAX_SHAPES, MAX_LENGTHS). Past `cap` distinct keys the hole
+    is unshaped, or not length-bound, for good (allowed_shapes, allowed_lengths), so a further
+    key would change nothing; free-text holes would otherwise keep a key per value."""
+    if key in seen or len(seen) <= cap:
+        seen[key] += 1
 
 
 def allowed_lengths(seen: Counter[int] | None, shapes: set[str] | None) -> set[int] | None:

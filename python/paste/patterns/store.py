@@ -35,17 +35,20 @@ from paste.patterns.history import OnlineFit, SessionHistory
 from paste.patterns.records import RecordRule, explain_records, item_offset, record_candidates
 from paste.patterns.replay import replay
 from paste.patterns.shapes import (
+    MAX_LENGTHS,
+    MAX_SHAPES,
     allowed_days,
     allowed_lengths,
     allowed_shapes,
     days_from,
     in_days,
+    note,
     shape,
     typed_spans,
     typed_values,
 )
 from paste.patterns.state import SessionState
-from paste.patterns.storefile import FORMAT_VERSION, fill_from_data, to_data
+from paste.patterns.storefile import READ_VERSIONS, fill_from_data, to_data, write_json
 from paste.patterns.templates import (
     extract,
     fits_type,
@@ -201,8 +204,8 @@ class PatternStore:
                     records[record.key] += 1
             for i, value in enumerate(holes):
                 hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
-                self.hole_shapes.setdefault(hkey, Counter())[shape(value)] += 1
-                self.hole_lengths.setdefault(hkey, Counter())[len(str(value))] += 1
+                note(self.hole_shapes.setdefault(hkey, Counter()), shape(value), MAX_SHAPES)
+                note(self.hole_lengths.setdefault(hkey, Counter()), len(str(value)), MAX_LENGTHS)
                 off = days_from(value, trace.today)
                 if off is not None:
                     span = self.hole_days.setdefault(hkey, [0, off, off])
@@ -512,8 +515,9 @@ class PatternStore:
 
     # -- persistence (storefile.py) ------------------------------------------------------
     def save(self, path: Path) -> None:
-        """Writes the store as one JSON file (storefile.to_data)."""
-        Path(path).write_text(json.dumps(to_data(self)), encoding="utf-8")
+        """Writes the store as one JSON file (storefile.to_data, storefile.write_json)."""
+        with open(path, "w", encoding="utf-8") as out:
+            write_json(to_data(self), out)
 
     @classmethod
     def load(cls, path: Path) -> PatternStore:
@@ -523,12 +527,13 @@ class PatternStore:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise PatternStoreError(f"{path}: cannot read pattern store ({exc})") from exc
-        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
-            raise PatternStoreError(f"{path}: not a version-{FORMAT_VERSION} pattern store")
+        if not isinstance(data, dict) or data.get("version") not in READ_VERSIONS:
+            raise PatternStoreError(f"{path}: not a pattern store of version "
+                                    f"{' or '.join(map(str, READ_VERSIONS))}")
         try:
             store = cls(data["tenant"], data["min_groups"])
             fill_from_data(store, data, path)
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # missing, mistyped
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
             raise PatternStoreError(
                 f"{path}: malformed pattern store ({type(exc).__name__}: {exc})") from exc
         return store
