@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -87,36 +88,67 @@ class Predictor:
 
     def __init__(self, store: PatternStore) -> None:
         self.store = store
+        self._mark: tuple[int, int] | None = None  # the store's change_mark at the last refresh
         self.refresh()
 
     def refresh(self) -> None:
-        """Rebuild the per-kind template lists from the store's counts."""
-        self._templates: dict[str, list[tuple[list, str, float, int]]] = {}
-        for kind, counts in self.store.templates.items():
-            total = sum(counts.values())
-            rows = []
-            for tkey, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-                if self.store.is_general(kind, tkey):
-                    parsed = json.loads(tkey)
-                    holes = sum(
-                        1
-                        if spec[0] == "H"
-                        else sum(isinstance(p, int) for p in spec[1])
-                        if spec[0] == "T"
-                        else 0
-                        for _path, spec in parsed
-                    )
-                    rows.append((parsed, tkey, n / total, holes))
-                if len(rows) == MAX_TEMPLATES:
-                    break
-            self._templates[kind] = rows
+        """Bring the views up to date with the store's counts (call it after the store was
+        updated). Per kind and per hole, only those the store's passes changed since the last
+        refresh are rebuilt (PatternStore.changes_since; a changed hole's rule orders are then
+        rebuilt at its first query), or all of them when the store's views were all dropped
+        since (a new predictor, counts changed directly, many updates at once); what pools
+        every hole or kind (rank probabilities, record tables, the control flow, tools,
+        repeats, latencies) is rebuilt either way."""
+        changes = self.store.changes_since(self._mark) if self._mark is not None else None
+        self._mark = self.store.change_mark()
+        if changes is None:
+            self._templates: dict[str, list[tuple[list, str, float, int]]] = {
+                kind: self._template_rows(kind) for kind in self.store.templates}
+            for key in self.store.rule_stats:  # warm the store's cache: no sort at query time
+                parts = key.split(SEP)
+                if len(parts) == 4:
+                    self.store.ordered_rules(SEP.join(parts[:3]), parts[3])
+            for hkey in self.store.hole_rules:  # the order after an unseen last context token
+                self.store.ordered_rules(hkey, "")
+            # (hole, last context token) -> its rules with evidence counts, most precise first
+            self._evidence_order: dict[tuple[str, str], list[tuple[Any, tuple[int, int]]]] = {}
+            self._filled: dict[tuple[str, ...], tuple[dict[str, Any], str]] = {}
+        else:
+            holes: set[str] = set()
+            for changed in changes:
+                holes |= changed.holes
+                for kind in changed.kinds:
+                    self._templates[kind] = self._template_rows(kind)
+            if holes:
+                self._evidence_order = {key: rules for key, rules in self._evidence_order.items()
+                                        if key[0] not in holes}
+        self._pooled_views()
+
+    def _template_rows(self, kind: str) -> list[tuple[list, str, float, int]]:
+        """The kind's general templates, most used first (at most MAX_TEMPLATES): (parsed
+        template, key, share of the kind's calls, holes)."""
+        counts = self.store.templates.get(kind, Counter())
+        total = sum(counts.values())
+        rows = []
+        for tkey, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            if self.store.is_general(kind, tkey):
+                parsed = json.loads(tkey)
+                holes = sum(
+                    1
+                    if spec[0] == "H"
+                    else sum(isinstance(p, int) for p in spec[1])
+                    if spec[0] == "T"
+                    else 0
+                    for _path, spec in parsed
+                )
+                rows.append((parsed, tkey, n / total, holes))
+            if len(rows) == MAX_TEMPLATES:
+                break
+        return rows
+
+    def _pooled_views(self) -> None:
+        """The views that pool every hole, template or kind of the store."""
         self._rank_p: dict[str, list[float]] = {}
-        for key in self.store.rule_stats:  # warm the store's cache: no sorting at query time
-            parts = key.split(SEP)
-            if len(parts) == 4:
-                self.store.ordered_rules(SEP.join(parts[:3]), parts[3])
-        for hkey in self.store.hole_rules:  # the order used after an unseen last context token
-            self.store.ordered_rules(hkey, "")
         tables = {hkey: self.store.rank_table(hkey) for hkey in self.store.rank_stats}
         pooled_n = sum(t[0] for t in tables.values())
         pooled = [
@@ -129,8 +161,6 @@ class Predictor:
                 shrunk(h, n, pooled[r]) if n else 0.0 for r, h in enumerate(stats[1:])
             ]
         self._records = self._record_tables()
-        # (hole, last context token) -> its rules with evidence counts, most precise first
-        self._evidence_order: dict[tuple[str, str], list[tuple[Any, tuple[int, int]]]] = {}
         n, same = self.store.novel_repeats
         self._novel_repeat = same / (n + RANK_PRIOR) if n else 0.0
         self._known_tools = {tool_name(kind) for kind in self.store.templates}
@@ -140,7 +170,6 @@ class Predictor:
         self.store.cf.build()
         self._allowed_memo: dict[frozenset[str], tuple[frozenset[str], tuple[str, ...]]] = {}
         self._unknown_rate, self._empty_rate = self.store.unknown_tools.rates()
-        self._filled: dict[tuple[str, ...], tuple[dict[str, Any], str]] = {}
         self._latency: dict[str, float] = {
             kind: expected_latency(kind, self.store.latency) for kind in self.store.templates
         }

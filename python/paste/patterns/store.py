@@ -26,6 +26,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from paste.patterns.calibration import Calibration
 from paste.patterns.cfselect import session_events
@@ -72,6 +73,16 @@ MAX_EVIDENCE = 8  # most precise rules of a one-hole template whose firing is co
 EVIDENCE_TEMPLATES = 4  # a kind's most used general one-hole templates given such counts
 PRIOR = 4  # pseudo-count of the precision estimates (see ordered_rules)
 SEP = "\x1f"
+MAX_CHANGES = 256  # partial invalidations logged before the next one drops every view
+
+
+class Changes(NamedTuple):
+    """The hole keys, templates (kind SEP template key) and kinds whose counts a pass over one
+    session changed."""
+
+    holes: set[str]
+    templates: set[str]
+    kinds: set[str]
 
 
 def rule_str(rule: tuple[str, str, str]) -> str:
@@ -148,8 +159,9 @@ class PatternStore:
         self.tool_model: ToolModel | None = None
         self.tool_mix = 0.0
         self.history: SessionHistory | None = SessionHistory()
-        self._ordered: dict[str, list[tuple[str, int, object, str]]] = {}
-        self._ordered_str: dict[str, list[str]] = {}  # the same rules, as rule_str (first)
+        # hole -> its last context token ("": none) -> its ordered rules, compiled
+        self._ordered: dict[str, dict[str, list[tuple[str, int, object, str]]]] = {}
+        self._ordered_str: dict[str, dict[str, list[str]]] = {}  # the same, as rule_str
         self._evidence_holes: dict[str, list[str]] = {}
         self._evidence: dict[str, dict[tuple[str, int, object, str], tuple[int, int]]] = {}
         self._records: dict[str, list[RecordRule]] = {}
@@ -157,6 +169,10 @@ class PatternStore:
         # (None: unshaped) and whether the novel order is used.
         self._hole_view: dict[
             str, tuple[set[str] | None, bool, set[int] | None, str | None]] = {}
+        # What each pass changed since the views were last all dropped (`invalidate`), so a
+        # Predictor refreshes only those (Predictor.refresh, `changes_since`).
+        self._epoch = 0
+        self._changes: list[Changes] = []
 
     # -- mining --------------------------------------------------------------------------
     def _check_tenant(self, trace: Trace) -> None:
@@ -172,6 +188,7 @@ class PatternStore:
         self.num_sessions += 1
         self.unknown_tools.observe(trace)
         session = SessionState(env=trace.env, today=trace.today)
+        changed = Changes(set(), set(), set())
         previous: tuple[str, str] | None = None  # (kind, canonical call) of the last call
         novel = False  # the last call's kind was new to the store when it was made
         for state, step in replay(trace, session, turn_text=True):
@@ -195,6 +212,8 @@ class PatternStore:
                                                   required[0], user.locs if user else {})
             self.text.observe(state.user_words, call.kind)
             tkey, holes = extract(call.arguments, state)
+            changed.kinds.add(call.kind)
+            changed.templates.add(f"{call.kind}{SEP}{tkey}")
             self.templates.setdefault(call.kind, Counter())[tkey] += 1
             self.template_groups.setdefault(call.kind + SEP + tkey, set()).add(trace.group)
             if len(holes) >= 2:
@@ -204,6 +223,7 @@ class PatternStore:
                     records[record.key] += 1
             for i, value in enumerate(holes):
                 hkey = f"{call.kind}{SEP}{tkey}{SEP}{i}"
+                changed.holes.add(hkey)
                 note(self.hole_shapes.setdefault(hkey, Counter()), shape(value), MAX_SHAPES)
                 note(self.hole_lengths.setdefault(hkey, Counter()), len(str(value)), MAX_LENGTHS)
                 off = days_from(value, trace.today)
@@ -219,7 +239,7 @@ class PatternStore:
                 acc[1] += 1
         self.novel_repeats[0] += novel
         self.cf.observe(session.context, END)
-        self.invalidate()
+        self.invalidate(changed)
 
     def _calls(self, trace: Trace) -> Iterator[tuple[SessionState, str, list[str]]]:
         """(state before the call, kind SEP template key, true hole values) of every replayed
@@ -239,7 +259,9 @@ class PatternStore:
 
     def score_rules(self, trace: Trace) -> None:
         """Pass 2 over one session: fired / correct counts of each hole's supported rules."""
+        changed = Changes(set(), set(), set())
         for state, hkey, value in self._holes(trace):
+            changed.holes.add(hkey)
             stats = self.rule_stats.setdefault(hkey, {})
             in_ctx = self.rule_stats.setdefault(f"{hkey}{SEP}{state.context[-1]}", {})
             for rule in self._supported(hkey):
@@ -249,24 +271,30 @@ class PatternStore:
                         acc = table.setdefault(rule, [0, 0])
                         acc[0] += 1
                         acc[1] += got == value
-        self.invalidate()
+        self.invalidate(changed)
 
     def calibrate(self, trace: Trace) -> None:
         """Pass 3 over one session: rank statistics of each hole's candidate list and of each
         record rule's tuples."""
+        changed = Changes(set(), set(), set())
         for state, template, holes in self._calls(trace):
-            self._calibrate_evidence(state, template, holes)
+            changed.holes.update(self._calibrate_evidence(state, template, holes))
+            changed.templates.add(template)
             self._calibrate_records(state, template, holes)
             for i, value in enumerate(holes):
+                changed.holes.add(f"{template}{SEP}{i}")
                 self._calibrate_hole(state, f"{template}{SEP}{i}", value)
-        self.invalidate()
+        self.invalidate(changed)
 
-    def _calibrate_evidence(self, state: SessionState, template: str, holes: list[str]) -> None:
+    def _calibrate_evidence(self, state: SessionState, template: str,
+                            holes: list[str]) -> list[str]:
         """At a call of a kind, for each of the kind's evidence holes (`evidence_holes`) and
         each of the hole's MAX_EVIDENCE most precise rules that fires here: one more firing,
-        and one more hit when the call is that template with the rule's value."""
+        and one more hit when the call is that template with the rule's value. Returns the
+        evidence holes."""
         kind = template.split(SEP, 1)[0]
-        for hkey in self.evidence_holes(kind):
+        evidence_holes = self.evidence_holes(kind)
+        for hkey in evidence_holes:
             own = hkey.rsplit(SEP, 1)[0] == template
             table = self.rule_evidence.setdefault(hkey, {})
             for rule, compiled in zip(self.ordered_rule_keys(hkey)[:MAX_EVIDENCE],
@@ -277,6 +305,7 @@ class PatternStore:
                 acc = table.setdefault(rule, [0, 0])
                 acc[0] += 1
                 acc[1] += own and holes[0] == got
+        return evidence_holes
 
     def evidence_holes(self, kind: str) -> list[str]:
         """Hole keys of the kind's EVIDENCE_TEMPLATES most used general templates of one
@@ -377,11 +406,34 @@ class PatternStore:
             self.history.fitted, self.history.selected = fit.fitted, fit.selected
 
     # -- derived views ---------------------------------------------------------------------
-    def invalidate(self) -> None:
-        """Drop the views derived from the counts (rule orders, hole shapes and orders); the
-        passes above call it, and so must code that changes the counts directly."""
-        self._ordered, self._hole_view, self._records = {}, {}, {}
-        self._ordered_str, self._evidence_holes, self._evidence = {}, {}, {}
+    def invalidate(self, changed: Changes | None = None) -> None:
+        """Drop the views derived from the counts (rule orders, hole shapes and orders): all of
+        them, or (`changed`, what a pass changed) those of its holes, templates and kinds.
+        The passes above call it, and so must code that changes the counts directly."""
+        if changed is None or len(self._changes) >= MAX_CHANGES:
+            self._ordered, self._hole_view, self._records = {}, {}, {}
+            self._ordered_str, self._evidence_holes, self._evidence = {}, {}, {}
+            self._epoch += 1
+            self._changes = []
+            return
+        for hkey in changed.holes:
+            for view in (self._ordered, self._ordered_str, self._hole_view, self._evidence):
+                view.pop(hkey, None)
+        for template in changed.templates:
+            self._records.pop(template, None)
+        for kind in changed.kinds:
+            self._evidence_holes.pop(kind, None)
+        self._changes.append(changed)
+
+    def changes_since(self, mark: tuple[int, int]) -> list[Changes] | None:
+        """What the passes changed since `mark` (a `change_mark`), or None when the views were
+        all dropped since (or too much changed): everything may have."""
+        epoch, seen = mark
+        return self._changes[seen:] if epoch == self._epoch else None
+
+    def change_mark(self) -> tuple[int, int]:
+        """Where the change log stands now (for `changes_since`)."""
+        return self._epoch, len(self._changes)
 
     def records(self, template: str) -> list[RecordRule]:
         """The template's (kind SEP template key) best-supported record rules, at most
@@ -399,12 +451,14 @@ class PatternStore:
 
     def ordered_rules(self, hkey: str, last: str = "") -> list[tuple[str, int, object, str]]:
         """`ordered_rule_keys`, compiled for SessionState.resolve_compiled (cached)."""
-        cache_key = self._order_key(hkey, last)
-        rules = self._ordered.get(cache_key)
+        ctx = self._order_context(hkey, last)
+        per = self._ordered.get(hkey)
+        if per is None:
+            per = self._ordered[hkey] = {}
+        rules = per.get(ctx)
         if rules is None:
-            rules = self._ordered[cache_key] = [
-                SessionState.compile_rule(rule_tuple(r)) for r in self.ordered_rule_keys(hkey,
-                                                                                         last)]
+            rules = per[ctx] = [SessionState.compile_rule(rule_tuple(r))
+                                for r in self.ordered_rule_keys(hkey, last)]
         return rules
 
     def ordered_rule_keys(self, hkey: str, last: str = "") -> list[str]:
@@ -415,12 +469,15 @@ class PatternStore:
         call copies the failed call's arguments; a first call copies the user's message),
         shrunk towards the hole's overall precision: (hit + PRIOR * p) / (fired + PRIOR), where
         p = (hit_all + 1) / (fired_all + PRIOR) is itself shrunk towards 1 / PRIOR."""
-        cache_key = self._order_key(hkey, last)
-        ordered = self._ordered_str.get(cache_key)
+        ctx = self._order_context(hkey, last)
+        per = self._ordered_str.get(hkey)
+        if per is None:
+            per = self._ordered_str[hkey] = {}
+        ordered = per.get(ctx)
         if ordered is None:
             support = self.hole_rules.get(hkey, Counter())
             overall = self.rule_stats.get(hkey, {})
-            in_ctx = self.rule_stats.get(cache_key, {})
+            in_ctx = self.rule_stats.get(f"{hkey}{SEP}{ctx}", {})
 
             def key(r: str) -> tuple:
                 fired, hit = overall.get(r, (0, 0))
@@ -428,17 +485,15 @@ class PatternStore:
                 fired_c, hit_c = in_ctx.get(r, (0, 0))
                 return (-(hit_c + PRIOR * prior) / (fired_c + PRIOR), -support[r], r)
 
-            ordered = self._ordered_str[cache_key] = sorted(
-                self._supported(hkey), key=key)[:MAX_ORDERED]
+            ordered = per[ctx] = sorted(self._supported(hkey), key=key)[:MAX_ORDERED]
         return ordered
 
-    def _order_key(self, hkey: str, last: str) -> str:
-        """The cache (and rule_stats) key of a hole's order after `last`: the hole's own
-        order when there are no in-context counts."""
-        cache_key = f"{hkey}{SEP}{last}"
-        if last and cache_key not in self.rule_stats:
-            return f"{hkey}{SEP}"
-        return cache_key
+    def _order_context(self, hkey: str, last: str) -> str:
+        """The context token a hole's order after `last` is measured in: `last`, or "" (the
+        hole's own order) when the hole has no counts after it."""
+        if last and f"{hkey}{SEP}{last}" not in self.rule_stats:
+            return ""
+        return last
 
     def uses_novelty(self, hkey: str) -> bool:
         """Whether the hole's candidates put values already used by the same kind last: chosen

@@ -1,0 +1,111 @@
+"""Online learning per completed session, as a server's learning thread does it under the
+tenant's lock: PatternStore.update then Predictor.refresh. paste refreshes only what the
+update changed; the baseline (what refresh did before) drops every view and rebuilds them all.
+Both start from the same mined store (saved once, loaded twice) and learn the same sessions
+in the same order; every prediction is checked identical between them.
+
+Per source: a store mined on a seeded sample of sessions, then LEARN further sessions of the
+source learned one at a time; per learned session the update's and the refresh's seconds
+(their sum is how long the tenant's predictions wait) and the first prediction after it (a
+held-out session's first call: paste rebuilds a changed hole's rule orders at its first
+query). Medians over the learned sessions.
+
+Usage (from the repo root): python bench/bench_learning.py [--seed 0] [--learn 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import markdown_table, write_section  # noqa: E402
+from paste.patterns.loaders import load_folder  # noqa: E402
+from paste.patterns.mining import mine  # noqa: E402
+from paste.patterns.predictor import Predictor  # noqa: E402
+from paste.patterns.replay import replay  # noqa: E402
+from paste.patterns.store import PatternStore  # noqa: E402
+
+DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
+DEFAULT_SOURCES = "mini-swe-agent-gemini3pro-swebv:40,tau-bench-gpt4o-airline:60"
+
+
+def _learn(store: PatternStore, learn: list, probe, whole: bool) -> tuple[dict, list]:
+    """Learns each session of `learn` (update, then refresh: `whole` drops every view
+    first); per session the seconds of each step and the probe's first prediction."""
+    predictor = Predictor(store)
+    times: dict[str, list[float]] = {"update": [], "refresh": [], "first": []}
+    predictions = []
+    for trace in learn:
+        start = time.perf_counter()
+        store.update(trace, refit=False)
+        times["update"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        if whole:
+            store.invalidate()
+        predictor.refresh()
+        times["refresh"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        predictions.append(predictor.predict(probe, 5))
+        times["first"].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}, predictions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--traces", type=Path, default=DEFAULT_TRACES)
+    parser.add_argument("--sources", default=DEFAULT_SOURCES,
+                        help="source:mined sessions,... (seeded samples of each source)")
+    parser.add_argument("--learn", type=int, default=8, help="sessions learned after mining")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rows = []
+    for spec in args.sources.split(","):
+        source, _, count = spec.partition(":")
+        traces = sorted(load_folder(args.traces / source).traces, key=lambda t: t.session_id)
+        random.Random(args.seed).shuffle(traces)
+        mined_on, learn = traces[: int(count)], traces[int(count): int(count) + args.learn]
+        probe = next(state for state, _step in replay(traces[int(count) + args.learn]))
+        with tempfile.TemporaryDirectory() as tmp:
+            mine(mined_on).save(Path(tmp) / "store.json")
+            base, base_preds = _learn(PatternStore.load(Path(tmp) / "store.json"), learn,
+                                      probe, whole=True)
+            ours, our_preds = _learn(PatternStore.load(Path(tmp) / "store.json"), learn,
+                                     probe, whole=False)
+        if our_preds != base_preds:
+            raise SystemExit(f"{source}: predictions differ between the two refreshes")
+        print(f"{source}: baseline {base} paste {ours}", flush=True)
+        held = (base["update"] + base["refresh"], ours["update"] + ours["refresh"])
+        rows.append([
+            f"{source} ({len(mined_on)} + {len(learn)} sessions)",
+            f"{1000 * base['update']:.0f} / {1000 * ours['update']:.0f}",
+            f"{1000 * base['refresh']:.0f} / {1000 * ours['refresh']:.0f}",
+            f"{1000 * held[0]:.0f} / {1000 * held[1]:.0f}",
+            f"{held[0] / held[1]:.1f}x",
+            f"{1000 * base['first']:.2f} / {1000 * ours['first']:.2f}",
+        ])
+    body = (
+        f"A store mined on a seeded sample (seed {args.seed}) of each source's sessions, then "
+        f"{args.learn} more sessions learned one at a time (update, then refresh) from two "
+        "loads of the same file; whole refresh (baseline) / paste's refresh of what changed, "
+        "medians over the learned sessions; every prediction identical between the two.\n\n"
+        + markdown_table(
+            ["store", "update ms", "refresh ms", "tenant's predictions wait ms",
+             "speed-up", "first prediction after ms"],
+            rows,
+        )
+    )
+    print(body)
+    command = "python bench/bench_learning.py"
+    if args.seed != 0 or args.learn != 8:
+        command += f" --seed {args.seed} --learn {args.learn}"
+    write_section("bench_learning", body, command)
+
+
+if __name__ == "__main__":
+    main()
