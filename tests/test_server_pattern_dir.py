@@ -13,6 +13,7 @@ from paste.patterns.errors import PatternStoreError
 from paste.patterns.store import PatternStore
 from paste.server.config import ServerConfig
 from paste.server.predictors import TenantPredictors
+from test_server_support import wait_until
 
 
 class FakeSession:
@@ -56,6 +57,57 @@ def test_learned_stores_are_saved_and_loaded_by_the_next_server(tmp_path):
         assert (second.num_learned_runs, second.num_failed_saves) == (1, 0)
     finally:
         second.close()
+
+
+def test_runs_learned_within_the_interval_are_saved_at_close(tmp_path):
+    p = TenantPredictors(store_dir=tmp_path, save_interval_s=3600)
+    try:
+        assert learn(p, "s1", "acme", "a.txt") and learn(p, "s2", "acme", "b.txt")
+        assert PatternStore.load(tmp_path / "acme.json").num_sessions == 1  # the first, at once
+        assert learn(p, "s3", "beta", "c.txt")  # another tenant's first run: saved at once
+        assert PatternStore.load(tmp_path / "beta.json").num_sessions == 1
+    finally:
+        p.close()
+    assert PatternStore.load(tmp_path / "acme.json").num_sessions == 2
+
+
+def test_a_flush_saves_the_runs_left_unsaved_once_the_interval_passed(tmp_path):
+    p = TenantPredictors(store_dir=tmp_path, save_interval_s=0.3)
+    try:
+        assert learn(p, "s1", "acme", "a.txt") and learn(p, "s2", "acme", "b.txt")
+        assert wait_until(lambda: PatternStore.load(tmp_path / "acme.json").num_sessions == 2)
+        assert p.num_failed_saves == 0
+    finally:
+        p.close()
+
+
+def test_an_interval_of_0_saves_after_every_run(tmp_path):
+    p = TenantPredictors(store_dir=tmp_path, save_interval_s=0)
+    try:
+        for i, name in enumerate(("a.txt", "b.txt", "c.txt")):
+            assert learn(p, f"s{i}", "acme", name)
+            assert PatternStore.load(tmp_path / "acme.json").num_sessions == i + 1
+    finally:
+        p.close()
+
+
+def test_a_failed_save_is_tried_again_by_the_next_run(tmp_path):
+    p = TenantPredictors(store_dir=tmp_path, save_interval_s=3600)
+    try:
+        (tmp_path / "acme.json").mkdir()  # the rename onto it fails
+        assert learn(p, "s1", "acme", "a.txt") and p.num_failed_saves == 1
+        (tmp_path / "acme.json").rmdir()
+        assert learn(p, "s2", "acme", "b.txt")  # no save yet: tried at once
+        assert PatternStore.load(tmp_path / "acme.json").num_sessions == 2
+        assert p.num_failed_saves == 1
+    finally:
+        p.close()
+
+
+def test_the_save_interval_is_checked():
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(InvalidArgumentError, match="pattern_save_interval"):
+            ServerConfig(model_id="m", pattern_save_interval=bad)
 
 
 def test_file_names_for_any_tenant(tmp_path):

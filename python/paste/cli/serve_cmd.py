@@ -63,7 +63,12 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
                         help="a PatternStore from `paste patterns mine` (its tenant's predictor)")  # fmt: skip
     parser.add_argument("--pattern-dir", default=None, metavar="DIR",
                         help="per-tenant PatternStore files: all loaded at start, each tenant's "
-                             "online-learned store saved there after every learned run")  # fmt: skip
+                             "online-learned store saved there (at once after its first "
+                             "learned run, then at most once per --pattern-save-interval, "
+                             "and at shutdown)")  # fmt: skip
+    parser.add_argument("--pattern-save-interval", type=float, default=30.0, metavar="S",
+                        help="least seconds between two saves of a tenant's store in "
+                             "--pattern-dir (0: after every learned run; default 30)")  # fmt: skip
     parser.add_argument("--speculation-budget", type=int, default=16, metavar="N",
                         help="speculative jobs in flight across all sessions (default 16)")  # fmt: skip
     parser.add_argument("--waste-price", type=float, default=0.1, metavar="X",
@@ -79,6 +84,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out: dict[str, object] = {field: getattr(args, field) for _flag, field, _text in SWITCHES}
     out["pattern_store"], out["speculation_budget"] = args.pattern_store, args.speculation_budget
     out["pattern_dir"] = args.pattern_dir
+    out["pattern_save_interval"] = args.pattern_save_interval
     out["max_stored_responses"] = args.max_stored_responses
     out["speculation_waste_price"] = args.waste_price
     out["speculation_max_waste_ratio"] = args.max_waste_ratio

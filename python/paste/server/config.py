@@ -33,7 +33,10 @@ class ServerConfig:
         tools with schema-valid arguments (open_session strict_calls).
     pattern_store: a PatternStore file (`paste patterns mine`) predicting its tenant's calls.
     pattern_dir: a folder of PatternStore files, one per tenant, all loaded at start; each
-        tenant's online-learned store is saved there after every run it learned.
+        tenant's online-learned store is saved there once it learned a run, then at most once
+        per pattern_save_interval seconds, and when the server stops.
+    pattern_save_interval: least seconds between two saves of a tenant's store (0: after
+        every learned run).
     learn_patterns: learn each tenant's patterns online from its sessions' completed runs.
     speculation_budget: the ONE cap on speculative jobs in flight across all sessions.
     speculation_max_predictions: predicted calls considered per session event.
@@ -61,6 +64,7 @@ class ServerConfig:
     strict_tool_calls: bool = True
     pattern_store: str | None = None
     pattern_dir: str | None = None
+    pattern_save_interval: float = 30.0
     learn_patterns: bool = True
     speculation_budget: int = 16
     speculation_max_predictions: int = 3
@@ -105,3 +109,8 @@ class ServerConfig:
             raise InvalidArgumentError("pattern_store must be a non-empty path when set")
         if self.pattern_dir is not None and not self.pattern_dir:
             raise InvalidArgumentError("pattern_dir must be a non-empty path when set")
+        if not 0.0 <= self.pattern_save_interval < float("inf"):
+            raise InvalidArgumentError(
+                f"pattern_save_interval must be a finite number of seconds >= 0, got "
+                f"{self.pattern_save_interval!r}"
+            )

@@ -5,9 +5,10 @@ online from the server's completed session runs.
     every completed run of a session with tools    -> PatternStore.update for its tenant
                                                       (a tenant without a store gets a new one)
     pattern directory (`--pattern-dir DIR`)        -> every DIR/*.json store is loaded at start,
-                                                      and a tenant's store is saved there after
-                                                      each run it learned (so a restarted
-                                                      server keeps what it learned)
+                                                      and a tenant's store is saved there once
+                                                      it learned a run (so a restarted server
+                                                      keeps what it learned), at most once per
+                                                      save interval, and at close
 
 A run is learned as its own trace: its user message, calls, results and final answer (earlier
 runs of the session are not repeated, so nothing is counted twice); its group is the session
@@ -21,8 +22,13 @@ so predictions are not held up by the fit; a new tenant's store gets them this w
 (predictor_for), and a store refuses another tenant's trace.
 
 Saving: DIR/<tenant, percent-encoded>.json, written to a temporary file and renamed by the
-update worker (the store's only writer), so predictions are not held up by the write; a store that cannot be saved stays learned in memory and
-is counted (num_failed_saves, last_error). Loading a directory refuses (PatternStoreError,
+update worker (the store's only writer), so predictions are not held up by the write. A
+tenant's first learned run is saved at once; later ones are saved by the first learned run
+after `save_interval_s` since the tenant's last save, or by a flush the worker runs that long
+after a run was left unsaved, and close() saves what is still unsaved (a mined coding-agent
+store is 13 MB: saving it after every run would cost a core at a few runs a second). 0 saves
+after every run. A store that cannot be saved stays learned in memory, is counted
+(num_failed_saves, last_error) and is saved again by the next run or flush. Loading a directory refuses (PatternStoreError,
 naming the file) an unreadable store and a tenant that two of its files define; a tenant's
 store in the directory replaces the store file's (it is that store plus what was learned).
 """
@@ -33,6 +39,7 @@ import concurrent.futures
 import hashlib
 import os
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +53,7 @@ from paste.patterns.store import PatternStore
 from paste.patterns.trace import LoadIssue, Trace
 
 SOURCE = "paste-server"
+SAVE_INTERVAL_S = 30.0  # the default least time between two saves of a tenant's store
 
 
 class LockedPredictor:
@@ -63,10 +71,17 @@ class LockedPredictor:
 
 class TenantPredictors:
     def __init__(self, store_path: str | Path | None = None, learn_online: bool = True,
-                 store_dir: str | Path | None = None) -> None:
+                 store_dir: str | Path | None = None,
+                 save_interval_s: float = SAVE_INTERVAL_S) -> None:
         """Raises PatternStoreError if `store_path` or a store in `store_dir` cannot be read,
         or two of them are stores of one tenant; `store_dir` is created if missing."""
         self.learn_online = learn_online
+        self.save_interval_s = save_interval_s
+        # worker thread only (then close): each tenant's last save (monotonic s), the tenants
+        # learned since their last save, and the timer of the next flush
+        self._saved_at: dict[str, float] = {}
+        self._unsaved: set[str] = set()
+        self._flush_timer: threading.Timer | None = None
         self.num_learned_runs = 0  # runs whose update has finished
         self.num_failed_runs = 0  # runs whose update raised (last_error says why)
         self.num_failed_saves = 0  # learned runs whose store could not be saved to store_dir
@@ -133,8 +148,8 @@ class TenantPredictors:
         if entry is None:  # a new tenant: its store is published once it holds this run
             store = PatternStore(trace.tenant)
             store.update(trace)
-            self._save(store)
             self._publish(store)
+            self._learned(store)
         else:
             store, locked = entry
             with locked.lock:
@@ -145,7 +160,7 @@ class TenantPredictors:
                 with locked.lock:
                     store.set_online(fit)
                     locked.predictor.refresh()
-            self._save(store)  # outside the lock: this worker is the store's only writer
+            self._learned(store)  # outside the lock: this worker is the store's only writer
         with self._lock:
             self.num_learned_runs += 1
         return True
@@ -159,6 +174,37 @@ class TenantPredictors:
             name = "t-" + hashlib.sha256(tenant.encode()).hexdigest()
         return self.store_dir / f"{name}.json"
 
+    def _learned(self, store: PatternStore) -> None:
+        """After a learned run (worker thread): save the store now, or leave it to a flush
+        within the save interval (module docstring)."""
+        if self.store_dir is None:
+            return
+        last = self._saved_at.get(store.tenant)
+        if last is None or time.monotonic() - last >= self.save_interval_s:
+            self._save(store)
+            return
+        self._unsaved.add(store.tenant)
+        if self._flush_timer is None:
+            self._flush_timer = threading.Timer(
+                self.save_interval_s - (time.monotonic() - last), self._submit_flush)
+            self._flush_timer.daemon = True
+            self._flush_timer.start()
+
+    def _submit_flush(self) -> None:
+        try:
+            self._worker.submit(self._flush)
+        except RuntimeError:  # shut down: close() saves what is unsaved
+            pass
+
+    def _flush(self) -> None:
+        """Save every tenant's store left unsaved (worker thread, or close once it stopped)."""
+        self._flush_timer = None
+        for tenant in sorted(self._unsaved):
+            with self._lock:
+                entry = self._tenants.get(tenant)
+            if entry is not None:
+                self._save(entry[0])
+
     def _save(self, store: PatternStore) -> None:
         path = self.store_file(store.tenant)
         if path is None:
@@ -168,12 +214,22 @@ class TenantPredictors:
             store.save(tmp)
             os.replace(tmp, path)
         except OSError as exc:
+            self._unsaved.add(store.tenant)  # saved again by the next run or flush
             with self._lock:
                 self.num_failed_saves += 1
                 self.last_error = f"cannot save {path}: {exc}"
+            return
+        self._saved_at[store.tenant] = time.monotonic()
+        self._unsaved.discard(store.tenant)
 
     def close(self) -> None:
+        """Stops the update worker (runs not yet learned are dropped; the one being learned
+        finishes), then saves every store still unsaved."""
         self._worker.shutdown(wait=True, cancel_futures=True)
+        timer = self._flush_timer
+        if timer is not None:
+            timer.cancel()
+        self._flush()
 
 
 def run_trace(record: dict[str, Any], start: int) -> Trace | None:

@@ -89,5 +89,5 @@ def server_speculation(engine: Any, config: Any) -> ServerSpeculation | None:
                              max_waste_ratio=config.speculation_max_waste_ratio,
                              transactions=config.speculation_transactions)  # fmt: skip
     predictors = TenantPredictors(config.pattern_store, config.learn_patterns,
-                                  config.pattern_dir)  # fmt: skip
+                                  config.pattern_dir, config.pattern_save_interval)  # fmt: skip
     return ServerSpeculation(engine, spec, predictors)
