@@ -10,7 +10,14 @@ source learned one at a time; per learned session the update's and the refresh's
 held-out session's first call: paste rebuilds a changed hole's rule orders at its first
 query). Medians over the learned sessions.
 
-Usage (from the repo root): python bench/bench_learning.py [--seed 0] [--learn 8]
+Then the engine's decode while a tenant's online fit runs (PatternStore.fit_online over a
+store learned online from 60 tau-bench sessions, again and again): alone, with the fit on a
+thread of the same process (the learning thread holds the GIL, the engine thread waits for it
+around every torch op), and with the fit in a child process (server/fitting.py, the server's
+default). smollm2-135m-instruct, 1 torch thread (the child gets the other core), greedy,
+batches of 4 prompts, 16 tokens each; best of --reps.
+
+Usage (from the repo root): python bench/bench_learning.py [--seed 0] [--learn 8] [--reps 3]
 """
 
 from __future__ import annotations
@@ -56,6 +63,50 @@ def _learn(store: PatternStore, learn: list, probe, whole: bool) -> tuple[dict, 
     return {k: statistics.median(v) for k, v in times.items()}, predictions
 
 
+def _decode_under_fits(traces: list, reps: int) -> dict[str, float]:
+    """Tokens/s of the engine alone, beside fits on a thread, beside fits in a child."""
+    import threading
+
+    from paste.engine.engine import Engine
+    from paste.engine.request import GenerationParams
+    from paste.server.fitting import ProcessFitter
+
+    engine = Engine("smollm2-135m-instruct", num_threads=1)
+    prompts = [engine.tokenizer.encode(f"agent {i}: search the file, then run the tests")
+               for i in range(4)]
+    params = GenerationParams(max_tokens=16, ignore_eos=True)
+    store = PatternStore()
+    for trace in traces:
+        store.update(trace, refit=False)
+    fitter = ProcessFitter()
+    fitter.fit(store)  # the child started and warm
+
+    def tok_s() -> float:
+        start = time.perf_counter()
+        engine.generate(prompts, params)
+        return len(prompts) * params.max_tokens / (time.perf_counter() - start)
+
+    out = {}
+    for label, fit in (("alone", None), ("thread", store.fit_online),
+                       ("child", lambda: fitter.fit(store))):
+        stop = threading.Event()
+        thread = None
+        if fit is not None:
+            def loop(fit=fit, stop=stop) -> None:
+                while not stop.is_set():
+                    fit()
+            thread = threading.Thread(target=loop, daemon=True)
+            thread.start()
+            time.sleep(0.5)
+        out[label] = max(tok_s() for _ in range(reps))
+        stop.set()
+        if thread is not None:
+            thread.join()
+    fitter.close()
+    engine.shutdown()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=Path, default=DEFAULT_TRACES)
@@ -63,6 +114,7 @@ def main() -> None:
                         help="source:mined sessions,... (seeded samples of each source)")
     parser.add_argument("--learn", type=int, default=8, help="sessions learned after mining")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
     rows = []
     for spec in args.sources.split(","):
@@ -100,10 +152,26 @@ def main() -> None:
             rows,
         )
     )
+    tau = sorted(load_folder(args.traces / "tau-bench-gpt4o-airline").traces,
+                 key=lambda t: t.session_id)
+    random.Random(args.seed).shuffle(tau)
+    decode = _decode_under_fits(tau[:60], args.reps)
+    print(f"decode tok/s: {decode}", flush=True)
+    body += (
+        "\n\nThe engine's decode (smollm2-135m-instruct, 1 torch thread, 4 prompts x 16 "
+        "tokens, best of " + str(args.reps) + ") while a fit of a store learned online from 60 "
+        "tau-bench sessions runs again and again beside it:\n\n"
+        + markdown_table(
+            ["decode tok/s alone", "fit on a thread of the process", "fit in a child process",
+             "child / thread"],
+            [[f"{decode['alone']:.1f}", f"{decode['thread']:.1f}", f"{decode['child']:.1f}",
+              f"{decode['child'] / decode['thread']:.1f}x"]],
+        )
+    )
     print(body)
     command = "python bench/bench_learning.py"
-    if args.seed != 0 or args.learn != 8:
-        command += f" --seed {args.seed} --learn {args.learn}"
+    if args.seed != 0 or args.learn != 8 or args.reps != 3:
+        command += f" --seed {args.seed} --learn {args.learn} --reps {args.reps}"
     write_section("bench_learning", body, command)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from paste.patterns.calibration import Calibration
-from paste.patterns.cfselect import session_events
+from paste.patterns.cfselect import Config, session_events
 from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
 from paste.patterns.history import OnlineFit, SessionHistory
@@ -388,13 +388,20 @@ class PatternStore:
     def fit_online(self) -> OnlineFit:
         """The configuration, control flow, next-tool model and weight for the history as it is
         (SessionHistory.refresh); the store is not changed."""
+        history, config, unknown_rate, mix, complete = self.online_fit_inputs()
+        return history.refresh(config, unknown_rate, mix, complete)
+
+    def online_fit_inputs(self) -> tuple[SessionHistory, Config, float, float, bool]:
+        """What `fit_online` computes from: the history, the configuration in force, the
+        unknown-tool rate, the weight, and whether the history holds every session the store
+        learned (a fit elsewhere, server/fitting.py, needs no more);
+        PatternStoreError without a history."""
         if self.history is None:
             raise PatternStoreError("this store keeps no session history")
         config = (self.cf.order, self.cf.user_turns, self.cf.average, self.text_weight,
                   self.name_weight, self.doc_weight)
         complete = len(self.history.sessions) == self.num_sessions
-        return self.history.refresh(config, self.unknown_tools.rates()[0], self.tool_mix,
-                                    complete)
+        return self.history, config, self.unknown_tools.rates()[0], self.tool_mix, complete
 
     def set_online(self, fit: OnlineFit) -> None:
         """Installs what `fit_online` computed (a Predictor of the store must then refresh)."""

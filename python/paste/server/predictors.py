@@ -16,9 +16,9 @@ id, so runs of one session count as one task group (PatternStore.min_groups). Up
 one worker thread; a tenant's lock serialises them with that tenant's predictions, so a
 session never predicts from a store being updated. When a run makes the store's next-tool
 model due for a refit, or its control-flow configuration and the model's weight for a new
-choice (history.py), the worker computes them outside the lock and installs them under it,
-so predictions are not held up by the fit; a new tenant's store gets them this way at its
-8th learned run. Tenant isolation: a session only ever gets the predictor of its own tenant
+choice (history.py), the worker has them computed outside the lock, in a child process
+(fitting.py: seconds of Python on a thread would slow the engine's own thread about 3x), and installs them under it, so predictions are not held up by the fit; a new
+tenant's store gets them this way at its 8th learned run. Tenant isolation: a session only ever gets the predictor of its own tenant
 (predictor_for), and a store refuses another tenant's trace.
 
 Saving: DIR/<tenant, percent-encoded>.json, written to a temporary file and renamed by the
@@ -51,6 +51,7 @@ from paste.patterns.predictor import Prediction, Predictor
 from paste.patterns.state import SessionState
 from paste.patterns.store import PatternStore
 from paste.patterns.trace import LoadIssue, Trace
+from paste.server.fitting import ProcessFitter
 
 SOURCE = "paste-server"
 SAVE_INTERVAL_S = 30.0  # the default least time between two saves of a tenant's store
@@ -72,10 +73,13 @@ class LockedPredictor:
 class TenantPredictors:
     def __init__(self, store_path: str | Path | None = None, learn_online: bool = True,
                  store_dir: str | Path | None = None,
-                 save_interval_s: float = SAVE_INTERVAL_S) -> None:
+                 save_interval_s: float = SAVE_INTERVAL_S, fit_process: bool = True) -> None:
         """Raises PatternStoreError if `store_path` or a store in `store_dir` cannot be read,
-        or two of them are stores of one tenant; `store_dir` is created if missing."""
+        or two of them are stores of one tenant; `store_dir` is created if missing.
+        `fit_process`: online fits run in a child process (fitting.py), else on the
+        learning thread."""
         self.learn_online = learn_online
+        self._fitter = ProcessFitter() if fit_process else None
         self.save_interval_s = save_interval_s
         # worker thread only (then close): each tenant's last save (monotonic s), the tenants
         # learned since their last save, and the timer of the next flush
@@ -156,7 +160,9 @@ class TenantPredictors:
                 store.update(trace, refit=False)
                 locked.predictor.refresh()
             if store.refresh_due():  # fitted outside the lock: predictions go on
-                fit = store.fit_online()  # this worker is the store's only writer
+                # this worker is the store's only writer; a fit in a child process leaves the
+                # GIL to the engine (fitting.py)
+                fit = store.fit_online() if self._fitter is None else self._fitter.fit(store)
                 with locked.lock:
                     store.set_online(fit)
                     locked.predictor.refresh()
@@ -226,6 +232,8 @@ class TenantPredictors:
         """Stops the update worker (runs not yet learned are dropped; the one being learned
         finishes), then saves every store still unsaved."""
         self._worker.shutdown(wait=True, cancel_futures=True)
+        if self._fitter is not None:
+            self._fitter.close()
         timer = self._flush_timer
         if timer is not None:
             timer.cancel()
