@@ -13,7 +13,13 @@ import pytest
 
 from paste.cli import build_parser
 from paste.errors import InvalidArgumentError
-from paste.server.serve import freeze_heap, load_registry, model_id_for
+from paste.server.serve import (
+    SWITCH_INTERVAL_S,
+    freeze_heap,
+    load_registry,
+    model_id_for,
+    prepare_process,
+)
 from test_server_support import HANG_GUARD_S, wait_until
 from test_session_support import shared_tiny_folder
 
@@ -46,6 +52,21 @@ def test_freeze_heap_freezes_what_is_alive_and_frees_it_when_dropped():
     finally:
         gc.unfreeze()
     assert gc.get_freeze_count() == 0
+
+
+def test_prepare_process_freezes_the_heap_and_shortens_the_switch_interval():
+    import gc
+    import sys
+
+    default = sys.getswitchinterval()
+    try:
+        prepare_process()
+        assert SWITCH_INTERVAL_S == 0.0001  # the interpreter keeps it in whole microseconds
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S, rel=1e-6)
+        assert gc.get_freeze_count() > 0
+    finally:
+        sys.setswitchinterval(default)
+        gc.unfreeze()
 
 
 def test_serve_arguments_default_to_loopback():

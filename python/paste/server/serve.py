@@ -1,5 +1,6 @@
 """serve(): build an Engine, load the tool registry, run the app with uvicorn until stopped
-(the objects loaded by then are frozen out of the garbage collector's reach: freeze_heap).
+(the objects loaded by then are frozen out of the garbage collector's reach: freeze_heap;
+the GIL switch interval is shortened to SWITCH_INTERVAL_S).
 
 `load_registry("pkg.module:name")` imports the module and returns its ToolRegistry attribute.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,20 @@ def model_id_for(model: str) -> str:
     """The id clients use: a registry name as is, a model folder by its folder name."""
     path = Path(model)
     return path.name if path.is_dir() else model
+
+
+# The GIL switch interval `serve` sets (Python's default is 5 ms). The engine thread gives the
+# GIL up around every torch op and, while another thread of the process runs Python (an HTTP
+# handler, a Python tool, online learning), gets it back only once that thread is made to
+# drop it, after this long: bench/bench_gil.py.
+SWITCH_INTERVAL_S = 0.0001
+
+
+def prepare_process() -> None:
+    """Once the engine, its model and the pattern stores are loaded: freeze_heap, and the
+    GIL switch interval set to SWITCH_INTERVAL_S."""
+    freeze_heap()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 def freeze_heap() -> None:
@@ -83,7 +99,7 @@ def serve(
     engine = Engine(model, **(engine_options or {}))
     try:
         app = create_app(engine, config, tools=registry)
-        freeze_heap()
+        prepare_process()
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
     finally:
         engine.shutdown()
