@@ -52,6 +52,31 @@ class OnlineFit(NamedTuple):
     fitted: int  # sessions it was fitted on
     selected: int  # sessions when the configuration and weight were last chosen
 
+    def to_json(self) -> dict[str, Any]:
+        return {"config": list(self.config) if self.config is not None else None,
+                "cf": self.cf.to_json() if self.cf is not None else None, "mix": self.mix,
+                "model": self.model.to_json() if self.model is not None else None,
+                "fitted": self.fitted, "selected": self.selected}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OnlineFit:
+        """The fit of to_json's output (its control flow built, as refresh gives it)."""
+        cf = None
+        if data["cf"] is not None:
+            cf = ControlFlowModel.from_json(data["cf"])
+            cf.build()
+        config = tuple(data["config"]) if data["config"] is not None else None
+        model = ToolModel.from_json(data["model"]) if data["model"] is not None else None
+        return cls(config, cf, data["mix"], model, data["fitted"], data["selected"])
+
+
+def refresh_json(history: dict[str, Any], config: list[Any], unknown_rate: float, mix: float,
+                 complete: bool) -> dict[str, Any]:
+    """SessionHistory.refresh from and to JSON: what a child process computes for the server
+    (server/fitting.py), importing no more than this module needs."""
+    fit = SessionHistory.from_json(history).refresh(tuple(config), unknown_rate, mix, complete)
+    return fit.to_json()
+
 
 class _Parts(NamedTuple):
     tokens: list[str]

@@ -8,7 +8,8 @@ beside it on a thread, and stayed at 43.8 with them in a child (bench/bench_lear
 configuration, so it runs in one spawned worker process (spawned, not forked: the server has
 threads): the history goes there as JSON (history.py's compact form), and the result comes
 back as JSON (the configuration, the recounted control flow's counts, the model), rebuilt
-here. The learning thread waits for it without the GIL.
+here (history.refresh_json, OnlineFit.from_json: the child imports paste.patterns only, no
+torch, no server). The learning thread waits for it without the GIL.
 
 A fit that raises in the child raises here (the server counts the run as failed and the next
 learned run tries again); a worker that died (BrokenProcessPool) is replaced at the next fit.
@@ -19,38 +20,9 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
-from paste.patterns.controlflow import ControlFlowModel
-from paste.patterns.history import OnlineFit, SessionHistory
+from paste.patterns.history import OnlineFit, refresh_json
 from paste.patterns.store import PatternStore
-from paste.patterns.toolmodel import ToolModel
-
-
-def fit_in_child(history: dict[str, Any], config: list[Any], unknown_rate: float, mix: float,
-                 complete: bool) -> dict[str, Any]:
-    """SessionHistory.refresh on the history's JSON (runs in the worker process); the
-    result as JSON."""
-    fit = SessionHistory.from_json(history).refresh(tuple(config), unknown_rate, mix, complete)
-    return {
-        "config": list(fit.config) if fit.config is not None else None,
-        "cf": fit.cf.to_json() if fit.cf is not None else None,
-        "mix": fit.mix,
-        "model": fit.model.to_json() if fit.model is not None else None,
-        "fitted": fit.fitted,
-        "selected": fit.selected,
-    }
-
-
-def from_child(out: dict[str, Any]) -> OnlineFit:
-    """The OnlineFit of fit_in_child's result (the control flow built, as refresh gives it)."""
-    cf = None
-    if out["cf"] is not None:
-        cf = ControlFlowModel.from_json(out["cf"])
-        cf.build()
-    config = tuple(out["config"]) if out["config"] is not None else None
-    model = ToolModel.from_json(out["model"]) if out["model"] is not None else None
-    return OnlineFit(config, cf, out["mix"], model, out["fitted"], out["selected"])
 
 
 class ProcessFitter:
@@ -66,12 +38,12 @@ class ProcessFitter:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         try:
-            out = self._pool.submit(fit_in_child, history.to_json(), list(config),
+            out = self._pool.submit(refresh_json, history.to_json(), list(config),
                                     unknown_rate, mix, complete).result()
         except BrokenProcessPool:
             self._pool = None  # the worker died: the next fit starts another
             raise
-        return from_child(out)
+        return OnlineFit.from_json(out)
 
     def close(self) -> None:
         if self._pool is not None:
