@@ -4,12 +4,13 @@ The fit (choosing the control-flow configuration and the next-tool model's weigh
 refitting the model: history.py) is seconds of pure Python. Run on the server's learning
 thread, it holds the GIL, and the engine thread, which gives the GIL up around every torch op,
 waits for it at each hand-over: smollm2's decode fell from 43.8 to 15.0 tok/s while fits ran
-beside it on a thread, and stayed at 43.8 with them in a child (bench/bench_learning.py). The fit is a pure function of the store's history and
-configuration, so it runs in one spawned worker process (spawned, not forked: the server has
-threads): the history goes there as JSON (history.py's compact form), and the result comes
-back as JSON (the configuration, the recounted control flow's counts, the model), rebuilt
-here (history.refresh_json, OnlineFit.from_json: the child imports paste.patterns only, no
-torch, no server). The learning thread waits for it without the GIL.
+beside it on a thread, and stayed at 43.8 with them in a child (bench/bench_learning.py). The
+fit is a pure function of the store's history and configuration, so it runs in one spawned
+worker process (spawned, not forked: the server has threads): the history goes there as JSON
+(history.py's compact form), and the result comes back as JSON (the configuration, the
+recounted control flow's counts, the model), rebuilt here (history.refresh_json,
+OnlineFit.from_json: the child imports paste.patterns only, no torch, no server). The learning
+thread waits for it without the GIL.
 
 A fit that raises in the child raises here (the server counts the run as failed and the next
 learned run tries again); a worker that died (BrokenProcessPool) is replaced at the next fit.

@@ -17,9 +17,10 @@ one worker thread; a tenant's lock serialises them with that tenant's prediction
 session never predicts from a store being updated. When a run makes the store's next-tool
 model due for a refit, or its control-flow configuration and the model's weight for a new
 choice (history.py), the worker has them computed outside the lock, in a child process
-(fitting.py: seconds of Python on a thread would slow the engine's own thread about 3x), and installs them under it, so predictions are not held up by the fit; a new
-tenant's store gets them this way at its 8th learned run. Tenant isolation: a session only ever gets the predictor of its own tenant
-(predictor_for), and a store refuses another tenant's trace.
+(fitting.py: seconds of Python on a thread would slow the engine's own thread about 3x), and
+installs them under it, so predictions are not held up by the fit; a new tenant's store gets
+them this way at its 8th learned run. Tenant isolation: a session only ever gets the predictor
+of its own tenant (predictor_for), and a store refuses another tenant's trace.
 
 Saving: DIR/<tenant, percent-encoded>.json, written to a temporary file and renamed by the
 update worker (the store's only writer), so predictions are not held up by the write. A
@@ -28,9 +29,10 @@ after `save_interval_s` since the tenant's last save, or by a flush the worker r
 after a run was left unsaved, and close() saves what is still unsaved (a mined coding-agent
 store is 13 MB: saving it after every run would cost a core at a few runs a second). 0 saves
 after every run. A store that cannot be saved stays learned in memory, is counted
-(num_failed_saves, last_error) and is saved again by the next run or flush. Loading a directory refuses (PatternStoreError,
-naming the file) an unreadable store and a tenant that two of its files define; a tenant's
-store in the directory replaces the store file's (it is that store plus what was learned).
+(num_failed_saves, last_error) and is saved again by the next run or flush. Loading a
+directory refuses (PatternStoreError, naming the file) an unreadable store and a tenant that
+two of its files define; a tenant's store in the directory replaces the store file's (it is
+that store plus what was learned).
 """
 
 from __future__ import annotations
