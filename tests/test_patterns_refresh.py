@@ -1,5 +1,5 @@
 """Predictor.refresh after online updates rebuilds only what the store's passes changed
-(PatternStore.changes_since) and predicts exactly as a predictor built afresh on the same
+(PatternStore.change_log) and predicts exactly as a predictor built afresh on the same
 store; dropping every view (invalidate(), too many updates) makes the next refresh whole."""
 
 import json
@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from paste.patterns.changelog import MAX_CHANGES
 from paste.patterns.loaders import load_folder
 from paste.patterns.mining import mine
 from paste.patterns.predictor import Predictor
 from paste.patterns.replay import replay
 from paste.patterns.state import SessionState
-from paste.patterns.store import MAX_CHANGES, SEP, PatternStore
+from paste.patterns.store import SEP, PatternStore
 from paste.patterns.trace import Step, ToolCall, Trace
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "traces"
@@ -42,9 +43,9 @@ def test_an_update_is_refreshed_from_its_changes_only():
     predictor = Predictor(store)
     (user_hole,) = [h for h in store.hole_rules if h.startswith("get_user" + SEP)]
     kept = store.ordered_rules(user_hole)
-    mark = store.change_mark()
+    mark = store.change_log.mark()
     store.update(_session(6, tool="lookup_booking"), refit=False)
-    changes = store.changes_since(mark)
+    changes = store.change_log.since(mark)
     assert changes is not None and len(changes) == 3  # one per pass
     new_holes = {h for h in store.hole_rules if h.startswith("lookup_booking" + SEP)}
     assert changes[0].kinds == {"get_user", "lookup_booking"}
@@ -74,14 +75,14 @@ def test_a_hole_the_update_did_not_touch_keeps_its_rule_order():
 
 def test_dropping_every_view_makes_the_next_refresh_whole():
     store = mine([_session(i) for i in range(6)])
-    mark = store.change_mark()
+    mark = store.change_log.mark()
     store.invalidate()
-    assert store.changes_since(mark) is None
-    mark = store.change_mark()
+    assert store.change_log.since(mark) is None
+    mark = store.change_log.mark()
     for i in range(MAX_CHANGES // 3 + 1):  # three passes per update
         store.update(_session(10 + i), refit=False)
-    assert store.changes_since(mark) is None  # the log overflowed: everything dropped
-    assert len(store.changes_since(store.change_mark())) == 0
+    assert store.change_log.since(mark) is None  # the log overflowed: everything dropped
+    assert len(store.change_log.since(store.change_log.mark())) == 0
 
 
 @pytest.mark.skipif(not (SHARED / "tau-bench-gpt4o-airline").is_dir(), reason="needs ../shared")

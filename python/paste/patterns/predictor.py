@@ -88,19 +88,20 @@ class Predictor:
 
     def __init__(self, store: PatternStore) -> None:
         self.store = store
-        self._mark: tuple[int, int] | None = None  # the store's change_mark at the last refresh
+        self._mark: tuple[int, int] | None = None  # the store's change-log mark at the last refresh
         self.refresh()
 
     def refresh(self) -> None:
         """Bring the views up to date with the store's counts (call it after the store was
         updated). Per kind and per hole, only those the store's passes changed since the last
-        refresh are rebuilt (PatternStore.changes_since; a changed hole's rule orders are then
+        refresh are rebuilt (PatternStore.change_log; a changed hole's rule orders are then
         rebuilt at its first query), or all of them when the store's views were all dropped
         since (a new predictor, counts changed directly, many updates at once); what pools
         every hole or kind (rank probabilities, record tables, the control flow, tools,
         repeats, latencies) is rebuilt either way."""
-        changes = self.store.changes_since(self._mark) if self._mark is not None else None
-        self._mark = self.store.change_mark()
+        log = self.store.change_log
+        changes = log.since(self._mark) if self._mark is not None else None
+        self._mark = log.mark()
         if changes is None:
             self._templates: dict[str, list[tuple[list, str, float, int]]] = {
                 kind: self._template_rows(kind) for kind in self.store.templates}

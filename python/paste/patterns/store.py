@@ -26,10 +26,10 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 from paste.patterns.calibration import Calibration
 from paste.patterns.cfselect import Config, session_events
+from paste.patterns.changelog import ChangeLog, Changes
 from paste.patterns.controlflow import END, ORDER, ControlFlowModel
 from paste.patterns.errors import PatternStoreError, TenantMismatchError
 from paste.patterns.history import OnlineFit, SessionHistory
@@ -73,16 +73,6 @@ MAX_EVIDENCE = 8  # most precise rules of a one-hole template whose firing is co
 EVIDENCE_TEMPLATES = 4  # a kind's most used general one-hole templates given such counts
 PRIOR = 4  # pseudo-count of the precision estimates (see ordered_rules)
 SEP = "\x1f"
-MAX_CHANGES = 256  # partial invalidations logged before the next one drops every view
-
-
-class Changes(NamedTuple):
-    """The hole keys, templates (kind SEP template key) and kinds whose counts a pass over one
-    session changed."""
-
-    holes: set[str]
-    templates: set[str]
-    kinds: set[str]
 
 
 def rule_str(rule: tuple[str, str, str]) -> str:
@@ -169,10 +159,8 @@ class PatternStore:
         # (None: unshaped) and whether the novel order is used.
         self._hole_view: dict[
             str, tuple[set[str] | None, bool, set[int] | None, str | None]] = {}
-        # What each pass changed since the views were last all dropped (`invalidate`), so a
-        # Predictor refreshes only those (Predictor.refresh, `changes_since`).
-        self._epoch = 0
-        self._changes: list[Changes] = []
+        # what each pass changed since the views were last all dropped (changelog.py)
+        self.change_log = ChangeLog()
 
     # -- mining --------------------------------------------------------------------------
     def _check_tenant(self, trace: Trace) -> None:
@@ -417,11 +405,10 @@ class PatternStore:
         """Drop the views derived from the counts (rule orders, hole shapes and orders): all of
         them, or (`changed`, what a pass changed) those of its holes, templates and kinds.
         The passes above call it, and so must code that changes the counts directly."""
-        if changed is None or len(self._changes) >= MAX_CHANGES:
+        if changed is None or not self.change_log.add(changed):
             self._ordered, self._hole_view, self._records = {}, {}, {}
             self._ordered_str, self._evidence_holes, self._evidence = {}, {}, {}
-            self._epoch += 1
-            self._changes = []
+            self.change_log.reset()
             return
         for hkey in changed.holes:
             for view in (self._ordered, self._ordered_str, self._hole_view, self._evidence):
@@ -430,17 +417,6 @@ class PatternStore:
             self._records.pop(template, None)
         for kind in changed.kinds:
             self._evidence_holes.pop(kind, None)
-        self._changes.append(changed)
-
-    def changes_since(self, mark: tuple[int, int]) -> list[Changes] | None:
-        """What the passes changed since `mark` (a `change_mark`), or None when the views were
-        all dropped since (or too much changed): everything may have."""
-        epoch, seen = mark
-        return self._changes[seen:] if epoch == self._epoch else None
-
-    def change_mark(self) -> tuple[int, int]:
-        """Where the change log stands now (for `changes_since`)."""
-        return self._epoch, len(self._changes)
 
     def records(self, template: str) -> list[RecordRule]:
         """The template's (kind SEP template key) best-supported record rules, at most
