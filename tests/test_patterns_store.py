@@ -302,6 +302,13 @@ def test_top_j_of_a_top_k_is_the_top_j():
     lambda d: d.update(hole_lengths={"k": {"three": 4}}),
     lambda d: d.update(unknown_tools={"calls": {}}),
     lambda d: d["cf"].pop("counts"),
+    # version 2's packed keys (storefile.py): template_keys missing or mistyped, an index of
+    # no template, a key that is no index
+    lambda d: d.update(template_keys="view"),
+    lambda d: d.pop("template_keys"),
+    lambda d: d["hole_rules"].update({"99\x1f0": {}}),
+    lambda d: d["rule_stats"].update({"-1\x1f0": {}}),
+    lambda d: d["template_groups"].update({"view": ["g"]}),
 ])
 def test_a_damaged_store_file_is_a_typed_error_naming_the_file(store, tmp_path, damage):
     from paste.patterns.errors import PatternStoreError
