@@ -23,7 +23,6 @@ Usage (from the repo root): python bench/bench_learning.py [--seed 0] [--learn 8
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import tempfile
@@ -32,13 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import markdown_table, write_section  # noqa: E402
-from paste.patterns.loaders import load_folder  # noqa: E402
+from _traces import DEFAULT_TRACES, seeded_sources  # noqa: E402
 from paste.patterns.mining import mine  # noqa: E402
 from paste.patterns.predictor import Predictor  # noqa: E402
 from paste.patterns.replay import replay  # noqa: E402
 from paste.patterns.store import PatternStore  # noqa: E402
 
-DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
 DEFAULT_SOURCES = "mini-swe-agent-gemini3pro-swebv:40,tau-bench-gpt4o-airline:60"
 
 
@@ -117,12 +115,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
     rows = []
-    for spec in args.sources.split(","):
-        source, _, count = spec.partition(":")
-        traces = sorted(load_folder(args.traces / source).traces, key=lambda t: t.session_id)
-        random.Random(args.seed).shuffle(traces)
-        mined_on, learn = traces[: int(count)], traces[int(count): int(count) + args.learn]
-        probe = next(state for state, _step in replay(traces[int(count) + args.learn]))
+    for source, count, traces in seeded_sources(args.traces, args.sources, args.seed):
+        mined_on, learn = traces[:count], traces[count: count + args.learn]
+        probe = next(state for state, _step in replay(traces[count + args.learn]))
         with tempfile.TemporaryDirectory() as tmp:
             mine(mined_on).save(Path(tmp) / "store.json")
             base, base_preds = _learn(PatternStore.load(Path(tmp) / "store.json"), learn,
@@ -152,10 +147,8 @@ def main() -> None:
             rows,
         )
     )
-    tau = sorted(load_folder(args.traces / "tau-bench-gpt4o-airline").traces,
-                 key=lambda t: t.session_id)
-    random.Random(args.seed).shuffle(tau)
-    decode = _decode_under_fits(tau[:60], args.reps)
+    ((_, count, tau),) = seeded_sources(args.traces, "tau-bench-gpt4o-airline:60", args.seed)
+    decode = _decode_under_fits(tau[:count], args.reps)
     print(f"decode tok/s: {decode}", flush=True)
     body += (
         "\n\nThe engine's decode (smollm2-135m-instruct, 1 torch thread, 4 prompts x 16 "

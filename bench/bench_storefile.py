@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import random
 import statistics
 import sys
 import tempfile
@@ -27,12 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import markdown_table, write_section  # noqa: E402
-from paste.patterns.loaders import load_folder  # noqa: E402
+from _traces import DEFAULT_TRACES, seeded_sources  # noqa: E402
 from paste.patterns.mining import mine  # noqa: E402
 from paste.patterns.store import PatternStore  # noqa: E402
 from paste.patterns.storefile import to_data  # noqa: E402
 
-DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
 DEFAULT_SOURCES = "mini-swe-agent-gemini3pro-swebv:40,tau-bench-gpt4o-airline:60"
 
 
@@ -103,10 +101,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rows = []
-    for spec in args.sources.split(","):
-        source, _, count = spec.partition(":")
-        traces = sorted(load_folder(args.traces / source).traces, key=lambda t: t.session_id)
-        sample = random.Random(args.seed).sample(traces, min(int(count), len(traces)))
+    for source, count, traces in seeded_sources(args.traces, args.sources, args.seed):
+        sample = traces[:count]
         started = time.perf_counter()
         store = mine(sample)
         mined = time.perf_counter() - started
