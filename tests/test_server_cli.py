@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -74,6 +75,8 @@ def test_serve_arguments_default_to_loopback():
     assert (args.model, args.host, args.port, args.api_key, args.tools) == (
         "m", "127.0.0.1", 8000, None, None)
     assert args.max_request_bytes is None and args.tool_call_parser is None
+    assert args.engine_process is True
+    assert build_parser().parse_args(["serve", "--no-engine-process"]).engine_process is False
 
 
 def test_engine_flags_become_exactly_the_engine_config_overrides():
@@ -168,7 +171,27 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
         models = httpx.get(url + "/v1/models", headers={"authorization": "Bearer k"}).json()
         assert [m["id"] for m in models["data"]] == [model_id_for(str(folder))] == [folder.name]
         assert httpx.get(url + "/v1/models").status_code == 401
+        done = httpx.post(url + "/v1/completions", headers={"authorization": "Bearer k"},
+                          json={"model": folder.name, "prompt": "Hello", "max_tokens": 3,
+                                "ignore_eos": True}).json()
+        assert done.get("usage", {}).get("completion_tokens") == 3, done
+        engines = child_pids(proc.pid)  # the engine runs in a process of its own
+        assert len(engines) == 1
     finally:
         proc.send_signal(signal.SIGINT)
         returncode = proc.wait(HANG_GUARD_S)
     assert returncode == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in engines)
+
+
+def child_pids(pid):
+    """Processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

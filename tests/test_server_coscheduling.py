@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from paste.engine.stats import EngineStats
 from paste.server.conversations import Conversations, Outlook
 from paste.server.generation import api_priority
 from paste.server.turn import TurnRequest
@@ -25,9 +26,10 @@ class FakeEngineAtKvUsage:
     """Only what api_priority reads: the engine's KV usage (used / total blocks)."""
 
     def __init__(self, used, total):
-        block_manager = type("BM", (), {"num_used_blocks": used, "num_blocks": total})()
-        loop = type("Loop", (), {"block_manager": block_manager})()
-        self.core = type("Core", (), {"loop": loop})()
+        self._stats = EngineStats(num_used_blocks=used, num_blocks=total)
+
+    def stats(self):
+        return self._stats
 
 
 def test_api_priority_follows_the_policy_and_the_kv_band():

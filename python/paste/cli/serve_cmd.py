@@ -32,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--served-model-name", default=None,
                         help="model id clients use (default: the model name)")  # fmt: skip
     add_engine_arguments(parser)
+    parser.add_argument("--engine-process", default=True, action=argparse.BooleanOptionalAction,
+                        help="run the model and its step loop in a process of their own, "
+                             "apart from the HTTP handlers, tools and learning (default: on; "
+                             "--no-engine-process: on a thread of the server's process)")
     _add_session_switches(parser)
     parser.set_defaults(func=_serve)
 
@@ -111,6 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
             served_model_name=args.served_model_name,
             engine_options=options,
             server_options=server_options(args),
+            engine_process=args.engine_process,
         )
     except KeyboardInterrupt:
         pass

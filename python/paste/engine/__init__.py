@@ -6,7 +6,10 @@
     core.py          EngineCore: schedule -> forward -> sample -> commit; agent-session turns
     call_events.py   CallScan (which tool-call format to watch), CallEvent (what was seen)
     call_watch.py    CallWatch: the C++ tool-call scanner + trie matcher, one batch per step
-    engine.py        Engine: thread-safe front (generate, stream, submit_turn)
+    step_loop.py     StepLoop: applies callers' commands between steps, delivers outputs
+    engine.py        Engine: thread-safe front (generate, stream, submit_turn), core on a thread
+    process_engine.py  ProcessEngine: the same front, core in a child process of its own
+    stats.py         EngineStats (scheduler / KV snapshot), EngineInfo (max_model_len, vocab)
     attention.py     attention backend registry (cpu | torch | triton | flashinfer)
     sampler.py       batched greedy / temperature / top-k / top-p / min-p sampling, per-request seeds
     penalties.py     logit_bias, presence / frequency / repetition penalties, min_tokens

@@ -1,12 +1,11 @@
 """Engine: the public, thread-safe face of one model engine.
 
-One background thread owns the EngineCore and runs its step loop while there is work; callers
-on any thread submit requests and read their outputs from per-request queues. Commands from
-callers (add, abort) are queued and applied between steps, so the C++ BatchLoop is only ever
-touched by the engine thread. Tool-call events of a request (GenerationParams.call_scan and
-call_candidates: the C++ scanner and trie matcher) arrive on the RequestOutput of the step that
-decoded their token (RequestOutput.call_events). If a step raises, every request in flight
-receives the error (nothing hangs), and the engine keeps serving new requests.
+One background thread owns the EngineCore and runs its step loop (step_loop.py) while there is
+work; callers on any thread submit requests and read their outputs from per-request queues.
+Tool-call events of a request (GenerationParams.call_scan and call_candidates: the C++ scanner
+and trie matcher) arrive on the RequestOutput of the step that decoded their token
+(RequestOutput.call_events). ProcessEngine (process_engine.py) is the same front with the core
+in a child process of its own.
 
     engine = Engine("smollm2-135m-instruct")
     print(engine.generate(["What is the capital of France?"])[0].text)
@@ -20,7 +19,7 @@ import queue
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Self
 
 import torch
 
@@ -29,21 +28,21 @@ from paste.engine.chat import ChatPromptMixin
 from paste.engine.config import EngineConfig
 from paste.engine.core import EngineCore
 from paste.engine.request import GenerationParams, Request, RequestOutput
-from paste.errors import PasteError
+from paste.engine.stats import EngineInfo, EngineStats, core_info, core_stats
+from paste.engine.step_loop import EngineStoppedError, StepLoop
 
-
-class EngineStoppedError(PasteError, RuntimeError):
-    """The engine was shut down while a request was waiting."""
+__all__ = ["Engine", "EngineFront", "EngineStoppedError", "RequestHandle"]
 
 
 class RequestHandle:
     """A submitted request: iterate for RequestOutputs (deltas) or call result()."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Any) -> None:
         self._engine = engine
         self._queue: queue.Queue[RequestOutput | BaseException] = queue.Queue()
         self.request: Request | None = None
         self.final: RequestOutput | None = None
+        self.hid = -1  # a ProcessEngine's id of it (process_engine.py)
 
     def __iter__(self) -> Iterator[RequestOutput]:
         while self.final is None:
@@ -64,7 +63,70 @@ class RequestHandle:
         self._engine._command(("abort", self))
 
 
-class Engine(ChatPromptMixin):
+def resolve_config(model: str | None, config: EngineConfig | None,
+                   overrides: dict[str, Any]) -> EngineConfig:
+    """The EngineConfig an engine runs with: `model` (else the config's, else the default)."""
+    config = config or EngineConfig()
+    return replace(config, model=model or config.model or envs.default_model(), **overrides)
+
+
+class EngineFront(ChatPromptMixin):
+    """What every engine front offers on top of submit / submit_turn / end_session / stats:
+    generate, stream, open_session, a context manager that shuts the engine down."""
+
+    config: EngineConfig
+    info: EngineInfo
+
+    def submit(self, prompt: str | Sequence[int], params: GenerationParams | None = None,
+               priority: float = 0.0) -> RequestHandle:
+        raise NotImplementedError
+
+    def shutdown(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def max_model_len(self) -> int:
+        return self.info.max_model_len
+
+    @property
+    def vocab_size(self) -> int:
+        return self.info.vocab_size
+
+    def open_session(self, tools: Any = None, system: str | None = None,
+                     **kwargs: Any) -> Any:
+        """An agent session on this engine (paste.session.open_session: tenant, max_turns,
+        parser, turn_params, executor, speculator, ...); session.run(text) runs the tool loop."""
+        from paste.session import open_session
+
+        return open_session(self, tools, system, **kwargs)
+
+    def generate(
+        self, prompts: str | Sequence[str | Sequence[int]], params: GenerationParams | None = None
+    ) -> list[RequestOutput]:
+        """Generates for every prompt (batched together); outputs in prompt order."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        handles = [self.submit(p, params) for p in prompts]
+        return [h.result() for h in handles]
+
+    def stream(
+        self, prompt: str | Sequence[int], params: GenerationParams | None = None
+    ) -> Iterator[RequestOutput]:
+        handle = self.submit(prompt, params)
+        try:
+            yield from handle
+        finally:
+            if handle.final is None:
+                handle.abort()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+class Engine(StepLoop, EngineFront):
     """A model engine serving many concurrent requests with continuous batching."""
 
     def __init__(
@@ -72,14 +134,11 @@ class Engine(ChatPromptMixin):
     ) -> None:
         from paste.models.store import resolve_model
 
-        config = config or EngineConfig()
-        config = replace(config, model=model or config.model or envs.default_model(), **overrides)
+        super().__init__()
+        config = resolve_config(model, config, overrides)
         torch.set_num_threads(config.num_threads or envs.num_threads())
         self.config = config
         folder = resolve_model(config.model)
-        self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._wake = threading.Event()
-        self._handles: dict[int, RequestHandle] = {}
         self._stopped = False
         # The engine thread builds the core itself (see _main), then runs the step loop.
         ready: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
@@ -91,6 +150,7 @@ class Engine(ChatPromptMixin):
             self._thread.join()
             raise error
         self.tokenizer = self.core.tokenizer
+        self.info = core_info(self.core)
 
     # ----- submission (any thread) -------------------------------------------------------
     # (encode and chat_prompt come from ChatPromptMixin)
@@ -144,84 +204,16 @@ class Engine(ChatPromptMixin):
         """Frees the session's retained KV (idempotent)."""
         self._command(("end", session_key))
 
-    def open_session(self, tools: Any = None, system: str | None = None,
-                     **kwargs: Any) -> Any:
-        """An agent session on this engine (paste.session.open_session: tenant, max_turns,
-        parser, turn_params, executor, speculator, ...); session.run(text) runs the tool loop."""
-        from paste.session import open_session
-
-        return open_session(self, tools, system, **kwargs)
-
-    def generate(
-        self, prompts: str | Sequence[str | Sequence[int]], params: GenerationParams | None = None
-    ) -> list[RequestOutput]:
-        """Generates for every prompt (batched together); outputs in prompt order."""
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        handles = [self.submit(p, params) for p in prompts]
-        return [h.result() for h in handles]
-
-    def stream(
-        self, prompt: str | Sequence[int], params: GenerationParams | None = None
-    ) -> Iterator[RequestOutput]:
-        handle = self.submit(prompt, params)
-        try:
-            yield from handle
-        finally:
-            if handle.final is None:
-                handle.abort()
+    def stats(self) -> EngineStats:
+        """The scheduler's and KV cache's state now (read while the engine may be stepping)."""
+        return core_stats(self.core)
 
     def shutdown(self) -> None:
         self._stopped = True
         self._command(("stop", None))
         self._thread.join(timeout=30)
 
-    def __enter__(self) -> Engine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-
     # ----- engine thread -----------------------------------------------------------------
-    def _command(self, cmd: tuple[str, Any]) -> None:
-        self._commands.put(cmd)
-        self._wake.set()
-
-    def _apply_commands(self) -> bool:
-        while True:
-            try:
-                kind, arg = self._commands.get_nowait()
-            except queue.Empty:
-                return True
-            if kind == "stop":
-                return False
-            if kind in ("add", "turn"):
-                handle = arg[0]
-                try:
-                    if kind == "add":
-                        handle.request = self.core.add_request(*arg[1:])
-                    else:
-                        handle.request = self.core.continue_session(*arg[1:])
-                except Exception as exc:  # noqa: BLE001 - the request fails, the engine lives
-                    handle._queue.put(exc)
-                    continue
-                self._handles[handle.request.request_id] = handle
-            elif kind == "end":
-                self.core.end_session(arg)
-            elif kind == "abort":
-                handle = arg
-                if handle.request is not None and not handle.request.finished:
-                    self.core.abort(handle.request)
-                    self._deliver(handle.request.output())
-
-    def _deliver(self, out: RequestOutput) -> None:
-        handle = self._handles.get(out.request_id)
-        if handle is None:
-            return
-        handle._queue.put(out)
-        if out.finished:
-            del self._handles[out.request_id]
-
     def _main(self, folder: Any, ready: queue.SimpleQueue[BaseException | None]) -> None:
         """The engine thread: builds the EngineCore (model load, KV cache) here, then steps.
 
@@ -239,30 +231,3 @@ class Engine(ChatPromptMixin):
             return
         ready.put(None)
         self._run()
-
-    def _run(self) -> None:
-        while True:
-            if not self._apply_commands():
-                break
-            if not self.core.has_unfinished():
-                self._wake.wait()
-                self._wake.clear()
-                continue
-            try:
-                outputs = self.core.step()
-            except Exception as exc:  # noqa: BLE001 - every waiter must hear about it
-                self._fail_all(exc)
-                continue
-            for out in outputs:
-                self._deliver(out)
-        self._fail_all(EngineStoppedError("the engine was shut down"))
-
-    def _fail_all(self, exc: BaseException) -> None:
-        for handle in list(self._handles.values()):
-            if handle.request is not None and not handle.request.finished:
-                try:
-                    self.core.abort(handle.request)
-                except PasteError:
-                    pass
-            handle._queue.put(exc)
-        self._handles.clear()

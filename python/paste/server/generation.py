@@ -159,7 +159,7 @@ class OutputShaper:
 
 def context_limit(engine: Any) -> int | None:
     """The engine's max_model_len (None for an engine that does not say)."""
-    return getattr(getattr(engine, "core", None), "max_model_len", None)
+    return getattr(engine, "max_model_len", None)
 
 
 def api_priority(policy: Any, engine: Any, turn: TurnRequest,

@@ -76,13 +76,18 @@ def serve(
     served_model_name: str | None = None,
     engine_options: dict[str, Any] | None = None,
     server_options: dict[str, Any] | None = None,
+    engine_process: bool = True,
 ) -> None:
     """Serve until interrupted (Ctrl-C / SIGTERM); the engine is shut down on the way out.
 
-    server_options: further ServerConfig fields (speculation and session switches)."""
+    server_options: further ServerConfig fields (speculation and session switches).
+    engine_process: the model and its step loop run in a process of their own
+    (engine/process_engine.py), so HTTP handlers, Python tools and learning never hold the
+    GIL the engine needs; False runs them on a thread of this process."""
     import uvicorn
 
     from paste.engine.engine import Engine
+    from paste.engine.process_engine import ProcessEngine
     from paste.server.app import create_app
     from paste.server.config import DEFAULT_MAX_REQUEST_BYTES, ServerConfig
 
@@ -96,7 +101,7 @@ def serve(
         **(server_options or {}),
     )
     registry = load_registry(tools) if tools else None
-    engine = Engine(model, **(engine_options or {}))
+    engine = (ProcessEngine if engine_process else Engine)(model, **(engine_options or {}))
     try:
         app = create_app(engine, config, tools=registry)
         prepare_process()

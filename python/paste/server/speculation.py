@@ -56,8 +56,8 @@ class ServerSpeculation:
     def step_time_s(self) -> float | None:
         """The engine's smoothed step time (None before its first step: admission then fails
         closed, "estimates")."""
-        core = getattr(self.engine, "core", None)
-        return getattr(core, "step_time_s", None)
+        read = getattr(self.engine, "stats", None)
+        return None if read is None else read().step_time_s
 
     def after_run(self, session: Any, start: int) -> None:
         """A run of `session` (its user message at messages[start]) ended: learn it if it

@@ -37,9 +37,9 @@ async def _body(request: Request) -> tuple[ServerState, dict[str, Any]]:
 def vocabulary_size(engine: Any) -> int:
     """Token ids the tokenizer can decode and the model has: [0, this)."""
     sizes = [len(engine.tokenizer)]
-    runner = getattr(getattr(engine, "core", None), "runner", None)
-    if runner is not None:
-        sizes.append(runner.vocab_size)
+    model_size = getattr(engine, "vocab_size", None)
+    if model_size is not None:
+        sizes.append(model_size)
     return min(sizes)
 
 

@@ -127,9 +127,7 @@ def outlook(turns: list[Any], tool_s: float, window: int) -> tuple[float | None,
 
 
 def engine_kv_usage(engine: object) -> float | None:
-    """Fraction of KV blocks in use (a racy but harmless read), or None if unknown."""
-    try:
-        bm = engine.core.loop.block_manager  # type: ignore[attr-defined]
-        return bm.num_used_blocks / bm.num_blocks
-    except AttributeError:
-        return None
+    """Fraction of KV blocks in use (engine.stats(): a racy but harmless read), or None for
+    an engine that does not say."""
+    read = getattr(engine, "stats", None)
+    return None if read is None else float(read().kv_usage)

@@ -1,0 +1,356 @@
+"""ProcessEngine: the Engine's front with its core in a child process of its own.
+
+Why: an engine thread shares its process's GIL. Beside a thread that runs Python (HTTP
+handlers, Python tools, online learning) it gets the GIL back only at each switch interval, and
+decoding slows many times over (bench/bench_gil.py). In a child process the step loop has an
+interpreter to itself, as vLLM's V1 runs its engine core.
+
+How: the child (a fresh interpreter, `python -m paste.engine.process_engine FD`: safe beside
+the parent's threads, and it never re-runs the caller's main script as a multiprocessing spawn
+would) loads the model and runs the same
+StepLoop as Engine (step_loop.py). The parent keeps the tokenizer, so prompts are encoded and
+rendered where they are submitted. One duplex pipe carries, parent -> child, the commands
+`("add", hid, prompt ids, params, priority)`, `("turn", hid, session key, ids, params, priority,
+pin ttl)`, `("abort", hid)`, `("end", session key)`, `("stop",)`; child -> parent, once per
+step with anything to say, `("out", [(hid, RequestOutput | error), ...], EngineStats)`. A
+RequestOutput crosses with only the token ids and logprobs added since the request's previous
+output; the parent rebuilds the full lists, so a handle reads exactly what Engine gives.
+A thread on each side reads the pipe; neither side's sends wait on the other's step.
+
+Failure: an error the child cannot pickle arrives as EngineProcessError with its type and
+message. If the child exits (killed, crashed), every request in flight and every later call
+gets EngineStoppedError naming its exit code; nothing hangs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing.connection
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from paste import envs
+from paste.engine.config import EngineConfig
+from paste.engine.engine import EngineFront, RequestHandle, resolve_config
+from paste.engine.request import GenerationParams, RequestOutput
+from paste.engine.stats import EngineStats
+from paste.engine.step_loop import EngineStoppedError, StepLoop
+from paste.errors import PasteError
+
+START_TIMEOUT_S = 900.0  # model load and matmul tuning of a large model on a slow CPU
+
+
+class EngineProcessError(PasteError, RuntimeError):
+    """An error raised in the engine process that could not be sent back as itself."""
+
+
+def portable(exc: BaseException) -> BaseException:
+    """`exc` if it survives pickling, else an EngineProcessError naming its type and message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any pickling failure
+        return EngineProcessError(f"{type(exc).__name__}: {exc}")
+
+
+# ----- child process -----------------------------------------------------------------------
+class _Outbox:
+    """A remote handle's `_queue`: what the loop puts is collected for the next send."""
+
+    def __init__(self, hid: int, child: _Child) -> None:
+        self.hid, self.child = hid, child
+
+    def put(self, item: RequestOutput | BaseException) -> None:
+        self.child.outbox.append((self.hid, item))
+
+
+class _RemoteHandle:
+    def __init__(self, hid: int, child: _Child) -> None:
+        self.request: Any = None
+        self._queue = _Outbox(hid, child)
+
+
+class _Child(StepLoop):
+    def __init__(self, core: Any, conn: Any) -> None:
+        super().__init__()
+        self.core = core
+        self.conn = conn
+        self.outbox: list[tuple[int, Any]] = []
+        self.remote: dict[int, _RemoteHandle] = {}  # hid -> handle, until its last item
+        self.sent_tokens: dict[int, int] = {}  # hid -> token ids already sent
+        self._last_stats: EngineStats | None = None
+
+    def read_commands(self) -> None:
+        """The child's reader thread: pipe -> StepLoop commands. The parent gone = stop."""
+        while True:
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                self._command(("stop", None))
+                return
+            kind = msg[0]
+            if kind in ("add", "turn"):
+                handle = self.remote[msg[1]] = _RemoteHandle(msg[1], self)
+                self._command((kind, (handle, *msg[2:])))
+            elif kind == "abort":
+                target = self.remote.get(msg[1])
+                if target is not None:
+                    self._command(("abort", target))
+            elif kind == "end":
+                self._command(("end", msg[1]))
+            else:
+                self._command(("stop", None))
+                return
+
+    def _flush(self, idle: bool) -> None:
+        from paste.engine.stats import core_stats
+
+        stats = core_stats(self.core)
+        if not self.outbox and (not idle or stats == self._last_stats):
+            return
+        items, self.outbox = self.outbox, []
+        wire = [(hid, self._compact(hid, item)) for hid, item in items]
+        self._last_stats = stats
+        try:
+            self.conn.send(("out", wire, stats))
+        except (OSError, ValueError):  # the parent is gone; the reader stops the loop
+            pass
+
+    def _compact(self, hid: int, item: Any) -> Any:
+        if not isinstance(item, RequestOutput):
+            self.remote.pop(hid, None)
+            self.sent_tokens.pop(hid, None)
+            return portable(item)
+        sent = self.sent_tokens.get(hid, 0)
+        if item.finished:
+            self.remote.pop(hid, None)
+            self.sent_tokens.pop(hid, None)
+        else:
+            self.sent_tokens[hid] = len(item.token_ids)
+        return replace(item, token_ids=item.token_ids[sent:],
+                       logprobs=None if item.logprobs is None else item.logprobs[sent:])
+
+
+def child_main(folder: str, config: EngineConfig, conn: Any) -> None:
+    """The engine process: build the core, say ready (or why not), then step until stopped."""
+    import torch
+
+    from paste.engine.core import EngineCore
+    from paste.engine.stats import core_info, core_stats
+
+    try:
+        torch.set_num_threads(config.num_threads or envs.num_threads())
+        core = EngineCore(Path(folder), config)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        conn.send(("error", portable(exc)))
+        return
+    child = _Child(core, conn)
+    conn.send(("ready", core_info(core), core_stats(core)))
+    threading.Thread(target=child.read_commands, name="paste-engine-commands",
+                     daemon=True).start()
+    child._run()
+    conn.close()
+
+
+def _child_entry(fd: int) -> None:
+    """`python -m paste.engine.process_engine FD`: FD is this end of the parent's socket pair;
+    the first message names the model folder and the EngineConfig. Ctrl-C in a terminal
+    reaches the whole process group: the parent decides when this process stops (a stop
+    message, or its end of the pipe closing), so SIGINT is ignored here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn = multiprocessing.connection.Connection(fd)
+    try:
+        _, folder, config = conn.recv()
+    except EOFError:
+        return
+    child_main(folder, config, conn)
+
+
+# ----- parent process ----------------------------------------------------------------------
+class ProcessEngine(EngineFront):
+    """Engine's interface (submit, submit_turn, end_session, stats, generate, stream,
+    open_session, shutdown) with the model and step loop in a child process."""
+
+    def __init__(self, model: str | None = None, config: EngineConfig | None = None,
+                 start_timeout_s: float = START_TIMEOUT_S, **overrides: Any) -> None:
+        from paste.engine.model_runner import load_tokenizer
+        from paste.models.store import resolve_model
+
+        self.config = resolve_config(model, config, overrides)
+        folder = resolve_model(self.config.model)
+        self.tokenizer = load_tokenizer(folder)
+        self._conn, child_conn = multiprocessing.Pipe()
+        fd = child_conn.fileno()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "paste.engine.process_engine", str(fd)], pass_fds=(fd,))
+        child_conn.close()
+        self._conn.send(("start", str(folder), self.config))
+        self._lock = threading.Lock()  # guards _handles, _stopped and sends
+        self._handles: dict[int, tuple[RequestHandle, list[int], list[Any] | None]] = {}
+        self._next_hid = 0
+        self._stopped = False
+        self._death: str | None = None
+        ready = self._await_ready(start_timeout_s)
+        self.info, self._stats = ready[1], ready[2]
+        self._reader = threading.Thread(target=self._read, name="paste-engine-results",
+                                        daemon=True)
+        self._reader.start()
+
+    def _await_ready(self, timeout_s: float) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while not self._conn.poll(0.1):
+            if self._process.poll() is not None:
+                break
+            if time.monotonic() > deadline:
+                self._process.kill()
+                self._process.wait()
+                raise EngineStoppedError(f"the engine process was not ready in {timeout_s} s")
+        try:
+            msg = self._conn.recv()
+        except (EOFError, OSError):
+            code = self._process.wait()
+            raise EngineStoppedError(f"the engine process exited (code {code}) before it was "
+                                     "ready") from None
+        if msg[0] == "error":
+            self._process.wait()
+            raise msg[1]
+        return msg
+
+    @property
+    def pid(self) -> int | None:
+        """The engine process's pid."""
+        return self._process.pid
+
+    # ----- submission (any thread) -------------------------------------------------------
+    def submit(self, prompt: str | Sequence[int], params: GenerationParams | None = None,
+               priority: float = 0.0) -> RequestHandle:
+        params = params or GenerationParams()
+        return self._submit("add", params, (self.encode(prompt), params, priority))
+
+    def submit_turn(self, session_key: str, conversation: Sequence[int],
+                    params: GenerationParams | None = None, priority: float = 0.0,
+                    pin_ttl_s: float = 30.0) -> RequestHandle:
+        """As Engine.submit_turn: the session's KV stays parked in the engine process."""
+        params = params or GenerationParams()
+        return self._submit("turn", params, (session_key, [int(t) for t in conversation],
+                                             params, priority, pin_ttl_s))
+
+    def _submit(self, kind: str, params: GenerationParams,
+                args: tuple[Any, ...]) -> RequestHandle:
+        handle = RequestHandle(self)
+        with self._lock:
+            self._check_running()
+            hid = handle.hid = self._next_hid
+            self._next_hid += 1
+            self._handles[hid] = (handle, [], None if params.logprobs is None else [])
+            self._send_locked((kind, hid, *args))
+        return handle
+
+    def end_session(self, session_key: str) -> None:
+        """Frees the session's retained KV (idempotent; a no-op once the engine is stopped)."""
+        with self._lock:
+            if not self._stopped:
+                self._send_locked(("end", session_key))
+
+    def _command(self, cmd: tuple[str, Any]) -> None:
+        """RequestHandle.abort's way in."""
+        kind, handle = cmd
+        with self._lock:
+            if kind == "abort" and not self._stopped and handle.hid in self._handles:
+                self._send_locked(("abort", handle.hid))
+
+    def stats(self) -> EngineStats:
+        """The state the engine process sent with its latest step."""
+        return self._stats
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if not self._stopped:
+                self._stopped = True
+                try:
+                    self._conn.send(("stop",))
+                except OSError:
+                    pass
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._reader.join(timeout=30)
+        self._fail_all("the engine is shut down")
+
+    def _check_running(self) -> None:
+        if self._death is not None:
+            raise EngineStoppedError(self._death)
+        if self._stopped:
+            raise EngineStoppedError("the engine is shut down")
+
+    def _send_locked(self, msg: tuple[Any, ...]) -> None:
+        try:
+            self._conn.send(msg)
+        except OSError:
+            self._died_locked()
+            raise EngineStoppedError(self._death) from None
+
+    # ----- reader thread -----------------------------------------------------------------
+    def _read(self) -> None:
+        try:
+            while True:
+                kind, items, stats = self._conn.recv()
+                self._stats = stats
+                for hid, item in items:
+                    self._deliver(hid, item)
+        except (EOFError, OSError):
+            pass
+        with self._lock:
+            self._died_locked()
+
+    def _deliver(self, hid: int, item: Any) -> None:
+        with self._lock:
+            entry = self._handles.get(hid)
+            if entry is None:
+                return
+            handle, tokens, logprobs = entry
+            if isinstance(item, RequestOutput):
+                tokens.extend(item.token_ids)
+                if logprobs is not None and item.logprobs is not None:
+                    logprobs.extend(item.logprobs)
+                item = replace(item, token_ids=list(tokens),
+                               logprobs=None if logprobs is None else list(logprobs))
+                if item.finished:
+                    del self._handles[hid]
+            else:
+                del self._handles[hid]
+        handle._queue.put(item)
+
+    def _died_locked(self) -> None:
+        """The pipe is closed: the process stopped or died; every waiter hears why."""
+        if self._death is None:
+            try:
+                code: int | None = self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+            self._death = ("the engine is shut down" if self._stopped and code == 0 else
+                           f"the engine process exited (code {code})")
+            self._stopped = True
+        self._fail_all_locked(self._death)
+
+    def _fail_all(self, message: str) -> None:
+        with self._lock:
+            self._fail_all_locked(message)
+
+    def _fail_all_locked(self, message: str) -> None:
+        for handle, _, _ in self._handles.values():
+            handle._queue.put(EngineStoppedError(message))
+        self._handles.clear()
+
+
+if __name__ == "__main__":
+    _child_entry(int(sys.argv[1]))
