@@ -71,7 +71,8 @@ tsan: gtest $(DEPS_STAMP)
 	$(VENV)/bin/ctest --test-dir build/tsan --output-on-failure
 
 bench: build model
-	for b in scheduler engine attention parsing matcher dispatch penalties drafts tuned_linear patterns replay http_agents live; do \
+	for b in scheduler engine attention parsing matcher dispatch penalties drafts tuned_linear \
+	  patterns replay http_agents live gil serve_load learning storefile; do \
 	  $(PY) bench/bench_$$b.py || exit 1; done
 
 # The main job: the real model answers once, then a dozen recorded agent sessions (search,
