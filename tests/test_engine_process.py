@@ -188,3 +188,39 @@ def test_shutdown_fails_waiters_and_refuses_new_requests(tiny_folder):
 def test_a_model_that_cannot_load_raises_its_error_in_the_caller(tiny_folder, tmp_path):
     with pytest.raises(InvalidArgumentError, match="unknown attention backend"):
         ProcessEngine(str(tiny_folder), **{**SETTINGS, "attention_backend": "nope"})
+
+
+def test_a_server_on_the_process_engine_answers_and_reports_its_death(tiny_folder):
+    import httpx
+
+    from test_server_support import live_server
+
+    remote = ProcessEngine(str(tiny_folder), **SETTINGS)
+    try:
+        with live_server(remote) as server:
+            body = {"model": "tiny", "prompt": "Hello", "max_tokens": 3, "ignore_eos": True}
+            done = httpx.post(server.url + "/v1/completions", json=body, timeout=60).json()
+            assert done["usage"]["completion_tokens"] == 3
+            assert httpx.get(server.url + "/health").json() == {"status": "ok", "model": "tiny"}
+            os.kill(remote.pid, signal.SIGKILL)
+            wait_for(lambda: remote.failure is not None)
+            health = httpx.get(server.url + "/health")
+            assert health.status_code == 503
+            assert health.json() == {"status": "error", "model": "tiny",
+                                     "error": "the engine process exited (code -9)"}
+            failed = httpx.post(server.url + "/v1/completions", json=body, timeout=60)
+            assert failed.status_code == 503
+            assert "the engine process exited (code -9)" in failed.json()["error"]["message"]
+    finally:
+        remote.shutdown()
+
+
+def test_failure_is_none_while_an_engine_serves_and_says_why_after(tiny_folder):
+    local = Engine(str(tiny_folder), **SETTINGS)
+    assert local.failure is None
+    local.shutdown()
+    assert local.failure == "the engine is shut down"
+    remote = ProcessEngine(str(tiny_folder), **SETTINGS)
+    assert remote.failure is None
+    remote.shutdown()
+    assert remote.failure == "the engine is shut down"

@@ -85,6 +85,12 @@ class EngineFront(ChatPromptMixin):
         raise NotImplementedError
 
     @property
+    def failure(self) -> str | None:
+        """Why the engine cannot serve (shut down, its loop or process gone); None while it
+        can."""
+        raise NotImplementedError
+
+    @property
     def max_model_len(self) -> int:
         return self.info.max_model_len
 
@@ -207,6 +213,12 @@ class Engine(StepLoop, EngineFront):
     def stats(self) -> EngineStats:
         """The scheduler's and KV cache's state now (read while the engine may be stepping)."""
         return core_stats(self.core)
+
+    @property
+    def failure(self) -> str | None:
+        if self._stopped:
+            return "the engine is shut down"
+        return None if self._thread.is_alive() else "the engine thread ended"
 
     def shutdown(self) -> None:
         self._stopped = True

@@ -270,6 +270,12 @@ class ProcessEngine(EngineFront):
         """The state the engine process sent with its latest step."""
         return self._stats
 
+    @property
+    def failure(self) -> str | None:
+        if self._death is not None:
+            return self._death
+        return "the engine is shut down" if self._stopped else None
+
     def shutdown(self) -> None:
         with self._lock:
             if not self._stopped:

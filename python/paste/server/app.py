@@ -1,6 +1,7 @@
 """create_app: the FastAPI application of one paste server.
 
-    GET  /health                      liveness: {"status": "ok", "model"}
+    GET  /health                      liveness: {"status": "ok", "model"}; 503 once the engine
+                                      cannot serve
     GET  /metrics                     Prometheus text (metrics.py)
     GET  /version                     {"version": paste's}
     GET  /v1/models, /v1/models/{id}  the served model (with its max_model_len)
@@ -103,7 +104,13 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "model": server_state(request).config.model_id})
+    """200 while the engine serves; 503 with the reason once it cannot (its process died)."""
+    state = server_state(request)
+    failure = getattr(state.engine, "failure", None)
+    if failure is not None:
+        return JSONResponse({"status": "error", "model": state.config.model_id,
+                             "error": failure}, status_code=503)
+    return JSONResponse({"status": "ok", "model": state.config.model_id})
 
 
 async def metrics_text(request: Request) -> Response:
