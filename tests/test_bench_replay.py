@@ -467,18 +467,33 @@ def test_latency_model_is_seeded_and_overridable():
 
 
 def test_warm_up_runs_requests_through_a_real_engine_only(tmp_path_factory):
-    from paste.bench.replay import warm_up
+    import os
+
+    from paste.bench.replay import ReplayOptions, make_engine, warm_up
+    from paste.bench.runner import engine_step_time
     from paste.bench.sim_engine import SimulatedEngine
+    from paste.engine.process_engine import ProcessEngine
     from test_session_support import tiny_engine
 
     folder = shared_tiny_folder(tmp_path_factory)
     engine = tiny_engine(folder)
     try:
-        assert engine.core.step_time_s is None  # no step yet
+        assert engine.stats().step_time_s is None  # no step yet
         warm_up(engine)
-        assert engine.core.step_time_s is not None and engine.core.step_time_s > 0
+        assert engine.stats().step_time_s is not None and engine.stats().step_time_s > 0
+        assert engine_step_time(engine) == engine.stats().step_time_s
     finally:
         engine.shutdown()
+    options = ReplayOptions(traces=[], train=[], model=str(folder), model_time="real",
+                            engine_process=True)
+    remote = make_engine(options)  # --engine-process: the engine in its own process
+    try:
+        assert isinstance(remote, ProcessEngine) and remote.pid != os.getpid()
+        assert engine_step_time(remote) is None
+        warm_up(remote)
+        assert engine_step_time(remote) > 0
+    finally:
+        remote.shutdown()
     simulated = SimulatedEngine(str(folder), 1e5, 1e7)
     warm_up(simulated)  # nothing to warm: no request reaches it
     assert simulated.step_time_s == 1.0 / 1e5

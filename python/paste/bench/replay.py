@@ -52,6 +52,7 @@ class ReplayOptions:
     max_calls: int | None = None  # replay only sessions with at most this many calls
     max_batch: int | None = None  # sequences decoding at once (None: unlimited when simulated)
     num_draft_tokens: int = 3  # draft tokens per step of the modes that draft (modes.py)
+    engine_process: bool = False  # real model time: the engine in its own process (ProcessEngine)
     out: Path | None = None
     plots: bool = True
     progress: bool = True
@@ -154,6 +155,7 @@ def make_engine(options: ReplayOptions) -> Any:
                                options.max_batch)
     if options.model_time == "real":
         from paste.engine.engine import Engine
+        from paste.engine.process_engine import ProcessEngine
 
         settings: dict[str, Any] = {}
         if options.max_batch is not None:
@@ -162,7 +164,7 @@ def make_engine(options: ReplayOptions) -> Any:
             # configured for drafting, so its step costs are measured at load and drafts are
             # cut for goodput (EngineConfig.adaptive_drafts); the other modes' turns ask for none
             settings["num_draft_tokens"] = options.num_draft_tokens
-        return Engine(options.model, **settings)
+        return (ProcessEngine if options.engine_process else Engine)(options.model, **settings)
     raise InvalidArgumentError(
         f"--model-time must be real or simulated, got {options.model_time!r}"
     )
@@ -172,7 +174,7 @@ def warm_up(engine: Any, prompts: int = 3) -> None:
     """A few short requests through a real engine before the first mode, so the first mode
     does not pay its cold start (first forward passes, allocator growth) alone; a
     SimulatedEngine has none."""
-    if not hasattr(engine, "core"):
+    if not hasattr(engine, "stats"):
         return
     from paste.engine.request import GenerationParams
 
@@ -271,6 +273,8 @@ def _config(options: ReplayOptions, scripts: list[ReplayScript], overlap: int) -
     if options.model_time != "simulated":
         cfg.pop("decode_tok_s")
         cfg.pop("prefill_tok_s")
+    else:
+        cfg.pop("engine_process")
     return cfg
 
 

@@ -175,11 +175,11 @@ def _run_session(
 
 
 def engine_step_time(engine: Any) -> float | None:
-    """Seconds per decode step of a real Engine (its core's measurement) or a SimulatedEngine;
-    None while unknown (speculation then fails closed)."""
+    """Seconds per decode step of a real engine (its own measurement, engine.stats()) or a
+    SimulatedEngine; None while unknown (speculation then fails closed)."""
     step = getattr(engine, "step_time_s", None)
-    if step is None and hasattr(engine, "core"):
-        step = engine.core.step_time_s
+    if step is None and hasattr(engine, "stats"):
+        step = engine.stats().step_time_s
     return step
 
 

@@ -60,6 +60,7 @@ def _replay(args: argparse.Namespace) -> int:
             max_waste_ratio=args.max_waste_ratio, max_batch=args.max_batch,
             max_calls=args.max_calls, transactions=args.transactions, out=out,
             plots=not args.no_plots, num_draft_tokens=args.num_draft_tokens,
+            engine_process=args.engine_process,
         )  # fmt: skip
         return replay(options), out
 
@@ -100,6 +101,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="model name or folder (its tokenizer is always used)")
     p.add_argument("--model-time", choices=("simulated", "real"), default="simulated",
                    help="simulated: token-rate clock; real: the real Engine")
+    p.add_argument("--engine-process", action="store_true",
+                   help="real: the engine in a process of its own (ProcessEngine), as "
+                   "`paste serve` runs it; default: on a thread of the replay's process")
     p.add_argument("--decode-tok-s", type=float, default=113.7, help="simulated, per session")
     p.add_argument("--prefill-tok-s", type=float, default=38112.0, help="simulated")
     p.add_argument("--seed", type=int, default=0)
