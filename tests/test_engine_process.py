@@ -13,6 +13,7 @@ import pytest
 
 from paste.engine.call_events import CallEventKind, CallScan
 from paste.engine.engine import Engine, EngineStoppedError
+from paste.engine.grammar import GrammarSpec
 from paste.engine.process_engine import EngineProcessError, ProcessEngine, portable
 from paste.engine.request import GenerationParams
 from paste.engine.stats import EngineStats
@@ -143,6 +144,28 @@ def test_abort_ends_the_request_in_the_engine_process(both):
     assert final.finish_reason == "abort" and len(final.token_ids) < 200
     wait_for(lambda: remote.stats().num_running == 0)
     assert remote.stats().num_waiting == 0
+
+
+def test_grammar_requests_equal_the_in_process_engine(both):
+    local, remote = both
+    schema = '{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}'
+    params = GenerationParams(max_tokens=24, grammar=GrammarSpec(json_schema=schema))
+    got, want = remote.generate(["Answer:"], params)[0], local.generate(["Answer:"], params)[0]
+    assert got.token_ids == want.token_ids and got.text == want.text
+    assert got.text.startswith("{")
+
+
+def test_a_request_that_cannot_be_sent_fails_alone(both):
+    _, remote = both
+
+    class LocalInt(int):  # a local class: pickle cannot find it by name
+        pass
+
+    with pytest.raises(EngineProcessError, match="cannot be sent to the engine process"):
+        remote.submit([1, 2, 3], GenerationParams(max_tokens=LocalInt(2)))
+    assert remote._handles == {}
+    assert len(remote.generate([[1, 2, 3]], GenerationParams(max_tokens=2,
+                                                             ignore_eos=True))[0].token_ids) == 2
 
 
 def test_an_error_that_cannot_be_pickled_crosses_as_its_type_and_message():

@@ -250,7 +250,14 @@ class ProcessEngine(EngineFront):
             hid = handle.hid = self._next_hid
             self._next_hid += 1
             self._handles[hid] = (handle, [], None if params.logprobs is None else [])
-            self._send_locked((kind, hid, *args))
+            try:
+                self._send_locked((kind, hid, *args))
+            except EngineStoppedError:
+                raise
+            except Exception as exc:  # pickling: nothing was written, the engine lives on
+                del self._handles[hid]
+                raise EngineProcessError(
+                    f"the request cannot be sent to the engine process: {exc}") from None
         return handle
 
     def end_session(self, session_key: str) -> None:
