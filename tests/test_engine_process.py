@@ -247,3 +247,39 @@ def test_failure_is_none_while_an_engine_serves_and_says_why_after(tiny_folder):
     assert remote.failure is None
     remote.shutdown()
     assert remote.failure == "the engine is shut down"
+
+
+def test_an_agent_session_runs_its_tool_loop_on_the_process_engine(tmp_path_factory):
+    from paste.session import open_session
+    from paste.tools import ToolRegistry
+    from test_session_support import FakeScriptedPolicy, call_text, shared_tiny_folder
+
+    registry = ToolRegistry()
+
+    @registry.tool(effect="read_only")
+    def lookup(city: str) -> str:
+        """Weather of a city.
+
+        Args:
+            city: the city
+        """
+        return f"{city}: 22 C"
+
+    folder = shared_tiny_folder(tmp_path_factory)
+    remote = ProcessEngine(str(folder), block_size=4, num_blocks=2048, num_threads=1,
+                           attention_backend="torch")
+    try:
+        policy = FakeScriptedPolicy(remote, [call_text("lookup", city="Paris"), "It is 22 C."])
+        with open_session(remote, tools=registry, turn_params=policy) as session:
+            result = session.run("Weather in Paris?")
+            assert result.final_text == "It is 22 C."
+            assert [m["role"] for m in result.messages] == ["user", "assistant", "tool",
+                                                            "assistant"]
+            assert result.messages[2]["content"] == "Paris: 22 C"
+            turns = session.metrics()["turns"]
+            first = turns[0]["num_prompt_tokens"] + turns[0]["num_output_tokens"]
+            # the first turn's KV stayed parked in the engine process: all of it is reused
+            assert [t["num_cached_tokens"] for t in turns] == [0, first - 1]
+    finally:
+        remote.shutdown()
+    registry.close()
