@@ -82,6 +82,15 @@ def test_a_stream_carries_the_same_deltas_and_growing_token_lists(both):
     assert [len(o.token_ids) for o in got] == [len(o.token_ids) for o in want]
     assert got[-1].finish_reason == "stop" and got[-1].text == full[: full.index(full[3:6])]
     assert all(a.token_ids == b.token_ids[: len(a.token_ids)] for a, b in zip(got[:-1], got[1:], strict=True))
+    # a step whose text ends with the start of a stop string holds that tail back from its
+    # delta; the output's text still has it
+    forced = tuple(remote.encode(" the capital of Italy is Rome"))
+    held = GenerationParams(forced_tokens=forced, stop=("is Q",))
+    got2, want2 = list(remote.stream(ids, held)), list(local.stream(ids, held))
+    assert [o.text for o in got2] == [o.text for o in want2]
+    assert [o.delta for o in got2] == [o.delta for o in want2]
+    assert any(o.text != "".join(x.delta for x in got2[: i + 1]) for i, o in enumerate(got2))
+    assert got2[-1].text == " the capital of Italy is Rome"
 
 
 def test_tool_call_events_cross_in_the_step_of_their_token(both):

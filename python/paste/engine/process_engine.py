@@ -13,8 +13,9 @@ rendered where they are submitted. One duplex pipe carries, parent -> child, the
 `("add", hid, prompt ids, params, priority)`, `("turn", hid, session key, ids, params, priority,
 pin ttl)`, `("abort", hid)`, `("end", session key)`, `("stop",)`; child -> parent, once per
 step with anything to say, `("out", [(hid, RequestOutput | error), ...], EngineStats)`. A
-RequestOutput crosses with only the token ids and logprobs added since the request's previous
-output; the parent rebuilds the full lists, so a handle reads exactly what Engine gives.
+RequestOutput crosses as a plain tuple with only the token ids and logprobs added since the
+request's previous output, and its text only when that is not the deltas so far; the parent
+rebuilds the RequestOutput, so a handle reads exactly what Engine gives.
 A thread on each side reads the pipe; neither side's sends wait on the other's step.
 
 Failure: an error the child cannot pickle arrives as EngineProcessError with its type and
@@ -32,7 +33,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ class _Child(StepLoop):
         self.conn = conn
         self.outbox: list[tuple[int, Any]] = []
         self.remote: dict[int, _RemoteHandle] = {}  # hid -> handle, until its last item
-        self.sent_tokens: dict[int, int] = {}  # hid -> token ids already sent
+        self.sent: dict[int, tuple[int, int]] = {}  # hid -> (token ids, text chars) sent
         self._last_stats: EngineStats | None = None
 
     def read_commands(self) -> None:
@@ -124,18 +124,25 @@ class _Child(StepLoop):
             pass
 
     def _compact(self, hid: int, item: Any) -> Any:
+        """An error as itself (or EngineProcessError); an output as a plain tuple in
+        RequestOutput's field order (ProcessEngine._deliver reads it) with only the token ids
+        and logprobs added since the request's previous output, and its text only when it is
+        not the deltas so far (None then; a tail held back for a stop string is not)."""
         if not isinstance(item, RequestOutput):
             self.remote.pop(hid, None)
-            self.sent_tokens.pop(hid, None)
+            self.sent.pop(hid, None)
             return portable(item)
-        sent = self.sent_tokens.get(hid, 0)
+        ids_sent, text_sent = self.sent.get(hid, (0, 0))
+        text_sent += len(item.delta)  # emitted text is never retracted: text[:text_sent]
         if item.finished:
             self.remote.pop(hid, None)
-            self.sent_tokens.pop(hid, None)
+            self.sent.pop(hid, None)
         else:
-            self.sent_tokens[hid] = len(item.token_ids)
-        return replace(item, token_ids=item.token_ids[sent:],
-                       logprobs=None if item.logprobs is None else item.logprobs[sent:])
+            self.sent[hid] = (len(item.token_ids), text_sent)
+        return (item.request_id, None if len(item.text) == text_sent else item.text,
+                item.delta, item.token_ids[ids_sent:], item.finished, item.finish_reason,
+                item.num_prompt_tokens, item.num_cached_tokens, item.metrics, item.call_events,
+                None if item.logprobs is None else item.logprobs[ids_sent:])
 
 
 def child_main(folder: str, config: EngineConfig, conn: Any) -> None:
@@ -193,7 +200,9 @@ class ProcessEngine(EngineFront):
         child_conn.close()
         self._conn.send(("start", str(folder), self.config))
         self._lock = threading.Lock()  # guards _handles, _stopped and sends
-        self._handles: dict[int, tuple[RequestHandle, list[int], list[Any] | None]] = {}
+        # hid -> (handle, token ids so far, logprobs so far, text deltas so far)
+        self._handles: dict[int, tuple[RequestHandle, list[int], list[Any] | None,
+                                       list[str]]] = {}
         self._next_hid = 0
         self._stopped = False
         self._death: str | None = None
@@ -249,7 +258,7 @@ class ProcessEngine(EngineFront):
             self._check_running()
             hid = handle.hid = self._next_hid
             self._next_hid += 1
-            self._handles[hid] = (handle, [], None if params.logprobs is None else [])
+            self._handles[hid] = (handle, [], None if params.logprobs is None else [], [])
             try:
                 self._send_locked((kind, hid, *args))
             except EngineStoppedError:
@@ -330,14 +339,19 @@ class ProcessEngine(EngineFront):
             entry = self._handles.get(hid)
             if entry is None:
                 return
-            handle, tokens, logprobs = entry
-            if isinstance(item, RequestOutput):
-                tokens.extend(item.token_ids)
-                if logprobs is not None and item.logprobs is not None:
-                    logprobs.extend(item.logprobs)
-                item = replace(item, token_ids=list(tokens),
-                               logprobs=None if logprobs is None else list(logprobs))
-                if item.finished:
+            handle, tokens, logprobs, text = entry
+            if isinstance(item, tuple):
+                (request_id, full_text, delta, new_ids, finished, reason, num_prompt,
+                 num_cached, metrics, events, new_logprobs) = item
+                tokens.extend(new_ids)
+                if logprobs is not None and new_logprobs is not None:
+                    logprobs.extend(new_logprobs)
+                text.append(delta)
+                item = RequestOutput(
+                    request_id, "".join(text) if full_text is None else full_text, delta,
+                    list(tokens), finished, reason, num_prompt, num_cached, metrics, events,
+                    None if logprobs is None else list(logprobs))
+                if finished:
                     del self._handles[hid]
             else:
                 del self._handles[hid]
@@ -360,7 +374,7 @@ class ProcessEngine(EngineFront):
             self._fail_all_locked(message)
 
     def _fail_all_locked(self, message: str) -> None:
-        for handle, _, _ in self._handles.values():
+        for handle, *_ in self._handles.values():
             handle._queue.put(EngineStoppedError(message))
         self._handles.clear()
 
