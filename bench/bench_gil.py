@@ -128,7 +128,8 @@ def _measure(engine: Any, name: str, reps: int, window_s: float) -> list[list[st
         thread.join()
         rate_beside = loops / spent
         rows.append([name, f"{interval * 1000:g}", f"{alone:.1f}", f"{beside:.1f}",
-                     f"{alone / beside:.1f}x", f"{rate_alone:.0f}", f"{rate_beside:.0f}"])
+                     f"{alone / beside:.1f}x" if beside else "none decoded in a window",
+                     f"{rate_alone:.0f}", f"{rate_beside:.0f}"])
         print(rows[-1], flush=True)
     sys.setswitchinterval(PYTHON_DEFAULT_S)
     return rows

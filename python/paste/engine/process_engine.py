@@ -40,7 +40,7 @@ from paste import envs
 from paste.engine.config import EngineConfig
 from paste.engine.engine import EngineFront, RequestHandle, resolve_config
 from paste.engine.request import GenerationParams, RequestOutput
-from paste.engine.stats import EngineStats
+from paste.engine.stats import EngineStats, core_info, core_stats
 from paste.engine.step_loop import EngineStoppedError, StepLoop
 from paste.errors import PasteError
 
@@ -110,8 +110,6 @@ class _Child(StepLoop):
                 return
 
     def _flush(self, idle: bool) -> None:
-        from paste.engine.stats import core_stats
-
         stats = core_stats(self.core)
         if not self.outbox and (not idle or stats == self._last_stats):
             return
@@ -150,7 +148,6 @@ def child_main(folder: str, config: EngineConfig, conn: Any) -> None:
     import torch
 
     from paste.engine.core import EngineCore
-    from paste.engine.stats import core_info, core_stats
 
     try:
         torch.set_num_threads(config.num_threads or envs.num_threads())
