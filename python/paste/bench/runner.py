@@ -22,6 +22,7 @@ from paste.bench.latency import LatencyModel
 from paste.bench.modes import Mode, coscheduling_policy
 from paste.bench.script import ReplayScript, TeacherForcedTurns
 from paste.bench.tools import ReplayTools, ToolRun
+from paste.engine.stats import engine_stats
 
 SYSTEM = "You are an agent. Use the tools to solve the task."
 
@@ -178,8 +179,8 @@ def engine_step_time(engine: Any) -> float | None:
     """Seconds per decode step of a real engine (its own measurement, engine.stats()) or a
     SimulatedEngine; None while unknown (speculation then fails closed)."""
     step = getattr(engine, "step_time_s", None)
-    if step is None and hasattr(engine, "stats"):
-        step = engine.stats().step_time_s
+    if step is None and (stats := engine_stats(engine)) is not None:
+        step = stats.step_time_s
     return step
 
 

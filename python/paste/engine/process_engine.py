@@ -110,8 +110,10 @@ class _Child(StepLoop):
                 return
 
     def _flush(self, idle: bool) -> None:
+        if not self.outbox and not idle:
+            return  # nothing to say: no stats read on this step
         stats = core_stats(self.core)
-        if not self.outbox and (not idle or stats == self._last_stats):
+        if not self.outbox and stats == self._last_stats:
             return
         items, self.outbox = self.outbox, []
         wire = [(hid, self._compact(hid, item)) for hid, item in items]
@@ -306,10 +308,9 @@ class ProcessEngine(EngineFront):
         self._fail_all("the engine is shut down")
 
     def _check_running(self) -> None:
-        if self._death is not None:
-            raise EngineStoppedError(self._death)
-        if self._stopped:
-            raise EngineStoppedError("the engine is shut down")
+        failure = self.failure
+        if failure is not None:
+            raise EngineStoppedError(failure)
 
     def _send_locked(self, msg: tuple[Any, ...]) -> None:
         try:

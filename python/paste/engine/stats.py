@@ -43,6 +43,12 @@ class EngineStats:
         return self.num_used_blocks / self.num_blocks if self.num_blocks else 0.0
 
 
+def engine_stats(engine: Any) -> EngineStats | None:
+    """`engine.stats()`, or None for an engine that keeps none (a SimulatedEngine)."""
+    read = getattr(engine, "stats", None)
+    return None if read is None else read()
+
+
 def core_info(core: Any) -> EngineInfo:
     return EngineInfo(max_model_len=int(core.max_model_len),
                       vocab_size=int(core.runner.vocab_size))

@@ -42,6 +42,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from paste.engine.stats import engine_stats
 from paste.server.speculation_metrics import SpeculationCollector
 
 _TPOT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.2, 2.5)
@@ -55,10 +56,9 @@ class EngineCollector:
         self._engine = engine
 
     def collect(self) -> Iterator[Metric]:
-        read = getattr(self._engine, "stats", None)
-        if read is None:
+        stats = engine_stats(self._engine)
+        if stats is None:
             return
-        stats = read()
         gauges = (
             ("paste_engine_running_sequences", "sequences being computed", stats.num_running),
             ("paste_engine_waiting_sequences", "sequences waiting for admission",

@@ -40,10 +40,11 @@ def model_id_for(model: str) -> str:
     return path.name if path.is_dir() else model
 
 
-# The GIL switch interval `serve` sets (Python's default is 5 ms). The engine thread gives the
-# GIL up around every torch op and, while another thread of the process runs Python (an HTTP
-# handler, a Python tool, online learning), gets it back only once that thread is made to
-# drop it, after this long: bench/bench_gil.py.
+# The GIL switch interval `serve` sets (Python's default is 5 ms). A thread waiting for the
+# GIL while another thread of the process runs Python gets it only once that thread is made
+# to drop it, after this long: the thread reading the engine process's outputs, and with
+# --no-engine-process the engine thread itself, which gives the GIL up around every torch op
+# (bench/bench_gil.py).
 SWITCH_INTERVAL_S = 0.0001
 
 

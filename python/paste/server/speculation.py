@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from paste.engine.stats import engine_stats
 from paste.server.predictors import TenantPredictors
 from paste.speculation import (
     SharedSpeculation,
@@ -56,8 +57,8 @@ class ServerSpeculation:
     def step_time_s(self) -> float | None:
         """The engine's smoothed step time (None before its first step: admission then fails
         closed, "estimates")."""
-        read = getattr(self.engine, "stats", None)
-        return None if read is None else read().step_time_s
+        stats = engine_stats(self.engine)
+        return None if stats is None else stats.step_time_s
 
     def after_run(self, session: Any, start: int) -> None:
         """A run of `session` (its user message at messages[start]) ended: learn it if it

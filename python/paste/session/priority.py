@@ -40,6 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from paste.engine.stats import engine_stats
 from paste.errors import InvalidArgumentError
 
 
@@ -129,5 +130,5 @@ def outlook(turns: list[Any], tool_s: float, window: int) -> tuple[float | None,
 def engine_kv_usage(engine: object) -> float | None:
     """Fraction of KV blocks in use (engine.stats(): a racy but harmless read), or None for
     an engine that does not say."""
-    read = getattr(engine, "stats", None)
-    return None if read is None else float(read().kv_usage)
+    stats = engine_stats(engine)
+    return None if stats is None else stats.kv_usage
