@@ -3,6 +3,7 @@ model in a subprocess until SIGINT."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -113,6 +114,8 @@ def test_a_bad_engine_flag_is_a_typed_error_naming_it(capsys):
     assert "max_model_len must be positive, got 0" in capsys.readouterr().err
     assert main(["generate", "hi", "--model", "m", "--dtype", "int3"]) == 2
     assert "dtype must be float32, bfloat16 or float16, got 'int3'" in capsys.readouterr().err
+    assert main(["serve", "--model", "m", "--engine-restarts", "-1"]) == 2
+    assert "--engine-restarts must be >= 0, got -1" in capsys.readouterr().err
 
 
 def test_load_registry(tmp_path, monkeypatch):
@@ -177,6 +180,15 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
         assert done.get("usage", {}).get("completion_tokens") == 3, done
         engines = child_pids(proc.pid)  # the engine runs in a process of its own
         assert len(engines) == 1
+        os.kill(engines[0], signal.SIGKILL)  # a new engine process replaces it
+        assert wait_until(lambda: httpx.get(url + "/health").status_code == 200
+                          and child_pids(proc.pid) not in ([], engines), interval_s=0.2)
+        again = httpx.post(url + "/v1/completions", headers={"authorization": "Bearer k"},
+                           json={"model": folder.name, "prompt": "Hello", "max_tokens": 3,
+                                 "ignore_eos": True}).json()
+        assert again["choices"][0]["text"] == done["choices"][0]["text"]
+        engines += child_pids(proc.pid)
+        assert len(engines) == 2
     finally:
         proc.send_signal(signal.SIGINT)
         returncode = proc.wait(HANG_GUARD_S)

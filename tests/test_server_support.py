@@ -98,8 +98,8 @@ def openai_client(server: Any, api_key: str = "unused", **kwargs: Any) -> Any:
     collector, whose ResourceWarning then fails whichever test happens to be running."""
     import openai
 
-    return track_client(openai.OpenAI(base_url=server.url + "/v1", api_key=api_key,
-                                      max_retries=0, **kwargs))
+    kwargs.setdefault("max_retries", 0)
+    return track_client(openai.OpenAI(base_url=server.url + "/v1", api_key=api_key, **kwargs))
 
 
 def track_client(client: Any) -> Any:

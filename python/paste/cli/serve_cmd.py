@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="run the model and its step loop in a process of their own, "
                              "apart from the HTTP handlers, tools and learning (default: on; "
                              "--no-engine-process: on a thread of the server's process)")
+    parser.add_argument("--engine-restarts", type=int, default=3, metavar="N",
+                        help="with --engine-process: replace an engine process that exits "
+                             "(a crash, the OOM killer) up to N times in 10 minutes; requests "
+                             "it was running get a retryable 503, native sessions run their "
+                             "lost turn again (default 3; 0: the server stops serving)")
     _add_session_switches(parser)
     parser.set_defaults(func=_serve)
 
@@ -116,6 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
             engine_options=options,
             server_options=server_options(args),
             engine_process=args.engine_process,
+            engine_restarts=args.engine_restarts,
         )
     except KeyboardInterrupt:
         pass

@@ -29,9 +29,10 @@ from paste.engine.config import EngineConfig
 from paste.engine.core import EngineCore
 from paste.engine.request import GenerationParams, Request, RequestOutput
 from paste.engine.stats import EngineInfo, EngineStats, core_info, core_stats
-from paste.engine.step_loop import EngineStoppedError, StepLoop
+from paste.engine.step_loop import EngineRestartingError, EngineStoppedError, StepLoop
 
-__all__ = ["Engine", "EngineFront", "EngineStoppedError", "RequestHandle"]
+__all__ = ["Engine", "EngineFront", "EngineRestartingError", "EngineStoppedError",
+           "RequestHandle"]
 
 
 class RequestHandle:
@@ -89,6 +90,11 @@ class EngineFront(ChatPromptMixin):
         """Why the engine cannot serve (shut down, its loop or process gone); None while it
         can."""
         raise NotImplementedError
+
+    def wait_ready(self, timeout_s: float | None = None) -> bool:
+        """Waits while the engine restarts (a ProcessEngine replacing its exited process);
+        True if it can serve."""
+        return self.failure is None
 
     @property
     def max_model_len(self) -> int:

@@ -19,8 +19,14 @@ rebuilds the RequestOutput, so a handle reads exactly what Engine gives.
 A thread on each side reads the pipe; neither side's sends wait on the other's step.
 
 Failure: an error the child cannot pickle arrives as EngineProcessError with its type and
-message. If the child exits (killed, crashed), every request in flight and every later call
-gets EngineStoppedError naming its exit code; nothing hangs.
+message. If the child exits (killed, crashed), every request in flight gets an error naming its
+exit code; nothing hangs. With `max_restarts` (paste serve: --engine-restarts) the parent then
+starts a new child: the requests in flight and any submitted until it is ready get
+EngineRestartingError (an EngineStoppedError that says "submit it again"; wait_ready() waits
+for the new child). A session's KV parked in the dead child is gone, but its transcript lives
+in the caller, and submit_turn sends the whole conversation: its next turn prefills it again.
+Once `max_restarts` restarts happened within `restart_window_s`, the next exit is final:
+EngineStoppedError from then on.
 """
 
 from __future__ import annotations
@@ -41,8 +47,8 @@ from paste.engine.config import EngineConfig
 from paste.engine.engine import EngineFront, RequestHandle, resolve_config
 from paste.engine.request import GenerationParams, RequestOutput
 from paste.engine.stats import EngineStats, core_info, core_stats
-from paste.engine.step_loop import EngineStoppedError, StepLoop
-from paste.errors import PasteError
+from paste.engine.step_loop import EngineRestartingError, EngineStoppedError, StepLoop
+from paste.errors import InvalidArgumentError, PasteError
 
 START_TIMEOUT_S = 900.0  # model load and matmul tuning of a large model on a slow CPU
 
@@ -180,56 +186,77 @@ def _child_entry(fd: int) -> None:
 
 
 # ----- parent process ----------------------------------------------------------------------
+def start_child(folder: Path, config: EngineConfig, timeout_s: float) -> tuple[Any, Any, Any]:
+    """A new engine process, ready: (connection, Popen, its "ready" message); raises the
+    child's own error when the model cannot load, EngineStoppedError when it exits first or
+    is not ready within `timeout_s`."""
+    conn, child_conn = multiprocessing.Pipe()
+    fd = child_conn.fileno()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paste.engine.process_engine", str(fd)], pass_fds=(fd,))
+    child_conn.close()
+    try:
+        conn.send(("start", str(folder), config))
+        deadline = time.monotonic() + timeout_s
+        while not conn.poll(0.1):
+            if process.poll() is not None:
+                break
+            if time.monotonic() > deadline:
+                raise EngineStoppedError(f"the engine process was not ready in {timeout_s} s")
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            raise EngineStoppedError(f"the engine process exited (code {process.wait()}) "
+                                     "before it was ready") from None
+        if msg[0] == "error":
+            raise msg[1]
+    except BaseException:
+        conn.close()
+        process.kill()
+        process.wait()
+        raise
+    return conn, process, msg
+
+
 class ProcessEngine(EngineFront):
     """Engine's interface (submit, submit_turn, end_session, stats, generate, stream,
-    open_session, shutdown) with the model and step loop in a child process."""
+    open_session, shutdown) with the model and step loop in a child process.
+
+    max_restarts: how many times a child that exits is replaced by a new one within
+    restart_window_s (0: its exit stops the engine for good)."""
 
     def __init__(self, model: str | None = None, config: EngineConfig | None = None,
-                 start_timeout_s: float = START_TIMEOUT_S, **overrides: Any) -> None:
+                 start_timeout_s: float = START_TIMEOUT_S, max_restarts: int = 0,
+                 restart_window_s: float = 600.0, **overrides: Any) -> None:
         from paste.engine.model_runner import load_tokenizer
         from paste.models.store import resolve_model
 
+        if max_restarts < 0 or restart_window_s <= 0:
+            raise InvalidArgumentError(
+                f"max_restarts must be >= 0 and restart_window_s > 0, got {max_restarts} and "
+                f"{restart_window_s}")
         self.config = resolve_config(model, config, overrides)
-        folder = resolve_model(self.config.model)
-        self.tokenizer = load_tokenizer(folder)
-        self._conn, child_conn = multiprocessing.Pipe()
-        fd = child_conn.fileno()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "paste.engine.process_engine", str(fd)], pass_fds=(fd,))
-        child_conn.close()
-        self._conn.send(("start", str(folder), self.config))
-        self._lock = threading.Lock()  # guards _handles, _stopped and sends
+        self._folder = resolve_model(self.config.model)
+        self.tokenizer = load_tokenizer(self._folder)
+        self._start_timeout_s = start_timeout_s
+        self.max_restarts, self.restart_window_s = max_restarts, restart_window_s
+        self._restarted_at: list[float] = []  # monotonic times of every restart
+        self._lock = threading.Lock()  # guards the state below and sends
         # hid -> (handle, token ids so far, logprobs so far, text deltas so far)
         self._handles: dict[int, tuple[RequestHandle, list[int], list[Any] | None,
                                        list[str]]] = {}
         self._next_hid = 0
         self._stopped = False
-        self._death: str | None = None
-        ready = self._await_ready(start_timeout_s)
+        self._death: str | None = None  # why the engine stopped for good
+        self._restarting: str | None = None  # why a new child is starting
+        self._ready = threading.Event()  # set unless a new child is starting
+        self._ready.set()
+        self._conn, self._process, ready = start_child(self._folder, self.config,
+                                                       start_timeout_s)
         self.info, self._stats = ready[1], ready[2]
         self._reader = threading.Thread(target=self._read, name="paste-engine-results",
                                         daemon=True)
         self._reader.start()
-
-    def _await_ready(self, timeout_s: float) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while not self._conn.poll(0.1):
-            if self._process.poll() is not None:
-                break
-            if time.monotonic() > deadline:
-                self._process.kill()
-                self._process.wait()
-                raise EngineStoppedError(f"the engine process was not ready in {timeout_s} s")
-        try:
-            msg = self._conn.recv()
-        except (EOFError, OSError):
-            code = self._process.wait()
-            raise EngineStoppedError(f"the engine process exited (code {code}) before it was "
-                                     "ready") from None
-        if msg[0] == "error":
-            self._process.wait()
-            raise msg[1]
-        return msg
 
     @property
     def pid(self) -> int | None:
@@ -261,6 +288,7 @@ class ProcessEngine(EngineFront):
             try:
                 self._send_locked((kind, hid, *args))
             except EngineStoppedError:
+                self._handles.pop(hid, None)
                 raise
             except Exception as exc:  # pickling: nothing was written, the engine lives on
                 del self._handles[hid]
@@ -269,17 +297,24 @@ class ProcessEngine(EngineFront):
         return handle
 
     def end_session(self, session_key: str) -> None:
-        """Frees the session's retained KV (idempotent; a no-op once the engine is stopped)."""
+        """Frees the session's retained KV (idempotent; a no-op while the engine process is
+        gone, which took the KV with it)."""
         with self._lock:
-            if not self._stopped:
-                self._send_locked(("end", session_key))
+            if self.failure is None:
+                try:
+                    self._send_locked(("end", session_key))
+                except EngineStoppedError:  # the process is gone, and the KV with it
+                    pass
 
     def _command(self, cmd: tuple[str, Any]) -> None:
         """RequestHandle.abort's way in."""
         kind, handle = cmd
         with self._lock:
-            if kind == "abort" and not self._stopped and handle.hid in self._handles:
-                self._send_locked(("abort", handle.hid))
+            if kind == "abort" and self.failure is None and handle.hid in self._handles:
+                try:
+                    self._send_locked(("abort", handle.hid))
+                except EngineStoppedError:  # the process is gone: the reader fails it
+                    pass
 
     def stats(self) -> EngineStats:
         """The state the engine process sent with its latest step."""
@@ -289,7 +324,24 @@ class ProcessEngine(EngineFront):
     def failure(self) -> str | None:
         if self._death is not None:
             return self._death
-        return "the engine is shut down" if self._stopped else None
+        if self._stopped:
+            return "the engine is shut down"
+        return self._restarting
+
+    @property
+    def num_restarts(self) -> int:
+        """How many times a new engine process replaced one that exited."""
+        return len(self._restarted_at)
+
+    @property
+    def restarting(self) -> bool:
+        """Whether a new engine process is starting in place of one that exited."""
+        return self._restarting is not None
+
+    def wait_ready(self, timeout_s: float | None = None) -> bool:
+        """Waits while a new engine process starts; True if the engine can serve."""
+        self._ready.wait(timeout_s)
+        return self.failure is None
 
     def shutdown(self) -> None:
         with self._lock:
@@ -310,27 +362,32 @@ class ProcessEngine(EngineFront):
     def _check_running(self) -> None:
         failure = self.failure
         if failure is not None:
-            raise EngineStoppedError(failure)
+            error = EngineStoppedError if self._restarting is None else EngineRestartingError
+            raise error(failure)
 
     def _send_locked(self, msg: tuple[Any, ...]) -> None:
         try:
             self._conn.send(msg)
-        except OSError:
-            self._died_locked()
-            raise EngineStoppedError(self._death) from None
+        except OSError:  # the child is gone: the reader restarts it or ends the engine
+            if self._may_restart_locked():
+                raise EngineRestartingError("the engine process exited; it is restarting") \
+                    from None
+            raise EngineStoppedError("the engine process exited") from None
 
     # ----- reader thread -----------------------------------------------------------------
     def _read(self) -> None:
-        try:
-            while True:
-                kind, items, stats = self._conn.recv()
-                self._stats = stats
-                for hid, item in items:
-                    self._deliver(hid, item)
-        except (EOFError, OSError):
-            pass
-        with self._lock:
-            self._died_locked()
+        """Reads the child's outputs; when it exits, restarts it or ends the engine."""
+        while True:
+            try:
+                while True:
+                    kind, items, stats = self._conn.recv()
+                    self._stats = stats
+                    for hid, item in items:
+                        self._deliver(hid, item)
+            except (EOFError, OSError):
+                pass
+            if not self._restart():
+                return
 
     def _deliver(self, hid: int, item: Any) -> None:
         with self._lock:
@@ -355,25 +412,65 @@ class ProcessEngine(EngineFront):
                 del self._handles[hid]
         handle._queue.put(item)
 
-    def _died_locked(self) -> None:
-        """The pipe is closed: the process stopped or died; every waiter hears why."""
-        if self._death is None:
-            try:
-                code: int | None = self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                code = None
-            self._death = ("the engine is shut down" if self._stopped and code == 0 else
-                           f"the engine process exited (code {code})")
-            self._stopped = True
-        self._fail_all_locked(self._death)
+    def _may_restart_locked(self) -> bool:
+        recent = [t for t in self._restarted_at
+                  if time.monotonic() - t < self.restart_window_s]
+        return not self._stopped and len(recent) < self.max_restarts
+
+    def _exit_code(self) -> int | None:
+        try:
+            return self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _restart(self) -> bool:
+        """The child's pipe closed: end the engine (shut down, or no restart left) and fail
+        every waiter, or fail the requests in flight and start a new child. True once the
+        new child is ready."""
+        code = self._exit_code()
+        with self._lock:
+            if not self._may_restart_locked():
+                if self._death is None:
+                    self._death = ("the engine is shut down" if self._stopped and code == 0
+                                   else f"the engine process exited (code {code})")
+                    self._stopped = True
+                self._fail_all_locked(EngineStoppedError(self._death))
+                return False
+            exited = f"the engine process exited (code {code})"
+            self._restarting = f"{exited}; a new one is starting"
+            self._ready.clear()
+            self._fail_all_locked(EngineRestartingError(
+                f"{exited} while the request ran; a new one is starting: submit it again"))
+        try:
+            conn, process, ready = start_child(self._folder, self.config,
+                                               self._start_timeout_s)
+        except BaseException as exc:  # noqa: BLE001 - the engine ends, saying why
+            with self._lock:
+                self._death = f"{exited}; starting a new one failed: {exc}"
+                self._stopped, self._restarting = True, None
+            self._ready.set()
+            return False
+        with self._lock:
+            self._restarting = None
+            if self._stopped:  # shut down while the new child started
+                conn.send(("stop",))
+                process.wait()
+                conn.close()
+            else:
+                self._conn.close()  # the dead process's end
+                self._conn, self._process = conn, process
+                self.info, self._stats = ready[1], ready[2]
+                self._restarted_at.append(time.monotonic())
+        self._ready.set()
+        return not self._stopped
 
     def _fail_all(self, message: str) -> None:
         with self._lock:
-            self._fail_all_locked(message)
+            self._fail_all_locked(EngineStoppedError(message))
 
-    def _fail_all_locked(self, message: str) -> None:
+    def _fail_all_locked(self, error: EngineStoppedError) -> None:
         for handle, *_ in self._handles.values():
-            handle._queue.put(EngineStoppedError(message))
+            handle._queue.put(error)
         self._handles.clear()
 
 

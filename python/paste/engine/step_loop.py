@@ -24,6 +24,12 @@ class EngineStoppedError(PasteError, RuntimeError):
     """The engine was shut down (or its process exited) while a request was waiting."""
 
 
+class EngineRestartingError(EngineStoppedError):
+    """The engine process exited and a new one is starting (ProcessEngine with max_restarts):
+    the request was lost, or came before the new process was ready. Nothing of it was
+    committed, so submitting it again (after `engine.wait_ready()`) is safe."""
+
+
 class StepLoop:
     """Subclasses set `self.core` (an EngineCore) before calling `_run`."""
 

@@ -104,11 +104,13 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
 
 
 async def health(request: Request) -> Response:
-    """200 while the engine serves; 503 with the reason once it cannot (its process died)."""
+    """200 while the engine serves; 503 with the reason while it cannot: status "restarting"
+    while a new engine process replaces one that exited, "error" once it never will."""
     state = server_state(request)
     failure = getattr(state.engine, "failure", None)
     if failure is not None:
-        return JSONResponse({"status": "error", "model": state.config.model_id,
+        status = "restarting" if getattr(state.engine, "restarting", False) else "error"
+        return JSONResponse({"status": status, "model": state.config.model_id,
                              "error": failure}, status_code=503)
     return JSONResponse({"status": "ok", "model": state.config.model_id})
 
@@ -139,7 +141,7 @@ async def get_model(request: Request) -> Response:
 
 async def _api_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return JSONResponse(exc.body(), status_code=exc.status)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
 
 
 async def _invalid_argument(_request: Request, exc: Exception) -> Response:

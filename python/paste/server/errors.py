@@ -28,6 +28,9 @@ class ApiError(PasteError):
     def body(self) -> dict[str, Any]:
         return error_body(self.message, self.type, self.param, self.code)
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class BadRequestError(ApiError, InvalidArgumentError):
     """400: malformed JSON, a missing or invalid field, an unsupported option."""
@@ -73,10 +76,19 @@ class ClientDisconnectedError(ApiError):
 
 
 class ServiceUnavailableError(ApiError):
-    """503: the engine cannot take the request (shut down)."""
+    """503: the engine cannot take the request (shut down, or restarting: then with a
+    Retry-After header, which OpenAI clients honour when they retry)."""
 
     status = 503
     type = "server_error"
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None,
+                 retry_after_s: int | None = None) -> None:
+        super().__init__(message, param, code)
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after_s is None else {"Retry-After": str(self.retry_after_s)}
 
 
 def error_body(

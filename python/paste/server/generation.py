@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from paste.engine.engine import EngineStoppedError
+from paste.engine.engine import EngineRestartingError, EngineStoppedError
 from paste.engine.grammar import GrammarError
 from paste.engine.penalties import LogitBiasError
 from paste.engine.request import TokenLogprob
@@ -53,6 +53,8 @@ from paste.server.prompt import (
 from paste.server.pump import ThreadPump
 from paste.server.turn import TurnRequest
 from paste.session.priority import engine_kv_usage
+
+RESTART_RETRY_AFTER_S = 2  # a small model's process restarts in a few seconds
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,16 @@ def submit(engine: Any, turn: TurnRequest, prompt_ids: list[int]) -> Any:
             return engine.submit_turn(turn.cache_key, prompt_ids, turn.params, turn.priority)
         return engine.submit(prompt_ids, turn.params, turn.priority)
     except EngineStoppedError as exc:
-        raise ServiceUnavailableError(str(exc)) from None
+        raise unavailable(exc) from None
+
+
+def unavailable(exc: EngineStoppedError) -> ServiceUnavailableError:
+    """503; while a new engine process starts, retryable (Retry-After, code
+    "engine_restarting")."""
+    if isinstance(exc, EngineRestartingError):
+        return ServiceUnavailableError(str(exc), code="engine_restarting",
+                                       retry_after_s=RESTART_RETRY_AFTER_S)
+    return ServiceUnavailableError(str(exc))
 
 
 async def run_turn(
@@ -247,7 +258,7 @@ async def run_turn(
         where = "prompt" if turn.prompt_ids is not None else "messages"
         raise BadRequestError(str(exc), param=where) from None
     except EngineStoppedError as exc:
-        raise ServiceUnavailableError(str(exc)) from None
+        raise unavailable(exc) from None
     finally:
         pump.close()
     if out is None or out.finish_reason == "abort":

@@ -17,6 +17,8 @@ Engine side (read when scraped, EngineCollector):
     paste_engine_running_sequences, paste_engine_waiting_sequences, paste_engine_parked_sequences
     paste_kv_cache_used_blocks, paste_kv_cache_blocks, paste_kv_cache_usage_ratio
     paste_engine_generated_tokens_total, paste_engine_preemptions_total
+    paste_engine_restarts_total (engine in its own process; the engine counters above start
+    from 0 again in a new engine process, which Prometheus' rate() reads as a counter reset)
 
 Speculation of native sessions (read when scraped, SpeculationCollector; all 0 when the server
 does not speculate; speculation_metrics.py):
@@ -85,6 +87,11 @@ class EngineCollector:
         )  # fmt: skip
         for name, doc, value in counters:
             yield CounterMetricFamily(name, doc, value=value)
+        restarts = getattr(self._engine, "num_restarts", None)  # a ProcessEngine's
+        if restarts is not None:
+            yield CounterMetricFamily("paste_engine_restarts",
+                                      "engine processes started in place of one that exited",
+                                      value=restarts)
 
 
 class ServerMetrics:

@@ -78,13 +78,18 @@ def serve(
     engine_options: dict[str, Any] | None = None,
     server_options: dict[str, Any] | None = None,
     engine_process: bool = True,
+    engine_restarts: int = 3,
 ) -> None:
     """Serve until interrupted (Ctrl-C / SIGTERM); the engine is shut down on the way out.
 
     server_options: further ServerConfig fields (speculation and session switches).
     engine_process: the model and its step loop run in a process of their own
     (engine/process_engine.py), so HTTP handlers, Python tools and learning never hold the
-    GIL the engine needs; False runs them on a thread of this process."""
+    GIL the engine needs; False runs them on a thread of this process.
+    engine_restarts: how many times (in 10 minutes) an engine process that exits is replaced
+    by a new one (ProcessEngine.max_restarts)."""
+    if engine_restarts < 0:
+        raise InvalidArgumentError(f"--engine-restarts must be >= 0, got {engine_restarts}")
     import uvicorn
 
     from paste.engine.engine import Engine
@@ -102,7 +107,8 @@ def serve(
         **(server_options or {}),
     )
     registry = load_registry(tools) if tools else None
-    engine = (ProcessEngine if engine_process else Engine)(model, **(engine_options or {}))
+    engine = (ProcessEngine(model, max_restarts=engine_restarts, **(engine_options or {}))
+              if engine_process else Engine(model, **(engine_options or {})))
     try:
         app = create_app(engine, config, tools=registry)
         prepare_process()

@@ -43,7 +43,14 @@ from paste.server.fields import (
 from paste.server.pump import ThreadPump
 from paste.server.state import ServerState, server_state
 from paste.server.streaming import error_payload, prime, sse_event, sse_response, until_disconnect
-from paste.session import Final, SessionBusyError, SessionClosedError, TokenDelta, ToolCallEvent
+from paste.session import (
+    Final,
+    SessionBusyError,
+    SessionClosedError,
+    TokenDelta,
+    ToolCallEvent,
+    TurnRestarted,
+)
 
 
 def _session_object(session: Any, state: ServerState) -> dict[str, Any]:
@@ -60,6 +67,8 @@ def _event_payload(event: Any) -> dict[str, Any]:
                 "arguments": event.arguments}  # fmt: skip
     if isinstance(event, Final):
         return {"type": "final", "text": event.text, "status": event.status}
+    if isinstance(event, TurnRestarted):  # the turn's "token" events so far are void
+        return {"type": "turn_restarted", "reason": event.reason}
     return {"type": "tool_result", "call_id": event.call_id, "ok": event.ok,
             "content": event.content, "error_kind": event.error_kind}  # fmt: skip
 

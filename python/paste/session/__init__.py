@@ -10,7 +10,7 @@ engine = Engine("smollm2-135m-instruct")
 session = open_session(engine, tools=registry, system="...", tenant="acme", max_turns=32)
 result = session.run("Find ...")      # SessionResult(status, final_text, messages, metrics)
 for event in session.stream("..."):   # TokenDelta | ToolCallEvent | ToolResultEvent | Final
-    ...
+    ...                               # (and TurnRestarted after an engine restart)
 session.write_trace("traces/acme.jsonl")
 session.close()
 ```
@@ -31,12 +31,13 @@ from paste.session.events import (
     TokenDelta,
     ToolCallEvent,
     ToolResultEvent,
+    TurnRestarted,
 )
 from paste.session.executors import close_shared_executor, shared_executor
 from paste.session.metrics import SessionResult, TurnMetrics
 from paste.session.open import open_session
 from paste.session.parsers import parser_for_model
-from paste.session.session import ModelTurnError, Session
+from paste.session.session import ModelTurnError, Session, TurnLostError
 from paste.session.template import TemplateProfile
 
 __all__ = [
@@ -52,9 +53,11 @@ __all__ = [
     "Status",
     "TemplateProfile",
     "TokenDelta",
+    "TurnLostError",
     "ToolCallEvent",
     "ToolResultEvent",
     "TurnMetrics",
+    "TurnRestarted",
     "close_shared_executor",
     "open_session",
     "parser_for_model",

@@ -3,7 +3,8 @@
 Order within one model turn: TokenDelta* (text outside tool calls, final, never retracted),
 then for each call in call order ToolCallEvent ... and, once the turn's calls are done,
 ToolResultEvent in call order (a malformed call has a ToolResultEvent only, with
-error_kind "malformed_call"). A run always ends with exactly one Final.
+error_kind "malformed_call"). TurnRestarted voids the TokenDeltas of a turn lost to an engine
+restart before it ran again. A run always ends with exactly one Final.
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ class ToolResultEvent:
 
 
 @dataclass(frozen=True)
+class TurnRestarted:
+    """The model turn in progress was lost (its engine process exited and a new one started)
+    before it dispatched a call: its TokenDeltas (those since the last ToolResultEvent, or
+    since the run began) are void, and the turn runs again from the same transcript."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Final:
     """End of a run: the final answer (status "completed") or a clear stop/error message."""
 
@@ -52,4 +62,4 @@ class Final:
     status: Status
 
 
-SessionEvent = TokenDelta | ToolCallEvent | ToolResultEvent | Final
+SessionEvent = TokenDelta | ToolCallEvent | ToolResultEvent | TurnRestarted | Final

@@ -11,6 +11,10 @@ Nothing is lost: messages are committed as soon as they exist and are never remo
 hanging or crashing tool, an unknown tool, bad arguments or malformed call text becomes an
 error message for the model (a tool message) and the run continues; an engine failure ends the
 run with status "error" and max_turns with status "max_turns", both with a message saying why.
+A ProcessEngine whose process exits mid-turn and restarts (max_restarts) is the exception: a
+turn that had dispatched no call yet committed nothing, so it runs again on the new process
+(once; TurnRestarted tells a stream consumer to drop that turn's TokenDeltas), and its
+transcript is prefilled again there.
 Even a stream abandoned by its consumer leaves a well-formed transcript (running calls are
 cancelled and answered with their cancellation message).
 
@@ -27,6 +31,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import Any
 
+from paste.engine.step_loop import EngineRestartingError
 from paste.errors import InvalidArgumentError, PasteError
 from paste.parsing import ContentDelta, StreamingToolCallParser
 from paste.parsing.call_text import calls_spec
@@ -40,6 +45,7 @@ from paste.session.events import (
     TokenDelta,
     ToolCallEvent,
     ToolResultEvent,
+    TurnRestarted,
 )
 from paste.session.metrics import SessionMetrics, SessionResult, TurnMetrics
 from paste.session.priority import engine_kv_usage, outlook
@@ -51,6 +57,16 @@ TurnParams = Any  # GenerationParams | Callable[[list[dict]], GenerationParams]
 
 class ModelTurnError(PasteError, RuntimeError):
     """The engine could not produce a model turn (stopped, prompt too long, step failure)."""
+
+
+class TurnLostError(ModelTurnError):
+    """The engine process exited during a model turn that had dispatched no call; a new
+    process is starting (EngineRestartingError), so the turn can run again."""
+
+
+# How many times one model turn runs again after the engine process restarted under it
+# (a turn that crashes the engine each time must not use up the engine's restarts).
+TURN_RESTARTS = 1
 
 
 class Session:
@@ -199,10 +215,19 @@ class Session:
     # ----- the loop ----------------------------------------------------------------------
     def _run_turns(self) -> Generator[SessionEvent, None, Final]:
         for _ in range(self.max_turns):
-            try:
-                answered = yield from self._turn()
-            except ModelTurnError as exc:
-                return Final(f"error: {exc}", "error")
+            restarts = 0
+            while True:
+                try:
+                    answered = yield from self._turn()
+                except TurnLostError as exc:  # nothing of it was committed or dispatched
+                    if restarts < TURN_RESTARTS and self.engine.wait_ready():
+                        restarts += 1
+                        yield TurnRestarted(str(exc))
+                        continue
+                    return Final(f"error: {exc}", "error")
+                except ModelTurnError as exc:
+                    return Final(f"error: {exc}", "error")
+                break
             if answered is not None:
                 return Final(answered, "completed")
         return Final(
@@ -246,6 +271,8 @@ class Session:
                     if self.speculation is not None:  # a call's name decoded: its tool's calls
                         self.speculation.on_stream(parser)
             except Exception as exc:  # noqa: BLE001 - any engine failure ends the run cleanly
+                if isinstance(exc, EngineRestartingError) and not calls.records:
+                    raise TurnLostError(f"the model turn was lost: {exc}") from exc
                 raise ModelTurnError(f"the model turn failed: {exc}") from exc
             for event in parser.close():
                 yield from self._on_parser_event(event, calls)
