@@ -161,6 +161,43 @@ def test_restart_options_are_checked(tiny_folder):
         ProcessEngine(str(tiny_folder), max_restarts=-1, **SETTINGS)
     with pytest.raises(InvalidArgumentError, match="restart_window_s > 0"):
         ProcessEngine(str(tiny_folder), restart_window_s=0, **SETTINGS)
+    with pytest.raises(InvalidArgumentError, match=r"step_timeout_s must be > 2 s"):
+        ProcessEngine(str(tiny_folder), step_timeout_s=1.0, **SETTINGS)
+
+
+def test_a_hung_engine_process_is_killed_and_replaced(tiny_folder):
+    engine = ProcessEngine(str(tiny_folder), max_restarts=1, step_timeout_s=2.5, **SETTINGS)
+    try:
+        time.sleep(3.5)  # idle longer than the step timeout: nothing to watch, no kill
+        assert len(engine.generate(["Hello"], GREEDY)[0].token_ids) == 8
+        assert engine.num_restarts == 0
+        handle = engine.submit(engine.encode("Hello"), LONG)
+        next(iter(handle))
+        os.kill(engine.pid, signal.SIGSTOP)  # the process stays but says nothing: a hang
+        with pytest.raises(EngineRestartingError,
+                           match=r"^the engine process sent nothing for \d+ s while it had "
+                                 r"requests \(step timeout 2.5 s\): killed while the request "
+                                 r"ran; a new one is starting: submit it again$"):
+            handle.result()
+        assert engine.wait_ready(120)
+        assert (engine.num_restarts, engine.failure) == (1, None)
+        assert len(engine.generate(["Hello"], GREEDY)[0].token_ids) == 8
+    finally:
+        engine.shutdown()
+
+
+def test_a_hung_engine_process_with_no_restart_left_ends_the_engine(tiny_folder):
+    engine = ProcessEngine(str(tiny_folder), step_timeout_s=2.5, **SETTINGS)
+    try:
+        handle = engine.submit(engine.encode("Hello"), LONG)
+        next(iter(handle))
+        os.kill(engine.pid, signal.SIGSTOP)
+        with pytest.raises(EngineStoppedError, match="step timeout 2.5 s"):
+            handle.result()
+        assert engine.failure.startswith("the engine process sent nothing for ")
+        assert not engine.restarting
+    finally:
+        engine.shutdown()
 
 
 # ----- sessions ------------------------------------------------------------------------------

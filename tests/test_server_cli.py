@@ -116,6 +116,8 @@ def test_a_bad_engine_flag_is_a_typed_error_naming_it(capsys):
     assert "dtype must be float32, bfloat16 or float16, got 'int3'" in capsys.readouterr().err
     assert main(["serve", "--model", "m", "--engine-restarts", "-1"]) == 2
     assert "--engine-restarts must be >= 0, got -1" in capsys.readouterr().err
+    assert main(["serve", "--model", "m", "--engine-step-timeout", "1"]) == 2
+    assert "--engine-step-timeout must be 0 or > 2 s, got 1" in capsys.readouterr().err
 
 
 def test_load_registry(tmp_path, monkeypatch):

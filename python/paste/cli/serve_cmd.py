@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                              "(a crash, the OOM killer) up to N times in 10 minutes; requests "
                              "it was running get a retryable 503, native sessions run their "
                              "lost turn again (default 3; 0: the server stops serving)")
+    parser.add_argument("--engine-step-timeout", type=float, default=300.0, metavar="S",
+                        help="with --engine-process: an engine process that has requests but "
+                             "finishes no step in S seconds is hung: it is killed and replaced "
+                             "as if it had exited (default 300, above any step of a large "
+                             "model on a CPU; 0: no watchdog)")
     _add_session_switches(parser)
     parser.set_defaults(func=_serve)
 
@@ -70,6 +75,9 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
                              "(in memory, least recently used dropped; default 1024)")
     parser.add_argument("--pattern-store", default=None, metavar="FILE",
                         help="a PatternStore from `paste patterns mine` (its tenant's predictor)")  # fmt: skip
+    parser.add_argument("--session-dir", default=None, metavar="DIR",
+                        help="write native sessions down as they commit messages (one JSONL "
+                             "file each) and restore them when the server starts again")  # fmt: skip
     parser.add_argument("--pattern-dir", default=None, metavar="DIR",
                         help="per-tenant PatternStore files: all loaded at start, each tenant's "
                              "online-learned store saved there (at once after its first "
@@ -93,6 +101,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out: dict[str, object] = {field: getattr(args, field) for _flag, field, _text in SWITCHES}
     out["pattern_store"], out["speculation_budget"] = args.pattern_store, args.speculation_budget
     out["pattern_dir"] = args.pattern_dir
+    out["session_dir"] = args.session_dir
     out["pattern_save_interval"] = args.pattern_save_interval
     out["max_stored_responses"] = args.max_stored_responses
     out["speculation_waste_price"] = args.waste_price
@@ -122,6 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
             server_options=server_options(args),
             engine_process=args.engine_process,
             engine_restarts=args.engine_restarts,
+            engine_step_timeout_s=args.engine_step_timeout,
         )
     except KeyboardInterrupt:
         pass

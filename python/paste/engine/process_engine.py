@@ -26,7 +26,10 @@ EngineRestartingError (an EngineStoppedError that says "submit it again"; wait_r
 for the new child). A session's KV parked in the dead child is gone, but its transcript lives
 in the caller, and submit_turn sends the whole conversation: its next turn prefills it again.
 Once `max_restarts` restarts happened within `restart_window_s`, the next exit is final:
-EngineStoppedError from then on.
+EngineStoppedError from then on. A hung child (a step that never ends) would hang its requests
+instead; with `step_timeout_s` a watchdog kills a child that has requests and sends nothing
+for that long (it sends every step, or a sign of life each BEAT_S while its steps have nothing
+to say), and the exit is handled as above.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from paste.engine.step_loop import EngineRestartingError, EngineStoppedError, St
 from paste.errors import InvalidArgumentError, PasteError
 
 START_TIMEOUT_S = 900.0  # model load and matmul tuning of a large model on a slow CPU
+BEAT_S = 1.0  # a child stepping without output says so this often (the parent's watchdog)
 
 
 class EngineProcessError(PasteError, RuntimeError):
@@ -92,6 +96,7 @@ class _Child(StepLoop):
         self.remote: dict[int, _RemoteHandle] = {}  # hid -> handle, until its last item
         self.sent: dict[int, tuple[int, int]] = {}  # hid -> (token ids, text chars) sent
         self._last_stats: EngineStats | None = None
+        self._last_send = time.monotonic()
 
     def read_commands(self) -> None:
         """The child's reader thread: pipe -> StepLoop commands. The parent gone = stop."""
@@ -116,16 +121,22 @@ class _Child(StepLoop):
                 return
 
     def _flush(self, idle: bool) -> None:
-        if not self.outbox and not idle:
-            return  # nothing to say: no stats read on this step
+        if not self.outbox and not idle:  # nothing to say: no stats read on this step, but
+            if time.monotonic() - self._last_send >= BEAT_S:  # a sign of life now and then
+                self._send(("out", [], None))
+            return
         stats = core_stats(self.core)
         if not self.outbox and stats == self._last_stats:
             return
         items, self.outbox = self.outbox, []
         wire = [(hid, self._compact(hid, item)) for hid, item in items]
         self._last_stats = stats
+        self._send(("out", wire, stats))
+
+    def _send(self, msg: tuple[Any, ...]) -> None:
+        self._last_send = time.monotonic()
         try:
-            self.conn.send(("out", wire, stats))
+            self.conn.send(msg)
         except (OSError, ValueError):  # the parent is gone; the reader stops the loop
             pass
 
@@ -223,11 +234,15 @@ class ProcessEngine(EngineFront):
     open_session, shutdown) with the model and step loop in a child process.
 
     max_restarts: how many times a child that exits is replaced by a new one within
-    restart_window_s (0: its exit stops the engine for good)."""
+    restart_window_s (0: its exit stops the engine for good).
+    step_timeout_s: a child that has requests but sends nothing for this long (it reports
+    each step, or once a second while its steps have nothing to say) is hung: it is killed,
+    and restarted as if it had exited. None: no watchdog. It must exceed the longest step."""
 
     def __init__(self, model: str | None = None, config: EngineConfig | None = None,
                  start_timeout_s: float = START_TIMEOUT_S, max_restarts: int = 0,
-                 restart_window_s: float = 600.0, **overrides: Any) -> None:
+                 restart_window_s: float = 600.0, step_timeout_s: float | None = None,
+                 **overrides: Any) -> None:
         from paste.engine.model_runner import load_tokenizer
         from paste.models.store import resolve_model
 
@@ -235,6 +250,9 @@ class ProcessEngine(EngineFront):
             raise InvalidArgumentError(
                 f"max_restarts must be >= 0 and restart_window_s > 0, got {max_restarts} and "
                 f"{restart_window_s}")
+        if step_timeout_s is not None and not step_timeout_s > 2 * BEAT_S:
+            raise InvalidArgumentError(
+                f"step_timeout_s must be > {2 * BEAT_S:g} s (or None), got {step_timeout_s}")
         self.config = resolve_config(model, config, overrides)
         self._folder = resolve_model(self.config.model)
         self.tokenizer = load_tokenizer(self._folder)
@@ -251,12 +269,18 @@ class ProcessEngine(EngineFront):
         self._restarting: str | None = None  # why a new child is starting
         self._ready = threading.Event()  # set unless a new child is starting
         self._ready.set()
+        self.step_timeout_s = step_timeout_s
+        self._last_heard = time.monotonic()  # the child's latest message, or work arriving
+        self._hung: str | None = None  # why the watchdog killed the child
         self._conn, self._process, ready = start_child(self._folder, self.config,
                                                        start_timeout_s)
         self.info, self._stats = ready[1], ready[2]
         self._reader = threading.Thread(target=self._read, name="paste-engine-results",
                                         daemon=True)
         self._reader.start()
+        if step_timeout_s is not None:
+            threading.Thread(target=self._watch, args=(step_timeout_s,),
+                             name="paste-engine-watchdog", daemon=True).start()
 
     @property
     def pid(self) -> int | None:
@@ -282,6 +306,8 @@ class ProcessEngine(EngineFront):
         handle = RequestHandle(self)
         with self._lock:
             self._check_running()
+            if not self._handles:  # the child had nothing to do: its silence starts now
+                self._last_heard = time.monotonic()
             hid = handle.hid = self._next_hid
             self._next_hid += 1
             self._handles[hid] = (handle, [], None if params.logprobs is None else [], [])
@@ -381,7 +407,9 @@ class ProcessEngine(EngineFront):
             try:
                 while True:
                     kind, items, stats = self._conn.recv()
-                    self._stats = stats
+                    self._last_heard = time.monotonic()
+                    if stats is not None:  # None: a sign of life between silent steps
+                        self._stats = stats
                     for hid, item in items:
                         self._deliver(hid, item)
             except (EOFError, OSError):
@@ -412,6 +440,18 @@ class ProcessEngine(EngineFront):
                 del self._handles[hid]
         handle._queue.put(item)
 
+    def _watch(self, timeout_s: float) -> None:
+        """The watchdog: kills a child that has requests and says nothing for timeout_s."""
+        while not self._stopped:
+            time.sleep(min(1.0, timeout_s / 4))
+            with self._lock:
+                silent = time.monotonic() - self._last_heard
+                if (self._handles and self._restarting is None and not self._stopped
+                        and self._hung is None and silent > timeout_s):
+                    self._hung = (f"the engine process sent nothing for {silent:.0f} s while "
+                                  f"it had requests (step timeout {timeout_s:g} s): killed")
+                    self._process.kill()
+
     def _may_restart_locked(self) -> bool:
         recent = [t for t in self._restarted_at
                   if time.monotonic() - t < self.restart_window_s]
@@ -429,14 +469,14 @@ class ProcessEngine(EngineFront):
         new child is ready."""
         code = self._exit_code()
         with self._lock:
+            exited, self._hung = self._hung or f"the engine process exited (code {code})", None
             if not self._may_restart_locked():
                 if self._death is None:
                     self._death = ("the engine is shut down" if self._stopped and code == 0
-                                   else f"the engine process exited (code {code})")
+                                   else exited)
                     self._stopped = True
                 self._fail_all_locked(EngineStoppedError(self._death))
                 return False
-            exited = f"the engine process exited (code {code})"
             self._restarting = f"{exited}; a new one is starting"
             self._ready.clear()
             self._fail_all_locked(EngineRestartingError(
@@ -459,6 +499,7 @@ class ProcessEngine(EngineFront):
             else:
                 self._conn.close()  # the dead process's end
                 self._conn, self._process = conn, process
+                self._last_heard = time.monotonic()
                 self.info, self._stats = ready[1], ready[2]
                 self._restarted_at.append(time.monotonic())
         self._ready.set()

@@ -25,6 +25,7 @@ Module map (one concept per file):
     chat.py              Chat Completions answers and chunks
     responses.py         Responses answers and events
     session_store.py     native sessions and their tool executors
+    session_journal.py   native sessions written down as they go, restored at start
     sessions.py          /v1/sessions routes
     speculation.py       ServerSpeculation: one budget and metrics, a manager per tool set
     predictors.py        TenantPredictors: pattern store file + online learning per tenant

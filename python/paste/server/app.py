@@ -39,6 +39,7 @@ from paste.server.generation import context_limit
 from paste.server.guard import GuardMiddleware
 from paste.server.metrics import RequestCounter, ServerMetrics
 from paste.server.response_store import ResponseStore
+from paste.server.session_journal import SessionJournal
 from paste.server.session_store import SessionStore
 from paste.server.speculation import server_speculation
 from paste.server.state import ServerState, server_state
@@ -52,17 +53,21 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
 
     tools: the registry native sessions choose their tools from (default: none).
     Raises PatternStoreError if config.pattern_store or a store in config.pattern_dir cannot be
-    read.
+    read, SessionJournalError if config.session_dir cannot be created. Sessions journaled in
+    config.session_dir are restored (problems are logged, server/session_store.py).
     """
     parser_format = config.tool_call_parser or parser_for_engine(engine)
     speculation = server_speculation(engine, config)
     metrics = ServerMetrics(engine, speculation)
     policy = CoSchedulingPolicy() if config.coscheduling else None
+    journal = SessionJournal(config.session_dir) if config.session_dir else None
     store = SessionStore(
         engine, tools if tools is not None else ToolRegistry(), parser_format, speculation,
-        early_dispatch=config.early_dispatch, kv_retention=config.kv_retention,
+        journal, early_dispatch=config.early_dispatch, kv_retention=config.kv_retention,
         coscheduling=policy, strict_calls=config.strict_tool_calls,
     )  # fmt: skip
+    store.restore()
+    metrics.sessions_open.set(len(store))
     state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
                         ResponseStore(config.max_stored_responses), speculation,
                         policy)  # fmt: skip

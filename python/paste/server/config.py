@@ -31,6 +31,8 @@ class ServerConfig:
         request). coscheduling: CoSchedulingPolicy priorities for turns returning from tools.
     strict_tool_calls: every call a session's model opens is a whole call of one of its
         tools with schema-valid arguments (open_session strict_calls).
+    session_dir: a folder where native sessions are journaled as they commit messages and
+        from which they are restored at start (server/session_journal.py); None: in memory.
     pattern_store: a PatternStore file (`paste patterns mine`) predicting its tenant's calls.
     pattern_dir: a folder of PatternStore files, one per tenant, all loaded at start; each
         tenant's online-learned store is saved there once it learned a run, then at most once
@@ -62,6 +64,7 @@ class ServerConfig:
     kv_retention: bool = True
     coscheduling: bool = True
     strict_tool_calls: bool = True
+    session_dir: str | None = None
     pattern_store: str | None = None
     pattern_dir: str | None = None
     pattern_save_interval: float = 30.0
@@ -107,6 +110,8 @@ class ServerConfig:
         check_max_waste_ratio(self.speculation_max_waste_ratio, "speculation_max_waste_ratio")
         if self.pattern_store is not None and not self.pattern_store:
             raise InvalidArgumentError("pattern_store must be a non-empty path when set")
+        if self.session_dir is not None and not self.session_dir:
+            raise InvalidArgumentError("session_dir must be a non-empty path when set")
         if self.pattern_dir is not None and not self.pattern_dir:
             raise InvalidArgumentError("pattern_dir must be a non-empty path when set")
         if not 0.0 <= self.pattern_save_interval < float("inf"):

@@ -79,6 +79,7 @@ def serve(
     server_options: dict[str, Any] | None = None,
     engine_process: bool = True,
     engine_restarts: int = 3,
+    engine_step_timeout_s: float = 300.0,
 ) -> None:
     """Serve until interrupted (Ctrl-C / SIGTERM); the engine is shut down on the way out.
 
@@ -87,9 +88,13 @@ def serve(
     (engine/process_engine.py), so HTTP handlers, Python tools and learning never hold the
     GIL the engine needs; False runs them on a thread of this process.
     engine_restarts: how many times (in 10 minutes) an engine process that exits is replaced
-    by a new one (ProcessEngine.max_restarts)."""
+    by a new one (ProcessEngine.max_restarts); engine_step_timeout_s: the watchdog's limit for
+    a step (ProcessEngine.step_timeout_s; 0: none)."""
     if engine_restarts < 0:
         raise InvalidArgumentError(f"--engine-restarts must be >= 0, got {engine_restarts}")
+    if engine_step_timeout_s != 0 and not engine_step_timeout_s > 2:
+        raise InvalidArgumentError(
+            f"--engine-step-timeout must be 0 or > 2 s, got {engine_step_timeout_s:g}")
     import uvicorn
 
     from paste.engine.engine import Engine
@@ -107,7 +112,9 @@ def serve(
         **(server_options or {}),
     )
     registry = load_registry(tools) if tools else None
-    engine = (ProcessEngine(model, max_restarts=engine_restarts, **(engine_options or {}))
+    engine = (ProcessEngine(model, max_restarts=engine_restarts,
+                            step_timeout_s=engine_step_timeout_s or None,
+                            **(engine_options or {}))
               if engine_process else Engine(model, **(engine_options or {})))
     try:
         app = create_app(engine, config, tools=registry)

@@ -7,29 +7,44 @@ with the store. Sessions live until DELETE or server shutdown. A session with to
 when the server does (`speculation`: server/speculation.py, one Speculator per tool set);
 `session_options` (early_dispatch, kv_retention, coscheduling, strict_calls) go to open_session.
 
+With a SessionJournal (`paste serve --session-dir`), every session is written down as it
+commits messages and `restore()` brings the journaled sessions back when the server starts:
+same ids, tools, transcripts; a run cut off by the restart gets its unanswered calls answered
+(session/restore.py). A journal write that fails is logged and counted (`num_failed_writes`);
+the session goes on in memory.
+
 Thread-safety: the store's maps are guarded by one lock; a session itself is driven by one
 request at a time (`begin_run` / `end_run`, 409 otherwise).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import time
+import uuid
 from typing import Any
 
 from paste.engine.request import GenerationParams
+from paste.errors import InvalidArgumentError
 from paste.server.errors import BadRequestError, ConflictError, NotFoundError
 from paste.server.generation import context_limit
+from paste.server.session_journal import JournaledSession, SessionJournal, SessionJournalError
 from paste.session import Session, open_session
 from paste.tools import ToolExecutor, ToolRegistry
 
 _TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+log = logging.getLogger("paste.server")
 
 
 class SessionStore:
     def __init__(self, engine: Any, registry: ToolRegistry, parser_format: str,
-                 speculation: Any = None, **session_options: Any) -> None:  # fmt: skip
+                 speculation: Any = None, journal: SessionJournal | None = None,
+                 **session_options: Any) -> None:  # fmt: skip
         self.engine = engine
+        self.journal = journal
+        self.num_failed_writes = 0
         self.registry = registry
         self.parser_format = parser_format
         self.speculation = speculation  # ServerSpeculation, or None: serial tools
@@ -68,6 +83,23 @@ class SessionStore:
             raise BadRequestError("'tools' lists a tool twice", param="tools")
         limit = context_limit(self.engine)
         max_tokens = min(max_tokens, limit) if limit is not None else max_tokens
+        session_id = f"{tenant}-{uuid.uuid4().hex[:16]}"
+        if self.journal is not None:
+            self.journal.create({"id": session_id, "tenant": tenant, "tools": list(names),
+                                 "system": system, "max_turns": max_turns,
+                                 "max_tokens": max_tokens, "environment": environment,
+                                 "created_at": int(time.time())})  # fmt: skip
+        try:
+            return self._open(session_id, names, tenant, system, max_turns, max_tokens,
+                              environment, self._writer(session_id))
+        except BaseException:
+            if self.journal is not None:  # no file for a session that never was
+                self.journal.delete(session_id)
+            raise
+
+    def _open(self, session_id: str, names: tuple[str, ...], tenant: str, system: str | None,
+              max_turns: int, max_tokens: int, environment: Any,
+              on_commit: Any = None) -> Session:  # fmt: skip
         subset, executor = self._tools(names)
         speculator = None
         if self.speculation is not None and names:
@@ -76,12 +108,69 @@ class SessionStore:
             self.engine, tools=subset, system=system, tenant=tenant, max_turns=max_turns,
             parser=self.parser_format, turn_params=GenerationParams(max_tokens=max_tokens),
             executor=executor, speculator=speculator, environment=environment,
-            **self.session_options,
+            session_id=session_id, on_commit=on_commit, **self.session_options,
         )  # fmt: skip
         with self._lock:
             self._sessions[session.session_id] = session
             self._tool_names[session.session_id] = names
         return session
+
+    def _writer(self, session_id: str) -> Any:
+        """The session's on_commit: its journal line (None without a journal)."""
+        journal = self.journal
+        if journal is None:
+            return None
+
+        def write(message: dict[str, Any], raw: str | None, ok: bool | None) -> None:
+            try:
+                journal.append(session_id, message, raw, ok)
+            except SessionJournalError as exc:  # the session goes on in memory
+                self.num_failed_writes += 1
+                log.error("session %s: %s", session_id, exc)
+
+        return write
+
+    def restore(self) -> list[str]:
+        """Brings back every journaled session (server start); returns the problems found,
+        each naming its file (sessions whose tools this server lacks are not restored)."""
+        if self.journal is None:
+            return []
+        journaled, problems = self.journal.load()
+        with self._lock:
+            live = set(self._sessions)
+        for entry in journaled:
+            if entry.header["id"] in live:  # running here already
+                continue
+            problem = self._restore(entry)
+            if problem is not None:
+                problems.append(problem)
+        for problem in problems:
+            log.warning("session journal: %s", problem)
+        return problems
+
+    def _restore(self, entry: JournaledSession) -> str | None:
+        h = entry.header
+        names = tuple(h["tools"])
+        missing = [n for n in names if not isinstance(n, str) or n not in self.registry]
+        if missing:
+            return (f"{self.journal.path(h['id']) if self.journal else h['id']}: tools "
+                    f"{missing} are not on this server; the session is not restored")
+        try:
+            session = self._open(h["id"], names, h["tenant"], h["system"], h["max_turns"],
+                                 h["max_tokens"], h["environment"])
+            added = session.restore(entry.messages, entry.raw_texts, entry.failed_call_ids)
+        except InvalidArgumentError as exc:
+            self._forget(h["id"])
+            return f"{h['id']}: {exc}; the session is not restored"
+        session.on_commit = self._writer(session.session_id)
+        for message in added:  # the answers to calls cut off by the restart
+            session.on_commit(message, None, False)
+        return None
+
+    def _forget(self, session_id: str) -> Session | None:
+        with self._lock:
+            self._tool_names.pop(session_id, None)
+            return self._sessions.pop(session_id, None)
 
     def tool_names(self, session_id: str) -> list[str]:
         with self._lock:
@@ -110,10 +199,10 @@ class SessionStore:
 
     def delete(self, session_id: str) -> None:
         session = self.get(session_id)
-        with self._lock:
-            self._sessions.pop(session_id, None)
-            self._tool_names.pop(session_id, None)
+        self._forget(session_id)
         session.close()
+        if self.journal is not None:
+            self.journal.delete(session_id)
 
     def __len__(self) -> int:
         with self._lock:

@@ -19,7 +19,7 @@ Module map: session.py (Session, the loop), open.py (open_session), calls.py (on
 calls: early dispatch, results in call order), template.py (transcript -> chat template view),
 parsers.py (tool-call format per model), events.py, metrics.py (SessionResult, prefix-hit
 ratios), trace.py (JSONL trace record), executors.py (shared executor per registry),
-errors.py. Guide: docs/sessions.md.
+restore.py (continuing committed messages), errors.py. Guide: docs/sessions.md.
 """
 
 from paste.session.calls import MALFORMED_KIND, MALFORMED_PREFIX

@@ -36,6 +36,7 @@ def open_session(
     coscheduling: Any = None,
     strict_calls: bool = False,
     environment: Any = None,
+    on_commit: Any = None,
 ) -> Session:
     """A new agent session on `engine` (a paste Engine).
 
@@ -65,6 +66,9 @@ def open_session(
         are indexed for argument prediction (the folder a first `cd` enters). The model does
         not see it; the session's trace records it (`environment`), so a store mined or
         updated from the trace indexes it too.
+    on_commit: called as each message is committed, with the message, the model's raw text
+        (assistant messages, else None) and whether the call succeeded (tool messages, else
+        None); server/session_journal.py writes them down. Session.on_commit can be set later.
     Raises InvalidArgumentError (a ValueError) for a bad max_turns, parser or assistant_view,
     or an environment that is not JSON (it is copied: later changes of the caller's object do
     not reach the session).
@@ -99,6 +103,7 @@ def open_session(
         coscheduling=coscheduling,
         strict_calls=strict_calls,
         environment=environment,
+        on_commit=on_commit,
     )
 
 

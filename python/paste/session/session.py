@@ -49,6 +49,13 @@ from paste.session.events import (
 )
 from paste.session.metrics import SessionMetrics, SessionResult, TurnMetrics
 from paste.session.priority import engine_kv_usage, outlook
+from paste.session.restore import (
+    check_messages,
+    highest_call_number,
+    interrupted_message,
+    tool_history,
+    unanswered_calls,
+)
 from paste.session.template import ASSISTANT_VIEWS, TemplateProfile, render_view
 from paste.session.trace import append_record, trace_record
 
@@ -93,6 +100,7 @@ class Session:
         coscheduling: Any = None,
         strict_calls: bool = False,
         environment: Any = None,
+        on_commit: Any = None,
     ) -> None:
         if max_turns < 1:
             raise InvalidArgumentError(f"max_turns must be >= 1, got {max_turns}")
@@ -131,8 +139,11 @@ class Session:
         self._busy = threading.Lock()  # held by the run in progress
         self._closed = False
         self._t0, self._t0_unix = now(), time.time()
+        # on_commit(message, raw text of an assistant message, ok of a tool message): called
+        # as each message is committed (server/session_journal.py writes them down)
+        self.on_commit = on_commit
         if system:
-            self.messages.append({"role": "system", "content": system})
+            self._append({"role": "system", "content": system})
 
     # ----- public API --------------------------------------------------------------------
     def run(self, user_text: str) -> SessionResult:
@@ -152,7 +163,7 @@ class Session:
             raise SessionBusyError(f"session {self.session_id!r} is already running")
         try:
             self.status, self.final_text = None, ""
-            self.messages.append({"role": "user", "content": user_text})
+            self._append({"role": "user", "content": user_text})
             if self.speculation is not None:
                 self.speculation.on_user(user_text)
             final = yield from self._run_turns()
@@ -197,6 +208,34 @@ class Session:
             self.assistant_view,
         )
         return self.engine.chat_prompt(view, tools=tools)
+
+    def restore(self, messages: list[dict[str, Any]], raw_texts: dict[int, str],
+                failed_call_ids: set[str]) -> list[dict[str, Any]]:
+        """Continue from `messages` committed earlier (their assistant messages' raw model
+        texts by index, the ids of calls that failed), in place of this new session's own;
+        returns the messages appended to make them well-formed (restore.py: every call of the
+        last assistant message answered). The engine's KV is not restored: the next turn
+        prefills the transcript. InvalidArgumentError if this session already ran, or for
+        messages that are not a transcript."""
+        if self._metrics.turns or any(m["role"] != "system" for m in self.messages):
+            raise InvalidArgumentError(
+                f"session {self.session_id!r} already has a conversation to continue")
+        self.messages = [dict(m) for m in check_messages(messages)]
+        self._raw_texts = {int(i): str(t) for i, t in raw_texts.items()}
+        self._failed_call_ids = set(failed_call_ids)
+        self._num_call_ids = highest_call_number(self.messages)
+        added = [interrupted_message(call_id, name)
+                 for call_id, name in unanswered_calls(self.messages)]
+        for message in added:
+            self._failed_call_ids.add(message["tool_call_id"])
+            self._append(message, ok=False)
+        if self.speculation is not None:  # the predictor sees the history it would have seen
+            for kind, value in tool_history(self.messages, self._failed_call_ids):
+                if kind == "user":
+                    self.speculation.on_user(value)
+                else:
+                    self.speculation.on_result(*value)
+        return added
 
     def close(self) -> None:
         """Free the session's parked KV in the engine; the transcript stays readable."""
@@ -345,14 +384,20 @@ class Session:
         self._num_call_ids += 1
         return f"call_{self._num_call_ids}"
 
-    def _commit_assistant(self, message: dict[str, Any], raw_text: str) -> int:
+    def _append(self, message: dict[str, Any], raw: str | None = None,
+                ok: bool | None = None) -> None:
         self.messages.append(message)
-        index = len(self.messages) - 1
+        if self.on_commit is not None:
+            self.on_commit(message, raw, ok)
+
+    def _commit_assistant(self, message: dict[str, Any], raw_text: str) -> int:
+        index = len(self.messages)
         self._raw_texts[index] = raw_text
+        self._append(message, raw_text)
         return index
 
     def _commit_outcome(self, outcome: CallOutcome) -> None:
-        self.messages.append(outcome.message())
+        self._append(outcome.message(), ok=outcome.ok)
         if self.speculation is not None and outcome.record.future is not None:
             self.speculation.on_result(outcome.record.name, outcome.record.arguments,
                                        outcome.content, outcome.ok)
