@@ -53,6 +53,8 @@ def main() -> None:
             next(iter(handle))
             start = time.perf_counter()
             os.kill(engine.pid, signal.SIGKILL)
+            while not (engine.restarting or engine.failure):  # the death is seen
+                time.sleep(0.001)
             assert engine.wait_ready(600), engine.failure
             restart.append(time.perf_counter() - start)
             lost.append(_turn_s(engine, key, transcript + [rep + 11], turn))

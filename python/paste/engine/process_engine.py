@@ -365,7 +365,8 @@ class ProcessEngine(EngineFront):
         return self._restarting is not None
 
     def wait_ready(self, timeout_s: float | None = None) -> bool:
-        """Waits while a new engine process starts; True if the engine can serve."""
+        """Waits while a new engine process starts; True if the engine can serve. (An exit
+        not yet seen, before any EngineRestartingError or `restarting`, is not waited for.)"""
         self._ready.wait(timeout_s)
         return self.failure is None
 
@@ -396,6 +397,7 @@ class ProcessEngine(EngineFront):
             self._conn.send(msg)
         except OSError:  # the child is gone: the reader restarts it or ends the engine
             if self._may_restart_locked():
+                self._ready.clear()  # wait_ready waits for the reader to see the exit
                 raise EngineRestartingError("the engine process exited; it is restarting") \
                     from None
             raise EngineStoppedError("the engine process exited") from None
@@ -476,6 +478,7 @@ class ProcessEngine(EngineFront):
                                    else exited)
                     self._stopped = True
                 self._fail_all_locked(EngineStoppedError(self._death))
+                self._ready.set()
                 return False
             self._restarting = f"{exited}; a new one is starting"
             self._ready.clear()
