@@ -93,3 +93,52 @@ def test_without_coscheduling_every_turn_gets_the_base(engine):
             openai_client(server).chat.completions.create(model="tiny", messages=AFTER_TOOLS,
                                                           tools=[TOOL])
     assert engine.priorities[-1] == 0.0
+
+
+# ----- vLLM's request `priority` (lower runs first) ------------------------------------------
+def test_a_request_priority_is_a_class_above_every_co_scheduling_term():
+    policy = CoSchedulingPolicy()
+    calm = FakeEngineAtKvUsage(10, 100)
+    urgent = TurnRequest(messages=FIRST, request_priority=-1)
+    batch_returning = TurnRequest(messages=AFTER_TOOLS, request_priority=1)
+    assert api_priority(policy, calm, urgent) == 1000.0
+    assert api_priority(policy, calm, batch_returning) == -1000.0 + policy.returning_boost
+    assert api_priority(None, calm, batch_returning) == -1000.0
+    # the largest co-scheduling boost never lifts a class over the next one
+    most = (policy.returning_boost + policy.aging_weight * policy.aging_cap_s
+            + policy.work_weight + policy.hide_weight * policy.hide_cap_s)
+    assert most < 1000.0
+
+
+def test_each_api_passes_the_request_priority_to_the_engine(engine, client):
+    with engine.scripted(always("Sunny.")):
+        client.chat.completions.create(model="tiny", messages=FIRST,
+                                       extra_body={"priority": 2})
+        client.responses.create(model="tiny", input="Hi", extra_body={"priority": -3})
+    client.completions.create(model="tiny", prompt="Hello", max_tokens=1,
+                              extra_body={"priority": 1})
+    assert engine.priorities[-3:] == [-2000.0, 3000.0, -1000.0]
+
+
+@pytest.mark.parametrize("bad", [1.5, True, "1", 1_000_001, -1_000_001])
+def test_a_bad_request_priority_is_a_400_naming_it(server, bad):
+    import httpx
+
+    for route, body in (("/v1/chat/completions", {"messages": FIRST}),
+                        ("/v1/completions", {"prompt": "Hello"}),
+                        ("/v1/responses", {"input": "Hi"}),
+                        ("/v1/sessions", {})):
+        answer = httpx.post(server.url + route, json={"model": "tiny", **body, "priority": bad})
+        assert answer.status_code == 400, (route, answer.text)
+        assert answer.json()["error"]["param"] == "priority"
+
+
+def test_a_native_session_turn_runs_in_its_priority_class(engine, server):
+    import httpx
+
+    with engine.scripted(always("Sunny.")):
+        sid = httpx.post(server.url + "/v1/sessions", json={"priority": 4}).json()["id"]
+        done = httpx.post(server.url + f"/v1/sessions/{sid}/messages",
+                          json={"content": "Hi", "stream": False}, timeout=60).json()
+    assert done["status"] == "completed"
+    assert engine.priorities[-1] == -4000.0  # a first turn: the class base alone

@@ -25,7 +25,7 @@ from paste.tools import ToolRegistry
 from test_server_support import HANG_GUARD_S, live_server, wait_until
 
 HEADER = {"id": "acme-0123", "tenant": "acme", "tools": ["get_weather"], "system": "Be brief.",
-          "max_turns": 8, "max_tokens": 64, "environment": {"city": "Paris"},
+          "max_turns": 8, "max_tokens": 64, "environment": {"city": "Paris"}, "priority": 2,
           "created_at": 1700000000}
 CALL = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
 ANSWER = "It is 22 C in Paris."

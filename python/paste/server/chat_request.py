@@ -29,6 +29,7 @@ from paste.server.fields import (
     opt_number,
     opt_str,
     req_str,
+    request_priority,
     stop_strings,
 )
 from paste.server.tools_schema import parse_tool_choice, parse_tools, strict_tool_names
@@ -203,5 +204,6 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         params=adjusted(body, params, constrained=grammar is not None or forced),
         cache_key=opt_str(body, "prompt_cache_key"),
         strict_tools=strict,
+        request_priority=request_priority(body),
     )
     return ChatRequest(model, turn, stream, include_usage(body), n)

@@ -27,6 +27,7 @@ from paste.server.fields import (
     opt_bool,
     opt_int,
     req_str,
+    request_priority,
     stop_strings,
 )
 from paste.server.turn import TurnRequest
@@ -93,6 +94,8 @@ def parse_completion_request(body: dict[str, Any],
     if len(given) * n > MAX_CHOICES:
         raise BadRequestError(f"{len(given)} prompts x n={n} exceed {MAX_CHOICES} choices",
                               param="n")
-    turns = [TurnRequest(messages=[], params=params, prompt_ids=ids) for ids, _ in given]
+    priority = request_priority(body)
+    turns = [TurnRequest(messages=[], params=params, prompt_ids=ids, request_priority=priority)
+             for ids, _ in given]
     return CompletionRequest(model, turns, n, opt_bool(body, "stream", False),
                              include_usage(body), echo, [text for _, text in given])

@@ -47,6 +47,23 @@ INT32_MAX = 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
+# vLLM's request `priority` (lower runs first): each unit is worth PRIORITY_CLASS of the
+# engine's priority, more than any co-scheduling boost, so classes never interleave.
+PRIORITY_LIMIT = 1_000_000
+PRIORITY_CLASS = 1000.0
+
+
+def request_priority(body: dict[str, Any]) -> int:
+    """The request's `priority` field: an integer in [-PRIORITY_LIMIT, PRIORITY_LIMIT],
+    0 when absent; lower runs first."""
+    return opt_int(body, "priority", -PRIORITY_LIMIT, PRIORITY_LIMIT) or 0
+
+
+def class_base(priority: int) -> float:
+    """The engine priority (higher runs first) a request `priority` class starts from."""
+    return -PRIORITY_CLASS * priority
+
+
 def opt_int(
     body: dict[str, Any], key: str, minimum: int = INT64_MIN, maximum: int = INT64_MAX
 ) -> int | None:

@@ -44,6 +44,7 @@ from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
 from paste.server.conversations import Outlook
 from paste.server.errors import BadRequestError, ServiceUnavailableError
+from paste.server.fields import class_base
 from paste.server.prompt import (
     arguments_grammar,
     calls_grammar,
@@ -166,16 +167,18 @@ def context_limit(engine: Any) -> int | None:
 
 def api_priority(policy: Any, engine: Any, turn: TurnRequest,
                  outlook: Outlook | None = None) -> float:
-    """The BatchLoop priority of an HTTP turn under CoSchedulingPolicy `policy` (None: 0):
+    """The BatchLoop priority of an HTTP turn: its request `priority` class (fields.py),
+    adjusted under CoSchedulingPolicy `policy` (None: the class alone):
     a turn that continues a conversation (TurnRequest.returning: after its tools, or a
     follow-up) is boosted, as a native session's later turns are, a new one is lowered only
     above the KV band. `outlook` (conversations.py: a keyed conversation's recent turns)
     adds the expected-work and tool-time terms; without it only the boost and the band
     apply."""
+    base = class_base(turn.request_priority)  # the request's own `priority` class
     if policy is None:
-        return 0.0
+        return base
     outlook = outlook or Outlook()
-    return float(policy.priority(0.0, turn.returning, 0.0, engine_kv_usage(engine),
+    return float(policy.priority(base, turn.returning, 0.0, engine_kv_usage(engine),
                                  outlook.expected_tokens, outlook.expected_tool_s))
 
 

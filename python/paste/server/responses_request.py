@@ -35,7 +35,15 @@ from typing import Any
 from paste.engine.request import MAX_LOGPROBS
 from paste.server.chat_request import response_grammar, sampling_params
 from paste.server.errors import BadRequestError, NotFoundError
-from paste.server.fields import INT32_MAX, opt_bool, opt_int, opt_list, opt_str, req_str
+from paste.server.fields import (
+    INT32_MAX,
+    opt_bool,
+    opt_int,
+    opt_list,
+    opt_str,
+    req_str,
+    request_priority,
+)
 from paste.server.response_store import ResponseStore
 from paste.server.tools_schema import parse_tool_choice, parse_tools, strict_tool_names
 from paste.server.turn import TurnRequest, content_text, normalize_messages
@@ -182,6 +190,7 @@ def parse_responses_request(
                        grammar=grammar, logprobs=logprobs),
         cache_key=cache_key,
         strict_tools=strict_tool_names(body.get("tools"), flat=True),
+        request_priority=request_priority(body),
     )
     echoed = dict(fmt) if isinstance(fmt, dict) and fmt.get("type") else {"type": "text"}
     conversation = messages[1:] if instructions else messages

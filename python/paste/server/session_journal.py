@@ -3,7 +3,7 @@
 
 One file per session, `DIR/<session id>.jsonl`. Its first line describes the session
 ({"record": "session", "id", "tenant", "tools", "system", "max_turns", "max_tokens",
-"environment", "created_at"}); each later line is one committed message ({"record":
+"environment", "priority", "created_at"}); each later line is one committed message ({"record":
 "message", "message", "raw": the model's text of an assistant message, "ok": a tool message's
 success}), appended and flushed the moment the session commits it, so a server that is killed
 loses no committed message. DELETE removes the file.
@@ -26,7 +26,7 @@ from paste.errors import InvalidArgumentError, PasteError
 
 SUFFIX = ".jsonl"
 HEADER_FIELDS = ("id", "tenant", "tools", "system", "max_turns", "max_tokens", "environment",
-                 "created_at")
+                 "priority", "created_at")
 
 
 class SessionJournalError(PasteError, OSError):
@@ -148,4 +148,5 @@ def _is_header(record: Any, path: Path) -> bool:
             and isinstance(record.get("tenant"), str)
             and isinstance(record.get("tools"), list)
             and isinstance(record.get("max_turns"), int)
-            and isinstance(record.get("max_tokens"), int))
+            and isinstance(record.get("max_tokens"), int)
+            and isinstance(record.get("priority", 0), int | None))

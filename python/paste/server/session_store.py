@@ -29,6 +29,7 @@ from typing import Any
 from paste.engine.request import GenerationParams
 from paste.errors import InvalidArgumentError
 from paste.server.errors import BadRequestError, ConflictError, NotFoundError
+from paste.server.fields import class_base
 from paste.server.generation import context_limit
 from paste.server.session_journal import JournaledSession, SessionJournal, SessionJournalError
 from paste.session import Session, open_session
@@ -67,8 +68,9 @@ class SessionStore:
 
     def create(
         self, tool_names: list[str] | None, tenant: str, system: str | None, max_turns: int,
-        max_tokens: int, environment: Any = None,
+        max_tokens: int, environment: Any = None, priority: int = 0,
     ) -> Session:  # fmt: skip
+        """A new session; `priority` is the request's (vLLM's: lower runs first, fields.py)."""
         if not _TENANT.match(tenant):
             raise BadRequestError("'tenant' must be 1-64 characters of A-Z a-z 0-9 _ . -",
                                   param="tenant")  # fmt: skip
@@ -88,17 +90,18 @@ class SessionStore:
             self.journal.create({"id": session_id, "tenant": tenant, "tools": list(names),
                                  "system": system, "max_turns": max_turns,
                                  "max_tokens": max_tokens, "environment": environment,
+                                 "priority": priority,
                                  "created_at": int(time.time())})  # fmt: skip
         try:
             return self._open(session_id, names, tenant, system, max_turns, max_tokens,
-                              environment, self._writer(session_id))
+                              environment, priority, self._writer(session_id))
         except BaseException:
             if self.journal is not None:  # no file for a session that never was
                 self.journal.delete(session_id)
             raise
 
     def _open(self, session_id: str, names: tuple[str, ...], tenant: str, system: str | None,
-              max_turns: int, max_tokens: int, environment: Any,
+              max_turns: int, max_tokens: int, environment: Any, priority: int,
               on_commit: Any = None) -> Session:  # fmt: skip
         subset, executor = self._tools(names)
         speculator = None
@@ -108,7 +111,8 @@ class SessionStore:
             self.engine, tools=subset, system=system, tenant=tenant, max_turns=max_turns,
             parser=self.parser_format, turn_params=GenerationParams(max_tokens=max_tokens),
             executor=executor, speculator=speculator, environment=environment,
-            session_id=session_id, on_commit=on_commit, **self.session_options,
+            session_id=session_id, on_commit=on_commit, priority=class_base(priority),
+            **self.session_options,
         )  # fmt: skip
         with self._lock:
             self._sessions[session.session_id] = session
@@ -157,7 +161,7 @@ class SessionStore:
                     f"{missing} are not on this server; the session is not restored")
         try:
             session = self._open(h["id"], names, h["tenant"], h["system"], h["max_turns"],
-                                 h["max_tokens"], h["environment"])
+                                 h["max_tokens"], h["environment"], h["priority"] or 0)
             added = session.restore(entry.messages, entry.raw_texts, entry.failed_call_ids)
         except InvalidArgumentError as exc:
             self._forget(h["id"])

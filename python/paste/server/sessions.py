@@ -39,6 +39,7 @@ from paste.server.fields import (
     opt_object,
     opt_str,
     req_str,
+    request_priority,
 )
 from paste.server.pump import ThreadPump
 from paste.server.state import ServerState, server_state
@@ -83,7 +84,7 @@ async def create_session(request: Request) -> Response:
         names, opt_str(body, "tenant") or "default", opt_str(body, "system"),
         opt_int(body, "max_turns", minimum=1, maximum=INT32_MAX) or 32,
         opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX) or state.config.session_max_tokens,
-        opt_object(body, "environment"),
+        opt_object(body, "environment"), request_priority(body),
     )  # fmt: skip
     state.metrics.sessions_open.set(len(state.sessions))
     return JSONResponse(dict(_session_object(session, state), created_at=int(time.time())))

@@ -34,6 +34,8 @@ class TurnRequest:
     prompt_ids: list[int] | None = None
     # BatchLoop priority of the engine request (co-scheduling, generation.api_priority)
     priority: float = 0.0
+    # vLLM's request `priority`: lower runs first; a class above every co-scheduling term
+    request_priority: int = 0
     # tools marked `strict`: under tool_choice "auto" their calls are constrained (prompt.py)
     strict_tools: frozenset[str] = frozenset()
 
