@@ -43,9 +43,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(flags: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start(flags: list[str], port: int, log: Path,
+           threads: int = 1) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "paste.cli", "serve", "--model", MODEL, "--port",
-               str(port), "--num-threads", "1", "--no-speculation", *flags]
+               str(port), "--num-threads", str(threads), "--no-speculation", *flags]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
@@ -62,10 +63,12 @@ def _start(flags: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError("paste serve did not come up in 600 s")
 
 
-def _stream(url: str, prompt: str, max_tokens: int) -> tuple[float, list[float], int]:
-    """(time to first token, gaps between later tokens, completion tokens) of one stream."""
+def _stream(url: str, prompt: str, max_tokens: int,
+            extra: dict[str, object] | None = None) -> tuple[float, list[float], int]:
+    """(time to first token, gaps between later tokens, completion tokens) of one stream
+    (`extra`: more request fields)."""
     body = {"model": MODEL, "prompt": prompt, "max_tokens": max_tokens, "ignore_eos": True,
-            "stream": True, "stream_options": {"include_usage": True}}
+            "stream": True, "stream_options": {"include_usage": True}, **(extra or {})}
     start = time.perf_counter()
     stamps, tokens = [], 0
     with httpx.stream("POST", url + "/v1/completions", json=body, timeout=600) as response:

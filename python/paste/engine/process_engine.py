@@ -459,11 +459,13 @@ class ProcessEngine(EngineFront):
                   if time.monotonic() - t < self.restart_window_s]
         return not self._stopped and len(recent) < self.max_restarts
 
-    def _exit_code(self) -> int | None:
+    def _exit_code(self) -> int:
+        """The exit code of the child whose pipe closed (killed if it lingers on)."""
         try:
             return self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            return None
+            self._process.kill()
+            return self._process.wait()
 
     def _restart(self) -> bool:
         """The child's pipe closed: end the engine (shut down, or no restart left) and fail
