@@ -6,6 +6,7 @@ model sees the same prompt); over HTTP, and with `paste serve` killed by SIGKILL
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def test_the_journal_reads_back_what_it_wrote(tmp_path):
     journal.delete("acme-0123")  # idempotent
     journal.append("acme-0123", {"role": "user", "content": "late"})  # a run still going
     assert journal.load() == ([], [])
-    assert list((tmp_path / "sessions").iterdir()) == []
+    assert [p.name for p in (tmp_path / "sessions").iterdir()] == [".lock"]
 
 
 def test_bad_lines_and_files_are_reported_with_their_place(tmp_path):
@@ -96,6 +97,15 @@ def test_bad_lines_and_files_are_reported_with_their_place(tmp_path):
     ]
     with pytest.raises(InvalidArgumentError):
         journal.path("../escape")
+
+
+def test_one_server_at_a_time_owns_a_session_folder(tmp_path):
+    first = SessionJournal(tmp_path)
+    with pytest.raises(OSError, match=rf"is in use by another server \(pid {os.getpid()}\)"):
+        SessionJournal(tmp_path)
+    first.close()
+    first.close()  # idempotent
+    SessionJournal(tmp_path).close()  # free again
 
 
 def test_a_folder_that_cannot_be_made_is_a_typed_error(tmp_path):
@@ -172,7 +182,7 @@ def test_a_new_server_on_the_same_folder_restores_its_sessions(engine, registry,
         before = httpx.get(server.url + f"/v1/sessions/{sid}").json()
         gone = httpx.post(server.url + "/v1/sessions", json={"tools": []}).json()["id"]
         httpx.delete(server.url + f"/v1/sessions/{gone}")
-    assert sorted(p.name for p in folder.iterdir()) == [f"{sid}.jsonl"]
+    assert sorted(p.name for p in folder.glob("*.jsonl")) == [f"{sid}.jsonl"]
     with engine.scripted(weather_script), live_server(engine, tools=registry,
                                                       session_dir=str(folder)) as server:
         after = httpx.get(server.url + f"/v1/sessions/{sid}").json()
@@ -189,7 +199,7 @@ def test_a_new_server_on_the_same_folder_restores_its_sessions(engine, registry,
                                                       session_dir=str(folder)) as server:
         # a server without the session's tools does not restore it (and keeps its file)
         assert httpx.get(server.url + f"/v1/sessions/{sid}").status_code == 404
-    assert [p.name for p in folder.iterdir()] == [f"{sid}.jsonl"]
+    assert [p.name for p in folder.glob("*.jsonl")] == [f"{sid}.jsonl"]
     lines = (folder / f"{sid}.jsonl").read_text().splitlines()
     # the header, then system, user, call, result, answer; user, call, result, answer
     assert [json.loads(line)["record"] for line in lines] == ["session"] + ["message"] * 9
@@ -254,7 +264,7 @@ def test_a_session_that_cannot_open_leaves_no_file(engine, registry, tmp_path):
     store = SessionStore(engine, registry, "json", journal=SessionJournal(tmp_path))
     with pytest.raises(InvalidArgumentError, match="environment"):
         store.create(None, "acme", None, 4, 16, environment={"x": float("nan")})
-    assert (list(tmp_path.iterdir()), len(store)) == ([], 0)
+    assert (list(tmp_path.glob("*.jsonl")), len(store)) == ([], 0)
     session = store.create(None, "acme", "Be brief.", 4, 16)
     assert store.restore() == []  # its own live sessions are not restored twice: no problem
     store.close()
@@ -268,3 +278,22 @@ def test_an_empty_session_dir_is_refused():
 
     with pytest.raises(InvalidArgumentError, match="session_dir must be a non-empty path"):
         ServerConfig(model_id="m", session_dir="")
+
+
+def test_a_journal_write_that_fails_is_counted_and_the_session_goes_on(engine, registry,
+                                                                        tmp_path):
+    from paste.server.session_store import SessionStore
+
+    store = SessionStore(engine, registry, "json", journal=SessionJournal(tmp_path))
+    try:
+        session = store.create([], "acme", None, 4, 16)
+        path = store.journal.path(session.session_id)
+        path.unlink()
+        path.mkdir()  # every later write of this session fails
+        with engine.scripted(lambda _prompt: "Hello."):
+            result = session.run("Hi")
+        assert (result.status, result.final_text) == ("completed", "Hello.")
+        assert [m["role"] for m in session.messages] == ["user", "assistant"]
+        assert store.num_failed_writes == 2  # the user message and the answer
+    finally:
+        store.close()

@@ -8,6 +8,9 @@ One file per session, `DIR/<session id>.jsonl`. Its first line describes the ses
 success}), appended and flushed the moment the session commits it, so a server that is killed
 loses no committed message. DELETE removes the file.
 
+One server at a time owns a folder: it holds an exclusive lock on `DIR/.lock` (with its pid)
+until it closes the journal; a second server on the same folder gets SessionJournalError.
+
 At start, `load()` reads every file back. A line that is not a record (a line cut short by a
 crash, an edited file) is reported with its file and line number and skipped; a file whose
 first line is not a session record is reported and left alone. Nothing is dropped silently.
@@ -15,6 +18,7 @@ first line is not a session record is reported and left alone. Nothing is droppe
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -30,7 +34,7 @@ HEADER_FIELDS = ("id", "tenant", "tools", "system", "max_turns", "max_tokens", "
 
 
 class SessionJournalError(PasteError, OSError):
-    """The session folder cannot be created or written."""
+    """The session folder cannot be created, locked or written."""
 
 
 @dataclass
@@ -52,6 +56,13 @@ class SessionJournal:
             raise SessionJournalError(f"cannot create the session folder {self.folder}: "
                                       f"{exc}") from None
         self._lock = threading.Lock()  # one writer at a time per file is all it takes
+        self._owner: int | None = _lock_folder(self.folder)
+
+    def close(self) -> None:
+        """Lets another server own the folder (idempotent)."""
+        if self._owner is not None:
+            os.close(self._owner)  # releases the lock
+            self._owner = None
 
     def path(self, session_id: str) -> Path:
         if "/" in session_id or session_id in ("", ".", ".."):
@@ -102,6 +113,26 @@ class SessionJournal:
             if session is not None:
                 sessions.append(session)
         return sessions, problems
+
+
+def _lock_folder(folder: Path) -> int:
+    """An open descriptor of `folder/.lock` holding its exclusive lock (with this pid in it);
+    SessionJournalError if another journal holds it."""
+    path = folder / ".lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise SessionJournalError(f"cannot lock the session folder {folder}: {exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise SessionJournalError(f"the session folder {folder} is in use by another server "
+                                  f"(pid {holder})") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 def _line(record: dict[str, Any]) -> str:

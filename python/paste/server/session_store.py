@@ -223,3 +223,5 @@ class SessionStore:
             self.speculation.close()
         for _subset, executor in executors:
             executor.shutdown(wait=False)
+        if self.journal is not None:
+            self.journal.close()
