@@ -17,7 +17,8 @@ EXPECTED_NAMES = {
     "paste_engine_waiting_sequences", "paste_engine_parked_sequences",
     "paste_kv_cache_used_blocks", "paste_kv_cache_blocks", "paste_kv_cache_usage_ratio",
     "paste_engine_generated_tokens", "paste_engine_preemptions", "paste_draft_tokens",
-    "paste_draft_tokens_accepted",
+    "paste_draft_tokens_accepted", "paste_sessions_restored",
+    "paste_session_journal_failed_writes",
 }
 
 

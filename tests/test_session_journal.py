@@ -186,6 +186,9 @@ def test_a_new_server_on_the_same_folder_restores_its_sessions(engine, registry,
     with engine.scripted(weather_script), live_server(engine, tools=registry,
                                                       session_dir=str(folder)) as server:
         after = httpx.get(server.url + f"/v1/sessions/{sid}").json()
+        metrics = httpx.get(server.url + "/metrics").text.splitlines()
+        assert "paste_sessions_restored_total 1.0" in metrics
+        assert "paste_session_journal_failed_writes_total 0.0" in metrics
         assert (after["messages"], after["tools"], after["tenant"]) == (
             before["messages"], ["get_weather"], "default")
         assert [m["role"] for m in after["messages"]] == ["system", "user", "assistant", "tool",

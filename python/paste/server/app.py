@@ -68,6 +68,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     )  # fmt: skip
     store.restore()
     metrics.sessions_open.set(len(store))
+    metrics.track_sessions(store)
     state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
                         ResponseStore(config.max_stored_responses), speculation,
                         policy)  # fmt: skip

@@ -10,6 +10,8 @@ HTTP side (updated by the server as requests end):
     paste_turns_total{finish_reason}              finished turns: stop | length | tool_calls
     paste_prompt_tokens_total, paste_cached_prompt_tokens_total, paste_completion_tokens_total
     paste_sessions_open                           native sessions not yet deleted
+    paste_sessions_restored_total                 sessions restored from --session-dir at start
+    paste_session_journal_failed_writes_total     journal lines that could not be written
     paste_tool_calls_total{outcome}               tool calls of native sessions (ok | error)
     paste_tool_duration_seconds                   their run time in the tool
     paste_tool_observed_latency_seconds           call complete -> result available
@@ -94,6 +96,22 @@ class EngineCollector:
                                       value=restarts)
 
 
+class SessionJournalCollector:
+    """The native sessions' journal (--session-dir): sessions restored at start, and
+    writes that failed (read from the SessionStore when scraped)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("paste_sessions_restored",
+                                  "native sessions restored from the journal at start",
+                                  value=self._store.num_restored)
+        yield CounterMetricFamily("paste_session_journal_failed_writes",
+                                  "journal lines that could not be written (the session went "
+                                  "on in memory)", value=self._store.num_failed_writes)
+
+
 class ServerMetrics:
     def __init__(self, engine: Any, speculation: Any = None) -> None:
         """speculation: the server's ServerSpeculation (None: it does not speculate)."""
@@ -125,6 +143,10 @@ class ServerMetrics:
         )  # fmt: skip
         r.register(EngineCollector(engine))  # type: ignore[arg-type]
         r.register(SpeculationCollector(speculation))  # type: ignore[arg-type]
+
+    def track_sessions(self, store: Any) -> None:
+        """Export `store`'s journal counters (SessionJournalCollector)."""
+        self.registry.register(SessionJournalCollector(store))  # type: ignore[arg-type]
 
     def observe_turn(self, end: Any, duration_s: float) -> None:
         """A finished model turn (generation.TurnEnd)."""

@@ -45,7 +45,8 @@ class SessionStore:
                  **session_options: Any) -> None:  # fmt: skip
         self.engine = engine
         self.journal = journal
-        self.num_failed_writes = 0
+        self.num_failed_writes = 0  # journal lines that could not be written
+        self.num_restored = 0  # sessions restore() brought back
         self.registry = registry
         self.parser_format = parser_format
         self.speculation = speculation  # ServerSpeculation, or None: serial tools
@@ -148,6 +149,8 @@ class SessionStore:
             problem = self._restore(entry)
             if problem is not None:
                 problems.append(problem)
+            else:
+                self.num_restored += 1
         for problem in problems:
             log.warning("session journal: %s", problem)
         return problems
