@@ -300,3 +300,28 @@ def test_a_journal_write_that_fails_is_counted_and_the_session_goes_on(engine, r
         assert store.num_failed_writes == 2  # the user message and the answer
     finally:
         store.close()
+
+
+def test_a_journaled_transcript_that_is_not_one_is_reported_and_the_rest_restored(
+        engine, registry, tmp_path):
+    from paste.server.session_store import SessionStore
+
+    journal = SessionJournal(tmp_path)
+    journal.create(dict(HEADER, id="acme-good"))
+    journal.append("acme-good", {"role": "user", "content": "Weather?"})
+    journal.create(dict(HEADER, id="acme-bad"))
+    journal.append("acme-bad", {"role": "user", "content": "Weather?"})
+    journal.append("acme-bad", {"role": "assistant", "content": "", "tool_calls": [{"id": 1}]})
+    store = SessionStore(engine, registry, "json", journal=journal)
+    try:
+        assert store.restore() == [
+            "acme-bad: message 1 has tool_calls that are not [{id, function: {name, "
+            "arguments}}, ...]; the session is not restored"]
+        assert store.num_restored == 1
+        assert store.get("acme-good").messages == [{"role": "user", "content": "Weather?"}]
+        with pytest.raises(Exception, match="no session 'acme-bad'"):
+            store.get("acme-bad")
+    finally:
+        store.close()
+    assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == ["acme-bad.jsonl",
+                                                               "acme-good.jsonl"]

@@ -178,6 +178,7 @@ def _is_header(record: Any, path: Path) -> bool:
             and record.get("id") == path.name[:-len(SUFFIX)]
             and isinstance(record.get("tenant"), str)
             and isinstance(record.get("tools"), list)
+            and isinstance(record.get("system"), str | None)
             and isinstance(record.get("max_turns"), int)
             and isinstance(record.get("max_tokens"), int)
             and isinstance(record.get("priority", 0), int | None))

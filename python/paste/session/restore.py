@@ -34,7 +34,21 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
                 f"message {i} must be an object whose role is one of {', '.join(_ROLES)}")
         if message["role"] == "tool" and not isinstance(message.get("tool_call_id"), str):
             raise InvalidArgumentError(f"message {i} (a tool message) has no tool_call_id")
+        calls = message.get("tool_calls")
+        if calls is not None and not (isinstance(calls, list) and all(_is_call(c) for c in calls)):
+            raise InvalidArgumentError(
+                f"message {i} has tool_calls that are not [{{id, function: {{name, "
+                "arguments}}, ...]")
     return messages
+
+
+def _is_call(call: Any) -> bool:
+    """Whether `call` is an OpenAI tool call: {"id", "function": {"name", "arguments"}}."""
+    if not isinstance(call, dict) or not isinstance(call.get("id"), str):
+        return False
+    function = call.get("function")
+    return (isinstance(function, dict) and isinstance(function.get("name"), str)
+            and isinstance(function.get("arguments"), str))
 
 
 def highest_call_number(messages: list[dict[str, Any]]) -> int:
