@@ -7,6 +7,7 @@ and are never typed by hand. Sections of other scripts are left untouched.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import platform
@@ -22,6 +23,18 @@ def machine_line() -> str:
     """One line describing where and when the numbers were measured."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"{stamp}; {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def rerun_command(script: str, parser: argparse.ArgumentParser,
+                  args: argparse.Namespace) -> str:
+    """`python bench/SCRIPT` with every option whose value is not the parser's default (as
+    --dest-with-dashes VALUE, floats in %g), in the order the options were added."""
+    command = f"python bench/{script}"
+    for dest, value in vars(args).items():
+        if value != parser.get_default(dest):
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            command += f" --{dest.replace('_', '-')} {shown}"
+    return command
 
 
 def write_section(name: str, body: str, command: str, path: Path = RESULTS_PATH) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import markdown_table, write_section  # noqa: E402
+from _results import markdown_table, rerun_command, write_section  # noqa: E402
 from paste.server.serve import SWITCH_INTERVAL_S  # noqa: E402
 
 PYTHON_DEFAULT_S = 0.005
@@ -77,12 +77,7 @@ def main() -> None:
         )
     )
     print(body)
-    command = "python bench/bench_gil.py"
-    if args.reps != 3:
-        command += f" --reps {args.reps}"
-    if args.window != 10.0:
-        command += f" --window {args.window:g}"
-    write_section("bench_gil", body, command)
+    write_section("bench_gil", body, rerun_command("bench_gil.py", parser, args))
 
 
 def _tok_s(engine: Any, prompts: list[list[int]], window_s: float) -> float:

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import markdown_table, write_section  # noqa: E402
+from _results import markdown_table, rerun_command, write_section  # noqa: E402
 from bench_serve_load import MODEL, _free_port, _start, _stream  # noqa: E402
 
 MODES = (("classes", 1, -1), ("no classes", 0, 0))  # (name, batch priority, interactive)
@@ -98,14 +98,7 @@ def main() -> None:
                           "latency max", "batch tok/s median round"], rows)
     )
     print(body)
-    command = "python bench/bench_priority.py"
-    for flag, value, default in (("--rounds", args.rounds, 3), ("--batch", args.batch, 8),
-                                 ("--batch-tokens", args.batch_tokens, 64),
-                                 ("--interactive", args.interactive, 2),
-                                 ("--delay", args.delay, 0.5)):
-        if value != default:
-            command += f" {flag} {value}"
-    write_section("bench_priority", body, command)
+    write_section("bench_priority", body, rerun_command("bench_priority.py", parser, args))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import markdown_table, write_section  # noqa: E402
+from _results import markdown_table, rerun_command, write_section  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
 
@@ -75,12 +75,7 @@ def main() -> None:
         + markdown_table(["measure", "seconds"], rows)
     )
     print(body)
-    command = "python bench/bench_restart.py"
-    if args.reps != 3:
-        command += f" --reps {args.reps}"
-    if args.transcript_tokens != 1500:
-        command += f" --transcript-tokens {args.transcript_tokens}"
-    write_section("bench_restart", body, command)
+    write_section("bench_restart", body, rerun_command("bench_restart.py", parser, args))
 
 
 def _transcript(engine: Any, tokens: int) -> list[int]:

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import markdown_table, write_section  # noqa: E402
+from _results import markdown_table, rerun_command, write_section  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
 MODES = (("own process", []), ("thread", ["--no-engine-process"]))
@@ -153,13 +153,8 @@ def main() -> None:
                           "token gap p99 ms"], rows)
     )
     print(body)
-    command = "python bench/bench_serve_load.py"
-    for flag, value, default in (("--clients", args.clients, 8),
-                                 ("--max-tokens", args.max_tokens, 48),
-                                 ("--rounds", args.rounds, 5)):
-        if value != default:
-            command += f" {flag} {value}"
-    write_section("bench_serve_load", body, command)
+    write_section("bench_serve_load", body,
+                  rerun_command("bench_serve_load.py", parser, args))
 
 
 if __name__ == "__main__":

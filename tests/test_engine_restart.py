@@ -21,6 +21,7 @@ from paste.engine.engine import EngineRestartingError, EngineStoppedError
 from paste.engine.process_engine import ProcessEngine
 from paste.engine.request import GenerationParams
 from paste.errors import InvalidArgumentError
+from test_server_support import wait_until
 from tiny_model import build_tiny_model
 
 SETTINGS = dict(attention_backend="torch", block_size=4, num_blocks=256,
@@ -34,16 +35,10 @@ def tiny_folder(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny-restart"), "llama")
 
 
-def wait_for(predicate, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
 def kill_child(engine):
     os.kill(engine.pid, signal.SIGKILL)
-    wait_for(lambda: engine.restarting or engine.failure is not None)
+    assert wait_until(lambda: engine.restarting or engine.failure is not None,
+                      interval_s=0.005)
 
 
 def test_a_killed_engine_process_is_replaced_and_serves_the_same_outputs(tiny_folder):

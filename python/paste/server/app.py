@@ -53,8 +53,9 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
 
     tools: the registry native sessions choose their tools from (default: none).
     Raises PatternStoreError if config.pattern_store or a store in config.pattern_dir cannot be
-    read, SessionJournalError if config.session_dir cannot be created. Sessions journaled in
-    config.session_dir are restored (problems are logged, server/session_store.py).
+    read, SessionJournalError if config.session_dir cannot be created or another server owns
+    it. Sessions journaled in config.session_dir are restored (problems are logged,
+    server/session_store.py).
     """
     parser_format = config.tool_call_parser or parser_for_engine(engine)
     speculation = server_speculation(engine, config)

@@ -146,7 +146,7 @@ class SessionStore:
         for entry in journaled:
             if entry.header["id"] in live:  # running here already
                 continue
-            problem = self._restore(entry)
+            problem = self._restore(self.journal, entry)
             if problem is not None:
                 problems.append(problem)
             else:
@@ -155,13 +155,13 @@ class SessionStore:
             log.warning("session journal: %s", problem)
         return problems
 
-    def _restore(self, entry: JournaledSession) -> str | None:
+    def _restore(self, journal: SessionJournal, entry: JournaledSession) -> str | None:
         h = entry.header
         names = tuple(h["tools"])
         missing = [n for n in names if not isinstance(n, str) or n not in self.registry]
         if missing:
-            return (f"{self.journal.path(h['id']) if self.journal else h['id']}: tools "
-                    f"{missing} are not on this server; the session is not restored")
+            return (f"{journal.path(h['id'])}: tools {missing} are not on this server; the "
+                    "session is not restored")
         try:
             session = self._open(h["id"], names, h["tenant"], h["system"], h["max_turns"],
                                  h["max_tokens"], h["environment"], h["priority"] or 0)
