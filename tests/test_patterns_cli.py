@@ -50,6 +50,38 @@ def test_split_keeps_formats_and_partitions_sessions(tmp_path, capsys):
             assert f"{source}: {len(train)} train, {len(test)} test sessions" in printed
 
 
+def test_split_at_an_extreme_fraction_leaves_no_side_empty(tmp_path, capsys):
+    # 0.99 (0.01) would put every group of these small sources in test (train): the group
+    # nearest the threshold crosses over, so each side of a source of 2+ groups has sessions
+    for fraction in ("0.99", "0.01"):
+        out = tmp_path / fraction
+        assert main(["patterns", "split", "--src", str(FIXTURES), "--out", str(out),
+                     "--test-fraction", fraction, "--seed", "3"]) == 0
+        for source in SOURCES:
+            full = load_folder(FIXTURES / source).traces
+            groups = {t.group for t in full}
+            train = load_folder(out / "train" / source).traces
+            test = load_folder(out / "test" / source).traces
+            assert len(train) + len(test) == len(full)
+            if len(groups) >= 2:
+                assert train and test, (fraction, source)
+                assert not {t.group for t in train} & {t.group for t in test}
+            big = test if fraction == "0.99" else train
+            assert len({t.group for t in big}) == max(1, len(groups) - 1), (fraction, source)
+    capsys.readouterr()
+
+
+def test_test_groups_moves_the_group_nearest_the_threshold():
+    from paste.patterns.split import _test_groups
+
+    assert _test_groups({"a": 0.2, "b": 0.7, "c": 0.4}, 0.5) == {"a", "c"}  # as hashed
+    assert _test_groups({"a": 0.2, "b": 0.7, "c": 0.4}, 0.1) == {"a"}  # none: the lowest
+    assert _test_groups({"a": 0.2, "b": 0.7, "c": 0.4}, 0.9) == {"a", "c"}  # all: b stays out
+    assert _test_groups({"a": 0.95}, 0.5) == set()  # one group: as hashed
+    assert _test_groups({"a": 0.05}, 0.5) == {"a"}
+    assert _test_groups({}, 0.5) == set()
+
+
 def test_eval_json_reports_every_source_with_denominators(capsys):
     dirs = [str(FIXTURES / s) for s in SOURCES]
     assert main(["patterns", "eval", "--train", *dirs, "--test", *dirs, "--json"]) == 0
@@ -60,6 +92,7 @@ def test_eval_json_reports_every_source_with_denominators(capsys):
         traces = load_folder(FIXTURES / source).traces
         assert row["calls"] == sum(len(t.calls) for t in traces)
         assert row["train_overlap_sessions"] == len(traces)  # --train is --test here
+        assert row["train_sessions"] == len(traces)
         for key in (
             "top1_call",
             "top3_call",
@@ -102,6 +135,17 @@ def test_eval_warns_when_test_sessions_are_training_sessions(capsys):
     assert json.loads(captured.out)["overall"]["train_overlap_sessions"] == 4
     assert captured.err == ("warning: 4 test sessions are also training sessions: these numbers "
                             "are not held-out (paste patterns split makes disjoint folders)\n")
+
+
+def test_eval_warns_about_a_test_source_without_training_sessions(capsys):
+    bfcl, fireact = (str(FIXTURES / s) for s in ("bfcl-v4-multi-turn", "fireact-hotpotqa"))
+    assert main(["patterns", "eval", "--train", bfcl, "--test", fireact, "--json"]) == 0
+    captured = capsys.readouterr()
+    row = json.loads(captured.out)["sources"]["fireact-hotpotqa"]
+    assert (row["train_sessions"], row["calls"], row["hits"]["top1_tool"]) == (0, 8, 0)
+    assert captured.err == ("warning: fireact-hotpotqa: no training sessions of this source "
+                            "(no --train folder of it, or an empty one): its calls are "
+                            "predicted from nothing\n")
 
 
 def test_eval_text_table(capsys):
@@ -169,6 +213,7 @@ def test_leave_one_out_holds_out_each_task_group_once(capsys):
     row = report["sources"]["toolbench-data-example"]
     assert row["calls"] == sum(len(t.calls) for t in traces)
     assert row["train_overlap_sessions"] == 0
+    assert row["train_sessions"] == len(traces) - 1  # each session is its own group
     # the same as evaluating each session (its own group) on the others, summed
     hits = calls = 0
     for t in traces:

@@ -129,5 +129,6 @@ def test_each_tenant_of_a_source_is_mined_apart(tmp_path):
     for tenant in ("acme", "beta"):
         mine_ = [t for t in traces if t.tenant == tenant]
         expected.add(evaluate_source(mine_, mine_, tenant))
-    assert report["sources"]["paste-jsonl"] == {**expected.report(), "train_overlap_sessions": 2}
+    assert report["sources"]["paste-jsonl"] == {**expected.report(), "train_overlap_sessions": 2,
+                                                   "train_sessions": 2}
     assert report["sources"]["paste-jsonl"]["calls"] == 4

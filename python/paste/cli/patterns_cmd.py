@@ -41,6 +41,11 @@ def _eval(args: argparse.Namespace) -> int:
         report = evaluate([Path(d) for d in args.train], [Path(d) for d in args.test])
     for issue in report["issues"]:
         print(f"skipped malformed record: {issue}", file=sys.stderr)
+    for name, row in sorted(report["sources"].items()):
+        if row["calls"] and not row["train_sessions"]:
+            print(f"warning: {name}: no training sessions of this source (no --train folder "
+                  "of it, or an empty one): its calls are predicted from nothing",
+                  file=sys.stderr)
     overlap = report["overall"]["train_overlap_sessions"]
     if overlap:
         print(f"warning: {overlap} test sessions are also training sessions: these numbers "

@@ -135,12 +135,13 @@ def evaluate_leave_one_out(dirs: list[Path]) -> dict:
     in turn and predicted by a store mined on the rest of its source: for sources too small
     to split (ToolBench's 15 sessions), each group costs one mining. Sessions of one group
     (tau-bench's trials of a task) are held out together, so none predicts its own task;
-    `train_overlap_sessions` counts held-out sessions identical to one of the rest."""
+    `train_overlap_sessions` counts held-out sessions identical to one of the rest, and
+    `train_sessions` is the fewest sessions any of the source's stores was mined on."""
     issues: list[LoadIssue] = []
     data = _load(dirs, issues)
-    per_source: dict[str, tuple[Tally, int]] = {}
+    per_source: dict[str, tuple[Tally, int, int]] = {}
     for name in sorted(data):
-        tally, overlap = Tally(), 0
+        tally, overlap, fewest = Tally(), 0, len(data[name])
         for tenant in sorted({t.tenant for t in data[name]}):
             traces = [t for t in data[name] if t.tenant == tenant]
             for group in sorted({t.group for t in traces}):
@@ -148,7 +149,8 @@ def evaluate_leave_one_out(dirs: list[Path]) -> dict:
                 rest = [t for t in traces if t.group != group]
                 tally.add(evaluate_source(rest, held, tenant))
                 overlap += _overlap(rest, held)
-        per_source[name] = (tally, overlap)
+                fewest = min(fewest, len(rest))
+        per_source[name] = (tally, overlap, fewest)
     return _report(per_source, issues)
 
 
@@ -158,13 +160,14 @@ def _overlap(train: list[Trace], test: list[Trace]) -> int:
     return sum(t.fingerprint() in seen for t in test)
 
 
-def _report(per_source: dict[str, tuple[Tally, int]], issues: list[LoadIssue]) -> dict:
-    """The JSON-ready report of per-source (tally, train overlap) pairs."""
+def _report(per_source: dict[str, tuple[Tally, int, int]], issues: list[LoadIssue]) -> dict:
+    """The JSON-ready report of per-source (tally, train overlap, train sessions) triples."""
     overall = Tally()
     sources = {}
-    for name, (tally, overlap) in per_source.items():
+    for name, (tally, overlap, n_train) in per_source.items():
         sources[name] = tally.report()
         sources[name]["train_overlap_sessions"] = overlap
+        sources[name]["train_sessions"] = n_train
         overall.add(tally)
     report = overall.report()
     report["train_overlap_sessions"] = sum(s["train_overlap_sessions"] for s in sources.values())
@@ -184,10 +187,12 @@ def evaluate(train_dirs: list[Path], test_dirs: list[Path]) -> dict:
     """The evaluation report (see module docstring) as a JSON-ready dict; `issues` lists
     every malformed record that was skipped while loading, and `train_overlap_sessions`
     (per source and overall) counts the test sessions that are also training sessions
-    (Trace.fingerprint): held-out numbers need 0."""
+    (Trace.fingerprint): held-out numbers need 0. `train_sessions` (per source) counts the
+    sessions its store was mined on: 0 when no --train folder is of its source, whose calls
+    are then predicted from nothing."""
     issues: list[LoadIssue] = []
     train, test = _load(train_dirs, issues), _load(test_dirs, issues)
-    per_source: dict[str, tuple[Tally, int]] = {}
+    per_source: dict[str, tuple[Tally, int, int]] = {}
     for name in sorted(test):
         tally = Tally()
         for tenant in sorted({t.tenant for t in test[name]}):
@@ -198,5 +203,6 @@ def evaluate(train_dirs: list[Path], test_dirs: list[Path]) -> dict:
                     tenant,
                 )
             )
-        per_source[name] = (tally, _overlap(train.get(name, []), test[name]))
+        per_source[name] = (tally, _overlap(train.get(name, []), test[name]),
+                            len(train.get(name, [])))
     return _report(per_source, issues)
