@@ -1,7 +1,8 @@
 """ProcessEngine(max_restarts=N): an engine process that exits is replaced by a new one.
 
-The requests it was running, and those submitted before the new one is ready, fail with the
-retryable EngineRestartingError; then the engine serves as before (same model, same outputs).
+The requests it was running that had given output, and those submitted before the new one is
+ready, fail with the retryable EngineRestartingError; those that had given nothing yet are sent
+to the new one (once); then the engine serves as before (same model, same outputs).
 Once the restarts are used up, or a new process cannot start, the engine ends for good with
 EngineStoppedError saying why. A session whose turn is lost before it dispatched a call runs
 that turn again; one that had dispatched a call ends with status "error". Random tiny model.
@@ -74,6 +75,84 @@ def test_a_killed_engine_process_is_replaced_and_serves_the_same_outputs(tiny_fo
     finally:
         engine.shutdown()
     assert engine.failure == "the engine is shut down"
+
+
+def test_requests_that_gave_no_output_yet_run_on_the_new_process(tiny_folder):
+    # one sequence at a time: the second request waits in the queue behind the first
+    engine = ProcessEngine(str(tiny_folder), max_restarts=1, max_num_seqs=1, **SETTINGS)
+    try:
+        expected = engine.generate(["The capital of France"], GREEDY)[0]
+        running = engine.submit(engine.encode("Hello"), LONG)
+        next(iter(running))
+        queued = engine.submit("The capital of France", GREEDY)
+        turn = engine.submit_turn("s", engine.encode("The capital of France"), GREEDY)
+        kill_child(engine)
+        with pytest.raises(EngineRestartingError, match="while the request ran"):
+            running.result()  # it had streamed a token: not run again
+        out = queued.result()  # the caller only waited longer
+        assert (out.token_ids, out.text, out.finish_reason) == (
+            expected.token_ids, expected.text, "length")
+        assert turn.result().token_ids == expected.token_ids
+        assert (engine.num_restarts, engine.num_resubmitted) == (1, 2)
+        assert engine.stats().num_running == 0
+    finally:
+        engine.shutdown()
+
+
+def test_a_request_lost_in_two_exits_fails(tiny_folder):
+    # a long prompt prefilled 16 tokens a step: the resent request gives no output for 20
+    # steps, and its second process is killed under it
+    settings = {**SETTINGS, "max_num_batched_tokens": 16}
+    engine = ProcessEngine(str(tiny_folder), max_restarts=2, max_num_seqs=1, **settings)
+    try:
+        running = engine.submit(engine.encode("Hello"), LONG)
+        next(iter(running))
+        queued = engine.submit(list(range(5, 325)), GREEDY)
+        kill_child(engine)
+        assert engine.wait_ready(120)
+        kill_child(engine)  # the resent request is still in its prefill
+        with pytest.raises(EngineRestartingError, match="while the request ran"):
+            queued.result()
+        assert engine.wait_ready(120)
+        assert (engine.num_restarts, engine.num_resubmitted) == (2, 1)
+        assert len(engine.generate([list(range(5, 325))], GREEDY)[0].token_ids) == 8
+    finally:
+        engine.shutdown()
+
+
+def test_a_request_aborted_while_the_new_process_starts_is_not_sent_to_it(tiny_folder):
+    engine = ProcessEngine(str(tiny_folder), max_restarts=1, max_num_seqs=1, **SETTINGS)
+    try:
+        running = engine.submit(engine.encode("Hello"), LONG)
+        next(iter(running))
+        queued = engine.submit("The capital of France", GREEDY)
+        kill_child(engine)
+        queued.abort()  # the new process takes seconds to load the model
+        with pytest.raises(EngineRestartingError,
+                           match="starting; the request was aborted while it waited for it"):
+            queued.result()
+        assert engine.wait_ready(120)
+        assert (engine.num_restarts, engine.num_resubmitted) == (1, 0)
+    finally:
+        engine.shutdown()
+
+
+def test_requests_kept_for_a_new_process_that_cannot_start_fail_saying_why(tiny_folder,
+                                                                         tmp_path):
+    folder = shutil.copytree(tiny_folder, tmp_path / "model")
+    engine = ProcessEngine(str(folder), max_restarts=1, max_num_seqs=1, **SETTINGS)
+    try:
+        running = engine.submit(engine.encode("Hello"), LONG)
+        next(iter(running))
+        queued = engine.submit("The capital of France", GREEDY)
+        (folder / "config.json").write_text("{ not json")  # the next load fails
+        kill_child(engine)
+        with pytest.raises(EngineStoppedError, match="starting a new one failed") as caught:
+            queued.result()
+        assert not isinstance(caught.value, EngineRestartingError)
+        assert engine.num_resubmitted == 0
+    finally:
+        engine.shutdown()
 
 
 def test_the_exit_after_the_last_restart_ends_the_engine(tiny_folder):
@@ -320,6 +399,36 @@ def test_a_server_answers_503_while_its_engine_restarts_and_serves_after(tiny_fo
             assert httpx.get(server.url + "/health").json() == {"status": "ok", "model": "tiny"}
             metrics = httpx.get(server.url + "/metrics").text
             assert "paste_engine_restarts_total 1.0" in metrics.splitlines()
+            assert "paste_engine_requests_resubmitted_total 0.0" in metrics.splitlines()
+    finally:
+        engine.shutdown()
+
+
+def test_a_completion_queued_when_the_engine_process_exits_gets_its_200(tiny_folder):
+    import threading
+
+    import httpx
+
+    from test_server_support import live_server
+
+    engine = ProcessEngine(str(tiny_folder), max_restarts=1, max_num_seqs=1, **SETTINGS)
+    body = {"model": "tiny", "prompt": "Hello", "max_tokens": 3, "ignore_eos": True}
+    try:
+        with live_server(engine) as server:
+            want = httpx.post(server.url + "/v1/completions", json=body, timeout=60).json()
+            running = engine.submit(engine.encode("Hi"), LONG)  # holds the one sequence slot
+            next(iter(running))
+            answers: list[httpx.Response] = []
+            waiter = threading.Thread(target=lambda: answers.append(httpx.post(
+                server.url + "/v1/completions", json=body, timeout=120)))
+            waiter.start()
+            assert wait_until(lambda: engine.stats().num_waiting == 1)
+            kill_child(engine)
+            waiter.join(120)
+            assert answers[0].status_code == 200
+            assert answers[0].json()["choices"][0]["text"] == want["choices"][0]["text"]
+            metrics = httpx.get(server.url + "/metrics").text.splitlines()
+            assert "paste_engine_requests_resubmitted_total 1.0" in metrics
     finally:
         engine.shutdown()
 

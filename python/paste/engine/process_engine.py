@@ -21,7 +21,10 @@ A thread on each side reads the pipe; neither side's sends wait on the other's s
 Failure: an error the child cannot pickle arrives as EngineProcessError with its type and
 message. If the child exits (killed, crashed), every request in flight gets an error naming its
 exit code; nothing hangs. With `max_restarts` (paste serve: --engine-restarts) the parent then
-starts a new child: the requests in flight and any submitted until it is ready get
+starts a new child. A request in flight that had given its caller nothing yet (queued, or in
+its prefill) is sent to the new child as it was submitted, once: its caller only waits longer
+(a request lost in two exits fails, so a request that kills its process cannot use up every
+restart). A request that had given output, and any submitted until the new child is ready, get
 EngineRestartingError (an EngineStoppedError that says "submit it again"; wait_ready() waits
 for the new child). A session's KV parked in the dead child is gone, but its transcript lives
 in the caller, and submit_turn sends the whole conversation: its next turn prefills it again.
@@ -42,6 +45,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +201,19 @@ def _child_entry(fd: int) -> None:
 
 
 # ----- parent process ----------------------------------------------------------------------
+@dataclass
+class _Flight:
+    """A request the parent sent and whose last output has not come back yet."""
+
+    handle: RequestHandle
+    msg: tuple[Any, ...]  # as sent: sent again to a new child when nothing was delivered
+    logprobs: list[Any] | None
+    tokens: list[int] = field(default_factory=list)  # token ids so far
+    text: list[str] = field(default_factory=list)  # text deltas so far
+    delivered: bool = False  # an output reached the caller
+    resent: bool = False  # already sent to a second child
+
+
 def start_child(folder: Path, config: EngineConfig, timeout_s: float) -> tuple[Any, Any, Any]:
     """A new engine process, ready: (connection, Popen, its "ready" message); raises the
     child's own error when the model cannot load, EngineStoppedError when it exits first or
@@ -234,7 +251,8 @@ class ProcessEngine(EngineFront):
     open_session, shutdown) with the model and step loop in a child process.
 
     max_restarts: how many times a child that exits is replaced by a new one within
-    restart_window_s (0: its exit stops the engine for good).
+    restart_window_s (0: its exit stops the engine for good). The requests in flight that had
+    given no output yet are sent to the new one, once (`num_resubmitted` counts them).
     step_timeout_s: a child that has requests but sends nothing for this long (it reports
     each step, or once a second while its steps have nothing to say) is hung: it is killed,
     and restarted as if it had exited. None: no watchdog. It must exceed the longest step."""
@@ -260,9 +278,8 @@ class ProcessEngine(EngineFront):
         self.max_restarts, self.restart_window_s = max_restarts, restart_window_s
         self._restarted_at: list[float] = []  # monotonic times of every restart
         self._lock = threading.Lock()  # guards the state below and sends
-        # hid -> (handle, token ids so far, logprobs so far, text deltas so far)
-        self._handles: dict[int, tuple[RequestHandle, list[int], list[Any] | None,
-                                       list[str]]] = {}
+        self._handles: dict[int, _Flight] = {}  # hid -> request in flight
+        self.num_resubmitted = 0  # requests sent again to a new child
         self._next_hid = 0
         self._stopped = False
         self._death: str | None = None  # why the engine stopped for good
@@ -310,9 +327,10 @@ class ProcessEngine(EngineFront):
                 self._last_heard = time.monotonic()
             hid = handle.hid = self._next_hid
             self._next_hid += 1
-            self._handles[hid] = (handle, [], None if params.logprobs is None else [], [])
+            msg = (kind, hid, *args)
+            self._handles[hid] = _Flight(handle, msg, None if params.logprobs is None else [])
             try:
-                self._send_locked((kind, hid, *args))
+                self._send_locked(msg)
             except EngineStoppedError:
                 self._handles.pop(hid, None)
                 raise
@@ -336,7 +354,13 @@ class ProcessEngine(EngineFront):
         """RequestHandle.abort's way in."""
         kind, handle = cmd
         with self._lock:
-            if kind == "abort" and self.failure is None and handle.hid in self._handles:
+            if kind != "abort" or handle.hid not in self._handles:
+                return
+            if self._restarting is not None:  # kept for the new child: not sent to it
+                del self._handles[handle.hid]
+                handle._queue.put(EngineRestartingError(
+                    f"{self._restarting}; the request was aborted while it waited for it"))
+            elif self.failure is None:
                 try:
                     self._send_locked(("abort", handle.hid))
                 except EngineStoppedError:  # the process is gone: the reader fails it
@@ -421,10 +445,12 @@ class ProcessEngine(EngineFront):
 
     def _deliver(self, hid: int, item: Any) -> None:
         with self._lock:
-            entry = self._handles.get(hid)
-            if entry is None:
+            flight = self._handles.get(hid)
+            if flight is None:
                 return
-            handle, tokens, logprobs, text = entry
+            flight.delivered = True
+            handle, tokens, logprobs, text = flight.handle, flight.tokens, flight.logprobs, \
+                flight.text
             if isinstance(item, tuple):
                 (request_id, full_text, delta, new_ids, finished, reason, num_prompt,
                  num_cached, metrics, events, new_logprobs) = item
@@ -484,8 +510,12 @@ class ProcessEngine(EngineFront):
                 return False
             self._restarting = f"{exited}; a new one is starting"
             self._ready.clear()
-            self._fail_all_locked(EngineRestartingError(
-                f"{exited} while the request ran; a new one is starting: submit it again"))
+            lost = EngineRestartingError(
+                f"{exited} while the request ran; a new one is starting: submit it again")
+            for hid, flight in list(self._handles.items()):
+                if flight.delivered or flight.resent:  # kept otherwise, for the new child
+                    del self._handles[hid]
+                    flight.handle._queue.put(lost)
         try:
             conn, process, ready = start_child(self._folder, self.config,
                                                self._start_timeout_s)
@@ -493,6 +523,7 @@ class ProcessEngine(EngineFront):
             with self._lock:
                 self._death = f"{exited}; starting a new one failed: {exc}"
                 self._stopped, self._restarting = True, None
+                self._fail_all_locked(EngineStoppedError(self._death))
             self._ready.set()
             return False
         with self._lock:
@@ -501,22 +532,35 @@ class ProcessEngine(EngineFront):
                 conn.send(("stop",))
                 process.wait()
                 conn.close()
+                self._fail_all_locked(EngineStoppedError("the engine is shut down"))
             else:
                 self._conn.close()  # the dead process's end
                 self._conn, self._process = conn, process
                 self._last_heard = time.monotonic()
                 self.info, self._stats = ready[1], ready[2]
                 self._restarted_at.append(time.monotonic())
+                self._resend_locked()
         self._ready.set()
         return not self._stopped
+
+    def _resend_locked(self) -> None:
+        """Sends the requests kept across the exit to the new child, as they were submitted
+        (a send that fails leaves them to the reader: the new child is gone too)."""
+        for flight in self._handles.values():
+            flight.resent = True
+            try:
+                self._conn.send(flight.msg)
+            except OSError:
+                return
+            self.num_resubmitted += 1
 
     def _fail_all(self, message: str) -> None:
         with self._lock:
             self._fail_all_locked(EngineStoppedError(message))
 
     def _fail_all_locked(self, error: EngineStoppedError) -> None:
-        for handle, *_ in self._handles.values():
-            handle._queue.put(error)
+        for flight in self._handles.values():
+            flight.handle._queue.put(error)
         self._handles.clear()
 
 

@@ -19,8 +19,9 @@ Engine side (read when scraped, EngineCollector):
     paste_engine_running_sequences, paste_engine_waiting_sequences, paste_engine_parked_sequences
     paste_kv_cache_used_blocks, paste_kv_cache_blocks, paste_kv_cache_usage_ratio
     paste_engine_generated_tokens_total, paste_engine_preemptions_total
-    paste_engine_restarts_total (engine in its own process; the engine counters above start
-    from 0 again in a new engine process, which Prometheus' rate() reads as a counter reset)
+    paste_engine_restarts_total, paste_engine_requests_resubmitted_total (engine in its own
+    process; the engine counters above start from 0 again in a new engine process, which
+    Prometheus' rate() reads as a counter reset)
 
 Speculation of native sessions (read when scraped, SpeculationCollector; all 0 when the server
 does not speculate; speculation_metrics.py):
@@ -94,6 +95,10 @@ class EngineCollector:
             yield CounterMetricFamily("paste_engine_restarts",
                                       "engine processes started in place of one that exited",
                                       value=restarts)
+            yield CounterMetricFamily(
+                "paste_engine_requests_resubmitted",
+                "requests in flight at an exit that had given no output, sent to the new "
+                "engine process", value=self._engine.num_resubmitted)
 
 
 class SessionJournalCollector:
