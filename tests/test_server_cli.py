@@ -107,6 +107,18 @@ def test_max_stored_responses_reaches_the_server_config():
     assert server_options(build_parser().parse_args(["serve"]))["max_stored_responses"] == 1024
 
 
+def test_session_fsync_reaches_the_server_config_and_needs_a_session_dir(capsys):
+    from paste.cli import main
+    from paste.cli.serve_cmd import server_options
+
+    args = build_parser().parse_args(["serve", "--session-dir", "d", "--session-fsync"])
+    assert (server_options(args)["session_dir"], server_options(args)["session_fsync"]) == (
+        "d", True)
+    assert server_options(build_parser().parse_args(["serve"]))["session_fsync"] is False
+    assert main(["serve", "--model", "m", "--session-fsync"]) == 2
+    assert "session_fsync needs a session_dir" in capsys.readouterr().err
+
+
 def test_a_bad_engine_flag_is_a_typed_error_naming_it(capsys):
     from paste.cli import main
 

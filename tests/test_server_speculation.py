@@ -319,7 +319,7 @@ def test_cli_switches():
                         "coscheduling": True, "strict_tool_calls": True,
                         "learn_patterns": True, "pattern_store": None,
                         "pattern_dir": None, "pattern_save_interval": 30.0,
-                        "session_dir": None, "speculation_budget": 16, "speculation_waste_price": 0.1,
+                        "session_dir": None, "session_fsync": False, "speculation_budget": 16, "speculation_waste_price": 0.1,
                         "speculation_max_waste_ratio": 0.5,
                         "speculation_transactions": True,
                         "max_stored_responses": 1024}  # fmt: skip
@@ -328,13 +328,13 @@ def test_cli_switches():
         "--no-coscheduling", "--no-learn-patterns", "--no-transactions", "--pattern-store", "p.json",
         "--no-strict-tool-calls",
         "--pattern-dir", "stores", "--pattern-save-interval", "0", "--session-dir", "journal",
-        "--speculation-budget", "4", "--waste-price", "0.5", "--max-waste-ratio", "none"])  # fmt: skip
+        "--session-fsync", "--speculation-budget", "4", "--waste-price", "0.5", "--max-waste-ratio", "none"])  # fmt: skip
     assert server_options(args) == {"enable_speculation": False, "early_dispatch": False,
                                     "kv_retention": False, "coscheduling": False,
                                     "strict_tool_calls": False,
                                     "learn_patterns": False, "pattern_store": "p.json",
                                     "pattern_dir": "stores", "pattern_save_interval": 0.0,
-                                    "session_dir": "journal",
+                                    "session_dir": "journal", "session_fsync": True,
                                     "speculation_budget": 4,
                                     "speculation_waste_price": 0.5,
                                     "speculation_max_waste_ratio": None,

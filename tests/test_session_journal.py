@@ -77,6 +77,46 @@ def test_the_journal_reads_back_what_it_wrote(tmp_path):
     assert [p.name for p in (tmp_path / "sessions").iterdir()] == [".lock"]
 
 
+def test_with_fsync_every_write_reaches_the_disk_before_it_returns(tmp_path, monkeypatch):
+    synced: list[str] = []  # a fake os.fsync: records what it was asked to sync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")))
+    folder = tmp_path / "sessions"
+    plain = SessionJournal(folder)
+    plain.create({**HEADER, "id": "plain"})
+    plain.append("plain", {"role": "user", "content": "Weather?"})
+    plain.delete("plain")
+    plain.close()
+    assert synced == []  # off by default
+    journal = SessionJournal(folder, fsync=True)
+    file = str(folder / "acme-0123.jsonl")
+    journal.create(HEADER)
+    assert synced == [file, str(folder)]  # the file's data, then the folder's new entry
+    journal.append("acme-0123", {"role": "user", "content": "Weather?"})
+    journal.append("acme-0123", ASSISTANT, raw=CALL)
+    assert synced == [file, str(folder), file, file]
+    (session,), _ = journal.load()
+    assert [m["role"] for m in session.messages] == ["user", "assistant"]
+    journal.delete("acme-0123")
+    assert synced[-1] == str(folder)  # the entry's removal
+    journal.delete("acme-0123")  # idempotent: nothing to sync
+    assert len(synced) == 5
+    journal.close()
+
+
+def test_a_sync_that_fails_is_a_journal_error(tmp_path, monkeypatch):
+    def failing_fsync(fd):  # a fake: the disk reports an I/O error
+        raise OSError(5, "Input/output error")
+
+    journal = SessionJournal(tmp_path / "sessions", fsync=True)
+    journal.create(HEADER)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="cannot write .*acme-0123.jsonl: .*Input/output error"):
+        journal.append("acme-0123", {"role": "user", "content": "Weather?"})
+    with pytest.raises(OSError, match="cannot sync .*Input/output error"):
+        journal.delete("acme-0123")
+    journal.close()
+
+
 def test_bad_lines_and_files_are_reported_with_their_place(tmp_path):
     journal = SessionJournal(tmp_path)
     journal.create(HEADER)
@@ -281,6 +321,8 @@ def test_an_empty_session_dir_is_refused():
 
     with pytest.raises(InvalidArgumentError, match="session_dir must be a non-empty path"):
         ServerConfig(model_id="m", session_dir="")
+    with pytest.raises(InvalidArgumentError, match="session_fsync needs a session_dir"):
+        ServerConfig(model_id="m", session_fsync=True)
 
 
 def test_a_journal_write_that_fails_is_counted_and_the_session_goes_on(engine, registry,

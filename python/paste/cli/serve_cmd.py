@@ -78,6 +78,10 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session-dir", default=None, metavar="DIR",
                         help="write native sessions down as they commit messages (one JSONL "
                              "file each) and restore them when the server starts again")  # fmt: skip
+    parser.add_argument("--session-fsync", action="store_true",
+                        help="with --session-dir: each journal write waits until the disk has "
+                             "it (a power loss loses no committed message; each commit costs "
+                             "a disk flush)")  # fmt: skip
     parser.add_argument("--pattern-dir", default=None, metavar="DIR",
                         help="per-tenant PatternStore files: all loaded at start, each tenant's "
                              "online-learned store saved there (at once after its first "
@@ -101,7 +105,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out: dict[str, object] = {field: getattr(args, field) for _flag, field, _text in SWITCHES}
     out["pattern_store"], out["speculation_budget"] = args.pattern_store, args.speculation_budget
     out["pattern_dir"] = args.pattern_dir
-    out["session_dir"] = args.session_dir
+    out["session_dir"], out["session_fsync"] = args.session_dir, args.session_fsync
     out["pattern_save_interval"] = args.pattern_save_interval
     out["max_stored_responses"] = args.max_stored_responses
     out["speculation_waste_price"] = args.waste_price

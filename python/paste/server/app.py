@@ -61,7 +61,8 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     speculation = server_speculation(engine, config)
     metrics = ServerMetrics(engine, speculation)
     policy = CoSchedulingPolicy() if config.coscheduling else None
-    journal = SessionJournal(config.session_dir) if config.session_dir else None
+    journal = (SessionJournal(config.session_dir, fsync=config.session_fsync)
+               if config.session_dir else None)
     store = SessionStore(
         engine, tools if tools is not None else ToolRegistry(), parser_format, speculation,
         journal, early_dispatch=config.early_dispatch, kv_retention=config.kv_retention,

@@ -33,6 +33,7 @@ class ServerConfig:
         tools with schema-valid arguments (open_session strict_calls).
     session_dir: a folder where native sessions are journaled as they commit messages and
         from which they are restored at start (server/session_journal.py); None: in memory.
+    session_fsync: each journal write waits until the disk has it (needs session_dir).
     pattern_store: a PatternStore file (`paste patterns mine`) predicting its tenant's calls.
     pattern_dir: a folder of PatternStore files, one per tenant, all loaded at start; each
         tenant's online-learned store is saved there once it learned a run, then at most once
@@ -65,6 +66,7 @@ class ServerConfig:
     coscheduling: bool = True
     strict_tool_calls: bool = True
     session_dir: str | None = None
+    session_fsync: bool = False
     pattern_store: str | None = None
     pattern_dir: str | None = None
     pattern_save_interval: float = 30.0
@@ -112,6 +114,8 @@ class ServerConfig:
             raise InvalidArgumentError("pattern_store must be a non-empty path when set")
         if self.session_dir is not None and not self.session_dir:
             raise InvalidArgumentError("session_dir must be a non-empty path when set")
+        if self.session_fsync and self.session_dir is None:
+            raise InvalidArgumentError("session_fsync needs a session_dir")
         if self.pattern_dir is not None and not self.pattern_dir:
             raise InvalidArgumentError("pattern_dir must be a non-empty path when set")
         if not 0.0 <= self.pattern_save_interval < float("inf"):

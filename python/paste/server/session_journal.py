@@ -6,7 +6,10 @@ One file per session, `DIR/<session id>.jsonl`. Its first line describes the ses
 "environment", "priority", "created_at"}); each later line is one committed message ({"record":
 "message", "message", "raw": the model's text of an assistant message, "ok": a tool message's
 success}), appended and flushed the moment the session commits it, so a server that is killed
-loses no committed message. DELETE removes the file.
+loses no committed message. With `fsync` (`paste serve --session-fsync`) each write also waits
+until the disk has it (the file's data, and the folder's entry when a file is created or
+removed), so a machine that loses power loses none either; each commit then costs a disk
+flush. Writes to different sessions' files do not wait for each other. DELETE removes the file.
 
 One server at a time owns a folder: it holds an exclusive lock on `DIR/.lock` (with its pid)
 until it closes the journal; a second server on the same folder gets SessionJournalError.
@@ -48,14 +51,16 @@ class JournaledSession:
 
 
 class SessionJournal:
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, fsync: bool = False) -> None:
         self.folder = Path(folder)
+        self.fsync = fsync
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SessionJournalError(f"cannot create the session folder {self.folder}: "
                                       f"{exc}") from None
-        self._lock = threading.Lock()  # one writer at a time per file is all it takes
+        self._locks_lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}  # one writer at a time per file
         self._owner: int | None = _lock_folder(self.folder)
 
     def close(self) -> None:
@@ -73,10 +78,12 @@ class SessionJournal:
         """Starts the session's file (it must not exist yet) with its header record."""
         line = _line({"record": "session", **{k: header.get(k) for k in HEADER_FIELDS}})
         path = self.path(header["id"])
-        with self._lock:
+        with self._file_lock(header["id"]):
             try:
                 with path.open("x", encoding="utf-8") as f:
                     f.write(line)
+                    self._sync(f)
+                self._sync_folder()
             except OSError as exc:
                 raise SessionJournalError(f"cannot write {path}: {exc}") from None
 
@@ -86,22 +93,49 @@ class SessionJournal:
         was deleted: a run still going does not bring its file back)."""
         line = _line({"record": "message", "message": message, "raw": raw, "ok": ok})
         path = self.path(session_id)
-        with self._lock:
+        with self._file_lock(session_id):
             try:
                 with path.open("r+", encoding="utf-8") as f:
                     f.seek(0, os.SEEK_END)
                     f.write(line)
+                    self._sync(f)
             except FileNotFoundError:
                 return
             except OSError as exc:
                 raise SessionJournalError(f"cannot write {path}: {exc}") from None
 
     def delete(self, session_id: str) -> None:
-        with self._lock:
+        with self._file_lock(session_id):
             try:
                 os.unlink(self.path(session_id))
             except FileNotFoundError:
-                pass
+                return
+            finally:
+                with self._locks_lock:
+                    self._locks.pop(session_id, None)
+            try:
+                self._sync_folder()
+            except OSError as exc:
+                raise SessionJournalError(f"cannot sync {self.folder}: {exc}") from None
+
+    def _file_lock(self, session_id: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(session_id, threading.Lock())
+
+    def _sync(self, f: Any) -> None:
+        """With fsync: the file's written data on the disk before the write returns."""
+        if self.fsync:
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _sync_folder(self) -> None:
+        """With fsync: the folder's entries (a file created or removed) on the disk."""
+        if self.fsync:
+            fd = os.open(self.folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def load(self) -> tuple[list[JournaledSession], list[str]]:
         """Every session in the folder (by file name), and the problems found, each as
