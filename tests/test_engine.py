@@ -47,6 +47,19 @@ def test_batched_greedy_matches_transformers_token_for_token(engine, tiny_folder
     assert all(o.finish_reason == "length" and len(o.token_ids) == 12 for o in outs)
 
 
+@pytest.mark.parametrize("arch", ["qwen2", "qwen3"])
+def test_other_families_match_transformers_token_for_token(tmp_path, arch):
+    folder = build_tiny_model(tmp_path / arch, arch)
+    eng = Engine(str(folder), attention_backend="cpu", block_size=4, num_blocks=128,
+                 max_num_batched_tokens=16, num_threads=1)  # prompts prefilled in chunks
+    try:
+        ids = [eng.encode(p) for p in PROMPTS]
+        outs = eng.generate(ids, GenerationParams(max_tokens=10, ignore_eos=True))
+        assert [o.token_ids for o in outs] == hf_greedy(folder, ids, 10)
+    finally:
+        eng.shutdown()
+
+
 def test_prefix_cache_reuses_kv_and_changes_nothing(engine):
     prompt = engine.encode("Hello there! How can I help you today? I can search, read files")
     first = engine.generate([prompt], GenerationParams(max_tokens=6, ignore_eos=True))[0]

@@ -109,6 +109,36 @@ def test_config_reads_both_rope_spellings_and_qwen2_bias() -> None:
     assert (new.rope_theta, new.attention_bias, new.eos_token_ids) == (500.0, False, (2, 7))
 
 
+def test_qwen3_config_reads_its_head_dim_and_qk_norm_and_refuses_sliding_windows() -> None:
+    raw = {**TINY, "model_type": "qwen3", "head_dim": 8, "attention_bias": False,
+           "use_sliding_window": False, "layer_types": ["full_attention"],
+           "rope_parameters": {"rope_type": "default", "rope_theta": 1e6}}
+    qwen3 = ModelConfig.from_dict(raw)
+    assert (qwen3.architecture, qwen3.head_dim, qwen3.qk_norm, qwen3.attention_bias,
+            qwen3.rope_theta) == ("Qwen3ForCausalLM", 8, True, False, 1e6)
+    assert ModelConfig.from_dict({**TINY, "model_type": "llama"}).qk_norm is False
+    with pytest.raises(UnsupportedModelError, match="qwen3 sliding-window attention"):
+        ModelConfig.from_dict({**raw, "use_sliding_window": True})
+    with pytest.raises(UnsupportedModelError,
+                       match=r"layer types \['full_attention', 'sliding_attention'\]"):
+        ModelConfig.from_dict({**raw, "layer_types": ["full_attention", "sliding_attention"]})
+
+
+def test_a_qwen3_checkpoint_without_its_head_norms_is_refused(tmp_path: Path) -> None:
+    from transformers import Qwen3Config
+    from transformers import Qwen3ForCausalLM as HFQwen3
+
+    HFQwen3(Qwen3Config(**TINY, head_dim=8)).save_pretrained(tmp_path)
+    model = load_model(tmp_path, backend="torch")
+    layer = model.model.layers[0].self_attn
+    want = load_file(str(tmp_path / "model.safetensors"))
+    assert torch.equal(layer.q_norm.weight, want["model.layers.0.self_attn.q_norm.weight"])
+    assert torch.equal(layer.k_norm.weight, want["model.layers.0.self_attn.k_norm.weight"])
+    _rewrite(tmp_path, lambda t: t.pop("model.layers.0.self_attn.k_norm.weight"))
+    with pytest.raises(WeightLoadingError, match="k_norm"):
+        load_model(tmp_path, backend="torch")
+
+
 def test_kv_cache_layout_and_size() -> None:
     config = ModelConfig.from_dict({**TINY, "model_type": "llama", "num_hidden_layers": 3})
     caches = allocate_kv_cache(

@@ -1,4 +1,4 @@
-"""paste's llama and qwen2 model code against transformers on random tiny checkpoints.
+"""paste's llama, qwen2 and qwen3 model code against transformers on random tiny checkpoints.
 
 Each architecture is saved with save_pretrained, loaded by paste, and run as a continuous
 batch of two sequences over scattered paged-KV blocks: A prefills in two chunks then
@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import LlamaConfig, Qwen2Config
+from transformers import LlamaConfig, Qwen2Config, Qwen3Config
 from transformers import LlamaForCausalLM as HFLlama
 from transformers import Qwen2ForCausalLM as HFQwen2
+from transformers import Qwen3ForCausalLM as HFQwen3
 
 from paste.engine.attention import (
     AttentionBackendUnavailableError,
@@ -25,6 +26,7 @@ from paste.engine.models.llama import LlamaForCausalLM
 from paste.engine.models.loader import load_model
 from paste.engine.models.metadata import AttentionMetadata
 from paste.engine.models.qwen2 import Qwen2ForCausalLM
+from paste.engine.models.qwen3 import Qwen3ForCausalLM
 
 VOCAB, BS = 101, 4
 COMMON = dict(
@@ -52,9 +54,12 @@ def _save(tmp_path: Path, arch: str) -> tuple[Path, torch.nn.Module]:
     if arch == "llama":
         config = LlamaConfig(**COMMON, rope_theta=500.0, tie_word_embeddings=True)
         hf: torch.nn.Module = HFLlama(config)
-    else:
+    elif arch == "qwen2":
         config = Qwen2Config(**COMMON, rope_theta=20000.0, tie_word_embeddings=False)
         hf = HFQwen2(config)
+    else:  # qwen3: head_dim 16, not hidden_size / heads = 8, as in real qwen3 configs
+        config = Qwen3Config(**COMMON, head_dim=16, rope_theta=1e6, tie_word_embeddings=True)
+        hf = HFQwen3(config)
     _randomise(hf)
     hf.eval()
     hf.save_pretrained(tmp_path)
@@ -75,7 +80,8 @@ TABLES = {"A": [9, 2, 5, 0], "B": [7, 1, 8]}
 
 @pytest.mark.parametrize("backend", ["torch", "cpu"])
 @pytest.mark.parametrize(
-    ("arch", "cls"), [("llama", LlamaForCausalLM), ("qwen2", Qwen2ForCausalLM)]
+    ("arch", "cls"),
+    [("llama", LlamaForCausalLM), ("qwen2", Qwen2ForCausalLM), ("qwen3", Qwen3ForCausalLM)],
 )
 def test_prefill_chunked_prefill_and_decode_match_transformers(
     tmp_path: Path, arch: str, cls: type, backend: str
@@ -89,7 +95,8 @@ def test_prefill_chunked_prefill_and_decode_match_transformers(
     model = load_model(folder, backend=backend)
     assert model.backend.name == backend
     assert type(model) is cls
-    assert model.config.tie_word_embeddings == (arch == "llama")
+    assert model.config.tie_word_embeddings == (arch != "qwen2")
+    assert model.config.qk_norm == (arch == "qwen3")
     gen = torch.Generator().manual_seed(1)
     tokens = {
         "A": torch.randint(0, VOCAB, (13,), generator=gen),

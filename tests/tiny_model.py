@@ -1,4 +1,4 @@
-"""Builds small randomly initialised models (llama or qwen2 family) with a real trained
+"""Builds small randomly initialised models (llama, qwen2 or qwen3 family) with a real trained
 byte-level BPE tokenizer and a ChatML chat template, as a HF-format folder: what the engine
 tests load instead of a downloaded model. Deterministic for a given seed."""
 
@@ -42,7 +42,14 @@ def build_tokenizer(folder: Path):
 
 def build_tiny_model(folder: Path, arch: str = "llama", seed: int = 0) -> Path:
     """Writes config.json, model.safetensors and tokenizer files into `folder`."""
-    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        Qwen3Config,
+        Qwen3ForCausalLM,
+    )
 
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(folder)
@@ -52,8 +59,10 @@ def build_tiny_model(folder: Path, arch: str = "llama", seed: int = 0) -> Path:
                   eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
     if arch == "llama":
         model = LlamaForCausalLM(LlamaConfig(**common, tie_word_embeddings=True))
-    else:
+    elif arch == "qwen2":
         model = Qwen2ForCausalLM(Qwen2Config(**common, tie_word_embeddings=False))
+    else:  # qwen3: q/k head norms, a head_dim that is not hidden_size / heads
+        model = Qwen3ForCausalLM(Qwen3Config(**common, head_dim=16, tie_word_embeddings=True))
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, param in model.named_parameters():

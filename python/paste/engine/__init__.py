@@ -14,7 +14,7 @@
     sampler.py       batched greedy / temperature / top-k / top-p / min-p sampling, per-request seeds
     penalties.py     logit_bias, presence / frequency / repetition penalties, min_tokens
     grammar.py       constrained decoding: xgrammar masks (JSON schemas, calls, structural tags)
-    models/          llama and qwen2 model code, weight loading, KV cache, AttentionMetadata
+    models/          llama, qwen2, qwen3 model code, weight loading, KV cache, AttentionMetadata
 
 Import submodules directly (`from paste.engine.engine import Engine`); this package imports
 nothing heavy by itself.

@@ -20,12 +20,14 @@ class UnsupportedModelError(InvalidArgumentError):
     """The checkpoint uses an architecture or option paste's model code does not implement."""
 
 
-SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM")
+SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM")
+_MODEL_TYPES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM",
+                "qwen3": "Qwen3ForCausalLM"}
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyper-parameters of a llama/qwen2-family decoder (names follow HF config.json)."""
+    """Hyper-parameters of a llama/qwen2/qwen3-family decoder (names follow HF config.json)."""
 
     architecture: str
     vocab_size: int
@@ -41,6 +43,7 @@ class ModelConfig:
     tie_word_embeddings: bool
     attention_bias: bool  # bias on q/k/v projections (always True for qwen2)
     mlp_bias: bool
+    qk_norm: bool = False  # an RMSNorm over each head of q and k before RoPE (qwen3)
     bos_token_id: int | None = None
     eos_token_ids: tuple[int, ...] = ()
 
@@ -48,13 +51,7 @@ class ModelConfig:
     def from_dict(cls, raw: dict[str, Any]) -> ModelConfig:
         """Parse a config.json dictionary; UnsupportedModelError for options not implemented."""
         archs = raw.get("architectures") or []
-        arch = (
-            archs[0]
-            if archs
-            else {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}.get(
-                raw.get("model_type", "")
-            )
-        )
+        arch = archs[0] if archs else _MODEL_TYPES.get(raw.get("model_type", ""))
         if arch not in SUPPORTED_ARCHITECTURES:
             raise UnsupportedModelError(
                 f"architecture {arch!r} is not supported (supported: {SUPPORTED_ARCHITECTURES})"
@@ -66,8 +63,13 @@ class ModelConfig:
         if rope_type != "default":
             raise UnsupportedModelError(f"rope type {rope_type!r} is not supported")
         theta = rope.get("rope_theta", raw.get("rope_theta", 10000.0))
-        if arch == "Qwen2ForCausalLM" and raw.get("use_sliding_window", False):
-            raise UnsupportedModelError("qwen2 sliding-window attention is not supported")
+        if arch != "LlamaForCausalLM" and raw.get("use_sliding_window", False):
+            raise UnsupportedModelError(
+                f"{raw.get('model_type', arch)} sliding-window attention is not supported")
+        layer_types = set(raw.get("layer_types") or ["full_attention"])
+        if layer_types != {"full_attention"}:
+            raise UnsupportedModelError(
+                f"layer types {sorted(layer_types)} are not supported (only full_attention)")
         heads = int(raw["num_attention_heads"])
         hidden = int(raw["hidden_size"])
         eos = raw.get("eos_token_id")
@@ -87,6 +89,7 @@ class ModelConfig:
             tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
             attention_bias=arch == "Qwen2ForCausalLM" or bool(raw.get("attention_bias", False)),
             mlp_bias=bool(raw.get("mlp_bias", False)),
+            qk_norm=arch == "Qwen3ForCausalLM",
             bos_token_id=raw.get("bos_token_id"),
             eos_token_ids=eos_ids,
         )

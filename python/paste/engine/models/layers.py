@@ -1,4 +1,5 @@
-"""Building blocks shared by the llama and qwen2 families: RMSNorm, RoPE, SiLU-gated MLP.
+"""Building blocks shared by the llama, qwen2 and qwen3 families: RMSNorm, RoPE, SiLU-gated
+MLP.
 
 All three follow the Hugging Face reference numerics (float32 statistics in RMSNorm, cos/sin
 computed in float32, rotate-half RoPE) so logits match transformers on the same weights.

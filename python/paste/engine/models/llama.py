@@ -1,9 +1,11 @@
-"""paste's llama-family decoder (Llama, SmolLM2; qwen2 reuses it with q/k/v bias).
+"""paste's llama-family decoder (Llama, SmolLM2; qwen2 reuses it with q/k/v bias, qwen3
+with an RMSNorm over each head of q and k before RoPE).
 
 One forward runs a flat batch of T tokens from many sequences (prefill chunks and decodes
 mixed) against the paged KV cache:
 
-    embed -> N x [ RMSNorm -> qkv_proj -> RoPE -> backend.store_kv -> backend.forward
+    embed -> N x [ RMSNorm -> qkv_proj -> (q/k head norms) -> RoPE -> backend.store_kv
+                   -> backend.forward
                    -> o_proj -> +residual -> RMSNorm -> SiLU-gated MLP -> +residual ]
           -> RMSNorm -> (rows at logits_indices) -> lm_head
 
@@ -39,6 +41,9 @@ class LlamaAttention(nn.Module):
         )
         self.o_proj = TunedLinear(self.q_size, config.hidden_size, bias=False)
         self.rotary = rotary
+        # qwen3: each head of q and k is RMS-normalised (weights shared across heads)
+        self.q_norm = RMSNorm(self.head_dim, config.rms_norm_eps) if config.qk_norm else None
+        self.k_norm = RMSNorm(self.head_dim, config.rms_norm_eps) if config.qk_norm else None
 
     def forward(
         self,
@@ -52,6 +57,8 @@ class LlamaAttention(nn.Module):
         q = q.reshape(num_tokens, self.num_heads, self.head_dim)
         k = k.reshape(num_tokens, self.num_kv_heads, self.head_dim)
         v = v.reshape(num_tokens, self.num_kv_heads, self.head_dim).contiguous()
+        if self.q_norm is not None and self.k_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
         q, k = self.rotary(metadata.positions, q, k)
         k_cache, v_cache = kv_cache[0], kv_cache[1]
         backend.store_kv(k.contiguous(), v, k_cache, v_cache, metadata.slot_mapping)

@@ -24,11 +24,13 @@ from paste.engine.attention import AttentionBackend, create_attention_backend
 from paste.engine.models.config import ModelConfig
 from paste.engine.models.llama import LlamaForCausalLM
 from paste.engine.models.qwen2 import Qwen2ForCausalLM
+from paste.engine.models.qwen3 import Qwen3ForCausalLM
 from paste.errors import InvalidArgumentError
 
 ARCHITECTURES: dict[str, type[LlamaForCausalLM]] = {
     "LlamaForCausalLM": LlamaForCausalLM,
     "Qwen2ForCausalLM": Qwen2ForCausalLM,
+    "Qwen3ForCausalLM": Qwen3ForCausalLM,
 }
 
 _FUSED = {  # checkpoint projection -> (fused name, index of the slice)
