@@ -319,7 +319,8 @@ def test_cli_switches():
                         "coscheduling": True, "strict_tool_calls": True,
                         "learn_patterns": True, "pattern_store": None,
                         "pattern_dir": None, "pattern_save_interval": 30.0,
-                        "session_dir": None, "session_fsync": False, "speculation_budget": 16, "speculation_waste_price": 0.1,
+                        "session_dir": None, "session_fsync": False, "reasoning_parser": None,
+                        "speculation_budget": 16, "speculation_waste_price": 0.1,
                         "speculation_max_waste_ratio": 0.5,
                         "speculation_transactions": True,
                         "max_stored_responses": 1024}  # fmt: skip
@@ -335,6 +336,7 @@ def test_cli_switches():
                                     "learn_patterns": False, "pattern_store": "p.json",
                                     "pattern_dir": "stores", "pattern_save_interval": 0.0,
                                     "session_dir": "journal", "session_fsync": True,
+                                    "reasoning_parser": None,
                                     "speculation_budget": 4,
                                     "speculation_waste_price": 0.5,
                                     "speculation_max_waste_ratio": None,

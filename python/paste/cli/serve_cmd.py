@@ -78,6 +78,10 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session-dir", default=None, metavar="DIR",
                         help="write native sessions down as they commit messages (one JSONL "
                              "file each) and restore them when the server starts again")  # fmt: skip
+    parser.add_argument("--reasoning-parser", default=None, metavar="NAME",
+                        help="a reasoning model's thinking apart from its answer in chat "
+                             "completions (reasoning_content) and responses (a reasoning "
+                             "item): qwen3 or deepseek_r1 (<think>...</think>)")  # fmt: skip
     parser.add_argument("--session-fsync", action="store_true",
                         help="with --session-dir: each journal write waits until the disk has "
                              "it (a power loss loses no committed message; each commit costs "
@@ -106,6 +110,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out["pattern_store"], out["speculation_budget"] = args.pattern_store, args.speculation_budget
     out["pattern_dir"] = args.pattern_dir
     out["session_dir"], out["session_fsync"] = args.session_dir, args.session_fsync
+    out["reasoning_parser"] = args.reasoning_parser
     out["pattern_save_interval"] = args.pattern_save_interval
     out["max_stored_responses"] = args.max_stored_responses
     out["speculation_waste_price"] = args.waste_price

@@ -15,11 +15,13 @@ def encode_prompt(tokenizer: Any, prompt: str | Sequence[int]) -> list[int]:
 
 
 def render_chat(tokenizer: Any, messages: list[dict[str, Any]],
-                tools: list[dict] | None = None, add_generation_prompt: bool = True) -> list[int]:
-    """Token ids of `messages` (and tool schemas) rendered by the model's chat template."""
+                tools: list[dict] | None = None, add_generation_prompt: bool = True,
+                template_kwargs: dict[str, Any] | None = None) -> list[int]:
+    """Token ids of `messages` (and tool schemas) rendered by the model's chat template;
+    `template_kwargs` are extra variables of the template (Qwen3's `enable_thinking`)."""
     ids = tokenizer.apply_chat_template(
-        messages, tools=tools, tokenize=True, add_generation_prompt=add_generation_prompt
-    )
+        messages, tools=tools, tokenize=True, add_generation_prompt=add_generation_prompt,
+        **(template_kwargs or {}))
     if isinstance(ids, dict) or hasattr(ids, "input_ids"):
         ids = ids["input_ids"]
     return [int(t) for t in ids]
@@ -38,6 +40,9 @@ class ChatPromptMixin:
         messages: list[dict[str, Any]],
         tools: list[dict] | None = None,
         add_generation_prompt: bool = True,
+        template_kwargs: dict[str, Any] | None = None,
     ) -> list[int]:
-        """Token ids of `messages` rendered by the model's own chat template."""
-        return render_chat(self.tokenizer, messages, tools, add_generation_prompt)
+        """Token ids of `messages` rendered by the model's own chat template (with
+        `template_kwargs`, extra template variables)."""
+        return render_chat(self.tokenizer, messages, tools, add_generation_prompt,
+                           template_kwargs)

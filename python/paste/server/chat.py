@@ -27,6 +27,7 @@ from paste.server.choices import choice_stream, choice_turns, merge_choices
 from paste.server.generation import (
     CallPiece,
     LogprobPiece,
+    ReasoningPiece,
     TextPiece,
     TurnEnd,
     TurnEvent,
@@ -42,6 +43,7 @@ class _Choice:
     """One choice's answer so far."""
 
     text: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)  # the thinking (a reasoning parser)
     calls: list[dict[str, Any]] = field(default_factory=list)
     logprobs: list[dict[str, Any]] | None = None  # set once a LogprobPiece came
     end: TurnEnd | None = None
@@ -88,6 +90,9 @@ class ChatAssembler:
         if isinstance(event, TextPiece):
             choice.text.append(event.text)
             return [self._chunk(index, {"content": event.text})]
+        if isinstance(event, ReasoningPiece):  # vLLM's field for it
+            choice.reasoning.append(event.text)
+            return [self._chunk(index, {"reasoning_content": event.text})]
         if isinstance(event, CallPiece):
             chunks = []
             if event.name is not None:
@@ -131,6 +136,8 @@ class ChatAssembler:
             text = "".join(c.text)
             content = (text or None) if c.calls else text
             message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+            if c.reasoning:
+                message["reasoning_content"] = "".join(c.reasoning)
             if c.calls:
                 message["tool_calls"] = c.calls
             choices.append({

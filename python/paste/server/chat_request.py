@@ -27,6 +27,7 @@ from paste.server.fields import (
     opt_bool,
     opt_int,
     opt_number,
+    opt_object,
     opt_str,
     req_str,
     request_priority,
@@ -205,5 +206,24 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         cache_key=opt_str(body, "prompt_cache_key"),
         strict_tools=strict,
         request_priority=request_priority(body),
+        template_kwargs=template_kwargs(body),
     )
     return ChatRequest(model, turn, stream, include_usage(body), n)
+
+
+# apply_chat_template's own arguments: not template variables a request may set
+_RESERVED_TEMPLATE_ARGS = frozenset({
+    "messages", "conversation", "tools", "documents", "chat_template", "tokenize",
+    "add_generation_prompt", "continue_final_message", "return_dict", "padding",
+    "truncation", "max_length", "return_tensors", "return_assistant_tokens_mask"})
+
+
+def template_kwargs(body: dict[str, Any]) -> dict[str, Any] | None:
+    """vLLM's `chat_template_kwargs`: an object of extra chat template variables (Qwen3's
+    {"enable_thinking": false}); 400 for another type or a name the renderer owns."""
+    kwargs = opt_object(body, "chat_template_kwargs")
+    taken = sorted(set(kwargs or {}) & _RESERVED_TEMPLATE_ARGS)
+    if taken:
+        raise BadRequestError(f"'chat_template_kwargs' cannot set {', '.join(taken)}",
+                              param="chat_template_kwargs")
+    return kwargs or None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from paste.errors import InvalidArgumentError
 from paste.parsing import get_parser_names
+from paste.parsing.reasoning import reasoning_tags
 from paste.speculation.waste import check_max_waste_ratio
 
 DEFAULT_MAX_REQUEST_BYTES = 8 << 20
@@ -34,6 +35,9 @@ class ServerConfig:
     session_dir: a folder where native sessions are journaled as they commit messages and
         from which they are restored at start (server/session_journal.py); None: in memory.
     session_fsync: each journal write waits until the disk has it (needs session_dir).
+    reasoning_parser: how a reasoning model's thinking is told from its answer in Chat
+        Completions and Responses (parsing/reasoning.py: "qwen3", "deepseek_r1"); None: the
+        output is all answer.
     pattern_store: a PatternStore file (`paste patterns mine`) predicting its tenant's calls.
     pattern_dir: a folder of PatternStore files, one per tenant, all loaded at start; each
         tenant's online-learned store is saved there once it learned a run, then at most once
@@ -67,6 +71,7 @@ class ServerConfig:
     strict_tool_calls: bool = True
     session_dir: str | None = None
     session_fsync: bool = False
+    reasoning_parser: str | None = None
     pattern_store: str | None = None
     pattern_dir: str | None = None
     pattern_save_interval: float = 30.0
@@ -116,6 +121,8 @@ class ServerConfig:
             raise InvalidArgumentError("session_dir must be a non-empty path when set")
         if self.session_fsync and self.session_dir is None:
             raise InvalidArgumentError("session_fsync needs a session_dir")
+        if self.reasoning_parser is not None:
+            reasoning_tags(self.reasoning_parser)  # InvalidArgumentError naming the known
         if self.pattern_dir is not None and not self.pattern_dir:
             raise InvalidArgumentError("pattern_dir must be a non-empty path when set")
         if not 0.0 <= self.pattern_save_interval < float("inf"):

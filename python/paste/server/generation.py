@@ -7,7 +7,11 @@ non-streamed one:
     TextPiece*  CallPiece*  ...  TurnEnd        (text and calls interleave in output order)
 
 plus, when the turn asked for logprobs, a LogprobPiece before the pieces of each engine
-output that decoded tokens (their TokenLogprobs).
+output that decoded tokens (their TokenLogprobs), and, with a reasoning parser (`paste serve
+--reasoning-parser`), ReasoningPiece for the model's thinking (parsing/reasoning.py: the text
+between `<think>` and `</think>`, or up to `</think>` when the prompt opened the thinking),
+which precedes the answer's pieces and is never parsed for tool calls. A chat turn is split;
+a legacy completion (raw prompt) and a turn made to start with a call are not.
 
 Shaping (OutputShaper) when the output is parsed for tool calls: whitespace-only text is held
 back until non-whitespace text follows, and dropped at the end if the turn made calls (so a
@@ -42,6 +46,7 @@ from paste.engine.penalties import LogitBiasError
 from paste.engine.request import TokenLogprob
 from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
+from paste.parsing.reasoning import ReasoningSplitter, ReasoningTags, opens_reasoning
 from paste.server.conversations import Outlook
 from paste.server.errors import BadRequestError, ServiceUnavailableError
 from paste.server.fields import class_base
@@ -60,6 +65,13 @@ RESTART_RETRY_AFTER_S = 2  # a small model's process restarts in a few seconds
 
 @dataclass(frozen=True)
 class TextPiece:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningPiece:
+    """Text of the model's thinking (with a reasoning parser)."""
+
     text: str
 
 
@@ -109,7 +121,7 @@ class TurnEnd:
     tpot_s: float | None = None  # mean time per output token after the first
 
 
-TurnEvent = TextPiece | CallPiece | LogprobPiece | TurnEnd
+TurnEvent = TextPiece | ReasoningPiece | CallPiece | LogprobPiece | TurnEnd
 
 
 class OutputShaper:
@@ -158,6 +170,25 @@ class OutputShaper:
             name = event.name if first else None
             pieces.append(CallPiece(event.index, self._ids[event.index], name, event.arguments))
         return pieces
+
+
+def _answer(splitter: ReasoningSplitter | None, shaper: OutputShaper,
+            delta: str | None) -> list[ReasoningPiece | TextPiece | CallPiece]:
+    """The pieces of an output delta (None: the output ended): the thinking as
+    ReasoningPiece, the answer through the shaper."""
+    pieces: list[ReasoningPiece | TextPiece | CallPiece] = []
+    if splitter is not None:
+        for is_reasoning, text in (splitter.feed(delta) if delta is not None
+                                   else splitter.close()):
+            if is_reasoning:
+                pieces.append(ReasoningPiece(text))
+            else:
+                pieces.extend(shaper.feed(text))
+    elif delta is not None:
+        pieces.extend(shaper.feed(delta))
+    if delta is None:
+        pieces.extend(shaper.close())
+    return pieces
 
 
 def context_limit(engine: Any) -> int | None:
@@ -214,10 +245,12 @@ async def run_turn(
     on_end: Callable[[TurnEnd, float], None] | None = None,
     format_param: str = "response_format",
     on_started: Callable[[], None] | None = None,
+    reasoning: ReasoningTags | None = None,
 ) -> AsyncIterator[TurnEvent]:
     """The events of one turn; errors before the first token raise typed ApiErrors
     (`format_param`: the request field of the output format, named by its errors).
-    `on_started()` runs once, at the engine's first output (the prompt is computed)."""
+    `on_started()` runs once, at the engine's first output (the prompt is computed).
+    `reasoning`: the tags of the server's reasoning parser (None: no split)."""
     started = time.monotonic()
     prompt = render_prompt(engine, turn, parser_format)
     forced = forced_call_prefix(turn, parser_format) if turn.parses_tools else ""
@@ -236,6 +269,11 @@ async def run_turn(
     named = turn.tool_choice.mode == "function"  # one call of that function
     shaper = OutputShaper(parser_format if turn.parses_tools else None,
                           turn.parallel_tool_calls and not named)
+    splitter = None
+    if reasoning is not None and turn.prompt_ids is None and not forced:
+        tail = token_text(engine)
+        splitter = ReasoningSplitter(reasoning, opens_reasoning(
+            "".join(tail(t) for t in prompt[-8:]), reasoning))
     out = None
     try:
         for piece in shaper.feed(forced):
@@ -248,10 +286,10 @@ async def run_turn(
             if out.logprobs is not None and len(out.logprobs) > reported:
                 yield LogprobPiece(tuple(out.logprobs[reported:]))
                 reported = len(out.logprobs)
-            for piece in shaper.feed(out.delta):
-                yield piece
-        for piece in shaper.close():
-            yield piece
+            for answer in _answer(splitter, shaper, out.delta):
+                yield answer
+        for answer in _answer(splitter, shaper, None):
+            yield answer
     except LogitBiasError as exc:  # a token id the model does not have
         raise BadRequestError(str(exc), param="logit_bias") from None
     except GrammarError as exc:  # a schema the grammar compiler cannot build

@@ -93,8 +93,9 @@ def render_prompt(engine: Any, turn: TurnRequest, parser_format: str) -> list[in
                 raw_texts[i] = f"{message['content']}\n{text}" if message["content"] else text
     tools = turn.tools if turn.tool_choice.mode != "none" else []
     view, template_tools = render_view(messages, raw_texts, tools, profile, parser_format)
+    extra = {"template_kwargs": turn.template_kwargs} if turn.template_kwargs else {}
     try:
-        return engine.chat_prompt(view, tools=template_tools)
+        return engine.chat_prompt(view, tools=template_tools, **extra)
     except Exception as exc:  # noqa: BLE001 - jinja raises its own types for bad conversations
         raise BadRequestError(
             f"the model's chat template rejected the messages: {exc}", param="messages"

@@ -9,6 +9,11 @@ streaming, into the event sequence OpenAI clients expect (each with a sequence_n
            response.content_part.done, response.output_item.done
     call:  response.output_item.added (function_call), response.function_call_arguments.delta*,
            response.function_call_arguments.done, response.output_item.done
+    thinking (with a reasoning parser): response.output_item.added (reasoning),
+           response.reasoning_text.delta*, response.reasoning_text.done,
+           response.output_item.done; the item {"type": "reasoning", "summary": [],
+           "content": [{"type": "reasoning_text", "text"}]} precedes the answer's items and
+           is not part of the conversation a chained request sees
     response.completed (or response.incomplete when max_output_tokens cut the output)
 
 Items appear in output order; the non-streamed response is the final snapshot of the same
@@ -57,6 +62,7 @@ from paste.server.errors import NotFoundError
 from paste.server.generation import (
     CallPiece,
     LogprobPiece,
+    ReasoningPiece,
     TextPiece,
     TurnEvent,
     logprob_entries,
@@ -168,6 +174,15 @@ class ResponsesAssembler:
             if not self._made_call:
                 self._logprobs.extend(logprob_entries(event, self._token_text))
             return []
+        if isinstance(event, ReasoningPiece):
+            self._logprobs = []  # the thinking's tokens: no message text of theirs
+            events = [] if self._is_open("reasoning") else self._close() + self._open_reasoning()
+            item, index = self.open, len(self.output) - 1
+            assert item is not None
+            item["content"][0]["text"] += event.text
+            return events + [self._event("response.reasoning_text.delta", item_id=item["id"],
+                                         output_index=index, content_index=0,
+                                         delta=event.text)]
         events = [self._text_delta("")] if self._logprobs and self._is_open("message") else []
         events += self._close()
         self.usage = {
@@ -211,6 +226,14 @@ class ResponsesAssembler:
                             output_index=index, content_index=0,
                             part=dict(part, logprobs=[]))]  # fmt: skip
 
+    def _open_reasoning(self) -> list[dict[str, Any]]:
+        item = {"id": _id("rs"), "type": "reasoning", "status": "in_progress", "summary": [],
+                "content": [{"type": "reasoning_text", "text": ""}]}  # fmt: skip
+        self.open = item
+        self.output.append(item)
+        return [self._event("response.output_item.added", output_index=len(self.output) - 1,
+                            item=dict(item, content=[]))]  # fmt: skip
+
     def _open_call(self, piece: CallPiece) -> list[dict[str, Any]]:
         item = {"id": _id("fc"), "type": "function_call", "status": "in_progress",
                 "call_id": piece.call_id, "name": piece.name, "arguments": ""}  # fmt: skip
@@ -233,6 +256,10 @@ class ResponsesAssembler:
                                    logprobs=part["logprobs"]),
                        self._event("response.content_part.done", item_id=item["id"],
                                    output_index=index, content_index=0, part=dict(part))]  # fmt: skip
+        elif item["type"] == "reasoning":
+            events.append(self._event("response.reasoning_text.done", item_id=item["id"],
+                                      output_index=index, content_index=0,
+                                      text=item["content"][0]["text"]))  # fmt: skip
         else:
             events.append(self._event("response.function_call_arguments.done",
                           item_id=item["id"], output_index=index,
@@ -271,7 +298,7 @@ async def create_response(request: Request) -> Response:
     state.prioritize(req.turn)
     events = run_turn(state.engine, req.turn, state.parser_format,
                       state.on_turn_end(req.turn.cache_key),
-                      "text.format")
+                      "text.format", reasoning=state.reasoning)
     assembler = ResponsesAssembler(req, token_text(state.engine))
     if not req.stream:
         await until_disconnect(request, _collect(events, assembler))

@@ -38,6 +38,8 @@ class TurnRequest:
     request_priority: int = 0
     # tools marked `strict`: under tool_choice "auto" their calls are constrained (prompt.py)
     strict_tools: frozenset[str] = frozenset()
+    # vLLM's chat_template_kwargs: extra variables of the chat template (enable_thinking)
+    template_kwargs: dict[str, Any] | None = None
 
     @property
     def returning(self) -> bool:
