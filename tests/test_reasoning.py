@@ -179,6 +179,19 @@ def test_bad_chat_template_kwargs_are_a_400(server, value, message):
     assert got.json()["error"]["param"] == "chat_template_kwargs"
 
 
+def test_tokenize_renders_the_prompt_with_the_template_kwargs(engine, server):
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    plain = httpx.post(server.url + "/tokenize", json=body, timeout=60).json()
+    thinking = httpx.post(server.url + "/tokenize", timeout=60, json={
+        **body, "chat_template_kwargs": {"enable_thinking": True}}).json()
+    opened = engine.tokenizer.decode(thinking["tokens"], skip_special_tokens=False)
+    assert opened == engine.tokenizer.decode(plain["tokens"],
+                                             skip_special_tokens=False) + "<think>\n"
+    bad = httpx.post(server.url + "/tokenize", timeout=60, json={
+        **body, "chat_template_kwargs": {"tokenize": False}})
+    assert (bad.status_code, bad.json()["error"]["param"]) == (400, "chat_template_kwargs")
+
+
 def test_responses_give_the_thinking_as_a_reasoning_item(engine, server):
     text = "<think>Paris, then.</think>\n\nSunny."
     client = openai_client(server)

@@ -2,8 +2,9 @@
 model's own tokenizer, so a client can count a prompt against the context before sending it.
 
 /tokenize takes either {"prompt": text, "add_special_tokens": true} (the ids legacy
-completions would compute, completions_request) or {"messages": [...], "tools": [...]} (the
-exact prompt a chat completion would compute: chat template, tool schemas, prompt.py) and
+completions would compute, completions_request) or {"messages": [...], "tools": [...],
+"chat_template_kwargs": {...}} (the exact prompt a chat completion would compute: chat
+template, tool schemas, template variables, prompt.py) and
 answers {"count", "max_model_len", "tokens"}. /detokenize takes {"tokens": [ids]} and answers
 {"prompt": text}. `model`, when given, must be the served one.
 """
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
+from paste.server.chat_request import template_kwargs
 from paste.server.errors import BadRequestError
 from paste.server.fields import opt_bool, opt_str
 from paste.server.generation import context_limit
@@ -56,7 +58,8 @@ async def tokenize(request: Request) -> Response:
         tools = parse_tools(body.get("tools"), flat=False)
         turn = TurnRequest(messages=normalize_messages(body.get("messages")), tools=tools,
                            tool_choice=parse_tool_choice(body.get("tool_choice"), tools,
-                                                         flat=False))
+                                                         flat=False),
+                           template_kwargs=template_kwargs(body))
         ids = render_prompt(engine, turn, state.parser_format)
     else:
         prompt = body.get("prompt")
