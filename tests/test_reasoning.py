@@ -216,3 +216,57 @@ def test_without_a_reasoning_parser_the_thinking_stays_in_the_answer(engine):
     with live_server(engine) as srv, engine.scripted(lambda _prompt: text):
         message = ask(srv).choices[0].message
     assert message.content == text and "reasoning_content" not in message.model_extra
+
+
+# ----- native sessions ------------------------------------------------------------------------
+def weather_registry(log):
+    from paste.tools import ToolRegistry
+
+    registry = ToolRegistry()
+
+    @registry.tool(effect="read_only", timeout_s=60)
+    def get_weather(city: str) -> str:
+        """Weather of a city."""
+        log.append(city)
+        return f"22 C in {city}"
+
+    return registry
+
+
+def test_a_session_keeps_the_thinking_out_of_its_answer_and_its_calls(engine):
+    from paste.session import Final, ReasoningDelta, TokenDelta, ToolCallEvent, ToolResultEvent
+    from test_session_support import FakeScriptedPolicy
+
+    log: list[str] = []
+    registry = weather_registry(log)
+    first = f"<think>Rome? {CALL.replace('Paris', 'Rome')}</think>\n{CALL}"
+    policy = FakeScriptedPolicy(engine, [first, "<think>It is warm.</think>\n\nIt is 22 C."])
+    try:
+        with engine.open_session(tools=registry, turn_params=policy, parser="json",
+                                 reasoning=TAGS) as session:
+            events = list(session.stream("Weather in Paris?"))
+            messages = session.messages
+    finally:
+        registry.close()
+    assert log == ["Paris"]  # the call drafted in the thinking was not made
+    reasoning = [e.text for e in events if isinstance(e, ReasoningDelta)]
+    assert "".join(reasoning) == f"Rome? {CALL.replace('Paris', 'Rome')}It is warm."
+    assert [type(e) for e in events if not isinstance(e, ReasoningDelta | TokenDelta)] == [
+        ToolCallEvent, ToolResultEvent, Final]
+    assert "".join(e.text for e in events if isinstance(e, TokenDelta)) == "It is 22 C."
+    assert events[-1] == Final("It is 22 C.", "completed")
+    assert [(m["role"], m["content"]) for m in messages] == [
+        ("user", "Weather in Paris?"), ("assistant", ""), ("tool", "22 C in Paris"),
+        ("assistant", "It is 22 C.")]
+
+
+def test_session_streams_carry_reasoning_events(engine):
+    with live_server(engine, reasoning_parser="qwen3") as srv:
+        created = httpx.post(srv.url + "/v1/sessions", json={"tools": []}, timeout=60).json()
+        with engine.scripted(lambda _prompt: "<think>Easy.</think>\n\nHello!"):
+            body = httpx.post(f"{srv.url}/v1/sessions/{created['id']}/messages",
+                              json={"content": "Hi", "stream": True}, timeout=60).text
+    payloads = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
+    assert "".join(p["text"] for p in payloads if p["type"] == "reasoning") == "Easy."
+    assert "".join(p["text"] for p in payloads if p["type"] == "token") == "Hello!"
+    assert payloads[-1]["type"] == "final" and payloads[-1]["text"] == "Hello!"

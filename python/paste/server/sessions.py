@@ -4,6 +4,7 @@
                                          "max_tokens"?, "environment"?} -> the session object
     POST   /v1/sessions/{id}/messages   {"content": str, "stream": true?} -> SSE events
              event: token        {"type": "token", "text"}
+             event: reasoning    {"type": "reasoning", "text"}  (--reasoning-parser)
              event: tool_call    {"type": "tool_call", "call_id", "name", "arguments"}
              event: tool_result  {"type": "tool_result", "call_id", "ok", "content", "error_kind"}
              event: final        {"type": "final", "text", "status", "metrics"}
@@ -46,6 +47,7 @@ from paste.server.state import ServerState, server_state
 from paste.server.streaming import error_payload, prime, sse_event, sse_response, until_disconnect
 from paste.session import (
     Final,
+    ReasoningDelta,
     SessionBusyError,
     SessionClosedError,
     TokenDelta,
@@ -63,6 +65,8 @@ def _session_object(session: Any, state: ServerState) -> dict[str, Any]:
 def _event_payload(event: Any) -> dict[str, Any]:
     if isinstance(event, TokenDelta):
         return {"type": "token", "text": event.text}
+    if isinstance(event, ReasoningDelta):  # --reasoning-parser: the model's thinking
+        return {"type": "reasoning", "text": event.text}
     if isinstance(event, ToolCallEvent):
         return {"type": "tool_call", "call_id": event.call_id, "name": event.name,
                 "arguments": event.arguments}  # fmt: skip

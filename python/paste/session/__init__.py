@@ -26,6 +26,7 @@ from paste.session.calls import MALFORMED_KIND, MALFORMED_PREFIX
 from paste.session.errors import SessionBusyError, SessionClosedError
 from paste.session.events import (
     Final,
+    ReasoningDelta,
     SessionEvent,
     Status,
     TokenDelta,
@@ -52,6 +53,7 @@ __all__ = [
     "SessionResult",
     "Status",
     "TemplateProfile",
+    "ReasoningDelta",
     "TokenDelta",
     "TurnLostError",
     "ToolCallEvent",

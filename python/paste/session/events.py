@@ -1,10 +1,11 @@
 """What `Session.stream` yields while a run goes model -> tools -> model -> final answer.
 
-Order within one model turn: TokenDelta* (text outside tool calls, final, never retracted),
-then for each call in call order ToolCallEvent ... and, once the turn's calls are done,
+Order within one model turn: ReasoningDelta* (a reasoning model's thinking, when the session
+has reasoning tags), TokenDelta* (text outside tool calls, final, never retracted), then for
+each call in call order ToolCallEvent ... and, once the turn's calls are done,
 ToolResultEvent in call order (a malformed call has a ToolResultEvent only, with
-error_kind "malformed_call"). TurnRestarted voids the TokenDeltas of a turn lost to an engine
-restart before it ran again. A run always ends with exactly one Final.
+error_kind "malformed_call"). TurnRestarted voids the ReasoningDeltas and TokenDeltas of a turn
+lost to an engine restart before it ran again. A run always ends with exactly one Final.
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ Status = Literal["completed", "max_turns", "error"]
 @dataclass(frozen=True)
 class TokenDelta:
     """Model text outside tool calls, in generation order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """The model's thinking (`<think>...</think>`, parsing/reasoning.py), in generation order:
+    not part of the answer, never parsed for tool calls."""
 
     text: str
 
@@ -62,4 +71,5 @@ class Final:
     status: Status
 
 
-SessionEvent = TokenDelta | ToolCallEvent | ToolResultEvent | TurnRestarted | Final
+SessionEvent = (TokenDelta | ReasoningDelta | ToolCallEvent | ToolResultEvent | TurnRestarted
+                | Final)

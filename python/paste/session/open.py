@@ -37,6 +37,7 @@ def open_session(
     strict_calls: bool = False,
     environment: Any = None,
     on_commit: Any = None,
+    reasoning: Any = None,
 ) -> Session:
     """A new agent session on `engine` (a paste Engine).
 
@@ -69,6 +70,9 @@ def open_session(
     on_commit: called as each message is committed, with the message, the model's raw text
         (assistant messages, else None) and whether the call succeeded (tool messages, else
         None); server/session_journal.py writes them down. Session.on_commit can be set later.
+    reasoning: a paste.parsing.reasoning.ReasoningTags: a reasoning model's thinking is
+        yielded as ReasoningDelta, kept out of the committed messages' content and of the
+        final answer, and never parsed for tool calls (None: all output is answer).
     Raises InvalidArgumentError (a ValueError) for a bad max_turns, parser or assistant_view,
     or an environment that is not JSON (it is copied: later changes of the caller's object do
     not reach the session).
@@ -104,6 +108,7 @@ def open_session(
         strict_calls=strict_calls,
         environment=environment,
         on_commit=on_commit,
+        reasoning=reasoning,
     )
 
 

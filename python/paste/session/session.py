@@ -35,11 +35,13 @@ from paste.engine.step_loop import EngineRestartingError
 from paste.errors import InvalidArgumentError, PasteError
 from paste.parsing import ContentDelta, StreamingToolCallParser
 from paste.parsing.call_text import calls_spec
+from paste.parsing.reasoning import ReasoningSplitter, ReasoningTags, opens_reasoning
 from paste.patterns.loaders.openai_messages import tool_docs, tool_params
 from paste.session.calls import CallOutcome, TurnCalls, call_timings, now, tool_call_message
 from paste.session.errors import SessionBusyError, SessionClosedError
 from paste.session.events import (
     Final,
+    ReasoningDelta,
     SessionEvent,
     Status,
     TokenDelta,
@@ -101,6 +103,7 @@ class Session:
         strict_calls: bool = False,
         environment: Any = None,
         on_commit: Any = None,
+        reasoning: ReasoningTags | None = None,
     ) -> None:
         if max_turns < 1:
             raise InvalidArgumentError(f"max_turns must be >= 1, got {max_turns}")
@@ -116,6 +119,7 @@ class Session:
         # keep the session's KV parked between turns (else every turn is a new request).
         self.early_dispatch, self.kv_retention = early_dispatch, kv_retention
         self.coscheduling = coscheduling  # CoSchedulingPolicy for returning turns, or None
+        self.reasoning = reasoning  # <think> tags: the thinking is not answer (open_session)
         self._tools_done_at: float | None = None  # when the last tool results landed
         self.engine, self.executor = engine, executor
         self.session_id, self.tenant, self.parser = session_id, tenant, parser
@@ -290,11 +294,17 @@ class Session:
         calls = TurnCalls(submit, self.session_id, self._new_call_id)
         calls.early_dispatch = self.early_dispatch
         parser = StreamingToolCallParser(format=self.parser)
+        splitter: ReasoningSplitter | None = None
+        answer: list[str] = []  # the text outside the thinking, with a splitter
         handle, out = None, None
         num_answered, assistant_index = 0, -1
         try:
             try:
                 ids = self.prompt_ids()
+                if self.reasoning is not None:
+                    tail = self.engine.tokenizer.decode(ids[-8:], skip_special_tokens=False)
+                    splitter = ReasoningSplitter(self.reasoning,
+                                                 opens_reasoning(tail, self.reasoning))
                 priority = self._turn_priority(started)
                 if self.kv_retention:
                     handle = self.engine.submit_turn(
@@ -305,14 +315,14 @@ class Session:
                 for out in handle:
                     if self.speculation is not None:  # trie verdicts before the parser's call
                         self.speculation.on_output(out)
-                    for event in parser.feed(out.delta):
-                        yield from self._on_parser_event(event, calls)
+                    yield from self._feed(splitter, parser, calls, answer, out.delta)
                     if self.speculation is not None:  # a call's name decoded: its tool's calls
                         self.speculation.on_stream(parser)
             except Exception as exc:  # noqa: BLE001 - any engine failure ends the run cleanly
                 if isinstance(exc, EngineRestartingError) and not calls.records:
                     raise TurnLostError(f"the model turn was lost: {exc}") from exc
                 raise ModelTurnError(f"the model turn failed: {exc}") from exc
+            yield from self._feed(splitter, parser, calls, answer, None)
             for event in parser.close():
                 yield from self._on_parser_event(event, calls)
             parsed = parser.finish()
@@ -322,11 +332,12 @@ class Session:
             for record in calls.reconcile(parsed):
                 yield ToolCallEvent(record.call_id, record.name, record.arguments)
             if not calls.records:
+                text = out.text if splitter is None else "".join(answer)
                 assistant_index = self._commit_assistant(
-                    {"role": "assistant", "content": out.text}, out.text
+                    {"role": "assistant", "content": text}, out.text
                 )
                 self._record_turn(started, model_s, out, 0, 0.0, assistant_index)
-                return out.text
+                return text
             message = tool_call_message(parsed.content.strip(), calls.records)
             assistant_index = self._commit_assistant(message, out.text)
             waited = now()
@@ -351,6 +362,23 @@ class Session:
             if assistant_index >= 0:  # a consumer left mid-turn: answer every call anyway
                 for outcome in calls.outcomes()[num_answered:]:
                     self._commit_outcome(outcome)
+
+    def _feed(self, splitter: ReasoningSplitter | None, parser: StreamingToolCallParser,
+              calls: TurnCalls, answer: list[str], delta: str | None) -> Iterator[SessionEvent]:
+        """An output delta's events (None: the output ended, the splitter's held text): the
+        thinking as ReasoningDelta, the rest through the tool-call parser (`answer` collects
+        it)."""
+        if splitter is None:
+            pieces = [(False, delta)] if delta else []
+        else:
+            pieces = splitter.feed(delta) if delta is not None else splitter.close()
+        for is_reasoning, text in pieces:
+            if is_reasoning:
+                yield ReasoningDelta(text)
+                continue
+            answer.append(text)
+            for event in parser.feed(text):
+                yield from self._on_parser_event(event, calls)
 
     def _on_parser_event(self, event: Any, calls: TurnCalls) -> Iterator[SessionEvent]:
         if isinstance(event, ContentDelta):
