@@ -449,24 +449,22 @@ class ProcessEngine(EngineFront):
             if flight is None:
                 return
             flight.delivered = True
-            handle, tokens, logprobs, text = flight.handle, flight.tokens, flight.logprobs, \
-                flight.text
             if isinstance(item, tuple):
                 (request_id, full_text, delta, new_ids, finished, reason, num_prompt,
                  num_cached, metrics, events, new_logprobs) = item
-                tokens.extend(new_ids)
-                if logprobs is not None and new_logprobs is not None:
-                    logprobs.extend(new_logprobs)
-                text.append(delta)
+                flight.tokens.extend(new_ids)
+                if flight.logprobs is not None and new_logprobs is not None:
+                    flight.logprobs.extend(new_logprobs)
+                flight.text.append(delta)
                 item = RequestOutput(
-                    request_id, "".join(text) if full_text is None else full_text, delta,
-                    list(tokens), finished, reason, num_prompt, num_cached, metrics, events,
-                    None if logprobs is None else list(logprobs))
+                    request_id, "".join(flight.text) if full_text is None else full_text,
+                    delta, list(flight.tokens), finished, reason, num_prompt, num_cached,
+                    metrics, events, None if flight.logprobs is None else list(flight.logprobs))
                 if finished:
                     del self._handles[hid]
             else:
                 del self._handles[hid]
-        handle._queue.put(item)
+        flight.handle._queue.put(item)
 
     def _watch(self, timeout_s: float) -> None:
         """The watchdog: kills a child that has requests and says nothing for timeout_s."""

@@ -32,7 +32,6 @@ from starlette.responses import JSONResponse, Response
 
 import paste
 from paste.errors import InvalidArgumentError
-from paste.parsing.reasoning import reasoning_tags
 from paste.server import chat, completions, responses, sessions, tokenize
 from paste.server.config import ServerConfig
 from paste.server.errors import ApiError, NotFoundError, error_body
@@ -68,8 +67,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
         engine, tools if tools is not None else ToolRegistry(), parser_format, speculation,
         journal, early_dispatch=config.early_dispatch, kv_retention=config.kv_retention,
         coscheduling=policy, strict_calls=config.strict_tool_calls,
-        reasoning=(None if config.reasoning_parser is None
-                   else reasoning_tags(config.reasoning_parser)),
+        reasoning=config.reasoning,
     )  # fmt: skip
     store.restore()
     metrics.sessions_open.set(len(store))

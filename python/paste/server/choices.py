@@ -40,7 +40,7 @@ def choice_stream(state: Any, turn: TurnRequest) -> StreamFactory:
     conversation's record."""
     return lambda on_started: run_turn(state.engine, turn, state.parser_format,
                                        state.on_turn_end(turn.cache_key),
-                                       on_started=on_started, reasoning=state.reasoning)
+                                       on_started=on_started, reasoning=state.config.reasoning)
 
 
 def choice_turns(turn: TurnRequest, n: int) -> list[TurnRequest]:

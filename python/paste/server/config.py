@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from paste.errors import InvalidArgumentError
 from paste.parsing import get_parser_names
-from paste.parsing.reasoning import reasoning_tags
+from paste.parsing.reasoning import ReasoningTags, reasoning_tags
 from paste.speculation.waste import check_max_waste_ratio
 
 DEFAULT_MAX_REQUEST_BYTES = 8 << 20
@@ -81,6 +81,11 @@ class ServerConfig:
     speculation_waste_price: float = 0.1
     speculation_max_waste_ratio: float | None = 0.5
     speculation_transactions: bool = True
+
+    @property
+    def reasoning(self) -> ReasoningTags | None:
+        """The tags of reasoning_parser (None: no reasoning split)."""
+        return None if self.reasoning_parser is None else reasoning_tags(self.reasoning_parser)
 
     def __post_init__(self) -> None:
         if not self.model_id:

@@ -298,7 +298,7 @@ async def create_response(request: Request) -> Response:
     state.prioritize(req.turn)
     events = run_turn(state.engine, req.turn, state.parser_format,
                       state.on_turn_end(req.turn.cache_key),
-                      "text.format", reasoning=state.reasoning)
+                      "text.format", reasoning=state.config.reasoning)
     assembler = ResponsesAssembler(req, token_text(state.engine))
     if not req.stream:
         await until_disconnect(request, _collect(events, assembler))

@@ -15,7 +15,6 @@ from typing import Any
 
 from starlette.requests import Request
 
-from paste.parsing.reasoning import ReasoningTags, reasoning_tags
 from paste.server.config import ServerConfig
 from paste.server.conversations import Conversations
 from paste.server.errors import NotFoundError
@@ -52,12 +51,6 @@ class ServerState:
             self.conversations.end(key, time.monotonic(), end.num_completion_tokens,
                                    end.finish_reason == "tool_calls")
         return record
-
-    @property
-    def reasoning(self) -> ReasoningTags | None:
-        """The tags of the configured reasoning parser (None: no reasoning split)."""
-        name = self.config.reasoning_parser
-        return None if name is None else reasoning_tags(name)
 
     def check_model(self, model: str) -> None:
         """404 model_not_found unless `model` is the served model id."""
