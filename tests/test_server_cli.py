@@ -195,8 +195,10 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
         engines = child_pids(proc.pid)  # the engine runs in a process of its own
         assert len(engines) == 1
         os.kill(engines[0], signal.SIGKILL)  # a new engine process replaces it
-        assert wait_until(lambda: httpx.get(url + "/health").status_code == 200
-                          and child_pids(proc.pid) not in ([], engines), interval_s=0.2)
+        # the new process first, then health: a new pid exists only once the server saw the
+        # exit (health 200 before that is the dead process not yet noticed)
+        assert wait_until(lambda: child_pids(proc.pid) not in ([], engines)
+                          and httpx.get(url + "/health").status_code == 200, interval_s=0.2)
         again = httpx.post(url + "/v1/completions", headers={"authorization": "Bearer k"},
                            json={"model": folder.name, "prompt": "Hello", "max_tokens": 3,
                                  "ignore_eos": True}).json()
