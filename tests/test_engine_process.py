@@ -72,6 +72,21 @@ def test_batched_outputs_equal_the_in_process_engine(both):
     assert [o.num_prompt_tokens for o in got] == [len(i) for i in ids]
 
 
+def test_prompt_logprobs_cross_once_and_stay_on_every_output(both):
+    local, remote = both
+    ids = remote.encode("The capital of France is Paris, the capital of Spain is")
+    params = GenerationParams(max_tokens=5, ignore_eos=True, prompt_logprobs=2)
+    got = list(remote.stream(ids, params))
+    want = local.generate([ids], params)[0]
+    assert len(got) >= 2 and all(o.prompt_logprobs == got[0].prompt_logprobs for o in got)
+    entries = got[-1].prompt_logprobs
+    assert entries[0] is None and want.prompt_logprobs[0] is None
+    assert [(e.token_id, e.rank, [t for t, _ in e.top]) for e in entries[1:]] == [
+        (e.token_id, e.rank, [t for t, _ in e.top]) for e in want.prompt_logprobs[1:]]
+    assert [e.logprob for e in entries[1:]] == pytest.approx(
+        [e.logprob for e in want.prompt_logprobs[1:]], abs=1e-4)
+
+
 def test_a_stream_carries_the_same_deltas_and_growing_token_lists(both):
     local, remote = both
     ids = remote.encode(PROMPTS[0])

@@ -52,18 +52,20 @@ BatchLoop::BatchLoop(const BatchLoopConfig& config)
   // step's tokens: every row is a distinct planned token.
   const size_t seqs = static_cast<size_t>(config.max_num_seqs);
   const size_t tokens = static_cast<size_t>(config.max_num_batched_tokens);
-  for (auto* v : {&plan_.query_start_loc, &plan_.kv_indptr, &plan_.sample_indptr}) {
+  for (auto* v : {&plan_.query_start_loc, &plan_.kv_indptr, &plan_.sample_indptr,
+                  &plan_.prompt_logits_indptr}) {
     v->reserve(seqs + 1);
   }
   for (auto* v : {&plan_.num_computed_tokens, &plan_.seq_lens, &plan_.kv_last_page_len,
                   &plan_.admitted_num_reused}) {
     v->reserve(seqs);
   }
-  for (auto* v : {&plan_.seq_ids, &plan_.sample_seq_ids, &plan_.admitted_seq_ids}) {
+  for (auto* v : {&plan_.seq_ids, &plan_.sample_seq_ids, &plan_.admitted_seq_ids,
+                  &plan_.prompt_logits_seq_ids}) {
     v->reserve(seqs);
   }
   for (auto* v : {&plan_.input_ids, &plan_.positions, &plan_.slot_mapping, &plan_.logits_indices,
-                  &plan_.draft_tokens, &events_.tokens}) {
+                  &plan_.draft_tokens, &plan_.prompt_logits_indices, &events_.tokens}) {
     v->reserve(tokens);
   }
   plan_.kv_indices.reserve(seqs * static_cast<size_t>(blocks_.NumBlocksFor(config.max_model_len)));
@@ -109,6 +111,7 @@ int64_t BatchLoop::AddSequence(const int32_t* tokens, int32_t num_tokens,
   seq->id = next_seq_id_++;
   seq->tokens.assign(tokens, tokens + num_tokens);
   seq->params = params;
+  seq->prompt_logits_end = params.prompt_logits ? num_tokens - 1 : 0;
   seq->arrival = arrival_counter_++;
   Sequence* raw = seq.get();
   seqs_.emplace(raw->id, std::move(seq));
@@ -127,6 +130,7 @@ void BatchLoop::Resume(int64_t seq_id, const int32_t* tokens, int32_t num_tokens
   CheckTokens(tokens, num_tokens);
   SeqParams turn = seq.params;  // the new turn's parameters, checked as AddSequence's are
   turn.max_tokens = max_tokens;
+  turn.prompt_logits = false;  // a first turn's request only
   turn.priority = priority;
   if (stop_token_ids) turn.stop_token_ids = *stop_token_ids;
   if (pin_ttl_s) turn.pin_ttl_s = *pin_ttl_s;
@@ -137,6 +141,7 @@ void BatchLoop::Resume(int64_t seq_id, const int32_t* tokens, int32_t num_tokens
   seq.tokens.insert(seq.tokens.end(), tokens, tokens + num_tokens);
   seq.params = std::move(turn);
   seq.num_output = 0;
+  seq.prompt_logits_end = 0;
   seq.status = SeqStatus::kWaiting;
   seq.arrival = arrival_counter_++;
   --num_parked_;

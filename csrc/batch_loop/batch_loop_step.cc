@@ -70,8 +70,10 @@ bool BatchLoop::TryAdmit(Sequence* seq, int32_t budget, double now) {
     plan_.admitted_num_reused.push_back(seq->num_computed);
     return true;
   }
-  // Cap the hit so that at least the last token is computed: its logits are needed.
-  std::vector<int32_t> prefix = blocks_.MatchPrefix(seq->tokens.data(), num_tokens - 1);
+  // Cap the hit so that at least the last token is computed: its logits are needed. A
+  // sequence that still owes prompt logits reuses nothing: every prompt row is computed.
+  const int32_t match_len = seq->prompt_logits_end > 0 ? 0 : num_tokens - 1;
+  std::vector<int32_t> prefix = blocks_.MatchPrefix(seq->tokens.data(), match_len);
   int32_t num_cached = static_cast<int32_t>(prefix.size()) * config_.block_size;
   int32_t num_new = std::min(num_tokens - num_cached, budget);
   int32_t slots = num_cached + num_new;
@@ -80,7 +82,7 @@ bool BatchLoop::TryAdmit(Sequence* seq, int32_t budget, double now) {
     for (int32_t b : prefix) wanted += blocks_.RefCount(b) == 0 ? 1 : 0;
     MarkReclaimed(blocks_.ReclaimPinned(wanted, now, /*include_unexpired=*/false));
     // Reclaiming may have changed what is cached; match again.
-    prefix = blocks_.MatchPrefix(seq->tokens.data(), num_tokens - 1);
+    prefix = blocks_.MatchPrefix(seq->tokens.data(), match_len);
     num_cached = static_cast<int32_t>(prefix.size()) * config_.block_size;
     slots = num_cached + std::min(num_tokens - num_cached, budget);
     if (!blocks_.CanAllocate(prefix, slots)) return false;
@@ -114,16 +116,17 @@ void BatchLoop::ResetPlan() {
   for (auto* v : {&p.query_start_loc, &p.num_computed_tokens, &p.seq_lens, &p.input_ids,
                   &p.positions, &p.slot_mapping, &p.kv_indptr, &p.kv_indices,
                   &p.kv_last_page_len, &p.logits_indices, &p.sample_indptr, &p.draft_tokens,
-                  &p.admitted_num_reused}) {
+                  &p.admitted_num_reused, &p.prompt_logits_indices, &p.prompt_logits_indptr}) {
     v->clear();
   }
   for (auto* v : {&p.seq_ids, &p.sample_seq_ids, &p.preempted_seq_ids, &p.reclaimed_seq_ids,
-                  &p.admitted_seq_ids}) {
+                  &p.admitted_seq_ids, &p.prompt_logits_seq_ids}) {
     v->clear();
   }
   p.query_start_loc.push_back(0);
   p.kv_indptr.push_back(0);
   p.sample_indptr.push_back(0);
+  p.prompt_logits_indptr.push_back(0);
   scheduled_.clear();
   scheduled_num_new_.clear();
 }
@@ -295,6 +298,15 @@ void BatchLoop::AddToPlan(Sequence* seq, int32_t num_new, int32_t num_draft) {
   const int32_t kv_end = end + num_draft;
   const int32_t* draft = p.draft_tokens.data() + p.draft_tokens.size() - num_draft;
   const BlockMath bm(bs);
+  const int32_t first_row = static_cast<int32_t>(p.input_ids.size());
+  const int32_t owed_end = std::min(end, seq->prompt_logits_end);
+  if (owed_end > start) {  // prompt rows whose logits are owed (SeqParams.prompt_logits)
+    for (int32_t pos = start; pos < owed_end; ++pos) {
+      p.prompt_logits_indices.push_back(first_row + pos - start);
+    }
+    p.prompt_logits_indptr.push_back(static_cast<int32_t>(p.prompt_logits_indices.size()));
+    p.prompt_logits_seq_ids.push_back(seq->id);
+  }
   for (int32_t pos = start; pos < kv_end; ++pos) {
     p.input_ids.push_back(pos < end ? seq->tokens[pos] : draft[pos - end]);
     p.positions.push_back(pos);
@@ -329,6 +341,7 @@ const StepEvents& BatchLoop::Commit(const int32_t* sampled, int32_t num_sampled,
     Sequence* seq = scheduled_[j];
     const int32_t before = seq->num_computed;
     seq->num_computed += scheduled_num_new_[j];
+    if (seq->num_computed >= seq->prompt_logits_end) seq->prompt_logits_end = 0;  // all owed
     FinishReason reason = FinishReason::kNone;
     if (seq->num_computed == static_cast<int32_t>(seq->tokens.size())) {
       reason = AppendSampled(seq, k, num_accepted != nullptr ? num_accepted[k] : 0, sampled[k]);

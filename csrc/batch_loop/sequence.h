@@ -32,6 +32,8 @@ struct BatchLoop::Sequence {
   double draft_trials = 0.0;
   int32_t ngram_draft = 0;
   int32_t shadow_draft = -1;
+  // SeqParams.prompt_logits: rows at positions below this still owe their logits (0: none).
+  int32_t prompt_logits_end = 0;
 };
 
 // Weight of a sequence's earlier draft record at each update (about ten drafted steps).

@@ -19,7 +19,8 @@ namespace py = pybind11;
 namespace {
 
 SeqParams MakeParams(int32_t max_tokens, const py::object& stop_token_ids, double priority,
-                     bool park_on_finish, double pin_ttl_s, int32_t num_draft_tokens) {
+                     bool park_on_finish, double pin_ttl_s, int32_t num_draft_tokens,
+                     bool prompt_logits) {
   SeqParams p;
   p.max_tokens = max_tokens;
   p.stop_token_ids = ToTokenVector(stop_token_ids, "stop_token_ids");
@@ -27,6 +28,7 @@ SeqParams MakeParams(int32_t max_tokens, const py::object& stop_token_ids, doubl
   p.park_on_finish = park_on_finish;
   p.pin_ttl_s = pin_ttl_s;
   p.num_draft_tokens = num_draft_tokens;
+  p.prompt_logits = prompt_logits;
   return p;
 }
 
@@ -112,6 +114,12 @@ void RegisterPlan(py::module_& m) {
   DefView(plan, "draft_tokens", &StepPlan::draft_tokens,
           "draft tokens in sampler order; sampler i's are "
           "draft_tokens[sample_indptr[i]-i:sample_indptr[i+1]-(i+1)]");
+  DefView(plan, "prompt_logits_indices", &StepPlan::prompt_logits_indices,
+          "rows whose logits score the next prompt token (add_sequence(prompt_logits=True))");
+  DefView(plan, "prompt_logits_indptr", &StepPlan::prompt_logits_indptr,
+          "[k+1] sequence i owns prompt_logits_indices[indptr[i]:indptr[i+1]]");
+  DefView(plan, "prompt_logits_seq_ids", &StepPlan::prompt_logits_seq_ids,
+          "[k] sequences with prompt rows this step");
   DefView(plan, "admitted_seq_ids", &StepPlan::admitted_seq_ids, "admitted this step");
   DefView(plan, "admitted_num_reused", &StepPlan::admitted_num_reused,
           "[a] reused KV tokens per admitted sequence");
@@ -208,17 +216,19 @@ add/resume/park/free/set_drafts are refused between them.)doc")
           "add_sequence",
           [](BatchLoop& loop, const py::object& tokens, int32_t max_tokens,
              const py::object& stop_token_ids, double priority, bool park_on_finish,
-             double pin_ttl_s, int32_t num_draft_tokens) {
+             double pin_ttl_s, int32_t num_draft_tokens, bool prompt_logits) {
             auto t = ToTokenVector(tokens, "tokens");
             SeqParams p = MakeParams(max_tokens, stop_token_ids, priority, park_on_finish,
-                                     pin_ttl_s, num_draft_tokens);
+                                     pin_ttl_s, num_draft_tokens, prompt_logits);
             return loop.AddSequence(t.data(), static_cast<int32_t>(t.size()), p);
           },
           py::arg("tokens"), py::kw_only(), py::arg("max_tokens") = 256,
           py::arg("stop_token_ids") = py::list(), py::arg("priority") = 0.0,
           py::arg("park_on_finish") = false, py::arg("pin_ttl_s") = 30.0,
-          py::arg("num_draft_tokens") = 0,
-          "num_draft_tokens: n-gram draft tokens per decoding step, at most (0 = none).")
+          py::arg("num_draft_tokens") = 0, py::arg("prompt_logits") = false,
+          "num_draft_tokens: n-gram draft tokens per decoding step, at most (0 = none). "
+          "prompt_logits: list every prompt row but the last in plan.prompt_logits_indices "
+          "(no cached prefix is reused until they are computed).")
       .def(
           "resume",
           [](BatchLoop& loop, int64_t seq_id, const py::object& tokens, int32_t max_tokens,

@@ -83,6 +83,11 @@ struct SeqParams {
   bool park_on_finish = false;           // keep KV pinned after the turn instead of freeing
   double pin_ttl_s = 30.0;               // pin expiry = finish time + pin_ttl_s
   int32_t num_draft_tokens = 0;          // n-gram drafts per decoding step, at most; 0 = none
+  // Prompt logits (a scoring request): every prompt row but the last (whose logits sample the
+  // first token) is listed in plan.prompt_logits_indices when computed. Until all of them
+  // were committed the sequence reuses no cached prefix at admission (those rows would not be
+  // computed); its own computed blocks still enter the prefix cache. Resume() turns it off.
+  bool prompt_logits = false;
 };
 
 enum class SeqStatus : int8_t { kWaiting = 0, kRunning = 1, kParked = 2 };
@@ -109,6 +114,13 @@ struct StepPlan {
   // Drafts in sampler order: sampler i's are draft_tokens[sample_indptr[i] - i,
   // sample_indptr[i+1] - (i+1)), one per logits row after its first.
   std::vector<int32_t> draft_tokens;
+  // Prompt rows of sequences with SeqParams.prompt_logits: sequence prompt_logits_seq_ids[i]
+  // owns rows prompt_logits_indices[prompt_logits_indptr[i], prompt_logits_indptr[i+1]); the
+  // row of position p predicts prompt token p + 1. A recomputed prompt (after preemption)
+  // lists its rows again.
+  std::vector<int32_t> prompt_logits_indices;
+  std::vector<int32_t> prompt_logits_indptr;   // [k+1]
+  std::vector<int64_t> prompt_logits_seq_ids;  // [k]
   std::vector<int64_t> preempted_seq_ids;    // running sequences sent back to waiting
   std::vector<int64_t> reclaimed_seq_ids;    // parked/returning sequences whose pinned KV was freed
   std::vector<int64_t> admitted_seq_ids;     // waiting sequences admitted this step

@@ -26,6 +26,7 @@ from paste.engine.call_watch import CallWatch
 from paste.engine.config import EngineConfig
 from paste.engine.drafts import can_draft, common_prefix, verify
 from paste.engine.grammar import Grammars
+from paste.engine.logprobs import score_prompt_rows, token_logprobs
 from paste.engine.model_runner import ModelRunner
 from paste.engine.penalties import LogitAdjustments
 from paste.engine.request import (
@@ -136,6 +137,8 @@ class EngineCore:
         """
         if not prompt_ids:
             raise InvalidArgumentError("the prompt has no tokens")
+        if session_key is not None:
+            _check_session_turn(params)
         self._check_ids(prompt_ids, "prompt")
         if len(prompt_ids) >= self.max_model_len:
             raise InvalidArgumentError(
@@ -151,6 +154,7 @@ class EngineCore:
             priority=priority,
             park_on_finish=session_key is not None,
             pin_ttl_s=pin_ttl_s,
+            prompt_logits=params.prompt_logprobs is not None,
         )
         return self._register(seq_id, prompt_ids, params, state, session_key, pin_ttl_s)
 
@@ -168,6 +172,7 @@ class EngineCore:
         are appended (its KV was retained); otherwise it is dropped and a new sequence starts
         (the prefix cache still reuses whatever blocks match).
         """
+        _check_session_turn(params)
         seq_id = self.sessions.get(key)
         self._idle_since.pop(key, None)
         if seq_id is not None and self.loop.has_sequence(seq_id):
@@ -364,7 +369,11 @@ class EngineCore:
         """The model over `plan`: one token per sampled sequence (teacher forcing replaces
         the sample), how many draft tokens each accepted (None: the step had no drafts),
         their TokenLogprobs where asked, and the sampled sequence ids."""
-        logits = self.runner.forward(plan)
+        if len(plan.prompt_logits_seq_ids):
+            logits, hidden = self.runner.forward_scoring(plan, plan.prompt_logits_indices)
+            self._score_prompts(plan, hidden)
+        else:
+            logits = self.runner.forward(plan)
         sample_ids = plan.sample_seq_ids.tolist()
         drafted = logits.shape[0] > len(sample_ids)
         # Row of each sampler's last real token; a drafted sampler's draft rows follow it.
@@ -401,24 +410,28 @@ class EngineCore:
                     accepted[j] = common_prefix(drafts, forced[done : done + len(drafts)])
                     done += accepted[j]
                 tokens[j] = forced[done]
-        logprobs = {} if raw is None else self._logprobs(raw, wanted, tokens)
+        logprobs: dict[int, TokenLogprob] = {}
+        if raw is not None:  # each wanted sequence's token, with its top-k alternatives
+            entries = token_logprobs(raw, [int(tokens[j]) for j, _ in wanted],
+                                     [self.requests[sid].params.logprobs or 0
+                                      for _, sid in wanted])
+            logprobs = {sid: e for (_, sid), e in zip(wanted, entries, strict=True)}
         return tokens, accepted, logprobs, sample_ids
 
-    def _logprobs(self, raw: torch.Tensor, wanted: list[tuple[int, int]],
-                  tokens: torch.Tensor) -> dict[int, TokenLogprob]:
-        """Per sequence of `wanted` ((sampler index, seq id)), its token's TokenLogprob from
-        `raw` (log-softmax rows in `wanted` order) with the request's top-k alternatives."""
-        out: dict[int, TokenLogprob] = {}
-        ks = [self.requests[sid].params.logprobs or 0 for _, sid in wanted]
-        top = raw.topk(max(ks), dim=-1) if max(ks) else None
-        for i, ((j, sid), k) in enumerate(zip(wanted, ks, strict=True)):
-            tok = int(tokens[j])
-            alts: tuple[tuple[int, float], ...] = ()
-            if top is not None and k:
-                alts = tuple(zip(top.indices[i, :k].tolist(), top.values[i, :k].tolist(),
-                                 strict=True))
-            out[sid] = TokenLogprob(tok, float(raw[i, tok]), alts)
-        return out
+    def _score_prompts(self, plan: Any, hidden: torch.Tensor) -> None:
+        """Fills Request.prompt_logprobs from the hidden states of the plan's prompt rows (the
+        row of position p scores prompt token p + 1)."""
+        indptr = plan.prompt_logits_indptr.tolist()
+        positions = plan.positions[plan.prompt_logits_indices].tolist()
+        for i, sid in enumerate(plan.prompt_logits_seq_ids.tolist()):
+            req = self.requests[sid]
+            assert req.prompt_logprobs is not None and req.params.prompt_logprobs is not None
+            lo, hi = indptr[i], indptr[i + 1]
+            scored = score_prompt_rows(self.runner.logits, hidden[lo:hi],
+                                       [req.prompt_ids[p + 1] for p in positions[lo:hi]],
+                                       req.params.prompt_logprobs)
+            for p, entry in zip(positions[lo:hi], scored, strict=True):
+                req.prompt_logprobs[p + 1] = entry
 
     def _predicted_call_drafts(self) -> None:
         """A drafting sequence inside a tool call that a predicted call still matches drafts
@@ -438,3 +451,10 @@ class EngineCore:
         self.adjustments.remove(seq_id)
         self.requests.pop(seq_id, None)
         self._states.pop(seq_id, None)
+
+
+def _check_session_turn(params: GenerationParams) -> None:
+    if params.prompt_logprobs is not None:
+        raise InvalidArgumentError(
+            "prompt_logprobs are for a request without a session (a session's turn reuses "
+            "the KV of the turns before it, so its prompt rows are not computed)")

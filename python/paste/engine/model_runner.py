@@ -4,6 +4,8 @@ Owns the model weights, the KV cache tensors (one per layer, see models/kv_cache
 tokenizer of one model folder. `forward(plan)` builds the step's AttentionMetadata from the
 plan's flat arrays (one host->device conversion per step), runs the model over the T query
 tokens and returns float32 logits for the m rows of plan.logits_indices only.
+`forward_scoring(plan)` also returns the hidden states of the prompt rows the plan lists for
+prompt logprobs (plan.prompt_logits_indices), for `logits(hidden)` to score in slices.
 """
 
 from __future__ import annotations
@@ -78,8 +80,15 @@ class ModelRunner:
     @torch.inference_mode()
     def forward(self, plan: Any) -> torch.Tensor:
         """Float32 logits [m, vocab] for plan.logits_indices (m may be 0)."""
+        return self.forward_scoring(plan, np.zeros(0, dtype=np.int32))[0]
+
+    @torch.inference_mode()
+    def forward_scoring(self, plan: Any, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """forward(plan)'s logits, and the hidden states [len(rows), hidden] of the plan's
+        token rows `rows` (plan.prompt_logits_indices), left for `logits` to score."""
         if plan.num_tokens == 0:
-            return torch.empty((0, self.vocab_size), dtype=torch.float32)
+            return (torch.empty((0, self.vocab_size), dtype=torch.float32),
+                    torch.empty((0, 0), dtype=self.dtype))
         meta = AttentionMetadata.build(
             block_size=self.block_size,
             positions=plan.positions,
@@ -99,6 +108,12 @@ class ModelRunner:
                 f"token id {int(input_ids.max())} >= vocab {self.vocab_size}"
             )
         hidden = self.model(input_ids, self.kv_caches, meta)
+        kept = hidden[torch.from_numpy(rows.astype(np.int64)).to(self.device)]
         if meta.logits_indices.numel() == 0:
-            return torch.empty((0, self.vocab_size), dtype=torch.float32)
-        return self.model.compute_logits(hidden[meta.logits_indices])
+            return torch.empty((0, self.vocab_size), dtype=torch.float32), kept
+        return self.model.compute_logits(hidden[meta.logits_indices]), kept
+
+    @torch.inference_mode()
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Float32 logits [r, vocab] of hidden states [r, hidden] (forward_scoring's)."""
+        return self.model.compute_logits(hidden)

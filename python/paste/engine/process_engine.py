@@ -14,8 +14,9 @@ rendered where they are submitted. One duplex pipe carries, parent -> child, the
 pin ttl)`, `("abort", hid)`, `("end", session key)`, `("stop",)`; child -> parent, once per
 step with anything to say, `("out", [(hid, RequestOutput | error), ...], EngineStats)`. A
 RequestOutput crosses as a plain tuple with only the token ids and logprobs added since the
-request's previous output, and its text only when that is not the deltas so far; the parent
-rebuilds the RequestOutput, so a handle reads exactly what Engine gives.
+request's previous output, its prompt logprobs in its first output only, and its text only
+when that is not the deltas so far; the parent rebuilds the RequestOutput, so a handle reads
+exactly what Engine gives.
 A thread on each side reads the pipe; neither side's sends wait on the other's step.
 
 Failure: an error the child cannot pickle arrives as EngineProcessError with its type and
@@ -147,12 +148,14 @@ class _Child(StepLoop):
     def _compact(self, hid: int, item: Any) -> Any:
         """An error as itself (or EngineProcessError); an output as a plain tuple in
         RequestOutput's field order (ProcessEngine._deliver reads it) with only the token ids
-        and logprobs added since the request's previous output, and its text only when it is
-        not the deltas so far (None then; a tail held back for a stop string is not)."""
+        and logprobs added since the request's previous output, its prompt logprobs in the
+        first output only, and its text only when it is not the deltas so far (None then; a
+        tail held back for a stop string is not)."""
         if not isinstance(item, RequestOutput):
             self.remote.pop(hid, None)
             self.sent.pop(hid, None)
             return portable(item)
+        first = hid not in self.sent
         ids_sent, text_sent = self.sent.get(hid, (0, 0))
         text_sent += len(item.delta)  # emitted text is never retracted: text[:text_sent]
         if item.finished:
@@ -163,7 +166,8 @@ class _Child(StepLoop):
         return (item.request_id, None if len(item.text) == text_sent else item.text,
                 item.delta, item.token_ids[ids_sent:], item.finished, item.finish_reason,
                 item.num_prompt_tokens, item.num_cached_tokens, item.metrics, item.call_events,
-                None if item.logprobs is None else item.logprobs[ids_sent:])
+                None if item.logprobs is None else item.logprobs[ids_sent:],
+                item.prompt_logprobs if first else None)
 
 
 def child_main(folder: str, config: EngineConfig, conn: Any) -> None:
@@ -208,6 +212,7 @@ class _Flight:
     handle: RequestHandle
     msg: tuple[Any, ...]  # as sent: sent again to a new child when nothing was delivered
     logprobs: list[Any] | None
+    prompt_logprobs: list[Any] | None = None  # as the first output brought them
     tokens: list[int] = field(default_factory=list)  # token ids so far
     text: list[str] = field(default_factory=list)  # text deltas so far
     delivered: bool = False  # an output reached the caller
@@ -451,7 +456,9 @@ class ProcessEngine(EngineFront):
             flight.delivered = True
             if isinstance(item, tuple):
                 (request_id, full_text, delta, new_ids, finished, reason, num_prompt,
-                 num_cached, metrics, events, new_logprobs) = item
+                 num_cached, metrics, events, new_logprobs, prompt_logprobs) = item
+                if prompt_logprobs is not None:
+                    flight.prompt_logprobs = prompt_logprobs
                 flight.tokens.extend(new_ids)
                 if flight.logprobs is not None and new_logprobs is not None:
                     flight.logprobs.extend(new_logprobs)
@@ -459,7 +466,8 @@ class ProcessEngine(EngineFront):
                 item = RequestOutput(
                     request_id, "".join(flight.text) if full_text is None else full_text,
                     delta, list(flight.tokens), finished, reason, num_prompt, num_cached,
-                    metrics, events, None if flight.logprobs is None else list(flight.logprobs))
+                    metrics, events, None if flight.logprobs is None else list(flight.logprobs),
+                    flight.prompt_logprobs)
                 if finished:
                     del self._handles[hid]
             else:

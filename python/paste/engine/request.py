@@ -47,6 +47,11 @@ class GenerationParams:
     # distribution (the raw logits, before temperature, top-k/p and grammar) and the k most
     # likely tokens' (TokenLogprob).
     logprobs: int | None = None
+    # Prompt log-probabilities (scoring, vLLM's prompt_logprobs): None = off; k = each prompt
+    # token's logprob given the tokens before it, its rank and the k most likely tokens'
+    # (RequestOutput.prompt_logprobs; the first token has none). Every prompt row is computed:
+    # no cached prefix is reused. Not for a session's turns.
+    prompt_logprobs: int | None = None
     # Logit adjustments (engine/penalties.py): bias per token id (-100..100), OpenAI's
     # presence / frequency penalties (-2..2, this turn's output), vLLM's repetition penalty
     # (> 0, 1 = off; prompt and output), and end-of-turn tokens forbidden until min_tokens.
@@ -71,9 +76,11 @@ class GenerationParams:
         if any(not isinstance(s, str) or s == "" for s in self.stop):
             raise InvalidArgumentError("stop strings must be non-empty strings")
         check_candidates(self.call_candidates, self.call_scan)
-        if self.logprobs is not None and not 0 <= self.logprobs <= MAX_LOGPROBS:
-            raise InvalidArgumentError(
-                f"logprobs must be in [0, {MAX_LOGPROBS}] or None, got {self.logprobs}")
+        for name in ("logprobs", "prompt_logprobs"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MAX_LOGPROBS:
+                raise InvalidArgumentError(
+                    f"{name} must be in [0, {MAX_LOGPROBS}] or None, got {value}")
         if self.num_draft_tokens is not None and not 0 <= self.num_draft_tokens <= 64:
             raise InvalidArgumentError(
                 f"num_draft_tokens must be in [0, 64] or None, got {self.num_draft_tokens}")
@@ -127,12 +134,14 @@ MAX_LOGPROBS = 20  # most alternatives a token's TokenLogprob carries
 
 @dataclass(frozen=True)
 class TokenLogprob:
-    """One output token's log-probability, and the `top` most likely tokens' (id, logprob),
-    most likely first (GenerationParams.logprobs)."""
+    """One token's log-probability, the `top` most likely tokens' (id, logprob), most likely
+    first, and its rank in the model's distribution (1 = the most likely; ties share the best
+    rank) (GenerationParams.logprobs / prompt_logprobs)."""
 
     token_id: int
     logprob: float
     top: tuple[tuple[int, float], ...] = ()
+    rank: int | None = None
 
 
 @dataclass
@@ -150,6 +159,9 @@ class RequestOutput:
     metrics: dict[str, float] = field(default_factory=dict)
     call_events: list[CallEvent] = field(default_factory=list)  # this step's (call_events.py)
     logprobs: list[TokenLogprob] | None = None  # one per token_ids entry, when asked for
+    # One per prompt token when asked for (GenerationParams.prompt_logprobs): None for the
+    # first; complete from the first output on.
+    prompt_logprobs: list[TokenLogprob | None] | None = None
 
 
 class Detokenizer:
@@ -203,6 +215,8 @@ class Request:
         self._emitted = 0
         self.call_events: list[CallEvent] = []  # since the last output()
         self.logprobs: list[TokenLogprob] | None = [] if params.logprobs is not None else None
+        self.prompt_logprobs: list[TokenLogprob | None] | None = (
+            None if params.prompt_logprobs is None else [None] * len(prompt_ids))
 
     def append(self, token_id: int, logprob: TokenLogprob | None = None) -> None:
         """Adds a sampled token (with its TokenLogprob when the request asked for them); a
@@ -271,4 +285,5 @@ class Request:
             metrics,
             events,
             None if self.logprobs is None else list(self.logprobs),
+            self.prompt_logprobs,  # filled before the first token; not changed after it
         )
