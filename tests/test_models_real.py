@@ -97,3 +97,33 @@ def test_chunked_prefill_and_greedy_decode_match_transformers(
     want = hf_logits[len(ids) - 1 : len(ids) - 1 + paste_logits.shape[0]]
     torch.testing.assert_close(paste_logits, want, rtol=1e-3, atol=1e-3)
     assert "Paris" in tokenizer.decode(tokens[len(ids) :])
+
+
+def test_prompt_logprobs_match_transformers_and_prefer_the_true_answer(
+    folder: object, tokenizer: object, hf_model: object
+) -> None:
+    """Scoring (GenerationParams.prompt_logprobs) through the whole engine, chunked into
+    16-token steps: every prompt token's logprob as transformers computes it, and the real
+    model finds " Paris" likelier than " London" after the question."""
+    from paste.engine.engine import Engine
+    from paste.engine.request import GenerationParams
+
+    engine = Engine(str(folder), attention_backend="cpu", num_blocks=64, block_size=BS,
+                    max_num_batched_tokens=16, num_threads=1)
+    try:
+        context = "Question: What is the capital of France?\nAnswer: The capital of France is"
+        scored = {}
+        for answer in (" Paris", " London"):
+            ids = tokenizer(context + answer).input_ids
+            out = engine.generate([ids], GenerationParams(max_tokens=1, prompt_logprobs=2))[0]
+            with torch.no_grad():
+                logp = torch.log_softmax(hf_model(torch.tensor([ids])).logits[0].double(), -1)
+            want = [float(logp[p - 1, ids[p]]) for p in range(1, len(ids))]
+            assert out.prompt_logprobs[0] is None
+            got = [e.logprob for e in out.prompt_logprobs[1:]]
+            assert got == pytest.approx(want, abs=2e-3)
+            n = len(tokenizer(context).input_ids)
+            scored[answer] = sum(got[n - 1 :])
+        assert scored[" Paris"] > scored[" London"]
+    finally:
+        engine.shutdown()

@@ -97,7 +97,6 @@ def test_streamed_choices_reassemble_to_the_whole_answer(client):
     [
         ({"prompt": PROMPT, "suffix": "end"}, "suffix"),
         ({"prompt": PROMPT, "best_of": 3}, "best_of"),
-        ({"prompt": PROMPT, "echo": True, "logprobs": 1}, "echo"),
         ({"prompt": PROMPT, "logprobs": 21}, "logprobs"),
         ({"prompt": 123}, "prompt"),
         ({"prompt": []}, "prompt"),

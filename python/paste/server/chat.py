@@ -27,11 +27,13 @@ from paste.server.choices import choice_stream, choice_turns, merge_choices
 from paste.server.generation import (
     CallPiece,
     LogprobPiece,
+    PromptLogprobPiece,
     ReasoningPiece,
     TextPiece,
     TurnEnd,
     TurnEvent,
     logprob_entries,
+    prompt_logprob_entries,
     token_text,
 )
 from paste.server.state import server_state
@@ -51,14 +53,18 @@ class _Choice:
 
 class ChatAssembler:
     def __init__(self, model: str, include_usage: bool, n: int = 1,
-                 token_text: Callable[[int], str] = str) -> None:
-        """`n` choices; `token_text(id)`: a token's text, for logprobs."""
+                 token_text: Callable[[int], str] = str, prompt_logprobs: bool = False) -> None:
+        """`n` choices; `token_text(id)`: a token's text, for logprobs; `prompt_logprobs`:
+        the answer carries vLLM's `prompt_logprobs` (choice 0's prompt; every choice has the
+        same)."""
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
         self.choices = [_Choice() for _ in range(n)]
         self._token_text = token_text
+        self._prompt_logprobs = prompt_logprobs
+        self.prompt_logprobs: list[dict[str, Any] | None] | None = None
 
     def _chunk(self, index: int, delta: dict[str, Any],
                finish_reason: str | None = None) -> dict[str, Any]:
@@ -79,6 +85,10 @@ class ChatAssembler:
     def add(self, index: int, event: TurnEvent) -> list[dict[str, Any]]:
         """Record choice `index`'s `event`; return its stream chunks."""
         choice = self.choices[index]
+        if isinstance(event, PromptLogprobPiece):
+            if index == 0 and self._prompt_logprobs:
+                self.prompt_logprobs = prompt_logprob_entries(event, self._token_text)
+            return []
         if isinstance(event, LogprobPiece):
             content = logprob_entries(event, self._token_text)
             if choice.logprobs is None:
@@ -146,11 +156,14 @@ class ChatAssembler:
                     "content": c.logprobs, "refusal": None},
                 "finish_reason": c.end.finish_reason if c.end is not None else None,
             })  # fmt: skip
-        return {
+        answer = {
             "id": self.id, "object": "chat.completion", "created": self.created,
             "model": self.model, "system_fingerprint": None,
             "choices": choices, "usage": self.usage(),
         }  # fmt: skip
+        if self._prompt_logprobs:
+            answer["prompt_logprobs"] = self.prompt_logprobs
+        return answer
 
 
 async def create_chat_completion(request: Request) -> Response:
@@ -161,5 +174,6 @@ async def create_chat_completion(request: Request) -> Response:
     state.prioritize(chat.turn)
     events = merge_choices([[
         choice_stream(state, turn) for turn in choice_turns(chat.turn, chat.n)]])
-    assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine))
+    assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine),
+                              chat.prompt_logprobs)
     return await answer_choices(request, events, assembler, chat.stream)

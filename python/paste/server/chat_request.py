@@ -46,6 +46,7 @@ class ChatRequest:
     stream: bool
     include_usage: bool
     n: int = 1  # choices (server/choices.py)
+    prompt_logprobs: bool = False  # vLLM's prompt_logprobs was given (not with stream)
 
 
 def sampling_params(
@@ -190,10 +191,15 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         max_tokens = opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX)
     tools = parse_tools(body.get("tools"), flat=False)
     stream = opt_bool(body, "stream", False)
+    prompt_logprobs = opt_int(body, "prompt_logprobs", minimum=0, maximum=MAX_LOGPROBS)
+    if prompt_logprobs is not None and stream:
+        raise BadRequestError("'prompt_logprobs' is not available with 'stream': true",
+                              param="prompt_logprobs", code="unsupported_value")
     tool_choice = parse_tool_choice(body.get("tool_choice"), tools, flat=False)
     params = replace(sampling_params(
         body, max_tokens, default_max_tokens, stop_strings(body.get("stop"))
-    ), grammar=grammar, logprobs=(top_logprobs or 0) if logprobs else None)
+    ), grammar=grammar, logprobs=(top_logprobs or 0) if logprobs else None,
+        prompt_logprobs=prompt_logprobs)
     strict = strict_tool_names(body.get("tools"), flat=False)
     forced = bool(tools) and tool_choice.mode in ("required", "function")
     forced = forced or (tool_choice.mode == "auto" and bool(strict))  # a calls grammar
@@ -208,7 +214,7 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         request_priority=request_priority(body),
         template_kwargs=template_kwargs(body),
     )
-    return ChatRequest(model, turn, stream, include_usage(body), n)
+    return ChatRequest(model, turn, stream, include_usage(body), n, prompt_logprobs is not None)
 
 
 # apply_chat_template's own arguments: not template variables a request may set

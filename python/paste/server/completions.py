@@ -5,7 +5,12 @@ the raw prompt (no chat template, no tool parsing) and merged as in Chat Complet
 (choices.py). CompletionAssembler turns the events into OpenAI's `text_completion` objects:
 text pieces -> `text` (after the prompt's text when `echo`), LogprobPieces -> `logprobs`
 {tokens, token_logprobs, top_logprobs (the `logprobs` most likely tokens, text -> logprob),
-text_offset (each token's offset in the choice's text)}, TurnEnd -> finish_reason. Streamed,
+text_offset (each token's offset in the choice's text)}, TurnEnd -> finish_reason. A
+PromptLogprobPiece (scoring: completions_request.py) -> the prompt's tokens first in
+`logprobs` with `echo` (the first token's logprob and alternatives null; offsets count the
+token texts from 0), and `prompt_logprobs` (vLLM's form) when that field was given; with
+`max_tokens: 0` the decoded token is dropped. A token's alternatives hold the token itself
+too (OpenAI: up to logprobs + 1 entries). Streamed,
 each chunk carries one choice's new text (or its logprobs, in a chunk with empty text), then
 `data: [DONE]`. Usage counts each prompt once and every choice's completion tokens.
 """
@@ -15,20 +20,23 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from paste.engine.request import TokenLogprob
 from paste.server.body import read_json_object
 from paste.server.choices import choice_stream, choice_turns, merge_choices
 from paste.server.completions_request import CompletionRequest, parse_completion_request
 from paste.server.generation import (
     LogprobPiece,
+    PromptLogprobPiece,
     TextPiece,
     TurnEnd,
     TurnEvent,
+    prompt_logprob_entries,
     token_text,
 )
 from paste.server.state import server_state
@@ -39,9 +47,10 @@ from paste.server.streaming import answer_choices
 class _Choice:
     text: str = ""
     tokens: list[str] = field(default_factory=list)
-    token_logprobs: list[float] = field(default_factory=list)
-    top_logprobs: list[dict[str, float]] = field(default_factory=list)
+    token_logprobs: list[float | None] = field(default_factory=list)
+    top_logprobs: list[dict[str, float] | None] = field(default_factory=list)
     text_offset: list[int] = field(default_factory=list)
+    prompt_logprobs: list[dict[str, Any] | None] | None = None  # vLLM's form
     end: TurnEnd | None = None
 
 
@@ -81,32 +90,54 @@ class CompletionAssembler:
             return []
         return [self._chunk(i, c.text) for i, c in enumerate(self.choices)]
 
+    def _logged(self, index: int,
+                tokens: list[tuple[int, TokenLogprob | None]]) -> dict[str, list[Any]]:
+        """Appends (token id, its TokenLogprob or None) to choice `index`'s `logprobs`;
+        returns what was added."""
+        new: dict[str, list[Any]] = {"tokens": [], "token_logprobs": [], "top_logprobs": [],
+                                     "text_offset": []}
+        for token_id, entry in tokens:
+            text = self._token_text(token_id)
+            new["tokens"].append(text)
+            top: dict[str, float] | None = None
+            if entry is not None:
+                top = {}
+                for t, v in entry.top:  # most likely first: two tokens of one text keep the max
+                    top.setdefault(self._token_text(t), v)
+                top.setdefault(text, entry.logprob)
+            new["token_logprobs"].append(None if entry is None else entry.logprob)
+            new["top_logprobs"].append(top)
+            new["text_offset"].append(self._offset[index])
+            self._offset[index] += len(text)
+        choice = self.choices[index]
+        choice.tokens += new["tokens"]
+        choice.token_logprobs += new["token_logprobs"]
+        choice.top_logprobs += new["top_logprobs"]
+        choice.text_offset += new["text_offset"]
+        return new
+
     def add(self, index: int, event: TurnEvent) -> list[dict[str, Any]]:
         """Record choice `index`'s `event`; return its stream chunks."""
         choice = self.choices[index]
+        if isinstance(event, PromptLogprobPiece):
+            if self.req.prompt_logprobs:
+                choice.prompt_logprobs = prompt_logprob_entries(event, self._token_text)
+            if not (self.req.echo and self.logprobs):
+                return []
+            pairs = list(zip(event.token_ids, event.entries, strict=True))
+            return [self._chunk(index, "", self._logged(index, pairs))]
+        if self.req.echo_only and isinstance(event, (LogprobPiece, TextPiece)):
+            return []  # max_tokens 0: the one decoded token is not the answer's
         if isinstance(event, LogprobPiece):
-            new: dict[str, list[Any]] = {"tokens": [], "token_logprobs": [], "top_logprobs": [],
-                                         "text_offset": []}
-            for entry in event.entries:
-                text = self._token_text(entry.token_id)
-                new["tokens"].append(text)
-                new["token_logprobs"].append(entry.logprob)
-                top: dict[str, float] = {}
-                for t, v in entry.top:  # most likely first: two tokens of one text keep the max
-                    top.setdefault(self._token_text(t), v)
-                new["top_logprobs"].append(top)
-                new["text_offset"].append(self._offset[index])
-                self._offset[index] += len(text)
-            choice.tokens += new["tokens"]
-            choice.token_logprobs += new["token_logprobs"]
-            choice.top_logprobs += new["top_logprobs"]
-            choice.text_offset += new["text_offset"]
-            return [self._chunk(index, "", new)]
+            pairs = [(e.token_id, e) for e in event.entries]
+            return [self._chunk(index, "", self._logged(index, pairs))]
         if isinstance(event, TextPiece):
             choice.text += event.text
             return [self._chunk(index, event.text)]
         if not isinstance(event, TurnEnd):  # no tool parsing: no CallPieces
             return []
+        if self.req.echo_only:
+            event = replace(event, finish_reason="length", num_completion_tokens=0)
         choice.end = event
         chunks = [self._chunk(index, "", None, event.finish_reason)]
         if self.req.include_usage and self.finished:
@@ -122,13 +153,16 @@ class CompletionAssembler:
                 "total_tokens": prompt + completion}
 
     def completion(self) -> dict[str, Any]:
-        choices = [{
+        choices: list[dict[str, Any]] = [{
             "index": i, "text": c.text,
             "logprobs": {"tokens": c.tokens, "token_logprobs": c.token_logprobs,
                          "top_logprobs": c.top_logprobs, "text_offset": c.text_offset}
             if self.logprobs else None,
             "finish_reason": c.end.finish_reason if c.end is not None else None,
         } for i, c in enumerate(self.choices)]  # fmt: skip
+        if self.req.prompt_logprobs:
+            for choice, c in zip(choices, self.choices, strict=True):
+                choice["prompt_logprobs"] = c.prompt_logprobs
         return {"id": self.id, "object": "text_completion", "created": self.created,
                 "model": self.model, "system_fingerprint": None, "choices": choices,
                 "usage": self.usage()}  # fmt: skip

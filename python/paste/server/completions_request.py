@@ -7,9 +7,14 @@ model's own special tokens, e.g. a BOS, as vLLM does). Supported beside it: max_
 (default 16, as OpenAI's), temperature, top_p, n, stop, seed, stream,
 stream_options.include_usage, echo, logprobs (0-20 alternatives), presence_penalty,
 frequency_penalty, logit_bias and vLLM's extra sampling fields (chat_request.adjusted).
+
+Scoring (lm-eval's loglikelihood requests): `echo` with `logprobs` puts the prompt's tokens
+first in `logprobs` (the first one's logprob and alternatives null), and `max_tokens: 0` with
+`echo` returns the prompt alone (nothing generated: completion_tokens 0, finish_reason
+"length"); vLLM's `prompt_logprobs` (0-20) adds each choice's `prompt_logprobs`. Either
+computes every prompt token (engine GenerationParams.prompt_logprobs).
 Refused with 400 rather than ignored: `suffix` (no fill-in-the-middle), `best_of` other than
-n, `echo` together with `logprobs` (prompt logprobs are not computed), more than 128 choices
-(prompts x n).
+n, `prompt_logprobs` with `stream` (as vLLM), more than 128 choices (prompts x n).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class CompletionRequest:
     include_usage: bool
     echo: bool
     prompt_texts: list[str | None]  # each prompt as sent when it was text (for echo)
+    echo_only: bool = False  # max_tokens 0 with echo: the prompt alone
+    prompt_logprobs: bool = False  # vLLM's prompt_logprobs field was given
 
 
 def _is_ids(value: Any) -> bool:
@@ -83,12 +90,17 @@ def parse_completion_request(body: dict[str, Any],
                               code="unsupported_value")
     logprobs = opt_int(body, "logprobs", minimum=0, maximum=MAX_LOGPROBS)
     echo = opt_bool(body, "echo", False)
-    if echo and logprobs is not None:
-        raise BadRequestError("'echo' with 'logprobs' is not supported (prompt logprobs are "
-                              "not computed)", param="echo", code="unsupported_value")
-    max_tokens = opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX)
-    params = replace(sampling_params(body, max_tokens, DEFAULT_MAX_TOKENS,
-                                     stop_strings(body.get("stop"))), logprobs=logprobs)
+    stream = opt_bool(body, "stream", False)
+    asked = opt_int(body, "prompt_logprobs", minimum=0, maximum=MAX_LOGPROBS)
+    if asked is not None and stream:
+        raise BadRequestError("'prompt_logprobs' is not available with 'stream': true",
+                              param="prompt_logprobs", code="unsupported_value")
+    max_tokens = opt_int(body, "max_tokens", minimum=0 if echo else 1, maximum=INT32_MAX)
+    echo_only = max_tokens == 0  # the engine decodes one token, which is not returned
+    scored = [k for k in (asked, logprobs if echo else None) if k is not None]
+    params = replace(sampling_params(body, 1 if echo_only else max_tokens, DEFAULT_MAX_TOKENS,
+                                     stop_strings(body.get("stop"))), logprobs=logprobs,
+                     prompt_logprobs=max(scored) if scored else None)
     params = adjusted(body, params, constrained=False)
     given = prompts(body.get("prompt"), encode)
     if len(given) * n > MAX_CHOICES:
@@ -97,5 +109,5 @@ def parse_completion_request(body: dict[str, Any],
     priority = request_priority(body)
     turns = [TurnRequest(messages=[], params=params, prompt_ids=ids, request_priority=priority)
              for ids, _ in given]
-    return CompletionRequest(model, turns, n, opt_bool(body, "stream", False),
-                             include_usage(body), echo, [text for _, text in given])
+    return CompletionRequest(model, turns, n, stream, include_usage(body), echo,
+                             [text for _, text in given], echo_only, asked is not None)

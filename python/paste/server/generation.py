@@ -7,7 +7,8 @@ non-streamed one:
     TextPiece*  CallPiece*  ...  TurnEnd        (text and calls interleave in output order)
 
 plus, when the turn asked for logprobs, a LogprobPiece before the pieces of each engine
-output that decoded tokens (their TokenLogprobs), and, with a reasoning parser (`paste serve
+output that decoded tokens (their TokenLogprobs); when it asked for prompt logprobs
+(GenerationParams.prompt_logprobs), one PromptLogprobPiece before everything else; and, with a reasoning parser (`paste serve
 --reasoning-parser`), ReasoningPiece for the model's thinking (parsing/reasoning.py: the text
 between `<think>` and `</think>`, or up to `</think>` when the prompt opened the thinking),
 which precedes the answer's pieces and is never parsed for tool calls. A chat turn is split;
@@ -90,6 +91,14 @@ class LogprobPiece:
     entries: tuple[TokenLogprob, ...]
 
 
+@dataclass(frozen=True)
+class PromptLogprobPiece:
+    """The prompt's token ids and their TokenLogprobs (None for the first token), once."""
+
+    token_ids: tuple[int, ...]
+    entries: tuple[TokenLogprob | None, ...]
+
+
 def token_text(engine: Any) -> Callable[[int], str]:
     """A token id's text under the engine's tokenizer (special tokens included); the id as
     text for an engine without a tokenizer."""
@@ -111,6 +120,25 @@ def logprob_entries(piece: LogprobPiece, token_text: Callable[[int], str]) -> li
             for e in piece.entries]  # fmt: skip
 
 
+def prompt_logprob_entries(piece: PromptLogprobPiece,
+                           token_text: Callable[[int], str]) -> list[dict[str, Any] | None]:
+    """`piece` as vLLM's `prompt_logprobs`: per prompt token None (the first) or {token id:
+    {logprob, rank, decoded_token}} for the token itself and its most likely alternatives
+    (ranks 1, 2, ... in order; the token's own rank when it is not among them)."""
+    out: list[dict[str, Any] | None] = []
+    for token_id, e in zip(piece.token_ids, piece.entries, strict=True):
+        if e is None:
+            out.append(None)
+            continue
+        scores = {str(token_id): {"logprob": e.logprob, "rank": e.rank,
+                                  "decoded_token": token_text(token_id)}}
+        for rank, (t, v) in enumerate(e.top, start=1):
+            scores.setdefault(str(t), {"logprob": v, "rank": rank,
+                                       "decoded_token": token_text(t)})
+        out.append(scores)
+    return out
+
+
 @dataclass(frozen=True)
 class TurnEnd:
     finish_reason: str  # "stop" | "length" | "tool_calls"
@@ -121,7 +149,7 @@ class TurnEnd:
     tpot_s: float | None = None  # mean time per output token after the first
 
 
-TurnEvent = TextPiece | ReasoningPiece | CallPiece | LogprobPiece | TurnEnd
+TurnEvent = TextPiece | ReasoningPiece | CallPiece | LogprobPiece | PromptLogprobPiece | TurnEnd
 
 
 class OutputShaper:
@@ -222,7 +250,7 @@ def submit(engine: Any, turn: TurnRequest, prompt_ids: list[int]) -> Any:
         turn.params = replace(turn.params, max_tokens=limit,
                               min_tokens=min(turn.params.min_tokens, limit))
     try:
-        if turn.cache_key:
+        if turn.cache_key and turn.params.prompt_logprobs is None:  # scoring computes all
             return engine.submit_turn(turn.cache_key, prompt_ids, turn.params, turn.priority)
         return engine.submit(prompt_ids, turn.params, turn.priority)
     except EngineStoppedError as exc:
@@ -279,10 +307,14 @@ async def run_turn(
         for piece in shaper.feed(forced):
             yield piece
         reported = 0  # output tokens whose logprobs were yielded
+        scored = False  # the prompt's logprobs were yielded
         async for out in pump:
             if on_started is not None:
                 on_started()
                 on_started = None
+            if out.prompt_logprobs is not None and not scored:
+                scored = True
+                yield PromptLogprobPiece(tuple(prompt), tuple(out.prompt_logprobs))
             if out.logprobs is not None and len(out.logprobs) > reported:
                 yield LogprobPiece(tuple(out.logprobs[reported:]))
                 reported = len(out.logprobs)

@@ -62,6 +62,7 @@ from paste.server.errors import NotFoundError
 from paste.server.generation import (
     CallPiece,
     LogprobPiece,
+    PromptLogprobPiece,
     ReasoningPiece,
     TextPiece,
     TurnEvent,
@@ -173,6 +174,8 @@ class ResponsesAssembler:
         if isinstance(event, LogprobPiece):
             if not self._made_call:
                 self._logprobs.extend(logprob_entries(event, self._token_text))
+            return []
+        if isinstance(event, PromptLogprobPiece):  # never asked for by this API
             return []
         if isinstance(event, ReasoningPiece):
             self._logprobs = []  # the thinking's tokens: no message text of theirs
