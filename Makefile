@@ -72,7 +72,7 @@ tsan: gtest $(DEPS_STAMP)
 
 bench: build model
 	for b in scheduler engine attention parsing matcher dispatch penalties drafts tuned_linear \
-	  patterns replay http_agents live gil serve_load learning storefile restart priority journal; do \
+	  patterns replay http_agents live gil serve_load learning storefile restart priority journal scoring; do \
 	  $(PY) bench/bench_$$b.py || exit 1; done
 
 # The main job: the real model answers once, then a dozen recorded agent sessions (search,

@@ -390,7 +390,7 @@ class EngineCore:
                                                              - indptr[i] - 1].tolist())
         wanted = [(i, sid) for i, sid in enumerate(sample_ids)
                   if self.requests[sid].params.logprobs is not None]
-        raw = (torch.log_softmax(logits[[rows[i] for i, _ in wanted]].float(), dim=-1)
+        raw = (logits[[rows[i] for i, _ in wanted]].float()  # a copy: adjusted in place below
                if wanted else None)  # the model's own distribution, before any mask
         self.adjustments.apply(logits, row_seqs)
         self.grammars.mask(logits, row_seqs)

@@ -18,22 +18,24 @@ from paste.engine.request import TokenLogprob
 SLICE_ROWS = 256
 
 
-def token_logprobs(logp: torch.Tensor, tokens: Sequence[int],
+def token_logprobs(logits: torch.Tensor, tokens: Sequence[int],
                    ks: Sequence[int]) -> list[TokenLogprob]:
-    """One TokenLogprob per row of `logp` (log-softmax rows [r, vocab]): `tokens[i]`'s logprob
-    and rank, with the `ks[i]` most likely tokens."""
+    """One TokenLogprob per row of `logits` (float rows [r, vocab], the raw model's):
+    `tokens[i]`'s log-probability and rank, with the `ks[i]` most likely tokens'. The
+    log-softmax is never materialised: each value is a logit minus its row's logsumexp."""
     if not len(tokens):
         return []
-    index = torch.tensor(list(tokens), dtype=torch.int64, device=logp.device)
-    chosen = logp.gather(1, index[:, None])
-    ranks = ((logp > chosen).sum(dim=1) + 1).tolist()
-    values = chosen[:, 0].tolist()
+    index = torch.tensor(list(tokens), dtype=torch.int64, device=logits.device)
+    lse = torch.logsumexp(logits, dim=-1, keepdim=True)
+    chosen = logits.gather(1, index[:, None])
+    ranks = ((logits > chosen).sum(dim=1) + 1).tolist()
+    values = (chosen - lse)[:, 0].tolist()
     k = max(ks)
     top_ids: list[list[int]] = [[] for _ in tokens]
     top_values: list[list[float]] = [[] for _ in tokens]
     if k:
-        top = logp.topk(k, dim=-1)
-        top_ids, top_values = top.indices.tolist(), top.values.tolist()
+        top = logits.topk(k, dim=-1)
+        top_ids, top_values = top.indices.tolist(), (top.values - lse).tolist()
     return [TokenLogprob(int(tok), float(value),
                          tuple(zip(ids[:n], vals[:n], strict=True)), int(rank))
             for tok, value, ids, vals, n, rank
@@ -47,6 +49,5 @@ def score_prompt_rows(logits: Callable[[torch.Tensor], torch.Tensor], hidden: to
     out: list[TokenLogprob] = []
     for lo in range(0, len(targets), SLICE_ROWS):
         part = targets[lo : lo + SLICE_ROWS]
-        logp = torch.log_softmax(logits(hidden[lo : lo + len(part)]).float(), dim=-1)
-        out += token_logprobs(logp, part, [k] * len(part))
+        out += token_logprobs(logits(hidden[lo : lo + len(part)]).float(), part, [k] * len(part))
     return out
