@@ -1,4 +1,5 @@
-"""Grammar-constrained decoding: a request's output must be JSON (of a schema), then a literal.
+"""Grammar-constrained decoding: a request's output must be JSON (of a schema), a regular
+expression's match or an EBNF grammar's sentence, between literals.
 
 A request with GenerationParams.grammar (a GrammarSpec) only samples tokens its grammar
 allows: each step, before sampling, the rows of such requests get the grammar's token mask
@@ -8,7 +9,9 @@ allowed, so the turn ends there. The grammar of a spec is
 
     `prefix` verbatim, a JSON value of `json_schema` (any JSON object when it is None),
     written compactly (no free whitespace: a small model cannot pad it forever), then
-    `suffix` verbatim; or one of several such (`choices`)
+    `suffix` verbatim; or one of several such (`choices`); with `regex` (a match of the
+    regular expression) or `ebnf` (a sentence of the grammar's `root` rule, in xgrammar's
+    EBNF) in place of the JSON
 
 (the suffix closes a tool call whose opening is in the prompt: `}` plus the format's closing
 tag; with choices, each tool's name and the text up to its arguments are its prefix). With
@@ -35,23 +38,38 @@ MAX_COMPILED = 256  # compiled grammars kept (by spec); the oldest is dropped be
 @dataclass(frozen=True)
 class GrammarSpec:
     """What a constrained output is: `prefix`, then JSON of `json_schema` (JSON text; None:
-    any object), then `suffix`; or, with `choices`, any one of those specs (the calls of
-    several tools: each its name as prefix, its parameters as schema)."""
+    any object) or a match of `regex` or a sentence of `ebnf`, then `suffix`; or, with
+    `choices`, any one of those specs (the calls of several tools: each its name as prefix,
+    its parameters as schema)."""
 
     json_schema: str | None = None
     suffix: str = ""
     prefix: str = ""
     choices: tuple[GrammarSpec, ...] = ()
     triggers: tuple[str, ...] = ()  # free text; a trigger starts one of the choices
+    regex: str | None = None  # the output matches this regular expression (vLLM guided_regex)
+    ebnf: str | None = None  # xgrammar EBNF with a `root` rule (vLLM guided_grammar)
+
+    @property
+    def kind(self) -> str:
+        """What the core of the output is: "regex", "ebnf" or "json"."""
+        return "regex" if self.regex is not None else "ebnf" if self.ebnf is not None else "json"
 
     def __post_init__(self) -> None:
+        cores = [x for x in (self.json_schema, self.regex, self.ebnf) if x is not None]
+        if len(cores) > 1:
+            raise InvalidArgumentError("a grammar has one of json_schema, regex and ebnf")
+        if any(not isinstance(x, str) or not x for x in (self.regex, self.ebnf)
+               if x is not None):
+            raise InvalidArgumentError("regex and ebnf must be non-empty strings")
         if self.triggers:
             if not self.choices or any(not isinstance(t, str) or not t for t in self.triggers):
                 raise InvalidArgumentError("triggers must be non-empty strings, with choices")
             if any(not c.prefix.startswith(self.triggers) for c in self.choices):
                 raise InvalidArgumentError("each choice's prefix must start with a trigger")
-        if self.choices and (self.json_schema is not None or self.suffix or self.prefix):
-            raise InvalidArgumentError("a grammar with choices has no schema, prefix or suffix")
+        if self.choices and (cores or self.suffix or self.prefix):
+            raise InvalidArgumentError(
+                "a grammar with choices has no schema, regex, ebnf, prefix or suffix")
         if any(not isinstance(c, GrammarSpec) or c.choices for c in self.choices):
             raise InvalidArgumentError("choices must be GrammarSpecs without choices")
         if self.json_schema is not None:
@@ -70,9 +88,15 @@ class GrammarError(InvalidArgumentError):
 
 
 def _grammar(xgr: Any, spec: GrammarSpec) -> Any:
-    """The xgrammar Grammar of one spec without choices: prefix, JSON, suffix."""
-    schema = spec.json_schema if spec.json_schema is not None else '{"type": "object"}'
-    parts = [xgr.Grammar.from_json_schema(schema, any_whitespace=False)]
+    """The xgrammar Grammar of one spec without choices: prefix, JSON (or regex, EBNF),
+    suffix."""
+    if spec.regex is not None:
+        parts = [xgr.Grammar.from_regex(spec.regex)]
+    elif spec.ebnf is not None:
+        parts = [xgr.Grammar.from_ebnf(spec.ebnf)]
+    else:
+        schema = spec.json_schema if spec.json_schema is not None else '{"type": "object"}'
+        parts = [xgr.Grammar.from_json_schema(schema, any_whitespace=False)]
     if spec.prefix:
         parts.insert(0, xgr.Grammar.from_ebnf(f"root ::= {json.dumps(spec.prefix)}"))
     if spec.suffix:
@@ -123,7 +147,9 @@ class Grammars:
                 grammar = _grammar(xgr, spec)
             compiled = self._compiler.compile_grammar(grammar)
         except Exception as exc:  # noqa: BLE001 - xgrammar raises RuntimeError and its own types
-            raise GrammarError(f"cannot build a grammar from the JSON schema: {exc}") from None
+            what = {"json": "the JSON schema", "regex": "the regular expression",
+                    "ebnf": "the EBNF grammar"}[spec.kind]
+            raise GrammarError(f"cannot build a grammar from {what}: {exc}") from None
         if len(self._compiled) >= MAX_COMPILED:
             self._compiled.pop(next(iter(self._compiled)))
         self._compiled[spec] = compiled

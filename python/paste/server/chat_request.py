@@ -33,6 +33,7 @@ from paste.server.fields import (
     request_priority,
     stop_strings,
 )
+from paste.server.guided import guided_grammar
 from paste.server.tools_schema import parse_tool_choice, parse_tools, strict_tool_names
 from paste.server.turn import TurnRequest, normalize_messages
 
@@ -186,6 +187,12 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
     if top_logprobs is not None and not logprobs:
         raise BadRequestError("'top_logprobs' needs 'logprobs': true", param="top_logprobs")
     grammar = response_grammar(body.get("response_format"))
+    guided = guided_grammar(body)
+    if guided is not None and grammar is not None:
+        raise BadRequestError("'response_format' json and a guided decoding field (vLLM's "
+                              "guided_*, structured_outputs) cannot be combined",
+                              param="response_format")
+    grammar = guided or grammar
     max_tokens = opt_int(body, "max_completion_tokens", minimum=1, maximum=INT32_MAX)
     if max_tokens is None:
         max_tokens = opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX)

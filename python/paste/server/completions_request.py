@@ -6,7 +6,8 @@ token ids; each prompt is sent as it is (no chat template; a string is tokenised
 model's own special tokens, e.g. a BOS, as vLLM does). Supported beside it: max_tokens
 (default 16, as OpenAI's), temperature, top_p, n, stop, seed, stream,
 stream_options.include_usage, echo, logprobs (0-20 alternatives), presence_penalty,
-frequency_penalty, logit_bias and vLLM's extra sampling fields (chat_request.adjusted).
+frequency_penalty, logit_bias, vLLM's extra sampling fields (chat_request.adjusted) and its
+guided decoding fields (server/guided.py).
 
 Scoring (lm-eval's loglikelihood requests): `echo` with `logprobs` puts the prompt's tokens
 first in `logprobs` (the first one's logprob and alternatives null), and `max_tokens: 0` with
@@ -35,6 +36,7 @@ from paste.server.fields import (
     request_priority,
     stop_strings,
 )
+from paste.server.guided import guided_grammar
 from paste.server.turn import TurnRequest
 
 DEFAULT_MAX_TOKENS = 16  # OpenAI's default for legacy completions
@@ -101,7 +103,8 @@ def parse_completion_request(body: dict[str, Any],
     params = replace(sampling_params(body, 1 if echo_only else max_tokens, DEFAULT_MAX_TOKENS,
                                      stop_strings(body.get("stop"))), logprobs=logprobs,
                      prompt_logprobs=max(scored) if scored else None)
-    params = adjusted(body, params, constrained=False)
+    grammar = guided_grammar(body)  # vLLM's guided_* / structured_outputs
+    params = adjusted(body, replace(params, grammar=grammar), constrained=grammar is not None)
     given = prompts(body.get("prompt"), encode)
     if len(given) * n > MAX_CHOICES:
         raise BadRequestError(f"{len(given)} prompts x n={n} exceed {MAX_CHOICES} choices",
