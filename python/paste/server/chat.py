@@ -30,6 +30,7 @@ from paste.server.generation import (
     PromptLogprobPiece,
     ReasoningPiece,
     TextPiece,
+    TokenIdsPiece,
     TurnEnd,
     TurnEvent,
     logprob_entries,
@@ -48,15 +49,19 @@ class _Choice:
     reasoning: list[str] = field(default_factory=list)  # the thinking (a reasoning parser)
     calls: list[dict[str, Any]] = field(default_factory=list)
     logprobs: list[dict[str, Any]] | None = None  # set once a LogprobPiece came
+    token_ids: list[int] = field(default_factory=list)  # with return_token_ids
     end: TurnEnd | None = None
 
 
 class ChatAssembler:
     def __init__(self, model: str, include_usage: bool, n: int = 1,
-                 token_text: Callable[[int], str] = str, prompt_logprobs: bool = False) -> None:
+                 token_text: Callable[[int], str] = str, prompt_logprobs: bool = False,
+                 return_token_ids: bool = False) -> None:
         """`n` choices; `token_text(id)`: a token's text, for logprobs; `prompt_logprobs`:
         the answer carries vLLM's `prompt_logprobs` (choice 0's prompt; every choice has the
-        same)."""
+        same); `return_token_ids`: vLLM's `prompt_token_ids` (top level; streamed in one
+        chunk) and each choice's `token_ids` (streamed as they come, in chunks of their
+        own)."""
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.model = model
@@ -65,6 +70,8 @@ class ChatAssembler:
         self._token_text = token_text
         self._prompt_logprobs = prompt_logprobs
         self.prompt_logprobs: list[dict[str, Any] | None] | None = None
+        self._return_token_ids = return_token_ids
+        self.prompt_token_ids: list[int] | None = None
 
     def _chunk(self, index: int, delta: dict[str, Any],
                finish_reason: str | None = None) -> dict[str, Any]:
@@ -85,6 +92,17 @@ class ChatAssembler:
     def add(self, index: int, event: TurnEvent) -> list[dict[str, Any]]:
         """Record choice `index`'s `event`; return its stream chunks."""
         choice = self.choices[index]
+        if isinstance(event, TokenIdsPiece):
+            chunk = self._chunk(index, {})
+            if not event.prompt:
+                choice.token_ids += event.token_ids
+                chunk["choices"][0]["token_ids"] = list(event.token_ids)
+                return [chunk]
+            if index != 0:  # every choice has the same prompt: given once
+                return []
+            self.prompt_token_ids = list(event.token_ids)
+            chunk["prompt_token_ids"] = self.prompt_token_ids
+            return [chunk]
         if isinstance(event, PromptLogprobPiece):
             if index == 0 and self._prompt_logprobs:
                 self.prompt_logprobs = prompt_logprob_entries(event, self._token_text)
@@ -156,6 +174,8 @@ class ChatAssembler:
                     "content": c.logprobs, "refusal": None},
                 "finish_reason": c.end.finish_reason if c.end is not None else None,
             })  # fmt: skip
+            if self._return_token_ids:
+                choices[-1]["token_ids"] = c.token_ids
         answer = {
             "id": self.id, "object": "chat.completion", "created": self.created,
             "model": self.model, "system_fingerprint": None,
@@ -163,6 +183,8 @@ class ChatAssembler:
         }  # fmt: skip
         if self._prompt_logprobs:
             answer["prompt_logprobs"] = self.prompt_logprobs
+        if self._return_token_ids:
+            answer["prompt_token_ids"] = self.prompt_token_ids
         return answer
 
 
@@ -175,5 +197,5 @@ async def create_chat_completion(request: Request) -> Response:
     events = merge_choices([[
         choice_stream(state, turn) for turn in choice_turns(chat.turn, chat.n)]])
     assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine),
-                              chat.prompt_logprobs)
+                              chat.prompt_logprobs, chat.return_token_ids)
     return await answer_choices(request, events, assembler, chat.stream)

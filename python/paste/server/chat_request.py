@@ -48,6 +48,7 @@ class ChatRequest:
     include_usage: bool
     n: int = 1  # choices (server/choices.py)
     prompt_logprobs: bool = False  # vLLM's prompt_logprobs was given (not with stream)
+    return_token_ids: bool = False  # vLLM's: prompt_token_ids and each choice's token_ids
 
 
 def sampling_params(
@@ -220,8 +221,10 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         strict_tools=strict,
         request_priority=request_priority(body),
         template_kwargs=template_kwargs(body),
+        return_token_ids=opt_bool(body, "return_token_ids", False),
     )
-    return ChatRequest(model, turn, stream, include_usage(body), n, prompt_logprobs is not None)
+    return ChatRequest(model, turn, stream, include_usage(body), n, prompt_logprobs is not None,
+                       turn.return_token_ids)
 
 
 # apply_chat_template's own arguments: not template variables a request may set

@@ -10,7 +10,8 @@ PromptLogprobPiece (scoring: completions_request.py) -> the prompt's tokens firs
 `logprobs` with `echo` (the first token's logprob and alternatives null; offsets count the
 token texts from 0), and `prompt_logprobs` (vLLM's form) when that field was given; with
 `max_tokens: 0` the decoded token is dropped. A token's alternatives hold the token itself
-too (OpenAI: up to logprobs + 1 entries). Streamed,
+too (OpenAI: up to logprobs + 1 entries). TokenIdsPiece (vLLM's `return_token_ids`) ->
+each choice's `prompt_token_ids` and `token_ids`, streamed in chunks of their own. Streamed,
 each chunk carries one choice's new text (or its logprobs, in a chunk with empty text), then
 `data: [DONE]`. Usage counts each prompt once and every choice's completion tokens.
 """
@@ -34,6 +35,7 @@ from paste.server.generation import (
     LogprobPiece,
     PromptLogprobPiece,
     TextPiece,
+    TokenIdsPiece,
     TurnEnd,
     TurnEvent,
     prompt_logprob_entries,
@@ -51,6 +53,8 @@ class _Choice:
     top_logprobs: list[dict[str, float] | None] = field(default_factory=list)
     text_offset: list[int] = field(default_factory=list)
     prompt_logprobs: list[dict[str, Any] | None] | None = None  # vLLM's form
+    prompt_token_ids: list[int] | None = None  # with return_token_ids
+    token_ids: list[int] = field(default_factory=list)
     end: TurnEnd | None = None
 
 
@@ -119,6 +123,18 @@ class CompletionAssembler:
     def add(self, index: int, event: TurnEvent) -> list[dict[str, Any]]:
         """Record choice `index`'s `event`; return its stream chunks."""
         choice = self.choices[index]
+        if isinstance(event, TokenIdsPiece):
+            if event.prompt:
+                choice.prompt_token_ids = list(event.token_ids)
+                chunk = self._chunk(index, "")
+                chunk["choices"][0]["prompt_token_ids"] = choice.prompt_token_ids
+                return [chunk]
+            if self.req.echo_only:
+                return []
+            choice.token_ids += event.token_ids
+            chunk = self._chunk(index, "")
+            chunk["choices"][0]["token_ids"] = list(event.token_ids)
+            return [chunk]
         if isinstance(event, PromptLogprobPiece):
             if self.req.prompt_logprobs:
                 choice.prompt_logprobs = prompt_logprob_entries(event, self._token_text)
@@ -160,9 +176,12 @@ class CompletionAssembler:
             if self.logprobs else None,
             "finish_reason": c.end.finish_reason if c.end is not None else None,
         } for i, c in enumerate(self.choices)]  # fmt: skip
-        if self.req.prompt_logprobs:
-            for choice, c in zip(choices, self.choices, strict=True):
+        for choice, c in zip(choices, self.choices, strict=True):
+            if self.req.prompt_logprobs:
                 choice["prompt_logprobs"] = c.prompt_logprobs
+            if self.req.turns[0].return_token_ids:
+                choice["prompt_token_ids"] = c.prompt_token_ids
+                choice["token_ids"] = c.token_ids
         return {"id": self.id, "object": "text_completion", "created": self.created,
                 "model": self.model, "system_fingerprint": None, "choices": choices,
                 "usage": self.usage()}  # fmt: skip

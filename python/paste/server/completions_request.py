@@ -13,7 +13,8 @@ Scoring (lm-eval's loglikelihood requests): `echo` with `logprobs` puts the prom
 first in `logprobs` (the first one's logprob and alternatives null), and `max_tokens: 0` with
 `echo` returns the prompt alone (nothing generated: completion_tokens 0, finish_reason
 "length"); vLLM's `prompt_logprobs` (0-20) adds each choice's `prompt_logprobs`. Either
-computes every prompt token (engine GenerationParams.prompt_logprobs).
+computes every prompt token (engine GenerationParams.prompt_logprobs). vLLM's
+`return_token_ids` adds each choice's `prompt_token_ids` and `token_ids`.
 Refused with 400 rather than ignored: `suffix` (no fill-in-the-middle), `best_of` other than
 n, `prompt_logprobs` with `stream` (as vLLM), more than 128 choices (prompts x n).
 """
@@ -110,7 +111,8 @@ def parse_completion_request(body: dict[str, Any],
         raise BadRequestError(f"{len(given)} prompts x n={n} exceed {MAX_CHOICES} choices",
                               param="n")
     priority = request_priority(body)
-    turns = [TurnRequest(messages=[], params=params, prompt_ids=ids, request_priority=priority)
-             for ids, _ in given]
+    token_ids = opt_bool(body, "return_token_ids", False)
+    turns = [TurnRequest(messages=[], params=params, prompt_ids=ids, request_priority=priority,
+                         return_token_ids=token_ids) for ids, _ in given]
     return CompletionRequest(model, turns, n, stream, include_usage(body), echo,
                              [text for _, text in given], echo_only, asked is not None)

@@ -8,7 +8,9 @@ non-streamed one:
 
 plus, when the turn asked for logprobs, a LogprobPiece before the pieces of each engine
 output that decoded tokens (their TokenLogprobs); when it asked for prompt logprobs
-(GenerationParams.prompt_logprobs), one PromptLogprobPiece before everything else; and, with a reasoning parser (`paste serve
+(GenerationParams.prompt_logprobs), one PromptLogprobPiece before everything else; when it
+asked for token ids (TurnRequest.return_token_ids), a TokenIdsPiece of the prompt first and
+one of each engine output's new tokens before its pieces; and, with a reasoning parser (`paste serve
 --reasoning-parser`), ReasoningPiece for the model's thinking (parsing/reasoning.py: the text
 between `<think>` and `</think>`, or up to `</think>` when the prompt opened the thinking),
 which precedes the answer's pieces and is never parsed for tool calls. A chat turn is split;
@@ -99,6 +101,15 @@ class PromptLogprobPiece:
     entries: tuple[TokenLogprob | None, ...]
 
 
+@dataclass(frozen=True)
+class TokenIdsPiece:
+    """Token ids (TurnRequest.return_token_ids): the prompt's (`prompt`), once and first, then
+    the output tokens of each engine output not reported yet."""
+
+    token_ids: tuple[int, ...]
+    prompt: bool = False
+
+
 def token_text(engine: Any) -> Callable[[int], str]:
     """A token id's text under the engine's tokenizer (special tokens included); the id as
     text for an engine without a tokenizer."""
@@ -149,7 +160,8 @@ class TurnEnd:
     tpot_s: float | None = None  # mean time per output token after the first
 
 
-TurnEvent = TextPiece | ReasoningPiece | CallPiece | LogprobPiece | PromptLogprobPiece | TurnEnd
+TurnEvent = (TextPiece | ReasoningPiece | CallPiece | LogprobPiece | PromptLogprobPiece
+             | TokenIdsPiece | TurnEnd)
 
 
 class OutputShaper:
@@ -303,7 +315,10 @@ async def run_turn(
         splitter = ReasoningSplitter(reasoning, opens_reasoning(
             "".join(tail(t) for t in prompt[-8:]), reasoning))
     out = None
+    ids_sent = 0  # output token ids yielded (return_token_ids)
     try:
+        if turn.return_token_ids:
+            yield TokenIdsPiece(tuple(prompt), prompt=True)
         for piece in shaper.feed(forced):
             yield piece
         reported = 0  # output tokens whose logprobs were yielded
@@ -315,6 +330,9 @@ async def run_turn(
             if out.prompt_logprobs is not None and not scored:
                 scored = True
                 yield PromptLogprobPiece(tuple(prompt), tuple(out.prompt_logprobs))
+            if turn.return_token_ids and len(out.token_ids) > ids_sent:
+                yield TokenIdsPiece(tuple(out.token_ids[ids_sent:]))
+                ids_sent = len(out.token_ids)
             if out.logprobs is not None and len(out.logprobs) > reported:
                 yield LogprobPiece(tuple(out.logprobs[reported:]))
                 reported = len(out.logprobs)

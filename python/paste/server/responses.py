@@ -65,6 +65,7 @@ from paste.server.generation import (
     PromptLogprobPiece,
     ReasoningPiece,
     TextPiece,
+    TokenIdsPiece,
     TurnEvent,
     logprob_entries,
     run_turn,
@@ -175,7 +176,7 @@ class ResponsesAssembler:
             if not self._made_call:
                 self._logprobs.extend(logprob_entries(event, self._token_text))
             return []
-        if isinstance(event, PromptLogprobPiece):  # never asked for by this API
+        if isinstance(event, PromptLogprobPiece | TokenIdsPiece):  # never asked for here
             return []
         if isinstance(event, ReasoningPiece):
             self._logprobs = []  # the thinking's tokens: no message text of theirs

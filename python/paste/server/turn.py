@@ -40,6 +40,8 @@ class TurnRequest:
     strict_tools: frozenset[str] = frozenset()
     # vLLM's chat_template_kwargs: extra variables of the chat template (enable_thinking)
     template_kwargs: dict[str, Any] | None = None
+    # vLLM's return_token_ids: the answer carries the prompt's and the output's token ids
+    return_token_ids: bool = False
 
     @property
     def returning(self) -> bool:
