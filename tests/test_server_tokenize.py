@@ -56,7 +56,7 @@ def test_detokenize_round_trips(engine, server):
         ("/tokenize", {"prompt": 5}, 400, "prompt"),
         ("/tokenize", {"prompt": "a", "messages": MESSAGES}, 400, "prompt"),
         ("/tokenize", {"messages": []}, 400, "messages"),
-        ("/tokenize", {"messages": MESSAGES, "add_generation_prompt": False}, 400,
+        ("/tokenize", {"messages": MESSAGES, "add_generation_prompt": "no"}, 400,
          "add_generation_prompt"),
         ("/tokenize", {"prompt": "a", "add_special_tokens": "yes"}, 400, "add_special_tokens"),
         ("/tokenize", {"prompt": "a", "model": "other"}, 404, "model"),

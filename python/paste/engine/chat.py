@@ -16,12 +16,18 @@ def encode_prompt(tokenizer: Any, prompt: str | Sequence[int]) -> list[int]:
 
 def render_chat(tokenizer: Any, messages: list[dict[str, Any]],
                 tools: list[dict] | None = None, add_generation_prompt: bool = True,
-                template_kwargs: dict[str, Any] | None = None) -> list[int]:
+                template_kwargs: dict[str, Any] | None = None,
+                continue_final_message: bool = False) -> list[int]:
     """Token ids of `messages` (and tool schemas) rendered by the model's chat template;
-    `template_kwargs` are extra variables of the template (Qwen3's `enable_thinking`)."""
+    `template_kwargs` are extra variables of the template (Qwen3's `enable_thinking`);
+    `continue_final_message`: the last message is left open (no end-of-turn after it), for
+    the model to continue."""
+    extra = dict(template_kwargs or {})
+    if continue_final_message:
+        extra["continue_final_message"] = True
     ids = tokenizer.apply_chat_template(
         messages, tools=tools, tokenize=True, add_generation_prompt=add_generation_prompt,
-        **(template_kwargs or {}))
+        **extra)
     if isinstance(ids, dict) or hasattr(ids, "input_ids"):
         ids = ids["input_ids"]
     return [int(t) for t in ids]
@@ -41,8 +47,10 @@ class ChatPromptMixin:
         tools: list[dict] | None = None,
         add_generation_prompt: bool = True,
         template_kwargs: dict[str, Any] | None = None,
+        continue_final_message: bool = False,
     ) -> list[int]:
         """Token ids of `messages` rendered by the model's own chat template (with
-        `template_kwargs`, extra template variables)."""
+        `template_kwargs`, extra template variables; `continue_final_message`: the last
+        message left open)."""
         return render_chat(self.tokenizer, messages, tools, add_generation_prompt,
-                           template_kwargs)
+                           template_kwargs, continue_final_message)

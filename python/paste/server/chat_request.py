@@ -223,8 +223,26 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         template_kwargs=template_kwargs(body),
         return_token_ids=opt_bool(body, "return_token_ids", False),
     )
+    turn.add_generation_prompt, turn.continue_final_message = prompt_ending(body, turn.messages)
     return ChatRequest(model, turn, stream, include_usage(body), n, prompt_logprobs is not None,
                        turn.return_token_ids)
+
+
+def prompt_ending(body: dict[str, Any], messages: list[dict[str, Any]]) -> tuple[bool, bool]:
+    """vLLM's `add_generation_prompt` (default true: the assistant's header ends the prompt)
+    and `continue_final_message` (default false: the last message, the assistant's, is left
+    open and the answer continues it); both true, or continuing a message that is not the
+    assistant's, is a 400."""
+    add = opt_bool(body, "add_generation_prompt", True)
+    cont = opt_bool(body, "continue_final_message", False)
+    if cont and add:
+        raise BadRequestError("'continue_final_message' needs 'add_generation_prompt': false "
+                              "(the answer continues the last message instead of starting "
+                              "one)", param="continue_final_message")
+    if cont and (not messages or messages[-1]["role"] != "assistant"):
+        raise BadRequestError("'continue_final_message' needs the last message to be the "
+                              "assistant's", param="messages")
+    return add, cont
 
 
 # apply_chat_template's own arguments: not template variables a request may set

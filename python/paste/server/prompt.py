@@ -93,7 +93,12 @@ def render_prompt(engine: Any, turn: TurnRequest, parser_format: str) -> list[in
                 raw_texts[i] = f"{message['content']}\n{text}" if message["content"] else text
     tools = turn.tools if turn.tool_choice.mode != "none" else []
     view, template_tools = render_view(messages, raw_texts, tools, profile, parser_format)
-    extra = {"template_kwargs": turn.template_kwargs} if turn.template_kwargs else {}
+    extra: dict[str, Any] = {"template_kwargs": turn.template_kwargs} if turn.template_kwargs \
+        else {}
+    if not turn.add_generation_prompt:
+        extra["add_generation_prompt"] = False
+    if turn.continue_final_message:
+        extra["continue_final_message"] = True
     try:
         return engine.chat_prompt(view, tools=template_tools, **extra)
     except Exception as exc:  # noqa: BLE001 - jinja raises its own types for bad conversations

@@ -3,8 +3,9 @@ model's own tokenizer, so a client can count a prompt against the context before
 
 /tokenize takes either {"prompt": text, "add_special_tokens": true} (the ids legacy
 completions would compute, completions_request) or {"messages": [...], "tools": [...],
-"chat_template_kwargs": {...}} (the exact prompt a chat completion would compute: chat
-template, tool schemas, template variables, prompt.py) and
+"chat_template_kwargs": {...}, "add_generation_prompt", "continue_final_message"} (the exact
+prompt a chat completion would compute: chat template, tool schemas, template variables, the
+prompt's ending, prompt.py) and
 answers {"count", "max_model_len", "tokens"}. /detokenize takes {"tokens": [ids]} and answers
 {"prompt": text}. `model`, when given, must be the served one.
 """
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
-from paste.server.chat_request import template_kwargs
+from paste.server.chat_request import prompt_ending, template_kwargs
 from paste.server.errors import BadRequestError
 from paste.server.fields import opt_bool, opt_str
 from paste.server.generation import context_limit
@@ -51,15 +52,14 @@ async def tokenize(request: Request) -> Response:
     if body.get("messages") is not None:
         if body.get("prompt") is not None:
             raise BadRequestError("give either 'prompt' or 'messages', not both", param="prompt")
-        if not opt_bool(body, "add_generation_prompt", True):
-            raise BadRequestError("only add_generation_prompt true is supported (the prompt a "
-                                  "chat completion computes)", param="add_generation_prompt",
-                                  code="unsupported_value")
         tools = parse_tools(body.get("tools"), flat=False)
-        turn = TurnRequest(messages=normalize_messages(body.get("messages")), tools=tools,
+        messages = normalize_messages(body.get("messages"))
+        add, cont = prompt_ending(body, messages)
+        turn = TurnRequest(messages=messages, tools=tools,
                            tool_choice=parse_tool_choice(body.get("tool_choice"), tools,
                                                          flat=False),
-                           template_kwargs=template_kwargs(body))
+                           template_kwargs=template_kwargs(body), add_generation_prompt=add,
+                           continue_final_message=cont)
         ids = render_prompt(engine, turn, state.parser_format)
     else:
         prompt = body.get("prompt")

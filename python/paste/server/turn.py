@@ -42,6 +42,10 @@ class TurnRequest:
     template_kwargs: dict[str, Any] | None = None
     # vLLM's return_token_ids: the answer carries the prompt's and the output's token ids
     return_token_ids: bool = False
+    # vLLM's prompt ending: the assistant's header after the messages (default), or the last
+    # (assistant) message left open for the model to continue (a prefilled answer)
+    add_generation_prompt: bool = True
+    continue_final_message: bool = False
 
     @property
     def returning(self) -> bool:
