@@ -209,6 +209,15 @@ def test_responses_give_the_thinking_as_a_reasoning_item(engine, server):
     assert done.text == "Paris, then."
     final = events[-1].response
     assert [item.type for item in final.output] == ["reasoning", "message"]
+    ids = engine.encode(text)  # the thinking's tokens: up to the one that closes it
+    thought = next(k for k in range(1, len(ids) + 1)
+                   if "</think>" in engine.tokenizer.decode(ids[:k]))
+    assert response.usage.output_tokens_details.reasoning_tokens == thought
+    assert final.usage.output_tokens_details.reasoning_tokens == thought
+    assert response.usage.output_tokens == len(ids) + 1  # and the end-of-turn token
+    with engine.scripted(lambda _prompt: "Sunny."):
+        plain = client.responses.create(model="tiny", input="Weather in Paris?")
+    assert plain.usage.output_tokens_details.reasoning_tokens == 0
 
 
 def test_without_a_reasoning_parser_the_thinking_stays_in_the_answer(engine):

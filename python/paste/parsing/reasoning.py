@@ -63,8 +63,19 @@ class ReasoningSplitter:
     def __init__(self, tags: ReasoningTags, in_reasoning: bool = False) -> None:
         self.tags = tags
         self._state = _REASONING if in_reasoning else _START
+        self._reasoned = in_reasoning
         self._first = in_reasoning  # inside from the prompt: a repeated opening tag goes
         self._held = ""
+
+    @property
+    def thinking(self) -> bool:
+        """Whether the text so far may still be (or is) the thinking: before the answer."""
+        return self._state in (_START, _REASONING)
+
+    @property
+    def reasoned(self) -> bool:
+        """Whether the output had a thinking part (opened by the prompt or the output)."""
+        return self._reasoned
 
     def feed(self, delta: str) -> list[tuple[bool, str]]:
         self._held += delta
@@ -94,6 +105,7 @@ class ReasoningSplitter:
             if lead.startswith(tags.open):
                 self._held = lead[len(tags.open):]
                 self._state = _REASONING
+                self._reasoned = True
             elif not tags.open.startswith(lead):  # not (the start of) the opening tag
                 self._state = _TEXT
             return

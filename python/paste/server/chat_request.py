@@ -29,6 +29,7 @@ from paste.server.fields import (
     opt_number,
     opt_object,
     opt_str,
+    prompt_truncation,
     req_str,
     request_priority,
     stop_strings,
@@ -222,6 +223,7 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         request_priority=request_priority(body),
         template_kwargs=template_kwargs(body),
         return_token_ids=opt_bool(body, "return_token_ids", False),
+        truncate_prompt_tokens=prompt_truncation(body),
     )
     turn.add_generation_prompt, turn.continue_final_message = prompt_ending(body, turn.messages)
     return ChatRequest(model, turn, stream, include_usage(body), n, prompt_logprobs is not None,

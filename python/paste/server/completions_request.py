@@ -33,6 +33,7 @@ from paste.server.fields import (
     include_usage,
     opt_bool,
     opt_int,
+    prompt_truncation,
     req_str,
     request_priority,
     stop_strings,
@@ -113,6 +114,7 @@ def parse_completion_request(body: dict[str, Any],
     priority = request_priority(body)
     token_ids = opt_bool(body, "return_token_ids", False)
     turns = [TurnRequest(messages=[], params=params, prompt_ids=ids, request_priority=priority,
-                         return_token_ids=token_ids) for ids, _ in given]
+                         return_token_ids=token_ids,
+                         truncate_prompt_tokens=prompt_truncation(body)) for ids, _ in given]
     return CompletionRequest(model, turns, n, stream, include_usage(body), echo,
                              [text for _, text in given], echo_only, asked is not None)

@@ -59,6 +59,15 @@ def request_priority(body: dict[str, Any]) -> int:
     return opt_int(body, "priority", -PRIORITY_LIMIT, PRIORITY_LIMIT) or 0
 
 
+def prompt_truncation(body: dict[str, Any]) -> int | None:
+    """vLLM's `truncate_prompt_tokens`: keep only the prompt's last k tokens (k >= 1), or with
+    -1 the last (context length - 1); None when absent."""
+    value = opt_int(body, "truncate_prompt_tokens", -1, INT32_MAX)
+    if value == 0:
+        raise _bad("truncate_prompt_tokens", "must be -1 or at least 1, got 0")
+    return value
+
+
 def class_base(priority: int) -> float:
     """The engine priority (higher runs first) a request `priority` class starts from."""
     return -PRIORITY_CLASS * priority

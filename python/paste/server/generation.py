@@ -158,6 +158,8 @@ class TurnEnd:
     num_completion_tokens: int
     ttft_s: float | None
     tpot_s: float | None = None  # mean time per output token after the first
+    # output tokens up to the end of the thinking (a reasoning parser; its closing tag too)
+    num_reasoning_tokens: int = 0
 
 
 TurnEvent = (TextPiece | ReasoningPiece | CallPiece | LogprobPiece | PromptLogprobPiece
@@ -293,6 +295,12 @@ async def run_turn(
     `reasoning`: the tags of the server's reasoning parser (None: no split)."""
     started = time.monotonic()
     prompt = render_prompt(engine, turn, parser_format)
+    if turn.truncate_prompt_tokens is not None:  # the prompt's last tokens only
+        keep = turn.truncate_prompt_tokens
+        if keep == -1:
+            limit = context_limit(engine)
+            keep = len(prompt) if limit is None else limit - 1
+        prompt = prompt[-keep:]
     forced = forced_call_prefix(turn, parser_format) if turn.parses_tools else ""
     if forced:  # tool_choice "required" / a function: the answer starts as a call
         prompt = list(prompt) + list(engine.encode(forced))
@@ -316,6 +324,7 @@ async def run_turn(
             "".join(tail(t) for t in prompt[-8:]), reasoning))
     out = None
     ids_sent = 0  # output token ids yielded (return_token_ids)
+    thought = 0  # output tokens of the thinking (with a reasoning parser)
     try:
         if turn.return_token_ids:
             yield TokenIdsPiece(tuple(prompt), prompt=True)
@@ -336,8 +345,11 @@ async def run_turn(
             if out.logprobs is not None and len(out.logprobs) > reported:
                 yield LogprobPiece(tuple(out.logprobs[reported:]))
                 reported = len(out.logprobs)
+            in_thought = splitter is not None and splitter.thinking
             for answer in _answer(splitter, shaper, out.delta):
                 yield answer
+            if in_thought:  # this output's tokens began inside the thinking
+                thought = len(out.token_ids)
         for answer in _answer(splitter, shaper, None):
             yield answer
     except LogitBiasError as exc:  # a token id the model does not have
@@ -356,7 +368,8 @@ async def run_turn(
         raise ServiceUnavailableError("the engine aborted the request")
     reason = "tool_calls" if shaper.num_calls else (out.finish_reason or "stop")
     end = TurnEnd(reason, out.num_prompt_tokens, out.num_cached_tokens, len(out.token_ids),
-                  out.metrics.get("ttft_s"), out.metrics.get("tpot_s"))  # fmt: skip
+                  out.metrics.get("ttft_s"), out.metrics.get("tpot_s"),
+                  thought if splitter is not None and splitter.reasoned else 0)  # fmt: skip
     if on_end is not None:
         on_end(end, time.monotonic() - started)
     yield end

@@ -193,7 +193,7 @@ class ResponsesAssembler:
             "input_tokens": event.num_prompt_tokens,
             "input_tokens_details": {"cached_tokens": event.num_cached_tokens},
             "output_tokens": event.num_completion_tokens,
-            "output_tokens_details": {"reasoning_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": event.num_reasoning_tokens},
             "total_tokens": event.num_prompt_tokens + event.num_completion_tokens,
         }
         if event.finish_reason == "length":

@@ -46,6 +46,9 @@ class TurnRequest:
     # (assistant) message left open for the model to continue (a prefilled answer)
     add_generation_prompt: bool = True
     continue_final_message: bool = False
+    # vLLM's truncate_prompt_tokens: only the prompt's last k tokens (-1: what the context
+    # holds with one token to write); fields.prompt_truncation
+    truncate_prompt_tokens: int | None = None
 
     @property
     def returning(self) -> bool:
