@@ -87,6 +87,14 @@ def test_prompt_logprobs_cross_once_and_stay_on_every_output(both):
         [e.logprob for e in want.prompt_logprobs[1:]], abs=1e-4)
 
 
+def test_the_stop_reason_crosses(both):
+    local, remote = both
+    ids = remote.encode("alpha beta gamma delta")
+    params = GenerationParams(forced_tokens=tuple(ids), stop=("gamma",))
+    got, want = remote.generate([[5]], params)[0], local.generate([[5]], params)[0]
+    assert got.stop_reason == want.stop_reason == "gamma" and got.text == want.text
+
+
 def test_a_stream_carries_the_same_deltas_and_growing_token_lists(both):
     local, remote = both
     ids = remote.encode(PROMPTS[0])

@@ -344,6 +344,8 @@ class EngineCore:
             req.append(tok, logprobs.get(sid))
             req.call_events.extend(call_events.get(sid, ()))
             if reason:
+                if not req.finished and tok in req.params.stop_token_ids:
+                    req.stop_reason = tok  # a stop token the request named (not the EOS)
                 req.finish(_FINISH[reason])
                 self._forget(sid)  # freed by the loop already (or parked)
             elif req.finished:  # a stop string

@@ -167,7 +167,7 @@ class _Child(StepLoop):
                 item.delta, item.token_ids[ids_sent:], item.finished, item.finish_reason,
                 item.num_prompt_tokens, item.num_cached_tokens, item.metrics, item.call_events,
                 None if item.logprobs is None else item.logprobs[ids_sent:],
-                item.prompt_logprobs if first else None)
+                item.prompt_logprobs if first else None, item.stop_reason)
 
 
 def child_main(folder: str, config: EngineConfig, conn: Any) -> None:
@@ -456,7 +456,7 @@ class ProcessEngine(EngineFront):
             flight.delivered = True
             if isinstance(item, tuple):
                 (request_id, full_text, delta, new_ids, finished, reason, num_prompt,
-                 num_cached, metrics, events, new_logprobs, prompt_logprobs) = item
+                 num_cached, metrics, events, new_logprobs, prompt_logprobs, stop_reason) = item
                 if prompt_logprobs is not None:
                     flight.prompt_logprobs = prompt_logprobs
                 flight.tokens.extend(new_ids)
@@ -467,7 +467,7 @@ class ProcessEngine(EngineFront):
                     request_id, "".join(flight.text) if full_text is None else full_text,
                     delta, list(flight.tokens), finished, reason, num_prompt, num_cached,
                     metrics, events, None if flight.logprobs is None else list(flight.logprobs),
-                    flight.prompt_logprobs)
+                    flight.prompt_logprobs, stop_reason)
                 if finished:
                     del self._handles[hid]
             else:

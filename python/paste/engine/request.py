@@ -162,6 +162,10 @@ class RequestOutput:
     # One per prompt token when asked for (GenerationParams.prompt_logprobs): None for the
     # first; complete from the first output on.
     prompt_logprobs: list[TokenLogprob | None] | None = None
+    # vLLM's stop_reason: the stop string or stop token id (GenerationParams.stop /
+    # stop_token_ids) that finished the request; None for anything else (the model's own
+    # end-of-turn token, a length limit, an abort)
+    stop_reason: int | str | None = None
 
 
 class Detokenizer:
@@ -215,6 +219,7 @@ class Request:
         self._emitted = 0
         self.call_events: list[CallEvent] = []  # since the last output()
         self.logprobs: list[TokenLogprob] | None = [] if params.logprobs is not None else None
+        self.stop_reason: int | str | None = None  # RequestOutput.stop_reason
         self.prompt_logprobs: list[TokenLogprob | None] | None = (
             None if params.prompt_logprobs is None else [None] * len(prompt_ids))
 
@@ -241,6 +246,8 @@ class Request:
             if at >= 0:
                 cut = at + len(stop) if self.params.include_stop_str_in_output else at
                 self.text = self.text[:cut]
+                if not self.finished:
+                    self.stop_reason = stop
                 self.finish("stop")
                 return
 
@@ -286,4 +293,5 @@ class Request:
             events,
             None if self.logprobs is None else list(self.logprobs),
             self.prompt_logprobs,  # filled before the first token; not changed after it
+            self.stop_reason,
         )

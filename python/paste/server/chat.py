@@ -136,6 +136,7 @@ class ChatAssembler:
             return chunks
         choice.end = event
         chunks = [self._chunk(index, {}, event.finish_reason)]
+        chunks[0]["choices"][0]["stop_reason"] = event.stop_reason
         if self.include_usage and self.finished:
             chunks.append(dict(self._chunk(index, {}), choices=[], usage=self.usage()))
         return chunks
@@ -173,6 +174,7 @@ class ChatAssembler:
                 "logprobs": None if c.logprobs is None else {
                     "content": c.logprobs, "refusal": None},
                 "finish_reason": c.end.finish_reason if c.end is not None else None,
+                "stop_reason": c.end.stop_reason if c.end is not None else None,
             })  # fmt: skip
             if self._return_token_ids:
                 choices[-1]["token_ids"] = c.token_ids

@@ -156,6 +156,7 @@ class CompletionAssembler:
             event = replace(event, finish_reason="length", num_completion_tokens=0)
         choice.end = event
         chunks = [self._chunk(index, "", None, event.finish_reason)]
+        chunks[0]["choices"][0]["stop_reason"] = event.stop_reason
         if self.req.include_usage and self.finished:
             chunks.append(dict(self._chunk(index, ""), choices=[], usage=self.usage()))
         return chunks
@@ -175,6 +176,7 @@ class CompletionAssembler:
                          "top_logprobs": c.top_logprobs, "text_offset": c.text_offset}
             if self.logprobs else None,
             "finish_reason": c.end.finish_reason if c.end is not None else None,
+            "stop_reason": c.end.stop_reason if c.end is not None else None,
         } for i, c in enumerate(self.choices)]  # fmt: skip
         for choice, c in zip(choices, self.choices, strict=True):
             if self.req.prompt_logprobs:

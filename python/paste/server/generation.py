@@ -160,6 +160,7 @@ class TurnEnd:
     tpot_s: float | None = None  # mean time per output token after the first
     # output tokens up to the end of the thinking (a reasoning parser; its closing tag too)
     num_reasoning_tokens: int = 0
+    stop_reason: int | str | None = None  # vLLM's: the stop string or stop token id that hit
 
 
 TurnEvent = (TextPiece | ReasoningPiece | CallPiece | LogprobPiece | PromptLogprobPiece
@@ -369,7 +370,8 @@ async def run_turn(
     reason = "tool_calls" if shaper.num_calls else (out.finish_reason or "stop")
     end = TurnEnd(reason, out.num_prompt_tokens, out.num_cached_tokens, len(out.token_ids),
                   out.metrics.get("ttft_s"), out.metrics.get("tpot_s"),
-                  thought if splitter is not None and splitter.reasoned else 0)  # fmt: skip
+                  thought if splitter is not None and splitter.reasoned else 0,
+                  out.stop_reason)  # fmt: skip
     if on_end is not None:
         on_end(end, time.monotonic() - started)
     yield end
