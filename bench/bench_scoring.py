@@ -3,9 +3,9 @@ transformers scoring the same prompts (one forward pass per prompt, log-softmax,
 of each next token: what lm-eval's `hf` backend does at batch size 1), and paste prefilling
 the same prompts without scoring (the floor: what the scores add), in one run.
 
-The prompts are windows of real text (this repository's README and docs, tokenised with the
-model's tokenizer), chosen with a fixed seed; the engine's prefix cache is off so that no mode
-reuses another's KV. The scores of paste and transformers are compared first (max absolute
+The prompts are windows of real agent transcripts (the FireAct sessions in ../shared/traces:
+questions, thoughts, actions and observations, tokenised with the model's tokenizer), chosen
+with a fixed seed; the engine's prefix cache is off so that no mode reuses another's KV. The scores of paste and transformers are compared first (max absolute
 difference). Modes alternate per rep; times are the median over reps.
 
 Usage (from the repo root): python bench/bench_scoring.py [--model smollm2-135m-instruct]
@@ -25,14 +25,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import markdown_table, rerun_command, write_section  # noqa: E402
+from _traces import DEFAULT_TRACES  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+SOURCE = "fireact-hotpotqa"
 
 
 def text_windows(tokenizer: object, n: int, length: int, seed: int) -> list[list[int]]:
-    """n windows of `length` token ids from the repository's README and docs."""
-    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    ids = tokenizer("\n\n".join(f.read_text() for f in files)).input_ids
+    """n windows of `length` token ids from the FireAct sessions' text, in session order."""
+    from paste.patterns.loaders import load_folder
+
+    traces = sorted(load_folder(DEFAULT_TRACES / SOURCE).traces, key=lambda t: t.session_id)
+    text = "\n\n".join(step.text or (step.output or "") for t in traces for step in t.steps)
+    ids = tokenizer(text).input_ids
     rng = random.Random(seed)
     starts = rng.sample(range(len(ids) - length), n)
     return [ids[s : s + length] for s in starts]
@@ -108,8 +112,9 @@ def _body(times: dict[str, list[float]], diff: float, args: argparse.Namespace) 
     rows = [[name, f"{median[name]:.2f}", f"{tokens / median[name]:.0f}"] for name in times]
     paste, hf, floor = median.values()
     return (
-        f"{args.model}, {args.prompts} prompts of {args.tokens} tokens of real text (README "
-        f"and docs windows, seed {args.seed}), {args.threads} torch threads, float32, prefix "
+        f"{args.model}, {args.prompts} prompts of {args.tokens} tokens of real agent "
+        f"transcripts ({SOURCE} windows, seed {args.seed}), {args.threads} torch threads, "
+        "float32, prefix "
         f"cache off, median of {args.reps} reps with the modes alternating. Largest difference "
         f"between paste's and transformers' logprobs: {diff:.1e}.\n\n"
         + markdown_table(["scoring", "seconds", "prompt tokens/s"], rows)

@@ -200,10 +200,7 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         max_tokens = opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX)
     tools = parse_tools(body.get("tools"), flat=False)
     stream = opt_bool(body, "stream", False)
-    prompt_logprobs = opt_int(body, "prompt_logprobs", minimum=0, maximum=MAX_LOGPROBS)
-    if prompt_logprobs is not None and stream:
-        raise BadRequestError("'prompt_logprobs' is not available with 'stream': true",
-                              param="prompt_logprobs", code="unsupported_value")
+    prompt_logprobs = prompt_logprobs_field(body, stream)
     tool_choice = parse_tool_choice(body.get("tool_choice"), tools, flat=False)
     params = replace(sampling_params(
         body, max_tokens, default_max_tokens, stop_strings(body.get("stop"))
@@ -228,6 +225,15 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
     turn.add_generation_prompt, turn.continue_final_message = prompt_ending(body, turn.messages)
     return ChatRequest(model, turn, stream, include_usage(body), n, prompt_logprobs is not None,
                        turn.return_token_ids)
+
+
+def prompt_logprobs_field(body: dict[str, Any], stream: bool) -> int | None:
+    """vLLM's `prompt_logprobs` (0-20 alternatives per prompt token); not with `stream`."""
+    value = opt_int(body, "prompt_logprobs", minimum=0, maximum=MAX_LOGPROBS)
+    if value is not None and stream:
+        raise BadRequestError("'prompt_logprobs' is not available with 'stream': true",
+                              param="prompt_logprobs", code="unsupported_value")
+    return value
 
 
 def prompt_ending(body: dict[str, Any], messages: list[dict[str, Any]]) -> tuple[bool, bool]:

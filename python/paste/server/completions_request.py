@@ -26,7 +26,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from paste.engine.request import MAX_LOGPROBS
-from paste.server.chat_request import MAX_CHOICES, adjusted, sampling_params
+from paste.server.chat_request import (
+    MAX_CHOICES,
+    adjusted,
+    prompt_logprobs_field,
+    sampling_params,
+)
 from paste.server.errors import BadRequestError
 from paste.server.fields import (
     INT32_MAX,
@@ -95,10 +100,7 @@ def parse_completion_request(body: dict[str, Any],
     logprobs = opt_int(body, "logprobs", minimum=0, maximum=MAX_LOGPROBS)
     echo = opt_bool(body, "echo", False)
     stream = opt_bool(body, "stream", False)
-    asked = opt_int(body, "prompt_logprobs", minimum=0, maximum=MAX_LOGPROBS)
-    if asked is not None and stream:
-        raise BadRequestError("'prompt_logprobs' is not available with 'stream': true",
-                              param="prompt_logprobs", code="unsupported_value")
+    asked = prompt_logprobs_field(body, stream)
     max_tokens = opt_int(body, "max_tokens", minimum=0 if echo else 1, maximum=INT32_MAX)
     echo_only = max_tokens == 0  # the engine decodes one token, which is not returned
     scored = [k for k in (asked, logprobs if echo else None) if k is not None]
@@ -112,9 +114,9 @@ def parse_completion_request(body: dict[str, Any],
         raise BadRequestError(f"{len(given)} prompts x n={n} exceed {MAX_CHOICES} choices",
                               param="n")
     priority = request_priority(body)
-    token_ids = opt_bool(body, "return_token_ids", False)
+    token_ids, truncation = opt_bool(body, "return_token_ids", False), prompt_truncation(body)
     turns = [TurnRequest(messages=[], params=params, prompt_ids=ids, request_priority=priority,
-                         return_token_ids=token_ids,
-                         truncate_prompt_tokens=prompt_truncation(body)) for ids, _ in given]
+                         return_token_ids=token_ids, truncate_prompt_tokens=truncation)
+             for ids, _ in given]
     return CompletionRequest(model, turns, n, stream, include_usage(body), echo,
                              [text for _, text in given], echo_only, asked is not None)

@@ -10,11 +10,12 @@ plus, when the turn asked for logprobs, a LogprobPiece before the pieces of each
 output that decoded tokens (their TokenLogprobs); when it asked for prompt logprobs
 (GenerationParams.prompt_logprobs), one PromptLogprobPiece before everything else; when it
 asked for token ids (TurnRequest.return_token_ids), a TokenIdsPiece of the prompt first and
-one of each engine output's new tokens before its pieces; and, with a reasoning parser (`paste serve
---reasoning-parser`), ReasoningPiece for the model's thinking (parsing/reasoning.py: the text
-between `<think>` and `</think>`, or up to `</think>` when the prompt opened the thinking),
-which precedes the answer's pieces and is never parsed for tool calls. A chat turn is split;
-a legacy completion (raw prompt) and a turn made to start with a call are not.
+one of each engine output's new tokens before its pieces; and, with a reasoning parser
+(`paste serve --reasoning-parser`), ReasoningPiece for the model's thinking
+(parsing/reasoning.py: the text between `<think>` and `</think>`, or up to `</think>` when
+the prompt opened the thinking), which precedes the answer's pieces and is never parsed for
+tool calls. A chat turn is split; a legacy completion (raw prompt) and a turn made to start
+with a call are not.
 
 Shaping (OutputShaper) when the output is parsed for tool calls: whitespace-only text is held
 back until non-whitespace text follows, and dropped at the end if the turn made calls (so a
@@ -234,6 +235,14 @@ def _answer(splitter: ReasoningSplitter | None, shaper: OutputShaper,
     return pieces
 
 
+def truncated(prompt: list[int], keep: int | None, limit: int | None) -> list[int]:
+    """The prompt's last `keep` tokens (TurnRequest.truncate_prompt_tokens; -1: the last
+    `limit` - 1, so that a token can be written; None: all of them)."""
+    if keep == -1:
+        keep = None if limit is None else limit - 1
+    return prompt if keep is None else prompt[-keep:]
+
+
 def context_limit(engine: Any) -> int | None:
     """The engine's max_model_len (None for an engine that does not say)."""
     return getattr(engine, "max_model_len", None)
@@ -295,13 +304,8 @@ async def run_turn(
     `on_started()` runs once, at the engine's first output (the prompt is computed).
     `reasoning`: the tags of the server's reasoning parser (None: no split)."""
     started = time.monotonic()
-    prompt = render_prompt(engine, turn, parser_format)
-    if turn.truncate_prompt_tokens is not None:  # the prompt's last tokens only
-        keep = turn.truncate_prompt_tokens
-        if keep == -1:
-            limit = context_limit(engine)
-            keep = len(prompt) if limit is None else limit - 1
-        prompt = prompt[-keep:]
+    prompt = truncated(render_prompt(engine, turn, parser_format), turn.truncate_prompt_tokens,
+                       context_limit(engine))
     forced = forced_call_prefix(turn, parser_format) if turn.parses_tools else ""
     if forced:  # tool_choice "required" / a function: the answer starts as a call
         prompt = list(prompt) + list(engine.encode(forced))
