@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "batch_loop_testing.h"
 #include "paste/batch_loop.h"
 #include "paste/errors.h"
 
@@ -12,17 +13,8 @@ namespace {
 
 using I32 = std::vector<int32_t>;
 using I64 = std::vector<int64_t>;
-
-BatchLoopConfig Config(int32_t num_blocks, int32_t block_size, int32_t budget,
-                       int32_t max_seqs = 8, int32_t max_len = 64) {
-  BatchLoopConfig c;
-  c.num_blocks = num_blocks;
-  c.block_size = block_size;
-  c.max_num_batched_tokens = budget;
-  c.max_num_seqs = max_seqs;
-  c.max_model_len = max_len;
-  return c;
-}
+using testing_util::CommitAll;
+using testing_util::Config;
 
 int64_t Add(BatchLoop& loop, const I32& tokens, int32_t max_tokens = 4, double priority = 0,
             bool park = false, I32 stops = {}) {
@@ -32,11 +24,6 @@ int64_t Add(BatchLoop& loop, const I32& tokens, int32_t max_tokens = 4, double p
   p.park_on_finish = park;
   p.stop_token_ids = stops;
   return loop.AddSequence(tokens.data(), static_cast<int32_t>(tokens.size()), p);
-}
-
-const StepEvents& CommitAll(BatchLoop& loop, int32_t token) {
-  I32 sampled(loop.Schedule(0).sample_seq_ids.size(), token);
-  return loop.Commit(sampled.data(), static_cast<int32_t>(sampled.size()));
 }
 
 TEST(BatchLoop, FirstStepPrefillsAllAndBuildsFlatArrays) {

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "batch_loop_testing.h"
 #include "paste/batch_loop.h"
 #include "paste/errors.h"
 
@@ -14,17 +15,7 @@ namespace {
 using I32 = std::vector<int32_t>;
 using I64 = std::vector<int64_t>;
 using I8 = std::vector<int8_t>;
-
-BatchLoopConfig Config(int32_t num_blocks, int32_t block_size, int32_t budget,
-                       int32_t max_len = 64) {
-  BatchLoopConfig c;
-  c.num_blocks = num_blocks;
-  c.block_size = block_size;
-  c.max_num_batched_tokens = budget;
-  c.max_num_seqs = 8;
-  c.max_model_len = max_len;
-  return c;
-}
+using testing_util::Config;
 
 int64_t Add(BatchLoop& loop, const I32& tokens, int32_t num_draft, int32_t max_tokens = 10,
             I32 stops = {}, bool park = false, double priority = 0) {
@@ -121,7 +112,7 @@ TEST(BatchLoopDrafts, MaxTokensAndMaxModelLenCapTheDraft) {
   EXPECT_EQ(e.finish_reasons, (I8{0, 2}));  // length, at exactly max_tokens
   EXPECT_FALSE(loop.HasSequence(a));
 
-  BatchLoop short_loop(Config(16, 4, 32, /*max_len=*/10));
+  BatchLoop short_loop(Config(16, 4, 32, /*max_seqs=*/8, /*max_len=*/10));
   int64_t b = Add(short_loop, kPrompt, 3);
   Step(short_loop, {3});  // 7 tokens: 2 drafts plus the sampled token reach 10
   EXPECT_EQ(short_loop.Schedule(0).draft_tokens, (I32{9, 1}));
@@ -149,7 +140,7 @@ TEST(BatchLoopDrafts, DraftsTakeOnlyTheBudgetRealTokensLeave) {
 }
 
 TEST(BatchLoopDrafts, NoFreeBlockMeansNoDraftAndNoPreemptionOrReclaim) {
-  BatchLoop loop(Config(5, 2, 64, /*max_len=*/8));
+  BatchLoop loop(Config(5, 2, 64, /*max_seqs=*/8, /*max_len=*/8));
   int64_t pinned = Add(loop, {7}, 0, /*max_tokens=*/1, {}, /*park=*/true);
   Step(loop, {9});  // parked on block 0, pin unexpired
   int64_t a = Add(loop, {1, 2, 1}, 2, 4, {}, false, 1.0);
@@ -168,7 +159,7 @@ TEST(BatchLoopDrafts, NoFreeBlockMeansNoDraftAndNoPreemptionOrReclaim) {
 }
 
 TEST(BatchLoopDrafts, WithoutAFreeBlockTheDraftIsCutToTheRoomInItsLastBlock) {
-  BatchLoop loop(Config(4, 4, 64, /*max_len=*/16));
+  BatchLoop loop(Config(4, 4, 64, /*max_seqs=*/8, /*max_len=*/16));
   int64_t a = Add(loop, {1, 2, 3, 4, 5, 1}, 4, /*max_tokens=*/8);
   int64_t b = Add(loop, {7, 8, 9, 10, 11}, 0);
   Step(loop, {2, 9});  // a: 7 tokens in blocks 0 1 (8 slots), b: blocks 2 3, none free
@@ -185,7 +176,7 @@ TEST(BatchLoopDrafts, WithoutAFreeBlockTheDraftIsCutToTheRoomInItsLastBlock) {
 }
 
 TEST(BatchLoopDrafts, RejectedDraftNeverEntersThePrefixCache) {
-  BatchLoop loop(Config(16, 2, 64, /*max_len=*/16));
+  BatchLoop loop(Config(16, 2, 64, /*max_seqs=*/8, /*max_len=*/16));
   int64_t a = Add(loop, {1, 2, 3, 1, 2}, 2);
   Step(loop, {3});  // blocks 0 1 2
   EXPECT_EQ(loop.Schedule(0).draft_tokens, (I32{1, 2}));  // positions 6 7: block 3

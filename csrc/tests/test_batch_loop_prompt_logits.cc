@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "batch_loop_testing.h"
 #include "paste/batch_loop.h"
 
 namespace paste {
@@ -13,17 +14,8 @@ namespace {
 
 using I32 = std::vector<int32_t>;
 using I64 = std::vector<int64_t>;
-
-BatchLoopConfig Config(int32_t num_blocks, int32_t block_size, int32_t budget,
-                       int32_t max_len = 32) {
-  BatchLoopConfig c;
-  c.num_blocks = num_blocks;
-  c.block_size = block_size;
-  c.max_num_batched_tokens = budget;
-  c.max_num_seqs = 8;
-  c.max_model_len = max_len;
-  return c;
-}
+using testing_util::CommitAll;
+using testing_util::Config;
 
 int64_t Add(BatchLoop& loop, const I32& tokens, bool prompt_logits, int32_t max_tokens = 4,
             double priority = 0, bool park = false) {
@@ -35,13 +27,8 @@ int64_t Add(BatchLoop& loop, const I32& tokens, bool prompt_logits, int32_t max_
   return loop.AddSequence(tokens.data(), static_cast<int32_t>(tokens.size()), p);
 }
 
-void Commit(BatchLoop& loop, int32_t token) {
-  I32 sampled(loop.Schedule(0).sample_seq_ids.size(), token);
-  loop.Commit(sampled.data(), static_cast<int32_t>(sampled.size()));
-}
-
 TEST(BatchLoopPromptLogits, ChunkedPrefillListsEveryPromptRowButTheLast) {
-  BatchLoop loop(Config(8, 4, 4));
+  BatchLoop loop(Config(8, 4, 4, /*max_seqs=*/8, /*max_len=*/32));
   int64_t a = Add(loop, {10, 11, 12, 13, 14, 15}, true);
   const StepPlan& p = loop.Schedule(0);  // positions 0..3: all owed, no sampler yet
   EXPECT_EQ(p.prompt_logits_indices, (I32{0, 1, 2, 3}));
@@ -64,7 +51,7 @@ TEST(BatchLoopPromptLogits, ChunkedPrefillListsEveryPromptRowButTheLast) {
 }
 
 TEST(BatchLoopPromptLogits, RowsAreThoseOfTheBatchAndOnlyOfAskingSequences) {
-  BatchLoop loop(Config(8, 4, 32));
+  BatchLoop loop(Config(8, 4, 32, /*max_seqs=*/8, /*max_len=*/32));
   Add(loop, {1, 2, 3}, false);
   int64_t b = Add(loop, {4, 5, 6}, true);
   int64_t c = Add(loop, {7, 8}, true);
@@ -77,7 +64,7 @@ TEST(BatchLoopPromptLogits, RowsAreThoseOfTheBatchAndOnlyOfAskingSequences) {
 }
 
 TEST(BatchLoopPromptLogits, AOneTokenPromptOwesNothing) {
-  BatchLoop loop(Config(8, 4, 32));
+  BatchLoop loop(Config(8, 4, 32, /*max_seqs=*/8, /*max_len=*/32));
   Add(loop, {5}, true);
   const StepPlan& p = loop.Schedule(0);
   EXPECT_TRUE(p.prompt_logits_indices.empty());
@@ -86,10 +73,10 @@ TEST(BatchLoopPromptLogits, AOneTokenPromptOwesNothing) {
 }
 
 TEST(BatchLoopPromptLogits, NoCachedPrefixIsReusedButItsBlocksAreCachedForOthers) {
-  BatchLoop loop(Config(16, 4, 64));
+  BatchLoop loop(Config(16, 4, 64, /*max_seqs=*/8, /*max_len=*/32));
   const I32 prompt{1, 2, 3, 4, 5, 6, 7, 8, 9};
   Add(loop, prompt, false, 1);
-  Commit(loop, 0);  // finished and freed; blocks of positions 0..7 cached
+  CommitAll(loop, 0);  // finished and freed; blocks of positions 0..7 cached
   int64_t b = Add(loop, prompt, true, 1);
   const StepPlan& p = loop.Schedule(0);
   EXPECT_EQ(p.admitted_num_reused, (I32{0}));
@@ -106,7 +93,7 @@ TEST(BatchLoopPromptLogits, NoCachedPrefixIsReusedButItsBlocksAreCachedForOthers
 }
 
 TEST(BatchLoopPromptLogits, AnAbandonedStepListsTheSameRowsAgain) {
-  BatchLoop loop(Config(8, 4, 32));
+  BatchLoop loop(Config(8, 4, 32, /*max_seqs=*/8, /*max_len=*/32));
   int64_t a = Add(loop, {1, 2, 3}, true);
   const I32 rows = loop.Schedule(0).prompt_logits_indices;
   loop.AbandonStep();
@@ -118,17 +105,17 @@ TEST(BatchLoopPromptLogits, AnAbandonedStepListsTheSameRowsAgain) {
 
 TEST(BatchLoopPromptLogits, PreemptedBeforeItsRowsCommittedItListsThemAgain) {
   // 4 blocks of 2, budget 2: a (priority 1) decodes while b's prompt is still prefilling.
-  BatchLoop loop(Config(4, 2, 2, 8));
+  BatchLoop loop(Config(4, 2, 2, /*max_seqs=*/8, /*max_len=*/8));
   int64_t a = Add(loop, {1, 2}, false, 8, 1.0);
-  Commit(loop, 9);                                 // a: prefill (positions 0 1)
+  CommitAll(loop, 9);                              // a: prefill (positions 0 1)
   int64_t b = Add(loop, {4, 5, 6, 7}, true, 4, 0.0);
   const StepPlan& p = loop.Schedule(0);            // a decodes position 2, b prefills 0
   EXPECT_EQ(p.seq_ids, (I64{a, b}));
   EXPECT_EQ(p.prompt_logits_indices, (I32{1}));
   I32 s{9};
   loop.Commit(s.data(), 1);
-  Commit(loop, 9);                                 // a: position 3; b: position 1
-  Commit(loop, 9);                                 // a needs a 3rd block: b is preempted
+  CommitAll(loop, 9);                              // a: position 3; b: position 1
+  CommitAll(loop, 9);                              // a needs a 3rd block: b is preempted
   EXPECT_EQ(loop.stats().num_preemptions, 1);
   EXPECT_EQ(loop.GetSeqInfo(b).status, SeqStatus::kWaiting);
   loop.Free(a);
@@ -140,9 +127,9 @@ TEST(BatchLoopPromptLogits, PreemptedBeforeItsRowsCommittedItListsThemAgain) {
 }
 
 TEST(BatchLoopPromptLogits, AResumedTurnOwesNoPromptLogits) {
-  BatchLoop loop(Config(8, 4, 32));
+  BatchLoop loop(Config(8, 4, 32, /*max_seqs=*/8, /*max_len=*/32));
   int64_t a = Add(loop, {1, 2, 3}, true, 1, 0.0, /*park=*/true);
-  Commit(loop, 4);  // finishes (length 1) and parks
+  CommitAll(loop, 4);  // finishes (length 1) and parks
   I32 more{5, 6};
   loop.Resume(a, more.data(), 2, 2, 0.0, std::nullopt, std::nullopt);
   const StepPlan& p = loop.Schedule(0);
