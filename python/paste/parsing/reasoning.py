@@ -20,6 +20,7 @@ A thinking that never closes (max_tokens cut it) stays reasoning.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from paste.errors import InvalidArgumentError
@@ -57,8 +58,19 @@ def opens_reasoning(prompt_text: str, tags: ReasoningTags) -> bool:
 _START, _REASONING, _AFTER, _TEXT = range(4)
 
 
+PROMPT_TAIL = 8  # the prompt's last tokens whose text shows whether it opened the thinking
+
+
 class ReasoningSplitter:
     """Output text deltas -> [(is_reasoning, text)] pieces (see the module docstring)."""
+
+    @classmethod
+    def after_prompt(cls, tags: ReasoningTags, prompt_ids: Sequence[int],
+                     decode: Callable[[list[int]], str]) -> ReasoningSplitter:
+        """The splitter of the output that follows `prompt_ids`: inside the thinking when the
+        text of the prompt's last PROMPT_TAIL tokens (`decode`, special tokens kept) opened it
+        (opens_reasoning)."""
+        return cls(tags, opens_reasoning(decode(list(prompt_ids[-PROMPT_TAIL:])), tags))
 
     def __init__(self, tags: ReasoningTags, in_reasoning: bool = False) -> None:
         self.tags = tags

@@ -50,7 +50,7 @@ from paste.engine.penalties import LogitBiasError
 from paste.engine.request import TokenLogprob
 from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
-from paste.parsing.reasoning import ReasoningSplitter, ReasoningTags, opens_reasoning
+from paste.parsing.reasoning import ReasoningSplitter, ReasoningTags
 from paste.server.conversations import Outlook
 from paste.server.errors import BadRequestError, ServiceUnavailableError
 from paste.server.fields import class_base
@@ -324,9 +324,9 @@ async def run_turn(
                           turn.parallel_tool_calls and not named)
     splitter = None
     if reasoning is not None and turn.prompt_ids is None and not forced:
-        tail = token_text(engine)
-        splitter = ReasoningSplitter(reasoning, opens_reasoning(
-            "".join(tail(t) for t in prompt[-8:]), reasoning))
+        text = token_text(engine)
+        splitter = ReasoningSplitter.after_prompt(
+            reasoning, prompt, lambda ids: "".join(text(t) for t in ids))
     out = None
     ids_sent = 0  # output token ids yielded (return_token_ids)
     thought = 0  # output tokens of the thinking (with a reasoning parser)

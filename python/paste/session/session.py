@@ -35,7 +35,7 @@ from paste.engine.step_loop import EngineRestartingError
 from paste.errors import InvalidArgumentError, PasteError
 from paste.parsing import ContentDelta, StreamingToolCallParser
 from paste.parsing.call_text import calls_spec
-from paste.parsing.reasoning import ReasoningSplitter, ReasoningTags, opens_reasoning
+from paste.parsing.reasoning import ReasoningSplitter, ReasoningTags
 from paste.patterns.loaders.openai_messages import tool_docs, tool_params
 from paste.session.calls import CallOutcome, TurnCalls, call_timings, now, tool_call_message
 from paste.session.errors import SessionBusyError, SessionClosedError
@@ -302,9 +302,9 @@ class Session:
             try:
                 ids = self.prompt_ids()
                 if self.reasoning is not None:
-                    tail = self.engine.tokenizer.decode(ids[-8:], skip_special_tokens=False)
-                    splitter = ReasoningSplitter(self.reasoning,
-                                                 opens_reasoning(tail, self.reasoning))
+                    splitter = ReasoningSplitter.after_prompt(
+                        self.reasoning, ids,
+                        lambda t: self.engine.tokenizer.decode(t, skip_special_tokens=False))
                 priority = self._turn_priority(started)
                 if self.kv_retention:
                     handle = self.engine.submit_turn(
