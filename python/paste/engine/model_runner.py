@@ -28,6 +28,7 @@ from paste.engine.models import (
 from paste.engine.models.tuned_linear import tune_linears
 from paste.errors import InvalidArgumentError
 
+_NO_ROWS = np.zeros(0, dtype=np.int32)  # forward(): no prompt rows kept
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -80,7 +81,7 @@ class ModelRunner:
     @torch.inference_mode()
     def forward(self, plan: Any) -> torch.Tensor:
         """Float32 logits [m, vocab] for plan.logits_indices (m may be 0)."""
-        return self.forward_scoring(plan, np.zeros(0, dtype=np.int32))[0]
+        return self.forward_scoring(plan, _NO_ROWS)[0]
 
     @torch.inference_mode()
     def forward_scoring(self, plan: Any, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,7 +109,8 @@ class ModelRunner:
                 f"token id {int(input_ids.max())} >= vocab {self.vocab_size}"
             )
         hidden = self.model(input_ids, self.kv_caches, meta)
-        kept = hidden[torch.from_numpy(rows.astype(np.int64)).to(self.device)]
+        kept = (hidden[torch.from_numpy(rows.astype(np.int64)).to(self.device)] if len(rows)
+                else hidden[:0])  # a plain step: no index tensor, no copy
         if meta.logits_indices.numel() == 0:
             return torch.empty((0, self.vocab_size), dtype=torch.float32), kept
         return self.model.compute_logits(hidden[meta.logits_indices]), kept
