@@ -92,7 +92,11 @@ def render_prompt(engine: Any, turn: TurnRequest, parser_format: str) -> list[in
                 text = call_text(message["tool_calls"], parser_format)
                 raw_texts[i] = f"{message['content']}\n{text}" if message["content"] else text
     tools = turn.tools if turn.tool_choice.mode != "none" else []
-    view, template_tools = render_view(messages, raw_texts, tools, profile, parser_format)
+    # A client's assistant messages are OpenAI objects, not the model's raw text: a template
+    # that renders tool_calls gets them as tool_calls ("template" view), one that cannot gets
+    # the calls written in the parser's format (raw_texts).
+    view, template_tools = render_view(messages, raw_texts, tools, profile, parser_format,
+                                       assistant_view="template")
     extra: dict[str, Any] = {"template_kwargs": turn.template_kwargs} if turn.template_kwargs \
         else {}
     if not turn.add_generation_prompt:

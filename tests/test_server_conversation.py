@@ -1,0 +1,102 @@
+"""A client's conversation as the model sees it: assistant tool calls and tool results that an
+OpenAI client sends back (chat messages, Responses items) are rendered by the model's own chat
+template, exactly; a template that cannot render tool calls gets them written in the parser's
+format.
+
+The engine here is a real tokenizer (tests/tiny_model.py) with a chat template written for the
+test; only the prompt is rendered, nothing is generated."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from paste.engine.chat import ChatPromptMixin
+from paste.server.chat_request import parse_chat_request
+from paste.server.prompt import render_prompt
+from paste.server.response_store import ResponseStore
+from paste.server.responses_request import parse_responses_request
+from tiny_model import CHAT_TEMPLATE, build_tokenizer
+
+# Renders tool calls and tool results the way tool-capable templates do (Qwen 2.5, Llama 3).
+TOOLS_TEMPLATE = (
+    "{% if tools %}<|im_start|>system\ntools:{% for t in tools %} {{ t.function.name }}"
+    "{% endfor %}<|im_end|>\n{% endif %}{% for m in messages %}<|im_start|>{{ m.role }}\n"
+    "{% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>{{ c.function.name }} "
+    "{{ c.function.arguments | tojson }} {{ c.id }}</tool_call>{% endfor %}"
+    "{% elif m.role == 'tool' %}<tool_response>{{ m.tool_call_id }}: {{ m.content }}"
+    "</tool_response>{% else %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+TOOL = {"type": "function", "function": {"name": "search", "parameters": {
+    "type": "object", "properties": {"q": {"type": "string"}}}}}
+CONVERSATION = [
+    {"role": "user", "content": "weather in Paris?"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_8f2a71", "type": "function",
+         "function": {"name": "search", "arguments": json.dumps({"q": "Paris weather"})}}]},
+    {"role": "tool", "tool_call_id": "call_8f2a71", "content": "sunny, 21 C"},
+]
+
+
+class TemplateOnly(ChatPromptMixin):
+    """A tokenizer and a chat template: all render_prompt uses of an engine."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tok")
+    build_tokenizer(folder)
+    return folder
+
+
+def engine_with(folder, template: str) -> TemplateOnly:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    tok.chat_template = template
+    return TemplateOnly(tok)
+
+
+def chat_prompt_text(engine: TemplateOnly, messages: list, parser: str) -> str:
+    turn = parse_chat_request({"model": "m", "messages": messages, "tools": [TOOL]}, 16).turn
+    return engine.tokenizer.decode(render_prompt(engine, turn, parser))
+
+
+def test_a_template_that_renders_tool_calls_gets_the_clients_calls_and_results(tokenizer):
+    engine = engine_with(tokenizer, TOOLS_TEMPLATE)
+    text = chat_prompt_text(engine, CONVERSATION, "hermes")
+    assert text == (
+        "<|im_start|>system\ntools: search<|im_end|>\n<|im_start|>user\nweather in Paris?<|im_end|>\n"
+        '<|im_start|>assistant\n<tool_call>search {"q": "Paris weather"} call_8f2a71</tool_call>'
+        "<|im_end|>\n"
+        "<|im_start|>tool\n<tool_response>call_8f2a71: sunny, 21 C</tool_response><|im_end|>\n"
+        "<|im_start|>assistant\n")
+
+
+def test_a_responses_conversation_renders_its_function_call_items(tokenizer):
+    engine = engine_with(tokenizer, TOOLS_TEMPLATE)
+    body = {"model": "m", "tools": [{"type": "function", "name": "search",
+                                     "parameters": TOOL["function"]["parameters"]}],
+            "input": [
+                {"role": "user", "content": "weather in Paris?"},
+                {"type": "function_call", "call_id": "call_8f2a71", "name": "search",
+                 "arguments": json.dumps({"q": "Paris weather"})},
+                {"type": "function_call_output", "call_id": "call_8f2a71",
+                 "output": "sunny, 21 C"}]}
+    request = parse_responses_request(body, 16, ResponseStore(4))
+    text = engine.tokenizer.decode(render_prompt(engine, request.turn, "hermes"))
+    assert '<|im_start|>assistant\n<tool_call>search {"q": "Paris weather"} call_8f2a71' in text
+    assert "<tool_response>call_8f2a71: sunny, 21 C</tool_response>" in text
+
+
+def test_a_template_without_tool_calls_gets_them_in_the_parsers_format(tokenizer):
+    engine = engine_with(tokenizer, CHAT_TEMPLATE)
+    text = chat_prompt_text(engine, CONVERSATION, "hermes")
+    assert ('<|im_start|>assistant\n<tool_call>\n{"name": "search", "arguments": '
+            '{"q": "Paris weather"}}\n</tool_call><|im_end|>\n') in text
+    assert "<|im_start|>tool\nsunny, 21 C<|im_end|>\n" in text
