@@ -80,7 +80,7 @@ def test_shape_mismatch(tiny_folder: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"architectures": ["MistralForCausalLM"]}, "architecture 'MistralForCausalLM'"),
+        ({"architectures": ["GemmaForCausalLM"]}, "architecture 'GemmaForCausalLM'"),
         ({"rope_parameters": {"rope_type": "yarn", "factor": 4.0}}, "rope type 'yarn'"),
         ({"hidden_act": "gelu"}, "hidden_act 'gelu'"),
     ],
@@ -122,6 +122,24 @@ def test_qwen3_config_reads_its_head_dim_and_qk_norm_and_refuses_sliding_windows
     with pytest.raises(UnsupportedModelError,
                        match=r"layer types \['full_attention', 'sliding_attention'\]"):
         ModelConfig.from_dict({**raw, "layer_types": ["full_attention", "sliding_attention"]})
+
+
+def test_mistral_config_caps_the_context_at_its_sliding_window() -> None:
+    """Within the window sliding-window attention is full attention (config.py)."""
+    raw = {**TINY, "model_type": "mistral", "max_position_embeddings": 32768,
+           "head_dim": 8, "rope_theta": 1e6}
+    v01 = ModelConfig.from_dict({**raw, "sliding_window": 4096})
+    assert (v01.architecture, v01.max_position_embeddings, v01.head_dim, v01.qk_norm,
+            v01.attention_bias) == ("MistralForCausalLM", 4096, 8, False, False)
+    assert ModelConfig.from_dict({**raw, "sliding_window": None}).max_position_embeddings == 32768
+    assert ModelConfig.from_dict(raw).max_position_embeddings == 32768
+    assert ModelConfig.from_dict({**raw, "sliding_window": 65536}).max_position_embeddings == 32768
+    for bad in (0, -4, "4096", True):
+        with pytest.raises(UnsupportedModelError, match="sliding_window must be a positive"):
+            ModelConfig.from_dict({**raw, "sliding_window": bad})
+    # qwen2 configs name a sliding_window they do not use (use_sliding_window false)
+    qwen2 = ModelConfig.from_dict({**TINY, "model_type": "qwen2", "sliding_window": 8})
+    assert qwen2.max_position_embeddings == 32
 
 
 def test_a_qwen3_checkpoint_without_its_head_norms_is_refused(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""paste's llama, qwen2 and qwen3 model code against transformers on random tiny checkpoints.
+"""paste's llama, mistral, qwen2 and qwen3 model code against transformers on random tiny checkpoints.
 
 Each architecture is saved with save_pretrained, loaded by paste, and run as a continuous
 batch of two sequences over scattered paged-KV blocks: A prefills in two chunks then
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import LlamaConfig, Qwen2Config, Qwen3Config
+from transformers import LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config
 from transformers import LlamaForCausalLM as HFLlama
+from transformers import MistralForCausalLM as HFMistral
 from transformers import Qwen2ForCausalLM as HFQwen2
 from transformers import Qwen3ForCausalLM as HFQwen3
 
@@ -54,6 +55,10 @@ def _save(tmp_path: Path, arch: str) -> tuple[Path, torch.nn.Module]:
     if arch == "llama":
         config = LlamaConfig(**COMMON, rope_theta=500.0, tie_word_embeddings=True)
         hf: torch.nn.Module = HFLlama(config)
+    elif arch == "mistral":  # a window longer than the test's sequences, as Mistral 7B v0.1
+        config = MistralConfig(**COMMON, rope_theta=1e6, tie_word_embeddings=False,
+                               sliding_window=32)
+        hf = HFMistral(config)
     elif arch == "qwen2":
         config = Qwen2Config(**COMMON, rope_theta=20000.0, tie_word_embeddings=False)
         hf = HFQwen2(config)
@@ -81,7 +86,8 @@ TABLES = {"A": [9, 2, 5, 0], "B": [7, 1, 8]}
 @pytest.mark.parametrize("backend", ["torch", "cpu"])
 @pytest.mark.parametrize(
     ("arch", "cls"),
-    [("llama", LlamaForCausalLM), ("qwen2", Qwen2ForCausalLM), ("qwen3", Qwen3ForCausalLM)],
+    [("llama", LlamaForCausalLM), ("mistral", LlamaForCausalLM), ("qwen2", Qwen2ForCausalLM),
+     ("qwen3", Qwen3ForCausalLM)],
 )
 def test_prefill_chunked_prefill_and_decode_match_transformers(
     tmp_path: Path, arch: str, cls: type, backend: str
@@ -95,7 +101,7 @@ def test_prefill_chunked_prefill_and_decode_match_transformers(
     model = load_model(folder, backend=backend)
     assert model.backend.name == backend
     assert type(model) is cls
-    assert model.config.tie_word_embeddings == (arch != "qwen2")
+    assert model.config.tie_word_embeddings == (arch in ("llama", "qwen3"))
     assert model.config.qk_norm == (arch == "qwen3")
     gen = torch.Generator().manual_seed(1)
     tokens = {

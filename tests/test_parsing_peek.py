@@ -56,6 +56,19 @@ def test_pythonic_names_are_read_before_the_parenthesis():
     assert peek_call_name("pythonic", "[1(") is None
 
 
+@pytest.mark.parametrize("fmt", ["mistral", "mistral_args"])
+def test_mistral_names_are_read_in_either_layout(fmt):
+    assert peek_call_name(fmt, "get_weather[") == "get_weather"
+    assert peek_call_name(fmt, "search.web[CALL_ID]a1") == "search.web"
+    assert peek_call_name(fmt, "get_wea") is None
+    assert peek_call_name(fmt, '[{"name": "f", "arguments": {"name": "g"') == "f"
+    assert peek_call_name(fmt, '[{"name": "f') is None
+    parser = StreamingToolCallParser(format=fmt)
+    parser.feed("Checking.[TOOL_CALLS]get_weather[AR")
+    assert (parser.partial_call(), parser.content) == ("get_weather[AR", "Checking.")
+    assert peek_call_name(fmt, parser.partial_call() or "") == "get_weather"
+
+
 def test_partial_call_is_the_held_body_after_the_marker_only_while_in_a_call():
     """...and `content` is the text outside calls emitted so far (the turn's text)."""
     parser = StreamingToolCallParser(format="hermes")

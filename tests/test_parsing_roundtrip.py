@@ -56,6 +56,11 @@ def _render(fmt: str, calls: list, variant: int, ascii_only: bool) -> str:
     if fmt == "llama3_json":
         body = "; ".join(dump({"name": n, "parameters": a}) for n, a in calls)
         return ("<|python_tag|>" if variant == 1 else "") + body
+    if fmt == "mistral":  # variant 1: the args layout of tokenizers v11+
+        if variant == 1:
+            return "".join(f"[TOOL_CALLS]{n}[ARGS]" + dump(a) for n, a in calls)
+        return "[TOOL_CALLS]" + (" " if variant == 2 else "") + dump(
+            [{"name": n, "arguments": a} for n, a in calls])
     parts = [f"{n}(" + ", ".join(f"{k}={v!r}" for k, v in a.items()) + ")" for n, a in calls]
     listing = "[" + ", ".join(parts) + "]"
     return f"<|python_start|>{listing}<|python_end|>" if variant == 1 else listing
@@ -63,7 +68,7 @@ def _render(fmt: str, calls: list, variant: int, ascii_only: bool) -> str:
 
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(
-    st.sampled_from(["hermes", "json", "llama3_json", "pythonic"]),
+    st.sampled_from(["hermes", "json", "llama3_json", "mistral", "pythonic"]),
     _CALLS,
     st.integers(0, 2),
     st.booleans(),

@@ -25,14 +25,16 @@ from paste.parsing.replay import stream_problems
 
 
 def test_parser_names() -> None:
-    assert get_parser_names() == ["hermes", "json", "llama3_json", "pythonic"]
+    assert get_parser_names() == ["hermes", "json", "llama3_json", "mistral", "mistral_args",
+                                  "pythonic"]
 
 
 def test_unknown_format_is_a_typed_value_error() -> None:
     with pytest.raises(UnknownFormatError) as info:
         StreamingToolCallParser(format="xml")
     assert str(info.value) == (
-        "unknown tool-call format 'xml'; known formats: hermes, json, llama3_json, pythonic"
+        "unknown tool-call format 'xml'; known formats: hermes, json, llama3_json, mistral, "
+        "mistral_args, pythonic"
     )
     assert isinstance(info.value, InvalidArgumentError)
     assert isinstance(info.value, ValueError)

@@ -1,22 +1,25 @@
 """A client's conversation as the model sees it: assistant tool calls and tool results that an
 OpenAI client sends back (chat messages, Responses items) are rendered by the model's own chat
 template, exactly; a template that cannot render tool calls gets them written in the parser's
-format.
+format; Mistral templates get 9-character call ids, the same for a call and its result.
 
 The engine here is a real tokenizer (tests/tiny_model.py) with a chat template written for the
 test; only the prompt is rendered, nothing is generated."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 
 from paste.engine.chat import ChatPromptMixin
 from paste.server.chat_request import parse_chat_request
+from paste.server.errors import BadRequestError
 from paste.server.prompt import render_prompt
 from paste.server.response_store import ResponseStore
 from paste.server.responses_request import parse_responses_request
+from paste.session.template import template_call_id
 from tiny_model import CHAT_TEMPLATE, build_tokenizer
 
 # Renders tool calls and tool results the way tool-capable templates do (Qwen 2.5, Llama 3).
@@ -28,6 +31,19 @@ TOOLS_TEMPLATE = (
     "{% elif m.role == 'tool' %}<tool_response>{{ m.tool_call_id }}: {{ m.content }}"
     "</tool_response>{% else %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+# Mistral's rule: a call id that is not 9 letters or digits is an error of the template.
+MISTRAL_TEMPLATE = (
+    "{% if tools %}[AVAILABLE_TOOLS]{{ tools | length }}[/AVAILABLE_TOOLS]{% endif %}"
+    "{% for m in messages %}"
+    "{% for c in (m.tool_calls or []) %}{% if not (c.id is string and c.id | length == 9) %}"
+    "{{ raise_exception('Tool call IDs should be alphanumeric strings with length 9!') }}"
+    "{% endif %}[TOOL_CALLS]{{ c.function.name }}[CALL_ID]{{ c.id }}[ARGS]"
+    "{{ c.function.arguments | tojson }}{% endfor %}"
+    "{% if m.role == 'tool' %}{% if m.tool_call_id | length != 9 %}"
+    "{{ raise_exception('Tool call IDs should be alphanumeric strings with length 9!') }}"
+    "{% endif %}[TOOL_RESULTS]{{ m.tool_call_id }} {{ m.content }}[/TOOL_RESULTS]"
+    "{% elif m.content %}[INST]{{ m.content }}[/INST]{% endif %}{% endfor %}"
 )
 TOOL = {"type": "function", "function": {"name": "search", "parameters": {
     "type": "object", "properties": {"q": {"type": "string"}}}}}
@@ -100,3 +116,25 @@ def test_a_template_without_tool_calls_gets_them_in_the_parsers_format(tokenizer
     assert ('<|im_start|>assistant\n<tool_call>\n{"name": "search", "arguments": '
             '{"q": "Paris weather"}}\n</tool_call><|im_end|>\n') in text
     assert "<|im_start|>tool\nsunny, 21 C<|im_end|>\n" in text
+    text = chat_prompt_text(engine, CONVERSATION, "mistral_args")
+    assert ('<|im_start|>assistant\n[TOOL_CALLS]search[ARGS]{"q": "Paris weather"}'
+            "<|im_end|>\n") in text
+
+
+def test_mistral_templates_get_nine_character_ids_paired_with_their_results(tokenizer):
+    engine = engine_with(tokenizer, MISTRAL_TEMPLATE)
+    short = hashlib.sha256(b"call_8f2a71").hexdigest()[:9]
+    for parser in ("mistral", "mistral_args"):
+        text = chat_prompt_text(engine, CONVERSATION, parser)
+        assert text == ('[AVAILABLE_TOOLS]1[/AVAILABLE_TOOLS][INST]weather in Paris?[/INST]'
+                        f'[TOOL_CALLS]search[CALL_ID]{short}[ARGS]{{"q": "Paris weather"}}'
+                        f"[TOOL_RESULTS]{short} sunny, 21 C[/TOOL_RESULTS]")
+    kept = [dict(m) for m in CONVERSATION]
+    kept[1] = dict(kept[1], tool_calls=[dict(kept[1]["tool_calls"][0], id="a1B2c3D4e")])
+    kept[2] = dict(kept[2], tool_call_id="a1B2c3D4e")
+    assert "[CALL_ID]a1B2c3D4e[ARGS]" in chat_prompt_text(engine, kept, "mistral")
+    assert (template_call_id("a1B2c3D4e"), template_call_id("call_8f2a71")) == ("a1B2c3D4e", short)
+    assert template_call_id("a1B2c3D4-") == hashlib.sha256(b"a1B2c3D4-").hexdigest()[:9]
+    # other formats pass ids through, so the Mistral template refuses them: a 400
+    with pytest.raises(BadRequestError, match="Tool call IDs should be alphanumeric"):
+        chat_prompt_text(engine, CONVERSATION, "hermes")

@@ -30,6 +30,9 @@ def turn(mode: str, name: str | None = None, tools: list | None = None) -> TurnR
     ("llama3_json", '{"name": "', '{"name": "get_weather", "parameters": ',
      '{"city": "Paris"}}'),
     ("pythonic", "[", "[get_weather(", 'city="Paris")]'),
+    ("mistral", '[TOOL_CALLS][{"name": "', '[TOOL_CALLS][{"name": "get_weather", "arguments": ',
+     '{"city": "Paris"}}]'),
+    ("mistral_args", "[TOOL_CALLS]", "[TOOL_CALLS]get_weather[ARGS]", '{"city": "Paris"}'),
 ])
 def test_prefixes_per_format_parse_to_the_named_call(fmt, required, named, rest):
     assert forced_call_prefix(turn("required"), fmt) == required

@@ -42,6 +42,9 @@ def test_the_grammar_per_format():
     assert llama is not None and llama.choices[0].prefix == \
         '{"name": "get_weather", "parameters": '
     assert calls_grammar(turn(), "pythonic") is None  # its arguments are not JSON
+    # a [TOOL_CALLS] control token opens theirs, which a grammar over text masks
+    assert calls_grammar(turn(), "mistral") is None
+    assert calls_grammar(turn(), "mistral_args") is None
     assert calls_grammar(turn(strict=frozenset()), "hermes") is None
     assert calls_grammar(turn("required"), "hermes") is None  # arguments_grammar's case
     assert calls_grammar(turn("none"), "hermes") is None

@@ -239,9 +239,26 @@ def test_template_profile_of_the_tiny_chatml_template(engine):
     ("meta-llama/Llama-3.1-8B-Instruct", "llama3_json"),
     ("smollm2-135m-instruct", "json"),
     ("some/unknown-model", "json"),
+    ("mistralai/Mistral-7B-Instruct-v0.3", "mistral"),
+    ("mistralai/Devstral-Small-2507", "mistral"),  # no folder: the tokenizer is not known
 ])
 def test_parser_table_by_model_name(model, fmt):
     assert parser_for_model(model) == fmt
+
+
+def test_a_mistral_folders_tokenizer_picks_its_layout(tmp_path):
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "mistral"}))
+    assert parser_for_model(str(tmp_path), tmp_path) == "mistral"  # by architecture
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(
+        {"added_tokens_decoder": {"9": {"content": "[TOOL_CALLS]"}}}))
+    assert parser_for_model("devstral-small", tmp_path) == "mistral"
+    (tmp_path / "tokenizer.json").write_text(json.dumps(
+        {"added_tokens": [{"id": 9, "content": "[TOOL_CALLS]"}, {"id": 32, "content": "[ARGS]"}]}))
+    assert parser_for_model("devstral-small", tmp_path) == "mistral_args"
+    assert parser_for_model(str(tmp_path), tmp_path) == "mistral_args"
+    assert parser_for_model("Qwen/Qwen3-8B", tmp_path) == "hermes"  # the name decides first
 
 
 def test_open_session_rejects_bad_arguments(engine, registry, executor):

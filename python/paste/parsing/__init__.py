@@ -16,7 +16,7 @@ Module map (one concept per file):
     spec.py           FormatSpec and the opener / closer matchers formats are built from
     stream.py         StreamingToolCallParser (the state machine) and parse_tool_calls
     replay.py         feed a text in chosen pieces; check the event-stream contract
-    hermes.py, json_format.py, llama3.py, pythonic.py   the four formats
+    hermes.py, json_format.py, llama3.py, mistral.py, pythonic.py   the formats
     registry.py       format names -> FormatSpec
     errors.py         typed errors (all InvalidArgumentError subclasses)
 """

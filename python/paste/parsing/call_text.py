@@ -36,6 +36,12 @@ def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
             "<tool_call>\n" + json.dumps({"name": n, "arguments": a}, ensure_ascii=False)
             + "\n</tool_call>" for n, a in decoded
         )  # fmt: skip
+    if parser_format == "mistral_args":
+        return "".join(f"[TOOL_CALLS]{n}[ARGS]" + json.dumps(a, ensure_ascii=False)
+                       for n, a in decoded)
+    if parser_format == "mistral":
+        return "[TOOL_CALLS]" + json.dumps([{"name": n, "arguments": a} for n, a in decoded],
+                                           ensure_ascii=False)
     if parser_format == "pythonic":
         return "[" + ", ".join(
             f"{n}(" + ", ".join(f"{k}={_python_literal(v)}" for k, v in a.items()) + ")"
@@ -48,13 +54,15 @@ def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
     return json.dumps(objects[0] if len(objects) == 1 else objects, ensure_ascii=False)
 
 
+UNGUARDED_FORMATS = frozenset({"pythonic", "mistral", "mistral_args"})  # calls_spec: None
 _NAME = "paste_tool_name"  # a placeholder name: no format escapes or splits it
 
 
 def call_parts(parser_format: str) -> tuple[str, str, str]:
     """A call's text in the format around its name and its arguments: (before the name,
     between the name and the arguments, after them); hermes: (`<tool_call>\n{"name": "`,
-    `", "arguments": `, `}\n</tool_call>`), pythonic: (`[`, `(`, `)]`)."""
+    `", "arguments": `, `}\n</tool_call>`), pythonic: (`[`, `(`, `)]`), mistral_args:
+    (`[TOOL_CALLS]`, `[ARGS]`, ``)."""
     text = call_text([{"function": {"name": _NAME, "arguments": "{}"}}], parser_format)
     head, _, tail = text.partition(_NAME)
     empty = tail.find("{}")  # where the (empty) arguments are written
@@ -78,9 +86,11 @@ def calls_spec(tools: list[dict[str, Any]], strict: frozenset[str] | None,
     closing text. A call opens at the format's opening tag (`<tool_call>`: the name must then
     be one of the tools'); the bare JSON formats have none, and `{"name": "` also starts plain
     JSON content, so there a call opens at `{"name": "<one of the tools>"` and any other JSON
-    stays free text. None for no tools and for the pythonic format (its arguments are not
-    JSON)."""
-    if not tools or parser_format == "pythonic":
+    stays free text. None for no tools, for the pythonic format (its arguments are not
+    JSON) and for the mistral formats: their calls open with the `[TOOL_CALLS]` control token,
+    which a grammar over text (xgrammar masks special tokens) would never let the model write.
+    """
+    if not tools or parser_format in UNGUARDED_FORMATS:
         return None
     head, between, suffix = call_parts(parser_format)
     opening = head[: head.index("{")].strip()

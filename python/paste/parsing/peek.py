@@ -10,6 +10,8 @@ body's first call once it is written out in full, else None:
         values, nested objects and strings included, so a "name" inside the arguments is
         never taken for the tool's.
     pythonic: the identifier before the first "(" of `[f(a=1), ...]`.
+    mistral formats: a body after `[TOOL_CALLS]` in the array layout as json; in the args
+        layout the name before its `[ARGS]` / `[CALL_ID]` marker (`get_weather[`).
 
 Only a peek: the text may still turn out not to be a call, and the parser alone decides.
 Work is linear in the text; callers bound the text they pass.
@@ -21,6 +23,7 @@ import json
 import re
 
 _PYTHONIC = re.compile(r"\s*\[?\s*([A-Za-z_][\w.]*)\s*\(")
+_MISTRAL_ARGS = re.compile(r"\s*([A-Za-z0-9_.\-]+)\[")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SPACE = " \t\r\n"
 
@@ -30,6 +33,10 @@ def peek_call_name(fmt: str, text: str) -> str | None:
     if fmt == "pythonic":
         m = _PYTHONIC.match(text)
         return m.group(1) if m else None
+    if fmt in ("mistral", "mistral_args"):
+        m = _MISTRAL_ARGS.match(text)
+        if m:
+            return m.group(1)
     return _json_name(text)
 
 

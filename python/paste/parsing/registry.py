@@ -11,11 +11,12 @@ from paste.parsing.errors import ToolCallParseError, UnknownFormatError
 from paste.parsing.hermes import HERMES
 from paste.parsing.json_format import JSON_FORMAT
 from paste.parsing.llama3 import LLAMA3_JSON
+from paste.parsing.mistral import MISTRAL, MISTRAL_ARGS
 from paste.parsing.pythonic import PYTHONIC
 from paste.parsing.spec import FormatSpec
 
 _FORMATS: dict[str, FormatSpec] = {
-    spec.name: spec for spec in (HERMES, JSON_FORMAT, LLAMA3_JSON, PYTHONIC)
+    spec.name: spec for spec in (HERMES, JSON_FORMAT, LLAMA3_JSON, MISTRAL, MISTRAL_ARGS, PYTHONIC)
 }
 
 

@@ -44,7 +44,8 @@ def open_session(
     tools: a paste.tools.ToolRegistry (None: no tools; a call then gets an "unknown tool"
         error). system: the system message, if any. tenant: recorded in the trace.
     max_turns: model turns per run (>= 1); a run that needs more ends with status "max_turns".
-    parser: tool-call format ("hermes", "json", "llama3_json", "pythonic"); default by model
+    parser: tool-call format ("hermes", "json", "llama3_json", "mistral", "mistral_args",
+        "pythonic"); default by model
         (paste.session.parsers). turn_params: GenerationParams for every turn, or a function
         (messages so far) -> GenerationParams called before each turn (scripted agents return
         forced_tokens); default greedy with max_tokens=512.

@@ -16,13 +16,21 @@ the template's view (`render_view`):
   that does not render `tool_calls` gets the raw text in both modes, or the model would never
   see its own calls.
 
+Mistral's templates accept only tool call ids of exactly 9 letters and digits (and raise on
+any other); for the mistral formats every other id, in assistant `tool_calls` and in tool
+messages alike, is shown as the first 9 hex digits of its SHA-256 (`template_call_id`): the
+same id maps the same way on every turn, so a call and its result stay paired and the
+rendering stays a stable prefix.
+
 `TemplateProfile.probe` finds out which kind a template is by rendering two tiny transcripts
 with and without the feature and comparing the token ids.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import threading
 import weakref
 from dataclasses import dataclass
@@ -33,7 +41,11 @@ _CALL_SYNTAX = {
     "llama3_json": 'reply with only a JSON object {"name": <tool name>, "parameters": {...}}',
     "hermes": 'reply with <tool_call>{"name": <tool name>, "arguments": {...}}</tool_call>',
     "pythonic": "reply with only a list of calls like [tool_name(arg1=value1, arg2=value2)]",
+    "mistral": 'reply with [TOOL_CALLS][{"name": <tool name>, "arguments": {...}}]',
+    "mistral_args": "reply with [TOOL_CALLS]<tool name>[ARGS]{<arguments as JSON>}",
 }
+_MISTRAL_FORMATS = frozenset({"mistral", "mistral_args"})
+_MISTRAL_ID = re.compile(r"[A-Za-z0-9]{9}\Z")
 
 _PROBE_TOOL = {
     "type": "function",
@@ -71,7 +83,7 @@ _CACHE: weakref.WeakKeyDictionary[Any, TemplateProfile] = weakref.WeakKeyDiction
 
 def _probe(engine: Any) -> TemplateProfile:
     user = [{"role": "user", "content": "hi"}]
-    call = {"id": "c0", "type": "function", "function": {"name": "probe_tool", "arguments": {}}}
+    call = {"id": "probecall", "type": "function", "function": {"name": "probe_tool", "arguments": {}}}
     plain = {"role": "assistant", "content": ""}
     return TemplateProfile(
         renders_tools=_differs(engine, (user, None), (user, [_PROBE_TOOL])),
@@ -118,15 +130,18 @@ def render_view(
     modified.
     """
     raw = assistant_view == "raw" or not profile.renders_tool_calls
+    ids = parser_format in _MISTRAL_FORMATS
     view: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             view.append(dict(message))
+            if ids and isinstance(message.get("tool_call_id"), str):
+                view[-1]["tool_call_id"] = template_call_id(message["tool_call_id"])
         elif raw:
             content = raw_texts.get(i, message.get("content") or "")
             view.append({"role": "assistant", "content": content})
         elif "tool_calls" in message:
-            calls = [_call_with_object_arguments(c) for c in message["tool_calls"]]
+            calls = [_call_with_object_arguments(c, ids) for c in message["tool_calls"]]
             view.append(dict(message, content=message.get("content") or "", tool_calls=calls))
         else:
             view.append(dict(message))
@@ -140,8 +155,18 @@ def render_view(
     return view, None
 
 
-def _call_with_object_arguments(call: dict[str, Any]) -> dict[str, Any]:
+def template_call_id(call_id: str) -> str:
+    """The id a Mistral template is shown for `call_id` (module docstring)."""
+    if _MISTRAL_ID.match(call_id):
+        return call_id
+    return hashlib.sha256(call_id.encode("utf-8")).hexdigest()[:9]
+
+
+def _call_with_object_arguments(call: dict[str, Any], mistral_ids: bool) -> dict[str, Any]:
     function = dict(call["function"])
     if isinstance(function.get("arguments"), str):
         function["arguments"] = json.loads(function["arguments"])
-    return dict(call, function=function)
+    out = dict(call, function=function)
+    if mistral_ids and isinstance(call.get("id"), str):
+        out["id"] = template_call_id(call["id"])
+    return out

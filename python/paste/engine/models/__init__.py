@@ -1,8 +1,8 @@
-"""paste's own model code (llama, qwen2 and qwen3 families) on a paged KV cache.
+"""paste's own model code (llama, mistral, qwen2 and qwen3 families) on a paged KV cache.
 
 config.py     ModelConfig parsed from config.json; UnsupportedModelError
 layers.py     RMSNorm, RotaryEmbedding, SiluGatedMLP
-llama.py      LlamaForCausalLM (GQA attention through an attention backend)
+llama.py      LlamaForCausalLM (GQA attention through an attention backend); also Mistral
 qwen2.py      Qwen2ForCausalLM (llama + q/k/v bias)
 qwen3.py      Qwen3ForCausalLM (llama + per-head q/k RMSNorm)
 loader.py     load_model(folder, backend=, device=, dtype=) from HF safetensors

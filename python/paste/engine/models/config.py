@@ -4,6 +4,12 @@ Reads both transformers 4 (`rope_theta`, `rope_scaling`) and transformers 5
 (`rope_parameters`) spellings. Anything the model code does not implement (rope scaling
 other than default, sliding-window attention, non-SiLU activations) is rejected with
 UnsupportedModelError instead of silently producing wrong logits.
+
+Mistral checkpoints (`MistralForCausalLM`) are llama decoders; those whose `sliding_window` is
+shorter than `max_position_embeddings` (Mistral 7B v0.1: 4096 of 32768) attend to at most
+`sliding_window` earlier tokens. Within that many positions sliding-window attention IS full
+attention, so paste serves them exactly with the context capped there
+(`max_position_embeddings` = the window; the engine's max_model_len follows it).
 """
 
 from __future__ import annotations
@@ -20,14 +26,16 @@ class UnsupportedModelError(InvalidArgumentError):
     """The checkpoint uses an architecture or option paste's model code does not implement."""
 
 
-SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM")
-_MODEL_TYPES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM",
-                "qwen3": "Qwen3ForCausalLM"}
+SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
+                           "Qwen3ForCausalLM")
+_MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+                "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyper-parameters of a llama/qwen2/qwen3-family decoder (names follow HF config.json)."""
+    """Hyper-parameters of a llama/mistral/qwen2/qwen3-family decoder (names follow HF
+    config.json)."""
 
     architecture: str
     vocab_size: int
@@ -63,7 +71,7 @@ class ModelConfig:
         if rope_type != "default":
             raise UnsupportedModelError(f"rope type {rope_type!r} is not supported")
         theta = rope.get("rope_theta", raw.get("rope_theta", 10000.0))
-        if arch != "LlamaForCausalLM" and raw.get("use_sliding_window", False):
+        if arch.startswith("Qwen") and raw.get("use_sliding_window", False):
             raise UnsupportedModelError(
                 f"{raw.get('model_type', arch)} sliding-window attention is not supported")
         layer_types = set(raw.get("layer_types") or ["full_attention"])
@@ -74,6 +82,13 @@ class ModelConfig:
         hidden = int(raw["hidden_size"])
         eos = raw.get("eos_token_id")
         eos_ids = tuple(eos) if isinstance(eos, list) else (() if eos is None else (int(eos),))
+        max_positions = int(raw.get("max_position_embeddings", 2048))
+        window = raw.get("sliding_window") if arch == "MistralForCausalLM" else None
+        if window is not None:  # exact below the window (module docstring)
+            if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+                raise UnsupportedModelError(f"sliding_window must be a positive integer or null, "
+                                            f"got {window!r}")
+            max_positions = min(max_positions, window)
         return cls(
             architecture=arch,
             vocab_size=int(raw["vocab_size"]),
@@ -85,7 +100,7 @@ class ModelConfig:
             head_dim=int(raw.get("head_dim") or hidden // heads),
             rms_norm_eps=float(raw.get("rms_norm_eps", 1e-6)),
             rope_theta=float(theta),
-            max_position_embeddings=int(raw.get("max_position_embeddings", 2048)),
+            max_position_embeddings=max_positions,
             tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
             attention_bias=arch == "Qwen2ForCausalLM" or bool(raw.get("attention_bias", False)),
             mlp_bias=bool(raw.get("mlp_bias", False)),
