@@ -138,3 +138,72 @@ def test_mistral_templates_get_nine_character_ids_paired_with_their_results(toke
     # other formats pass ids through, so the Mistral template refuses them: a 400
     with pytest.raises(BadRequestError, match="Tool call IDs should be alphanumeric"):
         chat_prompt_text(engine, CONVERSATION, "hermes")
+
+
+# Qwen3's way: the thinking of an assistant turn, when the client sends it back.
+THINKING_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n"
+    "{% if m.reasoning_content %}<think>{{ m.reasoning_content }}</think>{% endif %}"
+    "{% for c in (m.tool_calls or []) %}<tool_call>{{ c.function.name }}</tool_call>"
+    "{% endfor %}{{ m.content }}<|im_end|>\n{% endfor %}"
+)
+THOUGHT = "The user wants Paris; search first."
+
+
+def test_an_assistant_messages_thinking_reaches_the_template(tokenizer):
+    engine = engine_with(tokenizer, THINKING_TEMPLATE)
+    for key in ("reasoning_content", "reasoning"):  # this server's name, vLLM's newer one
+        messages = [dict(m) for m in CONVERSATION]
+        messages[1] = dict(messages[1], **{key: THOUGHT})
+        text = chat_prompt_text(engine, messages, "hermes")
+        assert (f"<|im_start|>assistant\n<think>{THOUGHT}</think><tool_call>search</tool_call>"
+                "<|im_end|>\n") in text
+    bad = [dict(m) for m in CONVERSATION]
+    bad[1] = dict(bad[1], reasoning_content=["no"])
+    with pytest.raises(BadRequestError, match=r"'messages\[1\].reasoning_content' must be a "
+                                              r"string"):
+        chat_prompt_text(engine, bad, "hermes")
+
+
+def responses_prompt_text(engine: TemplateOnly, items: list) -> str:
+    body = {"model": "m", "input": items}
+    request = parse_responses_request(body, 16, ResponseStore(4))
+    return engine.tokenizer.decode(render_prompt(engine, request.turn, "hermes"))
+
+
+def test_a_responses_reasoning_item_is_the_thinking_of_the_assistant_message_after_it(tokenizer):
+    engine = engine_with(tokenizer, THINKING_TEMPLATE)
+    call = {"type": "function_call", "call_id": "c1", "name": "search", "arguments": "{}"}
+    answer = {"type": "message", "role": "assistant",
+              "content": [{"type": "output_text", "text": "Sunny."}]}
+    reasoning = {"type": "reasoning", "summary": [],
+                 "content": [{"type": "reasoning_text", "text": THOUGHT}]}
+    user = {"role": "user", "content": "weather?"}
+    output = {"type": "function_call_output", "call_id": "c1", "output": "sunny"}
+    text = responses_prompt_text(engine, [user, reasoning, call, output, reasoning, answer])
+    assert text == (
+        "<|im_start|>user\nweather?<|im_end|>\n"
+        f"<|im_start|>assistant\n<think>{THOUGHT}</think><tool_call>search</tool_call>"
+        "<|im_end|>\n<|im_start|>tool\nsunny<|im_end|>\n"
+        f"<|im_start|>assistant\n<think>{THOUGHT}</think>Sunny.<|im_end|>\n")
+    summary = dict(reasoning, content=None, summary=[{"type": "summary_text", "text": "S."}])
+    assert "<think>S.</think><tool_call>" in responses_prompt_text(engine, [user, summary, call])
+    # a reasoning item with no assistant message after it shows nothing
+    assert "<think>" not in responses_prompt_text(engine, [reasoning, user])
+    with pytest.raises(BadRequestError, match=r"'input\[1\].content' must be an array of parts"):
+        responses_prompt_text(engine, [user, dict(reasoning, content=[{"type": "x"}]), call])
+
+
+def test_a_stored_responses_output_keeps_its_thinking_for_the_next_request():
+    from paste.server.generation import CallPiece, ReasoningPiece, TextPiece
+    from paste.server.responses import ResponsesAssembler
+
+    request = parse_responses_request({"model": "m", "input": "weather?"}, 16, ResponseStore(4))
+    assembler = ResponsesAssembler(request)
+    for piece in (ReasoningPiece("Search "), ReasoningPiece("first."), TextPiece("Looking."),
+                  CallPiece(0, "c1", "search", '{"q": '), CallPiece(0, "c1", None, '"x"}')):
+        assembler.add(piece)
+    assert assembler.assistant_message() == {
+        "role": "assistant", "content": "Looking.", "reasoning_content": "Search first.",
+        "tool_calls": [{"id": "c1", "type": "function",
+                        "function": {"name": "search", "arguments": '{"q": "x"}'}}]}

@@ -136,12 +136,16 @@ class ResponsesAssembler:
 
     def assistant_message(self) -> dict[str, Any]:
         """The output as one chat message in turn.py's normalised form (how a chained request
-        sees it): the messages' text joined, the calls as tool_calls. A call whose arguments
-        are not a JSON object (cut short by max_output_tokens) is left out: it cannot be
-        rendered back, nor answered."""
+        sees it): the messages' text joined, the calls as tool_calls, the thinking as
+        reasoning_content. A call whose arguments are not a JSON object (cut short by
+        max_output_tokens) is left out: it cannot be rendered back, nor answered."""
         text = "".join(item["content"][0]["text"] for item in self.output
                        if item["type"] == "message")  # fmt: skip
         message: dict[str, Any] = {"role": "assistant", "content": text}
+        thinking = "".join(item["content"][0]["text"] for item in self.output
+                           if item["type"] == "reasoning")  # fmt: skip
+        if thinking:
+            message["reasoning_content"] = thinking
         calls = [{"id": item["call_id"], "type": "function",
                   "function": {"name": item["name"], "arguments": item["arguments"]}}
                  for item in self.output

@@ -5,7 +5,11 @@
     {"type": "function_call", "call_id", "name", "arguments"}   joins the assistant message
                                                      before it (or starts one) as a tool call
     {"type": "function_call_output", "call_id", "output"}       a tool message
-    {"type": "reasoning", ...}                        skipped (this server produces none)
+    {"type": "reasoning", "content": [{"type": "reasoning_text", "text"}], "summary": [..]}
+                                                     the thinking (its content's text, else its
+                                                     summary's) of the assistant message that
+                                                     follows (`reasoning_content`, turn.py);
+                                                     dropped if none follows
 `instructions` becomes the first system message. Tools use the flat function form.
 
 State (server/response_store.py): `store` (default true) keeps the response for GET and for
@@ -97,28 +101,50 @@ def _input_messages(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not value:
         raise BadRequestError("'input' must be a string or a non-empty array", param="input")
     messages: list[dict[str, Any]] = []
+    thinking: list[str] = []  # reasoning items waiting for their assistant message
     for i, item in enumerate(value):
         at = f"input[{i}]"
         kind = item.get("type", "message") if isinstance(item, dict) else None
         if kind == "message":
             messages.append({"role": item.get("role"), "content": item.get("content")})
+            if thinking and messages[-1]["role"] == "assistant":
+                messages[-1]["reasoning_content"] = "".join(thinking)
+            thinking = []
         elif kind == "function_call":
             call = {"id": item.get("call_id"), "type": "function",
                     "function": {"name": item.get("name"), "arguments": item.get("arguments")}}  # fmt: skip
             last = messages[-1] if messages else None
-            if last is None or last["role"] != "assistant":
+            if last is None or last["role"] != "assistant" or thinking:
                 last = {"role": "assistant", "content": ""}
                 messages.append(last)
+            if thinking:
+                last["reasoning_content"] = "".join(thinking)
+                thinking = []
             last.setdefault("tool_calls", []).append(call)
         elif kind == "function_call_output":
             output = item.get("output")
             text = output if isinstance(output, str) else content_text(output, f"{at}.output")
             messages.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": text})
         elif kind == "reasoning":
-            continue
+            thinking.append(_reasoning_text(item, at))
         else:
             raise BadRequestError(f"'{at}.type' {kind!r} is not supported", param=f"{at}.type")
     return messages
+
+
+def _reasoning_text(item: dict[str, Any], at: str) -> str:
+    """The text of a reasoning item: its content's texts, else its summary's."""
+    for key in ("content", "summary"):
+        parts = item.get(key)
+        if parts is None:
+            continue
+        if not isinstance(parts, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("text"), str) for p in parts):
+            raise BadRequestError(f"'{at}.{key}' must be an array of parts with a text",
+                                  param=f"{at}.{key}")
+        if parts:
+            return "".join(p["text"] for p in parts)
+    return ""
 
 
 def _messages(

@@ -4,7 +4,10 @@ Chat Completions and Responses requests are both parsed into a TurnRequest (norm
 chat messages, nested function tools, ToolChoice, GenerationParams); generation.py runs it.
 Messages are normalised here: content parts are joined to one string, "developer" becomes
 "system", assistant tool calls are checked (arguments must be a JSON object string) and tool
-messages get the name of the call they answer.
+messages get the name of the call they answer. An assistant message's thinking, as this server
+returns it (`reasoning_content`, or vLLM's newer `reasoning`), is kept as `reasoning_content`
+for the chat template: Qwen3's renders the thinking of the turns since the last user message,
+so a tool loop shows the model its own reasoning (and the engine's cached prefix matches it).
 """
 
 from __future__ import annotations
@@ -109,6 +112,18 @@ def tool_call(call: Any, param: str) -> dict[str, Any]:
             "function": {"name": fn["name"], "arguments": arguments}}  # fmt: skip
 
 
+def _reasoning(message: dict[str, Any], at: str) -> str:
+    """An assistant message's thinking ('' for none); a 400 for a value that is not text."""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise BadRequestError(f"'{at}.{key}' must be a string", param=f"{at}.{key}")
+        return value
+    return ""
+
+
 def normalize_messages(value: Any, param: str = "messages") -> list[dict[str, Any]]:
     """Chat messages in the normalised form described in the module docstring."""
     if not isinstance(value, list) or not value:
@@ -126,6 +141,10 @@ def normalize_messages(value: Any, param: str = "messages") -> list[dict[str, An
             )
         text = content_text(message.get("content"), f"{at}.content")
         normalized: dict[str, Any] = {"role": role, "content": text}
+        if role == "assistant":
+            reasoning = _reasoning(message, at)
+            if reasoning:
+                normalized["reasoning_content"] = reasoning
         if role == "assistant" and message.get("tool_calls"):
             calls = message["tool_calls"]
             if not isinstance(calls, list):
