@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from paste.engine.call_events import CallEvent, CallEventKind, CallScan
+from paste.engine.call_events import CallEvent, CallEventKind, CallScan, ReasoningGate
 from paste.engine.call_watch import CallWatch
 from paste.engine.engine import Engine
 from paste.engine.request import GenerationParams
@@ -195,3 +195,64 @@ def test_tag_without_tokens_is_refused_before_anything_is_queued(engine):
         assert not engine.core.has_unfinished()
     finally:
         engine.core.calls = own
+
+
+def thinking_output(engine, drafted: str, opened: bool = True) -> tuple[list[int], int]:
+    """<think> (if `opened`) + a hermes call drafted in the thinking + </think> + the answer:
+    hermes_output. Returns the tokens and the answer's first output index."""
+    think = (encode(engine, "<think>") if opened else []) + encode(engine, "Maybe ")
+    think += encode(engine, "<tool_call>") + encode(engine, "\n" + drafted)
+    think += encode(engine, "</think>")
+    return think + hermes_output(engine), len(think)
+
+
+def gate(engine, inside: bool = False) -> ReasoningGate:
+    return ReasoningGate(tuple(encode(engine, "<think>")), tuple(encode(engine, "</think>")),
+                         inside)
+
+
+@pytest.mark.parametrize("opened_by_prompt", [False, True])
+def test_a_call_drafted_while_thinking_neither_confirms_nor_refutes(engine, opened_by_prompt):
+    """The thinking drafts OTHER: without the gate it would be REFUTED (withdrawing the
+    staged job) and its scan events reported; with it only the answer's call is seen."""
+    forced, at = thinking_output(engine, OTHER, opened=not opened_by_prompt)
+    cands = ((7, tuple(encode(engine, "\n" + CALL))),)
+    params = GenerationParams(forced_tokens=tuple(forced), call_scan=HERMES,
+                              call_candidates=cands,
+                              call_reasoning=gate(engine, inside=opened_by_prompt))
+    assert run(engine, "hi", params) == [
+        (at + 9, [CallEvent(START, at + 9)]),
+        (at + 27, [CallEvent(CONFIRMED, at + 27, 7)]),
+        (at + 33, [CallEvent(DONE, at + 33)]),
+    ]
+    ungated = GenerationParams(forced_tokens=tuple(forced), call_scan=HERMES,
+                               call_candidates=cands)
+    assert [e.kind for _, evs in run(engine, "hi", ungated) for e in evs][:2] == [START, REFUTED]
+
+
+def test_an_answer_without_thinking_is_scanned_from_its_first_token(engine):
+    blank = encode(engine, "\n")
+    forced = tuple(blank + hermes_output(engine))
+    params = GenerationParams(forced_tokens=forced, call_scan=HERMES,
+                              call_reasoning=gate(engine))
+    assert run(engine, "hi", params) == [(10, [CallEvent(START, 10)]), (34, [CallEvent(DONE, 34)])]
+    json_call = encode(engine, CALL)  # json mode: the answer's first token holds the brace
+    params = GenerationParams(forced_tokens=tuple(json_call), call_scan=JSON,
+                              call_reasoning=gate(engine))
+    assert run(engine, "hi", params) == [(0, [CallEvent(START, 0)]),
+                                         (16, [CallEvent(DONE, 16)])]
+
+
+def test_a_thinking_that_never_closes_is_never_scanned(engine):
+    forced, at = thinking_output(engine, CALL)
+    params = GenerationParams(forced_tokens=tuple(forced[:at - 1]), call_scan=HERMES,
+                              call_reasoning=gate(engine))
+    assert run(engine, "hi", params) == []
+
+
+def test_reasoning_gate_checks():
+    with pytest.raises(InvalidArgumentError, match="call_reasoning needs a call_scan"):
+        GenerationParams(call_reasoning=ReasoningGate((1,), (2,)))
+    for bad in (dict(open_ids=(), close_ids=(2,)), dict(open_ids=(1,), close_ids=(-2,))):
+        with pytest.raises(InvalidArgumentError, match="must be non-empty, non-negative"):
+            ReasoningGate(**bad)

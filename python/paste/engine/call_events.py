@@ -13,6 +13,11 @@ lists the events of the token decoded in that step, scanner events first:
 
 Where a candidate's tokens start (engine/call_watch.py): tag mode, right after the start tag;
 json mode, at the token holding the '{'. token_index counts this request's output tokens from 0.
+
+A reasoning model's thinking is not its answer: with GenerationParams.call_reasoning (a
+ReasoningGate) nothing is scanned or matched until the thinking has closed, so a call the
+model drafts while thinking neither confirms nor refutes a prediction (parsing/reasoning.py
+splits the text the same way).
 """
 
 from __future__ import annotations
@@ -30,6 +35,25 @@ class CallEventKind(enum.Enum):
     CALL_COMPLETE = "call_complete"
     CONFIRMED = "confirmed"
     REFUTED = "refuted"
+
+
+@dataclass(frozen=True)
+class ReasoningGate:
+    """Where a reasoning model's answer starts, in token ids: after `close_ids` (`</think>`)
+    when the output opens with `open_ids` (`<think>`; blank tokens before it allowed) or when
+    `inside` (the prompt opened the thinking); at the first token otherwise. InvalidArgumentError
+    for empty or negative ids."""
+
+    open_ids: tuple[int, ...]
+    close_ids: tuple[int, ...]
+    inside: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("open_ids", "close_ids"):
+            ids = getattr(self, name)
+            if not ids or any(not isinstance(t, int) or t < 0 for t in ids):
+                raise InvalidArgumentError(
+                    f"call_reasoning {name} must be non-empty, non-negative token ids")
 
 
 @dataclass(frozen=True)

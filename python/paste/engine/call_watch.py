@@ -16,16 +16,22 @@ A call that completes while its candidates are still pending is REFUTED at its l
 A token that both ends one call and starts the next is matched only as the next call's start.
 Token indices are the request's output indices (sequences join at registration, before any
 output token). Driven by the engine thread only, like the BatchLoop.
+
+With params.call_reasoning (a ReasoningGate) a sequence's tokens reach neither its scanner
+nor the matcher until its thinking has closed (`_Gate`): the thinking's tokens, the closing
+tag's, and blank tokens or a partial opening tag before an answer that opens without thinking
+are skipped; events keep the request's output indices.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from paste.core import MatchStatus, ScanEventKind, ScanMode, ToolCallScanner, TrieMatcher
-from paste.engine.call_events import CallEvent, CallEventKind, CallScan
+from paste.engine.call_events import CallEvent, CallEventKind, CallScan, ReasoningGate
 from paste.engine.request import GenerationParams
 from paste.errors import InvalidArgumentError
 
@@ -36,11 +42,48 @@ _SCAN_KINDS = {
 _CONFIRMED, _REFUTED = int(MatchStatus.CONFIRMED), int(MatchStatus.REFUTED)
 
 
+_START, _THINKING, _ANSWER = range(3)
+
+
+class _Gate:
+    """A sequence's position relative to its thinking (ReasoningGate), token by token."""
+
+    def __init__(self, gate: ReasoningGate, blank: Callable[[int], bool]) -> None:
+        self._open, self._close = gate.open_ids, gate.close_ids
+        self._blank = blank
+        self.state = _THINKING if gate.inside else _START
+        self._matched = 0  # tokens of the opening tag seen (START)
+        self._recent: list[int] = []  # the last tokens, as long as the closing tag (THINKING)
+
+    def admits(self, token: int) -> bool:
+        """Whether `token` is answer (scanned); advances the state."""
+        if self.state == _ANSWER:
+            return True
+        if self.state == _START:
+            if token == self._open[self._matched]:
+                self._matched += 1
+                if self._matched == len(self._open):
+                    self.state = _THINKING
+                return False
+            if self._matched == 0 and self._blank(token):
+                return False
+            self.state = _ANSWER
+            return True
+        self._recent.append(token)
+        if len(self._recent) > len(self._close):
+            del self._recent[0]
+        if tuple(self._recent) == self._close:
+            self.state = _ANSWER
+        return False
+
+
 @dataclass
 class _Watched:
     scan: CallScan
     scanner: ToolCallScanner
     matched: bool  # has candidates in the matcher
+    gate: _Gate | None = None
+    skipped: int = 0  # output tokens before the answer that the scanner never saw
     num_tokens: int = 0
     matching: bool = False  # inside a call whose match is not reported yet
     candidates: tuple[tuple[int, tuple[int, ...]], ...] = ()
@@ -72,8 +115,9 @@ class CallWatch:
             self.matcher.add_sequence(seq_id)
             for cand_id, tokens in params.call_candidates:
                 self.matcher.add_candidate(seq_id, cand_id, list(tokens))
+        gate = None if params.call_reasoning is None else _Gate(params.call_reasoning, self._blank)
         self._seqs[seq_id] = _Watched(params.call_scan, scanner, bool(params.call_candidates),
-                                      candidates=params.call_candidates)
+                                      gate=gate, candidates=params.call_candidates)
 
     def remove(self, seq_id: int) -> None:
         w = self._seqs.pop(seq_id, None)
@@ -87,7 +131,16 @@ class CallWatch:
         """Events of the tokens committed this step (one per sequence), by sequence."""
         if not self._seqs:
             return {}
-        watched = [(s, t) for s, t in zip(seq_ids, tokens, strict=True) if s in self._seqs]
+        watched = []
+        for s, t in zip(seq_ids, tokens, strict=True):
+            w = self._seqs.get(s)
+            if w is None:
+                continue
+            if w.gate is not None and not w.gate.admits(t):
+                w.num_tokens += 1
+                w.skipped += 1
+                continue
+            watched.append((s, t))
         if not watched:
             return {}
         events: dict[int, list[CallEvent]] = {}
@@ -98,6 +151,7 @@ class CallWatch:
             scanner = self._seqs[items[0][0]].scanner
             found = scanner.scan(*_batch(items))
             for s, kind, index in zip(*(a.tolist() for a in found), strict=True):
+                index += self._seqs[s].skipped
                 events.setdefault(s, []).append(CallEvent(_SCAN_KINDS[kind], index))
         feed, closing = self._to_match(watched, events)
         if feed:
@@ -174,6 +228,11 @@ class CallWatch:
             scanner.set_vocabulary(self._vocabulary())
         self._scanners[scan] = scanner
         return scanner
+
+    def _blank(self, token: int) -> bool:
+        """Whether the token's text is whitespace only (before an opening tag)."""
+        text = self._tok.decode([token], skip_special_tokens=False)  # type: ignore[attr-defined]
+        return not text.strip()
 
     def _tag(self, text: str) -> list[int]:
         ids = list(self._tok.encode(text, add_special_tokens=False))  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from paste.engine.call_events import CallEvent, CallScan, check_candidates
+from paste.engine.call_events import CallEvent, CallScan, ReasoningGate, check_candidates
 from paste.engine.grammar import GrammarSpec
 from paste.engine.sampler import SamplingParams
 from paste.errors import InvalidArgumentError
@@ -41,6 +41,8 @@ class GenerationParams:
     # arrive on RequestOutput.call_events in the step they happen.
     call_scan: CallScan | None = None
     call_candidates: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    # A reasoning model's thinking is not scanned: calls are watched from where it closes.
+    call_reasoning: ReasoningGate | None = None
     # Constrained decoding (engine/grammar.py): the output must match this grammar.
     grammar: GrammarSpec | None = None
     # Log-probabilities: None = off; k = each output token's logprob under the model's own
@@ -76,6 +78,9 @@ class GenerationParams:
         if any(not isinstance(s, str) or s == "" for s in self.stop):
             raise InvalidArgumentError("stop strings must be non-empty strings")
         check_candidates(self.call_candidates, self.call_scan)
+        if self.call_reasoning is not None and self.call_scan is None:
+            raise InvalidArgumentError("call_reasoning needs a call_scan (what to watch after "
+                                       "the thinking)")
         for name in ("logprobs", "prompt_logprobs"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= MAX_LOGPROBS:

@@ -74,6 +74,7 @@ class ReasoningSplitter:
 
     def __init__(self, tags: ReasoningTags, in_reasoning: bool = False) -> None:
         self.tags = tags
+        self.opened_by_prompt = in_reasoning  # the output starts inside the thinking
         self._state = _REASONING if in_reasoning else _START
         self._reasoned = in_reasoning
         self._first = in_reasoning  # inside from the prompt: a repeated opening tag goes

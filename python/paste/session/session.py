@@ -31,6 +31,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import Any
 
+from paste.engine.call_events import ReasoningGate
 from paste.engine.step_loop import EngineRestartingError
 from paste.errors import InvalidArgumentError, PasteError
 from paste.parsing import ContentDelta, StreamingToolCallParser
@@ -76,6 +77,13 @@ class TurnLostError(ModelTurnError):
 # How many times one model turn runs again after the engine process restarted under it
 # (a turn that crashes the engine each time must not use up the engine's restarts).
 TURN_RESTARTS = 1
+
+
+def _gate(tokenizer: Any, tags: ReasoningTags, inside: bool) -> ReasoningGate:
+    """The engine's view of this turn's thinking: its tags as token ids."""
+    def ids(text: str) -> tuple[int, ...]:
+        return tuple(int(t) for t in tokenizer.encode(text, add_special_tokens=False))
+    return ReasoningGate(ids(tags.open), ids(tags.close), inside)
 
 
 class Session:
@@ -305,6 +313,9 @@ class Session:
                     splitter = ReasoningSplitter.after_prompt(
                         self.reasoning, ids,
                         lambda t: self.engine.tokenizer.decode(t, skip_special_tokens=False))
+                    if params.call_scan is not None:  # the trie never sees the thinking
+                        params = replace(params, call_reasoning=_gate(
+                            self.engine.tokenizer, self.reasoning, splitter.opened_by_prompt))
                 priority = self._turn_priority(started)
                 if self.kv_retention:
                     handle = self.engine.submit_turn(
