@@ -207,3 +207,25 @@ def test_a_stored_responses_output_keeps_its_thinking_for_the_next_request():
         "role": "assistant", "content": "Looking.", "reasoning_content": "Search first.",
         "tool_calls": [{"id": "c1", "type": "function",
                         "function": {"name": "search", "arguments": '{"q": "x"}'}}]}
+
+
+@pytest.mark.model
+def test_qwen_sees_a_clients_tool_loop_as_its_own_template_renders_it():
+    """The real Qwen2.5 template (needs `paste models pull qwen2.5-coder-0.5b-instruct`)."""
+    from transformers import AutoTokenizer
+
+    from paste.models.store import is_pulled, resolve_model
+
+    name = "qwen2.5-coder-0.5b-instruct"
+    if not is_pulled(name):
+        pytest.skip(f"run `paste models pull {name}` first")
+    engine = TemplateOnly(AutoTokenizer.from_pretrained(resolve_model(name)))
+    ours = chat_prompt_text(engine, CONVERSATION, "json")
+    theirs = [dict(m) for m in CONVERSATION]
+    call = theirs[1]["tool_calls"][0]
+    theirs[1] = dict(theirs[1], content="", tool_calls=[dict(call, function=dict(
+        call["function"], arguments=json.loads(call["function"]["arguments"])))])
+    assert ours == engine.tokenizer.apply_chat_template(
+        theirs, tools=[TOOL], tokenize=False, add_generation_prompt=True)
+    assert '<tool_call>\n{"name": "search", "arguments": {"q": "Paris weather"}}\n</tool_call>' \
+        in ours
