@@ -1,5 +1,6 @@
 """Logit adjustments (engine/penalties.py): exact rows on handcrafted logits, typed errors, and
-the engine's wiring on a real tiny model (bias, min_tokens, presence penalty)."""
+the engine's wiring on a real tiny model (bias, min_tokens, penalties, allowed_token_ids,
+bad_words)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from paste.engine.penalties import LogitAdjustments, LogitBiasError
+from paste.engine.penalties import LogitAdjustments, LogitBiasError, bad_word_ids
 from paste.engine.request import GenerationParams
 from paste.errors import InvalidArgumentError
 from test_session_support import shared_tiny_folder, tiny_engine
@@ -111,6 +112,44 @@ def test_min_tokens_with_a_grammar_is_refused() -> None:
         GenerationParams(min_tokens=1, grammar=GrammarSpec())
 
 
+def test_allowed_token_ids_leave_only_their_logits() -> None:
+    adj = LogitAdjustments(5)
+    adj.add(2, GenerationParams(allowed_token_ids=(2, 0)), [1], [4])
+    inf = float("-inf")
+    assert _apply(adj, [2, 8], [ROW, ROW]) == [[1.0, inf, 2.0, inf, inf], ROW]
+    with pytest.raises(LogitBiasError, match=r"allowed_token_ids token id 5 is outside the "
+                                             r"vocabulary \[0, 5\)"):
+        adj.check(GenerationParams(allowed_token_ids=(1, 5)))
+
+
+FAKE_IDS = {"ab": [1, 2], " ab": [3, 2], "c": [4], " c": [4], "zz": [9], " zz": [9]}
+
+
+def test_bad_words_ban_a_words_last_token_after_its_others() -> None:
+    assert bad_word_ids(("ab", " c "), FAKE_IDS.__getitem__) == [(1, 2), (3, 2), (4,)]
+    adj = LogitAdjustments(5, encode=FAKE_IDS.__getitem__)
+    adj.add(1, GenerationParams(bad_words=("ab", "c", "zz")), [1], [0])  # zz: not in vocab
+    inf = float("-inf")
+    assert _apply(adj, [1], [ROW]) == [[1.0, -1.0, 2.0, -2.0, inf]]  # one-token "c": always
+    adj.accept([1], [1])
+    assert _apply(adj, [1], [ROW]) == [[1.0, -1.0, inf, -2.0, inf]]  # after 1: not 2
+    adj.accept([1], [0])
+    assert _apply(adj, [1], [ROW]) == [[1.0, -1.0, 2.0, -2.0, inf]]
+    adj.accept([1], [3])
+    assert _apply(adj, [1], [ROW]) == [[1.0, -1.0, inf, -2.0, inf]]  # " ab" after 3
+    with pytest.raises(InvalidArgumentError, match="bad_words need the model's tokenizer"):
+        LogitAdjustments(5).check(GenerationParams(bad_words=("ab",)))
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(allowed_token_ids=(1, -1)), "allowed_token_ids must be non-negative token ids"),
+    (dict(bad_words=("ok", " ")), "bad_words must be non-blank strings"),
+])
+def test_allowed_and_bad_word_values_are_checked(kwargs, message) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        GenerationParams(**kwargs)
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
     eng = tiny_engine(shared_tiny_folder(tmp_path_factory))
@@ -158,3 +197,30 @@ def test_engine_refuses_a_bias_outside_its_vocabulary(engine) -> None:
     vocab = engine.core.runner.vocab_size
     with pytest.raises(LogitBiasError):
         engine.generate([[1, 2]], GenerationParams(max_tokens=2, logit_bias=((vocab, 1.0),)))
+
+
+def test_engine_samples_only_allowed_token_ids(engine) -> None:
+    params = GenerationParams(max_tokens=6, temperature=1.0, seed=3, ignore_eos=True,
+                              logit_bias=((7, 100.0),), allowed_token_ids=(5, 9))
+    out = engine.generate([[1, 2, 3]], params)[0]
+    assert len(out.token_ids) == 6 and set(out.token_ids) <= {5, 9}
+    vocab = engine.core.runner.vocab_size
+    with pytest.raises(LogitBiasError):
+        engine.generate([[1, 2]], GenerationParams(max_tokens=2, allowed_token_ids=(vocab,)))
+
+
+def test_engine_never_writes_a_bad_word(engine) -> None:
+    encode = engine.encode
+    assert (encode("search"), encode(" search")) == ([298], [354])  # one token each
+    lifted = ((298, 100.0), (354, 90.0))
+    base = GenerationParams(max_tokens=4, temperature=0.0, ignore_eos=True, logit_bias=lifted)
+    assert engine.generate([[1, 2, 3]], base)[0].token_ids == [298] * 4
+    banned = engine.generate([[1, 2, 3]], replace(base, bad_words=("search",)))[0]
+    assert not {298, 354} & set(banned.token_ids)
+    # "Paris" is two tokens: its second is banned right after its first, not elsewhere
+    assert (encode("Paris"), encode(" Paris")) == ([276, 264], [300])
+    pair = GenerationParams(max_tokens=2, temperature=0.0, ignore_eos=True,
+                            logit_bias=((276, 60.0), (264, 55.0)), repetition_penalty=1000.0)
+    assert engine.generate([[1, 2, 3]], pair)[0].token_ids == [276, 264]
+    cut = engine.generate([[1, 2, 3]], replace(pair, bad_words=("Paris",)))[0].token_ids
+    assert cut[0] == 276 and cut[1] not in (264, 300)

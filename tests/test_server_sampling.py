@@ -70,6 +70,28 @@ def test_stop_token_ids_end_the_turn_without_their_text(engine, client):
     assert engine.params[-1].include_stop_str_in_output is True
 
 
+def test_allowed_token_ids_and_bad_words_decide_what_the_real_model_writes(engine, client):
+    blue, red = engine.encode(" blue")[0], engine.encode(" red")[0]
+    kwargs = dict(model="tiny", messages=USER, temperature=0, max_tokens=3,
+                  logit_bias={str(blue): 100})
+    out = client.chat.completions.create(**kwargs, extra_body={"allowed_token_ids": [red]})
+    assert out.choices[0].message.content == engine.tokenizer.decode([red] * 3)
+    assert engine.params[-1].allowed_token_ids == (red,)
+    search = engine.encode(" search")
+    assert len(search) == 1  # one token: banned wherever it would be written
+    lifted = dict(kwargs, logit_bias={str(search[0]): 100})
+    assert client.chat.completions.create(**lifted).choices[0].message.content == \
+        " search" * 3
+    out = client.chat.completions.create(**lifted, extra_body={"bad_words": ["search"]})
+    assert "search" not in out.choices[0].message.content
+    assert engine.params[-1].bad_words == ("search",)
+    done = client.completions.create(model="tiny", prompt="Say", temperature=0, max_tokens=3,
+                                     logit_bias={str(blue): 100},
+                                     extra_body={"allowed_token_ids": [red, red]})
+    assert done.choices[0].text == engine.tokenizer.decode([red] * 3)
+    assert engine.params[-1].allowed_token_ids == (red,)  # repeated ids once
+
+
 @pytest.mark.parametrize(
     ("kwargs", "param"),
     [
@@ -97,6 +119,13 @@ def test_stop_token_ids_end_the_turn_without_their_text(engine, client):
         ({"extra_body": {"ignore_eos": True}, "response_format": {"type": "json_object"}},
          "ignore_eos"),
         ({"extra_body": {"include_stop_str_in_output": 1}}, "include_stop_str_in_output"),
+        ({"extra_body": {"allowed_token_ids": []}}, "allowed_token_ids"),
+        ({"extra_body": {"allowed_token_ids": [1, -1]}}, "allowed_token_ids"),
+        ({"extra_body": {"allowed_token_ids": "1"}}, "allowed_token_ids"),
+        ({"extra_body": {"allowed_token_ids": [99999999]}}, "allowed_token_ids"),  # vocabulary
+        ({"extra_body": {"bad_words": "blue"}}, "bad_words"),
+        ({"extra_body": {"bad_words": ["blue", " "]}}, "bad_words"),
+        ({"extra_body": {"bad_words": [3]}}, "bad_words"),
         ({"extra_body": {"min_tokens": 1}, "tool_choice": "required", "tools": [{
             "type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
          "min_tokens"),

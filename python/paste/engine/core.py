@@ -108,7 +108,9 @@ class EngineCore:
         self._skip = frozenset(int(i) for i in getattr(self.tokenizer, "all_special_ids", []))
         self.calls = CallWatch(self.tokenizer, self.runner.vocab_size)
         self.grammars = Grammars(self.tokenizer, self.runner.vocab_size, list(self.eos_ids))
-        self.adjustments = LogitAdjustments(self.runner.vocab_size, self.runner.device)
+        self.adjustments = LogitAdjustments(
+            self.runner.vocab_size, self.runner.device,
+            lambda text: list(self.tokenizer.encode(text, add_special_tokens=False)))
         self.requests: dict[int, Request] = {}  # by sequence id, while a turn runs
         self.sessions: dict[str, int] = {}  # session key -> its sequence (parked between turns)
         self._idle_since: dict[str, float] = {}  # parked session key -> when its turn ended

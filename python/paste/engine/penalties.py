@@ -5,6 +5,9 @@ For a request with any of these set (GenerationParams), each step, before the gr
 the sampler, its logits row l becomes, in this order:
 
     l[t] += bias[t]                               logit_bias (token id -> bias)
+    l[t]  = -inf for t not in allowed             allowed_token_ids (dense: one mask per row)
+    l[w[-1]] = -inf for each bad word w (token ids) whose w[:-1] the output ends with
+                                                  bad_words (one-token words: always)
     l[t]  = -inf for every stop token t           min_tokens: while fewer output tokens
     l[t]  = l[t] / r if l[t] > 0 else l[t] * r    repetition_penalty r, for each token t seen
                                                   in the prompt or the output so far
@@ -22,6 +25,7 @@ thread only, like the BatchLoop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -31,7 +35,20 @@ from paste.errors import InvalidArgumentError
 
 
 class LogitBiasError(InvalidArgumentError):
-    """A logit_bias token id outside the model's vocabulary."""
+    """A logit_bias or allowed_token_ids token id outside the model's vocabulary."""
+
+
+def bad_word_ids(words: tuple[str, ...], encode: Callable[[str], list[int]]
+                 ) -> list[tuple[int, ...]]:
+    """The token sequences of `words` (GenerationParams.bad_words): each word as the
+    tokenizer writes it alone and after a space, distinct, empty ones dropped."""
+    out: dict[tuple[int, ...], None] = {}
+    for word in words:
+        for text in (word.strip(), " " + word.strip()):
+            ids = tuple(encode(text))
+            if ids:
+                out.setdefault(ids, None)
+    return list(out)
 
 
 @dataclass
@@ -43,6 +60,9 @@ class _State:
     presence: float
     frequency: float
     repetition: float
+    allowed: torch.Tensor | None = None  # bool [V]: the allowed_token_ids
+    bad_words: list[tuple[int, ...]] = field(default_factory=list)
+    tail: list[int] = field(default_factory=list)  # the last output tokens (bad words)
     counts: dict[int, int] = field(default_factory=dict)  # output token -> occurrences
     seen: set[int] | None = None  # prompt and output tokens (repetition_penalty only)
     seen_ids: torch.Tensor | None = None  # `seen` as a tensor, rebuilt when it grew
@@ -56,8 +76,11 @@ class _State:
 class LogitAdjustments:
     """The adjustment state of the requests that use one (see the module docstring)."""
 
-    def __init__(self, vocab_size: int, device: torch.device | str = "cpu") -> None:
+    def __init__(self, vocab_size: int, device: torch.device | str = "cpu",
+                 encode: Callable[[str], list[int]] | None = None) -> None:
+        """`encode(text)`: token ids of a text (bad_words); None: bad_words are refused."""
         self._vocab = vocab_size
+        self._encode = encode
         self._device = torch.device(device)
         self._states: dict[int, _State] = {}
 
@@ -69,6 +92,13 @@ class LogitAdjustments:
                 raise LogitBiasError(
                     f"logit_bias token id {token_id} is outside the vocabulary "
                     f"[0, {self._vocab})")
+        for token_id in params.allowed_token_ids:
+            if not 0 <= token_id < self._vocab:
+                raise LogitBiasError(
+                    f"allowed_token_ids token id {token_id} is outside the vocabulary "
+                    f"[0, {self._vocab})")
+        if params.bad_words and self._encode is None:
+            raise InvalidArgumentError("bad_words need the model's tokenizer")
 
     def add(self, seq_id: int, params: GenerationParams, prompt_ids: list[int],
             stop_ids: list[int]) -> None:
@@ -85,6 +115,14 @@ class LogitAdjustments:
         seen = None
         if repetition != 1.0:
             seen = {t for t in prompt_ids if 0 <= t < self._vocab}
+        allowed = None
+        if params.allowed_token_ids:
+            allowed = torch.zeros(self._vocab, dtype=torch.bool, device=dev)
+            allowed[list(params.allowed_token_ids)] = True
+        bad = []
+        if params.bad_words and self._encode is not None:
+            bad = [w for w in bad_word_ids(params.bad_words, self._encode)
+                   if all(0 <= t < self._vocab for t in w)]
         self._states[seq_id] = _State(
             bias_ids=torch.tensor([t for t, _ in bias], dtype=torch.int64, device=dev)
             if bias else None,
@@ -97,6 +135,8 @@ class LogitAdjustments:
             presence=presence,
             frequency=frequency,
             repetition=repetition,
+            allowed=allowed,
+            bad_words=bad,
         )
 
     def remove(self, seq_id: int) -> None:
@@ -116,6 +156,12 @@ class LogitAdjustments:
             row = logits[i]
             if st.bias_ids is not None and st.bias_values is not None:
                 row.index_add_(0, st.bias_ids, st.bias_values.to(row.dtype))
+            if st.allowed is not None:
+                row.masked_fill_(~st.allowed, float("-inf"))
+            if st.bad_words:
+                banned = _banned(st.bad_words, st.tail)
+                if banned:
+                    row[banned] = float("-inf")
             if st.stop_ids is not None and st.num_output < st.min_tokens:
                 row.index_fill_(0, st.stop_ids, float("-inf"))
             if st.seen:
@@ -137,6 +183,10 @@ class LogitAdjustments:
             if st is None:
                 continue
             st.num_output += 1
+            if st.bad_words:
+                st.tail.append(tok)
+                if len(st.tail) >= max(map(len, st.bad_words)):  # keep the longest word - 1
+                    del st.tail[0]
             if not 0 <= tok < self._vocab:
                 continue
             if st.counts_output:
@@ -144,3 +194,13 @@ class LogitAdjustments:
             if st.seen is not None and tok not in st.seen:
                 st.seen.add(tok)
                 st.seen_ids = None
+
+
+def _banned(words: list[tuple[int, ...]], tail: list[int]) -> list[int]:
+    """The last tokens of the bad words whose other tokens the output ends with."""
+    out = []
+    for word in words:
+        k = len(word) - 1
+        if k == 0 or (k <= len(tail) and tuple(tail[len(tail) - k:]) == word[:-1]):
+            out.append(word[-1])
+    return out

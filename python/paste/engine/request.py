@@ -62,6 +62,11 @@ class GenerationParams:
     frequency_penalty: float = 0.0
     repetition_penalty: float = 1.0
     min_tokens: int = 0
+    # vLLM's allowed_token_ids (sample only these; empty = any) and bad_words (never write
+    # these words: the engine bans a word's last token where its other tokens were just
+    # written; each word as the tokenizer writes it alone and after a space).
+    allowed_token_ids: tuple[int, ...] = ()
+    bad_words: tuple[str, ...] = ()
     # Nucleus by ratio: drop tokens whose probability is below min_p x the top one's.
     min_p: float = 0.0
     # Speculative decoding (engine/drafts.py): draft tokens per step for this request; None =
@@ -102,6 +107,10 @@ class GenerationParams:
         if not 0.0 < self.repetition_penalty < math.inf:
             raise InvalidArgumentError(
                 f"repetition_penalty must be > 0 and finite, got {self.repetition_penalty}")
+        if any(not isinstance(t, int) or t < 0 for t in self.allowed_token_ids):
+            raise InvalidArgumentError("allowed_token_ids must be non-negative token ids")
+        if any(not isinstance(w, str) or not w.strip() for w in self.bad_words):
+            raise InvalidArgumentError("bad_words must be non-blank strings")
         for entry in self.logit_bias:
             if (not isinstance(entry, tuple) or len(entry) != 2
                     or not isinstance(entry[0], int) or not -100.0 <= entry[1] <= 100.0):
@@ -121,7 +130,8 @@ class GenerationParams:
     def adjusts_logits(self) -> bool:
         """Whether any logit adjustment of engine/penalties.py is asked for."""
         return bool(self.logit_bias or self.min_tokens or self.presence_penalty
-                    or self.frequency_penalty or self.repetition_penalty != 1.0)
+                    or self.frequency_penalty or self.repetition_penalty != 1.0
+                    or self.allowed_token_ids or self.bad_words)
 
     @property
     def num_tokens_allowed(self) -> int:

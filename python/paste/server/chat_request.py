@@ -5,7 +5,8 @@ max_completion_tokens, stop, seed, n (1-128 choices, server/choices.py), stream,
 stream_options.include_usage, prompt_cache_key (the engine keeps that conversation's KV
 parked between requests), presence_penalty / frequency_penalty (-2..2), logit_bias ({"token
 id": -100..100}), vLLM's extra sampling fields top_k, min_p, repetition_penalty, min_tokens,
-ignore_eos, stop_token_ids, include_stop_str_in_output (engine/penalties.py, sampler.py),
+ignore_eos, stop_token_ids, include_stop_str_in_output, allowed_token_ids, bad_words
+(engine/penalties.py, sampler.py),
 response_format json_object / json_schema (the output is constrained, engine/grammar.py),
 logprobs / top_logprobs (<= 20: each output token's logprob). A supported field with a bad
 value is a 400 naming it; so are the deprecated functions / function_call (use tools), which
@@ -23,6 +24,8 @@ from paste.engine.request import MAX_LOGPROBS, GenerationParams
 from paste.server.errors import BadRequestError
 from paste.server.fields import (
     INT32_MAX,
+    allowed_token_ids,
+    bad_words,
     include_usage,
     opt_bool,
     opt_int,
@@ -111,7 +114,7 @@ def adjusted(body: dict[str, Any], params: GenerationParams,
              constrained: bool) -> GenerationParams:
     """`params` with the penalty and bias fields of Chat Completions and vLLM's extra
     sampling fields (top_k, min_p, repetition_penalty, min_tokens, ignore_eos,
-    stop_token_ids, include_stop_str_in_output); `constrained`: the output follows a grammar
+    stop_token_ids, include_stop_str_in_output, allowed_token_ids, bad_words); `constrained`: the output follows a grammar
     (min_tokens and ignore_eos are refused)."""
     presence = opt_number(body, "presence_penalty", -2.0, 2.0)
     frequency = opt_number(body, "frequency_penalty", -2.0, 2.0)
@@ -144,6 +147,8 @@ def adjusted(body: dict[str, Any], params: GenerationParams,
         min_tokens=min_tokens,
         top_k=top_k or 0,
         min_p=min_p or 0.0,
+        allowed_token_ids=allowed_token_ids(body.get("allowed_token_ids")),
+        bad_words=bad_words(body.get("bad_words")),
     )
 
 

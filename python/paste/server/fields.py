@@ -127,6 +127,32 @@ def stop_strings(value: Any) -> tuple[str, ...]:
     return tuple(items)
 
 
+MAX_BAD_WORDS = 256
+
+
+def allowed_token_ids(value: Any) -> tuple[int, ...]:
+    """vLLM's `allowed_token_ids`: null or a non-empty array of token ids, the only ones the
+    model may write (ids outside the vocabulary are the engine's 400)."""
+    if value is None:
+        return ()
+    if (not isinstance(value, list) or not value
+            or any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= INT32_MAX
+                   for t in value)):
+        raise _bad("allowed_token_ids", "must be a non-empty array of token ids")
+    return tuple(dict.fromkeys(value))
+
+
+def bad_words(value: Any) -> tuple[str, ...]:
+    """vLLM's `bad_words`: null or an array of up to 256 non-blank strings the model must
+    not write (engine/penalties.py)."""
+    if value is None:
+        return ()
+    if (not isinstance(value, list) or len(value) > MAX_BAD_WORDS
+            or any(not isinstance(w, str) or not w.strip() for w in value)):
+        raise _bad("bad_words", f"must be an array of up to {MAX_BAD_WORDS} non-blank strings")
+    return tuple(value)
+
+
 def include_usage(body: dict[str, Any]) -> bool:
     """`stream_options.include_usage` (stream_options: null or an object)."""
     options = body.get("stream_options")

@@ -358,7 +358,8 @@ async def run_turn(
         for answer in _answer(splitter, shaper, None):
             yield answer
     except LogitBiasError as exc:  # a token id the model does not have
-        raise BadRequestError(str(exc), param="logit_bias") from None
+        param = "allowed_token_ids" if "allowed_token_ids" in str(exc) else "logit_bias"
+        raise BadRequestError(str(exc), param=param) from None
     except GrammarError as exc:  # a schema the grammar compiler cannot build
         param = "tools" if forced or strict is not None else format_param
         raise BadRequestError(str(exc), param=param) from None
