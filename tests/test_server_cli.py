@@ -148,6 +148,22 @@ def test_unknown_model_exits_with_2(capsys):
     assert "unknown model 'no-such-model-xyz'" in capsys.readouterr().err
 
 
+def test_chat_template_is_a_file_or_the_template_and_must_parse(tmp_path, capsys):
+    from paste.cli import main
+    from paste.server.chat_template import load_chat_template
+
+    inline = "{% for m in messages %}{{ m.content }}{% endfor %}"
+    (tmp_path / "t.jinja").write_text(inline)
+    assert load_chat_template(str(tmp_path / "t.jinja")) == inline == load_chat_template(inline)
+    with pytest.raises(InvalidArgumentError, match="neither a readable file nor a template"):
+        load_chat_template(str(tmp_path / "none.jinja"))
+    with pytest.raises(InvalidArgumentError, match=r"does not parse: .* \(line 1\)"):
+        load_chat_template("{% for m in messages %}{{ m.content }}")
+    # refused before any model is loaded: bad input, exit 2
+    assert main(["serve", "--model", "m", "--chat-template", "{% if %}"]) == 2
+    assert capsys.readouterr().err.startswith("error: --chat-template does not parse")
+
+
 def test_missing_api_key_file_is_bad_input_exit_2(tmp_path, capsys):
     from paste.cli import main
 
@@ -168,10 +184,13 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
     log = tmp_path / "serve.log"
     key_file = tmp_path / "key"
     key_file.write_text("k\n")
+    template = tmp_path / "template.jinja"  # vLLM's --chat-template, and its tools flag
+    template.write_text("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}")
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-c", code, "serve", "--model", str(folder), "--port", str(port),
-             "--api-key-file", str(key_file), "--attention-backend", "torch", "--num-blocks", "256"],
+             "--api-key-file", str(key_file), "--attention-backend", "torch", "--num-blocks", "256",
+             "--chat-template", str(template), "--enable-auto-tool-choice"],
             stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
@@ -188,6 +207,11 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
         models = httpx.get(url + "/v1/models", headers={"authorization": "Bearer k"}).json()
         assert [m["id"] for m in models["data"]] == [model_id_for(str(folder))] == [folder.name]
         assert httpx.get(url + "/v1/models").status_code == 401
+        tokens = httpx.post(url + "/tokenize", headers={"authorization": "Bearer k"}, json={
+            "model": folder.name, "messages": [{"role": "user", "content": "Hello"}]}).json()
+        text = httpx.post(url + "/detokenize", headers={"authorization": "Bearer k"}, json={
+            "model": folder.name, "tokens": tokens["tokens"]}).json()
+        assert text["prompt"] == "[user] Hello\n", text
         done = httpx.post(url + "/v1/completions", headers={"authorization": "Bearer k"},
                           json={"model": folder.name, "prompt": "Hello", "max_tokens": 3,
                                 "ignore_eos": True}).json()

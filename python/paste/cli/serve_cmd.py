@@ -20,7 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--tools", default=None, metavar="MODULE:REGISTRY",
                         help="ToolRegistry for native sessions, e.g. mypkg.tools:registry")  # fmt: skip
     parser.add_argument("--tool-call-parser", default=None, metavar="NAME",
-                        help="hermes | json | llama3_json | pythonic (default: by model)")  # fmt: skip
+                        help="hermes | json | llama3_json | mistral | mistral_args | pythonic "
+                             "(default: by model)")  # fmt: skip
+    parser.add_argument("--chat-template", default=None, metavar="TEMPLATE",
+                        help="a Jinja chat template, or a file holding one, in place of the "
+                             "model's own (vLLM's flag)")  # fmt: skip
+    parser.add_argument("--enable-auto-tool-choice", action="store_true",
+                        help="accepted for vLLM command lines: paste always parses tool calls "
+                             "when a request offers tools")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--api-key", default=None,
@@ -141,6 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
             engine_process=args.engine_process,
             engine_restarts=args.engine_restarts,
             engine_step_timeout_s=args.engine_step_timeout,
+            chat_template=args.chat_template,
         )
     except KeyboardInterrupt:
         pass

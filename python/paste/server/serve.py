@@ -80,6 +80,7 @@ def serve(
     engine_process: bool = True,
     engine_restarts: int = 3,
     engine_step_timeout_s: float = 300.0,
+    chat_template: str | None = None,
 ) -> None:
     """Serve until interrupted (Ctrl-C / SIGTERM); the engine is shut down on the way out.
 
@@ -89,7 +90,8 @@ def serve(
     GIL the engine needs; False runs them on a thread of this process.
     engine_restarts: how many times (in 10 minutes) an engine process that exits is replaced
     by a new one (ProcessEngine.max_restarts); engine_step_timeout_s: the watchdog's limit for
-    a step (ProcessEngine.step_timeout_s; 0: none)."""
+    a step (ProcessEngine.step_timeout_s; 0: none). chat_template: a Jinja chat template, or
+    a file holding one, in place of the model's own (server/chat_template.py)."""
     if engine_restarts < 0:
         raise InvalidArgumentError(f"--engine-restarts must be >= 0, got {engine_restarts}")
     if engine_step_timeout_s != 0 and not engine_step_timeout_s > 2:
@@ -100,6 +102,7 @@ def serve(
     from paste.engine.engine import Engine
     from paste.engine.process_engine import ProcessEngine
     from paste.server.app import create_app
+    from paste.server.chat_template import load_chat_template, use_chat_template
     from paste.server.config import DEFAULT_MAX_REQUEST_BYTES, ServerConfig
 
     config = ServerConfig(
@@ -111,12 +114,15 @@ def serve(
         port=port,
         **(server_options or {}),
     )
+    template = load_chat_template(chat_template) if chat_template is not None else None
     registry = load_registry(tools) if tools else None
     engine = (ProcessEngine(model, max_restarts=engine_restarts,
                             step_timeout_s=engine_step_timeout_s or None,
                             **(engine_options or {}))
               if engine_process else Engine(model, **(engine_options or {})))
     try:
+        if template is not None:
+            use_chat_template(engine, template)
         app = create_app(engine, config, tools=registry)
         prepare_process()
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
