@@ -99,6 +99,22 @@ def test_engine_flags_become_exactly_the_engine_config_overrides():
         assert engine_options(build_parser().parse_args([command, *extra])) == {}
 
 
+def test_vllm_command_line_flags_run_unchanged(capsys):
+    from paste.cli import main
+    from paste.cli.engine_args import engine_options
+
+    args = build_parser().parse_args([
+        "serve", "--model", "m", "--dtype", "auto", "-tp", "1", "--trust-remote-code",
+        "--enable-auto-tool-choice", "--disable-log-requests", "--tool-call-parser", "hermes"])
+    assert engine_options(args) == {}  # auto: paste's default dtype
+    for vllm, ours in (("half", "float16"), ("float", "float32"), ("bfloat16", "bfloat16")):
+        args = build_parser().parse_args(["generate", "hi", "--dtype", vllm])
+        assert engine_options(args) == {"dtype": ours}
+    assert main(["serve", "--model", "m", "--tensor-parallel-size", "2"]) == 2
+    assert capsys.readouterr().err == ("error: --tensor-parallel-size must be 1 (paste runs a "
+                                       "model on one device), got 2\n")
+
+
 def test_max_stored_responses_reaches_the_server_config():
     from paste.cli.serve_cmd import server_options
 

@@ -1,16 +1,32 @@
 """Engine flags shared by `paste serve` and `paste generate`: one per EngineConfig field a
 deployment tunes (vLLM's names where vLLM has the same knob). A flag left out keeps the
-EngineConfig default; values are validated by EngineConfig (a typed error naming the field)."""
+EngineConfig default; values are validated by EngineConfig (a typed error naming the field).
+
+vLLM command lines run unchanged where paste means the same: `--dtype` also takes vLLM's
+`auto` (paste's default, float32 on a CPU), `half` and `float`; `--tensor-parallel-size` /
+`-tp` takes 1 (paste runs a model on one device; more is a typed error);
+`--trust-remote-code` is accepted and changes nothing (paste runs only its own model code,
+never code from a model folder)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
+from paste.errors import InvalidArgumentError
+
+_DTYPE_ALIASES = {"auto": None, "half": "float16", "float": "float32"}  # vLLM's spellings
+
+
+def _dtype(value: str) -> str | None:
+    return _DTYPE_ALIASES.get(value, value)
+
 # (flag, EngineConfig field, type, help)
-ENGINE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
+ENGINE_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--device", "device", str, "torch device (default cpu)"),
-    ("--dtype", "dtype", str, "float32 | bfloat16 | float16 (default float32)"),
+    ("--dtype", "dtype", _dtype, "float32 | bfloat16 | float16, or vLLM's auto | half | float "
+     "(default float32)"),
     ("--attention-backend", "attention_backend", str, "cpu | torch | triton | flashinfer | "
      "auto (default auto: by device)"),
     ("--max-model-len", "max_model_len", int, "longest sequence, prompt + output "
@@ -53,10 +69,21 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                        help="with --num-draft-tokens, measure what a step costs per query row "
                        "at load and verify only the drafts worth their rows, from each "
                        "request's acceptance so far (default: on)")
+    group.add_argument("--tensor-parallel-size", "-tp", dest="engine_tensor_parallel_size",
+                       type=int, default=None, metavar="N",
+                       help="vLLM's flag: paste runs a model on one device, so only 1")
+    group.add_argument("--trust-remote-code", action="store_true",
+                       help="accepted for vLLM command lines: paste runs only its own model "
+                       "code, never code from a model folder")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The EngineConfig overrides the flags gave (only those given)."""
+    """The EngineConfig overrides the flags gave (only those given); InvalidArgumentError for
+    a tensor-parallel size other than 1."""
+    tp = args.engine_tensor_parallel_size
+    if tp is not None and tp != 1:
+        raise InvalidArgumentError(
+            f"--tensor-parallel-size must be 1 (paste runs a model on one device), got {tp}")
     fields = [field for _flag, field, _kind, _text in ENGINE_FLAGS] + [
         "enable_prefix_caching", "tune_matmul", "adaptive_drafts"]
     return {f: getattr(args, f"engine_{f}") for f in fields

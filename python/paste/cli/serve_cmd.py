@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--enable-auto-tool-choice", action="store_true",
                         help="accepted for vLLM command lines: paste always parses tool calls "
                              "when a request offers tools")  # fmt: skip
+    parser.add_argument("--disable-log-requests", action="store_true",
+                        help="accepted for vLLM command lines: paste logs no request contents")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--api-key", default=None,
