@@ -11,17 +11,10 @@ from paste.engine.call_events import CallScan, ReasoningGate
 from paste.engine.request import GenerationParams
 from paste.parsing.reasoning import ReasoningTags
 from paste.session import open_session
-from paste.tools import ToolRegistry
 from test_server_support import FakeScriptedEngine
-from test_session_support import shared_tiny_folder, tiny_engine
+from test_session_support import add_registry, shared_tiny_folder, tiny_engine
 
 SCAN = CallScan("json")
-
-
-def add(a: int, b: int) -> int:
-    """Add two numbers."""
-    return a + b
-
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
@@ -31,9 +24,7 @@ def engine(tmp_path_factory):
 
 
 def turn_params(engine, tags, params):
-    tools = ToolRegistry()
-    tools.add_function(add, effect="pure")
-    session = open_session(engine, tools=tools, max_turns=1, reasoning=tags,
+    session = open_session(engine, tools=add_registry(), max_turns=1, reasoning=tags,
                            turn_params=params)
     session.run("Add 2 and 3.")
     session.close()

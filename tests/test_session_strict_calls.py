@@ -13,12 +13,7 @@ from paste.parsing.call_text import calls_spec
 from paste.session import open_session
 from paste.tools import ToolRegistry
 from test_server_support import FakeScriptedEngine
-from test_session_support import shared_tiny_folder, tiny_engine
-
-
-def add(a: int, b: int) -> int:
-    """Add two numbers."""
-    return a + b
+from test_session_support import add_registry, shared_tiny_folder, tiny_engine
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +25,7 @@ def engine(tmp_path_factory):
 
 @pytest.fixture
 def registry():
-    tools = ToolRegistry()
-    tools.add_function(add, effect="pure")
-    return tools
+    return add_registry()
 
 
 def run(engine, tools, **options):

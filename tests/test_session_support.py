@@ -40,6 +40,20 @@ def shared_tiny_folder(tmp_path_factory: Any) -> Path:
     return _FOLDERS["llama"]
 
 
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+def add_registry() -> Any:
+    """A ToolRegistry holding only `add` (pure)."""
+    from paste.tools import ToolRegistry
+
+    tools = ToolRegistry()
+    tools.add_function(add, effect="pure")
+    return tools
+
+
 def tiny_engine(folder: Path, num_blocks: int = 2048, **overrides: Any) -> Any:
     """An engine on `folder` with small blocks; attention "torch" unless overridden."""
     from paste.engine.engine import Engine  # torch: not at import, see test_session_faults

@@ -63,6 +63,7 @@ class _State:
     allowed: torch.Tensor | None = None  # bool [V]: the allowed_token_ids
     bad_words: list[tuple[int, ...]] = field(default_factory=list)
     tail: list[int] = field(default_factory=list)  # the last output tokens (bad words)
+    tail_len: int = 0  # tokens kept in `tail`: the longest bad word's, less its last
     counts: dict[int, int] = field(default_factory=dict)  # output token -> occurrences
     seen: set[int] | None = None  # prompt and output tokens (repetition_penalty only)
     seen_ids: torch.Tensor | None = None  # `seen` as a tensor, rebuilt when it grew
@@ -137,6 +138,7 @@ class LogitAdjustments:
             repetition=repetition,
             allowed=allowed,
             bad_words=bad,
+            tail_len=max(map(len, bad), default=1) - 1,
         )
 
     def remove(self, seq_id: int) -> None:
@@ -185,7 +187,7 @@ class LogitAdjustments:
             st.num_output += 1
             if st.bad_words:
                 st.tail.append(tok)
-                if len(st.tail) >= max(map(len, st.bad_words)):  # keep the longest word - 1
+                if len(st.tail) > st.tail_len:
                     del st.tail[0]
             if not 0 <= tok < self._vocab:
                 continue

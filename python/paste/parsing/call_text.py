@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from paste.engine.grammar import GrammarSpec
+from paste.parsing.mistral import ARGS, MISTRAL_FORMATS, TOOL_CALLS
 
 
 def _python_literal(value: Any) -> str:
@@ -37,11 +38,11 @@ def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
             + "\n</tool_call>" for n, a in decoded
         )  # fmt: skip
     if parser_format == "mistral_args":
-        return "".join(f"[TOOL_CALLS]{n}[ARGS]" + json.dumps(a, ensure_ascii=False)
+        return "".join(TOOL_CALLS + n + ARGS + json.dumps(a, ensure_ascii=False)
                        for n, a in decoded)
     if parser_format == "mistral":
-        return "[TOOL_CALLS]" + json.dumps([{"name": n, "arguments": a} for n, a in decoded],
-                                           ensure_ascii=False)
+        return TOOL_CALLS + json.dumps([{"name": n, "arguments": a} for n, a in decoded],
+                                       ensure_ascii=False)
     if parser_format == "pythonic":
         return "[" + ", ".join(
             f"{n}(" + ", ".join(f"{k}={_python_literal(v)}" for k, v in a.items()) + ")"
@@ -54,7 +55,7 @@ def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
     return json.dumps(objects[0] if len(objects) == 1 else objects, ensure_ascii=False)
 
 
-UNGUARDED_FORMATS = frozenset({"pythonic", "mistral", "mistral_args"})  # calls_spec: None
+UNGUARDED_FORMATS = MISTRAL_FORMATS | {"pythonic"}  # calls_spec: None
 _NAME = "paste_tool_name"  # a placeholder name: no format escapes or splits it
 
 

@@ -25,6 +25,7 @@ the marker stays content with an error; the next `[TOOL_CALLS]` starts the next 
 from __future__ import annotations
 
 import re
+import string
 
 from paste.parsing.calls import CallShapeError, calls_from_json, load_json
 from paste.parsing.json_scan import FAILED, MORE, JsonScanner
@@ -34,10 +35,11 @@ from paste.parsing.types import ToolCall
 TOOL_CALLS = "[TOOL_CALLS]"
 ARGS = "[ARGS]"
 CALL_ID = "[CALL_ID]"
-_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
-_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_ID_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
+_NAME_CHARS = _ID_CHARS | {"."}
+NAME = r"[A-Za-z0-9_.\-]+"  # a tool name in the args layout (_NAME_CHARS), for peek.py too
 _WS = frozenset(" \t\n\r")
-_ARGS_BODY = re.compile(r"([A-Za-z0-9_.\-]+)(?:\[CALL_ID\][A-Za-z0-9_\-]*)?\[ARGS\]\s*(.*)\Z",
+_ARGS_BODY = re.compile(rf"({NAME})(?:\[CALL_ID\][A-Za-z0-9_\-]*)?\[ARGS\]\s*(.*)\Z",
                         re.DOTALL)
 MAX_NAME = 256  # characters of a tool name before the body is given up as prose
 
@@ -162,3 +164,4 @@ def _spec(name: str) -> FormatSpec:
 
 MISTRAL = _spec("mistral")
 MISTRAL_ARGS = _spec("mistral_args")
+MISTRAL_FORMATS = frozenset({MISTRAL.name, MISTRAL_ARGS.name})

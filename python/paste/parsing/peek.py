@@ -22,8 +22,10 @@ from __future__ import annotations
 import json
 import re
 
+from paste.parsing.mistral import MISTRAL_FORMATS, NAME
+
 _PYTHONIC = re.compile(r"\s*\[?\s*([A-Za-z_][\w.]*)\s*\(")
-_MISTRAL_ARGS = re.compile(r"\s*([A-Za-z0-9_.\-]+)\[")
+_MISTRAL_ARGS = re.compile(rf"\s*({NAME})\[")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SPACE = " \t\r\n"
 
@@ -33,7 +35,7 @@ def peek_call_name(fmt: str, text: str) -> str | None:
     if fmt == "pythonic":
         m = _PYTHONIC.match(text)
         return m.group(1) if m else None
-    if fmt in ("mistral", "mistral_args"):
+    if fmt in MISTRAL_FORMATS:
         m = _MISTRAL_ARGS.match(text)
         if m:
             return m.group(1)

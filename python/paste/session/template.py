@@ -36,6 +36,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from paste.parsing.mistral import MISTRAL_FORMATS
+
 _CALL_SYNTAX = {
     "json": 'reply with only a JSON object {"name": <tool name>, "arguments": {<arguments>}}',
     "llama3_json": 'reply with only a JSON object {"name": <tool name>, "parameters": {...}}',
@@ -44,7 +46,6 @@ _CALL_SYNTAX = {
     "mistral": 'reply with [TOOL_CALLS][{"name": <tool name>, "arguments": {...}}]',
     "mistral_args": "reply with [TOOL_CALLS]<tool name>[ARGS]{<arguments as JSON>}",
 }
-_MISTRAL_FORMATS = frozenset({"mistral", "mistral_args"})
 _MISTRAL_ID = re.compile(r"[A-Za-z0-9]{9}\Z")
 
 _PROBE_TOOL = {
@@ -130,7 +131,7 @@ def render_view(
     modified.
     """
     raw = assistant_view == "raw" or not profile.renders_tool_calls
-    ids = parser_format in _MISTRAL_FORMATS
+    ids = parser_format in MISTRAL_FORMATS
     view: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
