@@ -3,7 +3,9 @@
 Measures, in one run with a fixed seed: generated tokens/s at batch 1, 8 and 32 (greedy, fixed
 output length) and a mixed workload (staggered arrivals, mixed prompt and output lengths) for
 paste's engine and for HF transformers' generate() (static batches of whatever has arrived,
-left-padded); llama-cpp-python and vLLM's CPU backend are added when installed (see
+left-padded), both in the dtype paste's default `auto` resolves to (bfloat16 on a CPU with
+bf16 units, engine/dtypes.py), and paste again in float32 when that differs (the gain of the
+default); llama-cpp-python and vLLM's CPU backend are added when installed (see
 bench/README.md). Also prints the batch-1 roofline: weight bytes / measured memory bandwidth.
 Writes the table to bench/RESULTS.md.
 
@@ -45,13 +47,13 @@ def memory_bandwidth() -> float:
 
 
 class PasteRunner:
-    name = "paste"
-
-    def __init__(self, model: str, threads: int) -> None:
+    def __init__(self, model: str, threads: int, dtype: str = "auto") -> None:
         from paste.engine.engine import Engine
 
-        self.engine = Engine(model, num_threads=threads)
+        self.engine = Engine(model, num_threads=threads, dtype=dtype)
         self.tok = self.engine.tokenizer
+        self.dtype = self.engine.info.dtype
+        self.name = f"paste {self.dtype}"
 
     def run_batch(self, prompts: list[list[int]], max_tokens: int) -> int:
         from paste.engine.request import GenerationParams
@@ -76,12 +78,11 @@ class PasteRunner:
 
 
 class HFRunner:
-    name = "HF generate"
-
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, dtype: str) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.model = AutoModelForCausalLM.from_pretrained(str(folder), torch_dtype=torch.float32)
+        self.name = f"HF generate {dtype}"
+        self.model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=getattr(torch, dtype))
         self.model.eval()
         self.tok = AutoTokenizer.from_pretrained(str(folder))
         self.pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
@@ -135,8 +136,11 @@ def main() -> None:
     rng = random.Random(args.seed)
     out_len = 16 if args.quick else 32
     batches = (1, 8) if args.quick else (1, 8, 32)
-    runners = [PasteRunner(args.model, args.threads), HFRunner(folder)]
-    tok = runners[0].tok
+    ours = PasteRunner(args.model, args.threads)
+    runners: list = [ours, HFRunner(folder, ours.dtype)]
+    if ours.dtype != "float32":  # the default's gain over float32, same run
+        runners.append(PasteRunner(args.model, args.threads, "float32"))
+    tok = ours.tok
     prompt_sets = {b: [tok.encode(p) for p in make_prompts(b, rng)] for b in batches}
     arrivals, at = [], 0.0
     # Offered load above what either engine serves (16 arrivals/s), mixed output lengths: the
@@ -158,13 +162,18 @@ def main() -> None:
     names = [r.name for r in runners]
     for work in [f"batch {b}" for b in batches] + ["mixed"]:
         row = [work] + [f"{results[(n, work)]:.1f}" for n in names]
-        row.append(f"{results[('paste', work)] / results[('HF generate', work)]:.2f}x")
+        row.append(f"{results[(names[0], work)] / results[(names[1], work)]:.2f}x")
+        if len(names) > 2:
+            row.append(f"{results[(names[0], work)] / results[(names[2], work)]:.2f}x")
         rows.append(row)
-    weights = sum(p.numel() * 4 for p in HFRunner(folder).model.parameters())
+    element = torch.empty((), dtype=getattr(torch, ours.dtype)).element_size()
+    weights = sum(p.numel() * element for p in HFRunner(folder, "float32").model.parameters())
     bw = memory_bandwidth()
     roof = bw / weights
-    table = markdown_table(["workload"] + [f"{n} (tok/s)" for n in names] + ["paste / HF"], rows)
-    note = (f"Model {args.model} (float32, {weights / 1e6:.0f} MB of weights), {args.threads} "
+    ratios = ["paste / HF"] + ([f"paste {ours.dtype} / float32"] if len(names) > 2 else [])
+    table = markdown_table(["workload"] + [f"{n} (tok/s)" for n in names] + ratios, rows)
+    note = (f"Model {args.model} ({ours.dtype}: paste's default dtype `auto` on this CPU, "
+            f"{weights / 1e6:.0f} MB of weights), {args.threads} "
             f"threads, greedy, {out_len} output tokens per request in the batch rows; mixed = "
             f"{len(arrivals)} requests, Poisson arrivals (16/s), outputs 8-128 tokens. Batch-1 "
             f"roofline: {bw / 1e9:.1f} GB/s measured copy bandwidth / weight bytes = "

@@ -109,7 +109,7 @@ def test_prompt_logprobs_match_transformers_and_prefer_the_true_answer(
     from paste.engine.request import GenerationParams
 
     engine = Engine(str(folder), attention_backend="cpu", num_blocks=64, block_size=BS,
-                    max_num_batched_tokens=16, num_threads=1)
+                    max_num_batched_tokens=16, num_threads=1, dtype="float32")
     try:
         context = "Question: What is the capital of France?\nAnswer: The capital of France is"
         scored = {}

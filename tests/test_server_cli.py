@@ -106,7 +106,7 @@ def test_vllm_command_line_flags_run_unchanged(capsys):
     args = build_parser().parse_args([
         "serve", "--model", "m", "--dtype", "auto", "-tp", "1", "--trust-remote-code",
         "--enable-auto-tool-choice", "--disable-log-requests", "--tool-call-parser", "hermes"])
-    assert engine_options(args) == {}  # auto: paste's default dtype
+    assert engine_options(args) == {"dtype": "auto"}  # EngineConfig's default, resolved at load
     for vllm, ours in (("half", "float16"), ("float", "float32"), ("bfloat16", "bfloat16")):
         args = build_parser().parse_args(["generate", "hi", "--dtype", vllm])
         assert engine_options(args) == {"dtype": ours}
@@ -141,7 +141,8 @@ def test_a_bad_engine_flag_is_a_typed_error_naming_it(capsys):
     assert main(["serve", "--model", "m", "--max-model-len", "0"]) == 2
     assert "max_model_len must be positive, got 0" in capsys.readouterr().err
     assert main(["generate", "hi", "--model", "m", "--dtype", "int3"]) == 2
-    assert "dtype must be float32, bfloat16 or float16, got 'int3'" in capsys.readouterr().err
+    assert ("dtype must be auto, float32, bfloat16 or float16, got 'int3'"
+            in capsys.readouterr().err)
     assert main(["serve", "--model", "m", "--engine-restarts", "-1"]) == 2
     assert "--engine-restarts must be >= 0, got -1" in capsys.readouterr().err
     assert main(["serve", "--model", "m", "--engine-step-timeout", "1"]) == 2

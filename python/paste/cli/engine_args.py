@@ -3,7 +3,8 @@ deployment tunes (vLLM's names where vLLM has the same knob). A flag left out ke
 EngineConfig default; values are validated by EngineConfig (a typed error naming the field).
 
 vLLM command lines run unchanged where paste means the same: `--dtype` also takes vLLM's
-`auto` (paste's default, float32 on a CPU), `half` and `float`; `--tensor-parallel-size` /
+`auto` (the default: the checkpoint's precision where the device computes it natively,
+bfloat16 on a CPU with bf16 units, else float32; engine/dtypes.py), `half` and `float`; `--tensor-parallel-size` /
 `-tp` takes 1 (paste runs a model on one device; more is a typed error);
 `--trust-remote-code` is accepted and changes nothing (paste runs only its own model code,
 never code from a model folder)."""
@@ -16,17 +17,18 @@ from typing import Any
 
 from paste.errors import InvalidArgumentError
 
-_DTYPE_ALIASES = {"auto": None, "half": "float16", "float": "float32"}  # vLLM's spellings
+_DTYPE_ALIASES = {"half": "float16", "float": "float32"}  # vLLM's spellings
 
 
-def _dtype(value: str) -> str | None:
+def _dtype(value: str) -> str:
     return _DTYPE_ALIASES.get(value, value)
 
 # (flag, EngineConfig field, type, help)
 ENGINE_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--device", "device", str, "torch device (default cpu)"),
-    ("--dtype", "dtype", _dtype, "float32 | bfloat16 | float16, or vLLM's auto | half | float "
-     "(default float32)"),
+    ("--dtype", "dtype", _dtype, "auto | float32 | bfloat16 | float16, or vLLM's half | float "
+     "(default auto: the checkpoint's precision if the device computes it natively, bfloat16 "
+     "on a CPU with bf16 units, else float32)"),
     ("--attention-backend", "attention_backend", str, "cpu | torch | triton | flashinfer | "
      "auto (default auto: by device)"),
     ("--max-model-len", "max_model_len", int, "longest sequence, prompt + output "

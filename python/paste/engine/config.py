@@ -14,6 +14,8 @@ class EngineConfig:
     model: a registry name (`paste models list`) or a HF-format folder.
     num_blocks: KV blocks; 0 = derive from kv_cache_memory_bytes.
     max_num_batched_tokens: token budget of one step (chunked prefill above it).
+    dtype: "auto" runs the checkpoint's own precision where the device computes it natively
+        (bfloat16 on a CPU with bf16 units), else float32 (paste.engine.dtypes).
     attention_backend: "auto" resolves by device (see paste.engine.attention).
     num_threads: torch intra-op threads; 0 = PASTE_NUM_THREADS.
     session_idle_s: a session (session_key / prompt_cache_key) whose sequence has waited
@@ -34,7 +36,7 @@ class EngineConfig:
 
     model: str = ""
     device: str = "cpu"
-    dtype: str = "float32"
+    dtype: str = "auto"
     block_size: int = 16
     num_blocks: int = 0
     kv_cache_memory_bytes: int = 1 << 30
@@ -73,7 +75,7 @@ class EngineConfig:
                 f"{self.draft_ngram_min} and {self.draft_ngram_max}")
         if self.num_blocks < 0 or self.num_threads < 0:
             raise InvalidArgumentError("num_blocks and num_threads must be >= 0")
-        if self.dtype not in ("float32", "bfloat16", "float16"):
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise InvalidArgumentError(
-                f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}"
+                f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}"
             )

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from paste.engine.config import EngineConfig
+from paste.engine.dtypes import DTYPES, resolve_dtype
 from paste.engine.models import (
     AttentionMetadata,
     ModelConfig,
@@ -29,7 +30,6 @@ from paste.engine.models.tuned_linear import tune_linears
 from paste.errors import InvalidArgumentError
 
 _NO_ROWS = np.zeros(0, dtype=np.int32)  # forward(): no prompt rows kept
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def load_tokenizer(folder: Path) -> Any:
@@ -51,8 +51,10 @@ class ModelRunner:
     def __init__(self, folder: Path, config: EngineConfig) -> None:
         self.folder = Path(folder)
         self.device = resolve_device(config.device)
-        self.dtype = _DTYPES[config.dtype]
         self.model_config = ModelConfig.from_folder(self.folder)
+        self.dtype_name = resolve_dtype(config.dtype, self.model_config.checkpoint_dtype,
+                                        self.device)
+        self.dtype = DTYPES[self.dtype_name]
         self.block_size = config.block_size
         self.model = load_model(
             self.folder, backend=config.attention_backend, device=self.device, dtype=self.dtype

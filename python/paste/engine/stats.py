@@ -22,6 +22,7 @@ class EngineInfo:
 
     max_model_len: int
     vocab_size: int
+    dtype: str = "float32"  # the dtype the model runs in (EngineConfig.dtype resolved)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def engine_stats(engine: Any) -> EngineStats | None:
 
 def core_info(core: Any) -> EngineInfo:
     return EngineInfo(max_model_len=int(core.max_model_len),
-                      vocab_size=int(core.runner.vocab_size))
+                      vocab_size=int(core.runner.vocab_size), dtype=core.runner.dtype_name)
 
 
 def core_stats(core: Any) -> EngineStats:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paste.engine.dtypes import checkpoint_dtype
 from paste.errors import InvalidArgumentError
 
 
@@ -54,6 +55,7 @@ class ModelConfig:
     qk_norm: bool = False  # an RMSNorm over each head of q and k before RoPE (qwen3)
     bos_token_id: int | None = None
     eos_token_ids: tuple[int, ...] = ()
+    checkpoint_dtype: str | None = None  # the weights' dtype config.json names (dtypes.py)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelConfig:
@@ -107,6 +109,7 @@ class ModelConfig:
             qk_norm=arch == "Qwen3ForCausalLM",
             bos_token_id=raw.get("bos_token_id"),
             eos_token_ids=eos_ids,
+            checkpoint_dtype=checkpoint_dtype(raw),
         )
 
     @classmethod
