@@ -140,7 +140,7 @@ def main() -> None:
     finally:
         engine.shutdown()
     body = (
-        f"Model {args.model}, greedy, {args.max_tokens} new tokens per prompt, "
+        f"Model {args.model} ({engine.info.dtype}), greedy, {args.max_tokens} new tokens per prompt, "
         f"{args.prompts} prompts per workload drawn with seed {args.seed}, {args.threads} "
         "torch threads; draft n-grams 4 down to 2 tokens (EngineConfig defaults). 'batch' "
         "prompts run at once; the prompts' KV is cached before timing (prefix cache), so every "
