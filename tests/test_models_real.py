@@ -1,8 +1,9 @@
 """The real default model (SmolLM2-135M-Instruct) in paste against transformers.
 
 Needs `paste models pull smollm2-135m-instruct` first (skipped otherwise). Both sides load the
-same converted folder in float32; paste runs the chat-templated prompt as two prefill chunks
-then greedy decode steps, transformers runs the whole sequence at once.
+same converted folder in float32 (the last test: in the engine's default dtype); paste runs the
+chat-templated prompt as two prefill chunks then greedy decode steps, transformers runs the
+whole sequence at once.
 """
 
 from __future__ import annotations
@@ -127,3 +128,32 @@ def test_prompt_logprobs_match_transformers_and_prefer_the_true_answer(
         assert scored[" Paris"] > scored[" London"]
     finally:
         engine.shutdown()
+
+
+def test_the_default_dtype_decodes_as_transformers_does_in_bfloat16(folder: object,
+                                                                     tokenizer: object) -> None:
+    """With the default dtype ("auto": bfloat16 for this bf16 checkpoint on a CPU with bf16
+    units, float32 elsewhere) the engine's greedy answer equals transformers' greedy answer in
+    that same dtype, token for token."""
+    from transformers import AutoModelForCausalLM
+
+    from paste.engine.engine import Engine
+    from paste.engine.request import GenerationParams
+
+    engine = Engine(str(folder), num_blocks=64, block_size=BS, num_threads=2)
+    try:
+        dtype = engine.info.dtype
+        ids = tokenizer.apply_chat_template(
+            [{"role": "user", "content": "Name three uses of a paper clip."}],
+            add_generation_prompt=True, tokenize=False)
+        ids = tokenizer(ids).input_ids
+        got = engine.generate([ids], GenerationParams(max_tokens=24, temperature=0))[0]
+    finally:
+        engine.shutdown()
+    hf = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).eval()
+    with torch.no_grad():
+        want = hf.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False)[0]
+    eos = hf.generation_config.eos_token_id
+    eos = set(eos) if isinstance(eos, list) else {eos}
+    assert got.token_ids == want[len(ids):].tolist()[: len(got.token_ids)]
+    assert len(got.token_ids) == 24 or got.token_ids[-1] in eos
