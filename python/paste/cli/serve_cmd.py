@@ -25,6 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--chat-template", default=None, metavar="TEMPLATE",
                         help="a Jinja chat template, or a file holding one, in place of the "
                              "model's own (vLLM's flag)")  # fmt: skip
+    parser.add_argument("--generation-config", default="auto", metavar="auto|vllm|DIR",
+                        help="sampling defaults of requests that set none: the model's "
+                             "generation_config.json (auto, the default), none (vllm), or "
+                             "DIR/generation_config.json (vLLM's flag)")  # fmt: skip
+    parser.add_argument("--override-generation-config", default=None, metavar="JSON",
+                        help="a JSON object of sampling defaults merged over "
+                             "--generation-config's, e.g. '{\"temperature\": 0.5}'")  # fmt: skip
     parser.add_argument("--enable-auto-tool-choice", action="store_true",
                         help="accepted for vLLM command lines: paste always parses tool calls "
                              "when a request offers tools")  # fmt: skip
@@ -151,6 +158,8 @@ def _serve(args: argparse.Namespace) -> int:
             engine_restarts=args.engine_restarts,
             engine_step_timeout_s=args.engine_step_timeout,
             chat_template=args.chat_template,
+            generation_config=args.generation_config,
+            override_generation_config=args.override_generation_config,
         )
     except KeyboardInterrupt:
         pass

@@ -37,6 +37,7 @@ from paste.server.generation import (
     prompt_logprob_entries,
     token_text,
 )
+from paste.server.generation_defaults import with_defaults
 from paste.server.state import server_state
 from paste.server.streaming import answer_choices
 
@@ -193,6 +194,7 @@ class ChatAssembler:
 async def create_chat_completion(request: Request) -> Response:
     state = server_state(request)
     body = await read_json_object(request, state.config.max_request_bytes)
+    body = with_defaults(body, state.config.generation_defaults, "chat")
     chat: ChatRequest = parse_chat_request(body, state.config.default_max_tokens)
     state.check_model(chat.model)
     state.prioritize(chat.turn)

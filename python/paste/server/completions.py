@@ -41,6 +41,7 @@ from paste.server.generation import (
     prompt_logprob_entries,
     token_text,
 )
+from paste.server.generation_defaults import with_defaults
 from paste.server.state import server_state
 from paste.server.streaming import answer_choices
 
@@ -198,6 +199,7 @@ def _encoder(engine: Any) -> Callable[[str], list[int]]:
 async def create_completion(request: Request) -> Response:
     state = server_state(request)
     body = await read_json_object(request, state.config.max_request_bytes)
+    body = with_defaults(body, state.config.generation_defaults, "completions")
     req = parse_completion_request(body, _encoder(state.engine))
     state.check_model(req.model)
     for turn in req.turns:  # a raw prompt starts a new conversation: only the KV band applies

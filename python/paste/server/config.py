@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from paste.errors import InvalidArgumentError
 from paste.parsing import get_parser_names
@@ -22,6 +23,9 @@ class ServerConfig:
     api_key: if set, every /v1 request needs `Authorization: Bearer <api_key>` (else 401).
     max_request_bytes: larger request bodies are refused with 413.
     default_max_tokens: completion limit when a request sets none.
+    generation_defaults: sampling defaults for OpenAI requests that leave a field out
+        (server/generation_defaults.py: the model's generation_config.json, vLLM's
+        --generation-config), keyed by request field; empty: the API's own defaults.
     session_max_tokens: per-turn limit of native sessions when the request sets none.
     max_stored_responses: Responses API answers kept for GET and previous_response_id (an
         in-memory LRU, server/response_store.py); the least recently used is forgotten.
@@ -60,6 +64,7 @@ class ServerConfig:
     api_key: str | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     default_max_tokens: int = 1024
+    generation_defaults: Mapping[str, float | int] = field(default_factory=dict)
     session_max_tokens: int = 512
     max_stored_responses: int = 1024
     host: str = "127.0.0.1"

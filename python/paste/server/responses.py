@@ -71,6 +71,7 @@ from paste.server.generation import (
     run_turn,
     token_text,
 )
+from paste.server.generation_defaults import params_defaults, with_defaults
 from paste.server.response_store import ResponseStore, StoredResponse
 from paste.server.responses_request import ResponsesRequest, parse_responses_request
 from paste.server.state import server_state
@@ -301,7 +302,10 @@ def _save(state: Any, assembler: ResponsesAssembler) -> None:
 async def create_response(request: Request) -> Response:
     state = server_state(request)
     body = await read_json_object(request, state.config.max_request_bytes)
-    req = parse_responses_request(body, state.config.default_max_tokens, state.responses)
+    defaults = state.config.generation_defaults
+    req = parse_responses_request(with_defaults(body, defaults, "responses"),
+                                  state.config.default_max_tokens, state.responses)
+    req.turn.params = params_defaults(req.turn.params, defaults)
     state.check_model(req.model)
     state.prioritize(req.turn)
     events = run_turn(state.engine, req.turn, state.parser_format,

@@ -81,6 +81,8 @@ def serve(
     engine_restarts: int = 3,
     engine_step_timeout_s: float = 300.0,
     chat_template: str | None = None,
+    generation_config: str = "auto",
+    override_generation_config: str | None = None,
 ) -> None:
     """Serve until interrupted (Ctrl-C / SIGTERM); the engine is shut down on the way out.
 
@@ -91,7 +93,9 @@ def serve(
     engine_restarts: how many times (in 10 minutes) an engine process that exits is replaced
     by a new one (ProcessEngine.max_restarts); engine_step_timeout_s: the watchdog's limit for
     a step (ProcessEngine.step_timeout_s; 0: none). chat_template: a Jinja chat template, or
-    a file holding one, in place of the model's own (server/chat_template.py)."""
+    a file holding one, in place of the model's own (server/chat_template.py).
+    generation_config / override_generation_config: vLLM's flags, the sampling defaults of
+    requests that set none (server/generation_defaults.py)."""
     if engine_restarts < 0:
         raise InvalidArgumentError(f"--engine-restarts must be >= 0, got {engine_restarts}")
     if engine_step_timeout_s != 0 and not engine_step_timeout_s > 2:
@@ -101,10 +105,16 @@ def serve(
 
     from paste.engine.engine import Engine
     from paste.engine.process_engine import ProcessEngine
+    from paste.models.store import resolve_model
     from paste.server.app import create_app
     from paste.server.chat_template import load_chat_template, use_chat_template
     from paste.server.config import DEFAULT_MAX_REQUEST_BYTES, ServerConfig
+    from paste.server.generation_defaults import load_generation_defaults
 
+    try:
+        folder = resolve_model(model) if generation_config == "auto" else None
+    except InvalidArgumentError:
+        folder = None  # the engine reports the model, after the engine flags
     config = ServerConfig(
         model_id=served_model_name or model_id_for(model),
         tool_call_parser=tool_call_parser,
@@ -112,6 +122,8 @@ def serve(
         max_request_bytes=max_request_bytes or DEFAULT_MAX_REQUEST_BYTES,
         host=host,
         port=port,
+        generation_defaults=load_generation_defaults(generation_config, folder,
+                                                     override_generation_config),
         **(server_options or {}),
     )
     template = load_chat_template(chat_template) if chat_template is not None else None
