@@ -104,6 +104,16 @@ def _row(label: str, report: dict, max_calls: int | None, spec: str = "paste") -
     ]  # fmt: skip
 
 
+def _default_dtype(model: str) -> str:
+    """The dtype the engine's default ("auto") runs `model` in on this machine."""
+    from paste.engine.dtypes import resolve_dtype
+    from paste.engine.models.config import ModelConfig
+    from paste.models.store import resolve_model
+
+    return resolve_dtype("auto", ModelConfig.from_folder(resolve_model(model)).checkpoint_dtype,
+                         "cpu")
+
+
 def real_model(args: argparse.Namespace, split: Path) -> None:
     """`--real SOURCE:N`: N sessions of SOURCE with REAL model time (the engine on this CPU,
     teacher-forced turns); writes the `replay-real` section."""
@@ -121,7 +131,8 @@ def real_model(args: argparse.Namespace, split: Path) -> None:
     )  # fmt: skip
     report = replay(options)
     body = (
-        f"REAL model time: {args.model} on this CPU ({num_threads()} torch threads), every turn "
+        f"REAL model time: {args.model} in {_default_dtype(args.model)} (the engine's default) "
+        f"on this CPU ({num_threads()} torch threads), every turn "
         "teacher-forced through the engine; tool latencies as in the "
         "simulated table. CPU decoding is far slower than GPU serving, so the tool share is "
         "small here; this table shows paste's mechanisms on the real engine, not the headline. "

@@ -105,6 +105,7 @@ def test_vllm_command_line_flags_run_unchanged(capsys):
 
     args = build_parser().parse_args([
         "serve", "--model", "m", "--dtype", "auto", "-tp", "1", "--trust-remote-code",
+        "--enforce-eager",
         "--enable-auto-tool-choice", "--disable-log-requests", "--tool-call-parser", "hermes"])
     assert engine_options(args) == {"dtype": "auto"}  # EngineConfig's default, resolved at load
     for vllm, ours in (("half", "float16"), ("float", "float32"), ("bfloat16", "bfloat16")):

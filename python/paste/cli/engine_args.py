@@ -4,10 +4,11 @@ EngineConfig default; values are validated by EngineConfig (a typed error naming
 
 vLLM command lines run unchanged where paste means the same: `--dtype` also takes vLLM's
 `auto` (the default: the checkpoint's precision where the device computes it natively,
-bfloat16 on a CPU with bf16 units, else float32; engine/dtypes.py), `half` and `float`; `--tensor-parallel-size` /
-`-tp` takes 1 (paste runs a model on one device; more is a typed error);
-`--trust-remote-code` is accepted and changes nothing (paste runs only its own model code,
-never code from a model folder)."""
+bfloat16 on a CPU with bf16 units, else float32; engine/dtypes.py), `half` and `float`;
+`--tensor-parallel-size` / `-tp` takes 1 (paste runs a model on one device; more is a typed
+error);
+`--trust-remote-code` and `--enforce-eager` are accepted and change nothing (paste runs only
+its own model code, never code from a model folder, and runs it eagerly: no CUDA graphs)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--trust-remote-code", action="store_true",
                        help="accepted for vLLM command lines: paste runs only its own model "
                        "code, never code from a model folder")
+    group.add_argument("--enforce-eager", action="store_true",
+                       help="accepted for vLLM command lines: paste always runs the model "
+                       "eagerly (it captures no CUDA graphs)")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
