@@ -234,6 +234,10 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
                           json={"model": folder.name, "prompt": "Hello", "max_tokens": 3,
                                 "ignore_eos": True}).json()
         assert done.get("usage", {}).get("completion_tokens") == 3, done
+        limit = models["data"][0]["max_model_len"]
+        assert (f"paste serve: {folder.name} in float32, max_model_len {limit}, KV cache 256 "
+                f"blocks of 16 tokens (4096 tokens), on http://127.0.0.1:{port}\n"
+                in log.read_text())
         engines = child_pids(proc.pid)  # the engine runs in a process of its own
         assert len(engines) == 1
         os.kill(engines[0], signal.SIGKILL)  # a new engine process replaces it

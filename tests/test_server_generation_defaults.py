@@ -135,3 +135,18 @@ def test_serve_exits_2_naming_a_bad_generation_config(tmp_path, capsys):
     assert main(["serve", "--model", "m", "--generation-config", "vllm",
                  "--override-generation-config", '{"seed": 1}']) == 2
     assert "unknown field(s) seed" in capsys.readouterr().err
+
+
+def test_serve_says_at_start_what_runs_and_which_defaults_requests_get(engine):
+    from paste.server import ServerConfig
+    from paste.server.serve import startup_summary
+
+    blocks, size = engine.stats().num_blocks, engine.config.block_size
+    first = (f"paste serve: tiny in {engine.info.dtype}, max_model_len "
+             f"{engine.info.max_model_len}, KV cache {blocks} blocks of {size} tokens "
+             f"({blocks * size} tokens), on http://127.0.0.1:8000")
+    assert startup_summary(ServerConfig(model_id="tiny"), engine) == first
+    config = ServerConfig(model_id="tiny", generation_defaults={"temperature": 0.7, "top_k": 20})
+    assert startup_summary(config, engine) == first + (
+        "\npaste serve: requests that leave them out sample with temperature=0.7, top_k=20 "
+        "(the generation config; --generation-config vllm for the API's defaults)")

@@ -48,6 +48,21 @@ def model_id_for(model: str) -> str:
 SWITCH_INTERVAL_S = 0.0001
 
 
+def startup_summary(config: Any, engine: Any) -> str:
+    """What `paste serve` runs, one line per fact an operator checks first (stderr at start):
+    the model and its dtype, the context and the KV cache, and the sampling defaults the
+    model's generation config gives requests (server/generation_defaults.py)."""
+    blocks, size = engine.stats().num_blocks, engine.config.block_size
+    lines = [f"paste serve: {config.model_id} in {engine.info.dtype}, max_model_len "
+             f"{engine.info.max_model_len}, KV cache {blocks} blocks of {size} tokens "
+             f"({blocks * size} tokens), on http://{config.host}:{config.port}"]
+    if config.generation_defaults:
+        values = ", ".join(f"{k}={v}" for k, v in config.generation_defaults.items())
+        lines.append(f"paste serve: requests that leave them out sample with {values} (the "
+                     f"generation config; --generation-config vllm for the API's defaults)")
+    return "\n".join(lines)
+
+
 def prepare_process() -> None:
     """Once the engine, its model and the pattern stores are loaded: freeze_heap, and the
     GIL switch interval set to SWITCH_INTERVAL_S."""
@@ -136,6 +151,7 @@ def serve(
         if template is not None:
             use_chat_template(engine, template)
         app = create_app(engine, config, tools=registry)
+        print(startup_summary(config, engine), file=sys.stderr, flush=True)
         prepare_process()
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
     finally:
