@@ -108,6 +108,11 @@ def test_vllm_command_line_flags_run_unchanged(capsys):
         "--enforce-eager",
         "--enable-auto-tool-choice", "--disable-log-requests", "--tool-call-parser", "hermes"])
     assert engine_options(args) == {"dtype": "auto"}  # EngineConfig's default, resolved at load
+    from paste.cli.serve_cmd import serve_engine_options
+
+    assert serve_engine_options(args) == {"dtype": "auto"}
+    seeded = build_parser().parse_args(["serve", "--model", "m", "--seed", "42"])
+    assert serve_engine_options(seeded) == {"seed": 42}
     for vllm, ours in (("half", "float16"), ("float", "float32"), ("bfloat16", "bfloat16")):
         args = build_parser().parse_args(["generate", "hi", "--dtype", vllm])
         assert engine_options(args) == {"dtype": ours}

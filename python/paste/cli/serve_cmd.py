@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--override-generation-config", default=None, metavar="JSON",
                         help="a JSON object of sampling defaults merged over "
                              "--generation-config's, e.g. '{\"temperature\": 0.5}'")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the engine's sampling for requests that give no seed "
+                             "(vLLM's flag; default 0)")  # fmt: skip
     parser.add_argument("--enable-auto-tool-choice", action="store_true",
                         help="accepted for vLLM command lines: paste always parses tool calls "
                              "when a request offers tools")  # fmt: skip
@@ -134,11 +137,20 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
+def serve_engine_options(args: argparse.Namespace) -> dict[str, object]:
+    """The EngineConfig overrides of `paste serve`: the shared engine flags plus --seed (the
+    engine's seed here; `paste generate --seed` seeds its request instead)."""
+    options = engine_options(args)
+    if args.seed is not None:
+        options["seed"] = args.seed
+    return options
+
+
 def _serve(args: argparse.Namespace) -> int:
     from paste import envs
     from paste.server.serve import serve
 
-    options = engine_options(args)
+    options = serve_engine_options(args)
     try:
         api_key = args.api_key
         if args.api_key_file:
