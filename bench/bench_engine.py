@@ -167,7 +167,7 @@ def main() -> None:
             row.append(f"{results[(names[0], work)] / results[(names[2], work)]:.2f}x")
         rows.append(row)
     element = torch.empty((), dtype=getattr(torch, ours.dtype)).element_size()
-    weights = sum(p.numel() * element for p in HFRunner(folder, "float32").model.parameters())
+    weights = sum(p.numel() * element for p in runners[1].model.parameters())  # HF's model
     bw = memory_bandwidth()
     roof = bw / weights
     ratios = ["paste / HF"] + ([f"paste {ours.dtype} / float32"] if len(names) > 2 else [])

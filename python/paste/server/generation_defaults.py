@@ -31,29 +31,27 @@ from typing import Any
 
 from paste.engine.request import GenerationParams
 from paste.errors import InvalidArgumentError
+from paste.server.chat_request import adjusted, sampling_params
+from paste.server.fields import INT32_MAX, opt_int
 
 FIELDS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty", "max_new_tokens")
 _HF_DEFAULTS = {"temperature": 1.0, "top_p": 1.0, "top_k": 50, "repetition_penalty": 1.0}
-_MAX_TOKENS = 2**31 - 1
 
 
 class GenerationConfigError(InvalidArgumentError):
     """A generation config that cannot be read, or that holds a value no request may set."""
 
 
-def _check(field: str, value: Any, where: str) -> float | int:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    ok = number and {
-        "temperature": lambda v: 0.0 <= v <= 2.0,
-        "top_p": lambda v: 0.0 < v <= 1.0,
-        "top_k": lambda v: isinstance(v, int) and -1 <= v <= _MAX_TOKENS,
-        "min_p": lambda v: 0.0 <= v <= 1.0,
-        "repetition_penalty": lambda v: 0.0 < v < float("inf"),
-        "max_new_tokens": lambda v: isinstance(v, int) and 1 <= v <= _MAX_TOKENS,
-    }[field](value)
-    if not ok:
+def _check(field: str, value: Any, where: str) -> Any:
+    """`value`, if a chat request may set `field` to it: checked by the request parser itself
+    (max_new_tokens as max_tokens), so the two never disagree."""
+    body = {"max_tokens" if field == "max_new_tokens" else field: value}
+    try:
+        opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX)
+        adjusted(body, sampling_params(body, None, 1, ()), constrained=False)
+    except InvalidArgumentError as exc:
         raise GenerationConfigError(f"{where}: {field} = {value!r} is not a value a request "
-                                    f"may set")
+                                    f"may set") from exc
     return value
 
 
