@@ -105,12 +105,13 @@ def test_vllm_command_line_flags_run_unchanged(capsys):
 
     args = build_parser().parse_args([
         "serve", "--model", "m", "--dtype", "auto", "-tp", "1", "--trust-remote-code",
-        "--enforce-eager",
+        "--enforce-eager", "--gpu-memory-utilization", "0.85",
         "--enable-auto-tool-choice", "--disable-log-requests", "--tool-call-parser", "hermes"])
-    assert engine_options(args) == {"dtype": "auto"}  # EngineConfig's default, resolved at load
+    # dtype: EngineConfig's default, resolved at load; the utilization sizes a CUDA cache
+    assert engine_options(args) == {"dtype": "auto", "gpu_memory_utilization": 0.85}
     from paste.cli.serve_cmd import serve_engine_options
 
-    assert serve_engine_options(args) == {"dtype": "auto"}
+    assert serve_engine_options(args) == {"dtype": "auto", "gpu_memory_utilization": 0.85}
     seeded = build_parser().parse_args(["serve", "--model", "m", "--seed", "42"])
     assert serve_engine_options(seeded) == {"seed": 42}
     for vllm, ours in (("half", "float16"), ("float", "float32"), ("bfloat16", "bfloat16")):
@@ -149,6 +150,8 @@ def test_a_bad_engine_flag_is_a_typed_error_naming_it(capsys):
     assert main(["generate", "hi", "--model", "m", "--dtype", "int3"]) == 2
     assert ("dtype must be auto, float32, bfloat16 or float16, got 'int3'"
             in capsys.readouterr().err)
+    assert main(["serve", "--model", "m", "--gpu-memory-utilization", "1.5"]) == 2
+    assert "gpu_memory_utilization must be in (0, 1], got 1.5" in capsys.readouterr().err
     assert main(["serve", "--model", "m", "--engine-restarts", "-1"]) == 2
     assert "--engine-restarts must be >= 0, got -1" in capsys.readouterr().err
     assert main(["serve", "--model", "m", "--engine-step-timeout", "1"]) == 2

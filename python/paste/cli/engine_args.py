@@ -40,7 +40,12 @@ ENGINE_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--block-size", "block_size", int, "tokens per KV block (default 16)"),
     ("--num-blocks", "num_blocks", int, "KV blocks (default: from --kv-cache-memory-bytes)"),
     ("--kv-cache-memory-bytes", "kv_cache_memory_bytes", int,
-     "memory for the KV cache when --num-blocks is not given (default 1 GiB)"),
+     "memory for the KV cache when --num-blocks is not given (default: by device, on a CPU "
+     "1 GiB, on CUDA from --gpu-memory-utilization)"),
+    ("--gpu-memory-utilization", "gpu_memory_utilization", float,
+     "on a CUDA device without a cache size given, the share of its memory the engine may "
+     "use: the KV cache gets what the weights and a profile step leave of it (default 0.9; "
+     "no effect on a CPU)"),
     ("--num-threads", "num_threads", int, "torch intra-op threads (default PASTE_NUM_THREADS)"),
     ("--session-idle-s", "session_idle_s", float, "end a parked conversation (session, "
      "prompt_cache_key) after this many idle seconds (default 600)"),

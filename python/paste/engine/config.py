@@ -12,7 +12,13 @@ class EngineConfig:
     """Configuration of one Engine.
 
     model: a registry name (`paste models list`) or a HF-format folder.
-    num_blocks: KV blocks; 0 = derive from kv_cache_memory_bytes.
+    num_blocks: KV blocks; 0 = from kv_cache_memory_bytes, else by device
+        (engine/kv_sizing.py).
+    kv_cache_memory_bytes: memory for the KV cache; None = by device: on CUDA,
+        gpu_memory_utilization of the device's memory less the weights and a profile step's
+        activations (vLLM's rule), on a CPU 1 GiB.
+    gpu_memory_utilization: on a CUDA device, the share of its memory the engine may use
+        (weights, activations and KV cache) when no cache size is given; no effect on a CPU.
     max_num_batched_tokens: token budget of one step (chunked prefill above it).
     dtype: "auto" runs the checkpoint's own precision where the device computes it natively
         (bfloat16 on a CPU with bf16 units), else float32 (paste.engine.dtypes).
@@ -39,7 +45,8 @@ class EngineConfig:
     dtype: str = "auto"
     block_size: int = 16
     num_blocks: int = 0
-    kv_cache_memory_bytes: int = 1 << 30
+    kv_cache_memory_bytes: int | None = None
+    gpu_memory_utilization: float = 0.9
     max_num_seqs: int = 64
     max_num_batched_tokens: int = 2048
     max_model_len: int = 4096
@@ -60,10 +67,15 @@ class EngineConfig:
             "max_num_seqs",
             "max_num_batched_tokens",
             "max_model_len",
-            "kv_cache_memory_bytes",
         ):
             if getattr(self, name) <= 0:
                 raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.kv_cache_memory_bytes is not None and self.kv_cache_memory_bytes <= 0:
+            raise InvalidArgumentError(
+                f"kv_cache_memory_bytes must be positive, got {self.kv_cache_memory_bytes}")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise InvalidArgumentError("gpu_memory_utilization must be in (0, 1], got "
+                                       f"{self.gpu_memory_utilization}")
         if not self.session_idle_s > 0:
             raise InvalidArgumentError(f"session_idle_s must be > 0, got {self.session_idle_s}")
         if self.num_draft_tokens < 0:

@@ -19,6 +19,7 @@ import torch
 
 from paste.engine.config import EngineConfig
 from paste.engine.dtypes import DTYPES, resolve_dtype
+from paste.engine.kv_sizing import kv_cache_blocks, memory_probe, profile_step
 from paste.engine.models import (
     AttentionMetadata,
     ModelConfig,
@@ -56,6 +57,9 @@ class ModelRunner:
                                         self.device)
         self.dtype = DTYPES[self.dtype_name]
         self.block_size = config.block_size
+        probe = memory_probe(self.device, config.num_blocks, config.kv_cache_memory_bytes)
+        if probe is not None:
+            probe.start()
         self.model = load_model(
             self.folder, backend=config.attention_backend, device=self.device, dtype=self.dtype
         )
@@ -64,8 +68,18 @@ class ModelRunner:
         self.linear_plans = tune_linears(self.model) if config.tune_matmul else {}
         self.tune_seconds = time.perf_counter() - started
         self.backend_name = getattr(self.model.backend, "name", type(self.model.backend).__name__)
+        use = None
+        if probe is not None:  # size the cache from what the device has left (kv_sizing.py)
+            probe.loaded()
+            profile_step(self.model, self.model_config, block_size=config.block_size,
+                         num_tokens=min(config.max_num_batched_tokens, config.max_model_len,
+                                        self.max_positions),
+                         num_rows=config.max_num_seqs, dtype=self.dtype, device=self.device)
+            use = probe.finish()
         per_block = kv_cache_bytes_per_block(self.model_config, config.block_size, self.dtype)
-        self.num_blocks = config.num_blocks or max(1, config.kv_cache_memory_bytes // per_block)
+        self.num_blocks = kv_cache_blocks(
+            num_blocks=config.num_blocks, kv_cache_memory_bytes=config.kv_cache_memory_bytes,
+            per_block=per_block, utilization=config.gpu_memory_utilization, use=use)
         self.kv_caches = allocate_kv_cache(
             self.model_config,
             num_blocks=self.num_blocks,
