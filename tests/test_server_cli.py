@@ -130,6 +130,19 @@ def test_max_stored_responses_reaches_the_server_config():
     assert server_options(build_parser().parse_args(["serve"]))["max_stored_responses"] == 1024
 
 
+def test_stats_log_flags_reach_the_server_config():
+    from paste.cli.serve_cmd import server_options
+
+    def interval(*flags: str) -> object:
+        return server_options(build_parser().parse_args(["serve", *flags]))[
+            "log_stats_interval_s"]
+
+    assert interval() == 10.0
+    assert interval("--log-stats-interval", "2.5") == 2.5
+    assert interval("--disable-log-stats") == 0.0  # vLLM's flag
+    assert interval("--disable-log-stats", "--log-stats-interval", "3") == 0.0
+
+
 def test_session_fsync_reaches_the_server_config_and_needs_a_session_dir(capsys):
     from paste.cli import main
     from paste.cli.serve_cmd import server_options
@@ -216,7 +229,8 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
         proc = subprocess.Popen(
             [sys.executable, "-c", code, "serve", "--model", str(folder), "--port", str(port),
              "--api-key-file", str(key_file), "--attention-backend", "torch", "--num-blocks", "256",
-             "--chat-template", str(template), "--enable-auto-tool-choice"],
+             "--chat-template", str(template), "--enable-auto-tool-choice",
+             "--log-stats-interval", "0.2"],
             stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
@@ -246,6 +260,12 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
         assert (f"paste serve: {folder.name} in float32, max_model_len {limit}, KV cache 256 "
                 f"blocks of 16 tokens (4096 tokens), on http://127.0.0.1:{port}\n"
                 in log.read_text())
+        # the engine stats line, from the engine process's counters (server/stats_log.py)
+        assert wait_until(lambda: "INFO:     paste: prompt " in log.read_text(),
+                          interval_s=0.2), log.read_text()
+        stats = [line for line in log.read_text().splitlines()
+                 if line.startswith("INFO:     paste: prompt ")]
+        assert all(", running " in line and "tok/s, generation " in line for line in stats)
         engines = child_pids(proc.pid)  # the engine runs in a process of its own
         assert len(engines) == 1
         os.kill(engines[0], signal.SIGKILL)  # a new engine process replaces it

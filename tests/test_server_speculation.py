@@ -323,7 +323,7 @@ def test_cli_switches():
                         "speculation_budget": 16, "speculation_waste_price": 0.1,
                         "speculation_max_waste_ratio": 0.5,
                         "speculation_transactions": True,
-                        "max_stored_responses": 1024}  # fmt: skip
+                        "max_stored_responses": 1024, "log_stats_interval_s": 10.0}  # fmt: skip
     args = build_parser().parse_args([
         "serve", "--model", "m", "--no-speculation", "--no-early-dispatch", "--no-kv-retention",
         "--no-coscheduling", "--no-learn-patterns", "--no-transactions", "--pattern-store", "p.json",
@@ -341,7 +341,8 @@ def test_cli_switches():
                                     "speculation_waste_price": 0.5,
                                     "speculation_max_waste_ratio": None,
                                     "speculation_transactions": False,
-                                    "max_stored_responses": 1024}  # fmt: skip
+                                    "max_stored_responses": 1024,
+                                    "log_stats_interval_s": 10.0}  # fmt: skip
     config = ServerConfig(model_id="m", **server_options(args))  # a valid config
     assert config.speculation_transactions is False
     assert config.speculation_waste_price == 0.5

@@ -40,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                              "when a request offers tools")  # fmt: skip
     parser.add_argument("--disable-log-requests", action="store_true",
                         help="accepted for vLLM command lines: paste logs no request contents")  # fmt: skip
+    parser.add_argument("--disable-log-stats", action="store_true",
+                        help="log no engine stats lines (vLLM's flag; by default a line of "
+                             "throughput, queues, KV cache and speculation every "
+                             "--log-stats-interval seconds while the engine works)")  # fmt: skip
+    parser.add_argument("--log-stats-interval", type=float, default=10.0, metavar="S",
+                        help="seconds between engine stats lines (default 10)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--api-key", default=None,
@@ -134,6 +140,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out["max_stored_responses"] = args.max_stored_responses
     out["speculation_waste_price"] = args.waste_price
     out["speculation_max_waste_ratio"] = args.max_waste_ratio
+    out["log_stats_interval_s"] = 0.0 if args.disable_log_stats else args.log_stats_interval
     return out
 
 

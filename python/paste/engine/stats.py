@@ -36,6 +36,8 @@ class EngineStats:
     num_preemptions: int = 0
     num_draft_tokens: int = 0
     num_accepted_draft_tokens: int = 0
+    num_admitted_tokens: int = 0  # prompt tokens of sequences at their admission
+    num_reused_tokens: int = 0  # of which KV was reused (prefix cache or a parked session)
     step_time_s: float | None = None  # smoothed wall time of one step; None before the first
 
     @property
@@ -71,5 +73,7 @@ def core_stats(core: Any) -> EngineStats:
         num_preemptions=stats.num_preemptions,
         num_draft_tokens=stats.num_draft_tokens,
         num_accepted_draft_tokens=stats.num_accepted_draft_tokens,
+        num_admitted_tokens=stats.num_admitted_tokens,
+        num_reused_tokens=stats.num_reused_tokens,
         step_time_s=core.step_time_s,
     )

@@ -31,6 +31,7 @@ Module map (one concept per file):
     predictors.py        TenantPredictors: pattern store file + online learning per tenant
     metrics.py           Prometheus metrics (per-app registry)
     speculation_metrics.py  speculation counters on /metrics
+    stats_log.py         StatsLog: the engine stats line logged while the engine works
     background.py        BackgroundServer: uvicorn on a thread
     serve.py             serve(): engine + app + uvicorn, for `paste serve`
 Guide: docs/server.md.

@@ -19,6 +19,7 @@ Middleware, outermost first: RequestCounter (metrics), GuardMiddleware (API key,
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +44,7 @@ from paste.server.session_journal import SessionJournal
 from paste.server.session_store import SessionStore
 from paste.server.speculation import server_speculation
 from paste.server.state import ServerState, server_state
+from paste.server.stats_log import StatsLog
 from paste.session.parsers import parser_for_engine
 from paste.session.priority import CoSchedulingPolicy
 from paste.tools import ToolRegistry
@@ -78,8 +80,16 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        store.close()
+        stats_log = None
+        if config.log_stats_interval_s > 0:
+            stats_log = asyncio.create_task(
+                StatsLog(engine, speculation, config.log_stats_interval_s).run())
+        try:
+            yield
+        finally:
+            if stats_log is not None:
+                stats_log.cancel()
+            store.close()
 
     app = FastAPI(title="paste", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)  # fmt: skip

@@ -57,6 +57,9 @@ class ServerConfig:
         sessions used, across the engine (SpeculationConfig.max_waste_ratio; None = unbounded).
     speculation_transactions: side-effecting calls of tools that supply a transaction may run
         speculatively (SpeculationConfig.transactions).
+    log_stats_interval_s: seconds between the engine stats lines logged while the engine
+        works (server/stats_log.py, vLLM's periodic throughput log); 0 = none. `paste serve`
+        logs every 10 s unless --disable-log-stats.
     """
 
     model_id: str
@@ -86,6 +89,7 @@ class ServerConfig:
     speculation_waste_price: float = 0.1
     speculation_max_waste_ratio: float | None = 0.5
     speculation_transactions: bool = True
+    log_stats_interval_s: float = 0.0
 
     @property
     def reasoning(self) -> ReasoningTags | None:
@@ -125,6 +129,10 @@ class ServerConfig:
                 f"{self.speculation_waste_price!r}"
             )
         check_max_waste_ratio(self.speculation_max_waste_ratio, "speculation_max_waste_ratio")
+        if not 0.0 <= self.log_stats_interval_s < float("inf"):
+            raise InvalidArgumentError(
+                "log_stats_interval_s must be a finite number of seconds >= 0, got "
+                f"{self.log_stats_interval_s!r}")
         if self.pattern_store is not None and not self.pattern_store:
             raise InvalidArgumentError("pattern_store must be a non-empty path when set")
         if self.session_dir is not None and not self.session_dir:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,19 @@ def model_id_for(model: str) -> str:
 # --no-engine-process the engine thread itself, which gives the GIL up around every torch op
 # (bench/bench_gil.py).
 SWITCH_INTERVAL_S = 0.0001
+
+
+def log_stats_to_stderr() -> None:
+    """Engine stats lines (server/stats_log.py) on stderr, formatted as uvicorn's own
+    lines; a handler the embedding process gave "paste.stats" is left as it is."""
+    logger = logging.getLogger("paste.stats")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def startup_summary(config: Any, engine: Any) -> str:
@@ -152,6 +166,7 @@ def serve(
             use_chat_template(engine, template)
         app = create_app(engine, config, tools=registry)
         print(startup_summary(config, engine), file=sys.stderr, flush=True)
+        log_stats_to_stderr()
         prepare_process()
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
     finally:
