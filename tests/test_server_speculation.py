@@ -323,7 +323,9 @@ def test_cli_switches():
                         "speculation_budget": 16, "speculation_waste_price": 0.1,
                         "speculation_max_waste_ratio": 0.5,
                         "speculation_transactions": True,
-                        "max_stored_responses": 1024, "log_stats_interval_s": 10.0}  # fmt: skip
+                        "max_stored_responses": 1024, "log_stats_interval_s": 10.0,
+                        "allowed_origins": ("*",), "allowed_methods": ("*",),
+                        "allowed_headers": ("*",), "allow_credentials": False}  # fmt: skip
     args = build_parser().parse_args([
         "serve", "--model", "m", "--no-speculation", "--no-early-dispatch", "--no-kv-retention",
         "--no-coscheduling", "--no-learn-patterns", "--no-transactions", "--pattern-store", "p.json",
@@ -342,7 +344,10 @@ def test_cli_switches():
                                     "speculation_max_waste_ratio": None,
                                     "speculation_transactions": False,
                                     "max_stored_responses": 1024,
-                                    "log_stats_interval_s": 10.0}  # fmt: skip
+                                    "log_stats_interval_s": 10.0,
+                                    "allowed_origins": ("*",), "allowed_methods": ("*",),
+                                    "allowed_headers": ("*",),
+                                    "allow_credentials": False}  # fmt: skip
     config = ServerConfig(model_id="m", **server_options(args))  # a valid config
     assert config.speculation_transactions is False
     assert config.speculation_waste_price == 0.5

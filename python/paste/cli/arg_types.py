@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def waste_ratio_arg(text: str) -> float | None:
@@ -16,3 +17,16 @@ def waste_ratio_arg(text: str) -> float | None:
     if not 0.0 <= value < float("inf"):  # also false for nan
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0 or 'none', got {text!r}")
     return value
+
+
+def string_list_arg(text: str) -> tuple[str, ...]:
+    """A JSON array of non-empty strings (vLLM's --allowed-origins and its siblings), e.g.
+    '["http://localhost:3000"]'."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise argparse.ArgumentTypeError(
+            f"expected a JSON array of non-empty strings such as '[\"*\"]', got {text!r}")
+    return tuple(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from paste.cli.arg_types import waste_ratio_arg
+from paste.cli.arg_types import string_list_arg, waste_ratio_arg
 from paste.cli.engine_args import add_engine_arguments, engine_options
 
 
@@ -47,6 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--log-stats-interval", type=float, default=10.0, metavar="S",
                         help="seconds between engine stats lines (default 10)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
+    for flag, text in (("--allowed-origins", "origins"), ("--allowed-methods", "HTTP methods"),
+                       ("--allowed-headers", "request headers")):
+        parser.add_argument(flag, type=string_list_arg, default=("*",), metavar="JSON",
+                            help=f"CORS: the {text} a browser page may call the API with, a "
+                                 "JSON array (vLLM's flag; default '[\"*\"]': any)")  # fmt: skip
+    parser.add_argument("--allow-credentials", action="store_true",
+                        help="CORS: browsers may send cookies and authorization with "
+                             "cross-origin requests (vLLM's flag)")  # fmt: skip
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--api-key", default=None,
                         help="require 'Authorization: Bearer KEY' on /v1 routes")  # fmt: skip
@@ -141,6 +149,8 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out["speculation_waste_price"] = args.waste_price
     out["speculation_max_waste_ratio"] = args.max_waste_ratio
     out["log_stats_interval_s"] = 0.0 if args.disable_log_stats else args.log_stats_interval
+    out["allowed_origins"], out["allowed_methods"] = args.allowed_origins, args.allowed_methods
+    out["allowed_headers"], out["allow_credentials"] = args.allowed_headers, args.allow_credentials
     return out
 
 

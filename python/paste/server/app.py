@@ -28,6 +28,7 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -119,6 +120,11 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_middleware(GuardMiddleware, api_key=config.api_key,
                        max_request_bytes=config.max_request_bytes)  # fmt: skip
     app.add_middleware(RequestCounter, metrics=metrics)
+    if config.allowed_origins:  # outermost: a preflight is answered before the API key check
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.allowed_origins),
+                           allow_methods=list(config.allowed_methods),
+                           allow_headers=list(config.allowed_headers),
+                           allow_credentials=config.allow_credentials)  # fmt: skip
     return app
 
 

@@ -57,6 +57,11 @@ class ServerConfig:
         sessions used, across the engine (SpeculationConfig.max_waste_ratio; None = unbounded).
     speculation_transactions: side-effecting calls of tools that supply a transaction may run
         speculatively (SpeculationConfig.transactions).
+    allowed_origins, allowed_methods, allowed_headers, allow_credentials: CORS, vLLM's flags
+        and defaults: pages of these origins may call the API from a browser with these
+        methods and headers ("*": any; allowed_origins empty: no CORS headers at all, so
+        browsers refuse cross-origin calls); allow_credentials lets them send cookies and
+        authorization.
     log_stats_interval_s: seconds between the engine stats lines logged while the engine
         works (server/stats_log.py, vLLM's periodic throughput log); 0 = none. `paste serve`
         logs every 10 s unless --disable-log-stats.
@@ -90,6 +95,10 @@ class ServerConfig:
     speculation_max_waste_ratio: float | None = 0.5
     speculation_transactions: bool = True
     log_stats_interval_s: float = 0.0
+    allowed_origins: tuple[str, ...] = ("*",)
+    allowed_methods: tuple[str, ...] = ("*",)
+    allowed_headers: tuple[str, ...] = ("*",)
+    allow_credentials: bool = False
 
     @property
     def reasoning(self) -> ReasoningTags | None:
@@ -129,6 +138,11 @@ class ServerConfig:
                 f"{self.speculation_waste_price!r}"
             )
         check_max_waste_ratio(self.speculation_max_waste_ratio, "speculation_max_waste_ratio")
+        for name in ("allowed_origins", "allowed_methods", "allowed_headers"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or not all(isinstance(v, str) and v for v in value):
+                raise InvalidArgumentError(
+                    f"{name} must be a tuple of non-empty strings, got {value!r}")
         if not 0.0 <= self.log_stats_interval_s < float("inf"):
             raise InvalidArgumentError(
                 "log_stats_interval_s must be a finite number of seconds >= 0, got "
