@@ -7,8 +7,11 @@ vLLM command lines run unchanged where paste means the same: `--dtype` also take
 bfloat16 on a CPU with bf16 units, else float32; engine/dtypes.py), `half` and `float`;
 `--tensor-parallel-size` / `-tp` takes 1 (paste runs a model on one device; more is a typed
 error);
-`--trust-remote-code` and `--enforce-eager` are accepted and change nothing (paste runs only
-its own model code, never code from a model folder, and runs it eagerly: no CUDA graphs)."""
+`--trust-remote-code`, `--enforce-eager`, `--swap-space` and `--enable-chunked-prefill` are
+accepted and change nothing (paste runs only its own model code, never code from a model
+folder, runs it eagerly: no CUDA graphs, recomputes a preempted sequence and always chunks long
+prefills); `--kv-cache-dtype` takes only auto and `--quantization` nothing: a typed error
+says so."""
 
 from __future__ import annotations
 
@@ -86,6 +89,18 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--enforce-eager", action="store_true",
                        help="accepted for vLLM command lines: paste always runs the model "
                        "eagerly (it captures no CUDA graphs)")
+    group.add_argument("--kv-cache-dtype", default="auto", metavar="DTYPE",
+                       help="vLLM's flag: only auto (the KV cache is stored in the model's "
+                       "dtype; an fp8 cache is not supported)")
+    group.add_argument("--quantization", "-q", default=None, metavar="METHOD",
+                       help="vLLM's flag: paste runs unquantized checkpoints only, so any "
+                       "method is an error")
+    group.add_argument("--swap-space", type=float, default=None, metavar="GIB",
+                       help="accepted for vLLM command lines and changes nothing: a preempted "
+                       "sequence is recomputed, never swapped to host memory")
+    group.add_argument("--enable-chunked-prefill", action="store_true",
+                       help="accepted for vLLM command lines: paste always chunks prefills "
+                       "longer than --max-num-batched-tokens")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,6 +110,14 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     if tp is not None and tp != 1:
         raise InvalidArgumentError(
             f"--tensor-parallel-size must be 1 (paste runs a model on one device), got {tp}")
+    if args.kv_cache_dtype != "auto":
+        raise InvalidArgumentError(
+            f"--kv-cache-dtype {args.kv_cache_dtype} is not supported: paste stores the KV cache "
+            "in the model's dtype (auto)")
+    if args.quantization is not None:
+        raise InvalidArgumentError(
+            f"--quantization {args.quantization} is not supported: paste runs unquantized "
+            "checkpoints (float32, bfloat16 or float16 weights)")
     fields = [field for _flag, field, _kind, _text in ENGINE_FLAGS] + [
         "enable_prefix_caching", "tune_matmul", "adaptive_drafts"]
     return {f: getattr(args, f"engine_{f}") for f in fields

@@ -62,8 +62,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="read the API key from a file (keeps it out of the process list)")  # fmt: skip
     parser.add_argument("--max-request-bytes", type=int, default=None,
                         help="refuse larger request bodies with 413 (default 8 MiB)")  # fmt: skip
-    parser.add_argument("--served-model-name", default=None,
-                        help="model id clients use (default: the model name)")  # fmt: skip
+    parser.add_argument("--served-model-name", default=None, nargs="+", metavar="NAME",
+                        help="model id clients use (default: the model name); several names "
+                             "as in vLLM: the first is the server's, all are accepted and "
+                             "listed")  # fmt: skip
+    parser.add_argument("--uvicorn-log-level", default="info", metavar="LEVEL",
+                        help="the HTTP server's log level: critical | error | warning | info | "
+                             "debug | trace (vLLM's flag; default info)")  # fmt: skip
+    parser.add_argument("--ssl-keyfile", default=None, metavar="PATH",
+                        help="serve HTTPS with this private key (PEM; with --ssl-certfile)")  # fmt: skip
+    parser.add_argument("--ssl-certfile", default=None, metavar="PATH",
+                        help="serve HTTPS with this certificate (PEM; with --ssl-keyfile)")  # fmt: skip
+    parser.add_argument("--ssl-ca-certs", default=None, metavar="PATH",
+                        help="CA certificates client certificates are checked against")  # fmt: skip
+    parser.add_argument("--ssl-cert-reqs", type=int, default=0, metavar="N",
+                        help="client certificates: 0 not asked (default), 1 optional, 2 "
+                             "required (vLLM's flag; Python's ssl.CERT_* values)")  # fmt: skip
     add_engine_arguments(parser)
     parser.add_argument("--engine-process", default=True, action=argparse.BooleanOptionalAction,
                         help="run the model and its step loop in a process of their own, "
@@ -165,9 +179,13 @@ def serve_engine_options(args: argparse.Namespace) -> dict[str, object]:
 
 def _serve(args: argparse.Namespace) -> int:
     from paste import envs
+    from paste.server.http_options import HttpOptions
     from paste.server.serve import serve
 
     options = serve_engine_options(args)
+    http = HttpOptions(log_level=args.uvicorn_log_level, ssl_keyfile=args.ssl_keyfile,
+                       ssl_certfile=args.ssl_certfile, ssl_ca_certs=args.ssl_ca_certs,
+                       ssl_cert_reqs=args.ssl_cert_reqs)
     try:
         api_key = args.api_key
         if args.api_key_file:
@@ -189,6 +207,7 @@ def _serve(args: argparse.Namespace) -> int:
             chat_template=args.chat_template,
             generation_config=args.generation_config,
             override_generation_config=args.override_generation_config,
+            http=http,
         )
     except KeyboardInterrupt:
         pass

@@ -33,6 +33,7 @@ Module map (one concept per file):
     speculation_metrics.py  speculation counters on /metrics
     stats_log.py         StatsLog: the engine stats line logged while the engine works
     background.py        BackgroundServer: uvicorn on a thread
+    http_options.py      HttpOptions: uvicorn's options (HTTPS, log level)
     serve.py             serve(): engine + app + uvicorn, for `paste serve`
 Guide: docs/server.md.
 """

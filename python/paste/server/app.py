@@ -144,9 +144,9 @@ async def metrics_text(request: Request) -> Response:
     return Response(server_state(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-def _model_object(state: ServerState) -> dict[str, Any]:
+def _model_object(state: ServerState, name: str) -> dict[str, Any]:
     """OpenAI's model object, plus vLLM's max_model_len (the longest prompt + output)."""
-    return {"id": state.config.model_id, "object": "model", "created": state.created,
+    return {"id": name, "object": "model", "created": state.created,
             "owned_by": "paste", "max_model_len": context_limit(state.engine)}  # fmt: skip
 
 
@@ -155,13 +155,16 @@ async def version(_request: Request) -> Response:
 
 
 async def list_models(request: Request) -> Response:
-    return JSONResponse({"object": "list", "data": [_model_object(server_state(request))]})
+    state = server_state(request)
+    return JSONResponse({"object": "list", "data": [_model_object(state, name)
+                                                    for name in state.config.model_names]})
 
 
 async def get_model(request: Request) -> Response:
     state = server_state(request)
-    state.check_model(request.path_params["model_id"])
-    return JSONResponse(_model_object(state))
+    name = request.path_params["model_id"]
+    state.check_model(name)
+    return JSONResponse(_model_object(state, name))
 
 
 async def _api_error(_request: Request, exc: Exception) -> Response:

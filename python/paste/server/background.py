@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 
 from paste.errors import PasteError
+from paste.server.http_options import HttpOptions
 
 
 class ServerStartError(PasteError, RuntimeError):
@@ -24,13 +25,17 @@ class ServerStartError(PasteError, RuntimeError):
 
 
 class BackgroundServer:
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0,
+                 http: HttpOptions | None = None) -> None:
+        """http: uvicorn's options as `paste serve` takes them (HTTPS, log level); default:
+        plain HTTP, warnings only."""
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
+        self.http = http or HttpOptions(log_level="warning")
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+            app, lifespan="on", timeout_graceful_shutdown=5, **self.http.uvicorn_kwargs()
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="paste-http", daemon=True)
@@ -38,7 +43,7 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.http.scheme}://{self.host}:{self.port}"
 
     def _run(self) -> None:
         try:

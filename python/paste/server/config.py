@@ -18,6 +18,8 @@ class ServerConfig:
     """Configuration of one server (the engine is configured separately).
 
     model_id: the name clients pass as "model" and GET /v1/models lists.
+    model_aliases: further names clients may pass, listed after model_id (vLLM's
+        --served-model-name with several names); an answer names the model as asked.
     tool_call_parser: tool-call format of the model's output (paste.parsing names); None =
         the model's default (paste.session.parsers table: name, then architecture).
     api_key: if set, every /v1 request needs `Authorization: Bearer <api_key>` (else 401).
@@ -68,6 +70,7 @@ class ServerConfig:
     """
 
     model_id: str
+    model_aliases: tuple[str, ...] = ()
     tool_call_parser: str | None = None
     api_key: str | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
@@ -101,6 +104,11 @@ class ServerConfig:
     allow_credentials: bool = False
 
     @property
+    def model_names(self) -> tuple[str, ...]:
+        """Every name clients may pass as "model", model_id first."""
+        return (self.model_id, *self.model_aliases)
+
+    @property
     def reasoning(self) -> ReasoningTags | None:
         """The tags of reasoning_parser (None: no reasoning split)."""
         return None if self.reasoning_parser is None else reasoning_tags(self.reasoning_parser)
@@ -108,6 +116,10 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if not self.model_id:
             raise InvalidArgumentError("model_id must be a non-empty string")
+        names = (self.model_id, *self.model_aliases)
+        if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+            raise InvalidArgumentError(
+                f"served model names must be distinct non-empty strings, got {list(names)}")
         if self.max_request_bytes < 1:
             raise InvalidArgumentError(
                 f"max_request_bytes must be >= 1, got {self.max_request_bytes}"

@@ -11,10 +11,12 @@ import gc
 import importlib
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from paste.errors import InvalidArgumentError
+from paste.server.http_options import HttpOptions
 from paste.tools import ToolRegistry
 
 
@@ -41,6 +43,17 @@ def model_id_for(model: str) -> str:
     return path.name if path.is_dir() else model
 
 
+def served_names(served_model_name: str | Sequence[str] | None,
+                 model: str) -> tuple[str, tuple[str, ...]]:
+    """The server's model id and its aliases from --served-model-name (one name or several,
+    as in vLLM: the first is the id); none given: model_id_for(model)."""
+    names = ([served_model_name] if isinstance(served_model_name, str)
+             else list(served_model_name or ()))
+    if not names:
+        return model_id_for(model), ()
+    return names[0], tuple(names[1:])
+
+
 # The GIL switch interval `serve` sets (Python's default is 5 ms). A thread waiting for the
 # GIL while another thread of the process runs Python gets it only once that thread is made
 # to drop it, after this long: the thread reading the engine process's outputs, and with
@@ -62,14 +75,14 @@ def log_stats_to_stderr() -> None:
     logger.propagate = False
 
 
-def startup_summary(config: Any, engine: Any) -> str:
+def startup_summary(config: Any, engine: Any, scheme: str = "http") -> str:
     """What `paste serve` runs, one line per fact an operator checks first (stderr at start):
     the model and its dtype, the context and the KV cache, and the sampling defaults the
     model's generation config gives requests (server/generation_defaults.py)."""
     blocks, size = engine.stats().num_blocks, engine.config.block_size
     lines = [f"paste serve: {config.model_id} in {engine.info.dtype}, max_model_len "
              f"{engine.info.max_model_len}, KV cache {blocks} blocks of {size} tokens "
-             f"({blocks * size} tokens), on http://{config.host}:{config.port}"]
+             f"({blocks * size} tokens), on {scheme}://{config.host}:{config.port}"]
     if config.generation_defaults:
         values = ", ".join(f"{k}={v}" for k, v in config.generation_defaults.items())
         lines.append(f"paste serve: requests that leave them out sample with {values} (the "
@@ -103,7 +116,7 @@ def serve(
     port: int = 8000,
     api_key: str | None = None,
     max_request_bytes: int | None = None,
-    served_model_name: str | None = None,
+    served_model_name: str | Sequence[str] | None = None,
     engine_options: dict[str, Any] | None = None,
     server_options: dict[str, Any] | None = None,
     engine_process: bool = True,
@@ -112,6 +125,7 @@ def serve(
     chat_template: str | None = None,
     generation_config: str = "auto",
     override_generation_config: str | None = None,
+    http: HttpOptions | None = None,
 ) -> None:
     """Serve until interrupted (Ctrl-C / SIGTERM); the engine is shut down on the way out.
 
@@ -124,7 +138,9 @@ def serve(
     a step (ProcessEngine.step_timeout_s; 0: none). chat_template: a Jinja chat template, or
     a file holding one, in place of the model's own (server/chat_template.py).
     generation_config / override_generation_config: vLLM's flags, the sampling defaults of
-    requests that set none (server/generation_defaults.py)."""
+    requests that set none (server/generation_defaults.py). served_model_name: the id clients
+    use, or several (vLLM's flag: the first is the server's model id, the others aliases).
+    http: uvicorn's options (HTTPS, log level; server/http_options.py)."""
     if engine_restarts < 0:
         raise InvalidArgumentError(f"--engine-restarts must be >= 0, got {engine_restarts}")
     if engine_step_timeout_s != 0 and not engine_step_timeout_s > 2:
@@ -140,12 +156,15 @@ def serve(
     from paste.server.config import DEFAULT_MAX_REQUEST_BYTES, ServerConfig
     from paste.server.generation_defaults import load_generation_defaults
 
+    model_id, aliases = served_names(served_model_name, model)
+    http = http or HttpOptions()
     try:
         folder = resolve_model(model) if generation_config == "auto" else None
     except InvalidArgumentError:
         folder = None  # the engine reports the model, after the engine flags
     config = ServerConfig(
-        model_id=served_model_name or model_id_for(model),
+        model_id=model_id,
+        model_aliases=aliases,
         tool_call_parser=tool_call_parser,
         api_key=api_key,
         max_request_bytes=max_request_bytes or DEFAULT_MAX_REQUEST_BYTES,
@@ -165,10 +184,11 @@ def serve(
         if template is not None:
             use_chat_template(engine, template)
         app = create_app(engine, config, tools=registry)
-        print(startup_summary(config, engine), file=sys.stderr, flush=True)
+        print(startup_summary(config, engine, http.scheme), file=sys.stderr, flush=True)
         log_stats_to_stderr()
         prepare_process()
-        uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+        uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=5,
+                    **http.uvicorn_kwargs())
     finally:
         engine.shutdown()
         if registry is not None:

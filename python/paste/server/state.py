@@ -53,10 +53,11 @@ class ServerState:
         return record
 
     def check_model(self, model: str) -> None:
-        """404 model_not_found unless `model` is the served model id."""
-        if model != self.config.model_id:
+        """404 model_not_found unless `model` is a served model name."""
+        if model not in self.config.model_names:
+            served = " or ".join(repr(name) for name in self.config.model_names)
             raise NotFoundError(
-                f"the model {model!r} does not exist; this server serves {self.config.model_id!r}",
+                f"the model {model!r} does not exist; this server serves {served}",
                 param="model",
                 code="model_not_found",
             )
