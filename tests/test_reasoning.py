@@ -139,6 +139,18 @@ def test_chat_completions_give_the_thinking_as_reasoning_content(engine, server)
     assert kinds == sorted(kinds, reverse=True)
 
 
+def test_include_reasoning_false_leaves_the_thinking_out(engine, server):
+    text = "<think>\nThe user wants Paris.\n</think>\n\nIt is sunny in Paris."
+    with engine.scripted(lambda _prompt: text):
+        message = ask(server, extra_body={"include_reasoning": False}).choices[0].message
+        chunks = list(ask(server, stream=True, extra_body={"include_reasoning": False}))
+    assert message.content == "It is sunny in Paris."
+    assert "reasoning_content" not in message.model_extra
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    assert "".join(d.content or "" for d in deltas) == "It is sunny in Paris."
+    assert not any("reasoning_content" in (d.model_extra or {}) for d in deltas)
+
+
 def test_a_call_inside_the_thinking_is_not_a_call(engine, server):
     text = f"<think>Maybe {CALL.replace('Paris', 'Rome')}?</think>{CALL}"
     with engine.scripted(lambda _prompt: text):

@@ -104,6 +104,8 @@ def test_streamed_choices_reassemble_to_the_whole_answer(client):
         ({"prompt": [1, "a"]}, "prompt"),
         ({"prompt": [[1], "a"]}, "prompt"),
         ({"prompt": [1, 99999999]}, "prompt"),  # outside the vocabulary
+        ({"prompt": [-5]}, "prompt"),  # a negative id (was a 500: the echo text's decode)
+        ({"prompt": [[1], [2, -1]], "echo": True}, "prompt"),
         ({"prompt": [5] * 40000}, "prompt"),  # longer than the context
         ({"prompt": ["a", "b", "c"], "n": 50}, "n"),  # 150 choices
         ({"prompt": PROMPT, "presence_penalty": 3}, "presence_penalty"),
@@ -115,3 +117,14 @@ def test_bad_requests_are_400_naming_the_field(client, kwargs, param):
     with pytest.raises(openai.BadRequestError) as err:
         client.completions.create(model="tiny", max_tokens=2, **kwargs)
     assert err.value.body["param"] == param
+
+
+def test_prompt_ids_outside_the_vocabulary_name_the_id(client, engine):
+    import openai
+
+    vocab = engine.info.vocab_size
+    for ids, bad in (([3, -5], -5), ([[1], [vocab]], vocab)):
+        with pytest.raises(openai.BadRequestError) as err:
+            client.completions.create(model="tiny", max_tokens=2, prompt=ids)
+        assert err.value.body["message"] == (
+            f"'prompt' token id {bad} is outside the vocabulary [0, {vocab})")

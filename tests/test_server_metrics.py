@@ -18,7 +18,8 @@ EXPECTED_NAMES = {
     "paste_kv_cache_used_blocks", "paste_kv_cache_blocks", "paste_kv_cache_usage_ratio",
     "paste_engine_generated_tokens", "paste_engine_preemptions", "paste_draft_tokens",
     "paste_draft_tokens_accepted", "paste_sessions_restored",
-    "paste_session_journal_failed_writes",
+    "paste_session_journal_failed_writes", "paste_prefix_cache_queries",
+    "paste_prefix_cache_hits",
 }
 
 
@@ -58,8 +59,27 @@ def test_metrics_names_and_counters(engine):
     assert delta("paste_turns_total", finish_reason="stop") == 1
     assert delta("paste_turns_total", finish_reason="length") == 0
     assert delta("paste_draft_tokens_total") == 0  # the engine does not draft by default
+    assert delta("paste_prefix_cache_queries_total") == out.usage.prompt_tokens  # admitted
+    assert delta("paste_prefix_cache_hits_total") == delta("paste_cached_prompt_tokens_total")
     assert after[("paste_engine_running_sequences", ())] == 0
     assert after[("paste_engine_waiting_sequences", ())] == 0
     assert after[("paste_kv_cache_blocks", ())] == 2048
     used = after[("paste_kv_cache_used_blocks", ())]
     assert after[("paste_kv_cache_usage_ratio", ())] == used / 2048
+
+
+def test_prefix_cache_counters_count_a_repeated_prompt(engine):
+    messages = [{"role": "user", "content": "The capital of France is Paris. Tell me more."}]
+    with live_server(engine) as server:
+        client = openai_client(server)
+        with engine.scripted(always("Yes.")):
+            client.chat.completions.create(model="tiny", messages=messages)
+            _, before = scrape(server.url)
+            again = client.chat.completions.create(model="tiny", messages=messages)
+        _, after = scrape(server.url)
+    cached = again.usage.prompt_tokens_details.cached_tokens
+    assert cached > 0  # the same prompt: its whole blocks are reused
+    hits = after[("paste_prefix_cache_hits_total", ())] - before[("paste_prefix_cache_hits_total", ())]
+    queries = (after[("paste_prefix_cache_queries_total", ())]
+               - before[("paste_prefix_cache_queries_total", ())])
+    assert (queries, hits) == (again.usage.prompt_tokens, cached)

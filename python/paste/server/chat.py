@@ -57,12 +57,13 @@ class _Choice:
 class ChatAssembler:
     def __init__(self, model: str, include_usage: bool, n: int = 1,
                  token_text: Callable[[int], str] = str, prompt_logprobs: bool = False,
-                 return_token_ids: bool = False) -> None:
+                 return_token_ids: bool = False, include_reasoning: bool = True) -> None:
         """`n` choices; `token_text(id)`: a token's text, for logprobs; `prompt_logprobs`:
         the answer carries vLLM's `prompt_logprobs` (choice 0's prompt; every choice has the
         same); `return_token_ids`: vLLM's `prompt_token_ids` (top level; streamed in one
         chunk) and each choice's `token_ids` (streamed as they come, in chunks of their
-        own)."""
+        own); `include_reasoning` false (vLLM's field): the thinking a reasoning parser
+        split off is left out (no `reasoning_content`, whole or streamed)."""
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.model = model
@@ -72,6 +73,7 @@ class ChatAssembler:
         self._prompt_logprobs = prompt_logprobs
         self.prompt_logprobs: list[dict[str, Any] | None] | None = None
         self._return_token_ids = return_token_ids
+        self._include_reasoning = include_reasoning
         self.prompt_token_ids: list[int] | None = None
 
     def _chunk(self, index: int, delta: dict[str, Any],
@@ -120,6 +122,8 @@ class ChatAssembler:
             choice.text.append(event.text)
             return [self._chunk(index, {"content": event.text})]
         if isinstance(event, ReasoningPiece):  # vLLM's field for it
+            if not self._include_reasoning:
+                return []
             choice.reasoning.append(event.text)
             return [self._chunk(index, {"reasoning_content": event.text})]
         if isinstance(event, CallPiece):
@@ -201,5 +205,6 @@ async def create_chat_completion(request: Request) -> Response:
     events = merge_choices([[
         choice_stream(state, turn) for turn in choice_turns(chat.turn, chat.n)]])
     assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine),
-                              chat.prompt_logprobs, chat.return_token_ids)
+                              chat.prompt_logprobs, chat.return_token_ids,
+                              chat.include_reasoning)
     return await answer_choices(request, events, assembler, chat.stream)

@@ -8,7 +8,8 @@ id": -100..100}), vLLM's extra sampling fields top_k, min_p, repetition_penalty,
 ignore_eos, stop_token_ids, include_stop_str_in_output, allowed_token_ids, bad_words
 (engine/penalties.py, sampler.py),
 response_format json_object / json_schema (the output is constrained, engine/grammar.py),
-logprobs / top_logprobs (<= 20: each output token's logprob). A supported field with a bad
+logprobs / top_logprobs (<= 20: each output token's logprob), include_reasoning (vLLM's:
+false leaves a reasoning parser's reasoning_content out). A supported field with a bad
 value is a 400 naming it; so are the deprecated functions / function_call (use tools), which
 a client would otherwise believe honoured.
 """
@@ -53,6 +54,7 @@ class ChatRequest:
     n: int = 1  # choices (server/choices.py)
     prompt_logprobs: bool = False  # vLLM's prompt_logprobs was given (not with stream)
     return_token_ids: bool = False  # vLLM's: prompt_token_ids and each choice's token_ids
+    include_reasoning: bool = True  # vLLM's: false leaves reasoning_content out
 
 
 def sampling_params(
@@ -229,7 +231,7 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
     )
     turn.add_generation_prompt, turn.continue_final_message = prompt_ending(body, turn.messages)
     return ChatRequest(model, turn, stream, include_usage(body), n, prompt_logprobs is not None,
-                       turn.return_token_ids)
+                       turn.return_token_ids, opt_bool(body, "include_reasoning", True))
 
 
 def prompt_logprobs_field(body: dict[str, Any], stream: bool) -> int | None:

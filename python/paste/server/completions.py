@@ -31,6 +31,7 @@ from paste.engine.request import TokenLogprob
 from paste.server.body import read_json_object
 from paste.server.choices import choice_stream, choice_turns, merge_choices
 from paste.server.completions_request import CompletionRequest, parse_completion_request
+from paste.server.errors import BadRequestError
 from paste.server.generation import (
     LogprobPiece,
     PromptLogprobPiece,
@@ -196,12 +197,24 @@ def _encoder(engine: Any) -> Callable[[str], list[int]]:
     return lambda text: list(tokenizer.encode(text, add_special_tokens=True))
 
 
+def _check_prompt_ids(req: CompletionRequest, vocab: int) -> None:
+    """400 for a prompt sent as token ids the model does not have (before they are decoded
+    for echo and the answer)."""
+    for turn in req.turns:
+        bad = next((t for t in turn.prompt_ids or () if not 0 <= t < vocab), None)
+        if bad is not None:
+            raise BadRequestError(
+                f"'prompt' token id {bad} is outside the vocabulary [0, {vocab})",
+                param="prompt")
+
+
 async def create_completion(request: Request) -> Response:
     state = server_state(request)
     body = await read_json_object(request, state.config.max_request_bytes)
     body = with_defaults(body, state.config.generation_defaults, "completions")
     req = parse_completion_request(body, _encoder(state.engine))
     state.check_model(req.model)
+    _check_prompt_ids(req, state.engine.info.vocab_size)
     for turn in req.turns:  # a raw prompt starts a new conversation: only the KV band applies
         state.prioritize(turn)
     events = merge_choices([[choice_stream(state, t) for t in choice_turns(turn, req.n)]

@@ -19,6 +19,9 @@ Engine side (read when scraped, EngineCollector):
     paste_engine_running_sequences, paste_engine_waiting_sequences, paste_engine_parked_sequences
     paste_kv_cache_used_blocks, paste_kv_cache_blocks, paste_kv_cache_usage_ratio
     paste_engine_generated_tokens_total, paste_engine_preemptions_total
+    paste_draft_tokens_total, paste_draft_tokens_accepted_total
+    paste_prefix_cache_queries_total, paste_prefix_cache_hits_total (vLLM's pair: prompt tokens
+    admitted, and of them those whose KV was reused; hit rate = rate(hits) / rate(queries))
     paste_engine_restarts_total, paste_engine_requests_resubmitted_total (engine in its own
     process; the engine counters above start from 0 again in a new engine process, which
     Prometheus' rate() reads as a counter reset)
@@ -87,6 +90,10 @@ class EngineCollector:
              stats.num_draft_tokens),
             ("paste_draft_tokens_accepted", "draft tokens accepted (each saves one model step)",
              stats.num_accepted_draft_tokens),
+            ("paste_prefix_cache_queries", "prompt tokens of sequences at their admission",
+             stats.num_admitted_tokens),
+            ("paste_prefix_cache_hits", "of which KV was reused (prefix cache or a parked "
+             "session)", stats.num_reused_tokens),
         )  # fmt: skip
         for name, doc, value in counters:
             yield CounterMetricFamily(name, doc, value=value)
