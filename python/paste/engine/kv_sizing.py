@@ -9,9 +9,9 @@
 On a CUDA device paste measures, as vLLM does, what the engine uses besides the cache: the
 weights (torch's allocation growth over loading the model), the peak activations of a profile
 step (the largest prefill one step computes, with the float32 logits and probabilities of
-max_num_seqs rows, over the weights) and the memory the process came to hold outside torch's
-allocator (CUDA context, library workspaces). The cache gets the rest of
-utilization x total. Another process's memory is not ours to plan with: the device must have
+max_num_seqs rows, over the weights; the step's own small KV cache is counted in it, which
+errs on the safe side) and the memory the process came to hold outside torch's allocator
+(CUDA context, library workspaces). The cache gets the rest of utilization x total. Another process's memory is not ours to plan with: the device must have
 utilization x total free when the engine starts.
 
 The arithmetic (kv_budget_bytes) and the profile step run everywhere; the measurement itself

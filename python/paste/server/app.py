@@ -4,7 +4,8 @@
                                       cannot serve
     GET  /metrics                     Prometheus text (metrics.py)
     GET  /version                     {"version": paste's}
-    GET  /v1/models, /v1/models/{id}  the served model (with its max_model_len)
+    GET  /v1/models, /v1/models/{id}  the served model under each of its names (with its
+                                      max_model_len)
     POST /v1/chat/completions         chat.py
     POST /v1/completions              completions.py
     POST /tokenize, /detokenize       tokenize.py (token ids of a prompt, text of ids)
@@ -14,7 +15,9 @@
 
 Bodies are read and validated by the routes themselves (not by FastAPI models) so that every
 client error has OpenAI's error shape: {"error": {"message", "type", "param", "code"}}.
-Middleware, outermost first: RequestCounter (metrics), GuardMiddleware (API key, size).
+Middleware, outermost first: CORS (ServerConfig.allowed_origins; none when empty),
+RequestCounter (metrics), GuardMiddleware (API key, size). While the app runs, a StatsLog
+task logs the engine stats line (config.log_stats_interval_s > 0; stats_log.py).
 """
 
 from __future__ import annotations

@@ -214,7 +214,9 @@ async def create_completion(request: Request) -> Response:
     body = with_defaults(body, state.config.generation_defaults, "completions")
     req = parse_completion_request(body, _encoder(state.engine))
     state.check_model(req.model)
-    _check_prompt_ids(req, state.engine.info.vocab_size)
+    info = getattr(state.engine, "info", None)  # a simulated engine (bench) has none
+    if info is not None:
+        _check_prompt_ids(req, info.vocab_size)
     for turn in req.turns:  # a raw prompt starts a new conversation: only the KV band applies
         state.prioritize(turn)
     events = merge_choices([[choice_stream(state, t) for t in choice_turns(turn, req.n)]
