@@ -19,6 +19,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from paste.cli.speculative_config import speculative_options
 from paste.errors import InvalidArgumentError
 
 _DTYPE_ALIASES = {"half": "float16", "float": "float32"}  # vLLM's spellings
@@ -98,14 +99,20 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--swap-space", type=float, default=None, metavar="GIB",
                        help="accepted for vLLM command lines and changes nothing: a preempted "
                        "sequence is recomputed, never swapped to host memory")
+    group.add_argument("--speculative-config", default=None, metavar="JSON",
+                       help="vLLM's flag, for its ngram method (paste's prompt-lookup drafts): "
+                       "'{\"method\": \"ngram\", \"num_speculative_tokens\": 3, "
+                       "\"prompt_lookup_max\": 4}' is --num-draft-tokens 3 --draft-ngram-max 4 "
+                       "--draft-ngram-min 4 (cli/speculative_config.py)")
     group.add_argument("--enable-chunked-prefill", action="store_true",
                        help="accepted for vLLM command lines: paste always chunks prefills "
                        "longer than --max-num-batched-tokens")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The EngineConfig overrides the flags gave (only those given); InvalidArgumentError for
-    a tensor-parallel size other than 1."""
+    """The EngineConfig overrides the flags gave (only those given, --speculative-config's
+    included); InvalidArgumentError for a tensor-parallel size other than 1 and the other
+    vLLM values paste does not have."""
     tp = args.engine_tensor_parallel_size
     if tp is not None and tp != 1:
         raise InvalidArgumentError(
@@ -120,5 +127,7 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
             "checkpoints (float32, bfloat16 or float16 weights)")
     fields = [field for _flag, field, _kind, _text in ENGINE_FLAGS] + [
         "enable_prefix_caching", "tune_matmul", "adaptive_drafts"]
-    return {f: getattr(args, f"engine_{f}") for f in fields
-            if getattr(args, f"engine_{f}") is not None}
+    options = {f: getattr(args, f"engine_{f}") for f in fields
+               if getattr(args, f"engine_{f}") is not None}
+    options.update(speculative_options(args.speculative_config, options))
+    return options
