@@ -11,7 +11,8 @@ error);
 accepted and change nothing (paste runs only its own model code, never code from a model
 folder, runs it eagerly: no CUDA graphs, recomputes a preempted sequence and always chunks long
 prefills); `--kv-cache-dtype` takes only auto and `--quantization` nothing: a typed error
-says so."""
+says so. `--speculative-config` takes vLLM's ngram method, paste's prompt-lookup drafts
+(cli/speculative_config.py)."""
 
 from __future__ import annotations
 
