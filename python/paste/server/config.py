@@ -116,8 +116,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if not self.model_id:
             raise InvalidArgumentError("model_id must be a non-empty string")
-        names = (self.model_id, *self.model_aliases)
-        if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        names = self.model_names
+        if not _non_empty_strings(names) or len(set(names)) != len(names):
             raise InvalidArgumentError(
                 f"served model names must be distinct non-empty strings, got {list(names)}")
         if self.max_request_bytes < 1:
@@ -144,21 +144,14 @@ class ServerConfig:
                 "speculation_budget and speculation_max_predictions must be >= 0, got "
                 f"{self.speculation_budget} and {self.speculation_max_predictions}"
             )
-        if not 0.0 <= self.speculation_waste_price < float("inf"):
-            raise InvalidArgumentError(
-                f"speculation_waste_price must be a finite number >= 0, got "
-                f"{self.speculation_waste_price!r}"
-            )
+        _check_finite(self, "speculation_waste_price", "a finite number >= 0")
         check_max_waste_ratio(self.speculation_max_waste_ratio, "speculation_max_waste_ratio")
         for name in ("allowed_origins", "allowed_methods", "allowed_headers"):
             value = getattr(self, name)
-            if not isinstance(value, tuple) or not all(isinstance(v, str) and v for v in value):
+            if not isinstance(value, tuple) or not _non_empty_strings(value):
                 raise InvalidArgumentError(
                     f"{name} must be a tuple of non-empty strings, got {value!r}")
-        if not 0.0 <= self.log_stats_interval_s < float("inf"):
-            raise InvalidArgumentError(
-                "log_stats_interval_s must be a finite number of seconds >= 0, got "
-                f"{self.log_stats_interval_s!r}")
+        _check_finite(self, "log_stats_interval_s", "a finite number of seconds >= 0")
         if self.pattern_store is not None and not self.pattern_store:
             raise InvalidArgumentError("pattern_store must be a non-empty path when set")
         if self.session_dir is not None and not self.session_dir:
@@ -169,8 +162,15 @@ class ServerConfig:
             reasoning_tags(self.reasoning_parser)  # InvalidArgumentError naming the known
         if self.pattern_dir is not None and not self.pattern_dir:
             raise InvalidArgumentError("pattern_dir must be a non-empty path when set")
-        if not 0.0 <= self.pattern_save_interval < float("inf"):
-            raise InvalidArgumentError(
-                f"pattern_save_interval must be a finite number of seconds >= 0, got "
-                f"{self.pattern_save_interval!r}"
-            )
+        _check_finite(self, "pattern_save_interval", "a finite number of seconds >= 0")
+
+
+def _non_empty_strings(values: tuple[object, ...]) -> bool:
+    return all(isinstance(v, str) and v for v in values)
+
+
+def _check_finite(config: ServerConfig, name: str, what: str) -> None:
+    """InvalidArgumentError unless the field `name` is in [0, inf) (`what` says so)."""
+    value = getattr(config, name)
+    if not 0.0 <= value < float("inf"):
+        raise InvalidArgumentError(f"{name} must be {what}, got {value!r}")
