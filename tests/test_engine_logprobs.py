@@ -41,8 +41,37 @@ def test_sampled_tokens_logprobs_and_off_by_default(engine):
     assert all(e.top == () and e.logprob <= 0.0 for e in asked.logprobs)
 
 
-def test_out_of_range_is_a_typed_error():
-    with pytest.raises(InvalidArgumentError, match="logprobs must be in"):
-        GenerationParams(logprobs=21)
-    with pytest.raises(InvalidArgumentError, match="logprobs must be in"):
+def test_out_of_range_is_a_typed_error(engine):
+    with pytest.raises(InvalidArgumentError, match="logprobs must be >= 0 or None, got -1"):
         GenerationParams(logprobs=-1)
+    assert engine.info.max_logprobs == 20  # EngineConfig's default, vLLM's
+    with pytest.raises(InvalidArgumentError, match=r"^logprobs 21 is above the engine's "
+                                                   r"max_logprobs 20 \(--max-logprobs\)$"):
+        engine.generate([[4, 5]], GenerationParams(max_tokens=1, logprobs=21))
+    ok = engine.generate([[4, 5]], GenerationParams(max_tokens=1, logprobs=20))[0]
+    assert len(ok.logprobs[0].top) == 20  # the engine serves on
+
+
+def test_max_logprobs_raises_the_limit_up_to_the_whole_vocabulary(tmp_path_factory):
+    from paste.engine.config import EngineConfig
+
+    with pytest.raises(InvalidArgumentError, match="max_logprobs must be >= 0, or -1 for the "
+                                                   "whole vocabulary, got -2"):
+        EngineConfig(max_logprobs=-2)
+    folder = shared_tiny_folder(tmp_path_factory)
+    for setting in (30, -1, 0):
+        eng = tiny_engine(folder, max_logprobs=setting)
+        try:
+            vocab = eng.info.vocab_size
+            limit = {30: 30, -1: vocab, 0: 0}[setting]
+            assert eng.info.max_logprobs == limit
+            if limit:
+                out = eng.generate([[4, 5]], GenerationParams(max_tokens=2, logprobs=limit,
+                                                              prompt_logprobs=limit))[0]
+                assert [len(e.top) for e in out.logprobs] == [limit, limit]
+                assert len(out.prompt_logprobs[1].top) == limit
+            with pytest.raises(InvalidArgumentError, match=f"above the engine's max_logprobs "
+                                                           f"{limit} "):
+                eng.generate([[4, 5]], GenerationParams(max_tokens=1, prompt_logprobs=limit + 1))
+        finally:
+            eng.shutdown()

@@ -104,10 +104,12 @@ def test_output_logprobs_carry_their_rank(engine, reference):
 
 
 def test_bad_prompt_logprobs_are_typed_errors(engine):
-    with pytest.raises(InvalidArgumentError, match="prompt_logprobs must be in"):
-        GenerationParams(prompt_logprobs=21)
-    with pytest.raises(InvalidArgumentError, match="prompt_logprobs must be in"):
+    with pytest.raises(InvalidArgumentError, match="prompt_logprobs must be >= 0 or None, "
+                                                   "got -1"):
         GenerationParams(prompt_logprobs=-1)
+    with pytest.raises(InvalidArgumentError, match="prompt_logprobs 21 is above the engine's "
+                                                   "max_logprobs 20"):
+        engine.generate([[1, 2, 3]], GenerationParams(max_tokens=1, prompt_logprobs=21))
     handle = engine.submit_turn("s1", [1, 2, 3], GenerationParams(max_tokens=1,
                                                                  prompt_logprobs=1))
     with pytest.raises(InvalidArgumentError, match="without a session"):

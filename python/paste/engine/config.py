@@ -38,6 +38,8 @@ class EngineConfig:
         verified.
     tune_matmul: on a CPU, each linear layer's matmul orientation is measured per row count
         at load and the faster used (engine/models/tuned_linear.py); off = plain F.linear.
+    max_logprobs: the most alternatives per token a request may ask for, as output logprobs
+        or prompt logprobs (vLLM's --max-logprobs; -1 = the whole vocabulary).
     """
 
     model: str = ""
@@ -60,6 +62,7 @@ class EngineConfig:
     draft_ngram_max: int = 4
     adaptive_drafts: bool = True
     tune_matmul: bool = True
+    max_logprobs: int = 20
 
     def __post_init__(self) -> None:
         for name in (
@@ -78,6 +81,10 @@ class EngineConfig:
                                        f"{self.gpu_memory_utilization}")
         if not self.session_idle_s > 0:
             raise InvalidArgumentError(f"session_idle_s must be > 0, got {self.session_idle_s}")
+        if self.max_logprobs < -1:
+            raise InvalidArgumentError(
+                f"max_logprobs must be >= 0, or -1 for the whole vocabulary, got "
+                f"{self.max_logprobs}")
         if self.num_draft_tokens < 0:
             raise InvalidArgumentError(
                 f"num_draft_tokens must be >= 0, got {self.num_draft_tokens}")

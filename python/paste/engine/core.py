@@ -86,6 +86,9 @@ class EngineCore:
         self.max_model_len = min(
             config.max_model_len, self.runner.max_positions, self.runner.num_blocks * bs
         )
+        vocab = self.runner.vocab_size
+        self.max_logprobs = vocab if config.max_logprobs == -1 else min(config.max_logprobs,
+                                                                        vocab)
         # What a step of r query rows costs, for the drafts' goodput (step_costs.py).
         self.draft_step_costs: list[float] = (
             measure_step_costs(self.runner, min(config.max_num_batched_tokens, ROWS[-1]))
@@ -232,6 +235,12 @@ class EngineCore:
     def _check(self, params: GenerationParams) -> None:
         """Typed errors, before anything is queued, for params this engine cannot honour."""
         self._check_ids(list(params.forced_tokens), "forced")
+        for name in ("logprobs", "prompt_logprobs"):
+            asked = getattr(params, name)
+            if asked is not None and asked > self.max_logprobs:
+                raise InvalidArgumentError(
+                    f"{name} {asked} is above the engine's max_logprobs {self.max_logprobs} "
+                    "(--max-logprobs)")
         self.calls.check(params)
         self.grammars.check(params)
         self.adjustments.check(params)

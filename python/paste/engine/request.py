@@ -88,9 +88,8 @@ class GenerationParams:
                                        "the thinking)")
         for name in ("logprobs", "prompt_logprobs"):
             value = getattr(self, name)
-            if value is not None and not 0 <= value <= MAX_LOGPROBS:
-                raise InvalidArgumentError(
-                    f"{name} must be in [0, {MAX_LOGPROBS}] or None, got {value}")
+            if value is not None and value < 0:  # the engine checks its max_logprobs
+                raise InvalidArgumentError(f"{name} must be >= 0 or None, got {value}")
         if self.num_draft_tokens is not None and not 0 <= self.num_draft_tokens <= 64:
             raise InvalidArgumentError(
                 f"num_draft_tokens must be in [0, 64] or None, got {self.num_draft_tokens}")
@@ -144,7 +143,7 @@ class GenerationParams:
         )
 
 
-MAX_LOGPROBS = 20  # most alternatives a token's TokenLogprob carries
+MAX_LOGPROBS = 20  # EngineConfig.max_logprobs' default: the alternatives a token may carry
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class EngineInfo:
-    """Fixed at start-up: the longest sequence the engine runs (prompt + output) and the
-    model's vocabulary size (token ids it can embed: [0, vocab_size))."""
+    """Fixed at start-up: the longest sequence the engine runs (prompt + output), the model's
+    vocabulary size (token ids it can embed: [0, vocab_size)) and the most logprob
+    alternatives per token a request may ask for (EngineConfig.max_logprobs resolved)."""
 
     max_model_len: int
     vocab_size: int
     dtype: str = "float32"  # the dtype the model runs in (EngineConfig.dtype resolved)
+    max_logprobs: int = 20
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def engine_stats(engine: Any) -> EngineStats | None:
 
 def core_info(core: Any) -> EngineInfo:
     return EngineInfo(max_model_len=int(core.max_model_len),
-                      vocab_size=int(core.runner.vocab_size), dtype=core.runner.dtype_name)
+                      vocab_size=int(core.runner.vocab_size), dtype=core.runner.dtype_name,
+                      max_logprobs=core.max_logprobs)
 
 
 def core_stats(core: Any) -> EngineStats:

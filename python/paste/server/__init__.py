@@ -12,6 +12,7 @@ Module map (one concept per file):
     state.py             ServerState shared by the routes (engine, config, metrics, sessions)
     errors.py            ApiError family -> OpenAI error bodies
     guard.py             API key and request-size middleware
+    request_id.py        X-Request-Id header middleware (request_id_headers)
     body.py              JSON body with a size limit
     fields.py            typed reads of request fields
     tools_schema.py      function tools and tool_choice, validated
@@ -24,6 +25,8 @@ Module map (one concept per file):
     streaming.py         SSE framing, first-event priming, disconnect watching
     chat.py              Chat Completions answers and chunks
     responses.py         Responses answers and events
+    invocations.py       POST /invocations (SageMaker): dispatch by body to the routes above
+    request_log.py       the request log: Received / Finished / Aborted lines (log_requests)
     session_store.py     native sessions and their tool executors
     session_journal.py   native sessions written down as they go, restored at start
     sessions.py          /v1/sessions routes

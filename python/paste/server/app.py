@@ -2,6 +2,7 @@
 
     GET  /health                      liveness: {"status": "ok", "model"}; 503 once the engine
                                       cannot serve
+    GET, POST /ping                   /health under SageMaker's name (vLLM's)
     GET  /metrics                     Prometheus text (metrics.py)
     GET  /version                     {"version": paste's}
     GET  /v1/models, /v1/models/{id}  the served model under each of its names (with its
@@ -12,12 +13,15 @@
     POST /v1/responses                responses.py (stored unless "store": false)
     GET, DELETE /v1/responses/{id}    a stored response (response_store.py)
     /v1/sessions...                   sessions.py (native agent sessions)
+    POST /invocations                 invocations.py: chat, completions or responses by the body
+    GET  /docs, /redoc, /openapi.json FastAPI's API docs (404 with disable_fastapi_docs)
 
 Bodies are read and validated by the routes themselves (not by FastAPI models) so that every
 client error has OpenAI's error shape: {"error": {"message", "type", "param", "code"}}.
 Middleware, outermost first: CORS (ServerConfig.allowed_origins; none when empty),
-RequestCounter (metrics), GuardMiddleware (API key, size). While the app runs, a StatsLog
-task logs the engine stats line (config.log_stats_interval_s > 0; stats_log.py).
+RequestIdMiddleware (X-Request-Id, with request_id_headers), RequestCounter (metrics),
+GuardMiddleware (API key, size). While the app runs, a StatsLog task logs the engine stats
+line (config.log_stats_interval_s > 0; stats_log.py).
 """
 
 from __future__ import annotations
@@ -37,12 +41,13 @@ from starlette.responses import JSONResponse, Response
 
 import paste
 from paste.errors import InvalidArgumentError
-from paste.server import chat, completions, responses, sessions, tokenize
+from paste.server import chat, completions, invocations, responses, sessions, tokenize
 from paste.server.config import ServerConfig
 from paste.server.errors import ApiError, NotFoundError, error_body
 from paste.server.generation import context_limit
 from paste.server.guard import GuardMiddleware
 from paste.server.metrics import RequestCounter, ServerMetrics
+from paste.server.request_id import RequestIdMiddleware
 from paste.server.response_store import ResponseStore
 from paste.server.session_journal import SessionJournal
 from paste.server.session_store import SessionStore
@@ -95,10 +100,14 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
                 stats_log.cancel()
             store.close()
 
-    app = FastAPI(title="paste", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=lifespan)  # fmt: skip
+    docs = not config.disable_fastapi_docs
+    app = FastAPI(title="paste", version=paste.__version__,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None, lifespan=lifespan)  # fmt: skip
     app.state.paste = state
     app.add_api_route("/health", health, methods=["GET"])
+    for method in ("GET", "POST"):  # one route per method: distinct OpenAPI operation ids
+        app.add_api_route("/ping", health, methods=[method])
     app.add_api_route("/metrics", metrics_text, methods=["GET"])
     app.add_api_route("/version", version, methods=["GET"])
     app.add_api_route("/v1/models", list_models, methods=["GET"])
@@ -116,6 +125,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_api_route("/v1/sessions/{session_id}", sessions.delete_session, methods=["DELETE"])
     app.add_api_route("/v1/sessions/{session_id}/messages", sessions.post_message,
                       methods=["POST"])  # fmt: skip
+    app.add_api_route("/invocations", invocations.invocations, methods=["POST"])
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(InvalidArgumentError, _invalid_argument)
     app.add_exception_handler(HTTPException, _http_error)
@@ -123,6 +133,8 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_middleware(GuardMiddleware, api_key=config.api_key,
                        max_request_bytes=config.max_request_bytes)  # fmt: skip
     app.add_middleware(RequestCounter, metrics=metrics)
+    if config.request_id_headers:
+        app.add_middleware(RequestIdMiddleware)
     if config.allowed_origins:  # outermost: a preflight is answered before the API key check
         app.add_middleware(CORSMiddleware, allow_origins=list(config.allowed_origins),
                            allow_methods=list(config.allowed_methods),

@@ -38,6 +38,7 @@ from paste.server.generation import (
     token_text,
 )
 from paste.server.generation_defaults import with_defaults
+from paste.server.request_log import follow, on_prompt, request_log
 from paste.server.state import server_state
 from paste.server.streaming import answer_choices
 
@@ -199,12 +200,14 @@ async def create_chat_completion(request: Request) -> Response:
     state = server_state(request)
     body = await read_json_object(request, state.config.max_request_bytes)
     body = with_defaults(body, state.config.generation_defaults, "chat")
-    chat: ChatRequest = parse_chat_request(body, state.config.default_max_tokens)
+    chat: ChatRequest = parse_chat_request(body, state.config.default_max_tokens,
+                                                  state.max_logprobs)
     state.check_model(chat.model)
     state.prioritize(chat.turn)
-    events = merge_choices([[
-        choice_stream(state, turn) for turn in choice_turns(chat.turn, chat.n)]])
     assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine),
                               chat.prompt_logprobs, chat.return_token_ids,
                               chat.include_reasoning)
-    return await answer_choices(request, events, assembler, chat.stream)
+    log = request_log(state, assembler.id, num_choices=chat.n)
+    events = merge_choices([[choice_stream(state, turn, on_prompt(log))
+                             for turn in choice_turns(chat.turn, chat.n)]])
+    return await answer_choices(request, follow(log, events), assembler, chat.stream)

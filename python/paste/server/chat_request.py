@@ -8,7 +8,7 @@ id": -100..100}), vLLM's extra sampling fields top_k, min_p, repetition_penalty,
 ignore_eos, stop_token_ids, include_stop_str_in_output, allowed_token_ids, bad_words
 (engine/penalties.py, sampler.py),
 response_format json_object / json_schema (the output is constrained, engine/grammar.py),
-logprobs / top_logprobs (<= 20: each output token's logprob), include_reasoning (vLLM's:
+logprobs / top_logprobs (<= --max-logprobs, 20 by default: each output token's logprob), include_reasoning (vLLM's:
 false leaves a reasoning parser's reasoning_content out). A supported field with a bad
 value is a 400 naming it; so are the deprecated functions / function_call (use tools), which
 a client would otherwise believe honoured.
@@ -184,7 +184,10 @@ def response_grammar(value: Any, param: str = "response_format",
                           param=param, code="unsupported_value")
 
 
-def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatRequest:
+def parse_chat_request(body: dict[str, Any], default_max_tokens: int,
+                       max_logprobs: int = MAX_LOGPROBS) -> ChatRequest:
+    """`max_logprobs`: the most alternatives per token `top_logprobs` and `prompt_logprobs`
+    may ask for (the engine's)."""
     model = req_str(body, "model")
     for legacy in ("functions", "function_call"):  # deprecated by OpenAI: say so, not ignore
         if body.get(legacy) is not None:
@@ -192,7 +195,7 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
                                   "'tool_choice'", param=legacy, code="unsupported_parameter")
     n = opt_int(body, "n", minimum=1, maximum=MAX_CHOICES) or 1
     logprobs = opt_bool(body, "logprobs", False)
-    top_logprobs = opt_int(body, "top_logprobs", minimum=0, maximum=MAX_LOGPROBS)
+    top_logprobs = opt_int(body, "top_logprobs", minimum=0, maximum=max_logprobs)
     if top_logprobs is not None and not logprobs:
         raise BadRequestError("'top_logprobs' needs 'logprobs': true", param="top_logprobs")
     grammar = response_grammar(body.get("response_format"))
@@ -207,7 +210,7 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
         max_tokens = opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX)
     tools = parse_tools(body.get("tools"), flat=False)
     stream = opt_bool(body, "stream", False)
-    prompt_logprobs = prompt_logprobs_field(body, stream)
+    prompt_logprobs = prompt_logprobs_field(body, stream, max_logprobs)
     tool_choice = parse_tool_choice(body.get("tool_choice"), tools, flat=False)
     params = replace(sampling_params(
         body, max_tokens, default_max_tokens, stop_strings(body.get("stop"))
@@ -234,9 +237,11 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int) -> ChatReq
                        turn.return_token_ids, opt_bool(body, "include_reasoning", True))
 
 
-def prompt_logprobs_field(body: dict[str, Any], stream: bool) -> int | None:
-    """vLLM's `prompt_logprobs` (0-20 alternatives per prompt token); not with `stream`."""
-    value = opt_int(body, "prompt_logprobs", minimum=0, maximum=MAX_LOGPROBS)
+def prompt_logprobs_field(body: dict[str, Any], stream: bool,
+                          max_logprobs: int = MAX_LOGPROBS) -> int | None:
+    """vLLM's `prompt_logprobs` (0 to max_logprobs alternatives per prompt token); not with
+    `stream`."""
+    value = opt_int(body, "prompt_logprobs", minimum=0, maximum=max_logprobs)
     if value is not None and stream:
         raise BadRequestError("'prompt_logprobs' is not available with 'stream': true",
                               param="prompt_logprobs", code="unsupported_value")

@@ -34,13 +34,15 @@ _DONE = object()
 StreamFactory = Callable[[Callable[[], None] | None], AsyncIterator[Any]]
 
 
-def choice_stream(state: Any, turn: TurnRequest) -> StreamFactory:
+def choice_stream(state: Any, turn: TurnRequest,
+                  on_prompt: Callable[[list[int], Any], None] | None = None) -> StreamFactory:
     """The stream factory of one choice: generation.run_turn of `turn` on the server's engine
     (`state`: the app's ServerState), reporting its end to the server's metrics and its
-    conversation's record."""
+    conversation's record (`on_prompt`: run_turn's, the request log's hook)."""
     return lambda on_started: run_turn(state.engine, turn, state.parser_format,
                                        state.on_turn_end(turn.cache_key),
-                                       on_started=on_started, reasoning=state.config.reasoning)
+                                       on_started=on_started, reasoning=state.config.reasoning,
+                                       on_prompt=on_prompt)
 
 
 def choice_turns(turn: TurnRequest, n: int) -> list[TurnRequest]:

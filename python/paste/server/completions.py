@@ -43,6 +43,7 @@ from paste.server.generation import (
     token_text,
 )
 from paste.server.generation_defaults import with_defaults
+from paste.server.request_log import follow, on_prompt, request_log
 from paste.server.state import server_state
 from paste.server.streaming import answer_choices
 
@@ -212,17 +213,19 @@ async def create_completion(request: Request) -> Response:
     state = server_state(request)
     body = await read_json_object(request, state.config.max_request_bytes)
     body = with_defaults(body, state.config.generation_defaults, "completions")
-    req = parse_completion_request(body, _encoder(state.engine))
+    req = parse_completion_request(body, _encoder(state.engine), state.max_logprobs)
     state.check_model(req.model)
     info = getattr(state.engine, "info", None)  # a simulated engine (bench) has none
     if info is not None:
         _check_prompt_ids(req, info.vocab_size)
     for turn in req.turns:  # a raw prompt starts a new conversation: only the KV band applies
         state.prioritize(turn)
-    events = merge_choices([[choice_stream(state, t) for t in choice_turns(turn, req.n)]
-                            for turn in req.turns])
     texts = [text if text is not None else state.engine.tokenizer.decode(
         turn.prompt_ids or [], skip_special_tokens=False)
         for text, turn in zip(req.prompt_texts, req.turns, strict=True)]
     assembler = CompletionAssembler(req.model, req, texts, token_text(state.engine))
-    return await answer_choices(request, events, assembler, req.stream)
+    log = request_log(state, assembler.id, len(req.turns), req.n)
+    events = merge_choices([[choice_stream(state, t, on_prompt(log, p))
+                             for t in choice_turns(turn, req.n)]
+                            for p, turn in enumerate(req.turns)])
+    return await answer_choices(request, follow(log, events), assembler, req.stream)

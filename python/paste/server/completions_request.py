@@ -5,14 +5,14 @@ TurnRequest per prompt.
 token ids; each prompt is sent as it is (no chat template; a string is tokenised with the
 model's own special tokens, e.g. a BOS, as vLLM does). Supported beside it: max_tokens
 (default 16, as OpenAI's), temperature, top_p, n, stop, seed, stream,
-stream_options.include_usage, echo, logprobs (0-20 alternatives), presence_penalty,
+stream_options.include_usage, echo, logprobs (0 to --max-logprobs alternatives, 20 by default), presence_penalty,
 frequency_penalty, logit_bias, vLLM's extra sampling fields (chat_request.adjusted) and its
 guided decoding fields (server/guided.py).
 
 Scoring (lm-eval's loglikelihood requests): `echo` with `logprobs` puts the prompt's tokens
 first in `logprobs` (the first one's logprob and alternatives null), and `max_tokens: 0` with
 `echo` returns the prompt alone (nothing generated: completion_tokens 0, finish_reason
-"length"); vLLM's `prompt_logprobs` (0-20) adds each choice's `prompt_logprobs`. Either
+"length"); vLLM's `prompt_logprobs` (0 to --max-logprobs) adds each choice's `prompt_logprobs`. Either
 computes every prompt token (engine GenerationParams.prompt_logprobs). vLLM's
 `return_token_ids` adds each choice's `prompt_token_ids` and `token_ids`.
 Refused with 400 rather than ignored: `suffix` (no fill-in-the-middle), `best_of` other than
@@ -85,9 +85,11 @@ def prompts(value: Any, encode: Callable[[str], list[int]]) -> list[tuple[list[i
     raise bad
 
 
-def parse_completion_request(body: dict[str, Any],
-                             encode: Callable[[str], list[int]]) -> CompletionRequest:
-    """`encode(text)`: the model's token ids of a prompt text, special tokens included."""
+def parse_completion_request(body: dict[str, Any], encode: Callable[[str], list[int]],
+                             max_logprobs: int = MAX_LOGPROBS) -> CompletionRequest:
+    """`encode(text)`: the model's token ids of a prompt text, special tokens included;
+    `max_logprobs`: the most alternatives per token `logprobs` and `prompt_logprobs` may ask
+    for (the engine's)."""
     model = req_str(body, "model")
     if body.get("suffix") is not None:
         raise BadRequestError("'suffix' is not supported (no fill-in-the-middle)",
@@ -97,10 +99,10 @@ def parse_completion_request(body: dict[str, Any],
     if best_of is not None and best_of != n:
         raise BadRequestError("'best_of' other than n is not supported", param="best_of",
                               code="unsupported_value")
-    logprobs = opt_int(body, "logprobs", minimum=0, maximum=MAX_LOGPROBS)
+    logprobs = opt_int(body, "logprobs", minimum=0, maximum=max_logprobs)
     echo = opt_bool(body, "echo", False)
     stream = opt_bool(body, "stream", False)
-    asked = prompt_logprobs_field(body, stream)
+    asked = prompt_logprobs_field(body, stream, max_logprobs)
     max_tokens = opt_int(body, "max_tokens", minimum=0 if echo else 1, maximum=INT32_MAX)
     echo_only = max_tokens == 0  # the engine decodes one token, which is not returned
     scored = [k for k in (asked, logprobs if echo else None) if k is not None]

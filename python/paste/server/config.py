@@ -67,6 +67,16 @@ class ServerConfig:
     log_stats_interval_s: seconds between the engine stats lines logged while the engine
         works (server/stats_log.py, vLLM's periodic throughput log); 0 = none. `paste serve`
         logs every 10 s unless --disable-log-stats.
+    log_requests: each generating request logs a line on logger "paste.requests" when it is
+        received (its rendered prompt, sampling parameters and prompt token ids) and one when
+        it finishes or is aborted (server/request_log.py; vLLM's --enable-log-requests).
+    max_log_len: the logged prompt is cut to this many characters and its token ids to this
+        many ids (vLLM's --max-log-len); None: logged whole.
+    request_id_headers: every answer carries an X-Request-Id header, the request's own when
+        it sent one, else a fresh uuid4 hex (server/request_id.py; vLLM's
+        --enable-request-id-headers).
+    disable_fastapi_docs: /docs, /redoc and /openapi.json answer 404 (vLLM's
+        --disable-fastapi-docs); else FastAPI serves them, without the API key.
     """
 
     model_id: str
@@ -102,6 +112,10 @@ class ServerConfig:
     allowed_methods: tuple[str, ...] = ("*",)
     allowed_headers: tuple[str, ...] = ("*",)
     allow_credentials: bool = False
+    log_requests: bool = False
+    max_log_len: int | None = None
+    request_id_headers: bool = False
+    disable_fastapi_docs: bool = False
 
     @property
     def model_names(self) -> tuple[str, ...]:
@@ -152,6 +166,11 @@ class ServerConfig:
                 raise InvalidArgumentError(
                     f"{name} must be a tuple of non-empty strings, got {value!r}")
         _check_finite(self, "log_stats_interval_s", "a finite number of seconds >= 0")
+        if self.max_log_len is not None and (
+                isinstance(self.max_log_len, bool) or not isinstance(self.max_log_len, int)
+                or self.max_log_len < 0):
+            raise InvalidArgumentError(
+                f"max_log_len must be an integer >= 0 when set, got {self.max_log_len!r}")
         if self.pattern_store is not None and not self.pattern_store:
             raise InvalidArgumentError("pattern_store must be a non-empty path when set")
         if self.session_dir is not None and not self.session_dir:

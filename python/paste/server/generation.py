@@ -47,7 +47,7 @@ from typing import Any
 from paste.engine.engine import EngineRestartingError, EngineStoppedError
 from paste.engine.grammar import GrammarError
 from paste.engine.penalties import LogitBiasError
-from paste.engine.request import TokenLogprob
+from paste.engine.request import GenerationParams, TokenLogprob
 from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
 from paste.parsing.reasoning import ReasoningSplitter, ReasoningTags
@@ -298,11 +298,15 @@ async def run_turn(
     format_param: str = "response_format",
     on_started: Callable[[], None] | None = None,
     reasoning: ReasoningTags | None = None,
+    on_prompt: Callable[[list[int], GenerationParams], None] | None = None,
 ) -> AsyncIterator[TurnEvent]:
     """The events of one turn; errors before the first token raise typed ApiErrors
     (`format_param`: the request field of the output format, named by its errors).
     `on_started()` runs once, at the engine's first output (the prompt is computed).
-    `reasoning`: the tags of the server's reasoning parser (None: no split)."""
+    `reasoning`: the tags of the server's reasoning parser (None: no split).
+    `on_prompt(prompt_ids, params)` runs once, just before the turn is submitted, with the
+    prompt as rendered (truncated, a forced call's opening added) and the turn's parameters
+    (the request log, request_log.py)."""
     started = time.monotonic()
     prompt = truncated(render_prompt(engine, turn, parser_format), turn.truncate_prompt_tokens,
                        context_limit(engine))
@@ -317,6 +321,8 @@ async def run_turn(
         strict = calls_grammar(turn, parser_format)
         if strict is not None:  # "auto" with strict tools: every call opened is whole, valid
             turn.params = replace(turn.params, grammar=strict)
+    if on_prompt is not None:
+        on_prompt(prompt, turn.params)
     handle = submit(engine, turn, prompt)
     pump = ThreadPump(iter(handle), abort=handle.abort)
     named = turn.tool_choice.mode == "function"  # one call of that function

@@ -1,8 +1,9 @@
 """GuardMiddleware: the checks every request passes before a route sees it.
 
-- API key: when the server has one, each request under /v1 (and /tokenize, /detokenize)
-  needs the header `Authorization: Bearer <key>` (compared in constant time); otherwise 401.
-  /health and /metrics stay open so that probes and scrapers need no secret.
+- API key: when the server has one, each request under /v1 (and /tokenize, /detokenize,
+  /invocations) needs the header `Authorization: Bearer <key>` (compared in constant time);
+  otherwise 401.
+  /health, /ping and /metrics stay open so that probes and scrapers need no secret.
 - Size: a request whose Content-Length exceeds max_request_bytes is refused with 413 before
   its body is read (bodies without a Content-Length are counted while read, see body.py).
 
@@ -19,7 +20,7 @@ from typing import Any
 from paste.server.errors import ApiError, AuthenticationError, PayloadTooLargeError
 
 Scope = dict[str, Any]
-_GUARDED_PATHS = ("/tokenize", "/detokenize")  # besides every path under /v1
+_GUARDED_PATHS = ("/tokenize", "/detokenize", "/invocations")  # besides every path under /v1
 
 
 class GuardMiddleware:

@@ -72,6 +72,7 @@ from paste.server.generation import (
     token_text,
 )
 from paste.server.generation_defaults import params_defaults, with_defaults
+from paste.server.request_log import follow, on_prompt, request_log
 from paste.server.response_store import ResponseStore, StoredResponse
 from paste.server.responses_request import ResponsesRequest, parse_responses_request
 from paste.server.state import server_state
@@ -304,13 +305,15 @@ async def create_response(request: Request) -> Response:
     body = await read_json_object(request, state.config.max_request_bytes)
     defaults = state.config.generation_defaults
     req = parse_responses_request(with_defaults(body, defaults, "responses"),
-                                  state.config.default_max_tokens, state.responses)
+                                  state.config.default_max_tokens, state.responses,
+                                  state.max_logprobs)
     req.turn.params = params_defaults(req.turn.params, defaults)
     state.check_model(req.model)
     state.prioritize(req.turn)
-    events = run_turn(state.engine, req.turn, state.parser_format,
-                      state.on_turn_end(req.turn.cache_key),
-                      "text.format", reasoning=state.config.reasoning)
+    log = request_log(state, req.response_id)
+    events = follow(log, run_turn(state.engine, req.turn, state.parser_format,
+                                  state.on_turn_end(req.turn.cache_key), "text.format",
+                                  reasoning=state.config.reasoning, on_prompt=on_prompt(log)))
     assembler = ResponsesAssembler(req, token_text(state.engine))
     if not req.stream:
         await until_disconnect(request, _collect(events, assembler))

@@ -22,7 +22,7 @@ key, else, for a stored response, its own id: a chain's KV stays parked in the e
 each turn prefills only its new tokens.
 `text.format` json_object / json_schema constrain the output (engine/grammar.py).
 `include` lists extra output to return: "message.output_text.logprobs" asks the engine for
-logprobs, with `top_logprobs` (0-20, default 0) alternatives per token; the other entries
+logprobs, with `top_logprobs` (0 to --max-logprobs, default 0) alternatives per token; the other entries
 OpenAI defines name output this server never produces (reasoning, built-in tools, input
 images), so they add nothing; any other entry is a 400. `top_logprobs` without the logprobs
 entry is validated and echoed but asks for nothing (as in OpenAI's API: `include` decides).
@@ -181,9 +181,11 @@ def _history(body: dict[str, Any], store: ResponseStore) -> tuple[str | None, An
 
 
 def parse_responses_request(
-    body: dict[str, Any], default_max_tokens: int, store: ResponseStore
+    body: dict[str, Any], default_max_tokens: int, store: ResponseStore,
+    max_logprobs: int = MAX_LOGPROBS,
 ) -> ResponsesRequest:
-    """The request of `body`; a previous_response_id is looked up in `store`."""
+    """The request of `body`; a previous_response_id is looked up in `store`; `top_logprobs`
+    is at most `max_logprobs` (the engine's)."""
     model = req_str(body, "model")
     if body.get("conversation") is not None:
         raise BadRequestError(
@@ -199,7 +201,7 @@ def parse_responses_request(
     grammar = response_grammar(fmt, "text.format", flat=True)
     instructions = opt_str(body, "instructions")
     max_output_tokens = opt_int(body, "max_output_tokens", minimum=1, maximum=INT32_MAX)
-    top_logprobs = opt_int(body, "top_logprobs", minimum=0, maximum=MAX_LOGPROBS)
+    top_logprobs = opt_int(body, "top_logprobs", minimum=0, maximum=max_logprobs)
     logprobs = (top_logprobs or 0) if _wants_logprobs(body) else None
     tools = parse_tools(body.get("tools"), flat=True)
     messages = _messages(body.get("input"), instructions, previous.messages if previous else [])

@@ -63,9 +63,16 @@ SWITCH_INTERVAL_S = 0.0001
 
 
 def log_stats_to_stderr() -> None:
-    """Engine stats lines (server/stats_log.py) on stderr, formatted as uvicorn's own
-    lines; a handler the embedding process gave "paste.stats" is left as it is."""
-    logger = logging.getLogger("paste.stats")
+    """Engine stats lines (server/stats_log.py) on stderr: log_to_stderr("paste.stats")."""
+    log_to_stderr("paste.stats")
+
+
+def log_to_stderr(name: str) -> None:
+    """The INFO lines of paste's logger `name` ("paste.stats": engine stats lines,
+    server/stats_log.py; "paste.requests": the request log, server/request_log.py) on
+    stderr, formatted as uvicorn's own lines; a handler the embedding process gave that
+    logger is left as it is."""
+    logger = logging.getLogger(name)
     if logger.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
@@ -140,7 +147,8 @@ def serve(
     generation_config / override_generation_config: vLLM's flags, the sampling defaults of
     requests that set none (server/generation_defaults.py). served_model_name: the id clients
     use, or several (vLLM's flag: the first is the server's model id, the others aliases).
-    http: uvicorn's options (HTTPS, log level; server/http_options.py)."""
+    http: uvicorn's options (HTTPS, log level; server/http_options.py). With
+    server_options {"log_requests": True} the request log goes to stderr too."""
     if engine_restarts < 0:
         raise InvalidArgumentError(f"--engine-restarts must be >= 0, got {engine_restarts}")
     if engine_step_timeout_s != 0 and not engine_step_timeout_s > 2:
@@ -155,6 +163,7 @@ def serve(
     from paste.server.chat_template import load_chat_template, use_chat_template
     from paste.server.config import DEFAULT_MAX_REQUEST_BYTES, ServerConfig
     from paste.server.generation_defaults import load_generation_defaults
+    from paste.server.request_log import LOGGER_NAME as REQUEST_LOGGER
 
     model_id, aliases = served_names(served_model_name, model)
     http = http or HttpOptions()
@@ -186,6 +195,8 @@ def serve(
         app = create_app(engine, config, tools=registry)
         print(startup_summary(config, engine, http.scheme), file=sys.stderr, flush=True)
         log_stats_to_stderr()
+        if config.log_requests:
+            log_to_stderr(REQUEST_LOGGER)
         prepare_process()
         uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=5,
                     **http.uvicorn_kwargs())

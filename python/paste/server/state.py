@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from paste.engine.request import MAX_LOGPROBS
 from paste.server.config import ServerConfig
 from paste.server.conversations import Conversations
 from paste.server.errors import NotFoundError
@@ -51,6 +52,13 @@ class ServerState:
             self.conversations.end(key, time.monotonic(), end.num_completion_tokens,
                                    end.finish_reason == "tool_calls")
         return record
+
+    @property
+    def max_logprobs(self) -> int:
+        """The most logprob alternatives per token a request may ask for: the engine's
+        (--max-logprobs), or the default for an engine that keeps no info (simulated)."""
+        info = getattr(self.engine, "info", None)
+        return MAX_LOGPROBS if info is None else int(info.max_logprobs)
 
     def check_model(self, model: str) -> None:
         """404 model_not_found unless `model` is a served model name."""
