@@ -3,6 +3,7 @@ model in a subprocess until SIGINT."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -143,6 +144,25 @@ def test_stats_log_flags_reach_the_server_config():
     assert interval("--disable-log-stats", "--log-stats-interval", "3") == 0.0
 
 
+def test_request_log_header_and_docs_flags_reach_the_server_config(capsys):
+    from paste.cli import main
+    from paste.cli.serve_cmd import server_options
+
+    def options(*flags: str) -> tuple[object, ...]:
+        out = server_options(build_parser().parse_args(["serve", *flags]))
+        return (out["log_requests"], out["max_log_len"], out["request_id_headers"],
+                out["disable_fastapi_docs"])
+
+    assert options() == (False, None, False, False)
+    assert options("--enable-log-requests", "--max-log-len", "5", "--enable-request-id-headers",
+                   "--disable-fastapi-docs") == (True, 5, True, True)
+    # vLLM's older --disable-log-requests wins
+    assert options("--enable-log-requests", "--disable-log-requests") == (False, None, False,
+                                                                          False)
+    assert main(["serve", "m", "--enable-log-requests", "--max-log-len", "-1"]) == 2
+    assert "max_log_len must be an integer >= 0 when set, got -1" in capsys.readouterr().err
+
+
 def test_session_fsync_reaches_the_server_config_and_needs_a_session_dir(capsys):
     from paste.cli import main
     from paste.cli.serve_cmd import server_options
@@ -225,12 +245,15 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
     key_file.write_text("k\n")
     template = tmp_path / "template.jinja"  # vLLM's --chat-template, and its tools flag
     template.write_text("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}")
+    config = tmp_path / "config.yaml"  # vLLM's --config: flags from a YAML file
+    config.write_text(f"port: {port}\nnum-blocks: 256\nmodel: not-this-one\n")
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", code, "serve", "--model", str(folder), "--port", str(port),
-             "--api-key-file", str(key_file), "--attention-backend", "torch", "--num-blocks", "256",
+            [sys.executable, "-c", code, "serve", str(folder), "--config", str(config),
+             "--api-key-file", str(key_file), "--attention-backend", "torch",
              "--chat-template", str(template), "--enable-auto-tool-choice",
-             "--log-stats-interval", "0.2"],
+             "--log-stats-interval", "0.2", "--enable-log-requests", "--max-log-len", "9",
+             "--enable-request-id-headers"],
             stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
@@ -252,10 +275,23 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
         text = httpx.post(url + "/detokenize", headers={"authorization": "Bearer k"}, json={
             "model": folder.name, "tokens": tokens["tokens"]}).json()
         assert text["prompt"] == "[user] Hello\n", text
-        done = httpx.post(url + "/v1/completions", headers={"authorization": "Bearer k"},
-                          json={"model": folder.name, "prompt": "Hello", "max_tokens": 3,
-                                "ignore_eos": True}).json()
+        answer = httpx.post(url + "/v1/completions", headers={"authorization": "Bearer k",
+                                                               "x-request-id": "trace-7"},
+                            json={"model": folder.name, "prompt": "Hello there, world, and a good morning to you",
+                                  "max_tokens": 3, "ignore_eos": True})
+        done = answer.json()
         assert done.get("usage", {}).get("completion_tokens") == 3, done
+        assert answer.headers["x-request-id"] == "trace-7"
+        # the request log (--enable-log-requests), prompt and ids cut to --max-log-len 9
+        received = [line for line in log.read_text().splitlines()
+                    if line.startswith(f"INFO:     Received request {done['id']}: prompt: ")]
+        assert len(received) == 1, log.read_text()
+        head, ids = received[0].split(", prompt_token_ids: ")
+        assert head == (f"INFO:     Received request {done['id']}: prompt: 'Hello the', params: "
+                        "GenerationParams(max_tokens=3, temperature=1.0, ignore_eos=True)")
+        assert len(json.loads(ids)) == 9 < done["usage"]["prompt_tokens"]
+        assert wait_until(lambda: f"INFO:     Finished request {done['id']}: " in log.read_text(),
+                          interval_s=0.2), log.read_text()
         limit = models["data"][0]["max_model_len"]
         assert (f"paste serve: {folder.name} in float32, max_model_len {limit}, KV cache 256 "
                 f"blocks of 16 tokens (4096 tokens), on http://127.0.0.1:{port}\n"
@@ -274,8 +310,8 @@ def test_paste_serve_subprocess_serves_until_sigint(tmp_path_factory, tmp_path):
         assert wait_until(lambda: child_pids(proc.pid) not in ([], engines)
                           and httpx.get(url + "/health").status_code == 200, interval_s=0.2)
         again = httpx.post(url + "/v1/completions", headers={"authorization": "Bearer k"},
-                           json={"model": folder.name, "prompt": "Hello", "max_tokens": 3,
-                                 "ignore_eos": True}).json()
+                           json={"model": folder.name, "prompt": "Hello there, world, and a good morning to you",
+                                 "max_tokens": 3, "ignore_eos": True}).json()
         assert again["choices"][0]["text"] == done["choices"][0]["text"]
         engines += child_pids(proc.pid)
         assert len(engines) == 2

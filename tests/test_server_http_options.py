@@ -80,9 +80,44 @@ def test_http_options_are_checked(tmp_path: Path, cert: tuple[str, str]) -> None
             HttpOptions(**kwargs)  # type: ignore[arg-type]
     assert HttpOptions().uvicorn_kwargs() == {
         "log_level": "info", "ssl_keyfile": None, "ssl_certfile": None, "ssl_ca_certs": None,
-        "ssl_cert_reqs": 0}
+        "ssl_cert_reqs": 0, "access_log": True, "root_path": ""}
+    for bad in ("paste", "/paste/", "/"):
+        with pytest.raises(InvalidArgumentError, match=f"--root-path must start with '/' and "
+                                                       f"not end with one .e.g. /paste., got "
+                                                       f"'{bad}'"):
+            HttpOptions(root_path=bad)
     assert (HttpOptions().scheme, HttpOptions(ssl_keyfile=key, ssl_certfile=crt).scheme) == (
         "http", "https")
+
+
+@pytest.mark.parametrize("access_log", [True, False])
+def test_root_path_and_the_access_log(engine, access_log: bool, capfd) -> None:
+    http = HttpOptions(log_level="info", access_log=access_log, root_path="/paste")
+    app = create_app(engine, ServerConfig(model_id="tiny"))
+    capfd.readouterr()
+    with BackgroundServer(app, http=http) as server:
+        health = httpx.get(server.url + "/health")  # the proxy stripped the prefix
+        openapi = httpx.get(server.url + "/openapi.json").json()
+    assert health.json() == {"status": "ok", "model": "tiny"}
+    assert openapi["servers"] == [{"url": "/paste"}]  # generated URLs carry the prefix
+    out = capfd.readouterr()
+    lines = [line.split(" - ", 1)[1] for line in (out.out + out.err).splitlines()
+             if ' - "GET ' in line]
+    # uvicorn's access log names the path as the client asked the proxy for it
+    assert lines == (['"GET /paste/health HTTP/1.1" 200 OK',
+                      '"GET /paste/openapi.json HTTP/1.1" 200 OK'] if access_log else [])
+
+
+def test_http_flags_reach_the_http_options(monkeypatch) -> None:
+    from paste.cli import main
+    from paste.server import serve as serve_module
+
+    seen: list[HttpOptions] = []
+    monkeypatch.setattr(serve_module, "serve", lambda *a, http, **k: seen.append(http))
+    assert main(["serve", "m", "--disable-uvicorn-access-log", "--root-path", "/api"]) == 0
+    assert main(["serve", "m"]) == 0
+    assert [(h.access_log, h.root_path) for h in seen] == [(False, "/api"), (True, "")]
+    assert main(["serve", "m", "--root-path", "api/"]) == 2
 
 
 def test_serve_flags_exit_2_naming_the_problem(tmp_path: Path, capsys) -> None:

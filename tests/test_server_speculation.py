@@ -325,7 +325,9 @@ def test_cli_switches():
                         "speculation_transactions": True,
                         "max_stored_responses": 1024, "log_stats_interval_s": 10.0,
                         "allowed_origins": ("*",), "allowed_methods": ("*",),
-                        "allowed_headers": ("*",), "allow_credentials": False}  # fmt: skip
+                        "allowed_headers": ("*",), "allow_credentials": False,
+                        "log_requests": False, "max_log_len": None,
+                        "request_id_headers": False, "disable_fastapi_docs": False}  # fmt: skip
     args = build_parser().parse_args([
         "serve", "--model", "m", "--no-speculation", "--no-early-dispatch", "--no-kv-retention",
         "--no-coscheduling", "--no-learn-patterns", "--no-transactions", "--pattern-store", "p.json",
@@ -347,7 +349,9 @@ def test_cli_switches():
                                     "log_stats_interval_s": 10.0,
                                     "allowed_origins": ("*",), "allowed_methods": ("*",),
                                     "allowed_headers": ("*",),
-                                    "allow_credentials": False}  # fmt: skip
+                                    "allow_credentials": False, "log_requests": False,
+                                    "max_log_len": None, "request_id_headers": False,
+                                    "disable_fastapi_docs": False}  # fmt: skip
     config = ServerConfig(model_id="m", **server_options(args))  # a valid config
     assert config.speculation_transactions is False
     assert config.speculation_waste_price == 0.5

@@ -8,7 +8,7 @@ sub-command does not break the others.
 Errors are reported in one place, `main`: a typed paste error raised by any sub-command is one
 line on stderr (`error: ...`) instead of a traceback, with exit code 2 for bad input
 (InvalidArgumentError and its subclasses: an unknown model, a missing trace folder, a bad
-option value) and 1 for any other PasteError (a failed download, an unwritable store).
+option value, a bad --config file) and 1 for any other PasteError (a failed download, an unwritable store).
 """
 
 from __future__ import annotations
@@ -45,11 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
+        if getattr(args, "config", None) is not None:
+            from paste.cli.config_file import with_config_file
+
+            args = with_config_file(parser, argv, args)
         return int(args.func(args) or 0)
     except InvalidArgumentError as exc:
         print(f"error: {exc}", file=sys.stderr)

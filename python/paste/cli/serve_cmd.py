@@ -10,13 +10,21 @@ import argparse
 
 from paste.cli.arg_types import string_list_arg, waste_ratio_arg
 from paste.cli.engine_args import add_engine_arguments, engine_options
+from paste.errors import InvalidArgumentError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `serve` command."""
     parser = subparsers.add_parser("serve", help="serve a model over an OpenAI-compatible API")
+    parser.add_argument("model_tag", nargs="?", default=None, metavar="MODEL",
+                        help="registry name or model folder, as in `vllm serve MODEL` (the "
+                             "same as --model)")  # fmt: skip
     parser.add_argument("--model", default=None, help="registry name or model folder "
                         "(default: the default model)")  # fmt: skip
+    parser.add_argument("--config", default=None, metavar="YAML",
+                        help="a YAML file of flags, e.g. 'port: 8001' and "
+                             "'served-model-name: [a, b]'; flags on the command line win "
+                             "(vLLM's flag; cli/config_file.py)")  # fmt: skip
     parser.add_argument("--tools", default=None, metavar="MODULE:REGISTRY",
                         help="ToolRegistry for native sessions, e.g. mypkg.tools:registry")  # fmt: skip
     parser.add_argument("--tool-call-parser", default=None, metavar="NAME",
@@ -38,8 +46,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--enable-auto-tool-choice", action="store_true",
                         help="accepted for vLLM command lines: paste always parses tool calls "
                              "when a request offers tools")  # fmt: skip
+    parser.add_argument("--enable-log-requests", action="store_true",
+                        help="log a line when each generating request arrives (its id, "
+                             "prompt, sampling parameters, prompt token ids) and one when it "
+                             "ends (vLLM's flag; server/request_log.py)")  # fmt: skip
+    parser.add_argument("--max-log-len", type=int, default=None, metavar="N",
+                        help="with --enable-log-requests: the characters of a logged prompt "
+                             "and its token ids kept (default: all)")  # fmt: skip
     parser.add_argument("--disable-log-requests", action="store_true",
-                        help="accepted for vLLM command lines: paste logs no request contents")  # fmt: skip
+                        help="vLLM's older flag: no request log (the default; wins over "
+                             "--enable-log-requests)")  # fmt: skip
+    parser.add_argument("--enable-request-id-headers", action="store_true",
+                        help="an X-Request-Id header on every answer: the request's own, or "
+                             "a fresh id (vLLM's flag)")  # fmt: skip
+    parser.add_argument("--disable-fastapi-docs", action="store_true",
+                        help="no /docs, /redoc or /openapi.json (vLLM's flag)")  # fmt: skip
     parser.add_argument("--disable-log-stats", action="store_true",
                         help="log no engine stats lines (vLLM's flag; by default a line of "
                              "throughput, queues, KV cache and speculation every "
@@ -69,6 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--uvicorn-log-level", default="info", metavar="LEVEL",
                         help="the HTTP server's log level: critical | error | warning | info | "
                              "debug | trace (vLLM's flag; default info)")  # fmt: skip
+    parser.add_argument("--disable-uvicorn-access-log", action="store_true",
+                        help="log no line per HTTP request (vLLM's flag)")  # fmt: skip
+    parser.add_argument("--root-path", default="", metavar="PATH",
+                        help="the path prefix a reverse proxy serves the API under and strips "
+                             "before forwarding, e.g. /paste (vLLM's flag)")  # fmt: skip
     parser.add_argument("--ssl-keyfile", default=None, metavar="PATH",
                         help="serve HTTPS with this private key (PEM; with --ssl-certfile)")  # fmt: skip
     parser.add_argument("--ssl-certfile", default=None, metavar="PATH",
@@ -165,6 +191,10 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out["log_stats_interval_s"] = 0.0 if args.disable_log_stats else args.log_stats_interval
     out["allowed_origins"], out["allowed_methods"] = args.allowed_origins, args.allowed_methods
     out["allowed_headers"], out["allow_credentials"] = args.allowed_headers, args.allow_credentials
+    out["log_requests"] = args.enable_log_requests and not args.disable_log_requests
+    out["max_log_len"] = args.max_log_len
+    out["request_id_headers"] = args.enable_request_id_headers
+    out["disable_fastapi_docs"] = args.disable_fastapi_docs
     return out
 
 
@@ -182,16 +212,18 @@ def _serve(args: argparse.Namespace) -> int:
     from paste.server.http_options import HttpOptions
     from paste.server.serve import serve
 
+    model = serve_model(args)
     options = serve_engine_options(args)
     http = HttpOptions(log_level=args.uvicorn_log_level, ssl_keyfile=args.ssl_keyfile,
                        ssl_certfile=args.ssl_certfile, ssl_ca_certs=args.ssl_ca_certs,
-                       ssl_cert_reqs=args.ssl_cert_reqs)
+                       ssl_cert_reqs=args.ssl_cert_reqs,
+                       access_log=not args.disable_uvicorn_access_log, root_path=args.root_path)
     try:
         api_key = args.api_key
         if args.api_key_file:
             api_key = _read_key(args.api_key_file)
         serve(
-            args.model or envs.default_model(),
+            model or envs.default_model(),
             tools=args.tools,
             tool_call_parser=args.tool_call_parser,
             host=args.host,
@@ -214,9 +246,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_key(path: str) -> str:
-    from paste.errors import InvalidArgumentError
+def serve_model(args: argparse.Namespace) -> str | None:
+    """The model to serve: the positional MODEL, else --model (None: the default model). Both
+    given on the command line must agree; a --config file's model gives way to the positional."""
+    tag, flag = args.model_tag, args.model
+    if tag is not None and flag is not None and tag != flag:
+        if "model" not in getattr(args, "config_keys", ()):
+            raise InvalidArgumentError(
+                f"two models given: {tag!r} (positional) and --model {flag!r}; give one")
+    return tag if tag is not None else flag
 
+
+def _read_key(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             key = f.read().strip()

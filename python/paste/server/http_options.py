@@ -1,4 +1,5 @@
-"""HttpOptions: how uvicorn serves the app (vLLM's --uvicorn-log-level and --ssl-* flags).
+"""HttpOptions: how uvicorn serves the app (vLLM's --uvicorn-log-level, --ssl-*,
+--disable-uvicorn-access-log and --root-path flags).
 
 `paste serve` and BackgroundServer hand the same `uvicorn_kwargs()` to uvicorn, so what a test
 checks through a BackgroundServer is what `paste serve` runs. TLS needs the key and the
@@ -31,13 +32,19 @@ class HttpOptions:
     """log_level: uvicorn's log level. ssl_keyfile / ssl_certfile: serve HTTPS with this key
     and certificate (PEM). ssl_ca_certs: CA certificates clients' certificates are checked
     against; ssl_cert_reqs: whether a client certificate is needed (ssl.CERT_NONE 0 |
-    CERT_OPTIONAL 1 | CERT_REQUIRED 2, vLLM's --ssl-cert-reqs)."""
+    CERT_OPTIONAL 1 | CERT_REQUIRED 2, vLLM's --ssl-cert-reqs). access_log: log a line per
+    request (uvicorn's access log; vLLM's --disable-uvicorn-access-log turns it off).
+    root_path: the path prefix a reverse proxy serves the API under and strips before
+    forwarding, e.g. "/paste": the URLs the API generates (the OpenAPI docs) and the access
+    log carry it; "" or a path starting with "/" and not ending with one."""
 
     log_level: str = "info"
     ssl_keyfile: str | None = None
     ssl_certfile: str | None = None
     ssl_ca_certs: str | None = None
     ssl_cert_reqs: int = int(ssl.CERT_NONE)
+    access_log: bool = True
+    root_path: str = ""
 
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
@@ -57,6 +64,11 @@ class HttpOptions:
         if self.ssl_cert_reqs == int(ssl.CERT_REQUIRED) and self.ssl_ca_certs is None:
             raise InvalidArgumentError("--ssl-cert-reqs 2 (client certificates required) needs "
                                        "--ssl-ca-certs to check them against")
+        if self.root_path and (not self.root_path.startswith("/")
+                               or self.root_path.endswith("/")):
+            raise InvalidArgumentError(
+                f"--root-path must start with '/' and not end with one (e.g. /paste), got "
+                f"{self.root_path!r}")
         for path, flag in ((self.ssl_keyfile, "--ssl-keyfile"),
                            (self.ssl_certfile, "--ssl-certfile"),
                            (self.ssl_ca_certs, "--ssl-ca-certs")):
@@ -71,4 +83,5 @@ class HttpOptions:
         """uvicorn.run / uvicorn.Config keyword arguments."""
         return {"log_level": self.log_level, "ssl_keyfile": self.ssl_keyfile,
                 "ssl_certfile": self.ssl_certfile, "ssl_ca_certs": self.ssl_ca_certs,
-                "ssl_cert_reqs": self.ssl_cert_reqs}
+                "ssl_cert_reqs": self.ssl_cert_reqs, "access_log": self.access_log,
+                "root_path": self.root_path}
