@@ -32,8 +32,8 @@ from _results import markdown_table, write_section  # noqa: E402
 TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
 
 
-def code_prompts(rng: random.Random, n: int) -> list[str]:
-    """Code a coding agent printed (mini-swe-agent), to be rewritten with comments."""
+def code_samples(rng: random.Random, n: int) -> list[tuple[str, str]]:
+    """(command, code) a coding agent printed (mini-swe-agent's `sed -n` / `cat` of code)."""
     from paste.patterns.loaders import load_folder
 
     found = []
@@ -43,9 +43,18 @@ def code_prompts(rng: random.Random, n: int) -> list[str]:
             if (call is not None and "def " in out and 600 < len(out) < 2500
                     and str(call.arguments.get("command", "")).startswith(("sed -n", "cat "))):
                 found.append((call.arguments["command"], out))
-    return [f"Here is the output of `{cmd}`:\n{out}\n\nRewrite this code exactly, adding a "
-            "one-line comment above every `def`. Output only the code."
-            for cmd, out in rng.sample(found, n)]
+    return rng.sample(found, n)
+
+
+def code_prompt(command: str, code: str) -> str:
+    """The code rewrite asked of the model: the code again, a comment above every `def`."""
+    return (f"Here is the output of `{command}`:\n{code}\n\nRewrite this code exactly, adding "
+            "a one-line comment above every `def`. Output only the code.")
+
+
+def code_prompts(rng: random.Random, n: int) -> list[str]:
+    """Code a coding agent printed (mini-swe-agent), to be rewritten with comments."""
+    return [code_prompt(cmd, out) for cmd, out in code_samples(rng, n)]
 
 
 def record_prompts(rng: random.Random, n: int) -> list[str]:

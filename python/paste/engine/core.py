@@ -29,6 +29,7 @@ from paste.engine.grammar import Grammars
 from paste.engine.logprobs import score_prompt_rows, token_logprobs
 from paste.engine.model_runner import ModelRunner
 from paste.engine.penalties import LogitAdjustments
+from paste.engine.prediction import Predictions
 from paste.engine.request import (
     Detokenizer,
     GenerationParams,
@@ -110,6 +111,7 @@ class EngineCore:
         self.eos_ids = eos_token_ids(Path(folder), self.tokenizer)
         self._skip = frozenset(int(i) for i in getattr(self.tokenizer, "all_special_ids", []))
         self.calls = CallWatch(self.tokenizer, self.runner.vocab_size)
+        self.predictions = Predictions()
         self.grammars = Grammars(self.tokenizer, self.runner.vocab_size, list(self.eos_ids))
         self.adjustments = LogitAdjustments(
             self.runner.vocab_size, self.runner.device,
@@ -235,6 +237,7 @@ class EngineCore:
     def _check(self, params: GenerationParams) -> None:
         """Typed errors, before anything is queued, for params this engine cannot honour."""
         self._check_ids(list(params.forced_tokens), "forced")
+        self._check_ids(list(params.prediction), "prediction")
         for name in ("logprobs", "prompt_logprobs"):
             asked = getattr(params, name)
             if asked is not None and asked > self.max_logprobs:
@@ -278,6 +281,9 @@ class EngineCore:
         if drafts:
             self._drafting[seq_id] = drafts
         self.calls.add(seq_id, params)
+        self.predictions.add(seq_id, params)
+        if self.predictions.counts(seq_id) is not None:
+            req.prediction_counts = (0, 0)
         self.grammars.add(seq_id, params.grammar)
         self.adjustments.add(seq_id, params, prompt_ids, self._stop_ids(params))
         if session_key is not None:
@@ -304,14 +310,16 @@ class EngineCore:
         usable: the caller can abort the requests in flight and serve new ones) and the
         error is raised."""
         started = time.monotonic()
-        if self._drafting:
-            self._predicted_call_drafts()
+        if self._drafting or self.predictions:
+            self._explicit_drafts()
         plan = self.loop.schedule(started)
         try:
             tokens, accepted, logprobs, sample_ids = self._compute(plan)
         except BaseException:
             self.loop.abandon_step()
             raise
+        if self.predictions and accepted is not None:
+            self._record_predictions(plan.sample_indptr.tolist(), accepted, sample_ids)
         for sid, reused in zip(
             plan.admitted_seq_ids.tolist(), plan.admitted_num_reused.tolist(), strict=True
         ):
@@ -446,10 +454,14 @@ class EngineCore:
             for p, entry in zip(positions[lo:hi], scored, strict=True):
                 req.prompt_logprobs[p + 1] = entry
 
-    def _predicted_call_drafts(self) -> None:
+    def _explicit_drafts(self) -> None:
         """A drafting sequence inside a tool call that a predicted call still matches drafts
-        that call's next tokens instead of a prompt-lookup guess (CallWatch.drafts)."""
-        drafts = self.calls.drafts(self._drafting)
+        that call's next tokens instead of a prompt-lookup guess (CallWatch.drafts); else a
+        request with a predicted output drafts its next tokens (prediction.py)."""
+        drafts = self.calls.drafts(self._drafting) if self._drafting else {}
+        if self.predictions:
+            outputs = {sid: req.output_ids for sid, req in self.requests.items()}
+            drafts.update(self.predictions.drafts(outputs, skip=drafts))
         if drafts:
             ids = list(drafts)
             self.loop.set_drafts(
@@ -457,9 +469,21 @@ class EngineCore:
                 np.cumsum([0] + [len(drafts[s]) for s in ids], dtype=np.int32),
                 np.asarray([t for s in ids for t in drafts[s]], dtype=np.int32))
 
+    def _record_predictions(self, indptr: list[int], accepted: list[int],
+                            sample_ids: list[int]) -> None:
+        """The step's verdicts on the drafted sequences, for their prediction counts."""
+        verdicts = {sid: (indptr[j + 1] - indptr[j] - 1, accepted[j])
+                    for j, sid in enumerate(sample_ids) if indptr[j + 1] - indptr[j] > 1}
+        self.predictions.record(verdicts)
+        for sid in verdicts:
+            counts = self.predictions.counts(sid)
+            if counts is not None:
+                self.requests[sid].prediction_counts = counts
+
     def _forget(self, seq_id: int) -> None:
         self._drafting.pop(seq_id, None)
         self.calls.remove(seq_id)
+        self.predictions.remove(seq_id)
         self.grammars.remove(seq_id)
         self.adjustments.remove(seq_id)
         self.requests.pop(seq_id, None)

@@ -72,6 +72,9 @@ class GenerationParams:
     # Speculative decoding (engine/drafts.py): draft tokens per step for this request; None =
     # the engine's EngineConfig.num_draft_tokens, 0 = none.
     num_draft_tokens: int | None = None
+    # A predicted output (OpenAI's `prediction`, engine/prediction.py): token ids most of the
+    # output is expected to copy, drafted after the output so far; the output is unchanged.
+    prediction: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tokens < 2**31:
@@ -234,6 +237,9 @@ class Request:
         self.call_events: list[CallEvent] = []  # since the last output()
         self.logprobs: list[TokenLogprob] | None = [] if params.logprobs is not None else None
         self.stop_reason: int | str | None = None  # RequestOutput.stop_reason
+        # (accepted, rejected) drafted prediction tokens (engine/prediction.py); None: no
+        # prediction followed
+        self.prediction_counts: tuple[int, int] | None = None
         self.prompt_logprobs: list[TokenLogprob | None] | None = (
             None if params.prompt_logprobs is None else [None] * len(prompt_ids))
 
@@ -293,6 +299,9 @@ class Request:
         if self.last_token_time is not None and len(self.output_ids) > 1:
             metrics["tpot_s"] = ((self.last_token_time - (self.first_token_time or 0.0))
                                  / (len(self.output_ids) - 1))
+        if self.prediction_counts is not None:
+            metrics["accepted_prediction_tokens"] = float(self.prediction_counts[0])
+            metrics["rejected_prediction_tokens"] = float(self.prediction_counts[1])
         events, self.call_events = self.call_events, []
         return RequestOutput(
             self.request_id,

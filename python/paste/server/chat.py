@@ -156,7 +156,7 @@ class ChatAssembler:
         ends = [c.end for c in self.choices if c.end is not None]
         prompt = ends[0].num_prompt_tokens if ends else 0
         completion = sum(e.num_completion_tokens for e in ends)
-        return {
+        usage = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
@@ -164,6 +164,12 @@ class ChatAssembler:
                 "cached_tokens": self.choices[0].end.num_cached_tokens
                 if self.choices[0].end is not None else 0},
         }
+        predicted = [e.prediction_tokens for e in ends if e.prediction_tokens is not None]
+        if predicted:  # OpenAI's Predicted Outputs counts, over every choice
+            usage["completion_tokens_details"] = {
+                "accepted_prediction_tokens": sum(a for a, _r in predicted),
+                "rejected_prediction_tokens": sum(r for _a, r in predicted)}
+        return usage
 
     def completion(self) -> dict[str, Any]:
         choices = []

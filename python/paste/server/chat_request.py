@@ -8,8 +8,10 @@ id": -100..100}), vLLM's extra sampling fields top_k, min_p, repetition_penalty,
 ignore_eos, stop_token_ids, include_stop_str_in_output, allowed_token_ids, bad_words
 (engine/penalties.py, sampler.py),
 response_format json_object / json_schema (the output is constrained, engine/grammar.py),
-logprobs / top_logprobs (<= --max-logprobs, 20 by default: each output token's logprob), include_reasoning (vLLM's:
-false leaves a reasoning parser's reasoning_content out). A supported field with a bad
+logprobs / top_logprobs (<= --max-logprobs, 20 by default: each output token's logprob),
+include_reasoning (vLLM's: false leaves a reasoning parser's reasoning_content out),
+prediction (OpenAI's Predicted Outputs: text the answer is expected to copy, drafted by the
+engine, engine/prediction.py). A supported field with a bad
 value is a 400 naming it; so are the deprecated functions / function_call (use tools), which
 a client would otherwise believe honoured.
 """
@@ -40,7 +42,7 @@ from paste.server.fields import (
 )
 from paste.server.guided import guided_grammar
 from paste.server.tools_schema import parse_tool_choice, parse_tools, strict_tool_names
-from paste.server.turn import TurnRequest, normalize_messages
+from paste.server.turn import TurnRequest, content_text, normalize_messages
 
 MAX_CHOICES = 128  # n: OpenAI's own limit
 
@@ -231,10 +233,25 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int,
         template_kwargs=template_kwargs(body),
         return_token_ids=opt_bool(body, "return_token_ids", False),
         truncate_prompt_tokens=prompt_truncation(body),
+        prediction=prediction_text(body.get("prediction")),
     )
     turn.add_generation_prompt, turn.continue_final_message = prompt_ending(body, turn.messages)
     return ChatRequest(model, turn, stream, include_usage(body), n, prompt_logprobs is not None,
                        turn.return_token_ids, opt_bool(body, "include_reasoning", True))
+
+
+def prediction_text(value: Any) -> str | None:
+    """OpenAI's `prediction` (Predicted Outputs): {"type": "content", "content": a string or
+    an array of text parts}, as the predicted text; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("type") != "content" or set(value) - {
+            "type", "content"}:
+        raise BadRequestError("'prediction' must be {\"type\": \"content\", \"content\": "
+                              "text}", param="prediction")
+    if value.get("content") is None:
+        raise BadRequestError("'prediction.content' is required", param="prediction.content")
+    return content_text(value["content"], "prediction.content")
 
 
 def prompt_logprobs_field(body: dict[str, Any], stream: bool,

@@ -162,6 +162,8 @@ class TurnEnd:
     # output tokens up to the end of the thinking (a reasoning parser; its closing tag too)
     num_reasoning_tokens: int = 0
     stop_reason: int | str | None = None  # vLLM's: the stop string or stop token id that hit
+    # a predicted output's drafted tokens the model accepted and rejected (None: no prediction)
+    prediction_tokens: tuple[int, int] | None = None
 
 
 TurnEvent = (TextPiece | ReasoningPiece | CallPiece | LogprobPiece | PromptLogprobPiece
@@ -281,6 +283,15 @@ def submit(engine: Any, turn: TurnRequest, prompt_ids: list[int]) -> Any:
         raise unavailable(exc) from None
 
 
+def _prediction_tokens(turn: TurnRequest, metrics: dict[str, float]) -> tuple[int, int] | None:
+    """(accepted, rejected) drafted prediction tokens of a turn with a prediction (0, 0 when
+    the engine drafted none: logprobs or logit adjustments asked for)."""
+    if turn.prediction is None:
+        return None
+    return (int(metrics.get("accepted_prediction_tokens", 0)),
+            int(metrics.get("rejected_prediction_tokens", 0)))
+
+
 def unavailable(exc: EngineStoppedError) -> ServiceUnavailableError:
     """503; while a new engine process starts, retryable (Retry-After, code
     "engine_restarting")."""
@@ -321,6 +332,10 @@ async def run_turn(
         strict = calls_grammar(turn, parser_format)
         if strict is not None:  # "auto" with strict tools: every call opened is whole, valid
             turn.params = replace(turn.params, grammar=strict)
+    tokenizer = getattr(engine, "tokenizer", None)  # a simulated engine (bench) has none
+    if turn.prediction is not None and tokenizer is not None:
+        predicted = tokenizer.encode(turn.prediction, add_special_tokens=False)
+        turn.params = replace(turn.params, prediction=tuple(predicted))
     if on_prompt is not None:
         on_prompt(prompt, turn.params)
     handle = submit(engine, turn, prompt)
@@ -382,7 +397,7 @@ async def run_turn(
     end = TurnEnd(reason, out.num_prompt_tokens, out.num_cached_tokens, len(out.token_ids),
                   out.metrics.get("ttft_s"), out.metrics.get("tpot_s"),
                   thought if splitter is not None and splitter.reasoned else 0,
-                  out.stop_reason)  # fmt: skip
+                  out.stop_reason, _prediction_tokens(turn, out.metrics))  # fmt: skip
     if on_end is not None:
         on_end(end, time.monotonic() - started)
     yield end

@@ -52,6 +52,9 @@ class TurnRequest:
     # vLLM's truncate_prompt_tokens: only the prompt's last k tokens (-1: what the context
     # holds with one token to write); fields.prompt_truncation
     truncate_prompt_tokens: int | None = None
+    # OpenAI's predicted output: text most of the answer copies, drafted after the output so
+    # far (engine/prediction.py); tokenized when the turn is submitted
+    prediction: str | None = None
 
     @property
     def returning(self) -> bool:
