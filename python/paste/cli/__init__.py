@@ -8,7 +8,8 @@ sub-command does not break the others.
 Errors are reported in one place, `main`: a typed paste error raised by any sub-command is one
 line on stderr (`error: ...`) instead of a traceback, with exit code 2 for bad input
 (InvalidArgumentError and its subclasses: an unknown model, a missing trace folder, a bad
-option value, a bad --config file) and 1 for any other PasteError (a failed download, an unwritable store).
+option value, a bad --config file) and 1 for any other PasteError (a failed download, an
+unwritable store).
 """
 
 from __future__ import annotations

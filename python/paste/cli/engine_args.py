@@ -47,6 +47,7 @@ def human_int(text: str) -> int:
             f"expected an integer or a size such as 32k (32000) or 32K (32768), got "
             f"{text!r}") from None
 
+
 # (flag, EngineConfig field, type, help)
 ENGINE_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--device", "device", str, "torch device (default cpu)"),

@@ -460,7 +460,7 @@ class EngineCore:
         request with a predicted output drafts its next tokens (prediction.py)."""
         drafts = self.calls.drafts(self._drafting) if self._drafting else {}
         if self.predictions:
-            outputs = {sid: req.output_ids for sid, req in self.requests.items()}
+            outputs = {sid: self.requests[sid].output_ids for sid in self.predictions.seq_ids()}
             drafts.update(self.predictions.drafts(outputs, skip=drafts))
         if drafts:
             ids = list(drafts)

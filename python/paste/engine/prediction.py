@@ -9,10 +9,10 @@ Where the output stands in the prediction is followed token by token: while it c
 prediction, the next position is the one after the last token copied. When it departs (an
 edit), the next drafts wait until its last ALIGN_NGRAM tokens occur in the prediction again,
 starting at or after the position after the last token it copied (else at their first
-occurrence: the edit moved text back), and go on from there. The drafts are explicit (BatchLoop.set_drafts: verified whole, for this step), up
-to `num_draft_tokens` per step (GenerationParams'; PREDICTION_DRAFT_TOKENS when it sets
-none; 0: no drafts), and a request whose logits are adjusted or that asks for logprobs (drafts.can_draft)
-decodes without them. Per request: the drafted prediction tokens the model accepted and
+occurrence: the edit moved text back), and go on from there. The drafts are explicit
+(BatchLoop.set_drafts: verified whole, for this step), up to `num_draft_tokens` per step
+(GenerationParams'; PREDICTION_DRAFT_TOKENS when it sets none; 0: no drafts), and a request
+whose logits are adjusted or that asks for logprobs (drafts.can_draft) decodes without them. Per request: the drafted prediction tokens the model accepted and
 those it rejected (the rows computed in vain), as its output metrics
 accepted_prediction_tokens / rejected_prediction_tokens.
 """
@@ -70,10 +70,14 @@ class Predictions:
     def remove(self, seq_id: int) -> None:
         self._tracked.pop(seq_id, None)
 
+    def seq_ids(self) -> list[int]:
+        """The sequences whose predictions are followed."""
+        return list(self._tracked)
+
     def drafts(self, outputs: Mapping[int, Sequence[int]],
                skip: Collection[int] = ()) -> dict[int, list[int]]:
         """Each followed sequence's drafts for the next step, given the output tokens of
-        every sequence (`outputs[seq_id]`); none for one placed nowhere in its prediction or
+        each (`outputs[seq_id]`, seq_id in seq_ids()); none for one placed nowhere in its prediction or
         in `skip` (drafted otherwise this step)."""
         out: dict[int, list[int]] = {}
         for seq_id, t in self._tracked.items():

@@ -5,15 +5,15 @@ TurnRequest per prompt.
 token ids; each prompt is sent as it is (no chat template; a string is tokenised with the
 model's own special tokens, e.g. a BOS, as vLLM does). Supported beside it: max_tokens
 (default 16, as OpenAI's), temperature, top_p, n, stop, seed, stream,
-stream_options.include_usage, echo, logprobs (0 to --max-logprobs alternatives, 20 by default), presence_penalty,
-frequency_penalty, logit_bias, vLLM's extra sampling fields (chat_request.adjusted) and its
+stream_options.include_usage, echo, logprobs (0 to --max-logprobs alternatives, 20 by
+default), presence_penalty, frequency_penalty, logit_bias, vLLM's extra sampling fields (chat_request.adjusted) and its
 guided decoding fields (server/guided.py).
 
 Scoring (lm-eval's loglikelihood requests): `echo` with `logprobs` puts the prompt's tokens
 first in `logprobs` (the first one's logprob and alternatives null), and `max_tokens: 0` with
 `echo` returns the prompt alone (nothing generated: completion_tokens 0, finish_reason
-"length"); vLLM's `prompt_logprobs` (0 to --max-logprobs) adds each choice's `prompt_logprobs`. Either
-computes every prompt token (engine GenerationParams.prompt_logprobs). vLLM's
+"length"); vLLM's `prompt_logprobs` (0 to --max-logprobs) adds each choice's
+`prompt_logprobs`. Either computes every prompt token (engine GenerationParams.prompt_logprobs). vLLM's
 `return_token_ids` adds each choice's `prompt_token_ids` and `token_ids`.
 Refused with 400 rather than ignored: `suffix` (no fill-in-the-middle), `best_of` other than
 n, `prompt_logprobs` with `stream` (as vLLM), more than 128 choices (prompts x n).

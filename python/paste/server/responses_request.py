@@ -22,8 +22,8 @@ key, else, for a stored response, its own id: a chain's KV stays parked in the e
 each turn prefills only its new tokens.
 `text.format` json_object / json_schema constrain the output (engine/grammar.py).
 `include` lists extra output to return: "message.output_text.logprobs" asks the engine for
-logprobs, with `top_logprobs` (0 to --max-logprobs, default 0) alternatives per token; the other entries
-OpenAI defines name output this server never produces (reasoning, built-in tools, input
+logprobs, with `top_logprobs` (0 to --max-logprobs, default 0) alternatives per token; the
+other entries OpenAI defines name output this server never produces (reasoning, built-in tools, input
 images), so they add nothing; any other entry is a 400. `top_logprobs` without the logprobs
 entry is validated and echoed but asks for nothing (as in OpenAI's API: `include` decides).
 Unsupported: conversation (a stored Conversation object; chain with previous_response_id or
