@@ -12,6 +12,7 @@
     POST /tokenize, /detokenize       tokenize.py (token ids of a prompt, text of ids)
     POST /v1/responses                responses.py (stored unless "store": false)
     GET, DELETE /v1/responses/{id}    a stored response (response_store.py)
+    POST /v1/responses/{id}/cancel    stops a background response (background_responses.py)
     /v1/sessions...                   sessions.py (native agent sessions)
     POST /invocations                 invocations.py: chat, completions or responses by the body
     GET  /docs, /redoc, /openapi.json FastAPI's API docs (404 with disable_fastapi_docs)
@@ -98,6 +99,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
         finally:
             if stats_log is not None:
                 stats_log.cancel()
+            await state.background.shutdown()
             store.close()
 
     docs = not config.disable_fastapi_docs
@@ -120,6 +122,8 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_api_route("/v1/responses/{response_id}", responses.get_response, methods=["GET"])
     app.add_api_route("/v1/responses/{response_id}", responses.delete_response,
                       methods=["DELETE"])  # fmt: skip
+    app.add_api_route("/v1/responses/{response_id}/cancel", responses.cancel_response,
+                      methods=["POST"])  # fmt: skip
     app.add_api_route("/v1/sessions", sessions.create_session, methods=["POST"])
     app.add_api_route("/v1/sessions/{session_id}", sessions.get_session, methods=["GET"])
     app.add_api_route("/v1/sessions/{session_id}", sessions.delete_session, methods=["DELETE"])

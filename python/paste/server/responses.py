@@ -24,7 +24,9 @@ ResponseStore (response_store.py) as that final snapshot, with its conversation:
 messages (without the instructions) and the output as one assistant message. It is saved
 before the client sees it end (before the last stream event), so a chained request sent the
 moment it ends finds it; a failed or abandoned response is not saved. GET and DELETE
-/v1/responses/{id} read and forget stored responses.
+/v1/responses/{id} read and forget stored responses. A `background` response is answered
+at once as queued and saved in each of its states, `"background": true` in each
+(server/background_responses.py); POST /v1/responses/{id}/cancel stops one still running.
 
 KV of a chain (the key responses_request derives when no request of the chain gave a
 prompt_cache_key; a client's key is parked as the client asked): the engine
@@ -58,7 +60,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paste.server.body import read_json_object
-from paste.server.errors import NotFoundError
+from paste.server.errors import BadRequestError, NotFoundError
 from paste.server.generation import (
     CallPiece,
     LogprobPiece,
@@ -98,6 +100,7 @@ class ResponsesAssembler:
         self._token_text = token_text
         self._logprobs: list[dict[str, Any]] = []  # entries waiting for their text
         self._made_call = False  # from the first call on, logprobs are not kept
+        self.background = req.background
 
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {"type": kind, "sequence_number": self._seq, **fields}
@@ -109,7 +112,7 @@ class ResponsesAssembler:
         tool_choice: Any = choice.mode if choice.mode != "function" else {
             "type": "function", "name": choice.name}  # fmt: skip
         params = req.turn.params
-        return {
+        out = {
             "id": self.id, "object": "response", "created_at": self.created_at,
             "status": self.status, "error": None, "incomplete_details": self.incomplete,
             "instructions": req.instructions, "max_output_tokens": req.max_output_tokens,
@@ -125,6 +128,9 @@ class ResponsesAssembler:
                       for t in req.turn.tools],
             "truncation": "disabled", "usage": self.usage, "metadata": {},
         }  # fmt: skip
+        if self.background:
+            out["background"] = True
+        return out
 
     @property
     def made_calls(self) -> bool:
@@ -315,6 +321,13 @@ async def create_response(request: Request) -> Response:
                                   state.on_turn_end(req.turn.cache_key), "text.format",
                                   reasoning=state.config.reasoning, on_prompt=on_prompt(log)))
     assembler = ResponsesAssembler(req, token_text(state.engine))
+    if req.background:
+        async def run() -> None:
+            await _collect(events, assembler)
+            _save(state, assembler)
+
+        return JSONResponse(state.background.start(
+            assembler.snapshot(), req.conversation, req.previous_response_id, run, events))
     if not req.stream:
         await until_disconnect(request, _collect(events, assembler))
         _save(state, assembler)
@@ -342,11 +355,30 @@ async def get_response(request: Request) -> Response:
 
 
 async def delete_response(request: Request) -> Response:
-    """DELETE /v1/responses/{id}: forgets that one response (not the rest of its chain)."""
+    """DELETE /v1/responses/{id}: forgets that one response (not the rest of its chain); a
+    background one still running is cancelled first."""
     store, response_id = _stored(request)
+    await server_state(request).background.cancel(response_id)
     if not store.delete(response_id):
         raise _not_found(response_id)
     return JSONResponse({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+async def cancel_response(request: Request) -> Response:
+    """POST /v1/responses/{id}/cancel: a background response still running is cancelled (its
+    engine request aborted); one that ended is returned as it is; 400 for a response that
+    did not run in the background."""
+    store, response_id = _stored(request)
+    response = store.response(response_id)
+    if response is None:
+        raise _not_found(response_id)
+    if not response.get("background"):
+        raise BadRequestError(
+            f"response {response_id!r} did not run in the background: only a background "
+            "response can be cancelled", param="response_id")
+    if await server_state(request).background.cancel(response_id):
+        response = store.response(response_id) or dict(response, status="cancelled")
+    return JSONResponse(response)
 
 
 async def _collect(events: AsyncIterator[TurnEvent], assembler: ResponsesAssembler) -> None:

@@ -26,6 +26,9 @@ logprobs, with `top_logprobs` (0 to --max-logprobs, default 0) alternatives per 
 other entries OpenAI defines name output this server never produces (reasoning, built-in tools, input
 images), so they add nothing; any other entry is a 400. `top_logprobs` without the logprobs
 entry is validated and echoed but asks for nothing (as in OpenAI's API: `include` decides).
+`background: true` (with store, without stream) answers at once with the queued response and
+runs the turn on (server/background_responses.py); a previous_response_id must name a
+completed or incomplete response (not one still running, cancelled or failed: 400).
 Unsupported: conversation (a stored Conversation object; chain with previous_response_id or
 send the whole input), non-function tools.
 """
@@ -70,6 +73,7 @@ class ResponsesRequest:
     conversation: list[dict[str, Any]]
     # turn.cache_key was derived (no prompt_cache_key in the chain): the server releases it
     auto_key: bool = False
+    background: bool = False  # answered at once, run on (server/background_responses.py)
 
 
 INCLUDE_LOGPROBS = "message.output_text.logprobs"
@@ -177,6 +181,11 @@ def _history(body: dict[str, Any], store: ResponseStore) -> tuple[str | None, An
             "ones in memory)",
             param="previous_response_id", code="previous_response_not_found",
         )  # fmt: skip
+    status = previous.response.get("status")
+    if status not in ("completed", "incomplete"):  # a background one still running or ended
+        raise BadRequestError(
+            f"previous response {previous_id!r} is {status}: only a completed or incomplete "
+            "response can be continued", param="previous_response_id")
     return previous_id, previous
 
 
@@ -194,6 +203,12 @@ def parse_responses_request(
             "'input'", param="conversation", code="unsupported_parameter",
         )  # fmt: skip
     stored = opt_bool(body, "store", True)
+    stream = opt_bool(body, "stream", False)
+    background = opt_bool(body, "background", False)
+    if background and (stream or not stored):
+        raise BadRequestError(
+            "'background' needs 'store': true and no 'stream' (its response is read back with "
+            "GET /v1/responses/{id})", param="background")
     previous_id, previous = _history(body, store)
     response_id = f"resp_{uuid.uuid4().hex}"
     text = body.get("text")
@@ -222,6 +237,6 @@ def parse_responses_request(
     )
     echoed = dict(fmt) if isinstance(fmt, dict) and fmt.get("type") else {"type": "text"}
     conversation = messages[1:] if instructions else messages
-    return ResponsesRequest(model, turn, opt_bool(body, "stream", False), instructions,
+    return ResponsesRequest(model, turn, stream, instructions,
                             max_output_tokens, body, echoed, top_logprobs, response_id,
-                            stored, previous_id, conversation, auto_key)  # fmt: skip
+                            stored, previous_id, conversation, auto_key, background)  # fmt: skip

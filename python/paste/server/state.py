@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 
 from paste.engine.request import MAX_LOGPROBS
+from paste.server.background_responses import BackgroundResponses
 from paste.server.config import ServerConfig
 from paste.server.conversations import Conversations
 from paste.server.errors import NotFoundError
@@ -37,6 +38,11 @@ class ServerState:
     speculation: Any = None  # paste.server.speculation.ServerSpeculation, None when off
     coscheduling: Any = None  # paste.session.priority.CoSchedulingPolicy, None when off
     conversations: Conversations = field(default_factory=Conversations)
+    # the background Responses turns still running (background_responses.py)
+    background: BackgroundResponses = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.background = BackgroundResponses(self.responses)
 
     def prioritize(self, turn: TurnRequest) -> None:
         """Sets `turn.priority`: co-scheduling with what is known of its conversation (a
