@@ -107,3 +107,42 @@ def test_a_turn_that_fails_is_saved_as_failed_with_the_error(server):
     assert failed["status"] == "failed"
     assert failed["error"] == plain.json()["error"]  # what the synchronous request is told
     assert failed["background"] is True and failed["output"] == []
+
+
+def test_concurrent_cancels_let_the_first_one_clean_up():
+    import asyncio
+
+    from paste.server.background_responses import BackgroundResponses
+    from paste.server.response_store import ResponseStore
+
+    async def scenario() -> tuple[list[str], int, str]:
+        store = ResponseStore(4)
+        background = BackgroundResponses(store)
+        closed: list[str] = []
+
+        async def events():
+            try:
+                while True:
+                    await asyncio.sleep(1)
+                    yield None
+            finally:
+                await asyncio.sleep(0.05)  # cleanup that awaits (the request log's close does)
+                closed.append("closed")
+
+        stream = events()
+
+        async def run() -> None:
+            async for _ in stream:
+                pass
+
+        background.start({"id": "resp_x", "status": "in_progress"}, [], None, run, stream)
+        await asyncio.sleep(0.01)
+        async def later() -> bool:  # while the first cancel's cleanup runs
+            await asyncio.sleep(0.01)
+            return await background.cancel("resp_x")
+
+        done = await asyncio.gather(background.cancel("resp_x"), later())
+        assert done == [True, True]
+        return closed, len(background), store.response("resp_x")["status"]
+
+    assert asyncio.run(scenario()) == (["closed"], 0, "cancelled")

@@ -25,8 +25,6 @@ from typing import Any
 from paste.server.response_store import ResponseStore, StoredResponse
 from paste.server.streaming import error_payload
 
-FINAL = ("completed", "incomplete", "cancelled", "failed")
-
 
 class BackgroundResponses:
     """The background turns of one server, by response id."""
@@ -57,14 +55,11 @@ class BackgroundResponses:
                 self._save(dict(queued, status="failed", error=error_payload(exc)["error"]),
                            messages, parent)
             finally:
-                await events.aclose()  # type: ignore[attr-defined]  # aborts the engine request
                 self._tasks.pop(response_id, None)
+                await events.aclose()  # type: ignore[attr-defined]  # aborts the engine request
 
         self._tasks[response_id] = asyncio.create_task(turn())
         return queued
-
-    def running(self, response_id: str) -> bool:
-        return response_id in self._tasks
 
     async def cancel(self, response_id: str) -> bool:
         """Cancels the turn of `response_id` if it is still running (False otherwise) and
@@ -72,7 +67,8 @@ class BackgroundResponses:
         task = self._tasks.get(response_id)
         if task is None:
             return False
-        task.cancel()
+        if not task.cancelling():  # a second cancel would interrupt the first one's cleanup
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         return True
