@@ -10,7 +10,14 @@ import httpx
 import openai
 import pytest
 
-from test_server_support import always, live_server, make_engine, openai_client, wait_until
+from test_server_support import (
+    always,
+    live_server,
+    make_engine,
+    openai_client,
+    raw_post,
+    wait_until,
+)
 
 LIMIT = 64 * 1024
 LONG = "Hello there! How can I help you today? " * 40
@@ -167,8 +174,7 @@ def test_streaming_client_disconnect_aborts_every_choice(engine, server):
 @pytest.mark.parametrize("n", [1, 3])
 def test_non_streaming_client_disconnect_aborts_every_choice(engine, server, n):
     body = chat_body(n=n).encode()
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-               b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    request = raw_post("/v1/chat/completions", body)
     count = len(engine.handles)
     with engine.scripted(always(LONG)):
         with socket.create_connection((server.host, server.port)) as sock:

@@ -30,7 +30,7 @@ from paste.server.request_log import (
     request_log,
 )
 from paste.server.serve import log_stats_to_stderr, log_to_stderr
-from test_server_support import always, live_server, wait_until
+from test_server_support import always, live_server, raw_post, wait_until
 
 USER = [{"role": "user", "content": "Hi"}]
 LONG = "Hello there! How can I help you today? " * 40
@@ -165,8 +165,7 @@ def test_streaming_disconnect_logs_aborted(engine, server, logged) -> None:
 
 def test_non_streaming_disconnect_logs_aborted(engine, server, logged) -> None:
     body = json.dumps({"model": "tiny", "messages": USER}).encode()
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-               b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    request = raw_post("/v1/chat/completions", body)
     count = len(engine.handles)
     with engine.scripted(always(LONG)):
         with socket.create_connection((server.host, server.port)) as sock:

@@ -114,6 +114,13 @@ def close_clients() -> None:
         _CLIENTS.pop().close()
 
 
+def raw_post(path: str, body: bytes) -> bytes:
+    """A whole HTTP/1.1 POST of a JSON `body`, for tests that write to a socket themselves
+    (to hang up mid-answer)."""
+    return (b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % (path.encode(), len(body))) + body
+
+
 def wait_until(condition: Callable[[], bool], interval_s: float = 0.01) -> bool:
     """Polls `condition` until true; False only after HANG_GUARD_S (a hang, not a timing)."""
     pause = threading.Event()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.requests import Request
@@ -210,6 +210,10 @@ async def create_chat_completion(request: Request) -> Response:
                                                   state.max_logprobs)
     state.check_model(chat.model)
     state.prioritize(chat.turn)
+    tokenizer = getattr(state.engine, "tokenizer", None)  # a simulated engine (bench) has none
+    if chat.turn.prediction is not None and tokenizer is not None:  # once for every choice
+        predicted = tokenizer.encode(chat.turn.prediction, add_special_tokens=False)
+        chat.turn.params = replace(chat.turn.params, prediction=tuple(predicted))
     assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine),
                               chat.prompt_logprobs, chat.return_token_ids,
                               chat.include_reasoning)

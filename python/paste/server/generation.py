@@ -332,10 +332,6 @@ async def run_turn(
         strict = calls_grammar(turn, parser_format)
         if strict is not None:  # "auto" with strict tools: every call opened is whole, valid
             turn.params = replace(turn.params, grammar=strict)
-    tokenizer = getattr(engine, "tokenizer", None)  # a simulated engine (bench) has none
-    if turn.prediction is not None and tokenizer is not None:
-        predicted = tokenizer.encode(turn.prediction, add_special_tokens=False)
-        turn.params = replace(turn.params, prediction=tuple(predicted))
     if on_prompt is not None:
         on_prompt(prompt, turn.params)
     handle = submit(engine, turn, prompt)

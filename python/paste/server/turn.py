@@ -53,7 +53,7 @@ class TurnRequest:
     # holds with one token to write); fields.prompt_truncation
     truncate_prompt_tokens: int | None = None
     # OpenAI's predicted output: text most of the answer copies, drafted after the output so
-    # far (engine/prediction.py); tokenized when the turn is submitted
+    # far (engine/prediction.py); the chat route tokenizes it into params.prediction
     prediction: str | None = None
 
     @property
