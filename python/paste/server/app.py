@@ -11,7 +11,9 @@
     POST /v1/completions              completions.py
     POST /tokenize, /detokenize       tokenize.py (token ids of a prompt, text of ids)
     POST /v1/responses                responses.py (stored unless "store": false)
-    GET, DELETE /v1/responses/{id}    a stored response (response_store.py)
+    GET, DELETE /v1/responses/{id}    a stored response (response_store.py); GET with
+                                      stream=true resumes a background stream
+    GET /v1/responses/{id}/input_items  its request's input items (input_items.py)
     POST /v1/responses/{id}/cancel    stops a background response (background_responses.py)
     /v1/sessions...                   sessions.py (native agent sessions)
     POST /invocations                 invocations.py: chat, completions or responses by the body
@@ -122,6 +124,8 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_api_route("/v1/responses/{response_id}", responses.get_response, methods=["GET"])
     app.add_api_route("/v1/responses/{response_id}", responses.delete_response,
                       methods=["DELETE"])  # fmt: skip
+    app.add_api_route("/v1/responses/{response_id}/input_items", responses.list_input_items,
+                      methods=["GET"])
     app.add_api_route("/v1/responses/{response_id}/cancel", responses.cancel_response,
                       methods=["POST"])  # fmt: skip
     app.add_api_route("/v1/sessions", sessions.create_session, methods=["POST"])

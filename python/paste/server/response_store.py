@@ -15,6 +15,8 @@ keeps what that needs:
                appends only the new tokens to the parked sequence
     auto_key   whether that key was derived (no prompt_cache_key along the chain): the server
                then keeps it parked only while the chain waits on tool outputs (responses.py)
+    input_items  the items its request gave as `input`, with ids (input_items.py), for
+               GET /v1/responses/{id}/input_items
 
 Memory is linear in a chain's length: a response stored with its `parent` (the previous
 response of its chain) keeps only the messages it added (its new input and its output); its
@@ -40,7 +42,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from paste.errors import InvalidArgumentError
@@ -52,6 +54,7 @@ class StoredResponse:
     messages: list[dict[str, Any]]
     cache_key: str | None
     auto_key: bool = False  # cache_key was derived, not a client's prompt_cache_key
+    input_items: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +65,7 @@ class _Entry:
     length: int  # messages of the whole conversation
     cache_key: str | None
     auto_key: bool
+    input_items: list[dict[str, Any]]
 
 
 class ResponseStore:
@@ -91,7 +95,8 @@ class ResponseStore:
             skip = up.length if up is not None else 0
             entry = _Entry(copy.deepcopy(stored.response), copy.deepcopy(stored.messages[skip:]),
                            parent if up is not None else None, len(stored.messages),
-                           stored.cache_key, stored.auto_key)
+                           stored.cache_key, stored.auto_key,
+                           copy.deepcopy(stored.input_items))
             self._entries[response_id] = entry
             self._entries.move_to_end(response_id)
             while len(self._entries) > self.max_stored_responses:
@@ -115,7 +120,8 @@ class ResponseStore:
             head = chain[0][1]
             messages = [m for _, e in reversed(chain) for m in e.own]
             return StoredResponse(copy.deepcopy(head.response), copy.deepcopy(messages),
-                                  head.cache_key, head.auto_key)
+                                  head.cache_key, head.auto_key,
+                                  copy.deepcopy(head.input_items))
 
     def response(self, response_id: str) -> dict[str, Any] | None:
         """A copy of the stored response object (GET; it is now the most recently used),
@@ -126,6 +132,16 @@ class ResponseStore:
                 return None
             self._entries.move_to_end(response_id)
             return copy.deepcopy(entry.response)
+
+    def input_items(self, response_id: str) -> list[dict[str, Any]] | None:
+        """A copy of the input items of a stored response (it is now the most recently
+        used); None if unknown."""
+        with self._lock:
+            entry = self._entries.get(response_id)
+            if entry is None:
+                return None
+            self._entries.move_to_end(response_id)
+            return copy.deepcopy(entry.input_items)
 
     def num_messages(self) -> int:
         """Messages held for all stored responses (each once: linear in a chain's length)."""

@@ -24,9 +24,13 @@ ResponseStore (response_store.py) as that final snapshot, with its conversation:
 messages (without the instructions) and the output as one assistant message. It is saved
 before the client sees it end (before the last stream event), so a chained request sent the
 moment it ends finds it; a failed or abandoned response is not saved. GET and DELETE
-/v1/responses/{id} read and forget stored responses. A `background` response is answered
-at once as queued and saved in each of its states, `"background": true` in each
-(server/background_responses.py); POST /v1/responses/{id}/cancel stops one still running.
+/v1/responses/{id} read and forget stored responses; GET /v1/responses/{id}/input_items
+lists the items its request gave (input_items.py). A `background` response runs whatever
+the client does and is saved in each of its states, `"background": true` in each
+(server/background_responses.py): answered at once as queued, or, with stream, as a stream
+of events that GET /v1/responses/{id}?stream=true&starting_after=N resumes after event N
+(its first event, response.created, shows it queued); POST /v1/responses/{id}/cancel stops
+one still running.
 
 KV of a chain (the key responses_request derives when no request of the chain gave a
 prompt_cache_key; a client's key is parked as the client asked): the engine
@@ -59,6 +63,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from paste.server.background_responses import EventLog
 from paste.server.body import read_json_object
 from paste.server.errors import BadRequestError, NotFoundError
 from paste.server.generation import (
@@ -74,9 +79,14 @@ from paste.server.generation import (
     token_text,
 )
 from paste.server.generation_defaults import params_defaults, with_defaults
+from paste.server.input_items import page
 from paste.server.request_log import follow, on_prompt, request_log
 from paste.server.response_store import ResponseStore, StoredResponse
-from paste.server.responses_request import ResponsesRequest, parse_responses_request
+from paste.server.responses_request import (
+    INCLUDABLE,
+    ResponsesRequest,
+    parse_responses_request,
+)
 from paste.server.state import server_state
 from paste.server.streaming import error_payload, prime, sse_event, sse_response, until_disconnect
 
@@ -93,7 +103,7 @@ class ResponsesAssembler:
         self.created_at = int(time.time())
         self.output: list[dict[str, Any]] = []
         self.open: dict[str, Any] | None = None  # the item still receiving pieces
-        self.status = "in_progress"
+        self.status = "queued" if req.background else "in_progress"
         self.usage: dict[str, Any] | None = None
         self.incomplete: dict[str, str] | None = None
         self._seq = 0
@@ -163,8 +173,10 @@ class ResponsesAssembler:
         return message
 
     def start(self) -> list[dict[str, Any]]:
-        return [self._event("response.created", response=self.snapshot()),
-                self._event("response.in_progress", response=self.snapshot())]  # fmt: skip
+        """response.created (queued, for a background response) and response.in_progress."""
+        created = self._event("response.created", response=self.snapshot())
+        self.status = "in_progress"
+        return [created, self._event("response.in_progress", response=self.snapshot())]
 
     def add(self, event: TurnEvent) -> list[dict[str, Any]]:
         """Record `event`; return its stream events."""
@@ -301,7 +313,8 @@ def _save(state: Any, assembler: ResponsesAssembler) -> None:
     if req.store:
         messages = req.conversation + [assembler.assistant_message()]
         state.responses.put(StoredResponse(assembler.snapshot(), messages, req.turn.cache_key,
-                                           req.auto_key), parent=req.previous_response_id)
+                                           req.auto_key, req.input_items),
+                            parent=req.previous_response_id)
     if req.turn.cache_key and req.auto_key and not assembler.made_calls:
         state.engine.end_session(req.turn.cache_key)
 
@@ -322,18 +335,46 @@ async def create_response(request: Request) -> Response:
                                   reasoning=state.config.reasoning, on_prompt=on_prompt(log)))
     assembler = ResponsesAssembler(req, token_text(state.engine))
     if req.background:
-        async def run() -> None:
-            await _collect(events, assembler)
-            _save(state, assembler)
-
-        return JSONResponse(state.background.start(
-            assembler.snapshot(), req.conversation, req.previous_response_id, run, events))
+        return _background(state, req, events, assembler)
     if not req.stream:
         await until_disconnect(request, _collect(events, assembler))
         _save(state, assembler)
         return JSONResponse(assembler.snapshot())
     first, rest = await prime(events)
     return sse_response(_stream(first, rest, assembler, state))
+
+
+def _background(state: Any, req: ResponsesRequest, events: AsyncIterator[TurnEvent],
+                assembler: ResponsesAssembler) -> Response:
+    """Starts a background turn (background_responses.py): the queued response, or the
+    stream of its event log."""
+    log = EventLog() if req.stream else None
+
+    async def run() -> None:
+        created, in_progress = assembler.start()
+        if log is not None:
+            log.extend([created])
+        started = False
+        async for event in events:
+            out = assembler.add(event)
+            if not started:
+                started = True
+                state.background.progress(in_progress["response"])
+                out.insert(0, in_progress)
+            _save(state, assembler)  # before the last event: its reader may chain at once
+            if log is not None:
+                log.extend(out)
+
+    queued = state.background.start(assembler.snapshot(), req.conversation,
+                                    req.previous_response_id, req.input_items, run, events, log)
+    if log is None:
+        return JSONResponse(queued)
+    return sse_response(_follow(log, -1))
+
+
+async def _follow(log: EventLog, after: int) -> AsyncIterator[bytes]:
+    async for event in log.follow(after):
+        yield sse_event(event["type"], event)
 
 
 def _stored(request: Request) -> tuple[ResponseStore, str]:
@@ -346,19 +387,61 @@ def _not_found(response_id: str) -> NotFoundError:
 
 
 async def get_response(request: Request) -> Response:
-    """GET /v1/responses/{id}: the stored response object, as it was returned."""
+    """GET /v1/responses/{id}: the stored response object, as it was returned (its current
+    state, for a background one); with `stream=true`, the events of a streamed background
+    response after `starting_after` (a sequence number; all of them without it), then
+    those to come until it ends."""
     store, response_id = _stored(request)
     response = store.response(response_id)
     if response is None:
         raise _not_found(response_id)
-    return JSONResponse(response)
+    query = request.query_params
+    if not _query_bool(query.get("stream"), "stream"):
+        return JSONResponse(response)
+    after = _starting_after(query.get("starting_after"))
+    log = server_state(request).background.log(response_id)
+    if log is None:
+        why = ("its events are no longer kept (the server keeps those of the most recently "
+               "ended streams)") if response.get("background") else (
+               "only a response created with background and stream can be streamed again")
+        raise BadRequestError(f"response {response_id!r} cannot be streamed: {why}; GET it "
+                              "without stream", param="stream")  # fmt: skip
+    return sse_response(_follow(log, after))
+
+
+def _query_bool(raw: str | None, param: str) -> bool:
+    if raw is None or raw.lower() in ("false", "0"):
+        return False
+    if raw.lower() in ("true", "1"):
+        return True
+    raise BadRequestError(f"'{param}' must be true or false, got {raw!r}", param=param,
+                          code="invalid_value")  # fmt: skip
+
+
+def _starting_after(raw: str | None) -> int:
+    if raw is None:
+        return -1
+    if not raw.isdigit():
+        raise BadRequestError(f"'starting_after' must be a sequence number (an integer >= 0), "
+                              f"got {raw!r}", param="starting_after", code="invalid_value")
+    return int(raw)
+
+
+async def list_input_items(request: Request) -> Response:
+    """GET /v1/responses/{id}/input_items: a page of the items its request gave as input
+    (input_items.py)."""
+    store, response_id = _stored(request)
+    items = store.input_items(response_id)
+    if items is None:
+        raise _not_found(response_id)
+    return JSONResponse(page(items, request.query_params, INCLUDABLE))
 
 
 async def delete_response(request: Request) -> Response:
     """DELETE /v1/responses/{id}: forgets that one response (not the rest of its chain); a
     background one still running is cancelled first."""
     store, response_id = _stored(request)
-    await server_state(request).background.cancel(response_id)
+    await server_state(request).background.forget(response_id)
     if not store.delete(response_id):
         raise _not_found(response_id)
     return JSONResponse({"id": response_id, "object": "response.deleted", "deleted": True})

@@ -26,9 +26,11 @@ logprobs, with `top_logprobs` (0 to --max-logprobs, default 0) alternatives per 
 other entries OpenAI defines name output this server never produces (reasoning, built-in tools, input
 images), so they add nothing; any other entry is a 400. `top_logprobs` without the logprobs
 entry is validated and echoed but asks for nothing (as in OpenAI's API: `include` decides).
-`background: true` (with store, without stream) answers at once with the queued response and
-runs the turn on (server/background_responses.py); a previous_response_id must name a
-completed or incomplete response (not one still running, cancelled or failed: 400).
+`background: true` (with store) runs the turn whatever the client does: answered at once with
+the queued response, or, with stream, by a stream of its events that the client may leave and
+resume (server/background_responses.py); a previous_response_id must name a completed or
+incomplete response (not one still running, cancelled or failed: 400). The request's `input`
+items, each with an id, are kept for GET /v1/responses/{id}/input_items (input_items.py).
 Unsupported: conversation (a stored Conversation object; chain with previous_response_id or
 send the whole input), non-function tools.
 """
@@ -36,7 +38,7 @@ send the whole input), non-function tools.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from paste.engine.request import MAX_LOGPROBS
@@ -51,6 +53,7 @@ from paste.server.fields import (
     req_str,
     request_priority,
 )
+from paste.server.input_items import input_items
 from paste.server.response_store import ResponseStore
 from paste.server.tools_schema import parse_tool_choice, parse_tools, strict_tool_names
 from paste.server.turn import TurnRequest, content_text, normalize_messages
@@ -73,7 +76,8 @@ class ResponsesRequest:
     conversation: list[dict[str, Any]]
     # turn.cache_key was derived (no prompt_cache_key in the chain): the server releases it
     auto_key: bool = False
-    background: bool = False  # answered at once, run on (server/background_responses.py)
+    background: bool = False  # run whatever the client does (server/background_responses.py)
+    input_items: list[dict[str, Any]] = field(default_factory=list)  # `input`, with ids
 
 
 INCLUDE_LOGPROBS = "message.output_text.logprobs"
@@ -83,6 +87,7 @@ _INCLUDE_NOTHING = frozenset({
     "web_search_call.action.sources", "message.input_image.image_url",
     "computer_call_output.output.image_url", "code_interpreter_call.outputs",
 })  # fmt: skip
+INCLUDABLE = _INCLUDE_NOTHING | {INCLUDE_LOGPROBS}  # every include entry accepted
 
 
 def _wants_logprobs(body: dict[str, Any]) -> bool:
@@ -92,7 +97,7 @@ def _wants_logprobs(body: dict[str, Any]) -> bool:
         if not isinstance(entry, str):
             raise BadRequestError("'include' must be an array of strings", param="include",
                                   code="invalid_value")  # fmt: skip
-        if entry != INCLUDE_LOGPROBS and entry not in _INCLUDE_NOTHING:
+        if entry not in INCLUDABLE:
             raise BadRequestError(f"'include' entry {entry!r} is not supported",
                                   param="include", code="unsupported_value")  # fmt: skip
     return INCLUDE_LOGPROBS in include
@@ -205,9 +210,9 @@ def parse_responses_request(
     stored = opt_bool(body, "store", True)
     stream = opt_bool(body, "stream", False)
     background = opt_bool(body, "background", False)
-    if background and (stream or not stored):
+    if background and not stored:
         raise BadRequestError(
-            "'background' needs 'store': true and no 'stream' (its response is read back with "
+            "'background' needs 'store': true (its response is read back with "
             "GET /v1/responses/{id})", param="background")
     previous_id, previous = _history(body, store)
     response_id = f"resp_{uuid.uuid4().hex}"
@@ -239,4 +244,5 @@ def parse_responses_request(
     conversation = messages[1:] if instructions else messages
     return ResponsesRequest(model, turn, stream, instructions,
                             max_output_tokens, body, echoed, top_logprobs, response_id,
-                            stored, previous_id, conversation, auto_key, background)  # fmt: skip
+                            stored, previous_id, conversation, auto_key, background,
+                            input_items(body["input"]))  # fmt: skip
