@@ -30,6 +30,7 @@ from paste.server.generation import (
     PromptLogprobPiece,
     ReasoningPiece,
     TextPiece,
+    TokenCountPiece,
     TokenIdsPiece,
     TurnEnd,
     TurnEvent,
@@ -39,6 +40,7 @@ from paste.server.generation import (
 )
 from paste.server.generation_defaults import with_defaults
 from paste.server.request_log import follow, on_prompt, request_log
+from paste.server.running_usage import count, running_usage
 from paste.server.state import server_state
 from paste.server.streaming import answer_choices
 
@@ -53,22 +55,28 @@ class _Choice:
     logprobs: list[dict[str, Any]] | None = None  # set once a LogprobPiece came
     token_ids: list[int] = field(default_factory=list)  # with return_token_ids
     end: TurnEnd | None = None
+    counts: tuple[int, int] | None = None  # (prompt, output) tokens so far (continuous usage)
 
 
 class ChatAssembler:
     def __init__(self, model: str, include_usage: bool, n: int = 1,
                  token_text: Callable[[int], str] = str, prompt_logprobs: bool = False,
-                 return_token_ids: bool = False, include_reasoning: bool = True) -> None:
+                 return_token_ids: bool = False, include_reasoning: bool = True,
+                 continuous_usage: bool = False) -> None:
         """`n` choices; `token_text(id)`: a token's text, for logprobs; `prompt_logprobs`:
         the answer carries vLLM's `prompt_logprobs` (choice 0's prompt; every choice has the
         same); `return_token_ids`: vLLM's `prompt_token_ids` (top level; streamed in one
         chunk) and each choice's `token_ids` (streamed as they come, in chunks of their
         own); `include_reasoning` false (vLLM's field): the thinking a reasoning parser
-        split off is left out (no `reasoning_content`, whole or streamed)."""
+        split off is left out (no `reasoning_content`, whole or streamed);
+        `continuous_usage` (vLLM's continuous_usage_stats, with include_usage): every chunk
+        of a choice carries its usage so far (its prompt, its output tokens), from the
+        TokenCountPieces of its turn."""
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
+        self._continuous = include_usage and continuous_usage
         self.choices = [_Choice() for _ in range(n)]
         self._token_text = token_text
         self._prompt_logprobs = prompt_logprobs
@@ -86,7 +94,7 @@ class ChatAssembler:
                          "finish_reason": finish_reason}],
         }  # fmt: skip
         if self.include_usage:
-            chunk["usage"] = None
+            chunk["usage"] = running_usage(self.choices[index].counts, self._continuous)
         return chunk
 
     def first_chunks(self) -> list[dict[str, Any]]:
@@ -96,6 +104,9 @@ class ChatAssembler:
     def add(self, index: int, event: TurnEvent) -> list[dict[str, Any]]:
         """Record choice `index`'s `event`; return its stream chunks."""
         choice = self.choices[index]
+        if isinstance(event, TokenCountPiece):
+            count(self.choices, choice, event)  # every choice has the same prompt
+            return []
         if isinstance(event, TokenIdsPiece):
             chunk = self._chunk(index, {})
             if not event.prompt:
@@ -141,6 +152,7 @@ class ChatAssembler:
                 chunks.append(self._chunk(index, {"tool_calls": [fragment]}))
             return chunks
         choice.end = event
+        choice.counts = (event.num_prompt_tokens, event.num_completion_tokens)
         chunks = [self._chunk(index, {}, event.finish_reason)]
         chunks[0]["choices"][0]["stop_reason"] = event.stop_reason
         if self.include_usage and self.finished:
@@ -216,7 +228,7 @@ async def create_chat_completion(request: Request) -> Response:
         chat.turn.params = replace(chat.turn.params, prediction=tuple(predicted))
     assembler = ChatAssembler(chat.model, chat.include_usage, chat.n, token_text(state.engine),
                               chat.prompt_logprobs, chat.return_token_ids,
-                              chat.include_reasoning)
+                              chat.include_reasoning, chat.continuous_usage)
     log = request_log(state, assembler.id, num_choices=chat.n)
     events = merge_choices([[choice_stream(state, turn, on_prompt(log))
                              for turn in choice_turns(chat.turn, chat.n)]])

@@ -29,7 +29,6 @@ from paste.server.fields import (
     INT32_MAX,
     allowed_token_ids,
     bad_words,
-    include_usage,
     opt_bool,
     opt_int,
     opt_number,
@@ -39,6 +38,7 @@ from paste.server.fields import (
     req_str,
     request_priority,
     stop_strings,
+    stream_usage,
 )
 from paste.server.guided import guided_grammar
 from paste.server.tools_schema import parse_tool_choice, parse_tools, strict_tool_names
@@ -57,6 +57,7 @@ class ChatRequest:
     prompt_logprobs: bool = False  # vLLM's prompt_logprobs was given (not with stream)
     return_token_ids: bool = False  # vLLM's: prompt_token_ids and each choice's token_ids
     include_reasoning: bool = True  # vLLM's: false leaves reasoning_content out
+    continuous_usage: bool = False  # vLLM's continuous_usage_stats: usage in every chunk
 
 
 def sampling_params(
@@ -236,8 +237,11 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int,
         prediction=prediction_text(body.get("prediction")),
     )
     turn.add_generation_prompt, turn.continue_final_message = prompt_ending(body, turn.messages)
-    return ChatRequest(model, turn, stream, include_usage(body), n, prompt_logprobs is not None,
-                       turn.return_token_ids, opt_bool(body, "include_reasoning", True))
+    usage, continuous = stream_usage(body)
+    turn.token_counts = stream and continuous
+    return ChatRequest(model, turn, stream, usage, n, prompt_logprobs is not None,
+                       turn.return_token_ids, opt_bool(body, "include_reasoning", True),
+                       turn.token_counts)
 
 
 def prediction_text(value: Any) -> str | None:

@@ -36,14 +36,18 @@ from paste.server.generation import (
     LogprobPiece,
     PromptLogprobPiece,
     TextPiece,
+    TokenCountPiece,
     TokenIdsPiece,
     TurnEnd,
     TurnEvent,
+    context_limit,
     prompt_logprob_entries,
     token_text,
+    truncated,
 )
 from paste.server.generation_defaults import with_defaults
 from paste.server.request_log import follow, on_prompt, request_log
+from paste.server.running_usage import count, running_usage
 from paste.server.state import server_state
 from paste.server.streaming import answer_choices
 
@@ -59,12 +63,16 @@ class _Choice:
     prompt_token_ids: list[int] | None = None  # with return_token_ids
     token_ids: list[int] = field(default_factory=list)
     end: TurnEnd | None = None
+    counts: tuple[int, int] | None = None  # (prompt, output) tokens so far (continuous usage)
 
 
 class CompletionAssembler:
     def __init__(self, model: str, req: CompletionRequest, prompt_texts: list[str],
-                 token_text: Callable[[int], str] = str) -> None:
-        """`prompt_texts[p]`: prompt p's text (echoed when asked)."""
+                 token_text: Callable[[int], str] = str,
+                 prompt_lengths: list[int] | None = None) -> None:
+        """`prompt_texts[p]`: prompt p's text (echoed when asked); `prompt_lengths[p]`: its
+        tokens as the engine gets them, the opening counts of its choices (continuous
+        usage: so an echo chunk carries them)."""
         self.id = f"cmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.model = model
@@ -74,6 +82,10 @@ class CompletionAssembler:
         if req.echo:
             for i, choice in enumerate(self.choices):
                 choice.text = prompt_texts[i // req.n]
+        if req.continuous_usage and prompt_lengths is not None:
+            for i, choice in enumerate(self.choices):
+                choice.counts = (prompt_lengths[i // req.n], 0)
+        self._echoed = [c.text for c in self.choices]  # the prompt text each choice echoes
         self._token_text = token_text
         self._offset = [0] * len(self.choices)  # text length of each choice's logged tokens
 
@@ -88,14 +100,14 @@ class CompletionAssembler:
                  "choices": [{"index": index, "text": text, "logprobs": logprobs,
                               "finish_reason": finish_reason}]}  # fmt: skip
         if self.req.include_usage:
-            chunk["usage"] = None
+            chunk["usage"] = running_usage(self.choices[index].counts, self.req.continuous_usage)
         return chunk
 
     def first_chunks(self) -> list[dict[str, Any]]:
         """The echoed prompts (nothing without `echo`)."""
         if not self.req.echo:
             return []
-        return [self._chunk(i, c.text) for i, c in enumerate(self.choices)]
+        return [self._chunk(i, text) for i, text in enumerate(self._echoed)]
 
     def _logged(self, index: int,
                 tokens: list[tuple[int, TokenLogprob | None]]) -> dict[str, list[Any]]:
@@ -126,6 +138,12 @@ class CompletionAssembler:
     def add(self, index: int, event: TurnEvent) -> list[dict[str, Any]]:
         """Record choice `index`'s `event`; return its stream chunks."""
         choice = self.choices[index]
+        if isinstance(event, TokenCountPiece):
+            if self.req.echo_only:  # the one decoded token is not the answer's
+                event = TokenCountPiece(event.num_prompt_tokens, 0)
+            n = self.req.n  # the choices of one prompt
+            count(self.choices[index // n * n:(index // n + 1) * n], choice, event)
+            return []
         if isinstance(event, TokenIdsPiece):
             if event.prompt:
                 choice.prompt_token_ids = list(event.token_ids)
@@ -158,6 +176,7 @@ class CompletionAssembler:
         if self.req.echo_only:
             event = replace(event, finish_reason="length", num_completion_tokens=0)
         choice.end = event
+        choice.counts = (event.num_prompt_tokens, event.num_completion_tokens)
         chunks = [self._chunk(index, "", None, event.finish_reason)]
         chunks[0]["choices"][0]["stop_reason"] = event.stop_reason
         if self.req.include_usage and self.finished:
@@ -223,7 +242,10 @@ async def create_completion(request: Request) -> Response:
     texts = [text if text is not None else state.engine.tokenizer.decode(
         turn.prompt_ids or [], skip_special_tokens=False)
         for text, turn in zip(req.prompt_texts, req.turns, strict=True)]
-    assembler = CompletionAssembler(req.model, req, texts, token_text(state.engine))
+    limit = context_limit(state.engine)
+    lengths = [len(truncated(list(t.prompt_ids or ()), t.truncate_prompt_tokens, limit))
+               for t in req.turns]
+    assembler = CompletionAssembler(req.model, req, texts, token_text(state.engine), lengths)
     log = request_log(state, assembler.id, len(req.turns), req.n)
     events = merge_choices([[choice_stream(state, t, on_prompt(log, p))
                              for t in choice_turns(turn, req.n)]

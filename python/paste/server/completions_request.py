@@ -35,13 +35,13 @@ from paste.server.chat_request import (
 from paste.server.errors import BadRequestError
 from paste.server.fields import (
     INT32_MAX,
-    include_usage,
     opt_bool,
     opt_int,
     prompt_truncation,
     req_str,
     request_priority,
     stop_strings,
+    stream_usage,
 )
 from paste.server.guided import guided_grammar
 from paste.server.turn import TurnRequest
@@ -60,6 +60,7 @@ class CompletionRequest:
     prompt_texts: list[str | None]  # each prompt as sent when it was text (for echo)
     echo_only: bool = False  # max_tokens 0 with echo: the prompt alone
     prompt_logprobs: bool = False  # vLLM's prompt_logprobs field was given
+    continuous_usage: bool = False  # vLLM's continuous_usage_stats: usage in every chunk
 
 
 def _is_ids(value: Any) -> bool:
@@ -117,8 +118,11 @@ def parse_completion_request(body: dict[str, Any], encode: Callable[[str], list[
                               param="n")
     priority = request_priority(body)
     token_ids, truncation = opt_bool(body, "return_token_ids", False), prompt_truncation(body)
+    usage, continuous = stream_usage(body)
+    counts = stream and continuous
     turns = [TurnRequest(messages=[], params=params, prompt_ids=ids, request_priority=priority,
-                         return_token_ids=token_ids, truncate_prompt_tokens=truncation)
+                         return_token_ids=token_ids, truncate_prompt_tokens=truncation,
+                         token_counts=counts)
              for ids, _ in given]
-    return CompletionRequest(model, turns, n, stream, include_usage(body), echo,
-                             [text for _, text in given], echo_only, asked is not None)
+    return CompletionRequest(model, turns, n, stream, usage, echo,
+                             [text for _, text in given], echo_only, asked is not None, counts)

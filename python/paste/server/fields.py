@@ -153,9 +153,20 @@ def bad_words(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def include_usage(body: dict[str, Any]) -> bool:
-    """`stream_options.include_usage` (stream_options: null or an object)."""
+def stream_usage(body: dict[str, Any]) -> tuple[bool, bool]:
+    """(include_usage, continuous) of `stream_options` (null or an object): `include_usage`
+    adds a last chunk with the answer's usage; vLLM's `continuous_usage_stats` (a boolean)
+    also puts the running usage of its choice in every chunk, and implies include_usage
+    unless that is false."""
     options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
+    if options is None:
+        return False, False
+    if not isinstance(options, dict):
         raise _bad("stream_options", "must be an object")
-    return bool(options and options.get("include_usage"))
+    continuous = options.get("continuous_usage_stats")
+    if continuous is not None and not isinstance(continuous, bool):
+        raise _bad("stream_options.continuous_usage_stats", "must be a boolean")
+    include = options.get("include_usage")
+    if include is None:
+        return bool(continuous), bool(continuous)
+    return bool(include), bool(include and continuous)

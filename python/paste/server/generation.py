@@ -10,7 +10,9 @@ plus, when the turn asked for logprobs, a LogprobPiece before the pieces of each
 output that decoded tokens (their TokenLogprobs); when it asked for prompt logprobs
 (GenerationParams.prompt_logprobs), one PromptLogprobPiece before everything else; when it
 asked for token ids (TurnRequest.return_token_ids), a TokenIdsPiece of the prompt first and
-one of each engine output's new tokens before its pieces; and, with a reasoning parser
+one of each engine output's new tokens before its pieces; when it asked for token counts
+(TurnRequest.token_counts), a TokenCountPiece first and one before the pieces of each engine
+output that decoded tokens; and, with a reasoning parser
 (`paste serve --reasoning-parser`), ReasoningPiece for the model's thinking
 (parsing/reasoning.py: the text between `<think>` and `</think>`, or up to `</think>` when
 the prompt opened the thinking), which precedes the answer's pieces and is never parsed for
@@ -152,6 +154,15 @@ def prompt_logprob_entries(piece: PromptLogprobPiece,
 
 
 @dataclass(frozen=True)
+class TokenCountPiece:
+    """The turn's token counts so far (TurnRequest.token_counts): the prompt's, once first
+    with 0 output tokens, then after each engine output that decoded tokens."""
+
+    num_prompt_tokens: int
+    num_completion_tokens: int
+
+
+@dataclass(frozen=True)
 class TurnEnd:
     finish_reason: str  # "stop" | "length" | "tool_calls"
     num_prompt_tokens: int
@@ -167,7 +178,7 @@ class TurnEnd:
 
 
 TurnEvent = (TextPiece | ReasoningPiece | CallPiece | LogprobPiece | PromptLogprobPiece
-             | TokenIdsPiece | TurnEnd)
+             | TokenIdsPiece | TokenCountPiece | TurnEnd)
 
 
 class OutputShaper:
@@ -347,7 +358,10 @@ async def run_turn(
     out = None
     ids_sent = 0  # output token ids yielded (return_token_ids)
     thought = 0  # output tokens of the thinking (with a reasoning parser)
+    counted = 0  # output tokens whose count was yielded (token_counts)
     try:
+        if turn.token_counts:
+            yield TokenCountPiece(len(prompt), 0)
         if turn.return_token_ids:
             yield TokenIdsPiece(tuple(prompt), prompt=True)
         for piece in shaper.feed(forced):
@@ -361,6 +375,9 @@ async def run_turn(
             if out.prompt_logprobs is not None and not scored:
                 scored = True
                 yield PromptLogprobPiece(tuple(prompt), tuple(out.prompt_logprobs))
+            if turn.token_counts and len(out.token_ids) > counted:
+                counted = len(out.token_ids)
+                yield TokenCountPiece(out.num_prompt_tokens, counted)
             if turn.return_token_ids and len(out.token_ids) > ids_sent:
                 yield TokenIdsPiece(tuple(out.token_ids[ids_sent:]))
                 ids_sent = len(out.token_ids)

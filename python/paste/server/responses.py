@@ -72,6 +72,7 @@ from paste.server.generation import (
     PromptLogprobPiece,
     ReasoningPiece,
     TextPiece,
+    TokenCountPiece,
     TokenIdsPiece,
     TurnEvent,
     logprob_entries,
@@ -200,7 +201,7 @@ class ResponsesAssembler:
             if not self._made_call:
                 self._logprobs.extend(logprob_entries(event, self._token_text))
             return []
-        if isinstance(event, PromptLogprobPiece | TokenIdsPiece):  # never asked for here
+        if isinstance(event, PromptLogprobPiece | TokenIdsPiece | TokenCountPiece):  # not asked
             return []
         if isinstance(event, ReasoningPiece):
             self._logprobs = []  # the thinking's tokens: no message text of theirs

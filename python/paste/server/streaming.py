@@ -122,9 +122,8 @@ async def stream_choices(first: tuple[int, Any], rest: AsyncIterator[tuple[int, 
     """The SSE `data:` lines of a streamed answer, ending with `data: [DONE]`; an error
     after the response started is sent in-stream (error_payload)."""
     try:
-        for chunk in assembler.first_chunks():
-            yield sse_data(chunk)
-        for chunk in assembler.add(*first):
+        head = assembler.add(*first)  # first: a choice's prompt token count is in the opening
+        for chunk in assembler.first_chunks() + head:
             yield sse_data(chunk)
         async for index, event in rest:
             for chunk in assembler.add(index, event):

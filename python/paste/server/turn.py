@@ -55,6 +55,9 @@ class TurnRequest:
     # OpenAI's predicted output: text most of the answer copies, drafted after the output so
     # far (engine/prediction.py); the chat route tokenizes it into params.prediction
     prediction: str | None = None
+    # vLLM's continuous_usage_stats: run_turn reports the token counts of each engine output
+    # (generation.TokenCountPiece), so every streamed chunk can carry its choice's usage
+    token_counts: bool = False
 
     @property
     def returning(self) -> bool:
