@@ -87,16 +87,6 @@ def test_max_output_tokens_makes_the_response_incomplete(engine, client):
     assert events[-1].type == "response.incomplete"
 
 
-def test_conversation_is_refused(client):
-    import openai
-
-    with pytest.raises(openai.BadRequestError) as info:
-        client.responses.create(model="tiny", input="Hi", conversation="conv_1")
-    assert info.value.status_code == 400
-    assert info.value.body["param"] == "conversation"
-    assert info.value.body["code"] == "unsupported_parameter"
-
-
 def test_text_format_json_schema_constrains_the_output_and_is_echoed(engine, client):
     import openai
 

@@ -15,6 +15,7 @@
                                       stream=true resumes a background stream
     GET /v1/responses/{id}/input_items  its request's input items (input_items.py)
     POST /v1/responses/{id}/cancel    stops a background response (background_responses.py)
+    /v1/conversations...              conversation_api.py (OpenAI's Conversations API)
     /v1/sessions...                   sessions.py (native agent sessions)
     POST /invocations                 invocations.py: chat, completions or responses by the body
     GET  /docs, /redoc, /openapi.json FastAPI's API docs (404 with disable_fastapi_docs)
@@ -44,7 +45,15 @@ from starlette.responses import JSONResponse, Response
 
 import paste
 from paste.errors import InvalidArgumentError
-from paste.server import chat, completions, invocations, responses, sessions, tokenize
+from paste.server import (
+    chat,
+    completions,
+    conversation_api,
+    invocations,
+    responses,
+    sessions,
+    tokenize,
+)
 from paste.server.config import ServerConfig
 from paste.server.errors import ApiError, NotFoundError, error_body
 from paste.server.generation import context_limit
@@ -124,6 +133,21 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_api_route("/v1/responses/{response_id}", responses.get_response, methods=["GET"])
     app.add_api_route("/v1/responses/{response_id}", responses.delete_response,
                       methods=["DELETE"])  # fmt: skip
+    for path, route, methods in (
+        ("/v1/conversations", conversation_api.create_conversation, ["POST"]),
+        ("/v1/conversations/{conversation_id}", conversation_api.get_conversation, ["GET"]),
+        ("/v1/conversations/{conversation_id}", conversation_api.update_conversation,
+         ["POST"]),
+        ("/v1/conversations/{conversation_id}", conversation_api.delete_conversation,
+         ["DELETE"]),
+        ("/v1/conversations/{conversation_id}/items", conversation_api.add_items, ["POST"]),
+        ("/v1/conversations/{conversation_id}/items", conversation_api.list_items, ["GET"]),
+        ("/v1/conversations/{conversation_id}/items/{item_id}", conversation_api.get_item,
+         ["GET"]),
+        ("/v1/conversations/{conversation_id}/items/{item_id}", conversation_api.delete_item,
+         ["DELETE"]),
+    ):
+        app.add_api_route(path, route, methods=methods)
     app.add_api_route("/v1/responses/{response_id}/input_items", responses.list_input_items,
                       methods=["GET"])
     app.add_api_route("/v1/responses/{response_id}/cancel", responses.cancel_response,

@@ -112,6 +112,7 @@ class ResponsesAssembler:
         self._logprobs: list[dict[str, Any]] = []  # entries waiting for their text
         self._made_call = False  # from the first call on, logprobs are not kept
         self.background = req.background
+        self.saved = False  # the ended response was saved (responses._save, once)
 
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {"type": kind, "sequence_number": self._seq, **fields}
@@ -139,6 +140,8 @@ class ResponsesAssembler:
                       for t in req.turn.tools],
             "truncation": "disabled", "usage": self.usage, "metadata": {},
         }  # fmt: skip
+        if req.conversation_id is not None:
+            out["conversation"] = {"id": req.conversation_id}
         if self.background:
             out["background"] = True
         return out
@@ -305,12 +308,17 @@ def _is_object(arguments: str) -> bool:
 
 
 def _save(state: Any, assembler: ResponsesAssembler) -> None:
-    """Once the response ended: stores it if its request asked (`store`), and releases its
-    parked KV unless it is waiting on tool calls or the chain's key is the client's
-    prompt_cache_key (see the module docstring)."""
+    """Once the response ended (and only once): appends its input and output items to its
+    `conversation`, stores it if its request asked (`store`), and releases its parked KV
+    unless it is waiting on tool calls or the chain's key is the client's prompt_cache_key
+    (see the module docstring)."""
     req = assembler.req
-    if not assembler.is_done:
+    if not assembler.is_done or assembler.saved:
         return
+    assembler.saved = True
+    if req.conversation_id is not None:  # the conversation goes on with this exchange
+        state.conversation_store.add_items(
+            req.conversation_id, req.input_items + [dict(item) for item in assembler.output])
     if req.store:
         messages = req.conversation + [assembler.assistant_message()]
         state.responses.put(StoredResponse(assembler.snapshot(), messages, req.turn.cache_key,
@@ -326,7 +334,7 @@ async def create_response(request: Request) -> Response:
     defaults = state.config.generation_defaults
     req = parse_responses_request(with_defaults(body, defaults, "responses"),
                                   state.config.default_max_tokens, state.responses,
-                                  state.max_logprobs)
+                                  state.max_logprobs, state.conversation_store)
     req.turn.params = params_defaults(req.turn.params, defaults)
     state.check_model(req.model)
     state.prioritize(req.turn)

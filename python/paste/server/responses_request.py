@@ -31,8 +31,11 @@ the queued response, or, with stream, by a stream of its events that the client 
 resume (server/background_responses.py); a previous_response_id must name a completed or
 incomplete response (not one still running, cancelled or failed: 400). The request's `input`
 items, each with an id, are kept for GET /v1/responses/{id}/input_items (input_items.py).
-Unsupported: conversation (a stored Conversation object; chain with previous_response_id or
-send the whole input), non-function tools.
+`conversation` (an id or {"id"}; not with previous_response_id) names a conversation of the
+Conversations API (conversation_api.py): the input follows its items, the engine conversation
+key is its id (unless a prompt_cache_key is given), and once the response ended its input
+and output items are appended to it (responses.py).
+Unsupported: non-function tools.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import Any
 
 from paste.engine.request import MAX_LOGPROBS
 from paste.server.chat_request import response_grammar, sampling_params
+from paste.server.conversation_store import ConversationStore
 from paste.server.errors import BadRequestError, NotFoundError
 from paste.server.fields import (
     INT32_MAX,
@@ -78,6 +82,7 @@ class ResponsesRequest:
     auto_key: bool = False
     background: bool = False  # run whatever the client does (server/background_responses.py)
     input_items: list[dict[str, Any]] = field(default_factory=list)  # `input`, with ids
+    conversation_id: str | None = None  # `conversation`: its items come first, then it grows
 
 
 INCLUDE_LOGPROBS = "message.output_text.logprobs"
@@ -103,16 +108,17 @@ def _wants_logprobs(body: dict[str, Any]) -> bool:
     return INCLUDE_LOGPROBS in include
 
 
-def _input_messages(value: Any) -> list[dict[str, Any]]:
-    """`input` (a string or items) as chat messages, not yet normalised."""
+def _input_messages(value: Any, param: str = "input") -> list[dict[str, Any]]:
+    """`input` (a string or items; `param` names it in errors) as chat messages, not yet
+    normalised."""
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
     if not isinstance(value, list) or not value:
-        raise BadRequestError("'input' must be a string or a non-empty array", param="input")
+        raise BadRequestError(f"'{param}' must be a string or a non-empty array", param=param)
     messages: list[dict[str, Any]] = []
     thinking: list[str] = []  # reasoning items waiting for their assistant message
     for i, item in enumerate(value):
-        at = f"input[{i}]"
+        at = f"{param}[{i}]"
         kind = item.get("type", "message") if isinstance(item, dict) else None
         if kind == "message":
             messages.append({"role": item.get("role"), "content": item.get("content")})
@@ -139,6 +145,49 @@ def _input_messages(value: Any) -> list[dict[str, Any]]:
         else:
             raise BadRequestError(f"'{at}.type' {kind!r} is not supported", param=f"{at}.type")
     return messages
+
+
+def checked_items(value: list[Any], param: str) -> list[dict[str, Any]]:
+    """Responses items (a conversation's, conversation_api.py) validated as `input` is (a
+    400 naming `param`), with ids (input_items.py)."""
+    messages = _input_messages(value, param)
+    if messages:  # reasoning items alone make no message
+        normalize_messages(messages, param)
+    return input_items(value)
+
+
+def _item_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A conversation's items (already checked) as normalised chat messages."""
+    messages = _input_messages(items, "conversation") if items else []
+    return normalize_messages(messages, "conversation") if messages else []
+
+
+def conversation_not_found(conversation_id: str, param: str) -> NotFoundError:
+    return NotFoundError(
+        f"no conversation {conversation_id!r}: it was never created, or was deleted or "
+        "evicted (this server keeps the most recently used ones in memory)", param=param,
+        code="conversation_not_found")  # fmt: skip
+
+
+def _conversation(body: dict[str, Any],
+                  conversations: ConversationStore | None) -> tuple[str | None, list[Any]]:
+    """(`conversation`'s id, its items) or (None, []); 400 for a malformed value or one
+    with previous_response_id, 404 for an unknown conversation."""
+    value = body.get("conversation")
+    if value is None:
+        return None, []
+    cid = value.get("id") if isinstance(value, dict) else value
+    if not isinstance(cid, str) or not cid:
+        raise BadRequestError("'conversation' must be a conversation id or {\"id\": id}",
+                              param="conversation", code="invalid_value")  # fmt: skip
+    if body.get("previous_response_id") is not None:
+        raise BadRequestError("'conversation' and 'previous_response_id' cannot both be given: "
+                              "each names the history the input follows",
+                              param="conversation")  # fmt: skip
+    items = conversations.items(cid) if conversations is not None else None
+    if items is None:
+        raise conversation_not_found(cid, "conversation")
+    return cid, items
 
 
 def _reasoning_text(item: dict[str, Any], at: str) -> str:
@@ -196,17 +245,12 @@ def _history(body: dict[str, Any], store: ResponseStore) -> tuple[str | None, An
 
 def parse_responses_request(
     body: dict[str, Any], default_max_tokens: int, store: ResponseStore,
-    max_logprobs: int = MAX_LOGPROBS,
+    max_logprobs: int = MAX_LOGPROBS, conversations: ConversationStore | None = None,
 ) -> ResponsesRequest:
-    """The request of `body`; a previous_response_id is looked up in `store`; `top_logprobs`
-    is at most `max_logprobs` (the engine's)."""
+    """The request of `body`; a previous_response_id is looked up in `store`, a
+    conversation in `conversations`; `top_logprobs` is at most `max_logprobs` (the
+    engine's)."""
     model = req_str(body, "model")
-    if body.get("conversation") is not None:
-        raise BadRequestError(
-            "'conversation' is not supported: this server keeps no conversation objects; "
-            "chain responses with 'previous_response_id' or send the whole conversation as "
-            "'input'", param="conversation", code="unsupported_parameter",
-        )  # fmt: skip
     stored = opt_bool(body, "store", True)
     stream = opt_bool(body, "stream", False)
     background = opt_bool(body, "background", False)
@@ -214,6 +258,7 @@ def parse_responses_request(
         raise BadRequestError(
             "'background' needs 'store': true (its response is read back with "
             "GET /v1/responses/{id})", param="background")
+    conversation_id, items = _conversation(body, conversations)
     previous_id, previous = _history(body, store)
     response_id = f"resp_{uuid.uuid4().hex}"
     text = body.get("text")
@@ -224,9 +269,12 @@ def parse_responses_request(
     top_logprobs = opt_int(body, "top_logprobs", minimum=0, maximum=max_logprobs)
     logprobs = (top_logprobs or 0) if _wants_logprobs(body) else None
     tools = parse_tools(body.get("tools"), flat=True)
-    messages = _messages(body.get("input"), instructions, previous.messages if previous else [])
+    history = previous.messages if previous else _item_messages(items)
+    messages = _messages(body.get("input"), instructions, history)
     cache_key, auto_key = opt_str(body, "prompt_cache_key"), False
-    if cache_key is None:  # the chain's key: its KV stays parked in the engine between turns
+    if cache_key is None and conversation_id is not None:  # its KV stays parked between turns
+        cache_key, auto_key = conversation_id, True
+    elif cache_key is None:  # the chain's key: its KV stays parked in the engine between turns
         cache_key, auto_key = ((previous.cache_key, previous.auto_key) if previous
                                else (response_id if stored else None, stored))
     turn = TurnRequest(
@@ -245,4 +293,4 @@ def parse_responses_request(
     return ResponsesRequest(model, turn, stream, instructions,
                             max_output_tokens, body, echoed, top_logprobs, response_id,
                             stored, previous_id, conversation, auto_key, background,
-                            input_items(body["input"]))  # fmt: skip
+                            input_items(body["input"]), conversation_id)  # fmt: skip

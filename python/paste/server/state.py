@@ -18,6 +18,7 @@ from starlette.requests import Request
 from paste.engine.request import MAX_LOGPROBS
 from paste.server.background_responses import BackgroundResponses
 from paste.server.config import ServerConfig
+from paste.server.conversation_store import ConversationStore
 from paste.server.conversations import Conversations
 from paste.server.errors import NotFoundError
 from paste.server.generation import api_priority
@@ -41,8 +42,12 @@ class ServerState:
     # the background Responses turns still running (background_responses.py)
     background: BackgroundResponses = field(init=False)
 
+    # the Conversations API's conversations (conversation_store.py), as many as responses
+    conversation_store: ConversationStore = field(init=False)
+
     def __post_init__(self) -> None:
         self.background = BackgroundResponses(self.responses)
+        self.conversation_store = ConversationStore(self.responses.max_stored_responses)
 
     def prioritize(self, turn: TurnRequest) -> None:
         """Sets `turn.priority`: co-scheduling with what is known of its conversation (a
