@@ -48,6 +48,44 @@ def test_openai_agents_sdk_tool_round_trip(engine, server, api):
     assert outputs == ["22 C in Paris"]
 
 
+@pytest.mark.parametrize("memory", ["conversation_id", "session"])
+def test_openai_agents_sdk_keeps_its_history_in_a_conversation(engine, server, memory):
+    """Two runs over one Conversations API conversation: server-managed (the SDK names it in
+    every request and sends only new items) or the SDK's OpenAIConversationsSession (it
+    writes the items and resends them); either way the second run sees the first."""
+    agents = pytest.importorskip("agents")
+    from openai import AsyncOpenAI
+
+    agents.set_tracing_disabled(True)
+
+    async def run():
+        async with AsyncOpenAI(base_url=server.url + "/v1", api_key="unused",
+                               max_retries=0) as client:
+            agent = agents.Agent(name="weather", instructions="Answer with the weather.",
+                                 model=agents.OpenAIResponsesModel(model="tiny",
+                                                                   openai_client=client),
+                                 tools=[agents.function_tool(get_weather)])
+            conv = await client.conversations.create()
+            kwargs = ({"conversation_id": conv.id} if memory == "conversation_id" else
+                      {"session": agents.OpenAIConversationsSession(
+                          conversation_id=conv.id, openai_client=client)})
+            first = await agents.Runner.run(agent, "Weather in Paris?", **kwargs)
+            second = await agents.Runner.run(agent, "And tomorrow?", **kwargs)
+            items = [i async for i in client.conversations.items.list(conv.id, order="asc")]
+            return first, second, items
+
+    with engine.scripted(weather_script):
+        first, second, items = asyncio.run(run())
+    assert first.final_output == second.final_output == ANSWER
+    prompt = engine.prompts[-1]  # the second run's: the whole first run, then its question
+    assert (prompt.index("Weather in Paris?") < prompt.index("22 C in Paris")
+            < prompt.index(ANSWER) < prompt.index("And tomorrow?"))
+    assert [i.type for i in items] == ["message", "function_call", "function_call_output",
+                                       "message", "message", "message"]
+    assert [i.content[0].text for i in items if i.type == "message"] == [
+        "Weather in Paris?", ANSWER, "And tomorrow?", ANSWER]
+
+
 def test_langchain_chat_openai_bound_tools_round_trip(engine, server):
     pytest.importorskip("langchain_openai")
     from langchain_core.messages import HumanMessage, ToolMessage

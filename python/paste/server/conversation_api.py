@@ -30,30 +30,12 @@ from starlette.responses import JSONResponse, Response
 from paste.server.body import read_json_object
 from paste.server.conversation_store import ConversationStore
 from paste.server.errors import BadRequestError, NotFoundError
+from paste.server.fields import metadata_field
 from paste.server.input_items import page
 from paste.server.responses_request import INCLUDABLE, checked_items, conversation_not_found
 from paste.server.state import server_state
 
 MAX_ITEMS = 20
-MAX_METADATA, MAX_KEY, MAX_VALUE = 16, 64, 512
-
-
-def metadata_field(body: dict[str, Any], required: bool = False) -> dict[str, str]:
-    """`metadata`: an object of at most 16 string pairs (keys <= 64 characters, values <=
-    512); {} when absent (a 400 when `required`)."""
-    value = body.get("metadata")
-    if value is None and not required:
-        return {}
-    if not isinstance(value, dict) or len(value) > MAX_METADATA:
-        raise BadRequestError(f"'metadata' must be an object of at most {MAX_METADATA} pairs",
-                              param="metadata", code="invalid_value")  # fmt: skip
-    for key, text in value.items():
-        if len(key) > MAX_KEY or not isinstance(text, str) or len(text) > MAX_VALUE:
-            raise BadRequestError(
-                f"'metadata.{key[:MAX_KEY]}': keys are strings of at most {MAX_KEY} "
-                f"characters, values strings of at most {MAX_VALUE}", param="metadata",
-                code="invalid_value")  # fmt: skip
-    return dict(value)
 
 
 def _items(body: dict[str, Any], required: bool) -> list[dict[str, Any]]:

@@ -170,3 +170,23 @@ def stream_usage(body: dict[str, Any]) -> tuple[bool, bool]:
     if include is None:
         return bool(continuous), bool(continuous)
     return bool(include), bool(include and continuous)
+
+
+MAX_METADATA, MAX_KEY, MAX_VALUE = 16, 64, 512  # OpenAI's limits on `metadata`
+
+
+def metadata_field(body: dict[str, Any], required: bool = False) -> dict[str, str]:
+    """`metadata`: an object of at most 16 string pairs (keys <= 64 characters, values <=
+    512); {} when absent (a 400 when `required`)."""
+    value = body.get("metadata")
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_METADATA:
+        raise _bad("metadata", f"must be an object of at most {MAX_METADATA} pairs")
+    for key, text in value.items():
+        if len(key) > MAX_KEY or not isinstance(text, str) or len(text) > MAX_VALUE:
+            raise BadRequestError(
+                f"'metadata.{key[:MAX_KEY]}': keys are strings of at most {MAX_KEY} "
+                f"characters, values strings of at most {MAX_VALUE}", param="metadata",
+                code="invalid_value")  # fmt: skip
+    return dict(value)

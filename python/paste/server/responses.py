@@ -90,6 +90,7 @@ from paste.server.responses_request import (
 )
 from paste.server.state import server_state
 from paste.server.streaming import error_payload, prime, sse_event, sse_response, until_disconnect
+from paste.server.truncation import fit_to_context
 
 
 def _id(prefix: str) -> str:
@@ -138,7 +139,8 @@ class ResponsesAssembler:
             "tools": [dict(t["function"], type="function",
                            strict=t["function"]["name"] in req.turn.strict_tools)
                       for t in req.turn.tools],
-            "truncation": "disabled", "usage": self.usage, "metadata": {},
+            "truncation": req.truncation, "usage": self.usage,
+            "metadata": dict(req.metadata),
         }  # fmt: skip
         if req.conversation_id is not None:
             out["conversation"] = {"id": req.conversation_id}
@@ -337,6 +339,8 @@ async def create_response(request: Request) -> Response:
                                   state.max_logprobs, state.conversation_store)
     req.turn.params = params_defaults(req.turn.params, defaults)
     state.check_model(req.model)
+    if req.truncation == "auto":
+        fit_to_context(state.engine, req.turn, state.parser_format)
     state.prioritize(req.turn)
     log = request_log(state, req.response_id)
     events = follow(log, run_turn(state.engine, req.turn, state.parser_format,

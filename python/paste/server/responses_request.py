@@ -35,6 +35,9 @@ items, each with an id, are kept for GET /v1/responses/{id}/input_items (input_i
 Conversations API (conversation_api.py): the input follows its items, the engine conversation
 key is its id (unless a prompt_cache_key is given), and once the response ended its input
 and output items are appended to it (responses.py).
+`truncation`: "disabled" (the default: a conversation longer than the context is a 400) or
+"auto" (its oldest messages are dropped until it fits, truncation.py). `metadata` (at most 16
+string pairs) is echoed on the response.
 Unsupported: non-function tools.
 """
 
@@ -50,6 +53,7 @@ from paste.server.conversation_store import ConversationStore
 from paste.server.errors import BadRequestError, NotFoundError
 from paste.server.fields import (
     INT32_MAX,
+    metadata_field,
     opt_bool,
     opt_int,
     opt_list,
@@ -60,6 +64,7 @@ from paste.server.fields import (
 from paste.server.input_items import input_items
 from paste.server.response_store import ResponseStore
 from paste.server.tools_schema import parse_tool_choice, parse_tools, strict_tool_names
+from paste.server.truncation import TRUNCATION_MODES
 from paste.server.turn import TurnRequest, content_text, normalize_messages
 
 
@@ -83,6 +88,8 @@ class ResponsesRequest:
     background: bool = False  # run whatever the client does (server/background_responses.py)
     input_items: list[dict[str, Any]] = field(default_factory=list)  # `input`, with ids
     conversation_id: str | None = None  # `conversation`: its items come first, then it grows
+    truncation: str = "disabled"  # "auto": the oldest messages dropped to fit (truncation.py)
+    metadata: dict[str, str] = field(default_factory=dict)  # echoed on the response
 
 
 INCLUDE_LOGPROBS = "message.output_text.logprobs"
@@ -190,6 +197,14 @@ def _conversation(body: dict[str, Any],
     return cid, items
 
 
+def _truncation(body: dict[str, Any]) -> str:
+    mode = opt_str(body, "truncation") or "disabled"
+    if mode not in TRUNCATION_MODES:
+        raise BadRequestError(f"'truncation' must be one of {', '.join(TRUNCATION_MODES)}, got "
+                              f"{mode!r}", param="truncation", code="invalid_value")  # fmt: skip
+    return mode
+
+
 def _reasoning_text(item: dict[str, Any], at: str) -> str:
     """The text of a reasoning item: its content's texts, else its summary's."""
     for key in ("content", "summary"):
@@ -293,4 +308,5 @@ def parse_responses_request(
     return ResponsesRequest(model, turn, stream, instructions,
                             max_output_tokens, body, echoed, top_logprobs, response_id,
                             stored, previous_id, conversation, auto_key, background,
-                            input_items(body["input"]), conversation_id)  # fmt: skip
+                            input_items(body["input"]), conversation_id,
+                            _truncation(body), metadata_field(body))  # fmt: skip
