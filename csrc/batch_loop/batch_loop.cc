@@ -158,6 +158,11 @@ void BatchLoop::Park(int64_t seq_id, double expiry) {
   if (seq.has_blocks) blocks_.Pin(seq.id, expiry);
 }
 
+int32_t BatchLoop::ResetPrefixCache() {
+  CheckNotInFlight("reset_prefix_cache()");
+  return blocks_.EvictCachedFree();
+}
+
 void BatchLoop::Free(int64_t seq_id) {
   CheckNotInFlight("free()");
   Sequence& seq = Get(seq_id);

@@ -306,6 +306,9 @@ add/resume/park/free/set_drafts are refused between them.)doc")
       .def("abandon_step", &BatchLoop::AbandonStep,
            "Drop the scheduled step uncommitted (the model step failed); the next schedule() "
            "plans the same tokens again.")
+      .def("reset_prefix_cache", &BatchLoop::ResetPrefixCache,
+           "Evict every cached free block (held blocks keep their content); the number "
+           "evicted.")
       .def("has_sequence", &BatchLoop::HasSequence, py::arg("seq_id"))
       .def("seq_info", &BatchLoop::GetSeqInfo, py::arg("seq_id"))
       .def("tokens", &BatchLoop::Tokens, py::arg("seq_id"))

@@ -51,6 +51,8 @@ Driven by one thread. Every method validates its input first: on an error nothin
           },
           py::arg("seq_id"), py::arg("tokens"), py::arg("num_computed"))
       .def("free", &BlockManager::Free, py::arg("seq_id"))
+      .def("evict_cached_free", &BlockManager::EvictCachedFree,
+           "Drop the content of every cached free block; the number evicted.")
       .def("pin", &BlockManager::Pin, py::arg("seq_id"), py::arg("expiry"))
       .def("unpin", &BlockManager::Unpin, py::arg("seq_id"))
       .def("is_pinned", &BlockManager::IsPinned, py::arg("seq_id"))

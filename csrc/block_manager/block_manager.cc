@@ -218,20 +218,36 @@ int32_t BlockManager::TakeFreeBlock() {
   } else {
     PASTE_CHECK(lru_head_ >= 0, "no free block to take");
     id = lru_head_;
-    LruRemove(id);
-    Block& blk = blocks_[id];
-    auto it = cache_.find(blk.hash);
-    if (it != cache_.end() && it->second == id) cache_.erase(it);
-    blk.hashed = false;
-    blk.tokens.clear();
-    blk.parent_id = -1;
-    ++num_evictions_;
+    ForgetContent(id);
   }
   Block& blk = blocks_[id];
   PASTE_DCHECK(blk.ref_count == 0);
   blk.ref_count = 1;
   ++blk.generation;
   return id;
+}
+
+void BlockManager::ForgetContent(int32_t block_id) {
+  LruRemove(block_id);
+  Block& blk = blocks_[block_id];
+  auto it = cache_.find(blk.hash);
+  if (it != cache_.end() && it->second == block_id) cache_.erase(it);
+  blk.hashed = false;
+  blk.tokens.clear();
+  blk.parent_id = -1;
+  ++num_evictions_;
+}
+
+int32_t BlockManager::EvictCachedFree() {
+  int32_t evicted = 0;
+  while (lru_head_ >= 0) {
+    int32_t id = lru_head_;
+    ForgetContent(id);
+    ++blocks_[id].generation;  // a chain through it stops (as when a block is taken)
+    fresh_.push_back(id);
+    ++evicted;
+  }
+  return evicted;
 }
 
 void BlockManager::LruPushBack(int32_t block_id) {

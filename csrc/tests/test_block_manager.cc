@@ -97,6 +97,30 @@ TEST(BlockManager, CachedFreeBlocksEvictLeastRecentlyReleasedDeepestFirst) {
   EXPECT_EQ(bm.MatchPrefix(t1.data(), 4), (Ids{0, 1}));
 }
 
+TEST(BlockManager, EvictCachedFreeDropsFreeContentAndKeepsHeldBlocks) {
+  BlockManager bm(8, 2);
+  AddComputed(bm, 1, {1, 2, 3, 4});  // blocks 0 1, held
+  AddComputed(bm, 2, {5, 6, 7, 8});  // blocks 2 3
+  bm.Free(2);                        // 3 2 go to the cached LRU
+  EXPECT_EQ(bm.FreeBlockOrder(), (Ids{4, 5, 6, 7, 3, 2}));
+  EXPECT_EQ(bm.EvictCachedFree(), 2);
+  // evicted blocks join the fresh tail in LRU order; nothing is cached-free any more
+  EXPECT_EQ(bm.FreeBlockOrder(), (Ids{4, 5, 6, 7, 3, 2}));
+  EXPECT_EQ(bm.NumCachedFreeBlocks(), 0);
+  EXPECT_EQ(bm.NumFreeBlocks(), 6);
+  EXPECT_EQ(bm.num_evictions(), 2);
+  EXPECT_FALSE(bm.IsCached(2));
+  EXPECT_FALSE(bm.IsCached(3));
+  std::vector<int32_t> t2{5, 6, 7, 8};
+  EXPECT_EQ(bm.MatchPrefix(t2.data(), 4), (Ids{}));  // gone
+  std::vector<int32_t> t1{1, 2, 3, 4};
+  EXPECT_EQ(bm.MatchPrefix(t1.data(), 4), (Ids{0, 1}));  // held: kept
+  EXPECT_EQ(bm.EvictCachedFree(), 0);                     // idempotent
+  bm.Free(1);                                             // its blocks are cached as usual
+  EXPECT_EQ(bm.NumCachedFreeBlocks(), 2);
+  EXPECT_EQ(bm.MatchPrefix(t1.data(), 4), (Ids{0, 1}));
+}
+
 TEST(BlockManager, PrefixHitOnFreeCachedBlockRemovesItFromLru) {
   BlockManager bm(4, 2);
   AddComputed(bm, 1, {1, 2, 3, 4});

@@ -219,6 +219,9 @@ class BatchLoop {
   bool StepInFlight() const { return in_flight_; }
   const BatchLoopConfig& config() const { return config_; }
   const BlockManager& block_manager() const { return blocks_; }
+  // Resets the prefix cache (BlockManager::EvictCachedFree): the number of blocks evicted.
+  // Not while a step is in flight (InvalidArgument).
+  int32_t ResetPrefixCache();
   const LoopStats& stats() const { return stats_; }
   std::vector<int64_t> RunningOrder() const;
   std::vector<int64_t> WaitingOrder() const;

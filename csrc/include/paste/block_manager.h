@@ -81,6 +81,12 @@ class BlockManager {
   // Releases every block of seq_id (last block first) and forgets the sequence.
   void Free(int64_t seq_id);
 
+  // Resetting the prefix cache: every cached free block loses its content (hash dropped,
+  // generation bumped) and joins the end of the fresh pool, so no later sequence hits what was
+  // computed before. Blocks held by sequences (running or pinned) keep theirs. Returns the
+  // number of blocks evicted.
+  int32_t EvictCachedFree();
+
   // Marks seq_id as parked: its blocks stay until ReclaimPinned takes them.
   void Pin(int64_t seq_id, double expiry);
   void Unpin(int64_t seq_id);
@@ -131,6 +137,7 @@ class BlockManager {
   const SeqState& GetSeq(int64_t seq_id) const;
   SeqState& GetSeq(int64_t seq_id);
   int32_t TakeFreeBlock();
+  void ForgetContent(int32_t block_id);  // a cached free block's content: dropped
   void Release(int32_t block_id);
   void LruPushBack(int32_t block_id);
   void LruRemove(int32_t block_id);

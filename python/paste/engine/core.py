@@ -212,6 +212,11 @@ class EngineCore:
         self.sessions.pop(key, None)
         return self.add_request(conversation_ids, params, priority, key, pin_ttl_s)
 
+    def reset_prefix_cache(self) -> int:
+        """Forgets the prefix cache's content (the KV of sequences running or parked stays):
+        the number of blocks evicted."""
+        return int(self.loop.reset_prefix_cache())
+
     def end_session(self, key: str) -> None:
         """Frees a session's parked sequence (a running turn is aborted)."""
         seq_id = self.sessions.pop(key, None)

@@ -216,6 +216,12 @@ class Engine(StepLoop, EngineFront):
         """Frees the session's retained KV (idempotent)."""
         self._command(("end", session_key))
 
+    def reset_prefix_cache(self) -> None:
+        """Forgets the prefix cache (vLLM's reset_prefix_cache): a request submitted after
+        this call gets no prefix hit on KV computed before it. The KV of sequences running
+        or parked (their blocks are held) is kept; only what no sequence holds is evicted."""
+        self._command(("reset_prefix_cache", None))
+
     def stats(self) -> EngineStats:
         """The scheduler's and KV cache's state now (read while the engine may be stepping)."""
         return core_stats(self.core)

@@ -11,7 +11,8 @@ would) loads the model and runs the same
 StepLoop as Engine (step_loop.py). The parent keeps the tokenizer, so prompts are encoded and
 rendered where they are submitted. One duplex pipe carries, parent -> child, the commands
 `("add", hid, prompt ids, params, priority)`, `("turn", hid, session key, ids, params, priority,
-pin ttl)`, `("abort", hid)`, `("end", session key)`, `("stop",)`; child -> parent, once per
+pin ttl)`, `("abort", hid)`, `("end", session key)`, `("reset_prefix_cache",)`, `("stop",)`;
+child -> parent, once per
 step with anything to say, `("out", [(hid, RequestOutput | error), ...], EngineStats)`. A
 RequestOutput crosses as a plain tuple with only the token ids and logprobs added since the
 request's previous output, its prompt logprobs in its first output only, and its text only
@@ -121,6 +122,8 @@ class _Child(StepLoop):
                     self._command(("abort", target))
             elif kind == "end":
                 self._command(("end", msg[1]))
+            elif kind == "reset_prefix_cache":
+                self._command(("reset_prefix_cache", None))
             else:
                 self._command(("stop", None))
                 return
@@ -353,6 +356,16 @@ class ProcessEngine(EngineFront):
                 try:
                     self._send_locked(("end", session_key))
                 except EngineStoppedError:  # the process is gone, and the KV with it
+                    pass
+
+    def reset_prefix_cache(self) -> None:
+        """Engine.reset_prefix_cache in the child, before any request sent after this call (a
+        no-op while the engine process is gone: a new one starts with an empty cache)."""
+        with self._lock:
+            if self.failure is None:
+                try:
+                    self._send_locked(("reset_prefix_cache",))
+                except EngineStoppedError:
                     pass
 
     def _command(self, cmd: tuple[str, Any]) -> None:

@@ -69,6 +69,8 @@ class StepLoop:
                 self._handles[handle.request.request_id] = handle
             elif kind == "end":
                 self.core.end_session(arg)
+            elif kind == "reset_prefix_cache":
+                self.core.reset_prefix_cache()
             elif kind == "abort":
                 handle = arg
                 if handle.request is not None and not handle.request.finished:

@@ -5,6 +5,7 @@
     GET, POST /ping                   /health under SageMaker's name (vLLM's)
     GET  /metrics                     Prometheus text (metrics.py)
     GET  /version                     {"version": paste's}
+    POST /reset_prefix_cache          vLLM's: the engine forgets its prefix cache
     GET  /v1/models, /v1/models/{id}  the served model under each of its names (with its
                                       max_model_len)
     POST /v1/chat/completions         chat.py
@@ -55,7 +56,7 @@ from paste.server import (
     tokenize,
 )
 from paste.server.config import ServerConfig
-from paste.server.errors import ApiError, NotFoundError, error_body
+from paste.server.errors import ApiError, BadRequestError, NotFoundError, error_body
 from paste.server.generation import context_limit
 from paste.server.guard import GuardMiddleware
 from paste.server.metrics import RequestCounter, ServerMetrics
@@ -123,6 +124,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
         app.add_api_route("/ping", health, methods=[method])
     app.add_api_route("/metrics", metrics_text, methods=["GET"])
     app.add_api_route("/version", version, methods=["GET"])
+    app.add_api_route("/reset_prefix_cache", reset_prefix_cache, methods=["POST"])
     app.add_api_route("/v1/models", list_models, methods=["GET"])
     app.add_api_route("/v1/models/{model_id:path}", get_model, methods=["GET"])
     app.add_api_route("/v1/chat/completions", chat.create_chat_completion, methods=["POST"])
@@ -195,6 +197,17 @@ def _model_object(state: ServerState, name: str) -> dict[str, Any]:
     """OpenAI's model object, plus vLLM's max_model_len (the longest prompt + output)."""
     return {"id": name, "object": "model", "created": state.created,
             "owned_by": "paste", "max_model_len": context_limit(state.engine)}  # fmt: skip
+
+
+async def reset_prefix_cache(request: Request) -> Response:
+    """vLLM's POST /reset_prefix_cache: the engine forgets its prefix cache (Engine's
+    reset_prefix_cache) before any request that comes after; an empty 200."""
+    engine = server_state(request).engine
+    reset = getattr(engine, "reset_prefix_cache", None)
+    if reset is None:  # a simulated engine (bench) keeps no KV
+        raise BadRequestError("this engine has no prefix cache to reset")
+    reset()
+    return Response(status_code=200)
 
 
 async def version(_request: Request) -> Response:

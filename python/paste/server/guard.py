@@ -20,7 +20,7 @@ from typing import Any
 from paste.server.errors import ApiError, AuthenticationError, PayloadTooLargeError
 
 Scope = dict[str, Any]
-_GUARDED_PATHS = ("/tokenize", "/detokenize", "/invocations")  # besides every path under /v1
+_GUARDED_PATHS = ("/tokenize", "/detokenize", "/invocations", "/reset_prefix_cache")  # and /v1/*
 
 
 class GuardMiddleware:
