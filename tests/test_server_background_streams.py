@@ -130,8 +130,10 @@ def test_only_a_streamed_background_response_streams_again(server):
     for response_id in (plain["id"], polled["id"]):
         reply = get(server, response_id, stream="true")
         assert (reply.status_code, reply.json()["error"]["param"]) == (400, "stream")
-    assert "created with background and stream" in get(
-        server, plain["id"], stream="true").json()["error"]["message"]
+    assert get(server, plain["id"], stream="true").json()["error"]["message"] == (
+        f"response {plain['id']!r} has no stream to resume: only a response created with "
+        "background and stream can be streamed again, and the server keeps the events of the "
+        "most recently ended ones; GET it without stream")
     assert get(server, plain["id"], stream="false").json() == plain
     missing = get(server, "resp_nope", stream="true")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "response_not_found")

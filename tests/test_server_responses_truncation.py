@@ -91,3 +91,28 @@ def test_fit_to_context_replaces_the_message_list(engine):
 def test_bad_values_are_a_400_naming_the_field(server, field, value):
     reply = post(server, {"model": "tiny", "input": "Hi", field: value})
     assert (reply.status_code, reply.json()["error"]["param"]) == (400, field)
+
+
+def test_bisection_drops_the_fewest_messages_in_few_renders(engine, monkeypatch):
+    from paste.server import truncation
+    from paste.server.prompt import render_prompt
+
+    messages = [{"role": "system", "content": "Be brief."}]
+    for i in range(40):  # 40 messages of 1/12 context each: about 3.3 contexts
+        messages.append({"role": "user" if i % 2 == 0 else "assistant",
+                         "content": long_text(engine, f"M{i}", 1 / 12)})
+    # the reference: drop the oldest message one at a time until the prompt fits
+    kept = list(messages)
+    while len(render_prompt(engine, TurnRequest(messages=kept), "json")) >= engine.max_model_len:
+        kept = kept[:1] + kept[2:]
+    renders = []
+
+    def counted(*args):
+        renders.append(1)
+        return render_prompt(*args)
+
+    monkeypatch.setattr(truncation, "render_prompt", counted)
+    turn = TurnRequest(messages=messages)
+    assert fit_to_context(engine, turn, "json") == len(messages) - len(kept)
+    assert turn.messages == kept and 20 < len(messages) - len(kept) < 40
+    assert len(renders) <= 7  # 1 + ceil(log2(40))

@@ -221,7 +221,7 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int,
         prompt_logprobs=prompt_logprobs)
     strict = strict_tool_names(body.get("tools"), flat=False)
     forced = bool(tools) and tool_choice.mode in ("required", "function")
-    forced = forced or (tool_choice.mode == "auto" and bool(strict))  # a calls grammar
+    forced = forced or (tool_choice.mode == "auto" and bool(strict or tool_choice.allowed))
     turn = TurnRequest(
         messages=normalize_messages(body.get("messages")),
         tools=tools,

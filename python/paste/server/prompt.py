@@ -46,7 +46,7 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
     if mode not in ("required", "function") or not turn.tools or parser_format == "pythonic":
         return None
     _head, between, suffix = call_parts(parser_format)
-    tools = [t["function"] for t in turn.tools]
+    tools = allowed_functions(turn)
     if mode == "required":
         return GrammarSpec(choices=tuple(
             GrammarSpec(parameters_schema(t), suffix, prefix=t["name"] + between)
@@ -56,15 +56,30 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
 
 
 def calls_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
-    """Under tool_choice "auto" with a tool marked `strict`: every call the model opens is a
-    whole call of an offered tool, a strict one's with arguments of its schema
-    (parsing.call_text.calls_spec). None otherwise, and for the pythonic format."""
-    if turn.tool_choice.mode != "auto" or not turn.strict_tools or not turn.tools:
+    """Under tool_choice "auto" with a tool marked `strict`, or with allowed_tools: every
+    call the model opens is a whole call of an offered (allowed) tool, a strict one's with
+    arguments of its schema (parsing.call_text.calls_spec). None otherwise, and for the
+    pythonic and mistral formats (there allowed_tools is only the prompt's hint)."""
+    choice = turn.tool_choice
+    if choice.mode != "auto" or not (turn.strict_tools or choice.allowed) or not turn.tools:
         return None
-    return calls_spec([t["function"] for t in turn.tools], turn.strict_tools, parser_format)
+    return calls_spec(allowed_functions(turn), turn.strict_tools, parser_format)
+
+
+def allowed_functions(turn: TurnRequest) -> list[dict[str, Any]]:
+    """The functions of `turn` the model may call (tool_choice allowed_tools: its subset)."""
+    allowed = turn.tool_choice.allowed
+    return [t["function"] for t in turn.tools
+            if allowed is None or t["function"]["name"] in allowed]
 
 
 def _choice_hint(turn: TurnRequest) -> str | None:
+    allowed = turn.tool_choice.allowed
+    names = ", ".join(allowed) if allowed is not None else ""
+    if turn.tool_choice.mode == "required" and allowed is not None:
+        return f"You must answer with a call of one of these tools: {names}."
+    if allowed is not None:
+        return f"You may call only these tools: {names}."
     if turn.tool_choice.mode == "required":
         return "You must answer with a call of one of the tools."
     if turn.tool_choice.mode == "function":

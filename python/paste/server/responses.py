@@ -121,9 +121,7 @@ class ResponsesAssembler:
         return event
 
     def snapshot(self) -> dict[str, Any]:
-        req, choice = self.req, self.req.turn.tool_choice
-        tool_choice: Any = choice.mode if choice.mode != "function" else {
-            "type": "function", "name": choice.name}  # fmt: skip
+        req = self.req
         params = req.turn.params
         out = {
             "id": self.id, "object": "response", "created_at": self.created_at,
@@ -135,7 +133,7 @@ class ResponsesAssembler:
             "store": req.store,
             "temperature": params.temperature, "top_p": params.top_p,
             "top_logprobs": req.top_logprobs,
-            "text": {"format": req.text_format}, "tool_choice": tool_choice,
+            "text": {"format": req.text_format}, "tool_choice": req.turn.tool_choice.echo(),
             "tools": [dict(t["function"], type="function",
                            strict=t["function"]["name"] in req.turn.strict_tools)
                       for t in req.turn.tools],
@@ -414,11 +412,10 @@ async def get_response(request: Request) -> Response:
     after = _starting_after(query.get("starting_after"))
     log = server_state(request).background.log(response_id)
     if log is None:
-        why = ("its events are no longer kept (the server keeps those of the most recently "
-               "ended streams)") if response.get("background") else (
-               "only a response created with background and stream can be streamed again")
-        raise BadRequestError(f"response {response_id!r} cannot be streamed: {why}; GET it "
-                              "without stream", param="stream")  # fmt: skip
+        raise BadRequestError(
+            f"response {response_id!r} has no stream to resume: only a response created with "
+            "background and stream can be streamed again, and the server keeps the events of "
+            "the most recently ended ones; GET it without stream", param="stream")
     return sse_response(_follow(log, after))
 
 

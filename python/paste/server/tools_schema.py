@@ -5,6 +5,13 @@ Chat Completions nests a tool as {"type": "function", "function": {"name", "desc
 Both become the nested form, which is what chat templates and paste.session expect. A tool
 must have a name of 1-64 characters [a-zA-Z0-9_-] and, if given, a `parameters` JSON-schema
 object whose "type" (if any) is "object". tool_choice is normalised to ToolChoice.
+
+OpenAI's `allowed_tools` choice keeps every tool in the prompt (so a conversation's prompt
+stays a cached prefix while the tools it may call change) and lets the model call only a
+subset, under mode "auto" or "required": chat nests it ({"type": "allowed_tools",
+"allowed_tools": {"mode", "tools": [{"type": "function", "function": {"name"}}]}}), the
+Responses API flattens it ({"type": "allowed_tools", "mode", "tools": [{"type": "function",
+"name"}]}). ToolChoice.allowed holds the subset's names (prompt.py constrains the calls).
 """
 
 from __future__ import annotations
@@ -20,10 +27,21 @@ _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 @dataclass(frozen=True)
 class ToolChoice:
-    """mode: "auto" | "none" | "required" | "function" (then `name` is the function)."""
+    """mode: "auto" | "none" | "required" | "function" (then `name` is the function);
+    `allowed`: under "auto" or "required", the only tools the model may call (allowed_tools;
+    None: any of them)."""
 
     mode: str = "auto"
     name: str | None = None
+    allowed: tuple[str, ...] | None = None
+
+    def echo(self) -> Any:
+        """The choice as the Responses API echoes it (the flat form)."""
+        if self.allowed is not None:
+            return {"type": "allowed_tools", "mode": self.mode,
+                    "tools": [{"type": "function", "name": n} for n in self.allowed]}
+        return self.mode if self.mode != "function" else {"type": "function",
+                                                           "name": self.name}
 
 
 def _invalid(param: str, message: str) -> BadRequestError:
@@ -115,6 +133,30 @@ def parse_tool_choice(value: Any, tools: list[dict[str, Any]], flat: bool) -> To
                 param="tool_choice",
             )
         return ToolChoice("function", name)
+    if isinstance(value, dict) and value.get("type") == "allowed_tools":
+        return _allowed_tools(value if flat else value.get("allowed_tools"), tools, flat)
     raise BadRequestError(
-        "'tool_choice' must be 'auto', 'none', 'required' or a function", param="tool_choice"
-    )
+        "'tool_choice' must be 'auto', 'none', 'required', a function or allowed_tools",
+        param="tool_choice")
+
+
+def _allowed_tools(spec: Any, tools: list[dict[str, Any]], flat: bool) -> ToolChoice:
+    """An allowed_tools choice (see the module docstring); a 400 naming tool_choice for a
+    malformed one or a tool that is not in `tools`."""
+    mode = spec.get("mode") if isinstance(spec, dict) else None
+    listed = spec.get("tools") if isinstance(spec, dict) else None
+    if mode not in ("auto", "required") or not isinstance(listed, list) or not listed:
+        raise BadRequestError("allowed_tools needs 'mode' 'auto' or 'required' and a non-empty "
+                              "'tools' array", param="tool_choice")
+    known = {t["function"]["name"] for t in tools}
+    names: list[str] = []
+    for entry in listed:
+        fn = entry if flat or not isinstance(entry, dict) else entry.get("function")
+        name = fn.get("name") if isinstance(fn, dict) else None
+        if (not isinstance(entry, dict) or entry.get("type") != "function"
+                or not isinstance(name, str) or name not in known):
+            raise BadRequestError(f"allowed_tools lists {entry!r}, which is not a function of "
+                                  "'tools'", param="tool_choice")
+        if name not in names:
+            names.append(name)
+    return ToolChoice(mode, allowed=tuple(names))

@@ -23,18 +23,42 @@ TRUNCATION_MODES = ("disabled", "auto")
 
 def fit_to_context(engine: Any, turn: TurnRequest, parser_format: str) -> int:
     """Drops the oldest messages of `turn` until its prompt fits the engine's context (see
-    the module docstring); the number of messages dropped."""
+    the module docstring); the number of messages dropped. The fewest droppable units that
+    make it fit are found by bisection (a prompt only shortens as more are dropped), so a
+    long conversation is rendered O(log n) times, not once per message."""
     limit = context_limit(engine)
     if limit is None:
         return 0
     forced = forced_call_prefix(turn, parser_format) if turn.parses_tools else ""
     room = limit - (len(engine.encode(forced)) if forced else 0)
-    head = 1 if turn.messages and turn.messages[0]["role"] == "system" else 0
-    dropped = 0
-    while len(turn.messages) - head > 1 and len(render_prompt(engine, turn, parser_format)) >= room:
+    messages = turn.messages
+    head = 1 if messages and messages[0]["role"] == "system" else 0
+    starts = _unit_starts(messages, head)  # starts[k]: the first message kept after k units
+
+    def fits(k: int) -> bool:
+        turn.messages = messages[:head] + messages[starts[k]:]
+        return len(render_prompt(engine, turn, parser_format)) < room
+
+    low, high = 0, len(starts) - 1  # fits(high) may still be false: then drop them all
+    if not fits(low):
+        while low + 1 < high:
+            mid = (low + high) // 2
+            if fits(mid):
+                high = mid
+            else:
+                low = mid
+        low = high
+    turn.messages = messages[:head] + messages[starts[low]:]
+    return starts[low] - head
+
+
+def _unit_starts(messages: list[dict[str, Any]], head: int) -> list[int]:
+    """Where the kept messages start after dropping 0, 1, 2, ... units: a unit is a message
+    with the tool messages right after it; the last message always stays."""
+    starts = [head]
+    while starts[-1] < len(messages) - 1:
         n = 1
-        while head + n < len(turn.messages) - 1 and turn.messages[head + n]["role"] == "tool":
+        while starts[-1] + n < len(messages) - 1 and messages[starts[-1] + n]["role"] == "tool":
             n += 1
-        turn.messages = turn.messages[:head] + turn.messages[head + n:]
-        dropped += n
-    return dropped
+        starts.append(starts[-1] + n)
+    return starts
