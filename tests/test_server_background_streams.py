@@ -148,6 +148,7 @@ def test_delete_drops_the_log(client, server):
 
 def test_event_log_readers_follow_and_only_recent_ended_logs_are_kept(monkeypatch):
     monkeypatch.setattr(background_responses, "KEEP_ENDED_LOGS", 2)
+    monkeypatch.setattr(background_responses, "MAX_ENDED_EVENTS", 1000)
 
     async def scenario() -> tuple[list, list, list]:
         log = EventLog()
@@ -186,3 +187,26 @@ async def _collect(events) -> list:
 async def _no_events():
     return
     yield
+
+
+def test_ended_logs_are_also_bounded_by_their_events(monkeypatch):
+    monkeypatch.setattr(background_responses, "MAX_ENDED_EVENTS", 5)
+
+    async def scenario() -> list[list[str]]:
+        background = BackgroundResponses(ResponseStore(10))
+        kept = []
+        for i, size in enumerate((3, 2, 1, 4)):  # events each stream writes
+            stream_log = EventLog()
+
+            async def run(stream_log=stream_log, size=size) -> None:
+                for _ in range(size):
+                    stream_log.add("response.output_text.delta")
+
+            background.start({"id": f"r{i}"}, [], None, [], run, _no_events(), stream_log)
+            await asyncio.sleep(0.01)
+            kept.append([f"r{j}" for j in range(i + 1) if background.log(f"r{j}")])
+        return kept
+
+    # 3, then 3+2, then 3+2+1 > 5 drops r0, then 2+1+4 > 5 drops r1 and 1+4 fits
+    assert asyncio.run(scenario()) == [["r0"], ["r0", "r1"], ["r1", "r2"], ["r2", "r3"]]
+

@@ -22,8 +22,10 @@ That connection, and any later GET /v1/responses/{id}?stream=true&starting_after
 log after event N and follow it until the turn ends; a reader that goes away stops reading,
 and the turn goes on. A turn that fails ends its log with a `response.failed` event (the
 response as saved, with its error); a cancelled one's log just ends (GET tells cancelled).
-The logs of the KEEP_ENDED_LOGS most recently ended streams are kept (and dropped when their
-response is deleted); an older one can no longer be resumed (GET it without stream).
+The logs of the KEEP_ENDED_LOGS most recently ended streams are kept, fewer if together they
+hold more than MAX_ENDED_EVENTS events (a long answer streams a delta per engine output),
+and dropped when their response is deleted; an older one can no longer be resumed (GET it
+without stream). A running turn's log is never dropped.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from paste.server.response_store import ResponseStore, StoredResponse
 from paste.server.streaming import error_payload
 
 KEEP_ENDED_LOGS = 64
+MAX_ENDED_EVENTS = 200_000  # about 60 MB of events kept for resuming, in ended logs
 
 
 class EventLog:
@@ -175,6 +178,11 @@ class BackgroundResponses:
                                        input_items=turn.input_items), parent=turn.parent)
 
     def _trim_logs(self) -> None:
+        """Drops the oldest ended logs while more than KEEP_ENDED_LOGS are kept or they hold
+        more than MAX_ENDED_EVENTS events."""
         ended = [rid for rid, log in self._logs.items() if log.closed]
-        for rid in ended[: max(len(ended) - KEEP_ENDED_LOGS, 0)]:
-            del self._logs[rid]
+        events = sum(len(self._logs[rid].events) for rid in ended)
+        for i, rid in enumerate(ended):
+            if len(ended) - i <= KEEP_ENDED_LOGS and events <= MAX_ENDED_EVENTS:
+                break
+            events -= len(self._logs.pop(rid).events)
