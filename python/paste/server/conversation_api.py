@@ -53,9 +53,15 @@ def _store(request: Request) -> tuple[ConversationStore, str]:
 
 
 def _known(value: Any, conversation_id: str) -> Any:
+    """`value`, or the conversation's 404 when it is None (the store did not know the id)."""
     if value is None:
         raise conversation_not_found(conversation_id, "conversation_id")
     return value
+
+
+def _item_not_found(item_id: str) -> NotFoundError:
+    return NotFoundError(f"no item {item_id!r} in this conversation", param="item_id",
+                         code="item_not_found")  # fmt: skip
 
 
 async def create_conversation(request: Request) -> Response:
@@ -80,7 +86,8 @@ async def update_conversation(request: Request) -> Response:
 
 async def delete_conversation(request: Request) -> Response:
     store, conversation_id = _store(request)
-    _known(store.delete(conversation_id) or None, conversation_id)
+    if not store.delete(conversation_id):
+        raise conversation_not_found(conversation_id, "conversation_id")
     return JSONResponse({"id": conversation_id, "object": "conversation.deleted",
                          "deleted": True})  # fmt: skip
 
@@ -104,8 +111,7 @@ def _item(items: list[dict[str, Any]], item_id: str) -> dict[str, Any]:
     for item in items:
         if item.get("id") == item_id:
             return item
-    raise NotFoundError(f"no item {item_id!r} in this conversation", param="item_id",
-                        code="item_not_found")  # fmt: skip
+    raise _item_not_found(item_id)
 
 
 async def get_item(request: Request) -> Response:
@@ -119,5 +125,5 @@ async def delete_item(request: Request) -> Response:
     item_id = request.path_params["item_id"]
     found = _known(store.delete_item(conversation_id, item_id), conversation_id)
     if not found:
-        _item([], item_id)  # the item's 404
+        raise _item_not_found(item_id)
     return JSONResponse(_known(store.get(conversation_id), conversation_id))

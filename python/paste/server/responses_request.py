@@ -307,6 +307,7 @@ def parse_responses_request(
     conversation = messages[1:] if instructions else messages
     return ResponsesRequest(model, turn, stream, instructions,
                             max_output_tokens, body, echoed, top_logprobs, response_id,
-                            stored, previous_id, conversation, auto_key, background,
-                            input_items(body["input"]), conversation_id,
-                            _truncation(body), metadata_field(body))  # fmt: skip
+                            stored, previous_id, conversation, auto_key=auto_key,
+                            background=background, input_items=input_items(body["input"]),
+                            conversation_id=conversation_id, truncation=_truncation(body),
+                            metadata=metadata_field(body))  # fmt: skip
