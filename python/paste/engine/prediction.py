@@ -12,9 +12,10 @@ starting at or after the position after the last token it copied (else at their 
 occurrence: the edit moved text back), and go on from there. The drafts are explicit
 (BatchLoop.set_drafts: verified whole, for this step), up to `num_draft_tokens` per step
 (GenerationParams'; PREDICTION_DRAFT_TOKENS when it sets none; 0: no drafts), and a request
-whose logits are adjusted or that asks for logprobs (drafts.can_draft) decodes without them. Per request: the drafted prediction tokens the model accepted and
-those it rejected (the rows computed in vain), as its output metrics
-accepted_prediction_tokens / rejected_prediction_tokens.
+whose logits are adjusted or that asks for logprobs (drafts.can_draft) decodes without them.
+Per request: the drafted prediction tokens the model accepted and those it rejected (the
+rows computed in vain), as its output metrics accepted_prediction_tokens /
+rejected_prediction_tokens.
 """
 
 from __future__ import annotations
@@ -77,8 +78,8 @@ class Predictions:
     def drafts(self, outputs: Mapping[int, Sequence[int]],
                skip: Collection[int] = ()) -> dict[int, list[int]]:
         """Each followed sequence's drafts for the next step, given the output tokens of
-        each (`outputs[seq_id]`, seq_id in seq_ids()); none for one placed nowhere in its prediction or
-        in `skip` (drafted otherwise this step)."""
+        each (`outputs[seq_id]`, seq_id in seq_ids()); none for one placed nowhere in its
+        prediction or in `skip` (drafted otherwise this step)."""
         out: dict[int, list[int]] = {}
         for seq_id, t in self._tracked.items():
             self._follow(t, outputs[seq_id])

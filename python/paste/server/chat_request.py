@@ -57,7 +57,11 @@ class ChatRequest:
     prompt_logprobs: bool = False  # vLLM's prompt_logprobs was given (not with stream)
     return_token_ids: bool = False  # vLLM's: prompt_token_ids and each choice's token_ids
     include_reasoning: bool = True  # vLLM's: false leaves reasoning_content out
-    continuous_usage: bool = False  # vLLM's continuous_usage_stats: usage in every chunk
+
+    @property
+    def continuous_usage(self) -> bool:
+        """vLLM's continuous_usage_stats, streamed: usage in every chunk."""
+        return self.turn.token_counts
 
 
 def sampling_params(
@@ -220,8 +224,8 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int,
     ), grammar=grammar, logprobs=(top_logprobs or 0) if logprobs else None,
         prompt_logprobs=prompt_logprobs)
     strict = strict_tool_names(body.get("tools"), flat=False)
-    forced = bool(tools) and tool_choice.mode in ("required", "function")
-    forced = forced or (tool_choice.mode == "auto" and bool(strict or tool_choice.allowed))
+    calls = TurnRequest(messages=[], tools=tools, tool_choice=tool_choice, strict_tools=strict)
+    forced = calls.forces_call or calls.guards_calls  # a grammar constrains the calls
     turn = TurnRequest(
         messages=normalize_messages(body.get("messages")),
         tools=tools,
@@ -240,8 +244,7 @@ def parse_chat_request(body: dict[str, Any], default_max_tokens: int,
     usage, continuous = stream_usage(body)
     turn.token_counts = stream and continuous
     return ChatRequest(model, turn, stream, usage, n, prompt_logprobs is not None,
-                       turn.return_token_ids, opt_bool(body, "include_reasoning", True),
-                       turn.token_counts)
+                       turn.return_token_ids, opt_bool(body, "include_reasoning", True))
 
 
 def prediction_text(value: Any) -> str | None:

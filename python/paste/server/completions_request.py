@@ -4,17 +4,18 @@ TurnRequest per prompt.
 `prompt` is a string, an array of strings, an array of token ids, or an array of arrays of
 token ids; each prompt is sent as it is (no chat template; a string is tokenised with the
 model's own special tokens, e.g. a BOS, as vLLM does). Supported beside it: max_tokens
-(default 16, as OpenAI's), temperature, top_p, n, stop, seed, stream,
-stream_options.include_usage, echo, logprobs (0 to --max-logprobs alternatives, 20 by
-default), presence_penalty, frequency_penalty, logit_bias, vLLM's extra sampling fields (chat_request.adjusted) and its
-guided decoding fields (server/guided.py).
+(default 16, as OpenAI's), temperature, top_p, n, stop, seed, stream, stream_options
+(include_usage, vLLM's continuous_usage_stats), echo, logprobs (0 to --max-logprobs
+alternatives, 20 by default), presence_penalty, frequency_penalty, logit_bias, vLLM's extra
+sampling fields (chat_request.adjusted) and its guided decoding fields (server/guided.py).
 
 Scoring (lm-eval's loglikelihood requests): `echo` with `logprobs` puts the prompt's tokens
 first in `logprobs` (the first one's logprob and alternatives null), and `max_tokens: 0` with
 `echo` returns the prompt alone (nothing generated: completion_tokens 0, finish_reason
 "length"); vLLM's `prompt_logprobs` (0 to --max-logprobs) adds each choice's
-`prompt_logprobs`. Either computes every prompt token (engine GenerationParams.prompt_logprobs). vLLM's
-`return_token_ids` adds each choice's `prompt_token_ids` and `token_ids`.
+`prompt_logprobs`. Either computes every prompt token (engine
+GenerationParams.prompt_logprobs). vLLM's `return_token_ids` adds each choice's
+`prompt_token_ids` and `token_ids`.
 Refused with 400 rather than ignored: `suffix` (no fill-in-the-middle), `best_of` other than
 n, `prompt_logprobs` with `stream` (as vLLM), more than 128 choices (prompts x n).
 """
@@ -60,7 +61,11 @@ class CompletionRequest:
     prompt_texts: list[str | None]  # each prompt as sent when it was text (for echo)
     echo_only: bool = False  # max_tokens 0 with echo: the prompt alone
     prompt_logprobs: bool = False  # vLLM's prompt_logprobs field was given
-    continuous_usage: bool = False  # vLLM's continuous_usage_stats: usage in every chunk
+
+    @property
+    def continuous_usage(self) -> bool:
+        """vLLM's continuous_usage_stats, streamed: usage in every chunk."""
+        return self.turns[0].token_counts
 
 
 def _is_ids(value: Any) -> bool:
@@ -125,4 +130,4 @@ def parse_completion_request(body: dict[str, Any], encode: Callable[[str], list[
                          token_counts=counts)
              for ids, _ in given]
     return CompletionRequest(model, turns, n, stream, usage, echo,
-                             [text for _, text in given], echo_only, asked is not None, counts)
+                             [text for _, text in given], echo_only, asked is not None)

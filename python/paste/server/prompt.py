@@ -29,11 +29,12 @@ def forced_call_prefix(turn: TurnRequest, parser_format: str) -> str:
     named function up to its arguments (`... "get_weather", "arguments": `,
     `[get_weather(`); "" for "auto" and "none". The model writes the rest (which tool, for
     "required", and the arguments), as `arguments_grammar` allows."""
-    mode = turn.tool_choice.mode
-    if mode not in ("required", "function") or not turn.tools:
+    if not turn.forces_call:
         return ""
     head, between, _after = call_parts(parser_format)
-    return head if mode == "required" else head + str(turn.tool_choice.name) + between
+    if turn.tool_choice.mode == "required":
+        return head
+    return head + str(turn.tool_choice.name) + between
 
 
 def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
@@ -42,12 +43,11 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
     `}\n</tool_call>`); for "required" any one tool's name, the text up to its arguments
     (`", "arguments": `), its arguments and the rest. None otherwise, and for the pythonic
     format, whose arguments are not JSON."""
-    mode = turn.tool_choice.mode
-    if mode not in ("required", "function") or not turn.tools or parser_format == "pythonic":
+    if not turn.forces_call or parser_format == "pythonic":
         return None
     _head, between, suffix = call_parts(parser_format)
     tools = allowed_functions(turn)
-    if mode == "required":
+    if turn.tool_choice.mode == "required":
         return GrammarSpec(choices=tuple(
             GrammarSpec(parameters_schema(t), suffix, prefix=t["name"] + between)
             for t in tools))
@@ -60,8 +60,7 @@ def calls_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
     call the model opens is a whole call of an offered (allowed) tool, a strict one's with
     arguments of its schema (parsing.call_text.calls_spec). None otherwise, and for the
     pythonic and mistral formats (there allowed_tools is only the prompt's hint)."""
-    choice = turn.tool_choice
-    if choice.mode != "auto" or not (turn.strict_tools or choice.allowed) or not turn.tools:
+    if not turn.guards_calls:
         return None
     return calls_spec(allowed_functions(turn), turn.strict_tools, parser_format)
 

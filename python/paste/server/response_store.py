@@ -123,25 +123,27 @@ class ResponseStore:
                                   head.cache_key, head.auto_key,
                                   copy.deepcopy(head.input_items))
 
+    def _touch(self, response_id: str) -> _Entry | None:
+        """The entry of `response_id`, now the most recently used (None if unknown); under
+        the lock."""
+        entry = self._entries.get(response_id)
+        if entry is not None:
+            self._entries.move_to_end(response_id)
+        return entry
+
     def response(self, response_id: str) -> dict[str, Any] | None:
         """A copy of the stored response object (GET; it is now the most recently used),
         without rebuilding its conversation; None if unknown."""
         with self._lock:
-            entry = self._entries.get(response_id)
-            if entry is None:
-                return None
-            self._entries.move_to_end(response_id)
-            return copy.deepcopy(entry.response)
+            entry = self._touch(response_id)
+            return None if entry is None else copy.deepcopy(entry.response)
 
     def input_items(self, response_id: str) -> list[dict[str, Any]] | None:
         """A copy of the input items of a stored response (it is now the most recently
         used); None if unknown."""
         with self._lock:
-            entry = self._entries.get(response_id)
-            if entry is None:
-                return None
-            self._entries.move_to_end(response_id)
-            return copy.deepcopy(entry.input_items)
+            entry = self._touch(response_id)
+            return None if entry is None else copy.deepcopy(entry.input_items)
 
     def num_messages(self) -> int:
         """Messages held for all stored responses (each once: linear in a chain's length)."""

@@ -23,8 +23,8 @@ each turn prefills only its new tokens.
 `text.format` json_object / json_schema constrain the output (engine/grammar.py).
 `include` lists extra output to return: "message.output_text.logprobs" asks the engine for
 logprobs, with `top_logprobs` (0 to --max-logprobs, default 0) alternatives per token; the
-other entries OpenAI defines name output this server never produces (reasoning, built-in tools, input
-images), so they add nothing; any other entry is a 400. `top_logprobs` without the logprobs
+other entries OpenAI defines name output this server never produces (reasoning, built-in
+tools, input images), so they add nothing; any other entry is a 400. `top_logprobs` without the logprobs
 entry is validated and echoed but asks for nothing (as in OpenAI's API: `include` decides).
 `background: true` (with store) runs the turn whatever the client does: answered at once with
 the queued response, or, with stream, by a stream of its events that the client may leave and

@@ -66,6 +66,20 @@ class TurnRequest:
         return any(m["role"] in ("assistant", "tool") for m in self.messages)
 
     @property
+    def forces_call(self) -> bool:
+        """Whether the answer is made to be a call (tools, tool_choice "required" or a named
+        function): prompt.forced_call_prefix opens it, prompt.arguments_grammar constrains it."""
+        return bool(self.tools) and self.tool_choice.mode in ("required", "function")
+
+    @property
+    def guards_calls(self) -> bool:
+        """Whether every call the model opens is constrained under tool_choice "auto" (a tool
+        marked strict, or allowed_tools): prompt.calls_grammar."""
+        choice = self.tool_choice
+        return bool(self.tools) and choice.mode == "auto" and bool(
+            self.strict_tools or choice.allowed)
+
+    @property
     def parses_tools(self) -> bool:
         """Whether the output is scanned for tool calls (tools given and choice not none)."""
         return bool(self.tools) and self.tool_choice.mode != "none"
