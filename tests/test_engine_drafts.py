@@ -226,8 +226,10 @@ def test_logprobs_request_beside_a_drafting_one_keeps_its_own_rows(plain, drafti
     got = [r.result() for r in reqs]
     assert [o.token_ids for o in got] == [o.token_ids for o in want]
     assert [lp.token_id for lp in got[1].logprobs] == got[1].token_ids
-    assert [round(lp.logprob, 4) for lp in got[1].logprobs] == \
-        [round(lp.logprob, 4) for lp in want[1].logprobs]
+    # Equal up to summation order: each engine times its own matmul orientations
+    # (tuned_linear.py), so rounding to fixed decimals could split a value at a boundary.
+    assert [lp.logprob for lp in got[1].logprobs] == pytest.approx(
+        [lp.logprob for lp in want[1].logprobs], abs=2e-4)
 
 
 SCHEMA = {"type": "object",
