@@ -237,7 +237,7 @@ SeqInfo BatchLoop::GetSeqInfo(int64_t seq_id) const {
   const Sequence& seq = Get(seq_id);
   return SeqInfo{seq.status, static_cast<int32_t>(seq.tokens.size()), seq.num_computed,
                  seq.num_output, seq.params.priority, seq.has_blocks,
-                 DraftAcceptance(seq.draft_hits, seq.draft_trials)};
+                 DraftAcceptance(seq.draft_hits, seq.draft_trials), seq.params.cache_salt};
 }
 
 std::vector<int32_t> BatchLoop::Tokens(int64_t seq_id) const { return Get(seq_id).tokens; }

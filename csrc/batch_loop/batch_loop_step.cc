@@ -73,7 +73,8 @@ bool BatchLoop::TryAdmit(Sequence* seq, int32_t budget, double now) {
   // Cap the hit so that at least the last token is computed: its logits are needed. A
   // sequence that still owes prompt logits reuses nothing: every prompt row is computed.
   const int32_t match_len = seq->prompt_logits_end > 0 ? 0 : num_tokens - 1;
-  std::vector<int32_t> prefix = blocks_.MatchPrefix(seq->tokens.data(), match_len);
+  const uint64_t salt = seq->params.cache_salt;
+  std::vector<int32_t> prefix = blocks_.MatchPrefix(seq->tokens.data(), match_len, salt);
   int32_t num_cached = static_cast<int32_t>(prefix.size()) * config_.block_size;
   int32_t num_new = std::min(num_tokens - num_cached, budget);
   int32_t slots = num_cached + num_new;
@@ -82,12 +83,12 @@ bool BatchLoop::TryAdmit(Sequence* seq, int32_t budget, double now) {
     for (int32_t b : prefix) wanted += blocks_.RefCount(b) == 0 ? 1 : 0;
     MarkReclaimed(blocks_.ReclaimPinned(wanted, now, /*include_unexpired=*/false));
     // Reclaiming may have changed what is cached; match again.
-    prefix = blocks_.MatchPrefix(seq->tokens.data(), match_len);
+    prefix = blocks_.MatchPrefix(seq->tokens.data(), match_len, salt);
     num_cached = static_cast<int32_t>(prefix.size()) * config_.block_size;
     slots = num_cached + std::min(num_tokens - num_cached, budget);
     if (!blocks_.CanAllocate(prefix, slots)) return false;
   }
-  blocks_.Allocate(seq->id, prefix, slots);
+  blocks_.Allocate(seq->id, prefix, slots, salt);
   seq->has_blocks = true;
   seq->num_computed = num_cached;
   stats_.num_admitted_tokens += num_tokens;

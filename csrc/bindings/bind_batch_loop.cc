@@ -20,7 +20,7 @@ namespace {
 
 SeqParams MakeParams(int32_t max_tokens, const py::object& stop_token_ids, double priority,
                      bool park_on_finish, double pin_ttl_s, int32_t num_draft_tokens,
-                     bool prompt_logits) {
+                     bool prompt_logits, uint64_t cache_salt) {
   SeqParams p;
   p.max_tokens = max_tokens;
   p.stop_token_ids = ToTokenVector(stop_token_ids, "stop_token_ids");
@@ -29,6 +29,7 @@ SeqParams MakeParams(int32_t max_tokens, const py::object& stop_token_ids, doubl
   p.pin_ttl_s = pin_ttl_s;
   p.num_draft_tokens = num_draft_tokens;
   p.prompt_logits = prompt_logits;
+  p.cache_salt = cache_salt;
   return p;
 }
 
@@ -194,7 +195,8 @@ void RegisterBatchLoop(py::module_& m) {
       .def_readonly("num_output_tokens", &SeqInfo::num_output_tokens)
       .def_readonly("priority", &SeqInfo::priority)
       .def_readonly("has_blocks", &SeqInfo::has_blocks)
-      .def_readonly("draft_acceptance", &SeqInfo::draft_acceptance);
+      .def_readonly("draft_acceptance", &SeqInfo::draft_acceptance)
+      .def_readonly("cache_salt", &SeqInfo::cache_salt);
 
   py::class_<LoopStats>(m, "LoopStats")
       .def_readonly("num_steps", &LoopStats::num_steps)
@@ -216,19 +218,22 @@ add/resume/park/free/set_drafts are refused between them.)doc")
           "add_sequence",
           [](BatchLoop& loop, const py::object& tokens, int32_t max_tokens,
              const py::object& stop_token_ids, double priority, bool park_on_finish,
-             double pin_ttl_s, int32_t num_draft_tokens, bool prompt_logits) {
+             double pin_ttl_s, int32_t num_draft_tokens, bool prompt_logits,
+             uint64_t cache_salt) {
             auto t = ToTokenVector(tokens, "tokens");
             SeqParams p = MakeParams(max_tokens, stop_token_ids, priority, park_on_finish,
-                                     pin_ttl_s, num_draft_tokens, prompt_logits);
+                                     pin_ttl_s, num_draft_tokens, prompt_logits, cache_salt);
             return loop.AddSequence(t.data(), static_cast<int32_t>(t.size()), p);
           },
           py::arg("tokens"), py::kw_only(), py::arg("max_tokens") = 256,
           py::arg("stop_token_ids") = py::list(), py::arg("priority") = 0.0,
           py::arg("park_on_finish") = false, py::arg("pin_ttl_s") = 30.0,
           py::arg("num_draft_tokens") = 0, py::arg("prompt_logits") = false,
+          py::arg("cache_salt") = 0,
           "num_draft_tokens: n-gram draft tokens per decoding step, at most (0 = none). "
           "prompt_logits: list every prompt row but the last in plan.prompt_logits_indices "
-          "(no cached prefix is reused until they are computed).")
+          "(no cached prefix is reused until they are computed). cache_salt: the prefix-cache "
+          "namespace (0 = common); cached KV is shared only between sequences of one salt.")
       .def(
           "resume",
           [](BatchLoop& loop, int64_t seq_id, const py::object& tokens, int32_t max_tokens,

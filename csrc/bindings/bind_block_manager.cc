@@ -28,14 +28,16 @@ Driven by one thread. Every method validates its input first: on an error nothin
       .def("has_sequence", &BlockManager::HasSequence, py::arg("seq_id"))
       .def(
           "match_prefix",
-          [](const BlockManager& bm, const py::object& tokens) {
+          [](const BlockManager& bm, const py::object& tokens, uint64_t salt) {
             auto t = ToTokenVector(tokens, "tokens");
-            return bm.MatchPrefix(t.data(), static_cast<int32_t>(t.size()));
+            return bm.MatchPrefix(t.data(), static_cast<int32_t>(t.size()), salt);
           },
-          py::arg("tokens"), "Block ids of the longest cached prefix of tokens (whole blocks).")
+          py::arg("tokens"), py::arg("salt") = 0,
+          "Block ids of the longest cached prefix of tokens (whole blocks) under cache salt "
+          "`salt` (0 = the common namespace).")
       .def("can_allocate", &BlockManager::CanAllocate, py::arg("prefix"), py::arg("num_slots"))
       .def("allocate", &BlockManager::Allocate, py::arg("seq_id"), py::arg("prefix"),
-           py::arg("num_slots"))
+           py::arg("num_slots"), py::arg("salt") = 0)
       .def("num_new_blocks_needed", &BlockManager::NumNewBlocksNeeded, py::arg("seq_id"),
            py::arg("num_slots"))
       .def("can_grow", &BlockManager::CanGrow, py::arg("seq_id"), py::arg("num_slots"))

@@ -45,11 +45,12 @@ BlockManager::SeqState& BlockManager::GetSeq(int64_t seq_id) {
   return const_cast<SeqState&>(static_cast<const BlockManager*>(this)->GetSeq(seq_id));
 }
 
-std::vector<int32_t> BlockManager::MatchPrefix(const int32_t* tokens, int32_t num_tokens) const {
+std::vector<int32_t> BlockManager::MatchPrefix(const int32_t* tokens, int32_t num_tokens,
+                                               uint64_t salt) const {
   std::vector<int32_t> matched;
   if (!enable_prefix_caching_ || num_tokens < block_size_) return matched;
   PASTE_CHECK_ARG(tokens != nullptr, "tokens must not be null");
-  uint64_t h = 0;
+  uint64_t h = salt;
   int32_t parent = -1;
   for (int32_t b = 0; (b + 1) * block_size_ <= num_tokens; ++b) {
     const int32_t* block_tokens = tokens + static_cast<int64_t>(b) * block_size_;
@@ -57,7 +58,9 @@ std::vector<int32_t> BlockManager::MatchPrefix(const int32_t* tokens, int32_t nu
     auto it = cache_.find(h);
     if (it == cache_.end()) break;
     const Block& blk = blocks_[it->second];
-    // Content check: same tokens and same parent content as the block matched just before.
+    // Content check: same salt, same tokens and same parent content as the block matched
+    // just before.
+    if (blk.salt != salt) break;
     if (!std::equal(blk.tokens.begin(), blk.tokens.end(), block_tokens)) break;
     if (blk.parent_id != parent) break;
     if (parent >= 0 && blk.parent_generation != blocks_[parent].generation) break;
@@ -80,19 +83,23 @@ bool BlockManager::CanAllocate(const std::vector<int32_t>& prefix, int32_t num_s
 }
 
 void BlockManager::Allocate(int64_t seq_id, const std::vector<int32_t>& prefix,
-                            int32_t num_slots) {
+                            int32_t num_slots, uint64_t salt) {
   PASTE_CHECK_ARG(seq_id >= 0, "sequence id must be non-negative, got ", seq_id);
   PASTE_CHECK_ARG(!HasSequence(seq_id), "sequence ", seq_id, " already has blocks");
   PASTE_CHECK_ARG(num_slots >= 0, "num_slots must be non-negative, got ", num_slots);
   for (int32_t b : prefix) {
     PASTE_CHECK_ARG(b >= 0 && b < num_blocks() && blocks_[b].hashed,
                     "prefix block ", b, " is not a cached block");
+    PASTE_CHECK_ARG(blocks_[b].salt == salt, "prefix block ", b,
+                    " was cached under another cache salt");
   }
   if (!CanAllocate(prefix, num_slots)) {
     throw OutOfBlocks(detail::Concat("cannot allocate ", num_slots, " slots for sequence ", seq_id,
                                      ": ", NumFreeBlocks(), " free blocks"));
   }
   SeqState& seq = seqs_[seq_id];
+  seq.salt = salt;
+  seq.chain_hash = salt;
   for (int32_t b : prefix) {
     Block& blk = blocks_[b];
     if (blk.ref_count == 0) LruRemove(b);
@@ -169,7 +176,8 @@ void BlockManager::CommitComputed(int64_t seq_id, const int32_t* tokens, int32_t
       // parent, continue the chain through that twin; otherwise it is a hash collision and the
       // rest of this sequence stays private.
       const Block& twin = blocks_[it->second];
-      bool same = std::equal(twin.tokens.begin(), twin.tokens.end(), block_tokens) &&
+      bool same = twin.salt == seq.salt &&
+                  std::equal(twin.tokens.begin(), twin.tokens.end(), block_tokens) &&
                   twin.parent_id == seq.chain_parent &&
                   twin.parent_generation == seq.chain_parent_generation;
       if (same) {
@@ -185,6 +193,7 @@ void BlockManager::CommitComputed(int64_t seq_id, const int32_t* tokens, int32_t
     blk.tokens.assign(block_tokens, block_tokens + block_size_);
     blk.parent_id = seq.chain_parent;
     blk.parent_generation = seq.chain_parent_generation;
+    blk.salt = seq.salt;
     cache_.emplace(seq.chain_hash, id);
     seq.chain_parent = id;
     seq.chain_parent_generation = blk.generation;
@@ -235,6 +244,7 @@ void BlockManager::ForgetContent(int32_t block_id) {
   blk.hashed = false;
   blk.tokens.clear();
   blk.parent_id = -1;
+  blk.salt = 0;
   ++num_evictions_;
 }
 

@@ -153,6 +153,33 @@ TEST(BatchLoop, PrefixCacheSkipsComputedTokensButComputesTheLast) {
   EXPECT_EQ(loop.stats().num_reused_tokens, 12);
 }
 
+TEST(BatchLoop, CacheSaltLimitsPrefixHitsToItsOwnSequences) {
+  BatchLoop loop(Config(32, 4, 64));
+  I32 prompt{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  auto add = [&](uint64_t salt) {
+    SeqParams p;
+    p.max_tokens = 1;
+    p.cache_salt = salt;
+    return loop.AddSequence(prompt.data(), static_cast<int32_t>(prompt.size()), p);
+  };
+  EXPECT_EQ(loop.GetSeqInfo(add(5)).cache_salt, 5u);
+  CommitAll(loop, 1);  // finishes and frees; blocks 0 1 cached under salt 5
+  add(6);
+  EXPECT_EQ(loop.Schedule(0).admitted_num_reused, (I32{0}));  // another salt: all computed
+  I32 s{1};
+  loop.Commit(s.data(), 1);
+  add(0);
+  EXPECT_EQ(loop.Schedule(0).admitted_num_reused, (I32{0}));  // unsalted: all computed
+  loop.Commit(s.data(), 1);
+  add(5);
+  EXPECT_EQ(loop.Schedule(0).admitted_num_reused, (I32{8}));  // its own salt: hit
+  loop.Commit(s.data(), 1);
+  add(6);
+  EXPECT_EQ(loop.Schedule(0).admitted_num_reused, (I32{8}));  // salt 6 was cached too
+  loop.Commit(s.data(), 1);
+  EXPECT_EQ(loop.stats().num_reused_tokens, 16);
+}
+
 TEST(BatchLoop, ParkedSessionResumesWithRetainedKv) {
   BatchLoop loop(Config(16, 4, 64));
   int64_t a = Add(loop, {1, 2, 3, 4, 5}, 2, 0, /*park=*/true);

@@ -190,6 +190,46 @@ TEST(BlockManager, TwinBlocksKeepTheChainGoing) {
   EXPECT_EQ(bm.MatchPrefix(b.data(), 4), (Ids{0, 3}));
 }
 
+TEST(BlockManager, CacheSaltsSeparatePrefixes) {
+  BlockManager bm(16, 2);
+  std::vector<int32_t> t{1, 2, 3, 4, 5};
+  auto none = bm.MatchPrefix(t.data(), 5, /*salt=*/7);
+  bm.Allocate(1, none, 5, /*salt=*/7);
+  bm.CommitComputed(1, t.data(), 5);
+  EXPECT_EQ(bm.BlockTable(1), (Ids{0, 1, 2}));
+  EXPECT_EQ(bm.MatchPrefix(t.data(), 5, 7), (Ids{0, 1}));  // same salt: hit
+  EXPECT_EQ(bm.MatchPrefix(t.data(), 5), Ids{});            // unsalted: miss
+  EXPECT_EQ(bm.MatchPrefix(t.data(), 5, 8), Ids{});         // another salt: miss
+  // Another salt computes the same tokens into blocks of its own, registered beside salt 7's.
+  bm.Allocate(2, {}, 5, /*salt=*/8);
+  bm.CommitComputed(2, t.data(), 5);
+  EXPECT_EQ(bm.BlockTable(2), (Ids{3, 4, 5}));
+  EXPECT_TRUE(bm.IsCached(3));
+  EXPECT_TRUE(bm.IsCached(4));
+  EXPECT_EQ(bm.MatchPrefix(t.data(), 5, 8), (Ids{3, 4}));
+  EXPECT_EQ(bm.MatchPrefix(t.data(), 5, 7), (Ids{0, 1}));
+  // A salt-7 block handed to a sequence of another salt is refused, nothing changed.
+  auto before = bm.FreeBlockOrder();
+  EXPECT_THROW(bm.Allocate(3, {0, 1}, 5, /*salt=*/8), InvalidArgument);
+  EXPECT_THROW(bm.Allocate(3, {0, 1}, 5), InvalidArgument);
+  EXPECT_FALSE(bm.HasSequence(3));
+  EXPECT_EQ(bm.FreeBlockOrder(), before);
+  EXPECT_EQ(bm.RefCount(0), 1);
+}
+
+TEST(BlockManager, CacheSaltIsCheckedBesideTheHash) {
+  // One hash bit: salts 2 and 3 give colliding chains often; the salt check keeps them apart.
+  BlockManager bm(64, 2, true, /*hash_bits=*/1);
+  std::vector<int32_t> t{1, 2};
+  bm.Allocate(1, {}, 2, /*salt=*/2);
+  bm.CommitComputed(1, t.data(), 2);
+  ASSERT_TRUE(bm.IsCached(0));
+  for (uint64_t salt = 3; salt < 40; ++salt) {
+    EXPECT_EQ(bm.MatchPrefix(t.data(), 2, salt), Ids{}) << "salt " << salt << " hit salt 2";
+  }
+  EXPECT_EQ(bm.MatchPrefix(t.data(), 2, 2), (Ids{0}));
+}
+
 TEST(BlockManager, PinsReclaimExpiredOldestFirstThenUnexpired) {
   BlockManager bm(6, 2, false);
   bm.Allocate(1, {}, 4);  // 0 1

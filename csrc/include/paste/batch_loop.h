@@ -88,6 +88,9 @@ struct SeqParams {
   // were committed the sequence reuses no cached prefix at admission (those rows would not be
   // computed); its own computed blocks still enter the prefix cache. Resume() turns it off.
   bool prompt_logits = false;
+  // Prefix-cache namespace (BlockManager's cache salts): the sequence shares cached KV blocks
+  // only with sequences of the same salt; 0 = the common namespace.
+  uint64_t cache_salt = 0;
 };
 
 enum class SeqStatus : int8_t { kWaiting = 0, kRunning = 1, kParked = 2 };
@@ -154,6 +157,7 @@ struct SeqInfo {
   double priority;
   bool has_blocks;
   double draft_acceptance;  // estimated acceptance of its n-gram drafts (draft_policy.h)
+  uint64_t cache_salt;      // SeqParams.cache_salt
 };
 
 class BatchLoop {

@@ -14,6 +14,11 @@
 // recorded parent (block id, generation) must be the block matched just before it. A hash
 // collision therefore never shares wrong KV; it only costs a miss.
 //
+// Cache salts. A sequence may carry a salt (0: none): its chain starts from h_0 = salt instead
+// of 0, and every block it registers records the salt, checked with the content. Sequences
+// share cached blocks only when their salts are equal, so a tenant whose requests carry their
+// own salt never hits (or learns through timing that another tenant sent) another's prefix.
+//
 // Free blocks (ref count 0) sit in one of two pools, handed out in this order:
 //   fresh:  blocks with no reusable content, FIFO (initially 0, 1, ..., num_blocks - 1);
 //   cached: hashed blocks whose content may still be hit, least recently released first (LRU).
@@ -56,14 +61,18 @@ class BlockManager {
   bool HasSequence(int64_t seq_id) const { return seqs_.count(seq_id) != 0; }
   int32_t NumSequences() const { return static_cast<int32_t>(seqs_.size()); }
 
-  // Longest run of cached full blocks equal to the start of tokens[0:num_tokens). No side effects.
-  std::vector<int32_t> MatchPrefix(const int32_t* tokens, int32_t num_tokens) const;
+  // Longest run of cached full blocks of `salt` equal to the start of tokens[0:num_tokens).
+  // No side effects.
+  std::vector<int32_t> MatchPrefix(const int32_t* tokens, int32_t num_tokens,
+                                   uint64_t salt = 0) const;
 
   // Can a new sequence whose first blocks are `prefix` (from MatchPrefix) get num_slots slots?
   bool CanAllocate(const std::vector<int32_t>& prefix, int32_t num_slots) const;
-  // Creates seq_id sharing `prefix` and adds fresh blocks up to num_slots slots.
-  // Throws InvalidArgument (known id, bad prefix) or OutOfBlocks; state unchanged on throw.
-  void Allocate(int64_t seq_id, const std::vector<int32_t>& prefix, int32_t num_slots);
+  // Creates seq_id (of cache salt `salt`) sharing `prefix` and adds fresh blocks up to
+  // num_slots slots. Throws InvalidArgument (known id, bad prefix, a prefix block of another
+  // salt) or OutOfBlocks; state unchanged on throw.
+  void Allocate(int64_t seq_id, const std::vector<int32_t>& prefix, int32_t num_slots,
+                uint64_t salt = 0);
 
   // Blocks seq_id must take from the free pools to hold num_slots slots in total.
   int32_t NumNewBlocksNeeded(int64_t seq_id, int32_t num_slots) const;
@@ -116,6 +125,7 @@ class BlockManager {
     uint32_t generation = 0;  // bumped whenever the block gets new content
     int32_t parent_id = -1;   // the block before this one in the chain it was registered with
     uint32_t parent_generation = 0;
+    uint64_t salt = 0;            // the cache salt of the sequence that registered it
     std::vector<int32_t> tokens;  // content of a hashed block, for the collision check
     int32_t lru_prev = -1, lru_next = -1;
     bool in_lru = false;
@@ -123,7 +133,8 @@ class BlockManager {
   struct SeqState {
     std::vector<int32_t> block_table;
     int32_t num_registered = 0;  // leading full blocks already walked by CommitComputed
-    uint64_t chain_hash = 0;     // hash of block num_registered - 1 (0 for none)
+    uint64_t salt = 0;           // cache salt: what its blocks share with
+    uint64_t chain_hash = 0;     // hash of block num_registered - 1 (the salt for none)
     // The registered block holding the same content as block num_registered - 1 (this
     // sequence's own block, or an identical twin registered first by another sequence); new
     // blocks are registered as its children. -1 before the first block.

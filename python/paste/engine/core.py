@@ -162,6 +162,7 @@ class EngineCore:
             park_on_finish=session_key is not None,
             pin_ttl_s=pin_ttl_s,
             prompt_logits=params.prompt_logprobs is not None,
+            cache_salt=params.salt_id,
         )
         return self._register(seq_id, prompt_ids, params, state, session_key, pin_ttl_s)
 
@@ -175,9 +176,10 @@ class EngineCore:
     ) -> Request:
         """Next turn of session `key`, given its whole conversation as token ids.
 
-        If the session's parked sequence is a prefix of the conversation, only the new tokens
-        are appended (its KV was retained); otherwise it is dropped and a new sequence starts
-        (the prefix cache still reuses whatever blocks match).
+        If the session's parked sequence is a prefix of the conversation and of the same
+        cache salt, only the new tokens are appended (its KV was retained); otherwise it is
+        dropped and a new sequence starts (the prefix cache still reuses whatever blocks of the
+        turn's salt match).
         """
         _check_session_turn(params)
         seq_id = self.sessions.get(key)
@@ -187,6 +189,7 @@ class EngineCore:
             parked = seq_id not in self.requests
             if (
                 parked
+                and self.loop.seq_info(seq_id).cache_salt == params.salt_id
                 and len(conversation_ids) > len(have)
                 and conversation_ids[: len(have)] == have
             ):

@@ -9,6 +9,7 @@ token completes it.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -75,6 +76,10 @@ class GenerationParams:
     # A predicted output (OpenAI's `prediction`, engine/prediction.py): token ids most of the
     # output is expected to copy, drafted after the output so far; the output is unchanged.
     prediction: tuple[int, ...] = ()
+    # Prefix-cache namespace (vLLM's cache_salt): the request shares cached KV blocks only with
+    # requests of the same salt, so a tenant that salts its requests neither reuses another's
+    # prefixes nor can time whether another sent one. None = the common namespace.
+    cache_salt: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tokens < 2**31:
@@ -98,6 +103,10 @@ class GenerationParams:
                 f"num_draft_tokens must be in [0, 64] or None, got {self.num_draft_tokens}")
         if self.grammar is not None and self.forced_tokens:
             raise InvalidArgumentError("a request cannot have both a grammar and forced_tokens")
+        if self.cache_salt is not None and (not isinstance(self.cache_salt, str)
+                                            or not self.cache_salt):
+            raise InvalidArgumentError(
+                f"cache_salt must be a non-empty string or None, got {self.cache_salt!r}")
         self._check_adjustments()
         self.sampling()  # typed errors for temperature, top_k, top_p, min_p now
 
@@ -138,6 +147,15 @@ class GenerationParams:
     @property
     def num_tokens_allowed(self) -> int:
         return len(self.forced_tokens) if self.forced_tokens else self.max_tokens
+
+    @property
+    def salt_id(self) -> int:
+        """cache_salt as the scheduler's 64-bit namespace: 0 for none, else 8 bytes of its
+        SHA-256 (never 0, so no salt falls into the common namespace)."""
+        if self.cache_salt is None:
+            return 0
+        digest = hashlib.sha256(self.cache_salt.encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "little") or 1
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(

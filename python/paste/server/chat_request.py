@@ -79,7 +79,18 @@ def sampling_params(
         top_p=1.0 if top_p is None else top_p,
         seed=seed,
         stop=stop,
+        cache_salt=cache_salt(body),
     )
+
+
+def cache_salt(body: dict[str, Any]) -> str | None:
+    """vLLM's `cache_salt`: null or a non-empty string; the request reuses cached prompt KV
+    only from requests of the same salt."""
+    salt = opt_str(body, "cache_salt")
+    if salt == "":
+        raise BadRequestError("'cache_salt' must be a non-empty string", param="cache_salt",
+                              code="invalid_value")
+    return salt
 
 
 def logit_bias(value: Any) -> tuple[tuple[int, float], ...]:

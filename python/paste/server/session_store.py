@@ -6,6 +6,9 @@ registry subset and ToolExecutor (cached: servers use few distinct sets); all ar
 with the store. Sessions live until DELETE or server shutdown. A session with tools speculates
 when the server does (`speculation`: server/speculation.py, one Speculator per tool set);
 `session_options` (early_dispatch, kv_retention, coscheduling, strict_calls) go to open_session.
+The turns of a tenant other than `default` carry the cache salt `tenant:<tenant>`
+(`tenant_salt`): its sessions share cached prompt KV with each other, never with another
+tenant's requests (which could otherwise time whether a prompt was seen before).
 
 With a SessionJournal (`paste serve --session-dir`), every session is written down as it
 commits messages and `restore()` brings the journaled sessions back when the server starts:
@@ -37,6 +40,12 @@ from paste.tools import ToolExecutor, ToolRegistry
 
 _TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 log = logging.getLogger("paste.server")
+
+
+def tenant_salt(tenant: str) -> str | None:
+    """The cache salt of a tenant's sessions: their prompts share cached KV blocks only
+    with sessions of the same tenant (none for the default tenant)."""
+    return None if tenant == "default" else f"tenant:{tenant}"
 
 
 class SessionStore:
@@ -110,7 +119,8 @@ class SessionStore:
             speculator = self.speculation.speculator(names, subset, executor)
         session = open_session(
             self.engine, tools=subset, system=system, tenant=tenant, max_turns=max_turns,
-            parser=self.parser_format, turn_params=GenerationParams(max_tokens=max_tokens),
+            parser=self.parser_format,
+            turn_params=GenerationParams(max_tokens=max_tokens, cache_salt=tenant_salt(tenant)),
             executor=executor, speculator=speculator, environment=environment,
             session_id=session_id, on_commit=on_commit, priority=class_base(priority),
             **self.session_options,
