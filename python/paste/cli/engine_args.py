@@ -6,8 +6,9 @@ vLLM command lines run unchanged where paste means the same: `--dtype` also take
 `auto` (the default: the checkpoint's precision where the device computes it natively,
 bfloat16 on a CPU with bf16 units, else float32; engine/dtypes.py), `half` and `float`;
 `--max-model-len` and `--max-num-batched-tokens` take vLLM's human-readable sizes (`32k` is
-32000, `32K` 32768, `1m` 1000000, `1M` 1048576); vLLM's flags without a paste knob of their own
-are in cli/vllm_flags.py."""
+32000, `32K` 32768, `1m` 1000000, `1M` 1048576); `--lora-modules` takes vLLM's name=path or
+JSON values (cli/lora_modules.py); vLLM's flags without a paste knob of their own are in
+cli/vllm_flags.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from paste.cli.lora_modules import parse_lora_modules
 from paste.cli.vllm_flags import add_vllm_engine_flags, vllm_engine_options
 
 _DTYPE_ALIASES = {"half": "float16", "float": "float32"}  # vLLM's spellings
@@ -81,6 +83,8 @@ ENGINE_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
      "by (default 4)"),
     ("--draft-ngram-min", "draft_ngram_min", int, "shortest suffix n-gram a draft is looked "
      "up by (default 2)"),
+    ("--max-lora-rank", "max_lora_rank", int, "highest rank of a --lora-modules adapter "
+     "(default 16)"),
 )
 
 
@@ -103,6 +107,16 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                        help="with --num-draft-tokens, measure what a step costs per query row "
                        "at load and verify only the drafts worth their rows, from each "
                        "request's acceptance so far (default: on)")
+    group.add_argument("--lora-modules", dest="engine_lora_modules", nargs="+", default=None,
+                       metavar="NAME=PATH",
+                       help="LoRA adapters (PEFT folders) served beside the model: a request "
+                       "whose \"model\" is NAME runs with that adapter (vLLM's syntax: "
+                       "name=path or a JSON object {\"name\", \"path\"})")
+    group.add_argument("--enable-lora", dest="engine_enable_lora", action="store_true",
+                       help="vLLM's switch: accepted; --lora-modules alone serves adapters")
+    group.add_argument("--max-loras", dest="engine_max_loras", type=int, default=None,
+                       metavar="N", help="vLLM's flag, accepted and changes nothing: one paste "
+                       "batch may mix any number of the loaded adapters")
     add_vllm_engine_flags(group)
 
 
@@ -115,4 +129,6 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     options = {f: getattr(args, f"engine_{f}") for f in fields
                if getattr(args, f"engine_{f}") is not None}
     options.update(vllm_engine_options(args, options))
+    if args.engine_lora_modules:
+        options["lora_modules"] = parse_lora_modules(args.engine_lora_modules)
     return options

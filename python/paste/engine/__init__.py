@@ -4,6 +4,8 @@
     request.py       GenerationParams, Request (detokenisation, stop strings), RequestOutput
     model_runner.py  ModelRunner: model + paged KV cache + tokenizer; forward(plan) -> logits
     kv_sizing.py     how many KV blocks, by device (vLLM's gpu_memory_utilization on CUDA)
+    lora.py          LoRA adapters (PEFT folders) read and placed on paste's fused layers
+    lora_runtime.py  LoraRuntime: adapters applied per token row, many in one batch
     core.py          EngineCore: schedule -> forward -> sample -> commit; agent-session turns
     call_events.py   CallScan (which tool-call format to watch), CallEvent (what was seen)
     call_watch.py    CallWatch: the C++ tool-call scanner + trie matcher, one batch per step

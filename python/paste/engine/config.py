@@ -40,6 +40,10 @@ class EngineConfig:
         at load and the faster used (engine/models/tuned_linear.py); off = plain F.linear.
     max_logprobs: the most alternatives per token a request may ask for, as output logprobs
         or prompt logprobs (vLLM's --max-logprobs; -1 = the whole vocabulary).
+    lora_modules: LoRA adapters (PEFT folders) served beside the base model, as (name, path)
+        pairs; a request names one in GenerationParams.lora (engine/lora.py).
+    max_lora_rank: the highest adapter rank loaded (vLLM's --max-lora-rank); a higher one
+        fails the engine's start.
     """
 
     model: str = ""
@@ -63,6 +67,8 @@ class EngineConfig:
     adaptive_drafts: bool = True
     tune_matmul: bool = True
     max_logprobs: int = 20
+    lora_modules: tuple[tuple[str, str], ...] = ()
+    max_lora_rank: int = 16
 
     def __post_init__(self) -> None:
         for name in (
@@ -70,6 +76,7 @@ class EngineConfig:
             "max_num_seqs",
             "max_num_batched_tokens",
             "max_model_len",
+            "max_lora_rank",
         ):
             if getattr(self, name) <= 0:
                 raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
@@ -94,6 +101,10 @@ class EngineConfig:
                 f"{self.draft_ngram_min} and {self.draft_ngram_max}")
         if self.num_blocks < 0 or self.num_threads < 0:
             raise InvalidArgumentError("num_blocks and num_threads must be >= 0")
+        names = [name for name, _path in self.lora_modules]
+        for name in names:
+            if names.count(name) > 1:
+                raise InvalidArgumentError(f"LoRA adapter name {name!r} is given twice")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise InvalidArgumentError(
                 f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}"

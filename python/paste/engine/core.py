@@ -255,6 +255,12 @@ class EngineCore:
         self.calls.check(params)
         self.grammars.check(params)
         self.adjustments.check(params)
+        lora = self.runner.lora
+        if params.lora is not None and (lora is None or params.lora not in lora.adapters):
+            served = "serves no LoRA adapters" if lora is None else (
+                f"serves {', '.join(map(repr, lora.names))}")
+            raise InvalidArgumentError(f"unknown LoRA adapter {params.lora!r}: this engine "
+                                       f"{served} (--lora-modules)")
 
     def _stop_ids(self, params: GenerationParams) -> list[int]:
         return list(params.stop_token_ids) + ([] if params.ignore_eos else list(self.eos_ids))
@@ -398,6 +404,10 @@ class EngineCore:
         """The model over `plan`: one token per sampled sequence (teacher forcing replaces
         the sample), how many draft tokens each accepted (None: the step had no drafts),
         their TokenLogprobs where asked, and the sampled sequence ids."""
+        if self.runner.lora is not None:
+            reqs = [self.requests.get(sid) for sid in plan.seq_ids.tolist()]
+            self.runner.lora.set_rows([r.params.lora if r is not None else None for r in reqs],
+                                      plan.query_start_loc)
         if len(plan.prompt_logits_seq_ids):
             logits, hidden = self.runner.forward_scoring(plan, plan.prompt_logits_indices)
             self._score_prompts(plan, hidden)

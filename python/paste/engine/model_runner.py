@@ -1,7 +1,7 @@
 """ModelRunner: turns one StepPlan into logits with paste's model code and paged KV cache.
 
 Owns the model weights, the KV cache tensors (one per layer, see models/kv_cache.py) and the
-tokenizer of one model folder. `forward(plan)` builds the step's AttentionMetadata from the
+tokenizer of one model folder, and its LoRA adapters (`lora`, a LoraRuntime, or None). `forward(plan)` builds the step's AttentionMetadata from the
 plan's flat arrays (one host->device conversion per step), runs the model over the T query
 tokens and returns float32 logits for the m rows of plan.logits_indices only.
 `forward_scoring(plan)` also returns the hidden states of the prompt rows the plan lists for
@@ -20,6 +20,8 @@ import torch
 from paste.engine.config import EngineConfig
 from paste.engine.dtypes import DTYPES, resolve_dtype
 from paste.engine.kv_sizing import kv_cache_blocks, memory_probe, profile_step
+from paste.engine.lora import load_adapter
+from paste.engine.lora_runtime import LoraRuntime
 from paste.engine.models import (
     AttentionMetadata,
     ModelConfig,
@@ -89,6 +91,10 @@ class ModelRunner:
         )
         self.tokenizer = load_tokenizer(self.folder)
         self.vocab_size = self.model_config.vocab_size
+        # LoRA adapters (engine/lora.py), hooked in after tuning and sizing (base-model runs)
+        self.lora = LoraRuntime(self.model, [
+            load_adapter(name, path, self.model, config.max_lora_rank)
+            for name, path in config.lora_modules]) if config.lora_modules else None
 
     @property
     def max_positions(self) -> int:

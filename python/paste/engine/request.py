@@ -80,6 +80,9 @@ class GenerationParams:
     # requests of the same salt, so a tenant that salts its requests neither reuses another's
     # prefixes nor can time whether another sent one. None = the common namespace.
     cache_salt: str | None = None
+    # A LoRA adapter of the engine (EngineConfig.lora_modules) to run this request with;
+    # None = the base model. Its prompt KV is cached apart from the base model's.
+    lora: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tokens < 2**31:
@@ -107,6 +110,9 @@ class GenerationParams:
                                             or not self.cache_salt):
             raise InvalidArgumentError(
                 f"cache_salt must be a non-empty string or None, got {self.cache_salt!r}")
+        if self.lora is not None and (not isinstance(self.lora, str) or not self.lora):
+            raise InvalidArgumentError(f"lora must be a non-empty string or None, got "
+                                       f"{self.lora!r}")
         self._check_adjustments()
         self.sampling()  # typed errors for temperature, top_k, top_p, min_p now
 
@@ -150,11 +156,13 @@ class GenerationParams:
 
     @property
     def salt_id(self) -> int:
-        """cache_salt as the scheduler's 64-bit namespace: 0 for none, else 8 bytes of its
-        SHA-256 (never 0, so no salt falls into the common namespace)."""
-        if self.cache_salt is None:
+        """The scheduler's 64-bit prefix-cache namespace of cache_salt and the LoRA adapter
+        (KV computed under an adapter differs from the base model's): 0 for neither, else 8
+        bytes of their SHA-256 (never 0, so no salt falls into the common namespace)."""
+        if self.cache_salt is None and self.lora is None:
             return 0
-        digest = hashlib.sha256(self.cache_salt.encode("utf-8")).digest()
+        key = f"{self.lora or ''}\x1f{self.cache_salt or ''}"
+        digest = hashlib.sha256(key.encode("utf-8")).digest()
         return int.from_bytes(digest[:8], "little") or 1
 
     def sampling(self) -> SamplingParams:

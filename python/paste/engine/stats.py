@@ -19,12 +19,14 @@ from typing import Any
 class EngineInfo:
     """Fixed at start-up: the longest sequence the engine runs (prompt + output), the model's
     vocabulary size (token ids it can embed: [0, vocab_size)) and the most logprob
-    alternatives per token a request may ask for (EngineConfig.max_logprobs resolved)."""
+    alternatives per token a request may ask for (EngineConfig.max_logprobs resolved), and
+    the LoRA adapters it serves as (name, path) pairs."""
 
     max_model_len: int
     vocab_size: int
     dtype: str = "float32"  # the dtype the model runs in (EngineConfig.dtype resolved)
     max_logprobs: int = 20
+    lora_adapters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ def engine_stats(engine: Any) -> EngineStats | None:
 def core_info(core: Any) -> EngineInfo:
     return EngineInfo(max_model_len=int(core.max_model_len),
                       vocab_size=int(core.runner.vocab_size), dtype=core.runner.dtype_name,
-                      max_logprobs=core.max_logprobs)
+                      max_logprobs=core.max_logprobs,
+                      lora_adapters=() if core.runner.lora is None else tuple(
+                          (a.name, a.path) for a in core.runner.lora.adapters.values()))
 
 
 def core_stats(core: Any) -> EngineStats:

@@ -194,9 +194,14 @@ async def metrics_text(request: Request) -> Response:
 
 
 def _model_object(state: ServerState, name: str) -> dict[str, Any]:
-    """OpenAI's model object, plus vLLM's max_model_len (the longest prompt + output)."""
-    return {"id": name, "object": "model", "created": state.created,
-            "owned_by": "paste", "max_model_len": context_limit(state.engine)}  # fmt: skip
+    """OpenAI's model object, plus vLLM's max_model_len (the longest prompt + output), and
+    for a LoRA adapter vLLM's root (its folder) and parent (the base model's id)."""
+    out = {"id": name, "object": "model", "created": state.created,
+           "owned_by": "paste", "max_model_len": context_limit(state.engine)}  # fmt: skip
+    path = dict(state.lora_adapters).get(name)
+    if path is not None and name not in state.config.model_names:
+        out.update(root=path, parent=state.config.model_id)
+    return out
 
 
 async def reset_prefix_cache(request: Request) -> Response:
@@ -216,8 +221,8 @@ async def version(_request: Request) -> Response:
 
 async def list_models(request: Request) -> Response:
     state = server_state(request)
-    return JSONResponse({"object": "list", "data": [_model_object(state, name)
-                                                    for name in state.config.model_names]})
+    names = [*state.config.model_names, *(name for name, _path in state.lora_adapters)]
+    return JSONResponse({"object": "list", "data": [_model_object(state, n) for n in names]})
 
 
 async def get_model(request: Request) -> Response:

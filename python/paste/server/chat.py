@@ -220,7 +220,7 @@ async def create_chat_completion(request: Request) -> Response:
     body = with_defaults(body, state.config.generation_defaults, "chat")
     chat: ChatRequest = parse_chat_request(body, state.config.default_max_tokens,
                                                   state.max_logprobs)
-    state.check_model(chat.model)
+    state.select_model(chat.model, [chat.turn])
     state.prioritize(chat.turn)
     tokenizer = getattr(state.engine, "tokenizer", None)  # a simulated engine (bench) has none
     if chat.turn.prediction is not None and tokenizer is not None:  # once for every choice

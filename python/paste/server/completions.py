@@ -233,7 +233,7 @@ async def create_completion(request: Request) -> Response:
     body = await read_json_object(request, state.config.max_request_bytes)
     body = with_defaults(body, state.config.generation_defaults, "completions")
     req = parse_completion_request(body, _encoder(state.engine), state.max_logprobs)
-    state.check_model(req.model)
+    state.select_model(req.model, req.turns)
     info = getattr(state.engine, "info", None)  # a simulated engine (bench) has none
     if info is not None:
         _check_prompt_ids(req, info.vocab_size)

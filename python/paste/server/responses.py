@@ -336,7 +336,7 @@ async def create_response(request: Request) -> Response:
                                   state.config.default_max_tokens, state.responses,
                                   state.max_logprobs, state.conversation_store)
     req.turn.params = params_defaults(req.turn.params, defaults)
-    state.check_model(req.model)
+    state.select_model(req.model, [req.turn])
     if req.truncation == "auto":
         fit_to_context(state.engine, req.turn, state.parser_format)
     state.prioritize(req.turn)

@@ -9,13 +9,14 @@ encode / end_session methods (tests wrap a real Engine to script its output). St
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.requests import Request
 
 from paste.engine.request import MAX_LOGPROBS
+from paste.errors import InvalidArgumentError
 from paste.server.background_responses import BackgroundResponses
 from paste.server.config import ServerConfig
 from paste.server.conversation_store import ConversationStore
@@ -48,6 +49,16 @@ class ServerState:
     def __post_init__(self) -> None:
         self.background = BackgroundResponses(self.responses)
         self.conversation_store = ConversationStore(self.responses.max_stored_responses)
+        taken = [name for name, _path in self.lora_adapters if name in self.config.model_names]
+        if taken:
+            raise InvalidArgumentError(f"LoRA adapter name {taken[0]!r} is also a served model "
+                                       f"name (--served-model-name)")
+
+    @property
+    def lora_adapters(self) -> tuple[tuple[str, str], ...]:
+        """The engine's LoRA adapters as (name, path); none for an engine without info."""
+        info = getattr(self.engine, "info", None)
+        return tuple(getattr(info, "lora_adapters", ()))
 
     def prioritize(self, turn: TurnRequest) -> None:
         """Sets `turn.priority`: co-scheduling with what is known of its conversation (a
@@ -71,15 +82,26 @@ class ServerState:
         info = getattr(self.engine, "info", None)
         return MAX_LOGPROBS if info is None else int(info.max_logprobs)
 
-    def check_model(self, model: str) -> None:
-        """404 model_not_found unless `model` is a served model name."""
-        if model not in self.config.model_names:
-            served = " or ".join(repr(name) for name in self.config.model_names)
-            raise NotFoundError(
-                f"the model {model!r} does not exist; this server serves {served}",
-                param="model",
-                code="model_not_found",
-            )
+    def check_model(self, model: str) -> str | None:
+        """The LoRA adapter `model` names (None: the base model, under any served name);
+        404 model_not_found for anything else."""
+        if model in self.config.model_names:
+            return None
+        if any(model == name for name, _path in self.lora_adapters):
+            return model
+        names = [*self.config.model_names, *(name for name, _path in self.lora_adapters)]
+        served = " or ".join(repr(name) for name in names)
+        raise NotFoundError(
+            f"the model {model!r} does not exist; this server serves {served}",
+            param="model",
+            code="model_not_found",
+        )
+
+    def select_model(self, model: str, turns: Iterable[TurnRequest]) -> None:
+        """check_model, and the turns run the adapter `model` names (or the base model)."""
+        lora = self.check_model(model)
+        for turn in turns:
+            turn.params = replace(turn.params, lora=lora)
 
 
 def server_state(request: Request) -> ServerState:

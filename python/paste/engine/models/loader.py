@@ -34,7 +34,7 @@ ARCHITECTURES: dict[str, type[LlamaForCausalLM]] = {
     "Qwen3ForCausalLM": Qwen3ForCausalLM,
 }
 
-_FUSED = {  # checkpoint projection -> (fused name, index of the slice)
+FUSED = {  # checkpoint projection -> (fused name, index of the slice)
     "q_proj": ("qkv_proj", 0),
     "k_proj": ("qkv_proj", 1),
     "v_proj": ("qkv_proj", 2),
@@ -58,7 +58,7 @@ def _safetensors_files(folder: Path) -> list[Path]:
     return files
 
 
-def _slice_sizes(model: LlamaForCausalLM, fused: str) -> list[int]:
+def slice_sizes(model: LlamaForCausalLM, fused: str) -> list[int]:
     c = model.config
     if fused == "qkv_proj":
         kv = c.num_key_value_heads * c.head_dim
@@ -94,10 +94,10 @@ def _load_one(
 ) -> None:
     parts = name.split(".")
     target, rows = name, None
-    if len(parts) >= 2 and parts[-2] in _FUSED:
-        fused, index = _FUSED[parts[-2]]
+    if len(parts) >= 2 and parts[-2] in FUSED:
+        fused, index = FUSED[parts[-2]]
         target = ".".join([*parts[:-2], fused, parts[-1]])
-        sizes = _slice_sizes(model, fused)
+        sizes = slice_sizes(model, fused)
         rows = (sum(sizes[:index]), sizes[index])
     if name == "lm_head.weight" and model.config.tie_word_embeddings:
         return  # tied: the embedding is the head
@@ -119,7 +119,7 @@ def _load_one(
 
 def _all_slices_filled(model: LlamaForCausalLM, target: str, filled: set[str]) -> bool:
     fused = target.split(".")[-2]
-    sizes = _slice_sizes(model, fused)
+    sizes = slice_sizes(model, fused)
     starts = [sum(sizes[:i]) for i in range(len(sizes))]
     return all(f"{target}#{start}" in filled for start in starts)
 

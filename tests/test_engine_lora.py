@@ -1,0 +1,228 @@
+"""LoRA adapters: an adapter saved by PEFT (the real library, on a tiny random llama whose
+LoRA weights are random, not PEFT's zero-B start) is served by paste with the logits PEFT's own
+forward gives (float32); a batch mixing adapter and base requests gives each what it gets
+alone; adapter and base never share cached prompt KV; every refused adapter or request gets a
+typed error and leaves the engine serving."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from paste.cli.lora_modules import parse_lora_modules
+from paste.engine.lora import LoraError, load_adapter
+from paste.engine.request import GenerationParams
+from paste.errors import InvalidArgumentError
+from tiny_model import build_tiny_model, make_tiny_engine
+
+PROMPT = "An adapter changes what the model says next, and only for its own requests."
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def save_peft_adapter(base: Path, out: Path, targets: list[str], rank: int = 4,
+                      alpha: int = 8, seed: int = 1, **extra) -> Path:
+    """PEFT's LoRA on the HF model of `base`, its A and B weights random, saved to `out`."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets,
+                        init_lora_weights=False, **extra)
+    with warnings.catch_warnings():  # PEFT warns of an adapted lm_head tied to embeddings
+        warnings.simplefilter("ignore", UserWarning)
+        peft_model = get_peft_model(model, config)
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for name, param in peft_model.named_parameters():
+                if "lora_" in name:
+                    param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
+        peft_model.save_pretrained(str(out))
+    return out
+
+
+def peft_logprobs(base: Path, adapter: Path, ids: list[int], out_ids: list[int]) -> list[float]:
+    """log p(out_ids[i] | ids + out_ids[:i]) under PEFT's forward of base + adapter."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    model = PeftModel.from_pretrained(model, str(adapter)).eval()
+    with torch.no_grad():
+        logits = model(torch.tensor([ids + out_ids])).logits[0].float()
+    logp = torch.log_softmax(logits, dim=-1)
+    return [float(logp[len(ids) - 1 + i, t]) for i, t in enumerate(out_ids)]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lora")
+    base = build_tiny_model(root / "base", "llama")
+    full = save_peft_adapter(base, root / "full", TARGETS)
+    attn = save_peft_adapter(base, root / "attn", ["q_proj", "v_proj"], rank=2, alpha=4,
+                             seed=2, use_rslora=True)
+    return base, full, attn
+
+
+@pytest.fixture(scope="module")
+def engine(folders):
+    base, full, attn = folders
+    eng = make_tiny_engine(base, dtype="float32",
+                           lora_modules=(("full", str(full)), ("attn", str(attn))))
+    yield eng
+    eng.shutdown()
+
+
+def _run(engine, ids, lora, n=8):
+    params = GenerationParams(max_tokens=n, ignore_eos=True, logprobs=0, lora=lora)
+    return engine.generate([ids], params)[0]
+
+
+@pytest.mark.parametrize("name", ["full", "attn"])
+def test_an_adapter_gives_peft_s_own_logits(engine, folders, name):
+    base, full, attn = folders
+    ids = engine.encode(PROMPT)
+    out = _run(engine, ids, name)
+    want = peft_logprobs(base, {"full": full, "attn": attn}[name], ids, out.token_ids)
+    got = [lp.logprob for lp in out.logprobs]
+    assert got == pytest.approx(want, abs=1e-4)
+    # greedy: each token is PEFT's argmax too, so the adapter really steered the output
+    assert out.token_ids != _run(engine, ids, None).token_ids
+
+
+def test_a_mixed_batch_gives_each_request_what_it_gets_alone(engine):
+    ids = engine.encode(PROMPT)
+    alone = {name: _run(engine, ids, name) for name in (None, "full", "attn")}
+    params = [GenerationParams(max_tokens=8, ignore_eos=True, logprobs=0, lora=name)
+              for name in (None, "full", "attn", None)]
+    handles = [engine.submit(ids, p) for p in params]
+    got = [h.result() for h in handles]
+    for p, out in zip(params, got, strict=True):
+        assert out.token_ids == alone[p.lora].token_ids
+        assert [lp.logprob for lp in out.logprobs] == pytest.approx(
+            [lp.logprob for lp in alone[p.lora].logprobs], abs=1e-4)
+
+
+def test_an_adapter_and_the_base_never_share_cached_prompt_kv(engine):
+    ids = engine.encode("Cache me first. " + PROMPT)
+    assert _run(engine, ids, "full", 1).num_cached_tokens == 0
+    hit = _run(engine, ids, "full", 1).num_cached_tokens
+    assert hit > 0
+    assert _run(engine, ids, None, 1).num_cached_tokens == 0
+    assert _run(engine, ids, "attn", 1).num_cached_tokens == 0
+    assert _run(engine, ids, "full", 1).num_cached_tokens == hit
+
+
+def test_an_unknown_adapter_is_refused_and_the_engine_serves_on(engine):
+    ids = engine.encode(PROMPT)
+    with pytest.raises(InvalidArgumentError, match="unknown LoRA adapter 'nope'"):
+        engine.generate([ids], GenerationParams(max_tokens=2, lora="nope"))
+    assert len(_run(engine, ids, "full", 2).token_ids) == 2
+
+
+def test_an_engine_without_adapters_refuses_a_lora_request(folders):
+    eng = make_tiny_engine(folders[0])
+    try:
+        with pytest.raises(InvalidArgumentError, match="serves no LoRA adapters"):
+            eng.generate([eng.encode(PROMPT)], GenerationParams(max_tokens=2, lora="full"))
+    finally:
+        eng.shutdown()
+
+
+def _broken(folders, tmp_path, edit) -> Path:
+    """A copy of the `full` adapter with `edit(folder)` applied."""
+    folder = tmp_path / "broken"
+    shutil.copytree(folders[1], folder)
+    edit(folder)
+    return folder
+
+
+def _config_edit(**changes):
+    def edit(folder: Path) -> None:
+        path = folder / "adapter_config.json"
+        config = json.loads(path.read_text())
+        config.update(changes)
+        path.write_text(json.dumps(config))
+    return edit
+
+
+def _to_embedding(folder: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "adapter_model.safetensors"
+    old = "model.layers.0.self_attn.q_proj."
+    save_file({k.replace(old, "model.embed_tokens."): v
+               for k, v in load_file(str(path)).items()}, str(path))
+
+
+def _drop_b(folder: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "adapter_model.safetensors"
+    tensors = {k: v for k, v in load_file(str(path)).items() if "lora_B" not in k or
+               "layers.0.self_attn.q_proj" not in k}
+    save_file(tensors, str(path))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_config_edit(r=64), "rank 64 is above max_lora_rank 16"),
+    (_config_edit(bias="all"), "bias 'all' is not supported"),
+    (_config_edit(use_dora=True), "DoRA adapters are not supported"),
+    (_config_edit(modules_to_save=["lm_head"]), "modules_to_save"),
+    (_config_edit(peft_type="IA3"), "peft_type 'IA3' is not LORA"),
+    (_config_edit(r=8), "model.layers.0.mlp.down_proj has lora_A \\(4, 96\\) and lora_B "
+                        "\\(48, 4\\); this model needs \\(8, 96\\) and \\(48, 8\\)"),
+    (_drop_b, "has lora_A without its pair"),
+    (_to_embedding, "model.embed_tokens is not a decoder linear layer paste adapts"),
+    (lambda f: (f / "adapter_config.json").unlink(), "no adapter_config.json"),
+    (lambda f: (f / "adapter_model.safetensors").write_bytes(b"junk"),
+     "unreadable adapter weights"),
+    (lambda f: (f / "adapter_model.safetensors").unlink(), "no adapter_model.safetensors"),
+])
+def test_a_bad_adapter_is_refused_naming_the_folder(folders, tmp_path, edit, message):
+    from paste.engine.models import load_model
+
+    model = load_model(folders[0], backend="torch")
+    folder = _broken(folders, tmp_path, edit)
+    with pytest.raises(LoraError, match=message) as info:
+        load_adapter("x", folder, model, max_rank=16)
+    assert str(folder) in str(info.value)
+
+
+def test_an_adapter_of_the_lm_head_is_refused(folders, tmp_path):
+    from paste.engine.models import load_model
+
+    # PEFT saves the whole (tied) head beside its A/B weights
+    out = save_peft_adapter(folders[0], tmp_path / "head", ["q_proj", "lm_head"])
+    with pytest.raises(LoraError, match="'base_model.model.lm_head.base_layer.weight' is not "
+                                        "a LoRA A/B weight"):
+        load_adapter("x", out, load_model(folders[0], backend="torch"), max_rank=16)
+
+
+def test_a_bad_adapter_fails_the_engine_at_load(folders, tmp_path):
+    with pytest.raises(LoraError, match="no adapter_config.json"):
+        make_tiny_engine(folders[0], lora_modules=(("x", str(tmp_path)),))
+
+
+def test_lora_modules_parse_as_vllm_writes_them():
+    assert parse_lora_modules(["a=/x/a", '{"name": "b", "path": "/x/b", '
+                               '"base_model_name": "m"}']) == (("a", "/x/a"), ("b", "/x/b"))
+    for bad in (["a"], ["=/x"], ["a="], ["{not json"], ['{"name": "a"}'], ["a=/x", "a=/y"]):
+        with pytest.raises(InvalidArgumentError, match="--lora-modules"):
+            parse_lora_modules(bad)
+
+
+def test_bad_lora_settings_are_refused():
+    from paste.engine.config import EngineConfig
+
+    with pytest.raises(InvalidArgumentError, match="max_lora_rank must be positive"):
+        EngineConfig(max_lora_rank=0)
+    with pytest.raises(InvalidArgumentError, match="LoRA adapter name 'a' is given twice"):
+        EngineConfig(lora_modules=(("a", "/x"), ("a", "/y")))
+    with pytest.raises(InvalidArgumentError, match="lora must be a non-empty string"):
+        GenerationParams(lora="")
