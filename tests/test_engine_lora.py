@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,68 @@ def test_bad_lora_settings_are_refused():
         EngineConfig(lora_modules=(("a", "/x"), ("a", "/y")))
     with pytest.raises(InvalidArgumentError, match="lora must be a non-empty string"):
         GenerationParams(lora="")
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "qwen3"])
+def test_other_families_match_peft_too(tmp_path, arch):
+    # qwen2: q/k/v biases beside the adapter; qwen3: head_dim 16 != hidden / heads, so the
+    # q slice of qkv_proj is not a third of it
+    base = build_tiny_model(tmp_path / "base", arch)
+    adapter = save_peft_adapter(base, tmp_path / "lora", TARGETS, seed=4)
+    eng = make_tiny_engine(base, dtype="float32", lora_modules=(("x", str(adapter)),))
+    try:
+        ids = eng.encode(PROMPT)
+        out = _run(eng, ids, "x")
+        want = peft_logprobs(base, adapter, ids, out.token_ids)
+        assert [lp.logprob for lp in out.logprobs] == pytest.approx(want, abs=1e-4)
+    finally:
+        eng.shutdown()
+
+
+def test_drafted_steps_apply_the_adapter_to_every_draft_row(engine):
+    # the adapter's own answer as the predicted output: every step verifies drafts in one
+    # forward, so each draft row must get the adapter's deltas for the answer to stay the same
+    ids = engine.encode("Drafted. " + PROMPT)
+    params = GenerationParams(max_tokens=24, ignore_eos=True, lora="full")
+    want = engine.generate([ids], params)[0].token_ids
+    accepted = engine.stats().num_accepted_draft_tokens
+    drafted = engine.generate([ids], replace(params, prediction=tuple(want)))[0]
+    assert drafted.token_ids == want
+    assert engine.stats().num_accepted_draft_tokens - accepted >= len(want) // 2
+
+
+def test_adapters_load_and_unload_while_the_engine_runs(engine, folders):
+    from paste.engine.lora import LoraInUseError, LoraNameError
+
+    base, full, attn = folders
+    eng = make_tiny_engine(base, dtype="float32")
+    try:
+        ids = eng.encode("Loaded late. " + PROMPT)
+        assert eng.lora_adapters() == ()
+        eng.load_lora_adapter("late", str(full))
+        assert eng.lora_adapters() == (("late", str(full)),)
+        assert _run(eng, ids, "late").token_ids == _run(engine, ids, "full").token_ids
+        assert _run(eng, ids, "late", 1).num_cached_tokens > 0
+        with pytest.raises(LoraNameError, match="LoRA adapter 'late' is already loaded"):
+            eng.load_lora_adapter("late", str(attn))
+        with pytest.raises(LoraError, match="no adapter_config.json"):
+            eng.load_lora_adapter("bad", str(base))
+        assert eng.lora_adapters() == (("late", str(full)),)
+        # unloading waits for no request: one still running refuses it
+        busy = eng.submit(ids, GenerationParams(max_tokens=400, ignore_eos=True, lora="late"))
+        with pytest.raises(LoraInUseError, match="'late' is in use by 1 running request"):
+            eng.unload_lora_adapter("late")
+        busy.abort()
+        busy.result()
+        eng.unload_lora_adapter("late")
+        with pytest.raises(InvalidArgumentError, match="unknown LoRA adapter 'late'"):
+            _run(eng, ids, "late")
+        with pytest.raises(LoraNameError, match="LoRA adapter 'late' is not loaded"):
+            eng.unload_lora_adapter("late")
+        # the name again, other weights: nothing cached under the old ones is reused
+        eng.load_lora_adapter("late", str(attn))
+        again = _run(eng, ids, "late")
+        assert again.num_cached_tokens == 0
+        assert again.token_ids == _run(engine, ids, "attn").token_ids
+    finally:
+        eng.shutdown()

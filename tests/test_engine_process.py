@@ -14,7 +14,8 @@ import pytest
 from paste.engine.call_events import CallEventKind, CallScan
 from paste.engine.engine import Engine, EngineStoppedError
 from paste.engine.grammar import GrammarSpec
-from paste.engine.process_engine import EngineProcessError, ProcessEngine, portable
+from paste.engine.process_child import portable
+from paste.engine.process_engine import EngineProcessError, ProcessEngine
 from paste.engine.request import GenerationParams
 from paste.engine.stats import EngineStats
 from paste.errors import InvalidArgumentError

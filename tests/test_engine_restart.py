@@ -215,7 +215,7 @@ def engine_processes():
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"paste.engine.process_engine" in cmdline:
+        if b"paste.engine.process_child" in cmdline:
             found.append(pid)
     return found
 

@@ -327,13 +327,15 @@ def test_cli_switches():
                         "allowed_origins": ("*",), "allowed_methods": ("*",),
                         "allowed_headers": ("*",), "allow_credentials": False,
                         "log_requests": False, "max_log_len": None,
-                        "request_id_headers": False, "disable_fastapi_docs": False}  # fmt: skip
+                        "request_id_headers": False, "disable_fastapi_docs": False,
+                        "allow_runtime_lora_updating": False}  # fmt: skip
     args = build_parser().parse_args([
         "serve", "--model", "m", "--no-speculation", "--no-early-dispatch", "--no-kv-retention",
         "--no-coscheduling", "--no-learn-patterns", "--no-transactions", "--pattern-store", "p.json",
         "--no-strict-tool-calls",
         "--pattern-dir", "stores", "--pattern-save-interval", "0", "--session-dir", "journal",
-        "--session-fsync", "--speculation-budget", "4", "--waste-price", "0.5", "--max-waste-ratio", "none"])  # fmt: skip
+        "--session-fsync", "--speculation-budget", "4", "--waste-price", "0.5", "--max-waste-ratio", "none",
+        "--allow-runtime-lora-updating"])  # fmt: skip
     assert server_options(args) == {"enable_speculation": False, "early_dispatch": False,
                                     "kv_retention": False, "coscheduling": False,
                                     "strict_tool_calls": False,
@@ -351,7 +353,8 @@ def test_cli_switches():
                                     "allowed_headers": ("*",),
                                     "allow_credentials": False, "log_requests": False,
                                     "max_log_len": None, "request_id_headers": False,
-                                    "disable_fastapi_docs": False}  # fmt: skip
+                                    "disable_fastapi_docs": False,
+                                    "allow_runtime_lora_updating": True}  # fmt: skip
     config = ServerConfig(model_id="m", **server_options(args))  # a valid config
     assert config.speculation_transactions is False
     assert config.speculation_waste_price == 0.5

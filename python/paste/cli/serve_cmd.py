@@ -61,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                              "a fresh id (vLLM's flag)")  # fmt: skip
     parser.add_argument("--disable-fastapi-docs", action="store_true",
                         help="no /docs, /redoc or /openapi.json (vLLM's flag)")  # fmt: skip
+    parser.add_argument("--allow-runtime-lora-updating", action="store_true",
+                        help="serve POST /v1/load_lora_adapter and /v1/unload_lora_adapter "
+                             "(vLLM's VLLM_ALLOW_RUNTIME_LORA_UPDATING)")  # fmt: skip
     parser.add_argument("--disable-log-stats", action="store_true",
                         help="log no engine stats lines (vLLM's flag; by default a line of "
                              "throughput, queues, KV cache and speculation every "
@@ -195,6 +198,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out["max_log_len"] = args.max_log_len
     out["request_id_headers"] = args.enable_request_id_headers
     out["disable_fastapi_docs"] = args.disable_fastapi_docs
+    out["allow_runtime_lora_updating"] = args.allow_runtime_lora_updating
     return out
 
 

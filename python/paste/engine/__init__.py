@@ -12,6 +12,8 @@
     step_loop.py     StepLoop: applies callers' commands between steps, delivers outputs
     engine.py        Engine: thread-safe front (generate, stream, submit_turn), core on a thread
     process_engine.py  ProcessEngine: the same front, core in a child process of its own
+    process_child.py   the child process's side of it (StepLoop, outputs back over the pipe)
+    lora_ops.py      LoRA loads / unloads a ProcessEngine sent and not answered yet
     stats.py         EngineStats (scheduler / KV snapshot), EngineInfo (max_model_len, vocab)
     attention.py     attention backend registry (cpu | torch | triton | flashinfer)
     sampler.py       batched greedy / temperature / top-k / top-p / min-p sampling, per-request seeds

@@ -13,6 +13,7 @@ detokenised text; such a request is freed in the loop right after the commit tha
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -27,6 +28,8 @@ from paste.engine.config import EngineConfig
 from paste.engine.drafts import can_draft, common_prefix, verify
 from paste.engine.grammar import Grammars
 from paste.engine.logprobs import score_prompt_rows, token_logprobs
+from paste.engine.lora import LoraInUseError, LoraNameError, load_adapter
+from paste.engine.lora_runtime import LoraRuntime
 from paste.engine.model_runner import ModelRunner
 from paste.engine.penalties import LogitAdjustments
 from paste.engine.prediction import Predictions
@@ -162,7 +165,7 @@ class EngineCore:
             park_on_finish=session_key is not None,
             pin_ttl_s=pin_ttl_s,
             prompt_logits=params.prompt_logprobs is not None,
-            cache_salt=params.salt_id,
+            cache_salt=self._salt(params),
         )
         return self._register(seq_id, prompt_ids, params, state, session_key, pin_ttl_s)
 
@@ -189,7 +192,7 @@ class EngineCore:
             parked = seq_id not in self.requests
             if (
                 parked
-                and self.loop.seq_info(seq_id).cache_salt == params.salt_id
+                and self.loop.seq_info(seq_id).cache_salt == self._salt(params)
                 and len(conversation_ids) > len(have)
                 and conversation_ids[: len(have)] == have
             ):
@@ -214,6 +217,38 @@ class EngineCore:
                 self.loop.free(seq_id)
         self.sessions.pop(key, None)
         return self.add_request(conversation_ids, params, priority, key, pin_ttl_s)
+
+    def load_lora(self, name: str, path: str) -> None:
+        """Serves the PEFT adapter at `path` as `name` from the next step on; LoraError for
+        an adapter the engine cannot apply, LoraNameError for a name in use."""
+        if self.runner.lora is not None and name in self.runner.lora.adapters:
+            raise LoraNameError(f"LoRA adapter {name!r} is already loaded")
+        adapter = load_adapter(name, path, self.runner.model, self.config.max_lora_rank)
+        if self.runner.lora is None:
+            self.runner.lora = LoraRuntime(self.runner.model, [])
+        self.runner.lora.add(adapter)
+
+    def unload_lora(self, name: str) -> None:
+        """Stops serving adapter `name`; LoraNameError if it is not loaded, LoraInUseError
+        while a request runs it (its KV cached so far is never hit again: lora_runtime.py)."""
+        lora = self.runner.lora
+        if lora is None or name not in lora.adapters:
+            raise LoraNameError(f"LoRA adapter {name!r} is not loaded")
+        users = sum(1 for r in self.requests.values() if r.params.lora == name)
+        if users:
+            raise LoraInUseError(f"LoRA adapter {name!r} is in use by {users} running "
+                                 f"request(s)")
+        lora.remove(name)
+
+    def _salt(self, params: GenerationParams) -> int:
+        """The scheduler's prefix-cache namespace of a request: its cache_salt and LoRA
+        adapter (GenerationParams.salt_id), with the adapter's load serial mixed in, so an
+        adapter loaded again under its name never hits KV its old weights computed."""
+        lora = self.runner.lora
+        if params.lora is None or lora is None or params.lora not in lora.adapters:
+            return params.salt_id
+        key = f"{params.salt_id}:{lora.namespace(params.lora)}".encode()
+        return int.from_bytes(hashlib.sha256(key).digest()[:8], "little") or 1
 
     def reset_prefix_cache(self) -> int:
         """Forgets the prefix cache's content (the KV of sequences running or parked stays):

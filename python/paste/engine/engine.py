@@ -18,6 +18,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from typing import Any, Self
 
@@ -221,6 +223,35 @@ class Engine(StepLoop, EngineFront):
         this call gets no prefix hit on KV computed before it. The KV of sequences running
         or parked (their blocks are held) is kept; only what no sequence holds is evicted."""
         self._command(("reset_prefix_cache", None))
+
+    def load_lora_adapter(self, name: str, path: str) -> None:
+        """Serves the PEFT adapter at `path` as `name` (GenerationParams.lora) from the
+        engine's next step on; raises what loading raised (LoraError, LoraNameError for a
+        name already loaded). Waits for the engine thread."""
+        self._lora_op("load", name, path)
+
+    def unload_lora_adapter(self, name: str) -> None:
+        """Stops serving adapter `name`; LoraNameError if it is not loaded, LoraInUseError
+        while a request runs it. Waits for the engine thread."""
+        self._lora_op("unload", name, None)
+
+    def lora_adapters(self) -> tuple[tuple[str, str], ...]:
+        """The LoRA adapters served now, as (name, path)."""
+        lora = self.core.runner.lora
+        return () if lora is None else tuple((a.name, a.path) for a in list(lora.adapters.values()))
+
+    def _lora_op(self, op: str, name: str, path: str | None) -> None:
+        done: Future[None] = Future()
+        if self._stopped:
+            raise EngineStoppedError("the engine is shut down")
+        self._command(("lora", (op, name, path, lambda exc: (
+            done.set_result(None) if exc is None else done.set_exception(exc)))))
+        while True:
+            try:
+                return done.result(timeout=0.5)
+            except FutureTimeout:
+                if self.failure is not None:
+                    raise EngineStoppedError(self.failure) from None
 
     def stats(self) -> EngineStats:
         """The scheduler's and KV cache's state now (read while the engine may be stepping)."""

@@ -41,6 +41,14 @@ class LoraError(InvalidArgumentError):
     """A LoRA adapter that cannot be loaded or applied to this base model."""
 
 
+class LoraNameError(InvalidArgumentError):
+    """A LoRA adapter name already loaded (load), or not loaded (unload)."""
+
+
+class LoraInUseError(InvalidArgumentError):
+    """An adapter that cannot be unloaded yet: requests still run it."""
+
+
 @dataclass(frozen=True)
 class LoraDelta:
     """One adapted slice of a paste linear layer: output rows [start, start + size) gain

@@ -42,26 +42,48 @@ def fuse(deltas: Sequence[LoraDelta], out_features: int, dtype: torch.dtype) -> 
 
 
 class LoraRuntime:
-    """The adapters of one model, by name, and this step's rows of each."""
+    """The adapters of one model, by name, and this step's rows of each. Adapters are added
+    and removed between steps (the engine thread's commands)."""
 
     def __init__(self, model: nn.Module, adapters: Sequence[LoraAdapter]) -> None:
-        self.adapters = {a.name: a for a in adapters}
         weight = next(model.parameters())
         self.device = weight.device
         self.dtype = torch.float32 if self.device.type == "cpu" else weight.dtype
-        modules = dict(model.named_modules())
-        # adapter name -> {layer: fused A, B}
-        self._fused: dict[str, dict[str, _Fused]] = {
-            a.name: {t: fuse(ds, modules[t].out_features, self.dtype)  # type: ignore[arg-type]
-                     for t, ds in a.deltas.items()} for a in adapters}
+        self._modules = dict(model.named_modules())
+        self.adapters: dict[str, LoraAdapter] = {}
+        self._fused: dict[str, dict[str, _Fused]] = {}  # adapter -> {layer: fused A, B}
+        self._hooked: set[str] = set()
+        self._namespaces: dict[str, int] = {}  # adapter -> the serial of its load
+        self._loads = 0
         # this step: (an adapter's fused layers, its rows; None = every row of the batch)
         self._rows: list[tuple[dict[str, _Fused], torch.Tensor | None]] = []
-        targets = sorted({t for a in adapters for t in a.deltas})
-        self._handles = [modules[t].register_forward_hook(self._hook(t)) for t in targets]
+        for adapter in adapters:
+            self.add(adapter)
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self.adapters)
+
+    def add(self, adapter: LoraAdapter) -> None:
+        """Serve `adapter` from the next step on (its name must be new)."""
+        fused = {t: fuse(ds, self._modules[t].out_features, self.dtype)  # type: ignore[arg-type]
+                 for t, ds in adapter.deltas.items()}
+        for target in sorted(set(fused) - self._hooked):
+            self._modules[target].register_forward_hook(self._hook(target))
+            self._hooked.add(target)
+        self.adapters[adapter.name] = adapter
+        self._fused[adapter.name] = fused
+        self._loads += 1
+        self._namespaces[adapter.name] = self._loads
+
+    def remove(self, name: str) -> None:
+        """Stop serving adapter `name` (its hooks stay: they skip layers no adapter adapts)."""
+        del self.adapters[name], self._fused[name], self._namespaces[name]
+
+    def namespace(self, name: str) -> int:
+        """The serial of adapter `name`'s load (1, 2, ...): a name loaded again, perhaps from
+        other weights, gets a new one, so KV cached under the old weights is never hit."""
+        return self._namespaces[name]
 
     def set_rows(self, seq_adapters: Sequence[str | None], query_start_loc: np.ndarray) -> None:
         """This step's rows: sequence i of the plan (query rows query_start_loc[i] ..

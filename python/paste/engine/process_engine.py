@@ -5,15 +5,14 @@ handlers, Python tools, online learning) it gets the GIL back only at each switc
 decoding slows many times over (bench/bench_gil.py). In a child process the step loop has an
 interpreter to itself, as vLLM's V1 runs its engine core.
 
-How: the child (a fresh interpreter, `python -m paste.engine.process_engine FD`: safe beside
+How: the child (a fresh interpreter, `python -m paste.engine.process_child FD`: safe beside
 the parent's threads, and it never re-runs the caller's main script as a multiprocessing spawn
-would) loads the model and runs the same
-StepLoop as Engine (step_loop.py). The parent keeps the tokenizer, so prompts are encoded and
+would; process_child.py) loads the model and runs the same StepLoop as Engine (step_loop.py). The parent keeps the tokenizer, so prompts are encoded and
 rendered where they are submitted. One duplex pipe carries, parent -> child, the commands
 `("add", hid, prompt ids, params, priority)`, `("turn", hid, session key, ids, params, priority,
-pin ttl)`, `("abort", hid)`, `("end", session key)`, `("reset_prefix_cache",)`, `("stop",)`;
-child -> parent, once per
-step with anything to say, `("out", [(hid, RequestOutput | error), ...], EngineStats)`. A
+pin ttl)`, `("abort", hid)`, `("end", session key)`, `("reset_prefix_cache",)`, `("stop",)`
+and LoRA ops (lora_ops.py); child -> parent, once per step with anything to say,
+`("out", [(hid, RequestOutput | error), ...], EngineStats)`, and LoRA op answers. A
 RequestOutput crosses as a plain tuple with only the token ids and logprobs added since the
 request's previous output, its prompt logprobs in its first output only, and its text only
 when that is not the deltas so far; the parent rebuilds the RequestOutput, so a handle reads
@@ -40,171 +39,25 @@ to say), and the exit is handled as above.
 from __future__ import annotations
 
 import multiprocessing.connection
-import pickle
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from paste import envs
 from paste.engine.config import EngineConfig
 from paste.engine.engine import EngineFront, RequestHandle, resolve_config
+from paste.engine.lora_ops import LoraOps
+from paste.engine.process_child import BEAT_S, EngineProcessError
 from paste.engine.request import GenerationParams, RequestOutput
-from paste.engine.stats import EngineStats, core_info, core_stats
-from paste.engine.step_loop import EngineRestartingError, EngineStoppedError, StepLoop
+from paste.engine.stats import EngineStats
+from paste.engine.step_loop import EngineRestartingError, EngineStoppedError
 from paste.errors import InvalidArgumentError, PasteError
 
 START_TIMEOUT_S = 900.0  # model load and matmul tuning of a large model on a slow CPU
-BEAT_S = 1.0  # a child stepping without output says so this often (the parent's watchdog)
-
-
-class EngineProcessError(PasteError, RuntimeError):
-    """An error raised in the engine process that could not be sent back as itself."""
-
-
-def portable(exc: BaseException) -> BaseException:
-    """`exc` if it survives pickling, else an EngineProcessError naming its type and message."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001 - any pickling failure
-        return EngineProcessError(f"{type(exc).__name__}: {exc}")
-
-
-# ----- child process -----------------------------------------------------------------------
-class _Outbox:
-    """A remote handle's `_queue`: what the loop puts is collected for the next send."""
-
-    def __init__(self, hid: int, child: _Child) -> None:
-        self.hid, self.child = hid, child
-
-    def put(self, item: RequestOutput | BaseException) -> None:
-        self.child.outbox.append((self.hid, item))
-
-
-class _RemoteHandle:
-    def __init__(self, hid: int, child: _Child) -> None:
-        self.request: Any = None
-        self._queue = _Outbox(hid, child)
-
-
-class _Child(StepLoop):
-    def __init__(self, core: Any, conn: Any) -> None:
-        super().__init__()
-        self.core = core
-        self.conn = conn
-        self.outbox: list[tuple[int, Any]] = []
-        self.remote: dict[int, _RemoteHandle] = {}  # hid -> handle, until its last item
-        self.sent: dict[int, tuple[int, int]] = {}  # hid -> (token ids, text chars) sent
-        self._last_stats: EngineStats | None = None
-        self._last_send = time.monotonic()
-
-    def read_commands(self) -> None:
-        """The child's reader thread: pipe -> StepLoop commands. The parent gone = stop."""
-        while True:
-            try:
-                msg = self.conn.recv()
-            except (EOFError, OSError):
-                self._command(("stop", None))
-                return
-            kind = msg[0]
-            if kind in ("add", "turn"):
-                handle = self.remote[msg[1]] = _RemoteHandle(msg[1], self)
-                self._command((kind, (handle, *msg[2:])))
-            elif kind == "abort":
-                target = self.remote.get(msg[1])
-                if target is not None:
-                    self._command(("abort", target))
-            elif kind == "end":
-                self._command(("end", msg[1]))
-            elif kind == "reset_prefix_cache":
-                self._command(("reset_prefix_cache", None))
-            else:
-                self._command(("stop", None))
-                return
-
-    def _flush(self, idle: bool) -> None:
-        if not self.outbox and not idle:  # nothing to say: no stats read on this step, but
-            if time.monotonic() - self._last_send >= BEAT_S:  # a sign of life now and then
-                self._send(("out", [], None))
-            return
-        stats = core_stats(self.core)
-        if not self.outbox and stats == self._last_stats:
-            return
-        items, self.outbox = self.outbox, []
-        wire = [(hid, self._compact(hid, item)) for hid, item in items]
-        self._last_stats = stats
-        self._send(("out", wire, stats))
-
-    def _send(self, msg: tuple[Any, ...]) -> None:
-        self._last_send = time.monotonic()
-        try:
-            self.conn.send(msg)
-        except (OSError, ValueError):  # the parent is gone; the reader stops the loop
-            pass
-
-    def _compact(self, hid: int, item: Any) -> Any:
-        """An error as itself (or EngineProcessError); an output as a plain tuple in
-        RequestOutput's field order (ProcessEngine._deliver reads it) with only the token ids
-        and logprobs added since the request's previous output, its prompt logprobs in the
-        first output only, and its text only when it is not the deltas so far (None then; a
-        tail held back for a stop string is not)."""
-        if not isinstance(item, RequestOutput):
-            self.remote.pop(hid, None)
-            self.sent.pop(hid, None)
-            return portable(item)
-        first = hid not in self.sent
-        ids_sent, text_sent = self.sent.get(hid, (0, 0))
-        text_sent += len(item.delta)  # emitted text is never retracted: text[:text_sent]
-        if item.finished:
-            self.remote.pop(hid, None)
-            self.sent.pop(hid, None)
-        else:
-            self.sent[hid] = (len(item.token_ids), text_sent)
-        return (item.request_id, None if len(item.text) == text_sent else item.text,
-                item.delta, item.token_ids[ids_sent:], item.finished, item.finish_reason,
-                item.num_prompt_tokens, item.num_cached_tokens, item.metrics, item.call_events,
-                None if item.logprobs is None else item.logprobs[ids_sent:],
-                item.prompt_logprobs if first else None, item.stop_reason)
-
-
-def child_main(folder: str, config: EngineConfig, conn: Any) -> None:
-    """The engine process: build the core, say ready (or why not), then step until stopped."""
-    import torch
-
-    from paste.engine.core import EngineCore
-
-    try:
-        torch.set_num_threads(config.num_threads or envs.num_threads())
-        core = EngineCore(Path(folder), config)
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent
-        conn.send(("error", portable(exc)))
-        return
-    child = _Child(core, conn)
-    conn.send(("ready", core_info(core), core_stats(core)))
-    threading.Thread(target=child.read_commands, name="paste-engine-commands",
-                     daemon=True).start()
-    child._run()
-    conn.close()
-
-
-def _child_entry(fd: int) -> None:
-    """`python -m paste.engine.process_engine FD`: FD is this end of the parent's socket pair;
-    the first message names the model folder and the EngineConfig. Ctrl-C in a terminal
-    reaches the whole process group: the parent decides when this process stops (a stop
-    message, or its end of the pipe closing), so SIGINT is ignored here."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    conn = multiprocessing.connection.Connection(fd)
-    try:
-        _, folder, config = conn.recv()
-    except EOFError:
-        return
-    child_main(folder, config, conn)
 
 
 # ----- parent process ----------------------------------------------------------------------
@@ -229,7 +82,7 @@ def start_child(folder: Path, config: EngineConfig, timeout_s: float) -> tuple[A
     conn, child_conn = multiprocessing.Pipe()
     fd = child_conn.fileno()
     process = subprocess.Popen(
-        [sys.executable, "-m", "paste.engine.process_engine", str(fd)], pass_fds=(fd,))
+        [sys.executable, "-m", "paste.engine.process_child", str(fd)], pass_fds=(fd,))
     child_conn.close()
     try:
         conn.send(("start", str(folder), config))
@@ -287,6 +140,7 @@ class ProcessEngine(EngineFront):
         self._restarted_at: list[float] = []  # monotonic times of every restart
         self._lock = threading.Lock()  # guards the state below and sends
         self._handles: dict[int, _Flight] = {}  # hid -> request in flight
+        self._lora_ops = LoraOps()  # LoRA loads / unloads not answered yet (lora_ops.py)
         self.num_resubmitted = 0  # requests sent again to a new child
         self._next_hid = 0
         self._stopped = False
@@ -367,6 +221,32 @@ class ProcessEngine(EngineFront):
                     self._send_locked(("reset_prefix_cache",))
                 except EngineStoppedError:
                     pass
+
+    def load_lora_adapter(self, name: str, path: str) -> None:
+        """Engine.load_lora_adapter in the child; a child started after it (a restart)
+        loads the adapter too."""
+        self._lora_op("load", name, path)
+
+    def unload_lora_adapter(self, name: str) -> None:
+        """Engine.unload_lora_adapter in the child (and in any child started after it)."""
+        self._lora_op("unload", name, None)
+
+    def lora_adapters(self) -> tuple[tuple[str, str], ...]:
+        """The LoRA adapters served now, as (name, path)."""
+        return self.config.lora_modules
+
+    def _lora_op(self, op: str, name: str, path: str | None) -> None:
+        self.wait_ready()
+        with self._lock:
+            if self.failure is not None:
+                raise EngineStoppedError(self.failure)
+            op_id, done = self._lora_ops.start(op, name, path)
+            try:
+                self._send_locked(("lora", op_id, op, name, path))
+            except PasteError:
+                self._lora_ops.cancel(op_id)
+                raise
+        done.result()
 
     def _command(self, cmd: tuple[str, Any]) -> None:
         """RequestHandle.abort's way in."""
@@ -452,6 +332,12 @@ class ProcessEngine(EngineFront):
                 while True:
                     kind, items, stats = self._conn.recv()
                     self._last_heard = time.monotonic()
+                    if kind == "lora":
+                        with self._lock:
+                            for op_id, error in items:
+                                self.config = replace(self.config, lora_modules=(
+                                    self._lora_ops.answer(op_id, error, self.config.lora_modules)))
+                        continue
                     if stats is not None:  # None: a sign of life between silent steps
                         self._stats = stats
                     for hid, item in items:
@@ -529,6 +415,9 @@ class ProcessEngine(EngineFront):
                 return False
             self._restarting = f"{exited}; a new one is starting"
             self._ready.clear()
+            self._lora_ops.fail_all(EngineRestartingError(
+                f"{exited} before the LoRA change was answered; a new one is starting with "
+                f"the adapters loaded before it"))
             lost = EngineRestartingError(
                 f"{exited} while the request ran; a new one is starting: submit it again")
             for hid, flight in list(self._handles.items()):
@@ -581,7 +470,5 @@ class ProcessEngine(EngineFront):
         for flight in self._handles.values():
             flight.handle._queue.put(error)
         self._handles.clear()
+        self._lora_ops.fail_all(error)
 
-
-if __name__ == "__main__":
-    _child_entry(int(sys.argv[1]))

@@ -19,14 +19,12 @@ from typing import Any
 class EngineInfo:
     """Fixed at start-up: the longest sequence the engine runs (prompt + output), the model's
     vocabulary size (token ids it can embed: [0, vocab_size)) and the most logprob
-    alternatives per token a request may ask for (EngineConfig.max_logprobs resolved), and
-    the LoRA adapters it serves as (name, path) pairs."""
+    alternatives per token a request may ask for (EngineConfig.max_logprobs resolved)."""
 
     max_model_len: int
     vocab_size: int
     dtype: str = "float32"  # the dtype the model runs in (EngineConfig.dtype resolved)
     max_logprobs: int = 20
-    lora_adapters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,13 @@ class EngineStats:
         return self.num_used_blocks / self.num_blocks if self.num_blocks else 0.0
 
 
+def served_lora_adapters(engine: Any) -> tuple[tuple[str, str], ...]:
+    """The LoRA adapters `engine` serves now, as (name, path): its lora_adapters() (adapters
+    may be loaded and unloaded while it runs), none for an engine without them."""
+    read = getattr(engine, "lora_adapters", None)
+    return () if read is None else tuple(read())
+
+
 def engine_stats(engine: Any) -> EngineStats | None:
     """`engine.stats()`, or None for an engine that keeps none (a SimulatedEngine)."""
     read = getattr(engine, "stats", None)
@@ -59,9 +64,7 @@ def engine_stats(engine: Any) -> EngineStats | None:
 def core_info(core: Any) -> EngineInfo:
     return EngineInfo(max_model_len=int(core.max_model_len),
                       vocab_size=int(core.runner.vocab_size), dtype=core.runner.dtype_name,
-                      max_logprobs=core.max_logprobs,
-                      lora_adapters=() if core.runner.lora is None else tuple(
-                          (a.name, a.path) for a in core.runner.lora.adapters.values()))
+                      max_logprobs=core.max_logprobs)
 
 
 def core_stats(core: Any) -> EngineStats:

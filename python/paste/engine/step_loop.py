@@ -71,6 +71,17 @@ class StepLoop:
                 self.core.end_session(arg)
             elif kind == "reset_prefix_cache":
                 self.core.reset_prefix_cache()
+            elif kind == "lora":  # (load | unload, name, path, done(error or None))
+                op, name, path, done = arg
+                try:
+                    if op == "load":
+                        self.core.load_lora(name, path)
+                    else:
+                        self.core.unload_lora(name)
+                except Exception as exc:  # noqa: BLE001 - the caller hears why; engine lives
+                    done(exc)
+                else:
+                    done(None)
             elif kind == "abort":
                 handle = arg
                 if handle.request is not None and not handle.request.finished:

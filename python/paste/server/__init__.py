@@ -26,6 +26,7 @@ Module map (one concept per file):
     chat.py              Chat Completions answers and chunks
     responses.py         Responses answers and events
     invocations.py       POST /invocations (SageMaker): dispatch by body to the routes above
+    lora_api.py          POST /v1/load_lora_adapter, /v1/unload_lora_adapter (runtime LoRA)
     request_log.py       the request log: Received / Finished / Aborted lines (log_requests)
     session_store.py     native sessions and their tool executors
     session_journal.py   native sessions written down as they go, restored at start

@@ -7,7 +7,9 @@
     GET  /version                     {"version": paste's}
     POST /reset_prefix_cache          vLLM's: the engine forgets its prefix cache
     GET  /v1/models, /v1/models/{id}  the served model under each of its names (with its
-                                      max_model_len)
+                                      max_model_len), and its LoRA adapters
+    POST /v1/load_lora_adapter, /v1/unload_lora_adapter  lora_api.py (with
+                                      allow_runtime_lora_updating)
     POST /v1/chat/completions         chat.py
     POST /v1/completions              completions.py
     POST /tokenize, /detokenize       tokenize.py (token ids of a prompt, text of ids)
@@ -51,6 +53,7 @@ from paste.server import (
     completions,
     conversation_api,
     invocations,
+    lora_api,
     responses,
     sessions,
     tokenize,
@@ -125,6 +128,10 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_api_route("/metrics", metrics_text, methods=["GET"])
     app.add_api_route("/version", version, methods=["GET"])
     app.add_api_route("/reset_prefix_cache", reset_prefix_cache, methods=["POST"])
+    if config.allow_runtime_lora_updating:
+        app.add_api_route("/v1/load_lora_adapter", lora_api.load_lora_adapter, methods=["POST"])
+        app.add_api_route("/v1/unload_lora_adapter", lora_api.unload_lora_adapter,
+                          methods=["POST"])
     app.add_api_route("/v1/models", list_models, methods=["GET"])
     app.add_api_route("/v1/models/{model_id:path}", get_model, methods=["GET"])
     app.add_api_route("/v1/chat/completions", chat.create_chat_completion, methods=["POST"])

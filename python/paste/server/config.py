@@ -77,6 +77,8 @@ class ServerConfig:
         --enable-request-id-headers).
     disable_fastapi_docs: /docs, /redoc and /openapi.json answer 404 (vLLM's
         --disable-fastapi-docs); else FastAPI serves them, without the API key.
+    allow_runtime_lora_updating: serve POST /v1/load_lora_adapter and /v1/unload_lora_adapter
+        (server/lora_api.py; vLLM's VLLM_ALLOW_RUNTIME_LORA_UPDATING).
     """
 
     model_id: str
@@ -116,6 +118,7 @@ class ServerConfig:
     max_log_len: int | None = None
     request_id_headers: bool = False
     disable_fastapi_docs: bool = False
+    allow_runtime_lora_updating: bool = False
 
     @property
     def model_names(self) -> tuple[str, ...]:

@@ -3,7 +3,8 @@
 
 One file per session, `DIR/<session id>.jsonl`. Its first line describes the session
 ({"record": "session", "id", "tenant", "tools", "system", "max_turns", "max_tokens",
-"environment", "priority", "created_at"}); each later line is one committed message ({"record":
+"environment", "priority", "lora", "created_at"}; "lora": the LoRA adapter its turns run, null
+for the base model, absent in files written before adapters); each later line is one committed message ({"record":
 "message", "message", "raw": the model's text of an assistant message, "ok": a tool message's
 success}), appended and flushed the moment the session commits it, so a server that is killed
 loses no committed message. With `fsync` (`paste serve --session-fsync`) each write also waits
@@ -33,7 +34,7 @@ from paste.errors import InvalidArgumentError, PasteError
 
 SUFFIX = ".jsonl"
 HEADER_FIELDS = ("id", "tenant", "tools", "system", "max_turns", "max_tokens", "environment",
-                 "priority", "created_at")
+                 "priority", "lora", "created_at")
 
 
 class SessionJournalError(PasteError, OSError):
@@ -215,4 +216,5 @@ def _is_header(record: Any, path: Path) -> bool:
             and isinstance(record.get("system"), str | None)
             and isinstance(record.get("max_turns"), int)
             and isinstance(record.get("max_tokens"), int)
-            and isinstance(record.get("priority", 0), int | None))
+            and isinstance(record.get("priority", 0), int | None)
+            and isinstance(record.get("lora"), str | None))

@@ -30,6 +30,7 @@ import uuid
 from typing import Any
 
 from paste.engine.request import GenerationParams
+from paste.engine.stats import served_lora_adapters
 from paste.errors import InvalidArgumentError
 from paste.server.errors import BadRequestError, ConflictError, NotFoundError
 from paste.server.fields import class_base
@@ -64,6 +65,7 @@ class SessionStore:
         self._sessions: dict[str, Session] = {}
         self._running: set[str] = set()
         self._tool_names: dict[str, tuple[str, ...]] = {}
+        self._lora: dict[str, str | None] = {}  # the LoRA adapter each session runs
         self._executors: dict[tuple[str, ...], tuple[ToolRegistry, ToolExecutor]] = {}
 
     def _tools(self, names: tuple[str, ...]) -> tuple[ToolRegistry, ToolExecutor]:
@@ -78,9 +80,10 @@ class SessionStore:
 
     def create(
         self, tool_names: list[str] | None, tenant: str, system: str | None, max_turns: int,
-        max_tokens: int, environment: Any = None, priority: int = 0,
+        max_tokens: int, environment: Any = None, priority: int = 0, lora: str | None = None,
     ) -> Session:  # fmt: skip
-        """A new session; `priority` is the request's (vLLM's: lower runs first, fields.py)."""
+        """A new session; `priority` is the request's (vLLM's: lower runs first, fields.py);
+        `lora` the engine's LoRA adapter its turns run (None: the base model)."""
         if not _TENANT.match(tenant):
             raise BadRequestError("'tenant' must be 1-64 characters of A-Z a-z 0-9 _ . -",
                                   param="tenant")  # fmt: skip
@@ -100,11 +103,11 @@ class SessionStore:
             self.journal.create({"id": session_id, "tenant": tenant, "tools": list(names),
                                  "system": system, "max_turns": max_turns,
                                  "max_tokens": max_tokens, "environment": environment,
-                                 "priority": priority,
+                                 "priority": priority, "lora": lora,
                                  "created_at": int(time.time())})  # fmt: skip
         try:
             return self._open(session_id, names, tenant, system, max_turns, max_tokens,
-                              environment, priority, self._writer(session_id))
+                              environment, priority, self._writer(session_id), lora=lora)
         except BaseException:
             if self.journal is not None:  # no file for a session that never was
                 self.journal.delete(session_id)
@@ -112,7 +115,7 @@ class SessionStore:
 
     def _open(self, session_id: str, names: tuple[str, ...], tenant: str, system: str | None,
               max_turns: int, max_tokens: int, environment: Any, priority: int,
-              on_commit: Any = None) -> Session:  # fmt: skip
+              on_commit: Any = None, lora: str | None = None) -> Session:  # fmt: skip
         subset, executor = self._tools(names)
         speculator = None
         if self.speculation is not None and names:
@@ -120,7 +123,8 @@ class SessionStore:
         session = open_session(
             self.engine, tools=subset, system=system, tenant=tenant, max_turns=max_turns,
             parser=self.parser_format,
-            turn_params=GenerationParams(max_tokens=max_tokens, cache_salt=tenant_salt(tenant)),
+            turn_params=GenerationParams(max_tokens=max_tokens, cache_salt=tenant_salt(tenant),
+                                         lora=lora),
             executor=executor, speculator=speculator, environment=environment,
             session_id=session_id, on_commit=on_commit, priority=class_base(priority),
             **self.session_options,
@@ -128,6 +132,7 @@ class SessionStore:
         with self._lock:
             self._sessions[session.session_id] = session
             self._tool_names[session.session_id] = names
+            self._lora[session.session_id] = lora
         return session
 
     def _writer(self, session_id: str) -> Any:
@@ -172,9 +177,14 @@ class SessionStore:
         if missing:
             return (f"{journal.path(h['id'])}: tools {missing} are not on this server; the "
                     "session is not restored")
+        served = [name for name, _path in served_lora_adapters(self.engine)]
+        if h["lora"] is not None and h["lora"] not in served:
+            return (f"{journal.path(h['id'])}: its LoRA adapter {h['lora']!r} is not served "
+                    "here (--lora-modules); the session is not restored")
         try:
             session = self._open(h["id"], names, h["tenant"], h["system"], h["max_turns"],
-                                 h["max_tokens"], h["environment"], h["priority"] or 0)
+                                 h["max_tokens"], h["environment"], h["priority"] or 0,
+                                 lora=h["lora"])
             added = session.restore(entry.messages, entry.raw_texts, entry.failed_call_ids)
         except InvalidArgumentError as exc:
             self._forget(h["id"])
@@ -187,11 +197,17 @@ class SessionStore:
     def _forget(self, session_id: str) -> Session | None:
         with self._lock:
             self._tool_names.pop(session_id, None)
+            self._lora.pop(session_id, None)
             return self._sessions.pop(session_id, None)
 
     def tool_names(self, session_id: str) -> list[str]:
         with self._lock:
             return list(self._tool_names.get(session_id, ()))
+
+    def lora(self, session_id: str) -> str | None:
+        """The LoRA adapter the session's turns run (None: the base model)."""
+        with self._lock:
+            return self._lora.get(session_id)
 
     def get(self, session_id: str) -> Session:
         with self._lock:

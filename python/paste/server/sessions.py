@@ -1,7 +1,8 @@
 """Native agent sessions over HTTP: the agent loop runs in the server, next to the engine.
 
     POST   /v1/sessions                 {"tools": [names]?, "tenant"?, "system"?, "max_turns"?,
-                                         "max_tokens"?, "environment"?} -> the session object
+                                         "max_tokens"?, "environment"?, "model"?}
+                                        -> the session object
     POST   /v1/sessions/{id}/messages   {"content": str, "stream": true?} -> SSE events
              event: token        {"type": "token", "text"}
              event: reasoning    {"type": "reasoning", "text"}  (--reasoning-parser)
@@ -57,7 +58,8 @@ from paste.session import (
 
 
 def _session_object(session: Any, state: ServerState) -> dict[str, Any]:
-    return {"id": session.session_id, "object": "session", "model": state.config.model_id,
+    model = state.sessions.lora(session.session_id) or state.config.model_id
+    return {"id": session.session_id, "object": "session", "model": model,
             "tenant": session.tenant, "tools": state.sessions.tool_names(session.session_id),
             "status": session.status}  # fmt: skip
 
@@ -84,11 +86,13 @@ async def create_session(request: Request) -> Response:
     names = opt_list(body, "tools")
     if names is not None and any(not isinstance(n, str) for n in names):
         raise BadRequestError("'tools' must be an array of tool names", param="tools")
+    model = opt_str(body, "model")
     session = state.sessions.create(
         names, opt_str(body, "tenant") or "default", opt_str(body, "system"),
         opt_int(body, "max_turns", minimum=1, maximum=INT32_MAX) or 32,
         opt_int(body, "max_tokens", minimum=1, maximum=INT32_MAX) or state.config.session_max_tokens,
         opt_object(body, "environment"), request_priority(body),
+        lora=None if model is None else state.check_model(model),
     )  # fmt: skip
     state.metrics.sessions_open.set(len(state.sessions))
     return JSONResponse(dict(_session_object(session, state), created_at=int(time.time())))

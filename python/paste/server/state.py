@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 
 from paste.engine.request import MAX_LOGPROBS
+from paste.engine.stats import served_lora_adapters
 from paste.errors import InvalidArgumentError
 from paste.server.background_responses import BackgroundResponses
 from paste.server.config import ServerConfig
@@ -56,9 +57,8 @@ class ServerState:
 
     @property
     def lora_adapters(self) -> tuple[tuple[str, str], ...]:
-        """The engine's LoRA adapters as (name, path); none for an engine without info."""
-        info = getattr(self.engine, "info", None)
-        return tuple(getattr(info, "lora_adapters", ()))
+        """The engine's LoRA adapters now, as (name, path)."""
+        return served_lora_adapters(self.engine)
 
     def prioritize(self, turn: TurnRequest) -> None:
         """Sets `turn.priority`: co-scheduling with what is known of its conversation (a
