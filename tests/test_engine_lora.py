@@ -292,3 +292,23 @@ def test_adapters_load_and_unload_while_the_engine_runs(engine, folders):
         assert again.token_ids == _run(engine, ids, "attn").token_ids
     finally:
         eng.shutdown()
+
+
+def test_paste_generate_runs_an_adapter(folders, capsys):
+    from paste.cli import main
+    from paste.engine.engine import Engine
+
+    base, full, _attn = folders
+    settings = ["--dtype", "float32", "--no-tune-matmul", "--num-threads", "1"]
+    argv = ["generate", "--model", str(base), "--raw", "--max-tokens", "8", *settings, PROMPT]
+    assert main([*argv, "--lora-modules", f"full={full}", "--lora", "full"]) == 0
+    adapted = capsys.readouterr().out
+    with Engine(str(base), dtype="float32", tune_matmul=False, num_threads=1,
+                lora_modules=(("full", str(full)),)) as eng:
+        want = eng.generate([PROMPT], GenerationParams(max_tokens=8, lora="full"))[0].text
+    assert adapted == want + "\n"
+    assert main(argv) == 0
+    assert capsys.readouterr().out != adapted
+    assert main([*argv, "--lora", "x"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: unknown LoRA adapter 'x': this engine serves no LoRA adapters (--lora-modules)")

@@ -70,6 +70,11 @@ def test_chat_with_the_adapter_is_what_the_engine_gives_it(engine, server):
         assert reply.model == model
         assert reply.choices[0].message.content == _engine_text(engine, ids, lora)
     assert _engine_text(engine, ids, "sql-lora") != _engine_text(engine, ids, None)
+    import httpx
+
+    metrics = httpx.get(f"{server.url}/metrics", timeout=60).text.splitlines()
+    assert 'paste_model_requests_total{model="sql-lora"} 1.0' in metrics
+    assert 'paste_model_requests_total{model="tiny"} 1.0' in metrics
 
 
 def test_completions_and_responses_run_the_adapter(engine, server):

@@ -1,6 +1,7 @@
 """`paste generate --model NAME "prompt"`: generate text with the engine, streaming to stdout.
 
-Instruct models get the prompt through their chat template (as a user message) unless --raw.
+Instruct models get the prompt through their chat template (as a user message) unless --raw;
+`--lora NAME` runs it with a LoRA adapter of `--lora-modules NAME=PATH`.
 Exit codes: 0 ok, 1 a paste error (message on stderr, e.g. the model is not pulled).
 """
 
@@ -24,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     p.add_argument("--system", default=None, help="system message for the chat template")
     p.add_argument("--raw", action="store_true", help="do not apply the chat template")
+    p.add_argument("--lora", default=None, metavar="NAME",
+                   help="run the prompts with this --lora-modules adapter")
     add_engine_arguments(p)
     p.set_defaults(func=_run)
 
@@ -34,7 +37,7 @@ def _run(args: argparse.Namespace) -> int:
 
     params = GenerationParams(max_tokens=args.max_tokens, temperature=args.temperature,
                               top_p=args.top_p, top_k=args.top_k, seed=args.seed,
-                              stop=tuple(args.stop))
+                              stop=tuple(args.stop), lora=args.lora)
     with Engine(args.model, **engine_options(args)) as engine:
         prompts = [p if args.raw else engine.chat_prompt(
             ([{"role": "system", "content": args.system}] if args.system else [])

@@ -8,6 +8,8 @@ HTTP side (updated by the server as requests end):
     paste_time_per_output_token_seconds           their mean time per token after the first
                                                   (engine-measured; turns of 2+ tokens)
     paste_turns_total{finish_reason}              finished turns: stop | length | tool_calls
+    paste_model_requests_total{model}             chat / completions / responses requests by
+                                                  "model": a served name or a LoRA adapter
     paste_prompt_tokens_total, paste_cached_prompt_tokens_total, paste_completion_tokens_total
     paste_sessions_open                           native sessions not yet deleted
     paste_sessions_restored_total                 sessions restored from --session-dir at start
@@ -140,6 +142,9 @@ class ServerMetrics:
             buckets=_TPOT_BUCKETS, registry=r)
         self.turns = Counter("paste_turns", "finished model turns", ["finish_reason"],
                              registry=r)
+        self.model_requests = Counter(
+            "paste_model_requests", "generation requests by model (a served name or a LoRA "
+            "adapter)", ["model"], registry=r)
         self.prompt_tokens = Counter("paste_prompt_tokens", "prompt tokens", registry=r)
         self.cached_tokens = Counter("paste_cached_prompt_tokens", "prompt tokens whose KV was reused",
                                      registry=r)  # fmt: skip

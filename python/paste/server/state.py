@@ -98,8 +98,10 @@ class ServerState:
         )
 
     def select_model(self, model: str, turns: Iterable[TurnRequest]) -> None:
-        """check_model, and the turns run the adapter `model` names (or the base model)."""
+        """check_model, and the turns run the adapter `model` names (or the base model);
+        counted by model on /metrics."""
         lora = self.check_model(model)
+        self.metrics.model_requests.labels(model=model).inc()
         for turn in turns:
             turn.params = replace(turn.params, lora=lora)
 
