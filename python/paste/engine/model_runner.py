@@ -1,9 +1,10 @@
 """ModelRunner: turns one StepPlan into logits with paste's model code and paged KV cache.
 
 Owns the model weights, the KV cache tensors (one per layer, see models/kv_cache.py) and the
-tokenizer of one model folder, and its LoRA adapters (`lora`, a LoraRuntime, or None). `forward(plan)` builds the step's AttentionMetadata from the
-plan's flat arrays (one host->device conversion per step), runs the model over the T query
-tokens and returns float32 logits for the m rows of plan.logits_indices only.
+tokenizer of one model folder, and its LoRA adapters (`lora`, a LoraRuntime, or None).
+`forward(plan)` builds the step's AttentionMetadata from the plan's flat arrays (one
+host->device conversion per step), runs the model over the T query tokens and returns float32
+logits for the m rows of plan.logits_indices only.
 `forward_scoring(plan)` also returns the hidden states of the prompt rows the plan lists for
 prompt logprobs (plan.prompt_logits_indices), for `logits(hidden)` to score in slices.
 """

@@ -5,18 +5,18 @@ handlers, Python tools, online learning) it gets the GIL back only at each switc
 decoding slows many times over (bench/bench_gil.py). In a child process the step loop has an
 interpreter to itself, as vLLM's V1 runs its engine core.
 
-How: the child (a fresh interpreter, `python -m paste.engine.process_child FD`: safe beside
-the parent's threads, and it never re-runs the caller's main script as a multiprocessing spawn
-would; process_child.py) loads the model and runs the same StepLoop as Engine (step_loop.py). The parent keeps the tokenizer, so prompts are encoded and
-rendered where they are submitted. One duplex pipe carries, parent -> child, the commands
-`("add", hid, prompt ids, params, priority)`, `("turn", hid, session key, ids, params, priority,
-pin ttl)`, `("abort", hid)`, `("end", session key)`, `("reset_prefix_cache",)`, `("stop",)`
-and LoRA ops (lora_ops.py); child -> parent, once per step with anything to say,
-`("out", [(hid, RequestOutput | error), ...], EngineStats)`, and LoRA op answers. A
-RequestOutput crosses as a plain tuple with only the token ids and logprobs added since the
-request's previous output, its prompt logprobs in its first output only, and its text only
-when that is not the deltas so far; the parent rebuilds the RequestOutput, so a handle reads
-exactly what Engine gives.
+How: the child (a fresh interpreter, `python -m paste.engine.process_child FD`: safe beside the
+parent's threads, and it never re-runs the caller's main script as a multiprocessing spawn
+would; process_child.py) loads the model and runs the same StepLoop as Engine (step_loop.py).
+The parent keeps the tokenizer, so prompts are encoded and rendered where they are submitted.
+One duplex pipe carries, parent -> child, the commands `("add", hid, prompt ids, params,
+priority)`, `("turn", hid, session key, ids, params, priority, pin ttl)`, `("abort", hid)`,
+`("end", session key)`, `("reset_prefix_cache",)`, `("stop",)` and LoRA ops (lora_ops.py);
+child -> parent, once per step with anything to say, `("out", [(hid, RequestOutput | error),
+...], EngineStats)`, and LoRA op answers. A RequestOutput crosses as a plain tuple with only
+the token ids and logprobs added since the request's previous output, its prompt logprobs in
+its first output only, and its text only when that is not the deltas so far; the parent
+rebuilds the RequestOutput, so a handle reads exactly what Engine gives.
 A thread on each side reads the pipe; neither side's sends wait on the other's step.
 
 Failure: an error the child cannot pickle arrives as EngineProcessError with its type and

@@ -228,8 +228,8 @@ async def version(_request: Request) -> Response:
 
 async def list_models(request: Request) -> Response:
     state = server_state(request)
-    names = [*state.config.model_names, *(name for name, _path in state.lora_adapters)]
-    return JSONResponse({"object": "list", "data": [_model_object(state, n) for n in names]})
+    return JSONResponse({"object": "list",
+                         "data": [_model_object(state, n) for n in state.model_names]})
 
 
 async def get_model(request: Request) -> Response:

@@ -15,14 +15,12 @@ Nothing is persisted. Thread-safe (one lock); values are deep copies in and out.
 from __future__ import annotations
 
 import copy
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from paste.errors import InvalidArgumentError
+from paste.server.lru_store import LruStore
 
 
 @dataclass
@@ -38,46 +36,31 @@ class _Conversation:
                 "metadata": dict(self.metadata)}  # fmt: skip
 
 
-class ConversationStore:
+class ConversationStore(LruStore[_Conversation]):
     """A bounded LRU of conversations by id (see the module docstring)."""
 
     def __init__(self, max_conversations: int) -> None:
-        if max_conversations < 1:
-            raise InvalidArgumentError(f"max_conversations must be >= 1, got {max_conversations}")
+        super().__init__(max_conversations, "max_conversations")
         self.max_conversations = max_conversations
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, _Conversation] = OrderedDict()  # oldest use first
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
 
     def create(self, items: list[dict[str, Any]], metadata: dict[str, str]) -> dict[str, Any]:
         """A new conversation holding `items`; its object."""
         entry = _Conversation(f"conv_{uuid.uuid4().hex}", int(time.time()),
                               dict(metadata), copy.deepcopy(items))
         with self._lock:
-            self._entries[entry.id] = entry
-            while len(self._entries) > self.max_conversations:
-                self._entries.popitem(last=False)
+            self._insert(entry.id, entry)
             return entry.public()
-
-    def _get(self, conversation_id: str) -> _Conversation | None:
-        entry = self._entries.get(conversation_id)
-        if entry is not None:
-            self._entries.move_to_end(conversation_id)
-        return entry
 
     def get(self, conversation_id: str) -> dict[str, Any] | None:
         """The conversation object; None if unknown (never, deleted or evicted)."""
         with self._lock:
-            entry = self._get(conversation_id)
+            entry = self._touch(conversation_id)
             return entry.public() if entry is not None else None
 
     def update(self, conversation_id: str, metadata: dict[str, str]) -> dict[str, Any] | None:
         """Replaces the conversation's metadata; its object, or None if unknown."""
         with self._lock:
-            entry = self._get(conversation_id)
+            entry = self._touch(conversation_id)
             if entry is None:
                 return None
             entry.metadata = dict(metadata)
@@ -85,19 +68,19 @@ class ConversationStore:
 
     def delete(self, conversation_id: str) -> bool:
         with self._lock:
-            return self._entries.pop(conversation_id, None) is not None
+            return self._remove(conversation_id)
 
     def items(self, conversation_id: str) -> list[dict[str, Any]] | None:
         """A copy of the conversation's items, oldest first; None if unknown."""
         with self._lock:
-            entry = self._get(conversation_id)
+            entry = self._touch(conversation_id)
             return copy.deepcopy(entry.items) if entry is not None else None
 
     def add_items(self, conversation_id: str,
                   items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """Appends `items`; a copy of them, or None if the conversation is unknown."""
         with self._lock:
-            entry = self._get(conversation_id)
+            entry = self._touch(conversation_id)
             if entry is None:
                 return None
             entry.items.extend(copy.deepcopy(items))
@@ -107,7 +90,7 @@ class ConversationStore:
         """Removes the item `item_id`: True, False if the conversation has no such item,
         None if the conversation is unknown."""
         with self._lock:
-            entry = self._get(conversation_id)
+            entry = self._touch(conversation_id)
             if entry is None:
                 return None
             kept = [item for item in entry.items if item.get("id") != item_id]

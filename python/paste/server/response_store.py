@@ -40,12 +40,10 @@ change what the other holds.
 from __future__ import annotations
 
 import copy
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from paste.errors import InvalidArgumentError
+from paste.server.lru_store import LruStore
 
 
 @dataclass(frozen=True)
@@ -68,21 +66,12 @@ class _Entry:
     input_items: list[dict[str, Any]]
 
 
-class ResponseStore:
+class ResponseStore(LruStore[_Entry]):
     """A bounded LRU of stored responses by id (see the module docstring)."""
 
     def __init__(self, max_stored_responses: int) -> None:
-        if max_stored_responses < 1:
-            raise InvalidArgumentError(
-                f"max_stored_responses must be >= 1, got {max_stored_responses}"
-            )
+        super().__init__(max_stored_responses, "max_stored_responses")
         self.max_stored_responses = max_stored_responses
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()  # oldest use first
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
 
     def put(self, stored: StoredResponse, parent: str | None = None) -> None:
         """Stores `stored` under its response's id (most recent); `parent`: the previous
@@ -97,10 +86,7 @@ class ResponseStore:
                            parent if up is not None else None, len(stored.messages),
                            stored.cache_key, stored.auto_key,
                            copy.deepcopy(stored.input_items))
-            self._entries[response_id] = entry
-            self._entries.move_to_end(response_id)
-            while len(self._entries) > self.max_stored_responses:
-                self._entries.popitem(last=False)
+            self._insert(response_id, entry)
 
     def get(self, response_id: str) -> StoredResponse | None:
         """A copy of the stored response with its whole conversation (it and every earlier
@@ -122,14 +108,6 @@ class ResponseStore:
             return StoredResponse(copy.deepcopy(head.response), copy.deepcopy(messages),
                                   head.cache_key, head.auto_key,
                                   copy.deepcopy(head.input_items))
-
-    def _touch(self, response_id: str) -> _Entry | None:
-        """The entry of `response_id`, now the most recently used (None if unknown); under
-        the lock."""
-        entry = self._entries.get(response_id)
-        if entry is not None:
-            self._entries.move_to_end(response_id)
-        return entry
 
     def response(self, response_id: str) -> dict[str, Any] | None:
         """A copy of the stored response object (GET; it is now the most recently used),
@@ -153,7 +131,7 @@ class ResponseStore:
     def delete(self, response_id: str) -> bool:
         """Forgets one response; False if it was not stored."""
         with self._lock:
-            return self._entries.pop(response_id, None) is not None
+            return self._remove(response_id)
 
     def ids(self) -> list[str]:
         """The stored response ids, least recently used first."""

@@ -4,13 +4,14 @@
 One file per session, `DIR/<session id>.jsonl`. Its first line describes the session
 ({"record": "session", "id", "tenant", "tools", "system", "max_turns", "max_tokens",
 "environment", "priority", "lora", "created_at"}; "lora": the LoRA adapter its turns run, null
-for the base model, absent in files written before adapters); each later line is one committed message ({"record":
-"message", "message", "raw": the model's text of an assistant message, "ok": a tool message's
-success}), appended and flushed the moment the session commits it, so a server that is killed
-loses no committed message. With `fsync` (`paste serve --session-fsync`) each write also waits
-until the disk has it (the file's data, and the folder's entry when a file is created or
-removed), so a machine that loses power loses none either; each commit then costs a disk
-flush. Writes to different sessions' files do not wait for each other. DELETE removes the file.
+for the base model, absent in files written before adapters); each later line is one committed
+message ({"record": "message", "message", "raw": the model's text of an assistant message,
+"ok": a tool message's success}), appended and flushed the moment the session commits it, so a
+server that is killed loses no committed message. With `fsync` (`paste serve --session-fsync`)
+each write also waits until the disk has it (the file's data, and the folder's entry when a
+file is created or removed), so a machine that loses power loses none either; each commit then
+costs a disk flush. Writes to different sessions' files do not wait for each other. DELETE
+removes the file.
 
 One server at a time owns a folder: it holds an exclusive lock on `DIR/.lock` (with its pid)
 until it closes the journal; a second server on the same folder gets SessionJournalError.

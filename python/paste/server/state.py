@@ -60,6 +60,11 @@ class ServerState:
         """The engine's LoRA adapters now, as (name, path)."""
         return served_lora_adapters(self.engine)
 
+    @property
+    def model_names(self) -> list[str]:
+        """Every name a request's "model" may give: the served model's, then its adapters'."""
+        return [*self.config.model_names, *(name for name, _path in self.lora_adapters)]
+
     def prioritize(self, turn: TurnRequest) -> None:
         """Sets `turn.priority`: co-scheduling with what is known of its conversation (a
         keyed one's recent turns, conversations.py); the turn counts as started now."""
@@ -89,8 +94,7 @@ class ServerState:
             return None
         if any(model == name for name, _path in self.lora_adapters):
             return model
-        names = [*self.config.model_names, *(name for name, _path in self.lora_adapters)]
-        served = " or ".join(repr(name) for name in names)
+        served = " or ".join(repr(name) for name in self.model_names)
         raise NotFoundError(
             f"the model {model!r} does not exist; this server serves {served}",
             param="model",
