@@ -354,3 +354,61 @@ def test_log_to_stderr_installs_one_info_handler_and_keeps_an_existing_one() -> 
         stats.handlers[:] = saved[0]
         stats.setLevel(saved[1])
         stats.propagate = saved[2]
+
+
+def test_a_native_session_logs_each_model_turn(engine, logged) -> None:
+    import ast
+
+    from paste.tools import ToolRegistry
+    from test_session_journal import ANSWER, weather_script
+
+    reg = ToolRegistry()
+
+    @reg.tool(effect="read_only", timeout_s=30)
+    def get_weather(city: str) -> str:
+        """Weather of a city."""
+        return f"22 C in {city}"
+
+    try:
+        with live_server(engine, tools=reg, log_requests=True) as srv, \
+                engine.scripted(weather_script):
+            sid = httpx.post(srv.url + "/v1/sessions", json={
+                "tools": ["get_weather"], "system": "Be brief."}).json()["id"]
+            done = httpx.post(srv.url + f"/v1/sessions/{sid}/messages", timeout=60,
+                              json={"content": "Weather in Paris?", "stream": False}).json()
+    finally:
+        reg.close()
+    assert done["text"] == ANSWER
+    turns = done["metrics"]["turns"]
+    lines = logged()
+    assert len(lines) == 4 and len(turns) == 2  # the call's turn, then the answer's
+    for n, (received, finished, turn) in enumerate(zip(lines[::2], lines[1::2], turns,
+                                                       strict=True), start=1):
+        assert received.startswith(f"Received request {sid}-turn{n}: prompt: '<|im_start|>")
+        ids = ast.literal_eval(received.rsplit("prompt_token_ids: ", 1)[1])
+        assert len(ids) == turn["num_prompt_tokens"]
+        assert finished == (f"Finished request {sid}-turn{n}: {turn['num_prompt_tokens']} "
+                            f"prompt tokens, {turn['num_output_tokens']} output tokens, "
+                            f"finish_reason stop")
+
+
+def test_a_session_turn_cut_short_logs_aborted(logged) -> None:
+    from paste.server.session_log import SessionRequestLog
+
+    class FakeHandle:  # a turn whose last output never comes
+        final = None
+
+        def __iter__(self):
+            yield SimpleNamespace(finished=False, finish_reason=None)
+
+        def abort(self) -> None:
+            pass
+
+    class FakeEngine:
+        def submit_turn(self, *_args: Any) -> FakeHandle:
+            return FakeHandle()
+
+    proxy = SessionRequestLog(FakeEngine(), "s-1", None, None)
+    assert len(list(proxy.submit_turn("s-1", [5, 6], GenerationParams()))) == 1
+    assert logged() == ["Received request s-1-turn1: prompt: None, params: GenerationParams(), "
+                        "prompt_token_ids: [5, 6]", "Aborted request s-1-turn1"]

@@ -6,7 +6,7 @@ app = create_app(engine, ServerConfig(model_id="smollm2-135m-instruct"), tools=r
 ```
 or from a shell: `paste serve --model smollm2-135m-instruct --tools mypkg.tools:registry`.
 
-Module map (one concept per file):
+Module map, the main files (one concept per file; docs/structure.md lists every one):
     app.py               create_app: routes, error handlers, middleware
     config.py            ServerConfig
     state.py             ServerState shared by the routes (engine, config, metrics, sessions)
@@ -25,6 +25,9 @@ Module map (one concept per file):
     streaming.py         SSE framing, first-event priming, disconnect watching
     chat.py              Chat Completions answers and chunks
     responses.py         Responses answers and events
+    response_store.py    stored responses (previous_response_id, GET, input items)
+    conversation_store.py  the Conversations API's conversations (conversation_api.py routes)
+    lru_store.py         LruStore: the bounded LRU both stores above keep their entries in
     invocations.py       POST /invocations (SageMaker): dispatch by body to the routes above
     lora_api.py          POST /v1/load_lora_adapter, /v1/unload_lora_adapter (runtime LoRA)
     request_log.py       the request log: Received / Finished / Aborted lines (log_requests)

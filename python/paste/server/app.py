@@ -66,6 +66,7 @@ from paste.server.metrics import RequestCounter, ServerMetrics
 from paste.server.request_id import RequestIdMiddleware
 from paste.server.response_store import ResponseStore
 from paste.server.session_journal import SessionJournal
+from paste.server.session_log import session_turn_log
 from paste.server.session_store import SessionStore
 from paste.server.speculation import server_speculation
 from paste.server.state import ServerState, server_state
@@ -94,7 +95,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
         engine, tools if tools is not None else ToolRegistry(), parser_format, speculation,
         journal, early_dispatch=config.early_dispatch, kv_retention=config.kv_retention,
         coscheduling=policy, strict_calls=config.strict_tool_calls,
-        reasoning=config.reasoning,
+        reasoning=config.reasoning, turn_log=session_turn_log(engine, config),
     )  # fmt: skip
     store.restore()
     metrics.sessions_open.set(len(store))

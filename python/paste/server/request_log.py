@@ -22,7 +22,8 @@ TurnEnd: the client disconnected, or an error. A request refused before (its bod
 its prompt not renderable) logs nothing.
 
 When log_requests is off `request_log` returns None, the routes pass run_turn no hook and
-their events go through unwrapped: nothing is logged, nothing computed.
+their events go through unwrapped: nothing is logged, nothing computed. A native session's
+model turns are logged the same way, each as `<session id>-turn<n>` (session_log.py).
 """
 
 from __future__ import annotations
@@ -85,13 +86,18 @@ class RequestLog:
         self._ends[index] = event
         if len(self._ends) < self._num_prompts * self._num_choices or self._ended:
             return
-        self._ended = True
         ends = [self._ends[i] for i in sorted(self._ends)]
-        prompt = sum(e.num_prompt_tokens for e in ends[::self._num_choices])
-        output = sum(e.num_completion_tokens for e in ends)
-        reasons = ",".join(e.finish_reason for e in ends)
+        self.finished(sum(e.num_prompt_tokens for e in ends[::self._num_choices]),
+                      sum(e.num_completion_tokens for e in ends),
+                      ",".join(e.finish_reason for e in ends))
+
+    def finished(self, prompt_tokens: int, output_tokens: int, reasons: str) -> None:
+        """The Finished line (once; `reasons`: each choice's finish reason, comma-separated)."""
+        if self._ended:
+            return
+        self._ended = True
         logger.info("Finished request %s: %d prompt tokens, %d output tokens, finish_reason %s",
-                    self.request_id, prompt, output, reasons)
+                    self.request_id, prompt_tokens, output_tokens, reasons)
 
     def abort(self) -> None:
         """The Aborted line, unless the request already finished or no prompt was logged."""
@@ -120,10 +126,17 @@ def request_log(state: Any, request_id: str, num_prompts: int = 1,
     config = state.config
     if not config.log_requests:
         return None
-    tokenizer = getattr(state.engine, "tokenizer", None)
-    decode = None if tokenizer is None else (
-        lambda ids: tokenizer.decode(ids, skip_special_tokens=False))
-    return RequestLog(request_id, decode, config.max_log_len, num_prompts, num_choices)
+    return RequestLog(request_id, prompt_decoder(state.engine), config.max_log_len,
+                      num_prompts, num_choices)
+
+
+def prompt_decoder(engine: Any) -> Callable[[list[int]], str] | None:
+    """Token ids -> the prompt text the log shows (special tokens kept); None for an engine
+    without a tokenizer."""
+    tokenizer = getattr(engine, "tokenizer", None)
+    if tokenizer is None:
+        return None
+    return lambda ids: tokenizer.decode(ids, skip_special_tokens=False)  # type: ignore[no-any-return]
 
 
 def on_prompt(log: RequestLog | None, prompt: int = 0) -> PromptHook | None:

@@ -27,6 +27,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from paste.engine.request import GenerationParams
@@ -52,8 +53,11 @@ def tenant_salt(tenant: str) -> str | None:
 class SessionStore:
     def __init__(self, engine: Any, registry: ToolRegistry, parser_format: str,
                  speculation: Any = None, journal: SessionJournal | None = None,
+                 turn_log: Callable[[str], Any] | None = None,
                  **session_options: Any) -> None:  # fmt: skip
         self.engine = engine
+        # session id -> the engine proxy logging its turns (session_log.py); None: no log
+        self.turn_log = turn_log
         self.journal = journal
         self.num_failed_writes = 0  # journal lines that could not be written
         self.num_restored = 0  # sessions restore() brought back
@@ -120,8 +124,9 @@ class SessionStore:
         speculator = None
         if self.speculation is not None and names:
             speculator = self.speculation.speculator(names, subset, executor)
+        engine = self.engine if self.turn_log is None else self.turn_log(session_id)
         session = open_session(
-            self.engine, tools=subset, system=system, tenant=tenant, max_turns=max_turns,
+            engine, tools=subset, system=system, tenant=tenant, max_turns=max_turns,
             parser=self.parser_format,
             turn_params=GenerationParams(max_tokens=max_tokens, cache_salt=tenant_salt(tenant),
                                          lora=lora),
