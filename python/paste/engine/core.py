@@ -241,9 +241,10 @@ class EngineCore:
         lora.remove(name)
 
     def _salt(self, params: GenerationParams) -> int:
-        """The scheduler's prefix-cache namespace of a request: its cache_salt and LoRA
-        adapter (GenerationParams.salt_id), with the adapter's load serial mixed in, so an
-        adapter loaded again under its name never hits KV its old weights computed."""
+        """The scheduler's prefix-cache namespace of a request: its cache_salt
+        (GenerationParams.salt_id), with its LoRA adapter's load serial mixed in (KV computed
+        under an adapter differs from the base model's, and an adapter loaded again under its
+        name never hits KV its old weights computed)."""
         lora = self.runner.lora
         if params.lora is None or lora is None or params.lora not in lora.adapters:
             return params.salt_id

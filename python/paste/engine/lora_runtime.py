@@ -106,14 +106,11 @@ class LoraRuntime:
 
     def _hook(self, target: str) -> Any:
         def add_deltas(_module: nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor | None:
-            if not self._rows:
+            layers = [(f[target], rows) for f, rows in self._rows if target in f]
+            if not layers:  # no adapter of this step adapts this layer
                 return None
             x = args[0].to(self.dtype)
-            for fused, rows in self._rows:
-                layer = fused.get(target)
-                if layer is None:
-                    continue
-                a, b = layer
+            for (a, b), rows in layers:
                 if rows is None:
                     out.add_((x @ a.t()) @ b.t())
                 else:

@@ -156,13 +156,12 @@ class GenerationParams:
 
     @property
     def salt_id(self) -> int:
-        """The scheduler's 64-bit prefix-cache namespace of cache_salt and the LoRA adapter
-        (KV computed under an adapter differs from the base model's): 0 for neither, else 8
-        bytes of their SHA-256 (never 0, so no salt falls into the common namespace)."""
-        if self.cache_salt is None and self.lora is None:
+        """cache_salt as the scheduler's 64-bit prefix-cache namespace: 0 for none, else 8
+        bytes of its SHA-256 (never 0, so no salt falls into the common namespace). The
+        engine mixes in the LoRA adapter's load (EngineCore._salt)."""
+        if self.cache_salt is None:
             return 0
-        key = f"{self.lora or ''}\x1f{self.cache_salt or ''}"
-        digest = hashlib.sha256(key.encode("utf-8")).digest()
+        digest = hashlib.sha256(self.cache_salt.encode("utf-8")).digest()
         return int.from_bytes(digest[:8], "little") or 1
 
     def sampling(self) -> SamplingParams:
