@@ -39,6 +39,8 @@ BatchLoop::BatchLoop(const BatchLoopConfig& config)
   PASTE_CHECK_ARG(config.max_num_seqs > 0, "max_num_seqs must be positive");
   PASTE_CHECK_ARG(config.max_num_batched_tokens > 0, "max_num_batched_tokens must be positive");
   PASTE_CHECK_ARG(config.max_model_len > 0, "max_model_len must be positive");
+  PASTE_CHECK_ARG(config.max_loras >= 0, "max_loras must be non-negative (0 = no bound), got ",
+                  config.max_loras);
   PASTE_CHECK_ARG(blocks_.NumBlocksFor(config.max_model_len) <= config.num_blocks,
                   "max_model_len ", config.max_model_len, " needs ",
                   blocks_.NumBlocksFor(config.max_model_len), " blocks but the pool has only ",
@@ -237,7 +239,8 @@ SeqInfo BatchLoop::GetSeqInfo(int64_t seq_id) const {
   const Sequence& seq = Get(seq_id);
   return SeqInfo{seq.status, static_cast<int32_t>(seq.tokens.size()), seq.num_computed,
                  seq.num_output, seq.params.priority, seq.has_blocks,
-                 DraftAcceptance(seq.draft_hits, seq.draft_trials), seq.params.cache_salt};
+                 DraftAcceptance(seq.draft_hits, seq.draft_trials), seq.params.cache_salt,
+                 seq.params.lora_id};
 }
 
 std::vector<int32_t> BatchLoop::Tokens(int64_t seq_id) const { return Get(seq_id).tokens; }

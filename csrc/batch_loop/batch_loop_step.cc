@@ -171,14 +171,37 @@ int32_t BatchLoop::PlanRunning(int32_t budget) {
 }
 
 // 2. Waiting sequences in priority order while seats, budget and blocks last (the caller skips
-// this in a step that preempted). Admitted sequences get no drafts.
+// this in a step that preempted). Admitted sequences get no drafts. With max_loras, a sequence
+// whose adapter would be one too many is passed over, and from then on this step only
+// base-model sequences pass it: no later adapter sequence is admitted ahead of it, so the
+// running adapters drain (each step re-counts them) and it gets its turn.
 int32_t BatchLoop::AdmitWaiting(int32_t budget, double now) {
-  size_t admitted = 0;
-  while (admitted < waiting_.size() && budget > 0 &&
+  const size_t max_loras = static_cast<size_t>(config_.max_loras);
+  std::vector<int32_t> loras;  // distinct adapters running (with the bound only)
+  if (max_loras > 0) {
+    for (const Sequence* seq : running_) {
+      const int32_t id = seq->params.lora_id;
+      if (id != 0 && std::find(loras.begin(), loras.end(), id) == loras.end()) loras.push_back(id);
+    }
+  }
+  bool held = false;  // a sequence was passed over for the bound
+  size_t next = 0;    // waiting_[next] is the next candidate
+  size_t kept = 0;    // waiting_[0, kept) were passed over and stay, in order
+  while (next < waiting_.size() && budget > 0 &&
          static_cast<int32_t>(running_.size()) < config_.max_num_seqs) {
-    Sequence* seq = waiting_[admitted];
-    if (!TryAdmit(seq, budget, now)) break;  // strict priority order: no overtaking
-    ++admitted;
+    Sequence* seq = waiting_[next];
+    const int32_t lora = seq->params.lora_id;
+    const bool new_lora =
+        max_loras > 0 && lora != 0 && std::find(loras.begin(), loras.end(), lora) == loras.end();
+    if (max_loras > 0 && lora != 0 && (held || (new_lora && loras.size() >= max_loras))) {
+      held = true;
+      waiting_[kept++] = seq;
+      ++next;
+      continue;
+    }
+    if (!TryAdmit(seq, budget, now)) break;  // strict priority order: no overtaking for blocks
+    ++next;
+    if (new_lora) loras.push_back(lora);
     seq->status = SeqStatus::kRunning;
     InsertSorted(running_, seq);
     plan_.admitted_seq_ids.push_back(seq->id);
@@ -190,7 +213,8 @@ int32_t BatchLoop::AdmitWaiting(int32_t budget, double now) {
     AddToPlan(seq, num_new, 0);
     budget -= num_new;
   }
-  waiting_.erase(waiting_.begin(), waiting_.begin() + admitted);
+  waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(kept),
+                 waiting_.begin() + static_cast<std::ptrdiff_t>(next));
   return budget;
 }
 

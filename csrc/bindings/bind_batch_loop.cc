@@ -20,7 +20,7 @@ namespace {
 
 SeqParams MakeParams(int32_t max_tokens, const py::object& stop_token_ids, double priority,
                      bool park_on_finish, double pin_ttl_s, int32_t num_draft_tokens,
-                     bool prompt_logits, uint64_t cache_salt) {
+                     bool prompt_logits, uint64_t cache_salt, int32_t lora_id) {
   SeqParams p;
   p.max_tokens = max_tokens;
   p.stop_token_ids = ToTokenVector(stop_token_ids, "stop_token_ids");
@@ -30,6 +30,7 @@ SeqParams MakeParams(int32_t max_tokens, const py::object& stop_token_ids, doubl
   p.num_draft_tokens = num_draft_tokens;
   p.prompt_logits = prompt_logits;
   p.cache_salt = cache_salt;
+  p.lora_id = lora_id;
   return p;
 }
 
@@ -165,19 +166,23 @@ void RegisterBatchLoop(py::module_& m) {
       .def(py::init([](int32_t num_blocks, int32_t block_size, int32_t max_num_seqs,
                        int32_t max_num_batched_tokens, int32_t max_model_len,
                        bool enable_prefix_caching, int32_t hash_bits, int32_t draft_ngram_min,
-                       int32_t draft_ngram_max, std::vector<double> draft_step_costs) {
+                       int32_t draft_ngram_max, std::vector<double> draft_step_costs,
+                       int32_t max_loras) {
              return BatchLoopConfig{num_blocks,       block_size,      max_num_seqs,
                                     max_num_batched_tokens, max_model_len, enable_prefix_caching,
                                     hash_bits,        draft_ngram_min, draft_ngram_max,
-                                    std::move(draft_step_costs)};
+                                    std::move(draft_step_costs), max_loras};
            }),
            py::arg("num_blocks") = 1024, py::arg("block_size") = 16,
            py::arg("max_num_seqs") = 256, py::arg("max_num_batched_tokens") = 2048,
            py::arg("max_model_len") = 4096, py::arg("enable_prefix_caching") = true,
            py::arg("hash_bits") = 64, py::arg("draft_ngram_min") = 2,
            py::arg("draft_ngram_max") = 4, py::arg("draft_step_costs") = std::vector<double>{},
+           py::arg("max_loras") = 0,
            "draft_step_costs[r-1]: the cost of a step computing r query rows; when given, "
-           "n-gram drafts are cut to the lengths of highest goodput (draft_policy.h).")
+           "n-gram drafts are cut to the lengths of highest goodput (draft_policy.h). "
+           "max_loras: at most this many distinct LoRA adapters (lora_id != 0) running at once "
+           "(0 = no bound).")
       .def_readonly("num_blocks", &BatchLoopConfig::num_blocks)
       .def_readonly("block_size", &BatchLoopConfig::block_size)
       .def_readonly("max_num_seqs", &BatchLoopConfig::max_num_seqs)
@@ -186,7 +191,8 @@ void RegisterBatchLoop(py::module_& m) {
       .def_readonly("enable_prefix_caching", &BatchLoopConfig::enable_prefix_caching)
       .def_readonly("draft_ngram_min", &BatchLoopConfig::draft_ngram_min)
       .def_readonly("draft_ngram_max", &BatchLoopConfig::draft_ngram_max)
-      .def_readonly("draft_step_costs", &BatchLoopConfig::draft_step_costs);
+      .def_readonly("draft_step_costs", &BatchLoopConfig::draft_step_costs)
+      .def_readonly("max_loras", &BatchLoopConfig::max_loras);
 
   py::class_<SeqInfo>(m, "SeqInfo")
       .def_readonly("status", &SeqInfo::status)
@@ -196,7 +202,8 @@ void RegisterBatchLoop(py::module_& m) {
       .def_readonly("priority", &SeqInfo::priority)
       .def_readonly("has_blocks", &SeqInfo::has_blocks)
       .def_readonly("draft_acceptance", &SeqInfo::draft_acceptance)
-      .def_readonly("cache_salt", &SeqInfo::cache_salt);
+      .def_readonly("cache_salt", &SeqInfo::cache_salt)
+      .def_readonly("lora_id", &SeqInfo::lora_id);
 
   py::class_<LoopStats>(m, "LoopStats")
       .def_readonly("num_steps", &LoopStats::num_steps)
@@ -219,21 +226,23 @@ add/resume/park/free/set_drafts are refused between them.)doc")
           [](BatchLoop& loop, const py::object& tokens, int32_t max_tokens,
              const py::object& stop_token_ids, double priority, bool park_on_finish,
              double pin_ttl_s, int32_t num_draft_tokens, bool prompt_logits,
-             uint64_t cache_salt) {
+             uint64_t cache_salt, int32_t lora_id) {
             auto t = ToTokenVector(tokens, "tokens");
             SeqParams p = MakeParams(max_tokens, stop_token_ids, priority, park_on_finish,
-                                     pin_ttl_s, num_draft_tokens, prompt_logits, cache_salt);
+                                     pin_ttl_s, num_draft_tokens, prompt_logits, cache_salt,
+                                     lora_id);
             return loop.AddSequence(t.data(), static_cast<int32_t>(t.size()), p);
           },
           py::arg("tokens"), py::kw_only(), py::arg("max_tokens") = 256,
           py::arg("stop_token_ids") = py::list(), py::arg("priority") = 0.0,
           py::arg("park_on_finish") = false, py::arg("pin_ttl_s") = 30.0,
           py::arg("num_draft_tokens") = 0, py::arg("prompt_logits") = false,
-          py::arg("cache_salt") = 0,
+          py::arg("cache_salt") = 0, py::arg("lora_id") = 0,
           "num_draft_tokens: n-gram draft tokens per decoding step, at most (0 = none). "
           "prompt_logits: list every prompt row but the last in plan.prompt_logits_indices "
           "(no cached prefix is reused until they are computed). cache_salt: the prefix-cache "
-          "namespace (0 = common); cached KV is shared only between sequences of one salt.")
+          "namespace (0 = common); cached KV is shared only between sequences of one salt. "
+          "lora_id: its LoRA adapter (0 = the base model), counted against max_loras.")
       .def(
           "resume",
           [](BatchLoop& loop, int64_t seq_id, const py::object& tokens, int32_t max_tokens,

@@ -10,7 +10,10 @@
 // sequence is preempted (its blocks freed; it is recomputed later, usually from the prefix
 // cache). Waiting sequences (new, returning from a tool, preempted) are admitted in priority
 // order while seats (max_num_seqs), budget and blocks last, reclaiming only expired pins for
-// them, and no admission happens in a step that preempted. A new sequence first takes its
+// them, and no admission happens in a step that preempted. With max_loras, a waiting sequence
+// whose LoRA adapter would be one too many among the running ones is passed over (later ones
+// may go first) and, until it is admitted, holds back every later sequence of an adapter not
+// running (base-model ones still pass), so the running adapters drain and no adapter starves. A new sequence first takes its
 // longest cached prefix, capped so that at least its last token is computed (its logits are
 // needed). Commit() receives one sampled token per sequence that reached its last token this
 // step, appends it and reports each as an event with its finish reason (stop token, length).
@@ -74,6 +77,9 @@ struct BatchLoopConfig {
   // every proposed n-gram draft is verified. Otherwise each step keeps the draft lengths of
   // highest goodput for the sequences' measured acceptance (ChooseDraftLengths).
   std::vector<double> draft_step_costs;
+  // At most this many distinct LoRA adapters (SeqParams.lora_id != 0) among the running
+  // sequences, hence in any one step; 0 = no bound (AdmitWaiting).
+  int32_t max_loras = 0;
 };
 
 struct SeqParams {
@@ -91,6 +97,9 @@ struct SeqParams {
   // Prefix-cache namespace (BlockManager's cache salts): the sequence shares cached KV blocks
   // only with sequences of the same salt; 0 = the common namespace.
   uint64_t cache_salt = 0;
+  // The LoRA adapter the sequence runs with (any id the caller chose); 0 = the base model.
+  // Only counted against BatchLoopConfig::max_loras.
+  int32_t lora_id = 0;
 };
 
 enum class SeqStatus : int8_t { kWaiting = 0, kRunning = 1, kParked = 2 };
@@ -158,6 +167,7 @@ struct SeqInfo {
   bool has_blocks;
   double draft_acceptance;  // estimated acceptance of its n-gram drafts (draft_policy.h)
   uint64_t cache_salt;      // SeqParams.cache_salt
+  int32_t lora_id;          // SeqParams.lora_id
 };
 
 class BatchLoop {

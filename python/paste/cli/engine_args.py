@@ -85,6 +85,8 @@ ENGINE_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
      "up by (default 2)"),
     ("--max-lora-rank", "max_lora_rank", int, "highest rank of a --lora-modules adapter "
      "(default 16)"),
+    ("--max-loras", "max_loras", int, "LoRA adapters running at once: a request of one more "
+     "waits, and later adapter requests wait behind it (default 0: no bound; vLLM's is 1)"),
 )
 
 
@@ -114,9 +116,6 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                        "name=path or a JSON object {\"name\", \"path\"})")
     group.add_argument("--enable-lora", dest="engine_enable_lora", action="store_true",
                        help="vLLM's switch: accepted; --lora-modules alone serves adapters")
-    group.add_argument("--max-loras", dest="engine_max_loras", type=int, default=None,
-                       metavar="N", help="vLLM's flag, accepted and changes nothing: one paste "
-                       "batch may mix any number of the loaded adapters")
     add_vllm_engine_flags(group)
 
 

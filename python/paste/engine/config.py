@@ -44,6 +44,10 @@ class EngineConfig:
         pairs; a request names one in GenerationParams.lora (engine/lora.py).
     max_lora_rank: the highest adapter rank loaded (vLLM's --max-lora-rank); a higher one
         fails the engine's start.
+    max_loras: at most this many distinct adapters run at once, hence share a step (vLLM's
+        --max-loras); a request of one more waits, and no later adapter request overtakes it
+        (base-model requests do) (csrc/include/paste/batch_loop.h). 0 = no bound (vLLM's
+        default is 1: one paste step may mix adapters, each costing its rows only).
     """
 
     model: str = ""
@@ -69,6 +73,7 @@ class EngineConfig:
     max_logprobs: int = 20
     lora_modules: tuple[tuple[str, str], ...] = ()
     max_lora_rank: int = 16
+    max_loras: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -101,6 +106,9 @@ class EngineConfig:
                 f"{self.draft_ngram_min} and {self.draft_ngram_max}")
         if self.num_blocks < 0 or self.num_threads < 0:
             raise InvalidArgumentError("num_blocks and num_threads must be >= 0")
+        if self.max_loras < 0:
+            raise InvalidArgumentError(
+                f"max_loras must be >= 0 (0 = no bound), got {self.max_loras}")
         names = [name for name, _path in self.lora_modules]
         for name in names:
             if names.count(name) > 1:

@@ -108,6 +108,7 @@ class EngineCore:
                 draft_ngram_min=config.draft_ngram_min,
                 draft_ngram_max=config.draft_ngram_max,
                 draft_step_costs=self.draft_step_costs,
+                max_loras=config.max_loras,
             )
         )
         self.sampler = Sampler(self.runner.device, seed=config.seed)
@@ -166,6 +167,7 @@ class EngineCore:
             pin_ttl_s=pin_ttl_s,
             prompt_logits=params.prompt_logprobs is not None,
             cache_salt=self._salt(params),
+            lora_id=self._lora_id(params),
         )
         return self._register(seq_id, prompt_ids, params, state, session_key, pin_ttl_s)
 
@@ -240,15 +242,23 @@ class EngineCore:
                                  f"request(s)")
         lora.remove(name)
 
+    def _lora_id(self, params: GenerationParams) -> int:
+        """The scheduler's id of a request's adapter (max_loras): the serial of its load, 0 for
+        the base model."""
+        lora = self.runner.lora
+        if params.lora is None or lora is None or params.lora not in lora.adapters:
+            return 0
+        return lora.namespace(params.lora)
+
     def _salt(self, params: GenerationParams) -> int:
         """The scheduler's prefix-cache namespace of a request: its cache_salt
         (GenerationParams.salt_id), with its LoRA adapter's load serial mixed in (KV computed
         under an adapter differs from the base model's, and an adapter loaded again under its
         name never hits KV its old weights computed)."""
-        lora = self.runner.lora
-        if params.lora is None or lora is None or params.lora not in lora.adapters:
+        serial = self._lora_id(params)
+        if serial == 0:
             return params.salt_id
-        key = f"{params.salt_id}:{lora.namespace(params.lora)}".encode()
+        key = f"{params.salt_id}:{serial}".encode()
         return int.from_bytes(hashlib.sha256(key).digest()[:8], "little") or 1
 
     def reset_prefix_cache(self) -> int:
