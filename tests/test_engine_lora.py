@@ -109,6 +109,21 @@ def test_a_mixed_batch_gives_each_request_what_it_gets_alone(engine):
             [lp.logprob for lp in alone[p.lora].logprobs], abs=1e-4)
 
 
+def test_a_step_hooks_exactly_the_layers_its_adapters_adapt(engine):
+    lora, model = engine.core.runner.lora, engine.core.runner.model
+    ids = engine.encode(PROMPT)
+
+    def layers(*suffixes):
+        return tuple(sorted(n for n, _m in model.named_modules() if n.endswith(suffixes)))
+
+    _run(engine, ids, "attn", 1)
+    assert lora.hooked_layers == layers("qkv_proj")
+    _run(engine, ids, None, 1)
+    assert lora.hooked_layers == ()  # a base-model step runs with no hook at all
+    _run(engine, ids, "full", 1)
+    assert lora.hooked_layers == layers("qkv_proj", "o_proj", "gate_up_proj", "down_proj")
+
+
 def test_an_adapter_and_the_base_never_share_cached_prompt_kv(engine):
     ids = engine.encode("Cache me first. " + PROMPT)
     assert _run(engine, ids, "full", 1).num_cached_tokens == 0

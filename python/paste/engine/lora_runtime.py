@@ -1,11 +1,13 @@
 """LoraRuntime: loaded LoRA adapters (engine/lora.py) applied per token row in the forward.
 
-Each linear layer some adapter adapts gets one forward hook. Before each step the engine says
-which adapter each scheduled sequence runs (`set_rows`, from the plan's query_start_loc); the
-hook adds, for every adapter of the step, x[rows] @ A.T @ B.T to those rows of the layer's
-output (index_add_), so one batch mixes requests of several adapters and of the base model,
-and a base row is computed exactly as without adapters. A step without adapter rows costs one
-Python check per hooked layer; a step whose rows all run one adapter skips the gathers.
+Before each step the engine says which adapter each scheduled sequence runs (`set_rows`, from
+the plan's query_start_loc), and exactly the linear layers that the step's adapters adapt carry
+a forward hook: it adds, for every adapter of the step, x[rows] @ A.T @ B.T to those rows of
+the layer's output (index_add_), so one batch mixes requests of several adapters and of the
+base model, and a base row is computed exactly as without adapters. Hooks are added and
+removed only when the step's set of adapters changes, so a step without adapter rows runs the
+model with no hook at all, as an engine without adapters does; a step whose rows all run one
+adapter skips the gathers.
 
 Per adapter and layer the slices of a fused layer (q/k/v of qkv_proj, gate/up) are stacked
 into one A [sum of ranks, in] and one B [out, sum of ranks] that is zero outside each slice's
@@ -52,7 +54,8 @@ class LoraRuntime:
         self._modules = dict(model.named_modules())
         self.adapters: dict[str, LoraAdapter] = {}
         self._fused: dict[str, dict[str, _Fused]] = {}  # adapter -> {layer: fused A, B}
-        self._hooked: set[str] = set()
+        self._hooks: dict[str, Any] = {}  # layer -> its hook's handle, while hooked
+        self._step_adapters: frozenset[str] = frozenset()  # the adapters the hooks are for
         self._namespaces: dict[str, int] = {}  # adapter -> the serial of its load
         self._loads = 0
         # this step: (an adapter's fused layers, its rows; None = every row of the batch)
@@ -68,17 +71,15 @@ class LoraRuntime:
         """Serve `adapter` from the next step on (its name must be new)."""
         fused = {t: fuse(ds, self._modules[t].out_features, self.dtype)  # type: ignore[arg-type]
                  for t, ds in adapter.deltas.items()}
-        for target in sorted(set(fused) - self._hooked):
-            self._modules[target].register_forward_hook(self._hook(target))
-            self._hooked.add(target)
         self.adapters[adapter.name] = adapter
         self._fused[adapter.name] = fused
         self._loads += 1
         self._namespaces[adapter.name] = self._loads
 
     def remove(self, name: str) -> None:
-        """Stop serving adapter `name` (its hooks stay: they skip layers no adapter adapts)."""
+        """Stop serving adapter `name` (no request may run it: the engine checks)."""
         del self.adapters[name], self._fused[name], self._namespaces[name]
+        self._hook_layers(frozenset())
 
     def namespace(self, name: str) -> int:
         """The serial of adapter `name`'s load (1, 2, ...): a name loaded again, perhaps from
@@ -89,7 +90,8 @@ class LoraRuntime:
         """This step's rows: sequence i of the plan (query rows query_start_loc[i] ..
         query_start_loc[i + 1]) runs adapter seq_adapters[i] (None: the base model)."""
         self._rows = []
-        if not any(seq_adapters):
+        self._hook_layers(frozenset(name for name in seq_adapters if name is not None))
+        if not self._step_adapters:
             return
         first = seq_adapters[0]
         if first is not None and all(name == first for name in seq_adapters):
@@ -104,11 +106,27 @@ class LoraRuntime:
             rows = torch.from_numpy(np.concatenate(parts)).to(self.device)
             self._rows.append((self._fused[name], rows))
 
+    def _hook_layers(self, names: frozenset[str]) -> None:
+        """Hooks exactly the layers adapters `names` adapt (nothing to do when they are the
+        previous step's)."""
+        if names == self._step_adapters:
+            return
+        wanted = set().union(*(self._fused[name] for name in names))
+        for target in set(self._hooks) - wanted:
+            self._hooks.pop(target).remove()
+        for target in sorted(wanted - set(self._hooks)):
+            self._hooks[target] = self._modules[target].register_forward_hook(
+                self._hook(target))
+        self._step_adapters = names
+
+    @property
+    def hooked_layers(self) -> tuple[str, ...]:
+        """The layers hooked for the current step's adapters."""
+        return tuple(sorted(self._hooks))
+
     def _hook(self, target: str) -> Any:
         def add_deltas(_module: nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor | None:
             layers = [(f[target], rows) for f, rows in self._rows if target in f]
-            if not layers:  # no adapter of this step adapts this layer
-                return None
             x = args[0].to(self.dtype)
             for (a, b), rows in layers:
                 if rows is None:
