@@ -162,6 +162,12 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
                         help="with --session-dir: each journal write waits until the disk has "
                              "it (a power loss loses no committed message; each commit costs "
                              "a disk flush)")  # fmt: skip
+    parser.add_argument("--response-dir", default=None, metavar="DIR",
+                        help="write stored Responses API answers down as they are stored and "
+                             "restore them when the server starts again (GET and "
+                             "previous_response_id across restarts; may be the --session-dir)")  # fmt: skip
+    parser.add_argument("--response-fsync", action="store_true",
+                        help="with --response-dir: each write waits until the disk has it")
     parser.add_argument("--pattern-dir", default=None, metavar="DIR",
                         help="per-tenant PatternStore files: all loaded at start, each tenant's "
                              "online-learned store saved there (at once after its first "
@@ -186,6 +192,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out["pattern_store"], out["speculation_budget"] = args.pattern_store, args.speculation_budget
     out["pattern_dir"] = args.pattern_dir
     out["session_dir"], out["session_fsync"] = args.session_dir, args.session_fsync
+    out["response_dir"], out["response_fsync"] = args.response_dir, args.response_fsync
     out["reasoning_parser"] = args.reasoning_parser
     out["pattern_save_interval"] = args.pattern_save_interval
     out["max_stored_responses"] = args.max_stored_responses

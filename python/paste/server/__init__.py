@@ -26,6 +26,7 @@ Module map, the main files (one concept per file; docs/structure.md lists every 
     chat.py              Chat Completions answers and chunks
     responses.py         Responses answers and events
     response_store.py    stored responses (previous_response_id, GET, input items)
+    response_journal.py  stored responses written down as they change, restored at start
     conversation_store.py  the Conversations API's conversations (conversation_api.py routes)
     lru_store.py         LruStore: the bounded LRU both stores above keep their entries in
     invocations.py       POST /invocations (SageMaker): dispatch by body to the routes above
@@ -33,6 +34,7 @@ Module map, the main files (one concept per file; docs/structure.md lists every 
     request_log.py       the request log: Received / Finished / Aborted lines (log_requests)
     session_store.py     native sessions and their tool executors
     session_journal.py   native sessions written down as they go, restored at start
+    folder_lock.py       one server per journal folder (flock), JSON-line records
     sessions.py          /v1/sessions routes
     speculation.py       ServerSpeculation: one budget and metrics, a manager per tool set
     predictors.py        TenantPredictors: pattern store file + online learning per tenant

@@ -64,6 +64,7 @@ from paste.server.generation import context_limit
 from paste.server.guard import GuardMiddleware
 from paste.server.metrics import RequestCounter, ServerMetrics
 from paste.server.request_id import RequestIdMiddleware
+from paste.server.response_journal import ResponseJournal
 from paste.server.response_store import ResponseStore
 from paste.server.session_journal import SessionJournal
 from paste.server.session_log import session_turn_log
@@ -83,7 +84,8 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     Raises PatternStoreError if config.pattern_store or a store in config.pattern_dir cannot be
     read, SessionJournalError if config.session_dir cannot be created or another server owns
     it. Sessions journaled in config.session_dir are restored (problems are logged,
-    server/session_store.py).
+    server/session_store.py); so are the responses journaled in config.response_dir
+    (ResponseJournalError as for sessions; server/response_store.py).
     """
     parser_format = config.tool_call_parser or parser_for_engine(engine)
     speculation = server_speculation(engine, config)
@@ -100,9 +102,13 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     store.restore()
     metrics.sessions_open.set(len(store))
     metrics.track_sessions(store)
+    response_store = ResponseStore(
+        config.max_stored_responses,
+        ResponseJournal(config.response_dir, fsync=config.response_fsync)
+        if config.response_dir else None)
+    response_store.restore()
     state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
-                        ResponseStore(config.max_stored_responses), speculation,
-                        policy)  # fmt: skip
+                        response_store, speculation, policy)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -117,6 +123,8 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
                 stats_log.cancel()
             await state.background.shutdown()
             store.close()
+            if response_store.journal is not None:
+                response_store.journal.close()
 
     docs = not config.disable_fastapi_docs
     app = FastAPI(title="paste", version=paste.__version__,

@@ -41,6 +41,11 @@ class ServerConfig:
     session_dir: a folder where native sessions are journaled as they commit messages and
         from which they are restored at start (server/session_journal.py); None: in memory.
     session_fsync: each journal write waits until the disk has it (needs session_dir).
+    response_dir: a folder where stored Responses API answers are journaled as they are
+        stored, deleted or evicted, and from which they are restored at start
+        (server/response_journal.py; it may be session_dir); None: in memory.
+    response_fsync: each response journal write waits until the disk has it (needs
+        response_dir).
     reasoning_parser: how a reasoning model's thinking is told from its answer in Chat
         Completions and Responses (parsing/reasoning.py: "qwen3", "deepseek_r1"); None: the
         output is all answer.
@@ -99,6 +104,8 @@ class ServerConfig:
     strict_tool_calls: bool = True
     session_dir: str | None = None
     session_fsync: bool = False
+    response_dir: str | None = None
+    response_fsync: bool = False
     reasoning_parser: str | None = None
     pattern_store: str | None = None
     pattern_dir: str | None = None
@@ -180,6 +187,10 @@ class ServerConfig:
             raise InvalidArgumentError("session_dir must be a non-empty path when set")
         if self.session_fsync and self.session_dir is None:
             raise InvalidArgumentError("session_fsync needs a session_dir")
+        if self.response_dir is not None and not self.response_dir:
+            raise InvalidArgumentError("response_dir must be a non-empty path when set")
+        if self.response_fsync and self.response_dir is None:
+            raise InvalidArgumentError("response_fsync needs a response_dir")
         if self.reasoning_parser is not None:
             reasoning_tags(self.reasoning_parser)  # InvalidArgumentError naming the known
         if self.pattern_dir is not None and not self.pattern_dir:

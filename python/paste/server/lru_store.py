@@ -4,7 +4,8 @@ stores (stored responses: response_store.py; conversations: conversation_store.p
 Entries are kept by id, least recently used first. One lock guards them; a store's methods
 take it and call the helpers below under it: `_touch` (read, now the most recently used),
 `_insert` (store as the most recently used, then evict the least recently used while more
-than `capacity` are kept) and `_remove`. Nothing is persisted.
+than `capacity` are kept; returns the evicted keys) and `_remove`. Nothing is persisted here
+(the response store journals its changes: response_journal.py).
 """
 
 from __future__ import annotations
@@ -38,13 +39,15 @@ class LruStore(Generic[T]):
             self._entries.move_to_end(key)
         return entry
 
-    def _insert(self, key: str, entry: T) -> None:
+    def _insert(self, key: str, entry: T) -> list[str]:
         """Stores `entry` as the most recently used; evicts the least recently used while
-        over capacity. Under the lock."""
+        over capacity and returns their keys. Under the lock."""
         self._entries[key] = entry
         self._entries.move_to_end(key)
+        evicted = []
         while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+            evicted.append(self._entries.popitem(last=False)[0])
+        return evicted
 
     def _remove(self, key: str) -> bool:
         """Forgets `key`; False if it was not stored. Under the lock."""

@@ -26,7 +26,13 @@ whole conversation would hold a chain of N turns N times over.)
 It is an in-memory LRU bounded by ServerConfig.max_stored_responses: storing into a full
 store evicts the least recently stored or read response; reading a response (a chained
 request reads its previous one) also refreshes every earlier response of its chain, so a
-chain in use stays whole. Nothing is persisted; a restarted server knows no responses.
+chain in use stays whole. With a ResponseJournal (`paste serve --response-dir DIR`,
+response_journal.py) every store, delete and eviction is written down as it happens and
+`restore()` brings the stored responses back at start: chains, input items, parked-KV keys
+(the KV itself is not kept: a chained request after a restart prefills its conversation), in
+the order they were stored (reads are not journaled). A background response that was still
+queued or in progress when the server went down comes back failed (its turn is gone). Without a
+journal nothing is persisted; a restarted server knows no responses.
 Deleting or evicting one response leaves the rest of its chain stored (as OpenAI does) but
 breaks the conversations of its later responses: reading them gives None, as for an unknown
 id (a clear 404, rather than OpenAI's silently shortened history). The parked KV is left to
@@ -40,10 +46,16 @@ change what the other holds.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+import logging
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from paste.server.errors import error_body
 from paste.server.lru_store import LruStore
+from paste.server.response_journal import ResponseJournal, ResponseJournalError
+
+log = logging.getLogger(__name__)
+RESTARTED = "the server restarted before this response finished"
 
 
 @dataclass(frozen=True)
@@ -69,9 +81,12 @@ class _Entry:
 class ResponseStore(LruStore[_Entry]):
     """A bounded LRU of stored responses by id (see the module docstring)."""
 
-    def __init__(self, max_stored_responses: int) -> None:
+    def __init__(self, max_stored_responses: int,
+                 journal: ResponseJournal | None = None) -> None:
         super().__init__(max_stored_responses, "max_stored_responses")
         self.max_stored_responses = max_stored_responses
+        self.journal = journal
+        self.num_failed_writes = 0  # journal writes that failed (the store went on in memory)
 
     def put(self, stored: StoredResponse, parent: str | None = None) -> None:
         """Stores `stored` under its response's id (most recent); `parent`: the previous
@@ -86,7 +101,10 @@ class ResponseStore(LruStore[_Entry]):
                            parent if up is not None else None, len(stored.messages),
                            stored.cache_key, stored.auto_key,
                            copy.deepcopy(stored.input_items))
-            self._insert(response_id, entry)
+            evicted = self._insert(response_id, entry)
+            self._write(lambda j: j.put(_record(response_id, entry)))
+            for gone in evicted:
+                self._write(lambda j, gone=gone: j.delete(gone))
 
     def get(self, response_id: str) -> StoredResponse | None:
         """A copy of the stored response with its whole conversation (it and every earlier
@@ -131,9 +149,56 @@ class ResponseStore(LruStore[_Entry]):
     def delete(self, response_id: str) -> bool:
         """Forgets one response; False if it was not stored."""
         with self._lock:
-            return self._remove(response_id)
+            if not self._remove(response_id):
+                return False
+            self._write(lambda j: j.delete(response_id))
+            return True
 
     def ids(self) -> list[str]:
         """The stored response ids, least recently used first."""
         with self._lock:
             return list(self._entries)
+
+    def _write(self, change: Any) -> None:
+        """Journals one change (under the store's lock, so the file's order is the store's);
+        a failed write is logged and counted, and the store goes on in memory."""
+        if self.journal is None:
+            return
+        try:
+            change(self.journal)
+        except ResponseJournalError as exc:
+            self.num_failed_writes += 1
+            log.error("response journal: %s", exc)
+
+    def restore(self) -> list[str]:
+        """Replays the journal (server start: the store is empty), rewrites it with the
+        responses still stored, and returns the problems found (each naming its line, also
+        logged as warnings)."""
+        if self.journal is None:
+            return []
+        records, problems = self.journal.load()
+        with self._lock:
+            for record in records:
+                if record["record"] == "delete":
+                    self._remove(record["id"])
+                    continue
+                response = record["response"]
+                if response.get("status") in ("queued", "in_progress"):
+                    response = dict(response, status="failed",
+                                    error=error_body(RESTARTED, "server_error")["error"])
+                self._insert(record["id"], _Entry(
+                    response, record["own"], record["parent"], record["length"],
+                    record["cache_key"], record["auto_key"], record["input_items"]))
+            puts = [_record(rid, entry) for rid, entry in self._entries.items()]
+        try:
+            self.journal.rewrite(puts)
+        except ResponseJournalError as exc:
+            problems.append(str(exc))
+        for problem in problems:
+            log.warning("response journal: %s", problem)
+        return problems
+
+
+def _record(response_id: str, entry: _Entry) -> dict[str, Any]:
+    """The journal's put record of an entry (response_journal.py)."""
+    return {"id": response_id, **asdict(entry)}

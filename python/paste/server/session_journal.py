@@ -23,7 +23,6 @@ first line is not a session record is reported and left alone. Nothing is droppe
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from paste.errors import InvalidArgumentError, PasteError
+from paste.server.folder_lock import json_line, lock_folder
 
 SUFFIX = ".jsonl"
 HEADER_FIELDS = ("id", "tenant", "tools", "system", "max_turns", "max_tokens", "environment",
@@ -56,14 +56,10 @@ class SessionJournal:
     def __init__(self, folder: str | Path, fsync: bool = False) -> None:
         self.folder = Path(folder)
         self.fsync = fsync
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SessionJournalError(f"cannot create the session folder {self.folder}: "
-                                      f"{exc}") from None
         self._locks_lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}  # one writer at a time per file
-        self._owner: int | None = _lock_folder(self.folder)
+        self._owner: int | None = lock_folder(self.folder, ".lock", "session folder",
+                                                SessionJournalError)
 
     def close(self) -> None:
         """Lets another server own the folder (idempotent)."""
@@ -78,7 +74,7 @@ class SessionJournal:
 
     def create(self, header: dict[str, Any]) -> None:
         """Starts the session's file (it must not exist yet) with its header record."""
-        line = _line({"record": "session", **{k: header.get(k) for k in HEADER_FIELDS}})
+        line = json_line({"record": "session", **{k: header.get(k) for k in HEADER_FIELDS}})
         path = self.path(header["id"])
         with self._file_lock(header["id"]):
             try:
@@ -93,7 +89,7 @@ class SessionJournal:
                ok: bool | None = None) -> None:
         """Appends one committed message and flushes it to the OS (nothing once the session
         was deleted: a run still going does not bring its file back)."""
-        line = _line({"record": "message", "message": message, "raw": raw, "ok": ok})
+        line = json_line({"record": "message", "message": message, "raw": raw, "ok": ok})
         path = self.path(session_id)
         with self._file_lock(session_id):
             try:
@@ -149,30 +145,6 @@ class SessionJournal:
             if session is not None:
                 sessions.append(session)
         return sessions, problems
-
-
-def _lock_folder(folder: Path) -> int:
-    """An open descriptor of `folder/.lock` holding its exclusive lock (with this pid in it);
-    SessionJournalError if another journal holds it."""
-    path = folder / ".lock"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise SessionJournalError(f"cannot lock the session folder {folder}: {exc}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise SessionJournalError(f"the session folder {folder} is in use by another server "
-                                  f"(pid {holder})") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
-
-
-def _line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def _read(path: Path, problems: list[str]) -> JournaledSession | None:
