@@ -1,7 +1,8 @@
-"""Stored responses across a server restart (`--response-dir`, server/response_journal.py):
-GET, input items and previous_response_id chains come back; deleted and evicted responses stay
-gone; a background response cut by the restart comes back failed; a damaged line is reported
-and skipped; the file is rewritten with only what is stored; one server per folder."""
+"""Stored responses and conversations across a server restart (`--response-dir`,
+server/store_journal.py): GET, input items and previous_response_id chains come back; deleted
+and evicted responses stay gone; a background response cut by the restart comes back failed;
+conversations come back with their metadata and items as last changed; a damaged line is
+reported and skipped; the file is rewritten with only what is stored; one server per file."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import json
 import pytest
 
 from paste.server import ServerConfig
-from paste.server.response_journal import FILE, ResponseJournal, ResponseJournalError
+from paste.server.conversation_store import ConversationStore, conversation_journal
+from paste.server.response_journal import response_journal
 from paste.server.response_store import RESTARTED, ResponseStore, StoredResponse
 from paste.server.session_journal import SessionJournal
+from paste.server.store_journal import StoreJournalError
 from test_server_responses_store import turn
 from test_server_support import always, live_server, openai_client
+
+FILE = "responses.log"
 
 
 def stored(rid, messages, status="completed", cache_key=None, items=()):
@@ -31,7 +36,7 @@ def assistant(text):
 
 
 def reopened(folder, capacity=8):
-    store = ResponseStore(capacity, ResponseJournal(folder))
+    store = ResponseStore(capacity, response_journal(folder))
     return store, store.restore()
 
 
@@ -40,7 +45,7 @@ def lines(folder):
 
 
 def test_a_restarted_store_has_the_chains_input_items_and_nothing_deleted(tmp_path):
-    first = ResponseStore(3, ResponseJournal(tmp_path))
+    first = ResponseStore(3, response_journal(tmp_path))
     first.put(stored("r1", [user("a"), assistant("b")], cache_key="k",
                      items=[{"id": "i1", "type": "message"}]))
     first.put(stored("r2", [user("a"), assistant("b"), user("c"), assistant("d")]),
@@ -63,7 +68,7 @@ def test_a_restarted_store_has_the_chains_input_items_and_nothing_deleted(tmp_pa
 
 
 def test_a_chain_and_its_input_items_come_back_whole(tmp_path):
-    first = ResponseStore(8, ResponseJournal(tmp_path))
+    first = ResponseStore(8, response_journal(tmp_path))
     first.put(stored("r1", [user("a"), assistant("b")], cache_key="k",
                      items=[{"id": "i1", "type": "message"}]))
     first.put(stored("r2", [user("a"), assistant("b"), user("c"), assistant("d")], "completed",
@@ -77,7 +82,7 @@ def test_a_chain_and_its_input_items_come_back_whole(tmp_path):
 
 
 def test_a_response_cut_by_the_restart_comes_back_failed(tmp_path):
-    first = ResponseStore(8, ResponseJournal(tmp_path))
+    first = ResponseStore(8, response_journal(tmp_path))
     first.put(stored("bg", [user("a")], status="queued"))
     first.put(stored("bg", [user("a")], status="in_progress"))  # a later snapshot
     first.journal.close()
@@ -88,7 +93,7 @@ def test_a_response_cut_by_the_restart_comes_back_failed(tmp_path):
 
 
 def test_a_damaged_line_is_reported_and_skipped(tmp_path):
-    first = ResponseStore(8, ResponseJournal(tmp_path))
+    first = ResponseStore(8, response_journal(tmp_path))
     first.put(stored("r1", [user("a")]))
     first.journal.close()
     with (tmp_path / FILE).open("a") as f:
@@ -96,16 +101,16 @@ def test_a_damaged_line_is_reported_and_skipped(tmp_path):
         f.write('{"record": "delete"}\n')
     store, problems = reopened(tmp_path)
     path = tmp_path / FILE
-    assert problems == [f"{path}:2: not a response record; skipped",
-                        f"{path}:3: not a response record; skipped"]
+    assert problems == [f"{path}:2: not a valid record; skipped",
+                        f"{path}:3: not a valid record; skipped"]
     assert store.ids() == ["r1"]
 
 
 def test_one_server_per_folder_and_the_session_journal_beside_it(tmp_path):
-    journal = ResponseJournal(tmp_path)
-    with pytest.raises(ResponseJournalError, match=r"the response folder .* is in use by "
-                                                   r"another server \(pid \d+\)"):
-        ResponseJournal(tmp_path)
+    journal = response_journal(tmp_path)
+    with pytest.raises(StoreJournalError, match=r"the responses folder .* is in use by "
+                                                r"another server \(pid \d+\)"):
+        response_journal(tmp_path)
     sessions = SessionJournal(tmp_path)  # its own lock file and files
     store = ResponseStore(8, journal)
     store.put(stored("r1", [user("a")]))
@@ -117,15 +122,15 @@ def test_one_server_per_folder_and_the_session_journal_beside_it(tmp_path):
 
 def test_a_folder_that_cannot_be_made_is_refused(tmp_path):
     (tmp_path / "file").write_text("")
-    with pytest.raises(ResponseJournalError, match="cannot create the response folder"):
-        ResponseJournal(tmp_path / "file" / "sub")
+    with pytest.raises(StoreJournalError, match="cannot create the responses folder"):
+        response_journal(tmp_path / "file" / "sub")
 
 
 def test_a_write_that_fails_is_counted_and_the_store_goes_on(tmp_path):
-    store = ResponseStore(8, ResponseJournal(tmp_path / "folder"))
+    store = ResponseStore(8, response_journal(tmp_path / "folder"))
     (tmp_path / "folder" / FILE).mkdir()  # the file cannot be opened for appending
     store.put(stored("r1", [user("a")]))
-    assert (store.ids(), store.num_failed_writes) == (["r1"], 1)
+    assert (store.ids(), store.journal.num_failed_writes) == (["r1"], 1)
 
 
 def test_the_flags_and_bad_settings():
@@ -155,3 +160,54 @@ def test_a_chain_goes_on_over_http_after_the_server_restarts(engine, tmp_path):
     assert second.previous_response_id == first.id
     assert engine.prompts[-1] == (turn("user", "Hi!") + turn("assistant", "Hello there!")
                                   + turn("user", "And then?") + "<|im_start|>assistant\n")
+
+
+def test_conversations_come_back_as_last_changed(tmp_path):
+    first = ConversationStore(2, conversation_journal(tmp_path))
+    a = first.create([{"id": "m1", "type": "message"}], {"topic": "x"})
+    b = first.create([], {})
+    first.update(a["id"], {"topic": "y"})
+    first.add_items(a["id"], [{"id": "m2", "type": "message"}, {"id": "m3", "type": "message"}])
+    assert first.delete_item(a["id"], "m2")
+    gone = first.create([], {})
+    assert first.delete(gone["id"])
+    c = first.create([], {})  # capacity 2: b, the least recently used, is evicted
+    first.journal.close()
+
+    store = ConversationStore(2, conversation_journal(tmp_path))
+    assert store.restore() == []
+    assert store.get(a["id"]) == dict(a, metadata={"topic": "y"})
+    assert store.items(a["id"]) == [{"id": "m1", "type": "message"},
+                                    {"id": "m3", "type": "message"}]
+    assert store.get(b["id"]) is None and store.get(gone["id"]) is None
+    assert store.get(c["id"]) == c
+    records = [json.loads(line) for line in
+               (tmp_path / "conversations.log").read_text().splitlines()]
+    assert [(r["record"], r["id"]) for r in records] == [("create", a["id"]),
+                                                         ("create", c["id"])]
+
+
+def test_a_conversation_record_of_an_unknown_conversation_is_reported(tmp_path):
+    path = tmp_path / "conversations.log"
+    path.write_text('{"record": "add_items", "id": "conv_x", "items": []}\n'
+                    '{"record": "create", "id": "conv_y"}\n')
+    store = ConversationStore(2, conversation_journal(tmp_path))
+    assert store.restore() == [
+        f"{path}:2: not a valid record; skipped",
+        f"{path}: a add_items record of conversation conv_x, which is not stored; skipped"]
+    assert len(store) == 0
+
+
+def test_a_conversation_goes_on_over_http_after_the_server_restarts(engine, tmp_path):
+    with engine.scripted(always("Hello there!")):
+        with live_server(engine, response_dir=str(tmp_path)) as server:
+            conv = openai_client(server).conversations.create(
+                items=[{"type": "message", "role": "user", "content": "Hi!"}])
+        with live_server(engine, response_dir=str(tmp_path)) as server:
+            client = openai_client(server)
+            assert client.conversations.retrieve(conv.id).id == conv.id
+            client.responses.create(model="tiny", input="And then?", conversation=conv.id)
+            items = client.conversations.items.list(conv.id, order="asc").data
+    assert engine.prompts[-1] == (turn("user", "Hi!") + turn("user", "And then?")
+                                  + "<|im_start|>assistant\n")
+    assert [i.role for i in items] == ["user", "user", "assistant"]

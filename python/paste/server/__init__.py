@@ -26,7 +26,8 @@ Module map, the main files (one concept per file; docs/structure.md lists every 
     chat.py              Chat Completions answers and chunks
     responses.py         Responses answers and events
     response_store.py    stored responses (previous_response_id, GET, input items)
-    response_journal.py  stored responses written down as they change, restored at start
+    store_journal.py     StoreJournal: the two stores above written down as they change
+    response_journal.py  the stored responses' records (--response-dir)
     conversation_store.py  the Conversations API's conversations (conversation_api.py routes)
     lru_store.py         LruStore: the bounded LRU both stores above keep their entries in
     invocations.py       POST /invocations (SageMaker): dispatch by body to the routes above

@@ -64,7 +64,7 @@ from paste.server.generation import context_limit
 from paste.server.guard import GuardMiddleware
 from paste.server.metrics import RequestCounter, ServerMetrics
 from paste.server.request_id import RequestIdMiddleware
-from paste.server.response_journal import ResponseJournal
+from paste.server.response_journal import response_journal
 from paste.server.response_store import ResponseStore
 from paste.server.session_journal import SessionJournal
 from paste.server.session_log import session_turn_log
@@ -85,7 +85,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     read, SessionJournalError if config.session_dir cannot be created or another server owns
     it. Sessions journaled in config.session_dir are restored (problems are logged,
     server/session_store.py); so are the responses journaled in config.response_dir
-    (ResponseJournalError as for sessions; server/response_store.py).
+    (StoreJournalError as for sessions; server/response_store.py).
     """
     parser_format = config.tool_call_parser or parser_for_engine(engine)
     speculation = server_speculation(engine, config)
@@ -104,7 +104,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     metrics.track_sessions(store)
     response_store = ResponseStore(
         config.max_stored_responses,
-        ResponseJournal(config.response_dir, fsync=config.response_fsync)
+        response_journal(config.response_dir, fsync=config.response_fsync)
         if config.response_dir else None)
     response_store.restore()
     state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
@@ -123,8 +123,9 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
                 stats_log.cancel()
             await state.background.shutdown()
             store.close()
-            if response_store.journal is not None:
-                response_store.journal.close()
+            for journal in (response_store.journal, state.conversation_store.journal):
+                if journal is not None:
+                    journal.close()
 
     docs = not config.disable_fastapi_docs
     app = FastAPI(title="paste", version=paste.__version__,

@@ -26,7 +26,7 @@ whole conversation would hold a chain of N turns N times over.)
 It is an in-memory LRU bounded by ServerConfig.max_stored_responses: storing into a full
 store evicts the least recently stored or read response; reading a response (a chained
 request reads its previous one) also refreshes every earlier response of its chain, so a
-chain in use stays whole. With a ResponseJournal (`paste serve --response-dir DIR`,
+chain in use stays whole. With a journal (`paste serve --response-dir DIR`,
 response_journal.py) every store, delete and eviction is written down as it happens and
 `restore()` brings the stored responses back at start: chains, input items, parked-KV keys
 (the KV itself is not kept: a chained request after a restart prefills its conversation), in
@@ -46,15 +46,14 @@ change what the other holds.
 from __future__ import annotations
 
 import copy
-import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from paste.server.errors import error_body
 from paste.server.lru_store import LruStore
-from paste.server.response_journal import ResponseJournal, ResponseJournalError
+from paste.server.response_journal import is_record
+from paste.server.store_journal import StoreJournal
 
-log = logging.getLogger(__name__)
 RESTARTED = "the server restarted before this response finished"
 
 
@@ -82,11 +81,10 @@ class ResponseStore(LruStore[_Entry]):
     """A bounded LRU of stored responses by id (see the module docstring)."""
 
     def __init__(self, max_stored_responses: int,
-                 journal: ResponseJournal | None = None) -> None:
+                 journal: StoreJournal | None = None) -> None:
         super().__init__(max_stored_responses, "max_stored_responses")
         self.max_stored_responses = max_stored_responses
         self.journal = journal
-        self.num_failed_writes = 0  # journal writes that failed (the store went on in memory)
 
     def put(self, stored: StoredResponse, parent: str | None = None) -> None:
         """Stores `stored` under its response's id (most recent); `parent`: the previous
@@ -102,9 +100,9 @@ class ResponseStore(LruStore[_Entry]):
                            stored.cache_key, stored.auto_key,
                            copy.deepcopy(stored.input_items))
             evicted = self._insert(response_id, entry)
-            self._write(lambda j: j.put(_record(response_id, entry)))
+            self._write(_record(response_id, entry))
             for gone in evicted:
-                self._write(lambda j, gone=gone: j.delete(gone))
+                self._write({"record": "delete", "id": gone})
 
     def get(self, response_id: str) -> StoredResponse | None:
         """A copy of the stored response with its whole conversation (it and every earlier
@@ -151,7 +149,7 @@ class ResponseStore(LruStore[_Entry]):
         with self._lock:
             if not self._remove(response_id):
                 return False
-            self._write(lambda j: j.delete(response_id))
+            self._write({"record": "delete", "id": response_id})
             return True
 
     def ids(self) -> list[str]:
@@ -159,16 +157,10 @@ class ResponseStore(LruStore[_Entry]):
         with self._lock:
             return list(self._entries)
 
-    def _write(self, change: Any) -> None:
-        """Journals one change (under the store's lock, so the file's order is the store's);
-        a failed write is logged and counted, and the store goes on in memory."""
-        if self.journal is None:
-            return
-        try:
-            change(self.journal)
-        except ResponseJournalError as exc:
-            self.num_failed_writes += 1
-            log.error("response journal: %s", exc)
+    def _write(self, record: dict[str, Any]) -> None:
+        """Journals one change (under the lock, so the file's order is the store's)."""
+        if self.journal is not None:
+            self.journal.record(record)
 
     def restore(self) -> list[str]:
         """Replays the journal (server start: the store is empty), rewrites it with the
@@ -176,7 +168,7 @@ class ResponseStore(LruStore[_Entry]):
         logged as warnings)."""
         if self.journal is None:
             return []
-        records, problems = self.journal.load()
+        records, problems = self.journal.load(is_record)
         with self._lock:
             for record in records:
                 if record["record"] == "delete":
@@ -190,15 +182,9 @@ class ResponseStore(LruStore[_Entry]):
                     response, record["own"], record["parent"], record["length"],
                     record["cache_key"], record["auto_key"], record["input_items"]))
             puts = [_record(rid, entry) for rid, entry in self._entries.items()]
-        try:
-            self.journal.rewrite(puts)
-        except ResponseJournalError as exc:
-            problems.append(str(exc))
-        for problem in problems:
-            log.warning("response journal: %s", problem)
-        return problems
+        return self.journal.compact(puts, problems)
 
 
 def _record(response_id: str, entry: _Entry) -> dict[str, Any]:
     """The journal's put record of an entry (response_journal.py)."""
-    return {"id": response_id, **asdict(entry)}
+    return {"record": "put", "id": response_id, **asdict(entry)}

@@ -20,7 +20,7 @@ from paste.engine.stats import served_lora_adapters
 from paste.errors import InvalidArgumentError
 from paste.server.background_responses import BackgroundResponses
 from paste.server.config import ServerConfig
-from paste.server.conversation_store import ConversationStore
+from paste.server.conversation_store import ConversationStore, conversation_journal
 from paste.server.conversations import Conversations
 from paste.server.errors import NotFoundError
 from paste.server.generation import api_priority
@@ -49,11 +49,15 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self.background = BackgroundResponses(self.responses)
-        self.conversation_store = ConversationStore(self.responses.max_stored_responses)
         taken = [name for name, _path in self.lora_adapters if name in self.config.model_names]
         if taken:
             raise InvalidArgumentError(f"LoRA adapter name {taken[0]!r} is also a served model "
                                        f"name (--served-model-name)")
+        folder = self.config.response_dir
+        self.conversation_store = ConversationStore(
+            self.responses.max_stored_responses,
+            conversation_journal(folder, self.config.response_fsync) if folder else None)
+        self.conversation_store.restore()
 
     @property
     def lora_adapters(self) -> tuple[tuple[str, str], ...]:
