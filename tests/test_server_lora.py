@@ -101,11 +101,18 @@ def test_an_unknown_model_names_the_adapters_too(server):
                                 "'tiny' or 'sql-lora'")
 
 
-def test_an_adapter_named_like_the_served_model_is_refused(engine):
+def test_an_adapter_named_like_the_served_model_is_refused(engine, tmp_path):
+    from paste.server.session_journal import SessionJournal
+    from paste.server.store_journal import StoreJournal
+
     with pytest.raises(InvalidArgumentError, match="LoRA adapter name 'sql-lora' is also a "
                                                    "served model name"):
-        with live_server(engine, model_aliases=("sql-lora",)):
+        with live_server(engine, model_aliases=("sql-lora",), session_dir=str(tmp_path),
+                         response_dir=str(tmp_path)):
             pass
+    # the refused server let go of its folders: another may own them now
+    for journal in (SessionJournal(tmp_path), StoreJournal(tmp_path, "responses")):
+        journal.close()
 
 
 def test_the_cli_flags_parse_as_vllm_s(folders):

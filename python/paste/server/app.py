@@ -84,8 +84,8 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     Raises PatternStoreError if config.pattern_store or a store in config.pattern_dir cannot be
     read, SessionJournalError if config.session_dir cannot be created or another server owns
     it. Sessions journaled in config.session_dir are restored (problems are logged,
-    server/session_store.py); so are the responses journaled in config.response_dir
-    (StoreJournalError as for sessions; server/response_store.py).
+    server/session_store.py); so are the stored responses and conversations journaled in
+    config.response_dir (StoreJournalError as for sessions; server/store_journal.py).
     """
     parser_format = config.tool_call_parser or parser_for_engine(engine)
     speculation = server_speculation(engine, config)
@@ -107,8 +107,14 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
         response_journal(config.response_dir, fsync=config.response_fsync)
         if config.response_dir else None)
     response_store.restore()
-    state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
-                        response_store, speculation, policy)  # fmt: skip
+    try:
+        state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
+                            response_store, speculation, policy)  # fmt: skip
+    except BaseException:  # a refused setting: let another server own the folders
+        for held in (journal, response_store.journal):
+            if held is not None:
+                held.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
