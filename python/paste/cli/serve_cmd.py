@@ -163,9 +163,10 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
                              "it (a power loss loses no committed message; each commit costs "
                              "a disk flush)")  # fmt: skip
     parser.add_argument("--response-dir", default=None, metavar="DIR",
-                        help="write stored Responses API answers down as they are stored and "
-                             "restore them when the server starts again (GET and "
-                             "previous_response_id across restarts; may be the --session-dir)")  # fmt: skip
+                        help="write stored Responses API answers and conversations down as "
+                             "they change and restore them when the server starts again (GET, "
+                             "previous_response_id and conversations across restarts; may be "
+                             "the --session-dir)")  # fmt: skip
     parser.add_argument("--response-fsync", action="store_true",
                         help="with --response-dir: each write waits until the disk has it")
     parser.add_argument("--pattern-dir", default=None, metavar="DIR",

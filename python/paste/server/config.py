@@ -41,9 +41,9 @@ class ServerConfig:
     session_dir: a folder where native sessions are journaled as they commit messages and
         from which they are restored at start (server/session_journal.py); None: in memory.
     session_fsync: each journal write waits until the disk has it (needs session_dir).
-    response_dir: a folder where stored Responses API answers are journaled as they are
-        stored, deleted or evicted, and from which they are restored at start
-        (server/response_journal.py; it may be session_dir); None: in memory.
+    response_dir: a folder where stored Responses API answers and conversations are
+        journaled as they change, and from which they are restored at start
+        (server/store_journal.py; it may be session_dir); None: in memory.
     response_fsync: each response journal write waits until the disk has it (needs
         response_dir).
     reasoning_parser: how a reasoning model's thinking is told from its answer in Chat

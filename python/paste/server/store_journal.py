@@ -1,6 +1,6 @@
 """StoreJournal: an append-only JSON-lines file under one of the server's bounded stores, so
 a restart keeps what the store held (`paste serve --response-dir DIR`: the Responses API's
-stored responses, response_journal.py, and its conversations, conversation_journal.py).
+stored responses, response_journal.py, and its conversations, conversation_store.py).
 
 One file per store, `DIR/<name>.log`, one JSON record per line in the order the store
 changed. Each write is flushed to the OS before the store's call returns, so a killed server
