@@ -18,7 +18,8 @@ EXPECTED_NAMES = {
     "paste_kv_cache_used_blocks", "paste_kv_cache_blocks", "paste_kv_cache_usage_ratio",
     "paste_engine_generated_tokens", "paste_engine_preemptions", "paste_draft_tokens",
     "paste_draft_tokens_accepted", "paste_sessions_restored",
-    "paste_session_journal_failed_writes", "paste_prefix_cache_queries",
+    "paste_session_journal_failed_writes", "paste_store_journal_failed_writes",
+    "paste_prefix_cache_queries",
     "paste_prefix_cache_hits",
 }
 

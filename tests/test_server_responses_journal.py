@@ -211,3 +211,18 @@ def test_a_conversation_goes_on_over_http_after_the_server_restarts(engine, tmp_
     assert engine.prompts[-1] == (turn("user", "Hi!") + turn("user", "And then?")
                                   + "<|im_start|>assistant\n")
     assert [i.role for i in items] == ["user", "user", "assistant"]
+
+
+def test_failed_journal_writes_are_on_metrics(engine, tmp_path):
+    from test_server_metrics import scrape
+
+    with engine.scripted(always("Hello there!")), \
+            live_server(engine, response_dir=str(tmp_path)) as server:
+        (tmp_path / FILE).unlink()
+        (tmp_path / FILE).mkdir()  # the journal can no longer be appended to
+        answer = openai_client(server).responses.create(model="tiny", input="Hi!")
+        assert openai_client(server).responses.retrieve(answer.id).id == answer.id
+        _, values = scrape(server.url)
+    name = "paste_store_journal_failed_writes_total"
+    assert (values[(name, (("store", "responses"),))],
+            values[(name, (("store", "conversations"),))]) == (1.0, 0.0)

@@ -115,6 +115,8 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
             if held is not None:
                 held.close()
         raise
+    metrics.track_store_journals({"responses": response_store,
+                                  "conversations": state.conversation_store})
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

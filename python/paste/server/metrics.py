@@ -14,6 +14,8 @@ HTTP side (updated by the server as requests end):
     paste_sessions_open                           native sessions not yet deleted
     paste_sessions_restored_total                 sessions restored from --session-dir at start
     paste_session_journal_failed_writes_total     journal lines that could not be written
+    paste_store_journal_failed_writes_total{store}  --response-dir records that could not be
+                                                  written (store: responses | conversations)
     paste_tool_calls_total{outcome}               tool calls of native sessions (ok | error)
     paste_tool_duration_seconds                   their run time in the tool
     paste_tool_observed_latency_seconds           call complete -> result available
@@ -126,6 +128,23 @@ class SessionJournalCollector:
                                   "on in memory)", value=self._store.num_failed_writes)
 
 
+class StoreJournalCollector:
+    """The --response-dir journals' failed writes, per store (read when scraped; 0 for a
+    store without a journal)."""
+
+    def __init__(self, stores: dict[str, Any]) -> None:
+        self._stores = stores  # label -> a store with a `journal` (StoreJournal or None)
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily("paste_store_journal_failed_writes",
+                                     "--response-dir records that could not be written (the "
+                                     "store went on in memory)", labels=["store"])
+        for label, store in self._stores.items():
+            journal = store.journal
+            family.add_metric([label], journal.num_failed_writes if journal is not None else 0)
+        yield family
+
+
 class ServerMetrics:
     def __init__(self, engine: Any, speculation: Any = None) -> None:
         """speculation: the server's ServerSpeculation (None: it does not speculate)."""
@@ -164,6 +183,10 @@ class ServerMetrics:
     def track_sessions(self, store: Any) -> None:
         """Export `store`'s journal counters (SessionJournalCollector)."""
         self.registry.register(SessionJournalCollector(store))  # type: ignore[arg-type]
+
+    def track_store_journals(self, stores: dict[str, Any]) -> None:
+        """Export the failed writes of these stores' journals (StoreJournalCollector)."""
+        self.registry.register(StoreJournalCollector(stores))  # type: ignore[arg-type]
 
     def observe_turn(self, end: Any, duration_s: float) -> None:
         """A finished model turn (generation.TurnEnd)."""
