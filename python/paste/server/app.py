@@ -59,6 +59,7 @@ from paste.server import (
     tokenize,
 )
 from paste.server.config import ServerConfig
+from paste.server.conversation_store import ConversationStore, conversation_journal
 from paste.server.errors import ApiError, BadRequestError, NotFoundError, error_body
 from paste.server.generation import context_limit
 from paste.server.guard import GuardMiddleware
@@ -75,6 +76,30 @@ from paste.server.stats_log import StatsLog
 from paste.session.parsers import parser_for_engine
 from paste.session.priority import CoSchedulingPolicy
 from paste.tools import ToolRegistry
+
+
+def _response_stores(config: ServerConfig) -> tuple[ResponseStore, ConversationStore]:
+    """The Responses API's stored responses and conversations, each journaled in
+    config.response_dir (when set) and restored from it (server/store_journal.py)."""
+    folder, fsync = config.response_dir, config.response_fsync
+    responses = ResponseStore(config.max_stored_responses,
+                              response_journal(folder, fsync) if folder else None)
+    try:
+        conversations = ConversationStore(config.max_stored_responses,
+                                          conversation_journal(folder, fsync) if folder else None)
+    except BaseException:
+        _close((responses.journal,))
+        raise
+    responses.restore()
+    conversations.restore()
+    return responses, conversations
+
+
+def _close(journals: tuple[Any, ...]) -> None:
+    """Lets another server own these journals' folders (None: no journal)."""
+    for journal in journals:
+        if journal is not None:
+            journal.close()
 
 
 def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = None) -> FastAPI:
@@ -102,21 +127,16 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     store.restore()
     metrics.sessions_open.set(len(store))
     metrics.track_sessions(store)
-    response_store = ResponseStore(
-        config.max_stored_responses,
-        response_journal(config.response_dir, fsync=config.response_fsync)
-        if config.response_dir else None)
-    response_store.restore()
+    response_store, conversation_store = _response_stores(config)
+    journals = (journal, response_store.journal, conversation_store.journal)
     try:
         state = ServerState(engine, config, parser_format, metrics, store, int(time.time()),
-                            response_store, speculation, policy)  # fmt: skip
+                            response_store, conversation_store, speculation, policy)  # fmt: skip
     except BaseException:  # a refused setting: let another server own the folders
-        for held in (journal, response_store.journal):
-            if held is not None:
-                held.close()
+        _close(journals)
         raise
     metrics.track_store_journals({"responses": response_store,
-                                  "conversations": state.conversation_store})
+                                  "conversations": conversation_store})
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -131,9 +151,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
                 stats_log.cancel()
             await state.background.shutdown()
             store.close()
-            for journal in (response_store.journal, state.conversation_store.journal):
-                if journal is not None:
-                    journal.close()
+            _close(journals[1:])
 
     docs = not config.disable_fastapi_docs
     app = FastAPI(title="paste", version=paste.__version__,

@@ -20,7 +20,7 @@ from paste.engine.stats import served_lora_adapters
 from paste.errors import InvalidArgumentError
 from paste.server.background_responses import BackgroundResponses
 from paste.server.config import ServerConfig
-from paste.server.conversation_store import ConversationStore, conversation_journal
+from paste.server.conversation_store import ConversationStore
 from paste.server.conversations import Conversations
 from paste.server.errors import NotFoundError
 from paste.server.generation import api_priority
@@ -38,14 +38,13 @@ class ServerState:
     sessions: Any  # paste.server.session_store.SessionStore
     created: int
     responses: ResponseStore  # stored Responses API answers (previous_response_id, GET)
+    # the Conversations API's conversations (conversation_store.py), as many as responses
+    conversation_store: ConversationStore
     speculation: Any = None  # paste.server.speculation.ServerSpeculation, None when off
     coscheduling: Any = None  # paste.session.priority.CoSchedulingPolicy, None when off
     conversations: Conversations = field(default_factory=Conversations)
     # the background Responses turns still running (background_responses.py)
     background: BackgroundResponses = field(init=False)
-
-    # the Conversations API's conversations (conversation_store.py), as many as responses
-    conversation_store: ConversationStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.background = BackgroundResponses(self.responses)
@@ -53,11 +52,6 @@ class ServerState:
         if taken:
             raise InvalidArgumentError(f"LoRA adapter name {taken[0]!r} is also a served model "
                                        f"name (--served-model-name)")
-        folder = self.config.response_dir
-        self.conversation_store = ConversationStore(
-            self.responses.max_stored_responses,
-            conversation_journal(folder, self.config.response_fsync) if folder else None)
-        self.conversation_store.restore()
 
     @property
     def lora_adapters(self) -> tuple[tuple[str, str], ...]:
