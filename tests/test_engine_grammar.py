@@ -117,8 +117,8 @@ def test_triggers_start_whole_choices_in_free_text(engine):
     found = 0
     for seed in range(4):
         out = engine.generate([[1, 2, 3]], GenerationParams(
-            max_tokens=60, temperature=1.0, seed=seed, grammar=spec, ignore_eos=True,
-            logit_bias=((5, 8.0),)))[0]
+            max_tokens=60, temperature=1.0, seed=seed, grammar=spec,
+            logit_bias=((5, 8.0), (engine.tokenizer.eos_token_id, -100.0))))[0]
         values = completed_choices(out.text, "#", ("#a:", "#b:"), ";")
         assert values is not None, out.text
         for value in values:

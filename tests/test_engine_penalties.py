@@ -105,9 +105,11 @@ def test_bad_values_are_typed_errors(kwargs: dict, message: str) -> None:
         GenerationParams(**kwargs)
 
 
-def test_min_tokens_with_a_grammar_is_refused() -> None:
+def test_min_tokens_or_ignore_eos_with_a_grammar_is_refused() -> None:
     from paste.engine.grammar import GrammarSpec
 
+    with pytest.raises(InvalidArgumentError, match="both a grammar and ignore_eos"):
+        GenerationParams(ignore_eos=True, grammar=GrammarSpec())
     with pytest.raises(InvalidArgumentError, match="both a grammar and min_tokens"):
         GenerationParams(min_tokens=1, grammar=GrammarSpec())
 

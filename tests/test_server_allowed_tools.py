@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from paste.engine.grammar import GrammarSpec
+from paste.parsing.pythonic_grammar import arguments_ebnf, call_list_ebnf
 from paste.server.errors import BadRequestError
 from paste.server.prompt import arguments_grammar, calls_grammar
 from paste.server.tools_schema import ToolChoice, parse_tool_choice, parse_tools
@@ -66,7 +67,12 @@ def test_the_grammars_hold_only_the_allowed_tools():
                            tool_choice=ToolChoice("required", allowed=("get_weather",)))
     assert arguments_grammar(required, "json") == GrammarSpec(choices=(
         GrammarSpec(json.dumps(PARAMS), "}", prefix='get_weather", "arguments": '),))
-    assert calls_grammar(auto, "pythonic") is None  # the hint alone there
+    assert calls_grammar(auto, "pythonic") == GrammarSpec(triggers=("[get_time(",), choices=(
+        GrammarSpec(ebnf=call_list_ebnf(0, [("get_time", None)]), suffix="]",
+                    prefix="[get_time("),))
+    assert arguments_grammar(required, "pythonic") == GrammarSpec(choices=(
+        GrammarSpec(ebnf=arguments_ebnf(PARAMS), suffix=")]", prefix="get_weather("),))
+    assert calls_grammar(auto, "mistral") is None  # the hint alone there
 
 
 def test_chat_keeps_every_tool_in_the_prompt_and_constrains_the_calls(engine, client):

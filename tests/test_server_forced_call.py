@@ -10,6 +10,7 @@ import pytest
 
 from paste.engine.grammar import GrammarSpec
 from paste.parsing import parse_tool_calls
+from paste.parsing.pythonic_grammar import arguments_ebnf
 from paste.server.prompt import arguments_grammar, forced_call_prefix
 from paste.server.tools_schema import ToolChoice
 from paste.server.turn import TurnRequest
@@ -64,6 +65,11 @@ def test_arguments_grammar_named_required_and_none():
         GrammarSpec(json.dumps(params), "}", prefix='get_time", "arguments": ')))
     llama = arguments_grammar(turn("required", tools=tools), "llama3_json")
     assert llama.choices[0].prefix == 'get_weather", "parameters": '
-    assert arguments_grammar(turn("function", "get_weather"), "pythonic") is None
+    # pythonic: keyword arguments of the schema, then the call's and the list's closing
+    assert arguments_grammar(turn("function", "get_time", tools), "pythonic") == GrammarSpec(
+        ebnf=arguments_ebnf(params), suffix=")]")
+    assert arguments_grammar(turn("required", tools=tools), "pythonic") == GrammarSpec(choices=(
+        GrammarSpec(ebnf=arguments_ebnf({}), suffix=")]", prefix="get_weather("),
+        GrammarSpec(ebnf=arguments_ebnf(params), suffix=")]", prefix="get_time(")))
     assert arguments_grammar(turn("auto"), "hermes") is None
     assert arguments_grammar(turn("none"), "json") is None

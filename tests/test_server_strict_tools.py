@@ -10,6 +10,8 @@ import openai
 import pytest
 
 from paste.engine.grammar import GrammarSpec
+from paste.parsing.call_text import calls_spec
+from paste.parsing.pythonic_grammar import call_list_ebnf
 from paste.server.prompt import calls_grammar
 from paste.server.tools_schema import ToolChoice, parse_tools
 from paste.server.turn import TurnRequest
@@ -41,7 +43,19 @@ def test_the_grammar_per_format():
     llama = calls_grammar(turn(), "llama3_json")
     assert llama is not None and llama.choices[0].prefix == \
         '{"name": "get_weather", "parameters": '
-    assert calls_grammar(turn(), "pythonic") is None  # its arguments are not JSON
+    # a pythonic list opens at `[<tool>(`; its calls are the tools', the strict one's with
+    # keyword arguments of its schema, the other's with any
+    listed = [("get_weather", PARAMS), ("get_time", None)]
+    assert calls_grammar(turn(), "pythonic") == GrammarSpec(
+        triggers=("[get_weather(", "[get_time("), choices=(
+            GrammarSpec(ebnf=call_list_ebnf(0, listed), suffix="]", prefix="[get_weather("),
+            GrammarSpec(ebnf=call_list_ebnf(1, listed), suffix="]", prefix="[get_time(")))
+    # a native session's strict calls: every tool strict (calls_spec's None)
+    session = calls_spec([WEATHER["function"], TIME["function"]], None, "pythonic")
+    assert session is not None and session.choices[1].ebnf == call_list_ebnf(
+        1, [("get_weather", PARAMS), ("get_time", None)])
+    assert calls_grammar(turn(strict=frozenset({"get_time"})), "pythonic").choices[0].ebnf \
+        == call_list_ebnf(0, [("get_weather", None), ("get_time", None)])
     # a [TOOL_CALLS] control token opens theirs, which a grammar over text masks
     assert calls_grammar(turn(), "mistral") is None
     assert calls_grammar(turn(), "mistral_args") is None

@@ -16,10 +16,10 @@ allowed, so the turn ends there. The grammar of a spec is
 (the suffix closes a tool call whose opening is in the prompt: `}` plus the format's closing
 tag; with choices, each tool's name and the text up to its arguments are its prefix). With
 `triggers` the output is free text in which every occurrence of a trigger starts one of the
-`choices` (each then written whole: prefix, JSON, suffix), after which free text goes on and
-the turn may end anywhere outside a choice: strict tool calls under tool_choice "auto" (an
-xgrammar structural tag; its JSON may hold single whitespace characters, as models write
-`{"city": "Paris"}`, but no runs of them to pad with). Masks
+`choices` (each then written whole: prefix, JSON or EBNF sentence, suffix), after which
+free text goes on and the turn may end anywhere outside a choice: strict tool calls under
+tool_choice "auto" (an xgrammar structural tag; its JSON may hold single whitespace
+characters, as models write `{"city": "Paris"}`, but no runs of them to pad with). Masks
 and matchers come from xgrammar, imported on first use; compiled grammars are cached per
 spec. Driven by the engine thread only, like the BatchLoop.
 """
@@ -104,14 +104,19 @@ def _grammar(xgr: Any, spec: GrammarSpec) -> Any:
     return parts[0] if len(parts) == 1 else xgr.Grammar.concat(*parts)
 
 
+def _tag_content(choice: GrammarSpec) -> dict[str, Any]:
+    """A choice's core as a structural tag's content: its EBNF, else its JSON schema."""
+    if choice.ebnf is not None:
+        return {"type": "grammar", "grammar": choice.ebnf}
+    schema = choice.json_schema if choice.json_schema is not None else '{"type": "object"}'
+    return {"type": "json_schema", "max_whitespace_cnt": 1, "json_schema": json.loads(schema)}
+
+
 def _structural_tag(spec: GrammarSpec) -> str:
     """The xgrammar structural tag of a spec with triggers: free text, each trigger opening
     one of the choices (begin = its prefix, its JSON, end = its suffix)."""
-    tags = [{"begin": c.prefix, "end": c.suffix,
-             "content": {"type": "json_schema", "max_whitespace_cnt": 1, "json_schema":
-                         json.loads(c.json_schema if c.json_schema is not None
-                                    else '{"type": "object"}')}}
-            for c in spec.choices]  # fmt: skip
+    tags = [{"begin": c.prefix, "end": c.suffix, "content": _tag_content(c)}
+            for c in spec.choices]
     return json.dumps({"type": "structural_tag", "format": {
         "type": "triggered_tags", "triggers": list(spec.triggers), "tags": tags}})
 

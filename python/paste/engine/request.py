@@ -142,6 +142,11 @@ class GenerationParams:
             raise InvalidArgumentError(
                 "a request cannot have both a grammar and min_tokens (the grammar decides "
                 "where the output ends)")
+        if self.ignore_eos and self.grammar is not None:
+            # the grammar's matcher ends at the end-of-turn token; ignored, nothing could follow
+            raise InvalidArgumentError(
+                "a request cannot have both a grammar and ignore_eos (the grammar decides "
+                "where the output ends)")
 
     @property
     def adjusts_logits(self) -> bool:

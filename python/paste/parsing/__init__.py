@@ -18,6 +18,8 @@ Module map (one concept per file):
     replay.py         feed a text in chosen pieces; check the event-stream contract
     hermes.py, json_format.py, llama3.py, mistral.py, pythonic.py   the formats
     registry.py       format names -> FormatSpec
+    call_text.py      calls as a format's text; the grammars of calls (tool_choice, strict)
+    pythonic_grammar.py  a JSON schema as the EBNF of pythonic keyword arguments
     errors.py         typed errors (all InvalidArgumentError subclasses)
 """
 

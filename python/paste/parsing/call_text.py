@@ -5,10 +5,11 @@ grammar of calls a model may open (strict tool calls).
 template that cannot render tool_calls, and what a client's replayed conversation must match.
 `call_parts` is a format's call around its name and arguments (hermes: `<tool_call>\n{"name":
 "`, `", "arguments": `, `}\n</tool_call>`), from which the forced call prefix of tool_choice
-"required" / a named function and the grammars are built. `calls_spec` is the GrammarSpec in
-which every call the model opens is a whole call of one of the given tools (engine/grammar.py,
-triggers): used by the HTTP APIs for tools marked `strict` and by native sessions with
-strict_calls.
+"required" / a named function and the grammars are built: `arguments_spec` is the grammar of
+one call's arguments (JSON of the tool's schema; keyword arguments of it for the pythonic
+format, parsing/pythonic_grammar.py), and `calls_spec` the GrammarSpec in which every call the
+model opens is a whole call of one of the given tools (engine/grammar.py, triggers): used by
+the HTTP APIs for tools marked `strict` and by native sessions with strict_calls.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from paste.engine.grammar import GrammarSpec
 from paste.parsing.mistral import ARGS, MISTRAL_FORMATS, TOOL_CALLS
+from paste.parsing.pythonic_grammar import arguments_ebnf, call_list_ebnf
 
 
 def _python_literal(value: Any) -> str:
@@ -55,7 +57,7 @@ def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
     return json.dumps(objects[0] if len(objects) == 1 else objects, ensure_ascii=False)
 
 
-UNGUARDED_FORMATS = MISTRAL_FORMATS | {"pythonic"}  # calls_spec: None
+UNGUARDED_FORMATS = MISTRAL_FORMATS  # calls_spec: None
 _NAME = "paste_tool_name"  # a placeholder name: no format escapes or splits it
 
 
@@ -79,6 +81,16 @@ def parameters_schema(tool: dict[str, Any]) -> str:
     return json.dumps(tool.get("parameters") or {"type": "object"})
 
 
+def arguments_spec(tool: dict[str, Any], parser_format: str, suffix: str,
+                   prefix: str = "") -> GrammarSpec:
+    """`prefix`, a call's arguments of `tool`'s parameter schema, then `suffix`: JSON, or for
+    the pythonic format keyword arguments (`city='Paris', days=3`, pythonic_grammar.py)."""
+    if parser_format == "pythonic":
+        return GrammarSpec(ebnf=arguments_ebnf(tool.get("parameters")), suffix=suffix,
+                           prefix=prefix)
+    return GrammarSpec(parameters_schema(tool), suffix, prefix=prefix)
+
+
 def calls_spec(tools: list[dict[str, Any]], strict: frozenset[str] | None,
                parser_format: str) -> GrammarSpec | None:
     """Free text in which every call the model opens is a whole call of one of `tools`
@@ -87,13 +99,22 @@ def calls_spec(tools: list[dict[str, Any]], strict: frozenset[str] | None,
     closing text. A call opens at the format's opening tag (`<tool_call>`: the name must then
     be one of the tools'); the bare JSON formats have none, and `{"name": "` also starts plain
     JSON content, so there a call opens at `{"name": "<one of the tools>"` and any other JSON
-    stays free text. None for no tools, for the pythonic format (its arguments are not
-    JSON) and for the mistral formats: their calls open with the `[TOOL_CALLS]` control token,
+    stays free text. A pythonic call list opens at `[<one of the tools>(`, and its calls are
+    then the tools' (`[f(a=1), g()]`), a strict one's with keyword arguments of its schema,
+    another's with any; a `[` that starts no such list stays free text. None for no tools
+    and for the mistral formats: their calls open with the `[TOOL_CALLS]` control token,
     which a grammar over text (xgrammar masks special tokens) would never let the model write.
     """
     if not tools or parser_format in UNGUARDED_FORMATS:
         return None
     head, between, suffix = call_parts(parser_format)
+    if parser_format == "pythonic":
+        listed = [(t["name"], t.get("parameters") if strict is None or t["name"] in strict
+                   else None) for t in tools]
+        opens = [head + t["name"] + between for t in tools]
+        return GrammarSpec(triggers=tuple(opens), choices=tuple(
+            GrammarSpec(ebnf=call_list_ebnf(i, listed), suffix=suffix[1:], prefix=opening)
+            for i, opening in enumerate(opens)))
     opening = head[: head.index("{")].strip()
     triggers = (opening,) if opening else tuple(head + t["name"] + between[:1] for t in tools)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from paste.engine.grammar import GrammarSpec
-from paste.parsing.call_text import call_parts, call_text, calls_spec, parameters_schema
+from paste.parsing.call_text import arguments_spec, call_parts, call_text, calls_spec
 from paste.server.errors import BadRequestError
 from paste.server.turn import TurnRequest
 from paste.session.template import TemplateProfile, render_view
@@ -39,27 +39,27 @@ def forced_call_prefix(turn: TurnRequest, parser_format: str) -> str:
 
 def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
     """The grammar of what follows `forced_call_prefix`: for a named function its arguments
-    as JSON of its parameter schema, then the rest of the call's text (hermes:
-    `}\n</tool_call>`); for "required" any one tool's name, the text up to its arguments
-    (`", "arguments": `), its arguments and the rest. None otherwise, and for the pythonic
-    format, whose arguments are not JSON."""
-    if not turn.forces_call or parser_format == "pythonic":
+    as JSON of its parameter schema (pythonic: keyword arguments of it), then the rest of the
+    call's text (hermes: `}\n</tool_call>`, pythonic: `)]`); for "required" any one tool's
+    name, the text up to its arguments (`", "arguments": `, `(`), its arguments and the rest.
+    None otherwise."""
+    if not turn.forces_call:
         return None
     _head, between, suffix = call_parts(parser_format)
     tools = allowed_functions(turn)
     if turn.tool_choice.mode == "required":
         return GrammarSpec(choices=tuple(
-            GrammarSpec(parameters_schema(t), suffix, prefix=t["name"] + between)
+            arguments_spec(t, parser_format, suffix, prefix=t["name"] + between)
             for t in tools))
     tool = next((t for t in tools if t["name"] == turn.tool_choice.name), None)
-    return None if tool is None else GrammarSpec(parameters_schema(tool), suffix)
+    return None if tool is None else arguments_spec(tool, parser_format, suffix)
 
 
 def calls_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
     """Under tool_choice "auto" with a tool marked `strict`, or with allowed_tools: every
     call the model opens is a whole call of an offered (allowed) tool, a strict one's with
     arguments of its schema (parsing.call_text.calls_spec). None otherwise, and for the
-    pythonic and mistral formats (there allowed_tools is only the prompt's hint)."""
+    mistral formats (there allowed_tools is only the prompt's hint)."""
     if not turn.guards_calls:
         return None
     return calls_spec(allowed_functions(turn), turn.strict_tools, parser_format)
