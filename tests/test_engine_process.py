@@ -14,6 +14,7 @@ import pytest
 from paste.engine.call_events import CallEventKind, CallScan
 from paste.engine.engine import Engine, EngineStoppedError
 from paste.engine.grammar import GrammarSpec
+from paste.engine.pooling import PoolingParams
 from paste.engine.process_child import portable
 from paste.engine.process_engine import EngineProcessError, ProcessEngine
 from paste.engine.request import GenerationParams
@@ -94,6 +95,16 @@ def test_the_stop_reason_crosses(both):
     params = GenerationParams(forced_tokens=tuple(ids), stop=("gamma",))
     got, want = remote.generate([[5]], params)[0], local.generate([[5]], params)[0]
     assert got.stop_reason == want.stop_reason == "gamma" and got.text == want.text
+
+
+def test_embeddings_cross(both):
+    local, remote = both
+    ids = remote.encode("The capital of France is Paris")
+    for pooling in (PoolingParams(), PoolingParams("MEAN", normalize=False)):
+        params = GenerationParams(max_tokens=1, pooling=pooling)
+        got, want = remote.generate([ids], params)[0], local.generate([ids], params)[0]
+        assert got.embedding is not None and len(got.embedding) == len(want.embedding)
+        assert got.embedding == pytest.approx(want.embedding, abs=1e-5)
 
 
 def test_a_stream_carries_the_same_deltas_and_growing_token_lists(both):

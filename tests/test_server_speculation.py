@@ -18,6 +18,7 @@ import pytest
 
 from paste.cli import build_parser, main
 from paste.cli.serve_cmd import server_options
+from paste.engine.pooling import PoolingParams
 from paste.engine.request import GenerationParams
 from paste.errors import InvalidArgumentError
 from paste.patterns.errors import PatternStoreError
@@ -320,6 +321,7 @@ def test_cli_switches():
                         "learn_patterns": True, "pattern_store": None,
                         "pattern_dir": None, "pattern_save_interval": 30.0,
                         "session_dir": None, "session_fsync": False, "reasoning_parser": None,
+                        "pooling": PoolingParams(),
                         "response_dir": None, "response_fsync": False,
                         "speculation_budget": 16, "speculation_waste_price": 0.1,
                         "speculation_max_waste_ratio": 0.5,
@@ -336,7 +338,7 @@ def test_cli_switches():
         "--no-strict-tool-calls",
         "--pattern-dir", "stores", "--pattern-save-interval", "0", "--session-dir", "journal",
         "--session-fsync", "--response-dir", "journal", "--speculation-budget", "4", "--waste-price", "0.5", "--max-waste-ratio", "none",
-        "--allow-runtime-lora-updating"])  # fmt: skip
+        "--allow-runtime-lora-updating", "--pooler-config", '{"pooling_type": "MEAN"}'])  # fmt: skip
     assert server_options(args) == {"enable_speculation": False, "early_dispatch": False,
                                     "kv_retention": False, "coscheduling": False,
                                     "strict_tool_calls": False,
@@ -345,6 +347,7 @@ def test_cli_switches():
                                     "session_dir": "journal", "session_fsync": True,
                                     "response_dir": "journal", "response_fsync": False,
                                     "reasoning_parser": None,
+                                    "pooling": PoolingParams("MEAN"),
                                     "speculation_budget": 4,
                                     "speculation_waste_price": 0.5,
                                     "speculation_max_waste_ratio": None,

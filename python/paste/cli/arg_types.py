@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from paste.engine.pooling import PoolingParams
+from paste.errors import InvalidArgumentError
+
 
 def waste_ratio_arg(text: str) -> float | None:
     """--max-waste-ratio: a finite number >= 0, or `none` (unbounded)."""
@@ -17,6 +20,25 @@ def waste_ratio_arg(text: str) -> float | None:
     if not 0.0 <= value < float("inf"):  # also false for nan
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0 or 'none', got {text!r}")
     return value
+
+
+def pooler_config_arg(text: str) -> PoolingParams:
+    """--pooler-config (vLLM's): a JSON object of `pooling_type` ("LAST" or "MEAN") and
+    `normalize` (true or false), e.g. '{"pooling_type": "MEAN", "normalize": false}'."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    unknown = sorted(set(value) - {"pooling_type", "normalize"})
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown key {unknown[0]!r} (paste takes "
+                                         f"pooling_type and normalize)")
+    try:
+        return PoolingParams(**value)
+    except InvalidArgumentError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def string_list_arg(text: str) -> tuple[str, ...]:

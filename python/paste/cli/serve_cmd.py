@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from paste.cli.arg_types import string_list_arg, waste_ratio_arg
+from paste.cli.arg_types import pooler_config_arg, string_list_arg, waste_ratio_arg
 from paste.cli.engine_args import add_engine_arguments, engine_options
+from paste.engine.pooling import PoolingParams
 from paste.errors import InvalidArgumentError
 
 
@@ -158,6 +159,11 @@ def _add_session_switches(parser: argparse.ArgumentParser) -> None:
                         help="a reasoning model's thinking apart from its answer in chat "
                              "completions (reasoning_content) and responses (a reasoning "
                              "item): qwen3 or deepseek_r1 (<think>...</think>)")  # fmt: skip
+    parser.add_argument("--pooler-config", type=pooler_config_arg, default=PoolingParams(),
+                        metavar="JSON",
+                        help="how /v1/embeddings pools a prompt's hidden states (vLLM's flag): "
+                             "'{\"pooling_type\": \"LAST\" or \"MEAN\", \"normalize\": "
+                             "true or false}' (default LAST, normalized)")  # fmt: skip
     parser.add_argument("--session-fsync", action="store_true",
                         help="with --session-dir: each journal write waits until the disk has "
                              "it (a power loss loses no committed message; each commit costs "
@@ -195,6 +201,7 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     out["session_dir"], out["session_fsync"] = args.session_dir, args.session_fsync
     out["response_dir"], out["response_fsync"] = args.response_dir, args.response_fsync
     out["reasoning_parser"] = args.reasoning_parser
+    out["pooling"] = args.pooler_config
     out["pattern_save_interval"] = args.pattern_save_interval
     out["max_stored_responses"] = args.max_stored_responses
     out["speculation_waste_price"] = args.waste_price

@@ -18,6 +18,7 @@
     attention.py     attention backend registry (cpu | torch | triton | flashinfer)
     sampler.py       batched greedy / temperature / top-k / top-p / min-p sampling, per-request seeds
     penalties.py     logit_bias, presence / frequency / repetition penalties, min_tokens
+    pooling.py       embeddings: a prompt pooled from the final hidden states (LAST, MEAN)
     grammar.py       constrained decoding: xgrammar masks (JSON schemas, calls, structural tags)
     models/          llama, qwen2, qwen3 model code, weight loading, KV cache, AttentionMetadata
 

@@ -32,6 +32,7 @@ from paste.engine.lora import LoraInUseError, LoraNameError, load_adapter
 from paste.engine.lora_runtime import LoraRuntime
 from paste.engine.model_runner import ModelRunner
 from paste.engine.penalties import LogitAdjustments
+from paste.engine.pooling import Pooler, pooled_rows
 from paste.engine.prediction import Predictions
 from paste.engine.request import (
     Detokenizer,
@@ -117,6 +118,7 @@ class EngineCore:
         self.calls = CallWatch(self.tokenizer, self.runner.vocab_size)
         self.predictions = Predictions()
         self.grammars = Grammars(self.tokenizer, self.runner.vocab_size, list(self.eos_ids))
+        self.pooler = Pooler()  # MEAN-pooled sequences' prompt-row sums (engine/pooling.py)
         self.adjustments = LogitAdjustments(
             self.runner.vocab_size, self.runner.device,
             lambda text: list(self.tokenizer.encode(text, add_special_tokens=False)))
@@ -165,7 +167,8 @@ class EngineCore:
             priority=priority,
             park_on_finish=session_key is not None,
             pin_ttl_s=pin_ttl_s,
-            prompt_logits=params.prompt_logprobs is not None,
+            prompt_logits=params.prompt_logprobs is not None
+            or (params.pooling is not None and params.pooling.needs_prompt_rows),
             cache_salt=self._salt(params),
             lora_id=self._lora_id(params),
         )
@@ -454,12 +457,19 @@ class EngineCore:
             reqs = [self.requests.get(sid) for sid in plan.seq_ids.tolist()]
             self.runner.lora.set_rows([r.params.lora if r is not None else None for r in reqs],
                                       plan.query_start_loc)
-        if len(plan.prompt_logits_seq_ids):
-            logits, hidden = self.runner.forward_scoring(plan, plan.prompt_logits_indices)
-            self._score_prompts(plan, hidden)
+        sample_ids = plan.sample_seq_ids.tolist()
+        pooled = pooled_rows(self.requests, sample_ids, plan.logits_indices, plan.sample_indptr)
+        if len(plan.prompt_logits_seq_ids) or pooled:
+            scored = plan.prompt_logits_indices
+            logits, hidden = self.runner.forward_scoring(plan, np.concatenate(
+                [scored, np.asarray([row for _, row in pooled], dtype=scored.dtype)]))
+            self._score_prompts(plan, hidden[:len(scored)])
+            for (sid, _row), last in zip(pooled, hidden[len(scored):], strict=True):
+                req = self.requests[sid]
+                assert req.params.pooling is not None
+                req.embedding = self.pooler.finish(sid, last, req.params.pooling)
         else:
             logits = self.runner.forward(plan)
-        sample_ids = plan.sample_seq_ids.tolist()
         drafted = logits.shape[0] > len(sample_ids)
         # Row of each sampler's last real token; a drafted sampler's draft rows follow it.
         indptr = plan.sample_indptr.tolist() if drafted else list(range(len(sample_ids) + 1))
@@ -510,6 +520,9 @@ class EngineCore:
         positions = plan.positions[plan.prompt_logits_indices].tolist()
         for i, sid in enumerate(plan.prompt_logits_seq_ids.tolist()):
             req = self.requests[sid]
+            if req.params.pooling is not None:  # MEAN pooling: the rows join the sum
+                self.pooler.add_rows(sid, hidden[indptr[i]:indptr[i + 1]])
+                continue
             assert req.prompt_logprobs is not None and req.params.prompt_logprobs is not None
             lo, hi = indptr[i], indptr[i + 1]
             scored = score_prompt_rows(self.runner.logits, hidden[lo:hi],
@@ -549,12 +562,15 @@ class EngineCore:
         self.calls.remove(seq_id)
         self.predictions.remove(seq_id)
         self.grammars.remove(seq_id)
+        self.pooler.remove(seq_id)
         self.adjustments.remove(seq_id)
         self.requests.pop(seq_id, None)
         self._states.pop(seq_id, None)
 
 
 def _check_session_turn(params: GenerationParams) -> None:
+    if params.pooling is not None:
+        raise InvalidArgumentError("an embedding (pooling) is for a request without a session")
     if params.prompt_logprobs is not None:
         raise InvalidArgumentError(
             "prompt_logprobs are for a request without a session (a session's turn reuses "

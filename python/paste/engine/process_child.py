@@ -142,7 +142,7 @@ class _Child(StepLoop):
                 item.delta, item.token_ids[ids_sent:], item.finished, item.finish_reason,
                 item.num_prompt_tokens, item.num_cached_tokens, item.metrics, item.call_events,
                 None if item.logprobs is None else item.logprobs[ids_sent:],
-                item.prompt_logprobs if first else None, item.stop_reason)
+                item.prompt_logprobs if first else None, item.stop_reason, item.embedding)
 
 
 def child_main(folder: str, config: EngineConfig, conn: Any) -> None:

@@ -355,7 +355,8 @@ class ProcessEngine(EngineFront):
             flight.delivered = True
             if isinstance(item, tuple):
                 (request_id, full_text, delta, new_ids, finished, reason, num_prompt,
-                 num_cached, metrics, events, new_logprobs, prompt_logprobs, stop_reason) = item
+                 num_cached, metrics, events, new_logprobs, prompt_logprobs, stop_reason,
+                 embedding) = item
                 if prompt_logprobs is not None:
                     flight.prompt_logprobs = prompt_logprobs
                 flight.tokens.extend(new_ids)
@@ -366,7 +367,7 @@ class ProcessEngine(EngineFront):
                     request_id, "".join(flight.text) if full_text is None else full_text,
                     delta, list(flight.tokens), finished, reason, num_prompt, num_cached,
                     metrics, events, None if flight.logprobs is None else list(flight.logprobs),
-                    flight.prompt_logprobs, stop_reason)
+                    flight.prompt_logprobs, stop_reason, embedding)
                 if finished:
                     del self._handles[hid]
             else:

@@ -17,6 +17,7 @@ from typing import Any
 
 from paste.engine.call_events import CallEvent, CallScan, ReasoningGate, check_candidates
 from paste.engine.grammar import GrammarSpec
+from paste.engine.pooling import PoolingParams
 from paste.engine.sampler import SamplingParams
 from paste.errors import InvalidArgumentError
 
@@ -83,6 +84,11 @@ class GenerationParams:
     # A LoRA adapter of the engine (EngineConfig.lora_modules) to run this request with;
     # None = the base model. Its prompt KV is cached apart from the base model's.
     lora: str | None = None
+    # An embedding (engine/pooling.py): the prompt pooled from the model's hidden states into
+    # RequestOutput.embedding; the request ends at its prompt (max_tokens must be 1, its one
+    # sampled token is not part of the answer). Not with a grammar, forced tokens, prompt
+    # logprobs or drafts, nor for a session's turns.
+    pooling: PoolingParams | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tokens < 2**31:
@@ -142,6 +148,8 @@ class GenerationParams:
             raise InvalidArgumentError(
                 "a request cannot have both a grammar and min_tokens (the grammar decides "
                 "where the output ends)")
+        if self.pooling is not None:
+            self._check_pooling()
         if self.ignore_eos and self.grammar is not None:
             # the grammar's matcher ends at the end-of-turn token; ignored, nothing could follow
             raise InvalidArgumentError(
@@ -168,6 +176,15 @@ class GenerationParams:
             return 0
         digest = hashlib.sha256(self.cache_salt.encode("utf-8")).digest()
         return int.from_bytes(digest[:8], "little") or 1
+
+    def _check_pooling(self) -> None:
+        if not isinstance(self.pooling, PoolingParams):
+            raise InvalidArgumentError(f"pooling must be PoolingParams, got {self.pooling!r}")
+        conflicts = _pooling_conflicts(self)
+        if conflicts:
+            raise InvalidArgumentError(
+                f"a pooled request (an embedding) ends at its prompt: not with "
+                f"{', '.join(conflicts)}")
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(
@@ -213,6 +230,8 @@ class RequestOutput:
     # stop_token_ids) that finished the request; None for anything else (the model's own
     # end-of-turn token, a length limit, an abort)
     stop_reason: int | str | None = None
+    # The pooled prompt (GenerationParams.pooling), in the request's finished output.
+    embedding: list[float] | None = None
 
 
 class Detokenizer:
@@ -233,6 +252,13 @@ class Detokenizer:
         delta = full[len(prev) :]
         self._prefix, self._read = self._read, len(self._ids)
         return delta
+
+
+def _pooling_conflicts(params: GenerationParams) -> list[str]:
+    return [name for name, on in (
+        ("max_tokens other than 1", params.max_tokens != 1), ("a grammar", params.grammar),
+        ("forced_tokens", params.forced_tokens), ("prompt_logprobs", params.prompt_logprobs),
+        ("drafts", params.num_draft_tokens), ("a prediction", params.prediction)) if on]
 
 
 class Request:
@@ -272,6 +298,7 @@ class Request:
         self.prediction_counts: tuple[int, int] | None = None
         self.prompt_logprobs: list[TokenLogprob | None] | None = (
             None if params.prompt_logprobs is None else [None] * len(prompt_ids))
+        self.embedding: list[float] | None = None  # set when the prompt is pooled
 
     def append(self, token_id: int, logprob: TokenLogprob | None = None) -> None:
         """Adds a sampled token (with its TokenLogprob when the request asked for them); a
@@ -347,4 +374,5 @@ class Request:
             None if self.logprobs is None else list(self.logprobs),
             self.prompt_logprobs,  # filled before the first token; not changed after it
             self.stop_reason,
+            self.embedding if self.finished else None,
         )

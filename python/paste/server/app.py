@@ -13,6 +13,7 @@
     POST /v1/chat/completions         chat.py
     POST /v1/completions              completions.py
     POST /tokenize, /detokenize       tokenize.py (token ids of a prompt, text of ids)
+    POST /v1/embeddings               embeddings.py (prompts pooled from hidden states)
     POST /v1/responses                responses.py (stored unless "store": false)
     GET, DELETE /v1/responses/{id}    a stored response (response_store.py); GET with
                                       stream=true resumes a background stream
@@ -52,6 +53,7 @@ from paste.server import (
     chat,
     completions,
     conversation_api,
+    embeddings,
     invocations,
     lora_api,
     responses,
@@ -173,6 +175,7 @@ def create_app(engine: Any, config: ServerConfig, tools: ToolRegistry | None = N
     app.add_api_route("/v1/chat/completions", chat.create_chat_completion, methods=["POST"])
     app.add_api_route("/v1/completions", completions.create_completion, methods=["POST"])
     app.add_api_route("/tokenize", tokenize.tokenize, methods=["POST"])
+    app.add_api_route("/v1/embeddings", embeddings.create_embedding, methods=["POST"])
     app.add_api_route("/detokenize", tokenize.detokenize, methods=["POST"])
     app.add_api_route("/v1/responses", responses.create_response, methods=["POST"])
     app.add_api_route("/v1/responses/{response_id}", responses.get_response, methods=["GET"])

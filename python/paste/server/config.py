@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from paste.engine.pooling import PoolingParams
 from paste.errors import InvalidArgumentError
 from paste.parsing import get_parser_names
 from paste.parsing.reasoning import ReasoningTags, reasoning_tags
@@ -49,6 +50,8 @@ class ServerConfig:
     reasoning_parser: how a reasoning model's thinking is told from its answer in Chat
         Completions and Responses (parsing/reasoning.py: "qwen3", "deepseek_r1"); None: the
         output is all answer.
+    pooling: how /v1/embeddings pools a prompt's hidden states (engine/pooling.py; the
+        `--pooler-config` flag): the last token's, normalized, by default.
     pattern_store: a PatternStore file (`paste patterns mine`) predicting its tenant's calls.
     pattern_dir: a folder of PatternStore files, one per tenant, all loaded at start; each
         tenant's online-learned store is saved there once it learned a run, then at most once
@@ -107,6 +110,7 @@ class ServerConfig:
     response_dir: str | None = None
     response_fsync: bool = False
     reasoning_parser: str | None = None
+    pooling: PoolingParams = field(default_factory=PoolingParams)
     pattern_store: str | None = None
     pattern_dir: str | None = None
     pattern_save_interval: float = 30.0
