@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from paste.engine.pooling import PoolingParams
+from paste.engine.pooling import Pooler, PoolingParams
 from paste.engine.request import GenerationParams
 from paste.errors import InvalidArgumentError
 from tiny_model import build_tiny_model, make_tiny_engine
@@ -97,3 +97,33 @@ def test_bad_pooling_params_are_typed_errors(engine):
         engine.submit_turn("s", ids, GenerationParams(max_tokens=1,
                                                       pooling=PoolingParams())).result()
     assert embed(engine, [ids], "LAST")[0] is not None  # the engine serves on
+
+
+def test_rows_computed_again_after_a_preemption_count_once():
+    hidden = torch.arange(24, dtype=torch.float32).reshape(6, 4)
+    pooler = Pooler()
+    pooler.add_rows(7, 0, hidden[0:2])
+    pooler.add_rows(7, 2, hidden[2:4])  # preempted here: the prompt is computed again
+    pooler.add_rows(7, 0, hidden[0:3])
+    pooler.add_rows(7, 3, hidden[3:5])
+    got = pooler.finish(7, hidden[5], PoolingParams("MEAN", normalize=False))
+    assert got == hidden.mean(dim=0).tolist()
+    assert pooler.finish(7, hidden[5], PoolingParams("MEAN", normalize=False)) == \
+        hidden[5].tolist()  # finished: its sum is gone
+
+
+def test_pooled_prompts_survive_preemption_under_a_tiny_kv_pool(engine, tiny_folder):
+    ids = [engine.encode(p * 2) for p in PROMPTS]  # long prompts, prefilled in chunks
+    want = {kind: embed(engine, ids, kind) for kind in ("LAST", "MEAN")}
+    small = make_tiny_engine(tiny_folder, **SETTINGS, num_blocks=48, max_model_len=128)
+    try:
+        busy = [small.submit(small.encode(p), GenerationParams(max_tokens=40, ignore_eos=True))
+                for p in PROMPTS * 2]
+        got = {kind: embed(small, ids, kind) for kind in ("LAST", "MEAN")}
+        assert all(len(h.result().token_ids) == 40 for h in busy)
+        assert small.core.loop.stats.num_preemptions > 0
+    finally:
+        small.shutdown()
+    for kind in ("LAST", "MEAN"):
+        for a, b in zip(want[kind], got[kind], strict=True):
+            assert torch.allclose(torch.tensor(a), torch.tensor(b), atol=1e-5), kind

@@ -21,9 +21,24 @@ from tiny_model import build_tiny_model, make_tiny_engine
 TEXTS = ["The capital of France", "def add(a, b): return a + b", "tool results: 42"]
 
 
+def append_end_token(folder) -> None:
+    """Make the folder's tokenizer append <|endoftext|> to an encoded text when asked for
+    special tokens, as Qwen3-Embedding's does (the token it is pooled at)."""
+    from tokenizers import Tokenizer
+    from tokenizers.processors import TemplateProcessing
+
+    path = str(folder / "tokenizer.json")
+    tok = Tokenizer.from_file(path)
+    end = tok.token_to_id("<|endoftext|>")
+    tok.post_processor = TemplateProcessing(single="$A <|endoftext|>",
+                                            special_tokens=[("<|endoftext|>", end)])
+    tok.save(path)
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):  # the conftest's `server` serves it
     folder = build_tiny_model(tmp_path_factory.mktemp("tiny-embed"), "qwen3")
+    append_end_token(folder)
     eng = make_tiny_engine(folder, attention_backend="cpu", dtype="float32", max_model_len=64)
     yield eng
     eng.shutdown()
@@ -42,12 +57,26 @@ def test_openai_client_gets_each_input_pooled_in_order(engine, server):
     client = openai_client(server)
     out = client.embeddings.create(model="tiny", input=TEXTS)  # the client asks for base64
     assert [d.index for d in out.data] == [0, 1, 2] and out.model == "tiny"
-    ids = [engine.encode(t) for t in TEXTS]
+    ids = [engine.tokenizer.encode(t) for t in TEXTS]  # with the tokenizer's special tokens
     for d, prompt in zip(out.data, ids, strict=True):
         got = torch.tensor(d.embedding)
         assert torch.allclose(got, pooled(engine, prompt, PoolingParams()), atol=1e-6)
         assert abs(got.norm().item() - 1.0) < 1e-5
     assert out.usage.prompt_tokens == out.usage.total_tokens == sum(map(len, ids))
+
+
+def test_text_gets_the_tokenizer_s_special_tokens_unless_told_not_to(engine, server):
+    end = engine.tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    bare = engine.encode(TEXTS[0])  # no special tokens
+    assert engine.tokenizer.encode(TEXTS[0]) == [*bare, end]
+    for special, ids in ((True, [*bare, end]), (False, bare)):
+        out = post(server, {"model": "tiny", "input": TEXTS[0],
+                            "add_special_tokens": special}).json()
+        assert out["usage"]["prompt_tokens"] == len(ids)
+        assert torch.allclose(torch.tensor(out["data"][0]["embedding"]),
+                              pooled(engine, ids, PoolingParams()), atol=1e-6)
+    bad = post(server, {"model": "tiny", "input": "a", "add_special_tokens": "yes"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "add_special_tokens"
 
 
 def test_token_ids_floats_and_base64_agree(engine, server):
@@ -60,13 +89,16 @@ def test_token_ids_floats_and_base64_agree(engine, server):
     vector = floats["data"][0]["embedding"]
     assert floats["object"] == "list" and floats["data"][0]["object"] == "embedding"
     assert floats["usage"] == {"prompt_tokens": len(ids), "total_tokens": len(ids)}
-    raw = base64.b64decode(alone["data"][0]["embedding"])
-    assert list(struct.unpack(f"<{len(raw) // 4}f", raw)) == vector  # the same float32s
-    raw = base64.b64decode(both["data"][0]["embedding"])  # batched: the same to rounding
-    assert torch.allclose(torch.tensor(struct.unpack(f"<{len(raw) // 4}f", raw)),
+    # the same vector to rounding (a cached prefix or a batch computes it on another path)
+    for answer in (alone, both):
+        raw = base64.b64decode(answer["data"][0]["embedding"])
+        assert len(raw) == 4 * len(vector)  # float32s
+        assert torch.allclose(torch.tensor(struct.unpack(f"<{len(vector)}f", raw)),
+                              torch.tensor(vector), atol=1e-6)
+    same = post(server, {"model": "tiny", "input": ids, "dimensions": len(vector)})
+    assert same.status_code == 200
+    assert torch.allclose(torch.tensor(same.json()["data"][0]["embedding"]),
                           torch.tensor(vector), atol=1e-6)
-    same = post(server, {"model": "tiny", "input": TEXTS[1], "dimensions": len(vector)})
-    assert same.status_code == 200 and same.json()["data"][0]["embedding"] == vector
 
 
 @pytest.mark.parametrize("body, param, message", [
@@ -101,7 +133,7 @@ def test_the_pooler_config_mean_unnormalised(engine):
     mean = PoolingParams("MEAN", normalize=False)
     with live_server(engine, pooling=mean) as srv:
         got = post(srv, {"model": "tiny", "input": TEXTS[0]}).json()["data"][0]["embedding"]
-    want = pooled(engine, engine.encode(TEXTS[0]), mean)
+    want = pooled(engine, engine.tokenizer.encode(TEXTS[0]), mean)
     assert torch.allclose(torch.tensor(got), want, atol=1e-6)
     assert abs(want.norm().item() - 1.0) > 1e-3  # not normalised: a different vector
 

@@ -521,7 +521,7 @@ class EngineCore:
         for i, sid in enumerate(plan.prompt_logits_seq_ids.tolist()):
             req = self.requests[sid]
             if req.params.pooling is not None:  # MEAN pooling: the rows join the sum
-                self.pooler.add_rows(sid, hidden[indptr[i]:indptr[i + 1]])
+                self.pooler.add_rows(sid, positions[indptr[i]], hidden[indptr[i]:indptr[i + 1]])
                 continue
             assert req.prompt_logprobs is not None and req.params.prompt_logprobs is not None
             lo, hi = indptr[i], indptr[i + 1]

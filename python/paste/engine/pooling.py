@@ -61,12 +61,16 @@ class Pooler:
     def __init__(self) -> None:
         self._sums: dict[int, tuple[torch.Tensor, int]] = {}
 
-    def add_rows(self, seq_id: int, hidden: torch.Tensor) -> None:
-        """Prompt rows [n, hidden] of a MEAN-pooled sequence (a prefill chunk's)."""
+    def add_rows(self, seq_id: int, first: int, hidden: torch.Tensor) -> None:
+        """Prompt rows [n, hidden] of a MEAN-pooled sequence, of positions first .. first +
+        n - 1 (a prefill chunk's). Positions already summed are skipped: a preempted sequence
+        computes its prompt again from position 0 (recompute), and its rows must count once."""
         import torch
 
         total, count = self._sums.get(seq_id, (torch.zeros(hidden.shape[-1]), 0))
-        self._sums[seq_id] = (total + hidden.float().sum(dim=0).cpu(), count + hidden.shape[0])
+        new = hidden[max(0, count - first):]
+        if len(new):
+            self._sums[seq_id] = (total + new.float().sum(dim=0).cpu(), count + len(new))
 
     def finish(self, seq_id: int, last: torch.Tensor, params: PoolingParams) -> list[float]:
         """The embedding of a sequence whose last prompt row is `last` [hidden]."""

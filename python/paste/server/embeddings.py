@@ -4,7 +4,9 @@ token, L2-normalised by default: the pooling of decoder embedding models such as
 Qwen3-Embedding).
 
 `input`: a string, an array of strings, an array of token ids or an array of arrays of token
-ids (none empty); `model`: a served name or a LoRA adapter's; `encoding_format`: "float"
+ids (none empty); text is tokenized with the tokenizer's special tokens (`add_special_tokens`,
+default true, vLLM's field: an embedding model's tokenizer may append the token it pools at,
+as Qwen3-Embedding's appends <|endoftext|>); `model`: a served name or a LoRA adapter's; `encoding_format`: "float"
 (default) or "base64" (the float32 little-endian bytes, as OpenAI sends them); `dimensions`:
 only the model's own size (it does not shorten embeddings). Answers {"object": "list",
 "data": [{"object": "embedding", "index", "embedding"}], "model", "usage": {"prompt_tokens",
@@ -29,7 +31,7 @@ from paste.engine.request import GenerationParams
 from paste.errors import InvalidArgumentError
 from paste.server.body import read_json_object
 from paste.server.errors import BadRequestError
-from paste.server.fields import opt_int, opt_str
+from paste.server.fields import opt_bool, opt_int, opt_str
 from paste.server.generation import unavailable
 from paste.server.state import server_state
 from paste.server.tokenize import vocabulary_size
@@ -84,8 +86,13 @@ async def create_embedding(request: Request) -> Response:
         raise BadRequestError(f"'encoding_format' must be one of {', '.join(ENCODINGS)}",
                               param="encoding_format")
     dimensions = opt_int(body, "dimensions")
+    special = opt_bool(body, "add_special_tokens", True)
     engine = state.engine
-    prompts = inputs(body.get("input"), engine.encode, vocabulary_size(engine))
+
+    def encode(text: str) -> list[int]:
+        return list(engine.tokenizer.encode(text, add_special_tokens=special))
+
+    prompts = inputs(body.get("input"), encode, vocabulary_size(engine))
     state.metrics.model_requests.labels(model=model).inc()
     params = GenerationParams(max_tokens=1, pooling=state.config.pooling, lora=lora)
     handles: list[Any] = []
