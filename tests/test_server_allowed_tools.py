@@ -72,7 +72,7 @@ def test_the_grammars_hold_only_the_allowed_tools():
                     prefix="[get_time("),))
     assert arguments_grammar(required, "pythonic") == GrammarSpec(choices=(
         GrammarSpec(ebnf=arguments_ebnf(PARAMS), suffix=")]", prefix="get_weather("),))
-    assert calls_grammar(auto, "mistral") is None  # the hint alone there
+    assert calls_grammar(auto, "mistral_args") is None  # the hint alone there
 
 
 def test_chat_keeps_every_tool_in_the_prompt_and_constrains_the_calls(engine, client):

@@ -56,9 +56,17 @@ def test_the_grammar_per_format():
         1, [("get_weather", PARAMS), ("get_time", None)])
     assert calls_grammar(turn(strict=frozenset({"get_time"})), "pythonic").choices[0].ebnf \
         == call_list_ebnf(0, [("get_weather", None), ("get_time", None)])
-    # a [TOOL_CALLS] control token opens theirs, which a grammar over text masks
-    assert calls_grammar(turn(), "mistral") is None
-    assert calls_grammar(turn(), "mistral_args") is None
+    # a [TOOL_CALLS] control token opens mistral's calls: the grammar starts at it and is
+    # the JSON list of calls after it (tests/test_engine_start_token.py)
+    mistral = calls_grammar(turn(), "mistral")
+    assert mistral == GrammarSpec(json.dumps({"type": "array", "minItems": 1, "items": {
+        "anyOf": [{"type": "object", "properties": {"name": {"const": name},
+                                                    "arguments": arguments},
+                   "required": ["name", "arguments"], "additionalProperties": False}
+                  for name, arguments in (("get_weather", PARAMS),
+                                          ("get_time", {"type": "object"}))]}}),
+        start_token="[TOOL_CALLS]")
+    assert calls_grammar(turn(), "mistral_args") is None  # [ARGS], another control token
     assert calls_grammar(turn(strict=frozenset()), "hermes") is None
     assert calls_grammar(turn("required"), "hermes") is None  # arguments_grammar's case
     assert calls_grammar(turn("none"), "hermes") is None

@@ -22,7 +22,9 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tokenizer(folder: Path):
+def build_tokenizer(folder: Path, special: tuple[str, ...] = ()):
+    """The tiny BPE tokenizer; `special`: more special (control) tokens, such as Mistral's
+    `[TOOL_CALLS]`."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -30,7 +32,8 @@ def build_tokenizer(folder: Path):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        vocab_size=400, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>",
+                                        *special],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(CORPUS, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>",
@@ -40,8 +43,10 @@ def build_tokenizer(folder: Path):
     return fast
 
 
-def build_tiny_model(folder: Path, arch: str = "llama", seed: int = 0) -> Path:
-    """Writes config.json, model.safetensors and tokenizer files into `folder`."""
+def build_tiny_model(folder: Path, arch: str = "llama", seed: int = 0,
+                     special: tuple[str, ...] = ()) -> Path:
+    """Writes config.json, model.safetensors and tokenizer files into `folder` (`special`:
+    more special tokens of the tokenizer)."""
     from transformers import (
         LlamaConfig,
         LlamaForCausalLM,
@@ -52,7 +57,7 @@ def build_tiny_model(folder: Path, arch: str = "llama", seed: int = 0) -> Path:
     )
 
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(folder)
+    tokenizer = build_tokenizer(folder, special)
     common = dict(vocab_size=len(tokenizer), hidden_size=48, intermediate_size=96,
                   num_hidden_layers=2, num_attention_heads=6, num_key_value_heads=2,
                   max_position_embeddings=512, rms_norm_eps=1e-5,

@@ -19,7 +19,8 @@ the drafts and rolls back). A teacher-forced request (trace replay) accepts the 
 output continues with, as a model that writes that output would: the drafts are still the
 proposer's guesses, so a replay measures what speculative decoding saves on recorded agent
 turns. Requests with logit adjustments and penalties (their counts would have to follow the
-drafts too) or that ask for logprobs never get drafts (`can_draft`).
+drafts too), that ask for logprobs, or whose grammar starts at a special token (its drafts
+would pass the token unconstrained) never get drafts (`can_draft`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from paste.engine.sampler import Sampler, SamplingState, probabilities
 
 def can_draft(params: GenerationParams) -> bool:
     """Whether a request's tokens may be verified from draft rows (module docstring)."""
-    return params.logprobs is None and not params.adjusts_logits
+    return (params.logprobs is None and not params.adjusts_logits
+            and (params.grammar is None or params.grammar.start_token is None))
 
 
 def common_prefix(drafts: Sequence[int], forced: Sequence[int]) -> int:

@@ -19,7 +19,11 @@ tag; with choices, each tool's name and the text up to its arguments are its pre
 `choices` (each then written whole: prefix, JSON or EBNF sentence, suffix), after which
 free text goes on and the turn may end anywhere outside a choice: strict tool calls under
 tool_choice "auto" (an xgrammar structural tag; its JSON may hold single whitespace
-characters, as models write `{"city": "Paris"}`, but no runs of them to pad with). Masks
+characters, as models write `{"city": "Paris"}`, but no runs of them to pad with). With
+`start_token` (a special token's text, such as Mistral's `[TOOL_CALLS]`) the output is free
+until the model writes that token, and the grammar constrains what follows it: a grammar
+over text cannot hold a control token (xgrammar masks special tokens), so the engine watches
+for it; such a request does not draft (its drafts would pass the token unconstrained). Masks
 and matchers come from xgrammar, imported on first use; compiled grammars are cached per
 spec. Driven by the engine thread only, like the BatchLoop.
 """
@@ -49,6 +53,7 @@ class GrammarSpec:
     triggers: tuple[str, ...] = ()  # free text; a trigger starts one of the choices
     regex: str | None = None  # the output matches this regular expression (vLLM guided_regex)
     ebnf: str | None = None  # xgrammar EBNF with a `root` rule (vLLM guided_grammar)
+    start_token: str | None = None  # free output until this special token, then the grammar
 
     @property
     def kind(self) -> str:
@@ -81,6 +86,9 @@ class GrammarSpec:
                 raise InvalidArgumentError("json_schema must be a JSON object")
         if not isinstance(self.suffix, str) or not isinstance(self.prefix, str):
             raise InvalidArgumentError("prefix and suffix must be strings")
+        if self.start_token is not None and (
+                not isinstance(self.start_token, str) or not self.start_token or self.triggers):
+            raise InvalidArgumentError("start_token must be a non-empty string, without triggers")
 
 
 class GrammarError(InvalidArgumentError):
@@ -114,7 +122,7 @@ def _tag_content(choice: GrammarSpec) -> dict[str, Any]:
 
 def _structural_tag(spec: GrammarSpec) -> str:
     """The xgrammar structural tag of a spec with triggers: free text, each trigger opening
-    one of the choices (begin = its prefix, its JSON, end = its suffix)."""
+    one of the choices (begin = its prefix, its JSON or EBNF sentence, end = its suffix)."""
     tags = [{"begin": c.prefix, "end": c.suffix, "content": _tag_content(c)}
             for c in spec.choices]
     return json.dumps({"type": "structural_tag", "format": {
@@ -131,6 +139,7 @@ class Grammars:
         self._compiler: Any = None
         self._compiled: dict[GrammarSpec, Any] = {}
         self._matchers: dict[int, Any] = {}
+        self._pending: dict[int, tuple[int, GrammarSpec]] = {}  # seq -> (start token id, spec)
 
     def compile(self, spec: GrammarSpec) -> Any:
         """The compiled grammar of `spec` (cached); GrammarError if it cannot be built."""
@@ -165,10 +174,25 @@ class Grammars:
         .grammar) cannot be built; compiles and caches it otherwise."""
         if params.grammar is not None:
             self.compile(params.grammar)
+            if params.grammar.start_token is not None:
+                self.start_id(params.grammar.start_token)
+
+    def start_id(self, token: str) -> int:
+        """The id of the special token `token`; GrammarError when the tokenizer has none."""
+        tid = self._tokenizer.convert_tokens_to_ids(token)
+        if (not isinstance(tid, int) or not 0 <= tid < self._vocab
+                or self._tokenizer.convert_ids_to_tokens(tid) != token):
+            raise GrammarError(f"the model's tokenizer has no {token!r} token to start the "
+                               f"grammar at")
+        return tid
 
     def add(self, seq_id: int, spec: GrammarSpec | None) -> None:
-        """Constrain sequence `seq_id` by `spec` (nothing for None)."""
+        """Constrain sequence `seq_id` by `spec` (nothing for None; with a start token,
+        from that token on)."""
         if spec is None:
+            return
+        if spec.start_token is not None:
+            self._pending[seq_id] = (self.start_id(spec.start_token), spec)
             return
         import xgrammar as xgr
 
@@ -176,6 +200,7 @@ class Grammars:
 
     def remove(self, seq_id: int) -> None:
         self._matchers.pop(seq_id, None)
+        self._pending.pop(seq_id, None)
 
     def mask(self, logits: Any, seq_ids: list[int]) -> None:
         """Forbid, in place, the tokens each constrained row's grammar does not allow now;
@@ -216,8 +241,17 @@ class Grammars:
                                         vocab_size=self._vocab)
 
     def accept(self, seq_ids: list[int], tokens: list[int]) -> None:
-        """Each constrained sequence decoded its token: its matcher moves past it."""
+        """Each constrained sequence decoded its token: its matcher moves past it (a
+        sequence waiting for its start token gets its matcher when it writes it)."""
         for sid, tok in zip(seq_ids, tokens, strict=True):
+            pending = self._pending.get(sid)
+            if pending is not None:
+                if int(tok) == pending[0]:
+                    import xgrammar as xgr
+
+                    del self._pending[sid]
+                    self._matchers[sid] = xgr.GrammarMatcher(self.compile(pending[1]))
+                continue
             matcher = self._matchers.get(sid)
             if matcher is not None and not matcher.is_terminated():
                 matcher.accept_token(int(tok))

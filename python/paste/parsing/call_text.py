@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from paste.engine.grammar import GrammarSpec
-from paste.parsing.mistral import ARGS, MISTRAL_FORMATS, TOOL_CALLS
+from paste.parsing.mistral import ARGS, TOOL_CALLS
 from paste.parsing.pythonic_grammar import arguments_ebnf, call_list_ebnf
 
 
@@ -57,7 +57,7 @@ def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
     return json.dumps(objects[0] if len(objects) == 1 else objects, ensure_ascii=False)
 
 
-UNGUARDED_FORMATS = MISTRAL_FORMATS  # calls_spec: None
+UNGUARDED_FORMATS = frozenset({"mistral_args"})  # calls_spec: None
 _NAME = "paste_tool_name"  # a placeholder name: no format escapes or splits it
 
 
@@ -91,6 +91,22 @@ def arguments_spec(tool: dict[str, Any], parser_format: str, suffix: str,
     return GrammarSpec(parameters_schema(tool), suffix, prefix=prefix)
 
 
+def _call_list_schema(tools: list[dict[str, Any]],
+                      strict: frozenset[str] | None) -> dict[str, Any]:
+    """A JSON list of one or more calls of `tools`: a strict one's (`strict` names; None:
+    all) arguments of its parameter schema, another's any object."""
+    def arguments(tool: dict[str, Any]) -> Any:
+        if strict is not None and tool["name"] not in strict:
+            return {"type": "object"}
+        return json.loads(parameters_schema(tool))
+
+    return {"type": "array", "minItems": 1, "items": {"anyOf": [
+        {"type": "object", "properties": {"name": {"const": t["name"]},
+                                          "arguments": arguments(t)},
+         "required": ["name", "arguments"], "additionalProperties": False}
+        for t in tools]}}
+
+
 def calls_spec(tools: list[dict[str, Any]], strict: frozenset[str] | None,
                parser_format: str) -> GrammarSpec | None:
     """Free text in which every call the model opens is a whole call of one of `tools`
@@ -101,12 +117,16 @@ def calls_spec(tools: list[dict[str, Any]], strict: frozenset[str] | None,
     JSON content, so there a call opens at `{"name": "<one of the tools>"` and any other JSON
     stays free text. A pythonic call list opens at `[<one of the tools>(`, and its calls are
     then the tools' (`[f(a=1), g()]`), a strict one's with keyword arguments of its schema,
-    another's with any; a `[` that starts no such list stays free text. None for no tools
-    and for the mistral formats: their calls open with the `[TOOL_CALLS]` control token,
-    which a grammar over text (xgrammar masks special tokens) would never let the model write.
+    another's with any; a `[` that starts no such list stays free text. The mistral format's
+    calls open with the `[TOOL_CALLS]` control token, which no grammar over text can hold: the
+    grammar starts at that token (GrammarSpec.start_token) and is the JSON list of calls that
+    follows it, each `{"name": <a tool>, "arguments": ...}`. None for no tools and for
+    mistral_args, whose calls also hold the `[ARGS]` control token between name and arguments.
     """
     if not tools or parser_format in UNGUARDED_FORMATS:
         return None
+    if parser_format == "mistral":
+        return GrammarSpec(json.dumps(_call_list_schema(tools, strict)), start_token=TOOL_CALLS)
     head, between, suffix = call_parts(parser_format)
     if parser_format == "pythonic":
         listed = [(t["name"], t.get("parameters") if strict is None or t["name"] in strict

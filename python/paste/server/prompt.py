@@ -58,8 +58,8 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
 def calls_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
     """Under tool_choice "auto" with a tool marked `strict`, or with allowed_tools: every
     call the model opens is a whole call of an offered (allowed) tool, a strict one's with
-    arguments of its schema (parsing.call_text.calls_spec). None otherwise, and for the
-    mistral formats (there allowed_tools is only the prompt's hint)."""
+    arguments of its schema (parsing.call_text.calls_spec). None otherwise, and for
+    mistral_args (there allowed_tools is only the prompt's hint)."""
     if not turn.guards_calls:
         return None
     return calls_spec(allowed_functions(turn), turn.strict_tools, parser_format)
