@@ -6,8 +6,9 @@ Batches of B requests (greedy, N new tokens, the same prompts in every setting, 
 cached before timing so the rows are decoding): all on the base model in an engine without
 adapters (the baseline), all on the base model in the engine with adapters (what the hooks
 cost when no row runs an adapter), all on one adapter, and mixed (rows split across the base
-model and both adapters, each adapter's rows gathered and scattered; batches of 3 or more).
-Best of --repeats.
+model and both adapters, each row masked to its own adapter's rank columns of the step's
+stacked adapters; batches of 3 or more). Best of --repeats, the settings of one engine timed
+in turn.
 
 Usage (from the repo root): python bench/bench_lora.py [--model NAME] [--batch 1,8]
 """

@@ -8,7 +8,9 @@ for them) or the mean over every prompt token's (`MEAN`), L2-normalised unless
 `normalize=False`, in float32 (RequestOutput.embedding). LAST needs only the row the engine
 samples from, so a cached prefix is reused; MEAN needs every prompt row, so its prompt rows
 are listed as prompt logprobs' are (SeqParams.prompt_logits: no cached prefix is reused, a
-chunked prefill adds each chunk's rows to the sum).
+chunked prefill adds each chunk's rows to the sum, and rows a preempted sequence computes
+again are not added twice). The request samples the one token its max_tokens of 1 allows;
+that token is not part of the embedding.
 """
 
 from __future__ import annotations
