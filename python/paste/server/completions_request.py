@@ -73,11 +73,13 @@ def _is_ids(value: Any) -> bool:
         isinstance(t, int) and not isinstance(t, bool) for t in value)
 
 
-def prompts(value: Any, encode: Callable[[str], list[int]]) -> list[tuple[list[int], str | None]]:
+def prompts(value: Any, encode: Callable[[str], list[int]],
+            param: str = "prompt") -> list[tuple[list[int], str | None]]:
     """Each prompt of `prompt` as (token ids, its text when it was sent as text); see the
-    module docstring for the forms."""
-    bad = BadRequestError("'prompt' must be a string, an array of strings, an array of token "
-                          "ids or an array of arrays of token ids", param="prompt")
+    module docstring for the forms. `param`: the field's name (/v1/embeddings' `input` takes
+    the same forms)."""
+    bad = BadRequestError(f"'{param}' must be a string, an array of strings, an array of "
+                          f"token ids or an array of arrays of token ids", param=param)
     if isinstance(value, str):
         return [(encode(value), value)]
     if not isinstance(value, list) or not value:

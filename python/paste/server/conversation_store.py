@@ -71,9 +71,8 @@ class ConversationStore(LruStore[_Conversation]):
     """A bounded LRU of conversations by id (see the module docstring)."""
 
     def __init__(self, max_conversations: int, journal: StoreJournal | None = None) -> None:
-        super().__init__(max_conversations, "max_conversations")
+        super().__init__(max_conversations, "max_conversations", journal)
         self.max_conversations = max_conversations
-        self.journal = journal
 
     def create(self, items: list[dict[str, Any]], metadata: dict[str, str]) -> dict[str, Any]:
         """A new conversation holding `items`; its object."""
@@ -141,9 +140,8 @@ class ConversationStore(LruStore[_Conversation]):
             return found
 
     def _write(self, kind: str, conversation_id: str, **fields: Any) -> None:
-        """Journals one change (under the lock, so the file's order is the store's)."""
-        if self.journal is not None:
-            self.journal.record({"record": kind, "id": conversation_id, **fields})
+        """Journals one change of a conversation (LruStore._journal)."""
+        self._journal({"record": kind, "id": conversation_id, **fields})
 
     def restore(self) -> list[str]:
         """Replays the journal (server start: the store is empty), rewrites it with one create

@@ -30,6 +30,7 @@ from paste.engine.engine import EngineStoppedError
 from paste.engine.request import GenerationParams
 from paste.errors import InvalidArgumentError
 from paste.server.body import read_json_object
+from paste.server.completions_request import prompts
 from paste.server.errors import BadRequestError
 from paste.server.fields import opt_bool, opt_int, opt_str
 from paste.server.generation import unavailable
@@ -40,32 +41,17 @@ ENCODINGS = ("float", "base64")
 
 
 def inputs(value: Any, encode: Any, vocab: int) -> list[list[int]]:
-    """The token ids of each input (module docstring); 400 naming `input` otherwise."""
-    bad = BadRequestError("'input' must be a non-empty string, an array of them, an array of "
-                          "token ids or an array of such arrays", param="input")
-
-    def ids(item: Any) -> list[int] | None:
-        if isinstance(item, list) and item and all(
-                isinstance(t, int) and not isinstance(t, bool) for t in item):
-            if any(not 0 <= t < vocab for t in item):
-                raise BadRequestError(f"'input' token ids must be in [0, {vocab})",
-                                      param="input")
-            return list(item)
-        return None
-
-    if isinstance(value, str) and value:
-        return [list(encode(value))]
-    if not isinstance(value, list) or not value:
-        raise bad
-    single = ids(value)
-    if single is not None:
-        return [single]
-    if all(isinstance(v, str) and v for v in value):
-        return [list(encode(v)) for v in value]
-    out = [ids(v) for v in value]
-    if any(v is None for v in out):
-        raise bad
-    return [v for v in out if v is not None]
+    """The token ids of each input: the forms of a completion's `prompt`
+    (completions_request.prompts), none empty and every id below `vocab`; 400 naming `input`
+    otherwise."""
+    given = prompts(value, encode, param="input")
+    if any(text == "" or not ids for ids, text in given):  # before the tokenizer's own tokens
+        raise BadRequestError("'input' must be non-empty strings or token id arrays",
+                              param="input")
+    out = [ids for ids, _text in given]
+    if any(not 0 <= t < vocab for ids in out for t in ids):
+        raise BadRequestError(f"'input' token ids must be in [0, {vocab})", param="input")
+    return out
 
 
 def encoded(vector: list[float], encoding: str) -> list[float] | str:

@@ -1,6 +1,7 @@
 """One server per state folder: an exclusive flock on a lock file in it (with the holder's
-pid), shared by the session journal (server/session_journal.py) and the response journal
-(server/response_journal.py); a record as one JSON line, as both journals write them."""
+pid), shared by the session journal (server/session_journal.py) and the stores' journal
+(server/store_journal.py); a record as one JSON line, and a written file on the disk, as both
+journals write them."""
 
 from __future__ import annotations
 
@@ -34,6 +35,13 @@ def lock_folder(folder: Path, lock_name: str, what: str, error: type[Exception])
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     return fd
+
+
+def sync_file(f: Any, fsync: bool) -> None:
+    """With `fsync`: the open file's written data on the disk before the write returns."""
+    if fsync:
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def json_line(record: dict[str, Any]) -> str:

@@ -82,9 +82,8 @@ class ResponseStore(LruStore[_Entry]):
 
     def __init__(self, max_stored_responses: int,
                  journal: StoreJournal | None = None) -> None:
-        super().__init__(max_stored_responses, "max_stored_responses")
+        super().__init__(max_stored_responses, "max_stored_responses", journal)
         self.max_stored_responses = max_stored_responses
-        self.journal = journal
 
     def put(self, stored: StoredResponse, parent: str | None = None) -> None:
         """Stores `stored` under its response's id (most recent); `parent`: the previous
@@ -100,9 +99,9 @@ class ResponseStore(LruStore[_Entry]):
                            stored.cache_key, stored.auto_key,
                            copy.deepcopy(stored.input_items))
             evicted = self._insert(response_id, entry)
-            self._write(_record(response_id, entry))
+            self._journal(_record(response_id, entry))
             for gone in evicted:
-                self._write({"record": "delete", "id": gone})
+                self._journal({"record": "delete", "id": gone})
 
     def get(self, response_id: str) -> StoredResponse | None:
         """A copy of the stored response with its whole conversation (it and every earlier
@@ -149,18 +148,13 @@ class ResponseStore(LruStore[_Entry]):
         with self._lock:
             if not self._remove(response_id):
                 return False
-            self._write({"record": "delete", "id": response_id})
+            self._journal({"record": "delete", "id": response_id})
             return True
 
     def ids(self) -> list[str]:
         """The stored response ids, least recently used first."""
         with self._lock:
             return list(self._entries)
-
-    def _write(self, record: dict[str, Any]) -> None:
-        """Journals one change (under the lock, so the file's order is the store's)."""
-        if self.journal is not None:
-            self.journal.record(record)
 
     def restore(self) -> list[str]:
         """Replays the journal (server start: the store is empty), rewrites it with the

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from paste.errors import InvalidArgumentError, PasteError
-from paste.server.folder_lock import json_line, lock_folder
+from paste.server.folder_lock import json_line, lock_folder, sync_file
 
 SUFFIX = ".jsonl"
 HEADER_FIELDS = ("id", "tenant", "tools", "system", "max_turns", "max_tokens", "environment",
@@ -122,9 +122,7 @@ class SessionJournal:
 
     def _sync(self, f: Any) -> None:
         """With fsync: the file's written data on the disk before the write returns."""
-        if self.fsync:
-            f.flush()
-            os.fsync(f.fileno())
+        sync_file(f, self.fsync)
 
     def _sync_folder(self) -> None:
         """With fsync: the folder's entries (a file created or removed) on the disk."""

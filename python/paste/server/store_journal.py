@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from paste.errors import PasteError
-from paste.server.folder_lock import json_line, lock_folder
+from paste.server.folder_lock import json_line, lock_folder, sync_file
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,7 @@ class StoreJournal:
             log.error("%s", exc)
 
     def _sync(self, f: Any) -> None:
-        if self.fsync:
-            f.flush()
-            os.fsync(f.fileno())
+        sync_file(f, self.fsync)
 
     def load(self, valid: Callable[[Any], bool]) -> tuple[list[dict[str, Any]], list[str]]:
         """The records `valid` accepts, in file order, and the problems found, each as
