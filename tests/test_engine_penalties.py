@@ -226,3 +226,57 @@ def test_engine_never_writes_a_bad_word(engine) -> None:
     assert engine.generate([[1, 2, 3]], pair)[0].token_ids == [276, 264]
     cut = engine.generate([[1, 2, 3]], replace(pair, bad_words=("Paris",)))[0].token_ids
     assert cut[0] == 276 and cut[1] not in (264, 300)
+
+
+def test_a_row_that_allows_no_token_is_found_with_its_constraints() -> None:
+    adj = LogitAdjustments(5)
+    adj.add(7, GenerationParams(allowed_token_ids=(1, 2)), [0], [4])
+    adj.add(8, GenerationParams(allowed_token_ids=(4,), min_tokens=2), [0], [4])
+    adj.add(9, GenerationParams(repetition_penalty=1.5), [0], [4])
+    logits = torch.tensor([ROW, ROW, ROW, ROW])
+    adj.apply(logits, [7, 8, 9, 6])
+    assert adj.emptied(logits, [7, 8, 9, 6], set()).keys() == {8}  # 4 is its stop token
+    logits[0, 1:3] = float("-inf")  # as a grammar forbidding 1 and 2 would
+    found = adj.emptied(logits, [7, 8, 9, 6], {7})
+    assert sorted(found) == [7, 8]
+    assert str(found[7]) == ("no token is left to sample at output token 1: allowed_token_ids "
+                             "and the response format or tool grammar exclude every token of "
+                             "the vocabulary")
+    assert found[7].param == "allowed_token_ids"
+    assert str(found[8]).endswith("allowed_token_ids and min_tokens exclude every token of the "
+                                  "vocabulary")
+
+
+def test_engine_fails_a_request_whose_grammar_and_allowed_ids_leave_nothing(engine) -> None:
+    """allowed_token_ids = {"{"} under a JSON grammar: the first token is "{", the second
+    may not be "{" again, so the request fails with a typed error at output token 2 (not
+    garbage) and its KV is freed; the engine serves the next request."""
+    from paste.engine.grammar import GrammarSpec
+    from paste.engine.penalties import NoTokenError
+
+    brace = engine.encode("{")
+    assert len(brace) == 1
+    params = GenerationParams(max_tokens=8, temperature=0.0, allowed_token_ids=tuple(brace),
+                              grammar=GrammarSpec())
+    handle = engine.submit([1, 2, 3], params)
+    seen = []
+    with pytest.raises(NoTokenError, match="at output token 2: allowed_token_ids and the "
+                                           "response format") as err:
+        for out in handle:
+            seen.append(list(out.token_ids))
+    assert err.value.param == "allowed_token_ids"
+    assert seen in ([], [brace])  # "{" may come out before the failure, nothing else
+    assert handle.request.finished and handle.request.finish_reason == "abort"
+    assert handle.request.output_ids == brace  # the unsampleable token was never appended
+    loop = engine.core.loop
+    assert engine.core.requests == {} and not loop.has_sequence(handle.request.seq_id)
+    assert (loop.num_running, loop.num_waiting, loop.num_parked) == (0, 0, 0)
+    eos = engine.core.eos_ids[0]
+    stuck = GenerationParams(max_tokens=4, temperature=0.0, allowed_token_ids=(eos,),
+                             min_tokens=2)
+    with pytest.raises(NoTokenError, match="output token 1: allowed_token_ids and "
+                                           "min_tokens exclude"):
+        engine.generate([[1, 2, 3]], stuck)
+    ok = engine.generate([[1, 2, 3]], GenerationParams(max_tokens=3, temperature=0.0,
+                                                       ignore_eos=True))[0]
+    assert len(ok.token_ids) == 3 and ok.finish_reason == "length"

@@ -177,6 +177,22 @@ def test_bad_requests_fail_alone_with_the_same_typed_errors(both):
     assert len(good.result().token_ids) == 3
 
 
+def test_a_request_left_without_tokens_fails_with_the_same_typed_error(both):
+    from paste.engine.penalties import NoTokenError
+
+    eos = both[0].core.eos_ids[0]
+    params = GenerationParams(max_tokens=4, allowed_token_ids=(eos,), min_tokens=2)
+    errors = []
+    for engine in both:
+        with pytest.raises(NoTokenError) as err:
+            engine.generate(["Hello"], params)
+        errors.append((str(err.value), err.value.param))
+    assert errors[0] == errors[1]
+    assert errors[0][1] == "allowed_token_ids" and "output token 1" in errors[0][0]
+    wait_for(lambda: both[1].stats().num_running == 0)
+    assert both[1].stats().num_used_blocks == 0
+
+
 def test_abort_ends_the_request_in_the_engine_process(both):
     _, remote = both
     handle = remote.submit(remote.encode("Hello"), GenerationParams(max_tokens=200,

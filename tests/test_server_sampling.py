@@ -137,3 +137,36 @@ def test_bad_values_are_400_naming_the_field(client, kwargs, param):
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(model="tiny", messages=USER, max_tokens=8, **kwargs)
     assert err.value.body["param"] == param
+
+
+def test_constraints_that_leave_no_token_are_a_400_naming_the_field(engine, client):
+    """allowed_token_ids of "{" only under json_object: "{" is written, then nothing is
+    possible. A whole answer is a 400; a stream, once started, ends with an error event."""
+    import openai
+
+    brace = engine.encode("{")
+    assert len(brace) == 1
+    kwargs = dict(model="tiny", messages=USER, temperature=0, max_tokens=8,
+                  response_format={"type": "json_object"},
+                  extra_body={"allowed_token_ids": brace})
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(**kwargs)
+    assert err.value.body["param"] == "allowed_token_ids"
+    assert err.value.body["message"].startswith(
+        "no token is left to sample at output token 2: allowed_token_ids and the response "
+        "format or tool grammar exclude every token")
+    eos = engine.tokenizer.eos_token_id
+    with pytest.raises(openai.BadRequestError) as err:
+        client.completions.create(model="tiny", prompt="Hi", max_tokens=4,
+                                  extra_body={"allowed_token_ids": [eos], "min_tokens": 2})
+    assert err.value.body["param"] == "allowed_token_ids"
+    assert "output token 1: allowed_token_ids and min_tokens" in err.value.body["message"]
+    text = []
+    with pytest.raises(openai.APIError, match="no token is left to sample at output token 2") \
+            as streamed:
+        for chunk in client.chat.completions.create(**kwargs, stream=True):
+            if chunk.choices and chunk.choices[0].delta.content:
+                text.append(chunk.choices[0].delta.content)
+    assert "".join(text) == "{" and streamed.value.body["param"] == "allowed_token_ids"
+    ok = client.chat.completions.create(model="tiny", messages=USER, max_tokens=2)
+    assert ok.usage.completion_tokens >= 1

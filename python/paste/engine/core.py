@@ -31,8 +31,8 @@ from paste.engine.logprobs import score_prompt_rows, token_logprobs
 from paste.engine.lora import LoraInUseError, LoraNameError, load_adapter
 from paste.engine.lora_runtime import LoraRuntime
 from paste.engine.model_runner import ModelRunner
-from paste.engine.penalties import LogitAdjustments
-from paste.engine.pooling import Pooler, pooled_rows
+from paste.engine.penalties import LogitAdjustments, NoTokenError
+from paste.engine.pooling import Pooler
 from paste.engine.prediction import Predictions
 from paste.engine.request import (
     Detokenizer,
@@ -119,6 +119,7 @@ class EngineCore:
         self.predictions = Predictions()
         self.grammars = Grammars(self.tokenizer, self.runner.vocab_size, list(self.eos_ids))
         self.pooler = Pooler()  # MEAN-pooled sequences' prompt-row sums (engine/pooling.py)
+        self._stuck: dict[int, NoTokenError] = {}  # this step's rows that allowed no token
         self.adjustments = LogitAdjustments(
             self.runner.vocab_size, self.runner.device,
             lambda text: list(self.tokenizer.encode(text, add_special_tokens=False)))
@@ -336,6 +337,8 @@ class EngineCore:
         req.pin_ttl_s = pin_ttl_s
         self.requests[seq_id] = req
         self._states[seq_id] = state
+        if params.pooling is not None:
+            self.pooler.add(seq_id)
         drafts = params.num_draft_tokens
         if drafts is None:
             drafts = self.config.num_draft_tokens
@@ -353,13 +356,16 @@ class EngineCore:
             self.sessions[session_key] = seq_id
         return req
 
-    def abort(self, req: Request) -> None:
-        """Stops a request now (between steps) and frees its KV."""
+    def abort(self, req: Request, error: Exception | None = None) -> None:
+        """Stops a request now (between steps) and frees its KV; `error`: why it failed
+        (RequestOutput.error)."""
         if req.finished or req.seq_id not in self.requests:
             return
-        self.loop.free(req.seq_id)
+        if self.loop.has_sequence(req.seq_id):  # not if its last commit ended it
+            self.loop.free(req.seq_id)
         if req.session_key is not None:
             self.sessions.pop(req.session_key, None)
+        req.error = error
         req.finish("abort")
         self._forget(req.seq_id)
 
@@ -422,6 +428,9 @@ class EngineCore:
             if req is None or req.finished:  # a stop string ended it on an earlier token
                 continue
             touched[sid] = req
+            if sid in self._stuck:  # its sample came from a row that allowed no token
+                self.abort(req, self._stuck.pop(sid))
+                continue
             self.num_generated_tokens += 1
             req.append(tok, logprobs.get(sid))
             req.call_events.extend(call_events.get(sid, ()))
@@ -458,7 +467,7 @@ class EngineCore:
             self.runner.lora.set_rows([r.params.lora if r is not None else None for r in reqs],
                                       plan.query_start_loc)
         sample_ids = plan.sample_seq_ids.tolist()
-        pooled = pooled_rows(self.requests, sample_ids, plan.logits_indices, plan.sample_indptr)
+        pooled = self.pooler.rows(sample_ids, plan.logits_indices, plan.sample_indptr)
         if len(plan.prompt_logits_seq_ids) or pooled:
             scored = plan.prompt_logits_indices
             logits, hidden = self.runner.forward_scoring(plan, np.concatenate(
@@ -489,6 +498,7 @@ class EngineCore:
                if wanted else None)  # the model's own distribution, before any mask
         self.adjustments.apply(logits, row_seqs)
         self.grammars.mask(logits, row_seqs)
+        self._stuck = self.adjustments.emptied(logits, row_seqs, self.grammars)
         states = [self._states[s] for s in sample_ids]
         accepted: list[int] | None = None
         if drafted:

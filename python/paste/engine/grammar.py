@@ -198,6 +198,10 @@ class Grammars:
 
         self._matchers[seq_id] = xgr.GrammarMatcher(self.compile(spec))
 
+    def __contains__(self, seq_id: object) -> bool:
+        """Whether sequence `seq_id` is constrained now (its start token written)."""
+        return seq_id in self._matchers
+
     def remove(self, seq_id: int) -> None:
         self._matchers.pop(seq_id, None)
         self._pending.pop(seq_id, None)

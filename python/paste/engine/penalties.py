@@ -25,8 +25,9 @@ thread only, like the BatchLoop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -36,6 +37,19 @@ from paste.errors import InvalidArgumentError
 
 class LogitBiasError(InvalidArgumentError):
     """A logit_bias or allowed_token_ids token id outside the model's vocabulary."""
+
+
+class NoTokenError(InvalidArgumentError):
+    """A request's constraints left no token to sample at some step (allowed_token_ids the
+    grammar or bad_words exclude, min_tokens masking the only allowed stop token). `param`
+    names the first request field among them."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses the engine process
+        return (type(self), (str(self), self.param))
 
 
 def bad_word_ids(words: tuple[str, ...], encode: Callable[[str], list[int]]
@@ -178,6 +192,23 @@ class LogitAdjustments:
                 counts = torch.tensor(list(st.counts.values()), dtype=row.dtype, device=dev)
                 row.index_add_(0, ids, -(st.frequency * counts + st.presence))
 
+    def emptied(self, logits: torch.Tensor, seq_ids: list[int], grammars: Container[int]
+                ) -> dict[int, NoTokenError]:
+        """The tracked sequences whose row of logits [m, V] (`seq_ids[i]` for row i), after
+        the adjustments and the grammar masks, allows no token, each with its NoTokenError;
+        `grammars`: the sequences that have a grammar."""
+        rows = [i for i, s in enumerate(seq_ids) if s in self._states]
+        if not rows:
+            return {}
+        with torch.inference_mode():
+            dead = torch.isneginf(logits[rows]).all(dim=1).tolist()
+        out = {}
+        for i, empty in zip(rows, dead, strict=True):
+            if empty:
+                sid = seq_ids[i]
+                out[sid] = _no_token(self._states[sid], sid in grammars)
+        return out
+
     def accept(self, seq_ids: list[int], tokens: list[int]) -> None:
         """Each tracked sequence committed its token: count it."""
         for sid, tok in zip(seq_ids, tokens, strict=True):
@@ -196,6 +227,19 @@ class LogitAdjustments:
             if st.seen is not None and tok not in st.seen:
                 st.seen.add(tok)
                 st.seen_ids = None
+
+
+def _no_token(st: _State, grammar: bool) -> NoTokenError:
+    names = [n for n, on in (("allowed_token_ids", st.allowed is not None),
+                             ("bad_words", bool(st.bad_words)),
+                             ("min_tokens", st.stop_ids is not None
+                              and st.num_output < st.min_tokens)) if on]
+    param = names[0] if names else "response_format"
+    if grammar:
+        names.append("the response format or tool grammar")
+    together = " and ".join(names) or "the request's constraints"
+    return NoTokenError(f"no token is left to sample at output token {st.num_output + 1}: "
+                        f"{together} exclude every token of the vocabulary", param)
 
 
 def _banned(words: list[tuple[int, ...]], tail: list[int]) -> list[int]:

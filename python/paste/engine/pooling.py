@@ -46,22 +46,30 @@ class PoolingParams:
         return self.pooling_type == "MEAN"
 
 
-def pooled_rows(requests: dict[int, Any], sample_ids: list[int], logits_indices: Any,
-                sample_indptr: Any) -> list[tuple[int, int]]:
-    """(sequence id, token row) of the step's pooled sequences whose prompt ends in this
-    step: the row of the last prompt token, which the engine samples from (plan.
-    logits_indices; with drafts in the step, sampler i's row is its sample_indptr[i]-th)."""
-    drafted = len(logits_indices) > len(sample_ids)
-    starts = sample_indptr.tolist() if drafted else range(len(sample_ids))
-    return [(sid, int(logits_indices[starts[i]])) for i, sid in enumerate(sample_ids)
-            if requests[sid].params.pooling is not None]
-
-
 class Pooler:
-    """The running sums of MEAN-pooled sequences' prompt rows, until their last row."""
+    """The engine's pooled sequences and the running sums of the MEAN-pooled ones' prompt
+    rows, until their last row."""
 
     def __init__(self) -> None:
         self._sums: dict[int, tuple[torch.Tensor, int]] = {}
+        self._pooled: set[int] = set()  # sequence ids of the pooled requests in flight
+
+    def add(self, seq_id: int) -> None:
+        """Sequence `seq_id` is a pooled request (until remove)."""
+        self._pooled.add(seq_id)
+
+    def rows(self, sample_ids: list[int], logits_indices: Any, sample_indptr: Any
+             ) -> list[tuple[int, int]]:
+        """(sequence id, token row) of the step's pooled sequences whose prompt ends in this
+        step: the row of the last prompt token, which the engine samples from (plan.
+        logits_indices; with drafts in the step, sampler i's row is its sample_indptr[i]-th).
+        Free when no pooled request is in flight."""
+        if not self._pooled:
+            return []
+        drafted = len(logits_indices) > len(sample_ids)
+        starts = sample_indptr.tolist() if drafted else range(len(sample_ids))
+        return [(sid, int(logits_indices[starts[i]])) for i, sid in enumerate(sample_ids)
+                if sid in self._pooled]
 
     def add_rows(self, seq_id: int, first: int, hidden: torch.Tensor) -> None:
         """Prompt rows [n, hidden] of a MEAN-pooled sequence, of positions first .. first +
@@ -88,3 +96,4 @@ class Pooler:
 
     def remove(self, seq_id: int) -> None:
         self._sums.pop(seq_id, None)
+        self._pooled.discard(seq_id)

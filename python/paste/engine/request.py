@@ -232,6 +232,9 @@ class RequestOutput:
     stop_reason: int | str | None = None
     # The pooled prompt (GenerationParams.pooling), in the request's finished output.
     embedding: list[float] | None = None
+    # Why an aborted request failed (the engine's handles raise it instead of the output):
+    # e.g. penalties.NoTokenError, when its constraints left no token to sample.
+    error: Exception | None = None
 
 
 class Detokenizer:
@@ -299,6 +302,7 @@ class Request:
         self.prompt_logprobs: list[TokenLogprob | None] | None = (
             None if params.prompt_logprobs is None else [None] * len(prompt_ids))
         self.embedding: list[float] | None = None  # set when the prompt is pooled
+        self.error: Exception | None = None  # RequestOutput.error
 
     def append(self, token_id: int, logprob: TokenLogprob | None = None) -> None:
         """Adds a sampled token (with its TokenLogprob when the request asked for them); a
@@ -375,4 +379,5 @@ class Request:
             self.prompt_logprobs,  # filled before the first token; not changed after it
             self.stop_reason,
             self.embedding if self.finished else None,
+            self.error,
         )

@@ -92,7 +92,7 @@ class StepLoop:
         handle = self._handles.get(out.request_id)
         if handle is None:
             return
-        handle._queue.put(out)
+        handle._queue.put(out if out.error is None else out.error)
         if out.finished:
             del self._handles[out.request_id]
 

@@ -48,7 +48,7 @@ from typing import Any
 
 from paste.engine.engine import EngineRestartingError, EngineStoppedError
 from paste.engine.grammar import GrammarError
-from paste.engine.penalties import LogitBiasError
+from paste.engine.penalties import LogitBiasError, NoTokenError
 from paste.engine.request import GenerationParams, TokenLogprob
 from paste.errors import InvalidArgumentError
 from paste.parsing import ContentDelta, StreamingToolCallParser
@@ -396,6 +396,9 @@ async def run_turn(
         raise BadRequestError(str(exc), param=param) from None
     except GrammarError as exc:  # a schema the grammar compiler cannot build
         param = "tools" if forced or strict is not None else format_param
+        raise BadRequestError(str(exc), param=param) from None
+    except NoTokenError as exc:  # e.g. allowed_token_ids the grammar excludes
+        param = format_param if exc.param == "response_format" else exc.param
         raise BadRequestError(str(exc), param=param) from None
     except InvalidArgumentError as exc:  # e.g. the prompt does not fit the context
         where = "prompt" if turn.prompt_ids is not None else "messages"
