@@ -72,7 +72,12 @@ def test_the_grammars_hold_only_the_allowed_tools():
                     prefix="[get_time("),))
     assert arguments_grammar(required, "pythonic") == GrammarSpec(choices=(
         GrammarSpec(ebnf=arguments_ebnf(PARAMS), suffix=")]", prefix="get_weather("),))
-    assert calls_grammar(auto, "mistral_args") is None  # the hint alone there
+    # mistral_args: `<tool>[ARGS]{...}` calls of the allowed tools only (a structural tag)
+    listed = json.loads(calls_grammar(auto, "mistral_args").structural)["elements"][0]
+    assert [c["elements"][0]["value"] for c in listed["elements"]] == ["get_time"]
+    forced = json.loads(arguments_grammar(required, "mistral_args").structural)
+    assert [c["elements"][0]["value"] for c in forced["elements"]] == ["get_weather"]
+    assert forced["elements"][0]["elements"][2]["json_schema"] == PARAMS
 
 
 def test_chat_keeps_every_tool_in_the_prompt_and_constrains_the_calls(engine, client):

@@ -87,7 +87,7 @@ def test_the_engine_honours_regex_and_ebnf_specs(engine):
 
 
 def test_grammar_spec_refuses_two_cores_and_empty_text():
-    with pytest.raises(InvalidArgumentError, match="one of json_schema, regex and ebnf"):
+    with pytest.raises(InvalidArgumentError, match="one of json_schema, regex, ebnf and structural"):
         GrammarSpec(json_schema="{}", regex="a")
     with pytest.raises(InvalidArgumentError, match="non-empty strings"):
         GrammarSpec(regex="")
@@ -119,6 +119,21 @@ def test_grammar_spec_refuses_two_cores_and_empty_text():
          "structured_outputs.json_object"),
         ("/v1/completions", {"structured_outputs": "regex"}, "structured_outputs"),
         ("/v1/completions", {"guided_regex": "a", "min_tokens": 2}, "min_tokens"),
+        ("/v1/completions", {"structured_outputs": {"structural_tag": {"format": {
+            "type": "regex"}}}}, "structured_outputs.structural_tag.format"),  # no pattern
+        ("/v1/chat/completions", {"response_format": {"type": "structural_tag", "format": {
+            "type": "nope"}}}, "response_format.format"),
+        ("/v1/chat/completions", {"response_format": {"type": "structural_tag"}},
+         "response_format"),
+        ("/v1/chat/completions", {"response_format": {
+            "type": "structural_tag", "structures": [{"begin": 1, "end": ""}],
+            "triggers": ["<"]}}, "response_format.structures[0]"),
+        ("/v1/chat/completions", {"response_format": {
+            "type": "structural_tag", "structures": [{"begin": "<f>", "end": "</f>"}],
+            "triggers": ["["]}}, "response_format.triggers"),  # no trigger opens it
+        # well formed, but xgrammar cannot compile its grammar: the engine's GrammarError
+        ("/v1/chat/completions", {"response_format": {"type": "structural_tag", "format": {
+            "type": "grammar", "grammar": "root ::= missing"}}}, "response_format"),
     ],
 )
 def test_bad_guided_fields_are_400_naming_the_field(server, path, body, param):
@@ -127,3 +142,40 @@ def test_bad_guided_fields_are_400_naming_the_field(server, path, body, param):
                        timeout=60)
     assert reply.status_code == 400, reply.text
     assert reply.json()["error"]["param"] == param
+
+
+STAG = {"type": "sequence", "elements": [
+    {"type": "const_string", "value": "n="}, {"type": "regex", "pattern": "[0-9]{3}"},
+    {"type": "const_string", "value": ";"}]}
+
+
+def test_structural_tags_become_their_grammar_specs():
+    spec = GrammarSpec(structural=json.dumps(STAG))
+    assert guided_grammar({"structured_outputs": {"structural_tag": {"format": STAG}}}) == spec
+    assert guided_grammar({"structured_outputs": {"structural_tag": json.dumps(
+        {"type": "structural_tag", "format": STAG})}}) == spec
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    legacy = {"type": "structural_tag", "triggers": ["<f"], "structures": [
+        {"begin": "<f=1>", "schema": schema, "end": "</f>"},
+        {"begin": "<f=2>", "end": "</f>"}]}
+    assert guided_grammar({"structured_outputs": {"structural_tag": legacy}}) == GrammarSpec(
+        triggers=("<f",), choices=(GrammarSpec(json.dumps(schema), "</f>", prefix="<f=1>"),
+                                   GrammarSpec(None, "</f>", prefix="<f=2>")))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_structural_tag_response_format_constrains_the_answer(server, seed):
+    fmt = {"type": "structural_tag", "format": STAG}
+    text = chat(server, response_format=fmt, seed=seed, temperature=1.0,
+                max_tokens=16)["message"]["content"]
+    assert re.fullmatch(r"n=[0-9]{3};", text), text
+    again = complete(server, structured_outputs={"structural_tag": fmt}, seed=seed,
+                     temperature=1.0, max_tokens=16)["text"]
+    assert re.fullmatch(r"n=[0-9]{3};", again), again
+
+
+def test_the_responses_api_refuses_a_structural_tag_format(server):
+    reply = httpx.post(f"{server.url}/v1/responses", json={
+        "model": "tiny", "input": "hi", "text": {"format": {"type": "structural_tag",
+                                                           "format": STAG}}}, timeout=60)
+    assert reply.status_code == 400 and reply.json()["error"]["param"] == "text.format"

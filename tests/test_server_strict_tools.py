@@ -5,12 +5,13 @@ arguments of their schema; the exact grammar per format, how the APIs attach it,
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import openai
 import pytest
 
 from paste.engine.grammar import GrammarSpec
-from paste.parsing.call_text import calls_spec
+from paste.parsing.call_text import calls_spec, mistral_args_calls
 from paste.parsing.pythonic_grammar import call_list_ebnf
 from paste.server.prompt import calls_grammar
 from paste.server.tools_schema import ToolChoice, parse_tools
@@ -66,7 +67,11 @@ def test_the_grammar_per_format():
                   for name, arguments in (("get_weather", PARAMS),
                                           ("get_time", {"type": "object"}))]}}),
         start_token="[TOOL_CALLS]")
-    assert calls_grammar(turn(), "mistral_args") is None  # [ARGS], another control token
+    # name, the [ARGS] control token, arguments; more calls after [TOOL_CALLS] (a structural
+    # tag, tests/test_engine_start_token.py)
+    assert calls_grammar(turn(), "mistral_args") == replace(mistral_args_calls(
+        [WEATHER["function"], TIME["function"]], frozenset({"get_weather"}), more=True),
+        start_token="[TOOL_CALLS]")
     assert calls_grammar(turn(strict=frozenset()), "hermes") is None
     assert calls_grammar(turn("required"), "hermes") is None  # arguments_grammar's case
     assert calls_grammar(turn("none"), "hermes") is None

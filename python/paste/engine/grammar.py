@@ -23,7 +23,10 @@ characters, as models write `{"city": "Paris"}`, but no runs of them to pad with
 `start_token` (a special token's text, such as Mistral's `[TOOL_CALLS]`) the output is free
 until the model writes that token, and the grammar constrains what follows it: a grammar
 over text cannot hold a control token (xgrammar masks special tokens), so the engine watches
-for it; such a request does not draft (its drafts would pass the token unconstrained). Masks
+for it; such a request does not draft (its drafts would pass the token unconstrained). With
+`structural` (an xgrammar structural tag's format) the core may hold control tokens as
+items of their own (`{"type": "token", "token": "[ARGS]"}`, Mistral's mistral_args calls); a
+token the tokenizer lacks is asked for as its text, which a model without it writes. Masks
 and matchers come from xgrammar, imported on first use; compiled grammars are cached per
 spec. Driven by the engine thread only, like the BatchLoop.
 """
@@ -31,6 +34,7 @@ spec. Driven by the engine thread only, like the BatchLoop.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,16 +58,23 @@ class GrammarSpec:
     regex: str | None = None  # the output matches this regular expression (vLLM guided_regex)
     ebnf: str | None = None  # xgrammar EBNF with a `root` rule (vLLM guided_grammar)
     start_token: str | None = None  # free output until this special token, then the grammar
+    # An xgrammar structural tag's format (JSON object text), which may hold control tokens
+    # ({"type": "token", "token": "[ARGS]"}) that a grammar over text cannot
+    structural: str | None = None
 
     @property
     def kind(self) -> str:
-        """What the core of the output is: "regex", "ebnf" or "json"."""
+        """What the core of the output is: "regex", "ebnf", "structural" or "json"."""
+        if self.structural is not None:
+            return "structural"
         return "regex" if self.regex is not None else "ebnf" if self.ebnf is not None else "json"
 
     def __post_init__(self) -> None:
-        cores = [x for x in (self.json_schema, self.regex, self.ebnf) if x is not None]
+        cores = [x for x in (self.json_schema, self.regex, self.ebnf, self.structural)
+                 if x is not None]
         if len(cores) > 1:
-            raise InvalidArgumentError("a grammar has one of json_schema, regex and ebnf")
+            raise InvalidArgumentError(
+                "a grammar has one of json_schema, regex, ebnf and structural")
         if any(not isinstance(x, str) or not x for x in (self.regex, self.ebnf)
                if x is not None):
             raise InvalidArgumentError("regex and ebnf must be non-empty strings")
@@ -84,6 +95,13 @@ class GrammarSpec:
                 raise InvalidArgumentError(f"json_schema is not JSON: {exc}") from None
             if not isinstance(schema, dict):
                 raise InvalidArgumentError("json_schema must be a JSON object")
+        if self.structural is not None:
+            try:
+                shape = json.loads(self.structural)
+            except (TypeError, ValueError) as exc:
+                raise InvalidArgumentError(f"structural is not JSON: {exc}") from None
+            if not isinstance(shape, dict) or not isinstance(shape.get("type"), str):
+                raise InvalidArgumentError("structural must be a JSON object with a type")
         if not isinstance(self.suffix, str) or not isinstance(self.prefix, str):
             raise InvalidArgumentError("prefix and suffix must be strings")
         if self.start_token is not None and (
@@ -113,20 +131,53 @@ def _grammar(xgr: Any, spec: GrammarSpec) -> Any:
 
 
 def _tag_content(choice: GrammarSpec) -> dict[str, Any]:
-    """A choice's core as a structural tag's content: its EBNF, else its JSON schema."""
+    """A choice's core as a structural tag's content: its format, EBNF, regex, else its
+    JSON schema."""
+    if choice.structural is not None:
+        return dict(json.loads(choice.structural))
+    if choice.regex is not None:
+        return {"type": "regex", "pattern": choice.regex}
     if choice.ebnf is not None:
         return {"type": "grammar", "grammar": choice.ebnf}
     schema = choice.json_schema if choice.json_schema is not None else '{"type": "object"}'
     return {"type": "json_schema", "max_whitespace_cnt": 1, "json_schema": json.loads(schema)}
 
 
-def _structural_tag(spec: GrammarSpec) -> str:
-    """The xgrammar structural tag of a spec with triggers: free text, each trigger opening
-    one of the choices (begin = its prefix, its JSON or EBNF sentence, end = its suffix)."""
-    tags = [{"begin": c.prefix, "end": c.suffix, "content": _tag_content(c)}
-            for c in spec.choices]
-    return json.dumps({"type": "structural_tag", "format": {
-        "type": "triggered_tags", "triggers": list(spec.triggers), "tags": tags}})
+def _whole(spec: GrammarSpec) -> dict[str, Any]:
+    """A spec without choices as a structural tag's format: prefix, core, suffix."""
+    parts = [{"type": "const_string", "value": spec.prefix}] if spec.prefix else []
+    parts.append(_tag_content(spec))
+    if spec.suffix:
+        parts.append({"type": "const_string", "value": spec.suffix})
+    return parts[0] if len(parts) == 1 else {"type": "sequence", "elements": parts}
+
+
+def _missing_as_text(shape: Any, has: Callable[[str], bool]) -> Any:
+    """A structural tag with each token item whose token the tokenizer lacks (`has`) made
+    the token's text: a model without the control token writes it as text."""
+    if isinstance(shape, list):
+        return [_missing_as_text(v, has) for v in shape]
+    if not isinstance(shape, dict):
+        return shape
+    token = shape.get("token")
+    if shape.get("type") == "token" and isinstance(token, str) and not has(token):
+        return {"type": "const_string", "value": token}
+    return {k: v if k == "json_schema" else _missing_as_text(v, has) for k, v in shape.items()}
+
+
+def _structural_tag(spec: GrammarSpec) -> dict[str, Any]:
+    """The xgrammar structural tag of a spec with triggers (free text, each trigger opening
+    one of the choices: begin = its prefix, its core, end = its suffix), with a structural
+    core, or with choices of which one has one (any one of them)."""
+    if spec.triggers:
+        tags = [{"begin": c.prefix, "end": c.suffix, "content": _tag_content(c)}
+                for c in spec.choices]
+        shape = {"type": "triggered_tags", "triggers": list(spec.triggers), "tags": tags}
+    elif spec.choices:
+        shape = {"type": "or", "elements": [_whole(c) for c in spec.choices]}
+    else:
+        shape = _whole(spec)
+    return {"type": "structural_tag", "format": shape}
 
 
 class Grammars:
@@ -153,16 +204,18 @@ class Grammars:
                 self._tokenizer, vocab_size=self._vocab, stop_token_ids=self._stop_ids)
             self._compiler = xgr.GrammarCompiler(info)
         try:
-            if spec.triggers:
-                grammar = xgr.Grammar.from_structural_tag(_structural_tag(spec))
+            if spec.triggers or any(c.structural is not None for c in (spec, *spec.choices)):
+                tag = _missing_as_text(_structural_tag(spec),
+                                       lambda t: self._token_id(t) is not None)
+                compiled = self._compiler.compile_structural_tag(json.dumps(tag))
             elif spec.choices:
-                grammar = xgr.Grammar.union(*(_grammar(xgr, c) for c in spec.choices))
+                compiled = self._compiler.compile_grammar(
+                    xgr.Grammar.union(*(_grammar(xgr, c) for c in spec.choices)))
             else:
-                grammar = _grammar(xgr, spec)
-            compiled = self._compiler.compile_grammar(grammar)
+                compiled = self._compiler.compile_grammar(_grammar(xgr, spec))
         except Exception as exc:  # noqa: BLE001 - xgrammar raises RuntimeError and its own types
             what = {"json": "the JSON schema", "regex": "the regular expression",
-                    "ebnf": "the EBNF grammar"}[spec.kind]
+                    "ebnf": "the EBNF grammar", "structural": "the structural tag"}[spec.kind]
             raise GrammarError(f"cannot build a grammar from {what}: {exc}") from None
         if len(self._compiled) >= MAX_COMPILED:
             self._compiled.pop(next(iter(self._compiled)))
@@ -179,11 +232,17 @@ class Grammars:
 
     def start_id(self, token: str) -> int:
         """The id of the special token `token`; GrammarError when the tokenizer has none."""
+        tid = self._token_id(token)
+        if tid is None:
+            raise GrammarError(f"the model's tokenizer has no {token!r} token to start the "
+                               f"grammar at")
+        return tid
+
+    def _token_id(self, token: str) -> int | None:
         tid = self._tokenizer.convert_tokens_to_ids(token)
         if (not isinstance(tid, int) or not 0 <= tid < self._vocab
                 or self._tokenizer.convert_ids_to_tokens(tid) != token):
-            raise GrammarError(f"the model's tokenizer has no {token!r} token to start the "
-                               f"grammar at")
+            return None
         return tid
 
     def add(self, seq_id: int, spec: GrammarSpec | None) -> None:

@@ -15,6 +15,7 @@ the HTTP APIs for tools marked `strict` and by native sessions with strict_calls
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from paste.engine.grammar import GrammarSpec
@@ -57,7 +58,6 @@ def call_text(calls: list[dict[str, Any]], parser_format: str) -> str:
     return json.dumps(objects[0] if len(objects) == 1 else objects, ensure_ascii=False)
 
 
-UNGUARDED_FORMATS = frozenset({"mistral_args"})  # calls_spec: None
 _NAME = "paste_tool_name"  # a placeholder name: no format escapes or splits it
 
 
@@ -107,6 +107,27 @@ def _call_list_schema(tools: list[dict[str, Any]],
         for t in tools]}}
 
 
+def mistral_args_calls(tools: list[dict[str, Any]], strict: frozenset[str] | None,
+                       more: bool) -> GrammarSpec:
+    """One call of `tools` in the mistral_args layout, as the text after `[TOOL_CALLS]`:
+    a tool's name, the `[ARGS]` control token, its arguments (a strict tool's, `strict`
+    names, None: all, of its parameter schema; another's any object); with `more`, then
+    any number of further `[TOOL_CALLS]` calls. A structural tag (GrammarSpec.structural):
+    no grammar over text can hold a control token."""
+    def arguments(tool: dict[str, Any]) -> dict[str, Any]:
+        schema = ({"type": "object"} if strict is not None and tool["name"] not in strict
+                  else json.loads(parameters_schema(tool)))
+        return {"type": "json_schema", "max_whitespace_cnt": 1, "json_schema": schema}
+
+    one = {"type": "or", "elements": [{"type": "sequence", "elements": [
+        {"type": "const_string", "value": t["name"]}, {"type": "token", "token": ARGS},
+        arguments(t)]} for t in tools]}
+    if more:
+        one = {"type": "sequence", "elements": [one, {"type": "star", "content": {
+            "type": "sequence", "elements": [{"type": "token", "token": TOOL_CALLS}, one]}}]}
+    return GrammarSpec(structural=json.dumps(one))
+
+
 def calls_spec(tools: list[dict[str, Any]], strict: frozenset[str] | None,
                parser_format: str) -> GrammarSpec | None:
     """Free text in which every call the model opens is a whole call of one of `tools`
@@ -120,11 +141,13 @@ def calls_spec(tools: list[dict[str, Any]], strict: frozenset[str] | None,
     another's with any; a `[` that starts no such list stays free text. The mistral format's
     calls open with the `[TOOL_CALLS]` control token, which no grammar over text can hold: the
     grammar starts at that token (GrammarSpec.start_token) and is the JSON list of calls that
-    follows it, each `{"name": <a tool>, "arguments": ...}`. None for no tools and for
-    mistral_args, whose calls also hold the `[ARGS]` control token between name and arguments.
-    """
-    if not tools or parser_format in UNGUARDED_FORMATS:
+    follows it, each `{"name": <a tool>, "arguments": ...}`; mistral_args's is its calls
+    `<a tool>[ARGS]{...}`, each further one after another `[TOOL_CALLS]`, control tokens
+    held by a structural tag (mistral_args_calls). None for no tools."""
+    if not tools:
         return None
+    if parser_format == "mistral_args":
+        return replace(mistral_args_calls(tools, strict, more=True), start_token=TOOL_CALLS)
     if parser_format == "mistral":
         return GrammarSpec(json.dumps(_call_list_schema(tools, strict)), start_token=TOOL_CALLS)
     head, between, suffix = call_parts(parser_format)

@@ -40,7 +40,7 @@ from paste.server.fields import (
     stop_strings,
     stream_usage,
 )
-from paste.server.guided import guided_grammar
+from paste.server.guided import guided_grammar, structural_tag_grammar
 from paste.server.tools_schema import parse_tool_choice, parse_tools, strict_tool_names
 from paste.server.turn import TurnRequest, content_text, normalize_messages
 
@@ -177,8 +177,9 @@ def response_grammar(value: Any, param: str = "response_format",
     """A requested output format: {"type": "text"} (or absent): None; {"type":
     "json_object"}: any JSON object; {"type": "json_schema", "json_schema": {"name", "schema",
     "strict"}} (Chat Completions; `flat`, the Responses API's `text.format`: "name",
-    "schema" beside "type"): JSON of `schema` (any object without one). The output is then
-    constrained (engine/grammar.py). `param` names the field in errors."""
+    "schema" beside "type"): JSON of `schema` (any object without one); {"type":
+    "structural_tag", ...} (vLLM's, Chat Completions): guided.structural_tag_grammar. The
+    output is then constrained (engine/grammar.py). `param` names the field in errors."""
     if value is None:
         return None
     kind = value.get("type") if isinstance(value, dict) else None
@@ -198,8 +199,12 @@ def response_grammar(value: Any, param: str = "response_format",
             raise BadRequestError(f"'{where}.schema' must be an object",
                                   param=f"{where}.schema")
         return GrammarSpec(json.dumps(schema))
-    raise BadRequestError(f"'{param}.type' must be 'text', 'json_object' or 'json_schema'",
-                          param=param, code="unsupported_value")
+    if kind == "structural_tag" and not flat:
+        return structural_tag_grammar(value, param)
+    kinds = "'text', 'json_object' or 'json_schema'" if flat else \
+        "'text', 'json_object', 'json_schema' or 'structural_tag'"
+    raise BadRequestError(f"'{param}.type' must be {kinds}", param=param,
+                          code="unsupported_value")
 
 
 def parse_chat_request(body: dict[str, Any], default_max_tokens: int,

@@ -17,7 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 from paste.engine.grammar import GrammarSpec
-from paste.parsing.call_text import arguments_spec, call_parts, call_text, calls_spec
+from paste.parsing.call_text import (
+    arguments_spec,
+    call_parts,
+    call_text,
+    calls_spec,
+    mistral_args_calls,
+)
 from paste.server.errors import BadRequestError
 from paste.server.turn import TurnRequest
 from paste.session.template import TemplateProfile, render_view
@@ -48,6 +54,8 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
     _head, between, suffix = call_parts(parser_format)
     tools = allowed_functions(turn)
     if turn.tool_choice.mode == "required":
+        if parser_format == "mistral_args":  # the [ARGS] control token between name and args
+            return mistral_args_calls(tools, None, more=False)
         return GrammarSpec(choices=tuple(
             arguments_spec(t, parser_format, suffix, prefix=t["name"] + between)
             for t in tools))
@@ -58,8 +66,7 @@ def arguments_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | No
 def calls_grammar(turn: TurnRequest, parser_format: str) -> GrammarSpec | None:
     """Under tool_choice "auto" with a tool marked `strict`, or with allowed_tools: every
     call the model opens is a whole call of an offered (allowed) tool, a strict one's with
-    arguments of its schema (parsing.call_text.calls_spec). None otherwise, and for
-    mistral_args (there allowed_tools is only the prompt's hint)."""
+    arguments of its schema (parsing.call_text.calls_spec). None otherwise."""
     if not turn.guards_calls:
         return None
     return calls_spec(allowed_functions(turn), turn.strict_tools, parser_format)

@@ -62,7 +62,7 @@ def open_session(
         tools (None: every turn runs at `priority`).
     strict_calls: constrain every call the model opens to a whole call of one of the
         registry's tools with arguments of its schema (paste.parsing.call_text.calls_spec; not
-        for mistral_args, nor for teacher-forced turns).
+        for teacher-forced turns).
     environment: the state the session's tools act on, when the application knows it (a JSON
         value: a file tree, an account, BFCL's initial_config); with a speculator, its values
         are indexed for argument prediction (the folder a first `cd` enters). The model does
