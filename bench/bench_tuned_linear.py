@@ -48,7 +48,7 @@ def main() -> None:
         model = engine.core.runner.model
         plans, tune_s = engine.core.runner.linear_plans, engine.core.runner.tune_seconds
         layers = [m for m in model.modules() if isinstance(m, TunedLinear)]
-        tuned = [layer.rows_transposed for layer in layers]
+        tuned = [(layer.rows_transposed, layer.row_vector) for layer in layers]
         batches = [int(b) for b in args.batches.split(",")]
         prompts = [engine.encode(" ".join(rng.choice(WORDS) for _ in range(rng.randint(24, 64))))
                    for _ in range(max(batches))]
@@ -59,8 +59,9 @@ def main() -> None:
             best: dict[str, float] = {}
             outputs: dict[str, list] = {}
             for mode in ("off", "on", "off", "on"):
-                for layer, plan in zip(layers, tuned, strict=True):
-                    layer.rows_transposed = plan if mode == "on" else ()
+                for layer, (rows, vector) in zip(layers, tuned, strict=True):
+                    layer.rows_transposed = rows if mode == "on" else ()
+                    layer.row_vector = vector and mode == "on"
                 t0 = time.perf_counter()
                 outs = engine.generate(prompts[:batch], params)
                 rate = batch * args.max_tokens / (time.perf_counter() - t0)
@@ -73,7 +74,9 @@ def main() -> None:
             print(" | ".join(row), flush=True)
     finally:
         engine.shutdown()
-    shapes = [[f"{o} x {i}", "".join("T" if t else "." for t in plan[1:17])]
+    shapes = [[f"{o} x {i}", ("V" if plan.row_vector else "T" if plan.rows_transposed[1]
+                              else ".") + "".join("T" if t else "." for t in
+                                                  plan.rows_transposed[2:17])]
               for (o, i), plan in plans.items()]
     body = (
         f"Model {args.model}, greedy, {args.max_tokens} new tokens per prompt (prompts of 24-64 "
@@ -82,7 +85,8 @@ def main() -> None:
         f"{tune_s:.1f} s at load.\n\n"
         + markdown_table(["batch", "F.linear (tok/s)", "TunedLinear (tok/s)", "speed-up",
                           "same output"], table)
-        + "\n\nPlans measured in this run, row counts 1-16 (T: (W @ x.T).T was faster):\n\n"
+        + "\n\nPlans measured in this run, row counts 1-16 (T: (W @ x.T).T was faster; V: "
+        "at one row, W @ x was):\n\n"
         + markdown_table(["weight (out x in)", "rows 1..16"], shapes)
     )
     write_section("bench_tuned_linear", body,

@@ -12,10 +12,12 @@ from paste.engine.engine import Engine
 from paste.engine.models import tuned_linear
 from paste.engine.models.tuned_linear import (
     ROW_COUNTS,
+    LinearPlan,
     TunedLinear,
     plan_rows,
     transposed_linear,
     tune_linears,
+    vector_linear,
 )
 from paste.engine.request import GenerationParams
 from tiny_model import build_tiny_model
@@ -36,6 +38,31 @@ def test_both_orientations_compute_the_same_product(bias):
                                    rtol=1e-5, atol=1e-5)
     x3 = torch.randn(2, 5, 24)  # not a flat batch of rows: plain F.linear
     torch.testing.assert_close(layer(x3), nn.functional.linear(x3, layer.weight, layer.bias))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_one_row_as_a_matrix_vector_product_is_the_same_product(bias, monkeypatch):
+    torch.manual_seed(0)
+    layer = TunedLinear(24, 40, bias=bias)
+    layer.rows_transposed, layer.row_vector = (False,) * 65, True
+    calls = []
+
+    def recording_vector(x, weight, b):
+        calls.append(x.shape[0])
+        return vector_linear(x, weight, b)
+
+    monkeypatch.setattr(tuned_linear, "vector_linear", recording_vector)
+    for m in (1, 2, 5):
+        x = torch.randn(m, 24)
+        got = layer(x)
+        assert got.shape == (m, 40)
+        torch.testing.assert_close(got, nn.functional.linear(x, layer.weight, layer.bias),
+                                   rtol=1e-5, atol=1e-5)
+    assert calls == [1]  # one row only
+    x1 = torch.randn(1, 24, dtype=torch.bfloat16)
+    w, b = layer.weight.bfloat16(), None if layer.bias is None else layer.bias.bfloat16()
+    torch.testing.assert_close(vector_linear(x1, w, b), nn.functional.linear(x1, w, b),
+                               rtol=2e-2, atol=2e-2)
 
 
 def test_plan_takes_the_nearest_measured_count_below():
@@ -72,11 +99,21 @@ def test_tuning_measures_each_shape_once_and_plans_every_layer_of_it(monkeypatch
         wide = weight.shape[0] == 32
         return {m: (m >= 4) if wide else (m >= 16) for m in ROW_COUNTS}
 
+    def fake_vector(weight, bias, transposed, repeats=2):
+        measured.append(("vector", tuple(weight.shape), transposed))
+        return weight.shape[0] == 16
+
     monkeypatch.setattr(tuned_linear, "measure", fake_measure)
+    monkeypatch.setattr(tuned_linear, "measure_vector", fake_vector)
     model = FakeModel()
     plans = tune_linears(model)
-    assert sorted(measured) == [((16, 32), True), ((32, 16), False)]
-    assert model.a.rows_transposed == model.b.rows_transposed == plans[(32, 16)]
+    assert len(measured) == 4 and set(measured) == {
+        ((16, 32), True), ((32, 16), False), ("vector", (16, 32), False),
+        ("vector", (32, 16), False)}
+    assert plans[(32, 16)] == LinearPlan(model.a.rows_transposed, False)
+    assert plans[(16, 32)] == LinearPlan(model.c.rows_transposed, True)
+    assert model.a.rows_transposed == model.b.rows_transposed == plans[(32, 16)][0]
+    assert (model.a.row_vector, model.b.row_vector, model.c.row_vector) == (False, False, True)
     assert [i for i, t in enumerate(model.a.rows_transposed) if t] == list(range(4, 65))
     assert [i for i, t in enumerate(model.c.rows_transposed) if t] == list(range(16, 65))
     assert not hasattr(model.plain, "rows_transposed")
@@ -86,6 +123,9 @@ def test_real_measurement_gives_a_verdict_per_row_count():
     wins = tuned_linear.measure(torch.randn(64, 32), None, repeats=1)
     assert sorted(wins) == list(ROW_COUNTS)
     assert all(isinstance(v, bool) for v in wins.values())
+    for transposed in (False, True):
+        assert isinstance(tuned_linear.measure_vector(torch.randn(64, 32), torch.randn(64),
+                                                      transposed, repeats=1), bool)
 
 
 def test_the_engine_tunes_at_load_unless_told_not_to(tmp_path):
@@ -100,9 +140,11 @@ def test_the_engine_tunes_at_load_unless_told_not_to(tmp_path):
             if tune:
                 assert set(runner.linear_plans) == shapes
                 assert all(len(m.rows_transposed) == 65 for m in layers)
+                assert all(m.row_vector == runner.linear_plans[tuple(m.weight.shape)].row_vector
+                           for m in layers)
             else:
                 assert runner.linear_plans == {}
-                assert all(m.rows_transposed == () for m in layers)
+                assert all(m.rows_transposed == () and not m.row_vector for m in layers)
             out = eng.generate([[1, 2, 3]], GenerationParams(max_tokens=3, ignore_eos=True))[0]
             assert len(out.token_ids) == 3
         finally:
