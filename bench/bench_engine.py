@@ -9,6 +9,11 @@ default); llama-cpp-python and vLLM's CPU backend are added when installed (see
 bench/README.md). Also prints the batch-1 roofline: weight bytes / measured memory bandwidth.
 Writes the table to bench/RESULTS.md.
 
+One engine at a time: each runner is measured and closed before the next starts, and HF runs
+on a thread of its own that ends with it (bench/_threads.py: a second thread's OpenMP team
+made decoding 1.9x slower here, 24 -> 13 tok/s at batch 1 with a second engine alive and
+idle).
+
 Usage: python bench/bench_engine.py [--model smollm2-135m-instruct] [--quick]
 """
 
@@ -25,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _results import markdown_table, write_section  # noqa: E402
+from _threads import on_own_thread  # noqa: E402
 
 WORDS = ("agent tool search result file code test model cache token batch schedule answer "
          "question paris france python function value error").split()
@@ -115,6 +121,32 @@ class HFRunner:
         pass
 
 
+def measure(runner, prompt_sets: dict[int, list[list[int]]], arrivals: list,
+            out_len: int) -> dict[str, float]:
+    """tok/s of `runner` per workload (batch sizes of prompt_sets, then mixed); closes it."""
+    rates = {}
+    try:
+        first = next(iter(prompt_sets))
+        runner.run_batch(prompt_sets[first], 4)  # warm-up
+        for b, prompts in prompt_sets.items():
+            tokens, secs = timed(runner.run_batch, prompts, out_len)
+            rates[f"batch {b}"] = tokens / secs
+        tokens, secs = timed(runner.run_mixed, arrivals)
+        rates["mixed"] = tokens / secs
+    finally:
+        runner.close()
+    print(runner.name, {k: round(v, 1) for k, v in rates.items()}, flush=True)
+    return rates
+
+
+def measure_hf(folder: Path, dtype: str, prompt_sets: dict, arrivals: list,
+               out_len: int) -> tuple[str, dict[str, float], int]:
+    """HF's name, rates and weight bytes (run on a thread of its own)."""
+    hf = HFRunner(folder, dtype)
+    weights = sum(p.numel() * p.element_size() for p in hf.model.parameters())
+    return hf.name, measure(hf, prompt_sets, arrivals, out_len), weights
+
+
 def timed(fn, *args) -> tuple[int, float]:
     t0 = time.perf_counter()
     tokens = fn(*args)
@@ -137,10 +169,7 @@ def main() -> None:
     out_len = 16 if args.quick else 32
     batches = (1, 8) if args.quick else (1, 8, 32)
     ours = PasteRunner(args.model, args.threads)
-    runners: list = [ours, HFRunner(folder, ours.dtype)]
-    if ours.dtype != "float32":  # the default's gain over float32, same run
-        runners.append(PasteRunner(args.model, args.threads, "float32"))
-    tok = ours.tok
+    tok, dtype = ours.tok, ours.dtype
     prompt_sets = {b: [tok.encode(p) for p in make_prompts(b, rng)] for b in batches}
     arrivals, at = [], 0.0
     # Offered load above what either engine serves (16 arrivals/s), mixed output lengths: the
@@ -149,35 +178,35 @@ def main() -> None:
         arrivals.append((at, tok.encode(p), rng.choice([8, 16, 32, 64, 128])))
         at += rng.expovariate(16.0)
     rows, results = [], {}
-    for runner in runners:
-        runner.run_batch(prompt_sets[batches[0]], 4)  # warm-up
-        for b in batches:
-            tokens, secs = timed(runner.run_batch, prompt_sets[b], out_len)
-            results[(runner.name, f"batch {b}")] = tokens / secs
-        tokens, secs = timed(runner.run_mixed, arrivals)
-        results[(runner.name, "mixed")] = tokens / secs
-        runner.close()
-        print(runner.name, {k[1]: round(v, 1) for k, v in results.items() if k[0] == runner.name},
-              flush=True)
-    names = [r.name for r in runners]
+    names = [ours.name]
+    for work, rate in measure(ours, prompt_sets, arrivals, out_len).items():
+        results[(ours.name, work)] = rate
+    hf_name, hf_rates, weights = on_own_thread(measure_hf, folder, dtype, prompt_sets,
+                                               arrivals, out_len)
+    names.append(hf_name)
+    results.update({(hf_name, work): rate for work, rate in hf_rates.items()})
+    if dtype != "float32":  # the default's gain over float32, same run
+        f32 = PasteRunner(args.model, args.threads, "float32")
+        names.append(f32.name)
+        results.update({(f32.name, work): rate
+                        for work, rate in measure(f32, prompt_sets, arrivals, out_len).items()})
     for work in [f"batch {b}" for b in batches] + ["mixed"]:
         row = [work] + [f"{results[(n, work)]:.1f}" for n in names]
         row.append(f"{results[(names[0], work)] / results[(names[1], work)]:.2f}x")
         if len(names) > 2:
             row.append(f"{results[(names[0], work)] / results[(names[2], work)]:.2f}x")
         rows.append(row)
-    element = torch.empty((), dtype=getattr(torch, ours.dtype)).element_size()
-    weights = sum(p.numel() * element for p in runners[1].model.parameters())  # HF's model
     bw = memory_bandwidth()
     roof = bw / weights
-    ratios = ["paste / HF"] + ([f"paste {ours.dtype} / float32"] if len(names) > 2 else [])
+    ratios = ["paste / HF"] + ([f"paste {dtype} / float32"] if len(names) > 2 else [])
     table = markdown_table(["workload"] + [f"{n} (tok/s)" for n in names] + ratios, rows)
-    note = (f"Model {args.model} ({ours.dtype}: paste's default dtype `auto` on this CPU, "
+    note = (f"Model {args.model} ({dtype}: paste's default dtype `auto` on this CPU, "
             f"{weights / 1e6:.0f} MB of weights), {args.threads} "
             f"threads, greedy, {out_len} output tokens per request in the batch rows; mixed = "
             f"{len(arrivals)} requests, Poisson arrivals (16/s), outputs 8-128 tokens. Batch-1 "
             f"roofline: {bw / 1e9:.1f} GB/s measured copy bandwidth / weight bytes = "
-            f"{roof:.1f} tok/s.")
+            f"{roof:.1f} tok/s. One engine (or HF) alive at a time, HF on a thread of its own "
+            "(a second torch thread's OpenMP team halves decoding: the script's docstring).")
     print(table)
     print(note)
     write_section("Engine throughput (bench_engine.py)", note + "\n\n" + table,

@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import markdown_table, rerun_command, write_section  # noqa: E402
+from _threads import on_own_thread  # noqa: E402
 
 PROMPTS = [
     "Write a SQL query that lists the ten customers with the highest total order value.",
@@ -93,8 +94,11 @@ def main() -> None:
                 ("mixed: base, a, b", True, lambda b: [(None, "a", "b")[i % 3] for i in range(b)])]
     rates: dict[tuple[int, str], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        adapters = (("a", str(save_adapter(base, Path(tmp) / "a", args.rank, args.seed))),
-                    ("b", str(save_adapter(base, Path(tmp) / "b", args.rank, args.seed + 1))))
+        # built on threads that end (bench/_threads.py: else the engines decode slower)
+        adapters = (("a", str(on_own_thread(save_adapter, base, Path(tmp) / "a", args.rank,
+                                            args.seed))),
+                    ("b", str(on_own_thread(save_adapter, base, Path(tmp) / "b", args.rank,
+                                            args.seed + 1))))
         # one engine at a time: an idle engine's thread would share the 2 cores
         for with_adapters in (False, True):
             extra = {"lora_modules": adapters, "max_lora_rank": args.rank} if with_adapters else {}

@@ -51,15 +51,23 @@ class LlamaAttention(nn.Module):
         kv_cache: torch.Tensor,
         metadata: AttentionMetadata,
         backend: AttentionBackend,
+        rope: tuple[torch.Tensor, torch.Tensor],
     ) -> torch.Tensor:
+        """`rope`: the step's RotaryEmbedding.tables."""
         num_tokens = hidden.shape[0]
-        q, k, v = self.qkv_proj(hidden).split([self.q_size, self.kv_size, self.kv_size], dim=-1)
-        q = q.reshape(num_tokens, self.num_heads, self.head_dim)
-        k = k.reshape(num_tokens, self.num_kv_heads, self.head_dim)
-        v = v.reshape(num_tokens, self.num_kv_heads, self.head_dim).contiguous()
+        qkv = self.qkv_proj(hidden)
+        heads = self.num_heads
+        v = qkv[:, self.q_size + self.kv_size:].reshape(
+            num_tokens, self.num_kv_heads, self.head_dim).contiguous()
         if self.q_norm is not None and self.k_norm is not None:
-            q, k = self.q_norm(q), self.k_norm(k)
-        q, k = self.rotary(metadata.positions, q, k)
+            q = self.q_norm(qkv[:, :self.q_size].reshape(num_tokens, heads, self.head_dim))
+            k = self.k_norm(qkv[:, self.q_size:self.q_size + self.kv_size].reshape(
+                num_tokens, self.num_kv_heads, self.head_dim))
+            q, k = self.rotary.rotate(q, *rope), self.rotary.rotate(k, *rope)
+        else:  # q and k side by side in qkv: one rotation of both
+            qk = self.rotary.rotate(qkv[:, :self.q_size + self.kv_size].reshape(
+                num_tokens, heads + self.num_kv_heads, self.head_dim), *rope)
+            q, k = qk[:, :heads], qk[:, heads:]
         k_cache, v_cache = kv_cache[0], kv_cache[1]
         backend.store_kv(k.contiguous(), v, k_cache, v_cache, metadata.slot_mapping)
         out = backend.forward(q.contiguous(), k_cache, v_cache, metadata)
@@ -82,8 +90,10 @@ class LlamaDecoderLayer(nn.Module):
         kv_cache: torch.Tensor,
         metadata: AttentionMetadata,
         backend: AttentionBackend,
+        rope: tuple[torch.Tensor, torch.Tensor],
     ) -> torch.Tensor:
-        hidden = hidden + self.self_attn(self.input_layernorm(hidden), kv_cache, metadata, backend)
+        hidden = hidden + self.self_attn(self.input_layernorm(hidden), kv_cache, metadata,
+                                         backend, rope)
         return hidden + self.mlp(self.post_attention_layernorm(hidden))
 
 
@@ -140,8 +150,9 @@ class LlamaForCausalLM(nn.Module):
             )
         self.backend.plan(metadata)
         hidden = self.model.embed_tokens(input_ids)
+        rope = self.model.rotary.tables(metadata.positions, hidden.dtype)  # once per step
         for layer, kv_cache in zip(self.model.layers, kv_caches, strict=True):
-            hidden = layer(hidden, kv_cache, metadata, self.backend)
+            hidden = layer(hidden, kv_cache, metadata, self.backend, rope)
         return self.model.norm(hidden)
 
     def compute_logits(self, hidden: torch.Tensor) -> torch.Tensor:
