@@ -126,6 +126,9 @@ def test_grammar_spec_refuses_two_cores_and_empty_text():
         ("/v1/chat/completions", {"response_format": {"type": "structural_tag"}},
          "response_format"),
         ("/v1/chat/completions", {"response_format": {
+            "type": "structural_tag", "structures": [{"begin": "<f>", "end": "</f>"}],
+            "triggers": []}}, "response_format"),  # no trigger could open a structure
+        ("/v1/chat/completions", {"response_format": {
             "type": "structural_tag", "structures": [{"begin": 1, "end": ""}],
             "triggers": ["<"]}}, "response_format.structures[0]"),
         ("/v1/chat/completions", {"response_format": {

@@ -95,9 +95,10 @@ def structural_tag_grammar(value: Any, param: str) -> GrammarSpec:
                                   param=f"{param}.format") from None
         return GrammarSpec(structural=json.dumps(shape))
     structures, triggers = value.get("structures"), value.get("triggers")
-    if not isinstance(structures, list) or not structures or not isinstance(triggers, list):
-        raise BadRequestError(f"'{param}' needs 'format', or 'structures' (a non-empty list) "
-                              "and 'triggers'", param=param)
+    if (not isinstance(structures, list) or not structures or not isinstance(triggers, list)
+            or not triggers):
+        raise BadRequestError(f"'{param}' needs 'format', or 'structures' and 'triggers' "
+                              "(non-empty lists)", param=param)
     choices = []
     for i, item in enumerate(structures):
         where = f"{param}.structures[{i}]"
