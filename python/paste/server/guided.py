@@ -8,11 +8,12 @@ Chat Completions and Completions accept, as vLLM does, one of:
     guided_grammar   an EBNF grammar (xgrammar's dialect, rule `root`)
 
 or vLLM's newer `structured_outputs` object with one of `json`, `regex`, `choice`, `grammar`,
-`structural_tag` (below) or `json_object: true` (any JSON object). `guided_decoding_backend` may name "xgrammar" (what
-paste uses) or "auto". A regular expression or grammar that does not parse, two of these
-fields at once, one of them beside `response_format` json, and the fields paste does not
-implement (`guided_whitespace_pattern`, other `structured_outputs` keys) are 400s naming the
-field. The output is written compactly (JSON without free whitespace: engine/grammar.py).
+`structural_tag` (below) or `json_object: true` (any JSON object). `guided_decoding_backend`
+may name "xgrammar" (what paste uses) or "auto". A regular expression or grammar that does
+not parse, two of these fields at once, one of them beside `response_format` json, and the
+fields paste does not implement (`guided_whitespace_pattern`, other `structured_outputs`
+keys) are 400s naming the field. The output is written compactly (JSON without free
+whitespace: engine/grammar.py).
 
 A structural tag (`structured_outputs.structural_tag`, an object or its JSON text, and Chat
 Completions' `response_format` of type "structural_tag") is xgrammar's: `{"type":
