@@ -6,7 +6,9 @@ the same prompts without scoring (the floor: what the scores add), in one run.
 The prompts are windows of real agent transcripts (the FireAct sessions in ../shared/traces:
 questions, thoughts, actions and observations, tokenised with the model's tokenizer), chosen
 with a fixed seed; the engine's prefix cache is off so that no mode reuses another's KV. The scores of paste and transformers are compared first (max absolute
-difference). Modes alternate per rep; times are the median over reps.
+difference). Modes alternate per rep; times are the median over reps. paste's engine runs in
+a process of its own (ProcessEngine, as `paste serve` runs it) while transformers runs in this
+one: two torch users in one process slow each other's small ops (bench/_threads.py).
 
 Usage (from the repo root): python bench/bench_scoring.py [--model smollm2-135m-instruct]
 [--prompts 16] [--tokens 256] [--reps 3] [--threads 2]
@@ -77,13 +79,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from paste.engine.engine import Engine
+    from paste.engine.process_engine import ProcessEngine
     from paste.models import store
 
     folder = store.model_path(args.model)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     prompts = text_windows(tokenizer, args.prompts, args.tokens, args.seed)
-    engine = Engine(str(folder), enable_prefix_caching=False, num_threads=args.threads)
+    engine = ProcessEngine(str(folder), enable_prefix_caching=False, num_threads=args.threads,
+                           dtype="float32")  # as transformers here: the scores compare
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     try:
         ours, theirs = score_paste(engine, prompts), score_hf(model, prompts)  # also warm-up
